@@ -1,0 +1,66 @@
+// What an engine lends out: one connection (a session on the database), held exclusively by its borrower
+// and handed back to its pool when the lease ends, which resets it (rolls back an open transaction).
+module;
+#include <boost/asio/awaitable.hpp>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+export module keel.engine:connection;
+import :dialect;
+import :row;
+import :statement;
+
+namespace asio = boost::asio;
+
+export namespace keel {
+
+enum class IsolationLevel { read_uncommitted, read_committed, repeatable_read, serializable };
+
+struct TransactionOptions {
+  bool allow_nested = true;  // inside a transaction on the same engine: join it (true) or throw TransactionError
+  std::optional<IsolationLevel> isolation;  // the engine's default when empty; SQLite is always serializable
+  bool read_only = false;
+  bool deferrable = false;  // PostgreSQL: serializable, read-only, deferrable
+};
+
+// A server-side (or engine-side) cursor over one statement's rows, read in batches.
+class Cursor {
+public:
+  virtual ~Cursor() = default;
+  // Hands at most max_rows rows to the sink; returns how many it handed over (fewer at the end).
+  virtual asio::awaitable<std::size_t> fetch(std::size_t max_rows, RowSink& sink) = 0;
+};
+
+class Connection {
+public:
+  virtual ~Connection() = default;
+  virtual Dialect dialect() const = 0;
+  virtual asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) = 0;
+  // Runs statements in order, stopping at the first error; one round trip where the engine can.
+  virtual asio::awaitable<void> execute_all(std::span<const Statement> statements) {
+    for (const Statement& s : statements) co_await execute(s, nullptr);
+  }
+  virtual asio::awaitable<void> begin(const TransactionOptions& options) = 0;
+  virtual asio::awaitable<void> commit() = 0;
+  virtual asio::awaitable<void> rollback() = 0;
+  virtual asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) = 0;
+};
+
+// Where a lease goes back to.
+class ConnectionOwner {
+public:
+  virtual void release(Connection* connection) noexcept = 0;
+
+protected:
+  ~ConnectionOwner() = default;
+};
+
+struct ReturnToOwner {
+  ConnectionOwner* owner = nullptr;
+  void operator()(Connection* connection) const noexcept { owner->release(connection); }
+};
+
+using ConnectionLease = std::unique_ptr<Connection, ReturnToOwner>;
+
+}  // namespace keel

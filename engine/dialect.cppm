@@ -1,0 +1,91 @@
+// SQL dialects: how each engine spells placeholders, quotes identifiers and accepts names.
+module;
+#include <cstddef>
+#include <string>
+#include <string_view>
+export module keel.engine:dialect;
+import :error;
+
+export namespace keel {
+
+enum class Dialect { sqlite, postgres };
+
+constexpr std::string_view to_string(Dialect d) noexcept {
+  return d == Dialect::sqlite ? "sqlite" : "postgres";
+}
+
+// Appends the placeholder of the 1-based parameter `number`: ? for SQLite, $n for PostgreSQL.
+inline void append_placeholder(std::string& sql, Dialect d, std::size_t number) {
+  if (d == Dialect::sqlite) {
+    sql += '?';
+  } else {
+    sql += '$';
+    sql += std::to_string(number);
+  }
+}
+
+// Appends an identifier in double quotes, doubling any quote inside it (both dialects).
+inline void append_quoted_identifier(std::string& sql, std::string_view name) {
+  sql += '"';
+  for (char c : name) {
+    if (c == '"') sql += '"';
+    sql += c;
+  }
+  sql += '"';
+}
+
+inline std::string quote_identifier(std::string_view name) {
+  std::string out;
+  append_quoted_identifier(out, name);
+  return out;
+}
+
+// Names that keel writes into SQL unquoted or builds itself (savepoints): a letter or underscore, then letters,
+// digits or underscores, at most 63 characters (PostgreSQL's NAMEDATALEN - 1).
+constexpr bool is_plain_identifier(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 63) return false;
+  auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  if (!letter(name.front())) return false;
+  for (char c : name)
+    if (!letter(c) && !(c >= '0' && c <= '9')) return false;
+  return true;
+}
+
+inline void validate_identifier(std::string_view name, std::string_view what) {
+  if (!is_plain_identifier(name))
+    throw InvalidIdentifierError(std::string(what) + " name '" + std::string(name) +
+                                 "' is not a valid identifier: use 1 to 63 letters, digits and underscores, "
+                                 "starting with a letter or underscore");
+}
+
+// Counts the {} placeholders of a dialect-neutral SQL text; {{ and }} stand for literal braces.
+// Returns -1 for a lone brace, which the text must escape.
+constexpr int count_placeholders(std::string_view text) noexcept {
+  int count = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const char next = i + 1 < text.size() ? text[i + 1] : '\0';
+    if (c == '{' && next == '}') { ++count; ++i; }
+    else if (c == '{' && next == '{') ++i;
+    else if (c == '}' && next == '}') ++i;
+    else if (c == '{' || c == '}') return -1;
+  }
+  return count;
+}
+
+// Renders a dialect-neutral text: each {} becomes the dialect's next placeholder, {{ and }} literal braces.
+inline std::string render_placeholders(std::string_view text, Dialect d) {
+  std::string sql;
+  sql.reserve(text.size() + 8);
+  std::size_t number = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const char next = i + 1 < text.size() ? text[i + 1] : '\0';
+    if (c == '{' && next == '}') { append_placeholder(sql, d, ++number); ++i; }
+    else if ((c == '{' && next == '{') || (c == '}' && next == '}')) { sql += c; ++i; }
+    else sql += c;
+  }
+  return sql;
+}
+
+}  // namespace keel

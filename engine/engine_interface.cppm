@@ -1,0 +1,211 @@
+// The Engine: what queries run on. An engine lends connections (acquire) and knows its dialect; everything
+// else here (context-local transactions, atomic runs, batch iteration, raw queries, the sync forms) is built
+// once on top of that, the same for every engine.
+module;
+#include <boost/asio/awaitable.hpp>
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+export module keel.engine:engine;
+import :atomic;
+import :batch;
+import :connection;
+import :context;
+import :dialect;
+import :error;
+import :raw_query;
+import :row;
+import :statement;
+import :sync;
+import :transaction;
+
+namespace asio = boost::asio;
+
+export namespace keel {
+
+template <class F>
+concept TransactionBody = std::invocable<F&, Transaction&> || std::invocable<F&>;
+
+template <class F>
+auto invoke_body(F& body, Transaction& transaction) {
+  if constexpr (std::invocable<F&, Transaction&>) return body(transaction);
+  else return body();
+}
+
+template <class F>
+using body_result_t = decltype(invoke_body(std::declval<F&>(), std::declval<Transaction&>()));
+
+class Engine : public StatementRunner {
+public:
+  ~Engine() override = default;
+
+  Dialect dialect() const override = 0;
+  // The database's version, as it reports it ("3.40.1", "15.4").
+  virtual asio::awaitable<std::string> version() = 0;
+  // Closes the engine's connections; connections in use close when they come back.
+  virtual asio::awaitable<void> close() = 0;
+  // Lends a connection for exclusive use. Low level: prefer queries, transactions and batches.
+  virtual asio::awaitable<ConnectionLease> acquire() = 0;
+
+  // Runs a statement on this engine's transaction in scope, else on a connection of its own.
+  asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
+    if (auto transaction = find_transaction(co_await current_frame(), this))
+      co_return co_await transaction->execute(statement, sink);
+    ConnectionLease connection = co_await acquire();
+    co_return co_await connection->execute(statement, sink);
+  }
+
+  // ---- Queries
+  template <Query Q>
+  asio::awaitable<typename Q::result_type> run(Q query) {
+    return run_query(*this, std::move(query));
+  }
+  template <class... Args>
+  asio::awaitable<Rows> raw(RawSql<std::type_identity_t<Args>...> sql, Args&&... args) {
+    return run_query(*this, keel::raw<Args...>(sql, std::forward<Args>(args)...));
+  }
+
+  // ---- Transactions
+  // An explicit transaction: run queries on it with query.run(tx), then commit() or rollback(). It is not
+  // context-local; engine.transaction(body) is.
+  asio::awaitable<Transaction> begin(TransactionOptions options = {}) {
+    ConnectionLease connection = co_await acquire();
+    co_await connection->begin(options);
+    co_return Transaction(std::make_shared<TransactionState>(this, std::move(connection)));
+  }
+
+  // Runs body (taking Transaction& or nothing, returning an awaitable) in a transaction that every query
+  // it runs, directly or in coroutines it awaits, uses without being told. Commits when the body returns,
+  // rolls back when it throws. Inside another transaction on this engine it joins that one, or throws
+  // TransactionError when options.allow_nested is false.
+  template <TransactionBody F>
+  body_result_t<F> transaction(TransactionOptions options, F body) {
+    using R = typename body_result_t<F>::value_type;
+    const FramePtr frame = co_await current_frame();
+    if (auto outer = find_transaction(frame, this)) {
+      if (!options.allow_nested) throw nested_refused();
+      Transaction joined(outer);
+      co_return co_await invoke_body(body, joined);
+    }
+    Transaction transaction = co_await begin(options);
+    auto scope = std::make_shared<const ContextFrame>(ContextFrame{transaction.state(), frame});
+    std::exception_ptr failure;
+    std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result{};
+    try {
+      if constexpr (std::is_void_v<R>) {
+        co_await run_in_frame(scope, [&]() { return invoke_body(body, transaction); });
+      } else {
+        result.emplace(co_await run_in_frame(scope, [&]() { return invoke_body(body, transaction); }));
+      }
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      if (transaction.active()) co_await transaction.rollback();
+      std::rethrow_exception(failure);
+    }
+    if (transaction.active()) co_await transaction.commit();  // unless the body ended it itself
+    if constexpr (!std::is_void_v<R>) co_return std::move(*result);
+  }
+  template <TransactionBody F>
+  body_result_t<F> transaction(F body) {
+    return transaction(TransactionOptions{}, std::move(body));
+  }
+
+  // This engine's transaction in scope of the calling coroutine, if any.
+  asio::awaitable<std::optional<Transaction>> current_transaction() {
+    if (auto state = find_transaction(co_await current_frame(), this)) co_return Transaction(state);
+    co_return std::nullopt;
+  }
+
+  // ---- Atomic runs and batches
+  Atomic atomic() { return Atomic(*this); }
+
+  template <Query Q>
+  asio::awaitable<Batches<Q>> batch(Q query, std::size_t batch_size) {
+    if (batch_size == 0) throw MisuseError("batch_size must be at least 1");
+    std::shared_ptr<TransactionState> transaction = find_transaction(co_await current_frame(), this);
+    const bool owns_transaction = !transaction;
+    if (owns_transaction) transaction = (co_await begin()).state();
+    auto cursor = co_await transaction->open_cursor(query.statement(dialect()));
+    co_return Batches<Q>(std::move(transaction), owns_transaction, std::move(cursor), query.collector(), batch_size);
+  }
+
+  // ---- Sync forms: each runs its async form on a private event loop on the calling thread. Calling one
+  // on a thread that runs an event loop throws SyncCallInEventLoopError.
+  std::string version_sync() { return keel::run_sync(version()); }
+  void close_sync() { keel::run_sync(close()); }
+  template <Query Q>
+  typename Q::result_type run_sync(Q query) {
+    return keel::run_sync(run(std::move(query)));
+  }
+  template <class... Args>
+  Rows raw_sync(RawSql<std::type_identity_t<Args>...> sql, Args&&... args) {
+    return keel::run_sync(run_query(*this, keel::raw<Args...>(sql, std::forward<Args>(args)...)));
+  }
+  Transaction begin_sync(TransactionOptions options = {}) { return keel::run_sync(begin(options)); }
+  template <Query Q>
+  Batches<Q> batch_sync(Q query, std::size_t batch_size) {
+    return keel::run_sync(batch(std::move(query), batch_size));
+  }
+
+  // body(Transaction&) or body() runs synchronously on this thread; the sync calls it makes (query.run_sync(),
+  // engine.run_sync(...)) use the transaction.
+  template <class F>
+    requires std::invocable<F&, Transaction&> || std::invocable<F&>
+  auto transaction_sync(TransactionOptions options, F body) {
+    ensure_not_in_event_loop();
+    if (auto outer = find_transaction(thread_frame(), this)) {
+      if (!options.allow_nested) throw nested_refused();
+      Transaction joined(outer);
+      return invoke_body(body, joined);
+    }
+    Transaction transaction = begin_sync(options);
+    ThreadFrameScope scope(std::make_shared<const ContextFrame>(ContextFrame{transaction.state(), thread_frame()}));
+    try {
+      if constexpr (std::is_void_v<decltype(invoke_body(body, transaction))>) {
+        invoke_body(body, transaction);
+        if (transaction.active()) keel::run_sync(transaction.commit());
+      } else {
+        auto result = invoke_body(body, transaction);
+        if (transaction.active()) keel::run_sync(transaction.commit());
+        return result;
+      }
+    } catch (...) {
+      if (transaction.active()) keel::run_sync(transaction.rollback());
+      throw;
+    }
+  }
+  template <class F>
+    requires std::invocable<F&, Transaction&> || std::invocable<F&>
+  auto transaction_sync(F body) {
+    return transaction_sync(TransactionOptions{}, std::move(body));
+  }
+
+private:
+  static TransactionError nested_refused() {
+    return TransactionError(
+        "a transaction is already in progress on this engine, and this one was opened with allow_nested = false");
+  }
+};
+
+// Installs the engine that queries run on when no engine is named and no transaction is in scope.
+inline void set_default_engine(std::shared_ptr<Engine> engine) { default_runner_slot() = std::move(engine); }
+
+// ---- Atomic's members that need the Engine.
+inline Atomic::Atomic(Engine& engine) : state_(std::make_shared<State>(State{&engine, engine.dialect(), {}})) {}
+
+inline asio::awaitable<void> Atomic::run() {
+  std::vector<Statement> queue = std::exchange(state_->queue, {});
+  if (queue.empty()) co_return;
+  co_await state_->engine->transaction(
+      [&](Transaction& transaction) -> asio::awaitable<void> { co_await transaction.state()->execute_all(queue); });
+}
+
+inline void Atomic::run_sync() { keel::run_sync(run()); }
+
+}  // namespace keel

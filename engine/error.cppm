@@ -1,0 +1,172 @@
+// keel's error hierarchy. Client errors are what keel itself detects; database errors carry the server's
+// diagnostics and a SQLSTATE, so that a caller catches "unique violation" the same way on every engine.
+module;
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+export module keel.engine:error;
+
+export namespace keel {
+
+class Error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// ---- Client errors: detected by keel, not reported by a database.
+class ClientError : public Error {
+public:
+  using Error::Error;
+};
+class ConnectionError : public ClientError {  // cannot connect, or the connection was lost
+public:
+  using ClientError::ClientError;
+};
+class TimeoutError : public ClientError {
+public:
+  using ClientError::ClientError;
+};
+class ProtocolError : public ClientError {  // the peer broke the protocol
+public:
+  using ClientError::ClientError;
+};
+class MisuseError : public ClientError {  // the API was used in a way it does not allow
+public:
+  using ClientError::ClientError;
+};
+class TransactionError : public MisuseError {  // nesting refused, or a finished transaction used
+public:
+  using MisuseError::MisuseError;
+};
+class InvalidIdentifierError : public MisuseError {
+public:
+  using MisuseError::MisuseError;
+};
+class SyncCallInEventLoopError : public MisuseError {
+public:
+  using MisuseError::MisuseError;
+};
+// Reading a value as a type it cannot be read as.
+class ValueError : public ClientError {
+public:
+  using ClientError::ClientError;
+};
+class NullValueError : public ValueError {  // NULL read into a type that cannot hold it
+public:
+  using ValueError::ValueError;
+};
+class TypeMismatchError : public ValueError {
+public:
+  using ValueError::ValueError;
+};
+class ValueOutOfRangeError : public ValueError {
+public:
+  using ValueError::ValueError;
+};
+class ColumnNotFoundError : public ValueError {
+public:
+  using ValueError::ValueError;
+};
+
+// ---- Database errors: reported by the database, with its diagnostics.
+struct ErrorFields {
+  std::string severity;  // ERROR, FATAL, PANIC (PostgreSQL); ERROR for SQLite
+  std::string sqlstate;  // five characters; SQLite's codes are mapped onto PostgreSQL's meanings
+  std::string message;
+  std::string detail;
+  std::string hint;
+  std::optional<int> position;
+  std::string where;
+  std::string schema;
+  std::string table;
+  std::string column;
+  std::string data_type;
+  std::string constraint;
+  int native_code = 0;  // the engine's own code (SQLite's extended result code); 0 when there is none
+};
+
+class DatabaseError : public Error {
+public:
+  explicit DatabaseError(ErrorFields fields) : Error(describe(fields)), fields_(std::move(fields)) {}
+  const ErrorFields& fields() const noexcept { return fields_; }
+  const std::string& sqlstate() const noexcept { return fields_.sqlstate; }
+  const std::string& server_message() const noexcept { return fields_.message; }
+
+private:
+  static std::string describe(const ErrorFields& f) {
+    std::string text = f.message;
+    text += " (SQLSTATE " + f.sqlstate + ")";
+    if (!f.detail.empty()) text += "\nDETAIL: " + f.detail;
+    if (!f.hint.empty()) text += "\nHINT: " + f.hint;
+    return text;
+  }
+  ErrorFields fields_;
+};
+
+// One class per SQLSTATE class that callers act on, and the conditions inside them that matter most.
+#define KEEL_DATABASE_ERROR(Name, Base) \
+  class Name : public Base {            \
+  public:                               \
+    using Base::Base;                   \
+  }
+KEEL_DATABASE_ERROR(IntegrityConstraintViolation, DatabaseError);  // class 23
+KEEL_DATABASE_ERROR(UniqueViolation, IntegrityConstraintViolation);        // 23505
+KEEL_DATABASE_ERROR(NotNullViolation, IntegrityConstraintViolation);       // 23502
+KEEL_DATABASE_ERROR(ForeignKeyViolation, IntegrityConstraintViolation);    // 23503
+KEEL_DATABASE_ERROR(CheckViolation, IntegrityConstraintViolation);         // 23514
+KEEL_DATABASE_ERROR(TransactionRollbackError, DatabaseError);      // class 40
+KEEL_DATABASE_ERROR(SerializationFailure, TransactionRollbackError);       // 40001
+KEEL_DATABASE_ERROR(DeadlockDetected, TransactionRollbackError);           // 40P01
+KEEL_DATABASE_ERROR(SyntaxErrorOrAccessRuleViolation, DatabaseError);  // class 42
+KEEL_DATABASE_ERROR(SyntaxError, SyntaxErrorOrAccessRuleViolation);        // 42601
+KEEL_DATABASE_ERROR(UndefinedTable, SyntaxErrorOrAccessRuleViolation);     // 42P01
+KEEL_DATABASE_ERROR(UndefinedColumn, SyntaxErrorOrAccessRuleViolation);    // 42703
+KEEL_DATABASE_ERROR(DuplicateTable, SyntaxErrorOrAccessRuleViolation);     // 42P07
+KEEL_DATABASE_ERROR(DatatypeMismatch, SyntaxErrorOrAccessRuleViolation);   // 42804
+KEEL_DATABASE_ERROR(InvalidAuthorization, DatabaseError);          // class 28
+KEEL_DATABASE_ERROR(InvalidPassword, InvalidAuthorization);                // 28P01
+KEEL_DATABASE_ERROR(ObjectNotInPrerequisiteState, DatabaseError);  // class 55
+KEEL_DATABASE_ERROR(LockNotAvailable, ObjectNotInPrerequisiteState);       // 55P03: SQLite's busy/locked
+KEEL_DATABASE_ERROR(OperatorIntervention, DatabaseError);          // class 57
+KEEL_DATABASE_ERROR(QueryCanceled, OperatorIntervention);                  // 57014
+KEEL_DATABASE_ERROR(DataException, DatabaseError);                 // class 22
+KEEL_DATABASE_ERROR(InvalidTransactionState, DatabaseError);       // class 25
+KEEL_DATABASE_ERROR(InsufficientResources, DatabaseError);         // class 53
+KEEL_DATABASE_ERROR(ProgramLimitExceeded, DatabaseError);          // class 54
+KEEL_DATABASE_ERROR(InternalError, DatabaseError);                 // class XX
+#undef KEEL_DATABASE_ERROR
+
+// Throws the most specific class for the fields' SQLSTATE: the exact condition, else its class, else DatabaseError.
+[[noreturn]] inline void throw_database_error(ErrorFields fields) {
+  const std::string_view state = fields.sqlstate;
+  if (state == "23505") throw UniqueViolation(std::move(fields));
+  if (state == "23502") throw NotNullViolation(std::move(fields));
+  if (state == "23503") throw ForeignKeyViolation(std::move(fields));
+  if (state == "23514") throw CheckViolation(std::move(fields));
+  if (state == "40001") throw SerializationFailure(std::move(fields));
+  if (state == "40P01") throw DeadlockDetected(std::move(fields));
+  if (state == "42601") throw SyntaxError(std::move(fields));
+  if (state == "42P01") throw UndefinedTable(std::move(fields));
+  if (state == "42703") throw UndefinedColumn(std::move(fields));
+  if (state == "42P07") throw DuplicateTable(std::move(fields));
+  if (state == "42804") throw DatatypeMismatch(std::move(fields));
+  if (state == "28P01") throw InvalidPassword(std::move(fields));
+  if (state == "55P03") throw LockNotAvailable(std::move(fields));
+  if (state == "57014") throw QueryCanceled(std::move(fields));
+  const std::string_view sqlclass = state.substr(0, 2);
+  if (sqlclass == "23") throw IntegrityConstraintViolation(std::move(fields));
+  if (sqlclass == "40") throw TransactionRollbackError(std::move(fields));
+  if (sqlclass == "42") throw SyntaxErrorOrAccessRuleViolation(std::move(fields));
+  if (sqlclass == "28") throw InvalidAuthorization(std::move(fields));
+  if (sqlclass == "55") throw ObjectNotInPrerequisiteState(std::move(fields));
+  if (sqlclass == "57") throw OperatorIntervention(std::move(fields));
+  if (sqlclass == "22") throw DataException(std::move(fields));
+  if (sqlclass == "25") throw InvalidTransactionState(std::move(fields));
+  if (sqlclass == "53") throw InsufficientResources(std::move(fields));
+  if (sqlclass == "54") throw ProgramLimitExceeded(std::move(fields));
+  if (sqlclass == "XX") throw InternalError(std::move(fields));
+  throw DatabaseError(std::move(fields));
+}
+
+}  // namespace keel

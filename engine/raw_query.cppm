@@ -1,0 +1,108 @@
+// The raw-query escape hatch: SQL with dialect-neutral {} placeholders, each bound to a value.
+//   keel::raw("select * from band where popularity > {} and name <> {}", 1000, "Pythonistas")
+// The text must have as many {} as there are values: with a literal text that is checked at compile time.
+module;
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+export module keel.engine:raw_query;
+import :context;
+import :dialect;
+import :error;
+import :row;
+import :statement;
+import :sync;
+import :transaction;
+import :value;
+
+namespace asio = boost::asio;
+
+// Called only when a check fails, so that the compiler names the failure in its error message.
+void keel_raw_sql_has_a_different_number_of_placeholders_than_arguments() {}
+void keel_raw_sql_has_a_lone_brace_escape_it_as_double_braces() {}
+
+export namespace keel {
+
+// .run() on the context (transaction in scope, else the default engine), .run(runner) on an engine or a
+// transaction, and the sync forms, for any query type that derives from it.
+template <class Derived>
+class Runnable {
+public:
+  template <class D = Derived>
+  asio::awaitable<typename D::result_type> run() const {
+    auto runner = co_await current_runner();
+    co_return co_await run_query(*runner, self());
+  }
+  template <class D = Derived>
+  asio::awaitable<typename D::result_type> run(StatementRunner& runner) const {
+    return run_query(runner, self());
+  }
+  template <class D = Derived>
+  typename D::result_type run_sync() const {
+    return keel::run_sync(run());
+  }
+  template <class D = Derived>
+  typename D::result_type run_sync(StatementRunner& runner) const {
+    return keel::run_sync(run(runner));
+  }
+
+private:
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
+};
+
+// A literal SQL text whose {} placeholders match the number of arguments, checked at compile time.
+template <class... Args>
+struct RawSql {
+  template <class Text>
+    requires std::is_convertible_v<const Text&, std::string_view>
+  consteval RawSql(const Text& text) : text(text) {
+    const int count = count_placeholders(this->text);
+    if (count < 0) keel_raw_sql_has_a_lone_brace_escape_it_as_double_braces();
+    if (count != static_cast<int>(sizeof...(Args))) keel_raw_sql_has_a_different_number_of_placeholders_than_arguments();
+  }
+  std::string_view text;
+};
+
+class RawQuery : public Runnable<RawQuery> {
+public:
+  using result_type = Rows;
+
+  // A text built at run time: the placeholder count is checked here, and a mismatch throws MisuseError.
+  RawQuery(std::string text, std::vector<Value> params) : text_(std::move(text)), params_(std::move(params)) {
+    const int count = count_placeholders(text_);
+    if (count < 0) throw MisuseError("raw SQL has a lone brace; write {{ or }} for a literal brace: " + text_);
+    if (static_cast<std::size_t>(count) != params_.size())
+      throw MisuseError("raw SQL has " + std::to_string(count) + " {} placeholders but " +
+                        std::to_string(params_.size()) + " values were given: " + text_);
+  }
+
+  Statement statement(Dialect dialect) const { return Statement(render_placeholders(text_, dialect), params_); }
+  RowsCollector collector() const { return {}; }
+  const std::string& text() const noexcept { return text_; }
+
+private:
+  RawQuery(std::string text, std::vector<Value> params, std::nullptr_t)
+      : text_(std::move(text)), params_(std::move(params)) {}
+  template <class... Args>
+  friend RawQuery raw(RawSql<std::type_identity_t<Args>...> sql, Args&&... args);
+
+  std::string text_;
+  std::vector<Value> params_;
+};
+
+template <class... Args>
+RawQuery raw(RawSql<std::type_identity_t<Args>...> sql, Args&&... args) {
+  static_assert((Bindable<Args> && ...),
+                "keel::raw: every argument must be bindable as a SQL value (null, bool, integer, floating point, "
+                "text, blob, or std::optional of one)");
+  std::vector<Value> params;
+  params.reserve(sizeof...(Args));
+  (params.emplace_back(std::forward<Args>(args)), ...);
+  return RawQuery(std::string(sql.text), std::move(params), nullptr);
+}
+
+}  // namespace keel

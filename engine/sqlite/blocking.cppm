@@ -1,0 +1,64 @@
+// Runs a blocking call on a worker executor and resumes the awaiting coroutine on its own executor, so that
+// a slow SQLite call never stalls the other coroutines of the event loop (aiosqlite's reason for its thread).
+module;
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+export module keel.sqlite:blocking;
+
+namespace asio = boost::asio;
+
+namespace keel::sqlite_detail {
+template <class R>
+struct completion_of {
+  using type = void(std::exception_ptr, R);
+};
+template <>
+struct completion_of<void> {
+  using type = void(std::exception_ptr);
+};
+}  // namespace keel::sqlite_detail
+
+export namespace keel::sqlite_detail {
+
+template <class Worker, class F>
+auto run_blocking(const Worker& worker, F call) {
+  using R = std::invoke_result_t<F&>;
+  using Signature = typename completion_of<R>::type;
+  return asio::async_initiate<const asio::use_awaitable_t<>&, Signature>(
+      [worker](auto handler, F call) {
+        // Keeps the caller's event loop alive while the call runs elsewhere.
+        auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+        asio::post(worker, [handler = std::move(handler), call = std::move(call), home = std::move(home)]() mutable {
+          std::exception_ptr failure;
+          if constexpr (std::is_void_v<R>) {
+            try {
+              call();
+            } catch (...) {
+              failure = std::current_exception();
+            }
+            asio::post(home, [handler = std::move(handler), failure]() mutable { std::move(handler)(failure); });
+          } else {
+            std::optional<R> result;
+            try {
+              result.emplace(call());
+            } catch (...) {
+              failure = std::current_exception();
+            }
+            asio::post(home, [handler = std::move(handler), failure, result = std::move(result)]() mutable {
+              std::move(handler)(failure, result ? std::move(*result) : R{});
+            });
+          }
+        });
+      },
+      asio::use_awaitable, std::move(call));
+}
+
+}  // namespace keel::sqlite_detail

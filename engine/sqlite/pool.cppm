@@ -1,0 +1,168 @@
+// The SQLite engine's connections: opened on demand up to max_connections, lent one borrower at a time,
+// reset (an open transaction rolled back) when they come back, and waited for up to acquire_timeout.
+module;
+#include <sqlite3.h>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+export module keel.sqlite:pool;
+import keel.engine;
+import :blocking;
+import :connection;
+import :options;
+
+namespace asio = boost::asio;
+
+export namespace keel::sqlite_detail {
+
+class SqlitePool final : public ConnectionOwner {
+public:
+  SqlitePool(SqliteOptions options, std::string uri, asio::thread_pool& workers)
+      : options_(std::move(options)), uri_(std::move(uri)), workers_(workers) {}
+
+  asio::awaitable<ConnectionLease> acquire() {
+    const asio::any_io_executor executor = co_await asio::this_coro::executor;
+    std::shared_ptr<Waiter> waiter;
+    {
+      std::lock_guard lock(mutex_);
+      ensure_open();
+      if (!idle_.empty()) {
+        SqliteConnection* connection = idle_.back();
+        idle_.pop_back();
+        co_return lease(connection);
+      }
+      if (connections_.size() + opening_ >= options_.max_connections) {
+        waiter = std::make_shared<Waiter>(executor);
+        waiters_.push_back(waiter);
+      } else {
+        ++opening_;
+      }
+    }
+    if (!waiter) co_return co_await open_connection();
+
+    waiter->timer.expires_after(options_.acquire_timeout);
+    boost::system::error_code ignored;
+    co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    std::lock_guard lock(mutex_);
+    if (waiter->handed) co_return lease(waiter->handed);
+    std::erase(waiters_, waiter);
+    ensure_open();
+    throw TimeoutError("no SQLite connection became free within " + std::to_string(options_.acquire_timeout.count()) +
+                       " ms (max_connections = " + std::to_string(options_.max_connections) + ")");
+  }
+
+  // Called when a lease ends, on whatever thread that happens: the reset runs on the connection's strand.
+  void release(Connection* returned) noexcept override {
+    auto* connection = static_cast<SqliteConnection*>(returned);
+    asio::post(connection->strand(), [this, connection] {
+      connection->reset_for_reuse();
+      std::shared_ptr<Waiter> waiter;
+      {
+        std::lock_guard lock(mutex_);
+        if (closed_) {
+          forget(connection);
+          return;
+        }
+        if (!waiters_.empty()) {
+          waiter = waiters_.front();
+          waiters_.pop_front();
+          waiter->handed = connection;
+        } else {
+          idle_.push_back(connection);
+        }
+      }
+      wake(waiter);
+    });
+  }
+
+  // Closes idle connections now and the others as they come back; waiting borrowers get ConnectionError.
+  void close() {
+    std::vector<SqliteConnection*> idle;
+    std::deque<std::shared_ptr<Waiter>> waiters;
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+      idle.swap(idle_);
+      waiters.swap(waiters_);
+    }
+    for (SqliteConnection* connection : idle)
+      asio::post(connection->strand(), [this, connection] {
+        std::lock_guard lock(mutex_);
+        forget(connection);
+      });
+    for (auto& waiter : waiters) wake(waiter);
+  }
+
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return connections_.size();
+  }
+  std::size_t idle_size() const {
+    std::lock_guard lock(mutex_);
+    return idle_.size();
+  }
+
+private:
+  struct Waiter {
+    explicit Waiter(const asio::any_io_executor& executor) : timer(executor) {}
+    asio::steady_timer timer;
+    SqliteConnection* handed = nullptr;
+  };
+
+  static void wake(const std::shared_ptr<Waiter>& waiter) {
+    if (waiter) asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
+  }
+
+  void ensure_open() const {
+    if (closed_) throw ConnectionError("the SQLite engine is closed");
+  }
+
+  ConnectionLease lease(SqliteConnection* connection) { return ConnectionLease(connection, ReturnToOwner{this}); }
+
+  asio::awaitable<ConnectionLease> open_connection() {
+    Strand strand = asio::make_strand(workers_);
+    std::exception_ptr failure;
+    sqlite3* db = nullptr;
+    try {
+      db = co_await run_blocking(strand, [&] { return SqliteConnection::open_database(uri_, options_); });
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    std::lock_guard lock(mutex_);
+    --opening_;
+    if (failure) std::rethrow_exception(failure);
+    connections_.push_back(std::make_unique<SqliteConnection>(db, std::move(strand), options_));
+    co_return lease(connections_.back().get());
+  }
+
+  // Closes a connection for good. Called with the mutex held, on the connection's strand.
+  void forget(SqliteConnection* connection) {
+    std::erase_if(connections_, [&](const auto& owned) { return owned.get() == connection; });
+  }
+
+  SqliteOptions options_;
+  std::string uri_;
+  asio::thread_pool& workers_;
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<SqliteConnection>> connections_;
+  std::vector<SqliteConnection*> idle_;
+  std::deque<std::shared_ptr<Waiter>> waiters_;
+  std::size_t opening_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace keel::sqlite_detail

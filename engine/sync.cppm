@@ -1,0 +1,68 @@
+// The sync wrappers: run one awaitable to completion on a private event loop on the calling thread.
+module;
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detail/thread_context.hpp>
+#include <boost/asio/io_context.hpp>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+export module keel.engine:sync;
+import :context;
+import :error;
+
+namespace asio = boost::asio;
+
+export namespace keel {
+
+// True while the calling thread is inside an Asio event loop (io_context::run, a thread_pool worker...).
+// Asio keeps that record per thread; its public API has no query for it, hence the detail call.
+inline bool in_event_loop_thread() noexcept {
+  return asio::detail::thread_context::top_of_thread_call_stack() != nullptr;
+}
+
+inline void ensure_not_in_event_loop() {
+  if (in_event_loop_thread())
+    throw SyncCallInEventLoopError(
+        "a keel *_sync call was made on a thread that is running an event loop: it would block every "
+        "coroutine on that loop, and deadlock if the call needs the loop. co_await the async form instead");
+}
+
+// Runs `work` to completion and returns its result; the calling thread's frame (a transaction_sync scope)
+// becomes the context of the work.
+template <class T>
+T run_sync(asio::awaitable<T> work) {
+  ensure_not_in_event_loop();
+  asio::io_context loop(1);
+  asio::any_io_executor executor = loop.get_executor();
+  if (FramePtr frame = thread_frame()) executor = AnyContextExecutor(std::move(executor), std::move(frame));
+  std::exception_ptr failure;
+  std::conditional_t<std::is_void_v<T>, bool, std::optional<T>> result{};
+  if constexpr (std::is_void_v<T>) {
+    asio::co_spawn(executor, std::move(work), [&](std::exception_ptr e) { failure = e; });
+  } else {
+    asio::co_spawn(executor, std::move(work), [&](std::exception_ptr e, T value) {
+      failure = e;
+      if (!e) result.emplace(std::move(value));
+    });
+  }
+  loop.run();
+  if (failure) std::rethrow_exception(failure);
+  if constexpr (!std::is_void_v<T>) return std::move(*result);
+}
+
+// Sets the calling thread's frame for the lifetime of a sync scope.
+class ThreadFrameScope {
+public:
+  explicit ThreadFrameScope(FramePtr frame) : saved_(std::exchange(thread_frame(), std::move(frame))) {}
+  ~ThreadFrameScope() { thread_frame() = std::move(saved_); }
+  ThreadFrameScope(const ThreadFrameScope&) = delete;
+  ThreadFrameScope& operator=(const ThreadFrameScope&) = delete;
+
+private:
+  FramePtr saved_;
+};
+
+}  // namespace keel

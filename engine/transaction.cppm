@@ -1,0 +1,170 @@
+// A transaction on one leased connection: commit, rollback and savepoints. TransactionState is shared by
+// the handles users hold (Transaction, Savepoint) and by the context frames that make it context-local.
+module;
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+export module keel.engine:transaction;
+import :connection;
+import :context;
+import :dialect;
+import :error;
+import :row;
+import :statement;
+import :sync;
+
+namespace asio = boost::asio;
+
+export namespace keel {
+
+class Savepoint;
+
+class TransactionState final : public StatementRunner, public std::enable_shared_from_this<TransactionState> {
+public:
+  TransactionState(const void* engine, ConnectionLease connection)
+      : engine_(engine), connection_(std::move(connection)), dialect_(connection_->dialect()) {}
+
+  Dialect dialect() const override { return dialect_; }
+  const void* engine() const noexcept { return engine_; }
+  bool active() const noexcept { return connection_ != nullptr; }
+
+  asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
+    co_return co_await live("run a query").execute(statement, sink);
+  }
+  asio::awaitable<void> execute_all(std::span<const Statement> statements) {
+    co_await live("run queries").execute_all(statements);
+  }
+  asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) {
+    co_return co_await live("open a cursor").open_cursor(std::move(statement));
+  }
+
+  asio::awaitable<void> commit() {
+    Connection& connection = live("commit");
+    // The connection goes back to its pool whatever COMMIT says: a failed COMMIT ends the transaction too,
+    // and the pool's reset rolls back whatever the server kept.
+    ConnectionLease lease = std::move(connection_);
+    outcome_ = "committed";
+    co_await connection.commit();
+  }
+  asio::awaitable<void> rollback() {
+    Connection& connection = live("roll back");
+    ConnectionLease lease = std::move(connection_);
+    outcome_ = "rolled back";
+    co_await connection.rollback();
+  }
+
+  asio::awaitable<Savepoint> savepoint(std::optional<std::string> name);
+  asio::awaitable<void> rollback_to(std::string name) {
+    validate_identifier(name, "savepoint");
+    co_await execute(Statement("ROLLBACK TO SAVEPOINT " + name), nullptr);
+  }
+  asio::awaitable<void> release(std::string name) {
+    validate_identifier(name, "savepoint");
+    co_await execute(Statement("RELEASE SAVEPOINT " + name), nullptr);
+  }
+
+private:
+  Connection& live(std::string_view action) const {
+    if (!connection_)
+      throw TransactionError("cannot " + std::string(action) + ": the transaction was already " + outcome_);
+    return *connection_;
+  }
+
+  const void* engine_;
+  ConnectionLease connection_;
+  Dialect dialect_;
+  std::string outcome_;
+  std::uint64_t next_savepoint_ = 0;
+};
+
+// A named point inside a transaction to roll back to.
+class Savepoint {
+public:
+  Savepoint() = default;  // empty, for Asio's completion handlers; obtain savepoints from a transaction
+  Savepoint(std::shared_ptr<TransactionState> transaction, std::string name)
+      : transaction_(std::move(transaction)), name_(std::move(name)) {}
+  const std::string& name() const noexcept { return name_; }
+  asio::awaitable<void> rollback_to() { return transaction_->rollback_to(name_); }
+  asio::awaitable<void> release() { return transaction_->release(name_); }
+  void rollback_to_sync() { keel::run_sync(rollback_to()); }
+  void release_sync() { keel::run_sync(release()); }
+
+private:
+  std::shared_ptr<TransactionState> transaction_;
+  std::string name_;
+};
+
+inline asio::awaitable<Savepoint> TransactionState::savepoint(std::optional<std::string> name) {
+  std::string chosen = name ? std::move(*name) : "keel_savepoint_" + std::to_string(++next_savepoint_);
+  validate_identifier(chosen, "savepoint");
+  co_await execute(Statement("SAVEPOINT " + chosen), nullptr);
+  co_return Savepoint(shared_from_this(), std::move(chosen));
+}
+
+// The handle users hold. It is also a StatementRunner, so `query.run(tx)` runs on it explicitly.
+class Transaction final : public StatementRunner {
+public:
+  Transaction() = default;  // an empty handle, as a moved-from one; using it throws TransactionError
+  explicit Transaction(std::shared_ptr<TransactionState> state) : state_(std::move(state)) {}
+
+  Dialect dialect() const override { return checked().dialect(); }
+  asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
+    return checked().execute(statement, sink);
+  }
+  bool active() const noexcept { return state_ && state_->active(); }
+  asio::awaitable<void> commit() { return checked().commit(); }
+  asio::awaitable<void> rollback() { return checked().rollback(); }
+  // A savepoint named `name`, or a generated name (keel_savepoint_1, _2, ...) when none is given.
+  asio::awaitable<Savepoint> savepoint(std::optional<std::string> name = std::nullopt) {
+    return checked().savepoint(std::move(name));
+  }
+  asio::awaitable<void> rollback_to(std::string name) { return checked().rollback_to(std::move(name)); }
+  asio::awaitable<void> release(std::string name) { return checked().release(std::move(name)); }
+
+  void commit_sync() { keel::run_sync(commit()); }
+  void rollback_sync() { keel::run_sync(rollback()); }
+  Savepoint savepoint_sync(std::optional<std::string> name = std::nullopt) {
+    return keel::run_sync(savepoint(std::move(name)));
+  }
+  void rollback_to_sync(std::string name) { keel::run_sync(rollback_to(std::move(name))); }
+  void release_sync(std::string name) { keel::run_sync(release(std::move(name))); }
+
+  const std::shared_ptr<TransactionState>& state() const noexcept { return state_; }
+
+private:
+  TransactionState& checked() const {
+    if (!state_) throw TransactionError("this Transaction handle is empty");
+    return *state_;
+  }
+  std::shared_ptr<TransactionState> state_;
+};
+
+// The innermost transaction in the chain that belongs to `engine`, or to any engine when engine is null.
+inline std::shared_ptr<TransactionState> find_transaction(const FramePtr& frame, const void* engine) {
+  for (const ContextFrame* f = frame.get(); f; f = f->parent.get())
+    if (f->transaction && f->transaction->active() && (!engine || f->transaction->engine() == engine))
+      return f->transaction;
+  return nullptr;
+}
+
+// The engine that queries run on when none is named and no transaction is in scope.
+inline std::shared_ptr<StatementRunner>& default_runner_slot() {
+  static std::shared_ptr<StatementRunner> runner;
+  return runner;
+}
+
+// Where a query with no explicit engine runs: the innermost transaction in scope, else the default engine.
+inline asio::awaitable<std::shared_ptr<StatementRunner>> current_runner() {
+  if (auto transaction = find_transaction(co_await current_frame(), nullptr)) co_return transaction;
+  if (auto runner = default_runner_slot()) co_return runner;
+  throw MisuseError(
+      "no engine to run the query on: no transaction is in scope and no default engine is installed; call "
+      "keel::set_default_engine(...) or pass an engine or a transaction to run()");
+}
+
+}  // namespace keel

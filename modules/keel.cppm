@@ -1,0 +1,4 @@
+// import keel; gives the whole public API.
+export module keel;
+export import keel.engine;
+export import keel.sqlite;
