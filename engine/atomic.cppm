@@ -1,7 +1,10 @@
 // Atomic runs: queue queries, then run them all in one transaction, all or nothing.
 //   auto atomic = engine.atomic();
 //   atomic.add(q1, q2);
-//   co_await atomic;            // or co_await atomic.run(), or atomic.run_sync()
+//   co_await atomic.run();                      // or atomic.run_sync()
+//   co_await engine.atomic().add(q1, q2);       // awaiting the atomic itself
+// An Atomic is an Asio asynchronous operation, so `co_await` takes it as an rvalue; Boost 1.81's awaitable
+// does not take async operations as lvalues, hence co_await std::move(atomic) (or .run()) for a variable.
 module;
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -30,8 +33,9 @@ class Atomic {
 public:
   explicit Atomic(Engine& engine);
 
+  // Returns the handle (sharing this queue), so that the result of add can be awaited directly.
   template <class... Queries>
-  Atomic& add(Queries&&... queries) {
+  Atomic add(Queries&&... queries) {
     static_assert((is_query_v<Queries> && ...),
                   "keel::Atomic::add takes queries only: keel::raw(...) or an ORM query, each with "
                   "statement(Dialect), collector() and a result_type");
@@ -43,12 +47,12 @@ public:
 
   // Runs the queued queries in one transaction (joining the one in scope, if any). The queue is empty
   // afterwards, whether the run succeeded or not.
-  asio::awaitable<void> run();
+  asio::awaitable<void> run() { return run_queue(state_); }  // the coroutine holds the state, not `this`
   void run_sync();
 
   // Makes the atomic an Asio asynchronous operation: `co_await atomic` runs it, and so does any other
   // completion token (a callback taking std::exception_ptr, asio::use_future, ...).
-  template <class CompletionToken>
+  template <asio::completion_token_for<void(std::exception_ptr)> CompletionToken>
   auto operator()(CompletionToken&& token) {
     return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
         [](auto handler, Atomic atomic) {
@@ -64,6 +68,7 @@ private:
     Dialect dialect;
     std::vector<Statement> queue;
   };
+  static asio::awaitable<void> run_queue(std::shared_ptr<State> state);
   std::shared_ptr<State> state_;
 };
 

@@ -196,16 +196,16 @@ private:
 // Installs the engine that queries run on when no engine is named and no transaction is in scope.
 inline void set_default_engine(std::shared_ptr<Engine> engine) { default_runner_slot() = std::move(engine); }
 
-// ---- Atomic's members that need the Engine.
-inline Atomic::Atomic(Engine& engine) : state_(std::make_shared<State>(State{&engine, engine.dialect(), {}})) {}
+// ---- Atomic's members that need the Engine (not inline: in a module they are emitted here, once).
+Atomic::Atomic(Engine& engine) : state_(std::make_shared<State>(State{&engine, engine.dialect(), {}})) {}
 
-inline asio::awaitable<void> Atomic::run() {
-  std::vector<Statement> queue = std::exchange(state_->queue, {});
+asio::awaitable<void> Atomic::run_queue(std::shared_ptr<State> state) {
+  std::vector<Statement> queue = std::exchange(state->queue, {});
   if (queue.empty()) co_return;
-  co_await state_->engine->transaction(
+  co_await state->engine->transaction(
       [&](Transaction& transaction) -> asio::awaitable<void> { co_await transaction.state()->execute_all(queue); });
 }
 
-inline void Atomic::run_sync() { keel::run_sync(run()); }
+void Atomic::run_sync() { keel::run_sync(run()); }
 
 }  // namespace keel

@@ -32,10 +32,10 @@ export namespace keel {
 template <class Derived>
 class Runnable {
 public:
+  // Copies the query into the coroutine, so that the awaitable does not depend on the query object's life.
   template <class D = Derived>
   asio::awaitable<typename D::result_type> run() const {
-    auto runner = co_await current_runner();
-    co_return co_await run_query(*runner, self());
+    return run_on_context(self());
   }
   template <class D = Derived>
   asio::awaitable<typename D::result_type> run(StatementRunner& runner) const {
@@ -52,6 +52,11 @@ public:
 
 private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }
+  template <class D>
+  static asio::awaitable<typename D::result_type> run_on_context(D query) {
+    auto runner = co_await current_runner();
+    co_return co_await run_query(*runner, std::move(query));
+  }
 };
 
 // A literal SQL text whose {} placeholders match the number of arguments, checked at compile time.

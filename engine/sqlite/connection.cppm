@@ -132,7 +132,7 @@ public:
     sqlite3_busy_timeout(db, static_cast<int>(options.busy_timeout.count()));
     try {
       exec(db, options.foreign_keys ? "PRAGMA foreign_keys = ON" : "PRAGMA foreign_keys = OFF");
-      if (options.wal && options.path != ":memory:") {
+      if (options.wal) {
         exec(db, "PRAGMA journal_mode = WAL");
         exec(db, "PRAGMA synchronous = NORMAL");  // durable across application crashes in WAL mode
       }

@@ -12,13 +12,14 @@ export namespace keel {
 enum class SqliteLockMode { deferred, immediate, exclusive };
 
 struct SqliteOptions {
-  // A file path, or ":memory:" for an in-memory database private to this engine (shared by its connections).
+  // A file path or SQLite URI, or ":memory:" for a database private to this engine, kept in RAM (tmpfs) and
+  // deleted with the engine.
   std::string path = "keel.sqlite";
   std::size_t max_connections = 4;                    // also the number of worker threads
   std::chrono::milliseconds busy_timeout{5000};       // how long a statement retries a busy/locked database
   std::chrono::milliseconds acquire_timeout{30000};   // how long to wait for a free connection
   bool foreign_keys = true;                           // PRAGMA foreign_keys
-  bool wal = true;                                    // journal_mode=WAL for file databases
+  bool wal = true;                                    // journal_mode=WAL: readers never wait for writers
   std::size_t statement_cache_size = 128;             // prepared statements kept per connection (LRU)
   SqliteLockMode transaction_mode = SqliteLockMode::immediate;
 };

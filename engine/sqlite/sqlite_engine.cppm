@@ -4,7 +4,9 @@ module;
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <algorithm>
-#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
 #include <memory>
 #include <string>
 #include <unistd.h>
@@ -18,13 +20,37 @@ namespace asio = boost::asio;
 
 namespace keel::sqlite_detail {
 
-// ":memory:" would give every connection a database of its own; SQLite's memdb VFS gives the engine's
-// connections one shared in-memory database, which lives while any of them is open.
-inline std::string database_uri(const std::string& path) {
-  if (path == ":memory:") {
-    static std::atomic<unsigned> next{0};
-    return "file:/keel-memory-" + std::to_string(::getpid()) + "-" + std::to_string(next++) + "?vfs=memdb";
+// ":memory:" as SQLite means it would give each connection a database of its own. SQLite's memdb VFS shares
+// one between connections, but refuses every reader while a write transaction is open, so a coroutine's
+// read would wait for another's transaction. keel's in-memory database is instead a WAL database in a
+// private folder on tmpfs (RAM) where the system has one (/dev/shm), else in the temporary folder, and is
+// deleted with its engine: readers never wait for writers, as with a file. (Pass a memdb URI as the path,
+// "file:/name?vfs=memdb", for SQLite's own.)
+class ScratchDirectory {
+public:
+  explicit ScratchDirectory(bool wanted) {
+    if (!wanted) return;
+    std::error_code ec;
+    const std::filesystem::path base =
+        std::filesystem::is_directory("/dev/shm", ec) ? std::filesystem::path("/dev/shm") : std::filesystem::temp_directory_path();
+    std::string pattern = (base / "keel-memory-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw ConnectionError("cannot make a folder for an in-memory SQLite database in " + base.string());
+    path_ = pattern;
   }
+  ~ScratchDirectory() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+private:
+  std::filesystem::path path_;
+};
+
+inline std::string database_uri(const std::string& path, const ScratchDirectory& scratch) {
+  if (path == ":memory:") return (scratch.path() / "memory.sqlite").string();
   return path;
 }
 
@@ -36,8 +62,9 @@ class SqliteEngine final : public Engine {
 public:
   explicit SqliteEngine(SqliteOptions options)
       : options_(checked(std::move(options))),
+        scratch_(options_.path == ":memory:"),
         workers_(options_.max_connections),
-        pool_(options_, sqlite_detail::database_uri(options_.path), workers_) {}
+        pool_(options_, sqlite_detail::database_uri(options_.path, scratch_), workers_) {}
   explicit SqliteEngine(std::string path) : SqliteEngine(SqliteOptions{.path = std::move(path)}) {}
 
   // Waits for the work in flight; transactions and batches must not outlive their engine.
@@ -66,6 +93,7 @@ private:
   }
 
   SqliteOptions options_;
+  sqlite_detail::ScratchDirectory scratch_;  // destroyed last, after the connections closed
   asio::thread_pool workers_;
   sqlite_detail::SqlitePool pool_;
 };

@@ -1,0 +1,538 @@
+// Engine behaviour, written once and run against every engine (see engine_fixture.hpp).
+#include <catch2/catch.hpp>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+import keel;
+#include "engine_fixture.hpp"
+
+namespace asio = boost::asio;
+using keel::raw;
+
+namespace {
+
+struct Fixture {
+  std::shared_ptr<keel::Engine> engine = keel_test::make_engine();
+  keel::Engine& db = *engine;
+  Fixture() {
+    db.raw_sync("CREATE TABLE band (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, popularity INTEGER NOT NULL DEFAULT 0)");
+  }
+  std::int64_t count(std::string_view name) {
+    return db.run_sync(raw("SELECT count(*) AS n FROM band WHERE name = {}", std::string(name)))[0].get<std::int64_t>(0);
+  }
+  std::int64_t total() { return db.raw_sync("SELECT count(*) FROM band")[0].get<std::int64_t>(0); }
+  void insert_numbered(int n) {
+    for (int i = 1; i <= n; ++i) db.raw_sync("INSERT INTO band (id, name, popularity) VALUES ({}, {}, {})", i, "band" + std::to_string(i), i * 10);
+  }
+};
+
+// A one-shot event for coroutines on one event loop.
+class Event {
+public:
+  explicit Event(asio::any_io_executor executor) : timer_(executor, asio::steady_timer::time_point::max()) {}
+  void fire() {
+    fired_ = true;
+    timer_.cancel();
+  }
+  asio::awaitable<void> wait() {
+    while (!fired_) {
+      boost::system::error_code ignored;
+      co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+  }
+
+private:
+  asio::steady_timer timer_;
+  bool fired_ = false;
+};
+
+// Runs coroutines concurrently on one event loop until all finish; rethrows the first failure.
+template <class... Coroutines>
+void run_concurrently(Coroutines... coroutines) {
+  asio::io_context loop;
+  std::exception_ptr failure;
+  auto done = [&](std::exception_ptr e) {
+    if (e && !failure) failure = e;
+  };
+  (asio::co_spawn(loop, std::move(coroutines), done), ...);
+  loop.run();
+  if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "engine: reports its dialect and version") {
+  CHECK((db.dialect() == keel::Dialect::sqlite || db.dialect() == keel::Dialect::postgres));
+  CHECK_FALSE(db.version_sync().empty());
+}
+
+TEST_CASE_METHOD(Fixture, "raw queries bind values and read rows by index and by name") {
+  auto inserted = db.raw_sync("INSERT INTO band (name, popularity) VALUES ({}, {})", "Pythonistas", 1000);
+  CHECK(inserted.rows_affected() == 1);
+  db.raw_sync("INSERT INTO band (name, popularity) VALUES ({}, {})", "Rustaceans", 2000);
+  // A value that looks like SQL stays a value.
+  db.raw_sync("INSERT INTO band (name) VALUES ({})", "x'); DROP TABLE band; --");
+  auto rows = db.raw_sync("SELECT id, name, popularity FROM band WHERE popularity >= {} ORDER BY popularity DESC", 1000);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].get<std::string>("name") == "Rustaceans");
+  CHECK(rows[0].get<int>(2) == 2000);
+  CHECK(rows[1].get<std::string>(1) == "Pythonistas");
+  CHECK(rows[0].columns() == std::vector<std::string>{"id", "name", "popularity"});
+  CHECK(count("x'); DROP TABLE band; --") == 1);
+  // Literal braces are written doubled.
+  CHECK(db.raw_sync("SELECT '{{}}' AS braces")[0].get<std::string>(0) == "{}");
+}
+
+TEST_CASE_METHOD(Fixture, "values round-trip, and reading the wrong type or NULL is a clear error") {
+  db.raw_sync("CREATE TABLE sample (i INTEGER, r REAL, t TEXT, b BLOB, flag BOOLEAN, missing TEXT)");
+  const keel::Blob blob{std::byte{0}, std::byte{255}, std::byte{7}};
+  db.raw_sync("INSERT INTO sample VALUES ({}, {}, {}, {}, {}, {})", INT64_MIN, 2.5, std::string("héllo"), blob, true,
+              std::optional<std::string>{});
+  auto row = db.raw_sync("SELECT i, r, t, b, flag, missing FROM sample")[0];
+  CHECK(row.get<std::int64_t>("i") == INT64_MIN);
+  CHECK(row.get<double>("r") == 2.5);
+  CHECK(row.get<std::string>("t") == "héllo");
+  CHECK(row.get<keel::Blob>("b") == blob);
+  CHECK(row.get<bool>("flag") == true);
+  CHECK(row.get<std::optional<std::string>>("missing") == std::nullopt);
+  CHECK(row["missing"].is_null());
+  CHECK_THROWS_AS(row.get<std::string>("missing"), keel::NullValueError);
+  CHECK_THROWS_WITH(row.get<std::string>("missing"), Catch::Contains("column 'missing'") && Catch::Contains("std::optional"));
+  CHECK_THROWS_AS(row.get<std::int64_t>("t"), keel::TypeMismatchError);
+  CHECK_THROWS_AS(row.get<std::int32_t>("i"), keel::ValueOutOfRangeError);
+  CHECK_THROWS_AS(row.get<int>("nope"), keel::ColumnNotFoundError);
+  CHECK_THROWS_AS(row.get<int>(17), keel::ColumnNotFoundError);
+}
+
+TEST_CASE_METHOD(Fixture, "database errors are typed by SQLSTATE and leave the engine usable") {
+  db.raw_sync("CREATE TABLE member (id INTEGER PRIMARY KEY, band_id INTEGER NOT NULL REFERENCES band (id), "
+              "age INTEGER CHECK (age > 0))");
+  db.raw_sync("INSERT INTO band (id, name) VALUES (1, 'Pythonistas')");
+  try {
+    db.raw_sync("INSERT INTO band (name) VALUES ('Pythonistas')");
+    FAIL("expected a unique violation");
+  } catch (const keel::UniqueViolation& e) {
+    CHECK(e.sqlstate() == "23505");
+    CHECK(std::string(e.what()).find("23505") != std::string::npos);
+  }
+  CHECK_THROWS_AS(db.raw_sync("INSERT INTO band (name) VALUES ({})", std::optional<std::string>{}), keel::NotNullViolation);
+  CHECK_THROWS_AS(db.raw_sync("INSERT INTO member (band_id) VALUES (99)"), keel::ForeignKeyViolation);
+  CHECK_THROWS_AS(db.raw_sync("INSERT INTO member (band_id, age) VALUES (1, -3)"), keel::CheckViolation);
+  CHECK_THROWS_AS(db.raw_sync("SELEC 1"), keel::SyntaxError);
+  CHECK_THROWS_AS(db.raw_sync("SELECT * FROM no_such_table"), keel::UndefinedTable);
+  CHECK_THROWS_AS(db.raw_sync("SELECT no_such_column FROM band"), keel::UndefinedColumn);
+  // Every one of them is a DatabaseError and a keel::Error.
+  CHECK_THROWS_AS(db.raw_sync("SELEC 1"), keel::DatabaseError);
+  CHECK_THROWS_AS(db.raw_sync("SELEC 1"), keel::Error);
+  CHECK(total() == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "a transaction commits when its body returns") {
+  const int result = keel::run_sync(db.transaction([&](keel::Transaction&) -> asio::awaitable<int> {
+    co_await raw("INSERT INTO band (name) VALUES ({})", "Pythonistas").run();  // no engine named: the context's
+    co_await db.raw("INSERT INTO band (name) VALUES ({})", "Rustaceans");
+    co_return 42;
+  }));
+  CHECK(result == 42);
+  CHECK(total() == 2);
+}
+
+TEST_CASE_METHOD(Fixture, "a transaction rolls back when its body throws, and the error reaches the caller") {
+  auto failing = db.transaction([&]() -> asio::awaitable<void> {
+    co_await db.raw("INSERT INTO band (name) VALUES ({})", "Pythonistas");
+    throw std::runtime_error("changed my mind");
+  });
+  CHECK_THROWS_WITH(keel::run_sync(std::move(failing)), "changed my mind");
+  CHECK(total() == 0);
+  // The engine goes on.
+  db.raw_sync("INSERT INTO band (name) VALUES ({})", "Rustaceans");
+  CHECK(total() == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "transactions are context-local: a concurrent coroutine is untouched") {
+  for (const bool commit : {false, true}) {
+    db.raw_sync("DELETE FROM band");
+    asio::io_context loop;
+    Event inserted(loop.get_executor()), looked(loop.get_executor()), outsider_wrote(loop.get_executor());
+    std::optional<std::int64_t> outsider_saw;
+    std::optional<bool> outsider_in_transaction;
+
+    auto in_transaction = [&]() -> asio::awaitable<void> {
+      try {
+        co_await db.transaction([&]() -> asio::awaitable<void> {
+          co_await db.raw("INSERT INTO band (name) VALUES ('inside')");
+          inserted.fire();
+          co_await looked.wait();
+          if (!commit) throw std::runtime_error("roll back");
+        });
+      } catch (const std::runtime_error&) {
+      }
+    };
+    auto outsider = [&]() -> asio::awaitable<void> {
+      co_await inserted.wait();
+      outsider_in_transaction = (co_await db.current_transaction()).has_value();
+      std::exception_ptr read_failure;
+      try {
+        auto rows = co_await db.raw("SELECT count(*) FROM band WHERE name = 'inside'");
+        outsider_saw = rows[0].get<std::int64_t>(0);
+      } catch (...) {
+        read_failure = std::current_exception();
+      }
+      looked.fire();  // whatever happened, so that the transaction never waits forever
+      if (read_failure) std::rethrow_exception(read_failure);
+      // May wait for the transaction's write lock (SQLite); it must not be rolled back with it.
+      co_await db.raw("INSERT INTO band (name) VALUES ('outside')");
+      outsider_wrote.fire();
+    };
+    std::exception_ptr failure;
+    auto done = [&](std::exception_ptr e) {
+      if (e) failure = e;
+    };
+    asio::co_spawn(loop, in_transaction(), done);
+    asio::co_spawn(loop, outsider(), done);
+    loop.run();
+    if (failure) std::rethrow_exception(failure);
+
+    INFO("commit = " << commit);
+    CHECK(outsider_in_transaction == false);
+    CHECK(outsider_saw == 0);
+    CHECK(count("outside") == 1);
+    CHECK(count("inside") == (commit ? 1 : 0));
+  }
+}
+
+namespace {
+asio::awaitable<std::optional<keel::Transaction>> child_inserts(keel::Engine& db, std::string name) {
+  co_await raw("INSERT INTO band (name) VALUES ({})", name).run(db);
+  co_return co_await db.current_transaction();
+}
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "a child coroutine awaited inside the scope uses the transaction") {
+  std::shared_ptr<keel::TransactionState> outer, seen_by_child, seen_after_timer;
+  CHECK_THROWS_WITH(keel::run_sync(db.transaction([&](keel::Transaction& tx) -> asio::awaitable<void> {
+                      outer = tx.state();
+                      seen_by_child = (co_await child_inserts(db, "child"))->state();
+                      // Across a suspension on a timer, the context is still there.
+                      asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(5));
+                      co_await timer.async_wait(asio::use_awaitable);
+                      seen_after_timer = (co_await db.current_transaction())->state();
+                      throw std::runtime_error("undo the child's insert too");
+                    })),
+                    "undo the child's insert too");
+  CHECK(outer != nullptr);
+  CHECK(seen_by_child == outer);
+  CHECK(seen_after_timer == outer);
+  CHECK(count("child") == 0);
+  // Outside any scope there is no transaction.
+  CHECK_FALSE(keel::run_sync(db.current_transaction()).has_value());
+}
+
+TEST_CASE_METHOD(Fixture, "nested transactions join the outer one, or are refused") {
+  SECTION("joined by default") {
+    std::shared_ptr<keel::TransactionState> outer, inner;
+    CHECK_THROWS(keel::run_sync(db.transaction([&](keel::Transaction& tx) -> asio::awaitable<void> {
+      outer = tx.state();
+      co_await db.raw("INSERT INTO band (name) VALUES ('outer')");
+      co_await db.transaction([&](keel::Transaction& nested) -> asio::awaitable<void> {
+        inner = nested.state();
+        co_await db.raw("INSERT INTO band (name) VALUES ('inner')");
+      });
+      CHECK(tx.active());  // the inner scope's end did not commit
+      throw std::runtime_error("roll back both");
+    })));
+    CHECK(inner == outer);
+    CHECK(total() == 0);
+  }
+  SECTION("refused when allow_nested is false") {
+    CHECK_THROWS_AS(keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
+                      co_await db.transaction(keel::TransactionOptions{.allow_nested = false},
+                                              []() -> asio::awaitable<void> { co_return; });
+                    })),
+                    keel::TransactionError);
+    CHECK_THROWS_WITH(keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
+                        co_await db.transaction(keel::TransactionOptions{.allow_nested = false},
+                                                []() -> asio::awaitable<void> { co_return; });
+                      })),
+                      Catch::Contains("allow_nested"));
+  }
+  SECTION("allow_nested = false outside a transaction simply opens one") {
+    keel::run_sync(db.transaction(keel::TransactionOptions{.allow_nested = false}, [&]() -> asio::awaitable<void> {
+      co_await db.raw("INSERT INTO band (name) VALUES ('alone')");
+    }));
+    CHECK(count("alone") == 1);
+  }
+}
+
+TEST_CASE_METHOD(Fixture, "explicit transactions: begin, commit, rollback; a finished one refuses work") {
+  keel::Transaction tx = db.begin_sync();
+  CHECK(tx.active());
+  raw("INSERT INTO band (name) VALUES ('explicit')").run_sync(tx);
+  CHECK(count("explicit") == 0);
+  tx.commit_sync();
+  CHECK_FALSE(tx.active());
+  CHECK(count("explicit") == 1);
+  CHECK_THROWS_AS(raw("SELECT 1").run_sync(tx), keel::TransactionError);
+  CHECK_THROWS_WITH(tx.commit_sync(), Catch::Contains("already committed"));
+
+  keel::Transaction undone = db.begin_sync();
+  raw("INSERT INTO band (name) VALUES ('undone')").run_sync(undone);
+  undone.rollback_sync();
+  CHECK(count("undone") == 0);
+  CHECK_THROWS_WITH(undone.rollback_sync(), Catch::Contains("already rolled back"));
+}
+
+TEST_CASE_METHOD(Fixture, "an explicit transaction dropped without commit is rolled back") {
+  {
+    keel::Transaction tx = db.begin_sync();
+    raw("INSERT INTO band (name) VALUES ('dropped')").run_sync(tx);
+  }
+  CHECK(count("dropped") == 0);
+  db.raw_sync("INSERT INTO band (name) VALUES ('after')");  // the connection came back clean
+  CHECK(count("after") == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "savepoints: generated and named, rollback_to and release") {
+  std::vector<std::string> names;
+  keel::run_sync(db.transaction([&](keel::Transaction& tx) -> asio::awaitable<void> {
+    co_await db.raw("INSERT INTO band (name) VALUES ('kept')");
+    keel::Savepoint first = co_await tx.savepoint();
+    keel::Savepoint second = co_await tx.savepoint();
+    names = {first.name(), second.name()};
+    co_await db.raw("INSERT INTO band (name) VALUES ('undone')");
+    co_await second.rollback_to();
+    co_await second.release();
+
+    keel::Savepoint named = co_await tx.savepoint("before_bad_news");
+    CHECK(named.name() == "before_bad_news");
+    co_await db.raw("INSERT INTO band (name) VALUES ('bad news')");
+    co_await tx.rollback_to("before_bad_news");
+    co_await db.raw("INSERT INTO band (name) VALUES ('good news')");
+    co_await tx.release("before_bad_news");
+    co_await first.release();
+  }));
+  CHECK(names == std::vector<std::string>{"keel_savepoint_1", "keel_savepoint_2"});
+  CHECK(count("kept") == 1);
+  CHECK(count("undone") == 0);
+  CHECK(count("bad news") == 0);
+  CHECK(count("good news") == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "savepoint names are validated identifiers") {
+  keel::Transaction tx = db.begin_sync();
+  CHECK_THROWS_AS(tx.savepoint_sync("x; drop table band"), keel::InvalidIdentifierError);
+  CHECK_THROWS_WITH(tx.savepoint_sync("x; drop table band"), Catch::Contains("not a valid identifier"));
+  CHECK_THROWS_AS(tx.savepoint_sync("1starts_with_digit"), keel::InvalidIdentifierError);
+  CHECK_THROWS_AS(tx.savepoint_sync(""), keel::InvalidIdentifierError);
+  CHECK_THROWS_AS(tx.savepoint_sync(std::string(64, 'a')), keel::InvalidIdentifierError);
+  CHECK_THROWS_AS(tx.rollback_to_sync("bad name"), keel::InvalidIdentifierError);
+  CHECK_THROWS_AS(tx.release_sync("bad\"name"), keel::InvalidIdentifierError);
+  CHECK(tx.savepoint_sync(std::string(63, 'a')).name().size() == 63);
+  tx.commit_sync();
+  CHECK(total() == 0);
+  CHECK(db.raw_sync("SELECT count(*) FROM band")[0].get<int>(0) == 0);  // the table survived
+}
+
+TEST_CASE_METHOD(Fixture, "atomic runs are all or nothing, and clear their queue") {
+  keel::Atomic atomic = db.atomic();
+  atomic.add(raw("INSERT INTO band (name) VALUES ({})", "a"), raw("INSERT INTO band (name) VALUES ({})", "b"));
+  atomic.add(raw("INSERT INTO band (name) VALUES ({})", "a"));  // a unique violation: nothing may stay
+  CHECK(atomic.size() == 3);
+  CHECK_THROWS_AS(atomic.run_sync(), keel::UniqueViolation);
+  CHECK(total() == 0);
+  CHECK(atomic.size() == 0);
+
+  atomic.add(raw("INSERT INTO band (name) VALUES ({})", "c"), raw("INSERT INTO band (name) VALUES ({})", "d"));
+  keel::run_sync([](keel::Atomic a) -> asio::awaitable<void> { co_await std::move(a); }(atomic));  // awaiting the atomic itself
+  CHECK(total() == 2);
+  CHECK(atomic.size() == 0);
+
+  atomic.add(raw("INSERT INTO band (name) VALUES ({})", "e"));
+  keel::run_sync(atomic.run());
+  CHECK(count("e") == 1);
+  keel::run_sync([&]() -> asio::awaitable<void> { co_await db.atomic().add(raw("INSERT INTO band (name) VALUES ('f')")); }());
+  CHECK(count("f") == 1);
+  // Any Asio completion token: here a callback.
+  std::exception_ptr outcome = std::make_exception_ptr(std::runtime_error("not called"));
+  {
+    asio::io_context loop;
+    db.atomic().add(raw("INSERT INTO band (name) VALUES ('g')"))(
+        asio::bind_executor(loop.get_executor(), [&](std::exception_ptr e) { outcome = e; }));
+    loop.run();
+  }
+  CHECK(outcome == nullptr);
+  CHECK(count("g") == 1);
+  atomic.run_sync();  // an empty queue runs nothing
+  CHECK(total() == 5);
+}
+
+TEST_CASE_METHOD(Fixture, "an atomic run inside a transaction joins it") {
+  CHECK_THROWS(keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
+    auto atomic = db.atomic();
+    atomic.add(raw("INSERT INTO band (name) VALUES ('joined')"));
+    co_await atomic.run();
+    throw std::runtime_error("roll back the atomic's work too");
+  })));
+  CHECK(count("joined") == 0);
+}
+
+namespace {
+std::vector<std::size_t> batch_sizes(keel::Engine& db, std::size_t batch_size, std::vector<std::int64_t>* ids = nullptr) {
+  std::vector<std::size_t> sizes;
+  auto batches = db.batch_sync(raw("SELECT id FROM band ORDER BY id"), batch_size);
+  while (auto batch = batches.next_sync()) {
+    sizes.push_back(batch->size());
+    if (ids)
+      for (const auto& row : *batch) ids->push_back(row.get<std::int64_t>(0));
+  }
+  return sizes;
+}
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "batch iteration yields batches of at most batch_size rows") {
+  SECTION("an exact multiple") {
+    insert_numbered(10);
+    std::vector<std::int64_t> ids;
+    CHECK(batch_sizes(db, 5, &ids) == std::vector<std::size_t>{5, 5});
+    CHECK(ids == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+  }
+  SECTION("a remainder") {
+    insert_numbered(10);
+    CHECK(batch_sizes(db, 3) == std::vector<std::size_t>{3, 3, 3, 1});
+    CHECK(batch_sizes(db, 100) == std::vector<std::size_t>{10});
+    CHECK(batch_sizes(db, 1).size() == 10);
+  }
+  SECTION("an empty result gives no batch") {
+    CHECK(batch_sizes(db, 4).empty());
+  }
+  SECTION("batch_size 0 is refused") {
+    CHECK_THROWS_AS(db.batch_sync(raw("SELECT id FROM band"), 0), keel::MisuseError);
+  }
+  SECTION("async, with the batch's rows typed") {
+    insert_numbered(7);
+    std::int64_t sum = 0;
+    int batches_seen = 0;
+    keel::run_sync([&]() -> asio::awaitable<void> {
+      auto batches = co_await db.batch(raw("SELECT popularity FROM band"), 3);
+      while (auto batch = co_await batches.next()) {
+        ++batches_seen;
+        for (const keel::Row& row : *batch) sum += row.get<std::int64_t>("popularity");
+      }
+    }());
+    CHECK(batches_seen == 3);
+    CHECK(sum == 280);
+  }
+}
+
+TEST_CASE_METHOD(Fixture, "an error in the middle of a batch iteration rolls back and reaches the caller") {
+  insert_numbered(10);
+  // Row 7 overflows a 64-bit integer on every engine, so the error comes from the third batch's fetch.
+  auto failing = raw("SELECT id, CASE WHEN id = 7 THEN abs(id - id - 9223372036854775807 - 1) ELSE id END AS v "
+                     "FROM band ORDER BY id");
+  SECTION("inside a transaction scope, the whole transaction rolls back") {
+    std::vector<std::size_t> sizes;
+    CHECK_THROWS_AS(keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
+                      co_await db.raw("INSERT INTO band (id, name) VALUES (100, 'written before the batches')");
+                      auto batches = co_await db.batch(failing, 3);
+                      while (auto batch = co_await batches.next()) sizes.push_back(batch->size());
+                    })),
+                    keel::DatabaseError);
+    CHECK(sizes == std::vector<std::size_t>{3, 3});
+    CHECK(count("written before the batches") == 0);
+  }
+  SECTION("in the batch's own transaction, and the engine stays usable") {
+    auto batches = db.batch_sync(failing, 3);
+    CHECK(batches.next_sync()->size() == 3);
+    CHECK(batches.next_sync()->size() == 3);
+    CHECK_THROWS_AS(batches.next_sync(), keel::DatabaseError);
+    CHECK_FALSE(batches.next_sync().has_value());
+    CHECK(total() == 10);
+  }
+  SECTION("the caller's own exception between batches") {
+    CHECK_THROWS_WITH(keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
+                        co_await db.raw("INSERT INTO band (id, name) VALUES (100, 'mine')");
+                        auto batches = co_await db.batch(raw("SELECT id FROM band"), 4);
+                        co_await batches.next();
+                        throw std::runtime_error("stop here");
+                      })),
+                      "stop here");
+    CHECK(count("mine") == 0);
+  }
+}
+
+TEST_CASE_METHOD(Fixture, "sync wrappers: a sync transaction scope carries its transaction to sync calls") {
+  CHECK_THROWS_WITH(db.transaction_sync([&](keel::Transaction& tx) {
+    raw("INSERT INTO band (name) VALUES ('sync')").run_sync();  // no engine named: the scope's transaction
+    db.raw_sync("INSERT INTO band (name) VALUES ('sync 2')");
+    CHECK(keel::run_sync(db.current_transaction())->state() == tx.state());
+    throw std::runtime_error("roll back");
+  }),
+                    "roll back");
+  CHECK(total() == 0);
+  const int returned = db.transaction_sync([&] {
+    db.raw_sync("INSERT INTO band (name) VALUES ('sync')");
+    return 7;
+  });
+  CHECK(returned == 7);
+  CHECK(count("sync") == 1);
+  CHECK_THROWS_AS(db.transaction_sync([&] { db.transaction_sync(keel::TransactionOptions{.allow_nested = false}, [] {}); }),
+                  keel::TransactionError);
+}
+
+TEST_CASE_METHOD(Fixture, "a sync call on a thread running an event loop is a clear error, not a deadlock") {
+  asio::io_context loop;
+  std::string message;
+  asio::co_spawn(
+      loop,
+      [&]() -> asio::awaitable<void> {
+        try {
+          db.raw_sync("SELECT 1");
+        } catch (const keel::SyncCallInEventLoopError& e) {
+          message = e.what();
+        }
+        co_return;
+      },
+      asio::detached);
+  loop.run();
+  CHECK_THAT(message, Catch::Contains("co_await the async form"));
+  CHECK(db.raw_sync("SELECT 1")[0].get<int>(0) == 1);  // fine outside the loop
+}
+
+TEST_CASE_METHOD(Fixture, "queries with no engine named use the default engine") {
+  keel::set_default_engine(engine);
+  raw("INSERT INTO band (name) VALUES ({})", "default").run_sync();
+  CHECK(raw("SELECT name FROM band").run_sync()[0].get<std::string>(0) == "default");
+  keel::set_default_engine(nullptr);
+  CHECK_THROWS_AS(raw("SELECT 1").run_sync(), keel::MisuseError);
+}
+
+TEST_CASE_METHOD(Fixture, "many concurrent coroutines share the engine's connections") {
+  asio::io_context loop;
+  int finished = 0;
+  for (int worker = 0; worker < 16; ++worker) {
+    asio::co_spawn(
+        loop,
+        [&, worker]() -> asio::awaitable<void> {
+          for (int i = 0; i < 5; ++i) {
+            if (i % 2 == 0) {
+              co_await db.transaction([&]() -> asio::awaitable<void> {
+                co_await db.raw("INSERT INTO band (name) VALUES ({})", "w" + std::to_string(worker) + "-" + std::to_string(i));
+              });
+            } else {
+              co_await db.raw("INSERT INTO band (name) VALUES ({})", "w" + std::to_string(worker) + "-" + std::to_string(i));
+            }
+          }
+          ++finished;
+        },
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
+  }
+  loop.run();
+  CHECK(finished == 16);
+  CHECK(total() == 80);
+}

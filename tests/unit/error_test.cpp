@@ -1,0 +1,41 @@
+#include <catch2/catch.hpp>
+#include <string>
+import keel;
+
+namespace {
+keel::ErrorFields fields(std::string sqlstate) {
+  keel::ErrorFields f;
+  f.sqlstate = std::move(sqlstate);
+  f.message = "boom";
+  f.detail = "some detail";
+  return f;
+}
+}  // namespace
+
+TEST_CASE("a database error is thrown as the most specific class of its SQLSTATE") {
+  CHECK_THROWS_AS(keel::throw_database_error(fields("23505")), keel::UniqueViolation);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("23502")), keel::NotNullViolation);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("23503")), keel::ForeignKeyViolation);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("23514")), keel::CheckViolation);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("23P01")), keel::IntegrityConstraintViolation);  // by class
+  CHECK_THROWS_AS(keel::throw_database_error(fields("40001")), keel::SerializationFailure);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("40P01")), keel::DeadlockDetected);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("42601")), keel::SyntaxError);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("42P01")), keel::UndefinedTable);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("42703")), keel::UndefinedColumn);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("28P01")), keel::InvalidPassword);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("57014")), keel::QueryCanceled);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("55P03")), keel::LockNotAvailable);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("P0001")), keel::DatabaseError);
+}
+
+TEST_CASE("a database error's message shows the server's message, SQLSTATE and detail") {
+  try {
+    keel::throw_database_error(fields("23505"));
+    FAIL("nothing thrown");
+  } catch (const keel::DatabaseError& e) {
+    CHECK(std::string(e.what()) == "boom (SQLSTATE 23505)\nDETAIL: some detail");
+    CHECK(e.sqlstate() == "23505");
+    CHECK(e.fields().detail == "some detail");
+  }
+}

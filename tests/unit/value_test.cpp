@@ -1,0 +1,38 @@
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+import keel;
+
+TEST_CASE("values know their kind") {
+  CHECK(keel::Value().kind() == keel::ValueKind::null);
+  CHECK(keel::Value(nullptr).is_null());
+  CHECK(keel::Value(std::optional<int>{}).is_null());
+  CHECK(keel::Value(std::optional<int>{3}).kind() == keel::ValueKind::integer);
+  CHECK(keel::Value(true).kind() == keel::ValueKind::boolean);
+  CHECK(keel::Value(7).kind() == keel::ValueKind::integer);
+  CHECK(keel::Value(2.5f).kind() == keel::ValueKind::real);
+  CHECK(keel::Value("text").kind() == keel::ValueKind::text);
+  CHECK(keel::Value(keel::Blob{std::byte{1}}).kind() == keel::ValueKind::blob);
+}
+
+TEST_CASE("an unsigned value too large for a SQL integer is refused, not wrapped") {
+  CHECK_THROWS_AS(keel::Value(std::numeric_limits<std::uint64_t>::max()), keel::ValueOutOfRangeError);
+  CHECK(keel::Value(std::uint64_t{42}).as<std::int64_t>() == 42);
+}
+
+TEST_CASE("conversions follow one set of rules") {
+  CHECK(keel::Value(1).as<bool>() == true);   // SQLite's booleans are integers
+  CHECK_THROWS_AS(keel::Value(2).as<bool>(), keel::TypeMismatchError);
+  CHECK(keel::Value(3).as<double>() == 3.0);  // integers widen to floating point
+  CHECK_THROWS_AS(keel::Value(3.5).as<int>(), keel::TypeMismatchError);  // but never narrow silently
+  CHECK_THROWS_AS(keel::Value(300).as<std::int8_t>(), keel::ValueOutOfRangeError);
+  CHECK(keel::Value(-5).as<std::int8_t>() == -5);
+  CHECK_THROWS_AS(keel::Value("7").as<int>(), keel::TypeMismatchError);
+  CHECK_THROWS_AS(keel::Value().as<int>(), keel::NullValueError);
+  CHECK(keel::Value().as<std::optional<int>>() == std::nullopt);
+  CHECK(keel::Value(9).as<std::optional<int>>() == 9);
+  CHECK(keel::Value("x").as<keel::Value>() == keel::Value("x"));
+  CHECK(keel::Value().as<keel::Value>().is_null());
+}
