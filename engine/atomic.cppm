@@ -39,7 +39,9 @@ public:
     static_assert((is_query_v<Queries> && ...),
                   "keel::Atomic::add takes queries only: keel::raw(...) or an ORM query, each with "
                   "statement(Dialect), collector() and a result_type");
-    (state_->queue.push_back(queries.statement(state_->dialect)), ...);
+    if constexpr ((is_query_v<Queries> && ...)) {  // only the message above, no cascade of errors after it
+      (state_->queue.push_back(queries.statement(state_->dialect)), ...);
+    }
     return *this;
   }
 
