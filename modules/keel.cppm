@@ -1,4 +1,5 @@
 // import keel; gives the whole public API.
 export module keel;
 export import keel.engine;
+export import keel.orm;
 export import keel.sqlite;

@@ -1,0 +1,382 @@
+// What a table's member can be, and what it says about its column: the value type, NULL or NOT NULL, and the
+// options declared in the type (primary key, generated, unique, indexed, default, foreign key).
+//   keel::Id id;                                   generated 64-bit primary key
+//   keel::Column<std::string, keel::unique> name;  NOT NULL text, unique
+//   std::optional<std::string> country;            nullable text
+//   keel::ForeignKey<Manager> manager;             references manager's primary key
+module;
+#include <algorithm>
+#include <compare>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+export module keel.orm:column;
+import keel.engine;
+import keel.reflection;
+
+export namespace keel {
+
+// ---- Column options, given as types: keel::Column<T, keel::unique, keel::indexed>.
+struct primary_key {};  // this column is the table's primary key
+struct generated {};    // the database chooses the value on insert (with primary_key: an identity column)
+struct unique {};       // UNIQUE constraint
+struct indexed {};      // an index on this column, made with the table
+
+// A literal that can be a template argument: the DEFAULT of a column.
+struct DefaultLiteral {
+  enum class Kind { integer, real, boolean, text } kind = Kind::integer;
+  std::int64_t integer = 0;
+  double real = 0;
+  char text[64] = {};
+  std::size_t length = 0;
+
+  template <std::integral T>
+  constexpr DefaultLiteral(T v)
+      : kind(std::same_as<T, bool> ? Kind::boolean : Kind::integer), integer(static_cast<std::int64_t>(v)) {}
+  template <std::floating_point T>
+  constexpr DefaultLiteral(T v) : kind(Kind::real), real(static_cast<double>(v)) {}
+  template <std::size_t N>
+  constexpr DefaultLiteral(const char (&s)[N]) : kind(Kind::text), length(N - 1) {
+    static_assert(N <= sizeof(text), "keel::default_to: a text default has at most 63 characters");
+    for (std::size_t i = 0; i + 1 < N; ++i) text[i] = s[i];
+  }
+  constexpr std::string_view text_view() const { return {text, length}; }
+};
+
+// DEFAULT <literal>: keel::Column<std::int64_t, keel::default_to<0>>, keel::Column<std::string, keel::default_to<"new">>.
+// The member starts with the same value in C++.
+template <DefaultLiteral V>
+struct default_to {
+  static constexpr DefaultLiteral value = V;
+};
+
+// ReferentialAction for foreign keys: keel::ForeignKey<Band, keel::on_delete_cascade>.
+struct on_delete_cascade {};
+struct on_delete_set_null {};
+struct on_delete_restrict {};
+
+template <class... T>
+struct type_list {};
+
+template <class T, class List>
+struct list_contains;
+template <class T, class... U>
+struct list_contains<T, type_list<U...>> : std::bool_constant<(std::same_as<T, U> || ...)> {};
+
+template <class T>
+struct is_default_option : std::false_type {};
+template <DefaultLiteral V>
+struct is_default_option<default_to<V>> : std::true_type {};
+
+// A column whose type carries options. It converts to and from its value, so that a struct with
+// Column members is written and read like one with plain members.
+template <class T, class... Options>
+struct Column {
+  using value_type = T;
+  using options = type_list<Options...>;
+
+  T value = initial_value();
+
+  Column() = default;
+  template <class U>
+    requires(std::constructible_from<T, U &&> && !std::same_as<std::remove_cvref_t<U>, Column>)
+  Column(U&& v) : value(std::forward<U>(v)) {}
+
+  operator const T&() const noexcept { return value; }
+  const T& operator*() const noexcept { return value; }
+  T& operator*() noexcept { return value; }
+  const T* operator->() const noexcept { return &value; }
+
+  // Compared as their values, with each other and with plain values.
+  friend bool operator==(const Column& a, const Column& b) { return a.value == b.value; }
+  friend auto operator<=>(const Column& a, const Column& b)
+    requires std::three_way_comparable<T>
+  {
+    return a.value <=> b.value;
+  }
+  template <class U>
+    requires(!std::same_as<U, Column> && std::equality_comparable_with<T, U>)
+  friend bool operator==(const Column& a, const U& b) {
+    return a.value == b;
+  }
+  template <class U>
+    requires(!std::same_as<U, Column> && std::three_way_comparable_with<T, U>)
+  friend auto operator<=>(const Column& a, const U& b) {
+    return a.value <=> b;
+  }
+  template <class Stream>
+    requires requires(Stream& s, const T& v) { s << v; }
+  friend Stream& operator<<(Stream& s, const Column& c) {
+    s << c.value;
+    return s;
+  }
+
+private:
+  static constexpr T initial_value() {
+    T result{};
+    (assign_default<Options>(result), ...);
+    return result;
+  }
+  template <class Option>
+  static constexpr void assign_default(T& target) {
+    if constexpr (is_default_option<Option>::value) {
+      constexpr DefaultLiteral v = Option::value;
+      if constexpr (std::same_as<T, std::string>) {
+        if constexpr (v.kind == DefaultLiteral::Kind::text) target = std::string(v.text_view());
+      } else if constexpr (std::floating_point<T>) {
+        if constexpr (v.kind == DefaultLiteral::Kind::real) target = static_cast<T>(v.real);
+        else if constexpr (v.kind == DefaultLiteral::Kind::integer) target = static_cast<T>(v.integer);
+      } else if constexpr (std::integral<T>) {
+        if constexpr (v.kind == DefaultLiteral::Kind::integer || v.kind == DefaultLiteral::Kind::boolean)
+          target = static_cast<T>(v.integer);
+      }
+    }
+  }
+};
+
+// A 64-bit primary key that the database generates: SQLite's INTEGER PRIMARY KEY, PostgreSQL's identity.
+using Id = Column<std::int64_t, primary_key, generated>;
+// A primary key that the application gives.
+template <class T>
+using PrimaryKey = Column<T, primary_key>;
+template <class T>
+using Unique = Column<T, unique>;
+template <class T>
+using Indexed = Column<T, indexed>;
+
+template <class T>
+struct is_column_wrapper : std::false_type {};
+template <class T, class... O>
+struct is_column_wrapper<Column<T, O...>> : std::true_type {};
+
+// The primary key's value type of table T; defined with the table traits.
+template <class T>
+struct primary_key_value;
+
+// A column that holds the primary key of a row of table Target: REFERENCES target(primary key).
+template <class Target, class... Options>
+struct ForeignKey {
+  using target_table = Target;
+  using options = type_list<Options...>;
+  using value_type = std::int64_t;  // checked against Target's key type when the table is used
+
+  std::int64_t value = 0;
+
+  ForeignKey() = default;
+  ForeignKey(std::int64_t key) : value(key) {}
+  // A row of the target table: its key.
+  template <class Row>
+    requires std::same_as<Row, Target>
+  ForeignKey(const Row& row) : value(key_of(row)) {}
+
+  operator std::int64_t() const noexcept { return value; }
+  friend bool operator==(const ForeignKey& a, const ForeignKey& b) { return a.value == b.value; }
+  friend auto operator<=>(const ForeignKey& a, const ForeignKey& b) { return a.value <=> b.value; }
+  template <std::integral U>
+  friend bool operator==(const ForeignKey& a, U b) {
+    return a.value == b;
+  }
+  template <std::integral U>
+  friend auto operator<=>(const ForeignKey& a, U b) {
+    return a.value <=> b;
+  }
+
+private:
+  template <class Row>
+  static std::int64_t key_of(const Row& row);
+};
+
+template <class M>
+struct is_primary_key_member;
+
+// The index of T's primary-key member, or field_count<T> when it has none.
+template <class T>
+consteval std::size_t primary_key_index() {
+  return []<std::size_t... I>(std::index_sequence<I...>) {
+    std::size_t index = sizeof...(I);
+    (void)((is_primary_key_member<reflection::field_type<T, I>>::value ? (index = I, true) : false) || ...);
+    return index;
+  }(std::make_index_sequence<reflection::field_count<T>>{});
+}
+
+template <class Target, class... Options>
+template <class Row>
+std::int64_t ForeignKey<Target, Options...>::key_of(const Row& row) {
+  constexpr std::size_t index = primary_key_index<Row>();
+  static_assert(index < reflection::field_count<Row>,
+                "keel::ForeignKey<T>: the referenced table T has no primary key (keel::Id or keel::PrimaryKey<T>)");
+  return reflection::get<index>(row).value;
+}
+
+template <class T>
+struct is_foreign_key : std::false_type {};
+template <class T, class... O>
+struct is_foreign_key<ForeignKey<T, O...>> : std::true_type {};
+
+// ---- What a member type means as a column.
+enum class SqlCategory { boolean, integer, real, text, blob, null };
+
+template <class T>
+constexpr SqlCategory category_of() {
+  using U = std::remove_cvref_t<T>;
+  if constexpr (std::same_as<U, bool>) return SqlCategory::boolean;
+  else if constexpr (std::integral<U>) return SqlCategory::integer;
+  else if constexpr (std::floating_point<U>) return SqlCategory::real;
+  else if constexpr (std::same_as<U, Blob>) return SqlCategory::blob;
+  else if constexpr (std::same_as<U, std::nullptr_t> || std::same_as<U, std::nullopt_t>) return SqlCategory::null;
+  else if constexpr (std::convertible_to<const U&, std::string_view>) return SqlCategory::text;
+  else return SqlCategory::null;
+}
+
+// Types a column can hold: they map onto a SQL type on every dialect.
+template <class T>
+concept ColumnValue = std::same_as<T, bool> || std::same_as<T, std::int8_t> || std::same_as<T, std::int16_t> ||
+                      std::same_as<T, std::int32_t> || std::same_as<T, std::int64_t> || std::same_as<T, long long> ||
+                      std::same_as<T, std::uint8_t> || std::same_as<T, std::uint16_t> ||
+                      std::same_as<T, std::uint32_t> || std::same_as<T, float> || std::same_as<T, double> ||
+                      std::same_as<T, std::string> || std::same_as<T, Blob>;
+
+template <class M>
+struct column_traits_base {
+  static constexpr bool supported = ColumnValue<M>;
+  using value_type = M;
+  using options = type_list<>;
+  static constexpr bool is_foreign_key = false;
+  using target_table = void;
+};
+template <class T, class... O>
+struct column_traits_base<Column<T, O...>> {
+  static constexpr bool supported = ColumnValue<T>;
+  using value_type = T;
+  using options = type_list<O...>;
+  static constexpr bool is_foreign_key = false;
+  using target_table = void;
+};
+template <class Target, class... O>
+struct column_traits_base<ForeignKey<Target, O...>> {
+  static constexpr bool supported = true;
+  using value_type = std::int64_t;
+  using options = type_list<O...>;
+  static constexpr bool is_foreign_key = true;
+  using target_table = Target;
+};
+
+template <class M>
+struct column_traits : column_traits_base<M> {
+  static constexpr bool nullable = false;
+  using stored_type = M;  // the member without std::optional
+};
+template <class M>
+struct column_traits<std::optional<M>> : column_traits_base<M> {
+  static constexpr bool nullable = true;
+  using stored_type = M;
+};
+
+template <class M>
+struct is_primary_key_member : list_contains<primary_key, typename column_traits<M>::options> {};
+
+template <class M, class Option>
+inline constexpr bool has_option = list_contains<Option, typename column_traits<M>::options>::value;
+
+template <class List>
+struct find_default {
+  static constexpr bool found = false;
+};
+template <class First, class... Rest>
+struct find_default<type_list<First, Rest...>> {
+  static constexpr bool found = is_default_option<First>::value || find_default<type_list<Rest...>>::found;
+  static constexpr DefaultLiteral value = [] {
+    if constexpr (is_default_option<First>::value) return First::value;
+    else if constexpr (find_default<type_list<Rest...>>::found) return find_default<type_list<Rest...>>::value;
+    else return DefaultLiteral(0);
+  }();
+};
+
+// ---- Reading and writing a member as a SQL value.
+
+template <class M>
+const auto& stored_value(const M& member) {
+  if constexpr (is_column_wrapper<M>::value || is_foreign_key<M>::value) return member.value;
+  else return member;
+}
+
+template <class M>
+Value to_value(const M& member) {
+  if constexpr (is_optional_v<M>) {
+    if (!member) return Value();
+    return Value(stored_value(*member));
+  } else {
+    return Value(stored_value(member));
+  }
+}
+
+template <class M>
+auto& stored_value_ref(M& member) {
+  if constexpr (is_column_wrapper<M>::value || is_foreign_key<M>::value) return member.value;
+  else return member;
+}
+
+template <class M>
+void assign_cell(M& member, const Cell& cell, const CellOrigin& origin) {
+  using Traits = column_traits<M>;
+  using V = typename Traits::value_type;
+  if constexpr (Traits::nullable) {
+    if (cell.kind == ValueKind::null) {
+      member.reset();
+      return;
+    }
+    typename Traits::stored_type stored{};
+    stored_value_ref(stored) = decode_cell<V>(cell, origin);
+    member = std::move(stored);
+  } else {
+    stored_value_ref(member) = decode_cell<V>(cell, origin);
+  }
+}
+
+
+// ---- SQL types per dialect.
+template <class T>
+constexpr std::string_view sql_type(Dialect dialect) {
+  const bool pg = dialect == Dialect::postgres;
+  if constexpr (std::same_as<T, bool>) return "BOOLEAN";
+  else if constexpr (std::same_as<T, std::int8_t> || std::same_as<T, std::int16_t> || std::same_as<T, std::uint8_t>)
+    return pg ? "SMALLINT" : "INTEGER";
+  else if constexpr (std::same_as<T, std::int32_t> || std::same_as<T, std::uint16_t>) return "INTEGER";
+  else if constexpr (std::integral<T>) return pg ? "BIGINT" : "INTEGER";
+  else if constexpr (std::same_as<T, float>) return "REAL";
+  else if constexpr (std::same_as<T, double>) return pg ? "DOUBLE PRECISION" : "REAL";
+  else if constexpr (std::same_as<T, std::string>) return "TEXT";
+  else if constexpr (std::same_as<T, Blob>) return pg ? "BYTEA" : "BLOB";
+  else return "";
+}
+
+// Writes a DEFAULT literal. Literals are compile-time constants, never user input, so inlining them is safe;
+// DDL cannot take bound parameters on PostgreSQL.
+inline void append_literal(std::string& sql, const DefaultLiteral& v) {
+  switch (v.kind) {
+    case DefaultLiteral::Kind::integer: sql += std::to_string(v.integer); break;
+    case DefaultLiteral::Kind::boolean: sql += v.integer ? "TRUE" : "FALSE"; break;
+    case DefaultLiteral::Kind::real: {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.17g", v.real);
+      sql += text;
+      break;
+    }
+    case DefaultLiteral::Kind::text:
+      sql += '\'';
+      for (char c : v.text_view()) {
+        if (c == '\'') sql += '\'';
+        sql += c;
+      }
+      sql += '\'';
+      break;
+  }
+}
+
+}  // namespace keel

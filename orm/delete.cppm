@@ -1,0 +1,89 @@
+// DELETE the rows that where(...) picks. Deleting every row needs force(), as in Piccolo.
+//   co_await keel::delete_from<Band>().where(c<&Band::popularity> < 100).run();   // -> rows deleted
+module;
+#include <concepts>
+#include <cstdint>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+export module keel.orm:delete_query;
+import keel.engine;
+import :column;
+import :expression;
+import :query_support;
+import :select;
+import :sql_writer;
+import :table;
+import :update;
+
+export namespace keel {
+
+template <class T, class Where, bool Force, class Returning>
+class Delete : public Runnable<Delete<T, Where, Force, Returning>> {
+public:
+  static constexpr bool returns_columns = !std::same_as<Returning, NoReturning>;
+  using result_type = typename decltype([] {
+    if constexpr (returns_columns)
+      return std::type_identity<std::vector<typename projection_element<Returning, type_list<>>::type>>{};
+    else return std::type_identity<std::uint64_t>{};
+  }())::type;
+  static constexpr bool static_shape = Where::static_shape && projection_shape<Returning>::value;
+
+  Delete() = default;
+  Delete(Where where, Returning returning) : where_(std::move(where)), returning_(std::move(returning)) {}
+
+  template <class E>
+  auto where(const E& condition) const {
+    static_assert(is_subset_v<typename E::tables, type_list<T>>,
+                  "keel: the expression uses a column of a table that is not in the query");
+    auto combined = and_where(where_, condition);
+    return Delete<T, decltype(combined), Force, Returning>(combined, returning_);
+  }
+
+  // Allows a delete without where(), which removes every row.
+  auto force() const { return Delete<T, Where, true, Returning>(where_, returning_); }
+
+  template <class... E>
+  auto returning(const E&... expressions) const {
+    static_assert((Expression<E> && ...), "keel: returning() takes columns and expressions");
+    static_assert(is_subset_v<concat_t<typename E::tables...>, type_list<T>>,
+                  "keel: returning() takes columns of the table deleted from");
+    using R = Columns<E...>;
+    return Delete<T, Where, Force, R>(where_, R{std::tuple(expressions...)});
+  }
+
+  Statement statement(Dialect dialect) const {
+    static_assert(Force || !std::same_as<Where, NoWhere>,
+                  "keel::delete_from without where() would delete every row: add where(...), or force() to mean it");
+    return make_statement(*this, dialect);
+  }
+  auto collector() const {
+    if constexpr (returns_columns)
+      return SelectCollector<Returning, typename projection_element<Returning, type_list<>>::type, false>();
+    else return RowsAffectedCollector();
+  }
+
+  void write(SqlWriter& w) const {
+    w.set_qualify_columns(false);
+    w.sql("DELETE FROM ");
+    w.identifier(table_traits<T>::name);
+    write_where(w, where_);
+    if constexpr (returns_columns) {
+      w.sql(" RETURNING ");
+      write_expression_list(w, returning_.expressions);
+    }
+  }
+
+private:
+  Where where_{};
+  Returning returning_{};
+};
+
+template <class T>
+auto delete_from() {
+  (void)sizeof(table_traits<T>);
+  return Delete<T, NoWhere, false, NoReturning>();
+}
+
+}  // namespace keel

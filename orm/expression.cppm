@@ -1,0 +1,624 @@
+// Typed expressions. A column is named by its member pointer, keel::c<&Band::popularity>; expressions are
+// built with C++ operators and methods, and their type says what they hold, whether they can be NULL, which
+// tables they read, and whether their SQL text depends on anything but their type:
+//   c<&Band::popularity> > 1000 && c<&Band::name>.like("Py%")
+// Mixing types that SQL would not compare (text with a number, say) is a compile error with one message.
+module;
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+export module keel.orm:expression;
+import keel.engine;
+import keel.reflection;
+import :column;
+import :sql_writer;
+import :table;
+
+export namespace keel {
+
+template <class E>
+concept Expression = requires { typename E::keel_expression_tag; };
+
+// ---- Type lists of tables.
+template <class... L>
+struct concat;
+template <>
+struct concat<> {
+  using type = type_list<>;
+};
+template <class... A>
+struct concat<type_list<A...>> {
+  using type = type_list<A...>;
+};
+template <class... A, class... B, class... Rest>
+struct concat<type_list<A...>, type_list<B...>, Rest...> {
+  using type = typename concat<type_list<A..., B...>, Rest...>::type;
+};
+template <class... L>
+using concat_t = typename concat<L...>::type;
+
+template <class Sub, class Super>
+struct is_subset;
+template <class... S, class Super>
+struct is_subset<type_list<S...>, Super> : std::bool_constant<(list_contains<S, Super>::value && ...)> {};
+template <class Sub, class Super>
+inline constexpr bool is_subset_v = is_subset<Sub, Super>::value;
+
+template <class List>
+struct first_of;
+template <class First, class... Rest>
+struct first_of<type_list<First, Rest...>> {
+  using type = First;
+};
+
+// ---- The C++ value type a bound argument stands for.
+template <class T>
+struct argument_traits {
+  using U = std::remove_cvref_t<T>;
+  static constexpr bool nullable = false;
+  using value_type = decltype([] {
+    if constexpr (std::same_as<U, std::nullptr_t> || std::same_as<U, std::nullopt_t>) return nullptr;
+    else if constexpr (std::same_as<U, bool>) return bool{};
+    else if constexpr (std::integral<U>) return std::int64_t{};
+    else if constexpr (std::floating_point<U>) return double{};
+    else if constexpr (std::same_as<U, Blob>) return Blob{};
+    else if constexpr (std::convertible_to<const U&, std::string_view>) return std::string{};
+    else return nullptr;
+  }());
+};
+template <class T, class... O>
+struct argument_traits<Column<T, O...>> : argument_traits<T> {};
+template <class T, class... O>
+struct argument_traits<ForeignKey<T, O...>> : argument_traits<std::int64_t> {};
+template <class T>
+struct argument_traits<std::optional<T>> : argument_traits<T> {
+  static constexpr bool nullable = true;
+};
+
+template <class T>
+Value argument_value(const T& v) {
+  if constexpr (is_optional_v<T>) {
+    if (!v) return Value();
+    return argument_value(*v);
+  } else if constexpr (is_column_wrapper<T>::value || is_foreign_key<T>::value) {
+    return Value(v.value);
+  } else if constexpr (std::same_as<T, Blob> || std::same_as<T, bool> || std::integral<T> || std::floating_point<T>) {
+    return Value(v);
+  } else {
+    return Value(std::string_view(v));
+  }
+}
+
+template <class T>
+inline constexpr SqlCategory category_v = category_of<T>();
+
+constexpr bool is_numeric(SqlCategory c) { return c == SqlCategory::integer || c == SqlCategory::real; }
+constexpr bool comparable(SqlCategory a, SqlCategory b) { return a == b || (is_numeric(a) && is_numeric(b)); }
+
+template <class E, bool Descending>
+struct Ordering;
+enum class LikeMode { like, not_like, ilike, not_ilike };
+template <class E, LikeMode Mode>
+struct Like;
+template <class E, bool Negate>
+struct InList;
+template <class E, bool Negate>
+struct IsNull;
+
+// ---- Methods every expression has.
+template <class Derived>
+struct ExpressionOps {
+  template <class S>
+  auto like(S&& pattern) const {
+    return make_like<LikeMode::like>(std::forward<S>(pattern));
+  }
+  template <class S>
+  auto not_like(S&& pattern) const {
+    return make_like<LikeMode::not_like>(std::forward<S>(pattern));
+  }
+  // Case-insensitive LIKE: ILIKE on PostgreSQL, LIKE on SQLite (which folds ASCII letters only).
+  template <class S>
+  auto ilike(S&& pattern) const {
+    return make_like<LikeMode::ilike>(std::forward<S>(pattern));
+  }
+  template <class S>
+  auto not_ilike(S&& pattern) const {
+    return make_like<LikeMode::not_ilike>(std::forward<S>(pattern));
+  }
+
+  template <class Range>
+  auto in(const Range& values) const {
+    return make_in<false>(values);
+  }
+  template <class V>
+  auto in(std::initializer_list<V> values) const {
+    return make_in<false>(values);
+  }
+  template <class Range>
+  auto not_in(const Range& values) const {
+    return make_in<true>(values);
+  }
+  template <class V>
+  auto not_in(std::initializer_list<V> values) const {
+    return make_in<true>(values);
+  }
+
+  auto is_null() const { return IsNull<Derived, false>{{}, self()}; }
+  auto is_not_null() const { return IsNull<Derived, true>{{}, self()}; }
+
+  auto asc() const { return Ordering<Derived, false>{self()}; }
+  auto desc() const { return Ordering<Derived, true>{self()}; }
+
+private:
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
+
+  template <LikeMode Mode, class S>
+  auto make_like(S&& pattern) const {
+    static_assert(category_v<typename Derived::value_type> == SqlCategory::text,
+                  "keel: like, not_like, ilike and not_ilike apply to text");
+    static_assert(std::convertible_to<S, std::string_view>, "keel: a LIKE pattern is text");
+    return Like<Derived, Mode>{{}, self(), std::string(std::string_view(pattern))};
+  }
+
+  template <bool Negate, class Range>
+  auto make_in(const Range& values) const {
+    using Element = std::remove_cvref_t<std::ranges::range_value_t<Range>>;
+    static_assert(comparable(category_v<typename Derived::value_type>,
+                             category_v<typename argument_traits<Element>::value_type>),
+                  "keel: the values of in() and not_in() must have the expression's SQL type");
+    InList<Derived, Negate> node{{}, self(), {}};
+    for (const auto& v : values) node.values.push_back(argument_value(Element(v)));
+    return node;
+  }
+};
+
+// ---- Leaves.
+
+template <auto Member>
+struct ColumnRef : ExpressionOps<ColumnRef<Member>> {
+  static_assert(std::is_member_object_pointer_v<decltype(Member)>,
+                "keel::c<...> takes a pointer to a data member of a table: keel::c<&Band::name>");
+  using keel_expression_tag = void;
+  using column = member_column<Member>;
+  using table = typename column::table;
+  using value_type = typename column::traits::value_type;
+  static constexpr bool nullable = column::traits::nullable;
+  using tables = type_list<table>;
+  static constexpr bool static_shape = true;
+  static constexpr auto member = Member;
+
+  void write(SqlWriter& w) const { w.column(table_traits<table>::name, column::name); }
+};
+
+// A column of a table, as an expression: keel::c<&Band::name>.
+template <auto Member>
+inline constexpr ColumnRef<Member> c{};
+
+template <class T>
+struct Argument : ExpressionOps<Argument<T>> {
+  using keel_expression_tag = void;
+  using value_type = typename argument_traits<T>::value_type;
+  static constexpr bool nullable = argument_traits<T>::nullable;
+  using tables = type_list<>;
+  static constexpr bool static_shape = true;
+
+  Value value;
+  void write(SqlWriter& w) const { w.param(value); }
+};
+
+template <class T>
+auto as_expression(const T& v) {
+  if constexpr (Expression<T>) {
+    return v;
+  } else {
+    static_assert(!std::same_as<typename argument_traits<T>::value_type, std::nullptr_t> ||
+                      std::same_as<T, std::nullptr_t> || std::same_as<T, std::nullopt_t>,
+                  "keel: this value cannot be bound as a SQL value (use bool, an integer, a floating-point number, "
+                  "text, keel::Blob, or std::optional of one)");
+    if constexpr (std::same_as<T, std::nullptr_t> || std::same_as<T, std::nullopt_t>) {
+      return Argument<std::nullptr_t>{{}, Value()};
+    } else {
+      return Argument<T>{{}, argument_value(v)};
+    }
+  }
+}
+template <class T>
+using expression_t = decltype(as_expression(std::declval<const T&>()));
+
+// ---- Operators.
+
+struct OpInfo {
+  std::string_view symbol;
+};
+
+enum class BinaryKind { comparison, logic, arithmetic };
+
+template <BinaryKind Kind, class L, class R>
+struct binary_value_type {
+  using type = bool;
+};
+template <class L, class R>
+struct binary_value_type<BinaryKind::arithmetic, L, R> {
+  using type = std::conditional_t<std::integral<typename L::value_type> && std::integral<typename R::value_type>,
+                                  std::int64_t, double>;
+};
+
+template <BinaryKind Kind, class L, class R>
+struct Binary : ExpressionOps<Binary<Kind, L, R>> {
+  using keel_expression_tag = void;
+  using value_type = typename binary_value_type<Kind, L, R>::type;
+  static constexpr bool nullable = L::nullable || R::nullable;
+  using tables = concat_t<typename L::tables, typename R::tables>;
+  static constexpr bool static_shape = L::static_shape && R::static_shape;
+
+  L left;
+  std::string_view symbol;
+  R right;
+
+  void write(SqlWriter& w) const {
+    w.sql("(");
+    left.write(w);
+    w.sql(" ");
+    w.sql(symbol);
+    w.sql(" ");
+    right.write(w);
+    w.sql(")");
+  }
+};
+
+template <class E>
+struct Not : ExpressionOps<Not<E>> {
+  using keel_expression_tag = void;
+  using value_type = bool;
+  static constexpr bool nullable = E::nullable;
+  using tables = typename E::tables;
+  static constexpr bool static_shape = E::static_shape;
+  E operand;
+  void write(SqlWriter& w) const {
+    w.sql("(NOT ");
+    operand.write(w);
+    w.sql(")");
+  }
+};
+
+template <class L, class R>
+auto make_comparison(const L& l, const R& r, std::string_view symbol) {
+  using LE = expression_t<L>;
+  using RE = expression_t<R>;
+  constexpr SqlCategory a = category_v<typename LE::value_type>;
+  constexpr SqlCategory b = category_v<typename RE::value_type>;
+  static_assert(a != SqlCategory::null && b != SqlCategory::null,
+                "keel: compare with NULL through .is_null() or .is_not_null(), not with an operator");
+  static_assert(!((a == SqlCategory::text && is_numeric(b)) || (is_numeric(a) && b == SqlCategory::text)),
+                "keel: cannot compare text with a number");
+  static_assert(a == SqlCategory::null || b == SqlCategory::null || comparable(a, b) ||
+                    (a == SqlCategory::text && is_numeric(b)) || (is_numeric(a) && b == SqlCategory::text),
+                "keel: the two sides of this comparison have SQL types that cannot be compared");
+  return Binary<BinaryKind::comparison, LE, RE>{{}, as_expression(l), symbol, as_expression(r)};
+}
+
+template <class L, class R>
+auto make_arithmetic(const L& l, const R& r, std::string_view symbol) {
+  using LE = expression_t<L>;
+  using RE = expression_t<R>;
+  static_assert(is_numeric(category_v<typename LE::value_type>) && is_numeric(category_v<typename RE::value_type>),
+                "keel: arithmetic takes numbers on both sides");
+  return Binary<BinaryKind::arithmetic, LE, RE>{{}, as_expression(l), symbol, as_expression(r)};
+}
+
+template <class L, class R>
+auto make_logic(const L& l, const R& r, std::string_view symbol) {
+  using LE = expression_t<L>;
+  using RE = expression_t<R>;
+  static_assert(category_v<typename LE::value_type> == SqlCategory::boolean &&
+                    category_v<typename RE::value_type> == SqlCategory::boolean,
+                "keel: && and || join conditions (boolean expressions)");
+  return Binary<BinaryKind::logic, LE, RE>{{}, as_expression(l), symbol, as_expression(r)};
+}
+
+template <class L, class R>
+concept AnExpressionSide = Expression<L> || Expression<R>;
+
+template <class L, class R>
+  requires AnExpressionSide<L, R>
+auto operator==(const L& l, const R& r) {
+  return make_comparison(l, r, "=");
+}
+template <class L, class R>
+  requires AnExpressionSide<L, R>
+auto operator!=(const L& l, const R& r) {
+  return make_comparison(l, r, "<>");
+}
+template <class L, class R>
+  requires AnExpressionSide<L, R>
+auto operator<(const L& l, const R& r) {
+  return make_comparison(l, r, "<");
+}
+template <class L, class R>
+  requires AnExpressionSide<L, R>
+auto operator<=(const L& l, const R& r) {
+  return make_comparison(l, r, "<=");
+}
+template <class L, class R>
+  requires AnExpressionSide<L, R>
+auto operator>(const L& l, const R& r) {
+  return make_comparison(l, r, ">");
+}
+template <class L, class R>
+  requires AnExpressionSide<L, R>
+auto operator>=(const L& l, const R& r) {
+  return make_comparison(l, r, ">=");
+}
+template <class L, class R>
+  requires AnExpressionSide<L, R>
+auto operator&&(const L& l, const R& r) {
+  return make_logic(l, r, "AND");
+}
+template <class L, class R>
+  requires AnExpressionSide<L, R>
+auto operator||(const L& l, const R& r) {
+  return make_logic(l, r, "OR");
+}
+template <Expression E>
+auto operator!(const E& e) {
+  static_assert(category_v<typename E::value_type> == SqlCategory::boolean, "keel: ! negates a condition");
+  return Not<E>{{}, e};
+}
+template <class L, class R>
+  requires AnExpressionSide<L, R>
+auto operator+(const L& l, const R& r) {
+  return make_arithmetic(l, r, "+");
+}
+template <class L, class R>
+  requires AnExpressionSide<L, R>
+auto operator-(const L& l, const R& r) {
+  return make_arithmetic(l, r, "-");
+}
+template <class L, class R>
+  requires AnExpressionSide<L, R>
+auto operator*(const L& l, const R& r) {
+  return make_arithmetic(l, r, "*");
+}
+template <class L, class R>
+  requires AnExpressionSide<L, R>
+auto operator/(const L& l, const R& r) {
+  return make_arithmetic(l, r, "/");
+}
+template <class L, class R>
+  requires AnExpressionSide<L, R>
+auto operator%(const L& l, const R& r) {
+  using LE = expression_t<L>;
+  using RE = expression_t<R>;
+  static_assert(category_v<typename LE::value_type> == SqlCategory::integer &&
+                    category_v<typename RE::value_type> == SqlCategory::integer,
+                "keel: % takes integers on both sides");
+  return Binary<BinaryKind::arithmetic, LE, RE>{{}, as_expression(l), "%", as_expression(r)};
+}
+
+// ---- LIKE, IN, IS NULL.
+
+// PostgreSQL's LIKE is case-sensitive and SQLite's is not; SQLite's GLOB is case-sensitive, so `like` becomes
+// GLOB there, with the pattern translated: % -> *, _ -> ?, \x -> x, and GLOB's own * ? [ made literal.
+std::string like_pattern_to_glob(std::string_view pattern) {
+  std::string glob;
+  glob.reserve(pattern.size() + 4);
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    char ch = pattern[i];
+    bool literal = false;
+    if (ch == '\\' && i + 1 < pattern.size()) {
+      ch = pattern[++i];
+      literal = true;
+    }
+    if (!literal && ch == '%') glob += '*';
+    else if (!literal && ch == '_') glob += '?';
+    else if (ch == '*' || ch == '?' || ch == '[') {
+      glob += '[';
+      glob += ch;
+      glob += ']';
+    } else glob += ch;
+  }
+  return glob;
+}
+
+template <class E, LikeMode Mode>
+struct Like : ExpressionOps<Like<E, Mode>> {
+  using keel_expression_tag = void;
+  using value_type = bool;
+  static constexpr bool nullable = E::nullable;
+  using tables = typename E::tables;
+  static constexpr bool static_shape = E::static_shape;
+  E operand;
+  std::string pattern;
+
+  void write(SqlWriter& w) const {
+    constexpr bool negate = Mode == LikeMode::not_like || Mode == LikeMode::not_ilike;
+    constexpr bool case_insensitive = Mode == LikeMode::ilike || Mode == LikeMode::not_ilike;
+    w.sql("(");
+    operand.write(w);
+    if (w.dialect() == Dialect::postgres) {
+      w.sql(negate ? " NOT" : "");
+      w.sql(case_insensitive ? " ILIKE " : " LIKE ");
+      w.param(pattern);
+    } else if (case_insensitive) {
+      w.sql(negate ? " NOT LIKE " : " LIKE ");
+      w.param(pattern);
+      w.sql(" ESCAPE '\\'");
+    } else {
+      w.sql(negate ? " NOT GLOB " : " GLOB ");
+      w.param(like_pattern_to_glob(pattern));
+    }
+    w.sql(")");
+  }
+};
+
+template <class E, bool Negate>
+struct InList : ExpressionOps<InList<E, Negate>> {
+  using keel_expression_tag = void;
+  using value_type = bool;
+  static constexpr bool nullable = E::nullable;
+  using tables = typename E::tables;
+  static constexpr bool static_shape = false;  // the text has one placeholder per value
+  E operand;
+  std::vector<Value> values;
+
+  void write(SqlWriter& w) const {
+    if (values.empty()) {  // x IN () is not SQL; it is false (and NOT IN () true) for every x
+      w.sql(Negate ? "(1 = 1)" : "(1 = 0)");
+      return;
+    }
+    w.sql("(");
+    operand.write(w);
+    w.sql(Negate ? " NOT IN (" : " IN (");
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i) w.sql(", ");
+      w.param(values[i]);
+    }
+    w.sql("))");
+  }
+};
+
+template <class E, bool Negate>
+struct IsNull : ExpressionOps<IsNull<E, Negate>> {
+  using keel_expression_tag = void;
+  using value_type = bool;
+  static constexpr bool nullable = false;
+  using tables = typename E::tables;
+  static constexpr bool static_shape = E::static_shape;
+  E operand;
+  void write(SqlWriter& w) const {
+    w.sql("(");
+    operand.write(w);
+    w.sql(Negate ? " IS NOT NULL)" : " IS NULL)");
+  }
+};
+
+// ---- Sort order.
+template <class E, bool Descending>
+struct Ordering {
+  using keel_ordering_tag = void;
+  using tables = typename E::tables;
+  static constexpr bool static_shape = E::static_shape;
+  E operand;
+  void write(SqlWriter& w) const {
+    operand.write(w);
+    w.sql(Descending ? " DESC" : " ASC");
+  }
+};
+
+template <class T>
+concept OrderingTerm = requires { typename T::keel_ordering_tag; };
+
+template <class T>
+auto as_ordering(const T& term) {
+  if constexpr (OrderingTerm<T>) return term;
+  else {
+    static_assert(Expression<T>, "keel: order_by takes columns, expressions, or their .asc() / .desc()");
+    return Ordering<T, false>{term};
+  }
+}
+
+// ---- Aggregates.
+enum class AggregateKind { count, sum, avg, min, max };
+
+template <AggregateKind Kind, class E>
+struct aggregate_value_type {
+  using type = typename E::value_type;
+};
+template <class E>
+struct aggregate_value_type<AggregateKind::count, E> {
+  using type = std::int64_t;
+};
+template <class E>
+struct aggregate_value_type<AggregateKind::sum, E> {
+  using type = std::conditional_t<std::integral<typename E::value_type>, std::int64_t, double>;
+};
+template <class E>
+struct aggregate_value_type<AggregateKind::avg, E> {
+  using type = double;
+};
+
+struct CountAll;
+
+template <AggregateKind Kind, class E>
+struct Aggregate : ExpressionOps<Aggregate<Kind, E>> {
+  using keel_expression_tag = void;
+  using keel_aggregate_tag = void;
+  using value_type = typename aggregate_value_type<Kind, E>::type;
+  static constexpr bool nullable = Kind != AggregateKind::count;  // over no rows, only count is not NULL
+  using tables = typename E::tables;
+  static constexpr bool static_shape = E::static_shape;
+  E operand;
+
+  void write(SqlWriter& w) const {
+    // PostgreSQL's sum of integers is numeric and its avg of integers numeric: cast them to the types the
+    // query promises, which SQLite returns anyway.
+    const bool pg = w.dialect() == Dialect::postgres;
+    const bool cast_sum = pg && Kind == AggregateKind::sum && std::integral<typename E::value_type>;
+    const bool cast_avg = pg && Kind == AggregateKind::avg;
+    if (cast_sum || cast_avg) w.sql("CAST(");
+    w.sql(name());
+    w.sql("(");
+    operand.write(w);
+    w.sql(")");
+    if (cast_sum) w.sql(" AS BIGINT)");
+    if (cast_avg) w.sql(" AS DOUBLE PRECISION)");
+  }
+  static constexpr std::string_view name() {
+    switch (Kind) {
+      case AggregateKind::count: return "count";
+      case AggregateKind::sum: return "sum";
+      case AggregateKind::avg: return "avg";
+      case AggregateKind::min: return "min";
+      case AggregateKind::max: return "max";
+    }
+    return "";
+  }
+};
+
+// count(*): keel::count_all()
+struct CountAll : ExpressionOps<CountAll> {
+  using keel_expression_tag = void;
+  using keel_aggregate_tag = void;
+  using value_type = std::int64_t;
+  static constexpr bool nullable = false;
+  using tables = type_list<>;
+  static constexpr bool static_shape = true;
+  void write(SqlWriter& w) const { w.sql("count(*)"); }
+};
+
+inline CountAll count_all() { return {}; }
+template <Expression E>
+auto count(const E& e) {
+  return Aggregate<AggregateKind::count, E>{{}, e};
+}
+template <Expression E>
+auto sum(const E& e) {
+  static_assert(is_numeric(category_v<typename E::value_type>), "keel::sum takes a number");
+  return Aggregate<AggregateKind::sum, E>{{}, e};
+}
+template <Expression E>
+auto avg(const E& e) {
+  static_assert(is_numeric(category_v<typename E::value_type>), "keel::avg takes a number");
+  return Aggregate<AggregateKind::avg, E>{{}, e};
+}
+template <Expression E>
+auto min(const E& e) {
+  return Aggregate<AggregateKind::min, E>{{}, e};
+}
+template <Expression E>
+auto max(const E& e) {
+  return Aggregate<AggregateKind::max, E>{{}, e};
+}
+
+template <class T>
+concept AggregateExpression = requires { typename T::keel_aggregate_tag; };
+
+}  // namespace keel

@@ -1,0 +1,216 @@
+// INSERT of one row or many. The result is the rows as inserted, with generated keys filled in:
+//   Band saved = co_await keel::insert(Band{.name = "Pythonistas"}).run();   // saved.id is the new key
+//   std::vector<Band> all = co_await keel::insert(bands).run();
+//   auto names = co_await keel::insert(bands).returning(c<&Band::id>, c<&Band::name>).run();
+module;
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <span>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+export module keel.orm:insert;
+import keel.engine;
+import keel.reflection;
+import :column;
+import :expression;
+import :query_support;
+import :select;
+import :sql_writer;
+import :table;
+
+export namespace keel {
+
+// The most values one statement may bind: SQLite's SQLITE_MAX_VARIABLE_NUMBER default (3.32 and later) and
+// PostgreSQL's 16-bit parameter count.
+constexpr std::size_t max_bound_values(Dialect dialect) { return dialect == Dialect::sqlite ? 32766 : 65535; }
+
+// Fills generated keys into copies of the inserted rows. Both engines assign the keys of a multi-row VALUES
+// list in row order, so the returned keys, sorted, belong to the rows in order.
+template <class T, bool Many>
+class InsertedRowsCollector final : public RowSink {
+public:
+  using result_type = std::conditional_t<Many, std::vector<T>, T>;
+  explicit InsertedRowsCollector(std::shared_ptr<const std::vector<T>> rows) : rows_(std::move(rows)) {}
+
+  void on_row(const RowReader& row) override { keys_.push_back(row.get<std::int64_t>(0)); }
+
+  result_type result(const ExecResult&) {
+    std::vector<T> rows(*rows_);
+    if constexpr (table_traits<T>::has_generated_key) {
+      if (keys_.size() != rows.size())
+        throw ProtocolError("the insert returned " + std::to_string(keys_.size()) + " keys for " +
+                            std::to_string(rows.size()) + " rows");
+      std::sort(keys_.begin(), keys_.end());
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        stored_value_ref(reflection::get<table_traits<T>::primary_key>(rows[i])) = keys_[i];
+    }
+    if constexpr (Many) return rows;
+    else return std::move(rows.front());
+  }
+
+private:
+  std::shared_ptr<const std::vector<T>> rows_;
+  std::vector<std::int64_t> keys_;
+};
+
+template <class T, bool Many, class Returning>
+class Insert : public Runnable<Insert<T, Many, Returning>> {
+  using Traits = table_traits<T>;
+
+public:
+  static constexpr bool returns_columns = !std::same_as<Returning, NoReturning>;
+  using result_type = typename decltype([] {
+    if constexpr (returns_columns)
+      return std::type_identity<std::vector<typename projection_element<Returning, type_list<>>::type>>{};
+    else return std::type_identity<std::conditional_t<Many, std::vector<T>, T>>{};
+  }())::type;
+  // One row has one text; many rows have one placeholder group per row.
+  static constexpr bool static_shape = !Many && projection_shape<Returning>::value;
+
+  explicit Insert(std::shared_ptr<const std::vector<T>> rows, Returning returning = {})
+      : rows_(std::move(rows)), returning_(std::move(returning)) {}
+
+  // RETURNING chosen columns of the inserted rows, instead of the rows with their keys.
+  template <class... E>
+  auto returning(const E&... expressions) const {
+    static_assert((Expression<E> && ...), "keel: returning() takes columns and expressions");
+    static_assert(is_subset_v<concat_t<typename E::tables...>, type_list<T>>,
+                  "keel: returning() takes columns of the table inserted into");
+    using R = Columns<E...>;
+    return Insert<T, Many, R>(rows_, R{std::tuple(expressions...)});
+  }
+
+  Statement statement(Dialect dialect) const {
+    const std::size_t per_row = inserted_column_count();
+    if (per_row > 0 && rows_->size() * per_row > max_bound_values(dialect))
+      throw MisuseError("keel::insert of " + std::to_string(rows_->size()) + " rows binds " +
+                        std::to_string(rows_->size() * per_row) + " values, more than " + std::string(to_string(dialect)) +
+                        " accepts in one statement (" + std::to_string(max_bound_values(dialect)) +
+                        "); insert at most " + std::to_string(max_bound_values(dialect) / per_row) +
+                        " rows of this table at a time");
+    return make_statement(*this, dialect);
+  }
+  auto collector() const {
+    if constexpr (returns_columns)
+      return SelectCollector<Returning, typename projection_element<Returning, type_list<>>::type, false>();
+    else return InsertedRowsCollector<T, Many>(rows_);
+  }
+
+  void write(SqlWriter& w) const {
+    w.set_qualify_columns(false);
+    if (rows_->empty()) {  // nothing to insert: a statement that changes nothing and returns no row
+      w.sql("SELECT 1 WHERE 1 = 0");
+      return;
+    }
+    w.sql("INSERT INTO ");
+    w.identifier(Traits::name);
+    if (inserted_column_count() == 0) {
+      w.sql(" DEFAULT VALUES");
+    } else {
+      w.sql(" (");
+      bool first = true;
+      for_each_inserted([&]<std::size_t I>() {
+        if (!first) w.sql(", ");
+        first = false;
+        w.identifier(Traits::column_names[I]);
+      });
+      w.sql(") VALUES ");
+      for (std::size_t r = 0; r < rows_->size(); ++r) {
+        if (r) w.sql(", ");
+        w.sql("(");
+        const T& row = (*rows_)[r];
+        bool first_value = true;
+        for_each_inserted([&]<std::size_t I>() {
+          if (!first_value) w.sql(", ");
+          first_value = false;
+          w.param(to_value(reflection::get<I>(row)));
+        });
+        w.sql(")");
+      }
+    }
+    if constexpr (returns_columns) {
+      w.sql(" RETURNING ");
+      write_expression_list(w, returning_.expressions);
+    } else if constexpr (Traits::has_generated_key) {
+      w.sql(" RETURNING ");
+      w.identifier(Traits::column_names[Traits::primary_key]);
+    }
+  }
+
+private:
+  template <std::size_t I>
+  static constexpr bool is_inserted = !has_option<typename Traits::template member_type<I>, generated>;
+
+  template <class F>
+  static void for_each_inserted(F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((is_inserted<I> ? (f.template operator()<I>(), 0) : 0), ...);
+    }(std::make_index_sequence<Traits::column_count>{});
+  }
+  static constexpr std::size_t inserted_column_count() {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      return ((is_inserted<I> ? 1 : 0) + ... + 0);
+    }(std::make_index_sequence<Traits::column_count>{});
+  }
+
+  std::shared_ptr<const std::vector<T>> rows_;
+  Returning returning_;
+};
+
+template <class T>
+struct insert_rows_of {
+  using row = std::remove_cvref_t<T>;
+  static constexpr bool many = false;
+};
+template <class T>
+struct insert_rows_of<std::vector<T>> {
+  using row = T;
+  static constexpr bool many = true;
+};
+template <class T>
+struct insert_rows_of<std::span<const T>> {
+  using row = T;
+  static constexpr bool many = true;
+};
+template <class T>
+struct insert_rows_of<std::span<T>> {
+  using row = std::remove_const_t<T>;
+  static constexpr bool many = true;
+};
+
+struct deduce_table {};
+
+// keel::insert(row): the result is the row, with its generated key filled in.
+// keel::insert(rows) (a vector or span) or keel::insert(row1, row2, ...): the rows, with their keys.
+// keel::insert<Band>(...) names the table, and rows of another struct do not compile.
+template <class Table = deduce_table, class First, class... More>
+auto insert(First&& first, More&&... more) {
+  using Rows = insert_rows_of<std::remove_cvref_t<First>>;
+  using Row = typename Rows::row;
+  using Expected = std::conditional_t<std::same_as<Table, deduce_table>, Row, Table>;
+  static_assert(std::same_as<Row, Expected> && (std::same_as<std::remove_cvref_t<More>, Expected> && ...),
+                "keel::insert<T>: every row must be a T (a struct of the table inserted into)");
+  static_assert(!Rows::many || sizeof...(More) == 0, "keel::insert takes rows, or one vector or span of rows");
+  (void)sizeof(table_traits<Row>);
+  if constexpr (Rows::many) {
+    std::shared_ptr<const std::vector<Row>> rows;
+    if constexpr (std::same_as<std::remove_cvref_t<First>, std::vector<Row>> && !std::is_lvalue_reference_v<First>)
+      rows = std::make_shared<const std::vector<Row>>(std::move(first));
+    else rows = std::make_shared<const std::vector<Row>>(std::begin(first), std::end(first));
+    return Insert<Row, true, NoReturning>(std::move(rows));
+  } else if constexpr (sizeof...(More) == 0) {
+    return Insert<Row, false, NoReturning>(
+        std::make_shared<const std::vector<Row>>(std::vector<Row>{std::forward<First>(first)}));
+  } else {
+    return Insert<Row, true, NoReturning>(std::make_shared<const std::vector<Row>>(
+        std::vector<Row>{Row(std::forward<First>(first)), Row(std::forward<More>(more))...}));
+  }
+}
+
+}  // namespace keel

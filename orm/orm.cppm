@@ -1,0 +1,14 @@
+// keel.orm: tables as plain structs, typed expressions, and queries that render their SQL once per shape and
+// dialect and decode rows straight into structs. It knows the engine interface only (keel.engine).
+export module keel.orm;
+export import keel.reflection;
+export import :column;
+export import :table;
+export import :sql_writer;
+export import :expression;
+export import :query_support;
+export import :select;
+export import :insert;
+export import :update;
+export import :delete_query;
+export import :schema;

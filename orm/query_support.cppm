@@ -1,0 +1,126 @@
+// What every ORM query shares: its statement, with the text rendered once per shape and dialect; the WHERE
+// clause; and decoding a row straight into a struct.
+module;
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+export module keel.orm:query_support;
+import keel.engine;
+import keel.reflection;
+import :column;
+import :expression;
+import :sql_writer;
+import :table;
+
+export namespace keel {
+
+// The text of a query type whose shape is static depends on its type and the dialect only: it is rendered
+// by the first statement of that type on each dialect and shared by every later one.
+template <class Q>
+std::shared_ptr<const std::string> render_text(const Q& query, Dialect dialect) {
+  SqlWriter writer(dialect);
+  query.write(writer);
+  return std::make_shared<const std::string>(writer.take_text());
+}
+
+template <class Q>
+const std::shared_ptr<const std::string>& cached_text(const Q& query, Dialect dialect) {
+  if (dialect == Dialect::sqlite) {
+    static const std::shared_ptr<const std::string> text = render_text(query, Dialect::sqlite);
+    return text;
+  }
+  static const std::shared_ptr<const std::string> text = render_text(query, Dialect::postgres);
+  return text;
+}
+
+template <class Q>
+Statement make_statement(const Q& query, Dialect dialect) {
+  if constexpr (Q::static_shape) {
+    const auto& text = cached_text(query, dialect);
+    SqlWriter values(dialect, /*write_text=*/false);
+    query.write(values);
+    return Statement(text, values.take_params());
+  } else {
+    SqlWriter writer(dialect);
+    query.write(writer);
+    return Statement(writer.take_text(), writer.take_params());
+  }
+}
+
+// Whether every element type of a tuple has static SQL text.
+template <class Tuple>
+inline constexpr bool tuple_static_shape_v = []<std::size_t... I>(std::index_sequence<I...>) {
+  return (std::tuple_element_t<I, Tuple>::static_shape && ...);
+}(std::make_index_sequence<std::tuple_size_v<Tuple>>{});
+
+// No WHERE clause.
+struct NoWhere {
+  using tables = type_list<>;
+  static constexpr bool static_shape = true;
+  void write(SqlWriter&) const {}
+};
+
+template <class Where>
+void write_where(SqlWriter& w, const Where& where) {
+  if constexpr (!std::is_same_v<Where, NoWhere>) {
+    w.sql(" WHERE ");
+    where.write(w);
+  }
+}
+
+// where(a).where(b) means where(a && b), as in Piccolo.
+template <class Where, class E>
+auto and_where(const Where& where, const E& condition) {
+  static_assert(Expression<E> && category_v<typename E::value_type> == SqlCategory::boolean,
+                "keel: where() takes a condition, such as keel::c<&Band::popularity> > 1000");
+  if constexpr (std::is_same_v<Where, NoWhere>) return condition;
+  else return where && condition;
+}
+
+// Decodes the cells [offset, offset + columns) of a row into the members of a table struct.
+template <class T>
+void decode_row(const RowReader& row, T& out, std::size_t offset = 0) {
+  using Traits = table_traits<T>;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (assign_cell(reflection::get<I>(out), row.cell(offset + I), CellOrigin{offset + I, Traits::column_names[I]}), ...);
+  }(std::make_index_sequence<Traits::column_count>{});
+}
+
+template <class T>
+void check_row_width(const RowReader& row, std::size_t expected) {
+  if (row.size() < expected)
+    throw ProtocolError("the engine returned " + std::to_string(row.size()) + " columns where the query selects " +
+                        std::to_string(expected));
+}
+
+// No RETURNING clause.
+struct NoReturning {
+  using tables = type_list<>;
+  static constexpr bool static_shape = true;
+};
+
+template <class Tuple>
+void write_expression_list(SqlWriter& w, const Tuple& items) {
+  std::apply(
+      [&](const auto&... item) {
+        bool first = true;
+        ((w.sql(first ? "" : ", "), item.write(w), first = false), ...);
+      },
+      items);
+}
+
+// Writes the columns of table T: "band"."id", "band"."name", ...
+template <class T>
+void write_table_columns(SqlWriter& w) {
+  using Traits = table_traits<T>;
+  for (std::size_t i = 0; i < Traits::column_count; ++i) {
+    if (i) w.sql(", ");
+    w.column(Traits::name, Traits::column_names[i]);
+  }
+}
+
+}  // namespace keel

@@ -1,0 +1,143 @@
+// Name reflection for aggregates: member names, member indexes, type names. Boost 1.81's PFR counts and ties
+// fields but cannot name them, so this module reads names from __PRETTY_FUNCTION__ the way newer PFR does.
+// It is the only place that does, so that boost::pfr::get_name (Boost 1.84) can replace it in one file.
+module;
+#include <array>
+#include <boost/pfr.hpp>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+export module keel.reflection;
+
+namespace keel::reflection_detail {
+
+template <class T>
+struct Wrapper {
+  const T value;
+};
+
+// Declared, never defined: only the addresses of its members are used, in constant expressions.
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wundefined-var-template"
+#pragma clang diagnostic ignored "-Wundefined-internal"
+template <class T>
+extern const Wrapper<T> fake_object;
+
+template <class T, std::size_t I>
+consteval const auto* field_address() {
+  return std::addressof(std::get<I>(boost::pfr::structure_tie(fake_object<T>.value)));
+}
+#pragma clang diagnostic pop
+
+// A pointer wrapped in a class, so that it can be a template argument and show up in the function's name.
+template <class P>
+struct PointerHolder {
+  P pointer;
+};
+
+template <auto Holder>
+consteval std::string_view signature_with_field() {
+  return __PRETTY_FUNCTION__;
+}
+
+template <class T>
+consteval std::string_view signature_with_type() {
+  return __PRETTY_FUNCTION__;
+}
+
+// "... [Holder = PointerHolder<const long *>{&fake_object.value.popularity}]" -> "popularity"
+consteval std::string_view field_name_from_signature(std::string_view signature) {
+  const std::size_t end = signature.rfind('}');
+  std::size_t begin = end;
+  while (begin > 0) {
+    const char c = signature[begin - 1];
+    if (c == '.' || c == '>' || c == ':' || c == '&' || c == '{' || c == ' ') break;
+    --begin;
+  }
+  return signature.substr(begin, end - begin);
+}
+
+// "... [T = ns::Outer::BandMember]" -> "BandMember"; template arguments are dropped.
+consteval std::string_view type_name_from_signature(std::string_view signature) {
+  const std::size_t begin_of_type = signature.find("T = ") + 4;
+  std::size_t end = signature.size() - 1;  // the closing ']'
+  std::string_view type = signature.substr(begin_of_type, end - begin_of_type);
+  if (const auto angle = type.find('<'); angle != std::string_view::npos) type = type.substr(0, angle);
+  if (const auto colons = type.rfind("::"); colons != std::string_view::npos) type = type.substr(colons + 2);
+  return type;
+}
+
+template <class T, std::size_t I>
+inline constexpr std::string_view field_name_v =
+    field_name_from_signature(signature_with_field<PointerHolder<const void*>{field_address<T, I>()}>());
+
+template <class T, std::size_t... I>
+consteval auto field_names(std::index_sequence<I...>) {
+  return std::array<std::string_view, sizeof...(I)>{field_name_v<T, I>...};
+}
+
+template <class T, auto Member, std::size_t... I>
+consteval std::size_t index_of_member(std::index_sequence<I...>) {
+  const void* const target = std::addressof(fake_object<T>.value.*Member);
+  std::size_t index = sizeof...(I);
+  (void)((static_cast<const void*>(field_address<T, I>()) == target ? (index = I, true) : false) || ...);
+  return index;
+}
+
+template <class M>
+struct member_pointer_traits;
+template <class C, class M>
+struct member_pointer_traits<M C::*> {
+  using class_type = C;
+  using member_type = M;
+};
+
+}  // namespace keel::reflection_detail
+
+export namespace keel::reflection {
+
+template <class T>
+concept Reflectable = std::is_aggregate_v<T> && std::is_class_v<T>;
+
+template <class T>
+inline constexpr std::size_t field_count = boost::pfr::tuple_size_v<T>;
+
+template <class T, std::size_t I>
+using field_type = boost::pfr::tuple_element_t<I, T>;
+
+// The names of T's members, in declaration order.
+template <class T>
+inline constexpr std::array<std::string_view, field_count<T>> field_names =
+    reflection_detail::field_names<T>(std::make_index_sequence<field_count<T>>{});
+
+template <class T, std::size_t I>
+inline constexpr std::string_view field_name = field_names<T>[I];
+
+// The unqualified name of a class, without template arguments: "BandMember".
+template <class T>
+inline constexpr std::string_view type_name =
+    reflection_detail::type_name_from_signature(reflection_detail::signature_with_type<T>());
+
+template <auto Member>
+using member_class_t = typename reflection_detail::member_pointer_traits<decltype(Member)>::class_type;
+template <auto Member>
+using member_type_t = typename reflection_detail::member_pointer_traits<decltype(Member)>::member_type;
+
+// The field index of a data member pointer (&Band::name -> 1).
+template <auto Member>
+inline constexpr std::size_t member_index = reflection_detail::index_of_member<member_class_t<Member>, Member>(
+    std::make_index_sequence<field_count<member_class_t<Member>>>{});
+
+template <std::size_t I, class T>
+constexpr decltype(auto) get(T& object) {
+  return boost::pfr::get<I>(object);
+}
+
+template <class T, class F>
+constexpr void for_each_field(T& object, F&& f) {
+  boost::pfr::for_each_field(object, f);
+}
+
+}  // namespace keel::reflection

@@ -1,0 +1,420 @@
+// SELECT, COUNT and EXISTS, with joins along foreign keys, grouping and aggregates.
+//   keel::select<Band>().where(c<&Band::popularity> > 1000).order_by(c<&Band::name>)   -> std::vector<Band>
+//   keel::select(c<&Band::name>, c<&Manager::name>).join<&Band::manager>()            -> std::vector<std::tuple<...>>
+//   keel::count<Band>().where(...)                                                     -> std::int64_t
+//   keel::exists<Band>().where(...)                                                    -> bool
+module;
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+export module keel.orm:select;
+import keel.engine;
+import keel.reflection;
+import :column;
+import :expression;
+import :query_support;
+import :sql_writer;
+import :table;
+
+export namespace keel {
+
+// ---- What a SELECT produces.
+template <class T>
+struct WholeRows {  // every column of T, decoded into T
+  using tables = type_list<T>;
+};
+template <class... E>
+struct Columns {  // chosen expressions, decoded into a tuple (or the value itself when there is one)
+  using tables = concat_t<typename E::tables...>;
+  std::tuple<E...> expressions;
+};
+struct CountRows {
+  using tables = type_list<>;
+};
+struct ExistsRows {
+  using tables = type_list<>;
+};
+
+// A join along a foreign-key member: it brings in the table the key refers to, or, when that table is
+// already in the query, the table that holds the key (select from Manager, join<&Band::manager>() the bands).
+template <auto Member, bool Left, bool Reverse>
+struct Join {
+  using source = reflection::member_class_t<Member>;
+  using traits = column_traits<reflection::member_type_t<Member>>;
+  static_assert(traits::is_foreign_key, "keel: join<&T::member>() follows a keel::ForeignKey member");
+  using target = typename traits::target_table;
+  using joined = std::conditional_t<Reverse, source, target>;
+  static constexpr bool left = Left;
+  static constexpr auto member = Member;
+};
+
+template <class Joins>
+struct join_targets;
+template <class... J>
+struct join_targets<type_list<J...>> {
+  using all = type_list<typename J::joined...>;
+  using nullable = concat_t<std::conditional_t<J::left, type_list<typename J::joined>, type_list<>>...>;
+};
+
+template <class P>
+struct projection_shape : std::true_type {};
+template <class... E>
+struct projection_shape<Columns<E...>> : std::bool_constant<(E::static_shape && ...)> {};
+
+struct SelectFlags {
+  bool distinct = false;
+  bool limit = false;
+  bool offset = false;
+  bool first = false;
+};
+
+// The C++ type a selected expression decodes into: optional when it can be NULL, which includes every column
+// of a LEFT JOINed table.
+template <class E, class NullableTables>
+struct decoded {
+  template <class List>
+  struct reads_nullable;
+  template <class... T>
+  struct reads_nullable<type_list<T...>> : std::bool_constant<(list_contains<T, NullableTables>::value || ...)> {};
+
+  static constexpr bool nullable = E::nullable || reads_nullable<typename E::tables>::value;
+  using type = std::conditional_t<nullable, std::optional<typename E::value_type>, typename E::value_type>;
+};
+
+template <class Element, bool First>
+using select_result_t = std::conditional_t<First, std::optional<Element>, std::vector<Element>>;
+
+template <class Projection, class NullableTables>
+struct projection_element;
+template <class T, class N>
+struct projection_element<WholeRows<T>, N> {
+  using type = T;
+};
+template <class E, class N>
+struct projection_element<Columns<E>, N> {
+  using type = typename decoded<E, N>::type;
+};
+template <class E1, class E2, class... E, class N>
+struct projection_element<Columns<E1, E2, E...>, N> {
+  using type = std::tuple<typename decoded<E1, N>::type, typename decoded<E2, N>::type, typename decoded<E, N>::type...>;
+};
+
+// Collects a statement's rows into the query's result.
+template <class Projection, class Element, bool First>
+class SelectCollector final : public RowSink {
+public:
+  using result_type = select_result_t<Element, First>;
+
+  void on_row(const RowReader& row) override {
+    if constexpr (First) {
+      if (result_) return;
+      result_.emplace(decode(row));
+    } else {
+      result_.push_back(decode(row));
+    }
+  }
+  result_type result(const ExecResult&) { return std::move(result_); }
+
+private:
+  static Element decode(const RowReader& row) {
+    if constexpr (std::same_as<Projection, WholeRows<Element>>) {
+      check_row_width<Element>(row, table_traits<Element>::column_count);
+      Element out{};
+      decode_row(row, out);
+      return out;
+    } else if constexpr (is_tuple<Element>::value) {
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        check_row_width<Element>(row, sizeof...(I));
+        return Element(decode_cell<std::tuple_element_t<I, Element>>(row.cell(I), CellOrigin{I, row.name(I)})...);
+      }(std::make_index_sequence<std::tuple_size_v<Element>>{});
+    } else {
+      check_row_width<Element>(row, 1);
+      return decode_cell<Element>(row.cell(0), CellOrigin{0, row.name(0)});
+    }
+  }
+  template <class T>
+  struct is_tuple : std::false_type {};
+  template <class... T>
+  struct is_tuple<std::tuple<T...>> : std::true_type {};
+
+  result_type result_{};
+};
+
+// A single value from the first row: count(*) and EXISTS.
+template <class V>
+class ScalarCollector final : public RowSink {
+public:
+  using result_type = V;
+  void on_row(const RowReader& row) override {
+    if (!value_) value_ = decode_cell<V>(row.cell(0), CellOrigin{0, row.name(0)});
+  }
+  V result(const ExecResult&) {
+    if (!value_) throw ProtocolError("the engine returned no row for a count or exists query");
+    return *value_;
+  }
+
+private:
+  std::optional<V> value_;
+};
+
+template <class Projection, class From, class Joins, class Where, class Order, class Group, SelectFlags Flags>
+class Select;
+
+template <class T>
+struct is_select : std::false_type {};
+template <class P, class F, class J, class W, class O, class G, SelectFlags S>
+struct is_select<Select<P, F, J, W, O, G, S>> : std::true_type {};
+
+template <class Projection, class From, class Joins, class Where, class Order, class Group, SelectFlags Flags>
+class Select : public Runnable<Select<Projection, From, Joins, Where, Order, Group, Flags>> {
+public:
+  using tables = concat_t<type_list<From>, typename join_targets<Joins>::all>;
+  using nullable_tables = typename join_targets<Joins>::nullable;
+  using element_type = typename decltype([] {
+    if constexpr (std::same_as<Projection, CountRows>) return std::type_identity<std::int64_t>{};
+    else if constexpr (std::same_as<Projection, ExistsRows>) return std::type_identity<bool>{};
+    else return std::type_identity<typename projection_element<Projection, nullable_tables>::type>{};
+  }())::type;
+  static constexpr bool scalar = std::same_as<Projection, CountRows> || std::same_as<Projection, ExistsRows>;
+  using result_type = std::conditional_t<scalar, element_type, select_result_t<element_type, Flags.first>>;
+  static constexpr bool static_shape = Where::static_shape && tuple_static_shape_v<Order> &&
+                                       tuple_static_shape_v<Group> && projection_shape<Projection>::value;
+
+  Select() = default;
+  Select(Projection projection, Where where, Order order, Group group, std::int64_t limit, std::int64_t offset)
+      : projection_(std::move(projection)),
+        where_(std::move(where)),
+        order_(std::move(order)),
+        group_(std::move(group)),
+        limit_(limit),
+        offset_(offset) {}
+
+  // ---- Building: each call returns a new query, whose type records the new shape.
+
+  // Rows for which the condition holds. Called again, it adds a condition with AND.
+  template <class E>
+  auto where(const E& condition) const {
+    check_tables<E>();
+    auto combined = and_where(where_, condition);
+    return Select<Projection, From, Joins, decltype(combined), Order, Group, Flags>(projection_, combined, order_, group_,
+                                                                                    limit_, offset_);
+  }
+
+  // Sort by columns or expressions, ascending unless given as .desc().
+  template <class... Terms>
+  auto order_by(const Terms&... terms) const {
+    (check_tables<Terms>(), ...);
+    auto order = std::tuple_cat(order_, std::tuple(as_ordering(terms)...));
+    return Select<Projection, From, Joins, Where, decltype(order), Group, Flags>(projection_, where_, order, group_,
+                                                                                 limit_, offset_);
+  }
+
+  template <class... E>
+  auto group_by(const E&... expressions) const {
+    static_assert((Expression<E> && ...), "keel: group_by takes columns or expressions");
+    (check_tables<E>(), ...);
+    auto group = std::tuple_cat(group_, std::tuple(expressions...));
+    return Select<Projection, From, Joins, Where, Order, decltype(group), Flags>(projection_, where_, order_, group,
+                                                                                 limit_, offset_);
+  }
+
+  auto limit(std::int64_t count) const {
+    static_assert(!scalar, "keel: limit() applies to select queries");
+    constexpr SelectFlags flags{Flags.distinct, true, Flags.offset, Flags.first};
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, count,
+                                                                       offset_);
+  }
+  auto offset(std::int64_t count) const {
+    static_assert(!scalar, "keel: offset() applies to select queries");
+    constexpr SelectFlags flags{Flags.distinct, Flags.limit, true, Flags.first};
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, limit_,
+                                                                       count);
+  }
+  auto distinct() const {
+    static_assert(!scalar, "keel: distinct() applies to select queries");
+    constexpr SelectFlags flags{true, Flags.limit, Flags.offset, Flags.first};
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, limit_,
+                                                                       offset_);
+  }
+  // The first row, or std::nullopt: LIMIT 1.
+  auto first() const {
+    static_assert(!scalar, "keel: first() applies to select queries");
+    constexpr SelectFlags flags{Flags.distinct, true, Flags.offset, true};
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, 1,
+                                                                       offset_);
+  }
+
+  // JOIN (or LEFT JOIN) the table that a foreign-key member of a table in the query refers to.
+  template <auto Member>
+  auto join() const {
+    return add_join<Member, false>();
+  }
+  template <auto Member>
+  auto left_join() const {
+    return add_join<Member, true>();
+  }
+
+  // ---- Running: the Query interface.
+  Statement statement(Dialect dialect) const {
+    static_assert(is_subset_v<typename Projection::tables, tables>,
+                  "keel: the query selects a column of a table that is not in the query; join that table");
+    return make_statement(*this, dialect);
+  }
+  auto collector() const {
+    if constexpr (scalar) return ScalarCollector<element_type>();
+    else return SelectCollector<Projection, element_type, Flags.first>();
+  }
+
+  void write(SqlWriter& w) const {
+    w.set_qualify_columns(true);
+    if constexpr (std::same_as<Projection, ExistsRows>) {
+      w.sql("SELECT EXISTS (SELECT 1");
+      write_from(w);
+      write_where(w, where_);
+      w.sql(")");
+      return;
+    } else {
+      w.sql(Flags.distinct ? "SELECT DISTINCT " : "SELECT ");
+      write_projection(w);
+      write_from(w);
+      write_where(w, where_);
+      if constexpr (std::tuple_size_v<Group> > 0) {
+        w.sql(" GROUP BY ");
+        write_list(w, group_);
+      }
+      if constexpr (std::tuple_size_v<Order> > 0) {
+        w.sql(" ORDER BY ");
+        write_list(w, order_);
+      }
+      if constexpr (Flags.limit) {
+        w.sql(" LIMIT ");
+        w.param(limit_);
+      } else if constexpr (Flags.offset) {
+        if (w.dialect() == Dialect::sqlite) w.sql(" LIMIT -1");  // SQLite has no OFFSET without LIMIT
+      }
+      if constexpr (Flags.offset) {
+        w.sql(" OFFSET ");
+        w.param(offset_);
+      }
+    }
+  }
+
+private:
+  template <class E>
+  static constexpr void check_tables() {
+    static_assert(is_subset_v<typename E::tables, tables>,
+                  "keel: the expression uses a column of a table that is not in the query; join that table");
+  }
+
+  template <auto Member, bool Left>
+  auto add_join() const {
+    using Forward = Join<Member, Left, false>;
+    constexpr bool has_source = list_contains<typename Forward::source, tables>::value;
+    constexpr bool has_target = list_contains<typename Forward::target, tables>::value;
+    static_assert(has_source || has_target,
+                  "keel: join<&T::member>() joins a table of the query to another: neither T nor the table its "
+                  "foreign key refers to is in the query yet");
+    static_assert(!(has_source && has_target), "keel: both tables of this join are already in the query");
+    using J = Join<Member, Left, !has_source>;
+    using NewJoins = concat_t<Joins, type_list<J>>;
+    return Select<Projection, From, NewJoins, Where, Order, Group, Flags>(projection_, where_, order_, group_, limit_,
+                                                                          offset_);
+  }
+
+  template <class Tuple>
+  static void write_list(SqlWriter& w, const Tuple& items) {
+    std::apply(
+        [&](const auto&... item) {
+          bool first = true;
+          ((w.sql(first ? "" : ", "), item.write(w), first = false), ...);
+        },
+        items);
+  }
+
+  void write_projection(SqlWriter& w) const {
+    if constexpr (std::same_as<Projection, CountRows>) w.sql("count(*)");
+    else if constexpr (std::same_as<Projection, WholeRows<From>>) write_table_columns<From>(w);
+    else write_list(w, projection_.expressions);
+  }
+
+  void write_from(SqlWriter& w) const {
+    w.sql(" FROM ");
+    w.identifier(table_traits<From>::name);
+    write_joins(w, Joins{});
+  }
+  template <class... J>
+  static void write_joins(SqlWriter& w, type_list<J...>) {
+    (write_join<J>(w), ...);
+  }
+  template <class J>
+  static void write_join(SqlWriter& w) {
+    using Target = table_traits<typename J::target>;
+    static_assert(Target::has_primary_key, "keel: a joined table needs a primary key");
+    w.sql(J::left ? " LEFT JOIN " : " JOIN ");
+    w.identifier(table_traits<typename J::joined>::name);
+    w.sql(" ON ");
+    w.column(Target::name, Target::column_names[Target::primary_key]);
+    w.sql(" = ");
+    w.column(table_traits<typename J::source>::name, member_column<J::member>::name);
+  }
+
+  Projection projection_{};
+  Where where_{};
+  Order order_{};
+  Group group_{};
+  std::int64_t limit_ = 0;
+  std::int64_t offset_ = 0;
+};
+
+template <class Projection, class From>
+using SelectOf = Select<Projection, From, type_list<>, NoWhere, std::tuple<>, std::tuple<>, SelectFlags{}>;
+
+// Whole rows of T.
+template <class T>
+auto select() {
+  (void)sizeof(table_traits<T>);
+  return SelectOf<WholeRows<T>, T>();
+}
+
+// Chosen columns and expressions; the query reads from the table of the first column, and other tables come in
+// through join<&T::foreign_key>().
+template <class E1, class... E>
+auto select(const E1& first, const E&... rest) {
+  static_assert(Expression<E1> && (Expression<E> && ...), "keel::select takes columns and expressions");
+  using AllTables = concat_t<typename E1::tables, typename E::tables...>;
+  static_assert(!std::same_as<AllTables, type_list<>>,
+                "keel::select needs at least one column, to know the table; use keel::select<T>(...) otherwise");
+  using From = typename first_of<AllTables>::type;
+  using P = Columns<E1, E...>;
+  return SelectOf<P, From>(P{std::tuple(first, rest...)}, {}, {}, {}, 0, 0);
+}
+
+// Chosen expressions from table T, for expressions that name no column: keel::select<Band>(keel::count_all()).
+template <class T, class E1, class... E>
+auto select(const E1& first, const E&... rest) {
+  static_assert(Expression<E1> && (Expression<E> && ...), "keel::select takes columns and expressions");
+  (void)sizeof(table_traits<T>);
+  using P = Columns<E1, E...>;
+  return SelectOf<P, T>(P{std::tuple(first, rest...)}, {}, {}, {}, 0, 0);
+}
+
+// SELECT count(*) FROM T ...
+template <class T>
+auto count() {
+  (void)sizeof(table_traits<T>);
+  return SelectOf<CountRows, T>();
+}
+
+// SELECT EXISTS (SELECT 1 FROM T ...)
+template <class T>
+auto exists() {
+  (void)sizeof(table_traits<T>);
+  return SelectOf<ExistsRows, T>();
+}
+
+}  // namespace keel

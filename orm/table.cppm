@@ -1,0 +1,111 @@
+// A table is a plain aggregate struct. Its name is the type's name in snake case (BandMember -> band_member)
+// unless the struct says otherwise with `static constexpr std::string_view table_name = "...";`; its columns
+// are its members, in order, named after them.
+module;
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+export module keel.orm:table;
+import keel.engine;
+import keel.reflection;
+import :column;
+
+namespace keel::table_detail {
+
+struct SnakeName {
+  char text[128] = {};
+  std::size_t length = 0;
+  constexpr std::string_view view() const { return {text, length}; }
+};
+
+constexpr bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+constexpr bool is_lower_or_digit(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// BandMember -> band_member, HTTPRequest -> http_request, Band2 -> band2.
+consteval SnakeName snake_case(std::string_view name) {
+  SnakeName out;
+  for (std::size_t i = 0; i < name.size() && out.length + 2 < sizeof(out.text); ++i) {
+    const char c = name[i];
+    if (is_upper(c)) {
+      const bool after_lower = i > 0 && is_lower_or_digit(name[i - 1]);
+      const bool end_of_acronym = i > 0 && is_upper(name[i - 1]) && i + 1 < name.size() && is_lower_or_digit(name[i + 1]);
+      if (after_lower || end_of_acronym) out.text[out.length++] = '_';
+      out.text[out.length++] = static_cast<char>(c - 'A' + 'a');
+    } else {
+      out.text[out.length++] = c;
+    }
+  }
+  return out;
+}
+
+template <class T>
+inline constexpr SnakeName snake_name = snake_case(reflection::type_name<T>);
+
+template <class T, std::size_t... I>
+consteval bool all_columns_supported(std::index_sequence<I...>) {
+  return (column_traits<reflection::field_type<T, I>>::supported && ...);
+}
+
+}  // namespace keel::table_detail
+
+export namespace keel {
+
+template <class T>
+concept HasTableName = requires {
+  { T::table_name } -> std::convertible_to<std::string_view>;
+};
+
+// A struct keel can use as a table.
+template <class T>
+concept Table = reflection::Reflectable<T> && std::default_initializable<T> && (reflection::field_count<T> > 0);
+
+template <Table T>
+consteval std::string_view table_name_of() {
+  if constexpr (HasTableName<T>) return T::table_name;
+  else return table_detail::snake_name<T>.view();
+}
+
+template <class T>
+struct table_traits {
+  static_assert(Table<T>,
+                "keel: a table must be a plain aggregate struct with at least one member and no user-declared "
+                "constructors");
+  static_assert(table_detail::all_columns_supported<T>(std::make_index_sequence<reflection::field_count<T>>{}),
+                "keel: every member of a table must be a column: bool, an integer of up to 32 bits unsigned or 64 "
+                "bits signed, float, double, std::string, keel::Blob, keel::Column<...>, keel::ForeignKey<...>, or "
+                "std::optional of one of these");
+
+  static constexpr std::string_view name = table_name_of<T>();
+  static constexpr std::size_t column_count = reflection::field_count<T>;
+  static constexpr auto column_names = reflection::field_names<T>;
+  static constexpr std::size_t primary_key = primary_key_index<T>();
+  static constexpr bool has_primary_key = primary_key < column_count;
+
+  template <std::size_t I>
+  using member_type = reflection::field_type<T, I>;
+  template <std::size_t I>
+  using traits = column_traits<member_type<I>>;
+
+  static constexpr bool has_generated_key = [] {
+    if constexpr (has_primary_key) return has_option<member_type<primary_key>, generated>;
+    else return false;
+  }();
+};
+
+// The column of a member: &Band::name -> table Band, index 1, name "name".
+template <auto Member>
+struct member_column {
+  using table = reflection::member_class_t<Member>;
+  using member_type = reflection::member_type_t<Member>;
+  using traits = column_traits<member_type>;
+  static constexpr std::size_t index = reflection::member_index<Member>;
+  static constexpr std::string_view name = reflection::field_name<table, index>;
+};
+
+template <class T>
+inline constexpr std::string_view table_name = table_traits<T>::name;
+
+}  // namespace keel

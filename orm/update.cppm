@@ -1,0 +1,136 @@
+// UPDATE: set(...) columns of the rows that where(...) picks. Updating every row needs force(), as in Piccolo.
+//   co_await keel::update<Band>().set(c<&Band::popularity>, c<&Band::popularity> + 100)
+//                                .where(c<&Band::name> == "Pythonistas").run();   // -> rows updated
+module;
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+export module keel.orm:update;
+import keel.engine;
+import keel.reflection;
+import :column;
+import :expression;
+import :query_support;
+import :select;
+import :sql_writer;
+import :table;
+
+export namespace keel {
+
+// Counts the rows a statement changed.
+class RowsAffectedCollector final : public RowSink {
+public:
+  using result_type = std::uint64_t;
+  void on_row(const RowReader&) override {}
+  std::uint64_t result(const ExecResult& exec) { return exec.rows_affected; }
+};
+
+template <auto Member, class E>
+struct Assignment {
+  using tables = typename E::tables;
+  static constexpr bool static_shape = E::static_shape;
+  E value;
+  void write(SqlWriter& w) const {
+    w.identifier(member_column<Member>::name);
+    w.sql(" = ");
+    value.write(w);
+  }
+};
+
+template <class T, class Sets, class Where, bool Force, class Returning>
+class Update : public Runnable<Update<T, Sets, Where, Force, Returning>> {
+public:
+  static constexpr bool returns_columns = !std::same_as<Returning, NoReturning>;
+  using result_type = typename decltype([] {
+    if constexpr (returns_columns)
+      return std::type_identity<std::vector<typename projection_element<Returning, type_list<>>::type>>{};
+    else return std::type_identity<std::uint64_t>{};
+  }())::type;
+  static constexpr bool static_shape = Where::static_shape && projection_shape<Returning>::value && tuple_static_shape_v<Sets>;
+
+  Update() = default;
+  Update(Sets sets, Where where, Returning returning)
+      : sets_(std::move(sets)), where_(std::move(where)), returning_(std::move(returning)) {}
+
+  // column = value, where value is a C++ value or an expression (c<&Band::popularity> + 1).
+  template <class C, class V>
+  auto set(const C&, const V& value) const {
+    static_assert(requires { C::member; }, "keel: set() takes a column, keel::c<&T::member>, and its new value");
+    using Column = member_column<C::member>;
+    static_assert(std::same_as<typename Column::table, T>, "keel: set() takes a column of the table updated");
+    using E = expression_t<V>;
+    constexpr SqlCategory target = category_v<typename Column::traits::value_type>;
+    constexpr SqlCategory given = category_v<typename E::value_type>;
+    static_assert(given != SqlCategory::null || Column::traits::nullable,
+                  "keel: set() gives NULL to a NOT NULL column; make the member std::optional to allow NULL");
+    static_assert(given == SqlCategory::null || comparable(target, given),
+                  "keel: set() gives a column a value of another SQL type");
+    static_assert(is_subset_v<typename E::tables, type_list<T>>,
+                  "keel: set() computes a value from a column of a table that is not in the query");
+    auto sets = std::tuple_cat(sets_, std::tuple(Assignment<C::member, E>{as_expression(value)}));
+    return Update<T, decltype(sets), Where, Force, Returning>(sets, where_, returning_);
+  }
+
+  template <class E>
+  auto where(const E& condition) const {
+    static_assert(is_subset_v<typename E::tables, type_list<T>>,
+                  "keel: the expression uses a column of a table that is not in the query");
+    auto combined = and_where(where_, condition);
+    return Update<T, Sets, decltype(combined), Force, Returning>(sets_, combined, returning_);
+  }
+
+  // Allows an update without where(), which changes every row.
+  auto force() const { return Update<T, Sets, Where, true, Returning>(sets_, where_, returning_); }
+
+  template <class... E>
+  auto returning(const E&... expressions) const {
+    static_assert((Expression<E> && ...), "keel: returning() takes columns and expressions");
+    static_assert(is_subset_v<concat_t<typename E::tables...>, type_list<T>>,
+                  "keel: returning() takes columns of the table updated");
+    using R = Columns<E...>;
+    return Update<T, Sets, Where, Force, R>(sets_, where_, R{std::tuple(expressions...)});
+  }
+
+  Statement statement(Dialect dialect) const {
+    static_assert(std::tuple_size_v<Sets> > 0, "keel::update needs at least one set(column, value)");
+    static_assert(Force || !std::same_as<Where, NoWhere>,
+                  "keel::update without where() would change every row: add where(...), or force() to mean it");
+    return make_statement(*this, dialect);
+  }
+  auto collector() const {
+    if constexpr (returns_columns)
+      return SelectCollector<Returning, typename projection_element<Returning, type_list<>>::type, false>();
+    else return RowsAffectedCollector();
+  }
+
+  void write(SqlWriter& w) const {
+    w.set_qualify_columns(false);  // SET takes bare names, and the statement has one table
+    w.sql("UPDATE ");
+    w.identifier(table_traits<T>::name);
+    w.sql(" SET ");
+    write_expression_list(w, sets_);
+    write_where(w, where_);
+    if constexpr (returns_columns) {
+      w.sql(" RETURNING ");
+      write_expression_list(w, returning_.expressions);
+    }
+  }
+
+private:
+  Sets sets_{};
+  Where where_{};
+  Returning returning_{};
+};
+
+template <class T>
+auto update() {
+  (void)sizeof(table_traits<T>);
+  return Update<T, std::tuple<>, NoWhere, false, NoReturning>();
+}
+
+}  // namespace keel

@@ -1,0 +1,17 @@
+// Tables for the ORM's compile-fail cases. Included after `import keel;`.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+struct Manager {
+  keel::Id id;
+  std::string name;
+};
+struct Band {
+  keel::Id id;
+  std::string name;
+  keel::ForeignKey<Manager> manager;
+  std::int64_t popularity = 0;
+  std::optional<std::string> country;
+};

@@ -1,0 +1,315 @@
+// The ORM against every engine (KEEL_TEST_ENGINE, see engine_fixture.hpp): the same query code, the same
+// results. Rendering details are in tests/unit/orm_render_test.cpp; this suite checks what the database does.
+#include <catch2/catch.hpp>
+#include <boost/asio.hpp>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+import keel;
+#include "../engine/engine_fixture.hpp"
+#include "orm_tables.hpp"
+
+namespace asio = boost::asio;
+using namespace orm_test;
+using keel::c;
+
+namespace {
+
+struct Fixture {
+  std::shared_ptr<keel::Engine> engine = keel_test::make_engine();
+  keel::Engine& db = *engine;
+  Manager guido, graydon;
+
+  Fixture() {
+    keel::create_table<Manager>().run_sync(db);
+    keel::create_table<Band>().run_sync(db);
+    keel::create_table<Concert>().run_sync(db);
+    keel::create_table<TicketHolder>().run_sync(db);
+    guido = keel::insert(Manager{.name = "Guido"}).run_sync(db);
+    graydon = keel::insert(Manager{.name = "Graydon"}).run_sync(db);
+    keel::insert(Band{.name = "Pythonistas", .manager = guido, .popularity = 1000, .country = "NL"},
+                 Band{.name = "Rustaceans", .manager = graydon, .popularity = 2000, .country = "CA"},
+                 Band{.name = "C-Sharps", .manager = guido, .popularity = 10})
+        .run_sync(db);
+  }
+  ~Fixture() { keel::set_default_engine(nullptr); }
+
+  std::vector<std::string> names_by_popularity() {
+    return keel::select(c<&Band::name>).order_by(c<&Band::popularity>.desc()).run_sync(db);
+  }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "orm: insert returns the rows with their generated keys") {
+  CHECK(guido.id > 0);
+  CHECK(graydon.id != guido.id);
+  auto saved = keel::insert(std::vector<Band>{{.name = "Gophers", .manager = graydon, .popularity = 800},
+                                              {.name = "Haskellers", .manager = guido, .popularity = 300}})
+                   .run_sync(db);
+  REQUIRE(saved.size() == 2);
+  // Each key belongs to its own row in the database.
+  for (const Band& band : saved) {
+    auto stored = keel::select<Band>().where(c<&Band::id> == band.id).first().run_sync(db);
+    REQUIRE(stored);
+    CHECK(stored->name == *band.name);
+    CHECK(stored->popularity == *band.popularity);
+  }
+  CHECK(saved[0].id < saved[1].id);
+  CHECK(keel::insert(std::vector<Band>{}).run_sync(db).empty());
+  // A given key, a blob and a database default.
+  keel::Blob photo{std::byte{0}, std::byte{255}, std::byte{7}};
+  auto holder = keel::insert(TicketHolder{.code = "A-1", .photo = photo}).run_sync(db);
+  CHECK(*holder.code == "A-1");
+  auto read = keel::select<TicketHolder>().where(c<&TicketHolder::code> == "A-1").first().run_sync(db);
+  REQUIRE(read);
+  CHECK(read->photo == photo);
+  CHECK(*read->status == "it's new");
+  db.raw_sync("INSERT INTO holders (code, photo) VALUES ({}, {})", "B-2", photo);
+  CHECK(keel::select(c<&TicketHolder::status>).where(c<&TicketHolder::code> == "B-2").run_sync(db) ==
+        std::vector<std::string>{"it's new"});
+}
+
+TEST_CASE_METHOD(Fixture, "orm: select decodes whole rows into structs") {
+  auto bands = keel::select<Band>().order_by(c<&Band::name>).run_sync(db);
+  REQUIRE(bands.size() == 3);
+  CHECK(*bands[0].name == "C-Sharps");
+  CHECK_FALSE(bands[0].country.has_value());
+  CHECK(bands[0].manager == guido.id);
+  CHECK(*bands[1].name == "Pythonistas");
+  CHECK(bands[1].country == std::optional<std::string>("NL"));
+  CHECK(bands[2].popularity == 2000);
+
+  CHECK_FALSE(keel::select<Band>().where(c<&Band::name> == "Nobody").first().run_sync(db).has_value());
+  CHECK(keel::count<Band>().run_sync(db) == 3);
+  CHECK(keel::count<Band>().where(c<&Band::country>.is_not_null()).run_sync(db) == 2);
+  CHECK(keel::exists<Band>().where(c<&Band::popularity> > 1500).run_sync(db));
+  CHECK_FALSE(keel::exists<Band>().where(c<&Band::popularity> > 5000).run_sync(db));
+}
+
+TEST_CASE_METHOD(Fixture, "orm: where, order, limit, offset, distinct") {
+  auto pick = [&](auto condition) {
+    return keel::select(c<&Band::name>).where(condition).order_by(c<&Band::name>).run_sync(db);
+  };
+  using Names = std::vector<std::string>;
+  CHECK(pick(c<&Band::popularity> >= 1000 && c<&Band::popularity> < 2000) == Names{"Pythonistas"});
+  CHECK(pick(c<&Band::popularity> < 100 || c<&Band::country> == "CA") == Names{"C-Sharps", "Rustaceans"});
+  CHECK(pick(!(c<&Band::popularity> > 100)) == Names{"C-Sharps"});
+  CHECK(pick(c<&Band::popularity> * 2 + 1 == 2001) == Names{"Pythonistas"});
+  CHECK(pick(c<&Band::popularity> % 7 == 1000 % 7) == Names{"Pythonistas"});
+  // like is case-sensitive on every engine, ilike is not.
+  CHECK(pick(c<&Band::name>.like("%ust%")) == Names{"Rustaceans"});
+  CHECK(pick(c<&Band::name>.like("%UST%")).empty());
+  CHECK(pick(c<&Band::name>.ilike("%UST%")) == Names{"Rustaceans"});
+  CHECK(pick(c<&Band::name>.like("C-Sharp_")) == Names{"C-Sharps"});
+  CHECK(pick(c<&Band::name>.not_like("%s")).empty());
+  CHECK(pick(c<&Band::name>.in({"Rustaceans", "C-Sharps", "Nobody"})) == Names{"C-Sharps", "Rustaceans"});
+  CHECK(pick(c<&Band::name>.not_in(std::vector<std::string>{"Rustaceans"})) == Names{"C-Sharps", "Pythonistas"});
+  CHECK(pick(c<&Band::id>.in(std::vector<std::int64_t>{})).empty());
+  CHECK(pick(c<&Band::country>.is_null()) == Names{"C-Sharps"});
+  // A value that looks like SQL stays a value.
+  CHECK(pick(c<&Band::name> == "x' OR 1=1 --").empty());
+
+  CHECK(keel::select(c<&Band::name>).order_by(c<&Band::popularity>).limit(2).run_sync(db) ==
+        Names{"C-Sharps", "Pythonistas"});
+  CHECK(keel::select(c<&Band::name>).order_by(c<&Band::popularity>).limit(2).offset(1).run_sync(db) ==
+        Names{"Pythonistas", "Rustaceans"});
+  CHECK(keel::select(c<&Band::name>).order_by(c<&Band::popularity>).offset(2).run_sync(db) == Names{"Rustaceans"});
+  CHECK(keel::select(c<&Band::manager>).distinct().order_by(c<&Band::manager>).run_sync(db) ==
+        std::vector<std::int64_t>{guido.id, graydon.id});
+}
+
+TEST_CASE_METHOD(Fixture, "orm: chosen columns decode into tuples, NULL into optional") {
+  auto rows = keel::select(c<&Band::name>, c<&Band::popularity>, c<&Band::country>)
+                  .order_by(c<&Band::popularity>)
+                  .run_sync(db);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0] == std::tuple<std::string, std::int64_t, std::optional<std::string>>{"C-Sharps", 10, std::nullopt});
+  CHECK(rows[2] == std::tuple<std::string, std::int64_t, std::optional<std::string>>{"Rustaceans", 2000, "CA"});
+  auto computed = keel::select(c<&Band::popularity> / 10, c<&Band::popularity> * 0.5)
+                      .where(c<&Band::name> == "Rustaceans")
+                      .run_sync(db);
+  CHECK(computed == std::vector<std::tuple<std::int64_t, double>>{{200, 1000.0}});
+}
+
+TEST_CASE_METHOD(Fixture, "orm: values of every column type round-trip") {
+  const auto band = keel::select(c<&Band::id>).where(c<&Band::name> == "Pythonistas").run_sync(db).at(0);
+  auto concert = keel::insert(Concert{.band = band, .venue = "Paradiso", .price = 12.5, .sold_out = true,
+                                      .capacity = 1500, .promoter = graydon})
+                     .run_sync(db);
+  keel::insert(Concert{.band = band, .venue = "Melkweg", .price = -0.25}).run_sync(db);
+  auto concerts = keel::select<Concert>().order_by(c<&Concert::id>).run_sync(db);
+  REQUIRE(concerts.size() == 2);
+  CHECK(concerts[0].id == concert.id);
+  CHECK(concerts[0].band == band);
+  CHECK(concerts[0].venue == "Paradiso");
+  CHECK(concerts[0].price == 12.5);
+  CHECK(concerts[0].sold_out);
+  CHECK(concerts[0].capacity == std::optional<std::int32_t>(1500));
+  REQUIRE(concerts[0].promoter.has_value());
+  CHECK(concerts[0].promoter->value == graydon.id);
+  CHECK(concerts[1].price == -0.25);
+  CHECK_FALSE(concerts[1].sold_out);
+  CHECK_FALSE(concerts[1].capacity.has_value());
+  CHECK_FALSE(concerts[1].promoter.has_value());
+  CHECK(keel::select(c<&Concert::venue>).where(c<&Concert::sold_out>).run_sync(db) ==
+        std::vector<std::string>{"Paradiso"});
+  CHECK(keel::select(c<&Concert::venue>).where(c<&Concert::sold_out> == false).run_sync(db) ==
+        std::vector<std::string>{"Melkweg"});
+}
+
+TEST_CASE_METHOD(Fixture, "orm: update sets values and expressions, and needs where or force") {
+  auto updated = keel::update<Band>()
+                     .set(c<&Band::popularity>, c<&Band::popularity> + 5)
+                     .set(c<&Band::country>, "DK")
+                     .where(c<&Band::name> == "C-Sharps")
+                     .run_sync(db);
+  CHECK(updated == 1);
+  auto sharps = keel::select<Band>().where(c<&Band::name> == "C-Sharps").first().run_sync(db);
+  REQUIRE(sharps);
+  CHECK(sharps->popularity == 15);
+  CHECK(sharps->country == std::optional<std::string>("DK"));
+  CHECK(keel::update<Band>().set(c<&Band::country>, std::nullopt).where(c<&Band::country> == "DK").run_sync(db) == 1);
+  CHECK(keel::count<Band>().where(c<&Band::country>.is_null()).run_sync(db) == 1);
+  CHECK(keel::update<Band>().set(c<&Band::popularity>, 0).force().run_sync(db) == 3);
+  auto returned = keel::update<Band>()
+                      .set(c<&Band::popularity>, 7)
+                      .where(c<&Band::name>.like("%s"))
+                      .returning(c<&Band::name>, c<&Band::popularity>)
+                      .run_sync(db);
+  CHECK(returned.size() == 3);
+  for (const auto& [name, popularity] : returned) CHECK(popularity == 7);
+}
+
+TEST_CASE_METHOD(Fixture, "orm: delete with where, returning, or force") {
+  CHECK(keel::delete_from<Band>().where(c<&Band::popularity> < 100).run_sync(db) == 1);
+  auto gone = keel::delete_from<Band>().where(c<&Band::country> == "CA").returning(c<&Band::name>).run_sync(db);
+  CHECK(gone == std::vector<std::string>{"Rustaceans"});
+  CHECK(names_by_popularity() == std::vector<std::string>{"Pythonistas"});
+  CHECK(keel::delete_from<Band>().force().run_sync(db) == 1);
+  CHECK(keel::count<Band>().run_sync(db) == 0);
+}
+
+TEST_CASE_METHOD(Fixture, "orm: joins along foreign keys, and left joins with NULLs") {
+  auto rows = keel::select(c<&Band::name>, c<&Manager::name>)
+                  .join<&Band::manager>()
+                  .where(c<&Manager::name> == "Guido")
+                  .order_by(c<&Band::name>)
+                  .run_sync(db);
+  CHECK(rows == std::vector<std::tuple<std::string, std::string>>{{"C-Sharps", "Guido"}, {"Pythonistas", "Guido"}});
+  // Whole rows filtered through a joined table.
+  auto managed = keel::select<Band>().join<&Band::manager>().where(c<&Manager::name> == "Graydon").run_sync(db);
+  REQUIRE(managed.size() == 1);
+  CHECK(*managed[0].name == "Rustaceans");
+
+  const auto band = keel::select(c<&Band::id>).where(c<&Band::name> == "Rustaceans").run_sync(db).at(0);
+  keel::insert(Concert{.band = band, .venue = "Ziggo", .promoter = guido}, Concert{.band = band, .venue = "Patronaat"})
+      .run_sync(db);
+  auto promoters = keel::select(c<&Concert::venue>, c<&Manager::name>, c<&Band::name>)
+                       .left_join<&Concert::promoter>()
+                       .join<&Concert::band>()
+                       .order_by(c<&Concert::venue>)
+                       .run_sync(db);
+  using Row = std::tuple<std::string, std::optional<std::string>, std::string>;
+  CHECK(promoters == std::vector<Row>{{"Patronaat", std::nullopt, "Rustaceans"}, {"Ziggo", "Guido", "Rustaceans"}});
+}
+
+TEST_CASE_METHOD(Fixture, "orm: group_by with count, sum, avg, min and max") {
+  auto rows = keel::select(c<&Manager::name>, keel::count_all(), keel::sum(c<&Band::popularity>),
+                           keel::avg(c<&Band::popularity>), keel::min(c<&Band::name>), keel::max(c<&Band::popularity>))
+                  .join<&Band::manager>()
+                  .group_by(c<&Manager::name>)
+                  .order_by(c<&Manager::name>)
+                  .run_sync(db);
+  REQUIRE(rows.size() == 2);
+  const auto& [graydon_name, graydon_count, graydon_sum, graydon_avg, graydon_min, graydon_max] = rows[0];
+  CHECK(graydon_name == "Graydon");
+  CHECK(graydon_count == 1);
+  CHECK(graydon_sum == 2000);
+  CHECK(graydon_avg == 2000.0);
+  const auto& [guido_name, guido_count, guido_sum, guido_avg, guido_min, guido_max] = rows[1];
+  CHECK(guido_name == "Guido");
+  CHECK(guido_count == 2);
+  CHECK(guido_sum == 1010);
+  CHECK(guido_avg == 505.0);
+  CHECK(guido_min == std::optional<std::string>("C-Sharps"));
+  CHECK(guido_max == std::optional<std::int64_t>(1000));
+  // Over no rows, only count is not NULL.
+  auto empty = keel::select<Band>(keel::count_all(), keel::sum(c<&Band::popularity>))
+                   .where(c<&Band::popularity> > 99999)
+                   .run_sync(db);
+  CHECK(empty == std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>>>{{0, std::nullopt}});
+}
+
+TEST_CASE_METHOD(Fixture, "orm: constraint violations are typed errors on every engine") {
+  CHECK_THROWS_AS(keel::insert(Band{.name = "Pythonistas", .manager = guido}).run_sync(db), keel::UniqueViolation);
+  CHECK_THROWS_AS(keel::insert(Band{.name = "Orphans", .manager = 999999}).run_sync(db), keel::ForeignKeyViolation);
+  CHECK(keel::count<Band>().run_sync(db) == 3);  // nothing was lost, and the engine still works
+}
+
+TEST_CASE_METHOD(Fixture, "orm: queries run on the transaction in scope, an engine, or a transaction given") {
+  // Inside engine.transaction, query.run() uses the transaction without being told; a throw undoes it.
+  try {
+    keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
+      co_await keel::insert(Band{.name = "Gophers", .manager = graydon}).run();
+      CHECK(co_await keel::count<Band>().run() == 4);
+      throw std::runtime_error("undo");
+    }));
+  } catch (const std::runtime_error&) {
+  }
+  CHECK(keel::count<Band>().run_sync(db) == 3);
+
+  keel::run_sync(db.transaction([&](keel::Transaction& tx) -> asio::awaitable<void> {
+    co_await keel::insert(Band{.name = "Gophers", .manager = graydon}).run();
+    auto savepoint = co_await tx.savepoint();
+    co_await keel::delete_from<Band>().force().run();
+    CHECK(co_await keel::count<Band>().run() == 0);
+    co_await savepoint.rollback_to();
+  }));
+  CHECK(keel::count<Band>().run_sync(db) == 4);
+
+  // An explicit transaction passed to run().
+  keel::Transaction tx = db.begin_sync();
+  keel::update<Band>().set(c<&Band::popularity>, 1).where(c<&Band::name> == "Gophers").run_sync(tx);
+  keel::run_sync(tx.rollback());
+  CHECK(keel::select(c<&Band::popularity>).where(c<&Band::name> == "Gophers").run_sync(db) ==
+        std::vector<std::int64_t>{0});
+
+  // With a default engine installed, run() needs no engine at all.
+  keel::set_default_engine(engine);
+  CHECK(keel::count<Band>().run_sync() == 4);
+  CHECK(keel::run_sync(keel::exists<Band>().where(c<&Band::name> == "Gophers").run()));
+}
+
+TEST_CASE_METHOD(Fixture, "orm: atomic runs and batch iteration take ORM queries") {
+  auto atomic = db.atomic();
+  atomic.add(keel::insert(Band{.name = "Gophers", .manager = graydon}),
+             keel::insert(Band{.name = "Pythonistas", .manager = guido}));  // a duplicate name
+  CHECK_THROWS_AS(atomic.run_sync(), keel::UniqueViolation);
+  CHECK(keel::count<Band>().run_sync(db) == 3);
+  keel::run_sync(db.atomic()
+                     .add(keel::update<Band>().set(c<&Band::popularity>, 1).where(c<&Band::name> == "C-Sharps"),
+                          keel::delete_from<Band>().where(c<&Band::name> == "Rustaceans"))
+                     .run());
+  CHECK(names_by_popularity() == std::vector<std::string>{"Pythonistas", "C-Sharps"});
+
+  std::vector<Band> more;
+  for (int i = 0; i < 7; ++i)
+    more.push_back(Band{.name = "band" + std::to_string(i), .manager = guido, .popularity = 100 + i});
+  keel::insert(more).run_sync(db);
+  auto batches = db.batch_sync(keel::select<Band>().where(c<&Band::popularity> >= 100).order_by(c<&Band::popularity>), 3);
+  std::vector<std::size_t> sizes;
+  std::vector<std::string> names;
+  while (auto batch = batches.next_sync()) {
+    sizes.push_back(batch->size());
+    for (const Band& band : *batch) names.push_back(*band.name);
+  }
+  CHECK(sizes == std::vector<std::size_t>{3, 3, 2});
+  CHECK(names.front() == "band0");
+  CHECK(names.back() == "Pythonistas");
+}
