@@ -4,6 +4,7 @@
 //   auto names = co_await keel::insert(bands).returning(c<&Band::id>, c<&Band::name>).run();
 module;
 #include <algorithm>
+#include <boost/asio/awaitable.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -23,6 +24,8 @@ import :query_support;
 import :select;
 import :sql_writer;
 import :table;
+
+namespace asio = boost::asio;
 
 export namespace keel {
 
@@ -86,6 +89,21 @@ public:
     return Insert<T, Many, R>(rows_, R{std::tuple(expressions...)});
   }
 
+  // Runs the insert. Rows beyond what one statement may bind are split into several statements, which run
+  // in one transaction (the one in scope, or a new one), so that the insert stays all or nothing.
+  asio::awaitable<result_type> run() const { return run_on_context(*this); }
+  asio::awaitable<result_type> run(StatementRunner& runner) const { return run_split(runner, *this); }
+  result_type run_sync() const { return keel::run_sync(run()); }
+  result_type run_sync(StatementRunner& runner) const { return keel::run_sync(run(runner)); }
+
+  // The rows of this table that one statement can take on a dialect.
+  static constexpr std::size_t rows_per_statement(Dialect dialect) {
+    const std::size_t per_row = inserted_column_count();
+    return per_row == 0 ? 1 : max_bound_values(dialect) / per_row;
+  }
+
+  // One statement; an insert too large for one throws MisuseError here (atomic runs and batches take it
+  // this way); run() splits it instead.
   Statement statement(Dialect dialect) const {
     const std::size_t per_row = inserted_column_count();
     if (per_row > 0 && rows_->size() * per_row > max_bound_values(dialect))
@@ -144,6 +162,35 @@ public:
   }
 
 private:
+  static asio::awaitable<result_type> run_on_context(Insert query) {
+    auto runner = co_await current_runner();
+    co_return co_await run_split(*runner, std::move(query));
+  }
+  static asio::awaitable<result_type> run_split(StatementRunner& runner, Insert query) {
+    const std::size_t per_statement = rows_per_statement(runner.dialect());
+    if constexpr (Many) {
+      if (query.rows_->size() > per_statement) {
+        if (auto* engine = dynamic_cast<Engine*>(&runner))
+          co_return co_await engine->transaction(
+              [&]() -> asio::awaitable<result_type> { co_return co_await run_parts(*engine, query, per_statement); });
+        co_return co_await run_parts(runner, query, per_statement);
+      }
+    }
+    co_return co_await run_query(runner, std::move(query));
+  }
+  static asio::awaitable<result_type> run_parts(StatementRunner& runner, const Insert& query, std::size_t per_statement) {
+    result_type all;
+    const auto& rows = *query.rows_;
+    all.reserve(rows.size());
+    for (std::size_t begin = 0; begin < rows.size(); begin += per_statement) {
+      const std::size_t end = std::min(rows.size(), begin + per_statement);
+      auto part_rows = std::make_shared<const std::vector<T>>(rows.begin() + begin, rows.begin() + end);
+      auto part = co_await run_query(runner, Insert(std::move(part_rows), query.returning_));
+      all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+    }
+    co_return all;
+  }
+
   template <std::size_t I>
   static constexpr bool is_inserted = !has_option<typename Traits::template member_type<I>, generated>;
 

@@ -313,3 +313,29 @@ TEST_CASE_METHOD(Fixture, "orm: atomic runs and batch iteration take ORM queries
   CHECK(names.front() == "band0");
   CHECK(names.back() == "Pythonistas");
 }
+
+TEST_CASE_METHOD(Fixture, "orm: an insert too large for one statement is split, and stays all or nothing") {
+  const std::size_t per_statement = decltype(keel::insert(std::vector<Band>{}))::rows_per_statement(db.dialect());
+  const std::size_t total = per_statement * 2 + 17;  // three statements
+  std::vector<Band> many;
+  many.reserve(total);
+  for (std::size_t i = 0; i < total; ++i)
+    many.push_back(Band{.name = "bulk" + std::to_string(i), .manager = guido, .popularity = static_cast<std::int64_t>(i)});
+
+  // A duplicate in the last statement undoes the first two.
+  auto failing = many;
+  failing.back().name = "Pythonistas";
+  CHECK_THROWS_AS(keel::insert(failing).run_sync(db), keel::UniqueViolation);
+  CHECK(keel::count<Band>().run_sync(db) == 3);
+
+  auto saved = keel::insert(many).run_sync(db);
+  REQUIRE(saved.size() == total);
+  CHECK(keel::count<Band>().run_sync(db) == static_cast<std::int64_t>(total + 3));
+  // The keys of every part belong to their rows.
+  for (std::size_t i : {std::size_t{0}, per_statement - 1, per_statement, total - 1}) {
+    auto stored = keel::select(c<&Band::name>).where(c<&Band::id> == saved[i].id).run_sync(db);
+    CHECK(stored == std::vector<std::string>{"bulk" + std::to_string(i)});
+  }
+  // As one statement it is refused, with the limit in the message.
+  CHECK_THROWS_AS(keel::insert(many).statement(db.dialect()), keel::MisuseError);
+}
