@@ -1,0 +1,458 @@
+// Backend messages of the PostgreSQL v3 protocol: cutting a byte stream into messages, and decoding each
+// message, as pure functions over bytes. Truncated or malformed input is a ProtocolError that names what was
+// wrong; nothing reads past the bytes it was given. Reference: PostgreSQL documentation, "Message Formats".
+module;
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+export module keel.postgres.protocol:backend;
+import keel.engine;
+
+export namespace keel::pg::protocol {
+
+using Bytes = std::span<const std::uint8_t>;
+
+// The largest message keel accepts: PostgreSQL's own limit for a field is 1 GB; a length beyond this bound
+// is a corrupt stream, not a big row.
+constexpr std::size_t max_message_size = (std::size_t{1} << 30) + 1024;
+
+// A bounds-checked reader over one message body.
+class Reader {
+public:
+  Reader(Bytes body, char message_type) : body_(body), type_(message_type) {}
+
+  std::uint8_t u8() { return need(1)[0]; }
+  std::int16_t i16() {
+    const Bytes b = need(2);
+    return static_cast<std::int16_t>(static_cast<std::uint16_t>((b[0] << 8) | b[1]));
+  }
+  std::int32_t i32() {
+    const Bytes b = need(4);
+    return static_cast<std::int32_t>((std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
+                                     (std::uint32_t{b[2]} << 8) | std::uint32_t{b[3]});
+  }
+  // A count that must not be negative.
+  std::size_t count16(std::string_view what) {
+    const std::int16_t n = i16();
+    if (n < 0) fail("a negative " + std::string(what));
+    return static_cast<std::size_t>(n);
+  }
+  std::string_view cstring() {
+    const std::size_t rest = body_.size() - at_;
+    for (std::size_t i = 0; i < rest; ++i) {
+      if (body_[at_ + i] == 0) {
+        std::string_view s(reinterpret_cast<const char*>(body_.data() + at_), i);
+        at_ += i + 1;
+        return s;
+      }
+    }
+    fail("a string without its terminating NUL");
+  }
+  Bytes bytes(std::size_t n) { return need(n); }
+  Bytes rest() {
+    Bytes r = body_.subspan(at_);
+    at_ = body_.size();
+    return r;
+  }
+  bool at_end() const noexcept { return at_ == body_.size(); }
+  std::size_t remaining() const noexcept { return body_.size() - at_; }
+  void expect_end() {
+    if (!at_end()) fail(std::to_string(remaining()) + " unexpected bytes at the end");
+  }
+
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw ProtocolError("malformed '" + std::string(1, type_) + "' message from the server: " + problem);
+  }
+
+private:
+  Bytes need(std::size_t n) {
+    if (n > body_.size() - at_) fail("truncated (needed " + std::to_string(n) + " more bytes, " +
+                                     std::to_string(body_.size() - at_) + " left)");
+    Bytes b = body_.subspan(at_, n);
+    at_ += n;
+    return b;
+  }
+  Bytes body_;
+  std::size_t at_ = 0;
+  char type_;
+};
+
+// One message cut from the stream: its type byte and its body (without the length).
+struct Frame {
+  char type = 0;
+  Bytes body;
+  std::size_t size = 0;  // bytes of the stream it used: 1 + 4 + body
+};
+
+// Cuts the first message from `stream`: nullopt when more bytes are needed, ProtocolError when the length is
+// impossible.
+std::optional<Frame> next_frame(Bytes stream) {
+  if (stream.size() < 5) return std::nullopt;
+  const std::uint32_t length = (std::uint32_t{stream[1]} << 24) | (std::uint32_t{stream[2]} << 16) |
+                               (std::uint32_t{stream[3]} << 8) | std::uint32_t{stream[4]};
+  if (length < 4)
+    throw ProtocolError("malformed message from the server: type '" + std::string(1, static_cast<char>(stream[0])) +
+                        "' with length " + std::to_string(length) + " (less than 4)");
+  if (length > max_message_size)
+    throw ProtocolError("malformed message from the server: type '" + std::string(1, static_cast<char>(stream[0])) +
+                        "' claims " + std::to_string(length) + " bytes, more than keel accepts");
+  if (stream.size() - 1 < length) return std::nullopt;
+  return Frame{static_cast<char>(stream[0]), stream.subspan(5, length - 4), std::size_t{length} + 1};
+}
+
+// ---- Messages.
+
+enum class AuthKind : std::int32_t {
+  ok = 0,
+  kerberos_v5 = 2,
+  cleartext_password = 3,
+  md5_password = 5,
+  scm_credential = 6,
+  gss = 7,
+  gss_continue = 8,
+  sspi = 9,
+  sasl = 10,
+  sasl_continue = 11,
+  sasl_final = 12,
+};
+
+struct Authentication {
+  AuthKind kind = AuthKind::ok;
+  std::vector<std::uint8_t> md5_salt;       // md5_password: 4 bytes
+  std::vector<std::string> sasl_mechanisms;  // sasl
+  std::string sasl_data;                     // sasl_continue, sasl_final
+};
+
+struct ParameterStatus {
+  std::string name;
+  std::string value;
+};
+
+struct BackendKeyData {
+  std::int32_t process_id = 0;
+  std::int32_t secret_key = 0;
+};
+
+enum class TransactionStatus : char { idle = 'I', in_transaction = 'T', failed = 'E' };
+
+struct ReadyForQuery {
+  TransactionStatus status = TransactionStatus::idle;
+};
+
+struct FieldDescription {
+  std::string name;
+  std::uint32_t table_oid = 0;
+  std::int16_t column_number = 0;
+  std::uint32_t type_oid = 0;
+  std::int16_t type_size = 0;
+  std::int32_t type_modifier = 0;
+  std::int16_t format = 0;
+};
+
+struct RowDescription {
+  std::vector<FieldDescription> fields;
+};
+
+// A DataRow's cells as views into the message: nullopt for NULL.
+struct DataRow {
+  std::vector<std::optional<Bytes>> cells;
+};
+
+struct CommandComplete {
+  std::string tag;  // "INSERT 0 1", "SELECT 5", "CREATE TABLE"
+};
+
+struct ErrorResponse {
+  ErrorFields fields;
+};
+struct NoticeResponse {
+  ErrorFields fields;
+};
+
+struct ParseComplete {};
+struct BindComplete {};
+struct CloseComplete {};
+struct NoData {};
+struct EmptyQueryResponse {};
+struct PortalSuspended {};
+
+struct ParameterDescription {
+  std::vector<std::uint32_t> type_oids;
+};
+
+struct NotificationResponse {
+  std::int32_t process_id = 0;
+  std::string channel;
+  std::string payload;
+};
+
+struct CopyResponse {
+  char direction = 'G';  // G in, H out, W both
+  std::int8_t format = 0;
+  std::vector<std::int16_t> column_formats;
+};
+struct CopyData {
+  Bytes data;
+};
+struct CopyDone {};
+
+struct NegotiateProtocolVersion {
+  std::int32_t newest_minor = 0;
+  std::vector<std::string> unrecognized_options;
+};
+
+using BackendMessage =
+    std::variant<Authentication, ParameterStatus, BackendKeyData, ReadyForQuery, RowDescription, DataRow,
+                 CommandComplete, ErrorResponse, NoticeResponse, ParseComplete, BindComplete, CloseComplete, NoData,
+                 EmptyQueryResponse, PortalSuspended, ParameterDescription, NotificationResponse, CopyResponse,
+                 CopyData, CopyDone, NegotiateProtocolVersion>;
+
+// ---- Decoders, one per message.
+
+Authentication parse_authentication(Bytes body) {
+  Reader r(body, 'R');
+  Authentication auth;
+  const std::int32_t code = r.i32();
+  switch (code) {
+    case 0: case 2: case 3: case 6: case 7: case 9:
+      auth.kind = static_cast<AuthKind>(code);
+      r.expect_end();
+      break;
+    case 5: {
+      auth.kind = AuthKind::md5_password;
+      const Bytes salt = r.bytes(4);
+      auth.md5_salt.assign(salt.begin(), salt.end());
+      r.expect_end();
+      break;
+    }
+    case 8:
+      auth.kind = AuthKind::gss_continue;
+      r.rest();
+      break;
+    case 10:
+      auth.kind = AuthKind::sasl;
+      for (std::string_view mechanism = r.cstring(); !mechanism.empty(); mechanism = r.cstring())
+        auth.sasl_mechanisms.emplace_back(mechanism);
+      r.expect_end();
+      break;
+    case 11: case 12: {
+      auth.kind = static_cast<AuthKind>(code);
+      const Bytes data = r.rest();
+      auth.sasl_data.assign(data.begin(), data.end());
+      break;
+    }
+    default: r.fail("unknown authentication request " + std::to_string(code));
+  }
+  return auth;
+}
+
+ParameterStatus parse_parameter_status(Bytes body) {
+  Reader r(body, 'S');
+  ParameterStatus status{std::string(r.cstring()), {}};
+  status.value = std::string(r.cstring());
+  r.expect_end();
+  return status;
+}
+
+BackendKeyData parse_backend_key_data(Bytes body) {
+  Reader r(body, 'K');
+  BackendKeyData key{r.i32(), 0};
+  key.secret_key = r.i32();
+  r.expect_end();
+  return key;
+}
+
+ReadyForQuery parse_ready_for_query(Bytes body) {
+  Reader r(body, 'Z');
+  const char status = static_cast<char>(r.u8());
+  if (status != 'I' && status != 'T' && status != 'E') r.fail("unknown transaction status '" + std::string(1, status) + "'");
+  r.expect_end();
+  return {static_cast<TransactionStatus>(status)};
+}
+
+RowDescription parse_row_description(Bytes body) {
+  Reader r(body, 'T');
+  RowDescription description;
+  const std::size_t n = r.count16("field count");
+  description.fields.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    FieldDescription f;
+    f.name = std::string(r.cstring());
+    f.table_oid = static_cast<std::uint32_t>(r.i32());
+    f.column_number = r.i16();
+    f.type_oid = static_cast<std::uint32_t>(r.i32());
+    f.type_size = r.i16();
+    f.type_modifier = r.i32();
+    f.format = r.i16();
+    if (f.format != 0 && f.format != 1) r.fail("unknown format code " + std::to_string(f.format));
+    description.fields.push_back(std::move(f));
+  }
+  r.expect_end();
+  return description;
+}
+
+// Fills `cells` (reusing its capacity) with views of a DataRow's values.
+void parse_data_row(Bytes body, std::vector<std::optional<Bytes>>& cells) {
+  Reader r(body, 'D');
+  const std::size_t n = r.count16("column count");
+  cells.clear();
+  cells.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int32_t length = r.i32();
+    if (length == -1) cells.emplace_back(std::nullopt);
+    else if (length < 0) r.fail("a negative value length " + std::to_string(length));
+    else cells.emplace_back(r.bytes(static_cast<std::size_t>(length)));
+  }
+  r.expect_end();
+}
+
+CommandComplete parse_command_complete(Bytes body) {
+  Reader r(body, 'C');
+  CommandComplete complete{std::string(r.cstring())};
+  r.expect_end();
+  return complete;
+}
+
+// The rows a command tag reports: "INSERT 0 5" -> 5, "UPDATE 3" -> 3, "CREATE TABLE" -> 0.
+std::uint64_t rows_in_command_tag(std::string_view tag) {
+  const std::size_t space = tag.rfind(' ');
+  if (space == std::string_view::npos) return 0;
+  std::uint64_t rows = 0;
+  const std::string_view digits = tag.substr(space + 1);
+  if (digits.empty()) return 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return 0;
+    rows = rows * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return rows;
+}
+
+// ErrorResponse and NoticeResponse: fields, each a code byte and a string, ended by a zero byte.
+ErrorFields parse_error_fields(Bytes body, char type) {
+  Reader r(body, type);
+  ErrorFields fields;
+  for (std::uint8_t code = r.u8(); code != 0; code = r.u8()) {
+    const std::string value(r.cstring());
+    switch (code) {
+      case 'V': fields.severity = value; break;  // not localized; preferred over 'S'
+      case 'S': if (fields.severity.empty()) fields.severity = value; break;
+      case 'C': fields.sqlstate = value; break;
+      case 'M': fields.message = value; break;
+      case 'D': fields.detail = value; break;
+      case 'H': fields.hint = value; break;
+      case 'P': {
+        int position = 0;
+        bool valid = !value.empty() && value.size() < 10;
+        for (char c : value) valid = valid && c >= '0' && c <= '9';
+        if (valid) {
+          for (char c : value) position = position * 10 + (c - '0');
+          fields.position = position;
+        }
+        break;
+      }
+      case 'W': fields.where = value; break;
+      case 's': fields.schema = value; break;
+      case 't': fields.table = value; break;
+      case 'c': fields.column = value; break;
+      case 'd': fields.data_type = value; break;
+      case 'n': fields.constraint = value; break;
+      default: break;  // fields added by later servers, and internal ones (q, p, F, L, R)
+    }
+  }
+  r.expect_end();
+  if (fields.sqlstate.size() != 5) fields.sqlstate = type == 'E' ? "XX000" : "00000";
+  return fields;
+}
+
+ParameterDescription parse_parameter_description(Bytes body) {
+  Reader r(body, 't');
+  ParameterDescription description;
+  const std::int16_t raw = r.i16();  // up to 65535 parameters: the count is unsigned in practice
+  const std::size_t n = static_cast<std::uint16_t>(raw);
+  description.type_oids.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) description.type_oids.push_back(static_cast<std::uint32_t>(r.i32()));
+  r.expect_end();
+  return description;
+}
+
+NotificationResponse parse_notification(Bytes body) {
+  Reader r(body, 'A');
+  NotificationResponse n;
+  n.process_id = r.i32();
+  n.channel = std::string(r.cstring());
+  n.payload = std::string(r.cstring());
+  r.expect_end();
+  return n;
+}
+
+CopyResponse parse_copy_response(Bytes body, char type) {
+  Reader r(body, type);
+  CopyResponse response;
+  response.direction = type;
+  response.format = static_cast<std::int8_t>(r.u8());
+  if (response.format != 0 && response.format != 1) r.fail("unknown COPY format " + std::to_string(response.format));
+  const std::size_t n = r.count16("column count");
+  for (std::size_t i = 0; i < n; ++i) response.column_formats.push_back(r.i16());
+  r.expect_end();
+  return response;
+}
+
+NegotiateProtocolVersion parse_negotiate_protocol_version(Bytes body) {
+  Reader r(body, 'v');
+  NegotiateProtocolVersion v;
+  v.newest_minor = r.i32();
+  const std::int32_t n = r.i32();
+  if (n < 0) r.fail("a negative option count");
+  for (std::int32_t i = 0; i < n; ++i) v.unrecognized_options.emplace_back(r.cstring());
+  r.expect_end();
+  return v;
+}
+
+template <class Empty>
+Empty parse_empty(Bytes body, char type) {
+  Reader r(body, type);
+  r.expect_end();
+  return Empty{};
+}
+
+// Decodes any backend message. DataRow and CopyData hold views into the frame's bytes.
+BackendMessage decode(const Frame& frame) {
+  switch (frame.type) {
+    case 'R': return parse_authentication(frame.body);
+    case 'S': return parse_parameter_status(frame.body);
+    case 'K': return parse_backend_key_data(frame.body);
+    case 'Z': return parse_ready_for_query(frame.body);
+    case 'T': return parse_row_description(frame.body);
+    case 'D': {
+      DataRow row;
+      parse_data_row(frame.body, row.cells);
+      return row;
+    }
+    case 'C': return parse_command_complete(frame.body);
+    case 'E': return ErrorResponse{parse_error_fields(frame.body, 'E')};
+    case 'N': return NoticeResponse{parse_error_fields(frame.body, 'N')};
+    case '1': return parse_empty<ParseComplete>(frame.body, '1');
+    case '2': return parse_empty<BindComplete>(frame.body, '2');
+    case '3': return parse_empty<CloseComplete>(frame.body, '3');
+    case 'n': return parse_empty<NoData>(frame.body, 'n');
+    case 'I': return parse_empty<EmptyQueryResponse>(frame.body, 'I');
+    case 's': return parse_empty<PortalSuspended>(frame.body, 's');
+    case 't': return parse_parameter_description(frame.body);
+    case 'A': return parse_notification(frame.body);
+    case 'G': case 'H': case 'W': return parse_copy_response(frame.body, frame.type);
+    case 'd': return CopyData{frame.body};
+    case 'c': return parse_empty<CopyDone>(frame.body, 'c');
+    case 'v': return parse_negotiate_protocol_version(frame.body);
+    default: break;
+  }
+  const auto code = static_cast<unsigned>(static_cast<unsigned char>(frame.type));
+  throw ProtocolError("unknown message type from the server: byte " + std::to_string(code));
+}
+
+}  // namespace keel::pg::protocol
