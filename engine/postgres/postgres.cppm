@@ -1,0 +1,4 @@
+// keel.postgres: the PostgreSQL client, built on keel.postgres.protocol. So far: connection options (DSN,
+// environment, password file). The transport, the connection and the engine build on them.
+export module keel.postgres;
+export import :connect_options;
