@@ -135,6 +135,7 @@ KEEL_DATABASE_ERROR(InvalidTransactionState, DatabaseError);       // class 25
 KEEL_DATABASE_ERROR(InsufficientResources, DatabaseError);         // class 53
 KEEL_DATABASE_ERROR(ProgramLimitExceeded, DatabaseError);          // class 54
 KEEL_DATABASE_ERROR(InternalError, DatabaseError);                 // class XX
+KEEL_DATABASE_ERROR(FeatureNotSupported, DatabaseError);           // class 0A
 #undef KEEL_DATABASE_ERROR
 
 // Throws the most specific class for the fields' SQLSTATE: the exact condition, else its class, else DatabaseError.
@@ -166,6 +167,7 @@ KEEL_DATABASE_ERROR(InternalError, DatabaseError);                 // class XX
   if (sqlclass == "53") throw InsufficientResources(std::move(fields));
   if (sqlclass == "54") throw ProgramLimitExceeded(std::move(fields));
   if (sqlclass == "XX") throw InternalError(std::move(fields));
+  if (sqlclass == "0A") throw FeatureNotSupported(std::move(fields));
   throw DatabaseError(std::move(fields));
 }
 

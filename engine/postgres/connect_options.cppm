@@ -44,6 +44,7 @@ enum class TargetSessionAttrs { any, read_write, read_only, primary, standby, pr
 struct HostSpec {
   std::string host;  // a name, an address, or (starting with '/') a Unix-domain socket directory
   std::uint16_t port = 5432;
+  std::string address;  // libpq's hostaddr: connect here, and keep `host` for TLS checks and .pgpass
   bool is_unix_socket() const { return !host.empty() && (host.front() == '/' || host.front() == '@'); }
   friend bool operator==(const HostSpec&, const HostSpec&) = default;
 };
@@ -340,9 +341,14 @@ ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_
   if (ports.size() != 1 && ports.size() != hosts.size())
     throw DsnError("could not match " + std::to_string(ports.size()) + " port numbers to " + std::to_string(hosts.size()) +
                    " hosts");
+  const std::vector<std::string> addresses = dsn_detail::split_commas(lookup("hostaddr").value_or(""));
+  if (addresses.size() != 1 && addresses.size() != hosts.size())
+    throw DsnError("could not match " + std::to_string(addresses.size()) + " host addresses to " +
+                   std::to_string(hosts.size()) + " hosts");
   for (std::size_t i = 0; i < hosts.size(); ++i) {
     const std::string& port = ports.size() == 1 ? ports[0] : ports[i];
-    HostSpec spec{hosts[i].empty() ? std::string(default_socket_directory) : hosts[i], 5432};
+    HostSpec spec{hosts[i].empty() ? std::string(default_socket_directory) : hosts[i], 5432,
+                  addresses.size() == 1 ? addresses[0] : addresses[i]};
     if (!port.empty()) spec.port = dsn_detail::parse_port(port);
     options.hosts.push_back(std::move(spec));
   }

@@ -2,3 +2,5 @@
 // environment, password file). The transport, the connection and the engine build on them.
 export module keel.postgres;
 export import :connect_options;
+export import :transport;
+export import :connection;

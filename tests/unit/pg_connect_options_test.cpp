@@ -36,7 +36,7 @@ TEST_CASE("a URI gives user, password, hosts, database and parameters", "[pg][ds
                  "&connect_timeout=10&target_session_attrs=read-write");
   CHECK(o.user == "bob");
   CHECK(o.password == std::optional<std::string>("s@cret"));
-  CHECK(o.hosts == std::vector<HostSpec>{{"db.example.com", 6432}});
+  CHECK(o.hosts == std::vector<HostSpec>{{"db.example.com", 6432, ""}});
   CHECK(o.database == "app db");
   CHECK(o.ssl_mode == SslMode::verify_full);
   CHECK(o.application_name == "api");
@@ -63,6 +63,10 @@ TEST_CASE("key=value strings follow libpq's quoting", "[pg][dsn]") {
   CHECK(o.ssl_mode == SslMode::require);
   CHECK(parse("host=h1,h2 port=6000").hosts == std::vector<HostSpec>{{"h1", 6000}, {"h2", 6000}});
   CHECK(parse("options='-c search_path=app'").options == "-c search_path=app");
+  auto with_address = parse("host=db.example hostaddr=10.0.0.5 port=5433");
+  REQUIRE(with_address.hosts.size() == 1);
+  CHECK(with_address.hosts[0].host == "db.example");
+  CHECK(with_address.hosts[0].address == "10.0.0.5");
 }
 
 TEST_CASE("the environment fills what the string leaves out, and defaults follow libpq", "[pg][dsn]") {

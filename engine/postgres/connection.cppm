@@ -1,0 +1,602 @@
+// A connection to PostgreSQL: connect (hosts in order, TLS by sslmode, trust, cleartext, md5, SCRAM-SHA-256
+// and SCRAM-SHA-256-PLUS), the simple protocol (execute) and the extended protocol with bound values and
+// binary results (fetch), a prepared-statement cache, and the session's status. Messages are encoded and
+// decoded by keel.postgres.protocol; bytes move through the Transport.
+module;
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/system/system_error.hpp>
+#include <bit>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+export module keel.postgres:connection;
+import keel.engine;
+import keel.postgres.protocol;
+import :connect_options;
+import :transport;
+
+namespace asio = boost::asio;
+namespace proto = keel::pg::protocol;
+
+export namespace keel::pg {
+
+// Type OIDs keel reads in binary.
+namespace oid {
+constexpr std::uint32_t boolean = 16, bytea = 17, name = 19, int8 = 20, int2 = 21, int4 = 23, text = 25, oid = 26,
+                        float4 = 700, float8 = 701, unknown = 705, bpchar = 1042, varchar = 1043;
+}
+
+// Reads the cells of one DataRow in place, decoding the binary format of the types keel knows and handing
+// the others over as text.
+class PgRowReader final : public RowReader {
+public:
+  PgRowReader(const std::vector<proto::FieldDescription>& fields, const std::vector<std::optional<proto::Bytes>>& cells)
+      : fields_(fields), cells_(cells) {}
+  std::size_t size() const override { return cells_.size(); }
+  std::string_view name(std::size_t index) const override { return fields_[index].name; }
+  Cell cell(std::size_t index) const override {
+    Cell c;
+    const auto& raw = cells_[index];
+    if (!raw) return c;
+    const proto::Bytes b = *raw;
+    const auto& field = fields_[index];
+    auto text = [&] {
+      c.kind = ValueKind::text;
+      c.text = std::string_view(reinterpret_cast<const char*>(b.data()), b.size());
+      return c;
+    };
+    if (field.format == 0) return text();
+    auto big_endian = [&](std::size_t n) {
+      if (b.size() != n)
+        throw ProtocolError("column '" + field.name + "' has " + std::to_string(b.size()) + " bytes where its type needs " +
+                            std::to_string(n));
+      std::uint64_t v = 0;
+      for (std::size_t i = 0; i < n; ++i) v = (v << 8) | b[i];
+      return v;
+    };
+    switch (field.type_oid) {
+      case oid::boolean: c.kind = ValueKind::boolean; c.integer = big_endian(1) != 0; break;
+      case oid::int2: c.kind = ValueKind::integer; c.integer = static_cast<std::int16_t>(big_endian(2)); break;
+      case oid::int4: c.kind = ValueKind::integer; c.integer = static_cast<std::int32_t>(big_endian(4)); break;
+      case oid::int8: c.kind = ValueKind::integer; c.integer = static_cast<std::int64_t>(big_endian(8)); break;
+      case oid::oid: c.kind = ValueKind::integer; c.integer = static_cast<std::uint32_t>(big_endian(4)); break;
+      case oid::float4: c.kind = ValueKind::real; c.real = std::bit_cast<float>(static_cast<std::uint32_t>(big_endian(4))); break;
+      case oid::float8: c.kind = ValueKind::real; c.real = std::bit_cast<double>(big_endian(8)); break;
+      case oid::bytea: c.kind = ValueKind::blob; c.blob = std::span(reinterpret_cast<const std::byte*>(b.data()), b.size()); break;
+      default: return text();  // text, varchar, bpchar, name, unknown: the binary form is the text
+    }
+    return c;
+  }
+
+private:
+  const std::vector<proto::FieldDescription>& fields_;
+  const std::vector<std::optional<proto::Bytes>>& cells_;
+};
+
+// Whether keel asks for a result column in binary (types it decodes) or in text (everything else).
+constexpr proto::Format result_format_for(std::uint32_t type_oid) {
+  switch (type_oid) {
+    case oid::boolean: case oid::bytea: case oid::name: case oid::int8: case oid::int2: case oid::int4: case oid::text:
+    case oid::oid: case oid::float4: case oid::float8: case oid::unknown: case oid::bpchar: case oid::varchar:
+      return proto::Format::binary;
+    default: return proto::Format::text;
+  }
+}
+
+struct PgConnectionOptions {
+  std::size_t statement_cache_size = 100;  // 0: unnamed statements only (PgBouncer in transaction mode)
+};
+
+class PgConnection {
+public:
+  using Notice = ErrorFields;  // a NOTICE or WARNING from the server
+  using Options = PgConnectionOptions;
+
+  // Connects to the first host that accepts, in order, and that suits target_session_attrs.
+  static asio::awaitable<std::unique_ptr<PgConnection>> connect(ConnectOptions options, Options settings = {}) {
+    auto executor = co_await asio::this_coro::executor;
+    std::string failures;
+    std::exception_ptr only_failure;
+    const auto& hosts = options.hosts;
+    // prefer-standby looks for a standby first, then takes any.
+    const int passes = options.target_session_attrs == TargetSessionAttrs::prefer_standby ? 2 : 1;
+    for (int pass = 0; pass < passes; ++pass) {
+      for (const HostSpec& host : hosts) {
+        auto connection = std::unique_ptr<PgConnection>(new PgConnection(executor, options, settings));
+        std::exception_ptr failure;
+        try {
+          try {
+            co_await connection->start(host);
+          } catch (const DatabaseError&) {
+            // sslmode=allow tries without TLS first, and with TLS when the server refuses that.
+            if (options.ssl_mode != SslMode::allow) throw;
+            ConnectOptions with_tls = options;
+            with_tls.ssl_mode = SslMode::require;
+            connection = std::unique_ptr<PgConnection>(new PgConnection(executor, with_tls, settings));
+          }
+          if (!connection->ready_) co_await connection->start(host);
+          if (connection->suits(options.target_session_attrs, pass == 0 && passes == 2)) co_return connection;
+          connection->transport_.close();
+          failures += "\n  " + connection->transport_.describe() + ": does not suit target_session_attrs";
+          continue;
+        } catch (const std::exception& e) {
+          failure = std::current_exception();
+          failures += "\n  " + connection->transport_.describe() + ": " + e.what();
+        }
+        if (hosts.size() == 1 && passes == 1) only_failure = failure;
+      }
+    }
+    if (only_failure) std::rethrow_exception(only_failure);  // one host: its own typed error
+    throw ConnectionError("could not connect to any host:" + failures);
+  }
+  static asio::awaitable<std::unique_ptr<PgConnection>> connect(std::string_view dsn, Options settings = {}) {
+    return connect(parse_dsn(dsn), settings);
+  }
+
+  ~PgConnection() { transport_.close(); }
+
+  // ---- Running SQL.
+
+  // The simple protocol: any number of statements, no values; returns the last command tag.
+  asio::awaitable<std::string> execute(std::string_view sql) {
+    ensure_open();
+    out_.clear();
+    proto::write_query(out_, sql);
+    co_await transport_.write(out_);
+    std::string tag;
+    std::optional<ErrorFields> error;
+    while (true) {
+      const proto::Frame frame = co_await read_frame();
+      switch (frame.type) {
+        case 'C': tag = proto::parse_command_complete(frame.body).tag; break;
+        case 'E': if (!error) error = proto::parse_error_fields(frame.body, 'E'); break;
+        case 'Z': status_ = proto::parse_ready_for_query(frame.body).status; if (error) throw_database_error(std::move(*error)); co_return tag;
+        case 'T': case 'D': case 'I': break;  // rows of a simple query are not returned by execute
+        default: if (!handle_async(frame)) unexpected(frame, "a simple query");
+      }
+    }
+  }
+
+  // The extended protocol: one statement with values bound to $1, $2...; rows go to the sink as they
+  // arrive, decoded in place. The statement is prepared once per text and kept in the statement cache.
+  asio::awaitable<ExecResult> fetch(std::string_view sql, std::span<const Value> params, RowSink* sink) {
+    // A cached statement whose result type changed (after an ALTER TABLE) fails once; outside a transaction it
+    // is prepared again and run again, so the call succeeds. In a transaction the error stands, as the
+    // transaction is aborted anyway.
+    std::exception_ptr stale;
+    try {
+      co_return co_await fetch_once(sql, params, sink);
+    } catch (const FeatureNotSupported& e) {
+      if (!e.server_message().starts_with("cached plan must not change result type") || is_in_transaction()) throw;
+      stale = std::current_exception();
+    }
+    co_return co_await fetch_once(sql, params, sink);
+  }
+
+private:
+  asio::awaitable<ExecResult> fetch_once(std::string_view sql, std::span<const Value> params, RowSink* sink) {
+    ensure_open();
+    std::vector<std::uint32_t> types;
+    types.reserve(params.size());
+    for (const Value& v : params) types.push_back(parameter_type(v));
+    const Prepared& prepared = *co_await prepare(sql, types);
+
+    // Bind, Execute, Sync, in one write.
+    std::vector<proto::Format> formats;
+    std::vector<proto::ParameterValue> values;
+    std::vector<std::vector<std::uint8_t>> storage(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const auto [format, bytes] = encode_parameter(params[i], storage[i]);
+      formats.push_back(format);
+      values.push_back(bytes);
+    }
+    out_.clear();
+    proto::write_bind(out_, "", prepared.name, formats, values, prepared.result_formats);
+    proto::write_execute(out_, "", 0);
+    proto::write_sync(out_);
+    co_await transport_.write(out_);
+
+    ExecResult result;
+    std::optional<ErrorFields> error;
+    std::vector<std::optional<proto::Bytes>> cells;
+    while (true) {
+      const proto::Frame frame = co_await read_frame();
+      switch (frame.type) {
+        case '2': break;
+        case 'D':
+          if (error || !sink) break;
+          proto::parse_data_row(frame.body, cells);
+          if (cells.size() != prepared.fields.size()) throw ProtocolError("a row's column count differs from its description");
+          {
+            std::exception_ptr refused;
+            try {
+              sink->on_row(PgRowReader(prepared.fields, cells));
+            } catch (...) {
+              refused = std::current_exception();
+            }
+            if (refused) {
+              // A row the caller cannot take: drain to ReadyForQuery, so that the connection stays usable.
+              co_await drain_to_ready();
+              std::rethrow_exception(refused);
+            }
+          }
+          break;
+        case 'C': result.rows_affected = proto::rows_in_command_tag(proto::parse_command_complete(frame.body).tag); break;
+        case 'I': case 's': break;
+        case 'E': if (!error) error = proto::parse_error_fields(frame.body, 'E'); break;
+        case 'Z':
+          status_ = proto::parse_ready_for_query(frame.body).status;
+          if (error) {
+            // A cached plan whose result type changed (after ALTER TABLE): forget it; the next run prepares again.
+            if (error->sqlstate == "0A000" && error->message.starts_with("cached plan")) forget(sql, types);
+            throw_database_error(std::move(*error));
+          }
+          co_return result;
+        default: if (!handle_async(frame)) unexpected(frame, "a query");
+      }
+    }
+  }
+
+public:
+  // ---- Status.
+  int server_pid() const noexcept { return key_.process_id; }
+  const std::map<std::string, std::string>& settings() const noexcept { return settings_; }
+  std::string setting(const std::string& name) const {
+    auto found = settings_.find(name);
+    return found == settings_.end() ? std::string() : found->second;
+  }
+  // The server_version setting, e.g. "15.8 (Debian 15.8-0+deb12u1)".
+  std::string server_version() const { return setting("server_version"); }
+  bool is_in_transaction() const noexcept { return status_ != proto::TransactionStatus::idle; }
+  bool is_tls() const noexcept { return transport_.is_tls(); }
+  // How the server authenticated this session: trust, password, md5, SCRAM-SHA-256 or SCRAM-SHA-256-PLUS.
+  const std::string& authentication_method() const noexcept { return authentication_method_; }
+  bool is_closed() const noexcept { return closed_; }
+  std::size_t cached_statements() const noexcept { return cache_.size(); }
+  const std::vector<Notice>& notices() const noexcept { return notices_; }
+
+  // Says goodbye (Terminate) and closes the socket.
+  asio::awaitable<void> close() {
+    if (closed_) co_return;
+    closed_ = true;
+    out_.clear();
+    proto::write_terminate(out_);
+    try {
+      co_await transport_.write(out_);
+    } catch (...) {
+    }
+    transport_.close();
+  }
+  // Closes the socket at once.
+  void terminate() noexcept {
+    closed_ = true;
+    transport_.close();
+  }
+
+private:
+  struct Prepared {
+    std::string name;
+    std::vector<proto::FieldDescription> fields;
+    std::vector<proto::Format> result_formats;
+  };
+
+  PgConnection(asio::any_io_executor executor, ConnectOptions options, Options settings)
+      : transport_(std::move(executor)), options_(std::move(options)), settings_options_(settings) {}
+
+  asio::awaitable<void> start(const HostSpec& host) {
+    co_await transport_.connect(host, options_.connect_timeout);
+    co_await transport_.negotiate_tls(options_);
+    std::vector<std::pair<std::string, std::string>> parameters{{"user", options_.user},
+                                                               {"database", options_.database},
+                                                               {"client_encoding", "UTF8"}};
+    if (!options_.application_name.empty()) parameters.emplace_back("application_name", options_.application_name);
+    if (!options_.options.empty()) parameters.emplace_back("options", options_.options);
+    for (const auto& [name, value] : options_.server_settings) parameters.emplace_back(name, value);
+    out_.clear();
+    proto::write_startup(out_, parameters);
+    co_await transport_.write(out_);
+    co_await authenticate(host);
+  }
+
+  std::string password_for(const HostSpec& host) const {
+    if (options_.password) return *options_.password;
+    if (auto from_file = password_from_file(options_, host)) return *from_file;
+    throw ConnectionError("the server at " + transport_.describe() + " asks for a password for user \"" + options_.user +
+                          "\", and none was given (password, PGPASSWORD or the password file)");
+  }
+
+  asio::awaitable<void> authenticate(const HostSpec& host) {
+    std::optional<proto::ScramClient> scram;
+    while (true) {
+      const proto::Frame frame = co_await read_frame();
+      switch (frame.type) {
+        case 'R': {
+          const proto::Authentication auth = proto::parse_authentication(frame.body);
+          out_.clear();
+          switch (auth.kind) {
+            case proto::AuthKind::ok: break;
+            case proto::AuthKind::cleartext_password:
+              authentication_method_ = "password";
+              proto::write_password(out_, password_for(host));
+              break;
+            case proto::AuthKind::md5_password:
+              authentication_method_ = "md5";
+              proto::write_password(out_, proto::md5_password(options_.user, password_for(host), auth.md5_salt));
+              break;
+            case proto::AuthKind::sasl: {
+              auto offered = [&](std::string_view m) {
+                for (const auto& o : auth.sasl_mechanisms)
+                  if (o == m) return true;
+                return false;
+              };
+              const auto binding = options_.channel_binding == "disable" ? std::nullopt : transport_.tls_server_end_point();
+              proto::ScramClient::Options scram_options;
+              if (binding && offered("SCRAM-SHA-256-PLUS")) scram_options.channel_binding = binding;
+              else if (options_.channel_binding == "require")
+                throw ConnectionError("channel_binding=require, but the server at " + transport_.describe() +
+                                      " offers no channel binding (it needs TLS and SCRAM-SHA-256-PLUS)");
+              else scram_options.client_supports_binding = binding.has_value();
+              if (!scram_options.channel_binding && !offered("SCRAM-SHA-256"))
+                throw ConnectionError("the server offers no SASL mechanism keel supports");
+              scram.emplace(password_for(host), std::move(scram_options));
+              authentication_method_ = std::string(scram->mechanism());
+              proto::write_sasl_initial_response(out_, scram->mechanism(), scram->client_first_message());
+              break;
+            }
+            case proto::AuthKind::sasl_continue:
+              if (!scram) throw ProtocolError("the server sent SASLContinue before SASL");
+              proto::write_sasl_response(out_, scram->client_final_message(auth.sasl_data));
+              break;
+            case proto::AuthKind::sasl_final:
+              if (!scram) throw ProtocolError("the server sent SASLFinal before SASL");
+              scram->verify_server_final(auth.sasl_data);
+              break;
+            case proto::AuthKind::kerberos_v5: case proto::AuthKind::scm_credential: case proto::AuthKind::gss:
+            case proto::AuthKind::gss_continue: case proto::AuthKind::sspi:
+              throw ConnectionError("the server at " + transport_.describe() + " asks for " + method_name(auth.kind) +
+                                    " authentication, which keel does not support");
+          }
+          if (!out_.empty()) co_await transport_.write(out_);
+          break;
+        }
+        case 'K': key_ = proto::parse_backend_key_data(frame.body); break;
+        case 'E': throw_database_error(proto::parse_error_fields(frame.body, 'E'));
+        case 'v': break;  // the server speaks an older 3.x minor version; keel uses nothing newer
+        case 'Z':
+          status_ = proto::parse_ready_for_query(frame.body).status;
+          ready_ = true;
+          co_return;
+        default: if (!handle_async(frame)) unexpected(frame, "the startup");
+      }
+    }
+  }
+
+  static std::string method_name(proto::AuthKind kind) {
+    switch (kind) {
+      case proto::AuthKind::kerberos_v5: return "Kerberos V5";
+      case proto::AuthKind::scm_credential: return "SCM credential";
+      case proto::AuthKind::gss: case proto::AuthKind::gss_continue: return "GSSAPI";
+      case proto::AuthKind::sspi: return "SSPI";
+      default: return "an unknown";
+    }
+  }
+
+  bool suits(TargetSessionAttrs target, bool standby_only) const {
+    const bool read_only = setting("default_transaction_read_only") == "on" || setting("in_hot_standby") == "on";
+    const bool standby = setting("in_hot_standby") == "on";
+    if (standby_only) return standby;
+    switch (target) {
+      case TargetSessionAttrs::any: case TargetSessionAttrs::prefer_standby: return true;
+      case TargetSessionAttrs::read_write: return !read_only;
+      case TargetSessionAttrs::read_only: return read_only;
+      case TargetSessionAttrs::primary: return !standby;
+      case TargetSessionAttrs::standby: return standby;
+    }
+    return true;
+  }
+
+  // ---- Statements.
+
+  std::string cache_key(std::string_view sql, const std::vector<std::uint32_t>& types) const {
+    std::string key(sql);
+    key += '\0';
+    for (auto t : types) key += std::to_string(t) + ",";
+    return key;
+  }
+
+  void forget(std::string_view sql, const std::vector<std::uint32_t>& types) {
+    if (auto found = cache_.find(cache_key(sql, types)); found != cache_.end()) {
+      to_close_.push_back(found->second.prepared.name);
+      lru_.erase(found->second.position);
+      cache_.erase(found);
+    }
+  }
+
+  // Parse + Describe + Sync (once per text and parameter types while cached), to learn the result columns
+  // and choose their formats.
+  asio::awaitable<const Prepared*> prepare(std::string_view sql, const std::vector<std::uint32_t>& types) {
+    const bool caching = settings_options_.statement_cache_size > 0;
+    const std::string key = cache_key(sql, types);
+    if (caching) {
+      if (auto found = cache_.find(key); found != cache_.end()) {
+        lru_.splice(lru_.begin(), lru_, found->second.position);
+        co_return &found->second.prepared;
+      }
+    }
+    Prepared prepared;
+    prepared.name = caching ? "keel_s" + std::to_string(++statement_counter_) : "";
+    out_.clear();
+    for (const std::string& name : to_close_) proto::write_close(out_, proto::Target::statement, name);
+    to_close_.clear();
+    proto::write_parse(out_, prepared.name, sql, types);
+    proto::write_describe(out_, proto::Target::statement, prepared.name);
+    proto::write_sync(out_);
+    co_await transport_.write(out_);
+    std::optional<ErrorFields> error;
+    for (bool ready = false; !ready;) {
+      const proto::Frame frame = co_await read_frame();
+      switch (frame.type) {
+        case '1': case '3': case 't': case 'n': break;
+        case 'T': prepared.fields = proto::parse_row_description(frame.body).fields; break;
+        case 'E': if (!error) error = proto::parse_error_fields(frame.body, 'E'); break;
+        case 'Z':
+          status_ = proto::parse_ready_for_query(frame.body).status;
+          if (error) throw_database_error(std::move(*error));
+          ready = true;
+          break;
+        default: if (!handle_async(frame)) unexpected(frame, "preparing a statement");
+      }
+    }
+    for (auto& field : prepared.fields) {
+      field.format = static_cast<std::int16_t>(result_format_for(field.type_oid));
+      prepared.result_formats.push_back(static_cast<proto::Format>(field.format));
+    }
+    if (!caching) {
+      unnamed_ = std::move(prepared);
+      co_return &unnamed_;
+    }
+    if (cache_.size() >= settings_options_.statement_cache_size) {  // evict the least recently used
+      const std::string oldest = lru_.back();
+      lru_.pop_back();
+      to_close_.push_back(cache_.at(oldest).prepared.name);
+      cache_.erase(oldest);
+    }
+    lru_.push_front(key);
+    auto [entry, inserted] = cache_.emplace(key, CacheEntry{std::move(prepared), lru_.begin()});
+    co_return &entry->second.prepared;
+  }
+
+  static std::uint32_t parameter_type(const Value& v) {
+    switch (v.kind()) {
+      case ValueKind::boolean: return oid::boolean;
+      case ValueKind::integer: return oid::int8;
+      case ValueKind::real: return oid::float8;
+      case ValueKind::blob: return oid::bytea;
+      case ValueKind::text: case ValueKind::null: return 0;  // the server infers it from the statement
+    }
+    return 0;
+  }
+
+  static std::pair<proto::Format, proto::ParameterValue> encode_parameter(const Value& v, std::vector<std::uint8_t>& storage) {
+    auto put = [&](std::uint64_t bits, int bytes) {
+      for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) storage.push_back(static_cast<std::uint8_t>(bits >> shift));
+    };
+    const Cell c = v.cell();
+    switch (c.kind) {
+      case ValueKind::null: return {proto::Format::text, std::nullopt};
+      case ValueKind::boolean: put(c.integer ? 1 : 0, 1); break;
+      case ValueKind::integer: put(static_cast<std::uint64_t>(c.integer), 8); break;
+      case ValueKind::real: put(std::bit_cast<std::uint64_t>(c.real), 8); break;
+      case ValueKind::blob: storage.assign(reinterpret_cast<const std::uint8_t*>(c.blob.data()),
+                                           reinterpret_cast<const std::uint8_t*>(c.blob.data()) + c.blob.size());
+        break;
+      case ValueKind::text:
+        return {proto::Format::text, std::span(reinterpret_cast<const std::uint8_t*>(c.text.data()), c.text.size())};
+    }
+    return {proto::Format::binary, std::span<const std::uint8_t>(storage)};
+  }
+
+  // ---- Reading.
+
+  // The next message; ParameterStatus, notices and notifications are handled by the caller's handle_async.
+  asio::awaitable<proto::Frame> read_frame() {
+    // Drop the previous frame's bytes.
+    in_start_ += pending_consume_;
+    pending_consume_ = 0;
+    while (true) {
+      auto frame = proto::next_frame(std::span<const std::uint8_t>(in_).subspan(in_start_, in_end_ - in_start_));
+      if (frame) {
+        pending_consume_ = frame->size;
+        co_return *frame;
+      }
+      // Make room: move the partial message to the front, and grow for a large one.
+      if (in_start_ > 0) {
+        std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
+        in_end_ -= in_start_;
+        in_start_ = 0;
+      }
+      if (in_end_ == in_.size()) in_.resize(in_.size() * 2);
+      std::size_t n = 0;
+      try {
+        n = co_await transport_.read_some(std::span(in_).subspan(in_end_));
+      } catch (const boost::system::system_error& e) {
+        closed_ = true;
+        throw ConnectionError("the connection to " + transport_.describe() + " was lost: " + e.code().message());
+      }
+      in_end_ += n;
+    }
+  }
+
+  bool handle_async(const proto::Frame& frame) {
+    switch (frame.type) {
+      case 'S': {
+        auto status = proto::parse_parameter_status(frame.body);
+        settings_[status.name] = status.value;
+        return true;
+      }
+      case 'N': notices_.push_back(proto::parse_error_fields(frame.body, 'N')); return true;
+      case 'A': (void)proto::parse_notification(frame.body); return true;  // listeners come with part 2
+      default: return false;
+    }
+  }
+
+  asio::awaitable<void> drain_to_ready() {
+    while (true) {
+      const proto::Frame frame = co_await read_frame();
+      if (frame.type == 'Z') {
+        status_ = proto::parse_ready_for_query(frame.body).status;
+        co_return;
+      }
+    }
+  }
+
+  [[noreturn]] void unexpected(const proto::Frame& frame, std::string_view during) {
+    closed_ = true;
+    transport_.close();
+    throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server during " + std::string(during));
+  }
+
+  void ensure_open() const {
+    if (closed_) throw ConnectionError("the connection is closed");
+  }
+
+  struct CacheEntry {
+    Prepared prepared;
+    std::list<std::string>::iterator position;
+  };
+
+  Transport transport_;
+  ConnectOptions options_;
+  Options settings_options_;
+  proto::ByteBuffer out_;
+  std::vector<std::uint8_t> in_ = std::vector<std::uint8_t>(64 * 1024);
+  std::size_t in_start_ = 0, in_end_ = 0, pending_consume_ = 0;
+  proto::BackendKeyData key_;
+  proto::TransactionStatus status_ = proto::TransactionStatus::idle;
+  std::map<std::string, std::string> settings_;
+  std::vector<Notice> notices_;
+  bool closed_ = false;
+  bool ready_ = false;
+  std::string authentication_method_ = "trust";
+  std::unordered_map<std::string, CacheEntry> cache_;
+  std::list<std::string> lru_;
+  std::vector<std::string> to_close_;
+  std::uint64_t statement_counter_ = 0;
+  Prepared unnamed_;
+};
+
+}  // namespace keel::pg

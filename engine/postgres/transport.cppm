@@ -1,0 +1,238 @@
+// The byte stream beneath a PostgreSQL connection: TCP or a Unix-domain socket, with TLS (OpenSSL through
+// Asio) negotiated by PostgreSQL's SSLRequest and checked the way libpq's sslmode says. It knows no SQL and no
+// message but SSLRequest's one-byte answer.
+module;
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/system/system_error.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+export module keel.postgres:transport;
+import keel.engine;
+import keel.postgres.protocol;
+import :connect_options;
+
+namespace asio = boost::asio;
+
+export namespace keel::pg {
+
+// TLS could not be set up as the sslmode demands (the server refused it, or its certificate did not check out).
+class TlsError : public ConnectionError {
+public:
+  using ConnectionError::ConnectionError;
+};
+
+class Transport {
+public:
+  explicit Transport(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+
+  // Connects to one host: a TCP address or name, or a Unix-domain socket directory. A timeout covers the
+  // name lookup and the connect.
+  asio::awaitable<void> connect(const HostSpec& host, std::optional<std::chrono::seconds> timeout) {
+    host_ = host;
+    Deadline deadline(executor_, timeout);
+    try {
+      if (host.is_unix_socket()) {
+        std::string path = host.host + "/.s.PGSQL." + std::to_string(host.port);
+        if (path.front() == '@') path.front() = '\0';  // Linux's abstract namespace, as libpq
+        auto& socket = socket_.emplace<asio::local::stream_protocol::socket>(executor_);
+        deadline.on_expiry([&socket] { boost::system::error_code ignored; socket.close(ignored); });
+        co_await socket.async_connect(asio::local::stream_protocol::endpoint(path), asio::use_awaitable);
+        co_return;
+      }
+      asio::ip::tcp::resolver resolver(executor_);
+      deadline.on_expiry([&resolver] { resolver.cancel(); });
+      auto endpoints = co_await resolver.async_resolve(host.address.empty() ? host.host : host.address,
+                                                       std::to_string(host.port), asio::use_awaitable);
+      auto& socket = socket_.emplace<asio::ip::tcp::socket>(executor_);
+      deadline.on_expiry([&socket] { boost::system::error_code ignored; socket.close(ignored); });
+      co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
+      socket.set_option(asio::ip::tcp::no_delay(true));
+    } catch (const boost::system::system_error& e) {
+      if (deadline.expired())
+        throw TimeoutError("timed out after " + std::to_string(timeout->count()) + " s connecting to " + describe());
+      throw ConnectionError("cannot connect to " + describe() + ": " + e.code().message());
+    }
+  }
+
+  // Asks for TLS (SSLRequest) and sets it up when the server agrees. Returns whether the stream is now TLS;
+  // with require and stricter modes, a refusal is a TlsError.
+  asio::awaitable<bool> negotiate_tls(const ConnectOptions& options) {
+    auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_);
+    // No TLS over Unix-domain sockets, as libpq; allow tries without TLS first (the connection retries with it).
+    if (!tcp || options.ssl_mode == SslMode::disable || options.ssl_mode == SslMode::allow) co_return false;
+    protocol::ByteBuffer request;
+    protocol::write_ssl_request(request);
+    co_await asio::async_write(*tcp, asio::buffer(request), asio::use_awaitable);
+    char answer = 0;
+    co_await asio::async_read(*tcp, asio::buffer(&answer, 1), asio::use_awaitable);
+    const bool required = options.ssl_mode == SslMode::require || options.ssl_mode == SslMode::verify_ca ||
+                          options.ssl_mode == SslMode::verify_full;
+    if (answer == 'N') {
+      if (required) throw TlsError("the server at " + describe() + " does not support TLS, and sslmode requires it");
+      co_return false;
+    }
+    if (answer != 'S') throw ProtocolError("the server answered the TLS request with an unexpected byte");
+
+    context_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    context_->set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                          asio::ssl::context::no_tlsv1_1);
+    // As libpq: require checks the chain when a root certificate file exists; verify-ca and verify-full always.
+    const bool have_root = std::filesystem::exists(options.ssl_root_cert);
+    const bool verify_chain = options.ssl_mode == SslMode::verify_ca || options.ssl_mode == SslMode::verify_full ||
+                              (options.ssl_mode == SslMode::require && have_root);
+    if (verify_chain) {
+      if (!have_root)
+        throw TlsError("sslmode " + std::string(options.ssl_mode == SslMode::verify_full ? "verify-full" : "verify-ca") +
+                       " needs a root certificate, and " + options.ssl_root_cert + " does not exist (set sslrootcert)");
+      boost::system::error_code ec;
+      context_->load_verify_file(options.ssl_root_cert, ec);
+      if (ec) throw TlsError("cannot read the root certificate " + options.ssl_root_cert + ": " + ec.message());
+      context_->set_verify_mode(asio::ssl::verify_peer);
+    } else {
+      context_->set_verify_mode(asio::ssl::verify_none);
+    }
+    if (std::filesystem::exists(options.ssl_cert) && std::filesystem::exists(options.ssl_key)) {
+      boost::system::error_code ec;
+      context_->use_certificate_chain_file(options.ssl_cert, ec);
+      if (!ec) context_->use_private_key_file(options.ssl_key, asio::ssl::context::pem, ec);
+      if (ec) throw TlsError("cannot use the client certificate " + options.ssl_cert + ": " + ec.message());
+    }
+    tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(*tcp, *context_);
+    boost::system::error_code address_check;
+    (void)asio::ip::make_address(host_.host, address_check);
+    const bool is_ip = !address_check;
+    if (options.ssl_sni && !is_ip) SSL_set_tlsext_host_name(tls_->native_handle(), host_.host.c_str());
+    try {
+      co_await tls_->async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+    } catch (const boost::system::system_error& e) {
+      std::string reason = e.code().message();
+      const long verify = SSL_get_verify_result(tls_->native_handle());
+      if (verify != X509_V_OK) reason = X509_verify_cert_error_string(verify);
+      throw TlsError("TLS with " + describe() + " failed: " + reason);
+    }
+    // verify-full: the certificate must name the host (a DNS name, or an IP address) the client asked for.
+    if (options.ssl_mode == SslMode::verify_full && !certificate_names_host(is_ip)) {
+      close();
+      throw TlsError("TLS with " + describe() + " failed: the server certificate does not match the host name \"" +
+                     host_.host + "\"");
+    }
+    co_return true;
+  }
+
+  bool is_tls() const noexcept { return tls_ != nullptr; }
+
+  bool certificate_names_host(bool is_ip) const {
+    X509* certificate = SSL_get1_peer_certificate(tls_->native_handle());
+    if (!certificate) return false;
+    const int match = is_ip ? X509_check_ip_asc(certificate, host_.host.c_str(), 0)
+                            : X509_check_host(certificate, host_.host.c_str(), host_.host.size(), 0, nullptr);
+    X509_free(certificate);
+    return match == 1;
+  }
+
+  // The tls-server-end-point channel binding (RFC 5929): a hash of the server's certificate, with its
+  // signature's hash algorithm, or SHA-256 for MD5 and SHA-1.
+  std::optional<std::vector<std::uint8_t>> tls_server_end_point() const {
+    if (!tls_) return std::nullopt;
+    X509* certificate = SSL_get1_peer_certificate(tls_->native_handle());
+    if (!certificate) return std::nullopt;
+    int digest_nid = NID_undef;
+    const EVP_MD* digest = EVP_sha256();
+    if (OBJ_find_sigid_algs(X509_get_signature_nid(certificate), &digest_nid, nullptr) && digest_nid != NID_md5 &&
+        digest_nid != NID_sha1)
+      if (const EVP_MD* own = EVP_get_digestbynid(digest_nid)) digest = own;
+    std::vector<std::uint8_t> hash(EVP_MAX_MD_SIZE);
+    unsigned int length = 0;
+    const bool ok = X509_digest(certificate, digest, hash.data(), &length) == 1;
+    X509_free(certificate);
+    if (!ok) return std::nullopt;
+    hash.resize(length);
+    return hash;
+  }
+
+  asio::awaitable<void> write(std::span<const std::uint8_t> bytes) {
+    if (tls_) co_await asio::async_write(*tls_, asio::buffer(bytes.data(), bytes.size()), asio::use_awaitable);
+    else if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_))
+      co_await asio::async_write(*tcp, asio::buffer(bytes.data(), bytes.size()), asio::use_awaitable);
+    else co_await asio::async_write(std::get<asio::local::stream_protocol::socket>(socket_), asio::buffer(bytes.data(), bytes.size()),
+                                    asio::use_awaitable);
+  }
+
+  asio::awaitable<std::size_t> read_some(std::span<std::uint8_t> into) {
+    auto buffer = asio::buffer(into.data(), into.size());
+    if (tls_) co_return co_await tls_->async_read_some(buffer, asio::use_awaitable);
+    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) co_return co_await tcp->async_read_some(buffer, asio::use_awaitable);
+    co_return co_await std::get<asio::local::stream_protocol::socket>(socket_).async_read_some(buffer, asio::use_awaitable);
+  }
+
+  void close() noexcept {
+    boost::system::error_code ignored;
+    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) tcp->close(ignored);
+    if (auto* local = std::get_if<asio::local::stream_protocol::socket>(&socket_)) local->close(ignored);
+  }
+
+  std::string describe() const { return host_.is_unix_socket() ? host_.host : host_.host + ":" + std::to_string(host_.port); }
+  const HostSpec& host() const noexcept { return host_; }
+
+private:
+  // A timer that runs an action (closing the socket) if it expires before it is destroyed.
+  class Deadline {
+  public:
+    Deadline(asio::any_io_executor executor, std::optional<std::chrono::seconds> timeout)
+        : state_(std::make_shared<State>()), timer_(executor) {
+      if (!timeout) return;
+      timer_.expires_after(*timeout);
+      timer_.async_wait([state = state_](const boost::system::error_code& ec) {
+        if (ec || !state->armed) return;
+        state->expired = true;
+        if (state->action) state->action();
+      });
+    }
+    ~Deadline() {
+      state_->armed = false;
+      timer_.cancel();
+    }
+    void on_expiry(std::function<void()> action) { state_->action = std::move(action); }
+    bool expired() const noexcept { return state_->expired; }
+
+  private:
+    struct State {
+      bool armed = true;
+      bool expired = false;
+      std::function<void()> action;
+    };
+    std::shared_ptr<State> state_;
+    asio::steady_timer timer_;
+  };
+
+  asio::any_io_executor executor_;
+  HostSpec host_;
+  std::variant<std::monostate, asio::ip::tcp::socket, asio::local::stream_protocol::socket> socket_;
+  std::unique_ptr<asio::ssl::context> context_;
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
+};
+
+}  // namespace keel::pg
