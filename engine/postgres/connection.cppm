@@ -19,6 +19,7 @@ module;
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <variant>
@@ -26,7 +27,9 @@ module;
 export module keel.postgres:connection;
 import keel.engine;
 import keel.postgres.protocol;
+import :codecs;
 import :connect_options;
+import :record;
 import :transport;
 
 namespace asio = boost::asio;
@@ -44,8 +47,9 @@ constexpr std::uint32_t boolean = 16, bytea = 17, name = 19, int8 = 20, int2 = 2
 // the others over as text.
 class PgRowReader final : public RowReader {
 public:
-  PgRowReader(const std::vector<proto::FieldDescription>& fields, const std::vector<std::optional<proto::Bytes>>& cells)
-      : fields_(fields), cells_(cells) {}
+  PgRowReader(const std::vector<proto::FieldDescription>& fields, const std::vector<proto::Format>& formats,
+              const std::vector<std::optional<proto::Bytes>>& cells)
+      : fields_(fields), formats_(formats), cells_(cells) {}
   std::size_t size() const override { return cells_.size(); }
   std::string_view name(std::size_t index) const override { return fields_[index].name; }
   Cell cell(std::size_t index) const override {
@@ -59,7 +63,7 @@ public:
       c.text = std::string_view(reinterpret_cast<const char*>(b.data()), b.size());
       return c;
     };
-    if (field.format == 0) return text();
+    if (formats_[index] == proto::Format::text) return text();
     auto big_endian = [&](std::size_t n) {
       if (b.size() != n)
         throw ProtocolError("column '" + field.name + "' has " + std::to_string(b.size()) + " bytes where its type needs " +
@@ -84,7 +88,70 @@ public:
 
 private:
   const std::vector<proto::FieldDescription>& fields_;
+  const std::vector<proto::Format>& formats_;
   const std::vector<std::optional<proto::Bytes>>& cells_;
+};
+
+// Collects rows into Records (the asyncpg-style API).
+class RecordCollector final : public RowSink {
+public:
+  void on_row(const RowReader&) override {}
+  void add(std::shared_ptr<const RecordDescription>& description, const std::vector<proto::FieldDescription>& fields,
+           const std::vector<proto::Format>& formats, const std::vector<std::optional<proto::Bytes>>& cells) {
+    if (!description) description = std::make_shared<const RecordDescription>(RecordDescription{fields, formats});
+    records.emplace_back(description, cells);
+  }
+  std::vector<Record> records;
+};
+
+// Bound values, encoded: their type OIDs (0 lets the server infer), formats and bytes.
+struct EncodedParameters {
+  std::vector<std::uint32_t> types;
+  std::vector<proto::Format> formats;
+  std::vector<proto::ParameterValue> values;
+  std::vector<std::unique_ptr<proto::ByteBuffer>> storage;
+
+  template <class T>
+  void add(const T& value) {
+    using U = std::remove_cvref_t<T>;
+    if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t>) {
+      push(0, proto::Format::text, std::nullopt);
+    } else if constexpr (is_optional_v<U>) {
+      if (value) add(*value);
+      else push(PgCodec<typename U::value_type>::oid, proto::Format::binary, std::nullopt);
+    } else if constexpr (std::is_convertible_v<const U&, std::string_view>) {
+      // Text goes untyped, so the server reads it as whatever the statement needs (a date, a number, json...).
+      auto& bytes = *storage.emplace_back(std::make_unique<proto::ByteBuffer>());
+      const std::string_view text(value);
+      bytes.assign(text.begin(), text.end());
+      push(0, proto::Format::text, std::span<const std::uint8_t>(bytes));
+    } else if constexpr (std::is_same_v<U, Value>) {
+      add_value(value);
+    } else {
+      static_assert(PgEncodable<U>, "keel::pg: no codec sends this C++ type to PostgreSQL; specialize keel::pg::PgCodec<T>");
+      auto& bytes = *storage.emplace_back(std::make_unique<proto::ByteBuffer>());
+      PgCodec<U>::encode(value, bytes);
+      push(PgCodec<U>::oid, proto::Format::binary, std::span<const std::uint8_t>(bytes));
+    }
+  }
+
+  void add_value(const Value& v) {
+    switch (v.kind()) {
+      case ValueKind::null: push(0, proto::Format::text, std::nullopt); break;
+      case ValueKind::boolean: add(v.as<bool>()); break;
+      case ValueKind::integer: add(v.as<std::int64_t>()); break;
+      case ValueKind::real: add(v.as<double>()); break;
+      case ValueKind::text: add(std::get<std::string>(v.storage())); break;
+      case ValueKind::blob: add(std::get<Blob>(v.storage())); break;
+    }
+  }
+
+private:
+  void push(std::uint32_t type, proto::Format format, proto::ParameterValue value) {
+    types.push_back(type);
+    formats.push_back(format);
+    values.push_back(value);
+  }
 };
 
 // Whether keel asks for a result column in binary (types it decodes) or in text (everything else).
@@ -171,41 +238,81 @@ public:
     }
   }
 
-  // The extended protocol: one statement with values bound to $1, $2...; rows go to the sink as they
-  // arrive, decoded in place. The statement is prepared once per text and kept in the statement cache.
-  asio::awaitable<ExecResult> fetch(std::string_view sql, std::span<const Value> params, RowSink* sink) {
-    // A cached statement whose result type changed (after an ALTER TABLE) fails once; outside a transaction it
-    // is prepared again and run again, so the call succeeds. In a transaction the error stands, as the
-    // transaction is aborted anyway.
+  // The extended protocol, for keel's engine layer: one statement with keel::Values bound to $1, $2...; rows go
+  // to the sink as they arrive, decoded in place. The statement is prepared once per text and kept in the
+  // statement cache.
+  asio::awaitable<ExecResult> query(std::string_view sql, std::span<const Value> params, RowSink* sink) {
+    EncodedParameters encoded;
+    for (const Value& v : params) encoded.add_value(v);
+    co_return co_await run_bound(sql, encoded, sink, nullptr);
+  }
+
+  // ---- asyncpg's API: values of any type with a codec, results as Records.
+
+  // All rows.
+  template <class... Args>
+  asio::awaitable<std::vector<Record>> fetch(std::string_view sql, const Args&... args) {
+    EncodedParameters encoded;
+    (encoded.add(args), ...);
+    RecordCollector records;
+    co_await run_bound(sql, encoded, &records, &records);
+    co_return std::move(records.records);
+  }
+  // The first row, or nullopt.
+  template <class... Args>
+  asio::awaitable<std::optional<Record>> fetchrow(std::string_view sql, const Args&... args) {
+    auto records = co_await fetch(sql, args...);
+    if (records.empty()) co_return std::nullopt;
+    co_return std::move(records.front());
+  }
+  // The first column of the first row. No row is a MisuseError, unless T is std::optional.
+  template <class T, class... Args>
+  asio::awaitable<T> fetchval(std::string_view sql, const Args&... args) {
+    auto row = co_await fetchrow(sql, args...);
+    if (!row) {
+      if constexpr (is_optional_v<T>) co_return std::nullopt;
+      else throw MisuseError("fetchval: the query returned no row; read it as std::optional<T> to accept none");
+    } else {
+      co_return row->template get<T>(0);
+    }
+  }
+  // A statement with values, through the extended protocol; returns its status ("INSERT 0 1").
+  template <class... Args>
+    requires(sizeof...(Args) > 0)
+  asio::awaitable<std::string> execute(std::string_view sql, const Args&... args) {
+    EncodedParameters encoded;
+    (encoded.add(args), ...);
+    co_await run_bound(sql, encoded, nullptr, nullptr);
+    co_return last_status_;
+  }
+  // The status of the last command ("SELECT 3", "INSERT 0 1").
+  const std::string& status_message() const noexcept { return last_status_; }
+
+private:
+  // A cached statement whose result type changed (after an ALTER TABLE) fails once; outside a transaction it
+  // is prepared again and run again, so the call succeeds. In a transaction the error stands, as the
+  // transaction is aborted anyway.
+  asio::awaitable<ExecResult> run_bound(std::string_view sql, EncodedParameters& params, RowSink* sink, RecordCollector* records) {
     std::exception_ptr stale;
     try {
-      co_return co_await fetch_once(sql, params, sink);
+      co_return co_await run_once(sql, params, sink, records);
     } catch (const FeatureNotSupported& e) {
       if (!e.server_message().starts_with("cached plan must not change result type") || is_in_transaction()) throw;
       stale = std::current_exception();
     }
-    co_return co_await fetch_once(sql, params, sink);
+    co_return co_await run_once(sql, params, sink, records);
   }
 
-private:
-  asio::awaitable<ExecResult> fetch_once(std::string_view sql, std::span<const Value> params, RowSink* sink) {
+  asio::awaitable<ExecResult> run_once(std::string_view sql, EncodedParameters& params, RowSink* sink, RecordCollector* records) {
     ensure_open();
-    std::vector<std::uint32_t> types;
-    types.reserve(params.size());
-    for (const Value& v : params) types.push_back(parameter_type(v));
-    const Prepared& prepared = *co_await prepare(sql, types);
-
-    // Bind, Execute, Sync, in one write.
-    std::vector<proto::Format> formats;
-    std::vector<proto::ParameterValue> values;
-    std::vector<std::vector<std::uint8_t>> storage(params.size());
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      const auto [format, bytes] = encode_parameter(params[i], storage[i]);
-      formats.push_back(format);
-      values.push_back(bytes);
-    }
+    const Prepared& prepared = *co_await prepare(sql, params.types);
+    // Binary results for the types keel decodes: every codec type for Records, keel's value types for sinks.
+    std::vector<proto::Format> result_formats;
+    for (const auto& field : prepared.fields)
+      result_formats.push_back(records ? (has_binary_codec(field.type_oid) ? proto::Format::binary : proto::Format::text)
+                                       : result_format_for(field.type_oid));
     out_.clear();
-    proto::write_bind(out_, "", prepared.name, formats, values, prepared.result_formats);
+    proto::write_bind(out_, "", prepared.name, params.formats, params.values, result_formats);
     proto::write_execute(out_, "", 0);
     proto::write_sync(out_);
     co_await transport_.write(out_);
@@ -213,6 +320,7 @@ private:
     ExecResult result;
     std::optional<ErrorFields> error;
     std::vector<std::optional<proto::Bytes>> cells;
+    std::shared_ptr<const RecordDescription> description;
     while (true) {
       const proto::Frame frame = co_await read_frame();
       switch (frame.type) {
@@ -221,10 +329,14 @@ private:
           if (error || !sink) break;
           proto::parse_data_row(frame.body, cells);
           if (cells.size() != prepared.fields.size()) throw ProtocolError("a row's column count differs from its description");
+          if (records) {
+            records->add(description, prepared.fields, result_formats, cells);
+            break;
+          }
           {
             std::exception_ptr refused;
             try {
-              sink->on_row(PgRowReader(prepared.fields, cells));
+              sink->on_row(PgRowReader(prepared.fields, result_formats, cells));
             } catch (...) {
               refused = std::current_exception();
             }
@@ -235,14 +347,16 @@ private:
             }
           }
           break;
-        case 'C': result.rows_affected = proto::rows_in_command_tag(proto::parse_command_complete(frame.body).tag); break;
+        case 'C':
+          last_status_ = proto::parse_command_complete(frame.body).tag;
+          result.rows_affected = proto::rows_in_command_tag(last_status_);
+          break;
         case 'I': case 's': break;
         case 'E': if (!error) error = proto::parse_error_fields(frame.body, 'E'); break;
         case 'Z':
           status_ = proto::parse_ready_for_query(frame.body).status;
           if (error) {
-            // A cached plan whose result type changed (after ALTER TABLE): forget it; the next run prepares again.
-            if (error->sqlstate == "0A000" && error->message.starts_with("cached plan")) forget(sql, types);
+            if (error->sqlstate == "0A000" && error->message.starts_with("cached plan")) forget(sql, params.types);
             throw_database_error(std::move(*error));
           }
           co_return result;
@@ -291,7 +405,6 @@ private:
   struct Prepared {
     std::string name;
     std::vector<proto::FieldDescription> fields;
-    std::vector<proto::Format> result_formats;
   };
 
   PgConnection(asio::any_io_executor executor, ConnectOptions options, Options settings)
@@ -461,10 +574,6 @@ private:
         default: if (!handle_async(frame)) unexpected(frame, "preparing a statement");
       }
     }
-    for (auto& field : prepared.fields) {
-      field.format = static_cast<std::int16_t>(result_format_for(field.type_oid));
-      prepared.result_formats.push_back(static_cast<proto::Format>(field.format));
-    }
     if (!caching) {
       unnamed_ = std::move(prepared);
       co_return &unnamed_;
@@ -478,36 +587,6 @@ private:
     lru_.push_front(key);
     auto [entry, inserted] = cache_.emplace(key, CacheEntry{std::move(prepared), lru_.begin()});
     co_return &entry->second.prepared;
-  }
-
-  static std::uint32_t parameter_type(const Value& v) {
-    switch (v.kind()) {
-      case ValueKind::boolean: return oid::boolean;
-      case ValueKind::integer: return oid::int8;
-      case ValueKind::real: return oid::float8;
-      case ValueKind::blob: return oid::bytea;
-      case ValueKind::text: case ValueKind::null: return 0;  // the server infers it from the statement
-    }
-    return 0;
-  }
-
-  static std::pair<proto::Format, proto::ParameterValue> encode_parameter(const Value& v, std::vector<std::uint8_t>& storage) {
-    auto put = [&](std::uint64_t bits, int bytes) {
-      for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) storage.push_back(static_cast<std::uint8_t>(bits >> shift));
-    };
-    const Cell c = v.cell();
-    switch (c.kind) {
-      case ValueKind::null: return {proto::Format::text, std::nullopt};
-      case ValueKind::boolean: put(c.integer ? 1 : 0, 1); break;
-      case ValueKind::integer: put(static_cast<std::uint64_t>(c.integer), 8); break;
-      case ValueKind::real: put(std::bit_cast<std::uint64_t>(c.real), 8); break;
-      case ValueKind::blob: storage.assign(reinterpret_cast<const std::uint8_t*>(c.blob.data()),
-                                           reinterpret_cast<const std::uint8_t*>(c.blob.data()) + c.blob.size());
-        break;
-      case ValueKind::text:
-        return {proto::Format::text, std::span(reinterpret_cast<const std::uint8_t*>(c.text.data()), c.text.size())};
-    }
-    return {proto::Format::binary, std::span<const std::uint8_t>(storage)};
   }
 
   // ---- Reading.
@@ -596,6 +675,7 @@ private:
   std::list<std::string> lru_;
   std::vector<std::string> to_close_;
   std::uint64_t statement_counter_ = 0;
+  std::string last_status_;
   Prepared unnamed_;
 };
 

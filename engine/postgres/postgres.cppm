@@ -4,3 +4,5 @@ export module keel.postgres;
 export import :connect_options;
 export import :transport;
 export import :connection;
+export import :codecs;
+export import :record;

@@ -3,8 +3,12 @@
 // and the statement cache.
 #include <catch2/catch.hpp>
 #include <boost/asio.hpp>
+#include <boost/json.hpp>
 #include <sys/stat.h>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -63,7 +67,7 @@ std::unique_ptr<PgConnection> connect(const std::string& dsn_text, keel::pg::PgC
 keel::Rows fetch(PgConnection& connection, const std::string& sql, std::vector<keel::Value> params = {}) {
   return run([&]() -> asio::awaitable<keel::Rows> {
     keel::RowsCollector collector;
-    const keel::ExecResult result = co_await connection.fetch(sql, params, &collector);
+    const keel::ExecResult result = co_await connection.query(sql, params, &collector);
     co_return collector.result(result);
   }());
 }
@@ -203,7 +207,7 @@ TEST_CASE("bound values and binary results round-trip", "[pg][query]") {
 
   execute(*c, "CREATE TEMP TABLE band (id int8 PRIMARY KEY, name text NOT NULL)");
   keel::RowsCollector ignored;
-  auto inserted = run(c->fetch("INSERT INTO band VALUES ($1, $2), ($3, $4)",
+  auto inserted = run(c->query("INSERT INTO band VALUES ($1, $2), ($3, $4)",
                                           std::vector<keel::Value>{1, "a", 2, "b"}, &ignored));
   CHECK(inserted.rows_affected == 2);
   CHECK(fetch(*c, "SELECT count(*) FROM band WHERE name = $1", {"b"})[0].get<std::int64_t>(0) == 1);
@@ -236,7 +240,7 @@ TEST_CASE("server errors are typed by SQLSTATE and leave the connection usable",
   struct ReadsInts final : keel::RowSink {
     void on_row(const keel::RowReader& row) override { (void)row.get<int>(0); }
   } reads_ints;
-  CHECK_THROWS_AS(run(c->fetch("SELECT a FROM (VALUES (NULL::int), (1), (2)) AS v (a)", {}, &reads_ints)),
+  CHECK_THROWS_AS(run(c->query("SELECT a FROM (VALUES (NULL::int), (1), (2)) AS v (a)", {}, &reads_ints)),
                   keel::NullValueError);
   CHECK(fetch(*c, "SELECT 3")[0].get<int>(0) == 3);
 }
@@ -265,4 +269,160 @@ TEST_CASE("the statement cache: reuse, eviction, size 0, and a transparent re-pr
   for (int i = 0; i < 3; ++i) CHECK(fetch(*uncached, "SELECT $1::int8", {i})[0].get<int>(0) == i);
   CHECK(uncached->cached_statements() == 0);
   CHECK(fetch(*uncached, "SELECT count(*) FROM pg_prepared_statements")[0].get<std::int64_t>(0) == 0);
+}
+
+// ---- asyncpg's API and the binary codecs, round-tripped through the server.
+
+namespace {
+
+template <class T, class... Args>
+T value_of(PgConnection& c, const std::string& sql, const Args&... args) {
+  return run(c.fetchval<T>(sql, args...));
+}
+
+// What the server prints for an expression, to compare a decoded value with PostgreSQL's own reading.
+std::string server_text(PgConnection& c, const std::string& expression) {
+  return value_of<std::string>(c, "SELECT (" + expression + ")::text");
+}
+
+}  // namespace
+
+TEST_CASE("fetch, fetchrow, fetchval and execute with values", "[pg][api]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  CHECK(run(c->execute("CREATE TEMP TABLE person (id int4 PRIMARY KEY, name text, born date)")) == "CREATE TABLE");
+  CHECK(run(c->execute("INSERT INTO person VALUES ($1, $2, $3)", 1, "Ada", keel::pg::Date{
+      std::chrono::sys_days(std::chrono::year{1815} / 12 / 10)})) == "INSERT 0 1");
+  CHECK(run(c->execute("INSERT INTO person VALUES ($1, $2, NULL)", 2, std::string("Grace"))) == "INSERT 0 1");
+  auto people = run(c->fetch("SELECT id, name, born FROM person ORDER BY id"));
+  REQUIRE(people.size() == 2);
+  CHECK(people[0].get<int>("id") == 1);
+  CHECK(people[0].get<std::string>(1) == "Ada");
+  CHECK(people[0].get<keel::pg::Date>("born").days == std::chrono::sys_days(std::chrono::year{1815} / 12 / 10));
+  CHECK_FALSE(people[1].get<std::optional<keel::pg::Date>>("born").has_value());
+  CHECK_THROWS_AS(people[1].get<keel::pg::Date>("born"), keel::NullValueError);
+  CHECK_THROWS_AS(people[0].get<int>("name"), keel::TypeMismatchError);
+  CHECK_THROWS_AS(people[0].get<int>("nope"), keel::ColumnNotFoundError);
+  CHECK(run(c->fetchrow("SELECT name FROM person WHERE id = $1", 2))->get<std::string>(0) == "Grace");
+  CHECK_FALSE(run(c->fetchrow("SELECT name FROM person WHERE id = $1", 3)).has_value());
+  CHECK(value_of<std::int64_t>(*c, "SELECT count(*) FROM person") == 2);
+  CHECK_THROWS_AS(value_of<std::string>(*c, "SELECT name FROM person WHERE id = $1", 3), keel::MisuseError);
+  CHECK_FALSE(value_of<std::optional<std::string>>(*c, "SELECT name FROM person WHERE id = $1", 3).has_value());
+  CHECK(c->status_message() == "SELECT 0");
+  // A type without a codec reads as text.
+  CHECK(value_of<std::string>(*c, "SELECT '(1,2)'::point") == "(1,2)");
+  CHECK_THROWS_AS(value_of<int>(*c, "SELECT '(1,2)'::point"), keel::TypeMismatchError);
+}
+
+TEST_CASE("integers, floats, booleans, text and bytea at their edges", "[pg][codecs]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  CHECK(value_of<std::int16_t>(*c, "SELECT $1::int2", std::int16_t{-32768}) == -32768);
+  CHECK(value_of<std::int16_t>(*c, "SELECT 32767::int2") == 32767);
+  CHECK(value_of<std::int32_t>(*c, "SELECT $1", std::int32_t{-2147483647 - 1}) == -2147483647 - 1);
+  CHECK(value_of<std::int64_t>(*c, "SELECT $1", std::numeric_limits<std::int64_t>::max()) == std::numeric_limits<std::int64_t>::max());
+  CHECK(value_of<std::int64_t>(*c, "SELECT $1", std::numeric_limits<std::int64_t>::min()) == std::numeric_limits<std::int64_t>::min());
+  CHECK_THROWS_AS(value_of<std::int16_t>(*c, "SELECT 40000::int4"), keel::ValueOutOfRangeError);
+  CHECK(std::isnan(value_of<double>(*c, "SELECT 'NaN'::float8")));
+  CHECK(value_of<double>(*c, "SELECT $1", std::numeric_limits<double>::infinity()) == std::numeric_limits<double>::infinity());
+  CHECK(value_of<double>(*c, "SELECT '-Infinity'::float8") == -std::numeric_limits<double>::infinity());
+  CHECK(value_of<float>(*c, "SELECT $1", 1.5f) == 1.5f);
+  CHECK(value_of<double>(*c, "SELECT 0.1::float8") == 0.1);
+  CHECK(value_of<bool>(*c, "SELECT $1", false) == false);
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", "") == "");
+  CHECK(value_of<std::string>(*c, "SELECT $1::varchar(20)", "naïve ☃") == "naïve ☃");
+  CHECK(value_of<std::string>(*c, "SELECT 'ab'::char(4)") == "ab  ");
+  CHECK(value_of<keel::Blob>(*c, "SELECT $1", keel::Blob{}).empty());
+  const keel::Blob bytes{std::byte{0}, std::byte{1}, std::byte{255}};
+  CHECK(value_of<keel::Blob>(*c, "SELECT $1", bytes) == bytes);
+  CHECK(server_text(*c, "'\\x0001ff'::bytea") == "\\x0001ff");
+}
+
+TEST_CASE("numeric is exact: 1000 digits, negative scale, NaN and infinities", "[pg][codecs]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  using keel::pg::Numeric;
+  std::string thousand = "9";
+  for (int i = 1; i < 600; ++i) thousand += std::to_string(i % 10);
+  thousand += ".";
+  for (int i = 0; i < 400; ++i) thousand += std::to_string((i * 7) % 10);
+  for (const std::string& text : {std::string("0"), std::string("-12.50"), std::string("0.00001"), std::string("10000"),
+                                  std::string("123456789012345678901234567890.000000001"), std::string("-0.5"),
+                                  std::string("NaN"), std::string("Infinity"), std::string("-Infinity"), thousand}) {
+    // Our encoding read by the server, and the server's encoding read by us, both equal PostgreSQL's text.
+    CHECK(value_of<std::string>(*c, "SELECT $1::numeric::text", Numeric{text}) == text);
+    CHECK(value_of<Numeric>(*c, "SELECT $1::numeric", text).text == server_text(*c, "'" + text + "'::numeric"));
+  }
+  CHECK(value_of<Numeric>(*c, "SELECT 12345::numeric(10, -2)").text == "12300");
+  CHECK(value_of<Numeric>(*c, "SELECT 1.50::numeric(10, 4)").text == "1.5000");
+  CHECK_THROWS_AS(run(c->fetchval<Numeric>("SELECT $1::numeric", Numeric{"1e5"})), keel::ValueError);
+}
+
+TEST_CASE("dates, times, timestamps and intervals, with time zones, BC dates and infinities", "[pg][codecs]") {
+  using namespace std::chrono;
+  using namespace keel::pg;
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  run(c->execute("SET TimeZone = 'America/New_York'"));
+  CHECK(value_of<Date>(*c, "SELECT '2000-01-01'::date").days == sys_days(year{2000} / 1 / 1));
+  CHECK(value_of<Date>(*c, "SELECT '0044-03-15 BC'::date").days == sys_days(year{-43} / 3 / 15));
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", Date{sys_days(year{-43} / 3 / 15)}) == "0044-03-15 BC");
+  CHECK(value_of<Date>(*c, "SELECT 'infinity'::date").infinity == 1);
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", Date{{}, -1}) == "-infinity");
+
+  const TimestampTz instant = sys_days(year{2024} / 3 / 10) + hours(10) + microseconds(123456);
+  CHECK(value_of<TimestampTz>(*c, "SELECT '2024-03-10 12:00:00.123456+02'::timestamptz") == instant);
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", instant) == "2024-03-10 06:00:00.123456-04");  // New York, on daylight time since 02:00
+  CHECK(value_of<TimestampTz>(*c, "SELECT 'infinity'::timestamptz") == TimestampTz::max());
+  const Timestamp wall{local_days(year{1999} / 12 / 31) + hours(23) + minutes(59) + seconds(59), 0};
+  CHECK(value_of<Timestamp>(*c, "SELECT '1999-12-31 23:59:59'::timestamp") == wall);
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", wall) == "1999-12-31 23:59:59");
+  CHECK(value_of<Timestamp>(*c, "SELECT '-infinity'::timestamp").infinity == -1);
+
+  CHECK(value_of<Time>(*c, "SELECT '12:34:56.789'::time").since_midnight == hours(12) + minutes(34) + seconds(56) + milliseconds(789));
+  const TimeTz tz = value_of<TimeTz>(*c, "SELECT '12:34:56+05:30'::timetz");
+  CHECK(tz.since_midnight == hours(12) + minutes(34) + seconds(56));
+  CHECK(tz.utc_offset_seconds == 5 * 3600 + 30 * 60);
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", tz) == "12:34:56+05:30");
+
+  const Interval interval = value_of<Interval>(*c, "SELECT '1 year 2 mons 3 days 04:05:06.5'::interval");
+  CHECK(interval.months == 14);
+  CHECK(interval.days == 3);
+  CHECK(interval.time == hours(4) + minutes(5) + seconds(6) + milliseconds(500));
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", Interval{-1, 2, -seconds(3)}) == "-1 mons +2 days -00:00:03");
+}
+
+TEST_CASE("uuid, json, jsonb, inet and cidr", "[pg][codecs]") {
+  using namespace keel::pg;
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  const Uuid id = Uuid::parse("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+  CHECK(value_of<Uuid>(*c, "SELECT 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid") == id);
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", id) == id.to_string());
+  const boost::json::value document = boost::json::parse(R"({"a": [1, 2, null], "b": "ü"})");
+  CHECK(value_of<boost::json::value>(*c, "SELECT $1", document) == document);
+  CHECK(value_of<boost::json::value>(*c, "SELECT '{\"a\": [1, 2, null], \"b\": \"ü\"}'::json") == document);
+  CHECK(value_of<std::string>(*c, "SELECT '[1,2]'::json") == "[1,2]");  // json's text is its text
+  const Inet net = value_of<Inet>(*c, "SELECT '192.168.0.1/24'::inet");
+  CHECK(net.address == boost::asio::ip::make_address("192.168.0.1"));
+  CHECK(net.prefix == 24);
+  CHECK_FALSE(net.is_cidr);
+  CHECK(value_of<Inet>(*c, "SELECT '10.0.0.0/8'::cidr").is_cidr);
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", Inet{boost::asio::ip::make_address("::1")}) == "::1/128");
+  CHECK(value_of<std::string>(*c, "SELECT host($1)", Inet{boost::asio::ip::make_address("2001:db8::5"), 64}) == "2001:db8::5");
+}
+
+TEST_CASE("arrays: one and more dimensions, NULL elements, empty", "[pg][codecs]") {
+  using namespace keel::pg;
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  CHECK(value_of<std::vector<int>>(*c, "SELECT ARRAY[1, 2, 3]::int4[]") == std::vector<int>{1, 2, 3});
+  CHECK(value_of<std::vector<std::optional<std::string>>>(*c, "SELECT ARRAY['a', NULL, '']") ==
+        std::vector<std::optional<std::string>>{"a", std::nullopt, ""});
+  CHECK_THROWS_AS(value_of<std::vector<std::string>>(*c, "SELECT ARRAY['a', NULL]"), keel::NullValueError);
+  CHECK(value_of<std::vector<std::string>>(*c, "SELECT '{}'::text[]").empty());
+  const auto matrix = value_of<Array<std::int64_t>>(*c, "SELECT '{{1,2,3},{4,NULL,6}}'::int8[]");
+  CHECK(matrix.dimensions == std::vector<int>{2, 3});
+  CHECK(matrix.elements == std::vector<std::optional<std::int64_t>>{1, 2, 3, 4, std::nullopt, 6});
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", matrix) == "{{1,2,3},{4,NULL,6}}");
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", std::vector<double>{1.5, -2}) == "{1.5,-2}");
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", std::vector<std::optional<bool>>{true, std::nullopt}) == "{t,NULL}");
+  CHECK(value_of<std::int64_t>(*c, "SELECT cardinality($1)", std::vector<std::int64_t>{}) == 0);
+  CHECK(value_of<std::vector<Numeric>>(*c, "SELECT ARRAY[1.5, -2]::numeric[]") == std::vector<Numeric>{{"1.5"}, {"-2"}});
+  CHECK(value_of<std::vector<Date>>(*c, "SELECT ARRAY['2000-01-02'::date]")[0].days ==
+        std::chrono::sys_days(std::chrono::year{2000} / 1 / 2));
 }

@@ -1,0 +1,115 @@
+// A row as asyncpg hands it out: by index or by name, typed get<T> through the binary codecs, std::optional<T>
+// for NULL. A Record owns its bytes, so it outlives the message it came from.
+module;
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+export module keel.postgres:record;
+import keel.engine;
+import keel.postgres.protocol;
+import :codecs;
+
+namespace proto = keel::pg::protocol;
+
+export namespace keel::pg {
+
+// The columns of a result: names, type OIDs, and the format each came in.
+struct RecordDescription {
+  std::vector<proto::FieldDescription> fields;
+  std::vector<proto::Format> formats;
+};
+
+class Record {
+public:
+  Record(std::shared_ptr<const RecordDescription> description, const std::vector<std::optional<proto::Bytes>>& cells)
+      : description_(std::move(description)) {
+    std::size_t total = 0;
+    for (const auto& c : cells)
+      if (c) total += c->size();
+    data_.reserve(total);
+    cells_.reserve(cells.size());
+    for (const auto& c : cells) {
+      if (!c) {
+        cells_.push_back({0, -1});
+        continue;
+      }
+      cells_.push_back({data_.size(), static_cast<std::int64_t>(c->size())});
+      data_.insert(data_.end(), c->begin(), c->end());
+    }
+  }
+
+  std::size_t size() const noexcept { return cells_.size(); }
+  std::string_view name(std::size_t index) const { return description_->fields.at(index).name; }
+  std::uint32_t type_oid(std::size_t index) const { return description_->fields.at(index).type_oid; }
+  bool is_null(std::size_t index) const { return cells_.at(index).length < 0; }
+
+  std::size_t index_of(std::string_view column) const {
+    for (std::size_t i = 0; i < cells_.size(); ++i)
+      if (description_->fields[i].name == column) return i;
+    throw ColumnNotFoundError("the record has no column named '" + std::string(column) + "'");
+  }
+
+  template <class T>
+  T get(std::size_t index) const {
+    if (index >= cells_.size())
+      throw ColumnNotFoundError("column index " + std::to_string(index) + " is out of range: the record has " +
+                                std::to_string(cells_.size()) + " columns");
+    return decode<T>(index);
+  }
+  template <class T>
+  T get(std::string_view column) const {
+    return decode<T>(index_of(column));
+  }
+  // The raw bytes of a cell, in the format it came in.
+  std::optional<std::span<const std::uint8_t>> bytes(std::size_t index) const {
+    const Slot& s = cells_.at(index);
+    if (s.length < 0) return std::nullopt;
+    return std::span<const std::uint8_t>(data_).subspan(s.offset, static_cast<std::size_t>(s.length));
+  }
+
+private:
+  struct Slot {
+    std::size_t offset;
+    std::int64_t length;  // -1 for NULL
+  };
+
+  template <class T>
+  T decode(std::size_t index) const {
+    const auto& field = description_->fields[index];
+    auto origin = [&] { return "column '" + field.name + "' (index " + std::to_string(index) + ")"; };
+    const auto raw = bytes(index);
+    if constexpr (is_optional_v<T>) {
+      if (!raw) return std::nullopt;
+      return T(decode<typename T::value_type>(index));
+    } else {
+      if (!raw) throw NullValueError(origin() + " is NULL; read it as std::optional<T> to accept NULL");
+      if (description_->formats.at(index) == proto::Format::text) {
+        // A type keel has no binary codec for comes as text, and reads as text only.
+        if constexpr (std::is_same_v<T, std::string>)
+          return std::string(reinterpret_cast<const char*>(raw->data()), raw->size());
+        else
+          throw TypeMismatchError(origin() + " has a type (OID " + std::to_string(field.type_oid) +
+                                  ") keel reads as text only; read it as std::string or add a codec");
+      } else {
+        try {
+          return PgCodec<T>::decode(field.type_oid, *raw);
+        } catch (const TypeMismatchError& e) {
+          throw TypeMismatchError(origin() + ": " + e.what());
+        }
+      }
+    }
+  }
+
+  std::shared_ptr<const RecordDescription> description_;
+  std::vector<std::uint8_t> data_;
+  std::vector<Slot> cells_;
+};
+
+}  // namespace keel::pg
