@@ -1,0 +1,70 @@
+// PostgreSQL's binary codecs on byte vectors, without a server: the layouts the protocol documentation gives,
+// and malformed values refused with a clear error instead of an over-read.
+#include <catch2/catch.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+import keel;
+import keel.postgres;
+
+using namespace keel::pg;
+using Bytes = std::vector<std::uint8_t>;
+
+namespace {
+template <class T>
+Bytes encode(const T& v) {
+  Bytes out;
+  PgCodec<T>::encode(v, out);
+  return out;
+}
+template <class T>
+T decode(std::uint32_t oid, const Bytes& b) {
+  return PgCodec<T>::decode(oid, std::span<const std::uint8_t>(b));
+}
+}  // namespace
+
+TEST_CASE("numeric's base-10000 layout", "[pg][codecs]") {
+  // 12.5: ndigits 2, weight 0, sign +, dscale 1, digits 12 and 5000.
+  CHECK(encode(Numeric{"12.5"}) == Bytes{0, 2, 0, 0, 0, 0, 0, 1, 0, 12, 0x13, 0x88});
+  CHECK(encode(Numeric{"-0.001"}) == Bytes{0, 1, 0xff, 0xff, 0x40, 0, 0, 3, 0, 10});
+  CHECK(encode(Numeric{"NaN"}) == Bytes{0, 0, 0, 0, 0xc0, 0, 0, 0});
+  for (std::string text : {"0", "12.5", "-0.001", "10000", "99999999.99999999", "NaN", "-Infinity", "0.000"})
+    CHECK(decode<Numeric>(types::numeric, encode(Numeric{text})).text == text);
+  CHECK_THROWS_AS(decode<Numeric>(types::numeric, Bytes{0, 2, 0, 0, 0, 0, 0, 0, 0, 1}), keel::ProtocolError);  // short
+  CHECK_THROWS_AS(decode<Numeric>(types::numeric, Bytes{0, 1, 0, 0, 0, 0, 0, 0, 0x27, 0x10}), keel::ProtocolError);  // 10000
+  CHECK_THROWS_AS(decode<Numeric>(types::numeric, Bytes{0, 0, 0, 0, 0x12, 0x34, 0, 0}), keel::ProtocolError);  // sign
+  CHECK_THROWS_AS(encode(Numeric{"12,5"}), keel::ValueError);
+  CHECK_THROWS_AS(decode<Numeric>(types::int4, Bytes{0, 0, 0, 1}), keel::TypeMismatchError);
+}
+
+TEST_CASE("fixed-size types check their length", "[pg][codecs]") {
+  CHECK(decode<std::int32_t>(types::int4, Bytes{0xff, 0xff, 0xff, 0xfe}) == -2);
+  CHECK_THROWS_AS(decode<std::int32_t>(types::int4, Bytes{0, 0, 1}), keel::ProtocolError);
+  CHECK_THROWS_AS(decode<Date>(types::date, Bytes{0, 0}), keel::ProtocolError);
+  CHECK_THROWS_AS(decode<Uuid>(types::uuid, Bytes(15)), keel::ProtocolError);
+  CHECK_THROWS_AS(decode<Interval>(types::interval, Bytes(12)), keel::ProtocolError);
+  CHECK(decode<Date>(types::date, Bytes{0, 0, 0, 0}).days == std::chrono::sys_days(std::chrono::year{2000} / 1 / 1));
+  CHECK(decode<Date>(types::date, Bytes{0x7f, 0xff, 0xff, 0xff}).infinity == 1);
+  CHECK_THROWS_AS(decode<Inet>(types::inet, Bytes{2, 32, 0, 4, 1, 2, 3}), keel::ProtocolError);
+  CHECK_THROWS_AS(decode<Inet>(types::inet, Bytes{9, 32, 0, 4, 1, 2, 3, 4}), keel::ProtocolError);
+  CHECK_THROWS_AS(decode<boost::json::value>(types::jsonb, Bytes{2, '{', '}'}), keel::ProtocolError);
+  CHECK_THROWS_AS(Uuid::parse("not-a-uuid"), keel::ValueError);
+}
+
+TEST_CASE("arrays: header, dimensions, NULLs; truncation is an error", "[pg][codecs]") {
+  const Bytes two = encode(std::vector<std::optional<std::int32_t>>{7, std::nullopt});
+  // ndim 1, has_null 1, element int4, size 2, lower bound 1, then 7 and NULL.
+  CHECK(two == Bytes{0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 23, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff});
+  CHECK(decode<std::vector<std::optional<std::int32_t>>>(1007, two) == std::vector<std::optional<std::int32_t>>{7, std::nullopt});
+  for (std::size_t n = 0; n < two.size(); ++n)
+    CHECK_THROWS_AS(decode<std::vector<std::optional<std::int32_t>>>(1007, Bytes(two.begin(), two.begin() + n)), keel::ProtocolError);
+  Bytes huge = two;
+  huge[15] = 0x7f;  // a dimension far larger than the bytes
+  CHECK_THROWS_AS(decode<std::vector<std::optional<std::int32_t>>>(1007, huge), keel::ProtocolError);
+  CHECK_THROWS_AS(decode<std::vector<std::int32_t>>(types::int4, two), keel::TypeMismatchError);
+  CHECK(encode(std::vector<std::int32_t>{}) == Bytes{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23});
+}
