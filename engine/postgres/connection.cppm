@@ -258,6 +258,14 @@ public:
     co_await run_bound(sql, encoded, &records, &records);
     co_return std::move(records.records);
   }
+  // All rows, with keel::Values bound (text goes untyped, so the server reads it as what the statement needs).
+  asio::awaitable<std::vector<Record>> fetch_values(std::string_view sql, std::span<const Value> values) {
+    EncodedParameters encoded;
+    for (const Value& v : values) encoded.add_value(v);
+    RecordCollector records;
+    co_await run_bound(sql, encoded, &records, &records);
+    co_return std::move(records.records);
+  }
   // The first row, or nullopt.
   template <class... Args>
   asio::awaitable<std::optional<Record>> fetchrow(std::string_view sql, const Args&... args) {

@@ -6,3 +6,4 @@ export import :transport;
 export import :connection;
 export import :codecs;
 export import :record;
+export import :text_format;

@@ -49,6 +49,8 @@ public:
   std::string_view name(std::size_t index) const { return description_->fields.at(index).name; }
   std::uint32_t type_oid(std::size_t index) const { return description_->fields.at(index).type_oid; }
   bool is_null(std::size_t index) const { return cells_.at(index).length < 0; }
+  // The format the cell came in: binary for the types keel has codecs for, text otherwise.
+  proto::Format format(std::size_t index) const { return description_->formats.at(index); }
 
   std::size_t index_of(std::string_view column) const {
     for (std::size_t i = 0; i < cells_.size(); ++i)
