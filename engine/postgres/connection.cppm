@@ -5,8 +5,11 @@
 module;
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <boost/system/system_error.hpp>
 #include <bit>
+#include <concepts>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -135,6 +138,66 @@ struct EncodedParameters {
     }
   }
 
+  // A value for a parameter whose type the server chose (a prepared statement): binary when the C++ type
+  // encodes that type, integers and floats converted to its width, text as text.
+  template <class T>
+  void add_as(std::uint32_t server_type, const T& value, std::size_t number) {
+    using U = std::remove_cvref_t<T>;
+    auto binary = [&](auto&& encode) {
+      auto& bytes = *storage.emplace_back(std::make_unique<proto::ByteBuffer>());
+      encode(bytes);
+      push(server_type, proto::Format::binary, std::span<const std::uint8_t>(bytes));
+    };
+    if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t>) {
+      push(server_type, proto::Format::text, std::nullopt);
+    } else if constexpr (is_optional_v<U>) {
+      if (value) add_as(server_type, *value, number);
+      else push(server_type, proto::Format::text, std::nullopt);
+    } else if constexpr (std::is_convertible_v<const U&, std::string_view>) {
+      add(value);
+      types.back() = server_type;
+    } else if constexpr (std::integral<U> && !std::is_same_v<U, bool>) {
+      switch (server_type) {
+        case types::int2: return binary([&](auto& b) { PgCodec<std::int16_t>::encode(checked<std::int16_t>(value, number), b); });
+        case types::int4: return binary([&](auto& b) { PgCodec<std::int32_t>::encode(checked<std::int32_t>(value, number), b); });
+        case types::int8: return binary([&](auto& b) { PgCodec<std::int64_t>::encode(checked<std::int64_t>(value, number), b); });
+        case types::float4: return binary([&](auto& b) { PgCodec<float>::encode(static_cast<float>(value), b); });
+        case types::float8: return binary([&](auto& b) { PgCodec<double>::encode(static_cast<double>(value), b); });
+        case types::numeric: return binary([&](auto& b) { PgCodec<Numeric>::encode(Numeric{std::to_string(value)}, b); });
+        default: refuse(server_type, number, "an integer");
+      }
+    } else if constexpr (std::floating_point<U>) {
+      switch (server_type) {
+        case types::float4: return binary([&](auto& b) { PgCodec<float>::encode(static_cast<float>(value), b); });
+        case types::float8: return binary([&](auto& b) { PgCodec<double>::encode(static_cast<double>(value), b); });
+        default: refuse(server_type, number, "a floating-point number");
+      }
+    } else if constexpr (std::is_same_v<U, Value>) {
+      add_value(value);
+      if (value.kind() == ValueKind::integer || value.kind() == ValueKind::real) {  // convert to the server's width
+        types.pop_back(), formats.pop_back(), values.pop_back();
+        if (value.kind() == ValueKind::integer) add_as(server_type, value.template as<std::int64_t>(), number);
+        else add_as(server_type, value.template as<double>(), number);
+      } else {
+        types.back() = server_type;
+      }
+    } else {
+      static_assert(PgEncodable<U>, "keel::pg: no codec sends this C++ type to PostgreSQL; specialize keel::pg::PgCodec<T>");
+      const bool json_as_text = server_type == types::json && std::is_same_v<U, boost::json::value>;
+      if (PgCodec<U>::oid != server_type && !json_as_text) refuse(server_type, number, "this C++ type");
+      if constexpr (std::is_same_v<U, boost::json::value>) {
+        if (json_as_text) {  // json takes text; only jsonb has a binary form with a version byte
+          auto& bytes = *storage.emplace_back(std::make_unique<proto::ByteBuffer>());
+          const std::string text = boost::json::serialize(value);
+          bytes.assign(text.begin(), text.end());
+          push(server_type, proto::Format::text, std::span<const std::uint8_t>(bytes));
+          return;
+        }
+      }
+      binary([&](auto& b) { PgCodec<U>::encode(value, b); });
+    }
+  }
+
   void add_value(const Value& v) {
     switch (v.kind()) {
       case ValueKind::null: push(0, proto::Format::text, std::nullopt); break;
@@ -147,6 +210,17 @@ struct EncodedParameters {
   }
 
 private:
+  template <class Target, class Source>
+  static Target checked(Source v, std::size_t number) {
+    if (!std::in_range<Target>(v))
+      throw ValueOutOfRangeError("parameter $" + std::to_string(number) + ": " + std::to_string(v) +
+                                 " does not fit the parameter's integer type");
+    return static_cast<Target>(v);
+  }
+  [[noreturn]] static void refuse(std::uint32_t server_type, std::size_t number, std::string_view what) {
+    throw TypeMismatchError("parameter $" + std::to_string(number) + " has PostgreSQL type OID " +
+                            std::to_string(server_type) + ", which " + std::string(what) + " cannot be sent as");
+  }
   void push(std::uint32_t type, proto::Format format, proto::ParameterValue value) {
     types.push_back(type);
     formats.push_back(format);
@@ -170,6 +244,13 @@ struct PgConnectionOptions {
 
 class PgConnection {
 public:
+  // A statement the server has parsed and described.
+  struct Prepared {
+    std::string name;
+    std::vector<proto::FieldDescription> fields;
+    std::vector<std::uint32_t> parameter_types;  // as the server resolved them
+  };
+
   using Notice = ErrorFields;  // a NOTICE or WARNING from the server
   using Options = PgConnectionOptions;
 
@@ -293,6 +374,40 @@ public:
     co_await run_bound(sql, encoded, nullptr, nullptr);
     co_return last_status_;
   }
+  // asyncpg's prepare: a named statement with its parameter and result types, kept until it is dropped.
+  asio::awaitable<class PreparedStatement> prepare(std::string_view sql);
+
+  // ---- Transactions on this connection: BEGIN with isolation level, read-only and deferrable; savepoints.
+  asio::awaitable<void> begin(const TransactionOptions& options = {}) {
+    if (is_in_transaction()) throw TransactionError("a transaction is already open on this connection");
+    std::string sql = "BEGIN";
+    if (options.isolation) {
+      switch (*options.isolation) {
+        case IsolationLevel::read_uncommitted: sql += " ISOLATION LEVEL READ UNCOMMITTED"; break;
+        case IsolationLevel::read_committed: sql += " ISOLATION LEVEL READ COMMITTED"; break;
+        case IsolationLevel::repeatable_read: sql += " ISOLATION LEVEL REPEATABLE READ"; break;
+        case IsolationLevel::serializable: sql += " ISOLATION LEVEL SERIALIZABLE"; break;
+      }
+    }
+    sql += options.read_only ? " READ ONLY" : "";
+    sql += options.deferrable ? " DEFERRABLE" : "";
+    co_await execute(sql);
+  }
+  asio::awaitable<void> commit() { co_await execute("COMMIT"); }
+  asio::awaitable<void> rollback() { co_await execute("ROLLBACK"); }
+  asio::awaitable<void> savepoint(std::string_view name) {
+    validate_identifier(name, "savepoint");
+    co_await execute("SAVEPOINT " + std::string(name));
+  }
+  asio::awaitable<void> rollback_to(std::string_view name) {
+    validate_identifier(name, "savepoint");
+    co_await execute("ROLLBACK TO SAVEPOINT " + std::string(name));
+  }
+  asio::awaitable<void> release(std::string_view name) {
+    validate_identifier(name, "savepoint");
+    co_await execute("RELEASE SAVEPOINT " + std::string(name));
+  }
+
   // The status of the last command ("SELECT 3", "INSERT 0 1").
   const std::string& status_message() const noexcept { return last_status_; }
 
@@ -314,6 +429,21 @@ private:
   asio::awaitable<ExecResult> run_once(std::string_view sql, EncodedParameters& params, RowSink* sink, RecordCollector* records) {
     ensure_open();
     const Prepared& prepared = *co_await prepare(sql, params.types);
+    std::exception_ptr stale;
+    try {
+      co_return co_await run_prepared(prepared, params, sink, records);
+    } catch (const FeatureNotSupported& e) {
+      if (!e.server_message().starts_with("cached plan")) throw;
+      stale = std::current_exception();
+    }
+    forget(sql, params.types);
+    std::rethrow_exception(stale);
+  }
+
+  // Bind + Execute + Sync on a described statement.
+  asio::awaitable<ExecResult> run_prepared(const Prepared& prepared, EncodedParameters& params, RowSink* sink,
+                                           RecordCollector* records) {
+    ensure_open();
     // Binary results for the types keel decodes: every codec type for Records, keel's value types for sinks.
     std::vector<proto::Format> result_formats;
     for (const auto& field : prepared.fields)
@@ -363,10 +493,7 @@ private:
         case 'E': if (!error) error = proto::parse_error_fields(frame.body, 'E'); break;
         case 'Z':
           status_ = proto::parse_ready_for_query(frame.body).status;
-          if (error) {
-            if (error->sqlstate == "0A000" && error->message.starts_with("cached plan")) forget(sql, params.types);
-            throw_database_error(std::move(*error));
-          }
+          if (error) throw_database_error(std::move(*error));
           co_return result;
         default: if (!handle_async(frame)) unexpected(frame, "a query");
       }
@@ -410,10 +537,6 @@ public:
   }
 
 private:
-  struct Prepared {
-    std::string name;
-    std::vector<proto::FieldDescription> fields;
-  };
 
   PgConnection(asio::any_io_executor executor, ConnectOptions options, Options settings)
       : transport_(std::move(executor)), options_(std::move(options)), settings_options_(settings) {}
@@ -547,21 +670,12 @@ private:
     }
   }
 
-  // Parse + Describe + Sync (once per text and parameter types while cached), to learn the result columns
-  // and choose their formats.
-  asio::awaitable<const Prepared*> prepare(std::string_view sql, const std::vector<std::uint32_t>& types) {
-    const bool caching = settings_options_.statement_cache_size > 0;
-    const std::string key = cache_key(sql, types);
-    if (caching) {
-      if (auto found = cache_.find(key); found != cache_.end()) {
-        lru_.splice(lru_.begin(), lru_, found->second.position);
-        co_return &found->second.prepared;
-      }
-    }
+  // Parse + Describe + Sync: the statement's parameter types and result columns, as the server sees them.
+  asio::awaitable<Prepared> parse_and_describe(std::string name, std::string_view sql, const std::vector<std::uint32_t>& types) {
     Prepared prepared;
-    prepared.name = caching ? "keel_s" + std::to_string(++statement_counter_) : "";
+    prepared.name = std::move(name);
     out_.clear();
-    for (const std::string& name : to_close_) proto::write_close(out_, proto::Target::statement, name);
+    for (const std::string& closing : to_close_) proto::write_close(out_, proto::Target::statement, closing);
     to_close_.clear();
     proto::write_parse(out_, prepared.name, sql, types);
     proto::write_describe(out_, proto::Target::statement, prepared.name);
@@ -571,7 +685,8 @@ private:
     for (bool ready = false; !ready;) {
       const proto::Frame frame = co_await read_frame();
       switch (frame.type) {
-        case '1': case '3': case 't': case 'n': break;
+        case '1': case '3': case 'n': break;
+        case 't': prepared.parameter_types = proto::parse_parameter_description(frame.body).type_oids; break;
         case 'T': prepared.fields = proto::parse_row_description(frame.body).fields; break;
         case 'E': if (!error) error = proto::parse_error_fields(frame.body, 'E'); break;
         case 'Z':
@@ -582,6 +697,20 @@ private:
         default: if (!handle_async(frame)) unexpected(frame, "preparing a statement");
       }
     }
+    co_return prepared;
+  }
+
+  // The cached statement for a text and parameter types, prepared on first use (Parse + Describe + Sync).
+  asio::awaitable<const Prepared*> prepare(std::string_view sql, const std::vector<std::uint32_t>& types) {
+    const bool caching = settings_options_.statement_cache_size > 0;
+    const std::string key = cache_key(sql, types);
+    if (caching) {
+      if (auto found = cache_.find(key); found != cache_.end()) {
+        lru_.splice(lru_.begin(), lru_, found->second.position);
+        co_return &found->second.prepared;
+      }
+    }
+    Prepared prepared = co_await parse_and_describe(caching ? "keel_s" + std::to_string(++statement_counter_) : "", sql, types);
     if (!caching) {
       unnamed_ = std::move(prepared);
       co_return &unnamed_;
@@ -684,7 +813,167 @@ private:
   std::vector<std::string> to_close_;
   std::uint64_t statement_counter_ = 0;
   std::string last_status_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // prepared statements check it before touching us
+  friend class PreparedStatement;
   Prepared unnamed_;
 };
+
+// A statement prepared by PgConnection::prepare. Its values are encoded for the types the server chose.
+class PreparedStatement {
+public:
+  struct Type {
+    std::uint32_t oid = 0;
+    std::string name;
+  };
+  struct Attribute {
+    std::string name;
+    Type type;
+  };
+
+  PreparedStatement(PgConnection& connection, PgConnection::Prepared prepared, std::string sql)
+      : connection_(&connection), alive_(connection.alive_), prepared_(std::move(prepared)), sql_(std::move(sql)) {}
+  PreparedStatement() = default;  // empty: for containers and Asio's result slots
+  PreparedStatement(PreparedStatement&& other) noexcept { *this = std::move(other); }
+  PreparedStatement& operator=(PreparedStatement&& other) noexcept {
+    if (this != &other) {
+      release();
+      connection_ = std::exchange(other.connection_, nullptr);
+      alive_ = std::move(other.alive_);
+      prepared_ = std::exchange(other.prepared_, {});
+      sql_ = std::move(other.sql_);
+      status_ = std::move(other.status_);
+    }
+    return *this;
+  }
+  ~PreparedStatement() { release(); }
+
+  template <class... Args>
+  asio::awaitable<std::vector<Record>> fetch(const Args&... args) {
+    if (!connection_ || alive_.expired()) throw MisuseError("this prepared statement is empty, or its connection is gone");
+    EncodedParameters encoded = encode(args...);
+    RecordCollector records;
+    co_await connection_->run_prepared(prepared_, encoded, &records, &records);
+    status_ = connection_->last_status_;
+    co_return std::move(records.records);
+  }
+  template <class... Args>
+  asio::awaitable<std::optional<Record>> fetchrow(const Args&... args) {
+    auto records = co_await fetch(args...);
+    if (records.empty()) co_return std::nullopt;
+    co_return std::move(records.front());
+  }
+  template <class T, class... Args>
+  asio::awaitable<T> fetchval(const Args&... args) {
+    auto row = co_await fetchrow(args...);
+    if (!row) {
+      if constexpr (is_optional_v<T>) co_return std::nullopt;
+      else throw MisuseError("fetchval: the query returned no row; read it as std::optional<T> to accept none");
+    } else {
+      co_return row->template get<T>(0);
+    }
+  }
+  // EXPLAIN (FORMAT JSON) of the statement with these values; with analyze, it runs (in a transaction that
+  // is rolled back, so it changes nothing).
+  template <class... Args>
+  asio::awaitable<boost::json::value> explain(bool analyze, const Args&... args) {
+    const std::string sql = std::string(analyze ? "EXPLAIN (ANALYZE, FORMAT JSON) " : "EXPLAIN (FORMAT JSON) ") + sql_;
+    const bool own_transaction = analyze && !connection_->is_in_transaction();
+    if (own_transaction) co_await connection_->begin();
+    std::exception_ptr failure;
+    boost::json::value plan;
+    try {
+      EncodedParameters encoded = encode(args...);
+      auto described = co_await connection_->parse_and_describe("", sql, encoded.types);
+      RecordCollector records;
+      co_await connection_->run_prepared(described, encoded, &records, &records);
+      plan = records.records.at(0).template get<boost::json::value>(0);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (own_transaction) co_await connection_->rollback();
+    if (failure) std::rethrow_exception(failure);
+    co_return plan;
+  }
+
+  std::vector<Type> get_parameters() const {
+    std::vector<Type> out;
+    for (std::uint32_t oid : prepared_.parameter_types) out.push_back({oid, type_name(oid)});
+    return out;
+  }
+  std::vector<Attribute> get_attributes() const {
+    std::vector<Attribute> out;
+    for (const auto& f : prepared_.fields) out.push_back({f.name, {f.type_oid, type_name(f.type_oid)}});
+    return out;
+  }
+  const std::string& get_query() const noexcept { return sql_; }
+  // The status of its last run ("SELECT 2").
+  const std::string& get_statusmsg() const noexcept { return status_; }
+
+private:
+  // Closed on the server with the connection's next statement, if the connection is still there.
+  void release() noexcept {
+    if (connection_ && !prepared_.name.empty() && !alive_.expired()) {
+      try {
+        connection_->to_close_.push_back(prepared_.name);
+      } catch (...) {
+      }
+    }
+    prepared_.name.clear();
+  }
+
+  template <class... Args>
+  EncodedParameters encode(const Args&... args) const {
+    if (sizeof...(Args) != prepared_.parameter_types.size())
+      throw MisuseError("the statement takes " + std::to_string(prepared_.parameter_types.size()) + " values; " +
+                        std::to_string(sizeof...(Args)) + " were given");
+    EncodedParameters encoded;
+    std::size_t i = 0;
+    ((encoded.add_as(prepared_.parameter_types[i], args, i + 1), ++i), ...);
+    return encoded;
+  }
+  static std::string type_name(std::uint32_t oid) {
+    switch (oid) {
+      case types::boolean: return "bool";
+      case types::bytea: return "bytea";
+      case types::name: return "name";
+      case types::int8: return "int8";
+      case types::int2: return "int2";
+      case types::int4: return "int4";
+      case types::text: return "text";
+      case types::oid: return "oid";
+      case types::json: return "json";
+      case types::float4: return "float4";
+      case types::float8: return "float8";
+      case types::inet: return "inet";
+      case types::cidr: return "cidr";
+      case types::bpchar: return "bpchar";
+      case types::varchar: return "varchar";
+      case types::date: return "date";
+      case types::time: return "time";
+      case types::timestamp: return "timestamp";
+      case types::timestamptz: return "timestamptz";
+      case types::interval: return "interval";
+      case types::timetz: return "timetz";
+      case types::numeric: return "numeric";
+      case types::uuid: return "uuid";
+      case types::jsonb: return "jsonb";
+      default: break;
+    }
+    if (const std::uint32_t element = types::element_of(oid)) return "_" + type_name(element);
+    return "oid " + std::to_string(oid);
+  }
+
+  PgConnection* connection_ = nullptr;
+  std::weak_ptr<int> alive_;
+  PgConnection::Prepared prepared_;
+  std::string sql_;
+  std::string status_;
+};
+
+asio::awaitable<PreparedStatement> PgConnection::prepare(std::string_view sql) {
+  ensure_open();
+  Prepared prepared = co_await parse_and_describe("keel_p" + std::to_string(++statement_counter_), sql, {});
+  co_return PreparedStatement(*this, std::move(prepared), std::string(sql));
+}
 
 }  // namespace keel::pg

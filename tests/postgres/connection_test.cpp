@@ -426,3 +426,81 @@ TEST_CASE("arrays: one and more dimensions, NULL elements, empty", "[pg][codecs]
   CHECK(value_of<std::vector<Date>>(*c, "SELECT ARRAY['2000-01-02'::date]")[0].days ==
         std::chrono::sys_days(std::chrono::year{2000} / 1 / 2));
 }
+
+TEST_CASE("transactions on a connection: isolation, read-only, savepoints", "[pg][transactions]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  // A real table: temporary tables take writes even in read-only transactions.
+  run(c->execute("DROP TABLE IF EXISTS account; CREATE TABLE account (id int PRIMARY KEY, balance int)"));
+  run(c->begin({.isolation = keel::IsolationLevel::serializable, .read_only = true, .deferrable = true}));
+  CHECK(c->is_in_transaction());
+  CHECK(value_of<std::string>(*c, "SELECT current_setting('transaction_isolation')") == "serializable");
+  CHECK(value_of<std::string>(*c, "SELECT current_setting('transaction_read_only')") == "on");
+  CHECK(value_of<std::string>(*c, "SELECT current_setting('transaction_deferrable')") == "on");
+  CHECK_THROWS_AS(run(c->begin()), keel::TransactionError);
+  CHECK_THROWS_AS(run(c->execute("INSERT INTO account VALUES ($1, $2)", 1, 10)), keel::DatabaseError);  // read-only
+  run(c->rollback());
+  CHECK_FALSE(c->is_in_transaction());
+
+  run(c->begin({.isolation = keel::IsolationLevel::repeatable_read}));
+  CHECK(value_of<std::string>(*c, "SELECT current_setting('transaction_isolation')") == "repeatable read");
+  run(c->execute("INSERT INTO account VALUES ($1, $2)", 1, 10));
+  run(c->savepoint("before_two"));
+  run(c->execute("INSERT INTO account VALUES ($1, $2)", 2, 20));
+  run(c->rollback_to("before_two"));
+  run(c->savepoint("kept"));
+  run(c->execute("INSERT INTO account VALUES ($1, $2)", 3, 30));
+  run(c->release("kept"));
+  CHECK_THROWS_AS(run(c->savepoint("x; DROP TABLE account")), keel::InvalidIdentifierError);
+  run(c->commit());
+  CHECK(value_of<std::vector<int>>(*c, "SELECT array_agg(id ORDER BY id) FROM account") == std::vector<int>{1, 3});
+  // A failed statement aborts the transaction; rollback recovers the connection.
+  run(c->begin());
+  CHECK_THROWS_AS(run(c->execute("INSERT INTO account VALUES ($1, $2)", 1, 0)), keel::UniqueViolation);
+  CHECK_THROWS_AS(value_of<int>(*c, "SELECT 1"), keel::InvalidTransactionState);
+  run(c->rollback());
+  CHECK(value_of<int>(*c, "SELECT 1") == 1);
+  run(c->execute("DROP TABLE account"));
+}
+
+TEST_CASE("prepare: parameters and attributes as the server sees them, typed runs, explain", "[pg][prepare]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  run(c->execute("CREATE TEMP TABLE item (id int4 PRIMARY KEY, price numeric(8,2), label text, seen timestamptz)"));
+  run(c->execute("INSERT INTO item SELECT g, g * 1.25, 'item ' || g, '2024-01-01'::timestamptz FROM generate_series(1, 20) g"));
+  auto statement = run(c->prepare("SELECT id, price, label FROM item WHERE id BETWEEN $1 AND $2 AND label LIKE $3 ORDER BY id"));
+  const auto parameters = statement.get_parameters();
+  REQUIRE(parameters.size() == 3);
+  CHECK(parameters[0].oid == keel::pg::types::int4);
+  CHECK(parameters[0].name == "int4");
+  CHECK(parameters[2].name == "text");
+  const auto attributes = statement.get_attributes();
+  REQUIRE(attributes.size() == 3);
+  CHECK(attributes[1].name == "price");
+  CHECK(attributes[1].type.name == "numeric");
+  CHECK(statement.get_query().starts_with("SELECT id, price"));
+
+  // An int64 C++ value goes to an int4 parameter, converted and range-checked.
+  auto rows = run(statement.fetch(std::int64_t{2}, std::int64_t{4}, "item %"));
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].get<keel::pg::Numeric>("price").text == "2.50");
+  CHECK(statement.get_statusmsg() == "SELECT 3");
+  CHECK(run(statement.fetchval<int>(5, 5, "%")) == 5);
+  CHECK_FALSE(run(statement.fetchrow(50, 60, "%")).has_value());
+  CHECK_THROWS_AS(run(statement.fetch(std::int64_t{1} << 40, 2, "%")), keel::ValueOutOfRangeError);
+  CHECK_THROWS_AS(run(statement.fetch(1.5, 2, "%")), keel::TypeMismatchError);
+  CHECK_THROWS_AS(run(statement.fetch(1, 2)), keel::MisuseError);
+  // The connection still answers after each refusal (they happen before anything is sent).
+  CHECK(run(statement.fetchval<int>(1, 1, "item%")) == 1);
+
+  auto plan = run(statement.explain(false, 1, 10, "%"));
+  REQUIRE(plan.is_array());
+  CHECK(plan.as_array().at(0).as_object().contains("Plan"));
+  auto deleting = run(c->prepare("DELETE FROM item WHERE id = $1"));
+  auto analyzed = run(deleting.explain(true, 3));
+  CHECK(analyzed.as_array().at(0).as_object().contains("Execution Time"));
+  CHECK(value_of<std::int64_t>(*c, "SELECT count(*) FROM item") == 20);  // explain analyze rolled back
+  // A prepared statement dropped is closed on the server with the next statement.
+  const auto before = value_of<std::int64_t>(*c, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'keel_p%'");
+  { auto temporary = run(c->prepare("SELECT 1")); }
+  run(c->fetch("SELECT 2"));
+  CHECK(value_of<std::int64_t>(*c, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'keel_p%'") == before);
+}
