@@ -16,6 +16,10 @@ module;
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <typeindex>
+#include <typeinfo>
 #include <limits>
 #include <optional>
 #include <span>
@@ -706,6 +710,48 @@ struct PgCodec<std::vector<std::optional<T>>> {
     if (array.dimensions.size() > 1) throw TypeMismatchError("a multi-dimensional array read as std::vector; use keel::pg::Array<T>");
     return std::move(array.elements);
   }
+};
+
+// Codecs registered at run time for types keel has no built-in codec for (an enum, hstore, a PostGIS type), by
+// the server's type OID and by C++ type: PgConnection::set_type_codec fills it.
+class CodecRegistry {
+public:
+  struct Entry {
+    std::uint32_t oid = 0;
+    std::type_index type = typeid(void);
+    proto::Format format = proto::Format::text;
+    std::function<void(const void*, proto::ByteBuffer&)> encode;  // from a T
+    std::function<void(proto::Bytes, void*)> decode;              // into a T
+  };
+
+  template <class T>
+  void add(std::uint32_t oid, proto::Format format, std::function<std::string(const T&)> encoder,
+           std::function<T(std::string_view)> decoder) {
+    Entry entry{oid, typeid(T), format, {}, {}};
+    entry.encode = [encoder = std::move(encoder)](const void* value, proto::ByteBuffer& out) {
+      const std::string bytes = encoder(*static_cast<const T*>(value));
+      out.insert(out.end(), bytes.begin(), bytes.end());
+    };
+    entry.decode = [decoder = std::move(decoder)](proto::Bytes bytes, void* out) {
+      *static_cast<T*>(out) = decoder(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    };
+    by_type_[typeid(T)] = oid;
+    by_oid_[oid] = std::move(entry);
+  }
+
+  const Entry* for_oid(std::uint32_t oid) const {
+    auto found = by_oid_.find(oid);
+    return found == by_oid_.end() ? nullptr : &found->second;
+  }
+  const Entry* for_type(std::type_index type) const {
+    auto found = by_type_.find(type);
+    return found == by_type_.end() ? nullptr : for_oid(found->second);
+  }
+  bool empty() const noexcept { return by_oid_.empty(); }
+
+private:
+  std::map<std::uint32_t, Entry> by_oid_;
+  std::map<std::type_index, std::uint32_t> by_type_;
 };
 
 // Whether keel reads a column of this type in binary.

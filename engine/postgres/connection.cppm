@@ -14,6 +14,8 @@ module;
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <typeinfo>
 #include <exception>
 #include <list>
 #include <map>
@@ -99,16 +101,22 @@ private:
 class RecordCollector final : public RowSink {
 public:
   void on_row(const RowReader&) override {}
+  explicit RecordCollector(std::shared_ptr<const CodecRegistry> custom = nullptr) : custom_(std::move(custom)) {}
   void add(std::shared_ptr<const RecordDescription>& description, const std::vector<proto::FieldDescription>& fields,
            const std::vector<proto::Format>& formats, const std::vector<std::optional<proto::Bytes>>& cells) {
-    if (!description) description = std::make_shared<const RecordDescription>(RecordDescription{fields, formats});
+    if (!description) description = std::make_shared<const RecordDescription>(RecordDescription{fields, formats, custom_});
     records.emplace_back(description, cells);
   }
+  const CodecRegistry* custom() const noexcept { return custom_.get(); }
   std::vector<Record> records;
+
+private:
+  std::shared_ptr<const CodecRegistry> custom_;
 };
 
 // Bound values, encoded: their type OIDs (0 lets the server infer), formats and bytes.
 struct EncodedParameters {
+  const CodecRegistry* custom = nullptr;  // set_type_codec's codecs, for C++ types without a built-in one
   std::vector<std::uint32_t> types;
   std::vector<proto::Format> formats;
   std::vector<proto::ParameterValue> values;
@@ -130,12 +138,25 @@ struct EncodedParameters {
       push(0, proto::Format::text, std::span<const std::uint8_t>(bytes));
     } else if constexpr (std::is_same_v<U, Value>) {
       add_value(value);
-    } else {
-      static_assert(PgEncodable<U>, "keel::pg: no codec sends this C++ type to PostgreSQL; specialize keel::pg::PgCodec<T>");
+    } else if constexpr (PgEncodable<U>) {
       auto& bytes = *storage.emplace_back(std::make_unique<proto::ByteBuffer>());
       PgCodec<U>::encode(value, bytes);
       push(PgCodec<U>::oid, proto::Format::binary, std::span<const std::uint8_t>(bytes));
+    } else {
+      add_custom(value);
     }
+  }
+
+  // A value of a type registered with set_type_codec.
+  template <class U>
+  void add_custom(const U& value) {
+    const CodecRegistry::Entry* entry = custom ? custom->for_type(typeid(U)) : nullptr;
+    if (!entry)
+      throw MisuseError(std::string("keel::pg: no codec sends the C++ type ") + typeid(U).name() +
+                        " to PostgreSQL; register one with set_type_codec, or specialize keel::pg::PgCodec<T>");
+    auto& bytes = *storage.emplace_back(std::make_unique<proto::ByteBuffer>());
+    entry->encode(&value, bytes);
+    push(entry->oid, entry->format, std::span<const std::uint8_t>(bytes));
   }
 
   // A value for a parameter whose type the server chose (a prepared statement): binary when the C++ type
@@ -181,8 +202,10 @@ struct EncodedParameters {
       } else {
         types.back() = server_type;
       }
+    } else if constexpr (!PgEncodable<U>) {
+      add_custom(value);
+      if (types.back() != server_type) refuse(server_type, number, "this C++ type");
     } else {
-      static_assert(PgEncodable<U>, "keel::pg: no codec sends this C++ type to PostgreSQL; specialize keel::pg::PgCodec<T>");
       const bool json_as_text = server_type == types::json && std::is_same_v<U, boost::json::value>;
       if (PgCodec<U>::oid != server_type && !json_as_text) refuse(server_type, number, "this C++ type");
       if constexpr (std::is_same_v<U, boost::json::value>) {
@@ -333,17 +356,17 @@ public:
   // All rows.
   template <class... Args>
   asio::awaitable<std::vector<Record>> fetch(std::string_view sql, const Args&... args) {
-    EncodedParameters encoded;
+    EncodedParameters encoded{custom_codecs_.get()};
     (encoded.add(args), ...);
-    RecordCollector records;
+    RecordCollector records(custom_codecs_);
     co_await run_bound(sql, encoded, &records, &records);
     co_return std::move(records.records);
   }
   // All rows, with keel::Values bound (text goes untyped, so the server reads it as what the statement needs).
   asio::awaitable<std::vector<Record>> fetch_values(std::string_view sql, std::span<const Value> values) {
-    EncodedParameters encoded;
+    EncodedParameters encoded{custom_codecs_.get()};
     for (const Value& v : values) encoded.add_value(v);
-    RecordCollector records;
+    RecordCollector records(custom_codecs_);
     co_await run_bound(sql, encoded, &records, &records);
     co_return std::move(records.records);
   }
@@ -369,11 +392,26 @@ public:
   template <class... Args>
     requires(sizeof...(Args) > 0)
   asio::awaitable<std::string> execute(std::string_view sql, const Args&... args) {
-    EncodedParameters encoded;
+    EncodedParameters encoded{custom_codecs_.get()};
     (encoded.add(args), ...);
     co_await run_bound(sql, encoded, nullptr, nullptr);
     co_return last_status_;
   }
+  // asyncpg's set_type_codec: how values of a server type without a built-in codec (an enum, hstore, a
+  // PostGIS type) travel, as text (the type's input and output forms) or in binary (its send and receive
+  // forms). Afterwards T binds as a value and Record::get<T> reads the type.
+  template <class T>
+  asio::awaitable<void> set_type_codec(std::string_view type_name, std::function<std::string(const T&)> encoder,
+                                       std::function<T(std::string_view)> decoder,
+                                       proto::Format format = proto::Format::text) {
+    static_assert(std::is_default_constructible_v<T>, "set_type_codec: the C++ type must be default-constructible");
+    const auto oid = co_await fetchval<std::optional<std::int64_t>>("SELECT to_regtype($1)::oid::int8", type_name);
+    if (!oid) throw MisuseError("set_type_codec: the server has no type named \"" + std::string(type_name) + "\"");
+    auto registry = custom_codecs_ ? std::make_shared<CodecRegistry>(*custom_codecs_) : std::make_shared<CodecRegistry>();
+    registry->template add<T>(static_cast<std::uint32_t>(*oid), format, std::move(encoder), std::move(decoder));
+    custom_codecs_ = std::move(registry);  // Records already handed out keep the registry they came with
+  }
+
   // asyncpg's prepare: a named statement with its parameter and result types, kept until it is dropped.
   asio::awaitable<class PreparedStatement> prepare(std::string_view sql);
 
@@ -447,8 +485,10 @@ private:
     // Binary results for the types keel decodes: every codec type for Records, keel's value types for sinks.
     std::vector<proto::Format> result_formats;
     for (const auto& field : prepared.fields)
-      result_formats.push_back(records ? (has_binary_codec(field.type_oid) ? proto::Format::binary : proto::Format::text)
-                                       : result_format_for(field.type_oid));
+      result_formats.push_back(!records ? result_format_for(field.type_oid)
+                               : records->custom() && records->custom()->for_oid(field.type_oid)
+                                   ? records->custom()->for_oid(field.type_oid)->format
+                                   : (has_binary_codec(field.type_oid) ? proto::Format::binary : proto::Format::text));
     out_.clear();
     proto::write_bind(out_, "", prepared.name, params.formats, params.values, result_formats);
     proto::write_execute(out_, "", 0);
@@ -813,7 +853,8 @@ private:
   std::vector<std::string> to_close_;
   std::uint64_t statement_counter_ = 0;
   std::string last_status_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // prepared statements check it before touching us
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  std::shared_ptr<const CodecRegistry> custom_codecs_;  // prepared statements check it before touching us
   friend class PreparedStatement;
   Prepared unnamed_;
 };
@@ -851,7 +892,7 @@ public:
   asio::awaitable<std::vector<Record>> fetch(const Args&... args) {
     if (!connection_ || alive_.expired()) throw MisuseError("this prepared statement is empty, or its connection is gone");
     EncodedParameters encoded = encode(args...);
-    RecordCollector records;
+    RecordCollector records(connection_->custom_codecs_);
     co_await connection_->run_prepared(prepared_, encoded, &records, &records);
     status_ = connection_->last_status_;
     co_return std::move(records.records);
@@ -926,7 +967,7 @@ private:
     if (sizeof...(Args) != prepared_.parameter_types.size())
       throw MisuseError("the statement takes " + std::to_string(prepared_.parameter_types.size()) + " values; " +
                         std::to_string(sizeof...(Args)) + " were given");
-    EncodedParameters encoded;
+    EncodedParameters encoded{connection_->custom_codecs_.get()};
     std::size_t i = 0;
     ((encoded.add_as(prepared_.parameter_types[i], args, i + 1), ++i), ...);
     return encoded;

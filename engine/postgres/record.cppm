@@ -8,6 +8,7 @@ module;
 #include <span>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -24,6 +25,7 @@ export namespace keel::pg {
 struct RecordDescription {
   std::vector<proto::FieldDescription> fields;
   std::vector<proto::Format> formats;
+  std::shared_ptr<const CodecRegistry> custom_codecs;  // the connection's set_type_codec registrations
 };
 
 class Record {
@@ -92,7 +94,19 @@ private:
       return T(decode<typename T::value_type>(index));
     } else {
       if (!raw) throw NullValueError(origin() + " is NULL; read it as std::optional<T> to accept NULL");
-      if (description_->formats.at(index) == proto::Format::text) {
+      if (const auto& custom = description_->custom_codecs) {
+        if (const CodecRegistry::Entry* entry = custom->for_oid(field.type_oid); entry && entry->type == typeid(T)) {
+          if constexpr (std::is_default_constructible_v<T>) {
+            T value{};
+            entry->decode(*raw, &value);
+            return value;
+          }
+        }
+      }
+      if constexpr (!PgDecodable<T> && !std::is_same_v<T, std::string>) {
+        throw TypeMismatchError(origin() + " (type OID " + std::to_string(field.type_oid) +
+                                ") has no codec for the requested C++ type; register one with set_type_codec");
+      } else if (description_->formats.at(index) == proto::Format::text) {
         // A type keel has no binary codec for comes as text, and reads as text only.
         if constexpr (std::is_same_v<T, std::string>)
           return std::string(reinterpret_cast<const char*>(raw->data()), raw->size());
@@ -101,7 +115,8 @@ private:
                                   ") keel reads as text only; read it as std::string or add a codec");
       } else {
         try {
-          return PgCodec<T>::decode(field.type_oid, *raw);
+          if constexpr (PgDecodable<T>) return PgCodec<T>::decode(field.type_oid, *raw);
+          else throw TypeMismatchError("no codec");
         } catch (const TypeMismatchError& e) {
           throw TypeMismatchError(origin() + ": " + e.what());
         }

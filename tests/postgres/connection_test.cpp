@@ -504,3 +504,46 @@ TEST_CASE("prepare: parameters and attributes as the server sees them, typed run
   run(c->fetch("SELECT 2"));
   CHECK(value_of<std::int64_t>(*c, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'keel_p%'") == before);
 }
+
+namespace {
+enum class Mood { sad, ok, happy };
+}  // namespace
+
+TEST_CASE("set_type_codec: an enum and hstore, as asyncpg does it", "[pg][codecs]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  run(c->execute("DROP TYPE IF EXISTS mood CASCADE; CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')"));
+  run(c->set_type_codec<Mood>(
+      "mood", [](const Mood& m) { return std::string(m == Mood::sad ? "sad" : m == Mood::ok ? "ok" : "happy"); },
+      [](std::string_view text) { return text == "sad" ? Mood::sad : text == "ok" ? Mood::ok : Mood::happy; }));
+  CHECK(value_of<Mood>(*c, "SELECT 'happy'::mood") == Mood::happy);
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", Mood::sad) == "sad");
+  CHECK(value_of<bool>(*c, "SELECT $1 = 'ok'::mood", Mood::ok));
+  CHECK(value_of<std::vector<std::string>>(*c, "SELECT enum_range(NULL::mood)::text[]") ==
+        std::vector<std::string>{"sad", "ok", "happy"});
+  // Without a codec, the type is not guessed.
+  CHECK_THROWS_AS(value_of<Mood>(*connect(dsn("keel_trust", "sslmode=disable")), "SELECT 'ok'::mood"), keel::TypeMismatchError);
+  CHECK_THROWS_AS(run(c->set_type_codec<Mood>("no_such_type", nullptr, nullptr)), keel::MisuseError);
+
+  using Store = std::map<std::string, std::string>;
+  run(c->execute("CREATE EXTENSION IF NOT EXISTS hstore"));
+  run(c->set_type_codec<Store>(
+      "hstore",
+      [](const Store& store) {
+        std::string text;
+        for (const auto& [key, value] : store) text += (text.empty() ? "" : ",") + ("\"" + key + "\"=>\"" + value + "\"");
+        return text;
+      },
+      [](std::string_view text) {  // "a"=>"1", "b"=>"2" (the test's keys and values hold no quotes)
+        Store store;
+        std::vector<std::string> quoted;
+        for (std::size_t at = text.find('"'); at != std::string_view::npos; at = text.find('"', at + 1)) {
+          const std::size_t end = text.find('"', at + 1);
+          quoted.emplace_back(text.substr(at + 1, end - at - 1));
+          at = end;
+        }
+        for (std::size_t i = 0; i + 1 < quoted.size(); i += 2) store[quoted[i]] = quoted[i + 1];
+        return store;
+      }));
+  CHECK(value_of<Store>(*c, "SELECT 'a=>1, b=>2'::hstore") == Store{{"a", "1"}, {"b", "2"}});
+  CHECK(value_of<std::string>(*c, "SELECT $1 -> 'x'", Store{{"x", "42"}}) == "42");
+}
