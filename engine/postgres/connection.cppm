@@ -4,6 +4,7 @@
 // decoded by keel.postgres.protocol; bytes move through the Transport.
 module;
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -263,6 +264,10 @@ constexpr proto::Format result_format_for(std::uint32_t type_oid) {
 
 struct PgConnectionOptions {
   std::size_t statement_cache_size = 100;  // 0: unnamed statements only (PgBouncer in transaction mode)
+  // A cached statement older than this is prepared again (asyncpg's default: 300 s; zero: no limit).
+  std::chrono::seconds max_cached_statement_lifetime{300};
+  // Texts longer than this are not cached (asyncpg's default: 15 KiB; zero: no limit).
+  std::size_t max_cacheable_statement_size = 15 * 1024;
 };
 
 class PgConnection {
@@ -415,6 +420,26 @@ public:
   // asyncpg's prepare: a named statement with its parameter and result types, kept until it is dropped.
   asio::awaitable<class PreparedStatement> prepare(std::string_view sql);
 
+  // ---- Asio's universal model: the same operations with any completion token (a callback, use_future,
+  // deferred...); each runs as a coroutine on the connection's executor. Coroutines are the main path.
+  asio::any_io_executor get_executor() const { return transport_.get_executor(); }
+
+  template <class Token>
+  static auto async_connect(asio::any_io_executor executor, std::string dsn, Token&& token) {
+    return asio::co_spawn(executor, [dsn = std::move(dsn)]() { return connect(dsn); }, std::forward<Token>(token));
+  }
+  template <class Token>
+  auto async_execute(std::string sql, Token&& token) {
+    return asio::co_spawn(get_executor(), [this, sql = std::move(sql)]() { return execute(sql); }, std::forward<Token>(token));
+  }
+  template <class Token>
+  auto async_fetch(std::string sql, std::vector<Value> values, Token&& token) {
+    return asio::co_spawn(
+        get_executor(),
+        [this, sql = std::move(sql), values = std::move(values)]() { return fetch_values(sql, values); },
+        std::forward<Token>(token));
+  }
+
   // ---- Transactions on this connection: BEGIN with isolation level, read-only and deferrable; savepoints.
   asio::awaitable<void> begin(const TransactionOptions& options = {}) {
     if (is_in_transaction()) throw TransactionError("a transaction is already open on this connection");
@@ -557,6 +582,14 @@ public:
   bool is_closed() const noexcept { return closed_; }
   std::size_t cached_statements() const noexcept { return cache_.size(); }
   const std::vector<Notice>& notices() const noexcept { return notices_; }
+
+  // Clears the session's state for the next user, as asyncpg's pool does on release: rolls back an open
+  // transaction, closes cursors, stops listening, releases advisory locks and resets every setting.
+  asio::awaitable<void> reset() {
+    ensure_open();
+    if (is_in_transaction()) co_await execute("ROLLBACK");
+    co_await execute("CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); RESET ALL");
+  }
 
   // Says goodbye (Terminate) and closes the socket.
   asio::awaitable<void> close() {
@@ -742,12 +775,19 @@ private:
 
   // The cached statement for a text and parameter types, prepared on first use (Parse + Describe + Sync).
   asio::awaitable<const Prepared*> prepare(std::string_view sql, const std::vector<std::uint32_t>& types) {
-    const bool caching = settings_options_.statement_cache_size > 0;
+    const auto& limits = settings_options_;
+    const bool caching = limits.statement_cache_size > 0 &&
+                         (limits.max_cacheable_statement_size == 0 || sql.size() <= limits.max_cacheable_statement_size);
     const std::string key = cache_key(sql, types);
     if (caching) {
       if (auto found = cache_.find(key); found != cache_.end()) {
-        lru_.splice(lru_.begin(), lru_, found->second.position);
-        co_return &found->second.prepared;
+        const bool expired = limits.max_cached_statement_lifetime.count() > 0 &&
+                             std::chrono::steady_clock::now() - found->second.prepared_at > limits.max_cached_statement_lifetime;
+        if (!expired) {
+          lru_.splice(lru_.begin(), lru_, found->second.position);
+          co_return &found->second.prepared;
+        }
+        forget(sql, types);
       }
     }
     Prepared prepared = co_await parse_and_describe(caching ? "keel_s" + std::to_string(++statement_counter_) : "", sql, types);
@@ -762,7 +802,7 @@ private:
       cache_.erase(oldest);
     }
     lru_.push_front(key);
-    auto [entry, inserted] = cache_.emplace(key, CacheEntry{std::move(prepared), lru_.begin()});
+    auto [entry, inserted] = cache_.emplace(key, CacheEntry{std::move(prepared), lru_.begin(), std::chrono::steady_clock::now()});
     co_return &entry->second.prepared;
   }
 
@@ -833,6 +873,7 @@ private:
   struct CacheEntry {
     Prepared prepared;
     std::list<std::string>::iterator position;
+    std::chrono::steady_clock::time_point prepared_at;
   };
 
   Transport transport_;

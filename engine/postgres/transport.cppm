@@ -143,6 +143,7 @@ public:
   }
 
   bool is_tls() const noexcept { return tls_ != nullptr; }
+  asio::any_io_executor get_executor() const { return executor_; }
 
   bool certificate_names_host(bool is_ip) const {
     X509* certificate = SSL_get1_peer_certificate(tls_->native_handle());

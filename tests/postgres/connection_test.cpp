@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 #include <unistd.h>
 import keel;
@@ -546,4 +547,105 @@ TEST_CASE("set_type_codec: an enum and hstore, as asyncpg does it", "[pg][codecs
       }));
   CHECK(value_of<Store>(*c, "SELECT 'a=>1, b=>2'::hstore") == Store{{"a", "1"}, {"b", "2"}});
   CHECK(value_of<std::string>(*c, "SELECT $1 -> 'x'", Store{{"x", "42"}}) == "42");
+}
+
+TEST_CASE("the statement cache's lifetime and size limits; reset clears the session", "[pg][cache]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"),
+                   {.statement_cache_size = 10, .max_cached_statement_lifetime = std::chrono::seconds(1),
+                    .max_cacheable_statement_size = 40});
+  run(c->fetch("SELECT 1"));
+  CHECK(c->cached_statements() == 1);
+  run(c->fetch("SELECT 1 /* a text longer than the forty characters allowed */"));
+  CHECK(c->cached_statements() == 1);  // too long to cache
+  auto named = [&] { return value_of<std::int64_t>(*c, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'keel_s%'"); };
+  const auto before = named();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  run(c->fetch("SELECT 1"));  // expired: prepared again, and the old one closed
+  run(c->fetch("SELECT 2"));
+  CHECK(named() <= before + 1);
+
+  run(c->execute("SET application_name = 'changed'; SET search_path = pg_catalog"));
+  CHECK(value_of<bool>(*c, "SELECT pg_try_advisory_lock(42)"));
+  run(c->begin());
+  run(c->reset());
+  CHECK_FALSE(c->is_in_transaction());
+  CHECK(value_of<std::string>(*c, "SELECT current_setting('search_path')") == "\"$user\", public");
+  CHECK(value_of<std::int64_t>(*c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()") == 0);
+}
+
+TEST_CASE("more error classes: foreign key, undefined column, query canceled, serialization failure, deadlock", "[pg][errors]") {
+  auto a = connect(dsn("keel_trust", "sslmode=disable"));
+  auto b = connect(dsn("keel_trust", "sslmode=disable"));
+  run(a->execute("DROP TABLE IF EXISTS child, parent; CREATE TABLE parent (id int PRIMARY KEY, n int);"
+                 "CREATE TABLE child (id int PRIMARY KEY, parent int REFERENCES parent); INSERT INTO parent VALUES (1, 0), (2, 0)"));
+  CHECK_THROWS_AS(run(a->execute("INSERT INTO child VALUES ($1, $2)", 1, 99)), keel::ForeignKeyViolation);
+  CHECK_THROWS_AS(run(a->fetch("SELECT nope FROM parent")), keel::UndefinedColumn);
+  run(a->execute("SET statement_timeout = '50ms'"));
+  CHECK_THROWS_AS(run(a->fetch("SELECT pg_sleep(5)")), keel::QueryCanceled);
+  run(a->execute("RESET statement_timeout"));
+
+  // Serialization failure: two serializable transactions that each read what the other writes.
+  run(a->begin({.isolation = keel::IsolationLevel::serializable}));
+  run(b->begin({.isolation = keel::IsolationLevel::serializable}));
+  run(a->fetch("SELECT sum(n) FROM parent"));
+  run(b->fetch("SELECT sum(n) FROM parent"));
+  run(a->execute("UPDATE parent SET n = n + 1 WHERE id = $1", 1));
+  run(b->execute("UPDATE parent SET n = n + 1 WHERE id = $1", 2));
+  run(a->commit());
+  CHECK_THROWS_AS(run(b->commit()), keel::SerializationFailure);
+  CHECK_FALSE(b->is_in_transaction());
+
+  // Deadlock: each holds one row and waits for the other's; the server picks a victim.
+  run(a->begin());
+  run(b->begin());
+  run(a->execute("UPDATE parent SET n = 0 WHERE id = $1", 1));
+  run(b->execute("UPDATE parent SET n = 0 WHERE id = $1", 2));
+  int deadlocks = 0;
+  auto second_lock = [&](PgConnection& c, int id) -> asio::awaitable<void> {
+    try {
+      co_await c.execute("UPDATE parent SET n = 1 WHERE id = $1", id);
+    } catch (const keel::DeadlockDetected&) {
+      ++deadlocks;
+    }
+  };
+  asio::co_spawn(loop(), second_lock(*a, 2), asio::detached);
+  asio::co_spawn(loop(), second_lock(*b, 1), asio::detached);
+  loop().restart();
+  loop().run();
+  CHECK(deadlocks == 1);
+  run(a->rollback());
+  run(b->rollback());
+  run(a->execute("DROP TABLE child, parent"));
+}
+
+TEST_CASE("completion tokens: callbacks and futures as well as coroutines", "[pg][tokens]") {
+  std::unique_ptr<PgConnection> c;
+  std::exception_ptr failure;
+  PgConnection::async_connect(loop().get_executor(), dsn("keel_trust", "sslmode=disable"),
+                              [&](std::exception_ptr e, std::unique_ptr<PgConnection> connected) {
+                                failure = e;
+                                c = std::move(connected);
+                              });
+  loop().restart();
+  loop().run();
+  REQUIRE_FALSE(failure);
+  REQUIRE(c);
+  std::string status;
+  c->async_execute("SELECT 1", [&](std::exception_ptr e, std::string s) {
+    failure = e;
+    status = std::move(s);
+  });
+  loop().restart();
+  loop().run();
+  CHECK_FALSE(failure);
+  CHECK(status == "SELECT 1");
+  auto future = c->async_fetch("SELECT $1::int8 * 2", {21}, asio::use_future);
+  loop().restart();
+  loop().run();
+  CHECK(future.get().at(0).get<std::int64_t>(0) == 42);
+  // Errors reach the token too.
+  c->async_execute("SELEC 1", [&](std::exception_ptr e, std::string) { failure = e; });
+  loop().restart();
+  loop().run();
+  CHECK_THROWS_AS(std::rethrow_exception(failure), keel::SyntaxError);
 }
