@@ -3,3 +3,4 @@ export module keel;
 export import keel.engine;
 export import keel.orm;
 export import keel.sqlite;
+export import keel.postgres;

@@ -43,6 +43,10 @@ namespace proto = keel::pg::protocol;
 
 export namespace keel::pg {
 
+// asyncpg's name for a server error: keel's DatabaseError, with every ErrorResponse field and a class per
+// SQLSTATE (keel::UniqueViolation, keel::InvalidPassword...).
+using PostgresError = keel::DatabaseError;
+
 // Type OIDs keel reads in binary.
 namespace oid {
 constexpr std::uint32_t boolean = 16, bytea = 17, name = 19, int8 = 20, int2 = 21, int4 = 23, text = 25, oid = 26,

@@ -649,3 +649,19 @@ TEST_CASE("completion tokens: callbacks and futures as well as coroutines", "[pg
   loop().run();
   CHECK_THROWS_AS(std::rethrow_exception(failure), keel::SyntaxError);
 }
+
+TEST_CASE("a client certificate authenticates (sslcert, sslkey)", "[pg][tls]") {
+  // The key must be readable by this process; the fixture made it for the server's user, so copy it.
+  const auto key = std::filesystem::temp_directory_path() / ("keel-client-key-" + std::to_string(::getpid()));
+  std::filesystem::copy_file(cluster().at("KEEL_PG_CLIENT_KEY"), key, std::filesystem::copy_options::overwrite_existing);
+  ::chmod(key.c_str(), 0600);
+  const std::string tls = "sslmode=verify-full sslrootcert=" + cluster().at("KEEL_PG_CA") +
+                          " sslcert=" + cluster().at("KEEL_PG_CLIENT_CERT") + " sslkey=" + key.string();
+  auto c = connect(dsn("keel_cert", tls));
+  CHECK(c->is_tls());
+  CHECK(value_of<std::string>(*c, "SELECT client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == "/CN=keel_cert");
+  // Without the certificate, the server refuses.
+  CHECK_THROWS_AS(connect(dsn("keel_cert", "sslmode=require sslcert=/nonexistent sslkey=/nonexistent")),
+                  keel::InvalidAuthorization);
+  std::filesystem::remove(key);
+}

@@ -236,7 +236,8 @@ TEST_CASE("truncated and malformed messages are protocol errors, never over-read
   body.push_back('z');
   for (std::size_t n = 0; n < body.size(); ++n) {
     const Bytes cut(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(n));
-    auto frame = proto::next_frame(message('D', cut));
+    const Bytes stream = message('D', cut);  // the frame views it
+    auto frame = proto::next_frame(stream);
     REQUIRE(frame);
     CHECK_THROWS_AS(proto::decode(*frame), keel::ProtocolError);
   }
