@@ -7,3 +7,4 @@ export import :connection;
 export import :codecs;
 export import :record;
 export import :text_format;
+export import :engine;

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -28,6 +29,29 @@ inline std::shared_ptr<keel::Engine> make_engine() {
     return std::shared_ptr<keel::Engine>(engine, [path](keel::Engine* e) {
       delete e;
       for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+    });
+  }
+  if (kind == "postgres") {
+    // The private cluster of the CTest fixture (tests/postgres/cluster); each engine gets a schema of its own,
+    // dropped with it.
+    const char* dir = std::getenv("KEEL_PG_CLUSTER");
+    if (!dir) throw std::runtime_error("KEEL_TEST_ENGINE=postgres needs KEEL_PG_CLUSTER (the CTest fixture sets it)");
+    std::ifstream env(std::string(dir) + "/cluster.env");
+    std::string port;
+    for (std::string line; std::getline(env, line);)
+      if (line.starts_with("KEEL_PG_PORT=")) port = line.substr(13);
+    static int next = 0;
+    const std::string schema = "suite_" + std::to_string(::getpid()) + "_" + std::to_string(next++);
+    const std::string dsn = "host=127.0.0.1 port=" + port + " user=keel_trust dbname=keel_test sslmode=disable " +
+                            "options='-c search_path=" + schema + " -c client_min_messages=warning'";
+    auto* engine = new keel::PostgresEngine(dsn);
+    engine->run_sync(keel::RawQuery("CREATE SCHEMA " + schema, {}));
+    return std::shared_ptr<keel::Engine>(engine, [schema](keel::Engine* e) {
+      try {
+        e->run_sync(keel::RawQuery("DROP SCHEMA " + schema + " CASCADE", {}));
+      } catch (...) {
+      }
+      delete e;
     });
   }
   throw std::runtime_error("unknown KEEL_TEST_ENGINE: " + kind);

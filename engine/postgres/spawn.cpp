@@ -1,0 +1,10 @@
+#include "spawn.hpp"
+#include <boost/asio/co_spawn.hpp>
+#include <utility>
+
+namespace keel_postgres_spawn {
+void spawn_on(boost::asio::io_context& context, std::function<boost::asio::awaitable<void>()> work,
+              std::function<void(std::exception_ptr)> done) {
+  boost::asio::co_spawn(context, std::move(work), std::move(done));
+}
+}  // namespace keel_postgres_spawn
