@@ -309,7 +309,7 @@ public:
             connection = std::unique_ptr<PgConnection>(new PgConnection(executor, with_tls, settings));
           }
           if (!connection->ready_) co_await connection->start(host);
-          if (connection->suits(options.target_session_attrs, pass == 0 && passes == 2)) co_return connection;
+          if (co_await connection->suits(options.target_session_attrs, pass == 0 && passes == 2)) co_return connection;
           connection->transport_.close();
           failures += "\n  " + connection->transport_.describe() + ": does not suit target_session_attrs";
           continue;
@@ -716,18 +716,24 @@ private:
     }
   }
 
-  bool suits(TargetSessionAttrs target, bool standby_only) const {
+  asio::awaitable<bool> suits(TargetSessionAttrs target, bool standby_only) {
+    if (target == TargetSessionAttrs::any && !standby_only) co_return true;
+    // Servers from 14 on report both settings at startup; older ones are asked, as libpq does.
+    if (!settings_.contains("in_hot_standby"))
+      settings_["in_hot_standby"] = co_await fetchval<bool>("SELECT pg_is_in_recovery()") ? "on" : "off";
+    if (!settings_.contains("default_transaction_read_only"))
+      settings_["default_transaction_read_only"] = co_await fetchval<std::string>("SHOW default_transaction_read_only");
     const bool read_only = setting("default_transaction_read_only") == "on" || setting("in_hot_standby") == "on";
     const bool standby = setting("in_hot_standby") == "on";
-    if (standby_only) return standby;
+    if (standby_only) co_return standby;
     switch (target) {
-      case TargetSessionAttrs::any: case TargetSessionAttrs::prefer_standby: return true;
-      case TargetSessionAttrs::read_write: return !read_only;
-      case TargetSessionAttrs::read_only: return read_only;
-      case TargetSessionAttrs::primary: return !standby;
-      case TargetSessionAttrs::standby: return standby;
+      case TargetSessionAttrs::any: case TargetSessionAttrs::prefer_standby: co_return true;
+      case TargetSessionAttrs::read_write: co_return !read_only;
+      case TargetSessionAttrs::read_only: co_return read_only;
+      case TargetSessionAttrs::primary: co_return !standby;
+      case TargetSessionAttrs::standby: co_return standby;
     }
-    return true;
+    co_return true;
   }
 
   // ---- Statements.

@@ -180,6 +180,11 @@ TEST_CASE("several hosts are tried in order", "[pg]") {
   CHECK_THROWS_AS(connect(dsn("keel_trust", "sslmode=disable target_session_attrs=standby")), keel::ConnectionError);
   CHECK(connect(dsn("keel_trust", "sslmode=disable target_session_attrs=read-write")) != nullptr);
   CHECK(connect(dsn("keel_trust", "sslmode=disable target_session_attrs=prefer-standby")) != nullptr);
+  CHECK_THROWS_AS(connect(dsn("keel_trust", "sslmode=disable target_session_attrs=read-only")), keel::ConnectionError);
+  // A session that starts read-only suits read-only, and not read-write.
+  const std::string read_only = "sslmode=disable options='-c default_transaction_read_only=on' ";
+  CHECK(connect(dsn("keel_trust", read_only + "target_session_attrs=read-only")) != nullptr);
+  CHECK_THROWS_AS(connect(dsn("keel_trust", read_only + "target_session_attrs=read-write")), keel::ConnectionError);
 }
 
 TEST_CASE("bound values and binary results round-trip", "[pg][query]") {
