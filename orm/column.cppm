@@ -155,10 +155,6 @@ struct is_column_wrapper : std::false_type {};
 template <class T, class... O>
 struct is_column_wrapper<Column<T, O...>> : std::true_type {};
 
-// The primary key's value type of table T; defined with the table traits.
-template <class T>
-struct primary_key_value;
-
 // A column that holds the primary key of a row of table Target: REFERENCES target(primary key).
 template <class Target, class... Options>
 struct ForeignKey {

@@ -68,11 +68,7 @@ class Insert : public Runnable<Insert<T, Many, Returning>> {
 
 public:
   static constexpr bool returns_columns = !std::same_as<Returning, NoReturning>;
-  using result_type = typename decltype([] {
-    if constexpr (returns_columns)
-      return std::type_identity<std::vector<typename projection_element<Returning, type_list<>>::type>>{};
-    else return std::type_identity<std::conditional_t<Many, std::vector<T>, T>>{};
-  }())::type;
+  using result_type = returning_result_t<Returning, std::conditional_t<Many, std::vector<T>, T>>;
   // One row has one text; many rows have one placeholder group per row.
   static constexpr bool static_shape = !Many && projection_shape<Returning>::value;
 
@@ -116,7 +112,7 @@ public:
   }
   auto collector() const {
     if constexpr (returns_columns)
-      return SelectCollector<Returning, typename projection_element<Returning, type_list<>>::type, false>();
+      return ReturningCollector<Returning>();
     else return InsertedRowsCollector<T, Many>(rows_);
   }
 
@@ -153,8 +149,7 @@ public:
       }
     }
     if constexpr (returns_columns) {
-      w.sql(" RETURNING ");
-      write_expression_list(w, returning_.expressions);
+      write_returning(w, returning_);
     } else if constexpr (Traits::has_generated_key) {
       w.sql(" RETURNING ");
       w.identifier(Traits::column_names[Traits::primary_key]);

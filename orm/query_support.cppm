@@ -90,8 +90,7 @@ void decode_row(const RowReader& row, T& out, std::size_t offset = 0) {
   }(std::make_index_sequence<Traits::column_count>{});
 }
 
-template <class T>
-void check_row_width(const RowReader& row, std::size_t expected) {
+inline void check_row_width(const RowReader& row, std::size_t expected) {
   if (row.size() < expected)
     throw ProtocolError("the engine returned " + std::to_string(row.size()) + " columns where the query selects " +
                         std::to_string(expected));

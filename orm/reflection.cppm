@@ -135,9 +135,4 @@ constexpr decltype(auto) get(T& object) {
   return boost::pfr::get<I>(object);
 }
 
-template <class T, class F>
-constexpr void for_each_field(T& object, F&& f) {
-  boost::pfr::for_each_field(object, f);
-}
-
 }  // namespace keel::reflection

@@ -123,17 +123,17 @@ public:
 private:
   static Element decode(const RowReader& row) {
     if constexpr (std::same_as<Projection, WholeRows<Element>>) {
-      check_row_width<Element>(row, table_traits<Element>::column_count);
+      check_row_width(row, table_traits<Element>::column_count);
       Element out{};
       decode_row(row, out);
       return out;
     } else if constexpr (is_tuple<Element>::value) {
       return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        check_row_width<Element>(row, sizeof...(I));
+        check_row_width(row, sizeof...(I));
         return Element(decode_cell<std::tuple_element_t<I, Element>>(row.cell(I), CellOrigin{I, row.name(I)})...);
       }(std::make_index_sequence<std::tuple_size_v<Element>>{});
     } else {
-      check_row_width<Element>(row, 1);
+      check_row_width(row, 1);
       return decode_cell<Element>(row.cell(0), CellOrigin{0, row.name(0)});
     }
   }
@@ -161,6 +161,33 @@ public:
 private:
   std::optional<V> value_;
 };
+
+// RETURNING of insert, update and delete: the rows it gives, their collector, and its clause.
+template <class Returning>
+using returned_element_t = typename projection_element<Returning, type_list<>>::type;
+
+template <class Returning, class Otherwise>
+struct returning_result {
+  using type = std::vector<returned_element_t<Returning>>;
+};
+template <class Otherwise>
+struct returning_result<NoReturning, Otherwise> {
+  using type = Otherwise;
+};
+// The result of a write query: the returned rows, or `Otherwise` without RETURNING.
+template <class Returning, class Otherwise>
+using returning_result_t = typename returning_result<Returning, Otherwise>::type;
+
+template <class Returning>
+using ReturningCollector = SelectCollector<Returning, returned_element_t<Returning>, false>;
+
+template <class Returning>
+void write_returning(SqlWriter& w, const Returning& returning) {
+  if constexpr (!std::same_as<Returning, NoReturning>) {
+    w.sql(" RETURNING ");
+    write_expression_list(w, returning.expressions);
+  }
+}
 
 template <class Projection, class From, class Joins, class Where, class Order, class Group, SelectFlags Flags>
 class Select;
@@ -285,11 +312,11 @@ public:
       write_where(w, where_);
       if constexpr (std::tuple_size_v<Group> > 0) {
         w.sql(" GROUP BY ");
-        write_list(w, group_);
+        write_expression_list(w, group_);
       }
       if constexpr (std::tuple_size_v<Order> > 0) {
         w.sql(" ORDER BY ");
-        write_list(w, order_);
+        write_expression_list(w, order_);
       }
       if constexpr (Flags.limit) {
         w.sql(" LIMIT ");
@@ -326,20 +353,10 @@ private:
                                                                           offset_);
   }
 
-  template <class Tuple>
-  static void write_list(SqlWriter& w, const Tuple& items) {
-    std::apply(
-        [&](const auto&... item) {
-          bool first = true;
-          ((w.sql(first ? "" : ", "), item.write(w), first = false), ...);
-        },
-        items);
-  }
-
   void write_projection(SqlWriter& w) const {
     if constexpr (std::same_as<Projection, CountRows>) w.sql("count(*)");
     else if constexpr (std::same_as<Projection, WholeRows<From>>) write_table_columns<From>(w);
-    else write_list(w, projection_.expressions);
+    else write_expression_list(w, projection_.expressions);
   }
 
   void write_from(SqlWriter& w) const {

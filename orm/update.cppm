@@ -46,11 +46,7 @@ template <class T, class Sets, class Where, bool Force, class Returning>
 class Update : public Runnable<Update<T, Sets, Where, Force, Returning>> {
 public:
   static constexpr bool returns_columns = !std::same_as<Returning, NoReturning>;
-  using result_type = typename decltype([] {
-    if constexpr (returns_columns)
-      return std::type_identity<std::vector<typename projection_element<Returning, type_list<>>::type>>{};
-    else return std::type_identity<std::uint64_t>{};
-  }())::type;
+  using result_type = returning_result_t<Returning, std::uint64_t>;
   static constexpr bool static_shape = Where::static_shape && projection_shape<Returning>::value && tuple_static_shape_v<Sets>;
 
   Update() = default;
@@ -104,7 +100,7 @@ public:
   }
   auto collector() const {
     if constexpr (returns_columns)
-      return SelectCollector<Returning, typename projection_element<Returning, type_list<>>::type, false>();
+      return ReturningCollector<Returning>();
     else return RowsAffectedCollector();
   }
 
@@ -115,10 +111,7 @@ public:
     w.sql(" SET ");
     write_expression_list(w, sets_);
     write_where(w, where_);
-    if constexpr (returns_columns) {
-      w.sql(" RETURNING ");
-      write_expression_list(w, returning_.expressions);
-    }
+    write_returning(w, returning_);
   }
 
 private:

@@ -47,12 +47,6 @@ export namespace keel::pg {
 // SQLSTATE (keel::UniqueViolation, keel::InvalidPassword...).
 using PostgresError = keel::DatabaseError;
 
-// Type OIDs keel reads in binary.
-namespace oid {
-constexpr std::uint32_t boolean = 16, bytea = 17, name = 19, int8 = 20, int2 = 21, int4 = 23, text = 25, oid = 26,
-                        float4 = 700, float8 = 701, unknown = 705, bpchar = 1042, varchar = 1043;
-}
-
 // Reads the cells of one DataRow in place, decoding the binary format of the types keel knows and handing
 // the others over as text.
 class PgRowReader final : public RowReader {
@@ -74,23 +68,15 @@ public:
       return c;
     };
     if (formats_[index] == proto::Format::text) return text();
-    auto big_endian = [&](std::size_t n) {
-      if (b.size() != n)
-        throw ProtocolError("column '" + field.name + "' has " + std::to_string(b.size()) + " bytes where its type needs " +
-                            std::to_string(n));
-      std::uint64_t v = 0;
-      for (std::size_t i = 0; i < n; ++i) v = (v << 8) | b[i];
-      return v;
-    };
+    // The binary types keel's Values hold, decoded by their codecs (which check each length).
     switch (field.type_oid) {
-      case oid::boolean: c.kind = ValueKind::boolean; c.integer = big_endian(1) != 0; break;
-      case oid::int2: c.kind = ValueKind::integer; c.integer = static_cast<std::int16_t>(big_endian(2)); break;
-      case oid::int4: c.kind = ValueKind::integer; c.integer = static_cast<std::int32_t>(big_endian(4)); break;
-      case oid::int8: c.kind = ValueKind::integer; c.integer = static_cast<std::int64_t>(big_endian(8)); break;
-      case oid::oid: c.kind = ValueKind::integer; c.integer = static_cast<std::uint32_t>(big_endian(4)); break;
-      case oid::float4: c.kind = ValueKind::real; c.real = std::bit_cast<float>(static_cast<std::uint32_t>(big_endian(4))); break;
-      case oid::float8: c.kind = ValueKind::real; c.real = std::bit_cast<double>(big_endian(8)); break;
-      case oid::bytea: c.kind = ValueKind::blob; c.blob = std::span(reinterpret_cast<const std::byte*>(b.data()), b.size()); break;
+      case types::boolean: c.kind = ValueKind::boolean; c.integer = PgCodec<bool>::decode(field.type_oid, b); break;
+      case types::int2: case types::int4: case types::int8: case types::oid:
+        c.kind = ValueKind::integer;
+        c.integer = PgCodec<std::int64_t>::decode(field.type_oid, b);
+        break;
+      case types::float4: case types::float8: c.kind = ValueKind::real; c.real = PgCodec<double>::decode(field.type_oid, b); break;
+      case types::bytea: c.kind = ValueKind::blob; c.blob = std::span(reinterpret_cast<const std::byte*>(b.data()), b.size()); break;
       default: return text();  // text, varchar, bpchar, name, unknown: the binary form is the text
     }
     return c;
@@ -259,11 +245,25 @@ private:
 // Whether keel asks for a result column in binary (types it decodes) or in text (everything else).
 constexpr proto::Format result_format_for(std::uint32_t type_oid) {
   switch (type_oid) {
-    case oid::boolean: case oid::bytea: case oid::name: case oid::int8: case oid::int2: case oid::int4: case oid::text:
-    case oid::oid: case oid::float4: case oid::float8: case oid::unknown: case oid::bpchar: case oid::varchar:
+    case types::boolean: case types::bytea: case types::name: case types::int8: case types::int2: case types::int4:
+    case types::text: case types::oid: case types::float4: case types::float8: case types::unknown: case types::bpchar:
+    case types::varchar:
       return proto::Format::binary;
     default: return proto::Format::text;
   }
+}
+
+// fetchrow and fetchval from fetch's records, for connections and prepared statements alike.
+inline std::optional<Record> first_record(std::vector<Record> records) {
+  if (records.empty()) return std::nullopt;
+  return std::move(records.front());
+}
+// The first column of the first row. No row is a MisuseError, unless T is std::optional.
+template <class T>
+T first_value(const std::optional<Record>& row) {
+  if (row) return row->template get<T>(0);
+  if constexpr (is_optional_v<T>) return std::nullopt;
+  else throw MisuseError("fetchval: the query returned no row; read it as std::optional<T> to accept none");
 }
 
 struct PgConnectionOptions {
@@ -382,20 +382,12 @@ public:
   // The first row, or nullopt.
   template <class... Args>
   asio::awaitable<std::optional<Record>> fetchrow(std::string_view sql, const Args&... args) {
-    auto records = co_await fetch(sql, args...);
-    if (records.empty()) co_return std::nullopt;
-    co_return std::move(records.front());
+    co_return first_record(co_await fetch(sql, args...));
   }
   // The first column of the first row. No row is a MisuseError, unless T is std::optional.
   template <class T, class... Args>
   asio::awaitable<T> fetchval(std::string_view sql, const Args&... args) {
-    auto row = co_await fetchrow(sql, args...);
-    if (!row) {
-      if constexpr (is_optional_v<T>) co_return std::nullopt;
-      else throw MisuseError("fetchval: the query returned no row; read it as std::optional<T> to accept none");
-    } else {
-      co_return row->template get<T>(0);
-    }
+    co_return first_value<T>(co_await fetchrow(sql, args...));
   }
   // A statement with values, through the extended protocol; returns its status ("INSERT 0 1").
   template <class... Args>
@@ -483,14 +475,12 @@ private:
   // is prepared again and run again, so the call succeeds. In a transaction the error stands, as the
   // transaction is aborted anyway.
   asio::awaitable<ExecResult> run_bound(std::string_view sql, EncodedParameters& params, RowSink* sink, RecordCollector* records) {
-    std::exception_ptr stale;
     try {
       co_return co_await run_once(sql, params, sink, records);
     } catch (const FeatureNotSupported& e) {
       if (!e.server_message().starts_with("cached plan must not change result type") || is_in_transaction()) throw;
-      stale = std::current_exception();
     }
-    co_return co_await run_once(sql, params, sink, records);
+    co_return co_await run_once(sql, params, sink, records);  // outside the handler: co_await is not allowed there
   }
 
   asio::awaitable<ExecResult> run_once(std::string_view sql, EncodedParameters& params, RowSink* sink, RecordCollector* records) {
@@ -950,19 +940,11 @@ public:
   }
   template <class... Args>
   asio::awaitable<std::optional<Record>> fetchrow(const Args&... args) {
-    auto records = co_await fetch(args...);
-    if (records.empty()) co_return std::nullopt;
-    co_return std::move(records.front());
+    co_return first_record(co_await fetch(args...));
   }
   template <class T, class... Args>
   asio::awaitable<T> fetchval(const Args&... args) {
-    auto row = co_await fetchrow(args...);
-    if (!row) {
-      if constexpr (is_optional_v<T>) co_return std::nullopt;
-      else throw MisuseError("fetchval: the query returned no row; read it as std::optional<T> to accept none");
-    } else {
-      co_return row->template get<T>(0);
-    }
+    co_return first_value<T>(co_await fetchrow(args...));
   }
   // EXPLAIN (FORMAT JSON) of the statement with these values; with analyze, it runs (in a transaction that
   // is rolled back, so it changes nothing).

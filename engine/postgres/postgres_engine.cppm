@@ -96,13 +96,11 @@ public:
 
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
     co_return co_await on(context_, [&]() -> asio::awaitable<ExecResult> {
-      std::exception_ptr failure;
       try {
         co_return co_await connection_->query(statement.sql(), statement.params(), sink);
       } catch (const SyntaxError& e) {
         // A script of several statements cannot be prepared; without values it runs on the simple protocol.
         if (!statement.params().empty() || !e.server_message().starts_with("cannot insert multiple commands")) throw;
-        failure = std::current_exception();
       }
       co_await connection_->execute(statement.sql());
       co_return ExecResult{};
