@@ -5,6 +5,7 @@
 module;
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -25,6 +26,7 @@ module;
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -35,7 +37,9 @@ import keel.engine;
 import keel.postgres.protocol;
 import :codecs;
 import :connect_options;
+import :pipeline;
 import :record;
+import :text_format;
 import :transport;
 
 namespace asio = boost::asio;
@@ -105,6 +109,19 @@ private:
   std::shared_ptr<const CodecRegistry> custom_;
 };
 
+// A time limit for one call, given among its values: `fetch(sql, id, keel::pg::timeout(2s))`. When it passes,
+// the query is cancelled on the server and the call throws TimeoutError; the connection stays usable.
+struct Timeout {
+  std::chrono::steady_clock::duration limit;
+};
+constexpr Timeout timeout(std::chrono::steady_clock::duration limit) { return Timeout{limit}; }
+
+template <class T>
+inline constexpr bool is_timeout_v = std::is_same_v<std::remove_cvref_t<T>, Timeout>;
+// How many of a call's arguments are values (a Timeout is not).
+template <class... Args>
+inline constexpr std::size_t value_count_v = (std::size_t{0} + ... + (is_timeout_v<Args> ? 0 : 1));
+
 // Bound values, encoded: their type OIDs (0 lets the server infer), formats and bytes.
 struct EncodedParameters {
   const CodecRegistry* custom = nullptr;  // set_type_codec's codecs, for C++ types without a built-in one
@@ -112,11 +129,14 @@ struct EncodedParameters {
   std::vector<proto::Format> formats;
   std::vector<proto::ParameterValue> values;
   std::vector<std::unique_ptr<proto::ByteBuffer>> storage;
+  std::optional<std::chrono::steady_clock::duration> timeout;  // a Timeout among the call's arguments
 
   template <class T>
   void add(const T& value) {
     using U = std::remove_cvref_t<T>;
-    if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t>) {
+    if constexpr (std::is_same_v<U, Timeout>) {
+      timeout = value.limit;
+    } else if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t>) {
       push(0, proto::Format::text, std::nullopt);
     } else if constexpr (is_optional_v<U>) {
       if (value) add(*value);
@@ -160,7 +180,9 @@ struct EncodedParameters {
       encode(bytes);
       push(server_type, proto::Format::binary, std::span<const std::uint8_t>(bytes));
     };
-    if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t>) {
+    if constexpr (std::is_same_v<U, Timeout>) {
+      timeout = value.limit;
+    } else if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t>) {
       push(server_type, proto::Format::text, std::nullopt);
     } else if constexpr (is_optional_v<U>) {
       if (value) add_as(server_type, *value, number);
@@ -272,9 +294,30 @@ struct PgConnectionOptions {
   std::chrono::seconds max_cached_statement_lifetime{300};
   // Texts longer than this are not cached (asyncpg's default: 15 KiB; zero: no limit).
   std::size_t max_cacheable_statement_size = 15 * 1024;
+  // The time limit of every call that gives none of its own (asyncpg's command_timeout); none by default.
+  std::optional<std::chrono::steady_clock::duration> command_timeout;
 };
 
-class PgConnection {
+// A notification from LISTEN/NOTIFY.
+struct Notification {
+  int process_id = 0;  // the notifying session's
+  std::string channel;
+  std::string payload;
+};
+
+// What a query logger sees of each call, once it ended.
+struct LoggedQuery {
+  std::string_view sql;
+  std::vector<std::optional<std::string>> arguments;  // the values in PostgreSQL's text form; nullopt is NULL
+  std::chrono::nanoseconds elapsed{};
+  std::exception_ptr error;  // null when the query succeeded
+  std::string error_message;
+  std::string status;  // the command's status ("SELECT 3") when it succeeded
+};
+
+using ListenerId = std::uint64_t;
+
+class PgConnection : private AsyncMessageHandler {
 public:
   // A statement the server has parsed and described.
   struct Prepared {
@@ -310,12 +353,12 @@ public:
           }
           if (!connection->ready_) co_await connection->start(host);
           if (co_await connection->suits(options.target_session_attrs, pass == 0 && passes == 2)) co_return connection;
-          connection->transport_.close();
-          failures += "\n  " + connection->transport_.describe() + ": does not suit target_session_attrs";
+          connection->pipeline_->close();
+          failures += "\n  " + connection->transport().describe() + ": does not suit target_session_attrs";
           continue;
         } catch (const std::exception& e) {
           failure = std::current_exception();
-          failures += "\n  " + connection->transport_.describe() + ": " + e.what();
+          failures += "\n  " + connection->transport().describe() + ": " + e.what();
         }
         if (hosts.size() == 1 && passes == 1) only_failure = failure;
       }
@@ -327,29 +370,18 @@ public:
     return connect(parse_dsn(dsn), settings);
   }
 
-  ~PgConnection() { transport_.close(); }
+  ~PgConnection() {
+    pipeline_->detach();
+    pipeline_->close();
+  }
 
-  // ---- Running SQL.
+  // ---- Running SQL. Any number of coroutines may call at once: their requests are written back to back
+  // (pipelined) and each gets its own replies. An error reaches only its own caller (in a transaction, the
+  // server aborts the transaction, so the requests after it fail too).
 
   // The simple protocol: any number of statements, no values; returns the last command tag.
-  asio::awaitable<std::string> execute(std::string_view sql) {
-    ensure_open();
-    out_.clear();
-    proto::write_query(out_, sql);
-    co_await transport_.write(out_);
-    std::string tag;
-    std::optional<ErrorFields> error;
-    while (true) {
-      const proto::Frame frame = co_await read_frame();
-      switch (frame.type) {
-        case 'C': tag = proto::parse_command_complete(frame.body).tag; break;
-        case 'E': if (!error) error = proto::parse_error_fields(frame.body, 'E'); break;
-        case 'Z': status_ = proto::parse_ready_for_query(frame.body).status; if (error) throw_database_error(std::move(*error)); co_return tag;
-        case 'T': case 'D': case 'I': break;  // rows of a simple query are not returned by execute
-        default: if (!handle_async(frame)) unexpected(frame, "a simple query");
-      }
-    }
-  }
+  asio::awaitable<std::string> execute(std::string_view sql) { return execute(sql, Timeout{}, true); }
+  asio::awaitable<std::string> execute(std::string_view sql, Timeout limit) { return execute(sql, limit, false); }
 
   // The extended protocol, for keel's engine layer: one statement with keel::Values bound to $1, $2...; rows go
   // to the sink as they arrive, decoded in place. The statement is prepared once per text and kept in the
@@ -360,7 +392,8 @@ public:
     co_return co_await run_bound(sql, encoded, sink, nullptr);
   }
 
-  // ---- asyncpg's API: values of any type with a codec, results as Records.
+  // ---- asyncpg's API: values of any type with a codec, results as Records. A keel::pg::timeout(d) among
+  // the values limits the call's time.
 
   // All rows.
   template <class... Args>
@@ -391,12 +424,30 @@ public:
   }
   // A statement with values, through the extended protocol; returns its status ("INSERT 0 1").
   template <class... Args>
-    requires(sizeof...(Args) > 0)
+    requires(value_count_v<Args...> > 0)
   asio::awaitable<std::string> execute(std::string_view sql, const Args&... args) {
     EncodedParameters encoded{custom_codecs_.get()};
     (encoded.add(args), ...);
     co_await run_bound(sql, encoded, nullptr, nullptr);
     co_return last_status_;
+  }
+  // One statement run with each set of values, pipelined: every execution is written at once and the server
+  // answers them in one round trip. As in asyncpg, it is atomic: the executions share one implicit
+  // transaction (or the caller's), so an error undoes them all. Returns how many rows they affected in all.
+  template <class... Args>
+  asio::awaitable<std::uint64_t> executemany(std::string_view sql, const std::vector<std::tuple<Args...>>& rows,
+                                             std::optional<Timeout> limit = std::nullopt) {
+    std::vector<EncodedParameters> encoded;
+    encoded.reserve(rows.size());
+    for (const auto& row : rows) {
+      auto& e = encoded.emplace_back(EncodedParameters{custom_codecs_.get()});
+      std::apply([&](const auto&... values) { (e.add(values), ...); }, row);
+    }
+    if (limit) {
+      if (encoded.empty()) encoded.emplace_back().timeout = limit->limit;  // no rows: nothing is sent
+      else encoded.front().timeout = limit->limit;
+    }
+    co_return co_await run_many(sql, encoded);
   }
   // asyncpg's set_type_codec: how values of a server type without a built-in codec (an enum, hstore, a
   // PostGIS type) travel, as text (the type's input and output forms) or in binary (its send and receive
@@ -418,7 +469,7 @@ public:
 
   // ---- Asio's universal model: the same operations with any completion token (a callback, use_future,
   // deferred...); each runs as a coroutine on the connection's executor. Coroutines are the main path.
-  asio::any_io_executor get_executor() const { return transport_.get_executor(); }
+  asio::any_io_executor get_executor() const { return pipeline_->executor(); }
 
   template <class Token>
   static auto async_connect(asio::any_io_executor executor, std::string dsn, Token&& token) {
@@ -470,98 +521,56 @@ public:
   // The status of the last command ("SELECT 3", "INSERT 0 1").
   const std::string& status_message() const noexcept { return last_status_; }
 
-private:
-  // A cached statement whose result type changed (after an ALTER TABLE) fails once; outside a transaction it
-  // is prepared again and run again, so the call succeeds. In a transaction the error stands, as the
-  // transaction is aborted anyway.
-  asio::awaitable<ExecResult> run_bound(std::string_view sql, EncodedParameters& params, RowSink* sink, RecordCollector* records) {
-    try {
-      co_return co_await run_once(sql, params, sink, records);
-    } catch (const FeatureNotSupported& e) {
-      if (!e.server_message().starts_with("cached plan must not change result type") || is_in_transaction()) throw;
-    }
-    co_return co_await run_once(sql, params, sink, records);  // outside the handler: co_await is not allowed there
+  // ---- Listeners and loggers (asyncpg's add_listener, add_log_listener, add_termination_listener,
+  // add_query_logger). Callbacks run on the connection's executor; each add returns an id for removal.
+
+  // LISTENs on the channel (when it is the channel's first listener) and calls back for each notification.
+  // While any listener is registered, the connection reads from the server even when idle.
+  asio::awaitable<ListenerId> add_listener(std::string channel, std::function<void(const Notification&)> callback) {
+    const bool first = !listeners_.contains(channel);
+    const ListenerId id = ++listener_ids_;
+    if (first) co_await execute("LISTEN " + quote_identifier(channel));
+    listeners_[channel].emplace_back(id, std::move(callback));
+    pipeline_->set_listening(true);
+    co_return id;
+  }
+  // Removes a listener; the last one of a channel UNLISTENs.
+  asio::awaitable<void> remove_listener(const std::string& channel, ListenerId id) {
+    auto found = listeners_.find(channel);
+    if (found == listeners_.end()) co_return;
+    std::erase_if(found->second, [id](const auto& entry) { return entry.first == id; });
+    if (!found->second.empty()) co_return;
+    listeners_.erase(found);
+    pipeline_->set_listening(!listeners_.empty());
+    if (!is_closed()) co_await execute("UNLISTEN " + quote_identifier(channel));
+  }
+  // NOTICE, WARNING and the other non-error messages the server sends (RAISE NOTICE, ...).
+  ListenerId add_log_listener(std::function<void(const Notice&)> callback) {
+    log_listeners_.emplace_back(++listener_ids_, std::move(callback));
+    return listener_ids_;
+  }
+  void remove_log_listener(ListenerId id) {
+    std::erase_if(log_listeners_, [id](const auto& entry) { return entry.first == id; });
+  }
+  // Called once when the connection ends without close(): the server went away, or the connection broke.
+  ListenerId add_termination_listener(std::function<void()> callback) {
+    termination_listeners_.emplace_back(++listener_ids_, std::move(callback));
+    return listener_ids_;
+  }
+  void remove_termination_listener(ListenerId id) {
+    std::erase_if(termination_listeners_, [id](const auto& entry) { return entry.first == id; });
+  }
+  // Called after each query with its text, values, time taken and outcome.
+  ListenerId add_query_logger(std::function<void(const LoggedQuery&)> callback) {
+    query_loggers_.emplace_back(++listener_ids_, std::move(callback));
+    return listener_ids_;
+  }
+  void remove_query_logger(ListenerId id) {
+    std::erase_if(query_loggers_, [id](const auto& entry) { return entry.first == id; });
   }
 
-  asio::awaitable<ExecResult> run_once(std::string_view sql, EncodedParameters& params, RowSink* sink, RecordCollector* records) {
-    ensure_open();
-    const Prepared& prepared = *co_await prepare(sql, params.types);
-    std::exception_ptr stale;
-    try {
-      co_return co_await run_prepared(prepared, params, sink, records);
-    } catch (const FeatureNotSupported& e) {
-      if (!e.server_message().starts_with("cached plan")) throw;
-      stale = std::current_exception();
-    }
-    forget(sql, params.types);
-    std::rethrow_exception(stale);
-  }
-
-  // Bind + Execute + Sync on a described statement.
-  asio::awaitable<ExecResult> run_prepared(const Prepared& prepared, EncodedParameters& params, RowSink* sink,
-                                           RecordCollector* records) {
-    ensure_open();
-    // Binary results for the types keel decodes: every codec type for Records, keel's value types for sinks.
-    std::vector<proto::Format> result_formats;
-    for (const auto& field : prepared.fields)
-      result_formats.push_back(!records ? result_format_for(field.type_oid)
-                               : records->custom() && records->custom()->for_oid(field.type_oid)
-                                   ? records->custom()->for_oid(field.type_oid)->format
-                                   : (has_binary_codec(field.type_oid) ? proto::Format::binary : proto::Format::text));
-    out_.clear();
-    proto::write_bind(out_, "", prepared.name, params.formats, params.values, result_formats);
-    proto::write_execute(out_, "", 0);
-    proto::write_sync(out_);
-    co_await transport_.write(out_);
-
-    ExecResult result;
-    std::optional<ErrorFields> error;
-    std::vector<std::optional<proto::Bytes>> cells;
-    std::shared_ptr<const RecordDescription> description;
-    while (true) {
-      const proto::Frame frame = co_await read_frame();
-      switch (frame.type) {
-        case '2': break;
-        case 'D':
-          if (error || !sink) break;
-          proto::parse_data_row(frame.body, cells);
-          if (cells.size() != prepared.fields.size()) throw ProtocolError("a row's column count differs from its description");
-          if (records) {
-            records->add(description, prepared.fields, result_formats, cells);
-            break;
-          }
-          {
-            std::exception_ptr refused;
-            try {
-              sink->on_row(PgRowReader(prepared.fields, result_formats, cells));
-            } catch (...) {
-              refused = std::current_exception();
-            }
-            if (refused) {
-              // A row the caller cannot take: drain to ReadyForQuery, so that the connection stays usable.
-              co_await drain_to_ready();
-              std::rethrow_exception(refused);
-            }
-          }
-          break;
-        case 'C':
-          last_status_ = proto::parse_command_complete(frame.body).tag;
-          result.rows_affected = proto::rows_in_command_tag(last_status_);
-          break;
-        case 'I': case 's': break;
-        case 'E': if (!error) error = proto::parse_error_fields(frame.body, 'E'); break;
-        case 'Z':
-          status_ = proto::parse_ready_for_query(frame.body).status;
-          if (error) throw_database_error(std::move(*error));
-          co_return result;
-        default: if (!handle_async(frame)) unexpected(frame, "a query");
-      }
-    }
-  }
-
-public:
   // ---- Status.
-  int server_pid() const noexcept { return key_.process_id; }
+  int server_pid() const noexcept { return pipeline_->key.process_id; }
   const std::map<std::string, std::string>& settings() const noexcept { return settings_; }
   std::string setting(const std::string& name) const {
     auto found = settings_.find(name);
@@ -569,13 +578,15 @@ public:
   }
   // The server_version setting, e.g. "15.8 (Debian 15.8-0+deb12u1)".
   std::string server_version() const { return setting("server_version"); }
-  bool is_in_transaction() const noexcept { return status_ != proto::TransactionStatus::idle; }
-  bool is_tls() const noexcept { return transport_.is_tls(); }
+  bool is_in_transaction() const noexcept { return pipeline_->transaction_status != proto::TransactionStatus::idle; }
+  bool is_tls() const noexcept { return transport().is_tls(); }
   // How the server authenticated this session: trust, password, md5, SCRAM-SHA-256 or SCRAM-SHA-256-PLUS.
   const std::string& authentication_method() const noexcept { return authentication_method_; }
-  bool is_closed() const noexcept { return closed_; }
+  // Closed by close() or terminate(), or broken (the server went away, a protocol violation).
+  bool is_closed() const noexcept { return pipeline_->broken(); }
   std::size_t cached_statements() const noexcept { return cache_.size(); }
-  const std::vector<Notice>& notices() const noexcept { return notices_; }
+  // Requests written and not yet answered.
+  std::size_t pending_requests() const noexcept { return pipeline_->pending(); }
 
   // Clears the session's state for the next user, as asyncpg's pool does on release: rolls back an open
   // transaction, closes cursors, stops listening, releases advisory locks and resets every setting.
@@ -583,70 +594,366 @@ public:
     ensure_open();
     if (is_in_transaction()) co_await execute("ROLLBACK");
     co_await execute("CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); RESET ALL");
+    listeners_.clear();
+    pipeline_->set_listening(false);
   }
 
-  // Says goodbye (Terminate) and closes the socket.
+  // Says goodbye (Terminate) and closes the socket, after the requests already written are answered.
   asio::awaitable<void> close() {
-    if (closed_) co_return;
-    closed_ = true;
-    out_.clear();
-    proto::write_terminate(out_);
-    try {
-      co_await transport_.write(out_);
-    } catch (...) {
+    if (is_closed()) co_return;
+    closing_ = true;
+    pipeline_->set_listening(false);
+    while (pipeline_->pending() > 0 && !is_closed()) {
+      auto reply = std::make_shared<SimpleReply>(get_executor());  // a Sync: answered after all the others
+      proto::write_sync(pipeline_->out());
+      pipeline_->queue(reply);
+      co_await pipeline_->flush();
+      co_await pipeline_->wait(*reply, std::nullopt);
     }
-    transport_.close();
+    if (is_closed()) co_return;
+    proto::write_terminate(pipeline_->out());
+    co_await pipeline_->flush();
+    pipeline_->close();
   }
-  // Closes the socket at once.
-  void terminate() noexcept {
-    closed_ = true;
-    transport_.close();
-  }
+  // Closes the socket at once; requests still waiting fail with ConnectionError.
+  void terminate() noexcept { pipeline_->close(); }
 
 private:
+  // ---- Replies.
+
+  // A simple Query's replies: the last command tag and the first error. A COPY FROM STDIN sent this way
+  // is refused (CopyFail), since there is no data to send.
+  class SimpleReply final : public Reply {
+  public:
+    using Reply::Reply;
+    void on_message(const proto::Frame& frame) override {
+      switch (frame.type) {
+        case 'C': tag = proto::parse_command_complete(frame.body).tag; break;
+        case 'E': note_error(frame); break;
+        case 'G': copy_in_refused = true; break;
+        case 'T': case 'D': case 'I': case 'H': case 'd': case 'c': break;  // rows and COPY TO data are not returned
+        default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in a simple query");
+      }
+    }
+    bool caller_may_resume() const override { return done || (copy_in_refused && !copy_fail_sent); }
+    std::string tag;
+    bool copy_in_refused = false, copy_fail_sent = false;
+  };
+
+  // Parse + Describe + Sync: the statement's parameter types and result columns.
+  class DescribeReply final : public Reply {
+  public:
+    using Reply::Reply;
+    void on_message(const proto::Frame& frame) override {
+      switch (frame.type) {
+        case '1': case '3': case 'n': break;
+        case 't': prepared.parameter_types = proto::parse_parameter_description(frame.body).type_oids; break;
+        case 'T': prepared.fields = proto::parse_row_description(frame.body).fields; break;
+        case 'E': note_error(frame); break;
+        default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server preparing a statement");
+      }
+    }
+    Prepared prepared;
+  };
+
+  // Bind + Execute (one or more) + Sync: rows go to the sink, or into Records, as they arrive.
+  class BoundReply final : public Reply {
+  public:
+    BoundReply(asio::any_io_executor executor, const Prepared& prepared, const std::vector<proto::Format>& formats,
+               RowSink* sink, RecordCollector* records)
+        : Reply(std::move(executor)), prepared_(prepared), formats_(formats), sink_(sink), records_(records) {}
+    void on_message(const proto::Frame& frame) override {
+      switch (frame.type) {
+        case '2': case 'I': case 's': case '1': case '3': break;
+        case 'D':
+          if (error || refused || !sink_) break;
+          proto::parse_data_row(frame.body, cells_);
+          if (cells_.size() != prepared_.fields.size()) throw ProtocolError("a row's column count differs from its description");
+          if (records_) {
+            records_->add(description_, prepared_.fields, formats_, cells_);
+            break;
+          }
+          try {
+            sink_->on_row(PgRowReader(prepared_.fields, formats_, cells_));
+          } catch (...) {
+            refused = std::current_exception();  // the caller cannot take the row; the rest is read and dropped
+          }
+          break;
+        case 'C':
+          status = proto::parse_command_complete(frame.body).tag;
+          rows_affected += proto::rows_in_command_tag(status);
+          break;
+        case 'E': note_error(frame); break;
+        default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in a query");
+      }
+    }
+    std::string status;
+    std::uint64_t rows_affected = 0;
+    std::exception_ptr refused;
+
+  private:
+    const Prepared& prepared_;
+    const std::vector<proto::Format>& formats_;
+    RowSink* sink_;
+    RecordCollector* records_;
+    std::vector<std::optional<proto::Bytes>> cells_;
+    std::shared_ptr<const RecordDescription> description_;
+  };
+
+  // ---- Asynchronous messages.
+  void on_parameter_status(const proto::Frame& frame) override {
+    auto status = proto::parse_parameter_status(frame.body);
+    settings_[status.name] = status.value;
+  }
+  void on_notice(const proto::Frame& frame) override {
+    if (log_listeners_.empty()) return;
+    const Notice notice = proto::parse_error_fields(frame.body, 'N');
+    for (const auto& [id, callback] : std::vector(log_listeners_)) callback(notice);
+  }
+  void on_notification(const proto::Frame& frame) override {
+    const auto message = proto::parse_notification(frame.body);
+    auto found = listeners_.find(std::string(message.channel));
+    if (found == listeners_.end()) return;
+    const Notification notification{message.process_id, std::string(message.channel), std::string(message.payload)};
+    for (const auto& [id, callback] : std::vector(found->second)) callback(notification);
+  }
+  void on_terminated(std::exception_ptr) override {
+    if (closing_) return;
+    for (const auto& [id, callback] : std::vector(termination_listeners_)) callback();
+  }
+
+  // ---- Running.
+
+  asio::awaitable<std::string> execute(std::string_view sql, Timeout limit, bool default_limit) {
+    ensure_open();
+    const auto started = std::chrono::steady_clock::now();
+    const auto deadline = deadline_for(default_limit ? std::nullopt : std::optional(limit.limit), started);
+    auto reply = std::make_shared<SimpleReply>(get_executor());
+    co_await pipeline_->wait_for_turn();
+    proto::write_query(pipeline_->out(), sql);
+    pipeline_->queue(reply);
+    co_await pipeline_->flush();
+    std::exception_ptr failure;
+    try {
+      co_await pipeline_->wait(*reply, deadline);
+      if (reply->copy_in_refused && !reply->done) {
+        // The server waits for COPY data that execute cannot give: refuse it, and read the error that follows.
+        reply->copy_fail_sent = true;
+        proto::write_copy_fail(pipeline_->out(), "COPY FROM STDIN needs copy_to_table; execute has no data to send");
+        co_await pipeline_->flush();
+        co_await pipeline_->wait(*reply, deadline);
+      }
+      reply->rethrow();
+      last_status_ = reply->tag;
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    log_query(sql, nullptr, started, failure);
+    if (failure) std::rethrow_exception(failure);
+    co_return reply->tag;
+  }
+
+  std::optional<std::chrono::steady_clock::time_point> deadline_for(
+      std::optional<std::chrono::steady_clock::duration> limit, std::chrono::steady_clock::time_point started) const {
+    if (!limit) limit = settings_options_.command_timeout;
+    if (!limit || limit->count() <= 0) return std::nullopt;
+    return started + *limit;
+  }
+
+  // A query's run, logged. A cached statement whose result type changed (after an ALTER TABLE) fails once;
+  // outside a transaction it is prepared again and run again, so the call succeeds. In a transaction the
+  // error stands, as the transaction is aborted anyway.
+  asio::awaitable<ExecResult> run_bound(std::string_view sql, EncodedParameters& params, RowSink* sink, RecordCollector* records) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto deadline = deadline_for(params.timeout, started);
+    std::exception_ptr failure;
+    ExecResult result;
+    bool again = false;
+    try {
+      result = co_await run_once(sql, params, sink, records, deadline);
+    } catch (const FeatureNotSupported& e) {
+      if (!e.server_message().starts_with("cached plan must not change result type") || is_in_transaction())
+        failure = std::current_exception();
+      else again = true;
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (again) {  // outside the handler: co_await is not allowed there
+      try {
+        result = co_await run_once(sql, params, sink, records, deadline);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    }
+    log_query(sql, &params, started, failure);
+    if (failure) std::rethrow_exception(failure);
+    co_return result;
+  }
+
+  // Holds the connection for an unnamed statement, which must be described and bound with nothing between.
+  struct ExclusiveHold {
+    Pipeline* pipeline = nullptr;
+    ~ExclusiveHold() {
+      if (pipeline) pipeline->unlock_exclusive();
+    }
+    bool held() const noexcept { return pipeline != nullptr; }
+  };
+
+  asio::awaitable<ExecResult> run_once(std::string_view sql, EncodedParameters& params, RowSink* sink,
+                                       RecordCollector* records,
+                                       std::optional<std::chrono::steady_clock::time_point> deadline) {
+    ensure_open();
+    ExclusiveHold hold;
+    const std::shared_ptr<const Prepared> prepared = co_await prepare(sql, params.types, deadline, hold);
+    std::exception_ptr stale;
+    try {
+      co_return co_await run_prepared(*prepared, {&params, 1}, sink, records, deadline, hold);
+    } catch (const FeatureNotSupported& e) {
+      if (!e.server_message().starts_with("cached plan")) throw;
+      stale = std::current_exception();
+    }
+    forget(cache_key(sql, params.types));
+    std::rethrow_exception(stale);
+  }
+
+  // executemany: one Bind + Execute per set of values, then one Sync.
+  asio::awaitable<std::uint64_t> run_many(std::string_view sql, std::vector<EncodedParameters>& sets) {
+    const auto started = std::chrono::steady_clock::now();
+    if (sets.size() == 1 && sets.front().values.empty() && sets.front().types.empty() && sets.front().timeout) co_return 0;
+    if (sets.empty()) co_return 0;
+    const auto deadline = deadline_for(sets.front().timeout, started);
+    ensure_open();
+    std::exception_ptr failure;
+    std::uint64_t affected = 0;
+    try {
+      ExclusiveHold hold;
+      const std::shared_ptr<const Prepared> prepared = co_await prepare(sql, sets.front().types, deadline, hold);
+      affected = (co_await run_prepared(*prepared, sets, nullptr, nullptr, deadline, hold)).rows_affected;
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    log_query(sql, sets.empty() ? nullptr : &sets.front(), started, failure);
+    if (failure) std::rethrow_exception(failure);
+    co_return affected;
+  }
+
+  // Bind + Execute for each set of values, then Sync, on a described statement.
+  asio::awaitable<ExecResult> run_prepared(const Prepared& prepared, std::span<EncodedParameters> sets, RowSink* sink,
+                                           RecordCollector* records,
+                                           std::optional<std::chrono::steady_clock::time_point> deadline,
+                                           ExclusiveHold& hold) {
+    ensure_open();
+    // Binary results for the types keel decodes: every codec type for Records, keel's value types for sinks.
+    std::vector<proto::Format> result_formats;
+    result_formats.reserve(prepared.fields.size());
+    for (const auto& field : prepared.fields)
+      result_formats.push_back(!records ? result_format_for(field.type_oid)
+                               : records->custom() && records->custom()->for_oid(field.type_oid)
+                                   ? records->custom()->for_oid(field.type_oid)->format
+                                   : (has_binary_codec(field.type_oid) ? proto::Format::binary : proto::Format::text));
+    auto reply = std::make_shared<BoundReply>(get_executor(), prepared, result_formats, sink, records);
+    co_await pipeline_->wait_for_turn(hold.held());
+    ensure_open();
+    auto& out = pipeline_->out();
+    for (const EncodedParameters& params : sets) {
+      proto::write_bind(out, "", prepared.name, params.formats, params.values, result_formats);
+      proto::write_execute(out, "", 0);
+    }
+    proto::write_sync(out);
+    pipeline_->queue(reply);
+    if (hold.held()) {  // an unnamed statement is bound: others may follow it now
+      pipeline_->unlock_exclusive();
+      hold.pipeline = nullptr;
+    }
+    co_await pipeline_->flush();
+    co_await pipeline_->wait(*reply, deadline);
+    if (reply->refused) std::rethrow_exception(reply->refused);
+    reply->rethrow();
+    last_status_ = reply->status;
+    co_return ExecResult{reply->rows_affected};
+  }
+
+  void log_query(std::string_view sql, const EncodedParameters* params, std::chrono::steady_clock::time_point started,
+                 std::exception_ptr failure) {
+    if (query_loggers_.empty()) return;
+    LoggedQuery logged;
+    logged.sql = sql;
+    logged.elapsed = std::chrono::steady_clock::now() - started;
+    logged.error = failure;
+    logged.status = failure ? std::string() : last_status_;
+    if (failure) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        logged.error_message = e.what();
+      } catch (...) {
+        logged.error_message = "unknown error";
+      }
+    }
+    if (params) {
+      const TextSettings text{setting("TimeZone").empty() ? "UTC" : setting("TimeZone")};
+      for (std::size_t i = 0; i < params->values.size(); ++i) {
+        const auto& value = params->values[i];
+        if (!value) logged.arguments.push_back(std::nullopt);
+        else {
+          try {
+            logged.arguments.push_back(postgres_text(params->types[i], params->formats[i], *value, text));
+          } catch (...) {
+            logged.arguments.push_back("(" + std::to_string(value->size()) + " bytes)");
+          }
+        }
+      }
+    }
+    for (const auto& [id, callback] : std::vector(query_loggers_)) callback(logged);
+  }
 
   PgConnection(asio::any_io_executor executor, ConnectOptions options, Options settings)
-      : transport_(std::move(executor)), options_(std::move(options)), settings_options_(settings) {}
+      : pipeline_(std::make_shared<Pipeline>(std::move(executor))), options_(std::move(options)), settings_options_(settings) {}
+
+  Transport& transport() noexcept { return pipeline_->transport; }
+  const Transport& transport() const noexcept { return pipeline_->transport; }
 
   asio::awaitable<void> start(const HostSpec& host) {
-    co_await transport_.connect(host, options_.connect_timeout);
-    co_await transport_.negotiate_tls(options_);
+    co_await transport().connect(host, options_.connect_timeout);
+    co_await transport().negotiate_tls(options_);
     std::vector<std::pair<std::string, std::string>> parameters{{"user", options_.user},
                                                                {"database", options_.database},
                                                                {"client_encoding", "UTF8"}};
     if (!options_.application_name.empty()) parameters.emplace_back("application_name", options_.application_name);
     if (!options_.options.empty()) parameters.emplace_back("options", options_.options);
     for (const auto& [name, value] : options_.server_settings) parameters.emplace_back(name, value);
-    out_.clear();
-    proto::write_startup(out_, parameters);
-    co_await transport_.write(out_);
+    proto::ByteBuffer out;
+    proto::write_startup(out, parameters);
+    co_await pipeline_->write_now(out);
     co_await authenticate(host);
+    pipeline_->attach(this);
   }
 
   std::string password_for(const HostSpec& host) const {
     if (options_.password) return *options_.password;
     if (auto from_file = password_from_file(options_, host)) return *from_file;
-    throw ConnectionError("the server at " + transport_.describe() + " asks for a password for user \"" + options_.user +
+    throw ConnectionError("the server at " + transport().describe() + " asks for a password for user \"" + options_.user +
                           "\", and none was given (password, PGPASSWORD or the password file)");
   }
 
   asio::awaitable<void> authenticate(const HostSpec& host) {
     std::optional<proto::ScramClient> scram;
+    proto::ByteBuffer out;
     while (true) {
-      const proto::Frame frame = co_await read_frame();
+      const proto::Frame frame = co_await pipeline_->read_frame();
       switch (frame.type) {
         case 'R': {
           const proto::Authentication auth = proto::parse_authentication(frame.body);
-          out_.clear();
+          out.clear();
           switch (auth.kind) {
             case proto::AuthKind::ok: break;
             case proto::AuthKind::cleartext_password:
               authentication_method_ = "password";
-              proto::write_password(out_, password_for(host));
+              proto::write_password(out, password_for(host));
               break;
             case proto::AuthKind::md5_password:
               authentication_method_ = "md5";
-              proto::write_password(out_, proto::md5_password(options_.user, password_for(host), auth.md5_salt));
+              proto::write_password(out, proto::md5_password(options_.user, password_for(host), auth.md5_salt));
               break;
             case proto::AuthKind::sasl: {
               auto offered = [&](std::string_view m) {
@@ -654,23 +961,23 @@ private:
                   if (o == m) return true;
                 return false;
               };
-              const auto binding = options_.channel_binding == "disable" ? std::nullopt : transport_.tls_server_end_point();
+              const auto binding = options_.channel_binding == "disable" ? std::nullopt : transport().tls_server_end_point();
               proto::ScramClient::Options scram_options;
               if (binding && offered("SCRAM-SHA-256-PLUS")) scram_options.channel_binding = binding;
               else if (options_.channel_binding == "require")
-                throw ConnectionError("channel_binding=require, but the server at " + transport_.describe() +
+                throw ConnectionError("channel_binding=require, but the server at " + transport().describe() +
                                       " offers no channel binding (it needs TLS and SCRAM-SHA-256-PLUS)");
               else scram_options.client_supports_binding = binding.has_value();
               if (!scram_options.channel_binding && !offered("SCRAM-SHA-256"))
                 throw ConnectionError("the server offers no SASL mechanism keel supports");
               scram.emplace(password_for(host), std::move(scram_options));
               authentication_method_ = std::string(scram->mechanism());
-              proto::write_sasl_initial_response(out_, scram->mechanism(), scram->client_first_message());
+              proto::write_sasl_initial_response(out, scram->mechanism(), scram->client_first_message());
               break;
             }
             case proto::AuthKind::sasl_continue:
               if (!scram) throw ProtocolError("the server sent SASLContinue before SASL");
-              proto::write_sasl_response(out_, scram->client_final_message(auth.sasl_data));
+              proto::write_sasl_response(out, scram->client_final_message(auth.sasl_data));
               break;
             case proto::AuthKind::sasl_final:
               if (!scram) throw ProtocolError("the server sent SASLFinal before SASL");
@@ -678,20 +985,24 @@ private:
               break;
             case proto::AuthKind::kerberos_v5: case proto::AuthKind::scm_credential: case proto::AuthKind::gss:
             case proto::AuthKind::gss_continue: case proto::AuthKind::sspi:
-              throw ConnectionError("the server at " + transport_.describe() + " asks for " + method_name(auth.kind) +
+              throw ConnectionError("the server at " + transport().describe() + " asks for " + method_name(auth.kind) +
                                     " authentication, which keel does not support");
           }
-          if (!out_.empty()) co_await transport_.write(out_);
+          if (!out.empty()) co_await pipeline_->write_now(out);
           break;
         }
-        case 'K': key_ = proto::parse_backend_key_data(frame.body); break;
+        case 'K': pipeline_->key = proto::parse_backend_key_data(frame.body); break;
         case 'E': throw_database_error(proto::parse_error_fields(frame.body, 'E'));
         case 'v': break;  // the server speaks an older 3.x minor version; keel uses nothing newer
+        case 'S': on_parameter_status(frame); break;
+        case 'N': break;
         case 'Z':
-          status_ = proto::parse_ready_for_query(frame.body).status;
+          pipeline_->transaction_status = proto::parse_ready_for_query(frame.body).status;
           ready_ = true;
           co_return;
-        default: if (!handle_async(frame)) unexpected(frame, "the startup");
+        default:
+          pipeline_->close();
+          throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server during the startup");
       }
     }
   }
@@ -726,6 +1037,12 @@ private:
     co_return true;
   }
 
+  static std::string quote_identifier(std::string_view name) {
+    std::string quoted = "\"";
+    for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return quoted + "\"";
+  }
+
   // ---- Statements.
 
   std::string cache_key(std::string_view sql, const std::vector<std::uint32_t>& types) const {
@@ -735,169 +1052,119 @@ private:
     return key;
   }
 
-  void forget(std::string_view sql, const std::vector<std::uint32_t>& types) {
-    if (auto found = cache_.find(cache_key(sql, types)); found != cache_.end()) {
-      to_close_.push_back(found->second.prepared.name);
+  void forget(const std::string& key) {
+    if (auto found = cache_.find(key); found != cache_.end()) {
+      to_close_.push_back(found->second.prepared->name);
       lru_.erase(found->second.position);
       cache_.erase(found);
     }
   }
 
   // Parse + Describe + Sync: the statement's parameter types and result columns, as the server sees them.
-  asio::awaitable<Prepared> parse_and_describe(std::string name, std::string_view sql, const std::vector<std::uint32_t>& types) {
-    Prepared prepared;
-    prepared.name = std::move(name);
-    out_.clear();
-    for (const std::string& closing : to_close_) proto::write_close(out_, proto::Target::statement, closing);
+  // Statements dropped since the last time are closed in the same write.
+  asio::awaitable<Prepared> parse_and_describe(std::string name, std::string_view sql, const std::vector<std::uint32_t>& types,
+                                               std::optional<std::chrono::steady_clock::time_point> deadline, bool owner) {
+    auto reply = std::make_shared<DescribeReply>(get_executor());
+    co_await pipeline_->wait_for_turn(owner);
+    ensure_open();
+    auto& out = pipeline_->out();
+    for (const std::string& closing : to_close_) proto::write_close(out, proto::Target::statement, closing);
     to_close_.clear();
-    proto::write_parse(out_, prepared.name, sql, types);
-    proto::write_describe(out_, proto::Target::statement, prepared.name);
-    proto::write_sync(out_);
-    co_await transport_.write(out_);
-    std::optional<ErrorFields> error;
-    for (bool ready = false; !ready;) {
-      const proto::Frame frame = co_await read_frame();
-      switch (frame.type) {
-        case '1': case '3': case 'n': break;
-        case 't': prepared.parameter_types = proto::parse_parameter_description(frame.body).type_oids; break;
-        case 'T': prepared.fields = proto::parse_row_description(frame.body).fields; break;
-        case 'E': if (!error) error = proto::parse_error_fields(frame.body, 'E'); break;
-        case 'Z':
-          status_ = proto::parse_ready_for_query(frame.body).status;
-          if (error) throw_database_error(std::move(*error));
-          ready = true;
-          break;
-        default: if (!handle_async(frame)) unexpected(frame, "preparing a statement");
-      }
-    }
-    co_return prepared;
+    proto::write_parse(out, name, sql, types);
+    proto::write_describe(out, proto::Target::statement, name);
+    proto::write_sync(out);
+    pipeline_->queue(reply);
+    co_await pipeline_->flush();
+    co_await pipeline_->wait(*reply, deadline);
+    reply->rethrow();
+    reply->prepared.name = std::move(name);
+    co_return std::move(reply->prepared);
   }
 
-  // The cached statement for a text and parameter types, prepared on first use (Parse + Describe + Sync).
-  asio::awaitable<const Prepared*> prepare(std::string_view sql, const std::vector<std::uint32_t>& types) {
+  // The cached statement for a text and parameter types, prepared on first use. Concurrent callers of the
+  // same text wait for one preparation. Uncached texts use the unnamed statement, holding the connection
+  // (`hold`) until the caller has bound it.
+  asio::awaitable<std::shared_ptr<const Prepared>> prepare(std::string_view sql, const std::vector<std::uint32_t>& types,
+                                                           std::optional<std::chrono::steady_clock::time_point> deadline,
+                                                           ExclusiveHold& hold) {
     const auto& limits = settings_options_;
     const bool caching = limits.statement_cache_size > 0 &&
                          (limits.max_cacheable_statement_size == 0 || sql.size() <= limits.max_cacheable_statement_size);
+    if (!caching) {
+      co_await pipeline_->lock_exclusive();
+      hold.pipeline = pipeline_.get();
+      co_return std::make_shared<const Prepared>(co_await parse_and_describe("", sql, types, deadline, true));
+    }
     const std::string key = cache_key(sql, types);
-    if (caching) {
+    while (true) {
+      ensure_open();
       if (auto found = cache_.find(key); found != cache_.end()) {
         const bool expired = limits.max_cached_statement_lifetime.count() > 0 &&
                              std::chrono::steady_clock::now() - found->second.prepared_at > limits.max_cached_statement_lifetime;
         if (!expired) {
           lru_.splice(lru_.begin(), lru_, found->second.position);
-          co_return &found->second.prepared;
+          co_return found->second.prepared;
         }
-        forget(sql, types);
+        forget(key);
       }
+      auto in_flight = preparing_.find(key);
+      if (in_flight == preparing_.end()) break;
+      auto waiters = in_flight->second;
+      co_await waiters->wait(get_executor());
     }
-    Prepared prepared = co_await parse_and_describe(caching ? "keel_s" + std::to_string(++statement_counter_) : "", sql, types);
-    if (!caching) {
-      unnamed_ = std::move(prepared);
-      co_return &unnamed_;
+    auto waiters = std::make_shared<Waiters>();
+    preparing_.emplace(key, waiters);
+    std::exception_ptr failure;
+    Prepared prepared;
+    try {
+      prepared = co_await parse_and_describe("keel_s" + std::to_string(++statement_counter_), sql, types, deadline, false);
+    } catch (...) {
+      failure = std::current_exception();
     }
-    if (cache_.size() >= settings_options_.statement_cache_size) {  // evict the least recently used
-      const std::string oldest = lru_.back();
-      lru_.pop_back();
-      to_close_.push_back(cache_.at(oldest).prepared.name);
-      cache_.erase(oldest);
-    }
+    preparing_.erase(key);
+    waiters->notify_all();
+    if (failure) std::rethrow_exception(failure);
+    if (cache_.size() >= settings_options_.statement_cache_size) forget(lru_.back());  // the least recently used
     lru_.push_front(key);
-    auto [entry, inserted] = cache_.emplace(key, CacheEntry{std::move(prepared), lru_.begin(), std::chrono::steady_clock::now()});
-    co_return &entry->second.prepared;
-  }
-
-  // ---- Reading.
-
-  // The next message; ParameterStatus, notices and notifications are handled by the caller's handle_async.
-  asio::awaitable<proto::Frame> read_frame() {
-    // Drop the previous frame's bytes.
-    in_start_ += pending_consume_;
-    pending_consume_ = 0;
-    while (true) {
-      auto frame = proto::next_frame(std::span<const std::uint8_t>(in_).subspan(in_start_, in_end_ - in_start_));
-      if (frame) {
-        pending_consume_ = frame->size;
-        co_return *frame;
-      }
-      // Make room: move the partial message to the front, and grow for a large one.
-      if (in_start_ > 0) {
-        std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
-        in_end_ -= in_start_;
-        in_start_ = 0;
-      }
-      if (in_end_ == in_.size()) in_.resize(in_.size() * 2);
-      std::size_t n = 0;
-      try {
-        n = co_await transport_.read_some(std::span(in_).subspan(in_end_));
-      } catch (const boost::system::system_error& e) {
-        closed_ = true;
-        throw ConnectionError("the connection to " + transport_.describe() + " was lost: " + e.code().message());
-      }
-      in_end_ += n;
-    }
-  }
-
-  bool handle_async(const proto::Frame& frame) {
-    switch (frame.type) {
-      case 'S': {
-        auto status = proto::parse_parameter_status(frame.body);
-        settings_[status.name] = status.value;
-        return true;
-      }
-      case 'N': notices_.push_back(proto::parse_error_fields(frame.body, 'N')); return true;
-      case 'A': (void)proto::parse_notification(frame.body); return true;  // listeners come with part 2
-      default: return false;
-    }
-  }
-
-  asio::awaitable<void> drain_to_ready() {
-    while (true) {
-      const proto::Frame frame = co_await read_frame();
-      if (frame.type == 'Z') {
-        status_ = proto::parse_ready_for_query(frame.body).status;
-        co_return;
-      }
-    }
-  }
-
-  [[noreturn]] void unexpected(const proto::Frame& frame, std::string_view during) {
-    closed_ = true;
-    transport_.close();
-    throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server during " + std::string(during));
+    auto shared = std::make_shared<const Prepared>(std::move(prepared));
+    cache_.emplace(key, CacheEntry{shared, lru_.begin(), std::chrono::steady_clock::now()});
+    co_return shared;
   }
 
   void ensure_open() const {
-    if (closed_) throw ConnectionError("the connection is closed");
+    if (is_closed())
+      throw ConnectionError(pipeline_->broken_reason().empty() ? "the connection is closed"
+                                                               : "the connection is closed: " + pipeline_->broken_reason());
   }
 
   struct CacheEntry {
-    Prepared prepared;
+    std::shared_ptr<const Prepared> prepared;
     std::list<std::string>::iterator position;
     std::chrono::steady_clock::time_point prepared_at;
   };
+  using Callbacks = std::vector<std::pair<ListenerId, std::function<void()>>>;
 
-  Transport transport_;
+  std::shared_ptr<Pipeline> pipeline_;
   ConnectOptions options_;
   Options settings_options_;
-  proto::ByteBuffer out_;
-  std::vector<std::uint8_t> in_ = std::vector<std::uint8_t>(64 * 1024);
-  std::size_t in_start_ = 0, in_end_ = 0, pending_consume_ = 0;
-  proto::BackendKeyData key_;
-  proto::TransactionStatus status_ = proto::TransactionStatus::idle;
   std::map<std::string, std::string> settings_;
-  std::vector<Notice> notices_;
-  bool closed_ = false;
   bool ready_ = false;
+  bool closing_ = false;
   std::string authentication_method_ = "trust";
   std::unordered_map<std::string, CacheEntry> cache_;
+  std::unordered_map<std::string, std::shared_ptr<Waiters>> preparing_;
   std::list<std::string> lru_;
   std::vector<std::string> to_close_;
   std::uint64_t statement_counter_ = 0;
   std::string last_status_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::shared_ptr<const CodecRegistry> custom_codecs_;  // prepared statements check it before touching us
+  ListenerId listener_ids_ = 0;
+  std::map<std::string, std::vector<std::pair<ListenerId, std::function<void(const Notification&)>>>> listeners_;
+  std::vector<std::pair<ListenerId, std::function<void(const Notice&)>>> log_listeners_;
+  Callbacks termination_listeners_;
+  std::vector<std::pair<ListenerId, std::function<void(const LoggedQuery&)>>> query_loggers_;
   friend class PreparedStatement;
-  Prepared unnamed_;
 };
 
 // A statement prepared by PgConnection::prepare. Its values are encoded for the types the server chose.
@@ -934,7 +1201,17 @@ public:
     if (!connection_ || alive_.expired()) throw MisuseError("this prepared statement is empty, or its connection is gone");
     EncodedParameters encoded = encode(args...);
     RecordCollector records(connection_->custom_codecs_);
-    co_await connection_->run_prepared(prepared_, encoded, &records, &records);
+    PgConnection::ExclusiveHold none;
+    const auto started = std::chrono::steady_clock::now();
+    std::exception_ptr failure;
+    try {
+      co_await connection_->run_prepared(prepared_, {&encoded, 1}, &records, &records,
+                                         connection_->deadline_for(encoded.timeout, started), none);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    connection_->log_query(sql_, &encoded, started, failure);
+    if (failure) std::rethrow_exception(failure);
     status_ = connection_->last_status_;
     co_return std::move(records.records);
   }
@@ -957,9 +1234,11 @@ public:
     boost::json::value plan;
     try {
       EncodedParameters encoded = encode(args...);
-      auto described = co_await connection_->parse_and_describe("", sql, encoded.types);
+      co_await connection_->pipeline_->lock_exclusive();
+      PgConnection::ExclusiveHold hold{connection_->pipeline_.get()};
+      auto described = co_await connection_->parse_and_describe("", sql, encoded.types, std::nullopt, true);
       RecordCollector records;
-      co_await connection_->run_prepared(described, encoded, &records, &records);
+      co_await connection_->run_prepared(described, {&encoded, 1}, &records, &records, std::nullopt, hold);
       plan = records.records.at(0).template get<boost::json::value>(0);
     } catch (...) {
       failure = std::current_exception();
@@ -997,12 +1276,19 @@ private:
 
   template <class... Args>
   EncodedParameters encode(const Args&... args) const {
-    if (sizeof...(Args) != prepared_.parameter_types.size())
+    if (value_count_v<Args...> != prepared_.parameter_types.size())
       throw MisuseError("the statement takes " + std::to_string(prepared_.parameter_types.size()) + " values; " +
-                        std::to_string(sizeof...(Args)) + " were given");
+                        std::to_string(value_count_v<Args...>) + " were given");
     EncodedParameters encoded{connection_->custom_codecs_.get()};
     std::size_t i = 0;
-    ((encoded.add_as(prepared_.parameter_types[i], args, i + 1), ++i), ...);
+    auto add = [&](const auto& arg) {
+      if constexpr (is_timeout_v<decltype(arg)>) encoded.add(arg);
+      else {
+        encoded.add_as(prepared_.parameter_types[i], arg, i + 1);
+        ++i;
+      }
+    };
+    (add(args), ...);
     return encoded;
   }
   static std::string type_name(std::uint32_t oid) {
@@ -1046,7 +1332,7 @@ private:
 
 asio::awaitable<PreparedStatement> PgConnection::prepare(std::string_view sql) {
   ensure_open();
-  Prepared prepared = co_await parse_and_describe("keel_p" + std::to_string(++statement_counter_), sql, {});
+  Prepared prepared = co_await parse_and_describe("keel_p" + std::to_string(++statement_counter_), sql, {}, std::nullopt, false);
   co_return PreparedStatement(*this, std::move(prepared), std::string(sql));
 }
 

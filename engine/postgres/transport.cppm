@@ -8,6 +8,7 @@ module;
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -174,12 +175,14 @@ public:
     return hash;
   }
 
+  // Writes all of it. A caller's cancellation does not reach the write: half a message would corrupt the stream.
   asio::awaitable<void> write(std::span<const std::uint8_t> bytes) {
-    if (tls_) co_await asio::async_write(*tls_, asio::buffer(bytes.data(), bytes.size()), asio::use_awaitable);
+    auto whole = [] { return asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable); };
+    if (tls_) co_await asio::async_write(*tls_, asio::buffer(bytes.data(), bytes.size()), whole());
     else if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_))
-      co_await asio::async_write(*tcp, asio::buffer(bytes.data(), bytes.size()), asio::use_awaitable);
+      co_await asio::async_write(*tcp, asio::buffer(bytes.data(), bytes.size()), whole());
     else co_await asio::async_write(std::get<asio::local::stream_protocol::socket>(socket_), asio::buffer(bytes.data(), bytes.size()),
-                                    asio::use_awaitable);
+                                    whole());
   }
 
   asio::awaitable<std::size_t> read_some(std::span<std::uint8_t> into) {

@@ -1,0 +1,400 @@
+// The connection's message pipeline: requests are written back to back, and one reader coroutine hands the
+// server's replies to the requests in the order they were sent. A request is one unit of messages ending in
+// Sync (or a simple Query); its reply ends with ReadyForQuery. So several coroutines can use one connection
+// at once, each getting its own replies, and notifications arrive while the connection is idle.
+module;
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+#include "spawn.hpp"
+export module keel.postgres:pipeline;
+import keel.engine;
+import keel.postgres.protocol;
+import :transport;
+
+namespace asio = boost::asio;
+namespace proto = keel::pg::protocol;
+
+export namespace keel::pg {
+
+// The caller stopped waiting: an Asio cancellation (a cancellation slot's signal) reached a running query.
+// The query was cancelled on the server, and the connection is usable.
+class CanceledError : public ClientError {
+public:
+  using ClientError::ClientError;
+};
+
+// Coroutines waiting for something to change; notify_all wakes them all (they check again).
+class Waiters {
+public:
+  asio::awaitable<void> wait(asio::any_io_executor executor) {
+    asio::steady_timer timer(executor, asio::steady_timer::time_point::max());
+    auto position = timers_.insert(timers_.end(), &timer);
+    struct Unregister {
+      std::list<asio::steady_timer*>& timers;
+      std::list<asio::steady_timer*>::iterator position;
+      ~Unregister() { timers.erase(position); }
+    } unregister{timers_, position};
+    boost::system::error_code ignored;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+  void notify_all() {
+    for (auto* timer : timers_) timer->cancel();
+  }
+
+private:
+  std::list<asio::steady_timer*> timers_;
+};
+
+// One request's replies, as the reader hands them over. Subclasses decode what their request asked for.
+class Reply {
+public:
+  explicit Reply(asio::any_io_executor executor) : wakeup_(std::move(executor), asio::steady_timer::time_point::max()) {}
+  virtual ~Reply() = default;
+
+  // A message of this reply, other than ReadyForQuery and the asynchronous ones (ParameterStatus, notices,
+  // notifications). Throws ProtocolError for a message that does not belong, which breaks the connection.
+  virtual void on_message(const proto::Frame& frame) = 0;
+  // ReadyForQuery: the reply is complete.
+  virtual void on_ready() {}
+  // Whether the waiting caller should resume now (the reply is complete, or it reached a point the caller
+  // acts on, such as COPY's CopyInResponse).
+  virtual bool caller_may_resume() const { return done; }
+
+  // The first ErrorResponse of this reply.
+  void note_error(const proto::Frame& frame) {
+    if (!error) error = proto::parse_error_fields(frame.body, 'E');
+  }
+  // Throws what the reply ended with: the connection's failure, or the server's error.
+  void rethrow() const {
+    if (failure) std::rethrow_exception(failure);
+    if (error) throw_database_error(*error);
+  }
+  void wake() { wakeup_.cancel(); }
+
+  bool done = false;
+  std::optional<ErrorFields> error;  // the server's
+  std::exception_ptr failure;        // the connection's (lost, protocol violation)
+  bool cancel_requested = false;     // the caller gave up: cancel the request when the server runs it
+  bool cancel_sent = false;
+  asio::steady_timer wakeup_;        // the caller waits on it; wake() ends the wait, and it expires at a timeout
+};
+
+// The connection's messages that belong to no request.
+class AsyncMessageHandler {
+public:
+  virtual ~AsyncMessageHandler() = default;
+  virtual void on_parameter_status(const proto::Frame& frame) = 0;
+  virtual void on_notice(const proto::Frame& frame) = 0;
+  virtual void on_notification(const proto::Frame& frame) = 0;
+  virtual void on_terminated(std::exception_ptr reason) = 0;
+};
+
+class Pipeline : public std::enable_shared_from_this<Pipeline> {
+public:
+  explicit Pipeline(asio::any_io_executor executor) : transport(std::move(executor)) {}
+
+  Transport transport;
+  proto::TransactionStatus transaction_status = proto::TransactionStatus::idle;
+  proto::BackendKeyData key;
+
+  asio::any_io_executor executor() const { return transport.get_executor(); }
+  bool broken() const noexcept { return broken_; }
+  // Why the connection ended, for later calls.
+  const std::string& broken_reason() const noexcept { return broken_reason_; }
+  std::size_t pending() const noexcept { return replies_.size(); }
+
+  // ---- Before the reader runs (the startup): messages are read in place.
+  asio::awaitable<proto::Frame> read_frame() {
+    in_start_ += pending_consume_;  // drop the previous message's bytes
+    pending_consume_ = 0;
+    while (true) {
+      auto frame = proto::next_frame(std::span<const std::uint8_t>(in_).subspan(in_start_, in_end_ - in_start_));
+      if (frame) {
+        pending_consume_ = frame->size;
+        co_return *frame;
+      }
+      // Make room: move the partial message to the front, and grow for a large one.
+      if (in_start_ > 0) {
+        std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
+        in_end_ -= in_start_;
+        in_start_ = 0;
+      }
+      if (in_end_ == in_.size()) in_.resize(in_.size() * 2);
+      std::size_t n = 0;
+      try {
+        n = co_await transport.read_some(std::span(in_).subspan(in_end_));
+      } catch (const boost::system::system_error& e) {
+        throw ConnectionError("the connection to " + transport.describe() + " was lost: " + e.code().message());
+      }
+      in_end_ += n;
+    }
+  }
+  asio::awaitable<void> write_now(std::span<const std::uint8_t> bytes) { co_await transport.write(bytes); }
+
+  // After the startup, a reader coroutine hands every message to its reply. It runs while replies are
+  // awaited, or while the connection listens for notifications; otherwise it ends, so that an idle
+  // connection does not keep its event loop running.
+  void attach(AsyncMessageHandler* handler) { handler_ = handler; }
+  void set_listening(bool listening) {
+    listening_ = listening;
+    if (listening_) ensure_reader();
+  }
+  // The connection's owner is gone: no more callbacks.
+  void detach() noexcept { handler_ = nullptr; }
+
+  // ---- Sending. A request appends its messages to out() and queues its reply in the same step (no
+  // suspension between), so that replies are matched in the order the requests were written.
+  proto::ByteBuffer& out() { return out_; }
+  void queue(std::shared_ptr<Reply> reply) {
+    if (broken_) {
+      reply->failure = std::make_exception_ptr(ConnectionError(closed_message()));
+      reply->done = true;
+      return;
+    }
+    replies_.push_back(std::move(reply));
+    ensure_reader();
+  }
+  // Writes what is queued. One coroutine writes at a time; requests queued meanwhile go with its next write,
+  // so concurrent requests share system calls. A write cannot be cancelled halfway (that would corrupt the
+  // stream); a failed write ends the connection and fails every waiting reply.
+  asio::awaitable<void> flush() {
+    if (writing_) co_return;
+    writing_ = true;
+    // This may be a caller that is being cancelled: its writes for everyone go on regardless.
+    const bool throwing = co_await asio::this_coro::throw_if_cancelled();
+    if (throwing) co_await asio::this_coro::throw_if_cancelled(false);
+    std::exception_ptr failure;
+    try {
+      while (!out_.empty() && !broken_) {
+        std::swap(out_, sending_);
+        co_await transport.write(sending_);
+        sending_.clear();
+      }
+    } catch (const boost::system::system_error& e) {
+      failure = std::make_exception_ptr(
+          ConnectionError("the connection to " + transport.describe() + " was lost: " + e.code().message()));
+    }
+    writing_ = false;
+    out_.clear();
+    if (throwing) co_await asio::this_coro::throw_if_cancelled(true);
+    if (failure) end(failure);
+  }
+
+  // A request that must own the connection for a while (a COPY FROM STDIN streams its data, an unnamed
+  // statement is described and then bound): others wait in wait_for_turn until it is done.
+  asio::awaitable<void> lock_exclusive() {
+    while (exclusive_) co_await exclusive_waiters_.wait(executor());
+    exclusive_ = true;
+  }
+  void unlock_exclusive() {
+    exclusive_ = false;
+    exclusive_waiters_.notify_all();
+  }
+  // Waits while another request owns the connection; `owner` is true for the request that holds the lock.
+  asio::awaitable<void> wait_for_turn(bool owner = false) {
+    if (owner) co_return;
+    while (exclusive_) co_await exclusive_waiters_.wait(executor());
+  }
+
+  // Waits for the reply (or for caller_may_resume). At the deadline, or when the caller's Asio cancellation
+  // slot fires, the request is cancelled on the server (CancelRequest on a side connection) and the reply is
+  // still read to its end, so that the connection stays usable; then TimeoutError or CanceledError, unless
+  // the server completed the request first (its result is not lost).
+  asio::awaitable<void> wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline) {
+    if (reply.caller_may_resume()) co_return;
+    bool timed_out = false, canceled = false;
+    while (!reply.caller_may_resume()) {
+      reply.wakeup_.expires_at(deadline && !timed_out && !canceled ? *deadline : asio::steady_timer::time_point::max());
+      boost::system::error_code ec;
+      co_await reply.wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (reply.caller_may_resume()) break;
+      if (!ec) {
+        timed_out = true;
+      } else if (ec == asio::error::operation_aborted) {
+        // Woken (checked above), or cancelled by the caller's slot.
+        auto state = co_await asio::this_coro::cancellation_state;
+        if (state.cancelled() == asio::cancellation_type::none) continue;
+        canceled = true;
+        co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+      }
+      request_cancel(reply);
+    }
+    if (canceled) co_await asio::this_coro::reset_cancellation_state();
+    if (!timed_out && !canceled) co_return;
+    if (!reply.done) co_return;  // resumed at a midpoint: the caller decides
+    // The server stopped the request (57014) or failed it for another reason: report the timeout or the
+    // cancellation, with the server's words.
+    if (reply.failure) std::rethrow_exception(reply.failure);
+    if (reply.error) {
+      const std::string detail = reply.error->message;
+      if (timed_out) throw TimeoutError("the query timed out, and was cancelled on the server (" + detail + ")");
+      throw CanceledError("the query was cancelled (" + detail + ")");
+    }
+  }
+
+  // Ends the connection: closes the socket and fails every waiting reply.
+  void end(std::exception_ptr reason) {
+    if (!broken_) {
+      broken_ = true;
+      try {
+        std::rethrow_exception(reason);
+      } catch (const std::exception& e) {
+        broken_reason_ = e.what();
+      } catch (...) {
+      }
+    }
+    transport.close();
+    auto replies = std::move(replies_);
+    replies_.clear();
+    for (auto& reply : replies) {
+      if (reply->done) continue;
+      // A FATAL error before the end (an administrator's shutdown, pg_terminate_backend) is the real reason.
+      reply->failure = reply->error ? database_error(*reply->error) : reason;
+      reply->done = true;
+      reply->wake();
+    }
+    exclusive_waiters_.notify_all();
+    if (auto* handler = std::exchange(handler_, nullptr)) handler->on_terminated(reason);
+  }
+  void close() {
+    if (!broken_) end(std::make_exception_ptr(ConnectionError("the connection is closed")));
+  }
+
+private:
+  std::string closed_message() const {
+    return broken_reason_.empty() ? "the connection is closed" : "the connection is closed: " + broken_reason_;
+  }
+  static std::exception_ptr database_error(const ErrorFields& fields) {
+    try {
+      throw_database_error(fields);
+    } catch (...) {
+      return std::current_exception();
+    }
+  }
+
+  void ensure_reader() {
+    if (reading_ || broken_) return;
+    reading_ = true;
+    keel_postgres_spawn::spawn_on(executor(), [self = shared_from_this()]() { return self->read_loop(); },
+                                  [](std::exception_ptr) {});
+  }
+
+  asio::awaitable<void> read_loop() {
+    struct Done {
+      bool& reading;
+      ~Done() { reading = false; }
+    } done{reading_};
+    while (!broken_ && (!replies_.empty() || listening_)) {
+      std::exception_ptr failure;
+      try {
+        const proto::Frame frame = co_await read_frame();
+        dispatch(frame);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      if (failure) {
+        end(failure);
+        co_return;
+      }
+    }
+  }
+
+  void dispatch(const proto::Frame& frame) {
+    switch (frame.type) {
+      case 'S': if (handler_) handler_->on_parameter_status(frame); return;
+      case 'N': if (handler_) handler_->on_notice(frame); return;
+      case 'A': if (handler_) handler_->on_notification(frame); return;
+      default: break;
+    }
+    if (replies_.empty()) {
+      // The server says why it is about to close (a FATAL error: shutdown, terminated backend, idle timeout).
+      if (frame.type == 'E') {
+        const ErrorFields fields = proto::parse_error_fields(frame.body, 'E');
+        std::exception_ptr reason = database_error(fields);
+        end(reason);
+        return;
+      }
+      throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server while no request was waiting");
+    }
+    Reply& head = *replies_.front();
+    if (frame.type != 'Z') {
+      head.on_message(frame);
+      if (head.caller_may_resume()) head.wake();
+      return;
+    }
+    transaction_status = proto::parse_ready_for_query(frame.body).status;
+    head.on_ready();
+    head.done = true;
+    head.wake();
+    replies_.pop_front();
+    send_cancel_if_requested();
+  }
+
+  // Cancels the request when the server is running it: now if it is first in line, else when it gets there.
+  void request_cancel(Reply& reply) {
+    if (reply.done || reply.cancel_requested) return;
+    reply.cancel_requested = true;
+    send_cancel_if_requested();
+  }
+  void send_cancel_if_requested() {
+    if (replies_.empty()) return;
+    Reply& head = *replies_.front();
+    if (!head.cancel_requested || head.cancel_sent) return;
+    head.cancel_sent = true;
+    // A CancelRequest goes on a connection of its own, as the protocol asks; the server closes it.
+    HostSpec host = transport.host();
+    auto executor = this->executor();
+    const proto::BackendKeyData k = key;
+    keel_postgres_spawn::spawn_on(
+        executor,
+        [executor, host, k]() -> asio::awaitable<void> {
+          Transport side(executor);
+          co_await side.connect(host, std::chrono::seconds(10));
+          proto::ByteBuffer request;
+          proto::write_cancel_request(request, k.process_id, k.secret_key);
+          co_await side.write(request);
+          std::uint8_t ignored[16];
+          try {
+            (void)co_await side.read_some(ignored);  // until the server closes it
+          } catch (...) {
+          }
+          side.close();
+        },
+        [](std::exception_ptr) {});
+  }
+
+  std::vector<std::uint8_t> in_ = std::vector<std::uint8_t>(64 * 1024);
+  std::size_t in_start_ = 0, in_end_ = 0, pending_consume_ = 0;
+  proto::ByteBuffer out_, sending_;
+  bool writing_ = false;
+  bool reading_ = false;
+  bool listening_ = false;
+  bool broken_ = false;
+  std::string broken_reason_;
+  std::deque<std::shared_ptr<Reply>> replies_;
+  bool exclusive_ = false;
+  Waiters exclusive_waiters_;
+  AsyncMessageHandler* handler_ = nullptr;
+};
+
+}  // namespace keel::pg
