@@ -130,6 +130,7 @@ KEEL_DATABASE_ERROR(ObjectNotInPrerequisiteState, DatabaseError);  // class 55
 KEEL_DATABASE_ERROR(LockNotAvailable, ObjectNotInPrerequisiteState);       // 55P03: SQLite's busy/locked
 KEEL_DATABASE_ERROR(OperatorIntervention, DatabaseError);          // class 57
 KEEL_DATABASE_ERROR(QueryCanceled, OperatorIntervention);                  // 57014
+KEEL_DATABASE_ERROR(AdminShutdown, OperatorIntervention);                  // 57P01: terminated by an administrator
 KEEL_DATABASE_ERROR(DataException, DatabaseError);                 // class 22
 KEEL_DATABASE_ERROR(InvalidTransactionState, DatabaseError);       // class 25
 KEEL_DATABASE_ERROR(InsufficientResources, DatabaseError);         // class 53
@@ -155,6 +156,7 @@ KEEL_DATABASE_ERROR(FeatureNotSupported, DatabaseError);           // class 0A
   if (state == "28P01") throw InvalidPassword(std::move(fields));
   if (state == "55P03") throw LockNotAvailable(std::move(fields));
   if (state == "57014") throw QueryCanceled(std::move(fields));
+  if (state == "57P01") throw AdminShutdown(std::move(fields));
   const std::string_view sqlclass = state.substr(0, 2);
   if (sqlclass == "23") throw IntegrityConstraintViolation(std::move(fields));
   if (sqlclass == "40") throw TransactionRollbackError(std::move(fields));

@@ -21,61 +21,11 @@
 #include <unistd.h>
 import keel;
 import keel.postgres;
+#include "pg_test_support.hpp"
 
 namespace asio = boost::asio;
 using keel::pg::PgConnection;
 
-namespace {
-
-// Where the fixture's cluster is: KEEL_PG_CLUSTER/cluster.env.
-const std::map<std::string, std::string>& cluster() {
-  static const std::map<std::string, std::string> values = [] {
-    std::map<std::string, std::string> v;
-    const char* dir = std::getenv("KEEL_PG_CLUSTER");
-    REQUIRE(dir);
-    std::ifstream env(std::string(dir) + "/cluster.env");
-    for (std::string line; std::getline(env, line);)
-      if (auto eq = line.find('='); eq != std::string::npos) v[line.substr(0, eq)] = line.substr(eq + 1);
-    REQUIRE(v.contains("KEEL_PG_PORT"));
-    return v;
-  }();
-  return values;
-}
-
-std::string dsn(const std::string& user, const std::string& extra = "") {
-  const auto& c = cluster();
-  return "host=127.0.0.1 port=" + c.at("KEEL_PG_PORT") + " dbname=keel_test user=" + user +
-         " passfile=/nonexistent sslrootcert=/nonexistent " + extra;
-}
-
-// A connection lives on the event loop it connected on: every test runs its coroutines on this one.
-asio::io_context& loop() {
-  static asio::io_context context;
-  return context;
-}
-template <class T>
-T run(asio::awaitable<T> work) {
-  auto result = asio::co_spawn(loop(), std::move(work), asio::use_future);
-  loop().restart();
-  loop().run();
-  return result.get();
-}
-
-std::unique_ptr<PgConnection> connect(const std::string& dsn_text, keel::pg::PgConnectionOptions options = {}) {
-  return run(PgConnection::connect(dsn_text, options));
-}
-
-keel::Rows fetch(PgConnection& connection, const std::string& sql, std::vector<keel::Value> params = {}) {
-  return run([&]() -> asio::awaitable<keel::Rows> {
-    keel::RowsCollector collector;
-    const keel::ExecResult result = co_await connection.query(sql, params, &collector);
-    co_return collector.result(result);
-  }());
-}
-
-std::string execute(PgConnection& connection, const std::string& sql) { return run(connection.execute(sql)); }
-
-}  // namespace
 
 TEST_CASE("trust: connect, report the session, run simple queries", "[pg]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable application_name=keel-tests"));

@@ -1,0 +1,183 @@
+// Several coroutines on one connection (pipelining), executemany, per-call timeouts and Asio cancellation,
+// against the private cluster. Cancellation is proved on the server: pg_stat_activity shows the backend idle
+// afterwards, not still sleeping.
+#include <catch2/catch.hpp>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+import keel;
+import keel.postgres;
+#include "pg_test_support.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// What the server says the backend is doing, asked on another connection.
+std::string backend_state(PgConnection& observer, int pid) {
+  auto state = run(observer.fetchval<std::optional<std::string>>(
+      "SELECT state || ':' || query FROM pg_stat_activity WHERE pid = $1", pid));
+  return state.value_or("gone");
+}
+
+}  // namespace
+
+TEST_CASE("100 coroutines share one connection; each gets its own result, and an error only its own", "[pg][pipeline]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  constexpr int callers = 100;
+  std::vector<std::optional<std::int64_t>> results(callers);
+  std::vector<std::string> errors(callers);
+  std::size_t most_pending = 0;
+  int finished = 0;
+  for (int i = 0; i < callers; ++i) {
+    asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
+      try {
+        // Two statement texts, so that preparations and cached statements interleave; caller 37 divides by zero.
+        if (i % 2 == 0) results[i] = co_await c->fetchval<std::int64_t>("SELECT $1::int8 * 2", i);
+        else results[i] = co_await c->fetchval<std::int64_t>("SELECT 1000 / ($1::int8 - 37)", i);
+      } catch (const keel::DataException& e) {
+        errors[i] = e.sqlstate();
+      }
+      most_pending = std::max(most_pending, c->pending_requests());
+      ++finished;
+    }, asio::detached);
+  }
+  loop().restart();
+  loop().run();
+  REQUIRE(finished == callers);
+  for (int i = 0; i < callers; ++i) {
+    INFO("caller " << i);
+    if (i == 37) {
+      CHECK_FALSE(results[i]);
+      CHECK(errors[i] == "22012");  // division_by_zero
+    } else {
+      REQUIRE(results[i]);
+      CHECK(*results[i] == (i % 2 == 0 ? i * 2 : 1000 / (i - 37)));
+      CHECK(errors[i].empty());
+    }
+  }
+  // The requests were in flight together, not one after another.
+  CHECK(most_pending >= callers / 4);
+  CHECK(c->pending_requests() == 0);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT 41 + 1")) == 42);
+}
+
+TEST_CASE("pipelined requests inside a transaction stay in order", "[pg][pipeline]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  run(c->execute("DROP TABLE IF EXISTS pipelined; CREATE TABLE pipelined (n int)"));
+  run(c->begin());
+  int done = 0;
+  for (int i = 0; i < 50; ++i)
+    asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
+      co_await c->execute("INSERT INTO pipelined VALUES ($1)", i);
+      ++done;
+    }, asio::detached);
+  loop().restart();
+  loop().run();
+  CHECK(done == 50);
+  CHECK(c->is_in_transaction());
+  run(c->commit());
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM pipelined")) == 50);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT sum(n) FROM pipelined")) == 49 * 50 / 2);
+  run(c->execute("DROP TABLE pipelined"));
+}
+
+TEST_CASE("executemany pipelines its executions, and is atomic", "[pg][pipeline]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  run(c->execute("DROP TABLE IF EXISTS many; CREATE TABLE many (id int PRIMARY KEY, name text)"));
+  std::vector<std::tuple<int, std::string>> rows;
+  for (int i = 0; i < 1000; ++i) rows.emplace_back(i, "row " + std::to_string(i));
+  CHECK(run(c->executemany("INSERT INTO many VALUES ($1, $2)", rows)) == 1000);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM many")) == 1000);
+  CHECK(run(c->fetchval<std::string>("SELECT name FROM many WHERE id = $1", 999)) == "row 999");
+
+  // A duplicate in the middle undoes the whole batch.
+  std::vector<std::tuple<int, std::string>> clashing{{1000, "new"}, {1001, "new"}, {5, "duplicate"}, {1002, "new"}};
+  CHECK_THROWS_AS(run(c->executemany("INSERT INTO many VALUES ($1, $2)", clashing)), keel::UniqueViolation);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM many")) == 1000);
+  CHECK_FALSE(c->is_in_transaction());
+  CHECK(run(c->executemany("INSERT INTO many VALUES ($1, $2)", std::vector<std::tuple<int, std::string>>{})) == 0);
+  run(c->execute("DROP TABLE many"));
+}
+
+TEST_CASE("a timeout cancels the query on the server and leaves the connection usable", "[pg][timeout]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  auto observer = connect(dsn("keel_trust", "sslmode=disable"));
+  const int pid = c->server_pid();
+
+  CHECK_THROWS_AS(run(c->fetch("SELECT pg_sleep(30)", keel::pg::timeout(200ms))), keel::TimeoutError);
+  CHECK_FALSE(c->is_closed());
+  CHECK(backend_state(*observer, pid).starts_with("idle:"));
+  CHECK(run(c->fetchval<std::int64_t>("SELECT $1::int8", 7)) == 7);
+
+  // The simple protocol too, and a timeout that is not reached changes nothing.
+  CHECK_THROWS_AS(run(c->execute("SELECT pg_sleep(30)", keel::pg::timeout(200ms))), keel::TimeoutError);
+  CHECK(backend_state(*observer, pid).starts_with("idle:"));
+  CHECK(run(c->fetchval<std::int64_t>("SELECT $1::int8", 8, keel::pg::timeout(10s))) == 8);
+
+  // command_timeout is the default for every call.
+  keel::pg::PgConnectionOptions limited;
+  limited.command_timeout = 200ms;
+  auto d = connect(dsn("keel_trust", "sslmode=disable"), limited);
+  CHECK_THROWS_AS(run(d->fetch("SELECT pg_sleep(30)")), keel::TimeoutError);
+  CHECK(backend_state(*observer, d->server_pid()).starts_with("idle:"));
+  CHECK(run(d->fetchval<std::int64_t>("SELECT 1")) == 1);
+  // In a transaction, the cancelled statement aborts it, as on the server; a rollback recovers.
+  run(d->begin());
+  CHECK_THROWS_AS(run(d->fetch("SELECT pg_sleep(30)")), keel::TimeoutError);
+  CHECK_THROWS_AS(run(d->fetch("SELECT 1")), keel::InvalidTransactionState);
+  run(d->rollback());
+  CHECK(run(d->fetchval<std::int64_t>("SELECT 2")) == 2);
+}
+
+TEST_CASE("Asio cancellation stops a running query on the server", "[pg][cancel]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  auto observer = connect(dsn("keel_trust", "sslmode=disable"));
+  asio::cancellation_signal signal;
+  std::exception_ptr outcome;
+  bool ended = false;
+  asio::co_spawn(loop(), c->fetch("SELECT pg_sleep(30)"),
+                 asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e, std::vector<keel::pg::Record>) {
+                   outcome = e;
+                   ended = true;
+                 }));
+  asio::steady_timer later(loop(), 200ms);
+  later.async_wait([&](boost::system::error_code) { signal.emit(asio::cancellation_type::terminal); });
+  REQUIRE(run_until([&] { return ended; }));
+  REQUIRE(outcome);
+  CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::pg::CanceledError);
+  CHECK(backend_state(*observer, c->server_pid()).starts_with("idle:"));
+  CHECK(run(c->fetchval<std::int64_t>("SELECT 3")) == 3);
+  CHECK(c->pending_requests() == 0);
+}
+
+TEST_CASE("a dropped connection fails every waiting request with a typed error", "[pg][errors]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  auto killer = connect(dsn("keel_trust", "sslmode=disable"));
+  int failed = 0;
+  for (int i = 0; i < 5; ++i)
+    asio::co_spawn(loop(), [&]() -> asio::awaitable<void> {
+      try {
+        co_await c->fetch("SELECT pg_sleep(30)");
+      } catch (const keel::AdminShutdown&) {
+        ++failed;  // the first, which the server was running: the server's own reason
+      } catch (const keel::ConnectionError&) {
+        ++failed;  // the others, still queued
+      }
+    }, asio::detached);
+  const int pid = c->server_pid();
+  asio::co_spawn(loop(), [&]() -> asio::awaitable<void> {
+    asio::steady_timer pause(loop(), 200ms);
+    co_await pause.async_wait(asio::use_awaitable);
+    co_await killer->fetch("SELECT pg_terminate_backend($1)", pid);
+  }, asio::detached);
+  REQUIRE(run_until([&] { return failed == 5; }));
+  CHECK(c->is_closed());
+  CHECK_THROWS_AS(run(c->fetch("SELECT 1")), keel::ConnectionError);
+}
