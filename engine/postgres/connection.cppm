@@ -9,6 +9,7 @@ module;
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <boost/pfr.hpp>
 #include <boost/system/system_error.hpp>
 #include <bit>
 #include <concepts>
@@ -19,6 +20,8 @@ module;
 #include <functional>
 #include <typeinfo>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <list>
 #include <map>
 #include <memory>
@@ -174,22 +177,34 @@ struct EncodedParameters {
   // encodes that type, integers and floats converted to its width, text as text.
   template <class T>
   void add_as(std::uint32_t server_type, const T& value, std::size_t number) {
-    using U = std::remove_cvref_t<T>;
-    auto binary = [&](auto&& encode) {
-      auto& bytes = *storage.emplace_back(std::make_unique<proto::ByteBuffer>());
-      encode(bytes);
-      push(server_type, proto::Format::binary, std::span<const std::uint8_t>(bytes));
-    };
-    if constexpr (std::is_same_v<U, Timeout>) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<T>, Timeout>) {
       timeout = value.limit;
-    } else if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t>) {
-      push(server_type, proto::Format::text, std::nullopt);
-    } else if constexpr (is_optional_v<U>) {
-      if (value) add_as(server_type, *value, number);
+    } else {
+      auto& bytes = *storage.emplace_back(std::make_unique<proto::ByteBuffer>());
+      const auto format = encode_for_type(server_type, value, number, custom, bytes);
+      if (format) push(server_type, *format, std::span<const std::uint8_t>(bytes));
       else push(server_type, proto::Format::text, std::nullopt);
+    }
+  }
+
+  // Appends a value's bytes for a server-chosen type; returns their format, or nullopt for NULL.
+  template <class T>
+  static std::optional<proto::Format> encode_for_type(std::uint32_t server_type, const T& value, std::size_t number,
+                                                      const CodecRegistry* custom, proto::ByteBuffer& out) {
+    using U = std::remove_cvref_t<T>;
+    auto binary = [&](auto&& encode) -> std::optional<proto::Format> {
+      encode(out);
+      return proto::Format::binary;
+    };
+    if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t>) {
+      return std::nullopt;
+    } else if constexpr (is_optional_v<U>) {
+      if (value) return encode_for_type(server_type, *value, number, custom, out);
+      return std::nullopt;
     } else if constexpr (std::is_convertible_v<const U&, std::string_view>) {
-      add(value);
-      types.back() = server_type;
+      const std::string_view text(value);
+      out.insert(out.end(), text.begin(), text.end());
+      return proto::Format::text;
     } else if constexpr (std::integral<U> && !std::is_same_v<U, bool>) {
       switch (server_type) {
         case types::int2: return binary([&](auto& b) { PgCodec<std::int16_t>::encode(checked<std::int16_t>(value, number), b); });
@@ -207,30 +222,34 @@ struct EncodedParameters {
         default: refuse(server_type, number, "a floating-point number");
       }
     } else if constexpr (std::is_same_v<U, Value>) {
-      add_value(value);
-      if (value.kind() == ValueKind::integer || value.kind() == ValueKind::real) {  // convert to the server's width
-        types.pop_back(), formats.pop_back(), values.pop_back();
-        if (value.kind() == ValueKind::integer) add_as(server_type, value.template as<std::int64_t>(), number);
-        else add_as(server_type, value.template as<double>(), number);
-      } else {
-        types.back() = server_type;
+      switch (value.kind()) {
+        case ValueKind::null: return std::nullopt;
+        case ValueKind::boolean: return encode_for_type(server_type, value.template as<bool>(), number, custom, out);
+        case ValueKind::integer: return encode_for_type(server_type, value.template as<std::int64_t>(), number, custom, out);
+        case ValueKind::real: return encode_for_type(server_type, value.template as<double>(), number, custom, out);
+        case ValueKind::text: return encode_for_type(server_type, std::get<std::string>(value.storage()), number, custom, out);
+        case ValueKind::blob: return encode_for_type(server_type, std::get<Blob>(value.storage()), number, custom, out);
       }
+      return std::nullopt;
     } else if constexpr (!PgEncodable<U>) {
-      add_custom(value);
-      if (types.back() != server_type) refuse(server_type, number, "this C++ type");
+      const CodecRegistry::Entry* entry = custom ? custom->for_type(typeid(U)) : nullptr;
+      if (!entry)
+        throw MisuseError(std::string("keel::pg: no codec sends the C++ type ") + typeid(U).name() +
+                          " to PostgreSQL; register one with set_type_codec, or specialize keel::pg::PgCodec<T>");
+      if (entry->oid != server_type) refuse(server_type, number, "this C++ type");
+      entry->encode(&value, out);
+      return entry->format;
     } else {
       const bool json_as_text = server_type == types::json && std::is_same_v<U, boost::json::value>;
       if (PgCodec<U>::oid != server_type && !json_as_text) refuse(server_type, number, "this C++ type");
       if constexpr (std::is_same_v<U, boost::json::value>) {
         if (json_as_text) {  // json takes text; only jsonb has a binary form with a version byte
-          auto& bytes = *storage.emplace_back(std::make_unique<proto::ByteBuffer>());
           const std::string text = boost::json::serialize(value);
-          bytes.assign(text.begin(), text.end());
-          push(server_type, proto::Format::text, std::span<const std::uint8_t>(bytes));
-          return;
+          out.insert(out.end(), text.begin(), text.end());
+          return proto::Format::text;
         }
       }
-      binary([&](auto& b) { PgCodec<U>::encode(value, b); });
+      return binary([&](auto& b) { PgCodec<U>::encode(value, b); });
     }
   }
 
@@ -303,6 +322,20 @@ struct Notification {
   int process_id = 0;  // the notifying session's
   std::string channel;
   std::string payload;
+};
+
+// COPY's options, as asyncpg names them. Unset ones take the server's defaults.
+struct CopyOptions {
+  std::vector<std::string> columns;  // all, in table order, when empty
+  std::string schema_name;
+  std::string format;  // "text", "csv" or "binary"
+  std::optional<char> delimiter;
+  std::optional<std::string> null;  // the text that stands for NULL
+  std::optional<bool> header;
+  std::optional<char> quote;
+  std::optional<char> escape;
+  std::vector<std::string> force_quote, force_not_null, force_null;
+  std::string encoding;
 };
 
 // What a query logger sees of each call, once it ended.
@@ -466,6 +499,105 @@ public:
 
   // asyncpg's prepare: a named statement with its parameter and result types, kept until it is dropped.
   asio::awaitable<class PreparedStatement> prepare(std::string_view sql);
+
+  // ---- COPY (asyncpg's copy_from_table, copy_from_query, copy_to_table, copy_records_to_table). Data
+  // moves in CopyData messages; a failure in the middle (bad data, a sink or source that throws) ends the
+  // COPY on the server, and the connection stays usable.
+
+  // Receives COPY's output, chunk by chunk (rows in the chosen format; the chunks need not end at rows).
+  using CopySink = std::function<void(std::span<const std::uint8_t>)>;
+  // Gives COPY's input: the next chunk, or an empty view at the end. The view stays valid until the next call.
+  using CopySource = std::function<std::string_view()>;
+
+  // A table's rows to the sink; returns the status ("COPY 1000").
+  asio::awaitable<std::string> copy_from_table(std::string_view table, CopySink sink, CopyOptions options = {}) {
+    co_return co_await copy_out("COPY " + table_target(table, options) + " TO STDOUT" + render(options), std::move(sink));
+  }
+  // A query's rows to the sink.
+  asio::awaitable<std::string> copy_from_query(std::string_view query, CopySink sink, CopyOptions options = {}) {
+    co_return co_await copy_out("COPY (" + std::string(query) + ") TO STDOUT" + render(options), std::move(sink));
+  }
+  // Into a file.
+  asio::awaitable<std::string> copy_from_table(std::string_view table, const std::filesystem::path& file, CopyOptions options = {}) {
+    auto out = open_for_writing(file);
+    co_return co_await copy_from_table(table, file_sink(out, file), std::move(options));
+  }
+  asio::awaitable<std::string> copy_from_query(std::string_view query, const std::filesystem::path& file, CopyOptions options = {}) {
+    auto out = open_for_writing(file);
+    co_return co_await copy_from_query(query, file_sink(out, file), std::move(options));
+  }
+
+  // Data in COPY's format (text by default, or csv or binary per the options) into a table.
+  asio::awaitable<std::string> copy_to_table(std::string_view table, CopySource source, CopyOptions options = {}) {
+    co_return co_await copy_in("COPY " + table_target(table, options) + " FROM STDIN" + render(options),
+                               [&](proto::ByteBuffer& out) {
+                                 const std::string_view chunk = source();
+                                 if (chunk.empty()) return false;
+                                 proto::write_copy_data(out, std::span(reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
+                                 return true;
+                               });
+  }
+  asio::awaitable<std::string> copy_to_table(std::string_view table, std::string_view data, CopyOptions options = {}) {
+    bool given = false;
+    co_return co_await copy_to_table(table, [&]() -> std::string_view { return std::exchange(given, true) ? std::string_view() : data; },
+                                     std::move(options));
+  }
+  asio::awaitable<std::string> copy_to_table(std::string_view table, const std::filesystem::path& file, CopyOptions options = {}) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw MisuseError("copy_to_table: cannot read " + file.string());
+    std::string chunk(64 * 1024, '\0');
+    co_return co_await copy_to_table(table, [&]() -> std::string_view {
+      in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      return std::string_view(chunk.data(), static_cast<std::size_t>(in.gcount()));
+    }, std::move(options));
+  }
+
+  // Records (tuples, or plain structs, one member per column) into a table through binary COPY: each value is
+  // encoded for its column's type, as the server reports it. options.columns names the columns (all of them
+  // by default, in table order); options.schema_name qualifies the table.
+  template <class Records>
+  asio::awaitable<std::string> copy_records_to_table(std::string_view table, const Records& records, CopyOptions options = {}) {
+    const std::string columns = options.columns.empty() ? "*" : column_list(options.columns);
+    options.columns.clear();  // they go in the COPY's own column list, below
+    const std::string target = table_target(table, options);
+    // The columns' types, from a statement the server describes (cached like any other).
+    ExclusiveHold none;
+    const auto described = co_await prepare("SELECT " + columns + " FROM " + target + " LIMIT 0", {}, std::nullopt, none);
+    if (none.held()) {  // uncached (statement_cache_size 0): only its description was wanted
+      pipeline_->unlock_exclusive();
+      none.pipeline = nullptr;
+    }
+    std::vector<std::uint32_t> column_types;
+    std::string names;
+    for (const auto& field : described->fields) {
+      column_types.push_back(field.type_oid);
+      names += (names.empty() ? "" : ", ") + quote_identifier(field.name);
+    }
+    CopyOptions binary;
+    binary.format = "binary";
+    auto next = std::begin(records);
+    const auto end = std::end(records);
+    bool header_sent = false, trailer_sent = false;
+    proto::ByteBuffer chunk;
+    const CodecRegistry* custom = custom_codecs_.get();
+    co_return co_await copy_in("COPY " + target + " (" + names + ") FROM STDIN" + render(binary), [&](proto::ByteBuffer& out) {
+      if (trailer_sent) return false;
+      chunk.clear();
+      if (!std::exchange(header_sent, true)) {
+        static constexpr std::uint8_t signature[] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xFF, '\r', '\n', 0};
+        chunk.insert(chunk.end(), std::begin(signature), std::end(signature));
+        put_be32(chunk, 0);  // flags
+        put_be32(chunk, 0);  // header extension length
+      }
+      for (; next != end && chunk.size() < 256 * 1024; ++next) encode_copy_tuple(*next, column_types, custom, chunk);
+      if (next == end) {
+        chunk.push_back(0xFF), chunk.push_back(0xFF);  // the trailer: a tuple of -1 fields
+        trailer_sent = true;
+      }
+      proto::write_copy_data(out, chunk);
+      return true;
+    });
+  }
 
   // ---- Asio's universal model: the same operations with any completion token (a callback, use_future,
   // deferred...); each runs as a coroutine on the connection's executor. Coroutines are the main path.
@@ -699,6 +831,229 @@ private:
     std::vector<std::optional<proto::Bytes>> cells_;
     std::shared_ptr<const RecordDescription> description_;
   };
+
+  // ---- COPY.
+
+  // COPY ... TO STDOUT: CopyOutResponse, CopyData..., CopyDone, CommandComplete.
+  class CopyOutReply final : public Reply {
+  public:
+    CopyOutReply(asio::any_io_executor executor, CopySink& sink) : Reply(std::move(executor)), sink_(sink) {}
+    void on_message(const proto::Frame& frame) override {
+      switch (frame.type) {
+        case 'H': case 'c': break;
+        case 'd':
+          if (refused) break;
+          try {
+            sink_(frame.body);
+          } catch (...) {
+            refused = std::current_exception();  // the rest is read and dropped
+          }
+          break;
+        case 'C': tag = proto::parse_command_complete(frame.body).tag; break;
+        case 'E': note_error(frame); break;
+        case 'T': case 'D': case 'G': break;  // not a COPY TO after all; a 'G' cannot happen for TO STDOUT
+        default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in COPY TO");
+      }
+    }
+    std::string tag;
+    std::exception_ptr refused;
+
+  private:
+    CopySink& sink_;
+  };
+
+  // COPY ... FROM STDIN: CopyInResponse, then (after the client's CopyDone or CopyFail) CommandComplete.
+  class CopyInReply final : public Reply {
+  public:
+    using Reply::Reply;
+    void on_message(const proto::Frame& frame) override {
+      switch (frame.type) {
+        case 'G': accepting = true; break;
+        case 'C': tag = proto::parse_command_complete(frame.body).tag; break;
+        case 'E': note_error(frame); break;
+        case 'T': case 'D': case 'H': case 'd': case 'c': break;
+        default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in COPY FROM");
+      }
+    }
+    bool caller_may_resume() const override { return done || (accepting && !sending); }
+    std::string tag;
+    bool accepting = false, sending = false;
+  };
+
+  asio::awaitable<std::string> copy_out(std::string sql, CopySink sink) {
+    ensure_open();
+    const auto started = std::chrono::steady_clock::now();
+    auto reply = std::make_shared<CopyOutReply>(get_executor(), sink);
+    co_await pipeline_->wait_for_turn();
+    ensure_open();
+    proto::write_query(pipeline_->out(), sql);
+    pipeline_->queue(reply);
+    co_await pipeline_->flush();
+    std::exception_ptr failure;
+    try {
+      co_await pipeline_->wait(*reply, deadline_for(std::nullopt, started));
+      if (reply->refused) std::rethrow_exception(reply->refused);
+      reply->rethrow();
+      last_status_ = reply->tag;
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    log_query(sql, nullptr, started, failure);
+    if (failure) std::rethrow_exception(failure);
+    co_return reply->tag;
+  }
+
+  // Holds the connection while the data streams (nothing else may be written in between). `produce` appends
+  // CopyData messages and returns false at the end; if it throws, CopyFail ends the COPY on the server and
+  // its exception reaches the caller.
+  asio::awaitable<std::string> copy_in(std::string sql, std::function<bool(proto::ByteBuffer&)> produce) {
+    ensure_open();
+    const auto started = std::chrono::steady_clock::now();
+    const auto deadline = deadline_for(std::nullopt, started);
+    co_await pipeline_->lock_exclusive();
+    ExclusiveHold hold{pipeline_.get()};
+    std::exception_ptr failure, source_failure;
+    auto reply = std::make_shared<CopyInReply>(get_executor());
+    try {
+      ensure_open();
+      proto::write_query(pipeline_->out(), sql);
+      pipeline_->queue(reply);
+      co_await pipeline_->flush();
+      co_await pipeline_->wait(*reply, deadline);
+      if (!reply->done) {
+        reply->sending = true;
+        // Stop early if the server ends the COPY (bad data): it ignores what follows until the next query.
+        while (!reply->done && !pipeline_->broken()) {
+          bool more = false;
+          try {
+            more = produce(pipeline_->out());
+          } catch (...) {
+            source_failure = std::current_exception();
+          }
+          if (source_failure || !more) break;
+          if (pipeline_->out().size() >= 256 * 1024) co_await pipeline_->flush();
+        }
+        if (source_failure) proto::write_copy_fail(pipeline_->out(), describe(source_failure));
+        else proto::write_copy_done(pipeline_->out());
+        co_await pipeline_->flush();
+        co_await pipeline_->wait(*reply, deadline);
+      }
+      if (source_failure) std::rethrow_exception(source_failure);
+      reply->rethrow();
+      last_status_ = reply->tag;
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    log_query(sql, nullptr, started, failure);
+    if (failure) std::rethrow_exception(failure);
+    co_return reply->tag;
+  }
+
+  static std::string describe(std::exception_ptr failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      return std::string("the client's data source failed: ") + e.what();
+    } catch (...) {
+      return "the client's data source failed";
+    }
+  }
+
+  // One tuple of binary COPY: its field count, then each field's length (-1 for NULL) and bytes.
+  template <class Row>
+  static void encode_copy_tuple(const Row& row, const std::vector<std::uint32_t>& column_types, const CodecRegistry* custom,
+                                proto::ByteBuffer& out) {
+    auto encode_all = [&](const auto&... values) {
+      if (sizeof...(values) != column_types.size())
+        throw MisuseError("copy_records_to_table: a record has " + std::to_string(sizeof...(values)) + " values for " +
+                          std::to_string(column_types.size()) + " columns");
+      out.push_back(static_cast<std::uint8_t>(column_types.size() >> 8));
+      out.push_back(static_cast<std::uint8_t>(column_types.size()));
+      std::size_t i = 0;
+      ((encode_copy_field(values, column_types[i], i + 1, custom, out), ++i), ...);
+    };
+    if constexpr (requires { std::tuple_size<Row>::value; }) std::apply(encode_all, row);
+    else std::apply(encode_all, boost::pfr::structure_tie(row));
+  }
+  template <class T>
+  static void encode_copy_field(const T& value, std::uint32_t type, std::size_t number, const CodecRegistry* custom,
+                                proto::ByteBuffer& out) {
+    const std::size_t at = out.size();
+    put_be32(out, 0);  // the length, filled in below
+    const auto format = EncodedParameters::encode_for_type(type, value, number, custom, out);
+    if (!format) {
+      out.resize(at);
+      put_be32(out, 0xFFFFFFFFu);
+      return;
+    }
+    if (*format == proto::Format::text) {
+      // Binary COPY takes the binary form: for the text types it is the text itself; jsonb adds a version byte.
+      switch (type) {
+        case types::text: case types::varchar: case types::bpchar: case types::name: case types::unknown: case types::json: break;
+        case types::jsonb: out.insert(out.begin() + static_cast<std::ptrdiff_t>(at + 4), std::uint8_t{1}); break;
+        default:
+          throw TypeMismatchError("copy_records_to_table: column " + std::to_string(number) + " has PostgreSQL type OID " +
+                                  std::to_string(type) + ", which binary COPY cannot take as text; give a value of its C++ type");
+      }
+    }
+    const std::uint32_t length = static_cast<std::uint32_t>(out.size() - at - 4);
+    out[at] = static_cast<std::uint8_t>(length >> 24), out[at + 1] = static_cast<std::uint8_t>(length >> 16);
+    out[at + 2] = static_cast<std::uint8_t>(length >> 8), out[at + 3] = static_cast<std::uint8_t>(length);
+  }
+  static void put_be32(proto::ByteBuffer& out, std::uint32_t v) {
+    out.push_back(static_cast<std::uint8_t>(v >> 24)), out.push_back(static_cast<std::uint8_t>(v >> 16));
+    out.push_back(static_cast<std::uint8_t>(v >> 8)), out.push_back(static_cast<std::uint8_t>(v));
+  }
+
+  static std::string column_list(const std::vector<std::string>& columns) {
+    std::string list;
+    for (const auto& c : columns) list += (list.empty() ? "" : ", ") + quote_identifier(c);
+    return list;
+  }
+  static std::string table_target(std::string_view table, const CopyOptions& options) {
+    std::string target = options.schema_name.empty() ? "" : quote_identifier(options.schema_name) + ".";
+    target += quote_identifier(table);
+    if (!options.columns.empty()) target += " (" + column_list(options.columns) + ")";
+    return target;
+  }
+  static std::string literal(std::string_view text) {
+    std::string quoted = "'";
+    for (char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+    return quoted + "'";
+  }
+  // COPY's option list: (FORMAT csv, DELIMITER ',', ...).
+  static std::string render(const CopyOptions& o) {
+    std::vector<std::string> parts;
+    if (!o.format.empty()) {
+      if (o.format != "text" && o.format != "csv" && o.format != "binary")
+        throw MisuseError("COPY format must be text, csv or binary, not \"" + o.format + "\"");
+      parts.push_back("FORMAT " + o.format);
+    }
+    if (o.delimiter) parts.push_back("DELIMITER " + literal(std::string(1, *o.delimiter)));
+    if (o.null) parts.push_back("NULL " + literal(*o.null));
+    if (o.header) parts.push_back(std::string("HEADER ") + (*o.header ? "true" : "false"));
+    if (o.quote) parts.push_back("QUOTE " + literal(std::string(1, *o.quote)));
+    if (o.escape) parts.push_back("ESCAPE " + literal(std::string(1, *o.escape)));
+    if (!o.force_quote.empty()) parts.push_back("FORCE_QUOTE (" + column_list(o.force_quote) + ")");
+    if (!o.force_not_null.empty()) parts.push_back("FORCE_NOT_NULL (" + column_list(o.force_not_null) + ")");
+    if (!o.force_null.empty()) parts.push_back("FORCE_NULL (" + column_list(o.force_null) + ")");
+    if (!o.encoding.empty()) parts.push_back("ENCODING " + literal(o.encoding));
+    if (parts.empty()) return "";
+    std::string text = " (";
+    for (std::size_t i = 0; i < parts.size(); ++i) text += (i ? ", " : "") + parts[i];
+    return text + ")";
+  }
+  static std::shared_ptr<std::ofstream> open_for_writing(const std::filesystem::path& file) {
+    auto out = std::make_shared<std::ofstream>(file, std::ios::binary | std::ios::trunc);
+    if (!*out) throw MisuseError("cannot write " + file.string());
+    return out;
+  }
+  static CopySink file_sink(std::shared_ptr<std::ofstream> out, std::filesystem::path file) {
+    return [out, file](std::span<const std::uint8_t> chunk) {
+      out->write(reinterpret_cast<const char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
+      if (!*out) throw MisuseError("cannot write " + file.string());
+    };
+  }
 
   // ---- Asynchronous messages.
   void on_parameter_status(const proto::Frame& frame) override {

@@ -66,7 +66,7 @@ std::unique_ptr<PgConnection> connect(const std::string& dsn_text, keel::pg::PgC
   return run(PgConnection::connect(dsn_text, options));
 }
 
-keel::Rows fetch(PgConnection& connection, const std::string& sql, std::vector<keel::Value> params = {}) {
+[[maybe_unused]] keel::Rows fetch(PgConnection& connection, const std::string& sql, std::vector<keel::Value> params = {}) {
   return run([&]() -> asio::awaitable<keel::Rows> {
     keel::RowsCollector collector;
     const keel::ExecResult result = co_await connection.query(sql, params, &collector);
@@ -74,6 +74,6 @@ keel::Rows fetch(PgConnection& connection, const std::string& sql, std::vector<k
   }());
 }
 
-std::string execute(PgConnection& connection, const std::string& sql) { return run(connection.execute(sql)); }
+[[maybe_unused]] std::string execute(PgConnection& connection, const std::string& sql) { return run(connection.execute(sql)); }
 
 }  // namespace
