@@ -338,6 +338,13 @@ struct CopyOptions {
   std::string encoding;
 };
 
+// A server-side cursor's options (PgConnection::cursor).
+struct CursorOptions {
+  std::size_t prefetch = 50;  // rows fetched per round trip by next()
+  bool scroll = false;        // SCROLL: fetch_backward, backward and fetch_absolute
+  bool hold = false;          // WITH HOLD: usable after the transaction commits, until closed
+};
+
 // What a query logger sees of each call, once it ended.
 struct LoggedQuery {
   std::string_view sql;
@@ -499,6 +506,12 @@ public:
 
   // asyncpg's prepare: a named statement with its parameter and result types, kept until it is dropped.
   asio::awaitable<class PreparedStatement> prepare(std::string_view sql);
+
+  // A server-side cursor over the query's rows (see PgCursor); in a transaction, unless options.hold.
+  template <class... Args>
+  asio::awaitable<class PgCursor> cursor(CursorOptions options, std::string_view sql, const Args&... args);
+  template <class... Args>
+  asio::awaitable<class PgCursor> cursor(std::string_view sql, const Args&... args);
 
   // ---- COPY (asyncpg's copy_from_table, copy_from_query, copy_to_table, copy_records_to_table). Data
   // moves in CopyData messages; a failure in the middle (bad data, a sink or source that throws) ends the
@@ -1511,6 +1524,7 @@ private:
   std::list<std::string> lru_;
   std::vector<std::string> to_close_;
   std::uint64_t statement_counter_ = 0;
+  std::uint64_t cursor_counter_ = 0;
   std::string last_status_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::shared_ptr<const CodecRegistry> custom_codecs_;  // prepared statements check it before touching us
@@ -1684,6 +1698,106 @@ private:
   std::string sql_;
   std::string status_;
 };
+
+// A server-side cursor (asyncpg's Connection.cursor), declared inside a transaction and closed by the
+// transaction's end at the latest. fetch(n) and fetchrow read on; next() reads row by row with a prefetch
+// buffer; forward(n) skips. A scrollable cursor also moves back and to absolute positions.
+
+class PgCursor {
+public:
+  PgCursor(PgConnection& connection, std::string name, CursorOptions options)
+      : connection_(&connection), name_(std::move(name)), options_(options) {}
+  PgCursor() = default;  // empty: for Asio's result slots
+
+  // The next n rows (fewer at the end).
+  asio::awaitable<std::vector<Record>> fetch(std::size_t n) {
+    buffered_.clear();  // what next() prefetched is behind the cursor's position: fetch reads from there on
+    co_return co_await connection().fetch("FETCH FORWARD " + std::to_string(n) + " FROM " + name_);
+  }
+  // The next row, or nullopt at the end.
+  asio::awaitable<std::optional<Record>> fetchrow() {
+    auto rows = co_await fetch(1);
+    if (rows.empty()) co_return std::nullopt;
+    co_return std::move(rows.front());
+  }
+  // Skips up to n rows; returns how many it skipped.
+  asio::awaitable<std::uint64_t> forward(std::size_t n) { co_return co_await move("MOVE FORWARD " + std::to_string(n)); }
+
+  // Row by row, `prefetch` rows per round trip; nullopt at the end.
+  asio::awaitable<std::optional<Record>> next() {
+    if (position_ == buffered_.size()) {
+      if (exhausted_) co_return std::nullopt;
+      auto rows = co_await connection().fetch("FETCH FORWARD " + std::to_string(options_.prefetch) + " FROM " + name_);
+      exhausted_ = rows.size() < options_.prefetch;
+      buffered_ = std::move(rows);
+      position_ = 0;
+      if (buffered_.empty()) co_return std::nullopt;
+    }
+    co_return std::move(buffered_[position_++]);
+  }
+
+  // Scrollable cursors only: the previous n rows (nearest first), a step back, and a row by position (1 is the
+  // first, -1 the last).
+  asio::awaitable<std::vector<Record>> fetch_backward(std::size_t n) {
+    require_scroll("fetch_backward");
+    buffered_.clear();
+    co_return co_await connection().fetch("FETCH BACKWARD " + std::to_string(n) + " FROM " + name_);
+  }
+  asio::awaitable<std::uint64_t> backward(std::size_t n) {
+    require_scroll("backward");
+    co_return co_await move("MOVE BACKWARD " + std::to_string(n));
+  }
+  asio::awaitable<std::optional<Record>> fetch_absolute(std::int64_t position) {
+    require_scroll("fetch_absolute");
+    buffered_.clear();
+    auto rows = co_await connection().fetch("FETCH ABSOLUTE " + std::to_string(position) + " FROM " + name_);
+    if (rows.empty()) co_return std::nullopt;
+    co_return std::move(rows.front());
+  }
+
+  asio::awaitable<void> close() { co_await connection().execute("CLOSE " + name_); }
+  const std::string& name() const noexcept { return name_; }
+
+private:
+  asio::awaitable<std::uint64_t> move(std::string command) {
+    buffered_.clear();
+    const std::string tag = co_await connection().execute(command + " FROM " + name_);
+    co_return proto::rows_in_command_tag(tag);
+  }
+  PgConnection& connection() const {
+    if (!connection_) throw MisuseError("this cursor is empty");
+    return *connection_;
+  }
+  void require_scroll(std::string_view what) const {
+    if (!options_.scroll) throw MisuseError(std::string(what) + " needs a scrollable cursor (CursorOptions::scroll)");
+  }
+
+  PgConnection* connection_ = nullptr;
+  std::string name_;
+  CursorOptions options_;
+  std::vector<Record> buffered_;
+  std::size_t position_ = 0;
+  bool exhausted_ = false;
+};
+
+template <class... Args>
+asio::awaitable<PgCursor> PgConnection::cursor(CursorOptions options, std::string_view sql, const Args&... args) {
+  if (!options.hold && !is_in_transaction())
+    throw TransactionError("a cursor lives in a transaction: call begin() first (or ask for CursorOptions::hold)");
+  if (options.prefetch == 0) throw MisuseError("a cursor's prefetch must be at least 1");
+  const std::string name = "keel_cursor_" + std::to_string(++cursor_counter_);
+  const std::string declare = "DECLARE " + name + (options.scroll ? " SCROLL" : " NO SCROLL") + " CURSOR" +
+                              (options.hold ? " WITH HOLD" : "") + " FOR " + std::string(sql);
+  EncodedParameters encoded{custom_codecs_.get()};
+  (encoded.add(args), ...);
+  co_await run_bound(declare, encoded, nullptr, nullptr);
+  co_return PgCursor(*this, name, options);
+}
+
+template <class... Args>
+asio::awaitable<PgCursor> PgConnection::cursor(std::string_view sql, const Args&... args) {
+  return cursor(CursorOptions{}, sql, args...);
+}
 
 asio::awaitable<PreparedStatement> PgConnection::prepare(std::string_view sql) {
   ensure_open();
