@@ -676,7 +676,7 @@ public:
     const ListenerId id = ++listener_ids_;
     if (first) co_await execute("LISTEN " + quote_identifier(channel));
     listeners_[channel].emplace_back(id, std::move(callback));
-    pipeline_->set_listening(true);
+    update_reading();
     co_return id;
   }
   // Removes a listener; the last one of a channel UNLISTENs.
@@ -686,7 +686,7 @@ public:
     std::erase_if(found->second, [id](const auto& entry) { return entry.first == id; });
     if (!found->second.empty()) co_return;
     listeners_.erase(found);
-    pipeline_->set_listening(!listeners_.empty());
+    update_reading();
     if (!is_closed()) co_await execute("UNLISTEN " + quote_identifier(channel));
   }
   // NOTICE, WARNING and the other non-error messages the server sends (RAISE NOTICE, ...).
@@ -740,14 +740,25 @@ public:
     if (is_in_transaction()) co_await execute("ROLLBACK");
     co_await execute("CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); RESET ALL");
     listeners_.clear();
-    pipeline_->set_listening(false);
+    update_reading();
   }
+
+  // Reads from the server while idle, so that a connection the server ends (a restart, an administrator) is
+  // marked closed at once, and termination listeners hear of it. A pool does this for its idle connections.
+  void watch_while_idle(bool on) {
+    watching_ = on;
+    update_reading();
+  }
+  // How many queries this connection has run (a pool's max_queries).
+  std::uint64_t queries_run() const noexcept { return queries_run_; }
 
   // Says goodbye (Terminate) and closes the socket, after the requests already written are answered.
   asio::awaitable<void> close() {
     if (is_closed()) co_return;
     closing_ = true;
-    pipeline_->set_listening(false);
+    listeners_.clear();
+    watching_ = false;
+    update_reading();
     while (pipeline_->pending() > 0 && !is_closed()) {
       auto reply = std::make_shared<SimpleReply>(get_executor());  // a Sync: answered after all the others
       proto::write_sync(pipeline_->out());
@@ -1241,8 +1252,11 @@ private:
     co_return ExecResult{reply->rows_affected};
   }
 
+  void update_reading() { pipeline_->set_listening(watching_ || !listeners_.empty()); }
+
   void log_query(std::string_view sql, const EncodedParameters* params, std::chrono::steady_clock::time_point started,
                  std::exception_ptr failure) {
+    ++queries_run_;
     if (query_loggers_.empty()) return;
     LoggedQuery logged;
     logged.sql = sql;
@@ -1518,6 +1532,8 @@ private:
   std::map<std::string, std::string> settings_;
   bool ready_ = false;
   bool closing_ = false;
+  bool watching_ = false;
+  std::uint64_t queries_run_ = 0;
   std::string authentication_method_ = "trust";
   std::unordered_map<std::string, CacheEntry> cache_;
   std::unordered_map<std::string, std::shared_ptr<Waiters>> preparing_;

@@ -5,6 +5,7 @@ export import :connect_options;
 export import :transport;
 export import :pipeline;
 export import :connection;
+export import :pool;
 export import :codecs;
 export import :record;
 export import :text_format;
