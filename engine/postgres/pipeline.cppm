@@ -172,7 +172,6 @@ public:
       return;
     }
     replies_.push_back(std::move(reply));
-    ensure_reader();
   }
   // Writes what is queued. One coroutine writes at a time; requests queued meanwhile go with its next write,
   // so concurrent requests share system calls. A write cannot be cancelled halfway (that would corrupt the
@@ -222,6 +221,19 @@ public:
   // the server completed the request first (its result is not lost).
   asio::awaitable<void> wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline) {
     if (reply.caller_may_resume()) co_return;
+    if (!reading_ && !deadline) {
+      // Nobody reads: the caller reads for itself, with no hop to another coroutine, unless it can be
+      // cancelled (a cancellation must not cut a read in half; the reader coroutine and the timer handle it).
+      auto state = co_await asio::this_coro::cancellation_state;
+      if (!state.slot().is_connected()) {
+        reading_ = true;
+        co_await pump(&reply);
+        reading_ = false;
+        if (!broken_ && (!replies_.empty() || listening_)) ensure_reader();  // for those still waiting
+        co_return;
+      }
+    }
+    ensure_reader();
     bool timed_out = false, canceled = false;
     while (!reply.caller_may_resume()) {
       reply.wakeup_.expires_at(deadline && !timed_out && !canceled ? *deadline : asio::steady_timer::time_point::max());
@@ -304,7 +316,13 @@ private:
       bool& reading;
       ~Done() { reading = false; }
     } done{reading_};
-    while (!broken_ && (!replies_.empty() || listening_)) {
+    co_await pump(nullptr);
+  }
+
+  // Reads and dispatches messages: until `until` may resume, or (for the reader coroutine) while replies are
+  // awaited or the connection listens.
+  asio::awaitable<void> pump(const Reply* until) {
+    while (!broken_ && (until ? !until->caller_may_resume() : (!replies_.empty() || listening_))) {
       std::exception_ptr failure;
       try {
         const proto::Frame frame = co_await read_frame();

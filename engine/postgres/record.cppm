@@ -28,6 +28,47 @@ struct RecordDescription {
   std::shared_ptr<const CodecRegistry> custom_codecs;  // the connection's set_type_codec registrations
 };
 
+// A cell of a result decoded as T: through the connection's custom codecs, the binary codecs, or as text for
+// the types keel reads only as text. NULL needs std::optional<T>.
+template <class T>
+T decode_cell(const RecordDescription& description, std::size_t index, std::optional<std::span<const std::uint8_t>> raw) {
+  const auto& field = description.fields[index];
+  auto origin = [&] { return "column '" + field.name + "' (index " + std::to_string(index) + ")"; };
+  if constexpr (is_optional_v<T>) {
+    if (!raw) return std::nullopt;
+    return T(decode_cell<typename T::value_type>(description, index, raw));
+  } else {
+    if (!raw) throw NullValueError(origin() + " is NULL; read it as std::optional<T> to accept NULL");
+    if (const auto& custom = description.custom_codecs) {
+      if (const CodecRegistry::Entry* entry = custom->for_oid(field.type_oid); entry && entry->type == typeid(T)) {
+        if constexpr (std::is_default_constructible_v<T>) {
+          T value{};
+          entry->decode(*raw, &value);
+          return value;
+        }
+      }
+    }
+    if constexpr (!PgDecodable<T> && !std::is_same_v<T, std::string>) {
+      throw TypeMismatchError(origin() + " (type OID " + std::to_string(field.type_oid) +
+                              ") has no codec for the requested C++ type; register one with set_type_codec");
+    } else if (description.formats.at(index) == proto::Format::text) {
+      // A type keel has no binary codec for comes as text, and reads as text only.
+      if constexpr (std::is_same_v<T, std::string>)
+        return std::string(reinterpret_cast<const char*>(raw->data()), raw->size());
+      else
+        throw TypeMismatchError(origin() + " has a type (OID " + std::to_string(field.type_oid) +
+                                ") keel reads as text only; read it as std::string or add a codec");
+    } else {
+      try {
+        if constexpr (PgDecodable<T>) return PgCodec<T>::decode(field.type_oid, *raw);
+        else throw TypeMismatchError("no codec");
+      } catch (const TypeMismatchError& e) {
+        throw TypeMismatchError(origin() + ": " + e.what());
+      }
+    }
+  }
+}
+
 class Record {
 public:
   Record(std::shared_ptr<const RecordDescription> description, const std::vector<std::optional<proto::Bytes>>& cells)
@@ -86,42 +127,7 @@ private:
 
   template <class T>
   T decode(std::size_t index) const {
-    const auto& field = description_->fields[index];
-    auto origin = [&] { return "column '" + field.name + "' (index " + std::to_string(index) + ")"; };
-    const auto raw = bytes(index);
-    if constexpr (is_optional_v<T>) {
-      if (!raw) return std::nullopt;
-      return T(decode<typename T::value_type>(index));
-    } else {
-      if (!raw) throw NullValueError(origin() + " is NULL; read it as std::optional<T> to accept NULL");
-      if (const auto& custom = description_->custom_codecs) {
-        if (const CodecRegistry::Entry* entry = custom->for_oid(field.type_oid); entry && entry->type == typeid(T)) {
-          if constexpr (std::is_default_constructible_v<T>) {
-            T value{};
-            entry->decode(*raw, &value);
-            return value;
-          }
-        }
-      }
-      if constexpr (!PgDecodable<T> && !std::is_same_v<T, std::string>) {
-        throw TypeMismatchError(origin() + " (type OID " + std::to_string(field.type_oid) +
-                                ") has no codec for the requested C++ type; register one with set_type_codec");
-      } else if (description_->formats.at(index) == proto::Format::text) {
-        // A type keel has no binary codec for comes as text, and reads as text only.
-        if constexpr (std::is_same_v<T, std::string>)
-          return std::string(reinterpret_cast<const char*>(raw->data()), raw->size());
-        else
-          throw TypeMismatchError(origin() + " has a type (OID " + std::to_string(field.type_oid) +
-                                  ") keel reads as text only; read it as std::string or add a codec");
-      } else {
-        try {
-          if constexpr (PgDecodable<T>) return PgCodec<T>::decode(field.type_oid, *raw);
-          else throw TypeMismatchError("no codec");
-        } catch (const TypeMismatchError& e) {
-          throw TypeMismatchError(origin() + ": " + e.what());
-        }
-      }
-    }
+    return decode_cell<T>(*description_, index, bytes(index));
   }
 
   std::shared_ptr<const RecordDescription> description_;

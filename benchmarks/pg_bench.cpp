@@ -1,0 +1,384 @@
+// keel's PostgreSQL client against libpq on the same work, in one run. Not a test: run it by hand,
+//   build/release/benchmarks/keel-bench [DSN|-] [W1 W2 ...]
+// With no DSN (or "-") it starts a private cluster (tests/postgres/cluster) and stops it afterwards. Each workload runs
+// three rounds, alternating the two sides, and keeps each side's best; it prints
+//   W1 keel <rate>/s libpq <rate>/s ratio <keel/libpq>
+// Both sides do what a careful user of each would: prepared statements, binary formats, values decoded into
+// native C++ types. libpq is used here only, never by keel.
+#include <arpa/inet.h>
+#include <libpq-fe.h>
+#include <boost/asio.hpp>
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+#include <unistd.h>
+import keel;
+import keel.postgres;
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using keel::pg::PgConnection;
+using keel::pg::TimestampTz;
+
+namespace {
+
+constexpr int kTableRows = 100'000;
+constexpr int kRounds = 3;
+constexpr const char* kSelectById = "SELECT id, name, score, created, active FROM bench_rows WHERE id = $1";
+constexpr const char* kSelectAll = "SELECT id, name, score, created, active FROM bench_rows";
+
+struct Row {
+  std::int32_t id = 0;
+  std::string name;
+  double score = 0;
+  TimestampTz created;
+  bool active = false;
+};
+
+double seconds(const std::function<void()>& work) {
+  const auto start = Clock::now();
+  work();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// ---- keel's side: coroutines on one event loop.
+
+asio::io_context& loop() {
+  static asio::io_context context;
+  return context;
+}
+template <class T>
+T run(asio::awaitable<T> work) {
+  auto result = asio::co_spawn(loop(), std::move(work), asio::use_future);
+  loop().restart();
+  // Until the work is done: a pool's idle connections keep the loop busy.
+  while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) loop().run_one();
+  return result.get();
+}
+
+// ---- libpq's side.
+
+struct PqDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+using PqConnection = std::unique_ptr<PGconn, PqDeleter>;
+
+PqConnection pq_connect(const std::string& dsn) {
+  PqConnection c(PQconnectdb(dsn.c_str()));
+  if (PQstatus(c.get()) != CONNECTION_OK) throw std::runtime_error(std::string("libpq: ") + PQerrorMessage(c.get()));
+  return c;
+}
+void pq_check(PGresult* r, ExecStatusType expected, PGconn* c) {
+  if (PQresultStatus(r) != expected) {
+    const std::string message = PQerrorMessage(c);
+    PQclear(r);
+    throw std::runtime_error("libpq: " + message);
+  }
+}
+void pq_prepare(PGconn* c, const char* name, const char* sql) {
+  PGresult* r = PQprepare(c, name, sql, 0, nullptr);
+  pq_check(r, PGRES_COMMAND_OK, c);
+  PQclear(r);
+}
+std::uint32_t be32(const char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return ntohl(v);
+}
+std::uint64_t be64(const char* p) { return (std::uint64_t{be32(p)} << 32) | be32(p + 4); }
+// PostgreSQL's binary timestamptz: microseconds since 2000-01-01 UTC.
+constexpr std::int64_t kPgEpochMicros = 946'684'800'000'000;
+Row pq_row(PGresult* r, int i) {
+  Row row;
+  row.id = static_cast<std::int32_t>(be32(PQgetvalue(r, i, 0)));
+  row.name.assign(PQgetvalue(r, i, 1), static_cast<std::size_t>(PQgetlength(r, i, 1)));
+  row.score = std::bit_cast<double>(be64(PQgetvalue(r, i, 2)));
+  row.created = TimestampTz(std::chrono::microseconds(static_cast<std::int64_t>(be64(PQgetvalue(r, i, 3))) + kPgEpochMicros));
+  row.active = PQgetvalue(r, i, 4)[0] != 0;
+  return row;
+}
+// One row by primary key: a prepared statement, a binary parameter and binary results.
+Row pq_select(PGconn* c, std::int32_t id) {
+  const std::uint32_t param = htonl(static_cast<std::uint32_t>(id));
+  const char* values[] = {reinterpret_cast<const char*>(&param)};
+  const int lengths[] = {4};
+  const int formats[] = {1};
+  PGresult* r = PQexecPrepared(c, "by_id", 1, values, lengths, formats, 1);
+  pq_check(r, PGRES_TUPLES_OK, c);
+  Row row = pq_row(r, 0);
+  PQclear(r);
+  return row;
+}
+
+void put16(std::string& out, std::uint16_t v) {
+  v = htons(v);
+  out.append(reinterpret_cast<const char*>(&v), 2);
+}
+void put32(std::string& out, std::uint32_t v) {
+  v = htonl(v);
+  out.append(reinterpret_cast<const char*>(&v), 4);
+}
+void put64(std::string& out, std::uint64_t v) {
+  put32(out, static_cast<std::uint32_t>(v >> 32));
+  put32(out, static_cast<std::uint32_t>(v));
+}
+
+// ---- The workloads.
+
+struct Result {
+  double keel_rate = 0, libpq_rate = 0;
+};
+
+void report(const char* name, const Result& r) {
+  std::printf("%s keel %.0f/s libpq %.0f/s ratio %.2f\n", name, r.keel_rate, r.libpq_rate, r.keel_rate / r.libpq_rate);
+  std::fflush(stdout);
+}
+
+// Best of kRounds per side, alternating, for `operations` operations each.
+Result measure(double operations, const std::function<void()>& keel_side, const std::function<void()>& libpq_side,
+               const std::function<void()>& between = {}) {
+  double keel_best = 1e300, libpq_best = 1e300;
+  for (int round = 0; round < kRounds; ++round) {
+    if (between) between();
+    keel_best = std::min(keel_best, seconds(keel_side));
+    if (between) between();
+    libpq_best = std::min(libpq_best, seconds(libpq_side));
+  }
+  return {operations / keel_best, operations / libpq_best};
+}
+
+std::vector<Row> rows_to_insert() {
+  std::vector<Row> rows;
+  rows.reserve(kTableRows);
+  const TimestampTz base = std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  for (int i = 0; i < kTableRows; ++i)
+    rows.push_back(Row{i, "name " + std::to_string(i), i * 0.5, base + std::chrono::seconds(i), i % 3 == 0});
+  return rows;
+}
+
+// A private cluster when no DSN is given.
+struct PrivateCluster {
+  std::string dir;
+  std::string dsn;
+  PrivateCluster() {
+    dir = (std::filesystem::temp_directory_path() / ("keel-bench-" + std::to_string(::getpid()))).string();
+    const std::string script = std::string(KEEL_SOURCE_DIR) + "/tests/postgres/cluster";
+    if (std::system((script + " start " + dir + " >/dev/null").c_str()) != 0) throw std::runtime_error("cannot start a cluster");
+    std::ifstream env(dir + "/cluster.env");
+    std::map<std::string, std::string> v;
+    for (std::string line; std::getline(env, line);)
+      if (auto eq = line.find('='); eq != std::string::npos) v[line.substr(0, eq)] = line.substr(eq + 1);
+    dsn = "host=127.0.0.1 port=" + v.at("KEEL_PG_PORT") + " dbname=keel_test user=keel_trust sslmode=disable";
+  }
+  ~PrivateCluster() {
+    const std::string script = std::string(KEEL_SOURCE_DIR) + "/tests/postgres/cluster";
+    [[maybe_unused]] int ignored = std::system((script + " stop " + dir).c_str());
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  std::unique_ptr<PrivateCluster> cluster;
+  std::string dsn;
+  std::vector<std::string> only(argv + std::min(argc, 2), argv + argc);
+  auto selected = [&](const std::string& name) { return only.empty() || std::ranges::find(only, name) != only.end(); };
+  if (argc > 1 && std::string(argv[1]) != "-") dsn = argv[1];
+  else {
+    cluster = std::make_unique<PrivateCluster>();
+    dsn = cluster->dsn;
+  }
+  auto k = run(PgConnection::connect(dsn));
+  auto pq = pq_connect(dsn);
+  std::printf("keel-bench: PostgreSQL %s, %d rows, best of %d rounds\n", k->server_version().c_str(), kTableRows, kRounds);
+  run(k->execute("DROP TABLE IF EXISTS bench_rows, bench_copy;"
+                 "CREATE TABLE bench_rows (id int PRIMARY KEY, name text, score float8, created timestamptz, active bool);"
+                 "CREATE TABLE bench_copy (LIKE bench_rows INCLUDING ALL);"
+                 "INSERT INTO bench_rows SELECT n, 'name ' || n, n * 0.5, now() + n * interval '1 second', n % 3 = 0 "
+                 "FROM generate_series(0, 99999) AS n; ANALYZE bench_rows"));
+  pq_prepare(pq.get(), "by_id", kSelectById);
+  std::int64_t checksum = 0;  // keeps the decoded values alive
+
+  if (selected("W1")) {  // W1: sequential primary-key selects on one connection.
+    constexpr int n = 20'000;
+    report("W1", measure(n,
+                         [&] {
+                           run([&]() -> asio::awaitable<void> {
+                             for (int i = 0; i < n; ++i) {
+                               auto r = co_await k->fetch_as<Row>(kSelectById, static_cast<std::int32_t>((i * 7919) % kTableRows));
+                               checksum += r.at(0).id;
+                             }
+                           }());
+                         },
+                         [&] {
+                           for (int i = 0; i < n; ++i) checksum += pq_select(pq.get(), (i * 7919) % kTableRows).id;
+                         }));
+  }
+
+  if (selected("W2")) {  // W2: 10 workers over 10 connections. keel: 10 coroutines on one thread over a pool; libpq: 10 threads.
+    constexpr int n = 50'000, workers = 10;
+    auto pool = run(keel::pg::Pool::create(dsn, {.min_size = workers, .max_size = workers}));
+    std::vector<PqConnection> pqs;
+    for (int w = 0; w < workers; ++w) {
+      pqs.push_back(pq_connect(dsn));
+      pq_prepare(pqs.back().get(), "by_id", kSelectById);
+    }
+    report("W2", measure(n,
+                         [&] {
+                           int done = 0;
+                           for (int w = 0; w < workers; ++w)
+                             asio::co_spawn(loop(), [&, w]() -> asio::awaitable<void> {
+                               auto c = co_await pool->acquire();
+                               for (int i = w; i < n; i += workers) {
+                                 auto r = co_await c->fetch_as<Row>(kSelectById, static_cast<std::int32_t>((i * 7919) % kTableRows));
+                                 checksum += r.at(0).id;
+                               }
+                               ++done;
+                             }, asio::detached);
+                           loop().restart();
+                           while (done < workers) loop().run_one();
+                         },
+                         [&] {
+                           std::vector<std::thread> threads;
+                           std::vector<std::int64_t> sums(workers);
+                           for (int w = 0; w < workers; ++w)
+                             threads.emplace_back([&, w] {
+                               for (int i = w; i < n; i += workers) sums[w] += pq_select(pqs[w].get(), (i * 7919) % kTableRows).id;
+                             });
+                           for (auto& t : threads) t.join();
+                           for (auto s : sums) checksum += s;
+                         }));
+    run(pool->close());
+  }
+
+  if (selected("W3")) {  // W3: all 100,000 rows into native values, 5 times.
+    constexpr int times = 5;
+    pq_prepare(pq.get(), "all", kSelectAll);
+    report("W3", measure(double(times) * kTableRows,
+                         [&] {
+                           for (int t = 0; t < times; ++t) {
+                             const std::vector<Row> rows = run(k->fetch_as<Row>(kSelectAll));
+                             checksum += static_cast<std::int64_t>(rows.size());
+                           }
+                         },
+                         [&] {
+                           for (int t = 0; t < times; ++t) {
+                             PGresult* r = PQexecPrepared(pq.get(), "all", 0, nullptr, nullptr, nullptr, 1);
+                             pq_check(r, PGRES_TUPLES_OK, pq.get());
+                             std::vector<Row> rows;
+                             const int count = PQntuples(r);
+                             rows.reserve(static_cast<std::size_t>(count));
+                             for (int i = 0; i < count; ++i) rows.push_back(pq_row(r, i));
+                             PQclear(r);
+                             checksum += static_cast<std::int64_t>(rows.size());
+                           }
+                         }));
+  }
+
+  if (selected("W4")) {  // W4: 100,000 rows into an empty table by binary COPY.
+    const std::vector<Row> rows = rows_to_insert();
+    report("W4", measure(kTableRows,
+                         [&] { run(k->copy_records_to_table("bench_copy", rows)); },
+                         [&] {
+                           PGresult* r = PQexec(pq.get(), "COPY bench_copy FROM STDIN (FORMAT binary)");
+                           pq_check(r, PGRES_COPY_IN, pq.get());
+                           PQclear(r);
+                           std::string chunk("PGCOPY\n\377\r\n\0", 11);
+                           put32(chunk, 0);
+                           put32(chunk, 0);
+                           for (const Row& row : rows) {
+                             put16(chunk, 5);
+                             put32(chunk, 4), put32(chunk, static_cast<std::uint32_t>(row.id));
+                             put32(chunk, static_cast<std::uint32_t>(row.name.size())), chunk += row.name;
+                             put32(chunk, 8), put64(chunk, std::bit_cast<std::uint64_t>(row.score));
+                             put32(chunk, 8), put64(chunk, static_cast<std::uint64_t>(row.created.time_since_epoch().count() - kPgEpochMicros));
+                             put32(chunk, 1), chunk += static_cast<char>(row.active);
+                             if (chunk.size() >= 256 * 1024) {
+                               if (PQputCopyData(pq.get(), chunk.data(), static_cast<int>(chunk.size())) != 1) throw std::runtime_error("libpq: copy");
+                               chunk.clear();
+                             }
+                           }
+                           put16(chunk, 0xFFFF);
+                           if (PQputCopyData(pq.get(), chunk.data(), static_cast<int>(chunk.size())) != 1 || PQputCopyEnd(pq.get(), nullptr) != 1)
+                             throw std::runtime_error("libpq: copy");
+                           r = PQgetResult(pq.get());
+                           pq_check(r, PGRES_COMMAND_OK, pq.get());
+                           PQclear(r);
+                           while ((r = PQgetResult(pq.get()))) PQclear(r);
+                         },
+                         [&] { run(k->execute("TRUNCATE bench_copy")); }));
+    if (run(k->fetchval<std::int64_t>("SELECT count(*) FROM bench_copy")) != kTableRows) throw std::runtime_error("W4: wrong count");
+  }
+
+  if (selected("W5")) {  // W5: small queries pipelined on one connection. keel: concurrent coroutines; libpq: pipeline mode.
+    constexpr int n = 10'000, batch = 1'000;
+    pq_prepare(pq.get(), "small", "SELECT $1::int8 * 2");
+    auto keel_side = [&] {
+      int done = 0;
+      for (int i = 0; i < n; ++i)
+        asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
+          checksum += co_await k->fetchval<std::int64_t>("SELECT $1::int8 * 2", std::int64_t{i});
+          ++done;
+        }, asio::detached);
+      loop().restart();
+      while (done < n) loop().run_one();
+    };
+    // libpq in pipeline mode, 1,000 queries per round of sending and reading. With a Sync after each query,
+    // each one stands alone as keel's do (an error reaches only its own caller); with one Sync per 1,000 they
+    // share an implicit transaction, and an error cancels the rest of the batch.
+    auto libpq_side = [&](bool sync_each) {
+      PGconn* c = pq.get();
+      if (PQenterPipelineMode(c) != 1) throw std::runtime_error("libpq: pipeline mode");
+      for (int start = 0; start < n; start += batch) {
+        for (int i = start; i < start + batch; ++i) {
+          std::string value;
+          put64(value, static_cast<std::uint64_t>(i));
+          const char* values[] = {value.data()};
+          const int lengths[] = {8};
+          const int formats[] = {1};
+          if (PQsendQueryPrepared(c, "small", 1, values, lengths, formats, 1) != 1) throw std::runtime_error("libpq: send");
+          if ((sync_each || i + 1 == start + batch) && PQpipelineSync(c) != 1) throw std::runtime_error("libpq: sync");
+        }
+        for (int i = start; i < start + batch; ++i) {
+          PGresult* r = PQgetResult(c);
+          pq_check(r, PGRES_TUPLES_OK, c);
+          checksum += static_cast<std::int64_t>(be64(PQgetvalue(r, 0, 0)));
+          PQclear(r);
+          if (PGresult* end = PQgetResult(c)) PQclear(end);  // the NULL after each query
+          if (sync_each || i + 1 == start + batch) {
+            PGresult* sync = PQgetResult(c);
+            pq_check(sync, PGRES_PIPELINE_SYNC, c);
+            PQclear(sync);
+          }
+        }
+      }
+      if (PQexitPipelineMode(c) != 1) throw std::runtime_error("libpq: exit pipeline mode");
+    };
+    report("W5", measure(n, keel_side, [&] { libpq_side(true); }));
+    report("W5 (libpq: one Sync per 1,000)", measure(n, keel_side, [&] { libpq_side(false); }));
+  }
+
+
+  run(k->execute("DROP TABLE bench_rows, bench_copy"));
+  run(k->close());
+  std::printf("(checksum %lld)\n", static_cast<long long>(checksum));
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "keel-bench: %s\n", e.what());
+  return 1;
+}
