@@ -127,10 +127,10 @@ public:
 
 // Whether fetch_as<T> reads a row as one value (a type with a codec), a tuple, or a struct's members.
 template <class T>
-inline constexpr bool is_single_value_v =
-    PgDecodable<T> || std::is_same_v<T, std::string> || is_optional_v<T> || !std::is_aggregate_v<T>;
-template <class T>
 concept TupleLike = requires { std::tuple_size<T>::value; };
+template <class T>
+inline constexpr bool is_single_value_v =
+    PgDecodable<T> || std::is_same_v<T, std::string> || is_optional_v<T> || (!TupleLike<T> && !std::is_aggregate_v<T>);
 
 // Decodes each row straight into T, with no Record between.
 template <class T>

@@ -620,3 +620,38 @@ TEST_CASE("a client certificate authenticates (sslcert, sslkey)", "[pg][tls]") {
                   keel::InvalidAuthorization);
   std::filesystem::remove(key);
 }
+
+namespace {
+struct Member {
+  std::int32_t id = 0;
+  std::string name;
+  std::optional<double> rating;
+  keel::pg::TimestampTz joined;
+};
+}  // namespace
+
+TEST_CASE("fetch_as decodes rows straight into structs, tuples and single values", "[pg][api]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  const char* sql =
+      "SELECT n::int4, 'member ' || n, CASE WHEN n % 2 = 0 THEN n * 1.5 END::float8, "
+      "timestamptz '2024-01-01 00:00:00+00' + n * interval '1 day' FROM generate_series(1, $1::int) AS n ORDER BY n";
+  const auto members = run(c->fetch_as<Member>(sql, 3));
+  REQUIRE(members.size() == 3);
+  CHECK(members[0].id == 1);
+  CHECK(members[0].name == "member 1");
+  CHECK_FALSE(members[0].rating);
+  CHECK(members[1].rating == 3.0);
+  CHECK(members[2].joined - members[0].joined == std::chrono::hours(48));
+
+  const auto tuples = run(c->fetch_as<std::tuple<std::int32_t, std::string>>("SELECT 7, 'seven' UNION ALL SELECT 8, 'eight'"));
+  REQUIRE(tuples.size() == 2);
+  CHECK(std::get<1>(tuples[1]) == "eight");
+  CHECK(run(c->fetch_as<std::int64_t>("SELECT generate_series(1, 4)::int8")) == std::vector<std::int64_t>{1, 2, 3, 4});
+  CHECK(run(c->fetch_as<std::optional<std::string>>("SELECT NULL::text")) == std::vector<std::optional<std::string>>{std::nullopt});
+
+  // Mistakes are typed errors, and the connection stays usable.
+  CHECK_THROWS_AS(run(c->fetch_as<std::int64_t>("SELECT NULL::int8")), keel::NullValueError);
+  CHECK_THROWS_AS(run(c->fetch_as<std::tuple<int, int>>("SELECT 1")), keel::MisuseError);
+  CHECK_THROWS_AS(run(c->fetch_as<std::int64_t>("SELECT 'text'::text")), keel::TypeMismatchError);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT 9")) == 9);
+}
