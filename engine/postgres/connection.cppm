@@ -103,6 +103,7 @@ public:
   virtual void add(std::shared_ptr<const RecordDescription>& description, const std::vector<proto::FieldDescription>& fields,
                    const std::vector<proto::Format>& formats, const std::vector<std::optional<proto::Bytes>>& cells) = 0;
   const CodecRegistry* custom() const noexcept { return custom_.get(); }
+  const std::shared_ptr<const CodecRegistry>& custom_registry() const noexcept { return custom_; }
 
 protected:
   const std::shared_ptr<const RecordDescription>& describe(std::shared_ptr<const RecordDescription>& description,
@@ -416,6 +417,9 @@ public:
     std::string name;
     std::vector<proto::FieldDescription> fields;
     std::vector<std::uint32_t> parameter_types;  // as the server resolved them
+    // The result formats and description Records and fetch_as last used, kept for the next run (they depend
+    // only on the fields and the custom codecs).
+    mutable std::shared_ptr<const RecordDescription> collected;
   };
 
   using Notice = ErrorFields;  // a NOTICE or WARNING from the server
@@ -902,6 +906,7 @@ private:
         default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in a query");
       }
     }
+    void use_description(std::shared_ptr<const RecordDescription> description) { description_ = std::move(description); }
     std::string status;
     std::uint64_t rows_affected = 0;
     std::exception_ptr refused;
@@ -1250,7 +1255,7 @@ private:
       if (!e.server_message().starts_with("cached plan")) throw;
       stale = std::current_exception();
     }
-    forget(cache_key(sql, params.types));
+    forget(std::string(cache_key(sql, params.types)));
     std::rethrow_exception(stale);
   }
 
@@ -1282,19 +1287,29 @@ private:
                                            ExclusiveHold& hold) {
     ensure_open();
     // Binary results for the types keel decodes: every codec type for Records, keel's value types for sinks.
-    std::vector<proto::Format> result_formats;
-    result_formats.reserve(prepared.fields.size());
-    for (const auto& field : prepared.fields)
-      result_formats.push_back(!records ? result_format_for(field.type_oid)
-                               : records->custom() && records->custom()->for_oid(field.type_oid)
-                                   ? records->custom()->for_oid(field.type_oid)->format
-                                   : (has_binary_codec(field.type_oid) ? proto::Format::binary : proto::Format::text));
-    auto reply = std::make_shared<BoundReply>(get_executor(), prepared, result_formats, sink, records);
+    std::vector<proto::Format> sink_formats;
+    const std::vector<proto::Format>* result_formats = &sink_formats;
+    if (records) {
+      if (!prepared.collected || prepared.collected->custom_codecs.get() != records->custom()) {
+        std::vector<proto::Format> formats;
+        for (const auto& field : prepared.fields)
+          formats.push_back(records->custom() && records->custom()->for_oid(field.type_oid)
+                                ? records->custom()->for_oid(field.type_oid)->format
+                                : (has_binary_codec(field.type_oid) ? proto::Format::binary : proto::Format::text));
+        prepared.collected = std::make_shared<const RecordDescription>(
+            RecordDescription{prepared.fields, std::move(formats), records->custom_registry()});
+      }
+      result_formats = &prepared.collected->formats;
+    } else {
+      for (const auto& field : prepared.fields) sink_formats.push_back(result_format_for(field.type_oid));
+    }
+    auto reply = std::make_shared<BoundReply>(get_executor(), prepared, *result_formats, sink, records);
+    if (records) reply->use_description(prepared.collected);
     co_await pipeline_->wait_for_turn(hold.held());
     ensure_open();
     auto& out = pipeline_->out();
     for (const EncodedParameters& params : sets) {
-      proto::write_bind(out, "", prepared.name, params.formats, params.values, result_formats);
+      proto::write_bind(out, "", prepared.name, params.formats, params.values, *result_formats);
       proto::write_execute(out, "", 0);
     }
     proto::write_sync(out);
@@ -1486,11 +1501,13 @@ private:
 
   // ---- Statements.
 
-  std::string cache_key(std::string_view sql, const std::vector<std::uint32_t>& types) const {
-    std::string key(sql);
-    key += '\0';
-    for (auto t : types) key += std::to_string(t) + ",";
-    return key;
+  // The statement cache's key: the text, then the parameter types' OIDs as raw bytes. Built in a buffer that is
+  // reused, so that a cache hit allocates nothing.
+  const std::string& cache_key(std::string_view sql, const std::vector<std::uint32_t>& types) {
+    key_buffer_.assign(sql);
+    key_buffer_ += '\0';
+    key_buffer_.append(reinterpret_cast<const char*>(types.data()), types.size() * sizeof(std::uint32_t));
+    return key_buffer_;
   }
 
   void forget(const std::string& key) {
@@ -1535,6 +1552,14 @@ private:
       co_await pipeline_->lock_exclusive();
       hold.pipeline = pipeline_.get();
       co_return std::make_shared<const Prepared>(co_await parse_and_describe("", sql, types, deadline, true));
+    }
+    if (auto found = cache_.find(cache_key(sql, types)); found != cache_.end()) {  // the common case, without a copy
+      const bool expired = limits.max_cached_statement_lifetime.count() > 0 &&
+                           std::chrono::steady_clock::now() - found->second.prepared_at > limits.max_cached_statement_lifetime;
+      if (!expired && !is_closed()) {
+        lru_.splice(lru_.begin(), lru_, found->second.position);
+        co_return found->second.prepared;
+      }
     }
     const std::string key = cache_key(sql, types);
     while (true) {
@@ -1595,6 +1620,7 @@ private:
   std::uint64_t queries_run_ = 0;
   std::string authentication_method_ = "trust";
   std::unordered_map<std::string, CacheEntry> cache_;
+  std::string key_buffer_;
   std::unordered_map<std::string, std::shared_ptr<Waiters>> preparing_;
   std::list<std::string> lru_;
   std::vector<std::string> to_close_;
