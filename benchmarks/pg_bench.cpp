@@ -369,8 +369,19 @@ int main(int argc, char** argv) try {
       }
       if (PQexitPipelineMode(c) != 1) throw std::runtime_error("libpq: exit pipeline mode");
     };
+    // The same batches with keel: fetchmany, one Sync per 1,000 as well.
+    auto keel_batches = [&] {
+      run([&]() -> asio::awaitable<void> {
+        std::vector<std::tuple<std::int64_t>> values;
+        for (int start = 0; start < n; start += batch) {
+          values.clear();
+          for (int i = start; i < start + batch; ++i) values.emplace_back(i);
+          for (std::int64_t v : co_await k->fetchmany_as<std::int64_t>("SELECT $1::int8 * 2", values)) checksum += v;
+        }
+      }());
+    };
     report("W5", measure(n, keel_side, [&] { libpq_side(true); }));
-    report("W5 (libpq: one Sync per 1,000)", measure(n, keel_side, [&] { libpq_side(false); }));
+    report("W5 batched (one Sync per 1,000: keel fetchmany, libpq pipeline)", measure(n, keel_batches, [&] { libpq_side(false); }));
   }
 
 

@@ -555,6 +555,36 @@ public:
     }
     co_return co_await run_many(sql, encoded);
   }
+  template <class... Args>
+  asio::awaitable<void> run_many_collecting(std::string_view sql, const std::vector<std::tuple<Args...>>& sets,
+                                            std::optional<Timeout> limit, RowCollector* rows) {
+    std::vector<EncodedParameters> encoded;
+    encoded.reserve(sets.size());
+    for (const auto& set : sets) {
+      auto& e = encoded.emplace_back(EncodedParameters{custom_codecs_.get()});
+      std::apply([&](const auto&... values) { (e.add(values), ...); }, set);
+    }
+    if (encoded.empty()) co_return;
+    if (limit) encoded.front().timeout = limit->limit;
+    co_await run_many(sql, encoded, rows);
+  }
+  // asyncpg's fetchmany: the query run with each set of values, pipelined with one Sync (one round trip, one
+  // implicit transaction: an error ends them all); every execution's rows, in order.
+  template <class... Args>
+  asio::awaitable<std::vector<Record>> fetchmany(std::string_view sql, const std::vector<std::tuple<Args...>>& sets,
+                                                 std::optional<Timeout> limit = std::nullopt) {
+    RecordCollector records(custom_codecs_);
+    co_await run_many_collecting(sql, sets, limit, &records);
+    co_return std::move(records.records);
+  }
+  // fetchmany with rows decoded straight into T, as fetch_as.
+  template <class T, class... Args>
+  asio::awaitable<std::vector<T>> fetchmany_as(std::string_view sql, const std::vector<std::tuple<Args...>>& sets,
+                                               std::optional<Timeout> limit = std::nullopt) {
+    TypedCollector<T> rows(custom_codecs_);
+    co_await run_many_collecting(sql, sets, limit, &rows);
+    co_return std::move(rows.rows);
+  }
   // asyncpg's set_type_codec: how values of a server type without a built-in codec (an enum, hstore, a
   // PostGIS type) travel, as text (the type's input and output forms) or in binary (its send and receive
   // forms). Afterwards T binds as a value and Record::get<T> reads the type.
@@ -1260,7 +1290,8 @@ private:
   }
 
   // executemany: one Bind + Execute per set of values, then one Sync.
-  asio::awaitable<std::uint64_t> run_many(std::string_view sql, std::vector<EncodedParameters>& sets) {
+  asio::awaitable<std::uint64_t> run_many(std::string_view sql, std::vector<EncodedParameters>& sets,
+                                          RowCollector* rows = nullptr) {
     const auto started = std::chrono::steady_clock::now();
     if (sets.size() == 1 && sets.front().values.empty() && sets.front().types.empty() && sets.front().timeout) co_return 0;
     if (sets.empty()) co_return 0;
@@ -1271,7 +1302,7 @@ private:
     try {
       ExclusiveHold hold;
       const std::shared_ptr<const Prepared> prepared = co_await prepare(sql, sets.front().types, deadline, hold);
-      affected = (co_await run_prepared(*prepared, sets, nullptr, nullptr, deadline, hold)).rows_affected;
+      affected = (co_await run_prepared(*prepared, sets, nullptr, rows, deadline, hold)).rows_affected;
     } catch (...) {
       failure = std::current_exception();
     }

@@ -106,6 +106,21 @@ TEST_CASE("executemany pipelines its executions, and is atomic", "[pg][pipeline]
   run(c->execute("DROP TABLE many"));
 }
 
+TEST_CASE("fetchmany runs a query per set of values in one round trip", "[pg][pipeline]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  std::vector<std::tuple<int, std::string>> sets{{1, "a"}, {2, "b"}, {3, "c"}};
+  auto rows = run(c->fetchmany("SELECT $1::int4 * 10, $2::text || '!' FROM generate_series(1, $1::int4)", sets));
+  REQUIRE(rows.size() == 6);  // 1 + 2 + 3 rows, in order
+  CHECK(rows[0].get<std::int32_t>(0) == 10);
+  CHECK(rows[5].get<std::string>(1) == "c!");
+  auto typed = run(c->fetchmany_as<std::int64_t>("SELECT $1::int8 + 1", std::vector<std::tuple<std::int64_t>>{{1}, {41}}));
+  CHECK(typed == std::vector<std::int64_t>{2, 42});
+  // One failing set fails the call; the connection goes on.
+  CHECK_THROWS_AS(run(c->fetchmany("SELECT 1 / $1::int", std::vector<std::tuple<int>>{{1}, {0}, {2}})), keel::DataException);
+  CHECK(run(c->fetchmany("SELECT 1", std::vector<std::tuple<int>>{})).empty());
+  CHECK(run(c->fetchval<std::int64_t>("SELECT 4")) == 4);
+}
+
 TEST_CASE("a timeout cancels the query on the server and leaves the connection usable", "[pg][timeout]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   auto observer = connect(dsn("keel_trust", "sslmode=disable"));
