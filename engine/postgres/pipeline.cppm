@@ -186,7 +186,9 @@ public:
     try {
       while (!out_.empty() && !broken_) {
         std::swap(out_, sending_);
-        co_await transport.write(sending_);
+        // Alone, a request goes out at once. With others in flight, the write waits for the event loop, so
+        // that requests queued meanwhile go with the next write: fewer, larger writes.
+        co_await transport.write(sending_, replies_.size() <= 1);
         sending_.clear();
       }
     } catch (const boost::system::system_error& e) {

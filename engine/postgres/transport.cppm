@@ -176,8 +176,24 @@ public:
   }
 
   // Writes all of it. A caller's cancellation does not reach the write: half a message would corrupt the stream.
-  asio::awaitable<void> write(std::span<const std::uint8_t> bytes) {
+  asio::awaitable<void> write(std::span<const std::uint8_t> bytes, bool at_once = true) {
     auto whole = [] { return asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable); };
+    // Plain sockets: write at once while the socket takes it, and wait for the event loop only for the rest.
+    // A query usually fits, so it goes out without a trip through the event loop.
+    if (!tls_ && at_once) {
+      auto write_now = [&](auto& socket) {
+        boost::system::error_code ec;
+        socket.non_blocking(true, ec);
+        while (!ec && !bytes.empty()) {
+          const std::size_t n = socket.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
+          bytes = bytes.subspan(n);
+        }
+        if (ec && ec != asio::error::would_block && ec != asio::error::try_again) throw boost::system::system_error(ec);
+      };
+      if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) write_now(*tcp);
+      else if (auto* local = std::get_if<asio::local::stream_protocol::socket>(&socket_)) write_now(*local);
+      if (bytes.empty()) co_return;
+    }
     if (tls_) co_await asio::async_write(*tls_, asio::buffer(bytes.data(), bytes.size()), whole());
     else if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_))
       co_await asio::async_write(*tcp, asio::buffer(bytes.data(), bytes.size()), whole());
