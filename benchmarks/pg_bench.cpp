@@ -3,7 +3,7 @@
 // With no DSN (or "-") it starts a private cluster (tests/postgres/cluster) and stops it afterwards. Each workload runs
 // three rounds, alternating the two sides, and keeps each side's best; it prints
 //   W1 keel <rate>/s libpq <rate>/s ratio <keel/libpq>
-// Both sides do what a careful user of each would: prepared statements, binary formats, values decoded into
+// The client's CPU time per operation follows in parentheses. Both sides do what a careful user of each would: prepared statements, binary formats, values decoded into
 // native C++ types. libpq is used here only, never by keel.
 #include <arpa/inet.h>
 #include <libpq-fe.h>
@@ -26,6 +26,7 @@
 #include <thread>
 #include <tuple>
 #include <vector>
+#include <sys/resource.h>
 #include <unistd.h>
 import keel;
 import keel.postgres;
@@ -50,10 +51,22 @@ struct Row {
   bool active = false;
 };
 
-double seconds(const std::function<void()>& work) {
+// The client's own CPU time (user and system, all threads), to tell client cost from waiting on the server.
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto s = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+  return s(usage.ru_utime) + s(usage.ru_stime);
+}
+
+struct Timing {
+  double wall = 0, cpu = 0;
+};
+Timing timed(const std::function<void()>& work) {
   const auto start = Clock::now();
+  const double cpu_start = cpu_seconds();
   work();
-  return std::chrono::duration<double>(Clock::now() - start).count();
+  return {std::chrono::duration<double>(Clock::now() - start).count(), cpu_seconds() - cpu_start};
 }
 
 // ---- keel's side: coroutines on one event loop.
@@ -142,24 +155,28 @@ void put64(std::string& out, std::uint64_t v) {
 
 struct Result {
   double keel_rate = 0, libpq_rate = 0;
+  double keel_cpu_us = 0, libpq_cpu_us = 0;  // client CPU per operation, in the best round
 };
 
+// One line per workload; the client's CPU per operation follows, in microseconds.
 void report(const char* name, const Result& r) {
-  std::printf("%s keel %.0f/s libpq %.0f/s ratio %.2f\n", name, r.keel_rate, r.libpq_rate, r.keel_rate / r.libpq_rate);
+  std::printf("%s keel %.0f/s libpq %.0f/s ratio %.2f (client CPU per op: keel %.2f us, libpq %.2f us)\n", name,
+              r.keel_rate, r.libpq_rate, r.keel_rate / r.libpq_rate, r.keel_cpu_us, r.libpq_cpu_us);
   std::fflush(stdout);
 }
 
 // Best of kRounds per side, alternating, for `operations` operations each.
 Result measure(double operations, const std::function<void()>& keel_side, const std::function<void()>& libpq_side,
                const std::function<void()>& between = {}) {
-  double keel_best = 1e300, libpq_best = 1e300;
+  Timing keel_best{1e300, 0}, libpq_best{1e300, 0};
   for (int round = 0; round < kRounds; ++round) {
     if (between) between();
-    keel_best = std::min(keel_best, seconds(keel_side));
+    if (const Timing t = timed(keel_side); t.wall < keel_best.wall) keel_best = t;
     if (between) between();
-    libpq_best = std::min(libpq_best, seconds(libpq_side));
+    if (const Timing t = timed(libpq_side); t.wall < libpq_best.wall) libpq_best = t;
   }
-  return {operations / keel_best, operations / libpq_best};
+  return {operations / keel_best.wall, operations / libpq_best.wall, keel_best.cpu / operations * 1e6,
+          libpq_best.cpu / operations * 1e6};
 }
 
 std::vector<Row> rows_to_insert() {

@@ -68,7 +68,7 @@ private:
 // One request's replies, as the reader hands them over. Subclasses decode what their request asked for.
 class Reply {
 public:
-  explicit Reply(asio::any_io_executor executor) : wakeup_(std::move(executor), asio::steady_timer::time_point::max()) {}
+  explicit Reply(asio::any_io_executor executor) : executor_(std::move(executor)) {}
   virtual ~Reply() = default;
 
   // A message of this reply, other than ReadyForQuery and the asynchronous ones (ParameterStatus, notices,
@@ -89,14 +89,22 @@ public:
     if (failure) std::rethrow_exception(failure);
     if (error) throw_database_error(*error);
   }
-  void wake() { wakeup_.cancel(); }
+  void wake() {
+    if (wakeup_) wakeup_->cancel();
+  }
+  // The timer the caller waits on, made on first use (a caller that reads its own reply never needs it).
+  asio::steady_timer& wakeup() {
+    if (!wakeup_) wakeup_.emplace(executor_, asio::steady_timer::time_point::max());
+    return *wakeup_;
+  }
 
   bool done = false;
   std::optional<ErrorFields> error;  // the server's
   std::exception_ptr failure;        // the connection's (lost, protocol violation)
   bool cancel_requested = false;     // the caller gave up: cancel the request when the server runs it
   bool cancel_sent = false;
-  asio::steady_timer wakeup_;        // the caller waits on it; wake() ends the wait, and it expires at a timeout
+  asio::any_io_executor executor_;
+  std::optional<asio::steady_timer> wakeup_;  // the caller waits on it; wake() ends the wait, and it expires at a timeout
 };
 
 // The connection's messages that belong to no request.
@@ -238,9 +246,9 @@ public:
     ensure_reader();
     bool timed_out = false, canceled = false;
     while (!reply.caller_may_resume()) {
-      reply.wakeup_.expires_at(deadline && !timed_out && !canceled ? *deadline : asio::steady_timer::time_point::max());
+      reply.wakeup().expires_at(deadline && !timed_out && !canceled ? *deadline : asio::steady_timer::time_point::max());
       boost::system::error_code ec;
-      co_await reply.wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      co_await reply.wakeup().async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (reply.caller_may_resume()) break;
       if (!ec) {
         timed_out = true;

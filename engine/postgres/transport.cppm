@@ -183,7 +183,7 @@ public:
     if (!tls_ && at_once) {
       auto write_now = [&](auto& socket) {
         boost::system::error_code ec;
-        socket.non_blocking(true, ec);
+        if (!socket.non_blocking()) socket.non_blocking(true, ec);  // once: each call is a system call
         while (!ec && !bytes.empty()) {
           const std::size_t n = socket.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
           bytes = bytes.subspan(n);
