@@ -18,7 +18,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <future>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -28,6 +27,7 @@
 #include <vector>
 #include <sys/resource.h>
 #include <unistd.h>
+#include "../tests/support/run_on_loop.hpp"
 import keel;
 import keel.postgres;
 
@@ -77,11 +77,7 @@ asio::io_context& loop() {
 }
 template <class T>
 T run(asio::awaitable<T> work) {
-  auto result = asio::co_spawn(loop(), std::move(work), asio::use_future);
-  loop().restart();
-  // Until the work is done: a pool's idle connections keep the loop busy.
-  while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) loop().run_one();
-  return result.get();
+  return keel_support::run_on(loop(), std::move(work));
 }
 
 // ---- libpq's side.

@@ -476,8 +476,8 @@ public:
   // server aborts the transaction, so the requests after it fail too).
 
   // The simple protocol: any number of statements, no values; returns the last command tag.
-  asio::awaitable<std::string> execute(std::string_view sql) { return execute(sql, Timeout{}, true); }
-  asio::awaitable<std::string> execute(std::string_view sql, Timeout limit) { return execute(sql, limit, false); }
+  asio::awaitable<std::string> execute(std::string_view sql) { return simple_query(sql, std::nullopt, nullptr); }
+  asio::awaitable<std::string> execute(std::string_view sql, Timeout limit) { return simple_query(sql, limit.limit, nullptr); }
 
   // The extended protocol, for keel's engine layer: one statement with keel::Values bound to $1, $2...; rows go
   // to the sink as they arrive, decoded in place. The statement is prepared once per text and kept in the
@@ -543,30 +543,7 @@ public:
   template <class... Args>
   asio::awaitable<std::uint64_t> executemany(std::string_view sql, const std::vector<std::tuple<Args...>>& rows,
                                              std::optional<Timeout> limit = std::nullopt) {
-    std::vector<EncodedParameters> encoded;
-    encoded.reserve(rows.size());
-    for (const auto& row : rows) {
-      auto& e = encoded.emplace_back(EncodedParameters{custom_codecs_.get()});
-      std::apply([&](const auto&... values) { (e.add(values), ...); }, row);
-    }
-    if (limit) {
-      if (encoded.empty()) encoded.emplace_back().timeout = limit->limit;  // no rows: nothing is sent
-      else encoded.front().timeout = limit->limit;
-    }
-    co_return co_await run_many(sql, encoded);
-  }
-  template <class... Args>
-  asio::awaitable<void> run_many_collecting(std::string_view sql, const std::vector<std::tuple<Args...>>& sets,
-                                            std::optional<Timeout> limit, RowCollector* rows) {
-    std::vector<EncodedParameters> encoded;
-    encoded.reserve(sets.size());
-    for (const auto& set : sets) {
-      auto& e = encoded.emplace_back(EncodedParameters{custom_codecs_.get()});
-      std::apply([&](const auto&... values) { (e.add(values), ...); }, set);
-    }
-    if (encoded.empty()) co_return;
-    if (limit) encoded.front().timeout = limit->limit;
-    co_await run_many(sql, encoded, rows);
+    co_return co_await run_many(sql, rows, limit, nullptr);
   }
   // asyncpg's fetchmany: the query run with each set of values, pipelined with one Sync (one round trip, one
   // implicit transaction: an error ends them all); every execution's rows, in order.
@@ -574,7 +551,7 @@ public:
   asio::awaitable<std::vector<Record>> fetchmany(std::string_view sql, const std::vector<std::tuple<Args...>>& sets,
                                                  std::optional<Timeout> limit = std::nullopt) {
     RecordCollector records(custom_codecs_);
-    co_await run_many_collecting(sql, sets, limit, &records);
+    co_await run_many(sql, sets, limit, &records);
     co_return std::move(records.records);
   }
   // fetchmany with rows decoded straight into T, as fetch_as.
@@ -582,7 +559,7 @@ public:
   asio::awaitable<std::vector<T>> fetchmany_as(std::string_view sql, const std::vector<std::tuple<Args...>>& sets,
                                                std::optional<Timeout> limit = std::nullopt) {
     TypedCollector<T> rows(custom_codecs_);
-    co_await run_many_collecting(sql, sets, limit, &rows);
+    co_await run_many(sql, sets, limit, &rows);
     co_return std::move(rows.rows);
   }
   // asyncpg's set_type_codec: how values of a server type without a built-in codec (an enum, hstore, a
@@ -670,11 +647,11 @@ public:
     options.columns.clear();  // they go in the COPY's own column list, below
     const std::string target = table_target(table, options);
     // The columns' types, from a statement the server describes (cached like any other).
-    ExclusiveHold none;
-    const auto described = co_await prepare("SELECT " + columns + " FROM " + target + " LIMIT 0", {}, std::nullopt, none);
-    if (none.held()) {  // uncached (statement_cache_size 0): only its description was wanted
+    ExclusiveHold hold;
+    const auto described = co_await prepare("SELECT " + columns + " FROM " + target + " LIMIT 0", {}, std::nullopt, hold);
+    if (hold.held()) {  // uncached (statement_cache_size 0): only its description was wanted
       pipeline_->unlock_exclusive();
-      none.pipeline = nullptr;
+      hold.pipeline = nullptr;
     }
     std::vector<std::uint32_t> column_types;
     std::string names;
@@ -873,23 +850,35 @@ public:
 private:
   // ---- Replies.
 
-  // A simple Query's replies: the last command tag and the first error. A COPY FROM STDIN sent this way
-  // is refused (CopyFail), since there is no data to send.
+  // A simple Query's replies: the last command tag and the first error. COPY TO's data goes to the sink, when
+  // there is one; a COPY FROM STDIN sent this way is refused (CopyFail), since there is no data to send.
   class SimpleReply final : public Reply {
   public:
-    using Reply::Reply;
+    SimpleReply(asio::any_io_executor executor, CopySink* sink = nullptr) : Reply(std::move(executor)), sink_(sink) {}
     void on_message(const proto::Frame& frame) override {
       switch (frame.type) {
         case 'C': tag = proto::parse_command_complete(frame.body).tag; break;
         case 'E': note_error(frame); break;
         case 'G': copy_in_refused = true; break;
-        case 'T': case 'D': case 'I': case 'H': case 'd': case 'c': break;  // rows and COPY TO data are not returned
+        case 'd':
+          if (!sink_ || refused) break;
+          try {
+            (*sink_)(frame.body);
+          } catch (...) {
+            refused = std::current_exception();  // the rest is read and dropped
+          }
+          break;
+        case 'T': case 'D': case 'I': case 'H': case 'c': break;  // rows of a simple query are not returned
         default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in a simple query");
       }
     }
     bool caller_may_resume() const override { return done || (copy_in_refused && !copy_fail_sent); }
     std::string tag;
     bool copy_in_refused = false, copy_fail_sent = false;
+    std::exception_ptr refused;  // the sink's
+
+  private:
+    CopySink* sink_;
   };
 
   // Parse + Describe + Sync: the statement's parameter types and result columns.
@@ -952,34 +941,6 @@ private:
 
   // ---- COPY.
 
-  // COPY ... TO STDOUT: CopyOutResponse, CopyData..., CopyDone, CommandComplete.
-  class CopyOutReply final : public Reply {
-  public:
-    CopyOutReply(asio::any_io_executor executor, CopySink& sink) : Reply(std::move(executor)), sink_(sink) {}
-    void on_message(const proto::Frame& frame) override {
-      switch (frame.type) {
-        case 'H': case 'c': break;
-        case 'd':
-          if (refused) break;
-          try {
-            sink_(frame.body);
-          } catch (...) {
-            refused = std::current_exception();  // the rest is read and dropped
-          }
-          break;
-        case 'C': tag = proto::parse_command_complete(frame.body).tag; break;
-        case 'E': note_error(frame); break;
-        case 'T': case 'D': case 'G': break;  // not a COPY TO after all; a 'G' cannot happen for TO STDOUT
-        default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in COPY TO");
-      }
-    }
-    std::string tag;
-    std::exception_ptr refused;
-
-  private:
-    CopySink& sink_;
-  };
-
   // COPY ... FROM STDIN: CopyInResponse, then (after the client's CopyDone or CopyFail) CommandComplete.
   class CopyInReply final : public Reply {
   public:
@@ -998,27 +959,9 @@ private:
     bool accepting = false, sending = false;
   };
 
+  // COPY ... TO STDOUT: CopyOutResponse, CopyData..., CopyDone, CommandComplete, through the simple protocol.
   asio::awaitable<std::string> copy_out(std::string sql, CopySink sink) {
-    ensure_open();
-    const auto started = std::chrono::steady_clock::now();
-    auto reply = std::make_shared<CopyOutReply>(get_executor(), sink);
-    co_await pipeline_->wait_for_turn();
-    ensure_open();
-    proto::write_query(pipeline_->out(), sql);
-    pipeline_->queue(reply);
-    co_await pipeline_->flush();
-    std::exception_ptr failure;
-    try {
-      co_await pipeline_->wait(*reply, deadline_for(std::nullopt, started));
-      if (reply->refused) std::rethrow_exception(reply->refused);
-      reply->rethrow();
-      last_status_ = reply->tag;
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    log_query(sql, nullptr, started, failure);
-    if (failure) std::rethrow_exception(failure);
-    co_return reply->tag;
+    co_return co_await simple_query(sql, std::nullopt, &sink);
   }
 
   // Holds the connection while the data streams (nothing else may be written in between). `produce` appends
@@ -1051,7 +994,8 @@ private:
           if (source_failure || !more) break;
           if (pipeline_->out().size() >= 256 * 1024) co_await pipeline_->flush();
         }
-        if (source_failure) proto::write_copy_fail(pipeline_->out(), describe(source_failure));
+        if (source_failure)
+          proto::write_copy_fail(pipeline_->out(), "the client's data source failed: " + message_of(source_failure));
         else proto::write_copy_done(pipeline_->out());
         co_await pipeline_->flush();
         co_await pipeline_->wait(*reply, deadline);
@@ -1065,16 +1009,6 @@ private:
     log_query(sql, nullptr, started, failure);
     if (failure) std::rethrow_exception(failure);
     co_return reply->tag;
-  }
-
-  static std::string describe(std::exception_ptr failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      return std::string("the client's data source failed: ") + e.what();
-    } catch (...) {
-      return "the client's data source failed";
-    }
   }
 
   // One tuple of binary COPY: its field count, then each field's length (-1 for NULL) and bytes.
@@ -1197,11 +1131,13 @@ private:
 
   // ---- Running.
 
-  asio::awaitable<std::string> execute(std::string_view sql, Timeout limit, bool default_limit) {
+  // A simple Query (any number of statements, no values); `limit` overrides command_timeout.
+  asio::awaitable<std::string> simple_query(std::string_view sql, std::optional<std::chrono::steady_clock::duration> limit,
+                                            CopySink* sink) {
     ensure_open();
     const auto started = std::chrono::steady_clock::now();
-    const auto deadline = deadline_for(default_limit ? std::nullopt : std::optional(limit.limit), started);
-    auto reply = std::make_shared<SimpleReply>(get_executor());
+    const auto deadline = deadline_for(limit, started);
+    auto reply = std::make_shared<SimpleReply>(get_executor(), sink);
     co_await pipeline_->wait_for_turn();
     proto::write_query(pipeline_->out(), sql);
     pipeline_->queue(reply);
@@ -1216,6 +1152,7 @@ private:
         co_await pipeline_->flush();
         co_await pipeline_->wait(*reply, deadline);
       }
+      if (reply->refused) std::rethrow_exception(reply->refused);
       reply->rethrow();
       last_status_ = reply->tag;
     } catch (...) {
@@ -1289,24 +1226,30 @@ private:
     std::rethrow_exception(stale);
   }
 
-  // executemany: one Bind + Execute per set of values, then one Sync.
-  asio::awaitable<std::uint64_t> run_many(std::string_view sql, std::vector<EncodedParameters>& sets,
-                                          RowCollector* rows = nullptr) {
+  // executemany and fetchmany: one Bind + Execute per set of values, then one Sync. Returns the rows affected.
+  template <class... Args>
+  asio::awaitable<std::uint64_t> run_many(std::string_view sql, const std::vector<std::tuple<Args...>>& sets,
+                                          std::optional<Timeout> limit, RowCollector* rows) {
+    if (sets.empty()) co_return 0;  // nothing to send
+    std::vector<EncodedParameters> encoded;
+    encoded.reserve(sets.size());
+    for (const auto& set : sets) {
+      auto& e = encoded.emplace_back(EncodedParameters{custom_codecs_.get()});
+      std::apply([&](const auto&... values) { (e.add(values), ...); }, set);
+    }
     const auto started = std::chrono::steady_clock::now();
-    if (sets.size() == 1 && sets.front().values.empty() && sets.front().types.empty() && sets.front().timeout) co_return 0;
-    if (sets.empty()) co_return 0;
-    const auto deadline = deadline_for(sets.front().timeout, started);
+    const auto deadline = deadline_for(limit ? std::optional(limit->limit) : std::nullopt, started);
     ensure_open();
     std::exception_ptr failure;
     std::uint64_t affected = 0;
     try {
       ExclusiveHold hold;
-      const std::shared_ptr<const Prepared> prepared = co_await prepare(sql, sets.front().types, deadline, hold);
-      affected = (co_await run_prepared(*prepared, sets, nullptr, rows, deadline, hold)).rows_affected;
+      const std::shared_ptr<const Prepared> prepared = co_await prepare(sql, encoded.front().types, deadline, hold);
+      affected = (co_await run_prepared(*prepared, encoded, nullptr, rows, deadline, hold)).rows_affected;
     } catch (...) {
       failure = std::current_exception();
     }
-    log_query(sql, sets.empty() ? nullptr : &sets.front(), started, failure);
+    log_query(sql, &encoded.front(), started, failure);
     if (failure) std::rethrow_exception(failure);
     co_return affected;
   }
@@ -1368,15 +1311,7 @@ private:
     logged.elapsed = std::chrono::steady_clock::now() - started;
     logged.error = failure;
     logged.status = failure ? std::string() : last_status_;
-    if (failure) {
-      try {
-        std::rethrow_exception(failure);
-      } catch (const std::exception& e) {
-        logged.error_message = e.what();
-      } catch (...) {
-        logged.error_message = "unknown error";
-      }
-    }
+    if (failure) logged.error_message = message_of(failure);
     if (params) {
       const TextSettings text{setting("TimeZone").empty() ? "UTC" : setting("TimeZone")};
       for (std::size_t i = 0; i < params->values.size(); ++i) {

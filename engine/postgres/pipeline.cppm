@@ -36,6 +36,17 @@ namespace proto = keel::pg::protocol;
 
 export namespace keel::pg {
 
+// What an exception says, for logs and messages that carry it on.
+std::string message_of(std::exception_ptr failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
 // The caller stopped waiting: an Asio cancellation (a cancellation slot's signal) reached a running query.
 // The query was cancelled on the server, and the connection is usable.
 class CanceledError : public ClientError {
@@ -278,12 +289,7 @@ public:
   void end(std::exception_ptr reason) {
     if (!broken_) {
       broken_ = true;
-      try {
-        std::rethrow_exception(reason);
-      } catch (const std::exception& e) {
-        broken_reason_ = e.what();
-      } catch (...) {
-      }
+      broken_reason_ = message_of(reason);
     }
     transport.close();
     auto replies = std::move(replies_);

@@ -295,12 +295,6 @@ public:
     co_await state_->take_back(raw);
   }
 
-  // Runs `work` on an acquired connection and releases it afterwards, even when it throws.
-  template <class Work>
-  auto with_connection(Work work) -> decltype(work(std::declval<PgConnection&>())) {
-    auto connection = co_await acquire();
-    co_return co_await work(*connection);
-  }
   // asyncpg's pool.fetch, fetchrow, fetchval and execute: on a connection acquired for the call.
   template <class... Args>
   asio::awaitable<std::vector<Record>> fetch(std::string_view sql, const Args&... args) {

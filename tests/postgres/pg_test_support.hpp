@@ -6,11 +6,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
-#include <future>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
+#include "../support/run_on_loop.hpp"
 
 namespace asio = boost::asio;
 using keel::pg::PgConnection;
@@ -55,11 +55,7 @@ bool run_until(Predicate done, std::chrono::milliseconds limit = std::chrono::mi
 
 template <class T>
 T run(asio::awaitable<T> work) {
-  auto result = asio::co_spawn(loop(), std::move(work), asio::use_future);
-  loop().restart();
-  // Until the work is done: a connection that listens keeps the loop busy for good.
-  while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) loop().run_one();
-  return result.get();
+  return keel_support::run_on(loop(), std::move(work));
 }
 
 std::unique_ptr<PgConnection> connect(const std::string& dsn_text, keel::pg::PgConnectionOptions options = {}) {
