@@ -3,6 +3,7 @@
 // binary results (fetch), a prepared-statement cache, and the session's status. Messages are encoded and
 // decoded by keel.postgres.protocol; bytes move through the Transport.
 module;
+#include <boost/container/small_vector.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -11,6 +12,7 @@ module;
 #include <boost/json/value.hpp>
 #include <boost/pfr.hpp>
 #include <boost/system/system_error.hpp>
+#include <time.h>
 #include <bit>
 #include <concepts>
 #include <chrono>
@@ -165,6 +167,20 @@ public:
   std::vector<T> rows;
 };
 
+// Keeps the first column of the first row, decoded as T (fetchval), and nothing else.
+template <class T>
+class FirstValueCollector final : public RowCollector {
+public:
+  explicit FirstValueCollector(std::shared_ptr<const CodecRegistry> custom) : RowCollector(std::move(custom)) {}
+  void add(std::shared_ptr<const RecordDescription>& description, const std::vector<proto::FieldDescription>& fields,
+           const std::vector<proto::Format>& formats, const std::vector<std::optional<proto::Bytes>>& cells) override {
+    if (value) return;
+    if (cells.empty()) throw MisuseError("fetchval: the query returns no columns");
+    value.emplace(decode_cell<T>(*describe(description, fields, formats), 0, cells[0]));
+  }
+  std::optional<T> value;  // empty: no row
+};
+
 // A time limit for one call, given among its values: `fetch(sql, id, keel::pg::timeout(2s))`. When it passes,
 // the query is cancelled on the server and the call throws TimeoutError; the connection stays usable.
 struct Timeout {
@@ -178,14 +194,32 @@ inline constexpr bool is_timeout_v = std::is_same_v<std::remove_cvref_t<T>, Time
 template <class... Args>
 inline constexpr std::size_t value_count_v = (std::size_t{0} + ... + (is_timeout_v<Args> ? 0 : 1));
 
-// Bound values, encoded: their type OIDs (0 lets the server infer), formats and bytes.
+// Bound values, encoded: their type OIDs (0 lets the server infer), formats and bytes. The bytes of all the
+// values share one buffer, and the small vectors keep a few values inline: a query with a handful of values
+// costs one allocation here, not several per value.
 struct EncodedParameters {
+  static constexpr std::size_t inline_values = 8;
+  template <class T>
+  using Small = boost::container::small_vector<T, inline_values>;
+
+  EncodedParameters() = default;
+  explicit EncodedParameters(const CodecRegistry* custom_codecs) : custom(custom_codecs) {}
+
   const CodecRegistry* custom = nullptr;  // set_type_codec's codecs, for C++ types without a built-in one
-  std::vector<std::uint32_t> types;
-  std::vector<proto::Format> formats;
-  std::vector<proto::ParameterValue> values;
-  std::vector<std::unique_ptr<proto::ByteBuffer>> storage;
+  Small<std::uint32_t> types;
+  Small<proto::Format> formats;
   std::optional<std::chrono::steady_clock::duration> timeout;  // a Timeout among the call's arguments
+
+  std::size_t size() const noexcept { return slices_.size(); }
+  // The values as Bind sends them: views of the shared buffer (or NULL), made once all values are added.
+  std::span<const proto::ParameterValue> values() const {
+    if (values_.size() != slices_.size()) {
+      values_.clear();
+      for (const Slice& s : slices_)
+        values_.push_back(s.null ? proto::ParameterValue() : proto::ParameterValue(std::span(bytes_).subspan(s.offset, s.size)));
+    }
+    return values_;
+  }
 
   template <class T>
   void add(const T& value) {
@@ -193,22 +227,20 @@ struct EncodedParameters {
     if constexpr (std::is_same_v<U, Timeout>) {
       timeout = value.limit;
     } else if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t>) {
-      push(0, proto::Format::text, std::nullopt);
+      push_null(0, proto::Format::text);
     } else if constexpr (is_optional_v<U>) {
       if (value) add(*value);
-      else push(PgCodec<typename U::value_type>::oid, proto::Format::binary, std::nullopt);
+      else push_null(PgCodec<typename U::value_type>::oid, proto::Format::binary);
     } else if constexpr (std::is_convertible_v<const U&, std::string_view>) {
       // Text goes untyped, so the server reads it as whatever the statement needs (a date, a number, json...).
-      auto& bytes = *storage.emplace_back(std::make_unique<proto::ByteBuffer>());
+      const std::size_t start = bytes_.size();
       const std::string_view text(value);
-      bytes.assign(text.begin(), text.end());
-      push(0, proto::Format::text, std::span<const std::uint8_t>(bytes));
+      bytes_.insert(bytes_.end(), text.begin(), text.end());
+      push(0, proto::Format::text, start);
     } else if constexpr (std::is_same_v<U, Value>) {
       add_value(value);
     } else if constexpr (PgEncodable<U>) {
-      auto& bytes = *storage.emplace_back(std::make_unique<proto::ByteBuffer>());
-      PgCodec<U>::encode(value, bytes);
-      push(PgCodec<U>::oid, proto::Format::binary, std::span<const std::uint8_t>(bytes));
+      push(PgCodec<U>::oid, proto::Format::binary, append([&](proto::ByteBuffer& out) { PgCodec<U>::encode(value, out); }));
     } else {
       add_custom(value);
     }
@@ -221,9 +253,7 @@ struct EncodedParameters {
     if (!entry)
       throw MisuseError(std::string("keel::pg: no codec sends the C++ type ") + typeid(U).name() +
                         " to PostgreSQL; register one with set_type_codec, or specialize keel::pg::PgCodec<T>");
-    auto& bytes = *storage.emplace_back(std::make_unique<proto::ByteBuffer>());
-    entry->encode(&value, bytes);
-    push(entry->oid, entry->format, std::span<const std::uint8_t>(bytes));
+    push(entry->oid, entry->format, append([&](proto::ByteBuffer& out) { entry->encode(&value, out); }));
   }
 
   // A value for a parameter whose type the server chose (a prepared statement): binary when the C++ type
@@ -233,10 +263,10 @@ struct EncodedParameters {
     if constexpr (std::is_same_v<std::remove_cvref_t<T>, Timeout>) {
       timeout = value.limit;
     } else {
-      auto& bytes = *storage.emplace_back(std::make_unique<proto::ByteBuffer>());
-      const auto format = encode_for_type(server_type, value, number, custom, bytes);
-      if (format) push(server_type, *format, std::span<const std::uint8_t>(bytes));
-      else push(server_type, proto::Format::text, std::nullopt);
+      std::optional<proto::Format> format;
+      const std::size_t start = append([&](proto::ByteBuffer& out) { format = encode_for_type(server_type, value, number, custom, out); });
+      if (format) push(server_type, *format, start);
+      else push_null(server_type, proto::Format::text);
     }
   }
 
@@ -308,7 +338,7 @@ struct EncodedParameters {
 
   void add_value(const Value& v) {
     switch (v.kind()) {
-      case ValueKind::null: push(0, proto::Format::text, std::nullopt); break;
+      case ValueKind::null: push_null(0, proto::Format::text); break;
       case ValueKind::boolean: add(v.as<bool>()); break;
       case ValueKind::integer: add(v.as<std::int64_t>()); break;
       case ValueKind::real: add(v.as<double>()); break;
@@ -329,11 +359,37 @@ private:
     throw TypeMismatchError("parameter $" + std::to_string(number) + " has PostgreSQL type OID " +
                             std::to_string(server_type) + ", which " + std::string(what) + " cannot be sent as");
   }
-  void push(std::uint32_t type, proto::Format format, proto::ParameterValue value) {
+  // Appends what `encode` writes (the codecs write to a ByteBuffer) through a scratch buffer that keeps its
+  // capacity, so that the values' bytes stay inline. Returns where they start.
+  template <class Encode>
+  std::size_t append(Encode&& encode) {
+    thread_local proto::ByteBuffer scratch;
+    scratch.clear();
+    encode(scratch);
+    const std::size_t start = bytes_.size();
+    bytes_.insert(bytes_.end(), scratch.begin(), scratch.end());
+    if (scratch.capacity() > 64 * 1024) proto::ByteBuffer().swap(scratch);  // not kept for one large value
+    return start;
+  }
+  // A value whose bytes were appended to the buffer from `start` on.
+  void push(std::uint32_t type, proto::Format format, std::size_t start) {
     types.push_back(type);
     formats.push_back(format);
-    values.push_back(value);
+    slices_.push_back(Slice{start, bytes_.size() - start, false});
   }
+  void push_null(std::uint32_t type, proto::Format format) {
+    types.push_back(type);
+    formats.push_back(format);
+    slices_.push_back(Slice{0, 0, true});
+  }
+
+  struct Slice {
+    std::size_t offset = 0, size = 0;
+    bool null = false;
+  };
+  boost::container::small_vector<std::uint8_t, 128> bytes_;
+  Small<Slice> slices_;
+  mutable Small<proto::ParameterValue> values_;
 };
 
 // Whether keel asks for a result column in binary (types it decodes) or in text (everything else).
@@ -347,17 +403,34 @@ constexpr proto::Format result_format_for(std::uint32_t type_oid) {
   }
 }
 
+// steady_clock's time to within a few milliseconds, for checks on that scale (a cached statement's age) that
+// run with every query: a coarse clock is read without the cost of a precise one (a system call on some VMs).
+inline std::chrono::steady_clock::time_point coarse_now() noexcept {
+#if defined(CLOCK_MONOTONIC_COARSE)
+  timespec now{};
+  if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &now) == 0)
+    return std::chrono::steady_clock::time_point(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec)));
+#endif
+  return std::chrono::steady_clock::now();
+}
+
 // fetchrow and fetchval from fetch's records, for connections and prepared statements alike.
 inline std::optional<Record> first_record(std::vector<Record> records) {
   if (records.empty()) return std::nullopt;
   return std::move(records.front());
 }
-// The first column of the first row. No row is a MisuseError, unless T is std::optional.
+// fetchval's value: the first column of the first row, if there was a row. No row is a MisuseError, unless
+// T is std::optional.
 template <class T>
-T first_value(const std::optional<Record>& row) {
-  if (row) return row->template get<T>(0);
+T value_of_first_row(std::optional<T> value) {
+  if (value) return std::move(*value);
   if constexpr (is_optional_v<T>) return std::nullopt;
   else throw MisuseError("fetchval: the query returned no row; read it as std::optional<T> to accept none");
+}
+template <class T>
+T first_value(const std::optional<Record>& row) {
+  return value_of_first_row<T>(row ? std::optional<T>(row->template get<T>(0)) : std::nullopt);
 }
 
 struct PgConnectionOptions {
@@ -526,7 +599,11 @@ public:
   // The first column of the first row. No row is a MisuseError, unless T is std::optional.
   template <class T, class... Args>
   asio::awaitable<T> fetchval(std::string_view sql, const Args&... args) {
-    co_return first_value<T>(co_await fetchrow(sql, args...));
+    EncodedParameters encoded{custom_codecs_.get()};
+    (encoded.add(args), ...);
+    FirstValueCollector<T> first(custom_codecs_);
+    co_await run_bound(sql, encoded, nullptr, &first);
+    co_return value_of_first_row<T>(std::move(first.value));
   }
   // A statement with values, through the extended protocol; returns its status ("INSERT 0 1").
   template <class... Args>
@@ -833,15 +910,15 @@ public:
     watching_ = false;
     update_reading();
     while (pipeline_->pending() > 0 && !is_closed()) {
-      auto reply = std::make_shared<SimpleReply>(get_executor());  // a Sync: answered after all the others
+      auto reply = std::make_shared<SimpleReply>();  // a Sync: answered after all the others
       proto::write_sync(pipeline_->out());
       pipeline_->queue(reply);
-      co_await pipeline_->flush();
+      if (!pipeline_->flush_now()) co_await pipeline_->flush();
       co_await pipeline_->wait(*reply, std::nullopt);
     }
     if (is_closed()) co_return;
     proto::write_terminate(pipeline_->out());
-    co_await pipeline_->flush();
+    if (!pipeline_->flush_now()) co_await pipeline_->flush();
     pipeline_->close();
   }
   // Closes the socket at once; requests still waiting fail with ConnectionError.
@@ -854,7 +931,7 @@ private:
   // there is one; a COPY FROM STDIN sent this way is refused (CopyFail), since there is no data to send.
   class SimpleReply final : public Reply {
   public:
-    SimpleReply(asio::any_io_executor executor, CopySink* sink = nullptr) : Reply(std::move(executor)), sink_(sink) {}
+    explicit SimpleReply(CopySink* sink = nullptr) : sink_(sink) {}
     void on_message(const proto::Frame& frame) override {
       switch (frame.type) {
         case 'C': tag = proto::parse_command_complete(frame.body).tag; break;
@@ -900,9 +977,10 @@ private:
   // Bind + Execute (one or more) + Sync: rows go to the sink, or into Records, as they arrive.
   class BoundReply final : public Reply {
   public:
-    BoundReply(asio::any_io_executor executor, const Prepared& prepared, const std::vector<proto::Format>& formats,
-               RowSink* sink, RowCollector* records)
-        : Reply(std::move(executor)), prepared_(prepared), formats_(formats), sink_(sink), records_(records) {}
+    // `cells` is the connection's scratch for one row's cells: replies are read one at a time.
+    BoundReply(const Prepared& prepared, const std::vector<proto::Format>& formats, RowSink* sink, RowCollector* records,
+               std::vector<std::optional<proto::Bytes>>& cells)
+        : prepared_(prepared), formats_(formats), sink_(sink), records_(records), cells_(cells) {}
     void on_message(const proto::Frame& frame) override {
       switch (frame.type) {
         case '2': case 'I': case 's': case '1': case '3': break;
@@ -935,7 +1013,7 @@ private:
     const std::vector<proto::Format>& formats_;
     RowSink* sink_;
     RowCollector* records_;
-    std::vector<std::optional<proto::Bytes>> cells_;
+    std::vector<std::optional<proto::Bytes>>& cells_;
     std::shared_ptr<const RecordDescription> description_;
   };
 
@@ -974,12 +1052,12 @@ private:
     co_await pipeline_->lock_exclusive();
     ExclusiveHold hold{pipeline_.get()};
     std::exception_ptr failure, source_failure;
-    auto reply = std::make_shared<CopyInReply>(get_executor());
+    auto reply = std::make_shared<CopyInReply>();
     try {
       ensure_open();
       proto::write_query(pipeline_->out(), sql);
       pipeline_->queue(reply);
-      co_await pipeline_->flush();
+      if (!pipeline_->flush_now()) co_await pipeline_->flush();
       co_await pipeline_->wait(*reply, deadline);
       if (!reply->done) {
         reply->sending = true;
@@ -992,12 +1070,12 @@ private:
             source_failure = std::current_exception();
           }
           if (source_failure || !more) break;
-          if (pipeline_->out().size() >= 256 * 1024) co_await pipeline_->flush();
+          if (pipeline_->out().size() >= 256 * 1024 && !pipeline_->flush_now()) co_await pipeline_->flush();
         }
         if (source_failure)
           proto::write_copy_fail(pipeline_->out(), "the client's data source failed: " + message_of(source_failure));
         else proto::write_copy_done(pipeline_->out());
-        co_await pipeline_->flush();
+        if (!pipeline_->flush_now()) co_await pipeline_->flush();
         co_await pipeline_->wait(*reply, deadline);
       }
       if (source_failure) std::rethrow_exception(source_failure);
@@ -1137,11 +1215,11 @@ private:
     ensure_open();
     const auto started = std::chrono::steady_clock::now();
     const auto deadline = deadline_for(limit, started);
-    auto reply = std::make_shared<SimpleReply>(get_executor(), sink);
+    auto reply = std::make_shared<SimpleReply>(sink);
     co_await pipeline_->wait_for_turn();
     proto::write_query(pipeline_->out(), sql);
     pipeline_->queue(reply);
-    co_await pipeline_->flush();
+    if (!pipeline_->flush_now()) co_await pipeline_->flush();
     std::exception_ptr failure;
     try {
       co_await pipeline_->wait(*reply, deadline);
@@ -1149,7 +1227,7 @@ private:
         // The server waits for COPY data that execute cannot give: refuse it, and read the error that follows.
         reply->copy_fail_sent = true;
         proto::write_copy_fail(pipeline_->out(), "COPY FROM STDIN needs copy_to_table; execute has no data to send");
-        co_await pipeline_->flush();
+        if (!pipeline_->flush_now()) co_await pipeline_->flush();
         co_await pipeline_->wait(*reply, deadline);
       }
       if (reply->refused) std::rethrow_exception(reply->refused);
@@ -1174,26 +1252,32 @@ private:
   // outside a transaction it is prepared again and run again, so the call succeeds. In a transaction the
   // error stands, as the transaction is aborted anyway.
   asio::awaitable<ExecResult> run_bound(std::string_view sql, EncodedParameters& params, RowSink* sink, RowCollector* records) {
-    const auto started = std::chrono::steady_clock::now();
-    const auto deadline = deadline_for(params.timeout, started);
+    ensure_open();
+    // The clock is read only for a time limit or a query logger: most queries need neither.
+    const bool timed = params.timeout || settings_options_.command_timeout || !query_loggers_.empty();
+    const auto started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    const auto deadline = timed ? deadline_for(params.timeout, started) : std::nullopt;
     std::exception_ptr failure;
     ExecResult result;
-    bool again = false;
-    try {
-      result = co_await run_once(sql, params, sink, records, deadline);
-    } catch (const FeatureNotSupported& e) {
-      if (!e.server_message().starts_with("cached plan must not change result type") || is_in_transaction())
-        failure = std::current_exception();
-      else again = true;
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (again) {  // outside the handler: co_await is not allowed there
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      failure = nullptr;
+      bool again = false;
       try {
-        result = co_await run_once(sql, params, sink, records, deadline);
+        ExclusiveHold hold;
+        std::shared_ptr<const Prepared> prepared = cached_statement(sql, params.types);
+        if (!prepared) prepared = co_await prepare(sql, params.types, deadline, hold);
+        result = co_await run_prepared(*prepared, {&params, 1}, sink, records, deadline, hold);
+      } catch (const FeatureNotSupported& e) {
+        failure = std::current_exception();
+        if (e.server_message().starts_with("cached plan")) {
+          forget(std::string(cache_key(sql, params.types)));  // prepared again on the next use
+          again = attempt == 0 && e.server_message().starts_with("cached plan must not change result type") &&
+                  !is_in_transaction();
+        }
       } catch (...) {
         failure = std::current_exception();
       }
+      if (!again) break;
     }
     log_query(sql, &params, started, failure);
     if (failure) std::rethrow_exception(failure);
@@ -1208,23 +1292,6 @@ private:
     }
     bool held() const noexcept { return pipeline != nullptr; }
   };
-
-  asio::awaitable<ExecResult> run_once(std::string_view sql, EncodedParameters& params, RowSink* sink,
-                                       RowCollector* records,
-                                       std::optional<std::chrono::steady_clock::time_point> deadline) {
-    ensure_open();
-    ExclusiveHold hold;
-    const std::shared_ptr<const Prepared> prepared = co_await prepare(sql, params.types, deadline, hold);
-    std::exception_ptr stale;
-    try {
-      co_return co_await run_prepared(*prepared, {&params, 1}, sink, records, deadline, hold);
-    } catch (const FeatureNotSupported& e) {
-      if (!e.server_message().starts_with("cached plan")) throw;
-      stale = std::current_exception();
-    }
-    forget(std::string(cache_key(sql, params.types)));
-    std::rethrow_exception(stale);
-  }
 
   // executemany and fetchmany: one Bind + Execute per set of values, then one Sync. Returns the rows affected.
   template <class... Args>
@@ -1277,13 +1344,13 @@ private:
     } else {
       for (const auto& field : prepared.fields) sink_formats.push_back(result_format_for(field.type_oid));
     }
-    auto reply = std::make_shared<BoundReply>(get_executor(), prepared, *result_formats, sink, records);
+    auto reply = std::make_shared<BoundReply>(prepared, *result_formats, sink, records, row_cells_);
     if (records) reply->use_description(prepared.collected);
-    co_await pipeline_->wait_for_turn(hold.held());
+    if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held());
     ensure_open();
     auto& out = pipeline_->out();
     for (const EncodedParameters& params : sets) {
-      proto::write_bind(out, "", prepared.name, params.formats, params.values, *result_formats);
+      proto::write_bind(out, "", prepared.name, params.formats, params.values(), *result_formats);
       proto::write_execute(out, "", 0);
     }
     proto::write_sync(out);
@@ -1292,7 +1359,7 @@ private:
       pipeline_->unlock_exclusive();
       hold.pipeline = nullptr;
     }
-    co_await pipeline_->flush();
+    if (!pipeline_->flush_now()) co_await pipeline_->flush();
     co_await pipeline_->wait(*reply, deadline);
     if (reply->refused) std::rethrow_exception(reply->refused);
     reply->rethrow();
@@ -1314,8 +1381,9 @@ private:
     if (failure) logged.error_message = message_of(failure);
     if (params) {
       const TextSettings text{setting("TimeZone").empty() ? "UTC" : setting("TimeZone")};
-      for (std::size_t i = 0; i < params->values.size(); ++i) {
-        const auto& value = params->values[i];
+      const auto values = params->values();
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        const auto& value = values[i];
         if (!value) logged.arguments.push_back(std::nullopt);
         else {
           try {
@@ -1469,7 +1537,7 @@ private:
 
   // The statement cache's key: the text, then the parameter types' OIDs as raw bytes. Built in a buffer that is
   // reused, so that a cache hit allocates nothing.
-  const std::string& cache_key(std::string_view sql, const std::vector<std::uint32_t>& types) {
+  const std::string& cache_key(std::string_view sql, std::span<const std::uint32_t> types) {
     key_buffer_.assign(sql);
     key_buffer_ += '\0';
     key_buffer_.append(reinterpret_cast<const char*>(types.data()), types.size() * sizeof(std::uint32_t));
@@ -1486,10 +1554,10 @@ private:
 
   // Parse + Describe + Sync: the statement's parameter types and result columns, as the server sees them.
   // Statements dropped since the last time are closed in the same write.
-  asio::awaitable<Prepared> parse_and_describe(std::string name, std::string_view sql, const std::vector<std::uint32_t>& types,
+  asio::awaitable<Prepared> parse_and_describe(std::string name, std::string_view sql, std::span<const std::uint32_t> types,
                                                std::optional<std::chrono::steady_clock::time_point> deadline, bool owner) {
-    auto reply = std::make_shared<DescribeReply>(get_executor());
-    co_await pipeline_->wait_for_turn(owner);
+    auto reply = std::make_shared<DescribeReply>();
+    if (!pipeline_->turn_is_free(owner)) co_await pipeline_->wait_for_turn(owner);
     ensure_open();
     auto& out = pipeline_->out();
     for (const std::string& closing : to_close_) proto::write_close(out, proto::Target::statement, closing);
@@ -1498,17 +1566,33 @@ private:
     proto::write_describe(out, proto::Target::statement, name);
     proto::write_sync(out);
     pipeline_->queue(reply);
-    co_await pipeline_->flush();
+    if (!pipeline_->flush_now()) co_await pipeline_->flush();
     co_await pipeline_->wait(*reply, deadline);
     reply->rethrow();
     reply->prepared.name = std::move(name);
     co_return std::move(reply->prepared);
   }
 
+  // The cached statement for a text and parameter types, if it is cached and fresh; not a coroutine, as
+  // this is the common case.
+  std::shared_ptr<const Prepared> cached_statement(std::string_view sql, std::span<const std::uint32_t> types) {
+    const auto& limits = settings_options_;
+    if (limits.statement_cache_size == 0 || cache_.empty() ||
+        (limits.max_cacheable_statement_size > 0 && sql.size() > limits.max_cacheable_statement_size))
+      return nullptr;
+    const auto found = cache_.find(cache_key(sql, types));  // without a copy of the key
+    if (found == cache_.end() || is_closed()) return nullptr;
+    if (limits.max_cached_statement_lifetime.count() > 0 &&
+        coarse_now() - found->second.prepared_at > limits.max_cached_statement_lifetime)
+      return nullptr;
+    lru_.splice(lru_.begin(), lru_, found->second.position);
+    return found->second.prepared;
+  }
+
   // The cached statement for a text and parameter types, prepared on first use. Concurrent callers of the
   // same text wait for one preparation. Uncached texts use the unnamed statement, holding the connection
   // (`hold`) until the caller has bound it.
-  asio::awaitable<std::shared_ptr<const Prepared>> prepare(std::string_view sql, const std::vector<std::uint32_t>& types,
+  asio::awaitable<std::shared_ptr<const Prepared>> prepare(std::string_view sql, std::span<const std::uint32_t> types,
                                                            std::optional<std::chrono::steady_clock::time_point> deadline,
                                                            ExclusiveHold& hold) {
     const auto& limits = settings_options_;
@@ -1519,14 +1603,7 @@ private:
       hold.pipeline = pipeline_.get();
       co_return std::make_shared<const Prepared>(co_await parse_and_describe("", sql, types, deadline, true));
     }
-    if (auto found = cache_.find(cache_key(sql, types)); found != cache_.end()) {  // the common case, without a copy
-      const bool expired = limits.max_cached_statement_lifetime.count() > 0 &&
-                           std::chrono::steady_clock::now() - found->second.prepared_at > limits.max_cached_statement_lifetime;
-      if (!expired && !is_closed()) {
-        lru_.splice(lru_.begin(), lru_, found->second.position);
-        co_return found->second.prepared;
-      }
-    }
+    if (auto found = cached_statement(sql, types)) co_return found;
     const std::string key = cache_key(sql, types);
     while (true) {
       ensure_open();
@@ -1587,6 +1664,7 @@ private:
   std::string authentication_method_ = "trust";
   std::unordered_map<std::string, CacheEntry> cache_;
   std::string key_buffer_;
+  std::vector<std::optional<proto::Bytes>> row_cells_;  // one row's cells, reused by every reply
   std::unordered_map<std::string, std::shared_ptr<Waiters>> preparing_;
   std::list<std::string> lru_;
   std::vector<std::string> to_close_;

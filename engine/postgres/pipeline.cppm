@@ -3,7 +3,11 @@
 // Sync (or a simple Query); its reply ends with ReadyForQuery. So several coroutines can use one connection
 // at once, each getting its own replies, and notifications arrive while the connection is idle.
 module;
+#include <boost/asio/append.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -79,7 +83,9 @@ private:
 // One request's replies, as the reader hands them over. Subclasses decode what their request asked for.
 class Reply {
 public:
-  explicit Reply(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+  Reply() = default;
+  Reply(const Reply&) = delete;
+  Reply& operator=(const Reply&) = delete;
   virtual ~Reply() = default;
 
   // A message of this reply, other than ReadyForQuery and the asynchronous ones (ParameterStatus, notices,
@@ -100,12 +106,27 @@ public:
     if (failure) std::rethrow_exception(failure);
     if (error) throw_database_error(*error);
   }
+  // Resumes the waiting caller, through the event loop. The reader ends a reply with resume_now() instead.
   void wake() {
     if (wakeup_) wakeup_->cancel();
+    if (resume_) std::exchange(resume_, nullptr)->resume(false);
+  }
+  // Resumes a caller that waits with no deadline and no cancellation at once, from here (Asio's dispatch): no
+  // timer and no trip through the event loop, which matters with thousands of requests in flight. The reader
+  // calls this last, after its own bookkeeping, as the caller may write a new request before it returns.
+  void resume_now() {
+    if (wakeup_) wakeup_->cancel();
+    if (resume_) std::exchange(resume_, nullptr)->resume(true);
+  }
+  // Waits for wake(), for a caller with no deadline and no cancellation slot.
+  template <class Token>
+  auto async_wait_for_wake(Token&& token) {
+    return asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this](auto handler) { resume_ = std::make_unique<Resumer<decltype(handler)>>(std::move(handler)); }, token);
   }
   // The timer the caller waits on, made on first use (a caller that reads its own reply never needs it).
-  asio::steady_timer& wakeup() {
-    if (!wakeup_) wakeup_.emplace(executor_, asio::steady_timer::time_point::max());
+  asio::steady_timer& wakeup(const asio::any_io_executor& executor) {
+    if (!wakeup_) wakeup_.emplace(executor, asio::steady_timer::time_point::max());
     return *wakeup_;
   }
 
@@ -114,8 +135,28 @@ public:
   std::exception_ptr failure;        // the connection's (lost, protocol violation)
   bool cancel_requested = false;     // the caller gave up: cancel the request when the server runs it
   bool cancel_sent = false;
-  asio::any_io_executor executor_;
   std::optional<asio::steady_timer> wakeup_;  // the caller waits on it; wake() ends the wait, and it expires at a timeout
+  // Or the caller waits here, with no limit: its completion handler, resumed on its own executor.
+  class AnyResumer {
+  public:
+    virtual ~AnyResumer() = default;
+    virtual void resume(bool now) = 0;
+  };
+  template <class Handler>
+  class Resumer final : public AnyResumer {
+  public:
+    explicit Resumer(Handler handler) : handler_(std::move(handler)) {}
+    void resume(bool now) override {
+      const auto executor = asio::get_associated_executor(handler_);
+      auto completion = asio::append(std::move(handler_), boost::system::error_code());
+      if (now) asio::dispatch(executor, std::move(completion));
+      else asio::post(executor, std::move(completion));
+    }
+
+  private:
+    Handler handler_;
+  };
+  std::unique_ptr<AnyResumer> resume_;
 };
 
 // The connection's messages that belong to no request.
@@ -144,26 +185,13 @@ public:
 
   // ---- Before the reader runs (the startup): messages are read in place.
   asio::awaitable<proto::Frame> read_frame() {
-    in_start_ += pending_consume_;  // drop the previous message's bytes
-    pending_consume_ = 0;
     while (true) {
-      auto frame = proto::next_frame(std::span<const std::uint8_t>(in_).subspan(in_start_, in_end_ - in_start_));
-      if (frame) {
-        pending_consume_ = frame->size;
-        co_return *frame;
-      }
-      // Make room: move the partial message to the front, and grow for a large one.
-      if (in_start_ > 0) {
-        std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
-        in_end_ -= in_start_;
-        in_start_ = 0;
-      }
-      if (in_end_ == in_.size()) in_.resize(in_.size() * 2);
+      if (auto frame = buffered_frame()) co_return *frame;
       std::size_t n = 0;
       try {
-        n = co_await transport.read_some(std::span(in_).subspan(in_end_));
+        n = co_await read_more();
       } catch (const boost::system::system_error& e) {
-        throw ConnectionError("the connection to " + transport.describe() + " was lost: " + e.code().message());
+        throw connection_lost(e);
       }
       in_end_ += n;
     }
@@ -211,13 +239,38 @@ public:
         sending_.clear();
       }
     } catch (const boost::system::system_error& e) {
-      failure = std::make_exception_ptr(
-          ConnectionError("the connection to " + transport.describe() + " was lost: " + e.code().message()));
+      failure = std::make_exception_ptr(connection_lost(e));
     }
     writing_ = false;
     out_.clear();
     if (throwing) co_await asio::this_coro::throw_if_cancelled(true);
     if (failure) end(failure);
+  }
+
+  // flush() without a coroutine, for the common case: no other writer, no other request in flight, and the
+  // socket takes it all. Returns false when the caller must co_await flush() for the rest.
+  bool flush_now() {
+    if (writing_) return true;  // the writer sends these bytes with its next write
+    if (broken_) {
+      out_.clear();
+      return true;
+    }
+    if (out_.empty()) return true;
+    if (replies_.size() > 1) return false;  // others in flight: flush() coalesces
+    std::size_t written = 0;
+    try {
+      written = transport.write_some_now(out_);
+    } catch (const boost::system::system_error& e) {
+      out_.clear();
+      end(std::make_exception_ptr(connection_lost(e)));
+      return true;
+    }
+    if (written == out_.size()) {
+      out_.clear();
+      return true;
+    }
+    out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(written));
+    return false;
   }
 
   // A request that must own the connection for a while (a COPY FROM STDIN streams its data, an unnamed
@@ -230,6 +283,8 @@ public:
     exclusive_ = false;
     exclusive_waiters_.notify_all();
   }
+  // Whether a request may write now: no other request owns the connection (`owner`: this one does).
+  bool turn_is_free(bool owner = false) const noexcept { return owner || !exclusive_; }
   // Waits while another request owns the connection; `owner` is true for the request that holds the lock.
   asio::awaitable<void> wait_for_turn(bool owner = false) {
     if (owner) co_return;
@@ -242,24 +297,35 @@ public:
   // the server completed the request first (its result is not lost).
   asio::awaitable<void> wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline) {
     if (reply.caller_may_resume()) co_return;
-    if (!reading_ && !deadline) {
-      // Nobody reads: the caller reads for itself, with no hop to another coroutine, unless it can be
-      // cancelled (a cancellation must not cut a read in half; the reader coroutine and the timer handle it).
+    if (!deadline) {
       auto state = co_await asio::this_coro::cancellation_state;
       if (!state.slot().is_connected()) {
-        reading_ = true;
-        co_await pump(&reply);
-        reading_ = false;
-        if (!broken_ && (!replies_.empty() || listening_)) ensure_reader();  // for those still waiting
+        if (!reading_) {
+          // Nobody reads: the caller reads for itself, with no hop to another coroutine. (One that can be
+          // cancelled does not: a cancellation must not cut a read in half; the reader coroutine and the
+          // timer handle it.)
+          const auto self = shared_from_this();  // a caller resumed meanwhile may drop the connection
+          reading_ = true;
+          co_await pump(&reply);
+          reading_ = false;
+          if (!broken_ && (!replies_.empty() || listening_)) ensure_reader();  // for those still waiting
+          co_return;
+        }
+        // Someone reads: wait for the reply with nothing to time or cancel.
+        while (!reply.caller_may_resume()) {
+          boost::system::error_code ignored;
+          co_await reply.async_wait_for_wake(asio::redirect_error(asio::use_awaitable, ignored));
+        }
         co_return;
       }
     }
     ensure_reader();
     bool timed_out = false, canceled = false;
     while (!reply.caller_may_resume()) {
-      reply.wakeup().expires_at(deadline && !timed_out && !canceled ? *deadline : asio::steady_timer::time_point::max());
+      auto& wakeup = reply.wakeup(executor());
+      wakeup.expires_at(deadline && !timed_out && !canceled ? *deadline : asio::steady_timer::time_point::max());
       boost::system::error_code ec;
-      co_await reply.wakeup().async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      co_await wakeup.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (reply.caller_may_resume()) break;
       if (!ec) {
         timed_out = true;
@@ -336,13 +402,19 @@ private:
   }
 
   // Reads and dispatches messages: until `until` may resume, or (for the reader coroutine) while replies are
-  // awaited or the connection listens.
+  // awaited or the connection listens. Every whole message in the buffer is dispatched before the next read.
   asio::awaitable<void> pump(const Reply* until) {
     while (!broken_ && (until ? !until->caller_may_resume() : (!replies_.empty() || listening_))) {
       std::exception_ptr failure;
       try {
-        const proto::Frame frame = co_await read_frame();
-        dispatch(frame);
+        if (auto frame = buffered_frame()) {
+          dispatch(*frame);
+        } else {
+          const std::size_t n = co_await read_more();
+          in_end_ += n;
+        }
+      } catch (const boost::system::system_error& e) {
+        failure = std::make_exception_ptr(connection_lost(e));
       } catch (...) {
         failure = std::current_exception();
       }
@@ -351,6 +423,31 @@ private:
         co_return;
       }
     }
+  }
+
+  // The next whole message in the buffer, if there is one. Its bytes stay valid until the next call.
+  std::optional<proto::Frame> buffered_frame() {
+    in_start_ += std::exchange(pending_consume_, 0);  // the previous message is handled
+    if (in_start_ == in_end_) in_start_ = in_end_ = 0;
+    auto frame = proto::next_frame(std::span<const std::uint8_t>(in_).subspan(in_start_, in_end_ - in_start_));
+    if (frame) pending_consume_ = frame->size;
+    return frame;
+  }
+  // Reads more bytes behind the partial message: makes room first (moves the partial message to the front,
+  // grows for a large one). Returns the read's size, to add to in_end_. Not a coroutine: the caller awaits the
+  // socket's read directly.
+  asio::awaitable<std::size_t> read_more() {
+    if (in_start_ > 0) {
+      std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
+      in_end_ -= in_start_;
+      in_start_ = 0;
+    }
+    if (in_end_ == in_.size()) in_.resize(in_.size() * 2);
+    return transport.read_some(std::span(in_).subspan(in_end_));
+  }
+  // A failed read or write, as the ConnectionError callers see.
+  ConnectionError connection_lost(const boost::system::system_error& e) const {
+    return ConnectionError("the connection to " + transport.describe() + " was lost: " + e.code().message());
   }
 
   void dispatch(const proto::Frame& frame) {
@@ -377,11 +474,20 @@ private:
       return;
     }
     transaction_status = proto::parse_ready_for_query(frame.body).status;
-    head.on_ready();
-    head.done = true;
-    head.wake();
+    const std::shared_ptr<Reply> finished = std::move(replies_.front());
     replies_.pop_front();
+    finished->on_ready();
+    finished->done = true;
     send_cancel_if_requested();
+    // Last: its caller may run now, and write. Should that caller's own completion handler throw, the exception
+    // leaves the event loop's run() as Asio's would, not this connection's reader.
+    std::exception_ptr escaped;
+    try {
+      finished->resume_now();
+    } catch (...) {
+      escaped = std::current_exception();
+    }
+    if (escaped) asio::post(executor(), [escaped] { std::rethrow_exception(escaped); });
   }
 
   // Cancels the request when the server is running it: now if it is first in line, else when it gets there.

@@ -175,25 +175,31 @@ public:
     return hash;
   }
 
+  // Writes what the socket takes now, without waiting: plain sockets only (TLS returns 0). Returns how many
+  // bytes went out; a failed connection throws.
+  std::size_t write_some_now(std::span<const std::uint8_t> bytes) {
+    if (tls_) return 0;
+    auto write_now = [&](auto& socket) {
+      boost::system::error_code ec;
+      if (!socket.non_blocking()) socket.non_blocking(true, ec);  // once: each call is a system call
+      std::size_t written = 0;
+      while (!ec && written < bytes.size())
+        written += socket.write_some(asio::buffer(bytes.data() + written, bytes.size() - written), ec);
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) throw boost::system::system_error(ec);
+      return written;
+    };
+    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) return write_now(*tcp);
+    if (auto* local = std::get_if<asio::local::stream_protocol::socket>(&socket_)) return write_now(*local);
+    return 0;
+  }
+
   // Writes all of it. A caller's cancellation does not reach the write: half a message would corrupt the stream.
   asio::awaitable<void> write(std::span<const std::uint8_t> bytes, bool at_once = true) {
     auto whole = [] { return asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable); };
     // Plain sockets: write at once while the socket takes it, and wait for the event loop only for the rest.
     // A query usually fits, so it goes out without a trip through the event loop.
-    if (!tls_ && at_once) {
-      auto write_now = [&](auto& socket) {
-        boost::system::error_code ec;
-        if (!socket.non_blocking()) socket.non_blocking(true, ec);  // once: each call is a system call
-        while (!ec && !bytes.empty()) {
-          const std::size_t n = socket.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
-          bytes = bytes.subspan(n);
-        }
-        if (ec && ec != asio::error::would_block && ec != asio::error::try_again) throw boost::system::system_error(ec);
-      };
-      if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) write_now(*tcp);
-      else if (auto* local = std::get_if<asio::local::stream_protocol::socket>(&socket_)) write_now(*local);
-      if (bytes.empty()) co_return;
-    }
+    if (at_once) bytes = bytes.subspan(write_some_now(bytes));
+    if (bytes.empty()) co_return;
     if (tls_) co_await asio::async_write(*tls_, asio::buffer(bytes.data(), bytes.size()), whole());
     else if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_))
       co_await asio::async_write(*tcp, asio::buffer(bytes.data(), bytes.size()), whole());
@@ -201,11 +207,12 @@ public:
                                     whole());
   }
 
+  // Not a coroutine: the caller awaits the socket's own operation, with no frame of ours between.
   asio::awaitable<std::size_t> read_some(std::span<std::uint8_t> into) {
     auto buffer = asio::buffer(into.data(), into.size());
-    if (tls_) co_return co_await tls_->async_read_some(buffer, asio::use_awaitable);
-    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) co_return co_await tcp->async_read_some(buffer, asio::use_awaitable);
-    co_return co_await std::get<asio::local::stream_protocol::socket>(socket_).async_read_some(buffer, asio::use_awaitable);
+    if (tls_) return tls_->async_read_some(buffer, asio::use_awaitable);
+    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) return tcp->async_read_some(buffer, asio::use_awaitable);
+    return std::get<asio::local::stream_protocol::socket>(socket_).async_read_some(buffer, asio::use_awaitable);
   }
 
   void close() noexcept {
