@@ -1,14 +1,16 @@
 // keel's PostgreSQL client against libpq on the same work, in one run. Not a test: run it by hand,
 //   build/release/benchmarks/keel-bench [DSN|-] [W1 W2 ...]
 // With no DSN (or "-") it starts a private cluster (tests/postgres/cluster) and stops it afterwards. Each workload runs
-// three rounds, alternating the two sides, and keeps each side's best; it prints
+// five rounds, alternating the two sides, and reports each side's median round; it prints
 //   W1 keel <rate>/s libpq <rate>/s ratio <keel/libpq>
-// The client's CPU time per operation follows in parentheses. Both sides do what a careful user of each would: prepared statements, binary formats, values decoded into
+// The client's CPU time per operation follows in parentheses: user and system, then user alone (the client's own
+// code, without the kernel's networking). Both sides do what a careful user of each would: prepared statements, binary formats, values decoded into
 // native C++ types. libpq is used here only, never by keel.
 #include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <boost/asio.hpp>
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <chrono>
 #include <cstdint>
@@ -39,7 +41,7 @@ using keel::pg::TimestampTz;
 namespace {
 
 constexpr int kTableRows = 100'000;
-constexpr int kRounds = 3;
+constexpr int kRounds = 5;
 constexpr const char* kSelectById = "SELECT id, name, score, created, active FROM bench_rows WHERE id = $1";
 constexpr const char* kSelectAll = "SELECT id, name, score, created, active FROM bench_rows";
 
@@ -51,22 +53,24 @@ struct Row {
   bool active = false;
 };
 
-// The client's own CPU time (user and system, all threads), to tell client cost from waiting on the server.
-double cpu_seconds() {
+// The client's own CPU time (user and system, and user alone; all threads), to tell client cost from waiting on
+// the server.
+std::pair<double, double> cpu_seconds() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
   auto s = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
-  return s(usage.ru_utime) + s(usage.ru_stime);
+  return {s(usage.ru_utime) + s(usage.ru_stime), s(usage.ru_utime)};
 }
 
 struct Timing {
-  double wall = 0, cpu = 0;
+  double wall = 0, cpu = 0, user = 0;
 };
 Timing timed(const std::function<void()>& work) {
   const auto start = Clock::now();
-  const double cpu_start = cpu_seconds();
+  const auto [cpu_start, user_start] = cpu_seconds();
   work();
-  return {std::chrono::duration<double>(Clock::now() - start).count(), cpu_seconds() - cpu_start};
+  const auto [cpu_end, user_end] = cpu_seconds();
+  return {std::chrono::duration<double>(Clock::now() - start).count(), cpu_end - cpu_start, user_end - user_start};
 }
 
 // ---- keel's side: coroutines on one event loop.
@@ -151,28 +155,59 @@ void put64(std::string& out, std::uint64_t v) {
 
 struct Result {
   double keel_rate = 0, libpq_rate = 0;
-  double keel_cpu_us = 0, libpq_cpu_us = 0;  // client CPU per operation, in the best round
+  Timing keel, libpq;  // the median rounds
+  double operations = 1;
+  double per_op_us(double seconds) const { return seconds / operations * 1e6; }
 };
+
+// KEEL_BENCH_SIDE=keel or =libpq runs one side alone, for a profiler or strace to see it without the other.
+const std::string only_side = std::getenv("KEEL_BENCH_SIDE") ? std::getenv("KEEL_BENCH_SIDE") : "";
+bool runs(const char* side) { return only_side.empty() || only_side == side; }
 
 // One line per workload; the client's CPU per operation follows, in microseconds.
 void report(const char* name, const Result& r) {
-  std::printf("%s keel %.0f/s libpq %.0f/s ratio %.2f (client CPU per op: keel %.2f us, libpq %.2f us)\n", name,
-              r.keel_rate, r.libpq_rate, r.keel_rate / r.libpq_rate, r.keel_cpu_us, r.libpq_cpu_us);
+  if (!only_side.empty()) {
+    const bool keel = only_side == "keel";
+    const Timing& t = keel ? r.keel : r.libpq;
+    std::printf("%s %s %.0f/s (client CPU per op: %.2f us, user %.2f us)\n", name, only_side.c_str(),
+                keel ? r.keel_rate : r.libpq_rate, r.per_op_us(t.cpu), r.per_op_us(t.user));
+    std::fflush(stdout);
+    return;
+  }
+  std::printf("%s keel %.0f/s libpq %.0f/s ratio %.2f (client CPU per op: keel %.2f us, libpq %.2f us; user: keel %.2f us, "
+              "libpq %.2f us)\n",
+              name, r.keel_rate, r.libpq_rate, r.keel_rate / r.libpq_rate, r.per_op_us(r.keel.cpu), r.per_op_us(r.libpq.cpu),
+              r.per_op_us(r.keel.user), r.per_op_us(r.libpq.user));
   std::fflush(stdout);
 }
 
-// Best of kRounds per side, alternating, for `operations` operations each.
+// kRounds per side, alternating, for `operations` operations each; each side's median round. On a shared
+// machine a round now and then is slowed by something else: the median ignores it, in either direction.
 Result measure(double operations, const std::function<void()>& keel_side, const std::function<void()>& libpq_side,
                const std::function<void()>& between = {}) {
-  Timing keel_best{1e300, 0}, libpq_best{1e300, 0};
+  std::vector<Timing> keel_rounds, libpq_rounds;
   for (int round = 0; round < kRounds; ++round) {
-    if (between) between();
-    if (const Timing t = timed(keel_side); t.wall < keel_best.wall) keel_best = t;
-    if (between) between();
-    if (const Timing t = timed(libpq_side); t.wall < libpq_best.wall) libpq_best = t;
+    if (runs("keel")) {
+      if (between) between();
+      keel_rounds.push_back(timed(keel_side));
+    }
+    if (runs("libpq")) {
+      if (between) between();
+      libpq_rounds.push_back(timed(libpq_side));
+    }
   }
-  return {operations / keel_best.wall, operations / libpq_best.wall, keel_best.cpu / operations * 1e6,
-          libpq_best.cpu / operations * 1e6};
+  auto median = [](std::vector<Timing> rounds) {
+    if (rounds.empty()) return Timing{1e300, 0, 0};
+    std::sort(rounds.begin(), rounds.end(), [](const Timing& a, const Timing& b) { return a.wall < b.wall; });
+    return rounds[rounds.size() / 2];
+  };
+  Result r;
+  r.keel = median(keel_rounds);
+  r.libpq = median(libpq_rounds);
+  r.operations = operations;
+  r.keel_rate = operations / r.keel.wall;
+  r.libpq_rate = operations / r.libpq.wall;
+  return r;
 }
 
 std::vector<Row> rows_to_insert() {
@@ -243,40 +278,82 @@ int main(int argc, char** argv) try {
                          }));
   }
 
-  if (selected("W2")) {  // W2: 10 workers over 10 connections. keel: 10 coroutines on one thread over a pool; libpq: 10 threads.
+  if (selected("W2")) {  // W2: 10 workers over 10 connections.
     constexpr int n = 50'000, workers = 10;
-    auto pool = run(keel::pg::Pool::create(dsn, {.min_size = workers, .max_size = workers}));
+    // keel: the 10 workers are coroutines, spread over one event loop per core, each loop with a pool of its
+    // own (a keel connection belongs to one loop); libpq: 10 threads, each blocking on its connection.
+    const int loops = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, workers);
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    std::vector<std::unique_ptr<keel::pg::Pool>> pools;
+    for (int l = 0; l < loops; ++l) {
+      const std::size_t size = static_cast<std::size_t>(workers / loops + (l < workers % loops ? 1 : 0));
+      contexts.push_back(std::make_unique<asio::io_context>());
+      pools.push_back(keel_support::run_on(*contexts.back(), keel::pg::Pool::create(dsn, {.min_size = size, .max_size = size})));
+    }
     std::vector<PqConnection> pqs;
     for (int w = 0; w < workers; ++w) {
       pqs.push_back(pq_connect(dsn));
       pq_prepare(pqs.back().get(), "by_id", kSelectById);
     }
+    // The workers w, w + loops, ... run on loop l = w % loops; worker w runs the selects i = w, w + 10, ...
+    auto run_workers = [&](int l, std::atomic<std::int64_t>& sum) {
+      int done = 0, started = 0;
+      for (int w = l; w < workers; w += loops, ++started)
+        asio::co_spawn(*contexts[l], [&, w, l]() -> asio::awaitable<void> {
+          auto c = co_await pools[l]->acquire();
+          std::int64_t own = 0;
+          for (int i = w; i < n; i += workers) {
+            auto r = co_await c->fetch_as<Row>(kSelectById, static_cast<std::int32_t>((i * 7919) % kTableRows));
+            own += r.at(0).id;
+          }
+          sum += own;
+          ++done;
+        }, asio::detached);
+      contexts[l]->restart();
+      while (done < started) contexts[l]->run_one();
+    };
+    auto libpq_side = [&] {
+      std::vector<std::thread> threads;
+      std::vector<std::int64_t> sums(workers);
+      for (int w = 0; w < workers; ++w)
+        threads.emplace_back([&, w] {
+          for (int i = w; i < n; i += workers) sums[w] += pq_select(pqs[w].get(), (i * 7919) % kTableRows).id;
+        });
+      for (auto& t : threads) t.join();
+      for (auto s : sums) checksum += s;
+    };
     report("W2", measure(n,
                          [&] {
-                           int done = 0;
-                           for (int w = 0; w < workers; ++w)
-                             asio::co_spawn(loop(), [&, w]() -> asio::awaitable<void> {
-                               auto c = co_await pool->acquire();
-                               for (int i = w; i < n; i += workers) {
-                                 auto r = co_await c->fetch_as<Row>(kSelectById, static_cast<std::int32_t>((i * 7919) % kTableRows));
-                                 checksum += r.at(0).id;
-                               }
-                               ++done;
-                             }, asio::detached);
-                           loop().restart();
-                           while (done < workers) loop().run_one();
-                         },
-                         [&] {
+                           std::atomic<std::int64_t> sum = 0;
                            std::vector<std::thread> threads;
-                           std::vector<std::int64_t> sums(workers);
-                           for (int w = 0; w < workers; ++w)
-                             threads.emplace_back([&, w] {
-                               for (int i = w; i < n; i += workers) sums[w] += pq_select(pqs[w].get(), (i * 7919) % kTableRows).id;
-                             });
+                           for (int l = 1; l < loops; ++l) threads.emplace_back([&, l] { run_workers(l, sum); });
+                           run_workers(0, sum);
                            for (auto& t : threads) t.join();
-                           for (auto s : sums) checksum += s;
-                         }));
-    run(pool->close());
+                           checksum += sum;
+                         },
+                         libpq_side));
+    if (loops > 1) {  // the same on a single event loop: all 10 coroutines on one thread
+      auto pool = run(keel::pg::Pool::create(dsn, {.min_size = workers, .max_size = workers}));
+      report("W2 on one event loop", measure(n,
+                                             [&] {
+                                               int done = 0;
+                                               for (int w = 0; w < workers; ++w)
+                                                 asio::co_spawn(loop(), [&, w]() -> asio::awaitable<void> {
+                                                   auto c = co_await pool->acquire();
+                                                   for (int i = w; i < n; i += workers) {
+                                                     auto r = co_await c->fetch_as<Row>(
+                                                         kSelectById, static_cast<std::int32_t>((i * 7919) % kTableRows));
+                                                     checksum += r.at(0).id;
+                                                   }
+                                                   ++done;
+                                                 }, asio::detached);
+                                               loop().restart();
+                                               while (done < workers) loop().run_one();
+                                             },
+                                             libpq_side));
+      run(pool->close());
+    }
+    for (int l = 0; l < loops; ++l) keel_support::run_on(*contexts[l], pools[l]->close());
   }
 
   if (selected("W3")) {  // W3: all 100,000 rows into native values, 5 times.
@@ -341,15 +418,19 @@ int main(int argc, char** argv) try {
   if (selected("W5")) {  // W5: small queries pipelined on one connection. keel: concurrent coroutines; libpq: pipeline mode.
     constexpr int n = 10'000, batch = 1'000;
     pq_prepare(pq.get(), "small", "SELECT $1::int8 * 2");
+    // keel: 1,000 coroutines at a time (as libpq's rounds of 1,000), each running one query; they are
+    // written back to back and answered in one stream, each with its own Sync.
     auto keel_side = [&] {
-      int done = 0;
-      for (int i = 0; i < n; ++i)
-        asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
-          checksum += co_await k->fetchval<std::int64_t>("SELECT $1::int8 * 2", std::int64_t{i});
-          ++done;
-        }, asio::detached);
-      loop().restart();
-      while (done < n) loop().run_one();
+      for (int start = 0; start < n; start += batch) {
+        int done = 0;
+        for (int i = start; i < start + batch; ++i)
+          asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
+            checksum += co_await k->fetchval<std::int64_t>("SELECT $1::int8 * 2", std::int64_t{i});
+            ++done;
+          }, asio::detached);
+        loop().restart();
+        while (done < batch) loop().run_one();
+      }
     };
     // libpq in pipeline mode, 1,000 queries per round of sending and reading. With a Sync after each query,
     // each one stands alone as keel's do (an error reaches only its own caller); with one Sync per 1,000 they
