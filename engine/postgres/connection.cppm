@@ -213,7 +213,8 @@ struct EncodedParameters {
   std::size_t size() const noexcept { return slices_.size(); }
   // The values as Bind sends them: views of the shared buffer (or NULL), made once all values are added.
   std::span<const proto::ParameterValue> values() const {
-    if (values_.size() != slices_.size()) {
+    if (values_.size() != slices_.size() || values_base_ != bytes_.data()) {  // (a move relocates inline bytes)
+      values_base_ = bytes_.data();
       values_.clear();
       for (const Slice& s : slices_)
         values_.push_back(s.null ? proto::ParameterValue() : proto::ParameterValue(std::span(bytes_).subspan(s.offset, s.size)));
@@ -390,6 +391,7 @@ private:
   boost::container::small_vector<std::uint8_t, 128> bytes_;
   Small<Slice> slices_;
   mutable Small<proto::ParameterValue> values_;
+  mutable const std::uint8_t* values_base_ = nullptr;
 };
 
 // Whether keel asks for a result column in binary (types it decodes) or in text (everything else).
@@ -493,6 +495,7 @@ public:
     // The result formats and description Records and fetch_as last used, kept for the next run (they depend
     // only on the fields and the custom codecs).
     mutable std::shared_ptr<const RecordDescription> collected;
+    mutable std::optional<std::vector<proto::Format>> sink_formats;  // the same for keel's row sinks
   };
 
   using Notice = ErrorFields;  // a NOTICE or WARNING from the server
@@ -558,38 +561,29 @@ public:
   asio::awaitable<ExecResult> query(std::string_view sql, std::span<const Value> params, RowSink* sink) {
     EncodedParameters encoded;
     for (const Value& v : params) encoded.add_value(v);
-    co_return co_await run_bound(sql, encoded, sink, nullptr);
+    return run_bound(sql, std::move(encoded), NoRows{}, sink, [](NoRows&, ExecResult r) { return r; });
   }
 
   // ---- asyncpg's API: values of any type with a codec, results as Records. A keel::pg::timeout(d) among
   // the values limits the call's time.
 
-  // All rows.
+  // All rows. (These calls encode their values at once and return run_bound's coroutine: no frame of their own.)
   template <class... Args>
   asio::awaitable<std::vector<Record>> fetch(std::string_view sql, const Args&... args) {
-    EncodedParameters encoded{custom_codecs_.get()};
-    (encoded.add(args), ...);
-    RecordCollector records(custom_codecs_);
-    co_await run_bound(sql, encoded, nullptr, &records);
-    co_return std::move(records.records);
+    return run_bound(sql, encode(args...), RecordCollector(custom_codecs_), nullptr, take_records);
   }
   // All rows decoded straight into T: a struct (one member per column, in order), a std::tuple, or one value
   // for a one-column result; std::optional members take NULL. The fastest way to read many rows.
   template <class T, class... Args>
   asio::awaitable<std::vector<T>> fetch_as(std::string_view sql, const Args&... args) {
-    EncodedParameters encoded{custom_codecs_.get()};
-    (encoded.add(args), ...);
-    TypedCollector<T> rows(custom_codecs_);
-    co_await run_bound(sql, encoded, nullptr, &rows);
-    co_return std::move(rows.rows);
+    return run_bound(sql, encode(args...), TypedCollector<T>(custom_codecs_), nullptr,
+                     [](TypedCollector<T>& rows, ExecResult) { return std::move(rows.rows); });
   }
   // All rows, with keel::Values bound (text goes untyped, so the server reads it as what the statement needs).
   asio::awaitable<std::vector<Record>> fetch_values(std::string_view sql, std::span<const Value> values) {
     EncodedParameters encoded{custom_codecs_.get()};
     for (const Value& v : values) encoded.add_value(v);
-    RecordCollector records(custom_codecs_);
-    co_await run_bound(sql, encoded, nullptr, &records);
-    co_return std::move(records.records);
+    return run_bound(sql, std::move(encoded), RecordCollector(custom_codecs_), nullptr, take_records);
   }
   // The first row, or nullopt.
   template <class... Args>
@@ -599,20 +593,14 @@ public:
   // The first column of the first row. No row is a MisuseError, unless T is std::optional.
   template <class T, class... Args>
   asio::awaitable<T> fetchval(std::string_view sql, const Args&... args) {
-    EncodedParameters encoded{custom_codecs_.get()};
-    (encoded.add(args), ...);
-    FirstValueCollector<T> first(custom_codecs_);
-    co_await run_bound(sql, encoded, nullptr, &first);
-    co_return value_of_first_row<T>(std::move(first.value));
+    return run_bound(sql, encode(args...), FirstValueCollector<T>(custom_codecs_), nullptr,
+                     [](FirstValueCollector<T>& first, ExecResult) { return value_of_first_row<T>(std::move(first.value)); });
   }
   // A statement with values, through the extended protocol; returns its status ("INSERT 0 1").
   template <class... Args>
     requires(value_count_v<Args...> > 0)
   asio::awaitable<std::string> execute(std::string_view sql, const Args&... args) {
-    EncodedParameters encoded{custom_codecs_.get()};
-    (encoded.add(args), ...);
-    co_await run_bound(sql, encoded, nullptr, nullptr);
-    co_return last_status_;
+    return run_bound(sql, encode(args...), NoRows{}, nullptr, [this](NoRows&, ExecResult) { return last_status_; });
   }
   // One statement run with each set of values, pipelined: every execution is written at once and the server
   // answers them in one round trip. As in asyncpg, it is atomic: the executions share one implicit
@@ -1251,7 +1239,15 @@ private:
   // A query's run, logged. A cached statement whose result type changed (after an ALTER TABLE) fails once;
   // outside a transaction it is prepared again and run again, so the call succeeds. In a transaction the
   // error stands, as the transaction is aborted anyway.
-  asio::awaitable<ExecResult> run_bound(std::string_view sql, EncodedParameters& params, RowSink* sink, RowCollector* records) {
+  //
+  // The call's values and its rows' collector live in this coroutine's frame, and `take` makes the result
+  // from them: fetch_as and the others are then plain functions, and a query costs one coroutine frame (and
+  // the read's) rather than two.
+  template <class Collector, class Take>
+  asio::awaitable<std::invoke_result_t<Take&, Collector&, ExecResult>> run_bound(std::string_view sql, EncodedParameters params,
+                                                                                  Collector rows, RowSink* sink, Take take) {
+    RowCollector* records = nullptr;
+    if constexpr (std::is_base_of_v<RowCollector, Collector>) records = &rows;
     ensure_open();
     // The clock is read only for a time limit or a query logger: most queries need neither.
     const bool timed = params.timeout || settings_options_.command_timeout || !query_loggers_.empty();
@@ -1263,10 +1259,19 @@ private:
       failure = nullptr;
       bool again = false;
       try {
+        // run_prepared's steps, spelled out: the common case (a cached statement, nobody else reading) runs
+        // with no coroutine below this one but the read.
         ExclusiveHold hold;
         std::shared_ptr<const Prepared> prepared = cached_statement(sql, params.types);
         if (!prepared) prepared = co_await prepare(sql, params.types, deadline, hold);
-        result = co_await run_prepared(*prepared, {&params, 1}, sink, records, deadline, hold);
+        if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held());
+        const auto reply = send_bound(*prepared, {&params, 1}, sink, records, hold);
+        if (!pipeline_->flush_now()) co_await pipeline_->flush();
+        const auto cancellation = co_await asio::this_coro::cancellation_state;
+        if (pipeline_->may_read_in_place(*reply, deadline, cancellation.slot().is_connected()))
+          co_await pipeline_->read_in_place(*reply);
+        else co_await pipeline_->wait(*reply, deadline);
+        result = finish_bound(*reply);
       } catch (const FeatureNotSupported& e) {
         failure = std::current_exception();
         if (e.server_message().starts_with("cached plan")) {
@@ -1281,7 +1286,15 @@ private:
     }
     log_query(sql, &params, started, failure);
     if (failure) std::rethrow_exception(failure);
-    co_return result;
+    co_return take(rows, result);
+  }
+  struct NoRows {};  // a call that collects no rows (execute, or rows to a sink)
+  static std::vector<Record> take_records(RecordCollector& records, ExecResult) { return std::move(records.records); }
+  template <class... Args>
+  EncodedParameters encode(const Args&... args) const {
+    EncodedParameters encoded{custom_codecs_.get()};
+    (encoded.add(args), ...);
+    return encoded;
   }
 
   // Holds the connection for an unnamed statement, which must be described and bound with nothing between.
@@ -1327,9 +1340,20 @@ private:
                                            std::optional<std::chrono::steady_clock::time_point> deadline,
                                            ExclusiveHold& hold) {
     ensure_open();
-    // Binary results for the types keel decodes: every codec type for Records, keel's value types for sinks.
-    std::vector<proto::Format> sink_formats;
-    const std::vector<proto::Format>* result_formats = &sink_formats;
+    if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held());
+    auto reply = send_bound(prepared, sets, sink, records, hold);
+    if (!pipeline_->flush_now()) co_await pipeline_->flush();
+    co_await pipeline_->wait(*reply, deadline);
+    co_return finish_bound(*reply);
+  }
+
+  // Writes Bind + Execute for each set of values, then Sync, and queues the reply, with no suspension: the
+  // caller flushes and waits. Binary results for the types keel decodes: every codec type for Records and
+  // typed rows, keel's value types for sinks (both worked out once per statement).
+  std::shared_ptr<BoundReply> send_bound(const Prepared& prepared, std::span<EncodedParameters> sets, RowSink* sink,
+                                         RowCollector* records, ExclusiveHold& hold) {
+    ensure_open();
+    const std::vector<proto::Format>* result_formats = nullptr;
     if (records) {
       if (!prepared.collected || prepared.collected->custom_codecs.get() != records->custom()) {
         std::vector<proto::Format> formats;
@@ -1342,12 +1366,14 @@ private:
       }
       result_formats = &prepared.collected->formats;
     } else {
-      for (const auto& field : prepared.fields) sink_formats.push_back(result_format_for(field.type_oid));
+      if (!prepared.sink_formats) {
+        prepared.sink_formats.emplace();
+        for (const auto& field : prepared.fields) prepared.sink_formats->push_back(result_format_for(field.type_oid));
+      }
+      result_formats = &*prepared.sink_formats;
     }
     auto reply = std::make_shared<BoundReply>(prepared, *result_formats, sink, records, row_cells_);
     if (records) reply->use_description(prepared.collected);
-    if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held());
-    ensure_open();
     auto& out = pipeline_->out();
     for (const EncodedParameters& params : sets) {
       proto::write_bind(out, "", prepared.name, params.formats, params.values(), *result_formats);
@@ -1359,12 +1385,15 @@ private:
       pipeline_->unlock_exclusive();
       hold.pipeline = nullptr;
     }
-    if (!pipeline_->flush_now()) co_await pipeline_->flush();
-    co_await pipeline_->wait(*reply, deadline);
-    if (reply->refused) std::rethrow_exception(reply->refused);
-    reply->rethrow();
-    last_status_ = reply->status;
-    co_return ExecResult{reply->rows_affected};
+    return reply;
+  }
+
+  // A completed reply's outcome: its error, or what it did.
+  ExecResult finish_bound(const BoundReply& reply) {
+    if (reply.refused) std::rethrow_exception(reply.refused);
+    reply.rethrow();
+    last_status_ = reply.status;
+    return ExecResult{reply.rows_affected};
   }
 
   void update_reading() { pipeline_->set_listening(watching_ || !listeners_.empty()); }
@@ -1933,9 +1962,7 @@ asio::awaitable<PgCursor> PgConnection::cursor(CursorOptions options, std::strin
   const std::string name = "keel_cursor_" + std::to_string(++cursor_counter_);
   const std::string declare = "DECLARE " + name + (options.scroll ? " SCROLL" : " NO SCROLL") + " CURSOR" +
                               (options.hold ? " WITH HOLD" : "") + " FOR " + std::string(sql);
-  EncodedParameters encoded{custom_codecs_.get()};
-  (encoded.add(args), ...);
-  co_await run_bound(declare, encoded, nullptr, nullptr);
+  co_await run_bound(declare, encode(args...), NoRows{}, nullptr, [](NoRows&, ExecResult r) { return r; });
   co_return PgCursor(*this, name, options);
 }
 

@@ -301,14 +301,7 @@ public:
       auto state = co_await asio::this_coro::cancellation_state;
       if (!state.slot().is_connected()) {
         if (!reading_) {
-          // Nobody reads: the caller reads for itself, with no hop to another coroutine. (One that can be
-          // cancelled does not: a cancellation must not cut a read in half; the reader coroutine and the
-          // timer handle it.)
-          const auto self = shared_from_this();  // a caller resumed meanwhile may drop the connection
-          reading_ = true;
-          co_await pump(&reply);
-          reading_ = false;
-          if (!broken_ && (!replies_.empty() || listening_)) ensure_reader();  // for those still waiting
+          co_await read_in_place(reply);
           co_return;
         }
         // Someone reads: wait for the reply with nothing to time or cancel.
@@ -350,6 +343,17 @@ public:
       throw CanceledError("the query was cancelled (" + detail + ")");
     }
   }
+
+  // Whether the caller may read its reply itself (read_in_place) rather than wait(): nobody else reads, and
+  // there is no deadline or cancellation slot (a cancellation must not cut a read in half; the reader
+  // coroutine and the timer handle those).
+  bool may_read_in_place(const Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline,
+                         bool cancellable) const {
+    return !reading_ && !deadline && !cancellable && !reply.caller_may_resume();
+  }
+  // The caller reads for itself until its reply may resume, with no hop to another coroutine; then the reader
+  // coroutine takes over for any others still waiting.
+  asio::awaitable<void> read_in_place(const Reply& reply) { return pump(&reply); }  // not a coroutine: one frame less
 
   // Ends the connection: closes the socket and fails every waiting reply.
   void end(std::exception_ptr reason) {
@@ -401,9 +405,15 @@ private:
     co_await pump(nullptr);
   }
 
-  // Reads and dispatches messages: until `until` may resume, or (for the reader coroutine) while replies are
-  // awaited or the connection listens. Every whole message in the buffer is dispatched before the next read.
+  // Reads and dispatches messages: until `until` may resume (a caller reading in place), or (for the reader
+  // coroutine) while replies are awaited or the connection listens. Every whole message in the buffer is
+  // dispatched before the next read.
   asio::awaitable<void> pump(const Reply* until) {
+    std::shared_ptr<Pipeline> self;
+    if (until) {
+      self = shared_from_this();  // a caller resumed meanwhile may drop the connection
+      reading_ = true;
+    }
     while (!broken_ && (until ? !until->caller_may_resume() : (!replies_.empty() || listening_))) {
       std::exception_ptr failure;
       try {
@@ -420,8 +430,12 @@ private:
       }
       if (failure) {
         end(failure);
-        co_return;
+        break;
       }
+    }
+    if (until) {
+      reading_ = false;
+      if (!broken_ && (!replies_.empty() || listening_)) ensure_reader();  // for those still waiting
     }
   }
 

@@ -25,20 +25,20 @@ constexpr std::size_t max_message_size = (std::size_t{1} << 30) + 1024;
 // A bounds-checked reader over one message body.
 class Reader {
 public:
-  Reader(Bytes body, char message_type) : body_(body), type_(message_type) {}
+  inline Reader(Bytes body, char message_type) : body_(body), type_(message_type) {}
 
-  std::uint8_t u8() { return need(1)[0]; }
-  std::int16_t i16() {
+  inline std::uint8_t u8() { return need(1)[0]; }
+  inline std::int16_t i16() {
     const Bytes b = need(2);
     return static_cast<std::int16_t>(static_cast<std::uint16_t>((b[0] << 8) | b[1]));
   }
-  std::int32_t i32() {
+  inline std::int32_t i32() {
     const Bytes b = need(4);
     return static_cast<std::int32_t>((std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
                                      (std::uint32_t{b[2]} << 8) | std::uint32_t{b[3]});
   }
   // A count that must not be negative.
-  std::size_t count16(std::string_view what) {
+  inline std::size_t count16(std::string_view what) {
     const std::int16_t n = i16();
     if (n < 0) fail("a negative " + std::string(what));
     return static_cast<std::size_t>(n);
@@ -54,15 +54,15 @@ public:
     }
     fail("a string without its terminating NUL");
   }
-  Bytes bytes(std::size_t n) { return need(n); }
+  inline Bytes bytes(std::size_t n) { return need(n); }
   Bytes rest() {
     Bytes r = body_.subspan(at_);
     at_ = body_.size();
     return r;
   }
-  bool at_end() const noexcept { return at_ == body_.size(); }
+  inline bool at_end() const noexcept { return at_ == body_.size(); }
   std::size_t remaining() const noexcept { return body_.size() - at_; }
-  void expect_end() {
+  inline void expect_end() {
     if (!at_end()) fail(std::to_string(remaining()) + " unexpected bytes at the end");
   }
 
@@ -71,12 +71,15 @@ public:
   }
 
 private:
-  Bytes need(std::size_t n) {
-    if (n > body_.size() - at_) fail("truncated (needed " + std::to_string(n) + " more bytes, " +
-                                     std::to_string(body_.size() - at_) + " left)");
+  inline Bytes need(std::size_t n) {
+    if (n > body_.size() - at_) [[unlikely]]
+      truncated(n);
     Bytes b = body_.subspan(at_, n);
     at_ += n;
     return b;
+  }
+  [[noreturn]] void truncated(std::size_t n) const {
+    fail("truncated (needed " + std::to_string(n) + " more bytes, " + std::to_string(body_.size() - at_) + " left)");
   }
   Bytes body_;
   std::size_t at_ = 0;
@@ -92,7 +95,7 @@ struct Frame {
 
 // Cuts the first message from `stream`: nullopt when more bytes are needed, ProtocolError when the length is
 // impossible.
-std::optional<Frame> next_frame(Bytes stream) {
+inline std::optional<Frame> next_frame(Bytes stream) {
   if (stream.size() < 5) return std::nullopt;
   const std::uint32_t length = (std::uint32_t{stream[1]} << 24) | (std::uint32_t{stream[2]} << 16) |
                                (std::uint32_t{stream[3]} << 8) | std::uint32_t{stream[4]};
@@ -298,18 +301,33 @@ RowDescription parse_row_description(Bytes body) {
 }
 
 // Fills `cells` (reusing its capacity) with views of a DataRow's values.
-void parse_data_row(Bytes body, std::vector<std::optional<Bytes>>& cells) {
-  Reader r(body, 'D');
-  const std::size_t n = r.count16("column count");
-  cells.clear();
-  cells.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::int32_t length = r.i32();
-    if (length == -1) cells.emplace_back(std::nullopt);
-    else if (length < 0) r.fail("a negative value length " + std::to_string(length));
-    else cells.emplace_back(r.bytes(static_cast<std::size_t>(length)));
+// Every row of every result passes here: read with plain loads, each length checked against what is left.
+inline void parse_data_row(Bytes body, std::vector<std::optional<Bytes>>& cells) {
+  auto fail = [](const std::string& problem) -> void {
+    throw ProtocolError("malformed 'D' message from the server: " + problem);
+  };
+  const std::uint8_t* at = body.data();
+  const std::uint8_t* const end = at + body.size();
+  if (end - at < 2) fail("truncated (no column count)");
+  const auto n = static_cast<std::int16_t>(static_cast<std::uint16_t>((at[0] << 8) | at[1]));
+  at += 2;
+  if (n < 0) fail("a negative column count");
+  cells.resize(static_cast<std::size_t>(n));
+  for (auto& cell : cells) {
+    if (end - at < 4) fail("truncated (a value's length is missing)");
+    const auto length = static_cast<std::int32_t>((std::uint32_t{at[0]} << 24) | (std::uint32_t{at[1]} << 16) |
+                                                  (std::uint32_t{at[2]} << 8) | std::uint32_t{at[3]});
+    at += 4;
+    if (length == -1) {
+      cell.reset();
+      continue;
+    }
+    if (length < 0) fail("a negative value length " + std::to_string(length));
+    if (end - at < length) fail("truncated (a value of " + std::to_string(length) + " bytes, " + std::to_string(end - at) + " left)");
+    cell.emplace(at, static_cast<std::size_t>(length));
+    at += length;
   }
-  r.expect_end();
+  if (at != end) fail(std::to_string(end - at) + " unexpected bytes at the end");
 }
 
 CommandComplete parse_command_complete(Bytes body) {

@@ -2,8 +2,10 @@
 // buffer. No I/O: the transport writes the buffer, so several messages (Parse/Bind/Execute/Sync) go out in
 // one write. Reference: PostgreSQL documentation, "Frontend/Backend Protocol", "Message Formats".
 module;
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <span>
@@ -24,35 +26,81 @@ constexpr std::int32_t cancel_request_code = 80877102;
 
 enum class Format : std::int16_t { text = 0, binary = 1 };
 
-void put_u8(ByteBuffer& out, std::uint8_t v) { out.push_back(v); }
-void put_i16(ByteBuffer& out, std::int16_t v) {
+// The writers below run for every message of every query: inline (a module's functions are not, unless
+// declared so), so that push_back's fast path is inlined too.
+inline void put_u8(ByteBuffer& out, std::uint8_t v) { out.push_back(v); }
+inline void put_i16(ByteBuffer& out, std::int16_t v) {
   const auto u = static_cast<std::uint16_t>(v);
   out.push_back(static_cast<std::uint8_t>(u >> 8));
   out.push_back(static_cast<std::uint8_t>(u));
 }
-void put_i32(ByteBuffer& out, std::int32_t v) {
+inline void put_i32(ByteBuffer& out, std::int32_t v) {
   const auto u = static_cast<std::uint32_t>(v);
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(u >> shift));
+  out.push_back(static_cast<std::uint8_t>(u >> 24));
+  out.push_back(static_cast<std::uint8_t>(u >> 16));
+  out.push_back(static_cast<std::uint8_t>(u >> 8));
+  out.push_back(static_cast<std::uint8_t>(u));
 }
-void put_bytes(ByteBuffer& out, std::span<const std::uint8_t> bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
-void put_bytes(ByteBuffer& out, std::string_view bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
+inline void put_bytes(ByteBuffer& out, std::span<const std::uint8_t> bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
+inline void put_bytes(ByteBuffer& out, std::string_view bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
+// Room for n more bytes, growing geometrically (a plain reserve would grow to fit exactly, again and again).
+inline void ensure_room(ByteBuffer& out, std::size_t n) {
+  if (out.capacity() - out.size() < n) out.reserve(std::max(out.size() + n, 2 * out.capacity()));
+}
+[[noreturn]] void refuse_nul(std::string_view what) {
+  throw MisuseError(std::string(what) + " contains a NUL byte, which PostgreSQL's protocol cannot carry");
+}
 // A NUL-terminated string; the protocol cannot carry a NUL inside one.
-void put_cstring(ByteBuffer& out, std::string_view text, std::string_view what) {
-  if (text.find('\0') != std::string_view::npos)
-    throw MisuseError(std::string(what) + " contains a NUL byte, which PostgreSQL's protocol cannot carry");
+inline void put_cstring(ByteBuffer& out, std::string_view text, std::string_view what) {
+  if (!text.empty() && std::memchr(text.data(), 0, text.size())) refuse_nul(what);
   put_bytes(out, text);
   out.push_back(0);
 }
 
+// Writes a message whose body size is known before: one resize, then plain stores into the bytes it made.
+class SizedMessage {
+public:
+  SizedMessage(ByteBuffer& out, char type, std::size_t body_size) {
+    const std::size_t start = out.size();
+    out.resize(start + 1 + 4 + body_size);
+    at_ = out.data() + start;
+    u8(static_cast<std::uint8_t>(type));
+    i32(static_cast<std::int32_t>(4 + body_size));
+  }
+  void u8(std::uint8_t v) { *at_++ = v; }
+  void i16(std::int16_t v) {
+    const auto u = static_cast<std::uint16_t>(v);
+    at_[0] = static_cast<std::uint8_t>(u >> 8);
+    at_[1] = static_cast<std::uint8_t>(u);
+    at_ += 2;
+  }
+  void i32(std::int32_t v) {
+    const auto u = static_cast<std::uint32_t>(v);
+    at_[0] = static_cast<std::uint8_t>(u >> 24);
+    at_[1] = static_cast<std::uint8_t>(u >> 16);
+    at_[2] = static_cast<std::uint8_t>(u >> 8);
+    at_[3] = static_cast<std::uint8_t>(u);
+    at_ += 4;
+  }
+  void bytes(std::span<const std::uint8_t> b) {
+    if (!b.empty()) std::memcpy(at_, b.data(), b.size());
+    at_ += b.size();
+  }
+  void bytes(std::string_view b) { bytes(std::span(reinterpret_cast<const std::uint8_t*>(b.data()), b.size())); }
+
+private:
+  std::uint8_t* at_ = nullptr;
+};
+
 // Writes a message: the type byte (none for startup-phase messages), then a length that counts itself.
 class MessageWriter {
 public:
-  MessageWriter(ByteBuffer& out, char type) : out_(out) {
+  inline MessageWriter(ByteBuffer& out, char type) : out_(out) {
     if (type) out_.push_back(static_cast<std::uint8_t>(type));
     length_at_ = out_.size();
     put_i32(out_, 0);
   }
-  ~MessageWriter() {
+  inline ~MessageWriter() {
     const std::size_t length = out_.size() - length_at_;
     const auto u = static_cast<std::uint32_t>(length);
     for (int i = 0; i < 4; ++i) out_[length_at_ + i] = static_cast<std::uint8_t>(u >> (24 - 8 * i));
@@ -141,24 +189,35 @@ void write_bind(ByteBuffer& out, std::string_view portal, std::string_view state
   if (values.size() > static_cast<std::size_t>(std::numeric_limits<std::uint16_t>::max()))
     throw MisuseError("a statement takes at most 65535 parameters on PostgreSQL; this one has " +
                       std::to_string(values.size()));
-  MessageWriter message(out, 'B');
-  put_cstring(out, portal, "the portal name");
-  put_cstring(out, statement, "the statement name");
-  put_i16(out, static_cast<std::int16_t>(parameter_formats.size()));
-  for (Format f : parameter_formats) put_i16(out, static_cast<std::int16_t>(f));
-  put_i16(out, static_cast<std::int16_t>(values.size()));
+  if (portal.find('\0') != std::string_view::npos) refuse_nul("the portal name");
+  if (statement.find('\0') != std::string_view::npos) refuse_nul("the statement name");
+  std::size_t body = portal.size() + 1 + statement.size() + 1 + 2 + 2 * parameter_formats.size() + 2 + 2 +
+                     2 * result_formats.size();
+  for (const ParameterValue& value : values) {
+    if (value && value->size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+      throw MisuseError("a parameter value is larger than PostgreSQL's 1 GB limit");
+    body += 4 + (value ? value->size() : 0);
+  }
+  // Every query sends one: sized up front, then written with plain stores (checked above, so nothing throws
+  // halfway through the message).
+  SizedMessage m(out, 'B', body);
+  m.bytes(portal);
+  m.u8(0);
+  m.bytes(statement);
+  m.u8(0);
+  m.i16(static_cast<std::int16_t>(parameter_formats.size()));
+  for (Format f : parameter_formats) m.i16(static_cast<std::int16_t>(f));
+  m.i16(static_cast<std::int16_t>(values.size()));
   for (const ParameterValue& value : values) {
     if (!value) {
-      put_i32(out, -1);
+      m.i32(-1);
       continue;
     }
-    if (value->size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
-      throw MisuseError("a parameter value is larger than PostgreSQL's 1 GB limit");
-    put_i32(out, static_cast<std::int32_t>(value->size()));
-    put_bytes(out, *value);
+    m.i32(static_cast<std::int32_t>(value->size()));
+    m.bytes(*value);
   }
-  put_i16(out, static_cast<std::int16_t>(result_formats.size()));
-  for (Format f : result_formats) put_i16(out, static_cast<std::int16_t>(f));
+  m.i16(static_cast<std::int16_t>(result_formats.size()));
+  for (Format f : result_formats) m.i16(static_cast<std::int16_t>(f));
 }
 
 enum class Target : char { statement = 'S', portal = 'P' };
@@ -171,9 +230,11 @@ void write_describe(ByteBuffer& out, Target target, std::string_view name) {
 
 // Execute: runs a bound portal; max_rows 0 means all rows.
 void write_execute(ByteBuffer& out, std::string_view portal, std::int32_t max_rows) {
-  MessageWriter message(out, 'E');
-  put_cstring(out, portal, "the portal name");
-  put_i32(out, max_rows);
+  if (portal.find('\0') != std::string_view::npos) refuse_nul("the portal name");
+  SizedMessage m(out, 'E', portal.size() + 1 + 4);
+  m.bytes(portal);
+  m.u8(0);
+  m.i32(max_rows);
 }
 
 void write_close(ByteBuffer& out, Target target, std::string_view name) {
@@ -182,7 +243,7 @@ void write_close(ByteBuffer& out, Target target, std::string_view name) {
   put_cstring(out, name, "the statement or portal name");
 }
 
-void write_sync(ByteBuffer& out) { MessageWriter message(out, 'S'); }
+void write_sync(ByteBuffer& out) { SizedMessage(out, 'S', 0); }
 void write_flush(ByteBuffer& out) { MessageWriter message(out, 'H'); }
 void write_terminate(ByteBuffer& out) { MessageWriter message(out, 'X'); }
 
