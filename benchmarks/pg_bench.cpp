@@ -253,7 +253,7 @@ int main(int argc, char** argv) try {
   }
   auto k = run(PgConnection::connect(dsn));
   auto pq = pq_connect(dsn);
-  std::printf("keel-bench: PostgreSQL %s, %d rows, best of %d rounds\n", k->server_version().c_str(), kTableRows, kRounds);
+  std::printf("keel-bench: PostgreSQL %s, %d rows, the median of %d alternating rounds per side\n", k->server_version().c_str(), kTableRows, kRounds);
   run(k->execute("DROP TABLE IF EXISTS bench_rows, bench_copy;"
                  "CREATE TABLE bench_rows (id int PRIMARY KEY, name text, score float8, created timestamptz, active bool);"
                  "CREATE TABLE bench_copy (LIKE bench_rows INCLUDING ALL);"

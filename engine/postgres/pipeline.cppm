@@ -257,6 +257,7 @@ public:
     }
     if (out_.empty()) return true;
     if (replies_.size() > 1) return false;  // others in flight: flush() coalesces
+    if (out_.size() > 64 * 1024) return false;  // COPY's data: flush() writes it without moving what is left
     std::size_t written = 0;
     try {
       written = transport.write_some_now(out_);
