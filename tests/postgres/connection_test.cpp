@@ -267,6 +267,14 @@ TEST_CASE("fetch, fetchrow, fetchval and execute with values", "[pg][api]") {
   // A type without a codec reads as text.
   CHECK(value_of<std::string>(*c, "SELECT '(1,2)'::point") == "(1,2)");
   CHECK_THROWS_AS(value_of<int>(*c, "SELECT '(1,2)'::point"), keel::TypeMismatchError);
+  // fetchval decodes the first column of the first row straight from the row: the rest is read and dropped.
+  CHECK(run(c->fetchval<std::string>("SELECT name FROM person ORDER BY id DESC")) == "Grace");
+  CHECK(run(c->fetchval<int>("SELECT id, name FROM person ORDER BY id")) == 1);
+  CHECK_THROWS_AS(run(c->fetchval<keel::pg::Date>("SELECT born FROM person WHERE id = $1", 2)), keel::NullValueError);
+  const auto null_born = run(c->fetchval<std::optional<keel::pg::Date>>("SELECT born FROM person WHERE id = $1", 2));
+  CHECK_FALSE(null_born.has_value());
+  CHECK_THROWS_AS(run(c->fetchval<int>("SELECT FROM person")), keel::MisuseError);  // a row with no columns
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM person")) == 2);        // and the connection goes on
 }
 
 TEST_CASE("integers, floats, booleans, text and bytea at their edges", "[pg][codecs]") {
