@@ -182,7 +182,9 @@ inline std::uint64_t read_be(proto::Bytes b, std::size_t at, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) v = (v << 8) | b[at + i];
   return v;
 }
-inline void write_be(proto::ByteBuffer& out, std::uint64_t v, std::size_t n) {
+// Any byte container: the fixed-width codecs below also write straight into a query's inline value buffer.
+template <class Buffer>
+inline void write_be(Buffer& out, std::uint64_t v, std::size_t n) {
   for (std::size_t i = n; i-- > 0;) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }
 [[noreturn]] inline void bad(std::string_view type, std::string_view problem) {
@@ -219,7 +221,8 @@ concept PgDecodable = requires(std::uint32_t oid, proto::Bytes b) {
 template <>
 struct PgCodec<bool> {
   static constexpr std::uint32_t oid = types::boolean;
-  static void encode(bool v, proto::ByteBuffer& out) { out.push_back(v ? 1 : 0); }
+  template <class Buffer>
+  static void encode(bool v, Buffer& out) { out.push_back(v ? 1 : 0); }
   static bool decode(std::uint32_t oid, proto::Bytes b) {
     if (oid != types::boolean) codec_detail::mismatch(oid, "bool");
     codec_detail::need(b, 1, "bool");
@@ -231,7 +234,8 @@ template <std::integral T>
   requires(!std::same_as<T, bool> && sizeof(T) <= 8)
 struct PgCodec<T> {
   static constexpr std::uint32_t oid = sizeof(T) <= 2 ? types::int2 : sizeof(T) == 4 ? types::int4 : types::int8;
-  static void encode(T v, proto::ByteBuffer& out) {
+  template <class Buffer>
+  static void encode(T v, Buffer& out) {
     if constexpr (std::is_unsigned_v<T> && sizeof(T) == 8)
       if (v > static_cast<T>(std::numeric_limits<std::int64_t>::max()))
         throw ValueOutOfRangeError("the integer " + std::to_string(v) + " does not fit PostgreSQL's bigint");
@@ -255,7 +259,8 @@ struct PgCodec<T> {
 template <std::floating_point T>
 struct PgCodec<T> {
   static constexpr std::uint32_t oid = sizeof(T) == 4 ? types::float4 : types::float8;
-  static void encode(T v, proto::ByteBuffer& out) {
+  template <class Buffer>
+  static void encode(T v, Buffer& out) {
     if constexpr (sizeof(T) == 4) codec_detail::write_be(out, std::bit_cast<std::uint32_t>(v), 4);
     else codec_detail::write_be(out, std::bit_cast<std::uint64_t>(static_cast<double>(v)), 8);
   }

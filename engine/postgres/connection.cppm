@@ -24,10 +24,12 @@ module;
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <list>
 #include <map>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
@@ -211,15 +213,12 @@ struct EncodedParameters {
   std::optional<std::chrono::steady_clock::duration> timeout;  // a Timeout among the call's arguments
 
   std::size_t size() const noexcept { return slices_.size(); }
-  // The values as Bind sends them: views of the shared buffer (or NULL), made once all values are added.
-  std::span<const proto::ParameterValue> values() const {
-    if (values_.size() != slices_.size() || values_base_ != bytes_.data()) {  // (a move relocates inline bytes)
-      values_base_ = bytes_.data();
-      values_.clear();
-      for (const Slice& s : slices_)
-        values_.push_back(s.null ? proto::ParameterValue() : proto::ParameterValue(std::span(bytes_).subspan(s.offset, s.size)));
-    }
-    return values_;
+  // The values as Bind sends them: views of the shared buffer (or NULL), made as they are read, so that a move
+  // (into a coroutine's frame) relocates nothing that points into this object.
+  auto values() const {
+    return std::views::transform(slices_, [bytes = std::span<const std::uint8_t>(bytes_)](const Slice& s) {
+      return s.size < 0 ? proto::ParameterValue() : proto::ParameterValue(bytes.subspan(s.offset, static_cast<std::size_t>(s.size)));
+    });
   }
 
   template <class T>
@@ -241,7 +240,14 @@ struct EncodedParameters {
     } else if constexpr (std::is_same_v<U, Value>) {
       add_value(value);
     } else if constexpr (PgEncodable<U>) {
-      push(PgCodec<U>::oid, proto::Format::binary, append([&](proto::ByteBuffer& out) { PgCodec<U>::encode(value, out); }));
+      if constexpr (requires { PgCodec<U>::encode(value, bytes_); }) {
+        // A codec that writes to any byte container (the fixed-width ones) writes straight into the buffer.
+        const std::size_t start = bytes_.size();
+        PgCodec<U>::encode(value, bytes_);
+        push(PgCodec<U>::oid, proto::Format::binary, start);
+      } else {
+        push(PgCodec<U>::oid, proto::Format::binary, append([&](proto::ByteBuffer& out) { PgCodec<U>::encode(value, out); }));
+      }
     } else {
       add_custom(value);
     }
@@ -374,24 +380,29 @@ private:
   }
   // A value whose bytes were appended to the buffer from `start` on.
   void push(std::uint32_t type, proto::Format format, std::size_t start) {
+    const std::size_t size = bytes_.size() - start;
+    // PostgreSQL takes at most 1 GB in one message: a Bind's values fit 32-bit offsets, and a larger one is refused
+    // here rather than wrapped.
+    if (bytes_.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+      throw MisuseError("a query's values are larger than PostgreSQL's 1 GB message limit");
     types.push_back(type);
     formats.push_back(format);
-    slices_.push_back(Slice{start, bytes_.size() - start, false});
+    slices_.push_back(Slice{static_cast<std::uint32_t>(start), static_cast<std::int32_t>(size)});
   }
   void push_null(std::uint32_t type, proto::Format format) {
     types.push_back(type);
     formats.push_back(format);
-    slices_.push_back(Slice{0, 0, true});
+    slices_.push_back(Slice{0, -1});
   }
 
+  // Where a value's bytes are in bytes_; a size of -1 is NULL. Small, as a query's values live in its coroutine's
+  // frame.
   struct Slice {
-    std::size_t offset = 0, size = 0;
-    bool null = false;
+    std::uint32_t offset = 0;
+    std::int32_t size = -1;
   };
   boost::container::small_vector<std::uint8_t, 128> bytes_;
   Small<Slice> slices_;
-  mutable Small<proto::ParameterValue> values_;
-  mutable const std::uint8_t* values_base_ = nullptr;
 };
 
 // Whether keel asks for a result column in binary (types it decodes) or in text (everything else).
@@ -1268,9 +1279,16 @@ private:
         const auto reply = send_bound(*prepared, {&params, 1}, sink, records, hold);
         if (!pipeline_->flush_now()) co_await pipeline_->flush();
         const auto cancellation = co_await asio::this_coro::cancellation_state;
-        if (pipeline_->may_read_in_place(*reply, deadline, cancellation.slot().is_connected()))
+        const bool cancellable = cancellation.slot().is_connected();
+        if (pipeline_->may_read_in_place(*reply, deadline, cancellable)) {
           co_await pipeline_->read_in_place(*reply);
-        else co_await pipeline_->wait(*reply, deadline);
+        } else if (!deadline && !cancellable) {
+          // Another coroutine reads (pipelining): it hands the reply over. Nothing to time or cancel, so no
+          // frame of wait()'s either.
+          while (!reply->caller_may_resume()) co_await reply->handed_over();
+        } else {
+          co_await pipeline_->wait(*reply, deadline);
+        }
         result = finish_bound(*reply);
       } catch (const FeatureNotSupported& e) {
         failure = std::current_exception();
@@ -1372,7 +1390,7 @@ private:
       }
       result_formats = &*prepared.sink_formats;
     }
-    auto reply = std::make_shared<BoundReply>(prepared, *result_formats, sink, records, row_cells_);
+    auto reply = std::allocate_shared<BoundReply>(RecyclingAllocator<BoundReply>(), prepared, *result_formats, sink, records, row_cells_);
     if (records) reply->use_description(prepared.collected);
     auto& out = pipeline_->out();
     for (const EncodedParameters& params : sets) {
@@ -1412,7 +1430,7 @@ private:
       const TextSettings text{setting("TimeZone").empty() ? "UTC" : setting("TimeZone")};
       const auto values = params->values();
       for (std::size_t i = 0; i < values.size(); ++i) {
-        const auto& value = values[i];
+        const proto::ParameterValue value = values[i];
         if (!value) logged.arguments.push_back(std::nullopt);
         else {
           try {

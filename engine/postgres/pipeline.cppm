@@ -17,6 +17,7 @@ module;
 #include <boost/system/system_error.hpp>
 #include <chrono>
 #include <cstddef>
+#include <new>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -80,13 +81,63 @@ private:
   std::list<asio::steady_timer*> timers_;
 };
 
+// An allocator that keeps freed blocks of its type on a list per thread for the next allocation, up to a limit.
+// A reply is made and dropped with every query: with many queries in flight (thousands of pipelined requests)
+// malloc's own per-thread caches run dry, and this keeps the cost of a reply to a pop and a push.
+template <class T>
+class RecyclingAllocator {
+public:
+  using value_type = T;
+  static constexpr std::size_t kept = 1024;
+
+  RecyclingAllocator() noexcept = default;
+  template <class U>
+  RecyclingAllocator(const RecyclingAllocator<U>&) noexcept {}
+
+  T* allocate(std::size_t n) {
+    auto& blocks = free_blocks();
+    if (n == 1 && !blocks.empty()) {
+      void* block = blocks.back();
+      blocks.pop_back();
+      return static_cast<T*>(block);
+    }
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* block, std::size_t n) noexcept {
+    auto& blocks = free_blocks();
+    if (n == 1 && blocks.size() < kept) {
+      try {
+        blocks.push_back(block);
+        return;
+      } catch (...) {  // no room to keep it: free it
+      }
+    }
+    std::allocator<T>().deallocate(block, n);
+  }
+  friend bool operator==(const RecyclingAllocator&, const RecyclingAllocator&) noexcept { return true; }
+
+private:
+  struct FreeBlocks {
+    std::vector<void*> blocks;
+    ~FreeBlocks() {
+      for (void* block : blocks) std::allocator<T>().deallocate(static_cast<T*>(block), 1);
+    }
+  };
+  static std::vector<void*>& free_blocks() {
+    thread_local FreeBlocks list;
+    return list.blocks;
+  }
+};
+
 // One request's replies, as the reader hands them over. Subclasses decode what their request asked for.
 class Reply {
 public:
   Reply() = default;
   Reply(const Reply&) = delete;
   Reply& operator=(const Reply&) = delete;
-  virtual ~Reply() = default;
+  virtual ~Reply() {
+    if (resumer_) resumer_->discard();
+  }
 
   // A message of this reply, other than ReadyForQuery and the asynchronous ones (ParameterStatus, notices,
   // notifications). Throws ProtocolError for a message that does not belong, which breaks the connection.
@@ -109,21 +160,33 @@ public:
   // Resumes the waiting caller, through the event loop. The reader ends a reply with resume_now() instead.
   void wake() {
     if (wakeup_) wakeup_->cancel();
-    if (resume_) std::exchange(resume_, nullptr)->resume(false);
+    if (resumer_) take_resumer()->resume(nullptr);
   }
-  // Resumes a caller that waits with no deadline and no cancellation at once, from here (Asio's dispatch): no
-  // timer and no trip through the event loop, which matters with thousands of requests in flight. The reader
-  // calls this last, after its own bookkeeping, as the caller may write a new request before it returns.
-  void resume_now() {
+  // Resumes a caller that waits with no deadline and no cancellation at once, from here: no timer and no trip
+  // through the event loop, which matters with thousands of requests in flight. `here` is the executor the
+  // reading coroutine runs on: a caller of the same executor is resumed by a direct call (no handler wrapped
+  // for the executor), others through Asio's dispatch. The reader calls this last, after its own bookkeeping,
+  // as the caller may write a new request before it returns.
+  void resume_now(const asio::any_io_executor& here) {
     if (wakeup_) wakeup_->cancel();
-    if (resume_) std::exchange(resume_, nullptr)->resume(true);
+    if (resumer_) take_resumer()->resume(&here);
   }
-  // Waits for wake(), for a caller with no deadline and no cancellation slot.
+  // Waits for wake(), for a caller with no deadline and no cancellation slot. Its completion handler is kept in
+  // the reply itself (no allocation per wait).
   template <class Token>
   auto async_wait_for_wake(Token&& token) {
     return asio::async_initiate<Token, void(boost::system::error_code)>(
-        [this](auto handler) { resume_ = std::make_unique<Resumer<decltype(handler)>>(std::move(handler)); }, token);
+        [this](auto handler) {
+          using Stored = Resumer<decltype(handler)>;
+          static_assert(sizeof(Stored) <= sizeof(resumer_storage_) && alignof(Stored) <= alignof(std::max_align_t),
+                        "a waiting caller's completion handler must fit in Reply::resumer_storage_");
+          resumer_ = ::new (static_cast<void*>(resumer_storage_)) Stored(std::move(handler));
+        },
+        token);
   }
+  // Waits once for the reader to hand this reply over (its caller loops on caller_may_resume). Not a coroutine:
+  // the caller awaits the wait itself.
+  asio::awaitable<void> handed_over() { return async_wait_for_wake(asio::redirect_error(asio::use_awaitable, ignored_)); }
   // The timer the caller waits on, made on first use (a caller that reads its own reply never needs it).
   asio::steady_timer& wakeup(const asio::any_io_executor& executor) {
     if (!wakeup_) wakeup_.emplace(executor, asio::steady_timer::time_point::max());
@@ -136,27 +199,46 @@ public:
   bool cancel_requested = false;     // the caller gave up: cancel the request when the server runs it
   bool cancel_sent = false;
   std::optional<asio::steady_timer> wakeup_;  // the caller waits on it; wake() ends the wait, and it expires at a timeout
-  // Or the caller waits here, with no limit: its completion handler, resumed on its own executor.
+
+private:
+  // Or the caller waits with no limit: its completion handler, resumed on its own executor.
   class AnyResumer {
   public:
-    virtual ~AnyResumer() = default;
-    virtual void resume(bool now) = 0;
+    // Resumes the caller and ends this object: `here` (the executor whose thread runs this) for a call in place
+    // when it is the caller's, null for a trip through the event loop.
+    virtual void resume(const asio::any_io_executor* here) = 0;
+    virtual void discard() noexcept = 0;  // ends it without resuming (the reply is dropped unanswered)
+
+  protected:
+    ~AnyResumer() = default;
   };
   template <class Handler>
   class Resumer final : public AnyResumer {
   public:
     explicit Resumer(Handler handler) : handler_(std::move(handler)) {}
-    void resume(bool now) override {
-      const auto executor = asio::get_associated_executor(handler_);
-      auto completion = asio::append(std::move(handler_), boost::system::error_code());
-      if (now) asio::dispatch(executor, std::move(completion));
+    void resume(const asio::any_io_executor* here) override {
+      // The handler leaves this object first: resuming the caller may destroy the reply that holds it.
+      Handler handler = std::move(handler_);
+      this->~Resumer();
+      const auto executor = asio::get_associated_executor(handler);
+      if (here && executor == *here) {
+        std::move(handler)(boost::system::error_code());
+        return;
+      }
+      auto completion = asio::append(std::move(handler), boost::system::error_code());
+      if (here) asio::dispatch(executor, std::move(completion));
       else asio::post(executor, std::move(completion));
     }
+    void discard() noexcept override { this->~Resumer(); }
 
   private:
     Handler handler_;
   };
-  std::unique_ptr<AnyResumer> resume_;
+  AnyResumer* take_resumer() noexcept { return std::exchange(resumer_, nullptr); }
+
+  AnyResumer* resumer_ = nullptr;  // lives in resumer_storage_
+  boost::system::error_code ignored_;  // a wake's (always success)
+  alignas(std::max_align_t) unsigned char resumer_storage_[64];
 };
 
 // The connection's messages that belong to no request.
@@ -306,10 +388,7 @@ public:
           co_return;
         }
         // Someone reads: wait for the reply with nothing to time or cancel.
-        while (!reply.caller_may_resume()) {
-          boost::system::error_code ignored;
-          co_await reply.async_wait_for_wake(asio::redirect_error(asio::use_awaitable, ignored));
-        }
+        while (!reply.caller_may_resume()) co_await reply.handed_over();
         co_return;
       }
     }
@@ -410,6 +489,8 @@ private:
   // coroutine) while replies are awaited or the connection listens. Every whole message in the buffer is
   // dispatched before the next read.
   asio::awaitable<void> pump(const Reply* until) {
+    // The executor this coroutine runs on: a caller of the same executor is resumed by a direct call.
+    const asio::any_io_executor here = co_await asio::this_coro::executor;
     std::shared_ptr<Pipeline> self;
     if (until) {
       self = shared_from_this();  // a caller resumed meanwhile may drop the connection
@@ -419,7 +500,7 @@ private:
       std::exception_ptr failure;
       try {
         if (auto frame = buffered_frame()) {
-          dispatch(*frame);
+          dispatch(*frame, here);
         } else {
           const std::size_t n = co_await read_more();
           in_end_ += n;
@@ -465,7 +546,7 @@ private:
     return ConnectionError("the connection to " + transport.describe() + " was lost: " + e.code().message());
   }
 
-  void dispatch(const proto::Frame& frame) {
+  void dispatch(const proto::Frame& frame, const asio::any_io_executor& here) {
     switch (frame.type) {
       case 'S': if (handler_) handler_->on_parameter_status(frame); return;
       case 'N': if (handler_) handler_->on_notice(frame); return;
@@ -498,7 +579,7 @@ private:
     // leaves the event loop's run() as Asio's would, not this connection's reader.
     std::exception_ptr escaped;
     try {
-      finished->resume_now();
+      finished->resume_now(here);
     } catch (...) {
       escaped = std::current_exception();
     }

@@ -68,6 +68,58 @@ TEST_CASE("100 coroutines share one connection; each gets its own result, and an
   CHECK(run(c->fetchval<std::int64_t>("SELECT 41 + 1")) == 42);
 }
 
+TEST_CASE("callers on other executors are resumed on their own, while the connection's reader serves them", "[pg][pipeline]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  // Half the callers run on strands (executors other than the connection's), half on the loop itself: a reply is
+  // handed to a strand's caller through the strand, never by a direct call from the reader.
+  constexpr int callers = 40;
+  std::vector<asio::strand<asio::io_context::executor_type>> strands;
+  for (int s = 0; s < 4; ++s) strands.push_back(asio::make_strand(loop()));
+  std::vector<std::int64_t> results(callers, -1);
+  int on_own_executor = 0, finished = 0;
+  for (int i = 0; i < callers; ++i) {
+    auto body = [&, i]() -> asio::awaitable<void> {
+      results[i] = co_await c->fetchval<std::int64_t>("SELECT $1::int8 + 1000", i);
+      if (i % 2 == 1 || strands[static_cast<std::size_t>(i / 2) % strands.size()].running_in_this_thread()) ++on_own_executor;
+      ++finished;
+    };
+    if (i % 2 == 0) asio::co_spawn(strands[static_cast<std::size_t>(i / 2) % strands.size()], body, asio::detached);
+    else asio::co_spawn(loop(), body, asio::detached);
+  }
+  loop().restart();
+  loop().run();
+  REQUIRE(finished == callers);
+  CHECK(on_own_executor == callers);
+  for (int i = 0; i < callers; ++i) CHECK(results[i] == i + 1000);
+}
+
+TEST_CASE("pipelined queries with more values than are kept inline, and NULLs among them", "[pg][pipeline]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  constexpr int callers = 20;
+  std::vector<std::string> results(callers);
+  int finished = 0;
+  for (int i = 0; i < callers; ++i)
+    asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
+      const std::optional<std::int32_t> maybe = i % 3 == 0 ? std::nullopt : std::optional<std::int32_t>(i);
+      const std::string long_text(200 + static_cast<std::size_t>(i), 'x');  // past the inline bytes
+      results[i] = co_await c->fetchval<std::string>(
+          "SELECT concat_ws(',', $1::int4, $2::text, $3::int8, $4::float8, $5::bool, $6::int2, $7::text, $8::int4, "
+          "$9::int4, $10::text, length($11::text), $12::int8)",
+          i, "two", std::int64_t{3}, 4.5, true, std::int16_t{6}, std::string("seven"), maybe, nullptr, std::string("ten"),
+          long_text, std::int64_t{-12});
+      ++finished;
+    }, asio::detached);
+  loop().restart();
+  loop().run();
+  REQUIRE(finished == callers);
+  for (int i = 0; i < callers; ++i) {
+    INFO("caller " << i);
+    // concat_ws skips NULLs: $8 when i % 3 == 0, and $9 always.
+    const std::string eighth = i % 3 == 0 ? "" : std::to_string(i) + ",";
+    CHECK(results[i] == std::to_string(i) + ",two,3,4.5,t,6,seven," + eighth + "ten," + std::to_string(200 + i) + ",-12");
+  }
+}
+
 TEST_CASE("pipelined requests inside a transaction stay in order", "[pg][pipeline]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   run(c->execute("DROP TABLE IF EXISTS pipelined; CREATE TABLE pipelined (n int)"));

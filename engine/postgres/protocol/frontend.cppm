@@ -8,6 +8,7 @@ module;
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
@@ -182,10 +183,17 @@ void write_parse(ByteBuffer& out, std::string_view name, std::string_view sql, s
 // A parameter value for Bind: its bytes in the parameter's format, or NULL.
 using ParameterValue = std::optional<std::span<const std::uint8_t>>;
 
+// Values as Bind takes them: any sized range of ParameterValues (a vector, a span, or a view that makes them
+// from a buffer of its own).
+template <class Values>
+concept ParameterValues =
+    std::ranges::sized_range<const Values> && std::convertible_to<std::ranges::range_reference_t<const Values>, ParameterValue>;
+
 // Bind: binds values to statement `statement` as portal `portal`. Formats follow the protocol's rule: none
 // means all text, one applies to all, otherwise one per parameter (or result column).
+template <ParameterValues Values>
 void write_bind(ByteBuffer& out, std::string_view portal, std::string_view statement, std::span<const Format> parameter_formats,
-                std::span<const ParameterValue> values, std::span<const Format> result_formats) {
+                const Values& values, std::span<const Format> result_formats) {
   if (values.size() > static_cast<std::size_t>(std::numeric_limits<std::uint16_t>::max()))
     throw MisuseError("a statement takes at most 65535 parameters on PostgreSQL; this one has " +
                       std::to_string(values.size()));
@@ -193,7 +201,7 @@ void write_bind(ByteBuffer& out, std::string_view portal, std::string_view state
   if (statement.find('\0') != std::string_view::npos) refuse_nul("the statement name");
   std::size_t body = portal.size() + 1 + statement.size() + 1 + 2 + 2 * parameter_formats.size() + 2 + 2 +
                      2 * result_formats.size();
-  for (const ParameterValue& value : values) {
+  for (const ParameterValue value : values) {
     if (value && value->size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
       throw MisuseError("a parameter value is larger than PostgreSQL's 1 GB limit");
     body += 4 + (value ? value->size() : 0);
@@ -208,7 +216,7 @@ void write_bind(ByteBuffer& out, std::string_view portal, std::string_view state
   m.i16(static_cast<std::int16_t>(parameter_formats.size()));
   for (Format f : parameter_formats) m.i16(static_cast<std::int16_t>(f));
   m.i16(static_cast<std::int16_t>(values.size()));
-  for (const ParameterValue& value : values) {
+  for (const ParameterValue value : values) {
     if (!value) {
       m.i32(-1);
       continue;
