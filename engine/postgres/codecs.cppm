@@ -182,10 +182,17 @@ inline std::uint64_t read_be(proto::Bytes b, std::size_t at, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) v = (v << 8) | b[at + i];
   return v;
 }
-// Any byte container: the fixed-width codecs below also write straight into a query's inline value buffer.
+// The low n bytes of v, big-endian, at p.
+inline void store_be(std::uint8_t* p, std::uint64_t v, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * (n - 1 - i)));
+}
+// Appends the low n bytes of v, big-endian. Any byte container: the fixed-width codecs below also write straight
+// into a query's inline value buffer. One resize and plain stores: a push_back per byte costs several times more.
 template <class Buffer>
 inline void write_be(Buffer& out, std::uint64_t v, std::size_t n) {
-  for (std::size_t i = n; i-- > 0;) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  const std::size_t at = out.size();
+  out.resize(at + n);
+  store_be(out.data() + at, v, n);
 }
 [[noreturn]] inline void bad(std::string_view type, std::string_view problem) {
   throw ProtocolError("malformed " + std::string(type) + " value from the server: " + std::string(problem));
@@ -221,6 +228,7 @@ concept PgDecodable = requires(std::uint32_t oid, proto::Bytes b) {
 template <>
 struct PgCodec<bool> {
   static constexpr std::uint32_t oid = types::boolean;
+  static constexpr std::size_t binary_size = 1;
   template <class Buffer>
   static void encode(bool v, Buffer& out) { out.push_back(v ? 1 : 0); }
   static bool decode(std::uint32_t oid, proto::Bytes b) {
@@ -234,12 +242,16 @@ template <std::integral T>
   requires(!std::same_as<T, bool> && sizeof(T) <= 8)
 struct PgCodec<T> {
   static constexpr std::uint32_t oid = sizeof(T) <= 2 ? types::int2 : sizeof(T) == 4 ? types::int4 : types::int8;
+  static constexpr std::size_t binary_size = oid == types::int2 ? 2 : oid == types::int4 ? 4 : 8;
   template <class Buffer>
   static void encode(T v, Buffer& out) {
-    if constexpr (std::is_unsigned_v<T> && sizeof(T) == 8)
-      if (v > static_cast<T>(std::numeric_limits<std::int64_t>::max()))
-        throw ValueOutOfRangeError("the integer " + std::to_string(v) + " does not fit PostgreSQL's bigint");
-    codec_detail::write_be(out, static_cast<std::uint64_t>(static_cast<std::int64_t>(v)), oid == types::int2 ? 2 : oid == types::int4 ? 4 : 8);
+    // An unsigned value may not fit the signed type of its width (4,000,000,000 as int4): refused, not wrapped.
+    using Wire = std::conditional_t<binary_size == 2, std::int16_t, std::conditional_t<binary_size == 4, std::int32_t, std::int64_t>>;
+    if constexpr (std::is_unsigned_v<T>)
+      if (!std::in_range<Wire>(v))
+        throw ValueOutOfRangeError("the integer " + std::to_string(v) + " does not fit PostgreSQL's " +
+                                   (binary_size == 2 ? "smallint" : binary_size == 4 ? "integer" : "bigint"));
+    codec_detail::write_be(out, static_cast<std::uint64_t>(static_cast<std::int64_t>(v)), binary_size);
   }
   static T decode(std::uint32_t oid, proto::Bytes b) {
     std::int64_t v = 0;
@@ -259,6 +271,7 @@ struct PgCodec<T> {
 template <std::floating_point T>
 struct PgCodec<T> {
   static constexpr std::uint32_t oid = sizeof(T) == 4 ? types::float4 : types::float8;
+  static constexpr std::size_t binary_size = sizeof(T) == 4 ? 4 : 8;
   template <class Buffer>
   static void encode(T v, Buffer& out) {
     if constexpr (sizeof(T) == 4) codec_detail::write_be(out, std::bit_cast<std::uint32_t>(v), 4);
@@ -415,7 +428,9 @@ struct PgCodec<Numeric> {
 template <>
 struct PgCodec<Date> {
   static constexpr std::uint32_t oid = types::date;
-  static void encode(const Date& v, proto::ByteBuffer& out) {
+  static constexpr std::size_t binary_size = 4;
+  template <class Buffer>
+  static void encode(const Date& v, Buffer& out) {
     std::int64_t days = v.days.time_since_epoch().count() - codec_detail::epoch_days;
     if (v.infinity > 0) days = std::numeric_limits<std::int32_t>::max();
     if (v.infinity < 0) days = std::numeric_limits<std::int32_t>::min();
@@ -463,7 +478,9 @@ struct PgCodec<TimeTz> {
 template <>
 struct PgCodec<Timestamp> {
   static constexpr std::uint32_t oid = types::timestamp;
-  static void encode(const Timestamp& v, proto::ByteBuffer& out) {
+  static constexpr std::size_t binary_size = 8;
+  template <class Buffer>
+  static void encode(const Timestamp& v, Buffer& out) {
     std::int64_t us = v.time.time_since_epoch().count() - codec_detail::epoch_microseconds;
     if (v.infinity > 0) us = std::numeric_limits<std::int64_t>::max();
     if (v.infinity < 0) us = std::numeric_limits<std::int64_t>::min();
@@ -483,7 +500,9 @@ template <>
 struct PgCodec<TimestampTz> {
   static constexpr std::uint32_t oid = types::timestamptz;
   // ±infinity are TimestampTz::max() and ::min().
-  static void encode(const TimestampTz& v, proto::ByteBuffer& out) {
+  static constexpr std::size_t binary_size = 8;
+  template <class Buffer>
+  static void encode(const TimestampTz& v, Buffer& out) {
     std::int64_t us = v.time_since_epoch().count();
     if (v == TimestampTz::max()) us = std::numeric_limits<std::int64_t>::max();
     else if (v == TimestampTz::min()) us = std::numeric_limits<std::int64_t>::min();

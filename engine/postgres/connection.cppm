@@ -13,6 +13,7 @@ module;
 #include <boost/pfr.hpp>
 #include <boost/system/system_error.hpp>
 #include <time.h>
+#include <algorithm>
 #include <bit>
 #include <concepts>
 #include <chrono>
@@ -740,23 +741,23 @@ public:
     auto next = std::begin(records);
     const auto end = std::end(records);
     bool header_sent = false, trailer_sent = false;
-    proto::ByteBuffer chunk;
+    CopyChunk chunk;
     const CodecRegistry* custom = custom_codecs_.get();
     co_return co_await copy_in("COPY " + target + " (" + names + ") FROM STDIN" + render(binary), [&](proto::ByteBuffer& out) {
       if (trailer_sent) return false;
       chunk.clear();
       if (!std::exchange(header_sent, true)) {
         static constexpr std::uint8_t signature[] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xFF, '\r', '\n', 0};
-        chunk.insert(chunk.end(), std::begin(signature), std::end(signature));
-        put_be32(chunk, 0);  // flags
-        put_be32(chunk, 0);  // header extension length
+        chunk.append(signature);
+        codec_detail::write_be(chunk, 0, 4);  // flags
+        codec_detail::write_be(chunk, 0, 4);  // header extension length
       }
       for (; next != end && chunk.size() < 256 * 1024; ++next) encode_copy_tuple(*next, column_types, custom, chunk);
       if (next == end) {
-        chunk.push_back(0xFF), chunk.push_back(0xFF);  // the trailer: a tuple of -1 fields
+        codec_detail::write_be(chunk, 0xFFFF, 2);  // the trailer: a tuple of -1 fields
         trailer_sent = true;
       }
-      proto::write_copy_data(out, chunk);
+      proto::write_copy_data(out, chunk.bytes());
       return true;
     });
   }
@@ -1089,49 +1090,98 @@ private:
   }
 
   // One tuple of binary COPY: its field count, then each field's length (-1 for NULL) and bytes.
+  // A COPY chunk's bytes, written once from front to back: it grows without zero-filling what is written next, so
+  // that the codecs' resize-and-store (codec_detail::write_be) costs a comparison, not a call and a memset.
+  class CopyChunk {
+  public:
+    inline std::size_t size() const noexcept { return size_; }
+    inline std::uint8_t* data() noexcept { return data_.get(); }
+    inline void resize(std::size_t n) {
+      if (n > capacity_) grow(n);
+      size_ = n;
+    }
+    inline void push_back(std::uint8_t b) {
+      resize(size_ + 1);
+      data_[size_ - 1] = b;
+    }
+    inline void append(std::span<const std::uint8_t> bytes) {
+      const std::size_t at = size_;
+      resize(at + bytes.size());
+      if (!bytes.empty()) std::memcpy(data_.get() + at, bytes.data(), bytes.size());
+    }
+    void clear() noexcept { size_ = 0; }
+    std::span<const std::uint8_t> bytes() const noexcept { return {data_.get(), size_}; }
+
+  private:
+    void grow(std::size_t n) {
+      const std::size_t capacity = std::max({n, capacity_ * 2, std::size_t{64 * 1024}});
+      auto bigger = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
+      if (size_ > 0) std::memcpy(bigger.get(), data_.get(), size_);
+      data_ = std::move(bigger);
+      capacity_ = capacity;
+    }
+    std::unique_ptr<std::uint8_t[]> data_;
+    std::size_t size_ = 0, capacity_ = 0;
+  };
+
   template <class Row>
   static void encode_copy_tuple(const Row& row, const std::vector<std::uint32_t>& column_types, const CodecRegistry* custom,
-                                proto::ByteBuffer& out) {
+                                CopyChunk& out) {
     auto encode_all = [&](const auto&... values) {
       if (sizeof...(values) != column_types.size())
         throw MisuseError("copy_records_to_table: a record has " + std::to_string(sizeof...(values)) + " values for " +
                           std::to_string(column_types.size()) + " columns");
-      out.push_back(static_cast<std::uint8_t>(column_types.size() >> 8));
-      out.push_back(static_cast<std::uint8_t>(column_types.size()));
+      codec_detail::write_be(out, column_types.size(), 2);
       std::size_t i = 0;
       ((encode_copy_field(values, column_types[i], i + 1, custom, out), ++i), ...);
     };
     if constexpr (requires { std::tuple_size<Row>::value; }) std::apply(encode_all, row);
     else std::apply(encode_all, boost::pfr::structure_tie(row));
   }
+  // One field: its length, then its binary form for the column's type.
   template <class T>
   static void encode_copy_field(const T& value, std::uint32_t type, std::size_t number, const CodecRegistry* custom,
-                                proto::ByteBuffer& out) {
-    const std::size_t at = out.size();
-    put_be32(out, 0);  // the length, filled in below
-    const auto format = EncodedParameters::encode_for_type(type, value, number, custom, out);
+                                CopyChunk& out) {
+    if constexpr (requires { PgCodec<T>::binary_size; }) {
+      // A fixed-width value of the column's own type (signed, or an unsigned type that the codec checks): its
+      // length is known.
+      if (type == PgCodec<T>::oid) {
+        codec_detail::write_be(out, PgCodec<T>::binary_size, 4);
+        PgCodec<T>::encode(value, out);
+        return;
+      }
+    } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+      // Text for a text column: its binary form is the text itself.
+      if (is_text_type(type)) {
+        const std::string_view text(value);
+        codec_detail::write_be(out, text.size(), 4);
+        out.append({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+        return;
+      }
+    }
+    // Anything else goes through encode_for_type, as bound values do, in a scratch buffer.
+    thread_local proto::ByteBuffer field;
+    field.clear();
+    const auto format = EncodedParameters::encode_for_type(type, value, number, custom, field);
     if (!format) {
-      out.resize(at);
-      put_be32(out, 0xFFFFFFFFu);
+      codec_detail::write_be(out, 0xFFFFFFFFu, 4);  // NULL
       return;
     }
+    bool jsonb_version = false;
     if (*format == proto::Format::text) {
       // Binary COPY takes the binary form: for the text types it is the text itself; jsonb adds a version byte.
       switch (type) {
         case types::text: case types::varchar: case types::bpchar: case types::name: case types::unknown: case types::json: break;
-        case types::jsonb: out.insert(out.begin() + static_cast<std::ptrdiff_t>(at + 4), std::uint8_t{1}); break;
+        case types::jsonb: jsonb_version = true; break;
         default:
           throw TypeMismatchError("copy_records_to_table: column " + std::to_string(number) + " has PostgreSQL type OID " +
                                   std::to_string(type) + ", which binary COPY cannot take as text; give a value of its C++ type");
       }
     }
-    const std::uint32_t length = static_cast<std::uint32_t>(out.size() - at - 4);
-    out[at] = static_cast<std::uint8_t>(length >> 24), out[at + 1] = static_cast<std::uint8_t>(length >> 16);
-    out[at + 2] = static_cast<std::uint8_t>(length >> 8), out[at + 3] = static_cast<std::uint8_t>(length);
-  }
-  static void put_be32(proto::ByteBuffer& out, std::uint32_t v) {
-    out.push_back(static_cast<std::uint8_t>(v >> 24)), out.push_back(static_cast<std::uint8_t>(v >> 16));
-    out.push_back(static_cast<std::uint8_t>(v >> 8)), out.push_back(static_cast<std::uint8_t>(v));
+    codec_detail::write_be(out, field.size() + (jsonb_version ? 1 : 0), 4);
+    if (jsonb_version) out.push_back(1);
+    out.append(field);
+    if (field.capacity() > 64 * 1024) proto::ByteBuffer().swap(field);  // not kept for one large value
   }
 
   static std::string column_list(const std::vector<std::string>& columns) {

@@ -105,6 +105,11 @@ TEST_CASE("copy_records_to_table encodes tuples and structs for their columns' t
   run(c->execute("CREATE TEMP TABLE small (n int2)"));
   std::vector<std::tuple<int>> too_big{{70000}};
   CHECK_THROWS_AS(run(c->copy_records_to_table("small", too_big)), keel::ValueOutOfRangeError);
+  std::vector<std::tuple<std::uint16_t>> unsigned_too_big{{40000}};  // int2 by its width, and too large for it
+  CHECK_THROWS_AS(run(c->copy_records_to_table("small", unsigned_too_big)), keel::ValueOutOfRangeError);
+  std::vector<std::tuple<std::int16_t>> exact{{-32768}};  // the column's own type: written without measuring
+  CHECK(run(c->copy_records_to_table("small", exact)) == "COPY 1");
+  CHECK(run(c->fetchval<std::int16_t>("SELECT n FROM small")) == -32768);
   CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM readings")) == 4);
   run(c->execute("DROP TABLE readings"));
 }

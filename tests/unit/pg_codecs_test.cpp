@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -53,6 +54,22 @@ TEST_CASE("fixed-size types check their length", "[pg][codecs]") {
   CHECK_THROWS_AS(decode<Inet>(types::inet, Bytes{9, 32, 0, 4, 1, 2, 3, 4}), keel::ProtocolError);
   CHECK_THROWS_AS(decode<boost::json::value>(types::jsonb, Bytes{2, '{', '}'}), keel::ProtocolError);
   CHECK_THROWS_AS(Uuid::parse("not-a-uuid"), keel::ValueError);
+}
+
+TEST_CASE("unsigned integers are refused where they do not fit the signed type of their width", "[pg][codecs]") {
+  CHECK(PgCodec<std::uint32_t>::oid == types::int4);
+  CHECK(encode(std::uint32_t{2147483647}) == Bytes{0x7f, 0xff, 0xff, 0xff});
+  CHECK_THROWS_AS(encode(std::uint32_t{4000000000u}), keel::ValueOutOfRangeError);
+  CHECK(encode(std::uint16_t{32767}) == Bytes{0x7f, 0xff});
+  CHECK_THROWS_AS(encode(std::uint16_t{40000}), keel::ValueOutOfRangeError);
+  CHECK(encode(std::uint8_t{255}) == Bytes{0x00, 0xff});
+  CHECK_THROWS_AS(encode(std::numeric_limits<std::uint64_t>::max()), keel::ValueOutOfRangeError);
+  // The fixed-width codecs say their size, which COPY writes without measuring.
+  CHECK(encode(std::int16_t{-2}).size() == PgCodec<std::int16_t>::binary_size);
+  CHECK(encode(Date{}).size() == PgCodec<Date>::binary_size);
+  CHECK(encode(TimestampTz{}).size() == PgCodec<TimestampTz>::binary_size);
+  CHECK(encode(Timestamp{}).size() == PgCodec<Timestamp>::binary_size);
+  CHECK(encode(1.5f).size() == PgCodec<float>::binary_size);
 }
 
 TEST_CASE("arrays: header, dimensions, NULLs; truncation is an error", "[pg][codecs]") {
