@@ -1641,8 +1641,17 @@ private:
     return key_buffer_;
   }
 
+  // Whether a cache key (cache_key's form) is the one for this text and these parameter types, compared in place.
+  static bool key_is(const std::string& key, std::string_view sql, std::span<const std::uint32_t> types) noexcept {
+    const std::size_t type_bytes = types.size() * sizeof(std::uint32_t);
+    return key.size() == sql.size() + 1 + type_bytes && key[sql.size()] == '\0' &&
+           std::memcmp(key.data(), sql.data(), sql.size()) == 0 &&
+           (type_bytes == 0 || std::memcmp(key.data() + sql.size() + 1, types.data(), type_bytes) == 0);
+  }
+
   void forget(const std::string& key) {
     if (auto found = cache_.find(key); found != cache_.end()) {
+      if (last_hit_ == &found->second) last_hit_ = nullptr;
       to_close_.push_back(found->second.prepared->name);
       lru_.erase(found->second.position);
       cache_.erase(found);
@@ -1677,13 +1686,21 @@ private:
     if (limits.statement_cache_size == 0 || cache_.empty() ||
         (limits.max_cacheable_statement_size > 0 && sql.size() > limits.max_cacheable_statement_size))
       return nullptr;
-    const auto found = cache_.find(cache_key(sql, types));  // without a copy of the key
-    if (found == cache_.end() || is_closed()) return nullptr;
+    if (is_closed()) return nullptr;
+    // The statement hit last, again (a loop of one query, the common case): recognised by comparing its key in
+    // place, with no key built and hashed.
+    CacheEntry* entry = last_hit_ && key_is(*last_hit_->position, sql, types) ? last_hit_ : nullptr;
+    if (!entry) {
+      const auto found = cache_.find(cache_key(sql, types));  // without a copy of the key
+      if (found == cache_.end()) return nullptr;
+      entry = &found->second;
+    }
     if (limits.max_cached_statement_lifetime.count() > 0 &&
-        coarse_now() - found->second.prepared_at > limits.max_cached_statement_lifetime)
+        coarse_now() - entry->prepared_at > limits.max_cached_statement_lifetime)
       return nullptr;
-    lru_.splice(lru_.begin(), lru_, found->second.position);
-    return found->second.prepared;
+    if (lru_.begin() != entry->position) lru_.splice(lru_.begin(), lru_, entry->position);
+    last_hit_ = entry;
+    return entry->prepared;
   }
 
   // The cached statement for a text and parameter types, prepared on first use. Concurrent callers of the
@@ -1760,6 +1777,7 @@ private:
   std::uint64_t queries_run_ = 0;
   std::string authentication_method_ = "trust";
   std::unordered_map<std::string, CacheEntry> cache_;
+  CacheEntry* last_hit_ = nullptr;  // the entry cached_statement found last (the map's elements never move)
   std::string key_buffer_;
   std::vector<std::optional<proto::Bytes>> row_cells_;  // one row's cells, reused by every reply
   std::unordered_map<std::string, std::shared_ptr<Waiters>> preparing_;

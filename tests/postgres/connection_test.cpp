@@ -221,6 +221,16 @@ TEST_CASE("the statement cache: reuse, eviction, size 0, and a transparent re-pr
   REQUIRE(after[0].size() == 2);
   CHECK(after[0].get<int>("b") == 5);
 
+  // One text with other parameter types, and a text that begins like another, are other statements, also when
+  // they alternate with the statement that was found last.
+  auto d = connect(dsn("keel_trust", "sslmode=disable"));
+  for (int i = 0; i < 3; ++i) {
+    CHECK(run(d->fetchval<std::string>("SELECT $1::text", std::int64_t{i})) == std::to_string(i));  // an int8 parameter
+    CHECK(run(d->fetchval<std::string>("SELECT $1::text", "text " + std::to_string(i))) == "text " + std::to_string(i));
+    CHECK(run(d->fetchval<std::string>("SELECT $1::text || 'x'", "y")) == "yx");
+  }
+  CHECK(d->cached_statements() == 3);
+
   auto uncached = connect(dsn("keel_trust", "sslmode=disable"), {.statement_cache_size = 0});
   for (int i = 0; i < 3; ++i) CHECK(fetch(*uncached, "SELECT $1::int8", {i})[0].get<int>(0) == i);
   CHECK(uncached->cached_statements() == 0);
