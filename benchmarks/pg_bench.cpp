@@ -1,7 +1,7 @@
 // keel's PostgreSQL client against libpq on the same work, in one run. Not a test: run it by hand,
 //   build/release/benchmarks/keel-bench [DSN|-] [W1 W2 ...]
 // With no DSN (or "-") it starts a private cluster (tests/postgres/cluster) and stops it afterwards. Each workload runs
-// five rounds (KEEL_BENCH_ROUNDS), alternating the two sides, and reports each side's median round; it prints
+// nine rounds (KEEL_BENCH_ROUNDS), alternating the two sides, and reports each side's median round; it prints
 //   W1 keel <rate>/s libpq <rate>/s ratio <keel/libpq>
 // The client's CPU time per operation follows in parentheses: user and system, then user alone (the client's own
 // code, without the kernel's networking). Both sides do what a careful user of each would: prepared statements, binary formats, values decoded into
@@ -41,8 +41,8 @@ using keel::pg::TimestampTz;
 namespace {
 
 constexpr int kTableRows = 100'000;
-// Rounds per side: KEEL_BENCH_ROUNDS, 5 by default.
-const int kRounds = std::getenv("KEEL_BENCH_ROUNDS") ? std::max(1, std::atoi(std::getenv("KEEL_BENCH_ROUNDS"))) : 5;
+// Rounds per side: KEEL_BENCH_ROUNDS, 9 by default (with 5, one run's medians still moved by up to 15%).
+const int kRounds = std::getenv("KEEL_BENCH_ROUNDS") ? std::max(1, std::atoi(std::getenv("KEEL_BENCH_ROUNDS"))) : 9;
 constexpr const char* kSelectById = "SELECT id, name, score, created, active FROM bench_rows WHERE id = $1";
 constexpr const char* kSelectAll = "SELECT id, name, score, created, active FROM bench_rows";
 
