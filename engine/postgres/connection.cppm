@@ -1091,7 +1091,9 @@ private:
 
   // One tuple of binary COPY: its field count, then each field's length (-1 for NULL) and bytes.
   // A COPY chunk's bytes, written once from front to back: it grows without zero-filling what is written next, so
-  // that the codecs' resize-and-store (codec_detail::write_be) costs a comparison, not a call and a memset.
+  // that the codecs' resize-and-store (codec_detail::write_be) costs a comparison, not a call and a memset. The
+  // hot members say `inline`: in a module, a function defined in its class is not, and the record encoder that
+  // calls them is a template made in the caller's translation unit.
   class CopyChunk {
   public:
     inline std::size_t size() const noexcept { return size_; }

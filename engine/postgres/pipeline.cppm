@@ -17,7 +17,6 @@ module;
 #include <boost/system/system_error.hpp>
 #include <chrono>
 #include <cstddef>
-#include <new>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -25,6 +24,7 @@ module;
 #include <functional>
 #include <list>
 #include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <string>

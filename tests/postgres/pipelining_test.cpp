@@ -26,6 +26,20 @@ std::string backend_state(PgConnection& observer, int pid) {
   return state.value_or("gone");
 }
 
+// Runs caller(i) for i in [0, count) as that many coroutines at once on the test loop, until every one is done.
+template <class Caller>
+void run_callers(int count, Caller caller) {
+  int finished = 0;
+  for (int i = 0; i < count; ++i)
+    asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
+      co_await caller(i);
+      ++finished;
+    }, asio::detached);
+  loop().restart();
+  loop().run();
+  REQUIRE(finished == count);
+}
+
 }  // namespace
 
 TEST_CASE("100 coroutines share one connection; each gets its own result, and an error only its own", "[pg][pipeline]") {
@@ -34,23 +48,16 @@ TEST_CASE("100 coroutines share one connection; each gets its own result, and an
   std::vector<std::optional<std::int64_t>> results(callers);
   std::vector<std::string> errors(callers);
   std::size_t most_pending = 0;
-  int finished = 0;
-  for (int i = 0; i < callers; ++i) {
-    asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
-      try {
-        // Two statement texts, so that preparations and cached statements interleave; caller 37 divides by zero.
-        if (i % 2 == 0) results[i] = co_await c->fetchval<std::int64_t>("SELECT $1::int8 * 2", i);
-        else results[i] = co_await c->fetchval<std::int64_t>("SELECT 1000 / ($1::int8 - 37)", i);
-      } catch (const keel::DataException& e) {
-        errors[i] = e.sqlstate();
-      }
-      most_pending = std::max(most_pending, c->pending_requests());
-      ++finished;
-    }, asio::detached);
-  }
-  loop().restart();
-  loop().run();
-  REQUIRE(finished == callers);
+  run_callers(callers, [&](int i) -> asio::awaitable<void> {
+    try {
+      // Two statement texts, so that preparations and cached statements interleave; caller 37 divides by zero.
+      if (i % 2 == 0) results[i] = co_await c->fetchval<std::int64_t>("SELECT $1::int8 * 2", i);
+      else results[i] = co_await c->fetchval<std::int64_t>("SELECT 1000 / ($1::int8 - 37)", i);
+    } catch (const keel::DataException& e) {
+      errors[i] = e.sqlstate();
+    }
+    most_pending = std::max(most_pending, c->pending_requests());
+  });
   for (int i = 0; i < callers; ++i) {
     INFO("caller " << i);
     if (i == 37) {
@@ -97,21 +104,15 @@ TEST_CASE("pipelined queries with more values than are kept inline, and NULLs am
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   constexpr int callers = 20;
   std::vector<std::string> results(callers);
-  int finished = 0;
-  for (int i = 0; i < callers; ++i)
-    asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
-      const std::optional<std::int32_t> maybe = i % 3 == 0 ? std::nullopt : std::optional<std::int32_t>(i);
-      const std::string long_text(200 + static_cast<std::size_t>(i), 'x');  // past the inline bytes
-      results[i] = co_await c->fetchval<std::string>(
-          "SELECT concat_ws(',', $1::int4, $2::text, $3::int8, $4::float8, $5::bool, $6::int2, $7::text, $8::int4, "
-          "$9::int4, $10::text, length($11::text), $12::int8)",
-          i, "two", std::int64_t{3}, 4.5, true, std::int16_t{6}, std::string("seven"), maybe, nullptr, std::string("ten"),
-          long_text, std::int64_t{-12});
-      ++finished;
-    }, asio::detached);
-  loop().restart();
-  loop().run();
-  REQUIRE(finished == callers);
+  run_callers(callers, [&](int i) -> asio::awaitable<void> {
+    const std::optional<std::int32_t> maybe = i % 3 == 0 ? std::nullopt : std::optional<std::int32_t>(i);
+    const std::string long_text(200 + static_cast<std::size_t>(i), 'x');  // past the inline bytes
+    results[i] = co_await c->fetchval<std::string>(
+        "SELECT concat_ws(',', $1::int4, $2::text, $3::int8, $4::float8, $5::bool, $6::int2, $7::text, $8::int4, "
+        "$9::int4, $10::text, length($11::text), $12::int8)",
+        i, "two", std::int64_t{3}, 4.5, true, std::int16_t{6}, std::string("seven"), maybe, nullptr, std::string("ten"),
+        long_text, std::int64_t{-12});
+  });
   for (int i = 0; i < callers; ++i) {
     INFO("caller " << i);
     // concat_ws skips NULLs: $8 when i % 3 == 0, and $9 always.
