@@ -878,7 +878,7 @@ public:
   // How the server authenticated this session: trust, password, md5, SCRAM-SHA-256 or SCRAM-SHA-256-PLUS.
   const std::string& authentication_method() const noexcept { return authentication_method_; }
   // Closed by close() or terminate(), or broken (the server went away, a protocol violation).
-  bool is_closed() const noexcept { return pipeline_->broken(); }
+  inline bool is_closed() const noexcept { return pipeline_->broken(); }
   std::size_t cached_statements() const noexcept { return cache_.size(); }
   // Requests written and not yet answered.
   std::size_t pending_requests() const noexcept { return pipeline_->pending(); }
@@ -1370,10 +1370,10 @@ private:
   // Holds the connection for an unnamed statement, which must be described and bound with nothing between.
   struct ExclusiveHold {
     Pipeline* pipeline = nullptr;
-    ~ExclusiveHold() {
+    inline ~ExclusiveHold() {
       if (pipeline) pipeline->unlock_exclusive();
     }
-    bool held() const noexcept { return pipeline != nullptr; }
+    inline bool held() const noexcept { return pipeline != nullptr; }
   };
 
   // executemany and fetchmany: one Bind + Execute per set of values, then one Sync. Returns the rows affected.
@@ -1756,10 +1756,13 @@ private:
     co_return shared;
   }
 
-  void ensure_open() const {
-    if (is_closed())
-      throw ConnectionError(pipeline_->broken_reason().empty() ? "the connection is closed"
-                                                               : "the connection is closed: " + pipeline_->broken_reason());
+  // Inline, as every query checks it (see Pipeline::broken); the throw stays out of line.
+  inline void ensure_open() const {
+    if (is_closed()) throw_closed();
+  }
+  [[noreturn]] void throw_closed() const {
+    throw ConnectionError(pipeline_->broken_reason().empty() ? "the connection is closed"
+                                                             : "the connection is closed: " + pipeline_->broken_reason());
   }
 
   struct CacheEntry {

@@ -260,10 +260,12 @@ public:
   proto::BackendKeyData key;
 
   asio::any_io_executor executor() const { return transport.get_executor(); }
-  bool broken() const noexcept { return broken_; }
+  // The one-line members that every query calls say `inline`: in a module, a function defined in its class is not,
+  // and fetch_as and the others are templates that run in the caller's translation unit.
+  inline bool broken() const noexcept { return broken_; }
   // Why the connection ended, for later calls.
   const std::string& broken_reason() const noexcept { return broken_reason_; }
-  std::size_t pending() const noexcept { return replies_.size(); }
+  inline std::size_t pending() const noexcept { return replies_.size(); }
 
   // ---- Before the reader runs (the startup): messages are read in place.
   asio::awaitable<proto::Frame> read_frame() {
@@ -293,7 +295,7 @@ public:
 
   // ---- Sending. A request appends its messages to out() and queues its reply in the same step (no
   // suspension between), so that replies are matched in the order the requests were written.
-  proto::ByteBuffer& out() { return out_; }
+  inline proto::ByteBuffer& out() { return out_; }
   void queue(std::shared_ptr<Reply> reply) {
     if (broken_) {
       reply->failure = std::make_exception_ptr(ConnectionError(closed_message()));
@@ -367,7 +369,7 @@ public:
     exclusive_waiters_.notify_all();
   }
   // Whether a request may write now: no other request owns the connection (`owner`: this one does).
-  bool turn_is_free(bool owner = false) const noexcept { return owner || !exclusive_; }
+  inline bool turn_is_free(bool owner = false) const noexcept { return owner || !exclusive_; }
   // Waits while another request owns the connection; `owner` is true for the request that holds the lock.
   asio::awaitable<void> wait_for_turn(bool owner = false) {
     if (owner) co_return;
@@ -427,13 +429,13 @@ public:
   // Whether the caller may read its reply itself (read_in_place) rather than wait(): nobody else reads, and
   // there is no deadline or cancellation slot (a cancellation must not cut a read in half; the reader
   // coroutine and the timer handle those).
-  bool may_read_in_place(const Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline,
+  inline bool may_read_in_place(const Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline,
                          bool cancellable) const {
     return !reading_ && !deadline && !cancellable && !reply.caller_may_resume();
   }
   // The caller reads for itself until its reply may resume, with no hop to another coroutine; then the reader
   // coroutine takes over for any others still waiting.
-  asio::awaitable<void> read_in_place(const Reply& reply) { return pump(&reply); }  // not a coroutine: one frame less
+  inline asio::awaitable<void> read_in_place(const Reply& reply) { return pump(&reply); }  // not a coroutine: one frame less
 
   // Ends the connection: closes the socket and fails every waiting reply.
   void end(std::exception_ptr reason) {
