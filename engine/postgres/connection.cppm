@@ -1089,7 +1089,6 @@ private:
     co_return reply->tag;
   }
 
-  // One tuple of binary COPY: its field count, then each field's length (-1 for NULL) and bytes.
   // A COPY chunk's bytes, written once from front to back: it grows without zero-filling what is written next, so
   // that the codecs' resize-and-store (codec_detail::write_be) costs a comparison, not a call and a memset. The
   // hot members say `inline`: in a module, a function defined in its class is not, and the record encoder that
@@ -1126,6 +1125,7 @@ private:
     std::size_t size_ = 0, capacity_ = 0;
   };
 
+  // One tuple of binary COPY: its field count, then each field's length (-1 for NULL) and bytes.
   template <class Row>
   static void encode_copy_tuple(const Row& row, const std::vector<std::uint32_t>& column_types, const CodecRegistry* custom,
                                 CopyChunk& out) {
