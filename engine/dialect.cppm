@@ -9,6 +9,7 @@ import :error;
 export namespace keel {
 
 enum class Dialect { sqlite, postgres };
+inline constexpr std::size_t dialect_count = 2;  // the number of Dialect values, for tables indexed by one
 
 constexpr std::string_view to_string(Dialect d) noexcept {
   return d == Dialect::sqlite ? "sqlite" : "postgres";

@@ -130,6 +130,16 @@ struct FromCell<Blob> {
   }
 };
 
+// Encoding a type of your own as a bound value: specialize keel::ToValue<T> with
+//   static keel::Value encode(const T&);
+// and T binds wherever a value is taken (raw queries, the ORM's arguments). keel.orm does this for its column
+// wrappers, so that keel::Id binds as its integer.
+template <class T>
+struct ToValue;
+
+template <class T>
+concept HasToValue = requires(const T& v) { ToValue<T>::encode(v); };
+
 // An owned value: a bound parameter, or a cell of a materialized row.
 class Value {
 public:
@@ -138,7 +148,9 @@ public:
   Value() = default;
   Value(std::nullptr_t) {}
   Value(std::nullopt_t) {}
-  Value(bool v) : storage_(v) {}
+  // Exactly bool: a pointer, or a class that converts to bool or to a number, must not bind as a boolean.
+  template <std::same_as<bool> B>
+  Value(B v) : storage_(v) {}
   template <std::integral T>
     requires(!std::same_as<T, bool>)
   Value(T v) : storage_(checked_integer(v)) {}
@@ -150,9 +162,12 @@ public:
   Value(Blob v) : storage_(std::move(v)) {}
   Value(std::span<const std::byte> v) : storage_(Blob(v.begin(), v.end())) {}
   template <class T>
+    requires std::constructible_from<Value, const T&>
   Value(const std::optional<T>& v) {
     if (v) *this = Value(*v);
   }
+  template <HasToValue T>
+  Value(const T& v) : Value(ToValue<T>::encode(v)) {}
 
   ValueKind kind() const noexcept { return static_cast<ValueKind>(storage_.index()); }
   bool is_null() const noexcept { return kind() == ValueKind::null; }

@@ -188,6 +188,16 @@ private:
   static std::int64_t key_of(const Row& row);
 };
 
+// Column wrappers bind as their values wherever a value is taken: db.raw("... id = {}", band.id).
+template <class T, class... O>
+struct ToValue<Column<T, O...>> {
+  static Value encode(const Column<T, O...>& column) { return Value(column.value); }
+};
+template <class T, class... O>
+struct ToValue<ForeignKey<T, O...>> {
+  static Value encode(const ForeignKey<T, O...>& key) { return Value(key.value); }
+};
+
 template <class M>
 struct is_primary_key_member;
 

@@ -15,6 +15,7 @@ import :query_support;
 import :select;
 import :sql_writer;
 import :table;
+import :text_cache;
 import :update;
 
 export namespace keel {
@@ -24,7 +25,7 @@ class Delete : public Runnable<Delete<T, Where, Force, Returning>> {
 public:
   static constexpr bool returns_columns = !std::same_as<Returning, NoReturning>;
   using result_type = returning_result_t<Returning, std::uint64_t>;
-  static constexpr bool static_shape = Where::static_shape && projection_shape<Returning>::value;
+  static constexpr TextShape shape = Where::shape + projection_shape<Returning>;
 
   Delete() = default;
   Delete(Where where, Returning returning) : where_(std::move(where)), returning_(std::move(returning)) {}

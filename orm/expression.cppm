@@ -1,6 +1,7 @@
 // Typed expressions. A column is named by its member pointer, keel::c<&Band::popularity>; expressions are
 // built with C++ operators and methods, and their type says what they hold, whether they can be NULL, which
-// tables they read, and whether their SQL text depends on anything but their type:
+// tables they read, and what their SQL text depends on besides their type (TextShape): every operator,
+// function and clause option is part of the type, so two expressions of one type always render one text:
 //   c<&Band::popularity> > 1000 && c<&Band::name>.like("Py%")
 // Mixing types that SQL would not compare (text with a number, say) is a compile error with one message.
 module;
@@ -192,7 +193,7 @@ struct ColumnRef : ExpressionOps<ColumnRef<Member>> {
   using value_type = typename column::traits::value_type;
   static constexpr bool nullable = column::traits::nullable;
   using tables = type_list<table>;
-  static constexpr bool static_shape = true;
+  static constexpr TextShape shape{};
   static constexpr auto member = Member;
 
   void write(SqlWriter& w) const { w.column(table_traits<table>::name, column::name); }
@@ -205,10 +206,11 @@ inline constexpr ColumnRef<Member> c{};
 template <class T>
 struct Argument : ExpressionOps<Argument<T>> {
   using keel_expression_tag = void;
+  using keel_argument_tag = void;
   using value_type = typename argument_traits<T>::value_type;
-  static constexpr bool nullable = argument_traits<T>::nullable;
+  static constexpr bool nullable = argument_traits<T>::nullable;  // a std::optional, which may be empty
   using tables = type_list<>;
-  static constexpr bool static_shape = true;
+  static constexpr TextShape shape{};
 
   Value value;
   void write(SqlWriter& w) const { w.param(value); }
@@ -233,44 +235,75 @@ auto as_expression(const T& v) {
 template <class T>
 using expression_t = decltype(as_expression(std::declval<const T&>()));
 
-// ---- Operators.
+// ---- Operators. Each is its own type, so that the text of a query type never depends on which was used.
 
-struct OpInfo {
-  std::string_view symbol;
-};
+enum class BinaryOp { eq, ne, lt, le, gt, ge, logical_and, logical_or, add, sub, mul, div, mod };
 
-enum class BinaryKind { comparison, logic, arithmetic };
+constexpr std::string_view sql_symbol(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::eq: return "=";
+    case BinaryOp::ne: return "<>";
+    case BinaryOp::lt: return "<";
+    case BinaryOp::le: return "<=";
+    case BinaryOp::gt: return ">";
+    case BinaryOp::ge: return ">=";
+    case BinaryOp::logical_and: return "AND";
+    case BinaryOp::logical_or: return "OR";
+    case BinaryOp::add: return "+";
+    case BinaryOp::sub: return "-";
+    case BinaryOp::mul: return "*";
+    case BinaryOp::div: return "/";
+    case BinaryOp::mod: return "%";
+  }
+  return "";
+}
+constexpr bool is_arithmetic(BinaryOp op) { return op >= BinaryOp::add; }
 
-template <BinaryKind Kind, class L, class R>
-struct binary_value_type {
-  using type = bool;
-};
-template <class L, class R>
-struct binary_value_type<BinaryKind::arithmetic, L, R> {
-  using type = std::conditional_t<std::integral<typename L::value_type> && std::integral<typename R::value_type>,
-                                  std::int64_t, double>;
-};
+// A bound value that may be empty (a std::optional).
+template <class E>
+concept NullableArgument = requires { typename E::keel_argument_tag; } && E::nullable;
 
-template <BinaryKind Kind, class L, class R>
-struct Binary : ExpressionOps<Binary<Kind, L, R>> {
+template <BinaryOp Op, class L, class R>
+struct Binary : ExpressionOps<Binary<Op, L, R>> {
   using keel_expression_tag = void;
-  using value_type = typename binary_value_type<Kind, L, R>::type;
+  using value_type =
+      std::conditional_t<!is_arithmetic(Op), bool,
+                         std::conditional_t<std::integral<typename L::value_type> && std::integral<typename R::value_type>,
+                                            std::int64_t, double>>;
   static constexpr bool nullable = L::nullable || R::nullable;
   using tables = concat_t<typename L::tables, typename R::tables>;
-  static constexpr bool static_shape = L::static_shape && R::static_shape;
+  // = and <> with an optional that is empty mean IS NULL and IS NOT NULL (as Piccolo's == None): `= NULL`
+  // would match no row. Which of the two texts runs is chosen per run, and the text is cached by the choice.
+  static constexpr bool null_aware =
+      (Op == BinaryOp::eq || Op == BinaryOp::ne) && (NullableArgument<L> || NullableArgument<R>);
+  static constexpr TextShape shape = L::shape + R::shape + TextShape{true, null_aware ? 1u : 0u};
 
   L left;
-  std::string_view symbol;
   R right;
 
   void write(SqlWriter& w) const {
+    if constexpr (null_aware) {
+      if (w.choose(compares_with_null())) {
+        w.sql("(");
+        if constexpr (NullableArgument<R>) left.write(w);
+        else right.write(w);
+        w.sql(Op == BinaryOp::eq ? " IS NULL)" : " IS NOT NULL)");
+        return;
+      }
+    }
     w.sql("(");
     left.write(w);
     w.sql(" ");
-    w.sql(symbol);
+    w.sql(sql_symbol(Op));
     w.sql(" ");
     right.write(w);
     w.sql(")");
+  }
+
+private:
+  bool compares_with_null() const {
+    if constexpr (NullableArgument<R>) return right.value.is_null();
+    else return left.value.is_null();
   }
 };
 
@@ -280,7 +313,7 @@ struct Not : ExpressionOps<Not<E>> {
   using value_type = bool;
   static constexpr bool nullable = E::nullable;
   using tables = typename E::tables;
-  static constexpr bool static_shape = E::static_shape;
+  static constexpr TextShape shape = E::shape;
   E operand;
   void write(SqlWriter& w) const {
     w.sql("(NOT ");
@@ -289,8 +322,8 @@ struct Not : ExpressionOps<Not<E>> {
   }
 };
 
-template <class L, class R>
-auto make_comparison(const L& l, const R& r, std::string_view symbol) {
+template <BinaryOp Op, class L, class R>
+auto make_comparison(const L& l, const R& r) {
   using LE = expression_t<L>;
   using RE = expression_t<R>;
   constexpr SqlCategory a = category_v<typename LE::value_type>;
@@ -302,26 +335,26 @@ auto make_comparison(const L& l, const R& r, std::string_view symbol) {
   static_assert(a == SqlCategory::null || b == SqlCategory::null || comparable(a, b) ||
                     (a == SqlCategory::text && is_numeric(b)) || (is_numeric(a) && b == SqlCategory::text),
                 "keel: the two sides of this comparison have SQL types that cannot be compared");
-  return Binary<BinaryKind::comparison, LE, RE>{{}, as_expression(l), symbol, as_expression(r)};
+  return Binary<Op, LE, RE>{{}, as_expression(l), as_expression(r)};
 }
 
-template <class L, class R>
-auto make_arithmetic(const L& l, const R& r, std::string_view symbol) {
+template <BinaryOp Op, class L, class R>
+auto make_arithmetic(const L& l, const R& r) {
   using LE = expression_t<L>;
   using RE = expression_t<R>;
   static_assert(is_numeric(category_v<typename LE::value_type>) && is_numeric(category_v<typename RE::value_type>),
                 "keel: arithmetic takes numbers on both sides");
-  return Binary<BinaryKind::arithmetic, LE, RE>{{}, as_expression(l), symbol, as_expression(r)};
+  return Binary<Op, LE, RE>{{}, as_expression(l), as_expression(r)};
 }
 
-template <class L, class R>
-auto make_logic(const L& l, const R& r, std::string_view symbol) {
+template <BinaryOp Op, class L, class R>
+auto make_logic(const L& l, const R& r) {
   using LE = expression_t<L>;
   using RE = expression_t<R>;
   static_assert(category_v<typename LE::value_type> == SqlCategory::boolean &&
                     category_v<typename RE::value_type> == SqlCategory::boolean,
                 "keel: && and || join conditions (boolean expressions)");
-  return Binary<BinaryKind::logic, LE, RE>{{}, as_expression(l), symbol, as_expression(r)};
+  return Binary<Op, LE, RE>{{}, as_expression(l), as_expression(r)};
 }
 
 template <class L, class R>
@@ -330,42 +363,42 @@ concept AnExpressionSide = Expression<L> || Expression<R>;
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator==(const L& l, const R& r) {
-  return make_comparison(l, r, "=");
+  return make_comparison<BinaryOp::eq>(l, r);
 }
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator!=(const L& l, const R& r) {
-  return make_comparison(l, r, "<>");
+  return make_comparison<BinaryOp::ne>(l, r);
 }
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator<(const L& l, const R& r) {
-  return make_comparison(l, r, "<");
+  return make_comparison<BinaryOp::lt>(l, r);
 }
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator<=(const L& l, const R& r) {
-  return make_comparison(l, r, "<=");
+  return make_comparison<BinaryOp::le>(l, r);
 }
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator>(const L& l, const R& r) {
-  return make_comparison(l, r, ">");
+  return make_comparison<BinaryOp::gt>(l, r);
 }
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator>=(const L& l, const R& r) {
-  return make_comparison(l, r, ">=");
+  return make_comparison<BinaryOp::ge>(l, r);
 }
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator&&(const L& l, const R& r) {
-  return make_logic(l, r, "AND");
+  return make_logic<BinaryOp::logical_and>(l, r);
 }
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator||(const L& l, const R& r) {
-  return make_logic(l, r, "OR");
+  return make_logic<BinaryOp::logical_or>(l, r);
 }
 template <Expression E>
 auto operator!(const E& e) {
@@ -375,22 +408,22 @@ auto operator!(const E& e) {
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator+(const L& l, const R& r) {
-  return make_arithmetic(l, r, "+");
+  return make_arithmetic<BinaryOp::add>(l, r);
 }
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator-(const L& l, const R& r) {
-  return make_arithmetic(l, r, "-");
+  return make_arithmetic<BinaryOp::sub>(l, r);
 }
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator*(const L& l, const R& r) {
-  return make_arithmetic(l, r, "*");
+  return make_arithmetic<BinaryOp::mul>(l, r);
 }
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator/(const L& l, const R& r) {
-  return make_arithmetic(l, r, "/");
+  return make_arithmetic<BinaryOp::div>(l, r);
 }
 template <class L, class R>
   requires AnExpressionSide<L, R>
@@ -400,7 +433,7 @@ auto operator%(const L& l, const R& r) {
   static_assert(category_v<typename LE::value_type> == SqlCategory::integer &&
                     category_v<typename RE::value_type> == SqlCategory::integer,
                 "keel: % takes integers on both sides");
-  return Binary<BinaryKind::arithmetic, LE, RE>{{}, as_expression(l), "%", as_expression(r)};
+  return Binary<BinaryOp::mod, LE, RE>{{}, as_expression(l), as_expression(r)};
 }
 
 // ---- LIKE, IN, IS NULL.
@@ -434,7 +467,7 @@ struct Like : ExpressionOps<Like<E, Mode>> {
   using value_type = bool;
   static constexpr bool nullable = E::nullable;
   using tables = typename E::tables;
-  static constexpr bool static_shape = E::static_shape;
+  static constexpr TextShape shape = E::shape;
   E operand;
   std::string pattern;
 
@@ -465,7 +498,7 @@ struct InList : ExpressionOps<InList<E, Negate>> {
   using value_type = bool;
   static constexpr bool nullable = E::nullable;
   using tables = typename E::tables;
-  static constexpr bool static_shape = false;  // the text has one placeholder per value
+  static constexpr TextShape shape = E::shape + TextShape{.fixed = false};  // a placeholder per value
   E operand;
   std::vector<Value> values;
 
@@ -491,7 +524,7 @@ struct IsNull : ExpressionOps<IsNull<E, Negate>> {
   using value_type = bool;
   static constexpr bool nullable = false;
   using tables = typename E::tables;
-  static constexpr bool static_shape = E::static_shape;
+  static constexpr TextShape shape = E::shape;
   E operand;
   void write(SqlWriter& w) const {
     w.sql("(");
@@ -505,7 +538,7 @@ template <class E, bool Descending>
 struct Ordering {
   using keel_ordering_tag = void;
   using tables = typename E::tables;
-  static constexpr bool static_shape = E::static_shape;
+  static constexpr TextShape shape = E::shape;
   E operand;
   void write(SqlWriter& w) const {
     operand.write(w);
@@ -554,7 +587,7 @@ struct Aggregate : ExpressionOps<Aggregate<Kind, E>> {
   using value_type = typename aggregate_value_type<Kind, E>::type;
   static constexpr bool nullable = Kind != AggregateKind::count;  // over no rows, only count is not NULL
   using tables = typename E::tables;
-  static constexpr bool static_shape = E::static_shape;
+  static constexpr TextShape shape = E::shape;
   E operand;
 
   void write(SqlWriter& w) const {
@@ -590,7 +623,7 @@ struct CountAll : ExpressionOps<CountAll> {
   using value_type = std::int64_t;
   static constexpr bool nullable = false;
   using tables = type_list<>;
-  static constexpr bool static_shape = true;
+  static constexpr TextShape shape{};
   void write(SqlWriter& w) const { w.sql("count(*)"); }
 };
 

@@ -24,6 +24,7 @@ import :query_support;
 import :select;
 import :sql_writer;
 import :table;
+import :text_cache;
 
 namespace asio = boost::asio;
 
@@ -70,7 +71,7 @@ public:
   static constexpr bool returns_columns = !std::same_as<Returning, NoReturning>;
   using result_type = returning_result_t<Returning, std::conditional_t<Many, std::vector<T>, T>>;
   // One row has one text; many rows have one placeholder group per row.
-  static constexpr bool static_shape = !Many && projection_shape<Returning>::value;
+  static constexpr TextShape shape = TextShape{.fixed = !Many} + projection_shape<Returning>;
 
   explicit Insert(std::shared_ptr<const std::vector<T>> rows, Returning returning = {})
       : rows_(std::move(rows)), returning_(std::move(returning)) {}

@@ -5,6 +5,7 @@ export import keel.reflection;
 export import :column;
 export import :table;
 export import :sql_writer;
+export import :text_cache;
 export import :expression;
 export import :query_support;
 export import :select;

@@ -1,5 +1,5 @@
-// What every ORM query shares: its statement, with the text rendered once per shape and dialect; the WHERE
-// clause; and decoding a row straight into a struct.
+// What every ORM query shares: the WHERE clause, RETURNING's absence, expression lists, and decoding a row
+// straight into a struct.
 module;
 #include <cstddef>
 #include <memory>
@@ -18,49 +18,16 @@ import :table;
 
 export namespace keel {
 
-// The text of a query type whose shape is static depends on its type and the dialect only: it is rendered
-// by the first statement of that type on each dialect and shared by every later one.
-template <class Q>
-std::shared_ptr<const std::string> render_text(const Q& query, Dialect dialect) {
-  SqlWriter writer(dialect);
-  query.write(writer);
-  return std::make_shared<const std::string>(writer.take_text());
-}
-
-template <class Q>
-const std::shared_ptr<const std::string>& cached_text(const Q& query, Dialect dialect) {
-  if (dialect == Dialect::sqlite) {
-    static const std::shared_ptr<const std::string> text = render_text(query, Dialect::sqlite);
-    return text;
-  }
-  static const std::shared_ptr<const std::string> text = render_text(query, Dialect::postgres);
-  return text;
-}
-
-template <class Q>
-Statement make_statement(const Q& query, Dialect dialect) {
-  if constexpr (Q::static_shape) {
-    const auto& text = cached_text(query, dialect);
-    SqlWriter values(dialect, /*write_text=*/false);
-    query.write(values);
-    return Statement(text, values.take_params());
-  } else {
-    SqlWriter writer(dialect);
-    query.write(writer);
-    return Statement(writer.take_text(), writer.take_params());
-  }
-}
-
-// Whether every element type of a tuple has static SQL text.
+// The text shape of every element of a tuple together.
 template <class Tuple>
-inline constexpr bool tuple_static_shape_v = []<std::size_t... I>(std::index_sequence<I...>) {
-  return (std::tuple_element_t<I, Tuple>::static_shape && ...);
+inline constexpr TextShape tuple_shape_v = []<std::size_t... I>(std::index_sequence<I...>) {
+  return shape_of<std::tuple_element_t<I, Tuple>...>;
 }(std::make_index_sequence<std::tuple_size_v<Tuple>>{});
 
 // No WHERE clause.
 struct NoWhere {
   using tables = type_list<>;
-  static constexpr bool static_shape = true;
+  static constexpr TextShape shape{};
   void write(SqlWriter&) const {}
 };
 
@@ -99,7 +66,7 @@ inline void check_row_width(const RowReader& row, std::size_t expected) {
 // No RETURNING clause.
 struct NoReturning {
   using tables = type_list<>;
-  static constexpr bool static_shape = true;
+  static constexpr TextShape shape{};
 };
 
 template <class Tuple>

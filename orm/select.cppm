@@ -20,6 +20,7 @@ import :expression;
 import :query_support;
 import :sql_writer;
 import :table;
+import :text_cache;
 
 export namespace keel {
 
@@ -61,10 +62,11 @@ struct join_targets<type_list<J...>> {
   using nullable = concat_t<std::conditional_t<J::left, type_list<typename J::joined>, type_list<>>...>;
 };
 
+// The text shape of what a SELECT (or RETURNING) lists.
 template <class P>
-struct projection_shape : std::true_type {};
+inline constexpr TextShape projection_shape{};
 template <class... E>
-struct projection_shape<Columns<E...>> : std::bool_constant<(E::static_shape && ...)> {};
+inline constexpr TextShape projection_shape<Columns<E...>> = shape_of<E...>;
 
 struct SelectFlags {
   bool distinct = false;
@@ -209,8 +211,8 @@ public:
   }())::type;
   static constexpr bool scalar = std::same_as<Projection, CountRows> || std::same_as<Projection, ExistsRows>;
   using result_type = std::conditional_t<scalar, element_type, select_result_t<element_type, Flags.first>>;
-  static constexpr bool static_shape = Where::static_shape && tuple_static_shape_v<Order> &&
-                                       tuple_static_shape_v<Group> && projection_shape<Projection>::value;
+  static constexpr TextShape shape =
+      projection_shape<Projection> + Where::shape + tuple_shape_v<Group> + tuple_shape_v<Order>;
 
   Select() = default;
   Select(Projection projection, Where where, Order order, Group group, std::int64_t limit, std::int64_t offset)

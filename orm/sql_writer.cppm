@@ -2,6 +2,7 @@
 // write pass runs in two modes: the first run of a query shape writes both, later runs only collect values
 // (the text is cached per shape and dialect), so text and values can never disagree on order.
 module;
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -11,6 +12,25 @@ import keel.engine;
 
 export namespace keel {
 
+// What the SQL text of an expression or query depends on besides its C++ type and the dialect. Everything
+// else that shapes the text (operators, functions, clause options) is in the type.
+struct TextShape {
+  // false: the text follows the values (one placeholder per value of in()), so it is rendered on every run.
+  bool fixed = true;
+  // Run-time choices between texts, such as `= $1` or `IS NULL` for an optional that may be empty. Each is
+  // one bit of the key the text is cached by (SqlWriter::choose).
+  unsigned choices = 0;
+
+  friend constexpr TextShape operator+(TextShape a, TextShape b) {
+    return {a.fixed && b.fixed, a.choices + b.choices};
+  }
+  friend constexpr bool operator==(TextShape, TextShape) = default;
+};
+
+// The shape of several parts together.
+template <class... Parts>
+inline constexpr TextShape shape_of = (TextShape{} + ... + Parts::shape);
+
 class SqlWriter {
 public:
   explicit SqlWriter(Dialect dialect, bool write_text = true) : dialect_(dialect), write_text_(write_text) {}
@@ -18,14 +38,14 @@ public:
   Dialect dialect() const noexcept { return dialect_; }
   bool writes_text() const noexcept { return write_text_; }
 
-  void sql(std::string_view text) {
+  inline void sql(std::string_view text) {
     if (write_text_) text_ += text;
   }
-  void identifier(std::string_view name) {
+  inline void identifier(std::string_view name) {
     if (write_text_) append_quoted_identifier(text_, name);
   }
   // "table"."column", or "column" where the statement has one table and the dialect wants it bare.
-  void column(std::string_view table, std::string_view column) {
+  inline void column(std::string_view table, std::string_view column) {
     if (!write_text_) return;
     if (qualify_columns_) {
       append_quoted_identifier(text_, table);
@@ -33,10 +53,20 @@ public:
     }
     append_quoted_identifier(text_, column);
   }
-  void param(Value value) {
+  inline void param(Value value) {
     params_.push_back(std::move(value));
     if (write_text_) append_placeholder(text_, dialect_, params_.size());
   }
+
+  // A run-time choice between two texts: records it in the key the text is cached by, and returns it. The
+  // node that chooses counts it in its TextShape::choices.
+  inline bool choose(bool second) noexcept {
+    if (second) choice_key_ |= std::uint64_t{1} << (choice_count_ % 64);
+    ++choice_count_;
+    return second;
+  }
+  std::uint64_t choice_key() const noexcept { return choice_key_; }
+  unsigned choice_count() const noexcept { return choice_count_; }
 
   void set_qualify_columns(bool qualify) noexcept { qualify_columns_ = qualify; }
   bool qualify_columns() const noexcept { return qualify_columns_; }
@@ -48,6 +78,8 @@ private:
   Dialect dialect_;
   bool write_text_;
   bool qualify_columns_ = true;
+  std::uint64_t choice_key_ = 0;
+  unsigned choice_count_ = 0;
   std::string text_;
   std::vector<Value> params_;
 };

@@ -19,6 +19,7 @@ import :query_support;
 import :select;
 import :sql_writer;
 import :table;
+import :text_cache;
 
 export namespace keel {
 
@@ -33,7 +34,7 @@ public:
 template <auto Member, class E>
 struct Assignment {
   using tables = typename E::tables;
-  static constexpr bool static_shape = E::static_shape;
+  static constexpr TextShape shape = E::shape;
   E value;
   void write(SqlWriter& w) const {
     w.identifier(member_column<Member>::name);
@@ -47,7 +48,7 @@ class Update : public Runnable<Update<T, Sets, Where, Force, Returning>> {
 public:
   static constexpr bool returns_columns = !std::same_as<Returning, NoReturning>;
   using result_type = returning_result_t<Returning, std::uint64_t>;
-  static constexpr bool static_shape = Where::static_shape && projection_shape<Returning>::value && tuple_static_shape_v<Sets>;
+  static constexpr TextShape shape = tuple_shape_v<Sets> + Where::shape + projection_shape<Returning>;
 
   Update() = default;
   Update(Sets sets, Where where, Returning returning)

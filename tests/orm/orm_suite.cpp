@@ -339,3 +339,73 @@ TEST_CASE_METHOD(Fixture, "orm: an insert too large for one statement is split, 
   // As one statement it is refused, with the limit in the message.
   CHECK_THROWS_AS(keel::insert(many).statement(db.dialect()), keel::MisuseError);
 }
+
+TEST_CASE_METHOD(Fixture, "orm: queries that differ only in an operator or option return their own rows") {
+  // Each pair is one query shape but for the operator; the second must not run the first one's SQL.
+  const auto n = c<&Band::popularity>;
+  CHECK(keel::count<Band>().where(n > 500).run_sync(db) == 2);
+  CHECK(keel::count<Band>().where(n < 500).run_sync(db) == 1);
+  CHECK(keel::count<Band>().where(n >= 1000).run_sync(db) == 2);
+  CHECK(keel::count<Band>().where(n <= 1000).run_sync(db) == 2);
+  CHECK(keel::count<Band>().where(n == 1000).run_sync(db) == 1);
+  CHECK(keel::count<Band>().where(n != 1000).run_sync(db) == 2);
+  CHECK(keel::count<Band>().where(n > 500 && n < 1500).run_sync(db) == 1);
+  CHECK(keel::count<Band>().where(n > 500 || n < 50).run_sync(db) == 3);
+  const auto rust = c<&Band::name> == "Rustaceans";
+  keel::update<Band>().set(n, n + 7).where(rust).run_sync(db);
+  keel::update<Band>().set(n, n - 7).where(rust).run_sync(db);
+  keel::update<Band>().set(n, n * 3).where(rust).run_sync(db);
+  keel::update<Band>().set(n, n / 2).where(rust).run_sync(db);
+  CHECK(keel::select(n).where(rust).run_sync(db) == std::vector<std::int64_t>{3000});
+  const auto name = c<&Band::name>;
+  CHECK(keel::count<Band>().where(name.like("%s")).run_sync(db) == 3);
+  CHECK(keel::count<Band>().where(name.not_like("P%")).run_sync(db) == 2);
+  CHECK(keel::count<Band>().where(name.ilike("p%")).run_sync(db) == 1);
+  CHECK(keel::count<Band>().where(name.not_ilike("p%")).run_sync(db) == 2);
+  CHECK(keel::select(name).order_by(n.asc()).first().run_sync(db) == std::optional<std::string>("C-Sharps"));
+  CHECK(keel::select(name).order_by(n.desc()).first().run_sync(db) == std::optional<std::string>("Rustaceans"));
+  CHECK(keel::select<Band>(keel::min(n)).run_sync(db) == std::vector<std::optional<std::int64_t>>{10});
+  CHECK(keel::select<Band>(keel::max(n)).run_sync(db) == std::vector<std::optional<std::int64_t>>{3000});
+  CHECK(keel::count<Band>().where(c<&Band::country>.is_null()).run_sync(db) == 1);
+  CHECK(keel::count<Band>().where(c<&Band::country>.is_not_null()).run_sync(db) == 2);
+}
+
+TEST_CASE_METHOD(Fixture, "orm: == and != with an optional compare with its value, or mean IS NULL when empty") {
+  using Country = std::optional<std::string>;
+  const auto country = c<&Band::country>;
+  auto names_where = [&](auto condition) {
+    return keel::select(c<&Band::name>).where(condition).order_by(c<&Band::name>).run_sync(db);
+  };
+  using Names = std::vector<std::string>;
+  // One query type, run with each choice in turn.
+  for (int round = 0; round < 2; ++round) {
+    CHECK(names_where(country == Country{}) == Names{"C-Sharps"});
+    CHECK(names_where(country == Country{"NL"}) == Names{"Pythonistas"});
+    CHECK(names_where(country != Country{}) == Names{"Pythonistas", "Rustaceans"});
+    CHECK(names_where(country != Country{"NL"}) == Names{"Rustaceans"});
+  }
+  const auto band = keel::select(c<&Band::id>).where(c<&Band::name> == "Rustaceans").run_sync(db).at(0);
+  keel::insert(Concert{.band = band, .venue = "Ziggo", .promoter = guido}, Concert{.band = band, .venue = "Patronaat"})
+      .run_sync(db);
+  auto venues_promoted_by = [&](std::optional<keel::ForeignKey<Manager>> promoter) {
+    return keel::select(c<&Concert::venue>).where(c<&Concert::promoter> == promoter).run_sync(db);
+  };
+  CHECK(venues_promoted_by(std::nullopt) == Names{"Patronaat"});
+  CHECK(venues_promoted_by(guido) == Names{"Ziggo"});
+  CHECK(keel::delete_from<Concert>().where(c<&Concert::promoter> == std::optional<keel::ForeignKey<Manager>>{})
+            .run_sync(db) == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "orm: column wrappers bind as their values in raw queries") {
+  auto bands = keel::select<Band>().order_by(c<&Band::id>).run_sync(db);
+  REQUIRE(bands.size() == 3);
+  // keel::Id, keel::Unique<std::string> and keel::ForeignKey, as the rows hold them.
+  auto by_id = db.raw_sync("SELECT name FROM band WHERE id = {}", bands[2].id);
+  REQUIRE(by_id.size() == 1);
+  CHECK(by_id[0].get<std::string>(0) == "C-Sharps");
+  auto by_name = db.raw_sync("SELECT popularity FROM band WHERE name = {}", bands[1].name);
+  REQUIRE(by_name.size() == 1);
+  CHECK(by_name[0].get<std::int64_t>(0) == 2000);
+  auto by_manager = db.raw_sync("SELECT count(*) FROM band WHERE manager = {}", bands[0].manager);
+  CHECK(by_manager[0].get<std::int64_t>(0) == 2);
+}

@@ -1,0 +1,143 @@
+// The text cache never hands a query another query's SQL. For every operator, function and clause option the
+// ORM offers, two queries that differ only in it are rendered one after the other, through the cache, on each
+// dialect, and each text and its values are compared with what the query renders with no cache.
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+import keel;
+#include "../orm/orm_tables.hpp"
+
+using namespace orm_test;
+using keel::c;
+using keel::Dialect;
+using keel::Value;
+
+namespace {
+
+// The query's statement, through the cache, against a render with no cache, on both dialects.
+template <class Q>
+void check_fresh(const Q& query) {
+  for (Dialect dialect : {Dialect::sqlite, Dialect::postgres}) {
+    keel::SqlWriter fresh(dialect);
+    query.write(fresh);
+    const keel::Statement cached = query.statement(dialect);
+    INFO(keel::to_string(dialect));
+    CHECK(std::string(cached.sql()) == fresh.take_text());
+    CHECK(cached.params() == fresh.take_params());
+  }
+}
+
+// Queries rendered in turn, each against its own fresh text.
+template <class... Q>
+void check_each(const Q&... queries) {
+  (check_fresh(queries), ...);
+}
+
+auto where_band(auto condition) { return keel::select(c<&Band::id>).where(condition); }
+
+}  // namespace
+
+TEST_CASE("every comparison, logic and arithmetic operator has its own text", "[orm][text_cache]") {
+  const auto n = c<&Band::popularity>;
+  check_each(where_band(n > 5), where_band(n < 5), where_band(n >= 5), where_band(n <= 5), where_band(n == 5),
+             where_band(n != 5));
+  check_each(where_band(n > 5 && n < 9), where_band(n > 5 || n < 9), where_band(!(n > 5)));
+  check_each(where_band(n + 7 == 1), where_band(n - 7 == 1), where_band(n * 7 == 1), where_band(n / 7 == 1),
+             where_band(n % 7 == 1));
+  check_each(keel::select(n + 7), keel::select(n - 7));
+  // An operator is part of a query's type, so two operators never share a text.
+  STATIC_REQUIRE_FALSE(std::is_same_v<decltype(where_band(n > 5)), decltype(where_band(n < 5))>);
+  STATIC_REQUIRE_FALSE(std::is_same_v<decltype(where_band(n > 5 && n < 9)), decltype(where_band(n > 5 || n < 9))>);
+  STATIC_REQUIRE_FALSE(std::is_same_v<decltype(keel::select(n + 7)), decltype(keel::select(n - 7))>);
+}
+
+TEST_CASE("every function and clause option has its own text", "[orm][text_cache]") {
+  const auto name = c<&Band::name>;
+  const auto n = c<&Band::popularity>;
+  check_each(where_band(name.like("P%")), where_band(name.not_like("P%")), where_band(name.ilike("P%")),
+             where_band(name.not_ilike("P%")));
+  check_each(where_band(n.in({1, 2})), where_band(n.not_in({1, 2})), where_band(n.in({1, 2, 3})),
+             where_band(n.in(std::vector<int>{})), where_band(n.not_in(std::vector<int>{})));
+  check_each(where_band(c<&Band::country>.is_null()), where_band(c<&Band::country>.is_not_null()));
+  check_each(keel::select(name).order_by(n.asc()), keel::select(name).order_by(n.desc()),
+             keel::select(name).order_by(n), keel::select(name).order_by(n.desc(), name.asc()));
+  check_each(keel::select<Band>(keel::count(n)), keel::select<Band>(keel::sum(n)), keel::select<Band>(keel::avg(n)),
+             keel::select<Band>(keel::min(n)), keel::select<Band>(keel::max(n)), keel::select<Band>(keel::count_all()));
+  check_each(keel::select(name), keel::select(name).distinct(), keel::select(name).limit(3),
+             keel::select(name).offset(3), keel::select(name).limit(3).offset(1), keel::select(name).first(),
+             keel::select(name).group_by(name), keel::select(name).where(n > 1).where(n < 9));
+  check_each(keel::count<Band>().where(n > 1), keel::exists<Band>().where(n > 1));
+  check_each(keel::select(name, c<&Manager::name>).join<&Band::manager>(),
+             keel::select(name, c<&Manager::name>).left_join<&Band::manager>(),
+             keel::select(c<&Manager::name>, name).join<&Band::manager>());
+  check_each(keel::update<Band>().set(n, n + 1).where(name == "a"), keel::update<Band>().set(n, n - 1).where(name == "a"),
+             keel::update<Band>().set(n, 1).force(), keel::update<Band>().set(n, 1).where(name == "a").returning(n));
+  check_each(keel::delete_from<Band>().where(n < 1), keel::delete_from<Band>().where(n > 1),
+             keel::delete_from<Band>().force(), keel::delete_from<Band>().where(n < 1).returning(name));
+  check_each(keel::insert(Band{.name = "a"}), keel::insert(Band{.name = "a"}).returning(name),
+             keel::insert(Band{.name = "a"}, Band{.name = "b"}), keel::insert(std::vector<Band>{}));
+}
+
+TEST_CASE("= and <> with an empty optional are IS NULL and IS NOT NULL, and cached by that choice",
+          "[orm][text_cache]") {
+  using Country = std::optional<std::string>;
+  const auto country = c<&Band::country>;
+  const auto empty = where_band(country == Country{});
+  const auto nl = where_band(country == Country{"NL"});
+  STATIC_REQUIRE(std::is_same_v<decltype(empty), decltype(nl)>);  // one type, two texts
+  check_each(empty, nl, empty, nl);
+  CHECK(empty.statement(Dialect::postgres).sql().ends_with(R"(WHERE ("band"."country" IS NULL))"));
+  CHECK(empty.statement(Dialect::postgres).params().empty());
+  CHECK(nl.statement(Dialect::postgres).sql().ends_with(R"(WHERE ("band"."country" = $1))"));
+  CHECK(nl.statement(Dialect::postgres).params() == std::vector<Value>{"NL"});
+  // Each choice still renders once: two statements of one choice share one text.
+  CHECK(empty.statement(Dialect::sqlite).sql().data() == where_band(country == Country{}).statement(Dialect::sqlite).sql().data());
+  CHECK(nl.statement(Dialect::sqlite).sql().data() == where_band(country == Country{"CA"}).statement(Dialect::sqlite).sql().data());
+
+  const auto not_empty = where_band(country != Country{});
+  CHECK(not_empty.statement(Dialect::sqlite).sql().ends_with(R"(WHERE ("band"."country" IS NOT NULL))"));
+  check_each(where_band(country != Country{"NL"}), not_empty);
+  // The optional on the left, and several choices in one query (the placeholders are numbered as they come).
+  using Key = std::optional<keel::ForeignKey<Manager>>;
+  const auto two = [&](Country a, Key b) {
+    return keel::select(c<&Concert::venue>).where(a == c<&Concert::venue> && c<&Concert::promoter> != b &&
+                                                  c<&Concert::price> > 1.5);
+  };
+  check_each(two({}, {}), two("x", {}), two({}, 3), two("x", 3));
+  CHECK(two({}, 3).statement(Dialect::postgres).sql().ends_with(
+      R"(WHERE ((("concert"."venue" IS NULL) AND ("concert"."promoter" <> $1)) AND ("concert"."price" > $2)))"));
+  // Other comparisons with an empty optional keep SQL's meaning: NULL compares as unknown.
+  CHECK(where_band(c<&Band::popularity> > std::optional<int>{}).statement(Dialect::sqlite).params() ==
+        std::vector<Value>{nullptr});
+  // In an update, `= ?` sets the column to the value given, NULL included; only the condition chooses.
+  check_each(keel::update<Band>().set(country, Country{}).where(country == Country{}),
+             keel::update<Band>().set(country, Country{}).where(country == Country{"NL"}));
+  check_each(keel::delete_from<Band>().where(country == Country{}), keel::delete_from<Band>().where(country == Country{"NL"}));
+}
+
+TEST_CASE("column wrappers bind as their values; nothing else binds as a boolean", "[orm][value]") {
+  Band band{.id = 42, .name = "Pythonistas", .manager = 7, .popularity = 1000};
+  CHECK(Value(band.id) == Value(42));
+  CHECK(Value(band.name) == Value("Pythonistas"));
+  CHECK(Value(band.manager) == Value(7));
+  CHECK(Value(band.popularity) == Value(1000));
+  CHECK(Value(std::optional<keel::Id>{}) == Value());
+  CHECK(Value(std::optional<keel::ForeignKey<Manager>>{3}) == Value(3));
+  CHECK(Value(keel::PrimaryKey<std::string>{"A-1"}) == Value("A-1"));
+  CHECK(Value(keel::Indexed<double>{2.5}) == Value(2.5));
+  CHECK(Value(true).kind() == keel::ValueKind::boolean);
+  auto raw = keel::raw("SELECT name FROM band WHERE id = {} AND manager = {}", band.id, band.manager);
+  CHECK(raw.statement(Dialect::postgres).params() == std::vector<Value>{42, 7});
+  // A pointer, or a class that converts to bool, is no value.
+  struct Flag {
+    operator bool() const { return true; }
+  };
+  STATIC_REQUIRE_FALSE(keel::Bindable<const int*>);
+  STATIC_REQUIRE_FALSE(keel::Bindable<Flag>);
+  STATIC_REQUIRE_FALSE(keel::Bindable<std::optional<Flag>>);
+  STATIC_REQUIRE(keel::Bindable<keel::Id>);
+  STATIC_REQUIRE(keel::Bindable<std::optional<keel::Unique<std::string>>>);
+}
