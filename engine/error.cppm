@@ -133,6 +133,9 @@ KEEL_DATABASE_ERROR(QueryCanceled, OperatorIntervention);                  // 57
 KEEL_DATABASE_ERROR(AdminShutdown, OperatorIntervention);                  // 57P01: terminated by an administrator
 KEEL_DATABASE_ERROR(DataException, DatabaseError);                 // class 22
 KEEL_DATABASE_ERROR(InvalidTransactionState, DatabaseError);       // class 25
+// 25P02: an earlier statement failed, so the database aborted the transaction; its COMMIT rolled back instead.
+KEEL_DATABASE_ERROR(TransactionAborted, InvalidTransactionState);
+KEEL_DATABASE_ERROR(InvalidSavepoint, DatabaseError);              // class 3B: no such savepoint (3B001)
 KEEL_DATABASE_ERROR(InsufficientResources, DatabaseError);         // class 53
 KEEL_DATABASE_ERROR(ProgramLimitExceeded, DatabaseError);          // class 54
 KEEL_DATABASE_ERROR(InternalError, DatabaseError);                 // class XX
@@ -157,6 +160,7 @@ KEEL_DATABASE_ERROR(FeatureNotSupported, DatabaseError);           // class 0A
   if (state == "55P03") throw LockNotAvailable(std::move(fields));
   if (state == "57014") throw QueryCanceled(std::move(fields));
   if (state == "57P01") throw AdminShutdown(std::move(fields));
+  if (state == "25P02") throw TransactionAborted(std::move(fields));
   const std::string_view sqlclass = state.substr(0, 2);
   if (sqlclass == "23") throw IntegrityConstraintViolation(std::move(fields));
   if (sqlclass == "40") throw TransactionRollbackError(std::move(fields));
@@ -166,11 +170,23 @@ KEEL_DATABASE_ERROR(FeatureNotSupported, DatabaseError);           // class 0A
   if (sqlclass == "57") throw OperatorIntervention(std::move(fields));
   if (sqlclass == "22") throw DataException(std::move(fields));
   if (sqlclass == "25") throw InvalidTransactionState(std::move(fields));
+  if (sqlclass == "3B") throw InvalidSavepoint(std::move(fields));
   if (sqlclass == "53") throw InsufficientResources(std::move(fields));
   if (sqlclass == "54") throw ProgramLimitExceeded(std::move(fields));
   if (sqlclass == "XX") throw InternalError(std::move(fields));
   if (sqlclass == "0A") throw FeatureNotSupported(std::move(fields));
   throw DatabaseError(std::move(fields));
+}
+
+// A COMMIT that the database answered by rolling back (PostgreSQL's ROLLBACK reply, or SQLite's transaction
+// already ended by an error): nothing in the transaction was saved, and the caller must hear it.
+[[noreturn]] inline void throw_commit_rolled_back() {
+  ErrorFields fields;
+  fields.severity = "ERROR";
+  fields.sqlstate = "25P02";
+  fields.message =
+      "the transaction was rolled back, not committed: a statement in it failed, which aborted it on the database";
+  throw TransactionAborted(std::move(fields));
 }
 
 }  // namespace keel

@@ -2,6 +2,7 @@
 // the handles users hold (Transaction, Savepoint) and by the context frames that make it context-local.
 module;
 #include <boost/asio/awaitable.hpp>
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -9,6 +10,7 @@ module;
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 export module keel.engine:transaction;
 import :connection;
 import :context;
@@ -80,6 +82,7 @@ private:
   Dialect dialect_;
   std::string outcome_;
   std::uint64_t next_savepoint_ = 0;
+  std::vector<std::string> savepoint_names_;  // every name used in this transaction, given or generated
 };
 
 // A named point inside a transaction to roll back to.
@@ -100,8 +103,16 @@ private:
 };
 
 inline asio::awaitable<Savepoint> TransactionState::savepoint(std::optional<std::string> name) {
-  std::string chosen = name ? std::move(*name) : "keel_savepoint_" + std::to_string(++next_savepoint_);
+  // A generated name skips every name used in this transaction: rolling back to a name goes to the latest
+  // savepoint of that name, so a generated one must never shadow the user's.
+  auto used = [&](const std::string& n) { return std::ranges::find(savepoint_names_, n) != savepoint_names_.end(); };
+  std::string chosen;
+  if (name) chosen = std::move(*name);
+  else
+    do chosen = "keel_savepoint_" + std::to_string(++next_savepoint_);
+    while (used(chosen));
   validate_identifier(chosen, "savepoint");
+  if (!used(chosen)) savepoint_names_.push_back(chosen);
   co_await execute(Statement("SAVEPOINT " + chosen), nullptr);
   co_return Savepoint(shared_from_this(), std::move(chosen));
 }

@@ -798,7 +798,10 @@ public:
     sql += options.deferrable ? " DEFERRABLE" : "";
     co_await execute(sql);
   }
-  asio::awaitable<void> commit() { co_await execute("COMMIT"); }
+  // A transaction that an error aborted answers COMMIT with ROLLBACK: that is TransactionAborted, never success.
+  asio::awaitable<void> commit() {
+    if (co_await execute("COMMIT") == "ROLLBACK") throw_commit_rolled_back();
+  }
   asio::awaitable<void> rollback() { co_await execute("ROLLBACK"); }
   asio::awaitable<void> savepoint(std::string_view name) {
     validate_identifier(name, "savepoint");

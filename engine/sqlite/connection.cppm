@@ -179,6 +179,8 @@ public:
   asio::awaitable<void> commit() override {
     co_await run_blocking(strand_, [&] {
       end_query_only();
+      // Some errors (a full disk, an I/O error, a busy deadlock) make SQLite roll the whole transaction back.
+      if (sqlite3_get_autocommit(db_)) throw_commit_rolled_back();
       exec(db_, "COMMIT");
     });
   }

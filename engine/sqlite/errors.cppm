@@ -41,6 +41,7 @@ inline std::string sqlstate_for(int extended_code, std::string_view message) {
   if (message.starts_with("no such column")) return "42703";
   if (message.find("syntax error") != std::string_view::npos || message.starts_with("incomplete input")) return "42601";
   if (message.starts_with("table ") && message.ends_with(" already exists")) return "42P07";
+  if (message.starts_with("no such savepoint")) return "3B001";
   return "42000";
 }
 

@@ -433,6 +433,13 @@ TEST_CASE("transactions on a connection: isolation, read-only, savepoints", "[pg
   CHECK_THROWS_AS(value_of<int>(*c, "SELECT 1"), keel::InvalidTransactionState);
   run(c->rollback());
   CHECK(value_of<int>(*c, "SELECT 1") == 1);
+  // COMMIT of an aborted transaction is answered with ROLLBACK: an error, never a quiet success.
+  run(c->begin());
+  run(c->execute("INSERT INTO account VALUES ($1, $2)", 7, 70));
+  CHECK_THROWS_AS(run(c->execute("INSERT INTO account VALUES ($1, $2)", 1, 0)), keel::UniqueViolation);
+  CHECK_THROWS_AS(run(c->commit()), keel::TransactionAborted);
+  CHECK_FALSE(c->is_in_transaction());
+  CHECK(value_of<std::int64_t>(*c, "SELECT count(*) FROM account WHERE id = 7") == 0);
   run(c->execute("DROP TABLE account"));
 }
 

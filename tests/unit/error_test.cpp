@@ -26,6 +26,10 @@ TEST_CASE("a database error is thrown as the most specific class of its SQLSTATE
   CHECK_THROWS_AS(keel::throw_database_error(fields("28P01")), keel::InvalidPassword);
   CHECK_THROWS_AS(keel::throw_database_error(fields("57014")), keel::QueryCanceled);
   CHECK_THROWS_AS(keel::throw_database_error(fields("55P03")), keel::LockNotAvailable);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("25P02")), keel::TransactionAborted);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("25001")), keel::InvalidTransactionState);
+  CHECK_THROWS_AS(keel::throw_database_error(fields("3B001")), keel::InvalidSavepoint);
+  CHECK_THROWS_AS(keel::throw_commit_rolled_back(), keel::TransactionAborted);
   CHECK_THROWS_AS(keel::throw_database_error(fields("P0001")), keel::DatabaseError);
 }
 

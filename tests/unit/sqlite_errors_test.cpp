@@ -17,6 +17,7 @@ TEST_CASE("SQLite's extended codes map onto SQLSTATEs") {
   CHECK(error_fields(SQLITE_INTERRUPT, "interrupted").sqlstate == "57014");
   CHECK(error_fields(SQLITE_READONLY, "attempt to write a readonly database").sqlstate == "25006");
   CHECK(error_fields(SQLITE_ERROR, "no such table: band").sqlstate == "42P01");
+  CHECK(error_fields(SQLITE_ERROR, "no such savepoint: sp").sqlstate == "3B001");
   CHECK(error_fields(SQLITE_ERROR, "no such column: nme").sqlstate == "42703");
   CHECK(error_fields(SQLITE_ERROR, "near \"SELEC\": syntax error").sqlstate == "42601");
   CHECK(error_fields(SQLITE_ERROR, "table band already exists").sqlstate == "42P07");
