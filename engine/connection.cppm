@@ -47,20 +47,38 @@ public:
   virtual asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) = 0;
 };
 
+class ConnectionOwner;
+
+struct ReturnToOwner {
+  ConnectionOwner* owner = nullptr;
+  void operator()(Connection* connection) const noexcept;
+};
+
+using ConnectionLease = std::unique_ptr<Connection, ReturnToOwner>;
+
 // Where a lease goes back to.
 class ConnectionOwner {
 public:
+  // A lease dropped: the connection goes back in the background.
   virtual void release(Connection* connection) noexcept = 0;
+  // A lease handed back by a caller that can wait: the connection is back (reset where it needs it) when this
+  // returns, so that the caller's next acquire finds it. keel's own code hands leases back this way.
+  virtual asio::awaitable<void> give_back(ConnectionLease lease) {
+    lease.reset();
+    co_return;
+  }
 
 protected:
   ~ConnectionOwner() = default;
 };
 
-struct ReturnToOwner {
-  ConnectionOwner* owner = nullptr;
-  void operator()(Connection* connection) const noexcept { owner->release(connection); }
-};
+inline void ReturnToOwner::operator()(Connection* connection) const noexcept { owner->release(connection); }
 
-using ConnectionLease = std::unique_ptr<Connection, ReturnToOwner>;
+// Hands a lease back to its owner and waits until the connection is back.
+inline asio::awaitable<void> give_back(ConnectionLease lease) {
+  if (!lease) co_return;
+  ConnectionOwner* owner = lease.get_deleter().owner;
+  co_await owner->give_back(std::move(lease));
+}
 
 }  // namespace keel

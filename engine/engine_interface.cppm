@@ -56,7 +56,16 @@ public:
     if (auto transaction = find_transaction(co_await current_frame(), this))
       co_return co_await transaction->execute(statement, sink);
     ConnectionLease connection = co_await acquire();
-    co_return co_await connection->execute(statement, sink);
+    std::exception_ptr failure;
+    ExecResult result;
+    try {
+      result = co_await connection->execute(statement, sink);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    co_await give_back(std::move(connection));
+    if (failure) std::rethrow_exception(failure);
+    co_return result;
   }
 
   // ---- Queries

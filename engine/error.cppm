@@ -83,6 +83,9 @@ struct ErrorFields {
   std::string column;
   std::string data_type;
   std::string constraint;
+  // The server function that raised the error (PostgreSQL's R field). Never translated, unlike the message, so
+  // decisions that the SQLSTATE alone cannot make look here.
+  std::string routine;
   int native_code = 0;  // the engine's own code (SQLite's extended result code); 0 when there is none
 };
 

@@ -1,4 +1,5 @@
-// The sync wrappers: run one awaitable to completion on a private event loop on the calling thread.
+// The sync wrappers: run one awaitable to completion on the calling thread's private event loop. The loop is
+// kept between calls (one per thread), so that an engine's connections made by one sync call serve the next.
 module;
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -30,25 +31,43 @@ inline void ensure_not_in_event_loop() {
         "coroutine on that loop, and deadlock if the call needs the loop. co_await the async form instead");
 }
 
+// The calling thread's private event loop, where its sync calls run. Connections that an engine opens there
+// stay with it between calls; they are closed when the thread ends (the loop's services shut down).
+inline asio::io_context& sync_loop() {
+  thread_local asio::io_context loop(1);
+  return loop;
+}
+
 // Runs `work` to completion and returns its result; the calling thread's frame (a transaction_sync scope)
 // becomes the context of the work.
 template <class T>
 T run_sync(asio::awaitable<T> work) {
   ensure_not_in_event_loop();
-  asio::io_context loop(1);
+  asio::io_context& loop = sync_loop();
+  loop.restart();
   asio::any_io_executor executor = loop.get_executor();
   if (FramePtr frame = thread_frame()) executor = AnyContextExecutor(std::move(executor), std::move(frame));
   std::exception_ptr failure;
+  bool done = false;
   std::conditional_t<std::is_void_v<T>, bool, std::optional<T>> result{};
   if constexpr (std::is_void_v<T>) {
-    asio::co_spawn(executor, std::move(work), [&](std::exception_ptr e) { failure = e; });
+    asio::co_spawn(executor, std::move(work), [&](std::exception_ptr e) {
+      failure = e;
+      done = true;
+    });
   } else {
     asio::co_spawn(executor, std::move(work), [&](std::exception_ptr e, T value) {
       failure = e;
       if (!e) result.emplace(std::move(value));
+      done = true;
     });
   }
-  loop.run();
+  // Until the work is done, not until the loop is idle: a pool's idle connections keep watching their
+  // sockets on it. What is ready when the work ends (a connection going back to its pool) runs too.
+  while (!done && loop.run_one() > 0) {
+  }
+  loop.poll();
+  if (!done) throw MisuseError("keel::run_sync: the event loop ran out of work before the call finished");
   if (failure) std::rethrow_exception(failure);
   if constexpr (!std::is_void_v<T>) return std::move(*result);
 }

@@ -4,6 +4,7 @@ module;
 #include <boost/asio/awaitable.hpp>
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <span>
@@ -45,20 +46,8 @@ public:
     co_return co_await live("open a cursor").open_cursor(std::move(statement));
   }
 
-  asio::awaitable<void> commit() {
-    Connection& connection = live("commit");
-    // The connection goes back to its pool whatever COMMIT says: a failed COMMIT ends the transaction too,
-    // and the pool's reset rolls back whatever the server kept.
-    ConnectionLease lease = std::move(connection_);
-    outcome_ = "committed";
-    co_await connection.commit();
-  }
-  asio::awaitable<void> rollback() {
-    Connection& connection = live("roll back");
-    ConnectionLease lease = std::move(connection_);
-    outcome_ = "rolled back";
-    co_await connection.rollback();
-  }
+  asio::awaitable<void> commit() { return end(&Connection::commit, "commit", "committed"); }
+  asio::awaitable<void> rollback() { return end(&Connection::rollback, "roll back", "rolled back"); }
 
   asio::awaitable<Savepoint> savepoint(std::optional<std::string> name);
   asio::awaitable<void> rollback_to(std::string name) {
@@ -71,6 +60,23 @@ public:
   }
 
 private:
+  // The connection goes back to its pool whatever COMMIT or ROLLBACK says: a failed COMMIT ends the
+  // transaction too, and the pool's reset rolls back whatever the server kept.
+  asio::awaitable<void> end(asio::awaitable<void> (Connection::*finish)(), std::string_view action,
+                            const char* outcome) {
+    live(action);
+    ConnectionLease lease = std::move(connection_);
+    outcome_ = outcome;
+    std::exception_ptr failure;
+    try {
+      co_await ((*lease).*finish)();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    co_await give_back(std::move(lease));
+    if (failure) std::rethrow_exception(failure);
+  }
+
   Connection& live(std::string_view action) const {
     if (!connection_)
       throw TransactionError("cannot " + std::string(action) + ": the transaction was already " + outcome_);

@@ -894,7 +894,11 @@ public:
     co_await execute("CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); RESET ALL");
     listeners_.clear();
     update_reading();
+    session_changed_ = false;
   }
+  // Whether a command since the last reset() left state in the session (SET, LISTEN, a held cursor...; see
+  // proto::changes_session). A pool that resets only what changed asks this.
+  bool session_changed() const noexcept { return session_changed_; }
 
   // Reads from the server while idle, so that a connection the server ends (a restart, an administrator) is
   // marked closed at once, and termination listeners hear of it. A pool does this for its idle connections.
@@ -902,6 +906,9 @@ public:
     watching_ = on;
     update_reading();
   }
+  // Idle and untouched by the server since its last reply: not closed, nothing unread on the socket. A pool
+  // that does not watch its idle connections asks this before it lends one.
+  bool is_quiet() noexcept { return !is_closed() && pending_requests() == 0 && !transport().has_unread_input(); }
   // How many queries this connection has run (a pool's max_queries).
   std::uint64_t queries_run() const noexcept { return queries_run_; }
 
@@ -937,7 +944,10 @@ private:
     explicit SimpleReply(CopySink* sink = nullptr) : sink_(sink) {}
     void on_message(const proto::Frame& frame) override {
       switch (frame.type) {
-        case 'C': tag = proto::parse_command_complete(frame.body).tag; break;
+        case 'C':
+          tag = proto::parse_command_complete(frame.body).tag;
+          changed_session = changed_session || proto::changes_session(tag);
+          break;
         case 'E': note_error(frame); break;
         case 'G': copy_in_refused = true; break;
         case 'd':
@@ -954,6 +964,7 @@ private:
     }
     bool caller_may_resume() const override { return done || (copy_in_refused && !copy_fail_sent); }
     std::string tag;
+    bool changed_session = false;
     bool copy_in_refused = false, copy_fail_sent = false;
     std::exception_ptr refused;  // the sink's
 
@@ -1001,6 +1012,7 @@ private:
         case 'C':
           status = proto::parse_command_complete(frame.body).tag;
           rows_affected += proto::rows_in_command_tag(status);
+          changed_session = changed_session || proto::changes_session(status);
           break;
         case 'E': note_error(frame); break;
         default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in a query");
@@ -1009,6 +1021,7 @@ private:
     void use_description(std::shared_ptr<const RecordDescription> description) { description_ = std::move(description); }
     std::string status;
     std::uint64_t rows_affected = 0;
+    bool changed_session = false;
     std::exception_ptr refused;
 
   private:
@@ -1284,6 +1297,7 @@ private:
         if (!pipeline_->flush_now()) co_await pipeline_->flush();
         co_await pipeline_->wait(*reply, deadline);
       }
+      session_changed_ = session_changed_ || reply->changed_session;
       if (reply->refused) std::rethrow_exception(reply->refused);
       reply->rethrow();
       last_status_ = reply->tag;
@@ -1347,10 +1361,11 @@ private:
         result = finish_bound(*reply);
       } catch (const FeatureNotSupported& e) {
         failure = std::current_exception();
-        if (e.server_message().starts_with("cached plan")) {
+        // "cached plan must not change result type" (asyncpg's InvalidCachedStatementError), told by the
+        // routine that raises it, since the message is translated.
+        if (e.fields().routine == "RevalidateCachedQuery") {
           forget(std::string(cache_key(sql, params.types)));  // prepared again on the next use
-          again = attempt == 0 && e.server_message().starts_with("cached plan must not change result type") &&
-                  !is_in_transaction();
+          again = attempt == 0 && !is_in_transaction();
         }
       } catch (...) {
         failure = std::current_exception();
@@ -1463,6 +1478,7 @@ private:
 
   // A completed reply's outcome: its error, or what it did.
   ExecResult finish_bound(const BoundReply& reply) {
+    session_changed_ = session_changed_ || reply.changed_session;
     if (reply.refused) std::rethrow_exception(reply.refused);
     reply.rethrow();
     last_status_ = reply.status;
@@ -1783,6 +1799,7 @@ private:
   bool closing_ = false;
   bool watching_ = false;
   std::uint64_t queries_run_ = 0;
+  bool session_changed_ = false;
   std::string authentication_method_ = "trust";
   std::unordered_map<std::string, CacheEntry> cache_;
   CacheEntry* last_hit_ = nullptr;  // the entry cached_statement found last (the map's elements never move)

@@ -46,6 +46,11 @@ struct PoolOptions {
   Hook init;   // once per new connection (set_type_codec, SET ...)
   Hook setup;  // on every acquire
   Hook reset;  // on every release; by default PgConnection::reset (rollback, CLOSE ALL, UNLISTEN *, unlock, RESET ALL)
+  // true: idle connections read their sockets and time out on timers, so a server restart is noticed at once,
+  // and the pool keeps its event loop running (io_context::run does not return) until close().
+  // false: the pool leaves nothing pending on its loop; an idle connection is checked when it is lent (a
+  // non-blocking peek at its socket: the server ended it, or it idled too long, and another is lent).
+  bool watch_idle = true;
   PgConnectionOptions connection;  // the statement cache's settings, command_timeout
 };
 
@@ -90,6 +95,7 @@ struct PoolSlot {
   std::unique_ptr<PgConnection> connection;
   std::uint64_t generation = 0;  // expire_connections retires older generations
   std::unique_ptr<asio::steady_timer> inactivity;
+  std::chrono::steady_clock::time_point idle_since;  // when it came back (for pools that do not watch)
 };
 
 struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::State> {
@@ -134,9 +140,7 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
       keep = !failure && !connection->is_closed() && !closed;
     }
     if (keep) {
-      connection->watch_while_idle(true);
-      arm_inactivity(*slot);
-      idle.push_back(std::move(slot));
+      make_idle(std::move(slot));
     } else {
       co_await retire(std::move(slot));
     }
@@ -151,6 +155,25 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
       } catch (...) {
       }
     }
+  }
+
+  void make_idle(std::unique_ptr<PoolSlot> slot) {
+    if (options.watch_idle) {
+      slot->connection->watch_while_idle(true);
+      arm_inactivity(*slot);
+    } else {
+      slot->idle_since = std::chrono::steady_clock::now();
+    }
+    idle.push_back(std::move(slot));
+  }
+
+  // Whether an idle connection may be lent: not broken (seen by its watcher, or by a peek), not expired.
+  bool still_good(PoolSlot& slot) {
+    if (slot.connection->is_closed() || slot.generation != generation) return false;
+    if (options.watch_idle) return true;
+    const auto lifetime = options.max_inactive_connection_lifetime;
+    if (lifetime.count() > 0 && std::chrono::steady_clock::now() - slot.idle_since > lifetime) return false;
+    return slot.connection->is_quiet();
   }
 
   // Closes the connection when it has stayed idle too long (asyncpg's max_inactive_connection_lifetime).
@@ -216,19 +239,18 @@ public:
     co_return co_await create(parse_dsn(dsn), std::move(options));
   }
   static asio::awaitable<std::unique_ptr<Pool>> create(ConnectOptions connect, PoolOptions options = {}) {
+    co_return co_await create(co_await asio::this_coro::executor, std::move(connect), std::move(options));
+  }
+  // On the executor given: the pool's connections, timers and background work live there.
+  static asio::awaitable<std::unique_ptr<Pool>> create(asio::any_io_executor executor, ConnectOptions connect,
+                                                       PoolOptions options) {
     if (options.max_size == 0) throw MisuseError("a pool's max_size must be at least 1");
     if (options.min_size > options.max_size) throw MisuseError("a pool's min_size must not exceed its max_size");
-    auto executor = co_await asio::this_coro::executor;
     auto pool = std::unique_ptr<Pool>(new Pool(std::make_shared<PooledConnection::State>(executor, std::move(connect), std::move(options))));
     auto& state = *pool->state_;
     std::exception_ptr failure;
     try {
-      for (std::size_t i = 0; i < state.options.min_size; ++i) {
-        auto slot = co_await state.open();
-        slot->connection->watch_while_idle(true);
-        state.arm_inactivity(*slot);
-        state.idle.push_back(std::move(slot));
-      }
+      for (std::size_t i = 0; i < state.options.min_size; ++i) state.make_idle(co_await state.open());
     } catch (...) {
       failure = std::current_exception();
     }
@@ -254,7 +276,7 @@ public:
         slot = std::move(state.idle.back());
         state.idle.pop_back();
         if (slot->inactivity) slot->inactivity->cancel();
-        if (slot->connection->is_closed() || slot->generation != state.generation) {
+        if (!state.still_good(*slot)) {
           co_await state.retire(std::move(slot));  // broken while idle (a server restart), or expired
           continue;
         }

@@ -1,243 +1,303 @@
-// A first PostgreSQL engine: keel's Engine interface over PgConnection, so that keel's queries (the ORM's
-// included) run on PostgreSQL. Connections live on the engine's own event-loop thread; callers on any
-// executor await their work there, as the SQLite engine's callers await its workers. Its pool is simple
-// (a maximum, waiters, an acquire timeout, rollback on release); asyncpg's full pool comes with issue 4.
+// keel's Engine on PostgreSQL, over the client's pool (keel::pg::Pool). Each event loop that uses the engine
+// gets a pool of its own, made on its first use: a query runs on its caller's loop, on a connection of that
+// loop, with no thread of the engine's and no hop between executors. Sync calls run on their thread's
+// private loop (keel::sync_loop), which keeps its pool between calls.
 module;
-#include "spawn.hpp"
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/execution.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/execution.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <list>
+#include <exception>
 #include <memory>
-#include <optional>
+#include <mutex>
 #include <string>
 #include <thread>
-#include <type_traits>
 #include <utility>
 #include <vector>
 export module keel.postgres:engine;
 import keel.engine;
 import :connect_options;
 import :connection;
+import :pool;
 
 namespace asio = boost::asio;
 
 export namespace keel {
 
-struct PostgresOptions {
-  std::string dsn;                                     // a URI or key=value string; PG* variables fill the rest
-  std::size_t max_connections = 10;
-  std::chrono::milliseconds acquire_timeout{30000};
-  pg::PgConnectionOptions connection;                  // the statement cache's settings
+// What a connection's session is cleared of when it goes back to the pool.
+enum class SessionReset {
+  // Roll back an open transaction; clear the session (asyncpg's reset: CLOSE ALL, UNLISTEN *, advisory locks,
+  // RESET ALL) only after a command that changed it (SET, LISTEN, DECLARE ... WITH HOLD, PREPARE...).
+  when_changed,
+  // Clear the session after every use, as asyncpg does: one more round trip per statement.
+  always,
 };
 
-class PostgresEngine;
+struct PostgresOptions {
+  std::string dsn;                                 // a URI or key=value string; PG* variables fill the rest
+  std::size_t max_connections = 10;                // per event loop
+  std::size_t min_connections = 0;                 // opened when a loop first uses the engine
+  std::chrono::milliseconds acquire_timeout{30000};  // waiting for a connection, the loop's pool being full
+  std::uint64_t max_queries = 50000;               // a connection is replaced after this many queries
+  std::chrono::steady_clock::duration max_inactive_connection_lifetime = std::chrono::seconds(300);
+  pg::PoolOptions::Hook init;                      // once per new connection
+  pg::PoolOptions::Hook setup;                     // on every acquire
+  SessionReset reset = SessionReset::when_changed;
+  pg::PgConnectionOptions connection;              // the statement cache's settings, command_timeout
+};
 
-namespace pg_engine_detail {
+}  // namespace keel
 
-// Runs `work` (a function returning an awaitable) on the engine's thread, and resumes the caller on its own
-// executor. The result travels through a slot.
-template <class F>
-auto on(asio::io_context& context, F work) -> asio::awaitable<typename std::invoke_result_t<F&>::value_type> {
-  using T = typename std::invoke_result_t<F&>::value_type;
-  auto slot = std::make_shared<std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>>();
-  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr)>(
-      [&context, slot, work](auto handler) mutable {
-        auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
-        auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
-        keel_postgres_spawn::spawn_on(
-            context,
-            [slot, work]() mutable -> asio::awaitable<void> {
-              if constexpr (std::is_void_v<T>) co_await work();
-              else slot->emplace(co_await work());
-            },
-            [shared_handler, home](std::exception_ptr failure) {
-              asio::post(home, [shared_handler, failure]() { std::move(*shared_handler)(failure); });
-            });
-      },
-      asio::use_awaitable);
-  if constexpr (!std::is_void_v<T>) co_return std::move(**slot);
-}
+namespace keel::pg_engine_detail {
+
+// The pool of one event loop.
+struct LoopPool {
+  asio::execution_context* context = nullptr;
+  std::thread::id thread;  // the thread that runs the loop
+  std::shared_ptr<pg::Pool> pool;
+};
+
+// An engine's pools, shared with the loops' services, which outlive or predecease the engine.
+struct Registry {
+  std::mutex mutex;
+  std::vector<LoopPool> pools;
+  bool closed = false;
+};
+
+// Lives in every event loop that an engine has used. When the loop is destroyed, it ends the engines' pools
+// of that loop while the loop's sockets can still be closed (the services are shut down, not yet destroyed).
+class LoopService final : public asio::execution_context::service {
+public:
+  using key_type = LoopService;
+  static inline asio::execution_context::id id;
+
+  explicit LoopService(asio::execution_context& context) : asio::execution_context::service(context) {}
+
+  void add(std::weak_ptr<Registry> registry) {
+    std::lock_guard lock(mutex_);
+    registries_.push_back(std::move(registry));
+  }
+
+private:
+  void shutdown() override {
+    std::vector<std::shared_ptr<pg::Pool>> ending;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& weak : registries_) {
+        auto registry = weak.lock();
+        if (!registry) continue;
+        std::lock_guard registry_lock(registry->mutex);
+        std::erase_if(registry->pools, [&](LoopPool& entry) {
+          if (entry.context != &context()) return false;
+          ending.push_back(std::move(entry.pool));
+          return true;
+        });
+      }
+      registries_.clear();
+    }
+    for (auto& pool : ending) pool->terminate();
+  }
+
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<Registry>> registries_;
+};
 
 class EngineCursor final : public Cursor {
 public:
-  EngineCursor(asio::io_context& context, pg::PgConnection& connection, std::string name)
-      : context_(context), connection_(connection), name_(std::move(name)) {}
+  EngineCursor(pg::PgConnection& connection, std::string name) : connection_(connection), name_(std::move(name)) {}
   asio::awaitable<std::size_t> fetch(std::size_t max_rows, RowSink& sink) override {
     const std::string sql = "FETCH FORWARD " + std::to_string(max_rows) + " FROM " + name_;
-    const ExecResult result = co_await on(context_, [&]() { return connection_.query(sql, {}, &sink); });
+    const ExecResult result = co_await connection_.query(sql, {}, &sink);
     co_return static_cast<std::size_t>(result.rows_affected);
   }
 
 private:
-  asio::io_context& context_;
   pg::PgConnection& connection_;
   std::string name_;
 };
 
+// A connection lent by a loop's pool, as keel's Connection.
 class EngineConnection final : public Connection {
 public:
-  EngineConnection(asio::io_context& context, std::unique_ptr<pg::PgConnection> connection)
-      : context_(context), connection_(std::move(connection)) {}
+  EngineConnection(std::shared_ptr<pg::Pool> pool, pg::PooledConnection connection)
+      : pool_(std::move(pool)), connection_(std::move(connection)) {}
 
   Dialect dialect() const override { return Dialect::postgres; }
 
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
-    co_return co_await on(context_, [&]() -> asio::awaitable<ExecResult> {
-      try {
-        co_return co_await connection_->query(statement.sql(), statement.params(), sink);
-      } catch (const SyntaxError& e) {
-        // A script of several statements cannot be prepared; without values it runs on the simple protocol.
-        if (!statement.params().empty() || !e.server_message().starts_with("cannot insert multiple commands")) throw;
-      }
-      co_await connection_->execute(statement.sql());
-      co_return ExecResult{};
-    });
+    try {
+      co_return co_await connection_->query(statement.sql(), statement.params(), sink);
+    } catch (const SyntaxError& e) {
+      // A script of several statements cannot be prepared (exec_parse_message refuses it, by its routine: the
+      // message is translated); without values it runs on the simple protocol.
+      if (!statement.params().empty() || e.fields().routine != "exec_parse_message") throw;
+    }
+    co_await connection_->execute(statement.sql());
+    co_return ExecResult{};
   }
-  asio::awaitable<void> begin(const TransactionOptions& options) override {
-    co_await on(context_, [&]() { return connection_->begin(options); });
-  }
-  asio::awaitable<void> commit() override {
-    co_await on(context_, [&]() { return connection_->commit(); });
-  }
-  asio::awaitable<void> rollback() override {
-    co_await on(context_, [&]() { return connection_->rollback(); });
-  }
+  asio::awaitable<void> begin(const TransactionOptions& options) override { return connection_->begin(options); }
+  asio::awaitable<void> commit() override { return connection_->commit(); }
+  asio::awaitable<void> rollback() override { return connection_->rollback(); }
   // A server-side cursor: DECLARE inside the transaction, FETCH FORWARD n per batch.
   asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) override {
     const std::string name = "keel_cursor_" + std::to_string(++cursors_);
     const Statement declare(std::string("DECLARE ") + name + " NO SCROLL CURSOR FOR " + std::string(statement.sql()),
                             statement.params());
     co_await execute(declare, nullptr);
-    co_return std::make_unique<EngineCursor>(context_, *connection_, name);
+    co_return std::make_unique<EngineCursor>(*connection_, name);
   }
 
-  pg::PgConnection& pg() noexcept { return *connection_; }
+  pg::PgConnection& pg() const { return *connection_; }
+  // Back to the pool, reset as the engine's reset hook says; the caller's next acquire finds it idle.
+  asio::awaitable<void> give_back() { return pool_->release(std::move(connection_)); }
 
 private:
-  asio::io_context& context_;
-  std::unique_ptr<pg::PgConnection> connection_;
+  std::shared_ptr<pg::Pool> pool_;
+  pg::PooledConnection connection_;
   std::uint64_t cursors_ = 0;
 };
 
-}  // namespace pg_engine_detail
+}  // namespace keel::pg_engine_detail
 
+export namespace keel {
+
+// keel's Engine on PostgreSQL. Callers on several event loops (a loop per core) share one engine: each loop
+// has its own pool of up to max_connections. A loop must be run by one thread: a connection is never shared
+// between threads (an asio::thread_pool, or io_context::run on several threads, gets a MisuseError; give
+// each thread its own io_context). Destroy or close() the engine when no loop is running a call on it.
 class PostgresEngine final : public Engine, private ConnectionOwner {
 public:
-  explicit PostgresEngine(std::string dsn) : PostgresEngine(PostgresOptions{std::move(dsn)}) {}
+  explicit PostgresEngine(std::string dsn) : PostgresEngine(PostgresOptions{.dsn = std::move(dsn)}) {}
   explicit PostgresEngine(PostgresOptions options)
-      : options_(std::move(options)), connect_options_(pg::parse_dsn(options_.dsn)), thread_([this] { context_.run(); }) {}
+      : options_(std::move(options)),
+        connect_options_(pg::parse_dsn(options_.dsn)),
+        registry_(std::make_shared<pg_engine_detail::Registry>()) {}
 
   ~PostgresEngine() override {
-    asio::post(context_, [this] {
-      closed_ = true;
-      for (auto* c : idle_) delete c;
-      idle_.clear();
-      work_.reset();
-    });
-    thread_.join();
+    for (auto& entry : take_pools()) entry.pool->terminate();
   }
 
   Dialect dialect() const override { return Dialect::postgres; }
 
   asio::awaitable<std::string> version() override {
     ConnectionLease lease = co_await acquire();
-    co_return static_cast<pg_engine_detail::EngineConnection&>(*lease).pg().server_version();
+    std::string version = static_cast<pg_engine_detail::EngineConnection&>(*lease).pg().server_version();
+    co_await keel::give_back(std::move(lease));
+    co_return version;
   }
 
+  // Closes every pool: the caller's loop's gracefully (waiting for its lent connections), the others at once.
   asio::awaitable<void> close() override {
-    co_await pg_engine_detail::on(context_, [this]() -> asio::awaitable<void> {
-      closed_ = true;
-      for (auto* c : idle_) {
-        co_await c->pg().close();
-        delete c;
-        --open_;
-      }
-      idle_.clear();
-      for (auto* w : waiters_) w->cancel();
-    });
-  }
-
-  asio::awaitable<ConnectionLease> acquire() override {
-    auto* connection = co_await pg_engine_detail::on(context_, [this]() { return acquire_here(); });
-    co_return ConnectionLease(connection, ReturnToOwner{this});
-  }
-
-private:
-  asio::awaitable<pg_engine_detail::EngineConnection*> acquire_here() {
-    const auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
-    while (true) {
-      if (closed_) throw ConnectionError("the PostgreSQL engine is closed");
-      if (!idle_.empty()) {
-        auto* c = idle_.back();
-        idle_.pop_back();
-        co_return c;
-      }
-      if (open_ < options_.max_connections) {
-        ++open_;
-        try {
-          auto connection = co_await pg::PgConnection::connect(connect_options_, options_.connection);
-          co_return new pg_engine_detail::EngineConnection(context_, std::move(connection));
-        } catch (...) {
-          --open_;
-          throw;
-        }
-      }
-      asio::steady_timer timer(context_, deadline);
-      waiters_.push_back(&timer);
-      boost::system::error_code ec;
-      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      waiters_.remove(&timer);
-      if (!ec)
-        throw TimeoutError("no PostgreSQL connection became free within " +
-                           std::to_string(options_.acquire_timeout.count()) + " ms (max_connections " +
-                           std::to_string(options_.max_connections) + ")");
+    auto& here = loop_context(unwrapped(co_await asio::this_coro::executor));
+    for (auto& entry : take_pools()) {
+      if (entry.context == &here) co_await entry.pool->close();
+      else entry.pool->terminate();
     }
   }
 
-  // A connection coming back: rolled back if a transaction is open, dropped if it is broken, then handed to
-  // a waiter.
-  void release(Connection* connection) noexcept override {
-    auto* c = static_cast<pg_engine_detail::EngineConnection*>(connection);
-    keel_postgres_spawn::spawn_on(context_, [this, c]() -> asio::awaitable<void> {
-      bool usable = !c->pg().is_closed() && !closed_;
-      if (usable && c->pg().is_in_transaction()) {
-        try {
-          co_await c->pg().rollback();
-        } catch (...) {
-          usable = false;
+  asio::awaitable<ConnectionLease> acquire() override {
+    const asio::any_io_executor executor = unwrapped(co_await asio::this_coro::executor);
+    std::shared_ptr<pg::Pool> pool = find_pool(executor);
+    if (!pool) pool = co_await make_pool(executor);
+    pg::PooledConnection connection = co_await pool->acquire();
+    co_return ConnectionLease(new pg_engine_detail::EngineConnection(std::move(pool), std::move(connection)),
+                              ReturnToOwner{this});
+  }
+
+  // The pool of the caller's loop: its size (lent and idle) and its idle connections; zero before first use.
+  asio::awaitable<std::size_t> pool_size() { co_return with_pool(co_await asio::this_coro::executor, &pg::Pool::get_size); }
+  asio::awaitable<std::size_t> idle_connections() {
+    co_return with_pool(co_await asio::this_coro::executor, &pg::Pool::get_idle_size);
+  }
+
+private:
+  static asio::execution_context& loop_context(const asio::any_io_executor& executor) {
+    return asio::query(executor, asio::execution::context);
+  }
+
+  std::vector<pg_engine_detail::LoopPool> take_pools() {
+    std::lock_guard lock(registry_->mutex);
+    registry_->closed = true;
+    return std::exchange(registry_->pools, {});
+  }
+
+  std::size_t with_pool(const asio::any_io_executor& executor, std::size_t (pg::Pool::*figure)() const noexcept) {
+    auto pool = find_pool(unwrapped(executor));
+    return pool ? ((*pool).*figure)() : 0;
+  }
+
+  std::shared_ptr<pg::Pool> find_pool(const asio::any_io_executor& executor) {
+    asio::execution_context* context = &loop_context(executor);
+    std::lock_guard lock(registry_->mutex);
+    if (registry_->closed) throw ConnectionError("the PostgreSQL engine is closed");
+    for (const auto& entry : registry_->pools) {
+      if (entry.context != context) continue;
+      if (entry.thread != std::this_thread::get_id()) throw_shared_loop();
+      return entry.pool;
+    }
+    return nullptr;
+  }
+
+  asio::awaitable<std::shared_ptr<pg::Pool>> make_pool(asio::any_io_executor executor) {
+    pg::PoolOptions pool_options;
+    pool_options.min_size = options_.min_connections;
+    pool_options.max_size = options_.max_connections;
+    pool_options.max_queries = options_.max_queries;
+    pool_options.max_inactive_connection_lifetime = options_.max_inactive_connection_lifetime;
+    pool_options.acquire_timeout = options_.acquire_timeout;
+    pool_options.init = options_.init;
+    pool_options.setup = options_.setup;
+    pool_options.connection = options_.connection;
+    // Nothing pending on the caller's loop while idle, so that its io_context::run() returns when its work is
+    // done; idle connections are checked when lent instead.
+    pool_options.watch_idle = false;
+    pool_options.reset = [always = options_.reset == SessionReset::always](pg::PgConnection& c) -> asio::awaitable<void> {
+      if (always || c.session_changed()) co_await c.reset();
+      else if (c.is_in_transaction()) co_await c.rollback();
+    };
+    std::shared_ptr<pg::Pool> made = co_await pg::Pool::create(executor, connect_options_, std::move(pool_options));
+    asio::execution_context& context = loop_context(executor);
+    {
+      std::lock_guard lock(registry_->mutex);
+      if (registry_->closed) {
+        made->terminate();
+        throw ConnectionError("the PostgreSQL engine is closed");
+      }
+      for (const auto& entry : registry_->pools)
+        if (entry.context == &context) {  // another coroutine of this loop made one meanwhile
+          made->terminate();
+          co_return entry.pool;
         }
-      }
-      if (usable) idle_.push_back(c);
-      else {
-        delete c;
-        --open_;
-      }
-      if (!waiters_.empty()) waiters_.front()->cancel();
-    }, [](std::exception_ptr) {});
+      registry_->pools.push_back({&context, std::this_thread::get_id(), made});
+    }
+    asio::use_service<pg_engine_detail::LoopService>(context).add(registry_);
+    co_return made;
+  }
+
+  [[noreturn]] static void throw_shared_loop() {
+    throw MisuseError(
+        "keel::PostgresEngine: an event loop that more than one thread runs (an asio::thread_pool, or "
+        "io_context::run on several threads) cannot share the engine's connections safely; give each thread an "
+        "io_context of its own");
+  }
+
+  // A lease dropped: the connection goes back in the background.
+  void release(Connection* connection) noexcept override {
+    delete static_cast<pg_engine_detail::EngineConnection*>(connection);
+  }
+  asio::awaitable<void> give_back(ConnectionLease lease) override {
+    std::unique_ptr<pg_engine_detail::EngineConnection> connection(
+        static_cast<pg_engine_detail::EngineConnection*>(lease.release()));
+    co_await connection->give_back();
   }
 
   PostgresOptions options_;
   pg::ConnectOptions connect_options_;
-  asio::io_context context_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{context_.get_executor()};
-  std::vector<pg_engine_detail::EngineConnection*> idle_;
-  std::list<asio::steady_timer*> waiters_;
-  std::size_t open_ = 0;
-  bool closed_ = false;
-  std::thread thread_;
+  std::shared_ptr<pg_engine_detail::Registry> registry_;
 };
 
 }  // namespace keel

@@ -19,6 +19,7 @@ module;
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/system/system_error.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,7 @@ module;
 #include <optional>
 #include <span>
 #include <string>
+#include <sys/socket.h>
 #include <variant>
 #include <vector>
 export module keel.postgres:transport;
@@ -213,6 +215,18 @@ public:
     if (tls_) return tls_->async_read_some(buffer, asio::use_awaitable);
     if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) return tcp->async_read_some(buffer, asio::use_awaitable);
     return std::get<asio::local::stream_protocol::socket>(socket_).async_read_some(buffer, asio::use_awaitable);
+  }
+
+  // Whether the peer sent something, or closed, since the last read: a non-blocking peek, one system call.
+  // A connection that should be quiet (idle in a pool) and is not has most likely been ended by the server.
+  bool has_unread_input() noexcept {
+    int fd = -1;
+    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) fd = tcp->native_handle();
+    else if (auto* local = std::get_if<asio::local::stream_protocol::socket>(&socket_)) fd = local->native_handle();
+    if (fd < 0) return true;
+    char byte;
+    const auto peeked = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return peeked >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);  // data, the end (0), or an error
   }
 
   void close() noexcept {

@@ -174,7 +174,7 @@ TEST_CASE("backend messages decode into their fields", "[pg][protocol]") {
   for (auto [code, value] : std::vector<std::pair<char, std::string>>{{'S', "FEHLER"}, {'V', "ERROR"}, {'C', "23505"},
                                                                        {'M', "duplicate key"}, {'D', "Key (id)=(1)"},
                                                                        {'P', "17"}, {'t', "band"}, {'n', "band_pkey"},
-                                                                       {'X', "future field"}}) {
+                                                                       {'R', "_bt_check_unique"}, {'X', "future field"}}) {
     body.push_back(static_cast<std::uint8_t>(code));
     add_cstring(body, value);
   }
@@ -187,6 +187,7 @@ TEST_CASE("backend messages decode into their fields", "[pg][protocol]") {
   CHECK(error.fields.position == 17);
   CHECK(error.fields.table == "band");
   CHECK(error.fields.constraint == "band_pkey");
+  CHECK(error.fields.routine == "_bt_check_unique");
 
   CHECK(std::get<proto::ReadyForQuery>(decode_one(message('Z', {'T'}))).status == proto::TransactionStatus::in_transaction);
   CHECK(std::get<proto::CommandComplete>(decode_one(message('C', bytes_of(std::string("INSERT 0 5") + '\0')))).tag ==

@@ -337,6 +337,15 @@ CommandComplete parse_command_complete(Bytes body) {
   return complete;
 }
 
+// Whether a command leaves state in the session beyond its transaction, which a pool must reset before it
+// lends the connection again: settings (SET, RESET), LISTEN, cursors (DECLARE ... WITH HOLD), prepared
+// statements, DISCARD and LOAD. Advisory locks and set_config() come as SELECT and cannot be told here.
+bool changes_session(std::string_view tag) {
+  for (std::string_view command : {"SET", "RESET", "LISTEN", "DECLARE CURSOR", "PREPARE", "DEALLOCATE", "DISCARD", "LOAD"})
+    if (tag.starts_with(command) && (tag.size() == command.size() || tag[command.size()] == ' ')) return true;
+  return false;
+}
+
 // The rows a command tag reports: "INSERT 0 5" -> 5, "UPDATE 3" -> 3, "CREATE TABLE" -> 0.
 std::uint64_t rows_in_command_tag(std::string_view tag) {
   const std::size_t space = tag.rfind(' ');
@@ -380,7 +389,8 @@ ErrorFields parse_error_fields(Bytes body, char type) {
       case 'c': fields.column = value; break;
       case 'd': fields.data_type = value; break;
       case 'n': fields.constraint = value; break;
-      default: break;  // fields added by later servers, and internal ones (q, p, F, L, R)
+      case 'R': fields.routine = value; break;
+      default: break;  // fields added by later servers, and internal ones (q, p, F, L)
     }
   }
   r.expect_end();

@@ -1,0 +1,470 @@
+// keel's ORM on keel::PostgresEngine against libpq on the same work, in one run. Not a test: run it by hand,
+//   build/release/benchmarks/keel-orm-pg-bench [DSN|-] [O1 O2 ...]
+// With no DSN (or "-") it starts a private cluster (tests/postgres/cluster) and stops it afterwards; with a DSN it
+// drops and recreates table "band" there. The table is
+//   band (id bigserial PRIMARY KEY, name text NOT NULL, popularity bigint NOT NULL, country text)
+// with 10,000 rows, restored (TRUNCATE ... RESTART IDENTITY and refilled, untimed) before each workload and, for
+// the workloads that write, before every round, so that both sides see the same rows and get the same ids.
+// Each workload runs five rounds per side (KEEL_BENCH_ROUNDS), alternating the two sides, and reports each side's
+// median round:
+//   O1 keel <rate>/s libpq <rate>/s ratio <keel/libpq>
+// then the client's CPU time per operation (getrusage, all threads: keel's engine thread too), all and user alone.
+// KEEL_BENCH_SIDE=keel (or libpq) runs one side only, for a profiler. keel's side is the ORM as an application
+// writes it, into and from struct Band below, its coroutines on one io_context that this program owns and runs on
+// the main thread. libpq's side does what a careful user of libpq would: prepared statements, binary parameters
+// and results, decoded into the same struct.
+//   O1  5,000 sequential selects of one row by primary key
+//   O2  2,000 single-row inserts, each its own transaction, the generated id returned
+//   O3  all 10,000 rows into structs, five times (rows/s)
+//   O4  500 transactions of: select a row by id, update it (popularity + 1), insert a row
+//   O5  10,000 rows in one insert, ids returned; libpq writes them by binary COPY (no ids), so the ratio is
+//       keel's insert against libpq's fastest way in (rows/s)
+// libpq is used here only, never by keel.
+#include <endian.h>
+#include <libpq-fe.h>
+#include <boost/asio.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+#include <sys/resource.h>
+#include <unistd.h>
+#include "../tests/support/run_on_loop.hpp"
+import keel;
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using keel::c;
+
+struct Band {  // table "band"
+  keel::Id id;
+  std::string name;
+  std::int64_t popularity = 0;
+  std::optional<std::string> country;
+};
+
+namespace {
+
+constexpr int kRows = 10'000;
+const int kRounds = std::getenv("KEEL_BENCH_ROUNDS") ? std::max(1, std::atoi(std::getenv("KEEL_BENCH_ROUNDS"))) : 5;
+
+// Row n of the table (id n + 1 once inserted), and of every row the workloads insert.
+Band new_band(int n) {
+  std::optional<std::string> country;
+  if (n % 4 != 0) country = "country " + std::to_string(n % 50);
+  return Band{.name = "band " + std::to_string(n), .popularity = n, .country = std::move(country)};
+}
+// The same rows, made by the server: restores the table between workloads and rounds.
+constexpr const char* kReset =
+    "TRUNCATE band RESTART IDENTITY;"
+    "INSERT INTO band (name, popularity, country) SELECT 'band ' || n, n, "
+    "CASE WHEN n % 4 = 0 THEN NULL ELSE 'country ' || (n % 50) END FROM generate_series(0, 9999) AS n;"
+    "ANALYZE band";
+// The ids the selects visit: 7919 is prime to 10,000, so the first 10,000 are all different.
+std::int64_t pick(int i) { return std::int64_t{i} * 7919 % kRows + 1; }
+// What each side adds up from the rows it read, to check that both read the same.
+std::int64_t digest(const Band& b) {
+  return *b.id + b.popularity + static_cast<std::int64_t>(b.name.size()) +
+         (b.country ? 1'000 + static_cast<std::int64_t>(b.country->size()) : 0);
+}
+
+// ---- Timing: wall time and the client's own CPU time (all threads).
+
+std::pair<double, double> cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto s = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+  return {s(usage.ru_utime) + s(usage.ru_stime), s(usage.ru_utime)};
+}
+struct Timing {
+  double wall = 0, cpu = 0, user = 0;
+};
+Timing timed(const std::function<void()>& work) {
+  const auto start = Clock::now();
+  const auto [cpu_start, user_start] = cpu_seconds();
+  work();
+  const auto [cpu_end, user_end] = cpu_seconds();
+  return {std::chrono::duration<double>(Clock::now() - start).count(), cpu_end - cpu_start, user_end - user_start};
+}
+
+// ---- keel's side: one event loop, owned here, run on the main thread; each round is one coroutine on it.
+
+asio::io_context& loop() {
+  static asio::io_context context;
+  return context;
+}
+template <class T>
+T run(asio::awaitable<T> work) {
+  return keel_support::run_on(loop(), std::move(work));
+}
+// The engine under test, built in this one place (its constructor is about to take the caller's event loop).
+std::shared_ptr<keel::PostgresEngine> make_engine(std::string dsn) {
+  return std::make_shared<keel::PostgresEngine>(std::move(dsn));
+}
+
+// ---- libpq's side.
+
+using PqConnection = std::unique_ptr<PGconn, decltype(&PQfinish)>;
+constexpr Oid kInt8 = 20, kText = 25;
+
+PqConnection pq_connect(const std::string& dsn) {
+  PqConnection c(PQconnectdb(dsn.c_str()), &PQfinish);
+  if (PQstatus(c.get()) != CONNECTION_OK) throw std::runtime_error(std::string("libpq: ") + PQerrorMessage(c.get()));
+  return c;
+}
+void pq_check(PGresult* r, ExecStatusType expected, PGconn* c) {
+  if (PQresultStatus(r) != expected) {
+    const std::string message = PQerrorMessage(c);
+    PQclear(r);
+    throw std::runtime_error("libpq: " + message);
+  }
+}
+void pq_exec(PGconn* c, const char* sql) {
+  PGresult* r = PQexec(c, sql);
+  pq_check(r, PGRES_COMMAND_OK, c);
+  PQclear(r);
+}
+void pq_prepare(PGconn* c, const char* name, const char* sql, const std::vector<Oid>& types) {
+  PGresult* r = PQprepare(c, name, sql, static_cast<int>(types.size()), types.data());
+  pq_check(r, PGRES_COMMAND_OK, c);
+  PQclear(r);
+}
+std::int64_t be64(const char* p) {  // a binary int8
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return static_cast<std::int64_t>(be64toh(v));
+}
+struct Int8Param {  // an int8 in binary format
+  char bytes[8];
+  explicit Int8Param(std::int64_t v) {
+    for (int k = 0; k < 8; ++k) bytes[k] = static_cast<char>(static_cast<std::uint64_t>(v) >> (56 - 8 * k));
+  }
+};
+Band pq_band(const PGresult* r, int i) {
+  Band band;
+  *band.id = be64(PQgetvalue(r, i, 0));
+  band.name.assign(PQgetvalue(r, i, 1), static_cast<std::size_t>(PQgetlength(r, i, 1)));
+  band.popularity = be64(PQgetvalue(r, i, 2));
+  if (!PQgetisnull(r, i, 3)) band.country.emplace(PQgetvalue(r, i, 3), static_cast<std::size_t>(PQgetlength(r, i, 3)));
+  return band;
+}
+// A prepared statement of one int8 parameter (binary), binary results.
+PGresult* pq_by_id(PGconn* c, const char* statement, std::int64_t id, ExecStatusType expected) {
+  const Int8Param param(id);
+  const char* values[] = {param.bytes};
+  const int lengths[] = {8};
+  const int formats[] = {1};
+  PGresult* r = PQexecPrepared(c, statement, 1, values, lengths, formats, 1);
+  pq_check(r, expected, c);
+  return r;
+}
+Band pq_select(PGconn* c, std::int64_t id) {
+  PGresult* r = pq_by_id(c, "by_id", id, PGRES_TUPLES_OK);
+  const bool found = PQntuples(r) == 1;
+  Band band = found ? pq_band(r, 0) : Band{};
+  PQclear(r);
+  if (!found) throw std::runtime_error("libpq: no band " + std::to_string(id));
+  return band;
+}
+std::int64_t pq_insert(PGconn* c, const Band& band) {
+  const Int8Param popularity(band.popularity);
+  const char* values[] = {band.name.data(), popularity.bytes, band.country ? band.country->data() : nullptr};
+  const int lengths[] = {static_cast<int>(band.name.size()), 8, band.country ? static_cast<int>(band.country->size()) : 0};
+  const int formats[] = {1, 1, 1};
+  PGresult* r = PQexecPrepared(c, "insert", 3, values, lengths, formats, 1);
+  pq_check(r, PGRES_TUPLES_OK, c);
+  const std::int64_t id = be64(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return id;
+}
+// Appends v in network byte order, as COPY's binary format wants it.
+template <class T>
+void put(std::string& out, T v) {
+  for (int k = int(sizeof(T)) - 1; k >= 0; --k) out += static_cast<char>(static_cast<std::uint64_t>(v) >> (8 * k));
+}
+// COPY band (name, popularity, country) FROM STDIN in binary, 256 KiB per PQputCopyData.
+void pq_copy(PGconn* c, const std::vector<Band>& rows) {
+  PGresult* r = PQexec(c, "COPY band (name, popularity, country) FROM STDIN (FORMAT binary)");
+  pq_check(r, PGRES_COPY_IN, c);
+  PQclear(r);
+  std::string chunk("PGCOPY\n\377\r\n\0", 11);
+  put<std::uint32_t>(chunk, 0);  // flags
+  put<std::uint32_t>(chunk, 0);  // header extension
+  for (const Band& band : rows) {
+    put<std::uint16_t>(chunk, 3);  // fields
+    put(chunk, static_cast<std::int32_t>(band.name.size())), chunk += band.name;
+    put<std::int32_t>(chunk, 8), put(chunk, band.popularity);
+    if (band.country) put(chunk, static_cast<std::int32_t>(band.country->size())), chunk += *band.country;
+    else put<std::int32_t>(chunk, -1);  // NULL
+    if (chunk.size() >= 256 * 1024) {
+      if (PQputCopyData(c, chunk.data(), static_cast<int>(chunk.size())) != 1) throw std::runtime_error("libpq: copy");
+      chunk.clear();
+    }
+  }
+  put<std::int16_t>(chunk, -1);  // the trailer
+  if (PQputCopyData(c, chunk.data(), static_cast<int>(chunk.size())) != 1 || PQputCopyEnd(c, nullptr) != 1)
+    throw std::runtime_error("libpq: copy");
+  r = PQgetResult(c);
+  pq_check(r, PGRES_COMMAND_OK, c);
+  PQclear(r);
+  while ((r = PQgetResult(c))) PQclear(r);
+}
+
+// ---- Rounds, medians, reports.
+
+struct Result {
+  double keel_rate = 0, libpq_rate = 0;
+  Timing keel, libpq;  // the median rounds
+  double operations = 1;
+  double per_op_us(double seconds) const { return seconds / operations * 1e6; }
+};
+
+const std::string only_side = std::getenv("KEEL_BENCH_SIDE") ? std::getenv("KEEL_BENCH_SIDE") : "";
+bool runs(const char* side) { return only_side.empty() || only_side == side; }
+
+void report(const char* name, const Result& r, const char* other = "libpq") {
+  if (!only_side.empty()) {
+    const bool keel = only_side == "keel";
+    const Timing& t = keel ? r.keel : r.libpq;
+    std::printf("%s %s %.0f/s (client CPU per op: %.2f us, user %.2f us)\n", name, keel ? "keel" : other,
+                keel ? r.keel_rate : r.libpq_rate, r.per_op_us(t.cpu), r.per_op_us(t.user));
+  } else {
+    std::printf("%s keel %.0f/s %s %.0f/s ratio %.2f (client CPU per op: keel %.2f us, %s %.2f us; user: keel %.2f us, "
+                "%s %.2f us)\n",
+                name, r.keel_rate, other, r.libpq_rate, r.keel_rate / r.libpq_rate, r.per_op_us(r.keel.cpu), other,
+                r.per_op_us(r.libpq.cpu), r.per_op_us(r.keel.user), other, r.per_op_us(r.libpq.user));
+  }
+  std::fflush(stdout);
+}
+
+// kRounds per side, alternating, `between` (untimed) before each round; each side's median round.
+Result measure(double operations, const std::function<void()>& keel_side, const std::function<void()>& libpq_side,
+               const std::function<void()>& between = {}) {
+  std::vector<Timing> keel_rounds, libpq_rounds;
+  for (int round = 0; round < kRounds; ++round) {
+    if (runs("keel")) {
+      if (between) between();
+      keel_rounds.push_back(timed(keel_side));
+    }
+    if (runs("libpq")) {
+      if (between) between();
+      libpq_rounds.push_back(timed(libpq_side));
+    }
+  }
+  auto median = [](std::vector<Timing> rounds) {
+    if (rounds.empty()) return Timing{1e300, 0, 0};
+    std::sort(rounds.begin(), rounds.end(), [](const Timing& a, const Timing& b) { return a.wall < b.wall; });
+    return rounds[rounds.size() / 2];
+  };
+  Result r;
+  r.keel = median(keel_rounds);
+  r.libpq = median(libpq_rounds);
+  r.operations = operations;
+  r.keel_rate = operations / r.keel.wall;
+  r.libpq_rate = operations / r.libpq.wall;
+  return r;
+}
+
+// Both sides ran the same rounds on the same rows: their digests must agree.
+void verify(const char* name, std::int64_t keel_sum, std::int64_t libpq_sum) {
+  if (only_side.empty() && keel_sum != libpq_sum)
+    throw std::runtime_error(std::string(name) + ": the two sides read different data (" + std::to_string(keel_sum) +
+                             " against " + std::to_string(libpq_sum) + ")");
+}
+
+// A private cluster when no DSN is given.
+struct PrivateCluster {
+  std::string dir;
+  std::string dsn;
+  PrivateCluster() {
+    dir = (std::filesystem::temp_directory_path() / ("keel-orm-pg-bench-" + std::to_string(::getpid()))).string();
+    const std::string script = std::string(KEEL_SOURCE_DIR) + "/tests/postgres/cluster";
+    if (std::system((script + " start " + dir + " >/dev/null").c_str()) != 0) throw std::runtime_error("cannot start a cluster");
+    std::ifstream env(dir + "/cluster.env");
+    std::map<std::string, std::string> v;
+    for (std::string line; std::getline(env, line);)
+      if (auto eq = line.find('='); eq != std::string::npos) v[line.substr(0, eq)] = line.substr(eq + 1);
+    dsn = "host=127.0.0.1 port=" + v.at("KEEL_PG_PORT") + " dbname=keel_test user=keel_trust sslmode=disable";
+  }
+  ~PrivateCluster() {
+    const std::string script = std::string(KEEL_SOURCE_DIR) + "/tests/postgres/cluster";
+    [[maybe_unused]] int ignored = std::system((script + " stop " + dir).c_str());
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  std::unique_ptr<PrivateCluster> cluster;
+  std::string dsn;
+  std::vector<std::string> only(argv + std::min(argc, 2), argv + argc);
+  auto selected = [&](const std::string& name) { return only.empty() || std::ranges::find(only, name) != only.end(); };
+  if (argc > 1 && std::string(argv[1]) != "-") dsn = argv[1];
+  else {
+    cluster = std::make_unique<PrivateCluster>();
+    dsn = cluster->dsn;
+  }
+  auto pq = pq_connect(dsn);
+  PGconn* const p = pq.get();
+  pq_exec(p, "SET client_min_messages = warning; DROP TABLE IF EXISTS band;"
+             "CREATE TABLE band (id bigserial PRIMARY KEY, name text NOT NULL, popularity bigint NOT NULL, country text)");
+  auto reset = [&] { pq_exec(p, kReset); };
+  reset();
+  pq_prepare(p, "by_id", "SELECT id, name, popularity, country FROM band WHERE id = $1", {kInt8});
+  pq_prepare(p, "all", "SELECT id, name, popularity, country FROM band", {});
+  pq_prepare(p, "insert", "INSERT INTO band (name, popularity, country) VALUES ($1, $2, $3) RETURNING id", {kText, kInt8, kText});
+  pq_prepare(p, "bump", "UPDATE band SET popularity = popularity + 1 WHERE id = $1", {kInt8});
+
+  auto engine = make_engine(dsn);
+  keel::Engine& db = *engine;
+  const std::string version = run(db.version());  // also opens the engine's first connection
+  std::printf("keel-orm-pg-bench: PostgreSQL %s, %d rows, the median of %d alternating rounds per side\n", version.c_str(),
+              kRows, kRounds);
+
+  if (selected("O1")) {  // O1: sequential selects of one row by primary key.
+    constexpr int n = 5'000;
+    reset();
+    std::int64_t keel_sum = 0, pq_sum = 0;
+    report("O1", measure(n,
+                         [&] {
+                           run([&]() -> asio::awaitable<void> {
+                             for (int i = 0; i < n; ++i) {
+                               const std::int64_t id = pick(i);
+                               std::optional<Band> band =
+                                   co_await keel::select<Band>().where(c<&Band::id> == id).first().run(db);
+                               if (!band) throw std::runtime_error("O1: no band " + std::to_string(id));
+                               keel_sum += digest(*band);
+                             }
+                           }());
+                         },
+                         [&] {
+                           for (int i = 0; i < n; ++i) pq_sum += digest(pq_select(p, pick(i)));
+                         }));
+    verify("O1", keel_sum, pq_sum);
+  }
+
+  if (selected("O2")) {  // O2: single-row inserts, each its own transaction, the id returned.
+    constexpr int n = 2'000;
+    std::int64_t keel_sum = 0, pq_sum = 0;
+    report("O2", measure(n,
+                         [&] {
+                           run([&]() -> asio::awaitable<void> {
+                             for (int i = 0; i < n; ++i) {
+                               const Band saved = co_await keel::insert(new_band(kRows + i)).run(db);
+                               keel_sum += digest(saved);
+                             }
+                           }());
+                         },
+                         [&] {
+                           for (int i = 0; i < n; ++i) {
+                             Band band = new_band(kRows + i);
+                             *band.id = pq_insert(p, band);
+                             pq_sum += digest(band);
+                           }
+                         },
+                         reset));
+    verify("O2", keel_sum, pq_sum);
+  }
+
+  if (selected("O3")) {  // O3: every row into structs, five times.
+    constexpr int times = 5;
+    reset();
+    std::int64_t keel_sum = 0, pq_sum = 0;
+    report("O3", measure(double(times) * kRows,
+                         [&] {
+                           run([&]() -> asio::awaitable<void> {
+                             for (int t = 0; t < times; ++t) {
+                               const std::vector<Band> rows = co_await keel::select<Band>().run(db);
+                               for (const Band& band : rows) keel_sum += digest(band);
+                             }
+                           }());
+                         },
+                         [&] {
+                           for (int t = 0; t < times; ++t) {
+                             PGresult* r = PQexecPrepared(p, "all", 0, nullptr, nullptr, nullptr, 1);
+                             pq_check(r, PGRES_TUPLES_OK, p);
+                             std::vector<Band> rows;
+                             const int count = PQntuples(r);
+                             rows.reserve(static_cast<std::size_t>(count));
+                             for (int i = 0; i < count; ++i) rows.push_back(pq_band(r, i));
+                             PQclear(r);
+                             for (const Band& band : rows) pq_sum += digest(band);
+                           }
+                         }));
+    verify("O3", keel_sum, pq_sum);
+  }
+
+  if (selected("O4")) {  // O4: transactions of a select by id, an update of that row and an insert.
+    constexpr int n = 500;
+    std::int64_t keel_sum = 0, pq_sum = 0;
+    report("O4", measure(n,
+                         [&] {
+                           run([&]() -> asio::awaitable<void> {
+                             for (int i = 0; i < n; ++i) {
+                               const std::int64_t id = pick(i);
+                               co_await db.transaction([&]() -> asio::awaitable<void> {  // the queries name no engine
+                                 std::optional<Band> band =
+                                     co_await keel::select<Band>().where(c<&Band::id> == id).first().run();
+                                 if (!band) throw std::runtime_error("O4: no band " + std::to_string(id));
+                                 co_await keel::update<Band>()
+                                     .set(c<&Band::popularity>, c<&Band::popularity> + 1)
+                                     .where(c<&Band::id> == id)
+                                     .run();
+                                 const Band added = co_await keel::insert(new_band(kRows + i)).run();
+                                 keel_sum += digest(*band) + *added.id;
+                               });
+                             }
+                           }());
+                         },
+                         [&] {
+                           for (int i = 0; i < n; ++i) {
+                             const std::int64_t id = pick(i);
+                             pq_exec(p, "BEGIN");
+                             const Band band = pq_select(p, id);
+                             PQclear(pq_by_id(p, "bump", id, PGRES_COMMAND_OK));
+                             Band added = new_band(kRows + i);
+                             *added.id = pq_insert(p, added);
+                             pq_exec(p, "COMMIT");
+                             pq_sum += digest(band) + *added.id;
+                           }
+                         },
+                         reset));
+    verify("O4", keel_sum, pq_sum);
+  }
+
+  if (selected("O5")) {  // O5: 10,000 rows into an empty table; keel: one insert, ids returned; libpq: binary COPY.
+    std::vector<Band> rows;
+    rows.reserve(kRows);
+    for (int i = 0; i < kRows; ++i) rows.push_back(new_band(i));
+    report("O5", measure(kRows,
+                         [&] {
+                           const std::vector<Band> saved = run(keel::insert(rows).run(db));
+                           std::int64_t ids = 0;
+                           for (const Band& band : saved) ids += *band.id;
+                           if (saved.size() != rows.size() || ids != std::int64_t{kRows} * (kRows + 1) / 2)
+                             throw std::runtime_error("O5: keel returned the wrong ids");
+                         },
+                         [&] { pq_copy(p, rows); },
+                         [&] { pq_exec(p, "TRUNCATE band RESTART IDENTITY"); }),
+           "libpq-COPY");
+    if (run(keel::count<Band>().run(db)) != kRows) throw std::runtime_error("O5: wrong count");
+  }
+
+  run(db.close());
+  pq_exec(p, "DROP TABLE band");
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "keel-orm-pg-bench: %s\n", e.what());
+  return 1;
+}
