@@ -1,0 +1,139 @@
+// What only the PostgreSQL engine has: a pool per event loop over keel::pg::Pool, sessions reset on release,
+// broken connections replaced, and many callers from one loop and from several threads. What every engine
+// does is in tests/engine and tests/orm.
+#include <catch2/catch.hpp>
+#include <boost/asio.hpp>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+import keel;
+import keel.postgres;
+#include "pg_test_support.hpp"
+
+using keel::raw;
+
+namespace {
+
+keel::PostgresOptions engine_options(std::size_t max_connections = 10) {
+  return keel::PostgresOptions{.dsn = dsn("keel_trust", "sslmode=disable"), .max_connections = max_connections};
+}
+
+std::int64_t number(keel::Engine& db, const char* sql) { return db.run_sync(keel::RawQuery(sql, {}))[0].get<std::int64_t>(0); }
+
+// Sessions of this test's application name in pg_stat_activity, by state.
+std::int64_t sessions(keel::Engine& observer, const std::string& application, const std::string& state) {
+  return observer
+      .run_sync(raw("SELECT count(*) FROM pg_stat_activity WHERE application_name = {} AND state = {}", application, state))[0]
+      .get<std::int64_t>(0);
+}
+
+}  // namespace
+
+TEST_CASE("engine: a session changed by a statement is reset before the connection is lent again", "[engine]") {
+  keel::PostgresEngine db(engine_options(1));  // one connection: every statement gets the same one
+  const auto pid = number(db, "SELECT pg_backend_pid()");
+  db.raw_sync("SET application_name = 'changed'");
+  CHECK(db.raw_sync("SHOW application_name")[0].get<std::string>(0) != "changed");
+  db.raw_sync("LISTEN somewhere");
+  CHECK(number(db, "SELECT count(*) FROM pg_listening_channels()") == 0);
+  // A dropped explicit transaction is rolled back; the connection is the same one throughout.
+  {
+    keel::Transaction tx = db.begin_sync();
+    raw("SET LOCAL application_name = 'in a transaction'").run_sync(tx);
+  }
+  CHECK(db.raw_sync("SHOW application_name")[0].get<std::string>(0) != "in a transaction");
+  CHECK(number(db, "SELECT pg_backend_pid()") == pid);
+}
+
+TEST_CASE("engine: a connection the server ended is never lent again", "[engine]") {
+  keel::PostgresEngine db(engine_options(2));
+  keel::PostgresEngine admin(engine_options(1));
+  const auto pid = number(db, "SELECT pg_backend_pid()");
+  CHECK(admin.raw_sync("SELECT pg_terminate_backend(CAST({} AS integer))", pid)[0].get<bool>(0));
+  // The server needs a moment to end the backend; the engine's next statements must all succeed.
+  for (int i = 0; i < 20; ++i) CHECK(number(db, "SELECT 1") == 1);
+  CHECK(number(db, "SELECT pg_backend_pid()") != pid);
+}
+
+TEST_CASE("engine: io_context::run returns when the work is done; the pool stays for the next run", "[engine]") {
+  keel::PostgresEngine db(engine_options());
+  asio::io_context loop;
+  std::int64_t seen = 0;
+  for (int run = 0; run < 2; ++run) {
+    asio::co_spawn(loop, [&]() -> asio::awaitable<void> {
+      seen = (co_await db.raw("SELECT 41 + 1"))[0].get<std::int64_t>(0);
+      CHECK(co_await db.pool_size() == 1);
+      CHECK(co_await db.idle_connections() == 1);
+    }, asio::detached);
+    loop.run();  // would never return if idle connections kept work pending
+    loop.restart();
+  }
+  CHECK(seen == 42);
+}
+
+TEST_CASE("engine: 50 coroutines in transactions on a pool of 5, from one loop and from four threads", "[engine]") {
+  const std::string application = "keel_engine_concurrency";
+  auto options = engine_options(5);
+  options.dsn += " application_name=" + application;
+  keel::PostgresEngine db(options);
+  keel::PostgresEngine observer(engine_options(1));
+  db.raw_sync("DROP TABLE IF EXISTS ledger");
+  db.raw_sync("CREATE TABLE ledger (worker int, step int, PRIMARY KEY (worker, step))");
+
+  // Each worker's coroutine runs 10 transactions of two inserts; every fifth rolls back by throwing.
+  auto worker = [&](int id) -> asio::awaitable<void> {
+    for (int step = 0; step < 10; ++step) {
+      try {
+        co_await db.transaction([&]() -> asio::awaitable<void> {
+          co_await db.raw("INSERT INTO ledger VALUES ({}, {})", id, step * 2);
+          co_await db.raw("INSERT INTO ledger VALUES ({}, {})", id, step * 2 + 1);
+          if (step % 5 == 4) throw std::runtime_error("undo");
+        });
+      } catch (const std::runtime_error&) {
+      }
+    }
+  };
+  auto run_workers = [&](int first, int count) {
+    asio::io_context loop;
+    for (int id = first; id < first + count; ++id)
+      asio::co_spawn(loop, worker(id), [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+    loop.run();
+  };
+  run_workers(0, 50);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back([&, t] { run_workers(100 + t * 50, 50); });
+  for (auto& thread : threads) thread.join();
+
+  // 250 workers x 8 committed transactions x 2 rows; nothing from the rolled-back ones.
+  CHECK(number(db, "SELECT count(*) FROM ledger") == 250 * 8 * 2);
+  CHECK(number(db, "SELECT count(*) FROM ledger WHERE step % 10 IN (8, 9)") == 0);
+  CHECK(sessions(observer, application, "idle in transaction") == 0);
+  CHECK(sessions(observer, application, "active") <= 1);  // at most the one asking
+  db.raw_sync("DROP TABLE ledger");
+}
+
+TEST_CASE("engine: a loop run by several threads is refused with a clear error", "[engine]") {
+  keel::PostgresEngine db(engine_options());
+  asio::io_context loop;
+  asio::co_spawn(loop, [&]() -> asio::awaitable<void> { co_await db.raw("SELECT 1"); }, asio::detached);
+  loop.run();  // this thread made the loop's pool
+  loop.restart();
+  std::string message;
+  std::thread other([&] {
+    asio::co_spawn(loop, [&]() -> asio::awaitable<void> {
+      try {
+        co_await db.raw("SELECT 1");
+      } catch (const keel::MisuseError& e) {
+        message = e.what();
+      }
+    }, asio::detached);
+    loop.run();
+  });
+  other.join();
+  CHECK_THAT(message, Catch::Contains("io_context of its own"));
+}
