@@ -8,7 +8,7 @@
 // Each workload runs five rounds per side (KEEL_BENCH_ROUNDS), alternating the two sides, and reports each side's
 // median round:
 //   O1 keel <rate>/s libpq <rate>/s ratio <keel/libpq>
-// then the client's CPU time per operation (getrusage, all threads: keel's engine thread too), all and user alone.
+// then the client's CPU time per operation (getrusage, all threads), all and user alone.
 // KEEL_BENCH_SIDE=keel (or libpq) runs one side only, for a profiler. keel's side is the ORM as an application
 // writes it, into and from struct Band below, its coroutines on one io_context that this program owns and runs on
 // the main thread. libpq's side does what a careful user of libpq would: prepared statements, binary parameters

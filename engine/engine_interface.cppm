@@ -83,7 +83,16 @@ public:
   // context-local; engine.transaction(body) is.
   asio::awaitable<Transaction> begin(TransactionOptions options = {}) {
     ConnectionLease connection = co_await acquire();
-    co_await connection->begin(options);
+    std::exception_ptr failure;
+    try {
+      co_await connection->begin(options);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      co_await give_back(std::move(connection));
+      std::rethrow_exception(failure);
+    }
     co_return Transaction(std::make_shared<TransactionState>(this, std::move(connection)));
   }
 

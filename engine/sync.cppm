@@ -7,6 +7,7 @@ module;
 #include <boost/asio/detail/thread_context.hpp>
 #include <boost/asio/io_context.hpp>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -47,29 +48,34 @@ T run_sync(asio::awaitable<T> work) {
   loop.restart();
   asio::any_io_executor executor = loop.get_executor();
   if (FramePtr frame = thread_frame()) executor = AnyContextExecutor(std::move(executor), std::move(frame));
-  std::exception_ptr failure;
-  bool done = false;
-  std::conditional_t<std::is_void_v<T>, bool, std::optional<T>> result{};
+  // The outcome lives on the heap: the loop outlives this call, and so may the work if this call ends early
+  // (a handler of another's threw out of run_one).
+  struct Outcome {
+    std::exception_ptr failure;
+    bool done = false;
+    std::conditional_t<std::is_void_v<T>, bool, std::optional<T>> result{};
+  };
+  auto outcome = std::make_shared<Outcome>();
   if constexpr (std::is_void_v<T>) {
-    asio::co_spawn(executor, std::move(work), [&](std::exception_ptr e) {
-      failure = e;
-      done = true;
+    asio::co_spawn(executor, std::move(work), [outcome](std::exception_ptr e) {
+      outcome->failure = e;
+      outcome->done = true;
     });
   } else {
-    asio::co_spawn(executor, std::move(work), [&](std::exception_ptr e, T value) {
-      failure = e;
-      if (!e) result.emplace(std::move(value));
-      done = true;
+    asio::co_spawn(executor, std::move(work), [outcome](std::exception_ptr e, T value) {
+      outcome->failure = e;
+      if (!e) outcome->result.emplace(std::move(value));
+      outcome->done = true;
     });
   }
-  // Until the work is done, not until the loop is idle: a pool's idle connections keep watching their
-  // sockets on it. What is ready when the work ends (a connection going back to its pool) runs too.
-  while (!done && loop.run_one() > 0) {
+  // Until the work is done, not until the loop is idle: work of others may stay pending on it. What is
+  // ready when the work ends (a connection going back to its pool) runs too.
+  while (!outcome->done && loop.run_one() > 0) {
   }
   loop.poll();
-  if (!done) throw MisuseError("keel::run_sync: the event loop ran out of work before the call finished");
-  if (failure) std::rethrow_exception(failure);
-  if constexpr (!std::is_void_v<T>) return std::move(*result);
+  if (!outcome->done) throw MisuseError("keel::run_sync: the event loop was stopped before the call finished");
+  if (outcome->failure) std::rethrow_exception(outcome->failure);
+  if constexpr (!std::is_void_v<T>) return std::move(*outcome->result);
 }
 
 // Sets the calling thread's frame for the lifetime of a sync scope.

@@ -307,19 +307,8 @@ struct find_default<type_list<First, Rest...>> {
 // ---- Reading and writing a member as a SQL value.
 
 template <class M>
-const auto& stored_value(const M& member) {
-  if constexpr (is_column_wrapper<M>::value || is_foreign_key<M>::value) return member.value;
-  else return member;
-}
-
-template <class M>
 Value to_value(const M& member) {
-  if constexpr (is_optional_v<M>) {
-    if (!member) return Value();
-    return Value(stored_value(*member));
-  } else {
-    return Value(stored_value(member));
-  }
+  return Value(member);  // wrappers through ToValue, std::optional as NULL or its value
 }
 
 template <class M>

@@ -141,6 +141,7 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
     }
     if (keep) {
       make_idle(std::move(slot));
+      co_await retire_expired();
     } else {
       co_await retire(std::move(slot));
     }
@@ -165,6 +166,18 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
       slot->idle_since = std::chrono::steady_clock::now();
     }
     idle.push_back(std::move(slot));
+  }
+
+  // Without watchers, connections idle too long are closed when another comes back (the oldest are in front).
+  asio::awaitable<void> retire_expired() {
+    const auto lifetime = options.max_inactive_connection_lifetime;
+    if (options.watch_idle || lifetime.count() <= 0) co_return;
+    const auto now = std::chrono::steady_clock::now();
+    while (!idle.empty() && now - idle.front()->idle_since > lifetime) {
+      auto expired = std::move(idle.front());
+      idle.pop_front();
+      co_await retire(std::move(expired));
+    }
   }
 
   // Whether an idle connection may be lent: not broken (seen by its watcher, or by a peek), not expired.

@@ -7,6 +7,7 @@ module;
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/execution.hpp>
 #include <boost/asio/execution_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
 #include <cstddef>
@@ -57,9 +58,27 @@ namespace keel::pg_engine_detail {
 // The pool of one event loop.
 struct LoopPool {
   asio::execution_context* context = nullptr;
+  asio::any_io_executor executor;
   std::thread::id thread;  // the thread that runs the loop
   std::shared_ptr<pg::Pool> pool;
 };
+
+[[noreturn]] inline void throw_shared_loop() {
+  throw MisuseError(
+      "keel::PostgresEngine: an event loop that more than one thread runs (an asio::thread_pool, or "
+      "io_context::run on several threads) cannot share the engine's connections safely; give each thread an "
+      "io_context of its own");
+}
+
+// Ends a pool on its own loop's thread: at once when that is the calling thread, else by a handler posted to
+// the loop (its destruction ends the pool too, should the loop never run again).
+inline void end_pool(LoopPool entry) {
+  if (entry.thread == std::this_thread::get_id()) {
+    entry.pool->terminate();
+    return;
+  }
+  asio::post(entry.executor, [pool = std::move(entry.pool)] { pool->terminate(); });
+}
 
 // An engine's pools, shared with the loops' services, which outlive or predecease the engine.
 struct Registry {
@@ -79,6 +98,7 @@ public:
 
   void add(std::weak_ptr<Registry> registry) {
     std::lock_guard lock(mutex_);
+    std::erase_if(registries_, [](const auto& weak) { return weak.expired(); });  // engines gone since
     registries_.push_back(std::move(registry));
   }
 
@@ -120,15 +140,17 @@ private:
   std::string name_;
 };
 
-// A connection lent by a loop's pool, as keel's Connection.
+// A connection lent by a loop's pool, as keel's Connection. It is used on that loop only: a transaction begun
+// on one loop (begin_sync's, say) and awaited on another is refused, not left to hang or race.
 class EngineConnection final : public Connection {
 public:
-  EngineConnection(std::shared_ptr<pg::Pool> pool, pg::PooledConnection connection)
-      : pool_(std::move(pool)), connection_(std::move(connection)) {}
+  EngineConnection(std::shared_ptr<pg::Pool> pool, pg::PooledConnection connection, asio::execution_context& loop)
+      : pool_(std::move(pool)), connection_(std::move(connection)), loop_(&loop), thread_(std::this_thread::get_id()) {}
 
   Dialect dialect() const override { return Dialect::postgres; }
 
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
+    check_loop(co_await asio::this_coro::executor);
     try {
       co_return co_await connection_->query(statement.sql(), statement.params(), sink);
     } catch (const SyntaxError& e) {
@@ -139,9 +161,18 @@ public:
     co_await connection_->execute(statement.sql());
     co_return ExecResult{};
   }
-  asio::awaitable<void> begin(const TransactionOptions& options) override { return connection_->begin(options); }
-  asio::awaitable<void> commit() override { return connection_->commit(); }
-  asio::awaitable<void> rollback() override { return connection_->rollback(); }
+  asio::awaitable<void> begin(const TransactionOptions& options) override {
+    check_loop(co_await asio::this_coro::executor);
+    co_await connection_->begin(options);
+  }
+  asio::awaitable<void> commit() override {
+    check_loop(co_await asio::this_coro::executor);
+    co_await connection_->commit();
+  }
+  asio::awaitable<void> rollback() override {
+    check_loop(co_await asio::this_coro::executor);
+    co_await connection_->rollback();
+  }
   // A server-side cursor: DECLARE inside the transaction, FETCH FORWARD n per batch.
   asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) override {
     const std::string name = "keel_cursor_" + std::to_string(++cursors_);
@@ -154,10 +185,27 @@ public:
   pg::PgConnection& pg() const { return *connection_; }
   // Back to the pool, reset as the engine's reset hook says; the caller's next acquire finds it idle.
   asio::awaitable<void> give_back() { return pool_->release(std::move(connection_)); }
+  // Whether this thread may run the give-back itself now: the connection belongs to this thread's sync loop,
+  // which runs only inside sync calls, and no loop is running here (a lease dropped by a plain thread).
+  bool may_give_back_here() const {
+    return thread_ == std::this_thread::get_id() && loop_ == &static_cast<asio::execution_context&>(sync_loop()) &&
+           !in_event_loop_thread() && !pool_->is_closing();
+  }
 
 private:
+  void check_loop(const asio::any_io_executor& executor) const {
+    if (&asio::query(unwrapped(executor), asio::execution::context) == loop_ && thread_ == std::this_thread::get_id())
+      return;
+    if (loop_ == &asio::query(unwrapped(executor), asio::execution::context)) throw_shared_loop();
+    throw MisuseError(
+        "keel::PostgresEngine: this transaction's connection belongs to another event loop; run a transaction's "
+        "queries on the loop that began it (begin_sync's on its thread's sync calls)");
+  }
+
   std::shared_ptr<pg::Pool> pool_;
   pg::PooledConnection connection_;
+  asio::execution_context* loop_;
+  std::thread::id thread_;
   std::uint64_t cursors_ = 0;
 };
 
@@ -178,7 +226,7 @@ public:
         registry_(std::make_shared<pg_engine_detail::Registry>()) {}
 
   ~PostgresEngine() override {
-    for (auto& entry : take_pools()) entry.pool->terminate();
+    for (auto& entry : take_pools()) pg_engine_detail::end_pool(std::move(entry));
   }
 
   Dialect dialect() const override { return Dialect::postgres; }
@@ -194,8 +242,8 @@ public:
   asio::awaitable<void> close() override {
     auto& here = loop_context(unwrapped(co_await asio::this_coro::executor));
     for (auto& entry : take_pools()) {
-      if (entry.context == &here) co_await entry.pool->close();
-      else entry.pool->terminate();
+      if (entry.context == &here && entry.thread == std::this_thread::get_id()) co_await entry.pool->close();
+      else pg_engine_detail::end_pool(std::move(entry));
     }
   }
 
@@ -204,8 +252,9 @@ public:
     std::shared_ptr<pg::Pool> pool = find_pool(executor);
     if (!pool) pool = co_await make_pool(executor);
     pg::PooledConnection connection = co_await pool->acquire();
-    co_return ConnectionLease(new pg_engine_detail::EngineConnection(std::move(pool), std::move(connection)),
-                              ReturnToOwner{this});
+    co_return ConnectionLease(
+        new pg_engine_detail::EngineConnection(std::move(pool), std::move(connection), loop_context(executor)),
+        ReturnToOwner{this});
   }
 
   // The pool of the caller's loop: its size (lent and idle) and its idle connections; zero before first use.
@@ -236,7 +285,7 @@ private:
     if (registry_->closed) throw ConnectionError("the PostgreSQL engine is closed");
     for (const auto& entry : registry_->pools) {
       if (entry.context != context) continue;
-      if (entry.thread != std::this_thread::get_id()) throw_shared_loop();
+      if (entry.thread != std::this_thread::get_id()) pg_engine_detail::throw_shared_loop();
       return entry.pool;
     }
     return nullptr;
@@ -270,24 +319,26 @@ private:
       for (const auto& entry : registry_->pools)
         if (entry.context == &context) {  // another coroutine of this loop made one meanwhile
           made->terminate();
+          if (entry.thread != std::this_thread::get_id()) pg_engine_detail::throw_shared_loop();
           co_return entry.pool;
         }
-      registry_->pools.push_back({&context, std::this_thread::get_id(), made});
+      registry_->pools.push_back({&context, executor, std::this_thread::get_id(), made});
     }
     asio::use_service<pg_engine_detail::LoopService>(context).add(registry_);
     co_return made;
   }
 
-  [[noreturn]] static void throw_shared_loop() {
-    throw MisuseError(
-        "keel::PostgresEngine: an event loop that more than one thread runs (an asio::thread_pool, or "
-        "io_context::run on several threads) cannot share the engine's connections safely; give each thread an "
-        "io_context of its own");
-  }
-
-  // A lease dropped: the connection goes back in the background.
+  // A lease dropped (an explicit transaction or a batch never ended): the connection goes back in the
+  // background on its loop; a plain thread's sync loop runs only in sync calls, so there it goes back now, and
+  // its open transaction does not hold locks until the thread's next sync call.
   void release(Connection* connection) noexcept override {
-    delete static_cast<pg_engine_detail::EngineConnection*>(connection);
+    std::unique_ptr<pg_engine_detail::EngineConnection> owned(static_cast<pg_engine_detail::EngineConnection*>(connection));
+    if (owned->may_give_back_here()) {
+      try {
+        keel::run_sync(owned->give_back());
+      } catch (...) {
+      }
+    }
   }
   asio::awaitable<void> give_back(ConnectionLease lease) override {
     std::unique_ptr<pg_engine_detail::EngineConnection> connection(

@@ -137,3 +137,41 @@ TEST_CASE("engine: a loop run by several threads is refused with a clear error",
   other.join();
   CHECK_THAT(message, Catch::Contains("io_context of its own"));
 }
+
+TEST_CASE("engine: an explicit transaction dropped on a plain thread is rolled back at once", "[engine]") {
+  const std::string application = "keel_engine_dropped";
+  auto options = engine_options();
+  options.dsn += " application_name=" + application;
+  keel::PostgresEngine db(options);
+  // Watched from a client on the tests' own loop: a sync call here would run this thread's sync loop, and
+  // with it whatever the dropped transaction left pending there.
+  auto observer = connect(dsn("keel_trust", "sslmode=disable"));
+  auto in_state = [&](const std::string& state) {
+    return fetch(*observer, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = $2",
+                 {application, state})[0]
+        .get<std::int64_t>(0);
+  };
+  {
+    keel::Transaction tx = db.begin_sync();
+    raw("SELECT 1").run_sync(tx);
+  }  // dropped, and no later sync call on this thread runs its loop
+  CHECK(in_state("idle in transaction") == 0);
+  CHECK(in_state("idle") == 1);
+}
+
+TEST_CASE("engine: a transaction's queries on another loop are refused, not left to hang", "[engine]") {
+  keel::PostgresEngine db(engine_options());
+  keel::Transaction tx = db.begin_sync();  // on this thread's sync loop
+  asio::io_context loop;
+  std::string message;
+  asio::co_spawn(loop, [&]() -> asio::awaitable<void> {
+    try {
+      co_await raw("SELECT 1").run(tx);
+    } catch (const keel::MisuseError& e) {
+      message = e.what();
+    }
+  }, asio::detached);
+  loop.run();
+  CHECK_THAT(message, Catch::Contains("another event loop"));
+  tx.rollback_sync();
+}
