@@ -8,6 +8,7 @@ module;
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 export module keel.engine:engine;
@@ -139,6 +140,12 @@ public:
     if (auto state = find_transaction(co_await current_frame(), this)) co_return Transaction(state);
     co_return std::nullopt;
   }
+  // Whether the calling coroutine is inside a transaction scope of this engine (Piccolo's transaction_exists).
+  asio::awaitable<bool> transaction_exists() { co_return find_transaction(co_await current_frame(), this) != nullptr; }
+
+  // The version as major.minor: 15.4 for "15.4 (Debian 15.4-1)", 3.4 for SQLite's "3.40.1" (Piccolo's
+  // get_version); 0 when the text does not start with a number.
+  asio::awaitable<double> version_number() { co_return major_minor(co_await version()); }
 
   // ---- Atomic runs and batches
   Atomic atomic() { return Atomic(*this); }
@@ -205,6 +212,26 @@ public:
   }
 
 private:
+  static double major_minor(std::string_view version) {
+    double number = 0, scale = 0;
+    bool in_minor = false;
+    for (char c : version) {
+      if (c == '.' && !in_minor) {
+        in_minor = true;
+        scale = 0.1;
+      } else if (c >= '0' && c <= '9') {
+        if (in_minor) {
+          number += (c - '0') * scale;
+          scale /= 10;
+        } else {
+          number = number * 10 + (c - '0');
+        }
+      } else {
+        break;
+      }
+    }
+    return number;
+  }
   static TransactionError nested_refused() {
     return TransactionError(
         "a transaction is already in progress on this engine, and this one was opened with allow_nested = false");

@@ -12,7 +12,9 @@ module;
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,6 +51,9 @@ struct PostgresOptions {
   pg::PoolOptions::Hook setup;                     // on every acquire
   SessionReset reset = SessionReset::when_changed;
   pg::PgConnectionOptions connection;              // the statement cache's settings, command_timeout
+  std::map<std::string, std::string> server_settings;  // sent at startup (asyncpg's server_settings)
+  std::vector<std::string> extensions;             // created where missing by prep_database()
+  int min_server_version = 10;                     // an older server's connections are refused (major version)
 };
 
 }  // namespace keel
@@ -223,7 +228,9 @@ public:
   explicit PostgresEngine(PostgresOptions options)
       : options_(std::move(options)),
         connect_options_(pg::parse_dsn(options_.dsn)),
-        registry_(std::make_shared<pg_engine_detail::Registry>()) {}
+        registry_(std::make_shared<pg_engine_detail::Registry>()) {
+    for (const auto& [name, value] : options_.server_settings) connect_options_.server_settings[name] = value;
+  }
 
   ~PostgresEngine() override {
     for (auto& entry : take_pools()) pg_engine_detail::end_pool(std::move(entry));
@@ -255,6 +262,32 @@ public:
     co_return ConnectionLease(
         new pg_engine_detail::EngineConnection(std::move(pool), std::move(connection), loop_context(executor)),
         ReturnToOwner{this});
+  }
+
+  // Opens the caller's loop's pool now, with its min_connections (Piccolo's start_connection_pool); otherwise
+  // it opens on first use.
+  asio::awaitable<void> start_connection_pool() {
+    const asio::any_io_executor executor = unwrapped(co_await asio::this_coro::executor);
+    if (!find_pool(executor)) co_await make_pool(executor);
+  }
+  // Piccolo's close_connection_pool: close().
+  asio::awaitable<void> close_connection_pool() { return close(); }
+
+  // Creates the options' extensions where missing (Piccolo's prep_database). Returns those this role may not
+  // create (42501: they need a superuser); any other failure is thrown.
+  asio::awaitable<std::vector<std::string>> prep_database() {
+    std::vector<std::string> refused;
+    for (const std::string& extension : options_.extensions) {
+      bool denied = false;
+      try {
+        co_await execute(Statement("CREATE EXTENSION IF NOT EXISTS " + quote_identifier(extension)), nullptr);
+      } catch (const SyntaxErrorOrAccessRuleViolation& e) {
+        if (e.sqlstate() != "42501") throw;
+        denied = true;
+      }
+      if (denied) refused.push_back(extension);
+    }
+    co_return refused;
   }
 
   // The pool of the caller's loop: its size (lent and idle) and its idle connections; zero before first use.
@@ -298,7 +331,14 @@ private:
     pool_options.max_queries = options_.max_queries;
     pool_options.max_inactive_connection_lifetime = options_.max_inactive_connection_lifetime;
     pool_options.acquire_timeout = options_.acquire_timeout;
-    pool_options.init = options_.init;
+    // Each new connection is checked against min_server_version before the user's init hook runs.
+    pool_options.init = [minimum = options_.min_server_version, init = options_.init](pg::PgConnection& c) -> asio::awaitable<void> {
+      const std::string version = c.server_version();
+      if (minimum > 0 && std::atoi(version.c_str()) < minimum)
+        throw ConnectionError("the PostgreSQL server is version " + version + ", older than the engine's min_server_version " +
+                              std::to_string(minimum));
+      if (init) co_await init(c);
+    };
     pool_options.setup = options_.setup;
     pool_options.connection = options_.connection;
     // Nothing pending on the caller's loop while idle, so that its io_context::run() returns when its work is

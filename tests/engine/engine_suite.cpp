@@ -615,3 +615,11 @@ TEST_CASE_METHOD(Fixture, "a savepoint that was never made, or was released, is 
   }
   CHECK(total() == 0);
 }
+
+TEST_CASE_METHOD(Fixture, "transaction_exists and version_number") {
+  CHECK_FALSE(keel::run_sync(db.transaction_exists()));
+  CHECK(keel::run_sync(db.transaction([&]() -> asio::awaitable<bool> { co_return co_await db.transaction_exists(); })));
+  const double version = keel::run_sync(db.version_number());
+  CHECK(version >= (on_postgres() ? 10.0 : 3.0));
+  CHECK(version < 100.0);
+}

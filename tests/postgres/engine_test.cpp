@@ -181,3 +181,27 @@ TEST_CASE("engine: a transaction's queries on another loop are refused, not left
   CHECK_THAT(message, Catch::Contains("another event loop"));
   tx.rollback_sync();
 }
+
+TEST_CASE("engine: Piccolo's engine features: version, pool start, server settings, extensions, a minimum version",
+          "[engine]") {
+  auto options = engine_options();
+  options.min_connections = 2;
+  options.server_settings = {{"application_name", "from_settings"}};
+  options.extensions = {"hstore"};
+  keel::PostgresEngine db(options);
+  CHECK(keel::run_sync(db.version_number()) >= 15.0);
+  keel::run_sync(db.start_connection_pool());
+  CHECK(keel::run_sync(db.pool_size()) == 2);  // min_connections, opened up front
+  CHECK(keel::run_sync(db.idle_connections()) == 2);
+  CHECK(db.raw_sync("SHOW application_name")[0].get<std::string>(0) == "from_settings");
+  CHECK(keel::run_sync(db.prep_database()).empty());
+  CHECK(number(db, "SELECT count(*) FROM pg_extension WHERE extname = 'hstore'") == 1);
+  keel::run_sync(db.close_connection_pool());
+  CHECK_THROWS_AS(db.raw_sync("SELECT 1"), keel::ConnectionError);
+
+  auto too_new = engine_options();
+  too_new.min_server_version = 99;
+  keel::PostgresEngine refused(too_new);
+  CHECK_THROWS_AS(refused.raw_sync("SELECT 1"), keel::ConnectionError);
+  CHECK_THROWS_WITH(refused.raw_sync("SELECT 1"), Catch::Contains("min_server_version 99"));
+}
