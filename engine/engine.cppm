@@ -7,6 +7,7 @@ export import :context;
 export import :dialect;
 export import :engine;
 export import :error;
+export import :query_log;
 export import :raw_query;
 export import :row;
 export import :statement;

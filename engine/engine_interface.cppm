@@ -18,6 +18,7 @@ import :connection;
 import :context;
 import :dialect;
 import :error;
+import :query_log;
 import :raw_query;
 import :row;
 import :statement;
@@ -60,7 +61,8 @@ public:
     std::exception_ptr failure;
     ExecResult result;
     try {
-      result = co_await connection->execute(statement, sink);
+      result = co_await query_loggers_.run(statement, sink,
+                                           [&](RowSink* s) { return connection->execute(statement, s); });
     } catch (...) {
       failure = std::current_exception();
     }
@@ -68,6 +70,11 @@ public:
     if (failure) std::rethrow_exception(failure);
     co_return result;
   }
+
+  // ---- Query loggers: each statement this engine runs (in its transactions too), with its values, time,
+  // rows and error. A logger that throws does not fail the statement.
+  QueryLoggerId add_query_logger(QueryLogger logger) { return query_loggers_.add(std::move(logger)); }
+  void remove_query_logger(QueryLoggerId id) { query_loggers_.remove(id); }
 
   // ---- Queries
   template <Query Q>
@@ -94,7 +101,7 @@ public:
       co_await give_back(std::move(connection));
       std::rethrow_exception(failure);
     }
-    co_return Transaction(std::make_shared<TransactionState>(this, std::move(connection)));
+    co_return Transaction(std::make_shared<TransactionState>(this, std::move(connection), &query_loggers_));
   }
 
   // Runs body (taking Transaction& or nothing, returning an awaitable) in a transaction that every query
@@ -212,6 +219,8 @@ public:
   }
 
 private:
+  QueryLoggers query_loggers_;
+
   static double major_minor(std::string_view version) {
     double number = 0, scale = 0;
     bool in_minor = false;

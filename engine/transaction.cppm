@@ -17,6 +17,7 @@ import :connection;
 import :context;
 import :dialect;
 import :error;
+import :query_log;
 import :row;
 import :statement;
 import :sync;
@@ -29,18 +30,25 @@ class Savepoint;
 
 class TransactionState final : public StatementRunner, public std::enable_shared_from_this<TransactionState> {
 public:
-  TransactionState(const void* engine, ConnectionLease connection)
-      : engine_(engine), connection_(std::move(connection)), dialect_(connection_->dialect()) {}
+  TransactionState(const void* engine, ConnectionLease connection, const QueryLoggers* loggers = nullptr)
+      : engine_(engine), connection_(std::move(connection)), dialect_(connection_->dialect()), loggers_(loggers) {}
 
   Dialect dialect() const override { return dialect_; }
   const void* engine() const noexcept { return engine_; }
   bool active() const noexcept { return connection_ != nullptr; }
 
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
-    co_return co_await live("run a query").execute(statement, sink);
+    Connection& connection = live("run a query");
+    if (!loggers_) co_return co_await connection.execute(statement, sink);
+    co_return co_await loggers_->run(statement, sink, [&](RowSink* s) { return connection.execute(statement, s); });
   }
+  // In one round trip where the engine can; one by one while a query logger listens, so that it hears each.
   asio::awaitable<void> execute_all(std::span<const Statement> statements) {
-    co_await live("run queries").execute_all(statements);
+    if (!loggers_ || !loggers_->active()) {
+      co_await live("run queries").execute_all(statements);
+      co_return;
+    }
+    for (const Statement& statement : statements) co_await execute(statement, nullptr);
   }
   asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) {
     co_return co_await live("open a cursor").open_cursor(std::move(statement));
@@ -87,6 +95,7 @@ private:
   ConnectionLease connection_;
   Dialect dialect_;
   std::string outcome_;
+  const QueryLoggers* loggers_;
   std::uint64_t next_savepoint_ = 0;
   std::vector<std::string> savepoint_names_;  // every name used in this transaction, given or generated
 };

@@ -54,6 +54,8 @@ struct PostgresOptions {
   std::map<std::string, std::string> server_settings;  // sent at startup (asyncpg's server_settings)
   std::vector<std::string> extensions;             // created where missing by prep_database()
   int min_server_version = 10;                     // an older server's connections are refused (major version)
+  bool log_queries = false;                        // print each statement and its values (std::clog)
+  bool log_responses = false;                      // print what each statement returned, and its time
 };
 
 }  // namespace keel
@@ -230,6 +232,8 @@ public:
         connect_options_(pg::parse_dsn(options_.dsn)),
         registry_(std::make_shared<pg_engine_detail::Registry>()) {
     for (const auto& [name, value] : options_.server_settings) connect_options_.server_settings[name] = value;
+    if (options_.log_queries || options_.log_responses)
+      add_query_logger(printing_logger(options_.log_queries, options_.log_responses));
   }
 
   ~PostgresEngine() override {

@@ -4,7 +4,9 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstdint>
+#include <iostream>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -622,4 +624,46 @@ TEST_CASE_METHOD(Fixture, "transaction_exists and version_number") {
   const double version = keel::run_sync(db.version_number());
   CHECK(version >= (on_postgres() ? 10.0 : 3.0));
   CHECK(version < 100.0);
+}
+
+TEST_CASE_METHOD(Fixture, "query loggers hear every statement: values, rows, time and errors, in transactions too") {
+  std::vector<keel::LoggedStatement> heard;
+  std::vector<std::vector<keel::Value>> values;
+  std::vector<std::string> sql;
+  const auto id = db.add_query_logger([&](const keel::LoggedStatement& s) {
+    heard.push_back(s);
+    sql.emplace_back(s.sql);
+    values.emplace_back(s.params.begin(), s.params.end());
+  });
+  db.raw_sync("INSERT INTO band (name, popularity) VALUES ({}, {})", "logged", 7);
+  db.raw_sync("INSERT INTO band (name) VALUES ({})", "also logged");
+  CHECK(db.raw_sync("SELECT name FROM band WHERE popularity >= {}", 0).size() == 2);
+  CHECK_THROWS_AS(db.raw_sync("SELECT no_such_column FROM band"), keel::UndefinedColumn);
+  keel::run_sync(db.transaction([&]() -> asio::awaitable<void> { co_await db.raw("DELETE FROM band WHERE name = 'logged'"); }));
+  db.atomic().add(raw("INSERT INTO band (name) VALUES ('atomic')")).run_sync();
+  REQUIRE(heard.size() == 6);
+  CHECK(sql[0].find("INSERT INTO band") != std::string::npos);
+  CHECK(values[0] == std::vector<keel::Value>{"logged", 7});
+  CHECK(heard[0].rows_affected == 1);
+  CHECK(heard[0].error == nullptr);
+  CHECK(heard[2].rows == 2);
+  CHECK(values[2] == std::vector<keel::Value>{0});
+  CHECK(heard[3].error != nullptr);
+  CHECK(sql[4] == "DELETE FROM band WHERE name = 'logged'");
+  CHECK(heard[4].rows_affected == 1);
+  CHECK(sql[5] == "INSERT INTO band (name) VALUES ('atomic')");
+  for (const auto& s : heard) CHECK(s.elapsed.count() > 0);
+  db.remove_query_logger(id);
+  db.raw_sync("SELECT 1");
+  CHECK(heard.size() == 6);
+}
+
+TEST_CASE("a printing logger shows the statement, its values and what came back", "[engine]") {
+  std::ostringstream captured;
+  auto* saved = std::clog.rdbuf(captured.rdbuf());
+  const std::vector<keel::Value> params{nullptr, true, 42, 2.5, "it's", keel::Blob{std::byte{10}, std::byte{255}}};
+  keel::printing_logger()(keel::LoggedStatement{.sql = "SELECT x", .params = params, .rows = 3});
+  std::clog.rdbuf(saved);
+  CHECK_THAT(captured.str(), Catch::Contains("keel query: SELECT x -- values: NULL, true, 42, 2.5, 'it''s', \\x0aff"));
+  CHECK_THAT(captured.str(), Catch::Contains("keel response: 3 rows, 0 changed in"));
 }

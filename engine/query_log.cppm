@@ -1,0 +1,181 @@
+// Query loggers: every statement an engine runs, its values, the time it took, its rows, and its error, handed
+// to the callbacks an application adds (engine.add_query_logger). With none added, a statement pays one load.
+module;
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <type_traits>
+#include <utility>
+#include <vector>
+export module keel.engine:query_log;
+import :row;
+import :statement;
+import :value;
+
+namespace asio = boost::asio;
+
+export namespace keel {
+
+// What a query logger hears of one statement.
+struct LoggedStatement {
+  std::string_view sql;
+  std::span<const Value> params;
+  std::chrono::nanoseconds elapsed{};
+  std::uint64_t rows = 0;           // rows the statement returned
+  std::uint64_t rows_affected = 0;  // rows it inserted, updated or deleted
+  std::exception_ptr error;         // what it threw; null when it succeeded
+};
+
+using QueryLogger = std::function<void(const LoggedStatement&)>;
+
+// A value as a log line shows it: NULL, true, 42, 2.5, 'text' (quotes doubled), \x0aff for a blob (its first
+// 32 bytes, then "...").
+inline std::string describe(const Value& value) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<V, std::monostate>) return "NULL";
+        else if constexpr (std::is_same_v<V, bool>) return v ? "true" : "false";
+        else if constexpr (std::is_same_v<V, std::int64_t>) return std::to_string(v);
+        else if constexpr (std::is_same_v<V, double>) {
+          char text[32];
+          std::snprintf(text, sizeof text, "%.17g", v);
+          return text;
+        } else if constexpr (std::is_same_v<V, std::string>) {
+          std::string quoted = "'";
+          for (char c : v) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+          return quoted + "'";
+        } else {
+          static constexpr char hex[] = "0123456789abcdef";
+          std::string text = "\\x";
+          for (std::size_t i = 0; i < v.size() && i < 32; ++i) {
+            text += hex[static_cast<unsigned>(v[i]) >> 4];
+            text += hex[static_cast<unsigned>(v[i]) & 15];
+          }
+          return v.size() > 32 ? text + "..." : text;
+        }
+      },
+      value.storage());
+}
+using QueryLoggerId = std::uint64_t;
+
+// A logger that prints to std::clog, as Piccolo's log_queries and log_responses print: the statement and its
+// values, and what came back (rows, rows changed, or the error) with the time it took.
+inline QueryLogger printing_logger(bool queries = true, bool responses = true) {
+  return [queries, responses](const LoggedStatement& s) {
+    std::string line;
+    if (queries) {
+      line = "keel query: " + std::string(s.sql);
+      for (std::size_t i = 0; i < s.params.size(); ++i) line += (i ? ", " : " -- values: ") + describe(s.params[i]);
+      line += '\n';
+    }
+    if (responses) {
+      line += "keel response: ";
+      if (s.error) {
+        try {
+          std::rethrow_exception(s.error);
+        } catch (const std::exception& e) {
+          line += std::string("error: ") + e.what();
+        } catch (...) {
+          line += "error";
+        }
+      } else {
+        line += std::to_string(s.rows) + " rows, " + std::to_string(s.rows_affected) + " changed";
+      }
+      line += " in " + std::to_string(std::chrono::duration<double, std::milli>(s.elapsed).count()) + " ms\n";
+    }
+    std::clog << line << std::flush;
+  };
+}
+
+class QueryLoggers {
+public:
+  QueryLoggerId add(QueryLogger logger) {
+    std::lock_guard lock(mutex_);
+    auto next = std::make_shared<Entries>(*entries_);
+    next->emplace_back(++last_id_, std::move(logger));
+    entries_ = std::move(next);
+    any_.store(true, std::memory_order_release);
+    return last_id_;
+  }
+  void remove(QueryLoggerId id) {
+    std::lock_guard lock(mutex_);
+    auto next = std::make_shared<Entries>(*entries_);
+    std::erase_if(*next, [id](const auto& entry) { return entry.first == id; });
+    any_.store(!next->empty(), std::memory_order_release);
+    entries_ = std::move(next);
+  }
+
+  bool active() const noexcept { return any_.load(std::memory_order_acquire); }
+
+  // Runs `execute(sink)` (a statement on a connection) and tells the loggers about it.
+  template <class Execute>
+  asio::awaitable<ExecResult> run(const Statement& statement, RowSink* sink, Execute execute) const {
+    if (!any_.load(std::memory_order_acquire)) co_return co_await execute(sink);
+    CountingSink counted(sink);
+    LoggedStatement logged{.sql = statement.sql(), .params = statement.params()};
+    const auto started = std::chrono::steady_clock::now();
+    ExecResult result;
+    try {
+      result = co_await execute(sink ? &counted : nullptr);
+    } catch (...) {
+      logged.error = std::current_exception();
+    }
+    logged.elapsed = std::chrono::steady_clock::now() - started;
+    logged.rows = counted.rows;
+    logged.rows_affected = result.rows_affected;
+    tell(logged);
+    if (logged.error) std::rethrow_exception(logged.error);
+    co_return result;
+  }
+
+private:
+  using Entries = std::vector<std::pair<QueryLoggerId, QueryLogger>>;
+
+  class CountingSink final : public RowSink {
+  public:
+    explicit CountingSink(RowSink* inner) : inner_(inner) {}
+    void on_row(const RowReader& row) override {
+      ++rows;
+      inner_->on_row(row);
+    }
+    std::uint64_t rows = 0;
+
+  private:
+    RowSink* inner_;
+  };
+
+  // A logger that throws does not fail the statement.
+  void tell(const LoggedStatement& logged) const {
+    std::shared_ptr<const Entries> entries;
+    {
+      std::lock_guard lock(mutex_);
+      entries = entries_;
+    }
+    for (const auto& [id, logger] : *entries) {
+      try {
+        logger(logged);
+      } catch (...) {
+      }
+    }
+  }
+
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Entries> entries_ = std::make_shared<const Entries>();
+  std::atomic<bool> any_{false};
+  QueryLoggerId last_id_ = 0;
+};
+
+}  // namespace keel
