@@ -180,7 +180,9 @@ public:
     check_loop(co_await asio::this_coro::executor);
     co_await connection_->rollback();
   }
-  // A server-side cursor: DECLARE inside the transaction, FETCH FORWARD n per batch.
+  // A server-side cursor: DECLARE inside the transaction, FETCH FORWARD n per batch. Its name is numbered
+  // within the lease (one transaction), so that a batch's DECLARE and FETCH texts are the same each time it
+  // runs and the statement cache keeps one entry for each, not one per batch ever run.
   asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) override {
     const std::string name = "keel_cursor_" + std::to_string(++cursors_);
     const Statement declare(std::string("DECLARE ") + name + " NO SCROLL CURSOR FOR " + std::string(statement.sql()),

@@ -205,3 +205,18 @@ TEST_CASE("engine: Piccolo's engine features: version, pool start, server settin
   CHECK_THROWS_AS(refused.raw_sync("SELECT 1"), keel::ConnectionError);
   CHECK_THROWS_WITH(refused.raw_sync("SELECT 1"), Catch::Contains("min_server_version 99"));
 }
+
+TEST_CASE("engine: a batch run again prepares nothing new", "[engine]") {
+  keel::PostgresEngine db(engine_options(1));  // one connection, whose prepared statements the server lists
+  auto run_batches = [&] {
+    auto batches = db.batch_sync(raw("SELECT g FROM generate_series(1, 10) AS g"), 4);
+    std::size_t rows = 0;
+    while (auto batch = batches.next_sync()) rows += batch->size();
+    CHECK(rows == 10);
+  };
+  auto prepared = [&] { return number(db, "SELECT count(*) FROM pg_prepared_statements"); };
+  run_batches();
+  const auto after_one = prepared();
+  for (int i = 0; i < 4; ++i) run_batches();
+  CHECK(prepared() == after_one);
+}
