@@ -41,6 +41,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include "../tests/support/run_on_loop.hpp"
+#include "bench_support.hpp"
 import keel;
 
 namespace asio = boost::asio;
@@ -57,7 +58,7 @@ struct Band {  // table "band"
 namespace {
 
 constexpr int kRows = 10'000;
-const int kRounds = std::getenv("KEEL_BENCH_ROUNDS") ? std::max(1, std::atoi(std::getenv("KEEL_BENCH_ROUNDS"))) : 5;
+const int kRounds = keel_bench::rounds_from_environment(5);
 
 // Row n of the table (id n + 1 once inserted), and of every row the workloads insert.
 Band new_band(int n) {
@@ -81,22 +82,8 @@ std::int64_t digest(const Band& b) {
 
 // ---- Timing: wall time and the client's own CPU time (all threads).
 
-std::pair<double, double> cpu_seconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  auto s = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
-  return {s(usage.ru_utime) + s(usage.ru_stime), s(usage.ru_utime)};
-}
-struct Timing {
-  double wall = 0, cpu = 0, user = 0;
-};
-Timing timed(const std::function<void()>& work) {
-  const auto start = Clock::now();
-  const auto [cpu_start, user_start] = cpu_seconds();
-  work();
-  const auto [cpu_end, user_end] = cpu_seconds();
-  return {std::chrono::duration<double>(Clock::now() - start).count(), cpu_end - cpu_start, user_end - user_start};
-}
+using keel_bench::Timing;
+using keel_bench::timed;
 
 // ---- keel's side: one event loop, owned here, run on the main thread; each round is one coroutine on it.
 
@@ -283,36 +270,17 @@ void verify(const char* name, std::int64_t keel_sum, std::int64_t libpq_sum) {
                              " against " + std::to_string(libpq_sum) + ")");
 }
 
-// A private cluster when no DSN is given.
-struct PrivateCluster {
-  std::string dir;
-  std::string dsn;
-  PrivateCluster() {
-    dir = (std::filesystem::temp_directory_path() / ("keel-orm-pg-bench-" + std::to_string(::getpid()))).string();
-    const std::string script = std::string(KEEL_SOURCE_DIR) + "/tests/postgres/cluster";
-    if (std::system((script + " start " + dir + " >/dev/null").c_str()) != 0) throw std::runtime_error("cannot start a cluster");
-    std::ifstream env(dir + "/cluster.env");
-    std::map<std::string, std::string> v;
-    for (std::string line; std::getline(env, line);)
-      if (auto eq = line.find('='); eq != std::string::npos) v[line.substr(0, eq)] = line.substr(eq + 1);
-    dsn = "host=127.0.0.1 port=" + v.at("KEEL_PG_PORT") + " dbname=keel_test user=keel_trust sslmode=disable";
-  }
-  ~PrivateCluster() {
-    const std::string script = std::string(KEEL_SOURCE_DIR) + "/tests/postgres/cluster";
-    [[maybe_unused]] int ignored = std::system((script + " stop " + dir).c_str());
-  }
-};
 
 }  // namespace
 
 int main(int argc, char** argv) try {
-  std::unique_ptr<PrivateCluster> cluster;
+  std::unique_ptr<keel_bench::PrivateCluster> cluster;
   std::string dsn;
   std::vector<std::string> only(argv + std::min(argc, 2), argv + argc);
   auto selected = [&](const std::string& name) { return only.empty() || std::ranges::find(only, name) != only.end(); };
   if (argc > 1 && std::string(argv[1]) != "-") dsn = argv[1];
   else {
-    cluster = std::make_unique<PrivateCluster>();
+    cluster = std::make_unique<keel_bench::PrivateCluster>("keel-orm-pg-bench");
     dsn = cluster->dsn;
   }
   auto pq = pq_connect(dsn);

@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include "../tests/support/run_on_loop.hpp"
+#include "bench_support.hpp"
 import keel;
 import keel.postgres;
 
@@ -42,7 +43,7 @@ namespace {
 
 constexpr int kTableRows = 100'000;
 // Rounds per side: KEEL_BENCH_ROUNDS, 9 by default (with 5, one run's medians still moved by up to 15%).
-const int kRounds = std::getenv("KEEL_BENCH_ROUNDS") ? std::max(1, std::atoi(std::getenv("KEEL_BENCH_ROUNDS"))) : 9;
+const int kRounds = keel_bench::rounds_from_environment(9);
 constexpr const char* kSelectById = "SELECT id, name, score, created, active FROM bench_rows WHERE id = $1";
 constexpr const char* kSelectAll = "SELECT id, name, score, created, active FROM bench_rows";
 
@@ -54,25 +55,8 @@ struct Row {
   bool active = false;
 };
 
-// The client's own CPU time (user and system, and user alone; all threads), to tell client cost from waiting on
-// the server.
-std::pair<double, double> cpu_seconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  auto s = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
-  return {s(usage.ru_utime) + s(usage.ru_stime), s(usage.ru_utime)};
-}
-
-struct Timing {
-  double wall = 0, cpu = 0, user = 0;
-};
-Timing timed(const std::function<void()>& work) {
-  const auto start = Clock::now();
-  const auto [cpu_start, user_start] = cpu_seconds();
-  work();
-  const auto [cpu_end, user_end] = cpu_seconds();
-  return {std::chrono::duration<double>(Clock::now() - start).count(), cpu_end - cpu_start, user_end - user_start};
-}
+using keel_bench::Timing;
+using keel_bench::timed;
 
 // ---- keel's side: coroutines on one event loop.
 
@@ -220,36 +204,17 @@ std::vector<Row> rows_to_insert() {
   return rows;
 }
 
-// A private cluster when no DSN is given.
-struct PrivateCluster {
-  std::string dir;
-  std::string dsn;
-  PrivateCluster() {
-    dir = (std::filesystem::temp_directory_path() / ("keel-bench-" + std::to_string(::getpid()))).string();
-    const std::string script = std::string(KEEL_SOURCE_DIR) + "/tests/postgres/cluster";
-    if (std::system((script + " start " + dir + " >/dev/null").c_str()) != 0) throw std::runtime_error("cannot start a cluster");
-    std::ifstream env(dir + "/cluster.env");
-    std::map<std::string, std::string> v;
-    for (std::string line; std::getline(env, line);)
-      if (auto eq = line.find('='); eq != std::string::npos) v[line.substr(0, eq)] = line.substr(eq + 1);
-    dsn = "host=127.0.0.1 port=" + v.at("KEEL_PG_PORT") + " dbname=keel_test user=keel_trust sslmode=disable";
-  }
-  ~PrivateCluster() {
-    const std::string script = std::string(KEEL_SOURCE_DIR) + "/tests/postgres/cluster";
-    [[maybe_unused]] int ignored = std::system((script + " stop " + dir).c_str());
-  }
-};
 
 }  // namespace
 
 int main(int argc, char** argv) try {
-  std::unique_ptr<PrivateCluster> cluster;
+  std::unique_ptr<keel_bench::PrivateCluster> cluster;
   std::string dsn;
   std::vector<std::string> only(argv + std::min(argc, 2), argv + argc);
   auto selected = [&](const std::string& name) { return only.empty() || std::ranges::find(only, name) != only.end(); };
   if (argc > 1 && std::string(argv[1]) != "-") dsn = argv[1];
   else {
-    cluster = std::make_unique<PrivateCluster>();
+    cluster = std::make_unique<keel_bench::PrivateCluster>("keel-bench");
     dsn = cluster->dsn;
   }
   auto k = run(PgConnection::connect(dsn));
