@@ -576,6 +576,62 @@ public:
     return run_bound(sql, std::move(encoded), NoRows{}, sink, [](NoRows&, ExecResult r) { return r; });
   }
 
+  // Statements (each with sql() and params(), keel::Values) run in order in one round trip: each is prepared
+  // first where the cache lacks it, then all are bound and executed back to back under one Sync. The first error
+  // stops the rest, since the server skips to the Sync; inside a transaction, its rollback undoes what ran. More
+  // statements than the cache holds, or texts it does not keep, run one by one.
+  template <class Statements>
+  asio::awaitable<void> execute_in_order(const Statements& statements) {
+    const auto& limits = settings_options_;
+    const std::size_t count = std::ranges::size(statements);
+    const bool pipelined = count > 1 && count <= limits.statement_cache_size &&
+                           std::ranges::all_of(statements, [&](const auto& s) {
+                             return limits.max_cacheable_statement_size == 0 ||
+                                    s.sql().size() <= limits.max_cacheable_statement_size;
+                           });
+    if (!pipelined) {
+      for (const auto& s : statements) co_await query(s.sql(), s.params(), nullptr);
+      co_return;
+    }
+    std::vector<EncodedParameters> encoded;
+    std::vector<std::shared_ptr<const Prepared>> prepared;
+    encoded.reserve(count);
+    prepared.reserve(count);
+    const auto started = std::chrono::steady_clock::now();
+    std::exception_ptr failure;
+    try {
+      for (const auto& s : statements) {
+        auto& e = encoded.emplace_back();
+        for (const Value& v : s.params()) e.add_value(v);
+        ExclusiveHold hold;
+        prepared.push_back(co_await prepare(s.sql(), e.types, std::nullopt, hold));
+      }
+      ensure_open();
+      if (!pipeline_->turn_is_free(false)) co_await pipeline_->wait_for_turn(false);
+      // No rows are collected, so one reply, described by the first statement, reads them all.
+      auto reply = std::allocate_shared<BoundReply>(RecyclingAllocator<BoundReply>(), *prepared.front(),
+                                                    sink_formats(*prepared.front()), nullptr, nullptr, row_cells_);
+      auto& out = pipeline_->out();
+      for (std::size_t i = 0; i < count; ++i) {
+        proto::write_bind(out, "", prepared[i]->name, encoded[i].formats, encoded[i].values(), sink_formats(*prepared[i]));
+        proto::write_execute(out, "", 0);
+      }
+      proto::write_sync(out);
+      pipeline_->queue(reply);
+      if (!pipeline_->flush_now()) co_await pipeline_->flush();
+      co_await pipeline_->wait(*reply, std::nullopt);
+      finish_bound(*reply);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    std::size_t i = 0;
+    for (const auto& s : statements) {
+      if (i < encoded.size()) log_query(s.sql(), &encoded[i], started, failure);
+      ++i;
+    }
+    if (failure) std::rethrow_exception(failure);
+  }
+
   // ---- asyncpg's API: values of any type with a codec, results as Records. A keel::pg::timeout(d) among
   // the values limits the call's time.
 
@@ -1435,6 +1491,15 @@ private:
     co_return finish_bound(*reply);
   }
 
+  // The result formats of a statement whose rows go to a RowSink: binary for keel's value types, worked out once.
+  static const std::vector<proto::Format>& sink_formats(const Prepared& prepared) {
+    if (!prepared.sink_formats) {
+      prepared.sink_formats.emplace();
+      for (const auto& field : prepared.fields) prepared.sink_formats->push_back(result_format_for(field.type_oid));
+    }
+    return *prepared.sink_formats;
+  }
+
   // Writes Bind + Execute for each set of values, then Sync, and queues the reply, with no suspension: the
   // caller flushes and waits. Binary results for the types keel decodes: every codec type for Records and
   // typed rows, keel's value types for sinks (both worked out once per statement).
@@ -1454,11 +1519,7 @@ private:
       }
       result_formats = &prepared.collected->formats;
     } else {
-      if (!prepared.sink_formats) {
-        prepared.sink_formats.emplace();
-        for (const auto& field : prepared.fields) prepared.sink_formats->push_back(result_format_for(field.type_oid));
-      }
-      result_formats = &*prepared.sink_formats;
+      result_formats = &sink_formats(prepared);
     }
     auto reply = std::allocate_shared<BoundReply>(RecyclingAllocator<BoundReply>(), prepared, *result_formats, sink, records, row_cells_);
     if (records) reply->use_description(prepared.collected);

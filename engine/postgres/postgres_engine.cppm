@@ -9,6 +9,7 @@ module;
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +18,7 @@ module;
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -168,6 +170,17 @@ public:
     co_await connection_->execute(statement.sql());
     co_return ExecResult{};
   }
+  // An atomic run's statements in one round trip (PgConnection::execute_in_order). A statement without values
+  // may be a script of several, which only the simple protocol takes: then they run one by one.
+  asio::awaitable<void> execute_all(std::span<const Statement> statements) override {
+    check_loop(co_await asio::this_coro::executor);
+    if (std::ranges::any_of(statements, [](const Statement& s) { return s.params().empty(); })) {
+      for (const Statement& statement : statements) co_await execute(statement, nullptr);
+      co_return;
+    }
+    co_await connection_->execute_in_order(statements);
+  }
+
   asio::awaitable<void> begin(const TransactionOptions& options) override {
     check_loop(co_await asio::this_coro::executor);
     co_await connection_->begin(options);

@@ -667,3 +667,26 @@ TEST_CASE("a printing logger shows the statement, its values and what came back"
   CHECK_THAT(captured.str(), Catch::Contains("keel query: SELECT x -- values: NULL, true, 42, 2.5, 'it''s', \\x0aff"));
   CHECK_THAT(captured.str(), Catch::Contains("keel response: 3 rows, 0 changed in"));
 }
+
+TEST_CASE_METHOD(Fixture, "an atomic run keeps its statements' order, and reports its first failure") {
+  auto popularity = [&](const std::string& name) {
+    return db.run_sync(raw("SELECT popularity FROM band WHERE name = {}", name))[0].get<std::int64_t>(0);
+  };
+  // Twice: once with statements new to the engine, once with them prepared already.
+  for (const std::string name : {"ordered", "ordered again"}) {
+    db.atomic()
+        .add(raw("INSERT INTO band (name, popularity) VALUES ({}, {})", name, 1),
+             raw("UPDATE band SET popularity = popularity * {} WHERE name = {}", 10, name),
+             raw("UPDATE band SET popularity = popularity + {} WHERE name = {}", 5, name))
+        .run_sync();
+    CHECK(popularity(name) == 15);  // (1 * 10) + 5: any other order gives 60 or 1
+  }
+  CHECK_THROWS_AS(db.atomic()
+                      .add(raw("INSERT INTO band (name, popularity) VALUES ({}, {})", "second", 2),
+                           raw("INSERT INTO band (name, popularity) VALUES ({}, {})", "ordered", 3),  // taken
+                           raw("UPDATE band SET popularity = {} WHERE name = {}", 0, "ordered"))
+                      .run_sync(),
+                  keel::UniqueViolation);
+  CHECK(count("second") == 0);
+  CHECK(popularity("ordered") == 15);
+}
