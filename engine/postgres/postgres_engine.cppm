@@ -18,6 +18,7 @@ module;
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -52,7 +53,10 @@ struct PostgresOptions {
   pg::PoolOptions::Hook init;                      // once per new connection
   pg::PoolOptions::Hook setup;                     // on every acquire
   SessionReset reset = SessionReset::when_changed;
-  pg::PgConnectionOptions connection;              // the statement cache's settings, command_timeout
+  pg::PgConnectionOptions connection;              // the statement cache's settings
+  // The time limit of every statement (asyncpg's command_timeout): past it the server is asked to cancel the
+  // statement, and the caller gets TimeoutError. None by default; it sets connection.command_timeout.
+  std::optional<std::chrono::steady_clock::duration> command_timeout;
   std::map<std::string, std::string> server_settings;  // sent at startup (asyncpg's server_settings)
   std::vector<std::string> extensions;             // created where missing by prep_database()
   int min_server_version = 10;                     // an older server's connections are refused (major version)
@@ -247,6 +251,7 @@ public:
         connect_options_(pg::parse_dsn(options_.dsn)),
         registry_(std::make_shared<pg_engine_detail::Registry>()) {
     for (const auto& [name, value] : options_.server_settings) connect_options_.server_settings[name] = value;
+    if (options_.command_timeout) options_.connection.command_timeout = options_.command_timeout;
     if (options_.log_queries || options_.log_responses)
       add_query_logger(printing_logger(options_.log_queries, options_.log_responses));
   }

@@ -220,3 +220,15 @@ TEST_CASE("engine: a batch run again prepares nothing new", "[engine]") {
   for (int i = 0; i < 4; ++i) run_batches();
   CHECK(prepared() == after_one);
 }
+
+TEST_CASE("engine: command_timeout stops a statement on the server, and the engine goes on", "[engine]") {
+  auto options = engine_options(1);
+  options.command_timeout = std::chrono::milliseconds(200);
+  keel::PostgresEngine db(options);
+  const auto started = std::chrono::steady_clock::now();
+  CHECK_THROWS_AS(db.raw_sync("SELECT pg_sleep(5)"), keel::TimeoutError);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(3));
+  // The same connection (max_connections 1) serves the next statement: the sleep was cancelled, not waited out.
+  CHECK(number(db, "SELECT 1") == 1);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(4));
+}
