@@ -232,3 +232,31 @@ TEST_CASE("engine: command_timeout stops a statement on the server, and the engi
   CHECK(number(db, "SELECT 1") == 1);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(4));
 }
+
+TEST_CASE("engine: Asio cancellation stops a statement on the server, and the connection serves the next one",
+          "[engine]") {
+  keel::PostgresEngine db(engine_options(1));
+  asio::io_context loop;
+  asio::cancellation_signal cancel;
+  std::exception_ptr outcome;
+  bool finished = false;
+  asio::co_spawn(loop, [&]() -> asio::awaitable<void> { co_await db.raw("SELECT pg_sleep(5)"); },
+                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) {
+                   outcome = e;
+                   finished = true;
+                 }));
+  asio::steady_timer timer(loop, std::chrono::milliseconds(200));
+  timer.async_wait([&](boost::system::error_code) { cancel.emit(asio::cancellation_type::terminal); });
+  const auto started = std::chrono::steady_clock::now();
+  loop.run();
+  CHECK(finished);
+  CHECK(outcome != nullptr);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(3));
+  loop.restart();
+  std::int64_t next = 0;
+  asio::co_spawn(loop, [&]() -> asio::awaitable<void> { next = (co_await db.raw("SELECT 7"))[0].get<std::int64_t>(0); },
+                 asio::detached);
+  loop.run();
+  CHECK(next == 7);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(4));
+}
