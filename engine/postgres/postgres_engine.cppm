@@ -26,6 +26,7 @@ module;
 #include <vector>
 export module keel.postgres:engine;
 import keel.engine;
+import keel.postgres.protocol;
 import :connect_options;
 import :connection;
 import :pool;
@@ -164,12 +165,16 @@ public:
 
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
     check_loop(co_await asio::this_coro::executor);
-    try {
-      co_return co_await connection_->query(statement.sql(), statement.params(), sink);
-    } catch (const SyntaxError& e) {
-      // A script of several statements cannot be prepared (exec_parse_message refuses it, by its routine: the
-      // message is translated); without values it runs on the simple protocol.
-      if (!statement.params().empty() || e.fields().routine != "exec_parse_message") throw;
+    // A script of several statements cannot be prepared: without values it runs on the simple protocol. It is
+    // recognised before it is sent, since a refused Parse would abort the transaction it runs in.
+    const bool script = statement.params().empty() && pg::protocol::holds_several_statements(statement.sql());
+    if (!script) {
+      try {
+        co_return co_await connection_->query(statement.sql(), statement.params(), sink);
+      } catch (const SyntaxError& e) {
+        // What the lexer missed: exec_parse_message refuses it (told by the routine; the message is translated).
+        if (!statement.params().empty() || e.fields().routine != "exec_parse_message") throw;
+      }
     }
     co_await connection_->execute(statement.sql());
     co_return ExecResult{};

@@ -690,3 +690,13 @@ TEST_CASE_METHOD(Fixture, "an atomic run keeps its statements' order, and report
   CHECK(count("second") == 0);
   CHECK(popularity("ordered") == 15);
 }
+
+TEST_CASE_METHOD(Fixture, "a script of several statements runs, inside a transaction too") {
+  db.raw_sync("CREATE TABLE one (x INTEGER); CREATE TABLE two (y INTEGER)");
+  keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
+    co_await db.raw("INSERT INTO one VALUES (1); INSERT INTO two VALUES (2); -- and a comment");
+    co_await db.raw("INSERT INTO band (name) VALUES ('after the script')");
+  }));
+  CHECK(db.raw_sync("SELECT (SELECT sum(x) FROM one) + (SELECT sum(y) FROM two)")[0].get<std::int64_t>(0) == 3);
+  CHECK(count("after the script") == 1);
+}

@@ -288,3 +288,21 @@ TEST_CASE("SCRAM refuses a server that does not play by the rules", "[pg][auth]"
   const std::string final_message = plus.client_final_message("r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
   CHECK(final_message.starts_with("c=" + proto::base64_encode(std::string_view("p=tls-server-end-point,,\x01\x02\x03")) + ",r=abcdef,p="));
 }
+
+TEST_CASE("a script of several statements is told from one statement before it is sent", "[pg][protocol]") {
+  using keel::pg::protocol::holds_several_statements;
+  CHECK_FALSE(holds_several_statements("SELECT 1"));
+  CHECK_FALSE(holds_several_statements("SELECT 1;"));
+  CHECK_FALSE(holds_several_statements("SELECT 1 ; -- and a comment\n  "));
+  CHECK_FALSE(holds_several_statements("SELECT 1; /* a block /* nested */ comment */"));
+  CHECK_FALSE(holds_several_statements("SELECT ';', \"a;b\" FROM t WHERE x = $1"));
+  CHECK_FALSE(holds_several_statements("SELECT 'it''s; fine'"));
+  CHECK_FALSE(holds_several_statements("SELECT E'a\\'; b'"));
+  CHECK_FALSE(holds_several_statements("CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; SELECT 2 $body$ LANGUAGE sql"));
+  CHECK_FALSE(holds_several_statements("SELECT $$;$$, $1"));
+  CHECK(holds_several_statements("CREATE TABLE a (x int); CREATE TABLE b (y int)"));
+  CHECK(holds_several_statements("SELECT 'C:\\'; SELECT 2"));  // a standard string ends at its quote
+  CHECK(holds_several_statements("SELECT 1;SELECT 2"));
+  CHECK(holds_several_statements("SELECT $1; SELECT 2"));
+  CHECK(holds_several_statements("SELECT 1; -- first\nSELECT 2"));
+}

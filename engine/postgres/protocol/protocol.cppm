@@ -4,3 +4,4 @@ export module keel.postgres.protocol;
 export import :frontend;
 export import :backend;
 export import :authentication;
+export import :sql_text;
