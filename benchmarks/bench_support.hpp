@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -41,6 +43,66 @@ inline Timing timed(const std::function<void()>& work) {
   const auto [cpu_end, user_end] = cpu_seconds();
   return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), cpu_end - cpu_start,
           user_end - user_start};
+}
+
+// KEEL_BENCH_SIDE=keel or =libpq runs one side alone, for a profiler or strace to see it without the other.
+inline const std::string& only_side() {
+  static const std::string side = std::getenv("KEEL_BENCH_SIDE") ? std::getenv("KEEL_BENCH_SIDE") : "";
+  return side;
+}
+inline bool runs(const char* side) { return only_side().empty() || only_side() == side; }
+
+struct Result {
+  double keel_rate = 0, libpq_rate = 0;
+  Timing keel, libpq;  // the median rounds
+  double operations = 1;
+  double per_op_us(double seconds) const { return seconds / operations * 1e6; }
+};
+
+// `rounds` per side, alternating, for `operations` operations each, `between` (untimed) before each round; each
+// side's median round. On a shared machine a round now and then is slowed by something else: the median
+// ignores it, in either direction.
+inline Result measure(int rounds, double operations, const std::function<void()>& keel_side,
+                      const std::function<void()>& libpq_side, const std::function<void()>& between = {}) {
+  std::vector<Timing> keel_rounds, libpq_rounds;
+  for (int round = 0; round < rounds; ++round) {
+    if (runs("keel")) {
+      if (between) between();
+      keel_rounds.push_back(timed(keel_side));
+    }
+    if (runs("libpq")) {
+      if (between) between();
+      libpq_rounds.push_back(timed(libpq_side));
+    }
+  }
+  auto median = [](std::vector<Timing> all) {
+    if (all.empty()) return Timing{1e300, 0, 0};
+    std::sort(all.begin(), all.end(), [](const Timing& a, const Timing& b) { return a.wall < b.wall; });
+    return all[all.size() / 2];
+  };
+  Result r;
+  r.keel = median(keel_rounds);
+  r.libpq = median(libpq_rounds);
+  r.operations = operations;
+  r.keel_rate = operations / r.keel.wall;
+  r.libpq_rate = operations / r.libpq.wall;
+  return r;
+}
+
+// One line per workload, `other` naming libpq's side; the client's CPU per operation follows, in microseconds.
+inline void report(const char* name, const Result& r, const char* other = "libpq") {
+  if (!only_side().empty()) {
+    const bool keel = only_side() == "keel";
+    const Timing& t = keel ? r.keel : r.libpq;
+    std::printf("%s %s %.0f/s (client CPU per op: %.2f us, user %.2f us)\n", name, keel ? "keel" : other,
+                keel ? r.keel_rate : r.libpq_rate, r.per_op_us(t.cpu), r.per_op_us(t.user));
+  } else {
+    std::printf("%s keel %.0f/s %s %.0f/s ratio %.2f (client CPU per op: keel %.2f us, %s %.2f us; user: keel %.2f us, "
+                "%s %.2f us)\n",
+                name, r.keel_rate, other, r.libpq_rate, r.keel_rate / r.libpq_rate, r.per_op_us(r.keel.cpu), other,
+                r.per_op_us(r.libpq.cpu), r.per_op_us(r.keel.user), other, r.per_op_us(r.libpq.user));
+  }
+  std::fflush(stdout);
 }
 
 // A private cluster for one run, started in a temporary folder and stopped at the end.

@@ -210,62 +210,20 @@ void pq_copy(PGconn* c, const std::vector<Band>& rows) {
 
 // ---- Rounds, medians, reports.
 
-struct Result {
-  double keel_rate = 0, libpq_rate = 0;
-  Timing keel, libpq;  // the median rounds
-  double operations = 1;
-  double per_op_us(double seconds) const { return seconds / operations * 1e6; }
-};
+using keel_bench::Result;
+using keel_bench::report;
+using keel_bench::runs;
+using keel_bench::only_side;
 
-const std::string only_side = std::getenv("KEEL_BENCH_SIDE") ? std::getenv("KEEL_BENCH_SIDE") : "";
-bool runs(const char* side) { return only_side.empty() || only_side == side; }
-
-void report(const char* name, const Result& r, const char* other = "libpq") {
-  if (!only_side.empty()) {
-    const bool keel = only_side == "keel";
-    const Timing& t = keel ? r.keel : r.libpq;
-    std::printf("%s %s %.0f/s (client CPU per op: %.2f us, user %.2f us)\n", name, keel ? "keel" : other,
-                keel ? r.keel_rate : r.libpq_rate, r.per_op_us(t.cpu), r.per_op_us(t.user));
-  } else {
-    std::printf("%s keel %.0f/s %s %.0f/s ratio %.2f (client CPU per op: keel %.2f us, %s %.2f us; user: keel %.2f us, "
-                "%s %.2f us)\n",
-                name, r.keel_rate, other, r.libpq_rate, r.keel_rate / r.libpq_rate, r.per_op_us(r.keel.cpu), other,
-                r.per_op_us(r.libpq.cpu), r.per_op_us(r.keel.user), other, r.per_op_us(r.libpq.user));
-  }
-  std::fflush(stdout);
-}
-
-// kRounds per side, alternating, `between` (untimed) before each round; each side's median round.
+// kRounds per side, alternating (keel_bench::measure).
 Result measure(double operations, const std::function<void()>& keel_side, const std::function<void()>& libpq_side,
                const std::function<void()>& between = {}) {
-  std::vector<Timing> keel_rounds, libpq_rounds;
-  for (int round = 0; round < kRounds; ++round) {
-    if (runs("keel")) {
-      if (between) between();
-      keel_rounds.push_back(timed(keel_side));
-    }
-    if (runs("libpq")) {
-      if (between) between();
-      libpq_rounds.push_back(timed(libpq_side));
-    }
-  }
-  auto median = [](std::vector<Timing> rounds) {
-    if (rounds.empty()) return Timing{1e300, 0, 0};
-    std::sort(rounds.begin(), rounds.end(), [](const Timing& a, const Timing& b) { return a.wall < b.wall; });
-    return rounds[rounds.size() / 2];
-  };
-  Result r;
-  r.keel = median(keel_rounds);
-  r.libpq = median(libpq_rounds);
-  r.operations = operations;
-  r.keel_rate = operations / r.keel.wall;
-  r.libpq_rate = operations / r.libpq.wall;
-  return r;
+  return keel_bench::measure(kRounds, operations, keel_side, libpq_side, between);
 }
 
 // Both sides ran the same rounds on the same rows: their digests must agree.
 void verify(const char* name, std::int64_t keel_sum, std::int64_t libpq_sum) {
-  if (only_side.empty() && keel_sum != libpq_sum)
+  if (only_side().empty() && keel_sum != libpq_sum)
     throw std::runtime_error(std::string(name) + ": the two sides read different data (" + std::to_string(keel_sum) +
                              " against " + std::to_string(libpq_sum) + ")");
 }

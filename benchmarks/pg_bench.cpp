@@ -138,61 +138,13 @@ void put64(std::string& out, std::uint64_t v) {
 
 // ---- The workloads.
 
-struct Result {
-  double keel_rate = 0, libpq_rate = 0;
-  Timing keel, libpq;  // the median rounds
-  double operations = 1;
-  double per_op_us(double seconds) const { return seconds / operations * 1e6; }
-};
+using keel_bench::Result;
+using keel_bench::report;
 
-// KEEL_BENCH_SIDE=keel or =libpq runs one side alone, for a profiler or strace to see it without the other.
-const std::string only_side = std::getenv("KEEL_BENCH_SIDE") ? std::getenv("KEEL_BENCH_SIDE") : "";
-bool runs(const char* side) { return only_side.empty() || only_side == side; }
-
-// One line per workload; the client's CPU per operation follows, in microseconds.
-void report(const char* name, const Result& r) {
-  if (!only_side.empty()) {
-    const bool keel = only_side == "keel";
-    const Timing& t = keel ? r.keel : r.libpq;
-    std::printf("%s %s %.0f/s (client CPU per op: %.2f us, user %.2f us)\n", name, only_side.c_str(),
-                keel ? r.keel_rate : r.libpq_rate, r.per_op_us(t.cpu), r.per_op_us(t.user));
-    std::fflush(stdout);
-    return;
-  }
-  std::printf("%s keel %.0f/s libpq %.0f/s ratio %.2f (client CPU per op: keel %.2f us, libpq %.2f us; user: keel %.2f us, "
-              "libpq %.2f us)\n",
-              name, r.keel_rate, r.libpq_rate, r.keel_rate / r.libpq_rate, r.per_op_us(r.keel.cpu), r.per_op_us(r.libpq.cpu),
-              r.per_op_us(r.keel.user), r.per_op_us(r.libpq.user));
-  std::fflush(stdout);
-}
-
-// kRounds per side, alternating, for `operations` operations each; each side's median round. On a shared
-// machine a round now and then is slowed by something else: the median ignores it, in either direction.
+// kRounds per side, alternating (keel_bench::measure).
 Result measure(double operations, const std::function<void()>& keel_side, const std::function<void()>& libpq_side,
                const std::function<void()>& between = {}) {
-  std::vector<Timing> keel_rounds, libpq_rounds;
-  for (int round = 0; round < kRounds; ++round) {
-    if (runs("keel")) {
-      if (between) between();
-      keel_rounds.push_back(timed(keel_side));
-    }
-    if (runs("libpq")) {
-      if (between) between();
-      libpq_rounds.push_back(timed(libpq_side));
-    }
-  }
-  auto median = [](std::vector<Timing> rounds) {
-    if (rounds.empty()) return Timing{1e300, 0, 0};
-    std::sort(rounds.begin(), rounds.end(), [](const Timing& a, const Timing& b) { return a.wall < b.wall; });
-    return rounds[rounds.size() / 2];
-  };
-  Result r;
-  r.keel = median(keel_rounds);
-  r.libpq = median(libpq_rounds);
-  r.operations = operations;
-  r.keel_rate = operations / r.keel.wall;
-  r.libpq_rate = operations / r.libpq.wall;
-  return r;
+  return keel_bench::measure(kRounds, operations, keel_side, libpq_side, between);
 }
 
 std::vector<Row> rows_to_insert() {
