@@ -1,5 +1,6 @@
-// What keel's PostgreSQL benchmarks share: rounds from the environment, wall and CPU time of a round, and a
-// private cluster (tests/postgres/cluster) when no DSN is given. Included by keel-bench and keel-orm-pg-bench.
+// What keel's PostgreSQL benchmarks share: rounds from the environment, wall and CPU time of a round, the
+// event loop keel's side runs on, and a private cluster (tests/postgres/cluster) when no DSN is given.
+// Included by keel-bench and keel-orm-pg-bench.
 #pragma once
 #include <algorithm>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include <vector>
 #include <sys/resource.h>
 #include <unistd.h>
+#include "../tests/support/run_on_loop.hpp"
 
 namespace keel_bench {
 
@@ -103,6 +105,16 @@ inline void report(const char* name, const Result& r, const char* other = "libpq
                 r.per_op_us(r.libpq.cpu), r.per_op_us(r.keel.user), other, r.per_op_us(r.libpq.user));
   }
   std::fflush(stdout);
+}
+
+// keel's side: one event loop, owned here and run on the main thread; `run` runs a coroutine on it to the end.
+inline boost::asio::io_context& loop() {
+  static boost::asio::io_context context;
+  return context;
+}
+template <class T>
+T run(boost::asio::awaitable<T> work) {
+  return keel_support::run_on(loop(), std::move(work));
 }
 
 // A private cluster for one run, started in a temporary folder and stopped at the end.

@@ -87,15 +87,9 @@ using keel_bench::timed;
 
 // ---- keel's side: one event loop, owned here, run on the main thread; each round is one coroutine on it.
 
-asio::io_context& loop() {
-  static asio::io_context context;
-  return context;
-}
-template <class T>
-T run(asio::awaitable<T> work) {
-  return keel_support::run_on(loop(), std::move(work));
-}
-// The engine under test, built in this one place (its constructor is about to take the caller's event loop).
+using keel_bench::loop;
+using keel_bench::run;
+// The engine under test, built in this one place.
 std::shared_ptr<keel::PostgresEngine> make_engine(std::string dsn) {
   return std::make_shared<keel::PostgresEngine>(std::move(dsn));
 }

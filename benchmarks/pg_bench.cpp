@@ -60,14 +60,8 @@ using keel_bench::timed;
 
 // ---- keel's side: coroutines on one event loop.
 
-asio::io_context& loop() {
-  static asio::io_context context;
-  return context;
-}
-template <class T>
-T run(asio::awaitable<T> work) {
-  return keel_support::run_on(loop(), std::move(work));
-}
+using keel_bench::loop;
+using keel_bench::run;
 
 // ---- libpq's side.
 
