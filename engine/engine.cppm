@@ -14,3 +14,7 @@ export import :statement;
 export import :sync;
 export import :transaction;
 export import :value;
+export import :value_decoders;
+export import :value_json;
+export import :value_text;
+export import :value_types;

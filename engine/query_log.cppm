@@ -1,6 +1,7 @@
 // Query loggers: every statement an engine runs, its values, the time it took, its rows, and its error, handed
 // to the callbacks an application adds (engine.add_query_logger). With none added, a statement pays one load.
 module;
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
@@ -23,6 +24,7 @@ export module keel.engine:query_log;
 import :row;
 import :statement;
 import :value;
+import :value_json;
 
 namespace asio = boost::asio;
 
@@ -43,31 +45,20 @@ using QueryLogger = std::function<void(const LoggedStatement&)>;
 // A value as a log line shows it: NULL, true, 42, 2.5, 'text' (quotes doubled), \x0aff for a blob (its first
 // 32 bytes, then "...").
 inline std::string describe(const Value& value) {
-  return std::visit(
-      [](const auto& v) -> std::string {
-        using V = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<V, std::monostate>) return "NULL";
-        else if constexpr (std::is_same_v<V, bool>) return v ? "true" : "false";
-        else if constexpr (std::is_same_v<V, std::int64_t>) return std::to_string(v);
-        else if constexpr (std::is_same_v<V, double>) {
-          char text[32];
-          std::snprintf(text, sizeof text, "%.17g", v);
-          return text;
-        } else if constexpr (std::is_same_v<V, std::string>) {
-          std::string quoted = "'";
-          for (char c : v) quoted += c == '\'' ? std::string("''") : std::string(1, c);
-          return quoted + "'";
-        } else {
-          static constexpr char hex[] = "0123456789abcdef";
-          std::string text = "\\x";
-          for (std::size_t i = 0; i < v.size() && i < 32; ++i) {
-            text += hex[static_cast<unsigned>(v[i]) >> 4];
-            text += hex[static_cast<unsigned>(v[i]) & 15];
-          }
-          return v.size() > 32 ? text + "..." : text;
-        }
-      },
-      value.storage());
+  switch (value.kind()) {
+    case ValueKind::null: return "NULL";
+    case ValueKind::boolean: case ValueKind::integer: case ValueKind::real: return text_form::of(value);
+    case ValueKind::blob: {
+      const Blob& bytes = std::get<Blob>(value.storage());
+      const std::string text = text_form::of(Value(Blob(bytes.begin(), bytes.begin() + std::min<std::size_t>(bytes.size(), 32))));
+      return bytes.size() > 32 ? text + "..." : text;
+    }
+    default: {  // text, and the text form of the others: quoted, quotes doubled
+      std::string quoted = "'";
+      for (char c : text_form::of(value)) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+      return quoted + "'";
+    }
+  }
 }
 using QueryLoggerId = std::uint64_t;
 

@@ -81,11 +81,10 @@ constexpr std::uint32_t element_of(std::uint32_t array) {
 
 // ---- Value types for what C++ has no type for.
 
-// An exact decimal, kept as PostgreSQL's text form ("-12.50", "NaN", "Infinity"): never a double.
-struct Numeric {
-  std::string text;
-  friend bool operator==(const Numeric&, const Numeric&) = default;
-};
+// numeric, interval and time are keel's own value types (keel.engine), under the names the client has used.
+using Numeric = keel::Numeric;
+using Interval = keel::Interval;
+using Time = keel::TimeOfDay;
 
 // Days since 1970-01-01 (std::chrono::sys_days), or ±infinity.
 struct Date {
@@ -94,11 +93,6 @@ struct Date {
   friend bool operator==(const Date&, const Date&) = default;
 };
 
-// A time of day, without time zone.
-struct Time {
-  std::chrono::microseconds since_midnight{};
-  friend bool operator==(const Time&, const Time&) = default;
-};
 
 // A time of day with its UTC offset (seconds east of UTC, as ISO 8601 writes it).
 struct TimeTz {
@@ -115,14 +109,8 @@ struct Timestamp {
 };
 
 // timestamptz is an instant: std::chrono::sys_time<microseconds> (±infinity are the extreme values).
-using TimestampTz = std::chrono::sys_time<std::chrono::microseconds>;
+using TimestampTz = keel::TimestampTz;
 
-struct Interval {
-  std::int32_t months = 0;
-  std::int32_t days = 0;
-  std::chrono::microseconds time{};
-  friend bool operator==(const Interval&, const Interval&) = default;
-};
 
 struct Uuid {
   std::array<std::uint8_t, 16> bytes{};

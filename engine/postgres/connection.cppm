@@ -49,6 +49,7 @@ import :pipeline;
 import :record;
 import :text_format;
 import :transport;
+import :value_codec;
 
 namespace asio = boost::asio;
 namespace proto = keel::pg::protocol;
@@ -59,8 +60,8 @@ export namespace keel::pg {
 // SQLSTATE (keel::UniqueViolation, keel::InvalidPassword...).
 using PostgresError = keel::DatabaseError;
 
-// Reads the cells of one DataRow in place, decoding the binary format of the types keel knows and handing
-// the others over as text.
+// Reads the cells of one DataRow in place (value_codec), decoding the binary format of the types keel knows
+// and handing the others over as text; arrays are decoded into the reader.
 class PgRowReader final : public RowReader {
 public:
   PgRowReader(const std::vector<proto::FieldDescription>& fields, const std::vector<proto::Format>& formats,
@@ -69,35 +70,19 @@ public:
   std::size_t size() const override { return cells_.size(); }
   std::string_view name(std::size_t index) const override { return fields_[index].name; }
   Cell cell(std::size_t index) const override {
-    Cell c;
     const auto& raw = cells_[index];
-    if (!raw) return c;
-    const proto::Bytes b = *raw;
-    const auto& field = fields_[index];
-    auto text = [&] {
-      c.kind = ValueKind::text;
-      c.text = std::string_view(reinterpret_cast<const char*>(b.data()), b.size());
-      return c;
-    };
-    if (formats_[index] == proto::Format::text) return text();
-    // The binary types keel's Values hold, decoded by their codecs (which check each length).
-    switch (field.type_oid) {
-      case types::boolean: c.kind = ValueKind::boolean; c.integer = PgCodec<bool>::decode(field.type_oid, b); break;
-      case types::int2: case types::int4: case types::int8: case types::oid:
-        c.kind = ValueKind::integer;
-        c.integer = PgCodec<std::int64_t>::decode(field.type_oid, b);
-        break;
-      case types::float4: case types::float8: c.kind = ValueKind::real; c.real = PgCodec<double>::decode(field.type_oid, b); break;
-      case types::bytea: c.kind = ValueKind::blob; c.blob = std::span(reinterpret_cast<const std::byte*>(b.data()), b.size()); break;
-      default: return text();  // text, varchar, bpchar, name, unknown: the binary form is the text
-    }
-    return c;
+    if (!raw) return Cell{};
+    const std::uint32_t oid = fields_[index].type_oid;
+    if (types::element_of(oid) != 0 && arrays_.empty()) arrays_.resize(cells_.size());
+    return decode_cell(oid, formats_[index], *raw, types::element_of(oid) != 0 ? arrays_[index] : no_array_);
   }
 
 private:
   const std::vector<proto::FieldDescription>& fields_;
   const std::vector<proto::Format>& formats_;
   const std::vector<std::optional<proto::Bytes>>& cells_;
+  mutable std::vector<ValueArray> arrays_;  // the decoded arrays of this row, one slot per column
+  mutable ValueArray no_array_;
 };
 
 // Takes a result's rows as they arrive (Records, or typed rows), decoded through the binary codecs.
@@ -320,8 +305,13 @@ struct EncodedParameters {
         case ValueKind::real: return encode_for_type(server_type, value.template as<double>(), number, custom, out);
         case ValueKind::text: return encode_for_type(server_type, std::get<std::string>(value.storage()), number, custom, out);
         case ValueKind::blob: return encode_for_type(server_type, std::get<Blob>(value.storage()), number, custom, out);
+        default: {
+          const ParameterType type = parameter_type(value);
+          if (type.oid != 0 && type.oid != server_type) refuse(server_type, number, "a " + std::string(to_string(value.kind())));
+          encode_value(value, out);
+          return type.format;
+        }
       }
-      return std::nullopt;
     } else if constexpr (!PgEncodable<U>) {
       const CodecRegistry::Entry* entry = custom ? custom->for_type(typeid(U)) : nullptr;
       if (!entry)
@@ -347,11 +337,15 @@ struct EncodedParameters {
   void add_value(const Value& v) {
     switch (v.kind()) {
       case ValueKind::null: push_null(0, proto::Format::text); break;
-      case ValueKind::boolean: add(v.as<bool>()); break;
-      case ValueKind::integer: add(v.as<std::int64_t>()); break;
-      case ValueKind::real: add(v.as<double>()); break;
+      case ValueKind::boolean: add(std::get<bool>(v.storage())); break;
+      case ValueKind::integer: add(std::get<std::int64_t>(v.storage())); break;
+      case ValueKind::real: add(std::get<double>(v.storage())); break;
       case ValueKind::text: add(std::get<std::string>(v.storage())); break;
       case ValueKind::blob: add(std::get<Blob>(v.storage())); break;
+      default: {
+        const ParameterType type = parameter_type(v);
+        push(type.oid, type.format, append([&](proto::ByteBuffer& out) { encode_value(v, out); }));
+      }
     }
   }
 
@@ -406,16 +400,6 @@ private:
   Small<Slice> slices_;
 };
 
-// Whether keel asks for a result column in binary (types it decodes) or in text (everything else).
-constexpr proto::Format result_format_for(std::uint32_t type_oid) {
-  switch (type_oid) {
-    case types::boolean: case types::bytea: case types::name: case types::int8: case types::int2: case types::int4:
-    case types::text: case types::oid: case types::float4: case types::float8: case types::unknown: case types::bpchar:
-    case types::varchar:
-      return proto::Format::binary;
-    default: return proto::Format::text;
-  }
-}
 
 // steady_clock's time to within a few milliseconds, for checks on that scale (a cached statement's age) that
 // run with every query: a coarse clock is read without the cost of a precise one (a system call on some VMs).
@@ -1495,7 +1479,7 @@ private:
   static const std::vector<proto::Format>& sink_formats(const Prepared& prepared) {
     if (!prepared.sink_formats) {
       prepared.sink_formats.emplace();
-      for (const auto& field : prepared.fields) prepared.sink_formats->push_back(result_format_for(field.type_oid));
+      for (const auto& field : prepared.fields) prepared.sink_formats->push_back(engine_result_format(field.type_oid));
     }
     return *prepared.sink_formats;
   }

@@ -3,6 +3,7 @@
 export module keel.postgres;
 export import :connect_options;
 export import :transport;
+export import :value_codec;
 export import :pipeline;
 export import :connection;
 export import :pool;

@@ -238,6 +238,11 @@ public:
           rc = sqlite3_bind_blob64(stmt, index, blob.data(), blob.size(), SQLITE_STATIC);
           break;
         }
+        default: {
+          // SQLite has no such type: the value is stored as its text (text_form), which keel reads back.
+          const std::string text = text_form::of(value);
+          rc = sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+        }
       }
       if (rc != SQLITE_OK) fail();
     }

@@ -1,0 +1,81 @@
+// The kinds of value an engine carries, and the types keel gives the ones C++ has no type for. The standard
+// and Boost types are used where they fit: std::chrono::sys_days (date), local_time (timestamp, a wall-clock
+// reading), sys_time (timestamptz, an instant), boost::uuids::uuid.
+module;
+#include <boost/uuid/uuid.hpp>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+export module keel.engine:value_types;
+
+export namespace keel {
+
+enum class ValueKind {
+  null, boolean, integer, real, text, blob,
+  date, time, timestamp, timestamptz, interval, uuid, json, numeric, array
+};
+
+constexpr std::string_view to_string(ValueKind kind) noexcept {
+  switch (kind) {
+    case ValueKind::null: return "NULL";
+    case ValueKind::boolean: return "boolean";
+    case ValueKind::integer: return "integer";
+    case ValueKind::real: return "real";
+    case ValueKind::text: return "text";
+    case ValueKind::blob: return "blob";
+    case ValueKind::date: return "date";
+    case ValueKind::time: return "time";
+    case ValueKind::timestamp: return "timestamp";
+    case ValueKind::timestamptz: return "timestamptz";
+    case ValueKind::interval: return "interval";
+    case ValueKind::uuid: return "uuid";
+    case ValueKind::json: return "json";
+    case ValueKind::numeric: return "numeric";
+    case ValueKind::array: return "array";
+  }
+  return "unknown";
+}
+
+// A timestamp without time zone reads a wall clock; with time zone it is an instant. Both to the microsecond,
+// PostgreSQL's resolution; ±infinity are the extreme time points (::max(), ::min()).
+using Timestamp = std::chrono::local_time<std::chrono::microseconds>;
+using TimestampTz = std::chrono::sys_time<std::chrono::microseconds>;
+using Uuid = boost::uuids::uuid;
+
+// A time of day, without time zone.
+struct TimeOfDay {
+  std::chrono::microseconds since_midnight{};
+  friend bool operator==(const TimeOfDay&, const TimeOfDay&) = default;
+};
+
+// PostgreSQL's interval: months and days are kept apart from the clock time, since their length depends on
+// the calendar (a month is 28 to 31 days, a day 23 to 25 hours across a change of daylight saving time).
+struct Interval {
+  std::int32_t months = 0;
+  std::int32_t days = 0;
+  std::chrono::microseconds time{};
+  friend bool operator==(const Interval&, const Interval&) = default;
+};
+
+// An exact decimal, kept as its text ("-12.50", "NaN", "Infinity"): never rounded through a double.
+struct Numeric {
+  std::string text;
+  friend bool operator==(const Numeric&, const Numeric&) = default;
+};
+
+// A JSON document as its text. keel reads and binds boost::json::value through it.
+struct Json {
+  std::string text;
+  friend bool operator==(const Json&, const Json&) = default;
+};
+
+}  // namespace keel
+
+// Boost's comparisons of UUIDs, visible to every importer: clang drops what a module's global fragment declares
+// and its purview never names, which would leave `a == b` on two keel::Uuid without an operator.
+export namespace boost::uuids {
+using boost::uuids::operator==;
+using boost::uuids::operator!=;
+using boost::uuids::operator<;
+}  // namespace boost::uuids
