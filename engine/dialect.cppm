@@ -15,6 +15,10 @@ constexpr std::string_view to_string(Dialect d) noexcept {
   return d == Dialect::sqlite ? "sqlite" : "postgres";
 }
 
+// Whether one statement can insert many rows from one array per column (PostgreSQL's unnest): a value bound per
+// column rather than per cell, one text for any number of rows, and no limit on bound values to split by.
+constexpr bool inserts_rows_from_arrays(Dialect d) noexcept { return d == Dialect::postgres; }
+
 // Appends the placeholder of the 1-based parameter `number`: ? for SQLite, $n for PostgreSQL.
 inline void append_placeholder(std::string& sql, Dialect d, std::size_t number) {
   if (d == Dialect::sqlite) {

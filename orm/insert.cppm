@@ -8,6 +8,7 @@ module;
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -95,6 +96,7 @@ public:
 
   // The rows of this table that one statement can take on a dialect.
   static constexpr std::size_t rows_per_statement(Dialect dialect) {
+    if (from_arrays(dialect)) return std::numeric_limits<std::size_t>::max();
     const std::size_t per_row = inserted_column_count();
     return per_row == 0 ? 1 : max_bound_values(dialect) / per_row;
   }
@@ -103,7 +105,7 @@ public:
   // this way); run() splits it instead.
   Statement statement(Dialect dialect) const {
     const std::size_t per_row = inserted_column_count();
-    if (per_row > 0 && rows_->size() * per_row > max_bound_values(dialect))
+    if (rows_->size() > rows_per_statement(dialect))
       throw MisuseError("keel::insert of " + std::to_string(rows_->size()) + " rows binds " +
                         std::to_string(rows_->size() * per_row) + " values, more than " + std::string(to_string(dialect)) +
                         " accepts in one statement (" + std::to_string(max_bound_values(dialect)) +
@@ -135,18 +137,12 @@ public:
         first = false;
         w.identifier(Traits::column_names[I]);
       });
-      w.sql(") VALUES ");
-      for (std::size_t r = 0; r < rows_->size(); ++r) {
-        if (r) w.sql(", ");
-        w.sql("(");
-        const T& row = (*rows_)[r];
-        bool first_value = true;
-        for_each_inserted([&]<std::size_t I>() {
-          if (!first_value) w.sql(", ");
-          first_value = false;
-          w.param(to_value(reflection::get<I>(row)));
-        });
-        w.sql(")");
+      w.sql(")");
+      if (from_arrays(w.dialect())) {
+        write_from_arrays(w);
+      } else {
+        w.sql(" VALUES ");
+        write_values(w);
       }
     }
     if constexpr (returns_columns) {
@@ -158,6 +154,50 @@ public:
   }
 
 private:
+  // Many rows, on a dialect that takes them as arrays, of columns whose values can be array elements.
+  static constexpr bool from_arrays(Dialect dialect) {
+    return Many && inserted_column_count() > 0 && columns_fit_arrays() && inserts_rows_from_arrays(dialect);
+  }
+  static constexpr bool columns_fit_arrays() {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      return ((!is_inserted<I> ||
+               natural_kind<typename column_traits<typename Traits::template member_type<I>>::value_type>() != ValueKind::null) &&
+              ...);
+    }(std::make_index_sequence<Traits::column_count>{});
+  }
+
+  // SELECT * FROM unnest($1, $2, ...): one array of each column's values, in row order.
+  void write_from_arrays(SqlWriter& w) const {
+    w.sql(" SELECT * FROM unnest(");
+    bool first = true;
+    for_each_inserted([&]<std::size_t I>() {
+      if (!first) w.sql(", ");
+      first = false;
+      using V = typename column_traits<typename Traits::template member_type<I>>::value_type;
+      ValueArray column{natural_kind<V>(), {}};
+      column.items.reserve(rows_->size());
+      for (const T& row : *rows_) column.items.push_back(to_value(reflection::get<I>(row)));
+      w.param(Value(std::move(column)));
+    });
+    w.sql(")");
+  }
+
+  // VALUES (...), (...): a placeholder group per row.
+  void write_values(SqlWriter& w) const {
+    for (std::size_t r = 0; r < rows_->size(); ++r) {
+      if (r) w.sql(", ");
+      w.sql("(");
+      const T& row = (*rows_)[r];
+      bool first_value = true;
+      for_each_inserted([&]<std::size_t I>() {
+        if (!first_value) w.sql(", ");
+        first_value = false;
+        w.param(to_value(reflection::get<I>(row)));
+      });
+      w.sql(")");
+    }
+  }
+
   static asio::awaitable<result_type> run_on_context(Insert query) {
     auto runner = co_await current_runner();
     co_return co_await run_split(*runner, std::move(query));
