@@ -53,6 +53,11 @@ struct CellOrigin {
   }
 };
 
+struct ValueArray;
+namespace value_detail {
+std::string array_text(const ValueArray& array);  // a JSON array (value_json.cppm)
+}
+
 template <class T>
 struct is_optional : std::false_type {};
 template <class T>
@@ -135,6 +140,9 @@ struct FromCell<std::string> {
         std::memcpy(u.data, cell.blob.data(), 16);
         return text_form::uuid(u);
       }
+      case ValueKind::array:
+        if (cell.array) return value_detail::array_text(*cell.array);
+        [[fallthrough]];
       default: throw_mismatch(cell, origin, "text");
     }
   }

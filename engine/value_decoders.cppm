@@ -21,11 +21,23 @@ namespace keel::value_detail {
 template <class D>
 concept HoldsMicroseconds = std::is_convertible_v<std::chrono::microseconds, D>;
 
+// ±infinity (the extremes) stay the extremes; a reading the time point's precision cannot hold is refused.
 template <class TimePoint>
-TimePoint from_microseconds(std::int64_t us) {
+TimePoint from_microseconds(std::int64_t us, const CellOrigin& origin) {
   if (us == std::numeric_limits<std::int64_t>::max()) return TimePoint::max();
   if (us == std::numeric_limits<std::int64_t>::min()) return TimePoint::min();
+  constexpr std::int64_t limit = std::chrono::duration_cast<std::chrono::microseconds>(TimePoint::duration::max()).count();
+  if (us > limit || us < -limit)
+    throw ValueOutOfRangeError(origin.describe() + " is a time too far from 1970 for the requested time point's precision");
   return TimePoint(std::chrono::microseconds(us));
+}
+
+// A date's midnight, in microseconds since 1970 (±infinity as the extremes).
+inline std::int64_t midnight_microseconds(std::int64_t days) {
+  constexpr std::int64_t us_per_day = 86'400'000'000;
+  if (days > std::numeric_limits<std::int64_t>::max() / us_per_day) return std::numeric_limits<std::int64_t>::max();
+  if (days < std::numeric_limits<std::int64_t>::min() / us_per_day) return std::numeric_limits<std::int64_t>::min();
+  return days * us_per_day;
 }
 
 }  // namespace keel::value_detail
@@ -65,14 +77,12 @@ template <value_detail::HoldsMicroseconds D>
 struct FromCell<std::chrono::local_time<D>> {
   static std::chrono::local_time<D> decode(const Cell& cell, const CellOrigin& origin) {
     using Target = std::chrono::local_time<D>;
-    if (cell.kind == ValueKind::timestamp) return value_detail::from_microseconds<Target>(cell.integer);
-    if (cell.kind == ValueKind::date) return Target(std::chrono::days(cell.integer));
+    if (cell.kind == ValueKind::timestamp) return value_detail::from_microseconds<Target>(cell.integer, origin);
+    if (cell.kind == ValueKind::date) return value_detail::from_microseconds<Target>(value_detail::midnight_microseconds(cell.integer), origin);
     if (cell.kind == ValueKind::text)
       if (auto t = text_form::parse_timestamp(cell.text); t && (!t->offset_seconds || t->local == Timestamp::max() ||
                                                                 t->local == Timestamp::min())) {
-        if (t->local == Timestamp::max()) return Target::max();
-        if (t->local == Timestamp::min()) return Target::min();
-        return Target(t->local);
+        return value_detail::from_microseconds<Target>(t->local.time_since_epoch().count(), origin);
       }
     if (cell.kind == ValueKind::timestamptz)
       throw TypeMismatchError(origin.describe() + " holds timestamptz, an instant: read it as std::chrono::sys_time");
@@ -86,12 +96,13 @@ template <value_detail::HoldsMicroseconds D>
 struct FromCell<std::chrono::sys_time<D>> {
   static std::chrono::sys_time<D> decode(const Cell& cell, const CellOrigin& origin) {
     using Target = std::chrono::sys_time<D>;
-    if (cell.kind == ValueKind::timestamptz) return value_detail::from_microseconds<Target>(cell.integer);
+    if (cell.kind == ValueKind::timestamptz) return value_detail::from_microseconds<Target>(cell.integer, origin);
     if (cell.kind == ValueKind::text)
       if (auto t = text_form::parse_timestamp(cell.text)) {
-        if (t->local == Timestamp::max()) return Target::max();
-        if (t->local == Timestamp::min()) return Target::min();
-        return Target(t->local.time_since_epoch() - std::chrono::seconds(t->offset_seconds.value_or(0)));
+        if (t->local == Timestamp::max() || t->local == Timestamp::min())
+          return value_detail::from_microseconds<Target>(t->local.time_since_epoch().count(), origin);
+        const auto utc = t->local.time_since_epoch() - std::chrono::seconds(t->offset_seconds.value_or(0));
+        return value_detail::from_microseconds<Target>(utc.count(), origin);
       }
     if (cell.kind == ValueKind::timestamp)
       throw TypeMismatchError(origin.describe() +
@@ -147,7 +158,7 @@ struct FromCell<Numeric> {
   static Numeric decode(const Cell& cell, const CellOrigin& origin) {
     if (cell.kind == ValueKind::numeric || cell.kind == ValueKind::text) return Numeric{std::string(cell.text)};
     if (cell.kind == ValueKind::integer) return Numeric{std::to_string(cell.integer)};
-    throw_mismatch(cell, origin, "an exact number (keel::Numeric)");
+    throw_mismatch(cell, origin, "an exact number (keel::Numeric); store it as TEXT on SQLite, whose NUMERIC affinity rounds it to a double");
   }
 };
 

@@ -8,7 +8,9 @@ module;
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -34,6 +36,38 @@ inline Value from_json(const boost::json::value& j) {
     case boost::json::kind::double_: return Value(j.get_double());
     case boost::json::kind::string: return Value(std::string_view(j.get_string()));
     default: return Value(Json{boost::json::serialize(j)});
+  }
+}
+
+}  // namespace keel::value_detail
+
+namespace keel::value_detail {
+
+// An element of a stored JSON array as T, where T's own reading of the element's Value would lose it: JSON
+// elements stay JSON, blobs come back from their "\x" hexadecimal.
+template <class T>
+T element_from_json(const boost::json::value& element, const CellOrigin& origin) {
+  if constexpr (is_optional_v<T>) {
+    if (element.is_null()) return std::nullopt;
+    return T(element_from_json<typename T::value_type>(element, origin));
+  } else if constexpr (std::is_same_v<T, boost::json::value>) {
+    return element;
+  } else if constexpr (std::is_same_v<T, Json>) {
+    return Json{boost::json::serialize(element)};
+  } else if constexpr (std::is_same_v<T, Blob>) {
+    if (element.is_string()) {
+      const std::string_view text = element.get_string();
+      if (text.size() % 2 == 0 && text.starts_with("\\x")) {
+        Blob bytes;
+        auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+        for (std::size_t i = 2; i + 1 < text.size(); i += 2)
+          bytes.push_back(static_cast<std::byte>(nibble(text[i]) << 4 | nibble(text[i + 1])));
+        return bytes;
+      }
+    }
+    throw TypeMismatchError(origin.describe() + " holds an array element that is not a blob's \\x hexadecimal");
+  } else {
+    return decode_cell<T>(from_json(element).cell(), origin);
   }
 }
 
@@ -72,7 +106,7 @@ struct FromCell<std::vector<T>> {
       std::error_code ec;
       const auto parsed = boost::json::parse(cell.text, ec);
       if (!ec && parsed.is_array()) {
-        for (const auto& element : parsed.get_array()) out.push_back(decode_cell<T>(value_detail::from_json(element).cell(), origin));
+        for (const auto& element : parsed.get_array()) out.push_back(value_detail::element_from_json<T>(element, origin));
         return out;
       }
     }
@@ -122,6 +156,12 @@ inline boost::json::value to_json(const Value& v) {
     default: return boost::json::string(text_form::of(v));
   }
 }
+
+}  // namespace keel::value_detail
+
+namespace keel::value_detail {
+
+std::string array_text(const ValueArray& array) { return boost::json::serialize(to_json(Value(array))); }
 
 }  // namespace keel::value_detail
 

@@ -74,7 +74,7 @@ inline std::optional<std::chrono::sys_days> read_date(Reader& r) {
   const auto m = r.digits(2);
   if (!m || !r.take('-')) return std::nullopt;
   const auto d = r.digits(2);
-  if (!d || *y > 294276) return std::nullopt;
+  if (!d || *y > 32767) return std::nullopt;  // std::chrono::year's range
   const std::chrono::year_month_day ymd{std::chrono::year(static_cast<int>(negative ? -*y : *y)),
                                         std::chrono::month(static_cast<unsigned>(*m)), std::chrono::day(static_cast<unsigned>(*d))};
   if (!ymd.ok()) return std::nullopt;
@@ -250,8 +250,10 @@ inline std::optional<ParsedTimestamp> parse_timestamp(std::string_view text) {
 inline std::optional<Interval> parse_interval(std::string_view text) {
   text_form_detail::Reader r{text};
   if (!r.take('P')) return std::nullopt;
-  Interval v;
+  std::int64_t months = 0, days = 0;
+  std::chrono::microseconds time{};
   bool in_time = false, any = false;
+  constexpr std::int64_t largest = 1'000'000'000'000;  // a bound on each number, far beyond what an interval holds
   while (!r.done()) {
     if (!in_time && r.take('T')) {
       in_time = true;
@@ -260,19 +262,22 @@ inline std::optional<Interval> parse_interval(std::string_view text) {
     const auto number = text_form_detail::read_duration_number(r);
     if (!number || r.done()) return std::nullopt;
     const auto [whole, us] = *number;
+    if (whole > largest || whole < -largest) return std::nullopt;
     const char unit = r.text[r.at++];
     if (us != 0 && !(in_time && unit == 'S')) return std::nullopt;
     any = true;
-    if (!in_time && unit == 'Y') v.months += static_cast<std::int32_t>(whole * 12);
-    else if (!in_time && unit == 'M') v.months += static_cast<std::int32_t>(whole);
-    else if (!in_time && unit == 'W') v.days += static_cast<std::int32_t>(whole * 7);
-    else if (!in_time && unit == 'D') v.days += static_cast<std::int32_t>(whole);
-    else if (in_time && unit == 'H') v.time += std::chrono::hours(whole);
-    else if (in_time && unit == 'M') v.time += std::chrono::minutes(whole);
-    else if (in_time && unit == 'S') v.time += std::chrono::seconds(whole) + std::chrono::microseconds(us);
+    if (!in_time && unit == 'Y') months += whole * 12;
+    else if (!in_time && unit == 'M') months += whole;
+    else if (!in_time && unit == 'W') days += whole * 7;
+    else if (!in_time && unit == 'D') days += whole;
+    else if (in_time && unit == 'H') time += std::chrono::hours(whole);
+    else if (in_time && unit == 'M') time += std::chrono::minutes(whole);
+    else if (in_time && unit == 'S') time += std::chrono::seconds(whole) + std::chrono::microseconds(us);
     else return std::nullopt;
   }
-  return any ? std::optional(v) : std::nullopt;
+  constexpr std::int64_t int32_max = std::numeric_limits<std::int32_t>::max();
+  if (!any || months > int32_max || months < -int32_max || days > int32_max || days < -int32_max) return std::nullopt;
+  return Interval{static_cast<std::int32_t>(months), static_cast<std::int32_t>(days), time};
 }
 
 // The canonical form, upper or lower case, with or without hyphens and braces.

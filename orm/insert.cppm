@@ -8,7 +8,6 @@ module;
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
-#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -96,7 +95,7 @@ public:
 
   // The rows of this table that one statement can take on a dialect.
   static constexpr std::size_t rows_per_statement(Dialect dialect) {
-    if (from_arrays(dialect)) return std::numeric_limits<std::size_t>::max();
+    if (from_arrays(dialect)) return max_rows_from_arrays;
     const std::size_t per_row = inserted_column_count();
     return per_row == 0 ? 1 : max_bound_values(dialect) / per_row;
   }
@@ -105,7 +104,7 @@ public:
   // this way); run() splits it instead.
   Statement statement(Dialect dialect) const {
     const std::size_t per_row = inserted_column_count();
-    if (rows_->size() > rows_per_statement(dialect))
+    if (per_row > 0 && rows_->size() > rows_per_statement(dialect))
       throw MisuseError("keel::insert of " + std::to_string(rows_->size()) + " rows binds " +
                         std::to_string(rows_->size() * per_row) + " values, more than " + std::string(to_string(dialect)) +
                         " accepts in one statement (" + std::to_string(max_bound_values(dialect)) +
@@ -154,6 +153,10 @@ public:
   }
 
 private:
+  // Rows per statement when they go as arrays: no parameter limit applies, but a Bind message must stay under
+  // 1 GB, so very large inserts are still split (in one transaction).
+  static constexpr std::size_t max_rows_from_arrays = 100'000;
+
   // Many rows, on a dialect that takes them as arrays, of columns whose values can be array elements.
   static constexpr bool from_arrays(Dialect dialect) {
     return Many && inserted_column_count() > 0 && columns_fit_arrays() && inserts_rows_from_arrays(dialect);

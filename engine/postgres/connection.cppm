@@ -72,17 +72,26 @@ public:
   Cell cell(std::size_t index) const override {
     const auto& raw = cells_[index];
     if (!raw) return Cell{};
-    const std::uint32_t oid = fields_[index].type_oid;
-    if (types::element_of(oid) != 0 && arrays_.empty()) arrays_.resize(cells_.size());
-    return decode_cell(oid, formats_[index], *raw, types::element_of(oid) != 0 ? arrays_[index] : no_array_);
+    // An array is decoded once per row, into storage of the reader that outlives the cells handed out.
+    auto array_storage = [&]() -> ValueArray* {
+      if (arrays_.empty()) arrays_.resize(cells_.size());
+      arrays_[index] = std::make_unique<ValueArray>();
+      return arrays_[index].get();
+    };
+    if (!arrays_.empty() && arrays_[index]) {
+      Cell c;
+      c.kind = ValueKind::array;
+      c.array = arrays_[index].get();
+      return c;
+    }
+    return decode_cell(fields_[index].type_oid, formats_[index], *raw, array_storage);
   }
 
 private:
   const std::vector<proto::FieldDescription>& fields_;
   const std::vector<proto::Format>& formats_;
   const std::vector<std::optional<proto::Bytes>>& cells_;
-  mutable std::vector<ValueArray> arrays_;  // the decoded arrays of this row, one slot per column
-  mutable ValueArray no_array_;
+  mutable std::vector<std::unique_ptr<ValueArray>> arrays_;  // the decoded arrays of this row, by column
 };
 
 // Takes a result's rows as they arrive (Records, or typed rows), decoded through the binary codecs.
@@ -1037,8 +1046,10 @@ private:
         : prepared_(prepared), formats_(formats), sink_(sink), records_(records), cells_(cells) {}
     void on_message(const proto::Frame& frame) override {
       switch (frame.type) {
-        case '2': case 'I': case 's': case '1': case '3': break;
+        case '2': case 'I': case '1': case '3': break;
+        case 's': suspended = true; break;
         case 'D':
+          ++rows_seen;
           if (error || refused || (!sink_ && !records_)) break;
           proto::parse_data_row(frame.body, cells_);
           if (cells_.size() != prepared_.fields.size()) throw ProtocolError("a row's column count differs from its description");
@@ -1061,6 +1072,8 @@ private:
     void use_description(std::shared_ptr<const RecordDescription> description) { description_ = std::move(description); }
     std::string status;
     std::uint64_t rows_affected = 0;
+    std::size_t rows_seen = 0;
+    bool suspended = false;  // a portal's Execute stopped at its row limit
     bool changed_session = false;
     std::exception_ptr refused;
 
@@ -1718,10 +1731,51 @@ private:
   void forget(const std::string& key) {
     if (auto found = cache_.find(key); found != cache_.end()) {
       if (last_hit_ == &found->second) last_hit_ = nullptr;
-      to_close_.push_back(found->second.prepared->name);
+      if (found->second.prepared.use_count() > 1) close_when_unused_.push_back(found->second.prepared);
+      else to_close_.emplace_back(proto::Target::statement, found->second.prepared->name);
       lru_.erase(found->second.position);
       cache_.erase(found);
     }
+  }
+
+  void write_pending_closes(proto::ByteBuffer& out) {
+    std::erase_if(close_when_unused_, [&](const std::shared_ptr<const Prepared>& prepared) {
+      if (prepared.use_count() > 1) return false;
+      to_close_.emplace_back(proto::Target::statement, prepared->name);
+      return true;
+    });
+    for (const auto& [target, name] : to_close_) proto::write_close(out, target, name);
+    to_close_.clear();
+  }
+
+  // One step of a portal (PgPortal): Bind to the named portal on the first step, then Execute for at most
+  // max_rows rows (none: Bind only) and Sync. The portal outlives the Sync inside a transaction; it is
+  // suspended while rows remain.
+  struct PortalStep {
+    std::size_t rows = 0;
+    bool suspended = false;
+  };
+  asio::awaitable<PortalStep> run_portal(const Prepared& prepared, const EncodedParameters* bind, const std::string& portal,
+                                         std::size_t max_rows, RowSink& sink, ExclusiveHold& hold) {
+    ensure_open();
+    const auto deadline = deadline_for(std::nullopt, std::chrono::steady_clock::now());
+    if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held());
+    const auto& formats = sink_formats(prepared);
+    auto reply = std::allocate_shared<BoundReply>(RecyclingAllocator<BoundReply>(), prepared, formats, &sink, nullptr, row_cells_);
+    auto& out = pipeline_->out();
+    write_pending_closes(out);
+    if (bind) proto::write_bind(out, portal, prepared.name, bind->formats, bind->values(), formats);
+    if (max_rows > 0) proto::write_execute(out, portal, static_cast<std::int32_t>(std::min<std::size_t>(max_rows, INT32_MAX)));
+    proto::write_sync(out);
+    pipeline_->queue(reply);
+    if (hold.held()) {  // an unnamed statement is bound: others may follow it now
+      pipeline_->unlock_exclusive();
+      hold.pipeline = nullptr;
+    }
+    if (!pipeline_->flush_now()) co_await pipeline_->flush();
+    co_await pipeline_->wait(*reply, deadline);
+    finish_bound(*reply);
+    co_return PortalStep{reply->rows_seen, reply->suspended};
   }
 
   // Parse + Describe + Sync: the statement's parameter types and result columns, as the server sees them.
@@ -1732,8 +1786,7 @@ private:
     if (!pipeline_->turn_is_free(owner)) co_await pipeline_->wait_for_turn(owner);
     ensure_open();
     auto& out = pipeline_->out();
-    for (const std::string& closing : to_close_) proto::write_close(out, proto::Target::statement, closing);
-    to_close_.clear();
+    write_pending_closes(out);
     proto::write_parse(out, name, sql, types);
     proto::write_describe(out, proto::Target::statement, name);
     proto::write_sync(out);
@@ -1852,7 +1905,12 @@ private:
   std::vector<std::optional<proto::Bytes>> row_cells_;  // one row's cells, reused by every reply
   std::unordered_map<std::string, std::shared_ptr<Waiters>> preparing_;
   std::list<std::string> lru_;
-  std::vector<std::string> to_close_;
+  // Statements and portals to close with the next write that can carry them.
+  std::vector<std::pair<proto::Target, std::string>> to_close_;
+  // Statements dropped from the cache while something (a portal) still used them: closed once it lets go,
+  // since closing a statement closes the portals made from it.
+  std::vector<std::shared_ptr<const Prepared>> close_when_unused_;
+  std::uint64_t portal_counter_ = 0;
   std::uint64_t statement_counter_ = 0;
   std::uint64_t cursor_counter_ = 0;
   std::string last_status_;
@@ -1864,6 +1922,7 @@ private:
   Callbacks termination_listeners_;
   std::vector<std::pair<ListenerId, std::function<void(const LoggedQuery&)>>> query_loggers_;
   friend class PreparedStatement;
+  friend class PgPortal;
 };
 
 // A statement prepared by PgConnection::prepare. Its values are encoded for the types the server chose.
@@ -1966,7 +2025,7 @@ private:
   void release() noexcept {
     if (connection_ && !prepared_.name.empty() && !alive_.expired()) {
       try {
-        connection_->to_close_.push_back(prepared_.name);
+        connection_->to_close_.emplace_back(proto::Target::statement, prepared_.name);
       } catch (...) {
       }
     }

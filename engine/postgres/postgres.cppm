@@ -6,6 +6,7 @@ export import :transport;
 export import :value_codec;
 export import :pipeline;
 export import :connection;
+export import :portal;
 export import :pool;
 export import :codecs;
 export import :record;

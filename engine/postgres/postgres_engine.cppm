@@ -30,6 +30,7 @@ import keel.postgres.protocol;
 import :connect_options;
 import :connection;
 import :pool;
+import :portal;
 
 namespace asio = boost::asio;
 
@@ -140,18 +141,16 @@ private:
   std::vector<std::weak_ptr<Registry>> registries_;
 };
 
+// A batch's rows, read through a portal of the client (no DECLARE or FETCH texts).
 class EngineCursor final : public Cursor {
 public:
-  EngineCursor(pg::PgConnection& connection, std::string name) : connection_(connection), name_(std::move(name)) {}
+  explicit EngineCursor(pg::PgPortal portal) : portal_(std::move(portal)) {}
   asio::awaitable<std::size_t> fetch(std::size_t max_rows, RowSink& sink) override {
-    const std::string sql = "FETCH FORWARD " + std::to_string(max_rows) + " FROM " + name_;
-    const ExecResult result = co_await connection_.query(sql, {}, &sink);
-    co_return static_cast<std::size_t>(result.rows_affected);
+    co_return co_await portal_.fetch(max_rows, sink);
   }
 
 private:
-  pg::PgConnection& connection_;
-  std::string name_;
+  pg::PgPortal portal_;
 };
 
 // A connection lent by a loop's pool, as keel's Connection. It is used on that loop only: a transaction begun
@@ -202,15 +201,11 @@ public:
     check_loop(co_await asio::this_coro::executor);
     co_await connection_->rollback();
   }
-  // A server-side cursor: DECLARE inside the transaction, FETCH FORWARD n per batch. Its name is numbered
-  // within the lease (one transaction), so that a batch's DECLARE and FETCH texts are the same each time it
-  // runs and the statement cache keeps one entry for each, not one per batch ever run.
+  // The batch's rows through a portal of the statement the cache holds: its text is prepared once, however
+  // many batches run it.
   asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) override {
-    const std::string name = "keel_cursor_" + std::to_string(++cursors_);
-    const Statement declare(std::string("DECLARE ") + name + " NO SCROLL CURSOR FOR " + std::string(statement.sql()),
-                            statement.params());
-    co_await execute(declare, nullptr);
-    co_return std::make_unique<EngineCursor>(*connection_, name);
+    check_loop(co_await asio::this_coro::executor);
+    co_return std::make_unique<EngineCursor>(co_await pg::PgPortal::open(*connection_, statement.sql(), statement.params()));
   }
 
   pg::PgConnection& pg() const { return *connection_; }
@@ -237,7 +232,6 @@ private:
   pg::PooledConnection connection_;
   asio::execution_context* loop_;
   std::thread::id thread_;
-  std::uint64_t cursors_ = 0;
 };
 
 }  // namespace keel::pg_engine_detail

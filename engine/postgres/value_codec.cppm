@@ -170,9 +170,10 @@ inline ValueArray decode_array(proto::Bytes b) {
     if (size < 0) codec_detail::bad("array", "a negative dimension");
     dimensions.push_back(static_cast<std::size_t>(size));
     count *= static_cast<std::size_t>(size);
-    if (count > b.size()) codec_detail::bad("array", "more elements than bytes");
+    if (count > b.size() / 4) codec_detail::bad("array", "more elements than its bytes can hold");  // 4 bytes each at least
     at += 8;
   }
+  if (ndim > 0 && kind_of_type(element_oid) == ValueKind::array) codec_detail::bad("array", "an array as its element type");
   std::vector<Value> elements;
   elements.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -279,9 +280,10 @@ constexpr proto::Format engine_result_format(std::uint32_t type_oid) {
 // A value decoded from the binary form engine_result_format asks for (an array's element, or a whole column).
 inline Value decode_value(std::uint32_t oid, proto::Bytes b) { return value_codec_detail::value_from_binary(oid, b); }
 
-// The cell of a result column, in place where it can be: arrays are decoded into `array_storage`, which must
-// outlive the cell.
-inline Cell decode_cell(std::uint32_t oid, proto::Format format, proto::Bytes b, ValueArray& array_storage) {
+// The cell of a result column, in place where it can be: an array is decoded into the ValueArray that
+// `array_storage()` gives, which must outlive the cell (asked for only when the column is an array).
+template <class ArrayStorage>
+Cell decode_cell(std::uint32_t oid, proto::Format format, proto::Bytes b, ArrayStorage&& array_storage) {
   Cell c;
   if (format == proto::Format::text) {
     c.kind = oid == types::numeric ? ValueKind::numeric
@@ -323,9 +325,10 @@ inline Cell decode_cell(std::uint32_t oid, proto::Format format, proto::Bytes b,
       break;
     default:
       if (types::element_of(oid) != 0) {
-        array_storage = value_codec_detail::decode_array(b);
+        ValueArray* storage = array_storage();
+        *storage = value_codec_detail::decode_array(b);
         c.kind = ValueKind::array;
-        c.array = &array_storage;
+        c.array = storage;
         break;
       }
       c.kind = ValueKind::text;  // text, varchar, bpchar, name, unknown: the binary form is the text

@@ -260,3 +260,48 @@ TEST_CASE("engine: Asio cancellation stops a statement on the server, and the co
   CHECK(next == 7);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(4));
 }
+
+// Prepared statements of the engine's one session whose text starts with `prefix`.
+static std::int64_t prepared_texts(keel::Engine& db, const std::string& prefix) {
+  return db.raw_sync("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE {}", prefix + "%")[0].get<std::int64_t>(0);
+}
+
+TEST_CASE("engine: a batch reads through a portal of its cached statement, without DECLARE or FETCH texts", "[engine]") {
+  keel::PostgresEngine db(engine_options(1));  // one connection: the batches' session is the one inspected
+  for (std::size_t batch_size : {100, 7, 250, 1000}) {
+    auto batches = db.batch_sync(raw("SELECT n FROM generate_series(1, 250) AS n WHERE n > {} ORDER BY n", 0), batch_size);
+    std::vector<std::size_t> sizes;
+    std::int64_t last = 0;
+    while (auto rows = batches.next_sync()) {
+      sizes.push_back(rows->size());
+      for (const auto& row : *rows) CHECK(row.get<std::int64_t>(0) == ++last);
+    }
+    CHECK(last == 250);
+    CHECK(sizes.front() == std::min<std::size_t>(batch_size, 250));
+  }
+  // One statement for the batches' text, whatever the batch size; no cursor texts.
+  CHECK(prepared_texts(db, "SELECT n FROM generate_series") == 1);
+  CHECK(prepared_texts(db, "DECLARE") == 0);
+  CHECK(prepared_texts(db, "FETCH") == 0);
+}
+
+TEST_CASE("engine: a batch goes on when its statement leaves the statement cache mid-way", "[engine]") {
+  auto options = engine_options(1);
+  options.connection.statement_cache_size = 2;
+  keel::PostgresEngine db(options);
+  std::int64_t seen = 0;
+  keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
+    auto batches = co_await db.batch(raw("SELECT n FROM generate_series(1, 30) AS n WHERE n > {}", 0), 10);
+    int other = 0;
+    while (auto rows = co_await batches.next()) {
+      seen += static_cast<std::int64_t>(rows->size());
+      // Three other texts on the same connection push the batch's statement out of a cache of two.
+      for (int i = 0; i < 3; ++i) co_await db.run(keel::RawQuery("SELECT " + std::to_string(++other) + " + {}", {keel::Value(1)}));
+    }
+  }));
+  CHECK(seen == 30);
+  // Once the portal is done, its statement is closed on the server like any other dropped from the cache (the
+  // Close goes with the next Parse).
+  db.raw_sync("SELECT 2 + {}", 1);
+  CHECK(prepared_texts(db, "SELECT n FROM generate_series") == 0);
+}

@@ -120,7 +120,7 @@ TEST_CASE("engine values take PostgreSQL's binary forms and come back from them"
     pg::encode_value(v, bytes);
     CHECK(pg::decode_value(type.oid, bytes) == v);
     keel::ValueArray storage;
-    CHECK(keel::Value::from_cell(pg::decode_cell(type.oid, Format::binary, bytes, storage)) == v);
+    CHECK(keel::Value::from_cell(pg::decode_cell(type.oid, Format::binary, bytes, [&] { return &storage; })) == v);
   }
   // JSON goes as untyped text, so that it fills json and jsonb alike; numeric as its exact text.
   CHECK(pg::parameter_type(keel::Value(keel::Json{"{}"})).oid == 0);
@@ -132,4 +132,24 @@ TEST_CASE("engine values take PostgreSQL's binary forms and come back from them"
   // Elements of another kind than the array's are refused.
   keel::pg::protocol::ByteBuffer out;
   CHECK_THROWS_AS(pg::encode_value(keel::Value(keel::ValueArray{keel::ValueKind::integer, {keel::Value("x")}}), out), keel::ValueError);
+}
+
+TEST_CASE("values out of a type's range are refused, not wrapped") {
+  CHECK(text_form::parse_date("40000-01-01") == std::nullopt);  // beyond std::chrono::year
+  CHECK(text_form::parse_interval("P300000000Y") == std::nullopt);
+  CHECK(text_form::parse_interval("PT99999999999999H") == std::nullopt);
+  // 9999-12-31 is beyond what a nanosecond time point holds; a microsecond one holds it.
+  const keel::Value far(keel::TimestampTz(sys_days(9999y / December / 31d)));
+  CHECK_THROWS_AS(far.as<sys_time<nanoseconds>>(), keel::ValueOutOfRangeError);
+  CHECK(far.as<keel::TimestampTz>() == sys_days(9999y / December / 31d));
+  // ±infinity dates read as timestamps stay ±infinity.
+  CHECK(keel::Value(sys_days::max()).as<keel::Timestamp>() == keel::Timestamp::max());
+}
+
+TEST_CASE("arrays of blobs and of JSON survive their JSON text, and an array reads as text") {
+  const std::vector<keel::Blob> blobs{{std::byte{0}, std::byte{0xab}}, {}};
+  CHECK(keel::Value(text_form::of(keel::Value(blobs))).as<std::vector<keel::Blob>>() == blobs);
+  const std::vector<boost::json::value> docs{1, "a", boost::json::parse(R"({"k":[true]})")};
+  CHECK(keel::Value(text_form::of(keel::Value(docs))).as<std::vector<boost::json::value>>() == docs);
+  CHECK(keel::Value(std::vector<int>{1, 2}).as<std::string>() == "[1,2]");
 }
