@@ -4,6 +4,7 @@
 module;
 #include <boost/asio/awaitable.hpp>
 #include <cstddef>
+#include <map>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -69,6 +70,20 @@ public:
     co_await give_back(std::move(connection));
     if (failure) std::rethrow_exception(failure);
     co_return result;
+  }
+
+  // ---- Named nodes (Piccolo's extra_nodes): other engines this one knows by name, a read replica say. A
+  // query or a batch goes to one through it:
+  //   auto bands = co_await keel::select<Band>().run(db.node("replica"));
+  //   auto batches = co_await db.node("replica").batch(query, 100);
+  // Add nodes before the engine is shared between threads.
+  void add_node(std::string name, std::shared_ptr<Engine> engine) {
+    if (!engine) throw MisuseError("keel: node '" + name + "' is an empty engine");
+    nodes_.insert_or_assign(std::move(name), std::move(engine));
+  }
+  Engine& node(std::string_view name) const {
+    if (auto found = nodes_.find(name); found != nodes_.end()) return *found->second;
+    throw MisuseError("keel: this engine has no node named '" + std::string(name) + "'");
   }
 
   // ---- Query loggers: each statement this engine runs (in its transactions too), with its values, time,
@@ -220,6 +235,7 @@ public:
 
 private:
   QueryLoggers query_loggers_;
+  std::map<std::string, std::shared_ptr<Engine>, std::less<>> nodes_;
 
   static double major_minor(std::string_view version) {
     double number = 0, scale = 0;

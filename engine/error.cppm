@@ -138,6 +138,7 @@ KEEL_DATABASE_ERROR(DataException, DatabaseError);                 // class 22
 KEEL_DATABASE_ERROR(InvalidTransactionState, DatabaseError);       // class 25
 // 25P02: an earlier statement failed, so the database aborted the transaction; its COMMIT rolled back instead.
 KEEL_DATABASE_ERROR(TransactionAborted, InvalidTransactionState);
+KEEL_DATABASE_ERROR(ReadOnlySqlTransaction, InvalidTransactionState);  // 25006: a write on a standby or read-only transaction
 KEEL_DATABASE_ERROR(InvalidSavepoint, DatabaseError);              // class 3B: no such savepoint (3B001)
 KEEL_DATABASE_ERROR(InsufficientResources, DatabaseError);         // class 53
 KEEL_DATABASE_ERROR(ProgramLimitExceeded, DatabaseError);          // class 54
@@ -164,6 +165,7 @@ KEEL_DATABASE_ERROR(FeatureNotSupported, DatabaseError);           // class 0A
   if (state == "57014") throw QueryCanceled(std::move(fields));
   if (state == "57P01") throw AdminShutdown(std::move(fields));
   if (state == "25P02") throw TransactionAborted(std::move(fields));
+  if (state == "25006") throw ReadOnlySqlTransaction(std::move(fields));
   const std::string_view sqlclass = state.substr(0, 2);
   if (sqlclass == "23") throw IntegrityConstraintViolation(std::move(fields));
   if (sqlclass == "40") throw TransactionRollbackError(std::move(fields));

@@ -64,6 +64,8 @@ struct PostgresOptions {
   int min_server_version = 10;                     // an older server's connections are refused (major version)
   bool log_queries = false;                        // print each statement and its values (std::clog)
   bool log_responses = false;                      // print what each statement returned, and its time
+  // Other engines known by name (Piccolo's extra_nodes), a streaming standby say: engine.node("name").
+  std::map<std::string, std::shared_ptr<Engine>> extra_nodes;
 };
 
 }  // namespace keel
@@ -253,6 +255,7 @@ public:
     if (options_.command_timeout) options_.connection.command_timeout = options_.command_timeout;
     if (options_.log_queries || options_.log_responses)
       add_query_logger(printing_logger(options_.log_queries, options_.log_responses));
+    for (const auto& [name, engine] : options_.extra_nodes) add_node(name, engine);
   }
 
   ~PostgresEngine() override {

@@ -300,6 +300,10 @@ Cell decode_cell(std::uint32_t oid, proto::Format format, proto::Bytes b, ArrayS
       break;
     case types::float4: case types::float8: c.kind = ValueKind::real; c.real = PgCodec<double>::decode(oid, b); break;
     case types::bytea: c.kind = ValueKind::blob; c.blob = std::span(reinterpret_cast<const std::byte*>(b.data()), b.size()); break;
+    case types::text: case types::varchar: case types::bpchar: case types::name: case types::unknown:
+      c.kind = ValueKind::text;  // the binary form is the text
+      c.text = value_codec_detail::as_text(b);
+      break;
     case types::date: c.kind = ValueKind::date; c.integer = value_codec_detail::days_of(PgCodec<Date>::decode(oid, b)); break;
     case types::time: c.kind = ValueKind::time; c.integer = PgCodec<Time>::decode(oid, b).since_midnight.count(); break;
     case types::timestamp:
@@ -331,7 +335,7 @@ Cell decode_cell(std::uint32_t oid, proto::Format format, proto::Bytes b, ArrayS
         c.array = storage;
         break;
       }
-      c.kind = ValueKind::text;  // text, varchar, bpchar, name, unknown: the binary form is the text
+      c.kind = ValueKind::text;  // a type asked for in binary whose form keel does not know: kept as bytes of text
       c.text = value_codec_detail::as_text(b);
   }
   return c;

@@ -305,3 +305,37 @@ TEST_CASE("engine: a batch goes on when its statement leaves the statement cache
   db.raw_sync("SELECT 2 + {}", 1);
   CHECK(prepared_texts(db, "SELECT n FROM generate_series") == 0);
 }
+
+TEST_CASE("engine: reads go to a named node, a streaming standby; writes sent there are refused", "[engine]") {
+  auto standby_dsn = "host=127.0.0.1 port=" + cluster().at("KEEL_PG_STANDBY_PORT") +
+                     " dbname=keel_test user=keel_trust sslmode=disable";
+  auto options = engine_options();
+  options.extra_nodes["read_1"] = std::make_shared<keel::PostgresEngine>(standby_dsn);
+  keel::PostgresEngine db(options);
+  keel::Engine& replica = db.node("read_1");
+  CHECK_FALSE(db.raw_sync("SELECT pg_is_in_recovery()")[0].get<bool>(0));
+  CHECK(replica.raw_sync("SELECT pg_is_in_recovery()")[0].get<bool>(0));
+  CHECK_THROWS_AS(db.node("read_2"), keel::MisuseError);
+
+  db.raw_sync("CREATE TABLE IF NOT EXISTS replicated (n BIGINT)");
+  db.raw_sync("INSERT INTO replicated SELECT generate_series(1, 25)");
+  // The standby replays the primary's WAL: the rows appear there soon after the commit.
+  std::int64_t seen = 0;
+  for (int wait = 0; wait < 500 && seen != 25; ++wait) {
+    try {
+      seen = replica.raw_sync("SELECT count(*) FROM replicated")[0].get<std::int64_t>(0);
+    } catch (const keel::UndefinedTable&) {
+    }
+    if (seen != 25) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(seen == 25);
+  // A batch and an ORM-style run on the node.
+  auto batches = replica.batch_sync(raw("SELECT n FROM replicated WHERE n > {} ORDER BY n", 0), 10);
+  std::vector<std::size_t> sizes;
+  while (auto rows = batches.next_sync()) sizes.push_back(rows->size());
+  CHECK(sizes == std::vector<std::size_t>{10, 10, 5});
+  CHECK(raw("SELECT max(n) FROM replicated").run_sync(replica)[0].get<std::int64_t>(0) == 25);
+  // Writes sent to the standby get the server's read-only error, as a typed error.
+  CHECK_THROWS_AS(replica.raw_sync("INSERT INTO replicated VALUES (26)"), keel::ReadOnlySqlTransaction);
+  db.raw_sync("DROP TABLE replicated");
+}
