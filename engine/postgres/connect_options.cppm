@@ -7,6 +7,8 @@ module;
 #include <boost/url/parse.hpp>
 #include <boost/url/pct_string_view.hpp>
 #include <boost/url/url_view.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <chrono>
 #include <cstdint>
@@ -171,7 +173,8 @@ DsnPairs parse_uri_pairs(std::string_view uri) {
           if (one[close + 1] != ':') throw DsnError("connection URI: unexpected text after IPv6 address \"" + std::string(one) + "\"");
           port = one.substr(close + 2);
         }
-      } else if (const std::size_t colon = one.rfind(':'); colon != std::string_view::npos) {
+      } else if (const std::size_t colon = one.find(':'); colon != std::string_view::npos) {
+        // The first colon, as libpq: "::1" (an unbracketed IPv6 address) and "host:1:2" leave an invalid port.
         host = one.substr(0, colon);
         port = one.substr(colon + 1);
       }
@@ -192,7 +195,8 @@ DsnPairs parse_uri_pairs(std::string_view uri) {
     // Let Boost.URL read the path and the query, on a URI without the host list.
     const std::string rebuilt = "postgresql://x" + std::string(tail);
     auto parsed = urls::parse_uri(rebuilt);
-    if (!parsed) throw DsnError("connection URI: " + parsed.error().message() + ": " + std::string(uri));
+    // Neither the URI nor its query is quoted: either may hold a password.
+    if (!parsed) throw DsnError("connection URI: " + parsed.error().message() + " in its database name or parameters");
     const std::string path = parsed->path();
     if (path.size() > 1) pairs.emplace_back("dbname", path.substr(1));
     for (auto param : parsed->params()) pairs.emplace_back(param.key, param.has_value ? param.value : std::string());
@@ -252,6 +256,12 @@ std::uint16_t parse_port(std::string_view text) {
 std::string os_user_name() {
   if (const passwd* pw = ::getpwuid(::geteuid())) return pw->pw_name;
   return "postgres";
+}
+
+// An IPv4 or IPv6 address in numeric form (hostaddr takes no names).
+inline bool is_numeric_address(const std::string& text) {
+  unsigned char buffer[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, text.c_str(), buffer) == 1 || ::inet_pton(AF_INET6, text.c_str(), buffer) == 1;
 }
 
 std::string home_directory(const Environment& env) {
@@ -335,20 +345,27 @@ ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_
     if (seconds > 0) options.connect_timeout = std::chrono::seconds(seconds < 2 ? 2 : seconds);
   }
 
+  // hostaddr alone names the hosts too (TCP to each address); beside host it must give one per host.
+  const std::optional<std::string> host_text = lookup("host"), address_text = lookup("hostaddr");
+  const std::vector<std::string> addresses = dsn_detail::split_commas(address_text.value_or(""));
   const std::vector<std::string> hosts =
-      dsn_detail::split_commas(lookup("host").value_or(std::string(default_socket_directory)));
+      host_text ? dsn_detail::split_commas(*host_text)
+                : (address_text ? addresses : std::vector<std::string>{std::string(default_socket_directory)});
   const std::vector<std::string> ports = dsn_detail::split_commas(lookup("port").value_or(""));
   if (ports.size() != 1 && ports.size() != hosts.size())
     throw DsnError("could not match " + std::to_string(ports.size()) + " port numbers to " + std::to_string(hosts.size()) +
                    " hosts");
-  const std::vector<std::string> addresses = dsn_detail::split_commas(lookup("hostaddr").value_or(""));
-  if (addresses.size() != 1 && addresses.size() != hosts.size())
-    throw DsnError("could not match " + std::to_string(addresses.size()) + " host addresses to " +
-                   std::to_string(hosts.size()) + " hosts");
+  if (address_text && addresses.size() != hosts.size())
+    throw DsnError("could not match " + std::to_string(hosts.size()) + " host names to " + std::to_string(addresses.size()) +
+                   " hostaddr values");
+  for (const std::string& address : addresses)
+    if (!address.empty() && !dsn_detail::is_numeric_address(address))
+      throw DsnError("invalid hostaddr \"" + address + "\": not an IPv4 or IPv6 address");
   for (std::size_t i = 0; i < hosts.size(); ++i) {
     const std::string& port = ports.size() == 1 ? ports[0] : ports[i];
-    HostSpec spec{hosts[i].empty() ? std::string(default_socket_directory) : hosts[i], 5432,
-                  addresses.size() == 1 ? addresses[0] : addresses[i]};
+    HostSpec spec{hosts[i].empty() ? (address_text && !addresses[i].empty() ? addresses[i] : std::string(default_socket_directory))
+                                   : hosts[i],
+                  5432, address_text ? addresses[i] : std::string()};
     if (!port.empty()) spec.port = dsn_detail::parse_port(port);
     options.hosts.push_back(std::move(spec));
   }

@@ -126,3 +126,98 @@ TEST_CASE("the password file: first match wins, * matches anything, sockets matc
   CHECK(password_from_pgpass_text(pgpass, {"other", 1}, "x", "y") == std::optional<std::string>("fallback"));
   CHECK_FALSE(password_from_pgpass_text("h:5432:db:u:pw\n", {"h", 5432}, "db", "v").has_value());
 }
+
+namespace {
+
+// The hosts a parse gives, as "host:port" or "host:port@address", comma-separated; or "error".
+std::string hosts_of(std::string_view dsn) {
+  try {
+    std::string out;
+    for (const HostSpec& h : parse(dsn).hosts) {
+      if (!out.empty()) out += ',';
+      out += h.host + ":" + std::to_string(h.port) + (h.address.empty() ? "" : "@" + h.address);
+    }
+    return out;
+  } catch (const DsnError&) {
+    return "error";
+  }
+}
+
+}  // namespace
+
+// What libpq 15 does with each string (PQconninfoParse, then the option checks of PQconnectStart), recorded
+// by hand from a probe program: "error" where libpq refuses the string or an option in it.
+TEST_CASE("connection strings are read as libpq reads them", "[pg][dsn]") {
+  const std::vector<std::pair<std::string, std::string>> table{
+      {"postgresql://", "/var/run/postgresql:5432"},
+      {"postgresql://localhost", "localhost:5432"},
+      {"postgresql://localhost:5433", "localhost:5433"},
+      {"postgresql://localhost/mydb", "localhost:5432"},
+      {"postgresql://user@localhost", "localhost:5432"},
+      {"postgresql://user:secret@localhost", "localhost:5432"},
+      {"postgresql://other@localhost/otherdb?connect_timeout=10&application_name=myapp", "localhost:5432"},
+      {"postgresql://host1:123,host2:456/somedb?target_session_attrs=any&application_name=myapp", "host1:123,host2:456"},
+      {"postgresql://[::1]:5433/db", "::1:5433"},
+      {"postgresql://[::1]/db", "::1:5432"},
+      {"postgresql://::1/db", "error"},  // libpq: invalid integer value ":1" for connection option "port"
+      {"postgresql://localhost:5432:5433/db", "error"},
+      {"postgresql://localhost:abc/db", "error"},
+      {"postgresql://localhost:99999/db", "error"},
+      {"postgresql:///mydb?host=/tmp", "/tmp:5432"},
+      {"postgresql://%2Ftmp/db", "/tmp:5432"},
+      {"postgresql://user%40x:p%40ss@localhost/db", "localhost:5432"},
+      {"postgres://localhost/db", "localhost:5432"},
+      {"postgresql://localhost/db?sslmode=verify-full", "localhost:5432"},
+      {"postgresql://localhost/db?sslmode=bogus", "error"},
+      {"postgresql://localhost/db?nosuchoption=1", "error"},
+      {"postgresql://localhost/db?port=5434", "localhost:5434"},
+      {"postgresql://h1,h2:5433/db", "h1:5432,h2:5433"},
+      {"postgresql://h1:5432,h2/db", "h1:5432,h2:5432"},
+      {"postgresql://localhost/db?target_session_attrs=read-only", "localhost:5432"},
+      {"postgresql://localhost/db?target_session_attrs=nope", "error"},
+      {"postgresql://localhost/db?connect_timeout=abc", "error"},  // libpq refuses it when the connection completes
+      {"postgresql://localhost/db?connect_timeout=1", "localhost:5432"},
+      {"mysql://localhost/db", "error"},
+      {"host=localhost", "localhost:5432"},
+      {"host=localhost port=5433 dbname=db user=u", "localhost:5433"},
+      {"host=localhost port=abc", "error"},
+      {"host=localhost port=0", "error"},
+      {"host=localhost port=65536", "error"},
+      {"hostaddr=127.0.0.1", "127.0.0.1:5432@127.0.0.1"},  // TCP to the address, not the default socket
+      {"hostaddr=127.0.0.1 port=5433", "127.0.0.1:5433@127.0.0.1"},
+      {"hostaddr=not.an.address", "error"},
+      {"hostaddr=::1", "::1:5432@::1"},
+      {"host=db.example.com hostaddr=10.0.0.5", "db.example.com:5432@10.0.0.5"},
+      {"host=h1,h2 port=1,2,3", "error"},
+      {"host=h1,h2 hostaddr=127.0.0.1", "error"},  // libpq: could not match 2 host names to 1 hostaddr values
+      {"host=h1,h2 hostaddr=127.0.0.1,127.0.0.2", "h1:5432@127.0.0.1,h2:5432@127.0.0.2"},
+      {"host=/tmp dbname=db", "/tmp:5432"},
+      {"dbname='my db' user='o\\'brien'", "/var/run/postgresql:5432"},
+      {"dbname='unterminated", "error"},
+      {"host", "error"},
+      {"host=localhost sslmode=prefer", "localhost:5432"},
+      {"host=localhost sslmode=nope", "error"},
+      {"host=localhost application_name=x options='-c search_path=s'", "localhost:5432"},
+      {"password=secret host=localhost nosuch=1", "error"},
+  };
+  for (const auto& [dsn, expected] : table) {
+    INFO(dsn);
+    CHECK(hosts_of(dsn) == expected);
+  }
+  // Where keel parts from libpq, on purpose: it speaks UTF8 only.
+  CHECK(hosts_of("host=localhost client_encoding=LATIN1") == "error");
+}
+
+TEST_CASE("no error about a connection string quotes its password", "[pg][dsn]") {
+  for (const char* dsn : {"postgresql://app:s3cret@h/db?%zz=1", "postgresql://app:s3cret@h/db?nosuch=s3cret",
+                          "postgresql://app:s3cret@h:99999/db", "postgresql://app:s3cret@[::1/db",
+                          "postgresql://h/db?password=s3cret&port=x", "password=s3cret host=h port=x"}) {
+    INFO(dsn);
+    try {
+      parse(dsn);
+      FAIL("expected a DsnError");
+    } catch (const DsnError& e) {
+      CHECK(std::string(e.what()).find("s3cret") == std::string::npos);
+    }
+  }
+}
