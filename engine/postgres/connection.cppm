@@ -506,8 +506,11 @@ public:
   using Notice = ErrorFields;  // a NOTICE or WARNING from the server
   using Options = PgConnectionOptions;
 
-  // Connects to the first host that accepts, in order, and that suits target_session_attrs.
-  static asio::awaitable<std::unique_ptr<PgConnection>> connect(ConnectOptions options, Options settings = {}) {
+  // Connects to the first host that accepts, in order, and that suits target_session_attrs. connect_timeout
+  // bounds each host's whole setup (connect, TLS, startup, authentication), as libpq's; `deadline`, if given,
+  // bounds the whole call (a pool's acquire timeout): past either, TimeoutError.
+  static asio::awaitable<std::unique_ptr<PgConnection>> connect(
+      ConnectOptions options, Options settings = {}, std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
     auto executor = co_await asio::this_coro::executor;
     std::string failures;
     std::exception_ptr only_failure;
@@ -520,7 +523,7 @@ public:
         std::exception_ptr failure;
         try {
           try {
-            co_await connection->start(host);
+            co_await connection->start(host, deadline);
           } catch (const DatabaseError&) {
             // sslmode=allow tries without TLS first, and with TLS when the server refuses that.
             if (options.ssl_mode != SslMode::allow) throw;
@@ -528,7 +531,7 @@ public:
             with_tls.ssl_mode = SslMode::require;
             connection = std::unique_ptr<PgConnection>(new PgConnection(executor, with_tls, settings));
           }
-          if (!connection->ready_) co_await connection->start(host);
+          if (!connection->ready_) co_await connection->start(host, deadline);
           if (co_await connection->suits(options.target_session_attrs, pass == 0 && passes == 2)) co_return connection;
           connection->pipeline_->close();
           failures += "\n  " + connection->transport().describe() + ": does not suit target_session_attrs";
@@ -1579,7 +1582,26 @@ private:
   Transport& transport() noexcept { return pipeline_->transport; }
   const Transport& transport() const noexcept { return pipeline_->transport; }
 
-  asio::awaitable<void> start(const HostSpec& host) {
+  asio::awaitable<void> start(const HostSpec& host, std::optional<std::chrono::steady_clock::time_point> deadline) {
+    // A silent server completes nothing: past the limit the socket is closed, which ends whatever step waits.
+    SetupDeadline limit(co_await asio::this_coro::executor, SetupDeadline::earliest(options_.connect_timeout, deadline));
+    limit.on_expiry([this] { transport().close(); });
+    std::exception_ptr failure;
+    try {
+      co_await start_session(host);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure && limit.expired()) {
+      if (deadline && std::chrono::steady_clock::now() >= *deadline)
+        throw TimeoutError("the time allowed ran out while connecting to " + transport().describe());
+      throw TimeoutError("timed out after " + std::to_string(options_.connect_timeout->count()) + " s connecting to " +
+                         transport().describe() + " (connect_timeout covers TLS and authentication too)");
+    }
+    if (failure) std::rethrow_exception(failure);
+  }
+
+  asio::awaitable<void> start_session(const HostSpec& host) {
     co_await transport().connect(host, options_.connect_timeout);
     co_await transport().negotiate_tls(options_);
     std::vector<std::pair<std::string, std::string>> parameters{{"user", options_.user},

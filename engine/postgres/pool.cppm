@@ -212,13 +212,13 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
     });
   }
 
-  asio::awaitable<std::unique_ptr<PoolSlot>> open() {
+  asio::awaitable<std::unique_ptr<PoolSlot>> open(std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
     ++opening;
     std::exception_ptr failure;
     auto slot = std::make_unique<PoolSlot>();
     slot->generation = generation;
     try {
-      slot->connection = co_await PgConnection::connect(connect_options, options.connection);
+      slot->connection = co_await PgConnection::connect(connect_options, options.connection, deadline);
       if (options.init) co_await options.init(*slot->connection);
     } catch (...) {
       failure = std::current_exception();
@@ -294,7 +294,14 @@ public:
           continue;
         }
       } else if (state.size() < state.options.max_size) {
-        slot = co_await state.open();
+        // Opening counts against the acquire timeout: a silent or slow server cannot hold the caller past it.
+        try {
+          slot = co_await state.open(limit.count() > 0 ? std::optional(deadline) : std::nullopt);
+        } catch (const TimeoutError&) {
+          if (limit.count() > 0 && std::chrono::steady_clock::now() >= deadline)
+            throw TimeoutError("no connection within the acquire timeout: opening a new one took longer");
+          throw;
+        }
       } else {
         if (limit.count() > 0 && std::chrono::steady_clock::now() >= deadline)
           throw TimeoutError("no connection became free in the pool within the acquire timeout (max_size " +

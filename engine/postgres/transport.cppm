@@ -39,6 +39,54 @@ import :connect_options;
 
 namespace asio = boost::asio;
 
+namespace keel::pg {
+
+// A timer that runs an action (closing a socket) if it expires before it is destroyed: how connection setup
+// is bounded (connect_timeout, a pool's acquire timeout), since a silent peer completes nothing on its own.
+class SetupDeadline {
+public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  SetupDeadline(asio::any_io_executor executor, std::optional<TimePoint> at)
+      : state_(std::make_shared<State>()), timer_(executor) {
+    if (!at) return;
+    timer_.expires_at(*at);
+    timer_.async_wait([state = state_](const boost::system::error_code& ec) {
+      if (ec || !state->armed) return;
+      state->expired = true;
+      if (state->action) state->action();
+    });
+  }
+  ~SetupDeadline() {
+    state_->armed = false;
+    timer_.cancel();
+  }
+  SetupDeadline(const SetupDeadline&) = delete;
+  SetupDeadline& operator=(const SetupDeadline&) = delete;
+  void on_expiry(std::function<void()> action) { state_->action = std::move(action); }
+  bool expired() const noexcept { return state_->expired; }
+
+  // The earlier of a time limit from now and a deadline.
+  static std::optional<TimePoint> earliest(std::optional<std::chrono::seconds> limit, std::optional<TimePoint> at) {
+    std::optional<TimePoint> out = at;
+    if (limit) {
+      const TimePoint from_limit = std::chrono::steady_clock::now() + *limit;
+      if (!out || from_limit < *out) out = from_limit;
+    }
+    return out;
+  }
+
+private:
+  struct State {
+    bool armed = true;
+    bool expired = false;
+    std::function<void()> action;
+  };
+  std::shared_ptr<State> state_;
+  asio::steady_timer timer_;
+};
+
+}  // namespace keel::pg
+
 export namespace keel::pg {
 
 // TLS could not be set up as the sslmode demands (the server refused it, or its certificate did not check out).
@@ -55,7 +103,7 @@ public:
   // name lookup and the connect.
   asio::awaitable<void> connect(const HostSpec& host, std::optional<std::chrono::seconds> timeout) {
     host_ = host;
-    Deadline deadline(executor_, timeout);
+    SetupDeadline deadline(executor_, SetupDeadline::earliest(timeout, std::nullopt));
     try {
       if (host.is_unix_socket()) {
         std::string path = host.host + "/.s.PGSQL." + std::to_string(host.port);
@@ -239,36 +287,6 @@ public:
   const HostSpec& host() const noexcept { return host_; }
 
 private:
-  // A timer that runs an action (closing the socket) if it expires before it is destroyed.
-  class Deadline {
-  public:
-    Deadline(asio::any_io_executor executor, std::optional<std::chrono::seconds> timeout)
-        : state_(std::make_shared<State>()), timer_(executor) {
-      if (!timeout) return;
-      timer_.expires_after(*timeout);
-      timer_.async_wait([state = state_](const boost::system::error_code& ec) {
-        if (ec || !state->armed) return;
-        state->expired = true;
-        if (state->action) state->action();
-      });
-    }
-    ~Deadline() {
-      state_->armed = false;
-      timer_.cancel();
-    }
-    void on_expiry(std::function<void()> action) { state_->action = std::move(action); }
-    bool expired() const noexcept { return state_->expired; }
-
-  private:
-    struct State {
-      bool armed = true;
-      bool expired = false;
-      std::function<void()> action;
-    };
-    std::shared_ptr<State> state_;
-    asio::steady_timer timer_;
-  };
-
   asio::any_io_executor executor_;
   HostSpec host_;
   std::variant<std::monostate, asio::ip::tcp::socket, asio::local::stream_protocol::socket> socket_;

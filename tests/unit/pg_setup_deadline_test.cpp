@@ -1,0 +1,79 @@
+// Connection setup against a server that accepts and never answers: connect_timeout, a pool's acquire timeout
+// and the engine's acquire_timeout each end the wait with TimeoutError in time (none of them may hang).
+#include <catch2/catch.hpp>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+import keel;
+import keel.postgres;
+#include "fake_peers.hpp"
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string silent_dsn(const fake_peers::SilentServer& server, const std::string& extra) {
+  return "host=127.0.0.1 port=" + std::to_string(server.port()) + " user=keel dbname=keel passfile=/nonexistent " + extra;
+}
+
+// Runs an awaitable on a loop of its own for at most `limit`; returns its error (nullptr: it succeeded) and
+// how long it took. An awaitable still running at the limit fails the test instead of hanging it.
+template <class Awaitable>
+std::pair<std::exception_ptr, std::chrono::steady_clock::duration> outcome(Awaitable awaitable, std::chrono::seconds limit) {
+  asio::io_context loop;
+  std::optional<std::exception_ptr> error;
+  const auto started = std::chrono::steady_clock::now();
+  asio::co_spawn(loop, std::move(awaitable), [&](std::exception_ptr e, auto&&...) { error = e; });
+  loop.run_for(limit);
+  const auto took = std::chrono::steady_clock::now() - started;
+  if (!error) FAIL("still waiting after " << limit.count() << " s");
+  return {*error, took};
+}
+
+template <class E>
+bool is(std::exception_ptr error) {
+  try {
+    if (error) std::rethrow_exception(error);
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("connect_timeout covers TLS negotiation and authentication, not only the TCP connect", "[pg][deadline]") {
+  fake_peers::SilentServer server;
+  // prefer: the silence comes after the TLS request; disable: after the startup message.
+  for (const char* mode : {"sslmode=prefer", "sslmode=disable"}) {
+    INFO(mode);
+    auto [error, took] = outcome(keel::pg::PgConnection::connect(silent_dsn(server, std::string("connect_timeout=2 ") + mode)), 10s);
+    CHECK(is<keel::TimeoutError>(error));
+    CHECK(took >= 1900ms);
+    CHECK(took < 4s);
+  }
+}
+
+TEST_CASE("a pool's acquire timeout covers opening a connection", "[pg][deadline]") {
+  fake_peers::SilentServer server;
+  auto attempt = [&]() -> asio::awaitable<void> {
+    auto pool = co_await keel::pg::Pool::create(silent_dsn(server, "sslmode=disable"), keel::pg::PoolOptions{.min_size = 0, .max_size = 2});
+    auto connection = co_await pool->acquire(1s);
+  };
+  auto [error, took] = outcome(attempt(), 10s);
+  CHECK(is<keel::TimeoutError>(error));
+  CHECK(took < 2500ms);
+}
+
+TEST_CASE("the engine's acquire_timeout covers opening a connection", "[pg][deadline]") {
+  fake_peers::SilentServer server;
+  keel::PostgresEngine db(keel::PostgresOptions{.dsn = silent_dsn(server, "sslmode=disable"), .acquire_timeout = 1000ms});
+  auto [error, took] = outcome(db.raw("SELECT 1"), 10s);
+  CHECK(is<keel::TimeoutError>(error));
+  CHECK(took < 2500ms);
+}
