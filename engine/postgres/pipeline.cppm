@@ -308,25 +308,28 @@ public:
   // so concurrent requests share system calls. A write cannot be cancelled halfway (that would corrupt the
   // stream); a failed write ends the connection and fails every waiting reply.
   asio::awaitable<void> flush() {
-    if (writing_) co_return;
+    if (writing_ || fenced()) co_return;  // the writer, or the end of the fence, sends these bytes
     writing_ = true;
     // This may be a caller that is being cancelled: its writes for everyone go on regardless.
     const bool throwing = co_await asio::this_coro::throw_if_cancelled();
     if (throwing) co_await asio::this_coro::throw_if_cancelled(false);
     std::exception_ptr failure;
     try {
-      while (!out_.empty() && !broken_) {
+      while (!out_.empty() && !broken_ && !fenced()) {
         std::swap(out_, sending_);
+        written_replies_ = replies_.size();
+        out_holds_written_ = false;
         // Alone, a request goes out at once. With others in flight, the write waits for the event loop, so
         // that requests queued meanwhile go with the next write: fewer, larger writes.
         co_await transport.write(sending_, replies_.size() <= 1);
         sending_.clear();
+        send_cancel_if_requested();  // one asked for before its request was out
       }
     } catch (const boost::system::system_error& e) {
       failure = std::make_exception_ptr(connection_lost(e));
     }
     writing_ = false;
-    out_.clear();
+    if (broken_) out_.clear();
     if (throwing) co_await asio::this_coro::throw_if_cancelled(true);
     if (failure) end(failure);
   }
@@ -334,7 +337,7 @@ public:
   // flush() without a coroutine, for the common case: no other writer, no other request in flight, and the
   // socket takes it all. Returns false when the caller must co_await flush() for the rest.
   bool flush_now() {
-    if (writing_) return true;  // the writer sends these bytes with its next write
+    if (writing_ || fenced()) return true;  // the writer, or the end of the fence, sends these bytes
     if (broken_) {
       out_.clear();
       return true;
@@ -343,6 +346,7 @@ public:
     if (replies_.size() > 1) return false;  // others in flight: flush() coalesces
     if (out_.size() > 64 * 1024) return false;  // COPY's data: flush() writes it without moving what is left
     std::size_t written = 0;
+    written_replies_ = replies_.size();
     try {
       written = transport.write_some_now(out_);
     } catch (const boost::system::system_error& e) {
@@ -352,9 +356,11 @@ public:
     }
     if (written == out_.size()) {
       out_.clear();
+      out_holds_written_ = false;
       return true;
     }
     out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(written));
+    out_holds_written_ = true;  // the rest of requests already begun: they must go out before any fence
     return false;
   }
 
@@ -446,6 +452,9 @@ public:
     transport.close();
     auto replies = std::move(replies_);
     replies_.clear();
+    written_replies_ = 0;
+    out_holds_written_ = false;
+    fence_.reset();
     for (auto& reply : replies) {
       if (reply->done) continue;
       // A FATAL error before the end (an administrator's shutdown, pg_terminate_backend) is the real reason.
@@ -574,8 +583,13 @@ private:
     transaction_status = proto::parse_ready_for_query(frame.body).status;
     const std::shared_ptr<Reply> finished = std::move(replies_.front());
     replies_.pop_front();
+    if (written_replies_ > 0) --written_replies_;
     finished->on_ready();
     finished->done = true;
+    if (fence_ && fence_->target == finished.get()) {
+      fence_->target = nullptr;
+      lift_fence_if_settled();
+    }
     send_cancel_if_requested();
     // Last: its caller may run now, and write. Should that caller's own completion handler throw, the exception
     // leaves the event loop's run() as Asio's would, not this connection's reader.
@@ -594,15 +608,26 @@ private:
     reply.cancel_requested = true;
     send_cancel_if_requested();
   }
+  // A CancelRequest interrupts whatever the backend runs when the signal lands, so it is sent only when it can
+  // land on its own request: that request is first in line and nothing was written behind it. From then on
+  // nothing more is written (the fence) until the server has closed the cancel connection (the signal is
+  // delivered) and the request has finished: a late signal then finds the backend waiting for a command,
+  // where the server ignores it. A request with others written behind it is left to finish: its caller gets
+  // its result when it comes.
   void send_cancel_if_requested() {
-    if (replies_.empty()) return;
+    if (replies_.empty() || fence_) return;
     Reply& head = *replies_.front();
     if (!head.cancel_requested || head.cancel_sent) return;
+    // Only the head written, and wholly: not yet written, it is cancelled when it is; with requests written
+    // behind it, or bytes of it still to go, it is left to finish.
+    if (written_replies_ != 1 || out_holds_written_) return;
     head.cancel_sent = true;
+    fence_.emplace(Fence{&head, false});
     // A CancelRequest goes on a connection of its own, as the protocol asks; the server closes it.
     HostSpec host = transport.host();
     auto executor = this->executor();
     const proto::BackendKeyData k = key;
+    std::weak_ptr<Pipeline> weak = weak_from_this();
     keel_postgres_spawn::spawn_on(
         executor,
         [executor, host, k]() -> asio::awaitable<void> {
@@ -618,7 +643,27 @@ private:
           }
           side.close();
         },
-        [](std::exception_ptr) {});
+        [weak](std::exception_ptr) {
+          if (auto self = weak.lock(); self && self->fence_) {
+            self->fence_->cancel_settled = true;
+            self->lift_fence_if_settled();
+          }
+        });
+  }
+
+  struct Fence {
+    const Reply* target = nullptr;  // null once it has finished
+    bool cancel_settled = false;    // the server closed the cancel connection (or it failed)
+  };
+  inline bool fenced() const noexcept { return fence_.has_value(); }
+  // Ends the fence once the cancel is settled and its request finished, and writes what waited behind it.
+  void lift_fence_if_settled() {
+    if (!fence_ || fence_->target || !fence_->cancel_settled) return;
+    fence_.reset();
+    if (out_.empty() || broken_) return;
+    if (!flush_now())
+      keel_postgres_spawn::spawn_on(executor(), [self = shared_from_this()]() { return self->flush(); }, [](std::exception_ptr) {});
+    ensure_reader();  // the requests just written are awaited by callers that may not be reading
   }
 
   std::vector<std::uint8_t> in_ = std::vector<std::uint8_t>(64 * 1024);
@@ -630,6 +675,9 @@ private:
   bool broken_ = false;
   std::string broken_reason_;
   std::deque<std::shared_ptr<Reply>> replies_;
+  std::size_t written_replies_ = 0;  // how many replies, from the front, belong to requests already written
+  bool out_holds_written_ = false;   // out_ begins with the rest of a request partly written
+  std::optional<Fence> fence_;       // a cancel in flight: nothing is written until it settles
   bool exclusive_ = false;
   Waiters exclusive_waiters_;
   AsyncMessageHandler* handler_ = nullptr;
