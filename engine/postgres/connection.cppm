@@ -448,6 +448,10 @@ struct PgConnectionOptions {
   std::size_t max_cacheable_statement_size = 15 * 1024;
   // The time limit of every call that gives none of its own (asyncpg's command_timeout); none by default.
   std::optional<std::chrono::steady_clock::duration> command_timeout;
+  // How long a call past its time limit (or cancelled) waits for the server to end its request: past it, the
+  // server is taken for silent (a stopped backend, a stalled network), the connection is closed since its
+  // state is unknown, and the call fails with TimeoutError.
+  std::chrono::steady_clock::duration cancel_grace = std::chrono::seconds(5);
 };
 
 // A notification from LISTEN/NOTIFY.
@@ -1577,7 +1581,9 @@ private:
   }
 
   PgConnection(asio::any_io_executor executor, ConnectOptions options, Options settings)
-      : pipeline_(std::make_shared<Pipeline>(std::move(executor))), options_(std::move(options)), settings_options_(settings) {}
+      : pipeline_(std::make_shared<Pipeline>(std::move(executor))), options_(std::move(options)), settings_options_(settings) {
+    pipeline_->cancel_grace = settings_options_.cancel_grace;
+  }
 
   Transport& transport() noexcept { return pipeline_->transport; }
   const Transport& transport() const noexcept { return pipeline_->transport; }

@@ -402,13 +402,24 @@ public:
     }
     ensure_reader();
     bool timed_out = false, canceled = false;
+    std::optional<std::chrono::steady_clock::time_point> give_up;  // the deadline plus the grace, once past it
     while (!reply.caller_may_resume()) {
       auto& wakeup = reply.wakeup(executor());
-      wakeup.expires_at(deadline && !timed_out && !canceled ? *deadline : asio::steady_timer::time_point::max());
+      wakeup.expires_at(deadline && !timed_out && !canceled ? *deadline
+                        : give_up                          ? *give_up
+                                                           : asio::steady_timer::time_point::max());
       boost::system::error_code ec;
       co_await wakeup.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (reply.caller_may_resume()) break;
       if (!ec) {
+        if (give_up && std::chrono::steady_clock::now() >= *give_up) {
+          // Silent past the grace: the request's fate is unknown, so the connection cannot be trusted again.
+          end(std::make_exception_ptr(TimeoutError(
+              "the server did not end the request within " +
+              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(cancel_grace).count()) +
+              " ms of its time limit or cancellation; the connection was closed, and the request's outcome is unknown")));
+          break;
+        }
         timed_out = true;
       } else if (ec == asio::error::operation_aborted) {
         // Woken (checked above), or cancelled by the caller's slot.
@@ -418,6 +429,7 @@ public:
         co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
       }
       request_cancel(reply);
+      if (!give_up) give_up = std::chrono::steady_clock::now() + cancel_grace;
     }
     if (canceled) co_await asio::this_coro::reset_cancellation_state();
     if (!timed_out && !canceled) co_return;
@@ -675,6 +687,10 @@ private:
   bool broken_ = false;
   std::string broken_reason_;
   std::deque<std::shared_ptr<Reply>> replies_;
+public:
+  std::chrono::steady_clock::duration cancel_grace = std::chrono::seconds(5);  // see PgConnectionOptions
+
+private:
   std::size_t written_replies_ = 0;  // how many replies, from the front, belong to requests already written
   bool out_holds_written_ = false;   // out_ begins with the rest of a request partly written
   std::optional<Fence> fence_;       // a cancel in flight: nothing is written until it settles

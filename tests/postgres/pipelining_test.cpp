@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <boost/asio.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -289,4 +290,80 @@ TEST_CASE("a late cancel never reaches the next query, sent after or pipelined b
   }
   CHECK(victims == 0);
   CHECK(run(c->fetchval<std::int64_t>("SELECT 7::int8")) == 7);  // the connection serves on
+}
+
+namespace {
+
+// Runs a call on the test loop for at most `limit`; a call still waiting then fails the test instead of hanging it.
+template <class T>
+T run_within(std::chrono::seconds limit, asio::awaitable<T> work) {
+  std::optional<T> result;
+  std::exception_ptr error;
+  bool done = false;
+  asio::co_spawn(loop(), std::move(work), [&](std::exception_ptr e, T value) {
+    error = e;
+    if (!e) result = std::move(value);
+    done = true;
+  });
+  loop().restart();
+  loop().run_for(limit);
+  if (!done) FAIL("still waiting after " << limit.count() << " s");
+  if (error) std::rethrow_exception(error);
+  return std::move(*result);
+}
+
+// Stops a backend process (SIGSTOP) for the scope: a server that accepts bytes and answers nothing.
+class StoppedBackend {
+public:
+  explicit StoppedBackend(int pid) : pid_(pid) { REQUIRE(::kill(pid_, SIGSTOP) == 0); }
+  ~StoppedBackend() { ::kill(pid_, SIGCONT); }
+
+private:
+  int pid_;
+};
+
+}  // namespace
+
+TEST_CASE("against a stopped backend a timed call fails at its limit plus the grace, and its connection closes",
+          "[pg][pipeline][cancel]") {
+  keel::pg::PgConnectionOptions options;
+  options.cancel_grace = 1s;
+  auto c = connect(dsn("keel_trust", "sslmode=disable"), options);
+  const int pid = run(c->fetchval<int>("SELECT pg_backend_pid()"));
+  {
+    StoppedBackend stopped(pid);
+    const auto started = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(run_within(10s, c->fetch("SELECT 1", keel::pg::timeout(500ms))), keel::TimeoutError);
+    const auto took = std::chrono::steady_clock::now() - started;
+    CHECK(took >= 1400ms);
+    CHECK(took < 3s);
+    CHECK(c->is_closed());  // its state is unknown: never used again
+  }
+  // Through a pool with command_timeout: the caller gets TimeoutError in time, and the pool replaces the
+  // connection.
+  keel::pg::PoolOptions pool_options{.min_size = 1, .max_size = 1};
+  pool_options.connection.command_timeout = 300ms;
+  pool_options.connection.cancel_grace = 700ms;
+  auto pool = run(keel::pg::Pool::create(dsn("keel_trust", "sslmode=disable"), pool_options));
+  int first = 0;
+  run([&]() -> asio::awaitable<void> {
+    auto lent = co_await pool->acquire();
+    first = co_await lent->fetchval<int>("SELECT pg_backend_pid()");
+    StoppedBackend stopped(first);
+    const auto started = std::chrono::steady_clock::now();
+    bool timed_out = false;
+    try {
+      co_await lent->fetch("SELECT 1");
+    } catch (const keel::TimeoutError&) {
+      timed_out = true;
+    }
+    CHECK(timed_out);
+    CHECK(std::chrono::steady_clock::now() - started < 2500ms);
+    co_await pool->release(std::move(lent));
+  }());
+  const int second = run([&]() -> asio::awaitable<int> {
+    auto lent = co_await pool->acquire();
+    co_return co_await lent->fetchval<int>("SELECT pg_backend_pid()");
+  }());
+  CHECK(second != first);
 }
