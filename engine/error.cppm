@@ -23,6 +23,12 @@ class ConnectionError : public ClientError {  // cannot connect, or the connecti
 public:
   using ClientError::ClientError;
 };
+// A COMMIT was sent but its answer never came (the connection was lost, or the server fell silent past the
+// grace): the transaction may or may not have committed. Retrying blindly may apply it twice; look first.
+class CommitOutcomeUnknown : public ConnectionError {
+public:
+  using ConnectionError::ConnectionError;
+};
 class TimeoutError : public ClientError {
 public:
   using ClientError::ClientError;

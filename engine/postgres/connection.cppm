@@ -855,8 +855,24 @@ public:
     co_await execute(sql);
   }
   // A transaction that an error aborted answers COMMIT with ROLLBACK: that is TransactionAborted, never success.
+  // A COMMIT whose answer is lost (the connection drops, or the server stays silent past the grace) raises
+  // CommitOutcomeUnknown: it may have committed. A connection closed before it was sent is a plain
+  // ConnectionError: the server rolled the transaction back.
   asio::awaitable<void> commit() {
-    if (co_await execute("COMMIT") == "ROLLBACK") throw_commit_rolled_back();
+    ensure_open();
+    std::string tag, lost;
+    try {
+      tag = co_await execute("COMMIT");
+    } catch (const ConnectionError& e) {
+      lost = e.what();
+    } catch (const TimeoutError& e) {
+      if (!is_closed()) throw;
+      lost = e.what();
+    }
+    if (!lost.empty())
+      throw CommitOutcomeUnknown("COMMIT was sent but its answer never came, so the transaction may or may not have committed (" +
+                                 lost + ")");
+    if (tag == "ROLLBACK") throw_commit_rolled_back();
   }
   asio::awaitable<void> rollback() { co_await execute("ROLLBACK"); }
   asio::awaitable<void> savepoint(std::string_view name) {

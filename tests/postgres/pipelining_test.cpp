@@ -367,3 +367,33 @@ TEST_CASE("against a stopped backend a timed call fails at its limit plus the gr
   }());
   CHECK(second != first);
 }
+
+TEST_CASE("a COMMIT whose answer never comes raises CommitOutcomeUnknown, not a plain connection error", "[pg][cancel]") {
+  keel::pg::PgConnectionOptions options;
+  options.command_timeout = 300ms;
+  options.cancel_grace = 700ms;
+  auto c = connect(dsn("keel_trust", "sslmode=disable"), options);
+  execute(*c, "CREATE TABLE IF NOT EXISTS commit_outcome (n int)");
+  run(c->begin());
+  execute(*c, "INSERT INTO commit_outcome VALUES (1)");
+  const int pid = run(c->fetchval<int>("SELECT pg_backend_pid()"));
+  {
+    StoppedBackend stopped(pid);
+    CHECK_THROWS_AS(run_within(10s, [&]() -> asio::awaitable<int> {
+                      co_await c->commit();
+                      co_return 0;
+                    }()),
+                    keel::CommitOutcomeUnknown);
+  }
+  // A connection closed before its COMMIT is sent: the outcome is known (rolled back), a plain ConnectionError.
+  auto d = connect(dsn("keel_trust", "sslmode=disable"));
+  run(d->begin());
+  d->terminate();
+  try {
+    run(d->commit());
+    FAIL("expected a ConnectionError");
+  } catch (const keel::CommitOutcomeUnknown&) {
+    FAIL("the COMMIT was never sent: its outcome is known");
+  } catch (const keel::ConnectionError&) {
+  }
+}
