@@ -6,6 +6,7 @@
 module;
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -307,6 +308,9 @@ public:
           throw TimeoutError("no connection became free in the pool within the acquire timeout (max_size " +
                              std::to_string(state.options.max_size) + ")");
         co_await wait_for_change(limit.count() > 0 ? std::optional(deadline) : std::nullopt);
+        // The caller's Asio cancellation ends the wait with a keel error, not the next operation's system_error.
+        if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+          throw CanceledError("the wait for a free connection in the pool was cancelled");
         continue;
       }
       PgConnection* connection = slot->connection.get();

@@ -243,3 +243,29 @@ TEST_CASE("after a server restart the pool serves fresh connections", "[pg][pool
   for (int pid : after) CHECK_FALSE(before.contains(pid));
   run(pool->close());
 }
+
+TEST_CASE("an acquire cancelled while it waits for a free connection gets CanceledError, a keel error", "[pg][pool]") {
+  auto pool = run(keel::pg::Pool::create(dsn("keel_trust", "sslmode=disable"), keel::pg::PoolOptions{.min_size = 1, .max_size = 1}));
+  std::exception_ptr error;
+  run([&]() -> asio::awaitable<void> {
+    auto held = co_await pool->acquire();  // the only connection: the next acquire waits
+    const auto executor = co_await asio::this_coro::executor;
+    asio::cancellation_signal signal;
+    bool done = false;
+    asio::co_spawn(executor, pool->acquire(),
+                   asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e, keel::pg::PooledConnection) {
+                     error = e;
+                     done = true;
+                   }));
+    asio::steady_timer pause(executor, 100ms);
+    co_await pause.async_wait(asio::use_awaitable);
+    signal.emit(asio::cancellation_type::terminal);
+    while (!done) {
+      pause.expires_after(5ms);
+      co_await pause.async_wait(asio::use_awaitable);
+    }
+  }());
+  REQUIRE(error);
+  CHECK_THROWS_AS(std::rethrow_exception(error), keel::pg::CanceledError);
+  CHECK_THROWS_AS(std::rethrow_exception(error), keel::Error);
+}
