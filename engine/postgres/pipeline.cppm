@@ -194,6 +194,7 @@ public:
   }
 
   bool done = false;
+  bool answered = false;             // a message of its reply came (before its ReadyForQuery)
   std::optional<ErrorFields> error;  // the server's
   std::exception_ptr failure;        // the connection's (lost, protocol violation)
   bool cancel_requested = false;     // the caller gave up: cancel the request when the server runs it
@@ -588,10 +589,14 @@ private:
     }
     Reply& head = *replies_.front();
     if (frame.type != 'Z') {
+      head.answered = true;
       head.on_message(frame);
       if (head.caller_may_resume()) head.wake();
       return;
     }
+    // Every request keel sends draws at least one message before its ReadyForQuery: one alone would close a
+    // reply early and shift every later reply onto the wrong request.
+    if (!head.answered) throw ProtocolError("the server sent a ReadyForQuery that answers no request");
     transaction_status = proto::parse_ready_for_query(frame.body).status;
     const std::shared_ptr<Reply> finished = std::move(replies_.front());
     replies_.pop_front();

@@ -1,5 +1,6 @@
-// Connection setup against a server that accepts and never answers: connect_timeout, a pool's acquire timeout
-// and the engine's acquire_timeout each end the wait with TimeoutError in time (none of them may hang).
+// keel against peers that misbehave (fake_peers.hpp), no database needed. Against a server that accepts and
+// never answers, connect_timeout, a pool's acquire timeout and the engine's acquire_timeout each end the wait
+// with TimeoutError in time (none of them may hang); a server that breaks the protocol gets a ProtocolError.
 #include <catch2/catch.hpp>
 #include <boost/asio.hpp>
 #include <chrono>
@@ -76,4 +77,28 @@ TEST_CASE("the engine's acquire_timeout covers opening a connection", "[pg][dead
   auto [error, took] = outcome(db.raw("SELECT 1"), 10s);
   CHECK(is<keel::TimeoutError>(error));
   CHECK(took < 2500ms);
+}
+
+TEST_CASE("a ReadyForQuery that answers no request is a protocol error that closes the connection", "[pg][protocol]") {
+  // The server answers a query with a bare ReadyForQuery: taken as the query's reply, every later reply would
+  // belong to the request before it.
+  fake_peers::ScriptedServer server([](boost::asio::ip::tcp::socket& socket) {
+    fake_peers::ScriptedServer::read_message(socket);  // the query ('Q')
+    static constexpr std::uint8_t bare_ready[] = {'Z', 0, 0, 0, 5, 'I'};
+    boost::asio::write(socket, boost::asio::buffer(bare_ready));
+  });
+  auto attempt = [&]() -> asio::awaitable<void> {
+    auto c = co_await keel::pg::PgConnection::connect("host=127.0.0.1 port=" + std::to_string(server.port()) +
+                                                      " user=keel dbname=keel sslmode=disable passfile=/nonexistent");
+    std::exception_ptr error;
+    try {
+      co_await c->execute("SELECT 1");
+    } catch (...) {
+      error = std::current_exception();
+    }
+    CHECK(c->is_closed());
+    if (error) std::rethrow_exception(error);
+  };
+  auto [error, took] = outcome(attempt(), 10s);
+  CHECK(is<keel::ProtocolError>(error));
 }
