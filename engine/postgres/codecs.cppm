@@ -671,39 +671,64 @@ void encode_array(const std::vector<int>& dimensions, const std::vector<std::opt
   }
 }
 
-template <class T>
-Array<T> decode_array(std::uint32_t oid, proto::Bytes b) {
-  if (types::element_of(oid) == 0) mismatch(oid, "an array");
+// The layout of an array's binary form: its dimensions, its element type, and where its elements begin.
+struct ArrayLayout {
+  std::vector<int> dimensions;  // empty for an empty array
+  std::uint32_t element_oid = 0;
+  std::size_t count = 0;        // the elements of all dimensions
+  std::size_t elements_at = 0;  // the offset of the first element's length
+};
+inline ArrayLayout read_array_layout(proto::Bytes b) {
   if (b.size() < 12) bad("array", "shorter than its header");
   const auto ndim = static_cast<std::int32_t>(read_be(b, 0, 4));
-  const auto element_oid = static_cast<std::uint32_t>(read_be(b, 8, 4));
   if (ndim < 0 || ndim > 6) bad("array", "an impossible number of dimensions");
+  ArrayLayout layout;
+  layout.element_oid = static_cast<std::uint32_t>(read_be(b, 8, 4));
+  layout.count = ndim ? 1 : 0;
   std::size_t at = 12;
-  Array<T> array;
-  std::size_t count = ndim ? 1 : 0;
   for (int d = 0; d < ndim; ++d) {
     if (b.size() < at + 8) bad("array", "truncated dimensions");
     const auto size = static_cast<std::int32_t>(read_be(b, at, 4));
     if (size < 0) bad("array", "a negative dimension");
-    array.dimensions.push_back(size);
-    count *= static_cast<std::size_t>(size);
-    if (count > b.size()) bad("array", "more elements than bytes");
+    layout.dimensions.push_back(size);
+    layout.count *= static_cast<std::size_t>(size);
+    if (layout.count > b.size() / 4) bad("array", "more elements than its bytes can hold");  // 4 bytes each at least
     at += 8;
   }
-  array.elements.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) {
+  layout.elements_at = at;
+  return layout;
+}
+// Hands each element's bytes (nullopt for NULL) to `element`, in row-major order; the elements must fill the
+// array's bytes exactly.
+template <class F>
+void for_each_array_element(proto::Bytes b, const ArrayLayout& layout, F&& element) {
+  std::size_t at = layout.elements_at;
+  for (std::size_t i = 0; i < layout.count; ++i) {
     if (b.size() < at + 4) bad("array", "truncated elements");
     const auto length = static_cast<std::int32_t>(read_be(b, at, 4));
     at += 4;
     if (length == -1) {
-      array.elements.emplace_back(std::nullopt);
+      element(std::optional<proto::Bytes>());
       continue;
     }
     if (length < 0 || b.size() - at < static_cast<std::size_t>(length)) bad("array", "an element longer than the array");
-    array.elements.emplace_back(PgCodec<T>::decode(element_oid, b.subspan(at, static_cast<std::size_t>(length))));
+    element(std::optional<proto::Bytes>(b.subspan(at, static_cast<std::size_t>(length))));
     at += static_cast<std::size_t>(length);
   }
   if (at != b.size()) bad("array", "bytes after the last element");
+}
+
+template <class T>
+Array<T> decode_array(std::uint32_t oid, proto::Bytes b) {
+  if (types::element_of(oid) == 0) mismatch(oid, "an array");
+  const ArrayLayout layout = read_array_layout(b);
+  Array<T> array;
+  array.dimensions = layout.dimensions;
+  array.elements.reserve(layout.count);
+  for_each_array_element(b, layout, [&](std::optional<proto::Bytes> element) {
+    if (element) array.elements.emplace_back(PgCodec<T>::decode(layout.element_oid, *element));
+    else array.elements.emplace_back(std::nullopt);
+  });
   return array;
 }
 

@@ -7,6 +7,7 @@ module;
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -158,42 +159,20 @@ Value value_from_binary(std::uint32_t oid, proto::Bytes b);
 
 // An array's binary form as nested ValueArrays (one level per dimension).
 inline ValueArray decode_array(proto::Bytes b) {
-  if (b.size() < 12) codec_detail::bad("array", "shorter than its header");
-  const auto ndim = static_cast<std::int32_t>(codec_detail::read_be(b, 0, 4));
-  const auto element_oid = static_cast<std::uint32_t>(codec_detail::read_be(b, 8, 4));
-  if (ndim < 0 || ndim > 6) codec_detail::bad("array", "an impossible number of dimensions");
-  std::vector<std::size_t> dimensions;
-  std::size_t at = 12, count = ndim ? 1 : 0;
-  for (int d = 0; d < ndim; ++d) {
-    if (b.size() < at + 8) codec_detail::bad("array", "truncated dimensions");
-    const auto size = static_cast<std::int32_t>(codec_detail::read_be(b, at, 4));
-    if (size < 0) codec_detail::bad("array", "a negative dimension");
-    dimensions.push_back(static_cast<std::size_t>(size));
-    count *= static_cast<std::size_t>(size);
-    if (count > b.size() / 4) codec_detail::bad("array", "more elements than its bytes can hold");  // 4 bytes each at least
-    at += 8;
-  }
-  if (ndim > 0 && kind_of_type(element_oid) == ValueKind::array) codec_detail::bad("array", "an array as its element type");
+  const codec_detail::ArrayLayout layout = codec_detail::read_array_layout(b);
+  if (!layout.dimensions.empty() && kind_of_type(layout.element_oid) == ValueKind::array)
+    codec_detail::bad("array", "an array as its element type");
   std::vector<Value> elements;
-  elements.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    if (b.size() < at + 4) codec_detail::bad("array", "truncated elements");
-    const auto length = static_cast<std::int32_t>(codec_detail::read_be(b, at, 4));
-    at += 4;
-    if (length == -1) {
-      elements.emplace_back();
-      continue;
-    }
-    if (length < 0 || b.size() - at < static_cast<std::size_t>(length)) codec_detail::bad("array", "an element longer than the array");
-    elements.push_back(value_from_binary(element_oid, b.subspan(at, static_cast<std::size_t>(length))));
-    at += static_cast<std::size_t>(length);
-  }
-  if (at != b.size()) codec_detail::bad("array", "bytes after the last element");
-  ValueKind element_kind = kind_of_type(element_oid);
+  elements.reserve(layout.count);
+  codec_detail::for_each_array_element(b, layout, [&](std::optional<proto::Bytes> element) {
+    if (element) elements.push_back(value_from_binary(layout.element_oid, *element));
+    else elements.emplace_back();
+  });
+  ValueKind element_kind = kind_of_type(layout.element_oid);
   // Folds the flat elements into one ValueArray per dimension, innermost first.
-  for (std::size_t d = dimensions.size(); d > 1; --d) {
+  for (std::size_t d = layout.dimensions.size(); d > 1; --d) {
     std::vector<Value> folded;
-    const std::size_t width = dimensions[d - 1];
+    const auto width = static_cast<std::size_t>(layout.dimensions[d - 1]);
     for (std::size_t i = 0; i < elements.size(); i += width)
       folded.emplace_back(ValueArray{element_kind, std::vector<Value>(std::make_move_iterator(elements.begin() + i),
                                                                       std::make_move_iterator(elements.begin() + i + width))});
