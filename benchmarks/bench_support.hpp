@@ -47,7 +47,8 @@ inline Timing timed(const std::function<void()>& work) {
           user_end - user_start};
 }
 
-// KEEL_BENCH_SIDE=keel or =libpq runs one side alone, for a profiler or strace to see it without the other.
+// KEEL_BENCH_SIDE=keel runs keel's side alone, for a profiler or strace to see it without the other; any other
+// value (libpq, sqlite3) runs the C side alone.
 inline const std::string& only_side() {
   static const std::string side = std::getenv("KEEL_BENCH_SIDE") ? std::getenv("KEEL_BENCH_SIDE") : "";
   return side;
@@ -72,7 +73,7 @@ inline Result measure(int rounds, double operations, const std::function<void()>
       if (between) between();
       keel_rounds.push_back(timed(keel_side));
     }
-    if (runs("libpq")) {
+    if (only_side() != "keel") {
       if (between) between();
       libpq_rounds.push_back(timed(libpq_side));
     }

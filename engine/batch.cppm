@@ -5,6 +5,7 @@
 //   while (auto batch = co_await batches.next()) { for (auto& row : *batch) ... }
 module;
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <cstddef>
 #include <exception>
 #include <memory>
@@ -48,7 +49,19 @@ public:
     s.done = true;
     s.cursor.reset();
     if (failure) {
-      if (s.owns_transaction && s.transaction->active()) co_await s.transaction->rollback();
+      if (s.owns_transaction && s.transaction->active()) {
+        // Also after an Asio cancellation of this coroutine, when every co_await would throw.
+        const bool throws = co_await asio::this_coro::throw_if_cancelled();
+        co_await asio::this_coro::throw_if_cancelled(false);
+        std::exception_ptr rollback_failure;
+        try {
+          co_await s.transaction->rollback();
+        } catch (...) {
+          rollback_failure = std::current_exception();
+        }
+        co_await asio::this_coro::throw_if_cancelled(throws);
+        if (rollback_failure) std::rethrow_exception(rollback_failure);
+      }
       std::rethrow_exception(failure);
     }
     if (s.owns_transaction) co_await s.transaction->commit();

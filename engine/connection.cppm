@@ -61,6 +61,9 @@ class ConnectionOwner {
 public:
   // A lease dropped: the connection goes back in the background.
   virtual void release(Connection* connection) noexcept = 0;
+  // Whether release() puts the connection back at once, where it is called (its reset done there), so that a
+  // caller need not await give_back.
+  virtual bool gives_back_at_once() const noexcept { return false; }
   // A lease handed back by a caller that can wait: the connection is back (reset where it needs it) when this
   // returns, so that the caller's next acquire finds it. keel's own code hands leases back this way.
   virtual asio::awaitable<void> give_back(ConnectionLease lease) {
@@ -73,6 +76,13 @@ protected:
 };
 
 inline void ReturnToOwner::operator()(Connection* connection) const noexcept { owner->release(connection); }
+
+// Hands a lease back at once when its owner allows it (true); false leaves it for an awaited give_back.
+inline bool give_back_at_once(ConnectionLease& lease) noexcept {
+  if (lease && !lease.get_deleter().owner->gives_back_at_once()) return false;
+  lease.reset();
+  return true;
+}
 
 // Hands a lease back to its owner and waits until the connection is back.
 inline asio::awaitable<void> give_back(ConnectionLease lease) {

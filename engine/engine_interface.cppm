@@ -3,6 +3,7 @@
 // once on top of that, the same for every engine.
 module;
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <cstddef>
 #include <map>
 #include <exception>
@@ -53,22 +54,33 @@ public:
   virtual asio::awaitable<void> close() = 0;
   // Lends a connection for exclusive use. Low level: prefer queries, transactions and batches.
   virtual asio::awaitable<ConnectionLease> acquire() = 0;
+  // A connection at once when one is idle, without waiting; an empty lease otherwise.
+  virtual ConnectionLease try_acquire() { return {}; }
 
   // Runs a statement on this engine's transaction in scope, else on a connection of its own.
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
-    if (auto transaction = find_transaction(co_await current_frame(), this))
+    if (auto transaction = find_transaction(frame_of(co_await asio::this_coro::executor), this))
       co_return co_await transaction->execute(statement, sink);
-    ConnectionLease connection = co_await acquire();
+    ConnectionLease connection = try_acquire();
+    if (!connection) connection = co_await acquire();
     std::exception_ptr failure;
     ExecResult result;
     try {
-      result = co_await query_loggers_.run(statement, sink,
-                                           [&](RowSink* s) { return connection->execute(statement, s); });
+      if (query_loggers_.active()) {
+        result = co_await query_loggers_.run(statement, sink,
+                                             [&](RowSink* s) { return connection->execute(statement, s); });
+      } else {
+        result = co_await connection->execute(statement, sink);
+      }
     } catch (...) {
       failure = std::current_exception();
     }
-    co_await give_back(std::move(connection));
-    if (failure) std::rethrow_exception(failure);
+    if (failure) {
+      // Dropped, not awaited: after an Asio cancellation every co_await here would throw instead.
+      connection.reset();
+      std::rethrow_exception(failure);
+    }
+    if (!give_back_at_once(connection)) co_await give_back(std::move(connection));
     co_return result;
   }
 
@@ -126,7 +138,7 @@ public:
   template <TransactionBody F>
   body_result_t<F> transaction(TransactionOptions options, F body) {
     using R = typename body_result_t<F>::value_type;
-    const FramePtr frame = co_await current_frame();
+    const FramePtr frame = frame_of(co_await asio::this_coro::executor);
     if (auto outer = find_transaction(frame, this)) {
       if (!options.allow_nested) throw nested_refused();
       Transaction joined(outer);
@@ -146,7 +158,20 @@ public:
       failure = std::current_exception();
     }
     if (failure) {
-      if (transaction.active()) co_await transaction.rollback();
+      if (transaction.active()) {
+        // The rollback runs even when the failure is an Asio cancellation of this coroutine, after which every
+        // co_await would throw.
+        const bool throws = co_await asio::this_coro::throw_if_cancelled();
+        co_await asio::this_coro::throw_if_cancelled(false);
+        std::exception_ptr rollback_failure;
+        try {
+          co_await transaction.rollback();
+        } catch (...) {
+          rollback_failure = std::current_exception();
+        }
+        co_await asio::this_coro::throw_if_cancelled(throws);
+        if (rollback_failure) std::rethrow_exception(rollback_failure);
+      }
       std::rethrow_exception(failure);
     }
     if (transaction.active()) co_await transaction.commit();  // unless the body ended it itself
@@ -175,9 +200,10 @@ public:
   template <Query Q>
   asio::awaitable<Batches<Q>> batch(Q query, std::size_t batch_size) {
     if (batch_size == 0) throw MisuseError("batch_size must be at least 1");
-    std::shared_ptr<TransactionState> transaction = find_transaction(co_await current_frame(), this);
+    std::shared_ptr<TransactionState> transaction = find_transaction(frame_of(co_await asio::this_coro::executor), this);
     const bool owns_transaction = !transaction;
-    if (owns_transaction) transaction = (co_await begin()).state();
+    // The batches of a query that only reads (an ORM select) take no write lock.
+    if (owns_transaction) transaction = (co_await begin(TransactionOptions{.read_only = reads_only<Q>})).state();
     auto cursor = co_await transaction->open_cursor(query.statement(dialect()));
     co_return Batches<Q>(std::move(transaction), owns_transaction, std::move(cursor), query.collector(), batch_size);
   }

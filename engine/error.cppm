@@ -33,6 +33,12 @@ class TimeoutError : public ClientError {
 public:
   using ClientError::ClientError;
 };
+// The caller stopped waiting: an Asio cancellation (a cancellation slot's signal) reached a running statement.
+// The statement was stopped (on the server, or by interrupting SQLite), and the connection is usable.
+class CanceledError : public ClientError {
+public:
+  using ClientError::ClientError;
+};
 class ProtocolError : public ClientError {  // the peer broke the protocol
 public:
   using ClientError::ClientError;

@@ -109,7 +109,8 @@ public:
     entries_ = std::move(next);
   }
 
-  bool active() const noexcept { return any_.load(std::memory_order_acquire); }
+  // Whether any logger listens: without one, statements need not pass through run().
+  inline bool active() const noexcept { return any_.load(std::memory_order_acquire); }
 
   // Runs `execute(sink)` (a statement on a connection) and tells the loggers about it.
   template <class Execute>

@@ -54,6 +54,11 @@ concept Query = requires(const Q& q, Dialect d, collector_t<Q>& c, const ExecRes
   { c.result(r) } -> std::same_as<typename Q::result_type>;
 } && std::derived_from<collector_t<Q>, RowSink>;
 
+// A query that only reads says so (static constexpr bool read_only = true), so that its batches run in a
+// read-only transaction, which takes no write lock (SQLite) and is refused any write (PostgreSQL).
+template <class Q>
+inline constexpr bool reads_only = requires { requires Q::read_only; };
+
 template <Query Q>
 asio::awaitable<typename Q::result_type> run_query(StatementRunner& runner, Q query) {
   const Statement statement = query.statement(runner.dialect());

@@ -210,6 +210,7 @@ public:
     else return std::type_identity<typename projection_element<Projection, nullable_tables>::type>{};
   }())::type;
   static constexpr bool scalar = std::same_as<Projection, CountRows> || std::same_as<Projection, ExistsRows>;
+  static constexpr bool read_only = true;  // its batches run in a read-only transaction
   using result_type = std::conditional_t<scalar, element_type, select_result_t<element_type, Flags.first>>;
   static constexpr TextShape shape =
       projection_shape<Projection> + Where::shape + tuple_shape_v<Group> + tuple_shape_v<Order>;

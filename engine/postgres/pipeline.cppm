@@ -52,12 +52,8 @@ std::string message_of(std::exception_ptr failure) {
   }
 }
 
-// The caller stopped waiting: an Asio cancellation (a cancellation slot's signal) reached a running query.
-// The query was cancelled on the server, and the connection is usable.
-class CanceledError : public ClientError {
-public:
-  using ClientError::ClientError;
-};
+// keel::CanceledError, also by this namespace's name.
+using keel::CanceledError;
 
 // Coroutines waiting for something to change; notify_all wakes them all (they check again).
 class Waiters {

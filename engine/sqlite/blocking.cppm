@@ -1,7 +1,11 @@
 // Runs a blocking call on a worker executor and resumes the awaiting coroutine on its own executor, so that
-// a slow SQLite call never stalls the other coroutines of the event loop (aiosqlite's reason for its thread).
+// a slow SQLite call does not stall the other coroutines of the event loop. An Asio cancellation of the awaiting
+// coroutine calls on_cancel (on the caller's thread), which asks the call to stop; the coroutine resumes when the
+// call has returned, never before, since the call uses the caller's connection.
 module;
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
@@ -28,12 +32,14 @@ struct completion_of<void> {
 
 export namespace keel::sqlite_detail {
 
-template <class Worker, class F>
-auto run_blocking(const Worker& worker, F call) {
+template <class Worker, class F, class OnCancel>
+auto run_blocking(const Worker& worker, F call, OnCancel on_cancel) {
   using R = std::invoke_result_t<F&>;
   using Signature = typename completion_of<R>::type;
   return asio::async_initiate<const asio::use_awaitable_t<>&, Signature>(
-      [worker](auto handler, F call) {
+      [worker](auto handler, F call, OnCancel on_cancel) {
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        if (slot.is_connected()) slot.assign([on_cancel](asio::cancellation_type) mutable { on_cancel(); });
         // Keeps the caller's event loop alive while the call runs elsewhere.
         auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
         asio::post(worker, [handler = std::move(handler), call = std::move(call), home = std::move(home)]() mutable {
@@ -44,7 +50,10 @@ auto run_blocking(const Worker& worker, F call) {
             } catch (...) {
               failure = std::current_exception();
             }
-            asio::post(home, [handler = std::move(handler), failure]() mutable { std::move(handler)(failure); });
+            asio::post(home, [handler = std::move(handler), failure]() mutable {
+              asio::get_associated_cancellation_slot(handler).clear();
+              std::move(handler)(failure);
+            });
           } else {
             std::optional<R> result;
             try {
@@ -53,12 +62,18 @@ auto run_blocking(const Worker& worker, F call) {
               failure = std::current_exception();
             }
             asio::post(home, [handler = std::move(handler), failure, result = std::move(result)]() mutable {
+              asio::get_associated_cancellation_slot(handler).clear();
               std::move(handler)(failure, result ? std::move(*result) : R{});
             });
           }
         });
       },
-      asio::use_awaitable, std::move(call));
+      asio::use_awaitable, std::move(call), std::move(on_cancel));
+}
+
+template <class Worker, class F>
+auto run_blocking(const Worker& worker, F call) {
+  return run_blocking(worker, std::move(call), [] {});
 }
 
 }  // namespace keel::sqlite_detail

@@ -1,20 +1,18 @@
-// One SQLite connection. Every sqlite3 call runs on the connection's strand of the engine's worker pool:
-// calls on one connection never overlap, and none runs on the caller's event loop.
+// One SQLite connection. Its borrower's calls run on the borrower's thread when they are known to be fast (most
+// statements: SQLite answers them in microseconds, less than a hop to another thread costs), and on a worker
+// thread of the engine otherwise, while the borrower's event loop goes on (see SqliteOptions::max_inline_time).
+// A connection is used by one borrower at a time, so its calls never overlap, wherever they run.
 module;
 #include <sqlite3.h>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <cctype>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <list>
+#include <limits>
 #include <memory>
-#include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -23,96 +21,61 @@ import keel.engine;
 import :blocking;
 import :errors;
 import :options;
+import :row_reader;
+import :sql_text;
+import :statement_cache;
+import :watch;
 
 namespace asio = boost::asio;
 
-namespace keel::sqlite_detail {
-
-// The current row of a stepped statement, read in place.
-class StatementRowReader final : public RowReader {
-public:
-  explicit StatementRowReader(sqlite3_stmt* stmt) : stmt_(stmt), columns_(sqlite3_column_count(stmt)) {}
-  std::size_t size() const override { return static_cast<std::size_t>(columns_); }
-  std::string_view name(std::size_t index) const override { return sqlite3_column_name(stmt_, static_cast<int>(index)); }
-  Cell cell(std::size_t index) const override {
-    const int i = static_cast<int>(index);
-    Cell cell;
-    switch (sqlite3_column_type(stmt_, i)) {
-      case SQLITE_INTEGER:
-        cell.kind = ValueKind::integer;
-        cell.integer = sqlite3_column_int64(stmt_, i);
-        break;
-      case SQLITE_FLOAT:
-        cell.kind = ValueKind::real;
-        cell.real = sqlite3_column_double(stmt_, i);
-        break;
-      case SQLITE_TEXT: {
-        // Text first, then its size: the documented order that avoids a conversion.
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
-        cell.kind = ValueKind::text;
-        cell.text = std::string_view(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i)));
-        break;
-      }
-      case SQLITE_BLOB: {
-        const auto* data = static_cast<const std::byte*>(sqlite3_column_blob(stmt_, i));
-        cell.kind = ValueKind::blob;
-        cell.blob = std::span<const std::byte>(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i)));
-        break;
-      }
-      default: cell.kind = ValueKind::null;
-    }
-    return cell;
-  }
-
-private:
-  sqlite3_stmt* stmt_;
-  int columns_;
-};
-
-inline bool blank_sql(std::string_view text) {
-  // Whitespace and semicolons only (SQLite leaves comments in the tail; a tail of comments runs as nothing).
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (std::isspace(static_cast<unsigned char>(c)) || c == ';') continue;
-    if (text.substr(i).starts_with("--")) {
-      i = text.find('\n', i);
-      if (i == std::string_view::npos) return true;
-      continue;
-    }
-    return false;
-  }
-  return true;
-}
-
-inline bool starts_with_keyword(std::string_view sql, std::string_view keyword) {
-  std::size_t i = 0;
-  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
-  if (sql.size() - i < keyword.size()) return false;
-  for (std::size_t k = 0; k < keyword.size(); ++k)
-    if (std::tolower(static_cast<unsigned char>(sql[i + k])) != keyword[k]) return false;
-  return true;
-}
-
-}  // namespace keel::sqlite_detail
-
 export namespace keel::sqlite_detail {
 
-using Strand = asio::strand<asio::thread_pool::executor_type>;
+using Workers = asio::thread_pool::executor_type;
+
+// One run of a prepared statement: its rows go to the sink, up to max_rows (a cursor's fetch) or to its end.
+// It may begin on the caller's thread and end on a worker.
+struct Stepping {
+  sqlite3_stmt* stmt;
+  std::string_view sql;
+  RowSink* sink;
+  std::size_t max_rows = std::numeric_limits<std::size_t>::max();
+  std::size_t rows = 0;  // handed to the sink in this run
+  bool done = false;     // the statement has run to its end
+};
+
+// Resets a statement after use, whatever happened: a cached statement is reset and unbound, an uncached one
+// finalized.
+struct StatementUse {
+  StatementUse(sqlite3_stmt* s, bool c) : stmt(s), cached(c) {}
+  StatementUse(const StatementUse&) = delete;
+  StatementUse& operator=(const StatementUse&) = delete;
+  sqlite3_stmt* stmt;
+  bool cached;
+  ~StatementUse() {
+    if (cached) {
+      sqlite3_reset(stmt);
+      sqlite3_clear_bindings(stmt);
+    } else {
+      sqlite3_finalize(stmt);
+    }
+  }
+};
 
 class SqliteConnection;
 
 class SqliteCursor final : public Cursor {
 public:
-  SqliteCursor(SqliteConnection& connection, Statement statement)
-      : connection_(connection), statement_(std::move(statement)) {}
-  ~SqliteCursor() override;
+  SqliteCursor(SqliteConnection& connection, Statement statement, sqlite3_stmt* stmt)
+      : connection_(connection), statement_(std::move(statement)), stmt_(stmt), fast_(sqlite3_stmt_readonly(stmt)) {}
+  ~SqliteCursor() override { sqlite3_finalize(stmt_); }  // the borrower still holds the connection
   asio::awaitable<std::size_t> fetch(std::size_t max_rows, RowSink& sink) override;
-  void open_now();  // on the strand
 
 private:
   SqliteConnection& connection_;
   Statement statement_;  // the bound values point into it, so it lives as long as the prepared statement
-  sqlite3_stmt* stmt_ = nullptr;
+  sqlite3_stmt* stmt_;
+  bool fast_;  // the last fetch took less than max_inline_time
+  bool started_ = false;
   bool done_ = false;
 };
 
@@ -129,7 +92,7 @@ public:
       throw ConnectionError("cannot open SQLite database '" + uri + "': " + message);
     }
     sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, static_cast<int>(options.busy_timeout.count()));
+    sqlite3_busy_timeout(db, static_cast<int>(options.busy_timeout.count()));  // until the watch takes over
     try {
       exec(db, options.foreign_keys ? "PRAGMA foreign_keys = ON" : "PRAGMA foreign_keys = OFF");
       if (options.wal) {
@@ -143,74 +106,179 @@ public:
     return db;
   }
 
-  SqliteConnection(sqlite3* db, Strand strand, const SqliteOptions& options)
-      : db_(db), strand_(std::move(strand)), options_(options) {}
+  SqliteConnection(sqlite3* db, Workers workers, const SqliteOptions& options)
+      : database_{db}, db_(db), workers_(std::move(workers)), options_(options), cache_(options.statement_cache_size),
+        watch_(db, options) {}
   ~SqliteConnection() override {
-    for (auto& [sql, entry] : cache_) sqlite3_finalize(entry.stmt);
-    sqlite3_close_v2(db_);
+    for (PreparedStatement& control : control_) sqlite3_finalize(control.stmt);
   }
 
-  const Strand& strand() const noexcept { return strand_; }
+  // Runs call on a worker; the caller's Asio cancellation stops the statement it runs.
+  template <class F>
+  auto on_worker(F call) {
+    return run_blocking(workers_, std::move(call), [this] { watch_.cancel(); });
+  }
+
+  // Steps a prepared statement here when its last run was fast; true when it finished here. Else from_start
+  // says whether the rest starts over (nothing was handed out or changed) or goes on from where it is.
+  bool finished_here(PreparedStatement& prepared, Stepping& s, bool& from_start) {
+    from_start = true;
+    if (!prepared.fast || !watch_.inline_enabled()) return false;
+    const Ended ended = step_here(s, true);
+    from_start = ended == Ended::restart;
+    return ended == Ended::finished;
+  }
+
+  // The rest of a run, on a worker, timed: the statement's next run starts here if this one was fast.
+  auto rest_on_worker(PreparedStatement& prepared, Stepping& s, bool from_start) {
+    return on_worker([this, &prepared, &s, from_start] {
+      const auto start = std::chrono::steady_clock::now();
+      step_there(s);
+      // A run that went on from the caller's thread was too slow there, whatever its rest took.
+      prepared.fast = from_start && fast(std::chrono::steady_clock::now() - start);
+    });
+  }
+
   Dialect dialect() const override { return Dialect::sqlite; }
 
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
-    co_return co_await run_blocking(strand_, [&] { return execute_now(statement, sink); });
-  }
-  asio::awaitable<void> execute_all(std::span<const Statement> statements) override {
-    co_await run_blocking(strand_, [&] {
-      for (const Statement& s : statements) execute_now(s, nullptr);
-    });
-  }
-  asio::awaitable<void> begin(const TransactionOptions& options) override {
-    co_await run_blocking(strand_, [&] {
-      if (options.read_only) {
-        exec(db_, "BEGIN DEFERRED");
-        exec(db_, "PRAGMA query_only = ON");
-        query_only_ = true;
-        return;
-      }
-      switch (options_.transaction_mode) {
-        case SqliteLockMode::deferred: exec(db_, "BEGIN DEFERRED"); break;
-        case SqliteLockMode::immediate: exec(db_, "BEGIN IMMEDIATE"); break;
-        case SqliteLockMode::exclusive: exec(db_, "BEGIN EXCLUSIVE"); break;
-      }
-    });
-  }
-  asio::awaitable<void> commit() override {
-    co_await run_blocking(strand_, [&] {
-      end_query_only();
-      // Some errors (a full disk, an I/O error, a busy deadlock) make SQLite roll the whole transaction back.
-      if (sqlite3_get_autocommit(db_)) throw_commit_rolled_back();
-      exec(db_, "COMMIT");
-    });
-  }
-  asio::awaitable<void> rollback() override {
-    co_await run_blocking(strand_, [&] {
-      end_query_only();
-      exec(db_, "ROLLBACK");
-    });
-  }
-  asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) override {
-    auto cursor = std::make_unique<SqliteCursor>(*this, std::move(statement));
-    co_await run_blocking(strand_, [&] { cursor->open_now(); });
-    co_return std::move(cursor);
+    watch_.start_call();
+    const std::string_view sql = statement.sql();
+    PreparedStatement* prepared = nullptr;
+    if (cache_.enabled()) {
+      prepared = cache_.find(sql);
+      if (!prepared && watch_.inline_enabled()) prepared = prepare_here(sql);
+    }
+    // A text of several statements, a busy schema, or no statement cache: prepared and run on a worker.
+    if (!prepared) co_return co_await on_worker([&] { return execute_uncached(statement, sink); });
+    StatementUse use{prepared->stmt, true};
+    bind(prepared->stmt, statement.params());
+    const auto changes_before = sqlite3_total_changes64(db_);
+    Stepping s{prepared->stmt, sql, sink};
+    bool from_start;
+    if (!finished_here(*prepared, s, from_start)) co_await rest_on_worker(*prepared, s, from_start);
+    co_return outcome(s, changes_before);
   }
 
-  // ---- On the strand only.
+  asio::awaitable<void> begin(const TransactionOptions& options) override {
+    if (options.read_only) {
+      co_await control(Control::begin_deferred);
+      co_await control(Control::query_only_on);
+      query_only_ = true;
+      co_return;
+    }
+    switch (options_.transaction_mode) {
+      case SqliteLockMode::deferred: co_await control(Control::begin_deferred); break;
+      case SqliteLockMode::immediate: co_await control(Control::begin_immediate); break;
+      case SqliteLockMode::exclusive: co_await control(Control::begin_exclusive); break;
+    }
+  }
+  asio::awaitable<void> commit() override {
+    co_await end_query_only();
+    // Some errors (a full disk, an I/O error, a busy deadlock) make SQLite roll the whole transaction back.
+    if (sqlite3_get_autocommit(db_)) throw_commit_rolled_back();
+    co_await control(Control::commit);
+  }
+  asio::awaitable<void> rollback() override {
+    co_await end_query_only();
+    co_await control(Control::rollback);
+  }
+  asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) override {
+    watch_.start_call();
+    const std::string_view sql = statement.sql();
+    sqlite3_stmt* stmt = nullptr;
+    const char* tail = nullptr;
+    {
+      InlineScope scope(watch_, false);
+      if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, &tail) != SQLITE_OK) watch_.fail(sql);
+    }
+    if (!stmt || !blank_sql(std::string_view(tail, sql.data() + sql.size() - tail))) {
+      sqlite3_finalize(stmt);
+      throw MisuseError("a batch iterates over exactly one statement: " + std::string(sql));
+    }
+    try {
+      bind(stmt, statement.params());
+    } catch (...) {
+      sqlite3_finalize(stmt);
+      throw;
+    }
+    co_return std::make_unique<SqliteCursor>(*this, std::move(statement), stmt);
+  }
 
   // Makes the connection fit for its next borrower: an open transaction is rolled back.
   void reset_for_reuse() noexcept {
+    watch_.start_call();  // a cancellation of the last call must not stop the reset
     try {
-      end_query_only();
+      if (query_only_) {
+        query_only_ = false;
+        exec(db_, "PRAGMA query_only = OFF");
+      }
       if (!sqlite3_get_autocommit(db_)) exec(db_, "ROLLBACK");
     } catch (...) {
       // A failed ROLLBACK leaves SQLite's autocommit state to say what is left; nothing else can be done here.
     }
   }
 
-  sqlite3* db() const noexcept { return db_; }
+  // ---- For the cursor.
 
-  [[noreturn]] void fail() const { throw_error(sqlite3_extended_errcode(db_), sqlite3_errmsg(db_)); }
+  StatementWatch& watch() noexcept { return watch_; }
+
+  // Where a run ended on the caller's thread: at its end (or max_rows), or asked to go on on a worker from
+  // where it is (move_on) or from its start (restart: it had handed out no row and changed nothing).
+  enum class Ended { finished, move_on, restart };
+
+  // Steps on this thread. `first`: nothing of this statement has been handed out before this run.
+  Ended step_here(Stepping& s, bool first) {
+    const bool readonly = sqlite3_stmt_readonly(s.stmt);
+    InlineScope scope(watch_, first && readonly);
+    StatementRowReader reader(s.stmt);
+    while (s.rows < s.max_rows) {
+      const int rc = sqlite3_step(s.stmt);
+      if (rc == SQLITE_ROW) {
+        if (s.sink) s.sink->on_row(reader);
+        ++s.rows;
+        watch_.row_delivered();
+        if (watch_.overran() && s.rows < s.max_rows) return Ended::move_on;
+        continue;
+      }
+      if (rc == SQLITE_DONE) {
+        s.done = true;
+        return Ended::finished;
+      }
+      // Interrupted for its time here, or busy (the watch does not wait here): it goes again on a worker. A
+      // busy write may go again only outside a transaction; inside one, SQLite wants the transaction undone.
+      const bool restartable = first && s.rows == 0 &&
+                               ((rc == SQLITE_INTERRUPT && watch_.stopped_for_overrun()) ||
+                                ((rc & 0xff) == SQLITE_BUSY && (readonly || sqlite3_get_autocommit(db_))));
+      if (restartable) {
+        sqlite3_reset(s.stmt);
+        return Ended::restart;
+      }
+      watch_.fail(s.sql);
+    }
+    return Ended::finished;
+  }
+
+  // Steps on a worker, from where the statement is, to its end or max_rows.
+  void step_there(Stepping& s) {
+    StatementRowReader reader(s.stmt);
+    while (s.rows < s.max_rows) {
+      const int rc = sqlite3_step(s.stmt);
+      if (rc == SQLITE_ROW) {
+        if (s.sink) s.sink->on_row(reader);
+        ++s.rows;
+        continue;
+      }
+      if (rc == SQLITE_DONE) {
+        s.done = true;
+        return;
+      }
+      watch_.fail(s.sql);
+    }
+  }
+
+  // Whether a run of `took` earns a start on the caller's thread next time.
+  bool fast(std::chrono::steady_clock::duration took) const { return took < watch_.inline_budget(); }
 
   void bind(sqlite3_stmt* stmt, const std::vector<Value>& params) const {
     const int expected = sqlite3_bind_parameter_count(stmt);
@@ -244,31 +312,8 @@ public:
           rc = sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
         }
       }
-      if (rc != SQLITE_OK) fail();
+      if (rc != SQLITE_OK) throw_error(sqlite3_extended_errcode(db_), sqlite3_errmsg(db_));
     }
-  }
-
-  // Steps the statement to its end, handing rows to the sink.
-  ExecResult step_all(sqlite3_stmt* stmt, std::string_view sql, RowSink* sink) const {
-    const auto changes_before = sqlite3_total_changes64(db_);
-    StatementRowReader reader(stmt);
-    for (;;) {
-      const int rc = sqlite3_step(stmt);
-      if (rc == SQLITE_ROW) {
-        if (sink) sink->on_row(reader);
-        continue;
-      }
-      if (rc == SQLITE_DONE) break;
-      fail();
-    }
-    ExecResult result;
-    // sqlite3_changes64 keeps the count of the last INSERT/UPDATE/DELETE, even after other statements.
-    if (sqlite3_total_changes64(db_) != changes_before) {
-      result.rows_affected = static_cast<std::uint64_t>(sqlite3_changes64(db_));
-      if (starts_with_keyword(sql, "insert") || starts_with_keyword(sql, "replace"))
-        result.last_insert_id = sqlite3_last_insert_rowid(db_);
-    }
-    return result;
   }
 
   static void exec(sqlite3* db, const char* sql) {
@@ -281,67 +326,96 @@ public:
   }
 
 private:
-  struct CacheEntry {
-    sqlite3_stmt* stmt;
-    std::list<std::string>::iterator position;
+  // Marks the steps between its construction and its end as the caller's thread's.
+  struct InlineScope {
+    InlineScope(StatementWatch& w, bool restartable) : watch(w) { watch.enter_inline(restartable); }
+    ~InlineScope() { watch.leave_inline(); }
+    StatementWatch& watch;
   };
 
-  void end_query_only() {
-    if (!query_only_) return;
-    query_only_ = false;
-    exec(db_, "PRAGMA query_only = OFF");
+  // A transaction's control statements, prepared once per connection.
+  enum class Control { begin_deferred, begin_immediate, begin_exclusive, commit, rollback, query_only_on, query_only_off };
+  static constexpr const char* kControlSql[] = {"BEGIN DEFERRED", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE", "COMMIT",
+                                                "ROLLBACK",       "PRAGMA query_only = ON", "PRAGMA query_only = OFF"};
+
+  asio::awaitable<void> control(Control which) {
+    watch_.start_call();
+    const auto index = static_cast<std::size_t>(which);
+    PreparedStatement& prepared = control_[index];
+    if (!prepared.stmt) {
+      InlineScope scope(watch_, false);
+      if (sqlite3_prepare_v3(db_, kControlSql[index], -1, SQLITE_PREPARE_PERSISTENT, &prepared.stmt, nullptr) != SQLITE_OK)
+        watch_.fail(kControlSql[index]);
+      prepared.fast = true;
+    }
+    StatementUse use{prepared.stmt, true};
+    Stepping s{prepared.stmt, kControlSql[index], nullptr};
+    bool from_start;
+    if (!finished_here(prepared, s, from_start)) co_await rest_on_worker(prepared, s, from_start);
   }
 
-  // Resets a statement after use, whatever happened: a cached statement is reset and unbound, an uncached one
-  // finalized.
-  struct StatementUse {
-    StatementUse(sqlite3_stmt* s, bool c) : stmt(s), cached(c) {}
-    StatementUse(const StatementUse&) = delete;
-    StatementUse& operator=(const StatementUse&) = delete;
-    sqlite3_stmt* stmt;
-    bool cached;
-    ~StatementUse() {
-      if (cached) {
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
-      } else {
-        sqlite3_finalize(stmt);
-      }
-    }
-  };
+  asio::awaitable<void> end_query_only() {
+    if (!query_only_) co_return;
+    query_only_ = false;
+    co_await control(Control::query_only_off);
+  }
 
-  ExecResult execute_now(const Statement& statement, RowSink* sink) {
-    const std::string_view sql = statement.sql();
-    if (auto found = cache_.find(sql); found != cache_.end()) {
-      lru_.splice(lru_.begin(), lru_, found->second.position);
-      return run_prepared(StatementUse{found->second.stmt, true}, statement, sink);
-    }
+  // Prepares a text on this thread and caches it; null when it is not one statement or the schema is busy, for
+  // the worker to deal with. A read starts on this thread; a write's first run is on a worker, which times it.
+  PreparedStatement* prepare_here(std::string_view sql) {
     sqlite3_stmt* stmt = nullptr;
     const char* tail = nullptr;
-    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, &tail) !=
-        SQLITE_OK)
-      fail();
-    const std::string_view rest(tail, sql.data() + sql.size() - tail);
-    if (!blank_sql(rest)) {
+    int rc;
+    {
+      InlineScope scope(watch_, false);
+      rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+    }
+    if (rc != SQLITE_OK) {
+      if ((rc & 0xff) == SQLITE_BUSY) return nullptr;
+      watch_.fail(sql);
+    }
+    if (!stmt || !blank_sql(std::string_view(tail, sql.data() + sql.size() - tail))) {
+      sqlite3_finalize(stmt);
+      return nullptr;
+    }
+    PreparedStatement& prepared = cache_.add(sql, stmt);
+    prepared.fast = sqlite3_stmt_readonly(stmt);
+    return &prepared;
+  }
+
+  ExecResult outcome(const Stepping& s, std::int64_t changes_before) const {
+    ExecResult result;
+    // sqlite3_changes64 keeps the count of the last INSERT/UPDATE/DELETE, even after other statements.
+    if (sqlite3_total_changes64(db_) != changes_before) {
+      result.rows_affected = static_cast<std::uint64_t>(sqlite3_changes64(db_));
+      if (starts_with_keyword(s.sql, "insert") || starts_with_keyword(s.sql, "replace"))
+        result.last_insert_id = sqlite3_last_insert_rowid(db_);
+    }
+    return result;
+  }
+
+  // On a worker: prepares a text that is not cached, caches it when it is one statement, runs it and times it.
+  ExecResult execute_uncached(const Statement& statement, RowSink* sink) {
+    const std::string_view sql = statement.sql();
+    sqlite3_stmt* stmt = nullptr;
+    const char* tail = nullptr;
+    const unsigned flags = cache_.enabled() ? SQLITE_PREPARE_PERSISTENT : 0;
+    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), flags, &stmt, &tail) != SQLITE_OK)
+      watch_.fail(sql);
+    if (!blank_sql(std::string_view(tail, sql.data() + sql.size() - tail))) {
       sqlite3_finalize(stmt);
       return run_script(statement, sink);
     }
     if (!stmt) return {};  // only whitespace or comments
-    if (options_.statement_cache_size == 0) return run_prepared(StatementUse{stmt, false}, statement, sink);
-    lru_.emplace_front(sql);
-    cache_.emplace(std::string_view(lru_.front()), CacheEntry{stmt, lru_.begin()});
-    if (cache_.size() > options_.statement_cache_size) {
-      auto oldest = cache_.find(std::string_view(lru_.back()));
-      sqlite3_finalize(oldest->second.stmt);
-      cache_.erase(oldest);
-      lru_.pop_back();
-    }
-    return run_prepared(StatementUse{stmt, true}, statement, sink);
-  }
-
-  ExecResult run_prepared(StatementUse use, const Statement& statement, RowSink* sink) {
-    bind(use.stmt, statement.params());
-    return step_all(use.stmt, statement.sql(), sink);
+    PreparedStatement* prepared = cache_.enabled() ? &cache_.add(sql, stmt) : nullptr;
+    StatementUse use{stmt, prepared != nullptr};
+    bind(stmt, statement.params());
+    const auto changes_before = sqlite3_total_changes64(db_);
+    Stepping s{stmt, sql, sink};
+    const auto start = std::chrono::steady_clock::now();
+    step_there(s);
+    if (prepared) prepared->fast = fast(std::chrono::steady_clock::now() - start);
+    return outcome(s, changes_before);
   }
 
   // Several statements in one text (a schema script, say): each runs in turn; values cannot be bound to them.
@@ -354,64 +428,68 @@ private:
     while (!blank_sql(rest)) {
       sqlite3_stmt* stmt = nullptr;
       const char* tail = nullptr;
-      if (sqlite3_prepare_v2(db_, rest.data(), static_cast<int>(rest.size()), &stmt, &tail) != SQLITE_OK) fail();
+      if (sqlite3_prepare_v2(db_, rest.data(), static_cast<int>(rest.size()), &stmt, &tail) != SQLITE_OK)
+        watch_.fail(rest);
       const std::string_view text(rest.data(), static_cast<std::size_t>(tail - rest.data()));
       rest = std::string_view(tail, rest.data() + rest.size() - tail);
       if (!stmt) continue;
       StatementUse use{stmt, false};
-      last = step_all(stmt, text, sink);
+      const auto changes_before = sqlite3_total_changes64(db_);
+      Stepping s{stmt, text, sink};
+      step_there(s);
+      last = outcome(s, changes_before);
     }
     return last;
   }
 
+  // Closes the database after every other member (the cached statements) is gone.
+  struct Database {
+    sqlite3* db;
+    ~Database() { sqlite3_close_v2(db); }
+  } database_;
   sqlite3* db_;
-  Strand strand_;
+  Workers workers_;
   SqliteOptions options_;
+  StatementCache cache_;
+  PreparedStatement control_[std::size(kControlSql)] = {};
+  StatementWatch watch_;
   bool query_only_ = false;
-  std::list<std::string> lru_;  // most recently used first; the cache's keys view these strings
-  std::unordered_map<std::string_view, CacheEntry> cache_;
 };
 
-inline SqliteCursor::~SqliteCursor() {
-  if (!stmt_) return;
-  // Finalizing touches the connection, so it happens on the strand, in order with the connection's other work.
-  asio::post(connection_.strand(), [stmt = stmt_] { sqlite3_finalize(stmt); });
-}
-
-inline void SqliteCursor::open_now() {
-  sqlite3* db = connection_.db();
-  const std::string_view sql = statement_.sql();
-  const char* tail = nullptr;
-  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, &tail) != SQLITE_OK) connection_.fail();
-  if (!stmt_ || !blank_sql(std::string_view(tail, sql.data() + sql.size() - tail))) {
-    sqlite3_finalize(stmt_);
-    stmt_ = nullptr;
-    throw MisuseError("a batch iterates over exactly one statement: " + std::string(sql));
-  }
-  connection_.bind(stmt_, statement_.params());
-}
-
 inline asio::awaitable<std::size_t> SqliteCursor::fetch(std::size_t max_rows, RowSink& sink) {
-  co_return co_await run_blocking(connection_.strand(), [&]() -> std::size_t {
-    if (done_) return 0;
-    StatementRowReader reader(stmt_);
-    std::size_t count = 0;
-    while (count < max_rows) {
-      const int rc = sqlite3_step(stmt_);
-      if (rc == SQLITE_ROW) {
-        sink.on_row(reader);
-        ++count;
-        continue;
+  if (done_) co_return 0;
+  StatementWatch& watch = connection_.watch();
+  watch.start_call();
+  Stepping s{stmt_, statement_.sql(), &sink, max_rows};
+  const bool first = !started_;
+  started_ = true;
+  bool went_on = false;
+  try {
+    if (fast_ && watch.inline_enabled()) {
+      const auto ended = connection_.step_here(s, first);
+      went_on = ended == SqliteConnection::Ended::move_on;
+      if (ended == SqliteConnection::Ended::finished) {
+        done_ = s.done;
+        co_return s.rows;
       }
-      if (rc == SQLITE_DONE) {
-        done_ = true;
-        break;
-      }
-      done_ = true;
-      connection_.fail();
     }
-    return count;
-  });
+  } catch (...) {
+    done_ = true;
+    throw;
+  }
+  std::exception_ptr failure;
+  try {
+    co_await connection_.on_worker([&] {
+      const auto start = std::chrono::steady_clock::now();
+      connection_.step_there(s);
+      fast_ = !went_on && connection_.fast(std::chrono::steady_clock::now() - start);
+    });
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  done_ = s.done || failure;
+  if (failure) std::rethrow_exception(failure);
+  co_return s.rows;
 }
 
 }  // namespace keel::sqlite_detail

@@ -7,7 +7,6 @@ module;
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -65,28 +64,38 @@ public:
                        " ms (max_connections = " + std::to_string(options_.max_connections) + ")");
   }
 
-  // Called when a lease ends, on whatever thread that happens: the reset runs on the connection's strand.
+  // An idle connection at once, or an empty lease.
+  ConnectionLease try_acquire() {
+    std::lock_guard lock(mutex_);
+    if (closed_ || idle_.empty()) return {};
+    SqliteConnection* connection = idle_.back();
+    idle_.pop_back();
+    return lease(connection);
+  }
+
+  bool gives_back_at_once() const noexcept override { return true; }
+
+  // Called when a lease ends, on the thread where it ends: the borrower is done with the connection, so its
+  // reset (a ROLLBACK if a transaction was left open) runs right here.
   void release(Connection* returned) noexcept override {
     auto* connection = static_cast<SqliteConnection*>(returned);
-    asio::post(connection->strand(), [this, connection] {
-      connection->reset_for_reuse();
-      std::shared_ptr<Waiter> waiter;
-      {
-        std::lock_guard lock(mutex_);
-        if (closed_) {
-          forget(connection);
-          return;
-        }
-        if (!waiters_.empty()) {
-          waiter = waiters_.front();
-          waiters_.pop_front();
-          waiter->handed = connection;
-        } else {
-          idle_.push_back(connection);
-        }
+    connection->reset_for_reuse();
+    std::shared_ptr<Waiter> waiter;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) {
+        forget(connection);
+        return;
       }
-      wake(waiter);
-    });
+      if (!waiters_.empty()) {
+        waiter = waiters_.front();
+        waiters_.pop_front();
+        waiter->handed = connection;
+      } else {
+        idle_.push_back(connection);
+      }
+    }
+    wake(waiter);
   }
 
   // Closes idle connections now and the others as they come back; waiting borrowers get ConnectionError.
@@ -99,11 +108,10 @@ public:
       idle.swap(idle_);
       waiters.swap(waiters_);
     }
-    for (SqliteConnection* connection : idle)
-      asio::post(connection->strand(), [this, connection] {
-        std::lock_guard lock(mutex_);
-        forget(connection);
-      });
+    {
+      std::lock_guard lock(mutex_);
+      for (SqliteConnection* connection : idle) forget(connection);
+    }
     for (auto& waiter : waiters) wake(waiter);
   }
 
@@ -134,22 +142,21 @@ private:
   ConnectionLease lease(SqliteConnection* connection) { return ConnectionLease(connection, ReturnToOwner{this}); }
 
   asio::awaitable<ConnectionLease> open_connection() {
-    Strand strand = asio::make_strand(workers_);
     std::exception_ptr failure;
     sqlite3* db = nullptr;
     try {
-      db = co_await run_blocking(strand, [&] { return SqliteConnection::open_database(uri_, options_); });
+      db = co_await run_blocking(workers_.get_executor(), [&] { return SqliteConnection::open_database(uri_, options_); });
     } catch (...) {
       failure = std::current_exception();
     }
     std::lock_guard lock(mutex_);
     --opening_;
     if (failure) std::rethrow_exception(failure);
-    connections_.push_back(std::make_unique<SqliteConnection>(db, std::move(strand), options_));
+    connections_.push_back(std::make_unique<SqliteConnection>(db, workers_.get_executor(), options_));
     co_return lease(connections_.back().get());
   }
 
-  // Closes a connection for good. Called with the mutex held, on the connection's strand.
+  // Closes a connection for good. Called with the mutex held, when no borrower has it.
   void forget(SqliteConnection* connection) {
     std::erase_if(connections_, [&](const auto& owned) { return owned.get() == connection; });
   }

@@ -80,6 +80,7 @@ public:
     co_return;
   }
   asio::awaitable<ConnectionLease> acquire() override { return pool_.acquire(); }
+  ConnectionLease try_acquire() override { return pool_.try_acquire(); }
 
   const SqliteOptions& options() const noexcept { return options_; }
   std::size_t pool_size() const { return pool_.size(); }           // open connections

@@ -314,6 +314,21 @@ TEST_CASE_METHOD(Fixture, "orm: atomic runs and batch iteration take ORM queries
   CHECK(names.back() == "Pythonistas");
 }
 
+TEST_CASE_METHOD(Fixture, "orm: the batches of a select take no write lock, so writers elsewhere go on") {
+  auto batches = db.batch_sync(keel::select<Band>().order_by(c<&Band::popularity>), 2);
+  const auto first = batches.next_sync();  // the batches' transaction is open now
+  REQUIRE(first);
+  CHECK(first->size() == 2);
+  // Another connection writes meanwhile. Under a write lock (SQLite's BEGIN IMMEDIATE) it would wait out the
+  // busy timeout and fail with LockNotAvailable.
+  const Band added = keel::insert(Band{.name = "Gophers", .manager = graydon, .popularity = 5}).run_sync(db);
+  CHECK(*added.id > 0);
+  std::size_t rest = 0;
+  while (auto batch = batches.next_sync()) rest += batch->size();
+  CHECK(rest == 1);  // the batches read the rows as they were when they began
+  CHECK(keel::count<Band>().run_sync(db) == 4);
+}
+
 TEST_CASE_METHOD(Fixture, "orm: an insert too large for one statement is split, and stays all or nothing") {
   // PostgreSQL takes any number of rows as one array per column: the same rows make one statement there.
   const bool from_arrays = keel::inserts_rows_from_arrays(db.dialect());

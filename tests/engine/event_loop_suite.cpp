@@ -1,0 +1,155 @@
+// An engine and the event loop it runs on: a slow statement does not stall the loop's other coroutines, a
+// statement waiting for a lock does not either, and a cancellation or a command_timeout stops a running
+// statement with a typed error and leaves the engine usable. Run against every engine.
+#include <catch2/catch.hpp>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <string>
+import keel;
+#include "engine_fixture.hpp"
+#include "suite_support.hpp"
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Counts to its bound, the same SQL on every engine: the bound sets how long it runs.
+constexpr char kCount[] =
+    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {}) SELECT count(*) FROM n";
+// The same, handing out every 1,000th number as it goes: its rows come while it still runs.
+constexpr char kEveryThousandth[] =
+    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {}) SELECT x FROM n WHERE x % 1000 = 0";
+
+// A bound that makes kCount run at least 150 ms here, found by doubling.
+std::int64_t slow_bound(keel::Engine& db) {
+  for (std::int64_t bound = 50'000; bound < (std::int64_t{1} << 31); bound *= 2) {
+    const auto start = Clock::now();
+    db.run_sync(raw(kCount, bound));
+    if (Clock::now() - start >= 150ms) return bound;
+  }
+  FAIL("no bound made the query slow");
+  return 0;
+}
+
+// Ticks a 2 ms timer on the loop until stopped; counts the ticks.
+asio::awaitable<void> tick(int& ticks, const bool& stop) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (!stop) {
+    timer.expires_after(2ms);
+    co_await timer.async_wait(asio::use_awaitable);
+    ++ticks;
+  }
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "a slow statement does not stall the other coroutines of its event loop") {
+  const std::int64_t bound = slow_bound(db);
+  // The same texts, fast first: an engine that runs fast statements on the caller's thread now expects them fast.
+  for (int i = 0; i < 3; ++i) {
+    db.run_sync(raw(kCount, std::int64_t{10}));
+    db.run_sync(raw(kEveryThousandth, std::int64_t{10}));
+  }
+  for (const bool rows_as_it_goes : {false, true}) {
+    INFO("rows as it goes: " << rows_as_it_goes);
+    int ticks = 0;
+    bool stop = false;
+    std::int64_t rows = 0, last = 0;
+    double took_ms = 0;
+    auto slow = [&]() -> asio::awaitable<void> {
+      const auto start = Clock::now();
+      if (rows_as_it_goes) {
+        const keel::Rows found = co_await raw(kEveryThousandth, bound).run(db);
+        rows = static_cast<std::int64_t>(found.size());
+        last = found.empty() ? 0 : found[found.size() - 1].get<std::int64_t>(0);
+      } else {
+        rows = (co_await raw(kCount, bound).run(db))[0].get<std::int64_t>(0);
+      }
+      took_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      stop = true;
+    };
+    run_concurrently(slow(), tick(ticks, stop));
+    INFO("the query took " << took_ms << " ms");
+    // About 75 ticks in 150 ms; a loop held by the statement gets one or two.
+    CHECK(ticks >= 10);
+    // Every row once, also when the statement went on elsewhere after its first rows.
+    CHECK(rows == (rows_as_it_goes ? bound / 1000 : bound));
+    if (rows_as_it_goes) CHECK(last == bound / 1000 * 1000);
+  }
+}
+
+TEST_CASE_METHOD(Fixture, "a write waiting for another transaction's lock does not stall the loop") {
+  for (int i = 0; i < 2; ++i) db.raw_sync("INSERT INTO band (name) VALUES ({})", "warm-up " + std::to_string(i));
+  asio::io_context loop;
+  Event inserted(loop.get_executor());
+  auto holder = [&]() -> asio::awaitable<void> {
+    co_await db.transaction([&]() -> asio::awaitable<void> {
+      co_await db.raw("INSERT INTO band (name) VALUES ({})", "holder");
+      inserted.fire();
+      // SQLite: the other writer waits for this transaction's lock meanwhile, and the loop must go on.
+      asio::steady_timer timer(co_await asio::this_coro::executor, 200ms);
+      co_await timer.async_wait(asio::use_awaitable);
+    });
+  };
+  auto waiter = [&]() -> asio::awaitable<void> {
+    co_await inserted.wait();
+    co_await db.raw("INSERT INTO band (name) VALUES ({})", "waiter");
+  };
+  std::exception_ptr failure;
+  auto done = [&](std::exception_ptr e) {
+    if (e && !failure) failure = e;
+  };
+  asio::co_spawn(loop, holder(), done);
+  asio::co_spawn(loop, waiter(), done);
+  loop.run();
+  if (failure) std::rethrow_exception(failure);
+  CHECK(count("holder") == 1);
+  CHECK(count("waiter") == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "an Asio cancellation stops a running statement with CanceledError; the engine stays usable") {
+  const std::int64_t forever = std::int64_t{1} << 30;  // minutes of counting
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the second time, the text is known to be slow
+    INFO("attempt " << attempt);
+    asio::io_context loop;
+    asio::cancellation_signal signal;
+    std::exception_ptr outcome;
+    bool finished = false;
+    asio::co_spawn(loop, raw(kCount, forever).run(db),
+                   asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e, keel::Rows) {
+                     outcome = e;
+                     finished = true;
+                   }));
+    asio::steady_timer timer(loop, 100ms);
+    timer.async_wait([&](boost::system::error_code) { signal.emit(asio::cancellation_type::all); });
+    const auto start = Clock::now();
+    loop.run();
+    REQUIRE(finished);
+    REQUIRE(outcome);
+    CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
+    CHECK(Clock::now() - start < 10s);  // a deadline that holds, not a speed: the statement would run for minutes
+    db.raw_sync("INSERT INTO band (name) VALUES ({})", "after " + std::to_string(attempt));
+    CHECK(count("after " + std::to_string(attempt)) == 1);
+  }
+}
+
+namespace {
+struct TimedFixture : Fixture {
+  TimedFixture() : Fixture(keel_test::EngineTuning{.command_timeout = 300ms}) {}
+};
+}  // namespace
+
+TEST_CASE_METHOD(TimedFixture, "command_timeout stops a statement that runs past it with TimeoutError") {
+  const std::int64_t forever = std::int64_t{1} << 30;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    INFO("attempt " << attempt);
+    const auto start = Clock::now();
+    CHECK_THROWS_AS(db.run_sync(raw(kCount, forever)), keel::TimeoutError);
+    CHECK(Clock::now() - start < 10s);
+    CHECK(db.run_sync(raw(kCount, std::int64_t{1000}))[0].get<std::int64_t>(0) == 1000);
+  }
+}
