@@ -264,7 +264,9 @@ TEST_CASE("an acquire cancelled while it waits for a free connection gets Cancel
       pause.expires_after(5ms);
       co_await pause.async_wait(asio::use_awaitable);
     }
+    co_await pool->release(std::move(held));
   }());
+  run(pool->close());
   REQUIRE(error);
   CHECK_THROWS_AS(std::rethrow_exception(error), keel::pg::CanceledError);
   CHECK_THROWS_AS(std::rethrow_exception(error), keel::Error);
