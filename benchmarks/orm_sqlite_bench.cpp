@@ -1,8 +1,10 @@
 // keel's ORM on keel::SqliteEngine against the raw sqlite3 C API on the same work, in one run. Not a test: run it
 // by hand,
-//   build/release/benchmarks/keel-orm-sqlite-bench [file|memory] [O1 O2 ... S1]
-// Each workload runs on a file database (WAL, synchronous=NORMAL on both sides, in the temporary folder) and on
-// ":memory:" (each side's own meaning of it: keel's default engine against sqlite3_open(":memory:")). The table is
+//   build/release/benchmarks/keel-orm-sqlite-bench [file|memory|memory-1] [O1 O2 ... S1]
+// Each workload runs on a file database (WAL, synchronous=NORMAL on both sides, in the temporary folder), on
+// ":memory:" (each side's own meaning of it: keel's default engine, whose connections share a WAL database on
+// tmpfs, against sqlite3_open(":memory:")), and on ":memory:" with max_connections = 1 (SQLite's own in-memory
+// database on both sides). The table is
 //   band (id INTEGER PRIMARY KEY, name TEXT NOT NULL, popularity INTEGER NOT NULL, country TEXT)
 // with 10,000 rows, restored (untimed) before each workload and, for the workloads that write, before every round.
 // Each side runs KEEL_BENCH_ROUNDS rounds (default 7), alternating, and each side's median round is reported:
@@ -203,11 +205,11 @@ void stall(keel::Engine& db) {
               worst_ms);
 }
 
-void workloads(const char* label, const std::string& keel_path, const std::string& raw_path,
+void workloads(const char* label, const keel::SqliteOptions& keel_options, const std::string& raw_path,
                const std::vector<std::string>& only) {
   auto selected = [&](const std::string& name) { return only.empty() || std::ranges::find(only, name) != only.end(); };
   Raw raw(raw_path);
-  auto engine = std::make_shared<keel::SqliteEngine>(keel_path);
+  auto engine = std::make_shared<keel::SqliteEngine>(keel_options);
   keel::Engine& db = *engine;
   run(db.raw(kSchema));
   auto reset = [&] {
@@ -355,8 +357,8 @@ void workloads(const char* label, const std::string& keel_path, const std::strin
 
 int main(int argc, char** argv) try {
   std::vector<std::string> args(argv + 1, argv + argc);
-  std::vector<std::string> databases{"file", "memory"};
-  if (!args.empty() && (args[0] == "file" || args[0] == "memory")) {
+  std::vector<std::string> databases{"file", "memory", "memory-1"};
+  if (!args.empty() && (args[0] == "file" || args[0] == "memory" || args[0] == "memory-1")) {
     databases = {args[0]};
     args.erase(args.begin());
   }
@@ -364,9 +366,13 @@ int main(int argc, char** argv) try {
   std::filesystem::create_directories(dir);
   for (const std::string& database : databases) {
     if (database == "file")
-      workloads("a file (WAL, synchronous=NORMAL)", (dir / "keel.sqlite").string(), (dir / "raw.sqlite").string(), args);
+      workloads("a file (WAL, synchronous=NORMAL)", keel::SqliteOptions{.path = (dir / "keel.sqlite").string()},
+                (dir / "raw.sqlite").string(), args);
+    else if (database == "memory")
+      workloads(":memory:", keel::SqliteOptions{.path = ":memory:"}, ":memory:", args);
     else
-      workloads(":memory:", ":memory:", ":memory:", args);
+      workloads(":memory: with one connection", keel::SqliteOptions{.path = ":memory:", .max_connections = 1}, ":memory:",
+                args);
   }
   std::filesystem::remove_all(dir);
   return 0;

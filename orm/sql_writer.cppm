@@ -33,7 +33,9 @@ inline constexpr TextShape shape_of = (TextShape{} + ... + Parts::shape);
 
 class SqlWriter {
 public:
-  explicit SqlWriter(Dialect dialect, bool write_text = true) : dialect_(dialect), write_text_(write_text) {}
+  explicit SqlWriter(Dialect dialect, bool write_text = true) : dialect_(dialect), write_text_(write_text) {
+    params_.reserve(4);  // most statements bind a few values: one allocation instead of growing
+  }
 
   Dialect dialect() const noexcept { return dialect_; }
   bool writes_text() const noexcept { return write_text_; }

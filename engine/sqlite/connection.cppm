@@ -108,7 +108,9 @@ public:
 
   SqliteConnection(sqlite3* db, Workers workers, const SqliteOptions& options)
       : database_{db}, db_(db), workers_(std::move(workers)), options_(options), cache_(options.statement_cache_size),
-        watch_(db, options) {}
+        watch_(db, options) {
+    if (options.wal) sqlite3_wal_hook(db_, &SqliteConnection::on_wal_commit, this);
+  }
   ~SqliteConnection() override {
     for (PreparedStatement& control : control_) sqlite3_finalize(control.stmt);
   }
@@ -219,6 +221,18 @@ public:
     }
   }
 
+  // ---- WAL checkpoints. SQLite's own would run inside the COMMIT that fills the log past 1,000 pages, on the
+  // caller's thread, with its fsyncs; this connection's hook only notes that one is due, and the pool runs it on
+  // a worker when the connection comes back.
+  bool checkpoint_due() const noexcept { return checkpoint_due_; }
+  // FULL: it holds off other writers (which wait on workers) until every frame is in the database, so that the
+  // next write starts the log again; a passive one beside busy writers would never finish, and the log would grow.
+  void checkpoint() noexcept {
+    checkpoint_due_ = false;
+    watch_.start_call();
+    sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_FULL, nullptr, nullptr);
+  }
+
   // ---- For the cursor.
 
   StatementWatch& watch() noexcept { return watch_; }
@@ -326,6 +340,12 @@ public:
   }
 
 private:
+  static constexpr int kCheckpointPages = 1000;  // SQLite's wal_autocheckpoint default
+  static int on_wal_commit(void* self, sqlite3*, const char*, int pages) {
+    if (pages >= kCheckpointPages) static_cast<SqliteConnection*>(self)->checkpoint_due_ = true;
+    return SQLITE_OK;
+  }
+
   // Marks the steps between its construction and its end as the caller's thread's.
   struct InlineScope {
     InlineScope(StatementWatch& w, bool restartable) : watch(w) { watch.enter_inline(restartable); }
@@ -454,6 +474,7 @@ private:
   PreparedStatement control_[std::size(kControlSql)] = {};
   StatementWatch watch_;
   bool query_only_ = false;
+  bool checkpoint_due_ = false;
 };
 
 inline asio::awaitable<std::size_t> SqliteCursor::fetch(std::size_t max_rows, RowSink& sink) {

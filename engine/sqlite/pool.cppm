@@ -80,22 +80,15 @@ public:
   void release(Connection* returned) noexcept override {
     auto* connection = static_cast<SqliteConnection*>(returned);
     connection->reset_for_reuse();
-    std::shared_ptr<Waiter> waiter;
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) {
-        forget(connection);
-        return;
-      }
-      if (!waiters_.empty()) {
-        waiter = waiters_.front();
-        waiters_.pop_front();
-        waiter->handed = connection;
-      } else {
-        idle_.push_back(connection);
-      }
+    if (connection->checkpoint_due()) {
+      // Off the caller's thread: the connection is back when its checkpoint is done.
+      asio::post(workers_, [this, connection] {
+        connection->checkpoint();
+        put_back(connection);
+      });
+      return;
     }
-    wake(waiter);
+    put_back(connection);
   }
 
   // Closes idle connections now and the others as they come back; waiting borrowers get ConnectionError.
@@ -130,6 +123,27 @@ private:
     asio::steady_timer timer;
     SqliteConnection* handed = nullptr;
   };
+
+  // The connection is free again: to the first waiting borrower, else idle.
+  void put_back(SqliteConnection* connection) noexcept {
+    std::shared_ptr<Waiter> waiter;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) {
+        forget(connection);
+        return;
+      }
+      if (!waiters_.empty()) {
+        waiter = waiters_.front();
+        waiters_.pop_front();
+        waiter->handed = connection;
+      } else {
+        idle_.push_back(connection);
+      }
+    }
+    wake(waiter);
+  }
+
 
   static void wake(const std::shared_ptr<Waiter>& waiter) {
     if (waiter) asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });

@@ -49,9 +49,15 @@ private:
   std::filesystem::path path_;
 };
 
-inline std::string database_uri(const std::string& path, const ScratchDirectory& scratch) {
-  if (path == ":memory:") return (scratch.path() / "memory.sqlite").string();
-  return path;
+// A ":memory:" database that several connections share lives in the scratch folder; with one connection there
+// is nothing to share, and it is SQLite's own in-memory database (no file, no locks).
+inline bool shares_memory_database(const SqliteOptions& options) {
+  return options.path == ":memory:" && options.max_connections > 1;
+}
+
+inline std::string database_uri(const SqliteOptions& options, const ScratchDirectory& scratch) {
+  if (shares_memory_database(options)) return (scratch.path() / "memory.sqlite").string();
+  return options.path;
 }
 
 }  // namespace keel::sqlite_detail
@@ -62,9 +68,9 @@ class SqliteEngine final : public Engine {
 public:
   explicit SqliteEngine(SqliteOptions options)
       : options_(checked(std::move(options))),
-        scratch_(options_.path == ":memory:"),
+        scratch_(sqlite_detail::shares_memory_database(options_)),
         workers_(options_.max_connections),
-        pool_(options_, sqlite_detail::database_uri(options_.path, scratch_), workers_) {}
+        pool_(options_, sqlite_detail::database_uri(options_, scratch_), workers_) {}
   explicit SqliteEngine(std::string path) : SqliteEngine(SqliteOptions{.path = std::move(path)}) {}
 
   // Waits for the work in flight; transactions and batches must not outlive their engine.
