@@ -19,6 +19,11 @@ constexpr std::string_view to_string(Dialect d) noexcept {
 // column rather than per cell, one text for any number of rows, and no limit on bound values to split by.
 constexpr bool inserts_rows_from_arrays(Dialect d) noexcept { return d == Dialect::postgres; }
 
+// Whether a one-row insert's generated key comes back as the statement's ExecResult::last_insert_id (SQLite's
+// rowid), with no RETURNING clause: SQLite runs RETURNING through a temporary table, which costs more than the
+// insert itself.
+constexpr bool reports_last_insert_id(Dialect d) noexcept { return d == Dialect::sqlite; }
+
 // Appends the placeholder of the 1-based parameter `number`: ? for SQLite, $n for PostgreSQL.
 inline void append_placeholder(std::string& sql, Dialect d, std::size_t number) {
   if (d == Dialect::sqlite) {

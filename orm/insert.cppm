@@ -44,9 +44,11 @@ public:
 
   void on_row(const RowReader& row) override { keys_.push_back(row.get<std::int64_t>(0)); }
 
-  result_type result(const ExecResult&) {
+  result_type result(const ExecResult& outcome) {
     std::vector<T> rows(*rows_);
     if constexpr (table_traits<T>::has_generated_key) {
+      // One row, written without RETURNING where the engine reports its key (reports_last_insert_id).
+      if (!Many && keys_.empty() && outcome.last_insert_id) keys_.push_back(*outcome.last_insert_id);
       if (keys_.size() != rows.size())
         throw ProtocolError("the insert returned " + std::to_string(keys_.size()) + " keys for " +
                             std::to_string(rows.size()) + " rows");
@@ -147,8 +149,10 @@ public:
     if constexpr (returns_columns) {
       write_returning(w, returning_);
     } else if constexpr (Traits::has_generated_key) {
-      w.sql(" RETURNING ");
-      w.identifier(Traits::column_names[Traits::primary_key]);
+      if (Many || !reports_last_insert_id(w.dialect())) {
+        w.sql(" RETURNING ");
+        w.identifier(Traits::column_names[Traits::primary_key]);
+      }
     }
   }
 
