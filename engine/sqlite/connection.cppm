@@ -225,12 +225,13 @@ public:
   // caller's thread, with its fsyncs; this connection's hook only notes that one is due, and the pool runs it on
   // a worker when the connection comes back.
   bool checkpoint_due() const noexcept { return checkpoint_due_; }
-  // FULL: it holds off other writers (which wait on workers) until every frame is in the database, so that the
-  // next write starts the log again; a passive one beside busy writers would never finish, and the log would grow.
+  // PASSIVE, as SQLite's own: it waits for no lock. The pool makes new borrowers wait for this connection
+  // rather than write beside its checkpoint on another, so that the checkpoint can finish and the next write
+  // start the log again.
   void checkpoint() noexcept {
     checkpoint_due_ = false;
     watch_.start_call();
-    sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_FULL, nullptr, nullptr);
+    sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   }
 
   // ---- For the cursor.

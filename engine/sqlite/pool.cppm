@@ -44,7 +44,9 @@ public:
         idle_.pop_back();
         co_return lease(connection);
       }
-      if (connections_.size() + opening_ >= options_.max_connections) {
+      // A connection back soon from its checkpoint is worth waiting for: its page cache and statements are warm,
+      // where a new connection would start cold.
+      if (connections_.size() + opening_ >= options_.max_connections || checkpointing_ > 0) {
         waiter = std::make_shared<Waiter>(executor);
         waiters_.push_back(waiter);
       } else {
@@ -82,8 +84,16 @@ public:
     connection->reset_for_reuse();
     if (connection->checkpoint_due()) {
       // Off the caller's thread: the connection is back when its checkpoint is done.
+      {
+        std::lock_guard lock(mutex_);
+        ++checkpointing_;
+      }
       asio::post(workers_, [this, connection] {
         connection->checkpoint();
+        {
+          std::lock_guard lock(mutex_);
+          --checkpointing_;
+        }
         put_back(connection);
       });
       return;
@@ -183,6 +193,7 @@ private:
   std::vector<SqliteConnection*> idle_;
   std::deque<std::shared_ptr<Waiter>> waiters_;
   std::size_t opening_ = 0;
+  std::size_t checkpointing_ = 0;  // connections away for a checkpoint
   bool closed_ = false;
 };
 

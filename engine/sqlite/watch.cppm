@@ -110,8 +110,9 @@ private:
     }
     const auto waited = now - busy_since_;
     if (waited >= busy_timeout_) return 0;
-    static constexpr int kDelaysMs[] = {1, 2, 5, 10};
-    const auto delay = std::chrono::milliseconds(kDelaysMs[std::min<std::size_t>(count, std::size(kDelaysMs) - 1)]);
+    // Short first waits: a lock is mostly held for a commit or a checkpoint, a millisecond or two.
+    static constexpr int kDelaysUs[] = {50, 100, 200, 500, 1000, 2000, 5000, 10000};
+    const auto delay = std::chrono::microseconds(kDelaysUs[std::min<std::size_t>(count, std::size(kDelaysUs) - 1)]);
     std::this_thread::sleep_for(std::min<Clock::duration>(delay, busy_timeout_ - waited));
     return 1;
   }
