@@ -41,6 +41,10 @@ public:
   virtual asio::awaitable<void> execute_all(std::span<const Statement> statements) {
     for (const Statement& s : statements) co_await execute(s, nullptr);
   }
+  // StatementRunner::execute_each on this connection; by one execute per run where the engine has nothing better.
+  virtual asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) {
+    return execute_each_by_one(*this, statement, group_size, sink);
+  }
   virtual asio::awaitable<void> begin(const TransactionOptions& options) = 0;
   virtual asio::awaitable<void> commit() = 0;
   virtual asio::awaitable<void> rollback() = 0;

@@ -24,6 +24,11 @@ constexpr bool inserts_rows_from_arrays(Dialect d) noexcept { return d == Dialec
 // insert itself.
 constexpr bool reports_last_insert_id(Dialect d) noexcept { return d == Dialect::sqlite; }
 
+// Whether a many-row insert runs its one-row statement once per row (execute_each) rather than one statement
+// of all the rows: SQLite steps a short prepared statement per row faster than it runs a VALUES list of
+// thousands of rows, and reports each row's key without RETURNING.
+constexpr bool inserts_rows_one_by_one(Dialect d) noexcept { return d == Dialect::sqlite; }
+
 // Appends the placeholder of the 1-based parameter `number`: ? for SQLite, $n for PostgreSQL.
 inline void append_placeholder(std::string& sql, Dialect d, std::size_t number) {
   if (d == Dialect::sqlite) {

@@ -84,6 +84,29 @@ public:
     co_return result;
   }
 
+  // StatementRunner::execute_each on this engine's transaction in scope, else on a connection of its own (each run
+  // then commits by itself: prefer a transaction).
+  asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) override {
+    if (auto transaction = find_transaction(frame_of(co_await asio::this_coro::executor), this))
+      co_return co_await transaction->execute_each(statement, group_size, sink);
+    ConnectionLease connection = try_acquire();
+    if (!connection) connection = co_await acquire();
+    std::exception_ptr failure;
+    ExecResult result;
+    try {
+      result = co_await query_loggers_.run(
+          statement, sink, [&](RowSink* s) { return connection->execute_each(statement, group_size, s); });
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      connection.reset();  // dropped, not awaited, as in execute()
+      std::rethrow_exception(failure);
+    }
+    if (!give_back_at_once(connection)) co_await give_back(std::move(connection));
+    co_return result;
+  }
+
   // ---- Named nodes (Piccolo's extra_nodes): other engines this one knows by name, a read replica say. A
   // query or a batch goes to one through it:
   //   auto bands = co_await keel::select<Band>().run(db.node("replica"));

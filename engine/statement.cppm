@@ -2,6 +2,7 @@
 module;
 #include <boost/asio/awaitable.hpp>
 #include <concepts>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -9,6 +10,7 @@ module;
 #include <vector>
 export module keel.engine:statement;
 import :dialect;
+import :error;
 import :row;
 import :value;
 
@@ -26,12 +28,44 @@ public:
       : sql_(std::move(sql)), params_(std::move(params)) {}
 
   std::string_view sql() const noexcept { return *sql_; }
+  const std::shared_ptr<const std::string>& shared_sql() const noexcept { return sql_; }
   const std::vector<Value>& params() const noexcept { return params_; }
 
 private:
   std::shared_ptr<const std::string> sql_;
   std::vector<Value> params_;
 };
+
+// The number of runs of an execute_each: its values in groups of group_size.
+inline std::size_t group_count(const Statement& statement, std::size_t group_size) {
+  if (group_size == 0 || statement.params().size() % group_size != 0)
+    throw MisuseError("execute_each takes values in whole groups of at least one: " +
+                      std::to_string(statement.params().size()) + " values in groups of " + std::to_string(group_size));
+  return statement.params().size() / group_size;
+}
+
+// The statement of run `index` of an execute_each: the same text, that run's values.
+inline Statement group_statement(const Statement& statement, std::size_t group_size, std::size_t index) {
+  const auto first = statement.params().begin() + static_cast<std::ptrdiff_t>(index * group_size);
+  return Statement(statement.shared_sql(), std::vector<Value>(first, first + static_cast<std::ptrdiff_t>(group_size)));
+}
+
+// Adds one run's result to an execute_each's.
+inline void add_run(ExecResult& total, const ExecResult& run) {
+  total.rows_affected += run.rows_affected;
+  if (run.last_insert_id) total.insert_ids.push_back(*run.last_insert_id);
+  total.last_insert_id = run.last_insert_id;
+}
+
+// execute_each by one execute per run, for what has nothing better.
+template <class Runner>
+asio::awaitable<ExecResult> execute_each_by_one(Runner& runner, const Statement& statement, std::size_t group_size,
+                                                RowSink* sink) {
+  ExecResult total;
+  const std::size_t runs = group_count(statement, group_size);
+  for (std::size_t i = 0; i < runs; ++i) add_run(total, co_await runner.execute(group_statement(statement, group_size, i), sink));
+  co_return total;
+}
 
 // Something that runs statements: an engine (on a connection of its own choosing, or the transaction in
 // scope) or a transaction.
@@ -40,6 +74,13 @@ public:
   virtual ~StatementRunner() = default;
   virtual Dialect dialect() const = 0;
   virtual asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) = 0;
+  // Runs the statement once per group of group_size of its values, in order (DB-API's executemany): one text,
+  // prepared once, for many rows. The sink hears every run's rows; the result adds up rows_affected and lists
+  // each run's last_insert_id (insert_ids). It stops at the first error, and is not atomic by itself: run it in
+  // a transaction.
+  virtual asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) {
+    return execute_each_by_one(*this, statement, group_size, sink);
+  }
 };
 
 template <class Q>

@@ -42,6 +42,12 @@ public:
     if (!loggers_) co_return co_await connection.execute(statement, sink);
     co_return co_await loggers_->run(statement, sink, [&](RowSink* s) { return connection.execute(statement, s); });
   }
+  asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) override {
+    Connection& connection = live("run a query");
+    if (!loggers_) co_return co_await connection.execute_each(statement, group_size, sink);
+    co_return co_await loggers_->run(statement, sink,
+                                     [&](RowSink* s) { return connection.execute_each(statement, group_size, s); });
+  }
   // In one round trip where the engine can; one by one while a query logger listens, so that it hears each.
   asio::awaitable<void> execute_all(std::span<const Statement> statements) {
     if (!loggers_ || !loggers_->active()) {
@@ -141,6 +147,9 @@ public:
   Dialect dialect() const override { return checked().dialect(); }
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
     return checked().execute(statement, sink);
+  }
+  asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) override {
+    return checked().execute_each(statement, group_size, sink);
   }
   bool active() const noexcept { return state_ && state_->active(); }
   asio::awaitable<void> commit() { return checked().commit(); }

@@ -47,8 +47,12 @@ public:
   result_type result(const ExecResult& outcome) {
     std::vector<T> rows(*rows_);
     if constexpr (table_traits<T>::has_generated_key) {
-      // One row, written without RETURNING where the engine reports its key (reports_last_insert_id).
-      if (!Many && keys_.empty() && outcome.last_insert_id) keys_.push_back(*outcome.last_insert_id);
+      // Written without RETURNING where the engine reports the keys: one row (reports_last_insert_id), or each
+      // row of an execute_each (inserts_rows_one_by_one).
+      if (keys_.empty()) {
+        if (Many) keys_ = outcome.insert_ids;
+        else if (outcome.last_insert_id) keys_.push_back(*outcome.last_insert_id);
+      }
       if (keys_.size() != rows.size())
         throw ProtocolError("the insert returned " + std::to_string(keys_.size()) + " keys for " +
                             std::to_string(rows.size()) + " rows");
@@ -211,6 +215,14 @@ private:
   }
   static asio::awaitable<result_type> run_split(StatementRunner& runner, Insert query) {
     const std::size_t per_statement = rows_per_statement(runner.dialect());
+    if constexpr (Many && !returns_columns && inserted_column_count() > 0) {
+      if (inserts_rows_one_by_one(runner.dialect()) && !query.rows_->empty()) {
+        if (auto* engine = dynamic_cast<Engine*>(&runner))
+          co_return co_await engine->transaction(
+              [&]() -> asio::awaitable<result_type> { co_return co_await run_each(*engine, query); });
+        co_return co_await run_each(runner, query);
+      }
+    }
     if constexpr (Many) {
       if (query.rows_->size() > per_statement) {
         if (auto* engine = dynamic_cast<Engine*>(&runner))
@@ -220,6 +232,22 @@ private:
       }
     }
     co_return co_await run_query(runner, std::move(query));
+  }
+  // The one-row statement once per row, in one call (execute_each): its text is the one-row insert's, rendered
+  // once per dialect.
+  static asio::awaitable<result_type> run_each(StatementRunner& runner, const Insert& query) {
+    const auto& rows = *query.rows_;
+    const Statement one_row =
+        Insert<T, false, NoReturning>(std::make_shared<const std::vector<T>>(rows.begin(), rows.begin() + 1))
+            .statement(runner.dialect());
+    std::vector<Value> values;
+    values.reserve(rows.size() * inserted_column_count());
+    for (const T& row : rows)
+      for_each_inserted([&]<std::size_t I>() { values.push_back(to_value(reflection::get<I>(row))); });
+    InsertedRowsCollector<T, true> collector(query.rows_);
+    const ExecResult result =
+        co_await runner.execute_each(Statement(one_row.shared_sql(), std::move(values)), inserted_column_count(), &collector);
+    co_return collector.result(result);
   }
   static asio::awaitable<result_type> run_parts(StatementRunner& runner, const Insert& query, std::size_t per_statement) {
     result_type all;

@@ -11,6 +11,7 @@ module;
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -162,6 +163,65 @@ public:
     co_return outcome(s, changes_before);
   }
 
+  // One prepared statement, bound and stepped once per group of values: on this thread while the runs take less
+  // than max_inline_time in all, the rest on a worker.
+  asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) override {
+    const std::size_t runs = group_count(statement, group_size);
+    watch_.start_call();
+    const std::string_view sql = statement.sql();
+    PreparedStatement* prepared = nullptr;
+    if (cache_.enabled()) {
+      prepared = cache_.find(sql);
+      if (!prepared && watch_.inline_enabled()) prepared = prepare_here(sql);
+    }
+    if (!prepared) co_return co_await execute_each_by_one(*this, statement, group_size, sink);
+    StatementUse use{prepared->stmt, true};
+    const std::span<const Value> values(statement.params());
+    auto start_run = [&](std::size_t run, Stepping& s, std::int64_t& changes_before) {
+      bind(prepared->stmt, values.subspan(run * group_size, group_size));
+      changes_before = sqlite3_total_changes64(db_);
+      s = Stepping{prepared->stmt, sql, sink};
+    };
+    auto end_run = [&](const Stepping& s, std::int64_t changes_before, ExecResult& total) {
+      add_run(total, outcome(s, changes_before));
+      sqlite3_reset(prepared->stmt);
+    };
+    ExecResult total;
+    Stepping s{prepared->stmt, sql, sink};
+    std::int64_t changes_before = 0;
+    std::size_t next = 0;
+    bool going_on = false;  // run `next` began here and goes on on the worker
+    if (prepared->fast && watch_.inline_enabled()) {
+      const auto start = std::chrono::steady_clock::now();
+      while (next < runs) {
+        start_run(next, s, changes_before);
+        const Ended ended = step_here(s, true);
+        if (ended != Ended::finished) {
+          going_on = ended == Ended::move_on;  // else it starts again there
+          break;
+        }
+        end_run(s, changes_before, total);
+        ++next;
+        if (next % 32 == 0 && !fast(std::chrono::steady_clock::now() - start)) break;
+      }
+    }
+    if (next < runs) {
+      co_await on_worker([&] {
+        if (going_on) {
+          step_there(s);
+          end_run(s, changes_before, total);
+          ++next;
+        }
+        for (; next < runs; ++next) {
+          start_run(next, s, changes_before);
+          step_there(s);
+          end_run(s, changes_before, total);
+        }
+      });
+    }
+    co_return total;
+  }
+
   asio::awaitable<void> begin(const TransactionOptions& options) override {
     if (options.read_only) {
       co_await control(Control::begin_deferred);
@@ -295,7 +355,7 @@ public:
   // Whether a run of `took` earns a start on the caller's thread next time.
   bool fast(std::chrono::steady_clock::duration took) const { return took < watch_.inline_budget(); }
 
-  void bind(sqlite3_stmt* stmt, const std::vector<Value>& params) const {
+  void bind(sqlite3_stmt* stmt, std::span<const Value> params) const {
     const int expected = sqlite3_bind_parameter_count(stmt);
     if (expected != static_cast<int>(params.size()))
       throw MisuseError("the SQL has " + std::to_string(expected) + " parameters but " + std::to_string(params.size()) +

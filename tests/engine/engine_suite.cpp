@@ -633,6 +633,31 @@ TEST_CASE_METHOD(Fixture, "an atomic run keeps its statements' order, and report
   CHECK(popularity("ordered") == 15);
 }
 
+TEST_CASE_METHOD(Fixture, "execute_each runs one statement once per group of values, and stops at an error") {
+  const keel::Statement insert(keel::render_placeholders("INSERT INTO band (name, popularity) VALUES ({}, {})", db.dialect()),
+                               {"a", 1, "b", 2, "c", 3});
+  const keel::ExecResult result = keel::run_sync(db.transaction(
+      [&]() -> asio::awaitable<keel::ExecResult> { co_return co_await db.execute_each(insert, 2, nullptr); }));
+  CHECK(result.rows_affected == 3);
+  CHECK(total() == 3);
+  if (!on_postgres()) {  // SQLite reports each row's key
+    REQUIRE(result.insert_ids.size() == 3);
+    CHECK(db.raw_sync("SELECT id FROM band WHERE name = 'c'")[0].get<std::int64_t>(0) == result.insert_ids[2]);
+  }
+  // The second run fails (a duplicate name): the error reaches the caller, and the transaction keeps nothing.
+  const keel::Statement clashing(insert.shared_sql(), {"d", 4, "a", 5, "e", 6});
+  CHECK_THROWS_AS(keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
+                    co_await db.execute_each(clashing, 2, nullptr);
+                  })),
+                  keel::UniqueViolation);
+  CHECK(total() == 3);
+  CHECK(count("d") == 0);
+  CHECK(count("e") == 0);
+  // Values that are not whole groups are a misuse.
+  CHECK_THROWS_AS(keel::run_sync(db.execute_each(insert, 4, nullptr)), keel::MisuseError);
+  CHECK(total() == 3);
+}
+
 TEST_CASE_METHOD(Fixture, "a script of several statements runs, inside a transaction too") {
   db.raw_sync("CREATE TABLE one (x INTEGER); CREATE TABLE two (y INTEGER)");
   keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {

@@ -354,7 +354,9 @@ TEST_CASE_METHOD(Fixture, "orm: an insert too large for one statement is split, 
   auto saved = keel::insert(many).run_sync(db);
   db.remove_query_logger(logger);
   REQUIRE(saved.size() == total);
-  CHECK(statements == (from_arrays ? 1 : 3));
+  // One statement of arrays (PostgreSQL), or one call of the one-row statement per row (SQLite's execute_each).
+  const bool one_call = from_arrays || keel::inserts_rows_one_by_one(db.dialect());
+  CHECK(statements == (one_call ? 1 : 3));
   CHECK(bound == (from_arrays ? 4 : total * 4));
   CHECK(keel::count<Band>().run_sync(db) == static_cast<std::int64_t>(total + 3));
   // The keys of every part belong to their rows, NULLs stay NULL.
