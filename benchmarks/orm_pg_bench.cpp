@@ -43,42 +43,26 @@
 #include "../tests/support/run_on_loop.hpp"
 #include "bench_support.hpp"
 import keel;
+#include "band_workload.hpp"
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using keel::c;
 
-struct Band {  // table "band"
-  keel::Id id;
-  std::string name;
-  std::int64_t popularity = 0;
-  std::optional<std::string> country;
-};
-
 namespace {
 
-constexpr int kRows = 10'000;
+using keel_bench::digest;
+using keel_bench::kRows;
+using keel_bench::new_band;
+using keel_bench::pick;
 const int kRounds = keel_bench::rounds_from_environment(5);
 
-// Row n of the table (id n + 1 once inserted), and of every row the workloads insert.
-Band new_band(int n) {
-  std::optional<std::string> country;
-  if (n % 4 != 0) country = "country " + std::to_string(n % 50);
-  return Band{.name = "band " + std::to_string(n), .popularity = n, .country = std::move(country)};
-}
 // The same rows, made by the server: restores the table between workloads and rounds.
 constexpr const char* kReset =
     "TRUNCATE band RESTART IDENTITY;"
     "INSERT INTO band (name, popularity, country) SELECT 'band ' || n, n, "
     "CASE WHEN n % 4 = 0 THEN NULL ELSE 'country ' || (n % 50) END FROM generate_series(0, 9999) AS n;"
     "ANALYZE band";
-// The ids the selects visit: 7919 is prime to 10,000, so the first 10,000 are all different.
-std::int64_t pick(int i) { return std::int64_t{i} * 7919 % kRows + 1; }
-// What each side adds up from the rows it read, to check that both read the same.
-std::int64_t digest(const Band& b) {
-  return *b.id + b.popularity + static_cast<std::int64_t>(b.name.size()) +
-         (b.country ? 1'000 + static_cast<std::int64_t>(b.country->size()) : 0);
-}
 
 // ---- Timing: wall time and the client's own CPU time (all threads).
 

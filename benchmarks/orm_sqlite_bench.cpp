@@ -35,27 +35,19 @@
 #include <unistd.h>
 #include "bench_support.hpp"
 import keel;
+#include "band_workload.hpp"
 
 namespace asio = boost::asio;
 using keel::c;
 
-struct Band {  // table "band"
-  keel::Id id;
-  std::string name;
-  std::int64_t popularity = 0;
-  std::optional<std::string> country;
-};
-
 namespace {
 
-constexpr int kRows = 10'000;
+using keel_bench::digest;
+using keel_bench::kRows;
+using keel_bench::new_band;
+using keel_bench::pick;
 const int kRounds = keel_bench::rounds_from_environment(7);
 
-Band new_band(int n) {
-  std::optional<std::string> country;
-  if (n % 4 != 0) country = "country " + std::to_string(n % 50);
-  return Band{.name = "band " + std::to_string(n), .popularity = n, .country = std::move(country)};
-}
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS band (id INTEGER PRIMARY KEY, name TEXT NOT NULL, popularity INTEGER NOT NULL, "
     "country TEXT)";
@@ -65,11 +57,6 @@ constexpr const char* kReset =
     "WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < 9999) "
     "INSERT INTO band (id, name, popularity, country) SELECT x + 1, 'band ' || x, x, "
     "CASE WHEN x % 4 = 0 THEN NULL ELSE 'country ' || (x % 50) END FROM n";
-std::int64_t pick(int i) { return std::int64_t{i} * 7919 % kRows + 1; }
-std::int64_t digest(const Band& b) {
-  return *b.id + b.popularity + static_cast<std::int64_t>(b.name.size()) +
-         (b.country ? 1'000 + static_cast<std::int64_t>(b.country->size()) : 0);
-}
 
 // ---- sqlite3's side.
 

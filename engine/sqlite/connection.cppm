@@ -147,11 +147,7 @@ public:
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
     watch_.start_call();
     const std::string_view sql = statement.sql();
-    PreparedStatement* prepared = nullptr;
-    if (cache_.enabled()) {
-      prepared = cache_.find(sql);
-      if (!prepared && watch_.inline_enabled()) prepared = prepare_here(sql);
-    }
+    PreparedStatement* prepared = prepared_for(sql);
     // A text of several statements, a busy schema, or no statement cache: prepared and run on a worker.
     if (!prepared) co_return co_await on_worker([&] { return execute_uncached(statement, sink); });
     StatementUse use{prepared->stmt, true};
@@ -169,11 +165,7 @@ public:
     const std::size_t runs = group_count(statement, group_size);
     watch_.start_call();
     const std::string_view sql = statement.sql();
-    PreparedStatement* prepared = nullptr;
-    if (cache_.enabled()) {
-      prepared = cache_.find(sql);
-      if (!prepared && watch_.inline_enabled()) prepared = prepare_here(sql);
-    }
+    PreparedStatement* prepared = prepared_for(sql);
     if (!prepared) co_return co_await execute_each_by_one(*this, statement, group_size, sink);
     StatementUse use{prepared->stmt, true};
     const std::span<const Value> values(statement.params());
@@ -439,6 +431,14 @@ private:
     if (!query_only_) co_return;
     query_only_ = false;
     co_await control(Control::query_only_off);
+  }
+
+  // The cached statement for a text, prepared here when it is new; null when a worker must take the text (no
+  // cache, several statements, a busy schema).
+  PreparedStatement* prepared_for(std::string_view sql) {
+    if (!cache_.enabled()) return nullptr;
+    if (PreparedStatement* cached = cache_.find(sql)) return cached;
+    return watch_.inline_enabled() ? prepare_here(sql) : nullptr;
   }
 
   // Prepares a text on this thread and caches it; null when it is not one statement or the schema is busy, for
