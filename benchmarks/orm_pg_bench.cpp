@@ -241,17 +241,7 @@ int main(int argc, char** argv) try {
     reset();
     std::int64_t keel_sum = 0, pq_sum = 0;
     report("O1", measure(n,
-                         [&] {
-                           run([&]() -> asio::awaitable<void> {
-                             for (int i = 0; i < n; ++i) {
-                               const std::int64_t id = pick(i);
-                               std::optional<Band> band =
-                                   co_await keel::select<Band>().where(c<&Band::id> == id).first().run(db);
-                               if (!band) throw std::runtime_error("O1: no band " + std::to_string(id));
-                               keel_sum += digest(*band);
-                             }
-                           }());
-                         },
+                         [&] { keel_sum += run(keel_bench::orm_select_by_id(db, n)); },
                          [&] {
                            for (int i = 0; i < n; ++i) pq_sum += digest(pq_select(p, pick(i)));
                          }));
@@ -262,14 +252,7 @@ int main(int argc, char** argv) try {
     constexpr int n = 2'000;
     std::int64_t keel_sum = 0, pq_sum = 0;
     report("O2", measure(n,
-                         [&] {
-                           run([&]() -> asio::awaitable<void> {
-                             for (int i = 0; i < n; ++i) {
-                               const Band saved = co_await keel::insert(new_band(kRows + i)).run(db);
-                               keel_sum += digest(saved);
-                             }
-                           }());
-                         },
+                         [&] { keel_sum += run(keel_bench::orm_insert_each(db, n)); },
                          [&] {
                            for (int i = 0; i < n; ++i) {
                              Band band = new_band(kRows + i);
@@ -286,14 +269,7 @@ int main(int argc, char** argv) try {
     reset();
     std::int64_t keel_sum = 0, pq_sum = 0;
     report("O3", measure(double(times) * kRows,
-                         [&] {
-                           run([&]() -> asio::awaitable<void> {
-                             for (int t = 0; t < times; ++t) {
-                               const std::vector<Band> rows = co_await keel::select<Band>().run(db);
-                               for (const Band& band : rows) keel_sum += digest(band);
-                             }
-                           }());
-                         },
+                         [&] { keel_sum += run(keel_bench::orm_select_all(db, times)); },
                          [&] {
                            for (int t = 0; t < times; ++t) {
                              PGresult* r = PQexecPrepared(p, "all", 0, nullptr, nullptr, nullptr, 1);
@@ -313,24 +289,7 @@ int main(int argc, char** argv) try {
     constexpr int n = 500;
     std::int64_t keel_sum = 0, pq_sum = 0;
     report("O4", measure(n,
-                         [&] {
-                           run([&]() -> asio::awaitable<void> {
-                             for (int i = 0; i < n; ++i) {
-                               const std::int64_t id = pick(i);
-                               co_await db.transaction([&]() -> asio::awaitable<void> {  // the queries name no engine
-                                 std::optional<Band> band =
-                                     co_await keel::select<Band>().where(c<&Band::id> == id).first().run();
-                                 if (!band) throw std::runtime_error("O4: no band " + std::to_string(id));
-                                 co_await keel::update<Band>()
-                                     .set(c<&Band::popularity>, c<&Band::popularity> + 1)
-                                     .where(c<&Band::id> == id)
-                                     .run();
-                                 const Band added = co_await keel::insert(new_band(kRows + i)).run();
-                                 keel_sum += digest(*band) + *added.id;
-                               });
-                             }
-                           }());
-                         },
+                         [&] { keel_sum += run(keel_bench::orm_transactions(db, n)); },
                          [&] {
                            for (int i = 0; i < n; ++i) {
                              const std::int64_t id = pick(i);

@@ -211,16 +211,7 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
     reset();
     std::int64_t keel_sum = 0, raw_sum = 0;
     keel_bench::report("O1", measure(n,
-                                     [&] {
-                                       run([&]() -> asio::awaitable<void> {
-                                         for (int i = 0; i < n; ++i) {
-                                           std::optional<Band> band =
-                                               co_await keel::select<Band>().where(c<&Band::id> == pick(i)).first().run(db);
-                                           if (!band) throw std::runtime_error("O1: no band");
-                                           keel_sum += digest(*band);
-                                         }
-                                       }());
-                                     },
+                                     [&] { keel_sum += run(keel_bench::orm_select_by_id(db, n)); },
                                      [&] {
                                        for (int i = 0; i < n; ++i) raw_sum += digest(raw.select(pick(i)));
                                      }),
@@ -232,12 +223,7 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
     constexpr int n = 2'000;
     std::int64_t keel_sum = 0, raw_sum = 0;
     keel_bench::report("O2", measure(n,
-                                     [&] {
-                                       run([&]() -> asio::awaitable<void> {
-                                         for (int i = 0; i < n; ++i)
-                                           keel_sum += digest(co_await keel::insert(new_band(kRows + i)).run(db));
-                                       }());
-                                     },
+                                     [&] { keel_sum += run(keel_bench::orm_insert_each(db, n)); },
                                      [&] {
                                        for (int i = 0; i < n; ++i) {
                                          Band band = new_band(kRows + i);
@@ -255,13 +241,7 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
     reset();
     std::int64_t keel_sum = 0, raw_sum = 0;
     keel_bench::report("O3", measure(double(times) * kRows,
-                                     [&] {
-                                       run([&]() -> asio::awaitable<void> {
-                                         for (int t = 0; t < times; ++t)
-                                           for (const Band& band : co_await keel::select<Band>().run(db))
-                                             keel_sum += digest(band);
-                                       }());
-                                     },
+                                     [&] { keel_sum += run(keel_bench::orm_select_all(db, times)); },
                                      [&] {
                                        for (int t = 0; t < times; ++t)
                                          for (const Band& band : raw.select_all()) raw_sum += digest(band);
@@ -274,24 +254,7 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
     constexpr int n = 500;
     std::int64_t keel_sum = 0, raw_sum = 0;
     keel_bench::report("O4", measure(n,
-                                     [&] {
-                                       run([&]() -> asio::awaitable<void> {
-                                         for (int i = 0; i < n; ++i) {
-                                           const std::int64_t id = pick(i);
-                                           co_await db.transaction([&]() -> asio::awaitable<void> {
-                                             std::optional<Band> band =
-                                                 co_await keel::select<Band>().where(c<&Band::id> == id).first().run();
-                                             if (!band) throw std::runtime_error("O4: no band");
-                                             co_await keel::update<Band>()
-                                                 .set(c<&Band::popularity>, c<&Band::popularity> + 1)
-                                                 .where(c<&Band::id> == id)
-                                                 .run();
-                                             const Band added = co_await keel::insert(new_band(kRows + i)).run();
-                                             keel_sum += digest(*band) + *added.id;
-                                           });
-                                         }
-                                       }());
-                                     },
+                                     [&] { keel_sum += run(keel_bench::orm_transactions(db, n)); },
                                      [&] {
                                        for (int i = 0; i < n; ++i) {
                                          const std::int64_t id = pick(i);

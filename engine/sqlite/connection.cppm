@@ -11,6 +11,7 @@ module;
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -295,15 +296,24 @@ public:
   enum class Ended { finished, move_on, restart };
 
   // Steps on this thread. `first`: nothing of this statement has been handed out before this run.
-  Ended step_here(Stepping& s, bool first) {
+  Ended step_here(Stepping& s, bool first) { return step(s, true, first); }
+
+  // Steps on a worker, from where the statement is, to its end or max_rows.
+  void step_there(Stepping& s) { step(s, false, false); }
+
+  // The one stepping loop: on the caller's thread (here) it may stop early for a worker to go on; elsewhere it
+  // runs to the end or max_rows.
+  Ended step(Stepping& s, bool here, bool first) {
     const bool readonly = sqlite3_stmt_readonly(s.stmt);
-    InlineScope scope(watch_, first && readonly);
+    std::optional<InlineScope> scope;
+    if (here) scope.emplace(watch_, first && readonly);
     StatementRowReader reader(s.stmt);
     while (s.rows < s.max_rows) {
       const int rc = sqlite3_step(s.stmt);
       if (rc == SQLITE_ROW) {
         if (s.sink) s.sink->on_row(reader);
         ++s.rows;
+        if (!here) continue;
         watch_.row_delivered();
         if (watch_.overran() && s.rows < s.max_rows) return Ended::move_on;
         continue;
@@ -314,7 +324,7 @@ public:
       }
       // Interrupted for its time here, or busy (the watch does not wait here): it goes again on a worker. A
       // busy write may go again only outside a transaction; inside one, SQLite wants the transaction undone.
-      const bool restartable = first && s.rows == 0 &&
+      const bool restartable = here && first && s.rows == 0 &&
                                ((rc == SQLITE_INTERRUPT && watch_.stopped_for_overrun()) ||
                                 ((rc & 0xff) == SQLITE_BUSY && (readonly || sqlite3_get_autocommit(db_))));
       if (restartable) {
@@ -324,24 +334,6 @@ public:
       watch_.fail(s.sql);
     }
     return Ended::finished;
-  }
-
-  // Steps on a worker, from where the statement is, to its end or max_rows.
-  void step_there(Stepping& s) {
-    StatementRowReader reader(s.stmt);
-    while (s.rows < s.max_rows) {
-      const int rc = sqlite3_step(s.stmt);
-      if (rc == SQLITE_ROW) {
-        if (s.sink) s.sink->on_row(reader);
-        ++s.rows;
-        continue;
-      }
-      if (rc == SQLITE_DONE) {
-        s.done = true;
-        return;
-      }
-      watch_.fail(s.sql);
-    }
   }
 
   // Whether a run of `took` earns a start on the caller's thread next time.
