@@ -148,7 +148,7 @@ public:
       failure = std::current_exception();
     }
     if (failure) {
-      co_await give_back(std::move(connection));
+      connection.reset();  // dropped, not awaited: after an Asio cancellation a co_await would throw instead
       std::rethrow_exception(failure);
     }
     co_return Transaction(std::make_shared<TransactionState>(this, std::move(connection), &query_loggers_));

@@ -76,8 +76,8 @@ public:
   virtual asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) = 0;
   // Runs the statement once per group of group_size of its values, in order (DB-API's executemany): one text,
   // prepared once, for many rows. The sink hears every run's rows; the result adds up rows_affected and lists
-  // each run's last_insert_id (insert_ids). It stops at the first error, and is not atomic by itself: run it in
-  // a transaction.
+  // the last_insert_id of each run that inserted a row (insert_ids: a run that inserted nothing, an INSERT OR
+  // IGNORE say, adds none). It stops at the first error, and is not atomic by itself: run it in a transaction.
   virtual asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) {
     return execute_each_by_one(*this, statement, group_size, sink);
   }

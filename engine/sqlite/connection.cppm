@@ -130,6 +130,9 @@ public:
     if (!prepared.fast || !watch_.inline_enabled()) return false;
     const Ended ended = step_here(s, true);
     from_start = ended == Ended::restart;
+    // A run that overran here goes to a worker next time (the watch sees CPU-bound overruns; a write slowed by
+    // I/O alone has few progress calls and may stay here).
+    if (ended == Ended::finished && watch_.overran()) prepared.fast = false;
     return ended == Ended::finished;
   }
 
@@ -146,6 +149,7 @@ public:
   Dialect dialect() const override { return Dialect::sqlite; }
 
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
+    ensure_transaction_kept();
     watch_.start_call();
     const std::string_view sql = statement.sql();
     PreparedStatement* prepared = prepared_for(sql);
@@ -164,6 +168,7 @@ public:
   // than max_inline_time in all, the rest on a worker.
   asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) override {
     const std::size_t runs = group_count(statement, group_size);
+    ensure_transaction_kept();
     watch_.start_call();
     const std::string_view sql = statement.sql();
     PreparedStatement* prepared = prepared_for(sql);
@@ -195,11 +200,14 @@ public:
         }
         end_run(s, changes_before, total);
         ++next;
+        if (watch_.overran()) prepared->fast = false;  // one run took the whole budget: the next call starts there
         if (next % 32 == 0 && !fast(std::chrono::steady_clock::now() - start)) break;
       }
     }
     if (next < runs) {
       co_await on_worker([&] {
+        const auto start = std::chrono::steady_clock::now();
+        const std::size_t first_here = next;
         if (going_on) {
           step_there(s);
           end_run(s, changes_before, total);
@@ -210,6 +218,9 @@ public:
           step_there(s);
           end_run(s, changes_before, total);
         }
+        // Whether one run is fast: where the next call's runs start.
+        const auto per_run = (std::chrono::steady_clock::now() - start) / static_cast<long>(runs - first_here);
+        prepared->fast = !going_on && fast(per_run);
       });
     }
     co_return total;
@@ -218,6 +229,7 @@ public:
   asio::awaitable<void> begin(const TransactionOptions& options) override {
     if (options.read_only) {
       co_await control(Control::begin_deferred);
+      in_transaction_ = true;
       co_await control(Control::query_only_on);
       query_only_ = true;
       co_return;
@@ -227,15 +239,20 @@ public:
       case SqliteLockMode::immediate: co_await control(Control::begin_immediate); break;
       case SqliteLockMode::exclusive: co_await control(Control::begin_exclusive); break;
     }
+    in_transaction_ = true;
   }
   asio::awaitable<void> commit() override {
+    in_transaction_ = false;
     co_await end_query_only();
     // Some errors (a full disk, an I/O error, a busy deadlock) make SQLite roll the whole transaction back.
     if (sqlite3_get_autocommit(db_)) throw_commit_rolled_back();
     co_await control(Control::commit);
   }
   asio::awaitable<void> rollback() override {
+    in_transaction_ = false;
     co_await end_query_only();
+    // An interrupted write, a full disk or an I/O error may have rolled the transaction back already.
+    if (sqlite3_get_autocommit(db_)) co_return;
     co_await control(Control::rollback);
   }
   asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) override {
@@ -262,6 +279,7 @@ public:
 
   // Makes the connection fit for its next borrower: an open transaction is rolled back.
   void reset_for_reuse() noexcept {
+    in_transaction_ = false;
     watch_.start_call();  // a cancellation of the last call must not stop the reset
     try {
       if (query_only_) {
@@ -323,10 +341,12 @@ public:
         return Ended::finished;
       }
       // Interrupted for its time here, or busy (the watch does not wait here): it goes again on a worker. A
-      // busy write may go again only outside a transaction; inside one, SQLite wants the transaction undone.
+      // busy write may go again only while its transaction holds no lock yet (autocommit, or a deferred
+      // transaction's first statement); after that SQLite wants the transaction undone.
       const bool restartable = here && first && s.rows == 0 &&
                                ((rc == SQLITE_INTERRUPT && watch_.stopped_for_overrun()) ||
-                                ((rc & 0xff) == SQLITE_BUSY && (readonly || sqlite3_get_autocommit(db_))));
+                                ((rc & 0xff) == SQLITE_BUSY &&
+                                 (readonly || sqlite3_txn_state(db_, nullptr) == SQLITE_TXN_NONE)));
       if (restartable) {
         sqlite3_reset(s.stmt);
         return Ended::restart;
@@ -423,6 +443,16 @@ private:
     if (!query_only_) co_return;
     query_only_ = false;
     co_await control(Control::query_only_off);
+  }
+
+  // Inside a transaction that SQLite has rolled back by itself (an interrupted write, a full disk), a statement
+  // would run and commit on its own: it is refused, and the transaction's end reports the rollback.
+  void ensure_transaction_kept() const {
+    if (in_transaction_ && sqlite3_get_autocommit(db_)) throw_transaction_lost();
+  }
+  [[noreturn]] static void throw_transaction_lost() {
+    throw TransactionError("the SQLite transaction was rolled back by an error (an interrupted write, a full disk, "
+                           "an I/O error): nothing in it was kept; end it and start again");
   }
 
   // The cached statement for a text, prepared here when it is new; null when a worker must take the text (no
@@ -527,6 +557,7 @@ private:
   PreparedStatement control_[std::size(kControlSql)] = {};
   StatementWatch watch_;
   bool query_only_ = false;
+  bool in_transaction_ = false;  // begun by begin(), not yet ended by commit() or rollback()
   bool checkpoint_due_ = false;
 };
 
@@ -542,6 +573,7 @@ inline asio::awaitable<std::size_t> SqliteCursor::fetch(std::size_t max_rows, Ro
     if (fast_ && watch.inline_enabled()) {
       const auto ended = connection_.step_here(s, first);
       went_on = ended == SqliteConnection::Ended::move_on;
+      if (ended == SqliteConnection::Ended::finished && watch.overran()) fast_ = false;
       if (ended == SqliteConnection::Ended::finished) {
         done_ = s.done;
         co_return s.rows;

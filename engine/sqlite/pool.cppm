@@ -11,6 +11,7 @@ module;
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <exception>
@@ -35,35 +36,40 @@ public:
 
   asio::awaitable<ConnectionLease> acquire() {
     const asio::any_io_executor executor = co_await asio::this_coro::executor;
-    std::shared_ptr<Waiter> waiter;
-    {
-      std::lock_guard lock(mutex_);
-      ensure_open();
-      if (!idle_.empty()) {
-        SqliteConnection* connection = idle_.back();
-        idle_.pop_back();
-        co_return lease(connection);
+    const auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
+    for (;;) {
+      std::shared_ptr<Waiter> waiter;
+      {
+        std::lock_guard lock(mutex_);
+        ensure_open();
+        if (!idle_.empty()) {
+          SqliteConnection* connection = idle_.back();
+          idle_.pop_back();
+          co_return lease(connection);
+        }
+        // A connection back soon from its checkpoint is worth waiting for: its page cache and statements are
+        // warm, where a new connection would start cold.
+        if (connections_.size() + opening_ >= options_.max_connections || checkpointing_ > 0) {
+          waiter = std::make_shared<Waiter>(executor);
+          waiters_.push_back(waiter);
+        } else {
+          ++opening_;
+        }
       }
-      // A connection back soon from its checkpoint is worth waiting for: its page cache and statements are warm,
-      // where a new connection would start cold.
-      if (connections_.size() + opening_ >= options_.max_connections || checkpointing_ > 0) {
-        waiter = std::make_shared<Waiter>(executor);
-        waiters_.push_back(waiter);
-      } else {
-        ++opening_;
-      }
-    }
-    if (!waiter) co_return co_await open_connection();
+      if (!waiter) co_return co_await open_connection();
 
-    waiter->timer.expires_after(options_.acquire_timeout);
-    boost::system::error_code ignored;
-    co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-    std::lock_guard lock(mutex_);
-    if (waiter->handed) co_return lease(waiter->handed);
-    std::erase(waiters_, waiter);
-    ensure_open();
-    throw TimeoutError("no SQLite connection became free within " + std::to_string(options_.acquire_timeout.count()) +
-                       " ms (max_connections = " + std::to_string(options_.max_connections) + ")");
+      waiter->timer.expires_at(deadline);
+      boost::system::error_code ignored;
+      co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      std::lock_guard lock(mutex_);
+      if (waiter->handed) co_return lease(waiter->handed);
+      std::erase(waiters_, waiter);
+      ensure_open();
+      // Woken without a connection when the checkpoints are over: there may be room for a new one now.
+      if (waiter->recheck && std::chrono::steady_clock::now() < deadline) continue;
+      throw TimeoutError("no SQLite connection became free within " + std::to_string(options_.acquire_timeout.count()) +
+                         " ms (max_connections = " + std::to_string(options_.max_connections) + ")");
+    }
   }
 
   // An idle connection at once, or an empty lease.
@@ -90,11 +96,17 @@ public:
       }
       asio::post(workers_, [this, connection] {
         connection->checkpoint();
+        put_back(connection);
+        // The borrowers that waited for a checkpoint and did not get this connection look again: they may open one.
+        std::vector<std::shared_ptr<Waiter>> others;
         {
           std::lock_guard lock(mutex_);
-          --checkpointing_;
+          if (--checkpointing_ == 0) {
+            for (auto& waiter : waiters_) waiter->recheck = true;
+            others.assign(waiters_.begin(), waiters_.end());
+          }
         }
-        put_back(connection);
+        for (auto& waiter : others) wake(waiter);
       });
       return;
     }
@@ -132,6 +144,7 @@ private:
     explicit Waiter(const asio::any_io_executor& executor) : timer(executor) {}
     asio::steady_timer timer;
     SqliteConnection* handed = nullptr;
+    bool recheck = false;  // woken to look for room again, not handed a connection
   };
 
   // The connection is free again: to the first waiting borrower, else idle.

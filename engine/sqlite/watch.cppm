@@ -61,6 +61,11 @@ public:
 
   // Throws the error of a failed step: CanceledError or TimeoutError when the watch stopped it.
   [[noreturn]] void fail(std::string_view sql) const {
+    // Only a statement the watch stopped (interrupted, or let go of a lock) fails for the cancel or the deadline;
+    // any other error is the database's own, a unique violation say.
+    const int code = sqlite3_extended_errcode(db_) & 0xff;
+    if (code != SQLITE_INTERRUPT && code != SQLITE_BUSY && code != SQLITE_LOCKED)
+      throw_error(sqlite3_extended_errcode(db_), sqlite3_errmsg(db_));
     if (cancel_requested_.load(std::memory_order_relaxed))
       throw CanceledError("the SQLite statement was cancelled: " + std::string(sql));
     if (stop_ == Stop::timed_out || (deadline_ && Clock::now() >= *deadline_))

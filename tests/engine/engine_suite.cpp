@@ -644,18 +644,24 @@ TEST_CASE_METHOD(Fixture, "execute_each runs one statement once per group of val
     REQUIRE(result.insert_ids.size() == 3);
     CHECK(db.raw_sync("SELECT id FROM band WHERE name = 'c'")[0].get<std::int64_t>(0) == result.insert_ids[2]);
   }
+  // Again, the text known now (SQLite runs it on the caller's thread this time).
+  const keel::Statement more(insert.shared_sql(), {"f", 7, "g", 8});
+  CHECK(keel::run_sync(db.transaction([&]() -> asio::awaitable<keel::ExecResult> {
+          co_return co_await db.execute_each(more, 2, nullptr);
+        })).rows_affected == 2);
+  CHECK(total() == 5);
   // The second run fails (a duplicate name): the error reaches the caller, and the transaction keeps nothing.
   const keel::Statement clashing(insert.shared_sql(), {"d", 4, "a", 5, "e", 6});
   CHECK_THROWS_AS(keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
                     co_await db.execute_each(clashing, 2, nullptr);
                   })),
                   keel::UniqueViolation);
-  CHECK(total() == 3);
+  CHECK(total() == 5);
   CHECK(count("d") == 0);
   CHECK(count("e") == 0);
   // Values that are not whole groups are a misuse.
   CHECK_THROWS_AS(keel::run_sync(db.execute_each(insert, 4, nullptr)), keel::MisuseError);
-  CHECK(total() == 3);
+  CHECK(total() == 5);
 }
 
 TEST_CASE_METHOD(Fixture, "a script of several statements runs, inside a transaction too") {
