@@ -106,7 +106,7 @@ public:
             others.assign(waiters_.begin(), waiters_.end());
           }
         }
-        for (auto& waiter : others) wake(waiter);
+        for (auto& waiter : others) wake(std::move(waiter));
       });
       return;
     }
@@ -127,7 +127,7 @@ public:
       std::lock_guard lock(mutex_);
       for (SqliteConnection* connection : idle) forget(connection);
     }
-    for (auto& waiter : waiters) wake(waiter);
+    for (auto& waiter : waiters) wake(std::move(waiter));
   }
 
   std::size_t size() const {
@@ -164,12 +164,16 @@ private:
         idle_.push_back(connection);
       }
     }
-    wake(waiter);
+    wake(std::move(waiter));
   }
 
 
-  static void wake(const std::shared_ptr<Waiter>& waiter) {
-    if (waiter) asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
+  // The waiter's last reference goes with the posted call, so that its timer dies on its own loop's thread,
+  // never on the thread that wakes it (a worker, after a checkpoint).
+  static void wake(std::shared_ptr<Waiter> waiter) {
+    if (!waiter) return;
+    auto executor = waiter->timer.get_executor();
+    asio::post(executor, [waiter = std::move(waiter)] { waiter->timer.cancel(); });
   }
 
   void ensure_open() const {
