@@ -40,7 +40,9 @@ auto run_blocking(const Worker& worker, F call, OnCancel on_cancel) {
       [worker](auto handler, F call, OnCancel on_cancel) {
         auto slot = asio::get_associated_cancellation_slot(handler);
         if (slot.is_connected()) slot.assign([on_cancel](asio::cancellation_type) mutable { on_cancel(); });
-        // Keeps the caller's event loop alive while the call runs elsewhere.
+        // Keeps the caller's event loop alive while the call runs elsewhere. It ends inside the completion, on the
+        // caller's thread: ended here on the worker after the completion ran, it could bring the loop's work count
+        // to zero and stop a loop that has meanwhile been restarted for other work (a sync call's private loop).
         auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
         asio::post(worker, [handler = std::move(handler), call = std::move(call), home = std::move(home)]() mutable {
           std::exception_ptr failure;
@@ -50,7 +52,8 @@ auto run_blocking(const Worker& worker, F call, OnCancel on_cancel) {
             } catch (...) {
               failure = std::current_exception();
             }
-            asio::post(home, [handler = std::move(handler), failure]() mutable {
+            auto target = home;
+            asio::post(target, [handler = std::move(handler), failure, home = std::move(home)]() mutable {
               asio::get_associated_cancellation_slot(handler).clear();
               std::move(handler)(failure);
             });
@@ -61,7 +64,9 @@ auto run_blocking(const Worker& worker, F call, OnCancel on_cancel) {
             } catch (...) {
               failure = std::current_exception();
             }
-            asio::post(home, [handler = std::move(handler), failure, result = std::move(result)]() mutable {
+            auto target = home;
+            asio::post(target, [handler = std::move(handler), failure, result = std::move(result),
+                                home = std::move(home)]() mutable {
               asio::get_associated_cancellation_slot(handler).clear();
               std::move(handler)(failure, result ? std::move(*result) : R{});
             });
