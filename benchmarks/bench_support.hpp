@@ -4,12 +4,14 @@
 #pragma once
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -118,6 +120,13 @@ T run(boost::asio::awaitable<T> work) {
   return keel_support::run_on(loop(), std::move(work));
 }
 
+// Both sides ran the same rounds on the same rows: their digests must agree (unless one side ran alone).
+inline void verify(const char* name, std::int64_t keel_sum, std::int64_t other_sum) {
+  if (only_side().empty() && keel_sum != other_sum)
+    throw std::runtime_error(std::string(name) + ": the two sides read different data (" + std::to_string(keel_sum) +
+                             " against " + std::to_string(other_sum) + ")");
+}
+
 // A private cluster for one run, started in a temporary folder and stopped at the end.
 struct PrivateCluster {
   std::string dir;
@@ -138,5 +147,14 @@ struct PrivateCluster {
 private:
   static std::string script() { return std::string(KEEL_SOURCE_DIR) + "/tests/postgres/cluster"; }
 };
+
+// The DSN of a PostgreSQL benchmark's run: argv[1], or (with none, or "-") a private cluster started into
+// `cluster`, which stops it when it goes.
+inline std::string dsn_or_private_cluster(int argc, char** argv, const std::string& name,
+                                          std::unique_ptr<PrivateCluster>& cluster) {
+  if (argc > 1 && std::string(argv[1]) != "-") return argv[1];
+  cluster = std::make_unique<PrivateCluster>(name);
+  return cluster->dsn;
+}
 
 }  // namespace keel_bench

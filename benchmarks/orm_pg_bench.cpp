@@ -52,6 +52,7 @@ using keel::c;
 namespace {
 
 using keel_bench::digest;
+using keel_bench::verify;
 using keel_bench::kRows;
 using keel_bench::new_band;
 using keel_bench::pick;
@@ -199,26 +200,14 @@ Result measure(double operations, const std::function<void()>& keel_side, const 
   return keel_bench::measure(kRounds, operations, keel_side, libpq_side, between);
 }
 
-// Both sides ran the same rounds on the same rows: their digests must agree.
-void verify(const char* name, std::int64_t keel_sum, std::int64_t libpq_sum) {
-  if (only_side().empty() && keel_sum != libpq_sum)
-    throw std::runtime_error(std::string(name) + ": the two sides read different data (" + std::to_string(keel_sum) +
-                             " against " + std::to_string(libpq_sum) + ")");
-}
-
 
 }  // namespace
 
 int main(int argc, char** argv) try {
   std::unique_ptr<keel_bench::PrivateCluster> cluster;
-  std::string dsn;
+  const std::string dsn = keel_bench::dsn_or_private_cluster(argc, argv, "keel-orm-pg-bench", cluster);
   std::vector<std::string> only(argv + std::min(argc, 2), argv + argc);
   auto selected = [&](const std::string& name) { return only.empty() || std::ranges::find(only, name) != only.end(); };
-  if (argc > 1 && std::string(argv[1]) != "-") dsn = argv[1];
-  else {
-    cluster = std::make_unique<keel_bench::PrivateCluster>("keel-orm-pg-bench");
-    dsn = cluster->dsn;
-  }
   auto pq = pq_connect(dsn);
   PGconn* const p = pq.get();
   pq_exec(p, "SET client_min_messages = warning; DROP TABLE IF EXISTS band;"

@@ -43,6 +43,7 @@ using keel::c;
 namespace {
 
 using keel_bench::digest;
+using keel_bench::verify;
 using keel_bench::kRows;
 using keel_bench::new_band;
 using keel_bench::pick;
@@ -135,12 +136,6 @@ struct Raw {
 // ---- keel's side: the engine's defaults, on the event loop of bench_support.
 
 using keel_bench::run;
-
-void verify(const char* name, std::int64_t keel_sum, std::int64_t raw_sum) {
-  if (keel_bench::only_side().empty() && keel_sum != raw_sum)
-    throw std::runtime_error(std::string(name) + ": the two sides read different data (" + std::to_string(keel_sum) +
-                             " against " + std::to_string(raw_sum) + ")");
-}
 
 keel_bench::Result measure(double operations, const std::function<void()>& keel_side,
                            const std::function<void()>& raw_side, const std::function<void()>& between = {}) {

@@ -155,14 +155,9 @@ std::vector<Row> rows_to_insert() {
 
 int main(int argc, char** argv) try {
   std::unique_ptr<keel_bench::PrivateCluster> cluster;
-  std::string dsn;
+  const std::string dsn = keel_bench::dsn_or_private_cluster(argc, argv, "keel-bench", cluster);
   std::vector<std::string> only(argv + std::min(argc, 2), argv + argc);
   auto selected = [&](const std::string& name) { return only.empty() || std::ranges::find(only, name) != only.end(); };
-  if (argc > 1 && std::string(argv[1]) != "-") dsn = argv[1];
-  else {
-    cluster = std::make_unique<keel_bench::PrivateCluster>("keel-bench");
-    dsn = cluster->dsn;
-  }
   auto k = run(PgConnection::connect(dsn));
   auto pq = pq_connect(dsn);
   std::printf("keel-bench: PostgreSQL %s, %d rows, the median of %d alternating rounds per side\n", k->server_version().c_str(), kTableRows, kRounds);
