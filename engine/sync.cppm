@@ -5,6 +5,7 @@ module;
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detail/thread_context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <exception>
 #include <memory>
@@ -45,6 +46,10 @@ template <class T>
 T run_sync(asio::awaitable<T> work) {
   ensure_not_in_event_loop();
   asio::io_context& loop = sync_loop();
+  // Held from before the restart until the call ends: work that another thread still holds on this loop from
+  // an earlier call (a worker's tracked executor) may end at any moment, and were it the loop's last work then,
+  // the loop would stop itself under this call. With this guard the loop runs until the call is done.
+  auto running = asio::make_work_guard(loop);
   loop.restart();
   asio::any_io_executor executor = loop.get_executor();
   if (FramePtr frame = thread_frame()) executor = AnyContextExecutor(std::move(executor), std::move(frame));
@@ -72,6 +77,7 @@ T run_sync(asio::awaitable<T> work) {
   // ready when the work ends (a connection going back to its pool) runs too.
   while (!outcome->done && loop.run_one() > 0) {
   }
+  running.reset();
   loop.poll();
   if (!outcome->done) throw MisuseError("keel::run_sync: the event loop was stopped before the call finished");
   if (outcome->failure) std::rethrow_exception(outcome->failure);
