@@ -110,11 +110,34 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
   std::vector<std::unique_ptr<PoolSlot>> lent;
   std::size_t opening = 0;    // connections being opened now
   std::size_t returning = 0;  // connections being reset on their way back
+  std::size_t refilling = 0;  // replacements started by refill(), not yet opening
   std::uint64_t generation = 0;
   bool closing = false, closed = false;
   Waiters available;  // acquirers waiting for a connection; close() waiting for the lent ones
 
-  std::size_t size() const noexcept { return idle.size() + lent.size() + opening + returning; }
+  std::size_t size() const noexcept { return idle.size() + lent.size() + opening + returning + refilling; }
+
+  // Keeps min_size connections open: one retired (broken, used up, expired) is replaced in the background. One
+  // that cannot be opened now (the server is away) is tried again at the next acquire or release.
+  void refill() {
+    while (!closing && !closed && size() < options.min_size) {
+      ++refilling;
+      keel_postgres_spawn::spawn_on(
+          executor,
+          [self = shared_from_this()]() -> asio::awaitable<void> {
+            --self->refilling;  // open() counts it as opening from here on, with no suspension between
+            if (self->closing || self->closed) co_return;
+            auto slot = co_await self->open();
+            if (self->closing || self->closed) {
+              co_await self->retire(std::move(slot));
+              co_return;
+            }
+            self->make_idle(std::move(slot));
+            self->available.notify_all();
+          },
+          [](std::exception_ptr) {});
+    }
+  }
 
   // Returns a lent connection: reset, then idle again, or closed when it is broken, used up or expired.
   asio::awaitable<void> take_back(PgConnection* connection) {
@@ -146,6 +169,7 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
     } else {
       co_await retire(std::move(slot));
     }
+    refill();
     available.notify_all();
   }
 
@@ -181,12 +205,13 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
     }
   }
 
-  // Whether an idle connection may be lent: not broken (seen by its watcher, or by a peek), not expired.
+  // Whether an idle connection may be lent: not broken (seen by its watcher, or by a peek), not expired. A
+  // watched connection is peeked at too: the server may have ended it a moment ago, its watcher not yet run.
   bool still_good(PoolSlot& slot) {
     if (slot.connection->is_closed() || slot.generation != generation) return false;
-    if (options.watch_idle) return true;
     const auto lifetime = options.max_inactive_connection_lifetime;
-    if (lifetime.count() > 0 && std::chrono::steady_clock::now() - slot.idle_since > lifetime) return false;
+    if (!options.watch_idle && lifetime.count() > 0 && std::chrono::steady_clock::now() - slot.idle_since > lifetime)
+      return false;
     return slot.connection->is_quiet();
   }
 
@@ -283,6 +308,7 @@ public:
     auto& state = *state_;
     const auto limit = timeout ? *timeout : state.options.acquire_timeout;
     const auto deadline = std::chrono::steady_clock::now() + limit;
+    state.refill();  // below min_size after connections were lost: their replacements open meanwhile
     while (true) {
       if (state.closing || state.closed) throw ConnectionError("the pool is closed");
       std::unique_ptr<PoolSlot> slot;
@@ -292,6 +318,7 @@ public:
         if (slot->inactivity) slot->inactivity->cancel();
         if (!state.still_good(*slot)) {
           co_await state.retire(std::move(slot));  // broken while idle (a server restart), or expired
+          state.refill();
           continue;
         }
       } else if (state.size() < state.options.max_size) {
