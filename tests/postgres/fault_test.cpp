@@ -1,0 +1,350 @@
+// Faults injected between keel and its server by a proxy (tests/support/fault_proxy.hpp): connections cut in
+// the middle of a result, a transaction, a COPY, authentication and the TLS handshake; replies held, lost or
+// corrupted; a server that goes away with the pool idle or busy; cancellation racing completion. Each asserts
+// a typed error within its deadline, no data lost or doubled, and a connection or pool that serves afterwards.
+#include <catch2/catch.hpp>
+#include <boost/asio.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+import keel;
+import keel.postgres;
+#include "pg_test_support.hpp"
+#include "../support/fault_proxy.hpp"
+
+using namespace std::chrono_literals;
+using fault_proxy::Action;
+using fault_proxy::Direction;
+using fault_proxy::Message;
+
+namespace {
+
+// A proxy in front of the private cluster.
+std::unique_ptr<fault_proxy::FaultProxy> make_proxy() {
+  return std::make_unique<fault_proxy::FaultProxy>("127.0.0.1", static_cast<std::uint16_t>(std::stoi(cluster().at("KEEL_PG_PORT"))));
+}
+// A DSN that reaches the cluster through the proxy.
+std::string via(const fault_proxy::FaultProxy& proxy, const std::string& user, const std::string& extra = "sslmode=disable") {
+  return "host=127.0.0.1 port=" + std::to_string(proxy.port()) + " dbname=keel_test user=" + user +
+         " passfile=/nonexistent sslrootcert=/nonexistent " + extra;
+}
+
+// Runs `work`, and says how long it took and what it threw (nothing: an empty optional).
+struct Outcome {
+  std::chrono::steady_clock::duration took;
+  std::exception_ptr failure;
+};
+template <class T>
+Outcome timed(asio::awaitable<T> work) {
+  const auto started = std::chrono::steady_clock::now();
+  std::exception_ptr failure;
+  try {
+    (void)run(std::move(work));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  return {std::chrono::steady_clock::now() - started, failure};
+}
+template <class E>
+bool failed_with(const Outcome& outcome) {
+  if (!outcome.failure) return false;
+  try {
+    std::rethrow_exception(outcome.failure);
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+std::string message_of(const Outcome& outcome) {
+  try {
+    if (outcome.failure) std::rethrow_exception(outcome.failure);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A rule that acts on the n-th message (counted from 1) that `matches`, and forwards everything else.
+fault_proxy::Rule on_nth(int n, std::function<bool(const Message&)> matches, Action action) {
+  auto seen = std::make_shared<int>(0);
+  return [=](const Message& m) { return matches(m) && ++*seen == n ? action : Action::forward; };
+}
+
+std::int64_t count_rows(const std::string& table) {
+  auto direct = connect(dsn("keel_trust", "sslmode=disable"));
+  return run(direct->fetchval<std::int64_t>("SELECT count(*) FROM " + table));
+}
+void reset_table(const std::string& table) {
+  auto direct = connect(dsn("keel_trust", "sslmode=disable"));
+  execute(*direct, "DROP TABLE IF EXISTS " + table + "; CREATE TABLE " + table + " (id int PRIMARY KEY, note text)");
+}
+
+}  // namespace
+
+TEST_CASE("faults: a connection cut in the middle of a result fails its query at once; the pool replaces it", "[pg][faults]") {
+  auto proxy = make_proxy();
+  keel::pg::PoolOptions options{.min_size = 1, .max_size = 1};
+  auto pool = run(keel::pg::Pool::create(via(*proxy, "keel_trust"), options));
+  proxy->set_rule(on_nth(500, [](const Message& m) { return m.direction == Direction::to_client && m.type == 'D'; }, Action::cut));
+  const Outcome cut = timed([&]() -> asio::awaitable<int> {
+    auto lent = co_await pool->acquire();
+    co_await lent->fetch("SELECT g FROM generate_series(1, 100000) g");
+    co_return 0;
+  }());
+  CHECK(failed_with<keel::ConnectionError>(cut));
+  CHECK(cut.took < 2s);
+  proxy->set_rule({});
+  CHECK(run([&]() -> asio::awaitable<std::int64_t> {
+          auto lent = co_await pool->acquire(5s);
+          co_return co_await lent->fetchval<std::int64_t>("SELECT count(*) FROM generate_series(1, 100000)");
+        }()) == 100000);
+  CHECK(pool->get_size() == 1);
+  run(pool->close());
+}
+
+TEST_CASE("faults: a transaction cut before its COMMIT keeps nothing; one cut after the COMMIT keeps everything", "[pg][faults]") {
+  reset_table("fault_tx");
+  auto proxy = make_proxy();
+  auto is_commit = [](const Message& m) { return m.direction == Direction::to_server && m.is('Q', "COMMIT"); };
+
+  // Cut as an INSERT goes out: a plain connection error (nothing was committed, and keel knows it).
+  auto c = connect(via(*proxy, "keel_trust"));
+  run(c->begin());
+  run(c->execute("INSERT INTO fault_tx VALUES (1, 'first')"));
+  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_server && m.type != '\0'; }, Action::cut));
+  const Outcome insert = timed(c->execute("INSERT INTO fault_tx VALUES (2, 'second')"));
+  CHECK(failed_with<keel::ConnectionError>(insert));
+  CHECK_FALSE(failed_with<keel::CommitOutcomeUnknown>(insert));
+  CHECK(c->is_closed());
+  CHECK(count_rows("fault_tx") == 0);
+
+  // Cut as the COMMIT goes out (the server never gets it): keel cannot tell, so the outcome is unknown; the
+  // server rolled back.
+  proxy->set_rule({});
+  c = connect(via(*proxy, "keel_trust"));
+  run(c->begin());
+  run(c->execute("INSERT INTO fault_tx VALUES (3, 'third')"));
+  proxy->set_rule(on_nth(1, is_commit, Action::cut));
+  const Outcome before = timed(c->commit());
+  CHECK(failed_with<keel::CommitOutcomeUnknown>(before));
+  CHECK(before.took < 2s);
+  CHECK(count_rows("fault_tx") == 0);
+
+  // The COMMIT reaches the server and its answer is cut: the outcome is unknown to keel, and the row is there.
+  proxy->set_rule({});
+  c = connect(via(*proxy, "keel_trust"));
+  run(c->begin());
+  run(c->execute("INSERT INTO fault_tx VALUES (4, 'fourth')"));
+  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.is('C', "COMMIT"); }, Action::cut));
+  const Outcome after = timed(c->commit());
+  CHECK(failed_with<keel::CommitOutcomeUnknown>(after));
+  CHECK(after.took < 2s);
+  CHECK(count_rows("fault_tx") == 1);
+}
+
+TEST_CASE("faults: a COPY cut in the middle of its data fails with a connection error and adds no row", "[pg][faults]") {
+  reset_table("fault_copy");
+  auto proxy = make_proxy();
+  auto c = connect(via(*proxy, "keel_trust"));
+  proxy->set_rule(on_nth(3, [](const Message& m) { return m.direction == Direction::to_server && m.type == 'd'; }, Action::cut));
+  int chunk = 0;
+  std::string text;
+  const Outcome copy = timed(c->copy_to_table("fault_copy", [&]() -> std::string_view {
+    if (chunk == 50) return {};
+    text.clear();
+    for (int i = 0; i < 1000; ++i) text += std::to_string(chunk * 1000 + i) + "\trow\n";
+    ++chunk;
+    return text;
+  }));
+  CHECK(failed_with<keel::ConnectionError>(copy));
+  CHECK(copy.took < 2s);
+  CHECK(c->is_closed());
+  CHECK(count_rows("fault_copy") == 0);
+}
+
+TEST_CASE("faults: a cut during authentication or the TLS handshake is a connection error, without the password", "[pg][faults]") {
+  auto proxy = make_proxy();
+  const std::string password = "scram secret";
+  // The server's SCRAM challenge, then the client's proof, cut on their way.
+  for (auto matches : std::vector<std::function<bool(const Message&)>>{
+           [](const Message& m) { return m.direction == Direction::to_client && m.type == 'R'; },
+           [](const Message& m) { return m.direction == Direction::to_server && m.type == 'p'; }}) {
+    proxy->set_rule(on_nth(1, matches, Action::cut));
+    keel::pg::PgConnectionOptions options;
+    const Outcome o = timed(PgConnection::connect(via(*proxy, "keel_scram", "sslmode=disable password='" + password + "'"), options));
+    CHECK(failed_with<keel::ConnectionError>(o));
+    CHECK(o.took < 2s);
+    CHECK(message_of(o).find(password) == std::string::npos);
+  }
+  // The server's first TLS record (its ServerHello) cut, then held past connect_timeout.
+  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.raw; }, Action::cut));
+  const Outcome tls_cut = timed(PgConnection::connect(via(*proxy, "keel_trust", "sslmode=require"), {}));
+  CHECK(failed_with<keel::ConnectionError>(tls_cut));
+  CHECK(tls_cut.took < 2s);
+  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.raw; }, Action::stall));
+  const Outcome tls_stall = timed(PgConnection::connect(via(*proxy, "keel_trust", "sslmode=require connect_timeout=1"), {}));
+  CHECK(failed_with<keel::TimeoutError>(tls_stall));
+  CHECK(tls_stall.took < 2500ms);
+  proxy->resume();
+  proxy->set_rule({});
+  auto c = connect(via(*proxy, "keel_scram", "sslmode=require password='" + password + "'"));
+  CHECK(run(c->fetchval<int>("SELECT 1")) == 1);
+}
+
+TEST_CASE("faults: replies held by a silent server: each kind of deadline holds, and the connection is replaced", "[pg][faults]") {
+  auto proxy = make_proxy();
+  auto holds_result = [](const Message& m) { return m.direction == Direction::to_client && m.type == 'T'; };
+  keel::pg::PgConnectionOptions options;
+  options.cancel_grace = 500ms;
+
+  SECTION("a per-call timeout") {
+    auto c = connect(via(*proxy, "keel_trust"), options);
+    proxy->set_rule(on_nth(1, holds_result, Action::stall));
+    const Outcome o = timed(c->fetch("SELECT 1", keel::pg::timeout(300ms)));
+    CHECK(failed_with<keel::TimeoutError>(o));
+    CHECK(o.took >= 700ms);
+    CHECK(o.took < 2s);
+    CHECK(c->is_closed());
+  }
+  SECTION("Asio cancellation") {
+    auto c = connect(via(*proxy, "keel_trust"), options);
+    proxy->set_rule(on_nth(1, holds_result, Action::stall));
+    asio::cancellation_signal signal;
+    asio::steady_timer fire(loop(), 300ms);
+    fire.async_wait([&](boost::system::error_code) { signal.emit(asio::cancellation_type::terminal); });
+    const Outcome o = timed(asio::co_spawn(loop(), c->fetch("SELECT 1"), asio::bind_cancellation_slot(signal.slot(), asio::use_awaitable)));
+    CHECK((failed_with<keel::TimeoutError>(o) || failed_with<keel::CanceledError>(o)));
+    CHECK(o.took < 2s);
+    CHECK(c->is_closed());
+  }
+  SECTION("a pool's command_timeout, then its acquire timeout while the server stays silent") {
+    keel::pg::PoolOptions pool_options{.min_size = 1, .max_size = 2};
+    pool_options.connection = options;
+    pool_options.connection.command_timeout = 300ms;
+    auto pool = run(keel::pg::Pool::create(via(*proxy, "keel_trust"), pool_options));
+    proxy->set_rule(on_nth(1, holds_result, Action::stall));
+    const Outcome o = timed([&]() -> asio::awaitable<int> {
+      auto lent = co_await pool->acquire();
+      co_return co_await lent->fetchval<int>("SELECT 1");
+    }());
+    CHECK(failed_with<keel::TimeoutError>(o));
+    CHECK(o.took < 2s);
+    // Still silent: opening a new connection cannot finish, and the acquire's own limit holds.
+    const Outcome acquire = timed([&]() -> asio::awaitable<int> {
+      auto lent = co_await pool->acquire(400ms);
+      co_return 0;
+    }());
+    CHECK(failed_with<keel::TimeoutError>(acquire));
+    CHECK(acquire.took < 1500ms);
+    proxy->resume();
+    proxy->set_rule({});
+    CHECK(run([&]() -> asio::awaitable<int> {
+            auto lent = co_await pool->acquire(5s);
+            co_return co_await lent->fetchval<int>("SELECT 2");
+          }()) == 2);
+    run(pool->close());
+  }
+  SECTION("the engine's command_timeout") {
+    auto engine_options = keel::PostgresOptions{.dsn = via(*proxy, "keel_trust"), .max_connections = 1};
+    engine_options.command_timeout = 300ms;
+    engine_options.connection.cancel_grace = 500ms;
+    keel::PostgresEngine db(engine_options);
+    CHECK(db.raw_sync("SELECT 1")[0].get<int>(0) == 1);
+    proxy->set_rule(on_nth(1, holds_result, Action::stall));
+    const auto started = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(db.raw_sync("SELECT 2"), keel::TimeoutError);
+    CHECK(std::chrono::steady_clock::now() - started < 2s);
+    proxy->resume();
+    proxy->set_rule({});
+    CHECK(db.raw_sync("SELECT 3")[0].get<int>(0) == 3);
+  }
+  proxy->resume();
+}
+
+TEST_CASE("faults: a lost ReadyForQuery and a corrupted message end the connection with a typed error", "[pg][faults]") {
+  auto proxy = make_proxy();
+  keel::pg::PgConnectionOptions options;
+  options.cancel_grace = 500ms;
+  auto c = connect(via(*proxy, "keel_trust"), options);
+  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.type == 'Z'; }, Action::drop));
+  const Outcome lost = timed(c->fetch("SELECT 1", keel::pg::timeout(300ms)));
+  CHECK(failed_with<keel::TimeoutError>(lost));
+  CHECK(lost.took < 2s);
+  CHECK(c->is_closed());
+
+  proxy->set_rule({});
+  c = connect(via(*proxy, "keel_trust"), options);
+  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.type == 'D'; }, Action::corrupt));
+  const Outcome corrupt = timed(c->fetch("SELECT 1"));
+  CHECK(failed_with<keel::ProtocolError>(corrupt));
+  CHECK(c->is_closed());
+}
+
+TEST_CASE("faults: a server gone with the pool idle or busy: typed errors, then a pool of its normal size", "[pg][faults]") {
+  auto proxy = make_proxy();
+  keel::pg::PoolOptions options{.min_size = 4, .max_size = 4};
+  auto pool = run(keel::pg::Pool::create(via(*proxy, "keel_trust"), options));
+  auto one_query = [&](std::chrono::milliseconds sleep) -> asio::awaitable<int> {
+    auto lent = co_await pool->acquire(5s);
+    co_return co_await lent->fetchval<int>("SELECT 1 FROM pg_sleep($1)", sleep.count() / 1000.0);
+  };
+  // Idle: every connection is cut while none is lent; the next queries get fresh ones.
+  proxy->cut_all();
+  for (int i = 0; i < 8; ++i) CHECK(run(one_query(0ms)) == 1);
+  // Busy: four queries running when the connections are cut; each fails with a connection error at once.
+  int failed = 0, finished = 0;
+  for (int i = 0; i < 4; ++i)
+    asio::co_spawn(loop(), [&]() -> asio::awaitable<void> {
+      try {
+        co_await one_query(2000ms);
+      } catch (const keel::ConnectionError&) {
+        ++failed;
+      }
+      ++finished;
+    }, asio::detached);
+  REQUIRE(run_until([&] { return proxy->open_sessions() == 4; }, 5000ms));
+  run_until([] { return false; }, 200ms);
+  const auto cut_at = std::chrono::steady_clock::now();
+  proxy->refuse_new(true);
+  proxy->cut_all();
+  REQUIRE(run_until([&] { return finished == 4; }));
+  CHECK(failed == 4);
+  CHECK(std::chrono::steady_clock::now() - cut_at < 1s);
+  // While the server is away an acquire fails with a typed error; back, the pool serves at its normal size.
+  CHECK_THROWS_AS(run(one_query(0ms)), keel::ConnectionError);
+  proxy->refuse_new(false);
+  for (int i = 0; i < 8; ++i) CHECK(run(one_query(0ms)) == 1);
+  run_until([] { return false; }, 300ms);
+  CHECK(pool->get_size() == 4);
+  run(pool->close());
+}
+
+TEST_CASE("faults: 1,000 timeouts racing their queries' completion cancel no other query", "[pg][faults][cancel]") {
+  auto proxy = make_proxy();
+  auto c = connect(via(*proxy, "keel_trust"));
+  std::mt19937 random(20261130);
+  std::uniform_int_distribution<int> microseconds(0, 3000);
+  int victims = 0, timed_out = 0;
+  for (int i = 0; i < 1000; ++i) {
+    try {
+      run(c->fetch("SELECT pg_sleep(0.001)", keel::pg::timeout(std::chrono::microseconds(microseconds(random)))));
+    } catch (const keel::TimeoutError&) {
+      ++timed_out;
+    }
+    try {
+      run(c->fetchval<int>("SELECT 1"));
+    } catch (const keel::QueryCanceled&) {
+      ++victims;
+    }
+  }
+  CHECK(victims == 0);
+  CHECK(timed_out > 0);
+  CHECK(timed_out < 1000);
+  CHECK_FALSE(c->is_closed());
+}
