@@ -40,10 +40,11 @@ auto run_blocking(const Worker& worker, F call, OnCancel on_cancel) {
       [worker](auto handler, F call, OnCancel on_cancel) {
         auto slot = asio::get_associated_cancellation_slot(handler);
         if (slot.is_connected()) slot.assign([on_cancel](asio::cancellation_type) mutable { on_cancel(); });
-        // Keeps the caller's event loop alive while the call runs elsewhere. It ends inside the completion, on the
-        // caller's thread, and the worker posts through an untracked copy: work ended on the worker after the
-        // completion ran could bring the loop's work count to zero and stop a loop that has meanwhile been
-        // restarted for other work (a sync call's private loop).
+        // Keeps the caller's event loop alive while the call runs elsewhere; it ends inside the completion, on the
+        // caller's thread. The worker posts through a tracked copy, which it drops only after post() has returned:
+        // the loop cannot finish, and its owner destroy it, while the worker is still inside post() (ThreadSanitizer
+        // saw a test's io_context destroyed under the worker's signal). That copy may end the loop's last work
+        // after the completion ran; a sync call's private loop guards against it (keel::run_sync).
         auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
         asio::post(worker, [handler = std::move(handler), call = std::move(call), home = std::move(home)]() mutable {
           std::exception_ptr failure;
@@ -53,7 +54,7 @@ auto run_blocking(const Worker& worker, F call, OnCancel on_cancel) {
             } catch (...) {
               failure = std::current_exception();
             }
-            auto target = asio::prefer(home, asio::execution::outstanding_work.untracked);
+            auto target = home;
             asio::post(target, [handler = std::move(handler), failure, home = std::move(home)]() mutable {
               asio::get_associated_cancellation_slot(handler).clear();
               std::move(handler)(failure);
@@ -65,7 +66,7 @@ auto run_blocking(const Worker& worker, F call, OnCancel on_cancel) {
             } catch (...) {
               failure = std::current_exception();
             }
-            auto target = asio::prefer(home, asio::execution::outstanding_work.untracked);
+            auto target = home;
             asio::post(target, [handler = std::move(handler), failure, result = std::move(result),
                                 home = std::move(home)]() mutable {
               asio::get_associated_cancellation_slot(handler).clear();
