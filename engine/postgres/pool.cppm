@@ -126,14 +126,12 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
           executor,
           [self = shared_from_this()]() -> asio::awaitable<void> {
             --self->refilling;  // open() counts it as opening from here on, with no suspension between
-            if (self->closing || self->closed) co_return;
-            auto slot = co_await self->open();
-            if (self->closing || self->closed) {
-              co_await self->retire(std::move(slot));
-              co_return;
+            if (!self->closing && !self->closed) {
+              auto slot = co_await self->open();  // on failure open() has told the waiters
+              if (self->closing || self->closed) co_await self->retire(std::move(slot));
+              else self->make_idle(std::move(slot));
             }
-            self->make_idle(std::move(slot));
-            self->available.notify_all();
+            self->available.notify_all();  // acquirers, and a close() that waits for the replacements to settle
           },
           [](std::exception_ptr) {});
     }
@@ -413,7 +411,8 @@ public:
     if (state.closed) co_return;
     state.closing = true;
     state.available.notify_all();  // acquirers waiting fail now
-    while (!state.lent.empty() || state.opening > 0 || state.returning > 0) co_await state.available.wait(state.executor);
+    while (!state.lent.empty() || state.opening > 0 || state.returning > 0 || state.refilling > 0)
+      co_await state.available.wait(state.executor);
     state.closed = true;
     auto idle = std::move(state.idle);
     state.idle.clear();

@@ -192,6 +192,22 @@ TEST_CASE("a broken connection is never handed out again; expire_connections ren
   run(pool->close());
 }
 
+TEST_CASE("close ends while a lost connection's replacement is being opened", "[pg][pool]") {
+  auto pool = make_pool({.min_size = 1, .max_size = 1});
+  auto killer = connect(dsn("keel_trust", "sslmode=disable"));
+  auto c = run(pool->acquire());
+  run(killer->fetch("SELECT pg_terminate_backend($1)", pid_of(c)));
+  CHECK_THROWS_AS(run(c->fetch("SELECT pg_sleep(0.1)")), keel::Error);
+  run(pool->release(std::move(c)));  // broken: retired, and a replacement starts to open
+  bool closed = false;
+  asio::co_spawn(loop(), [&]() -> asio::awaitable<void> {
+    co_await pool->close();
+    closed = true;
+  }, asio::detached);
+  CHECK(run_until([&] { return closed; }, 5000ms));  // it waited forever before
+  CHECK(pool->get_size() == 0);
+}
+
 TEST_CASE("close waits for lent connections; terminate does not", "[pg][pool]") {
   auto pool = make_pool({.min_size = 1, .max_size = 2});
   auto c = run(pool->acquire());
