@@ -324,6 +324,7 @@ public:
       }
     } catch (const boost::system::system_error& e) {
       failure = std::make_exception_ptr(connection_lost(e));
+      take_in_the_servers_reason();
     }
     writing_ = false;
     if (broken_) out_.clear();
@@ -348,6 +349,7 @@ public:
       written = transport.write_some_now(out_);
     } catch (const boost::system::system_error& e) {
       out_.clear();
+      take_in_the_servers_reason();
       end(std::make_exception_ptr(connection_lost(e)));
       return true;
     }
@@ -560,6 +562,25 @@ private:
     }
     if (in_end_ == in_.size()) in_.resize(in_.size() * 2);
     return transport.read_some(std::span(in_).subspan(in_end_));
+  }
+  // A write failed because the server closed the connection: it may have said why first (a FATAL
+  // ErrorResponse: an administrator's shutdown, pg_terminate_backend), while nobody was reading (a COPY
+  // streaming its data). What has already arrived is read without waiting, and an ErrorResponse becomes the
+  // head request's error, so that its caller hears the server's reason (AdminShutdown, 57P01), not the
+  // socket's "Broken pipe".
+  void take_in_the_servers_reason() noexcept {
+    if (replies_.empty()) return;
+    try {
+      for (int reads = 0; reads < 16; ++reads) {
+        while (auto frame = buffered_frame())
+          if (frame->type == 'E') replies_.front()->note_error(*frame);
+        if (in_end_ == in_.size()) return;
+        const std::size_t n = transport.read_some_now(std::span(in_).subspan(in_end_));
+        if (n == 0) return;
+        in_end_ += n;
+      }
+    } catch (...) {  // a malformed message: the socket's error stands
+    }
   }
   // A failed read or write, as the ConnectionError callers see.
   ConnectionError connection_lost(const boost::system::system_error& e) const {

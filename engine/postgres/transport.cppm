@@ -265,6 +265,17 @@ public:
     return std::get<asio::local::stream_protocol::socket>(socket_).async_read_some(buffer, asio::use_awaitable);
   }
 
+  // What has already arrived on a plain socket, without waiting: 0 when nothing has, on TLS, or on an error.
+  std::size_t read_some_now(std::span<std::uint8_t> into) noexcept {
+    int fd = -1;
+    if (tls_) return 0;
+    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) fd = tcp->native_handle();
+    else if (auto* local = std::get_if<asio::local::stream_protocol::socket>(&socket_)) fd = local->native_handle();
+    if (fd < 0 || into.empty()) return 0;
+    const auto n = ::recv(fd, into.data(), into.size(), MSG_DONTWAIT);
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
+  }
+
   // Whether the peer sent something, or closed, since the last read: a non-blocking peek, one system call.
   // A connection that should be quiet (idle in a pool) and is not has most likely been ended by the server.
   bool has_unread_input() noexcept {

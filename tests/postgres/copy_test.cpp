@@ -2,12 +2,15 @@
 // their columns' types, a million rows, and failures in the middle that leave the connection usable.
 #include <catch2/catch.hpp>
 #include <boost/asio.hpp>
+#include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <unistd.h>
 #include <vector>
@@ -182,4 +185,33 @@ TEST_CASE("queries from other coroutines wait while a COPY streams, then run", "
   CHECK(others.size() == 5);
   CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM streamed")) == 200'000);
   run(c->execute("DROP TABLE streamed"));
+}
+
+// The server ends the backend while the data streams (an administrator's pg_terminate_backend: SIGTERM): the
+// caller hears the server's reason, not the socket's (it got "Broken pipe" before).
+TEST_CASE("a backend terminated in the middle of a COPY reports the server's reason, AdminShutdown", "[pg][copy][errors]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  run(c->execute("DROP TABLE IF EXISTS terminated_copy; CREATE TABLE terminated_copy (id int, name text)"));
+  const int pid = c->server_pid();
+  int chunk = 0;
+  std::string text;
+  try {
+    run(c->copy_to_table("terminated_copy", [&]() -> std::string_view {
+      if (++chunk == 3) {
+        REQUIRE(::kill(pid, SIGTERM) == 0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the backend says why, and exits
+      }
+      if (chunk > 2000) return {};
+      text.clear();
+      for (int i = 0; i < 1000; ++i) text += std::to_string(i) + "\tsome text to fill the socket\n";
+      return text;
+    }));
+    FAIL("the COPY went through");
+  } catch (const keel::AdminShutdown& e) {
+    CHECK(std::string(e.sqlstate()) == "57P01");
+  }
+  CHECK(c->is_closed());
+  auto other = connect(dsn("keel_trust", "sslmode=disable"));
+  CHECK(run(other->fetchval<std::int64_t>("SELECT count(*) FROM terminated_copy")) == 0);
+  run(other->execute("DROP TABLE terminated_copy"));
 }
