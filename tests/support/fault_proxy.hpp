@@ -43,7 +43,9 @@ using Rule = std::function<Action(const Message&)>;
 class FaultProxy {
 public:
   FaultProxy(const std::string& host, std::uint16_t port)
-      : target_(asio::ip::make_address(host), port), acceptor_(loop_, {asio::ip::address_v4::loopback(), 0}) {
+      : target_(asio::ip::make_address(host), port),
+        acceptor_(loop_, {asio::ip::address_v4::loopback(), 0}),
+        port_(acceptor_.local_endpoint().port()) {
     asio::co_spawn(loop_, accept(), asio::detached);
     thread_ = std::thread([this] { loop_.run(); });
   }
@@ -61,7 +63,7 @@ public:
   FaultProxy(const FaultProxy&) = delete;
   FaultProxy& operator=(const FaultProxy&) = delete;
 
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  std::uint16_t port() const { return port_; }
 
   // Decides on each message from now on (on the proxy's thread); an empty rule forwards everything.
   void set_rule(Rule rule) {
@@ -296,6 +298,7 @@ private:
   asio::io_context loop_;
   tcp::endpoint target_;
   tcp::acceptor acceptor_;
+  std::uint16_t port_;
   std::thread thread_;
   std::mutex rule_mutex_;
   Rule rule_;
