@@ -570,10 +570,16 @@ private:
   // socket's "Broken pipe".
   void take_in_the_servers_reason() noexcept {
     if (replies_.empty()) return;
+    // Replies already complete in the buffer are passed over (each ends with its ReadyForQuery), so that an
+    // error reaches the request it answers: a COMMIT answered in full must not take the FATAL that followed it.
+    std::size_t answering = 0;
     try {
       for (int reads = 0; reads < 16; ++reads) {
-        while (auto frame = buffered_frame())
-          if (frame->type == 'E') replies_.front()->note_error(*frame);
+        while (auto frame = buffered_frame()) {
+          if (answering >= replies_.size()) return;
+          if (frame->type == 'Z') ++answering;
+          else if (frame->type == 'E') replies_[answering]->note_error(*frame);
+        }
         if (in_end_ == in_.size()) return;
         const std::size_t n = transport.read_some_now(std::span(in_).subspan(in_end_));
         if (n == 0) return;
