@@ -79,6 +79,7 @@ T run_sync(asio::awaitable<T> work) {
   }
   running.reset();
   loop.poll();
+  // Only an explicit stop() of this thread's loop gets here: with the guard held, run_one waits for work.
   if (!outcome->done) throw MisuseError("keel::run_sync: the event loop was stopped before the call finished");
   if (outcome->failure) std::rethrow_exception(outcome->failure);
   if constexpr (!std::is_void_v<T>) return std::move(*outcome->result);

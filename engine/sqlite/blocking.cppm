@@ -11,7 +11,9 @@ module;
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <atomic>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -41,12 +43,14 @@ auto run_blocking(const Worker& worker, F call, OnCancel on_cancel) {
         auto slot = asio::get_associated_cancellation_slot(handler);
         if (slot.is_connected()) slot.assign([on_cancel](asio::cancellation_type) mutable { on_cancel(); });
         // Keeps the caller's event loop alive while the call runs elsewhere; it ends inside the completion, on the
-        // caller's thread. The worker posts through a tracked copy, which it drops only after post() has returned:
-        // the loop cannot finish, and its owner destroy it, while the worker is still inside post() (ThreadSanitizer
-        // saw a test's io_context destroyed under the worker's signal). That copy may end the loop's last work
-        // after the completion ran; a sync call's private loop guards against it (keel::run_sync).
+        // caller's thread. The worker posts through an untracked copy and then says it is out of post(): the
+        // completion waits for that (microseconds) before it resumes the caller, so that no worker is still inside
+        // post() when the caller's loop can finish and its owner destroy it (ThreadSanitizer saw a test's
+        // io_context destroyed under the worker's condition-variable signal), and no work of the loop ends late
+        // on the worker (which could stop a loop restarted meanwhile for other work).
         auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
-        asio::post(worker, [handler = std::move(handler), call = std::move(call), home = std::move(home)]() mutable {
+        auto posted = std::make_shared<std::atomic<bool>>(false);
+        asio::post(worker, [handler = std::move(handler), call = std::move(call), home = std::move(home), posted]() mutable {
           std::exception_ptr failure;
           if constexpr (std::is_void_v<R>) {
             try {
@@ -54,11 +58,14 @@ auto run_blocking(const Worker& worker, F call, OnCancel on_cancel) {
             } catch (...) {
               failure = std::current_exception();
             }
-            auto target = home;
-            asio::post(target, [handler = std::move(handler), failure, home = std::move(home)]() mutable {
+            auto target = asio::prefer(home, asio::execution::outstanding_work.untracked);
+            asio::post(target, [handler = std::move(handler), failure, home = std::move(home), posted]() mutable {
+              posted->wait(false, std::memory_order_acquire);
               asio::get_associated_cancellation_slot(handler).clear();
               std::move(handler)(failure);
             });
+            posted->store(true, std::memory_order_release);
+            posted->notify_one();
           } else {
             std::optional<R> result;
             try {
@@ -66,12 +73,15 @@ auto run_blocking(const Worker& worker, F call, OnCancel on_cancel) {
             } catch (...) {
               failure = std::current_exception();
             }
-            auto target = home;
+            auto target = asio::prefer(home, asio::execution::outstanding_work.untracked);
             asio::post(target, [handler = std::move(handler), failure, result = std::move(result),
-                                home = std::move(home)]() mutable {
+                                home = std::move(home), posted]() mutable {
+              posted->wait(false, std::memory_order_acquire);
               asio::get_associated_cancellation_slot(handler).clear();
               std::move(handler)(failure, result ? std::move(*result) : R{});
             });
+            posted->store(true, std::memory_order_release);
+            posted->notify_one();
           }
         });
       },
