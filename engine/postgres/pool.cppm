@@ -110,28 +110,43 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
   std::vector<std::unique_ptr<PoolSlot>> lent;
   std::size_t opening = 0;    // connections being opened now
   std::size_t returning = 0;  // connections being reset on their way back
-  std::size_t refilling = 0;  // replacements started by refill(), not yet opening
+  std::size_t refilling = 0;  // replacements being opened by refill()
+  bool replacements_owed = false;  // a replacement failed to open: the next acquire starts another
   std::uint64_t generation = 0;
   bool closing = false, closed = false;
   Waiters available;  // acquirers waiting for a connection; close() waiting for the lent ones
 
   std::size_t size() const noexcept { return idle.size() + lent.size() + opening + returning + refilling; }
 
-  // Keeps min_size connections open: one retired (broken, used up, expired) is replaced in the background. One
-  // that cannot be opened now (the server is away) is tried again at the next acquire or release.
+  // Keeps min_size connections open where idle connections are watched: one retired because it broke or was
+  // used up (not one idle too long) is replaced in the background (connect_timeout bounds it, when set). One that
+  // cannot be opened now (the server is away) is tried again at the next acquire. A pool that
+  // leaves nothing pending on its loop (watch_idle off, as the engine's) opens on demand only. close() does not
+  // wait for replacements: one that opens after it is closed again.
   void refill() {
+    if (!options.watch_idle) return;
     while (!closing && !closed && size() < options.min_size) {
       ++refilling;
       keel_postgres_spawn::spawn_on(
           executor,
           [self = shared_from_this()]() -> asio::awaitable<void> {
-            --self->refilling;  // open() counts it as opening from here on, with no suspension between
-            if (!self->closing && !self->closed) {
-              auto slot = co_await self->open();  // on failure open() has told the waiters
-              if (self->closing || self->closed) co_await self->retire(std::move(slot));
-              else self->make_idle(std::move(slot));
+            struct Settled {
+              State& state;
+              ~Settled() {
+                --state.refilling;
+                state.available.notify_all();
+              }
+            } settled{*self};
+            if (self->closing || self->closed) co_return;
+            std::unique_ptr<PoolSlot> slot;
+            try {
+              slot = co_await self->open(std::nullopt, false);
+            } catch (...) {
+              self->replacements_owed = true;  // the next acquire tries again
+              co_return;
             }
-            self->available.notify_all();  // acquirers, and a close() that waits for the replacements to settle
+            if (self->closing || self->closed) co_await self->retire(std::move(slot));
+            else self->make_idle(std::move(slot));
           },
           [](std::exception_ptr) {});
     }
@@ -166,8 +181,8 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
       co_await retire_expired();
     } else {
       co_await retire(std::move(slot));
+      refill();
     }
-    refill();
     available.notify_all();
   }
 
@@ -236,8 +251,10 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
     });
   }
 
-  asio::awaitable<std::unique_ptr<PoolSlot>> open(std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
-    ++opening;
+  // `counted`: the opening counts in `opening` (an acquire's, which close() waits for), not in `refilling`.
+  asio::awaitable<std::unique_ptr<PoolSlot>> open(std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt,
+                                                  bool counted = true) {
+    if (counted) ++opening;
     std::exception_ptr failure;
     auto slot = std::make_unique<PoolSlot>();
     slot->generation = generation;
@@ -247,7 +264,7 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
     } catch (...) {
       failure = std::current_exception();
     }
-    --opening;
+    if (counted) --opening;
     if (failure) {
       if (slot->connection) slot->connection->terminate();
       available.notify_all();  // a place is free again
@@ -306,7 +323,7 @@ public:
     auto& state = *state_;
     const auto limit = timeout ? *timeout : state.options.acquire_timeout;
     const auto deadline = std::chrono::steady_clock::now() + limit;
-    state.refill();  // below min_size after connections were lost: their replacements open meanwhile
+    if (std::exchange(state.replacements_owed, false)) state.refill();  // the server was away; it may be back
     while (true) {
       if (state.closing || state.closed) throw ConnectionError("the pool is closed");
       std::unique_ptr<PoolSlot> slot;
@@ -411,8 +428,7 @@ public:
     if (state.closed) co_return;
     state.closing = true;
     state.available.notify_all();  // acquirers waiting fail now
-    while (!state.lent.empty() || state.opening > 0 || state.returning > 0 || state.refilling > 0)
-      co_await state.available.wait(state.executor);
+    while (!state.lent.empty() || state.opening > 0 || state.returning > 0) co_await state.available.wait(state.executor);
     state.closed = true;
     auto idle = std::move(state.idle);
     state.idle.clear();
