@@ -49,40 +49,41 @@ auto run_blocking(const Worker& worker, F call, OnCancel on_cancel) {
         // io_context destroyed under the worker's condition-variable signal), and no work of the loop ends late
         // on the worker (which could stop a loop restarted meanwhile for other work).
         auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
-        auto posted = std::make_shared<std::atomic<bool>>(false);
-        asio::post(worker, [handler = std::move(handler), call = std::move(call), home = std::move(home), posted]() mutable {
-          std::exception_ptr failure;
-          if constexpr (std::is_void_v<R>) {
-            try {
-              call();
-            } catch (...) {
-              failure = std::current_exception();
+        asio::post(worker, [handler = std::move(handler), call = std::move(call), home = std::move(home)]() mutable {
+          // The call runs here; its outcome goes to the handler on the caller's thread.
+          auto finish = [&] {
+            std::exception_ptr failure;
+            if constexpr (std::is_void_v<R>) {
+              try {
+                call();
+              } catch (...) {
+                failure = std::current_exception();
+              }
+              return [handler = std::move(handler), failure]() mutable {
+                asio::get_associated_cancellation_slot(handler).clear();
+                std::move(handler)(failure);
+              };
+            } else {
+              std::optional<R> result;
+              try {
+                result.emplace(call());
+              } catch (...) {
+                failure = std::current_exception();
+              }
+              return [handler = std::move(handler), failure, result = std::move(result)]() mutable {
+                asio::get_associated_cancellation_slot(handler).clear();
+                std::move(handler)(failure, result ? std::move(*result) : R{});
+              };
             }
-            auto target = asio::prefer(home, asio::execution::outstanding_work.untracked);
-            asio::post(target, [handler = std::move(handler), failure, home = std::move(home), posted]() mutable {
-              posted->wait(false, std::memory_order_acquire);
-              asio::get_associated_cancellation_slot(handler).clear();
-              std::move(handler)(failure);
-            });
-            posted->store(true, std::memory_order_release);
-            posted->notify_one();
-          } else {
-            std::optional<R> result;
-            try {
-              result.emplace(call());
-            } catch (...) {
-              failure = std::current_exception();
-            }
-            auto target = asio::prefer(home, asio::execution::outstanding_work.untracked);
-            asio::post(target, [handler = std::move(handler), failure, result = std::move(result),
-                                home = std::move(home), posted]() mutable {
-              posted->wait(false, std::memory_order_acquire);
-              asio::get_associated_cancellation_slot(handler).clear();
-              std::move(handler)(failure, result ? std::move(*result) : R{});
-            });
-            posted->store(true, std::memory_order_release);
-            posted->notify_one();
-          }
+          }();
+          auto posted = std::make_shared<std::atomic<bool>>(false);
+          auto target = asio::prefer(home, asio::execution::outstanding_work.untracked);
+          asio::post(target, [finish = std::move(finish), home = std::move(home), posted]() mutable {
+            posted->wait(false, std::memory_order_acquire);
+            std::move(finish)();
+          });
+          posted->store(true, std::memory_order_release);
+          posted->notify_one();
         });
       },
       asio::use_awaitable, std::move(call), std::move(on_cancel));
