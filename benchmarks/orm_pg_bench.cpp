@@ -42,6 +42,7 @@
 #include <unistd.h>
 #include "../tests/support/run_on_loop.hpp"
 #include "bench_support.hpp"
+#include "libpq_support.hpp"
 import keel;
 #include "band_workload.hpp"
 
@@ -81,21 +82,11 @@ std::shared_ptr<keel::PostgresEngine> make_engine(std::string dsn) {
 
 // ---- libpq's side.
 
-using PqConnection = std::unique_ptr<PGconn, decltype(&PQfinish)>;
+using keel_bench::PqConnection;
+using keel_bench::pq_check;
+using keel_bench::pq_connect;
 constexpr Oid kInt8 = 20, kText = 25;
 
-PqConnection pq_connect(const std::string& dsn) {
-  PqConnection c(PQconnectdb(dsn.c_str()), &PQfinish);
-  if (PQstatus(c.get()) != CONNECTION_OK) throw std::runtime_error(std::string("libpq: ") + PQerrorMessage(c.get()));
-  return c;
-}
-void pq_check(PGresult* r, ExecStatusType expected, PGconn* c) {
-  if (PQresultStatus(r) != expected) {
-    const std::string message = PQerrorMessage(c);
-    PQclear(r);
-    throw std::runtime_error("libpq: " + message);
-  }
-}
 void pq_exec(PGconn* c, const char* sql) {
   PGresult* r = PQexec(c, sql);
   pq_check(r, PGRES_COMMAND_OK, c);

@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include "../tests/support/run_on_loop.hpp"
 #include "bench_support.hpp"
+#include "libpq_support.hpp"
 import keel;
 import keel.postgres;
 
@@ -65,23 +66,10 @@ using keel_bench::run;
 
 // ---- libpq's side.
 
-struct PqDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-using PqConnection = std::unique_ptr<PGconn, PqDeleter>;
+using keel_bench::PqConnection;
+using keel_bench::pq_check;
+using keel_bench::pq_connect;
 
-PqConnection pq_connect(const std::string& dsn) {
-  PqConnection c(PQconnectdb(dsn.c_str()));
-  if (PQstatus(c.get()) != CONNECTION_OK) throw std::runtime_error(std::string("libpq: ") + PQerrorMessage(c.get()));
-  return c;
-}
-void pq_check(PGresult* r, ExecStatusType expected, PGconn* c) {
-  if (PQresultStatus(r) != expected) {
-    const std::string message = PQerrorMessage(c);
-    PQclear(r);
-    throw std::runtime_error("libpq: " + message);
-  }
-}
 void pq_prepare(PGconn* c, const char* name, const char* sql) {
   PGresult* r = PQprepare(c, name, sql, 0, nullptr);
   pq_check(r, PGRES_COMMAND_OK, c);
