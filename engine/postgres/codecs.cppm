@@ -226,6 +226,20 @@ inline void need(proto::Bytes b, std::size_t n, std::string_view type) {
 constexpr std::int64_t epoch_days = 10957;
 constexpr std::int64_t epoch_microseconds = epoch_days * 86400LL * 1000000LL;
 
+// Microseconds since PostgreSQL's epoch to microseconds since 1970, and back. Every instant PostgreSQL can hold
+// fits both ways; one that does not came from a malformed message, or is a user's value PostgreSQL cannot hold.
+inline std::int64_t from_server_epoch(std::int64_t us, std::string_view type) {
+  std::int64_t shifted = 0;
+  if (__builtin_add_overflow(us, epoch_microseconds, &shifted)) bad(type, "an instant out of range");
+  return shifted;
+}
+inline std::int64_t to_server_epoch(std::int64_t us, std::string_view type) {
+  std::int64_t shifted = 0;
+  if (__builtin_sub_overflow(us, epoch_microseconds, &shifted))
+    throw ValueOutOfRangeError("the instant does not fit PostgreSQL's " + std::string(type));
+  return shifted;
+}
+
 }  // namespace codec_detail
 
 // The codec of T: oid (what T is sent as), encode, decode(oid, bytes).
@@ -498,9 +512,10 @@ struct PgCodec<Timestamp> {
   static constexpr std::size_t binary_size = 8;
   template <class Buffer>
   static void encode(const Timestamp& v, Buffer& out) {
-    std::int64_t us = v.time.time_since_epoch().count() - codec_detail::epoch_microseconds;
+    std::int64_t us = 0;
     if (v.infinity > 0) us = std::numeric_limits<std::int64_t>::max();
-    if (v.infinity < 0) us = std::numeric_limits<std::int64_t>::min();
+    else if (v.infinity < 0) us = std::numeric_limits<std::int64_t>::min();
+    else us = codec_detail::to_server_epoch(v.time.time_since_epoch().count(), "timestamp");
     codec_detail::write_be(out, static_cast<std::uint64_t>(us), 8);
   }
   static Timestamp decode(std::uint32_t oid, proto::Bytes b) {
@@ -509,7 +524,7 @@ struct PgCodec<Timestamp> {
     const auto us = static_cast<std::int64_t>(codec_detail::read_be(b, 0, 8));
     if (us == std::numeric_limits<std::int64_t>::max()) return Timestamp{{}, 1};
     if (us == std::numeric_limits<std::int64_t>::min()) return Timestamp{{}, -1};
-    return Timestamp{std::chrono::local_time<std::chrono::microseconds>(std::chrono::microseconds(us + codec_detail::epoch_microseconds)), 0};
+    return Timestamp{std::chrono::local_time<std::chrono::microseconds>(std::chrono::microseconds(codec_detail::from_server_epoch(us, "timestamp"))), 0};
   }
 };
 
@@ -523,7 +538,7 @@ struct PgCodec<TimestampTz> {
     std::int64_t us = v.time_since_epoch().count();
     if (v == TimestampTz::max()) us = std::numeric_limits<std::int64_t>::max();
     else if (v == TimestampTz::min()) us = std::numeric_limits<std::int64_t>::min();
-    else us -= codec_detail::epoch_microseconds;
+    else us = codec_detail::to_server_epoch(us, "timestamptz");
     codec_detail::write_be(out, static_cast<std::uint64_t>(us), 8);
   }
   static TimestampTz decode(std::uint32_t oid, proto::Bytes b) {
@@ -532,7 +547,7 @@ struct PgCodec<TimestampTz> {
     const auto us = static_cast<std::int64_t>(codec_detail::read_be(b, 0, 8));
     if (us == std::numeric_limits<std::int64_t>::max()) return TimestampTz::max();
     if (us == std::numeric_limits<std::int64_t>::min()) return TimestampTz::min();
-    return TimestampTz(std::chrono::microseconds(us + codec_detail::epoch_microseconds));
+    return TimestampTz(std::chrono::microseconds(codec_detail::from_server_epoch(us, "timestamptz")));
   }
 };
 

@@ -56,6 +56,19 @@ TEST_CASE("fixed-size types check their length", "[pg][codecs]") {
   CHECK_THROWS_AS(Uuid::parse("not-a-uuid"), keel::ValueError);
 }
 
+TEST_CASE("an instant beyond what 64-bit microseconds since 1970 hold is an error, not an overflow", "[pg][codecs]") {
+  // One microsecond short of +infinity (which is INT64_MAX): valid bytes, but 2000-01-01 plus that overflows.
+  const Bytes near_infinity{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe};
+  CHECK_THROWS_AS(decode<TimestampTz>(types::timestamptz, near_infinity), keel::ProtocolError);
+  CHECK_THROWS_AS(decode<Timestamp>(types::timestamp, near_infinity), keel::ProtocolError);
+  CHECK(decode<TimestampTz>(types::timestamptz, Bytes{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) == TimestampTz::max());
+  // A user's instant PostgreSQL cannot hold is refused before anything is sent.
+  const auto earliest = TimestampTz(std::chrono::microseconds(std::numeric_limits<std::int64_t>::min() + 1));
+  CHECK_THROWS_AS(encode(earliest), keel::ValueOutOfRangeError);
+  CHECK(decode<TimestampTz>(types::timestamptz, encode(TimestampTz(std::chrono::microseconds(0)))) ==
+        TimestampTz(std::chrono::microseconds(0)));
+}
+
 TEST_CASE("unsigned integers are refused where they do not fit the signed type of their width", "[pg][codecs]") {
   CHECK(PgCodec<std::uint32_t>::oid == types::int4);
   CHECK(encode(std::uint32_t{2147483647}) == Bytes{0x7f, 0xff, 0xff, 0xff});
