@@ -191,15 +191,24 @@ DsnPairs parse_uri_pairs(std::string_view uri) {
     if (host_list.find_first_not_of(',') != std::string::npos) pairs.emplace_back("host", host_list);
     if (any_port) pairs.emplace_back("port", port_list);
   }
-  if (!tail.empty()) {
-    // Let Boost.URL read the path and the query, on a URI without the host list.
-    const std::string rebuilt = "postgresql://x" + std::string(tail);
-    auto parsed = urls::parse_uri(rebuilt);
-    // Neither the URI nor its query is quoted: either may hold a password.
-    if (!parsed) throw DsnError("connection URI: " + parsed.error().message() + " in its database name or parameters");
-    const std::string path = parsed->path();
-    if (path.size() > 1) pairs.emplace_back("dbname", path.substr(1));
-    for (auto param : parsed->params()) pairs.emplace_back(param.key, param.has_value ? param.value : std::string());
+  // The path is the database name; the query is key=value pairs joined by '&', percent-decoded as libpq does
+  // (no '+' for a space, no fragment). Boost.URL 1.81's parameter iterator overruns on "?#", so the split is here.
+  const std::size_t query_start = tail.find('?');
+  const std::string_view path = tail.substr(0, query_start);
+  if (path.size() > 1) pairs.emplace_back("dbname", percent_decode(path.substr(1), "database name"));
+  if (query_start == std::string_view::npos) return pairs;
+  std::string_view query = tail.substr(query_start + 1);
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (param.empty()) continue;
+    const std::size_t eq = param.find('=');
+    // The message names the key only: a value may be a password.
+    if (eq == std::string_view::npos)
+      throw DsnError("connection URI: missing \"=\" in the parameter \"" + percent_decode(param, "parameter name") + "\"");
+    const std::string key = percent_decode(param.substr(0, eq), "parameter name");
+    pairs.emplace_back(key, percent_decode(param.substr(eq + 1), "value of " + key));
   }
   return pairs;
 }

@@ -55,6 +55,15 @@ TEST_CASE("a URI may list several hosts, IPv6 addresses and a socket directory",
   CHECK(parse("postgresql:///db?host=/tmp&port=7000").hosts == std::vector<HostSpec>{{"/tmp", 7000}});
 }
 
+TEST_CASE("a URI's query: empty parts skipped, '=' required, no '+' for a space, no fragment", "[pg][dsn]") {
+  CHECK(parse("postgresql://h/db?").database == "db");
+  CHECK(parse("postgresql://h/db?&&application_name=a+b%26c&").application_name == "a+b&c");
+  CHECK_THROWS_WITH(parse("postgresql://h/db?sslmode"), Catch::Contains("missing \"=\""));
+  // Found by the fuzzer: Boost.URL's parameter iterator ran off its buffer on an empty query before a '#'.
+  CHECK_THROWS_AS(parse("postgresql://h1:?#target_session_attrs=2"), DsnError);
+  CHECK_THROWS_AS(parse("postgresql://h/db?#"), DsnError);
+}
+
 TEST_CASE("key=value strings follow libpq's quoting", "[pg][dsn]") {
   auto o = parse(R"(host=h1,h2 port=5432,5433 dbname='my db' user=bob password='it\'s' sslmode=require)");
   CHECK(o.hosts == std::vector<HostSpec>{{"h1", 5432}, {"h2", 5433}});
