@@ -1141,7 +1141,7 @@ private:
     ensure_open();
     const auto started = std::chrono::steady_clock::now();
     const auto deadline = deadline_for(std::nullopt, started);
-    co_await pipeline_->lock_exclusive();
+    co_await pipeline_->lock_exclusive(deadline);
     ExclusiveHold hold{pipeline_.get()};
     std::exception_ptr failure, source_failure;
     auto reply = std::make_shared<CopyInReply>();
@@ -1359,7 +1359,7 @@ private:
     const auto started = std::chrono::steady_clock::now();
     const auto deadline = deadline_for(limit, started);
     auto reply = std::make_shared<SimpleReply>(sink);
-    co_await pipeline_->wait_for_turn();
+    co_await pipeline_->wait_for_turn(false, deadline);
     proto::write_query(pipeline_->out(), sql);
     pipeline_->queue(reply);
     if (!pipeline_->flush_now()) co_await pipeline_->flush();
@@ -1420,7 +1420,7 @@ private:
         ExclusiveHold hold;
         std::shared_ptr<const Prepared> prepared = cached_statement(sql, params.types);
         if (!prepared) prepared = co_await prepare(sql, params.types, deadline, hold);
-        if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held());
+        if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held(), deadline);
         const auto reply = send_bound(*prepared, {&params, 1}, sink, records, hold);
         if (!pipeline_->flush_now()) co_await pipeline_->flush();
         const auto cancellation = co_await asio::this_coro::cancellation_state;
@@ -1504,7 +1504,7 @@ private:
                                            std::optional<std::chrono::steady_clock::time_point> deadline,
                                            ExclusiveHold& hold) {
     ensure_open();
-    if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held());
+    if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held(), deadline);
     auto reply = send_bound(prepared, sets, sink, records, hold);
     if (!pipeline_->flush_now()) co_await pipeline_->flush();
     co_await pipeline_->wait(*reply, deadline);
@@ -1803,7 +1803,7 @@ private:
                                          std::size_t max_rows, RowSink& sink, ExclusiveHold& hold) {
     ensure_open();
     const auto deadline = deadline_for(std::nullopt, std::chrono::steady_clock::now());
-    if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held());
+    if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held(), deadline);
     const auto& formats = sink_formats(prepared);
     auto reply = std::allocate_shared<BoundReply>(RecyclingAllocator<BoundReply>(), prepared, formats, &sink, nullptr, row_cells_);
     auto& out = pipeline_->out();
@@ -1827,7 +1827,7 @@ private:
   asio::awaitable<Prepared> parse_and_describe(std::string name, std::string_view sql, std::span<const std::uint32_t> types,
                                                std::optional<std::chrono::steady_clock::time_point> deadline, bool owner) {
     auto reply = std::make_shared<DescribeReply>();
-    if (!pipeline_->turn_is_free(owner)) co_await pipeline_->wait_for_turn(owner);
+    if (!pipeline_->turn_is_free(owner)) co_await pipeline_->wait_for_turn(owner, deadline);
     ensure_open();
     auto& out = pipeline_->out();
     write_pending_closes(out);
@@ -1876,7 +1876,7 @@ private:
     const bool caching = limits.statement_cache_size > 0 &&
                          (limits.max_cacheable_statement_size == 0 || sql.size() <= limits.max_cacheable_statement_size);
     if (!caching) {
-      co_await pipeline_->lock_exclusive();
+      co_await pipeline_->lock_exclusive(deadline);
       hold.pipeline = pipeline_.get();
       co_return std::make_shared<const Prepared>(co_await parse_and_describe("", sql, types, deadline, true));
     }
@@ -1896,7 +1896,8 @@ private:
       auto in_flight = preparing_.find(key);
       if (in_flight == preparing_.end()) break;
       auto waiters = in_flight->second;
-      co_await waiters->wait(get_executor());
+      co_await waiters->wait(get_executor(), deadline);
+      co_await Pipeline::throw_if_given_up(deadline, "while another call prepared the same statement");
     }
     auto waiters = std::make_shared<Waiters>();
     preparing_.emplace(key, waiters);

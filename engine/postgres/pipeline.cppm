@@ -28,6 +28,7 @@ module;
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 #include "spawn.hpp"
@@ -58,8 +59,10 @@ using keel::CanceledError;
 // Coroutines waiting for something to change; notify_all wakes them all (they check again).
 class Waiters {
 public:
-  asio::awaitable<void> wait(asio::any_io_executor executor) {
-    asio::steady_timer timer(executor, asio::steady_timer::time_point::max());
+  // Until notify_all, the deadline, or the caller's cancellation, whichever comes first.
+  asio::awaitable<void> wait(asio::any_io_executor executor,
+                             std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
+    asio::steady_timer timer(executor, deadline.value_or(asio::steady_timer::time_point::max()));
     auto position = timers_.insert(timers_.end(), &timer);
     struct Unregister {
       std::list<asio::steady_timer*>& timers;
@@ -238,6 +241,13 @@ private:
   alignas(std::max_align_t) unsigned char resumer_storage_[64];
 };
 
+// The reply to a request whose caller has gone: Close messages left to send after their request was withdrawn,
+// or a request abandoned at its caller's deadline behind others. Read to its ReadyForQuery, and dropped.
+class DiscardedReply final : public Reply {
+public:
+  void on_message(const proto::Frame&) override {}
+};
+
 // The connection's messages that belong to no request.
 class AsyncMessageHandler {
 public:
@@ -315,7 +325,7 @@ public:
       while (!out_.empty() && !broken_ && !fenced()) {
         std::swap(out_, sending_);
         written_replies_ = replies_.size();
-        out_holds_written_ = false;
+        out_written_rest_ = 0;
         // Alone, a request goes out at once. With others in flight, the write waits for the event loop, so
         // that requests queued meanwhile go with the next write: fewer, larger writes.
         co_await transport.write(sending_, replies_.size() <= 1);
@@ -355,18 +365,19 @@ public:
     }
     if (written == out_.size()) {
       out_.clear();
-      out_holds_written_ = false;
+      out_written_rest_ = 0;
       return true;
     }
     out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(written));
-    out_holds_written_ = true;  // the rest of requests already begun: they must go out before any fence
+    out_written_rest_ = out_.size();  // the rest of requests already begun: they must go out before any fence
     return false;
   }
 
   // A request that must own the connection for a while (a COPY FROM STDIN streams its data, an unnamed
-  // statement is described and then bound): others wait in wait_for_turn until it is done.
-  asio::awaitable<void> lock_exclusive() {
-    while (exclusive_) co_await exclusive_waiters_.wait(executor());
+  // statement is described and then bound): others wait in wait_for_turn until it is done. A request waits for
+  // its turn within its deadline and its caller's cancellation: nothing of it has been sent.
+  asio::awaitable<void> lock_exclusive(std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
+    co_await wait_for_turn(false, deadline);
     exclusive_ = true;
   }
   void unlock_exclusive() {
@@ -376,9 +387,23 @@ public:
   // Whether a request may write now: no other request owns the connection (`owner`: this one does).
   inline bool turn_is_free(bool owner = false) const noexcept { return owner || !exclusive_; }
   // Waits while another request owns the connection; `owner` is true for the request that holds the lock.
-  asio::awaitable<void> wait_for_turn(bool owner = false) {
+  asio::awaitable<void> wait_for_turn(bool owner = false,
+                                      std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
     if (owner) co_return;
-    while (exclusive_) co_await exclusive_waiters_.wait(executor());
+    while (exclusive_) {
+      co_await exclusive_waiters_.wait(executor(), deadline);
+      if (!exclusive_) break;
+      co_await throw_if_given_up(deadline, "while another request held the connection (a COPY, or a statement being prepared)");
+    }
+  }
+  // After a wait for something other than its reply: TimeoutError past the deadline, CanceledError once the
+  // caller is cancelled. Nothing of the request has been sent.
+  static asio::awaitable<void> throw_if_given_up(std::optional<std::chrono::steady_clock::time_point> deadline,
+                                                 std::string_view while_what) {
+    if (deadline && std::chrono::steady_clock::now() >= *deadline)
+      throw TimeoutError("the query timed out " + std::string(while_what) + "; it was not sent");
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+      throw CanceledError("the query was cancelled " + std::string(while_what) + "; it was not sent");
   }
 
   // Waits for the reply (or for caller_may_resume). At the deadline, or when the caller's Asio cancellation
@@ -412,6 +437,16 @@ public:
       if (reply.caller_may_resume()) break;
       if (!ec) {
         if (give_up && std::chrono::steady_clock::now() >= *give_up) {
+          if (!is_head(reply)) {
+            // Another request still runs ahead of it: that one's caller decides about the connection. This caller
+            // leaves; its request stays, to be cancelled when it starts, and its reply is read and dropped.
+            abandon(reply);
+            reply.failure = std::make_exception_ptr(TimeoutError(
+                "the request was still queued behind another on its connection past its time limit or cancellation; "
+                "it was sent, so its outcome is unknown"));
+            reply.done = true;
+            break;
+          }
           // Silent past the grace: the request's fate is unknown, so the connection cannot be trusted again.
           end(std::make_exception_ptr(TimeoutError(
               "the server did not end the request within " +
@@ -426,6 +461,12 @@ public:
         if (state.cancelled() == asio::cancellation_type::none) continue;
         canceled = true;
         co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+      }
+      if (withdraw(reply)) {  // not sent yet: it leaves the queue, and the server never sees it
+        reply.failure = timed_out ? std::make_exception_ptr(TimeoutError("the query timed out before it was sent to the server; it did not run"))
+                                  : std::make_exception_ptr(CanceledError("the query was cancelled before it was sent to the server; it did not run"));
+        reply.done = true;
+        break;
       }
       request_cancel(reply);
       if (!give_up) give_up = std::chrono::steady_clock::now() + cancel_grace;
@@ -464,7 +505,7 @@ public:
     auto replies = std::move(replies_);
     replies_.clear();
     written_replies_ = 0;
-    out_holds_written_ = false;
+    out_written_rest_ = 0;
     fence_.reset();
     for (auto& reply : replies) {
       if (reply->done) continue;
@@ -642,6 +683,76 @@ private:
     if (escaped) asio::post(executor(), [escaped] { std::rethrow_exception(escaped); });
   }
 
+  inline bool is_head(const Reply& reply) const noexcept { return !replies_.empty() && replies_.front().get() == &reply; }
+
+  // Takes a request whose bytes are all still in the outgoing buffer (held behind a cancel's fence, or behind a
+  // write in progress) out of the connection: its bytes and its reply. Returns false when any of it may be out.
+  // The Close messages of evicted statements that rode on it stay, with a Sync of their own and a discarded
+  // reply. Its Parse goes: no other request uses a statement before the reply to its Parse has come.
+  bool withdraw(const Reply& reply) {
+    if (broken_) return false;
+    std::size_t index = written_replies_;
+    while (index < replies_.size() && replies_[index].get() != &reply) ++index;
+    if (index == replies_.size()) return false;
+    const auto range = unwritten_range(index);
+    if (!range) return false;
+    const auto [begin, end] = *range;
+    proto::ByteBuffer closes;
+    for (std::size_t at = begin; at < end;) {
+      const std::size_t size = message_size(at);
+      if (out_[at] == 'C') closes.insert(closes.end(), out_.begin() + static_cast<std::ptrdiff_t>(at),
+                                         out_.begin() + static_cast<std::ptrdiff_t>(at + size));
+      at += size;
+    }
+    if (!closes.empty()) proto::write_sync(closes);
+    const auto first = out_.begin() + static_cast<std::ptrdiff_t>(begin);
+    out_.insert(out_.erase(first, first + static_cast<std::ptrdiff_t>(end - begin)), closes.begin(), closes.end());
+    if (closes.empty()) replies_.erase(replies_.begin() + static_cast<std::ptrdiff_t>(index));
+    else replies_[index] = std::make_shared<DiscardedReply>();
+    return true;
+  }
+  // Where the request of replies_[index] lies in out_, if all of it is there. out_ holds, in order: the rest of
+  // requests partly written, then the rest of a COPY under way (its data and end), then the unwritten
+  // requests, each ending with Sync or a simple Query.
+  std::optional<std::pair<std::size_t, std::size_t>> unwritten_range(std::size_t index) const {
+    std::size_t at = out_written_rest_;
+    while (at < out_.size() && message_size(at) && (out_[at] == 'd' || out_[at] == 'c' || out_[at] == 'f'))
+      at += message_size(at);
+    for (std::size_t i = written_replies_; i < replies_.size(); ++i) {
+      const std::size_t begin = at;
+      bool ended = false;
+      while (!ended && at < out_.size()) {
+        const std::size_t size = message_size(at);
+        if (size == 0) return std::nullopt;
+        ended = out_[at] == 'S' || out_[at] == 'Q';
+        at += size;
+      }
+      if (!ended) return std::nullopt;
+      if (i == index) return std::pair{begin, at};
+    }
+    return std::nullopt;
+  }
+  // The size of the whole message at out_[at] (type, length, body); 0 if it is not all there.
+  std::size_t message_size(std::size_t at) const noexcept {
+    try {
+      const auto frame = proto::next_frame(std::span<const std::uint8_t>(out_).subspan(at));
+      return frame ? frame->size : 0;
+    } catch (...) {  // not a message keel wrote: leave the buffer as it is
+      return 0;
+    }
+  }
+  // A written request whose caller gave up while it waited behind others: a discarded reply takes its place,
+  // and it is still cancelled if it starts alone.
+  void abandon(const Reply& reply) {
+    for (auto& queued : replies_) {
+      if (queued.get() != &reply) continue;
+      auto stand_in = std::make_shared<DiscardedReply>();
+      stand_in->cancel_requested = reply.cancel_requested;
+      queued = std::move(stand_in);
+      return;
+    }
+  }
+
   // Cancels the request when the server is running it: now if it is first in line, else when it gets there.
   void request_cancel(Reply& reply) {
     if (reply.done || reply.cancel_requested) return;
@@ -660,7 +771,7 @@ private:
     if (!head.cancel_requested || head.cancel_sent) return;
     // Only the head written, and wholly: not yet written, it is cancelled when it is; with requests written
     // behind it, or bytes of it still to go, it is left to finish.
-    if (written_replies_ != 1 || out_holds_written_) return;
+    if (written_replies_ != 1 || out_written_rest_ > 0) return;
     head.cancel_sent = true;
     fence_.emplace(Fence{&head, false});
     // A CancelRequest goes on a connection of its own, as the protocol asks; the server closes it.
@@ -720,7 +831,7 @@ public:
 
 private:
   std::size_t written_replies_ = 0;  // how many replies, from the front, belong to requests already written
-  bool out_holds_written_ = false;   // out_ begins with the rest of a request partly written
+  std::size_t out_written_rest_ = 0;  // out_ begins with this many bytes of requests partly written
   std::optional<Fence> fence_;       // a cancel in flight: nothing is written until it settles
   bool exclusive_ = false;
   Waiters exclusive_waiters_;

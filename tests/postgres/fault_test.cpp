@@ -354,3 +354,121 @@ TEST_CASE("faults: 1,000 timeouts racing their queries' completion cancel no oth
   CHECK(timed_out > 0);
   CHECK_FALSE(c->is_closed());
 }
+
+namespace {
+
+// A call spawned on the test loop, whose outcome the test looks at later.
+struct Spawned {
+  bool ended = false;
+  std::exception_ptr failure;
+  std::chrono::steady_clock::duration took{};
+};
+template <class T>
+std::shared_ptr<Spawned> spawn(asio::awaitable<T> work, asio::cancellation_slot slot = {}) {
+  auto outcome = std::make_shared<Spawned>();
+  const auto started = std::chrono::steady_clock::now();
+  asio::co_spawn(loop(), std::move(work), asio::bind_cancellation_slot(slot, [=](std::exception_ptr e, auto&&...) {
+                   outcome->failure = e;
+                   outcome->took = std::chrono::steady_clock::now() - started;
+                   outcome->ended = true;
+                 }));
+  return outcome;
+}
+template <class E>
+bool failed_with(const Spawned& outcome) {
+  return failed_with<E>(Outcome{outcome.took, outcome.failure});
+}
+bool is_cancel_request(const Message& m) {
+  return m.type == '\0' && m.body.size() == 12 && m.body.starts_with(std::string_view("\x04\xd2\x16\x2e", 4));
+}
+
+}  // namespace
+
+// A request still in keel's outgoing buffer when its caller gives up (here: held behind the fence that keeps a
+// cancel from reaching the wrong query) leaves the queue at once, and the server never sees it. Before, it went
+// out later and ran, or its caller waited until the connection was given up for silent.
+TEST_CASE("faults: a request timed out or cancelled before it is sent leaves the queue and never runs", "[pg][faults][cancel]") {
+  reset_table("keel_withdrawn");
+  auto proxy = make_proxy();
+  keel::pg::PgConnectionOptions options;
+  options.statement_cache_size = 1;  // each new statement evicts the last: a Close rides on the next request
+  options.cancel_grace = 2s;
+  auto c = connect(via(*proxy, "keel_trust"), options);
+  CHECK(run(c->fetchval<int>("SELECT $1::int", 1)) == 1);
+  // The first query times out; its CancelRequest is held at the proxy (with all traffic), and keel writes
+  // nothing behind it until the cancel has landed.
+  proxy->set_rule([](const Message& m) { return is_cancel_request(m) ? Action::stall : Action::forward; });
+  auto first = spawn(c->fetch("SELECT pg_sleep(0.5)", keel::pg::timeout(100ms)));
+  REQUIRE(run_until([&] { return proxy->stalled(); }, 2000ms));
+  // Behind it: an insert that times out, one that is cancelled, and a query that waits as long as it takes.
+  auto timed_out = spawn(c->execute("INSERT INTO keel_withdrawn VALUES ($1, 'timed out')", 1, keel::pg::timeout(100ms)));
+  asio::cancellation_signal signal;
+  auto cancelled = spawn(c->execute("INSERT INTO keel_withdrawn VALUES ($1, 'cancelled')", 2), signal.slot());
+  std::optional<std::int64_t> waited;
+  auto patient = spawn([&]() -> asio::awaitable<void> { waited = co_await c->fetchval<std::int64_t>("SELECT 42::int8"); }());
+  asio::steady_timer fire(loop(), 150ms);
+  fire.async_wait([&](boost::system::error_code) { signal.emit(asio::cancellation_type::terminal); });
+  REQUIRE(run_until([&] { return timed_out->ended && cancelled->ended; }, 1500ms));
+  CHECK(failed_with<keel::TimeoutError>(*timed_out));
+  CHECK(failed_with<keel::CanceledError>(*cancelled));
+  CHECK_THAT(message_of(Outcome{{}, timed_out->failure}), Catch::Contains("before it was sent"));
+  CHECK(timed_out->took < 1s);
+  CHECK_FALSE(patient->ended);
+  // The cancel lands, the first query ends, and what waited goes out and gets its own reply.
+  proxy->set_rule({});
+  proxy->resume();
+  REQUIRE(run_until([&] { return first->ended && patient->ended; }, 5000ms));
+  CHECK(failed_with<keel::TimeoutError>(*first));
+  CHECK_FALSE(patient->failure);
+  CHECK(waited == 42);
+  CHECK(count_rows("keel_withdrawn") == 0);  // neither insert ran, then or later
+  CHECK(c->pending_requests() == 0);
+  CHECK_FALSE(c->is_closed());
+  // The evicted statements were still closed on the server: only the cached one (and this query's) remain.
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM pg_prepared_statements")) <= 2);
+}
+
+// A timed request written behind another caller's long query: past its limit and the grace it fails alone
+// (its outcome unknown), and the long query, which the server is still running, is not cut off with it.
+TEST_CASE("faults: a timed request queued behind a long query gives up alone; the long query keeps its connection", "[pg][faults][cancel]") {
+  keel::pg::PgConnectionOptions options;
+  options.cancel_grace = 300ms;
+  auto c = connect(dsn("keel_trust", "sslmode=disable"), options);
+  std::optional<std::int64_t> long_result;
+  auto long_query = spawn([&]() -> asio::awaitable<void> {
+    long_result = co_await c->fetchval<std::int64_t>("SELECT 7::int8 FROM pg_sleep(1.5)");
+  }());
+  auto behind = spawn(c->fetchval<std::int64_t>("SELECT 8::int8", keel::pg::timeout(100ms)));
+  REQUIRE(run_until([&] { return behind->ended; }, 1400ms));
+  CHECK(failed_with<keel::TimeoutError>(*behind));
+  CHECK_THAT(message_of(Outcome{{}, behind->failure}), Catch::Contains("outcome is unknown"));
+  CHECK_FALSE(long_query->ended);
+  REQUIRE(run_until([&] { return long_query->ended; }, 5000ms));
+  CHECK_FALSE(long_query->failure);
+  CHECK(long_result == 7);
+  CHECK_FALSE(c->is_closed());
+  CHECK(run(c->fetchval<std::int64_t>("SELECT 9::int8")) == 9);
+  CHECK(c->pending_requests() == 0);
+}
+
+// A COPY owns its connection while it runs; a timed query waiting for its turn behind it fails at its own
+// deadline, unsent, instead of waiting as long as the COPY takes (here: a server that has not yet answered it).
+TEST_CASE("faults: a timed query waiting behind a COPY gives up at its deadline, unsent", "[pg][faults][cancel]") {
+  reset_table("keel_turn");
+  auto proxy = make_proxy();
+  auto c = connect(via(*proxy, "keel_trust"));
+  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.type == 'G'; }, Action::stall));
+  auto copy = spawn(c->copy_to_table("keel_turn", std::string_view("1\tcopied\n")));
+  REQUIRE(run_until([&] { return proxy->stalled(); }, 2000ms));
+  auto timed = spawn(c->fetchval<std::int64_t>("SELECT 1::int8", keel::pg::timeout(100ms)));
+  REQUIRE(run_until([&] { return timed->ended; }, 1500ms));
+  CHECK(failed_with<keel::TimeoutError>(*timed));
+  CHECK_THAT(message_of(Outcome{{}, timed->failure}), Catch::Contains("it was not sent"));
+  CHECK_FALSE(copy->ended);
+  proxy->set_rule({});
+  proxy->resume();
+  REQUIRE(run_until([&] { return copy->ended; }, 5000ms));
+  CHECK_FALSE(copy->failure);
+  CHECK(count_rows("keel_turn") == 1);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT 2::int8")) == 2);
+}

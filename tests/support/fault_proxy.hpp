@@ -93,6 +93,12 @@ public:
     on_loop([this, delay] { delay_ = delay; });
   }
 
+  // Whether traffic is held (by stall(), or by a rule's Action::stall).
+  bool stalled() {
+    bool held = false;
+    on_loop([&] { held = stalled_; });
+    return held;
+  }
   std::size_t accepted() const { return accepted_.load(); }
   std::size_t cuts() const { return cuts_.load(); }
   std::size_t open_sessions() {
