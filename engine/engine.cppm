@@ -9,6 +9,7 @@ export import :engine;
 export import :error;
 export import :query_log;
 export import :raw_query;
+export import :recording_engine;
 export import :row;
 export import :statement;
 export import :sync;
