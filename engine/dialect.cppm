@@ -29,6 +29,10 @@ constexpr bool reports_last_insert_id(Dialect d) noexcept { return d == Dialect:
 // thousands of rows, and reports each row's key without RETURNING.
 constexpr bool inserts_rows_one_by_one(Dialect d) noexcept { return d == Dialect::sqlite; }
 
+// The most values one statement may bind: SQLite's SQLITE_MAX_VARIABLE_NUMBER default (3.32 and later) and
+// PostgreSQL's 16-bit parameter count.
+constexpr std::size_t max_bound_values(Dialect d) noexcept { return d == Dialect::sqlite ? 32766 : 65535; }
+
 // Appends the placeholder of the 1-based parameter `number`: ? for SQLite, $n for PostgreSQL.
 inline void append_placeholder(std::string& sql, Dialect d, std::size_t number) {
   if (d == Dialect::sqlite) {

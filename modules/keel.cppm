@@ -2,5 +2,6 @@
 export module keel;
 export import keel.engine;
 export import keel.orm;
+export import keel.writer;
 export import keel.sqlite;
 export import keel.postgres;

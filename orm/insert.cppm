@@ -30,10 +30,6 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
-// The most values one statement may bind: SQLite's SQLITE_MAX_VARIABLE_NUMBER default (3.32 and later) and
-// PostgreSQL's 16-bit parameter count.
-constexpr std::size_t max_bound_values(Dialect dialect) { return dialect == Dialect::sqlite ? 32766 : 65535; }
-
 // Fills generated keys into copies of the inserted rows. Both engines assign the keys of a multi-row VALUES
 // list in row order, so the returned keys, sorted, belong to the rows in order.
 template <class T, bool Many>

@@ -1,0 +1,174 @@
+// The bulk writer without a database: where batches split at the byte and parameter limits, the collector's
+// records, retries of transient failures only, the circuit breaker on a fake clock, dry runs, savepoints per
+// statement, and the scope that flushes on exit. It runs on the recording engine; the suite on every engine
+// (tests/engine/writer_suite.cpp) runs it against real databases.
+#include <catch2/catch.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <vector>
+import keel;
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using Texts = std::vector<std::string>;
+using Ends = std::vector<std::size_t>;
+
+namespace {
+keel::Statement text_of(std::size_t bytes, std::size_t values = 0) {
+  return keel::Statement(std::string(bytes, 'x'), std::vector<keel::Value>(values, keel::Value(1)));
+}
+keel::RetryPolicy quick_retries(std::size_t attempts) {
+  return keel::RetryPolicy{.max_attempts = attempts, .first_delay = 0ms, .max_delay = 0ms, .jitter = false};
+}
+}  // namespace
+
+TEST_CASE("writer: batches split exactly at the byte and parameter limits", "[writer]") {
+  const keel::BatchLimits limits{.max_bytes = 100, .max_parameters = 10};
+  // 40 + 60 fill 100 bytes exactly; one byte more starts a new batch.
+  CHECK(keel::batch_ends(std::vector{text_of(40), text_of(60), text_of(1)}, limits) == Ends{2, 3});
+  CHECK(keel::batch_ends(std::vector{text_of(40), text_of(61)}, limits) == Ends{1, 2});
+  // A statement over the byte limit on its own goes alone, never cut.
+  CHECK(keel::batch_ends(std::vector{text_of(10), text_of(150), text_of(10)}, limits) == Ends{1, 2, 3});
+  // Values: 4 + 6 fill 10; 4 + 7 do not.
+  CHECK(keel::batch_ends(std::vector{text_of(1, 4), text_of(1, 6), text_of(1, 1)}, limits) == Ends{2, 3});
+  CHECK(keel::batch_ends(std::vector{text_of(1, 4), text_of(1, 7)}, limits) == Ends{1, 2});
+  CHECK_THROWS_AS(keel::batch_ends(std::vector{text_of(1, 11)}, limits), keel::MisuseError);
+  CHECK(keel::batch_ends(std::vector<keel::Statement>{}, limits).empty());
+}
+
+TEST_CASE("writer: add_statement says when a flush is due; flush sends each batch in a transaction", "[writer]") {
+  keel::RecordingEngine db(keel::Dialect::postgres);
+  keel::QueryCollector collector;
+  keel::BulkWriter writer(db, {.max_bytes = 60, .collector = &collector});
+  CHECK_FALSE(writer.add_statement("INSERT INTO t VALUES (1)"));      // 24 bytes
+  CHECK_FALSE(writer.add(keel::raw("INSERT INTO t VALUES ({})", 2)));  // 25
+  CHECK(writer.add_statement("INSERT INTO t VALUES (3)"));             // 73 >= 60: due
+  CHECK(writer.pending() == 3);
+  CHECK(writer.flush_sync({{"job", "nightly"}}) == 3);
+  CHECK(writer.pending() == 0);
+  CHECK(db.sql() == Texts{"BEGIN", "INSERT INTO t VALUES (1)", "INSERT INTO t VALUES ($1)", "COMMIT",
+                          "BEGIN", "INSERT INTO t VALUES (3)", "COMMIT"});
+  const auto records = collector.records();
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].statements == 2);
+  CHECK(records[0].bytes == 49);
+  CHECK(records[0].parameters == 1);
+  CHECK(records[0].sql == Texts{"INSERT INTO t VALUES (1)", "INSERT INTO t VALUES ($1)"});
+  CHECK(records[0].attempts == 1);
+  CHECK(records[0].succeeded);
+  CHECK(records[0].metadata.at("job") == "nightly");
+  CHECK(records[1].statements == 1);
+  CHECK(db.connections_in_use() == 0);
+}
+
+TEST_CASE("writer: a serialization failure is retried, a unique violation is not", "[writer]") {
+  keel::RecordingEngine db;
+  keel::QueryCollector collector;
+  keel::BulkWriter writer(db, {.retry = quick_retries(3), .collector = &collector});
+  db.fails_with_sqlstate("UPDATE", "40001", "could not serialize access", 2);
+  CHECK(writer.process_statements_sync({keel::Statement("UPDATE t SET a = 1")}) == 1);
+  CHECK(db.sql() == Texts{"BEGIN", "UPDATE t SET a = 1", "ROLLBACK", "BEGIN", "UPDATE t SET a = 1", "ROLLBACK",
+                          "BEGIN", "UPDATE t SET a = 1", "COMMIT"});
+  CHECK(collector.records().back().attempts == 3);
+  db.clear();
+  db.fails_with_sqlstate("INSERT", "23505", "duplicate key value violates unique constraint");
+  writer.add_statement("INSERT INTO t VALUES (1)");
+  CHECK_THROWS_AS(writer.flush_sync(), keel::UniqueViolation);
+  CHECK(db.sql() == Texts{"BEGIN", "INSERT INTO t VALUES (1)", "ROLLBACK"});  // once
+  CHECK(writer.pending() == 1);  // kept, not lost: flush again or discard()
+  CHECK_FALSE(collector.records().back().succeeded);
+  CHECK_THAT(collector.records().back().error, Catch::Contains("duplicate key"));
+  CHECK(writer.discard() == 1);
+  // A COMMIT whose outcome is unknown is never retried: it may have committed.
+  db.clear();
+  db.fails("COMMIT", keel::CommitOutcomeUnknown("the connection was lost while the COMMIT was in flight"), 1);
+  CHECK_THROWS_AS(writer.process_statements_sync({keel::Statement("DELETE FROM t")}), keel::CommitOutcomeUnknown);
+  CHECK(db.sql() == Texts{"BEGIN", "DELETE FROM t", "COMMIT"});
+  // A lost connection before the COMMIT: the transaction never committed, so it runs again.
+  db.clear();
+  writer.discard();
+  db.fails("DELETE", keel::ConnectionError("the connection was lost"), 1);
+  CHECK(writer.process_statements_sync({keel::Statement("DELETE FROM t")}) == 1);
+  CHECK(db.sql().back() == "COMMIT");
+}
+
+TEST_CASE("writer: the circuit breaker opens, half-opens after its cool-down, and closes on success", "[writer]") {
+  keel::RecordingEngine db;
+  auto now = std::chrono::steady_clock::time_point{};
+  auto breaker = std::make_shared<keel::CircuitBreaker>(
+      keel::CircuitBreakerOptions{.failure_threshold = 2, .cool_down = 10s, .clock = [&] { return now; }});
+  keel::BulkWriter writer(db, {.retry = quick_retries(1), .breaker = breaker});
+  db.fails_with_sqlstate("INSERT", "08006", "connection failure");
+  using State = keel::CircuitBreaker::State;
+  for (int i = 0; i < 2; ++i) {
+    CHECK_THROWS_AS(writer.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}), keel::DatabaseError);
+    writer.discard();
+  }
+  CHECK(breaker->state() == State::open);
+  db.clear();
+  CHECK_THROWS_AS(writer.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}), keel::CircuitOpenError);
+  CHECK(db.sql().empty());  // failed fast: nothing sent
+  writer.discard();
+  now += 11s;
+  CHECK(breaker->state() == State::half_open);
+  // The trial batch fails: open again for another cool-down.
+  CHECK_THROWS_AS(writer.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}), keel::DatabaseError);
+  writer.discard();
+  CHECK(breaker->state() == State::open);
+  now += 11s;
+  db.affects("INSERT", 1);  // the database is back
+  CHECK(writer.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}) == 1);
+  CHECK(breaker->state() == State::closed);
+}
+
+TEST_CASE("writer: a dry run records every batch and sends nothing", "[writer]") {
+  keel::QueryCollector collector;
+  keel::BulkWriter writer(keel::Dialect::sqlite, collector, {.max_bytes = 30});
+  writer.add(keel::raw("INSERT INTO t VALUES ({}, {})", 1, "a"));
+  writer.add(keel::raw("INSERT INTO t VALUES ({}, {})", 2, "b"));
+  CHECK(writer.flush_sync() == 0);
+  const auto records = collector.records();
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].sql == Texts{"INSERT INTO t VALUES (?, ?)"});
+  CHECK(records[0].parameters == 2);
+  CHECK(records[0].attempts == 0);
+}
+
+TEST_CASE("writer: with a savepoint per statement a failing statement alone is undone", "[writer]") {
+  keel::RecordingEngine db;
+  keel::QueryCollector collector;
+  keel::BulkWriter writer(db, {.savepoint_per_statement = true, .collector = &collector});
+  db.fails_with_sqlstate("VALUES (2)", "23505", "duplicate key");
+  const auto results = writer.process_batch_sync({keel::Statement("INSERT INTO t VALUES (1)"), keel::Statement("INSERT INTO t VALUES (2)"),
+                                                  keel::Statement("INSERT INTO t VALUES (3)")});
+  CHECK(results.size() == 3);
+  CHECK(db.sql() == Texts{"BEGIN",
+                          "SAVEPOINT keel_savepoint_1", "INSERT INTO t VALUES (1)", "RELEASE SAVEPOINT keel_savepoint_1",
+                          "SAVEPOINT keel_savepoint_2", "INSERT INTO t VALUES (2)", "ROLLBACK TO SAVEPOINT keel_savepoint_2",
+                          "SAVEPOINT keel_savepoint_3", "INSERT INTO t VALUES (3)", "RELEASE SAVEPOINT keel_savepoint_3",
+                          "COMMIT"});
+  REQUIRE(collector.records().back().statement_errors.size() == 1);
+  CHECK_THAT(collector.records().back().statement_errors[0], Catch::StartsWith("INSERT INTO t VALUES (2): duplicate key"));
+}
+
+TEST_CASE("writer: with_writer flushes when its body returns, and sends nothing when it throws", "[writer]") {
+  keel::RecordingEngine db;
+  const auto sent = keel::run_sync(keel::with_writer(db, {}, [](keel::BulkWriter& writer) -> asio::awaitable<void> {
+    writer.add_statement("INSERT INTO t VALUES (1)");
+    writer.add_statement("INSERT INTO t VALUES (2)");
+    co_return;
+  }));
+  CHECK(sent == 2);
+  CHECK(db.sql().size() == 4);
+  db.clear();
+  CHECK_THROWS_AS(keel::run_sync(keel::with_writer(db, {}, [](keel::BulkWriter& writer) -> asio::awaitable<void> {
+                    writer.add_statement("INSERT INTO t VALUES (1)");
+                    throw std::runtime_error("the source failed");
+                    co_return;
+                  })),
+                  std::runtime_error);
+  CHECK(db.sql().empty());
+}

@@ -1,0 +1,80 @@
+// A circuit breaker per write target: after failure_threshold batches in a row fail, it opens and new batches
+// fail at once with CircuitOpenError, sparing a database that is down; after cool_down it lets one batch
+// through (half-open), and closes again when that one succeeds, or opens for another cool_down when it fails.
+module;
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <string>
+export module keel.writer:circuit_breaker;
+import keel.engine;
+
+export namespace keel {
+
+// A batch refused because the breaker is open: nothing was sent.
+class CircuitOpenError : public ClientError {
+public:
+  using ClientError::ClientError;
+};
+
+struct CircuitBreakerOptions {
+  std::size_t failure_threshold = 5;  // 0: never opens
+  std::chrono::steady_clock::duration cool_down = std::chrono::seconds(30);
+  // The clock it reads; tests give a fake one.
+  std::function<std::chrono::steady_clock::time_point()> clock = [] { return std::chrono::steady_clock::now(); };
+};
+
+class CircuitBreaker {
+public:
+  enum class State { closed, open, half_open };
+
+  explicit CircuitBreaker(CircuitBreakerOptions options = {}) : options_(std::move(options)) {}
+
+  // Before a batch: throws CircuitOpenError while open (or while the one half-open trial runs).
+  void before_batch() {
+    std::lock_guard lock(mutex_);
+    if (state_ == State::open && options_.clock() - opened_at_ >= options_.cool_down) {
+      state_ = State::half_open;
+      trial_running_ = false;
+    }
+    if (state_ == State::closed) return;
+    if (state_ == State::half_open && !trial_running_) {
+      trial_running_ = true;
+      return;
+    }
+    throw CircuitOpenError("the bulk writer's circuit breaker is open after " + std::to_string(failures_) +
+                           " failed batches in a row; nothing was sent");
+  }
+  void on_success() {
+    std::lock_guard lock(mutex_);
+    state_ = State::closed;
+    failures_ = 0;
+    trial_running_ = false;
+  }
+  void on_failure() {
+    std::lock_guard lock(mutex_);
+    ++failures_;
+    trial_running_ = false;
+    if (state_ == State::half_open || (options_.failure_threshold > 0 && failures_ >= options_.failure_threshold)) {
+      state_ = State::open;
+      opened_at_ = options_.clock();
+    }
+  }
+  // Open reads as half-open once its cool-down has passed: the next batch goes through.
+  State state() const {
+    std::lock_guard lock(mutex_);
+    if (state_ == State::open && options_.clock() - opened_at_ >= options_.cool_down) return State::half_open;
+    return state_;
+  }
+
+private:
+  CircuitBreakerOptions options_;
+  mutable std::mutex mutex_;
+  State state_ = State::closed;
+  std::size_t failures_ = 0;
+  bool trial_running_ = false;
+  std::chrono::steady_clock::time_point opened_at_{};
+};
+
+}  // namespace keel

@@ -1,0 +1,51 @@
+// The query collector: a record of every batch the writer flushed (or, with no engine, would have run), with
+// the caller's metadata. Thread-safe: writers on several threads may share one.
+module;
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+export module keel.writer:collector;
+
+export namespace keel {
+
+// The caller's notes on a flush (a job id, a source file), kept with each batch it sent.
+using BatchMetadata = std::map<std::string, std::string, std::less<>>;
+
+struct BatchRecord {
+  std::vector<std::string> sql;  // each statement's text, in order
+  std::size_t statements = 0;
+  std::size_t bytes = 0;       // the texts' bytes, added up
+  std::size_t parameters = 0;  // bound values, added up
+  std::chrono::steady_clock::duration elapsed{};  // all attempts, their waits included
+  std::size_t attempts = 0;    // 0: not run (a dry run, or the circuit breaker was open)
+  bool succeeded = false;
+  std::string error;           // why the batch failed, when it did
+  std::vector<std::string> statement_errors;  // with a savepoint per statement: the statements that failed alone
+  BatchMetadata metadata;
+};
+
+class QueryCollector {
+public:
+  void record(BatchRecord batch) {
+    std::lock_guard lock(mutex_);
+    records_.push_back(std::move(batch));
+  }
+  std::vector<BatchRecord> records() const {
+    std::lock_guard lock(mutex_);
+    return records_;
+  }
+  void clear() {
+    std::lock_guard lock(mutex_);
+    records_.clear();
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::vector<BatchRecord> records_;
+};
+
+}  // namespace keel
