@@ -1,7 +1,7 @@
 // BulkWriter: statements (SQL text or keel queries, their values bound) added one by one or as a list, and sent
-// in batches under the byte and parameter limits, each batch in a transaction of its own by default. A
-// transient failure is retried with backoff; a circuit breaker spares a target that keeps failing; a
-// collector records every batch. It knows only the engine interface.
+// through an adapter (a keel engine's, or FunctionAdapter) in batches under the byte and parameter limits. A
+// transient failure is retried with backoff; a circuit breaker spares a target that keeps failing; a collector
+// records every batch. It knows only the engine interface.
 //   keel::BulkWriter writer(db, {.max_bytes = 64 * 1024});
 //   for (auto& event : events) if (writer.add(keel::insert(event))) co_await writer.flush();
 //   co_await writer.flush();
@@ -11,6 +11,7 @@ module;
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <exception>
@@ -23,26 +24,24 @@ module;
 #include <vector>
 export module keel.writer:bulk_writer;
 import keel.engine;
+import :adapter;
 import :batching;
 import :circuit_breaker;
 import :collector;
+import :engine_adapter;
 import :retry;
 
 namespace asio = boost::asio;
 
 export namespace keel {
 
-enum class BatchMode {
-  pipelined,   // a batch's statements are sent together: one round trip on PostgreSQL
-  one_by_one,  // each statement waits for the one before it, and has its own result
-};
-
 struct BulkWriterOptions {
   std::size_t max_bytes = 1'000'000;          // the SQL text of one batch
-  std::optional<std::size_t> max_parameters;  // the bound values of one batch; the engine's limit when empty
+  std::optional<std::size_t> max_parameters;  // the bound values of one batch; the dialect's limit when empty
+  // How a batch runs on a keel engine (other adapters ignore these): see EngineAdapterOptions.
   BatchMode mode = BatchMode::pipelined;
-  bool transaction_per_batch = true;     // all of a batch or none of it; off: each statement commits alone
-  bool savepoint_per_statement = false;  // in the batch's transaction: a failing statement alone is undone
+  bool transaction_per_batch = true;
+  bool savepoint_per_statement = false;
   RetryPolicy retry;
   std::shared_ptr<CircuitBreaker> breaker;  // share one among writers of one target; each has its own when empty
   QueryCollector* collector = nullptr;      // records every batch when set
@@ -50,8 +49,14 @@ struct BulkWriterOptions {
 
 class BulkWriter {
 public:
-  // Writes through `engine`, which must outlive the writer.
-  explicit BulkWriter(Engine& engine, BulkWriterOptions options = {}) : BulkWriter(&engine, engine.dialect(), std::move(options)) {}
+  // Writes through a keel engine, which must outlive the writer.
+  explicit BulkWriter(Engine& engine, BulkWriterOptions options = {})
+      : BulkWriter(std::make_shared<EngineAdapter>(
+                       engine, EngineAdapterOptions{options.mode, options.transaction_per_batch, options.savepoint_per_statement}),
+                   engine.dialect(), std::move(options)) {}
+  // Writes through any adapter (FunctionAdapter, or one of your own).
+  BulkWriter(std::shared_ptr<WriterAdapter> adapter, BulkWriterOptions options = {})
+      : BulkWriter(checked(std::move(adapter)), std::move(options), 0) {}
   // A dry run: nothing is sent, and every batch goes to the collector as it would have been sent.
   BulkWriter(Dialect dialect, QueryCollector& collector, BulkWriterOptions options = {})
       : BulkWriter(nullptr, dialect, with_collector(std::move(options), collector)) {}
@@ -61,15 +66,19 @@ public:
   const CircuitBreaker& breaker() const noexcept { return *options_.breaker; }
 
   // Adds a statement. Returns true when the pending statements have reached the byte or parameter limit, and
-  // a flush is due (flush splits them at the limits in any case).
+  // a flush is due (flush splits them at the limits in any case). A statement over the target's max_query_size
+  // on its own is refused here, before anything is sent.
   bool add_statement(Statement statement) {
+    if (max_query_size_ && statement_bytes(statement) > *max_query_size_)
+      throw MisuseError("a statement of " + std::to_string(statement_bytes(statement)) + " bytes is over the " +
+                        std::to_string(*max_query_size_) + " bytes the write target accepts in one query; nothing was sent");
     pending_bytes_ += statement_bytes(statement);
     pending_parameters_ += statement.params().size();
     pending_.push_back(std::move(statement));
     return pending_bytes_ >= limits_.max_bytes || pending_parameters_ >= limits_.max_parameters;
   }
   bool add_statement(std::string sql) { return add_statement(Statement(std::move(sql))); }
-  // A keel query (keel::insert(row), keel::update<T>()..., keel::raw(...)), rendered for the engine's dialect.
+  // A keel query (keel::insert(row), keel::update<T>()..., keel::raw(...)), rendered for the target's dialect.
   template <Query Q>
   bool add(const Q& query) {
     return add_statement(query.statement(dialect_));
@@ -90,8 +99,7 @@ public:
     std::size_t ran = 0;
     while (!pending_.empty()) {
       const std::size_t end = batch_ends(pending_, limits_).front();
-      const std::span<const Statement> batch(pending_.data(), end);
-      ran += co_await run_batch(batch, metadata, nullptr);
+      ran += co_await run_batch(std::span<const Statement>(pending_.data(), end), metadata, nullptr);
       drop_front(end);
     }
     co_return ran;
@@ -107,6 +115,10 @@ public:
     co_await run_batch(statements, metadata, &results);
     co_return results;
   }
+  // Closes the adapter (a keel engine stays open: it is the caller's).
+  asio::awaitable<void> close() {
+    if (adapter_) co_await adapter_->close();
+  }
 
   // ---- Sync forms, on the calling thread's private loop (keel::run_sync).
   std::size_t flush_sync(BatchMetadata metadata = {}) { return run_sync(flush(std::move(metadata))); }
@@ -116,16 +128,23 @@ public:
   std::vector<ExecResult> process_batch_sync(std::vector<Statement> statements, BatchMetadata metadata = {}) {
     return run_sync(process_batch(std::move(statements), std::move(metadata)));
   }
+  void close_sync() { run_sync(close()); }
 
 private:
-  BulkWriter(Engine* engine, Dialect dialect, BulkWriterOptions options)
-      : engine_(engine), dialect_(dialect), options_(std::move(options)),
-        limits_{options_.max_bytes, options_.max_parameters.value_or(max_bound_values(dialect))} {
+  BulkWriter(std::shared_ptr<WriterAdapter> adapter, BulkWriterOptions options, int)
+      : BulkWriter(adapter, adapter->dialect(), std::move(options)) {}
+  BulkWriter(std::shared_ptr<WriterAdapter> adapter, Dialect dialect, BulkWriterOptions options)
+      : adapter_(std::move(adapter)), dialect_(dialect), options_(std::move(options)),
+        max_query_size_(adapter_ ? adapter_->max_query_size() : std::nullopt),
+        limits_{std::min(options_.max_bytes, max_query_size_.value_or(options_.max_bytes)),
+                options_.max_parameters.value_or(max_bound_values(dialect))} {
     if (limits_.max_bytes == 0 || limits_.max_parameters == 0) throw MisuseError("BulkWriter: the limits must be at least 1");
     if (options_.retry.max_attempts == 0) throw MisuseError("BulkWriter: retry.max_attempts must be at least 1");
-    if (options_.savepoint_per_statement && !options_.transaction_per_batch)
-      throw MisuseError("BulkWriter: savepoint_per_statement needs transaction_per_batch");
     if (!options_.breaker) options_.breaker = std::make_shared<CircuitBreaker>();
+  }
+  static std::shared_ptr<WriterAdapter> checked(std::shared_ptr<WriterAdapter> adapter) {
+    if (!adapter) throw MisuseError("BulkWriter: no adapter");
+    return adapter;
   }
   static BulkWriterOptions with_collector(BulkWriterOptions options, QueryCollector& collector) {
     options.collector = &collector;
@@ -144,15 +163,12 @@ private:
   asio::awaitable<std::size_t> run_batch(std::span<const Statement> batch, const BatchMetadata& metadata,
                                          std::vector<ExecResult>* results) {
     BatchRecord record = describe(batch, metadata);
-    if (!engine_) {  // a dry run
+    if (!adapter_) {  // a dry run
       record.succeeded = true;
       if (options_.collector) options_.collector->record(std::move(record));
       co_return 0;
     }
     const auto started = std::chrono::steady_clock::now();
-    // Inside a caller's transaction the batch joins it: a failure aborted that transaction, so no retry.
-    const bool joined = co_await engine_->transaction_exists();
-    const bool own_transaction = options_.transaction_per_batch && !joined;
     std::exception_ptr failure;
     for (std::size_t attempt = 1;; ++attempt) {
       try {
@@ -162,24 +178,21 @@ private:
         break;
       }
       record.attempts = attempt;
-      record.statement_errors.clear();
       if (results) results->clear();
+      BatchRun run{results};
       failure = nullptr;
       try {
-        if (options_.transaction_per_batch) {
-          co_await engine_->transaction([&](Transaction& tx) { return send(tx, batch, record, results); });
-        } else {
-          co_await send(*engine_, batch, record, results);
-        }
+        co_await adapter_->run(batch, run);
       } catch (...) {
         failure = std::current_exception();
       }
+      record.statement_errors = std::move(run.statement_errors);
       if (!failure) {
         options_.breaker->on_success();
         break;
       }
       options_.breaker->on_failure();
-      if (joined || attempt >= options_.retry.max_attempts || !is_transient(failure, own_transaction)) break;
+      if (run.joined || attempt >= options_.retry.max_attempts || !is_transient(failure, run.atomic)) break;
       asio::steady_timer wait(co_await asio::this_coro::executor, retry_delay(options_.retry, attempt + 1, random_));
       boost::system::error_code ignored;
       co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
@@ -190,40 +203,6 @@ private:
     if (options_.collector) options_.collector->record(std::move(record));
     if (failure) std::rethrow_exception(failure);
     co_return batch.size();
-  }
-
-  // The statements of one batch on `runner` (the batch's transaction, or the engine).
-  asio::awaitable<void> send(StatementRunner& runner, std::span<const Statement> batch, BatchRecord& record,
-                             std::vector<ExecResult>* results) {
-    auto* transaction = dynamic_cast<Transaction*>(&runner);
-    if (options_.savepoint_per_statement && transaction) {
-      for (const Statement& statement : batch) {
-        Savepoint savepoint = co_await transaction->savepoint();
-        std::exception_ptr failure;
-        ExecResult result;
-        try {
-          result = co_await runner.execute(statement, nullptr);
-        } catch (const DatabaseError&) {
-          failure = std::current_exception();
-        }
-        if (failure) {
-          co_await savepoint.rollback_to();
-          record.statement_errors.push_back(std::string(statement.sql()) + ": " + describe(failure));
-        } else {
-          co_await savepoint.release();
-        }
-        if (results) results->push_back(result);
-      }
-      co_return;
-    }
-    if (options_.mode == BatchMode::pipelined && !results && transaction) {
-      co_await transaction->state()->execute_all(batch);
-      co_return;
-    }
-    for (const Statement& statement : batch) {
-      ExecResult result = co_await runner.execute(statement, nullptr);
-      if (results) results->push_back(std::move(result));
-    }
   }
 
   static BatchRecord describe(std::span<const Statement> batch, const BatchMetadata& metadata) {
@@ -247,32 +226,41 @@ private:
     }
   }
 
-  Engine* engine_;
+  std::shared_ptr<WriterAdapter> adapter_;  // none: a dry run
   Dialect dialect_;
   BulkWriterOptions options_;
+  std::optional<std::size_t> max_query_size_;
   BatchLimits limits_;
   std::vector<Statement> pending_;
   std::size_t pending_bytes_ = 0, pending_parameters_ = 0;
   std::mt19937 random_{std::random_device{}()};
 };
 
-// Runs body(writer) (returning an awaitable) with a writer on `engine`, and flushes what it added when the body
-// returns; returns how many statements ran. When the body throws, what it added is discarded unsent (a partial
-// stream is not written by accident) and the exception goes on.
+// Runs body(writer) (returning an awaitable), flushes what it added when the body returns, and closes the
+// adapter; returns how many statements ran. When the body throws, what it added is discarded unsent (a partial
+// stream is not written by accident), the adapter is closed, and the exception goes on.
 template <class F>
-asio::awaitable<std::size_t> with_writer(Engine& engine, BulkWriterOptions options, F body) {
-  BulkWriter writer(engine, std::move(options));
+asio::awaitable<std::size_t> with_writer(std::unique_ptr<BulkWriter> writer, F body) {
   std::exception_ptr failure;
+  std::size_t ran = 0;
   try {
-    co_await body(writer);
+    co_await body(*writer);
+    ran = co_await writer->flush();
   } catch (...) {
     failure = std::current_exception();
   }
-  if (failure) {
-    writer.discard();
-    std::rethrow_exception(failure);
-  }
-  co_return co_await writer.flush();
+  writer->discard();
+  co_await writer->close();
+  if (failure) std::rethrow_exception(failure);
+  co_return ran;
+}
+template <class F>
+asio::awaitable<std::size_t> with_writer(Engine& engine, BulkWriterOptions options, F body) {
+  return with_writer(std::make_unique<BulkWriter>(engine, std::move(options)), std::move(body));
+}
+template <class F>
+asio::awaitable<std::size_t> with_writer(std::shared_ptr<WriterAdapter> adapter, BulkWriterOptions options, F body) {
+  return with_writer(std::make_unique<BulkWriter>(std::move(adapter), std::move(options)), std::move(body));
 }
 
 }  // namespace keel

@@ -6,6 +6,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
+#include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -171,4 +173,52 @@ TEST_CASE("writer: with_writer flushes when its body returns, and sends nothing 
                   })),
                   std::runtime_error);
   CHECK(db.sql().empty());
+}
+
+TEST_CASE("writer: a function adapter gets each batch; its max_query_size bounds batches and refuses a statement over it", "[writer]") {
+  std::vector<std::vector<std::string>> sent;
+  bool closed = false;
+  auto adapter = std::make_shared<keel::FunctionAdapter>(
+      [&](std::span<const keel::Statement> batch) -> asio::awaitable<void> {
+        auto& texts = sent.emplace_back();
+        for (const auto& statement : batch) texts.emplace_back(statement.sql());
+        co_return;
+      },
+      [&]() -> asio::awaitable<void> {
+        closed = true;
+        co_return;
+      },
+      keel::FunctionAdapterOptions{.max_query_size = 50});
+  keel::BulkWriter writer(adapter, {.max_bytes = 1000});
+  CHECK(writer.limits().max_bytes == 50);  // the target's limit is the tighter one
+  CHECK_THROWS_WITH(writer.add_statement(std::string(51, 'x')), Catch::Contains("over the 50 bytes"));
+  CHECK(writer.pending() == 0);
+  const auto ran = keel::run_sync(keel::with_writer(adapter, {}, [](keel::BulkWriter& w) -> asio::awaitable<void> {
+    w.add_statement(std::string(30, 'a'));
+    w.add_statement(std::string(20, 'b'));
+    w.add_statement(std::string(1, 'c'));
+    co_return;
+  }));
+  CHECK(ran == 3);
+  CHECK(sent == std::vector<std::vector<std::string>>{{std::string(30, 'a'), std::string(20, 'b')}, {"c"}});
+  CHECK(closed);
+}
+
+TEST_CASE("writer: after a lost connection only an all-or-nothing batch is retried", "[writer]") {
+  int calls = 0;
+  auto flaky = [&](bool atomic) {
+    return std::make_shared<keel::FunctionAdapter>(
+        [&](std::span<const keel::Statement>) -> asio::awaitable<void> {
+          if (++calls == 1) throw keel::ConnectionError("the connection was lost");
+          co_return;
+        },
+        keel::FunctionAdapter::Close{}, keel::FunctionAdapterOptions{.atomic_batches = atomic});
+  };
+  keel::BulkWriter atomic(flaky(true), {.retry = quick_retries(3)});
+  CHECK(atomic.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}) == 1);
+  CHECK(calls == 2);
+  calls = 0;
+  keel::BulkWriter autocommit(flaky(false), {.retry = quick_retries(3)});
+  CHECK_THROWS_AS(autocommit.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}), keel::ConnectionError);
+  CHECK(calls == 1);  // some of it may have been applied: not run twice
 }
