@@ -472,3 +472,28 @@ TEST_CASE("faults: a timed query waiting behind a COPY gives up at its deadline,
   CHECK(count_rows("keel_turn") == 1);
   CHECK(run(c->fetchval<std::int64_t>("SELECT 2::int8")) == 2);
 }
+
+// The bulk writer loses its connection in the middle of a batch (the reply of a statement cut off, before the
+// batch's COMMIT): the batch's transaction never committed, so the writer runs it again on a new connection, and
+// the table ends with every statement exactly once.
+TEST_CASE("faults: a bulk writer cut off mid-batch retries it, and every row is written exactly once", "[pg][faults][writer]") {
+  auto direct = connect(dsn("keel_trust", "sslmode=disable"));
+  execute(*direct, "DROP TABLE IF EXISTS keel_written; CREATE TABLE keel_written (id int, note text)");
+  auto proxy = make_proxy();
+  keel::PostgresEngine db(keel::PostgresOptions{.dsn = via(*proxy, "keel_trust"), .max_connections = 2});
+  keel::QueryCollector collector;
+  keel::BulkWriter writer(db, {.max_bytes = 4000, .retry = {.max_attempts = 3, .first_delay = 10ms}, .collector = &collector});
+  proxy->set_rule(on_nth(150, [](const Message& m) { return m.direction == Direction::to_client && m.is('C', "INSERT"); }, Action::cut));
+  for (int i = 0; i < 1000; ++i) writer.add(keel::raw("INSERT INTO keel_written VALUES ({}, {})", i, "row " + std::to_string(i)));
+  CHECK(writer.flush_sync() == 1000);
+  CHECK(proxy->cuts() == 1);
+  CHECK(run(direct->fetchval<std::int64_t>("SELECT count(*) FROM keel_written")) == 1000);
+  CHECK(run(direct->fetchval<std::int64_t>("SELECT count(DISTINCT id) FROM keel_written")) == 1000);
+  const auto records = collector.records();
+  std::size_t retried = 0;
+  for (const auto& r : records) {
+    CHECK(r.succeeded);
+    if (r.attempts > 1) ++retried;
+  }
+  CHECK(retried == 1);
+}
