@@ -19,6 +19,10 @@
 //   O4  500 transactions of: select a row by id, update it (popularity + 1), insert a row
 //   O5  10,000 rows in one insert, ids returned; libpq writes them by binary COPY (no ids), so the ratio is
 //       keel's insert against libpq's fastest way in (rows/s)
+//   W1  100,000 single-row INSERT statements through keel's BulkWriter (batches of at most 1 MB of SQL, each
+//       in a transaction, pipelined) against libpq sending the same prepared INSERT one by one, in one
+//       transaction (statements/s)
+//   W2  the same writer against libpq's binary COPY of the same rows (rows/s)
 // libpq is used here only, never by keel.
 #include <endian.h>
 #include <libpq-fe.h>
@@ -145,6 +149,16 @@ std::int64_t pq_insert(PGconn* c, const Band& band) {
   PQclear(r);
   return id;
 }
+// The same insert without the id: what the bulk writer's statements do.
+void pq_insert_plain(PGconn* c, const Band& band) {
+  const Int8Param popularity(band.popularity);
+  const char* values[] = {band.name.data(), popularity.bytes, band.country ? band.country->data() : nullptr};
+  const int lengths[] = {static_cast<int>(band.name.size()), 8, band.country ? static_cast<int>(band.country->size()) : 0};
+  const int formats[] = {1, 1, 1};
+  PGresult* r = PQexecPrepared(c, "insert_plain", 3, values, lengths, formats, 1);
+  pq_check(r, PGRES_COMMAND_OK, c);
+  PQclear(r);
+}
 // Appends v in network byte order, as COPY's binary format wants it.
 template <class T>
 void put(std::string& out, T v) {
@@ -208,6 +222,7 @@ int main(int argc, char** argv) try {
   pq_prepare(p, "by_id", "SELECT id, name, popularity, country FROM band WHERE id = $1", {kInt8});
   pq_prepare(p, "all", "SELECT id, name, popularity, country FROM band", {});
   pq_prepare(p, "insert", "INSERT INTO band (name, popularity, country) VALUES ($1, $2, $3) RETURNING id", {kText, kInt8, kText});
+  pq_prepare(p, "insert_plain", "INSERT INTO band (name, popularity, country) VALUES ($1, $2, $3)", {kText, kInt8, kText});
   pq_prepare(p, "bump", "UPDATE band SET popularity = popularity + 1 WHERE id = $1", {kInt8});
 
   auto engine = make_engine(dsn);
@@ -302,6 +317,32 @@ int main(int argc, char** argv) try {
                          [&] { pq_exec(p, "TRUNCATE band RESTART IDENTITY"); }),
            "libpq-COPY");
     if (run(keel::count<Band>().run(db)) != kRows) throw std::runtime_error("O5: wrong count");
+  }
+
+  if (selected("W1") || selected("W2")) {  // W1, W2: 100,000 one-row INSERT statements through the bulk writer.
+    constexpr int n = 100'000;
+    std::vector<Band> rows;
+    rows.reserve(n);
+    for (int i = 0; i < n; ++i) rows.push_back(new_band(i));
+    auto writer_side = [&] {
+      keel::BulkWriter writer(db);
+      for (const Band& band : rows)
+        writer.add(keel::raw("INSERT INTO band (name, popularity, country) VALUES ({}, {}, {})", band.name, band.popularity,
+                             band.country));
+      if (run(writer.flush()) != std::size_t{n}) throw std::runtime_error("W1: the writer ran the wrong count");
+    };
+    auto empty = [&] { pq_exec(p, "TRUNCATE band RESTART IDENTITY"); };
+    if (selected("W1"))
+      report("W1", measure(n, writer_side,
+                           [&] {
+                             pq_exec(p, "BEGIN");
+                             for (const Band& band : rows) pq_insert_plain(p, band);
+                             pq_exec(p, "COMMIT");
+                           },
+                           empty),
+             "libpq-one-by-one");
+    if (selected("W2")) report("W2", measure(n, writer_side, [&] { pq_copy(p, rows); }, empty), "libpq-COPY");
+    if (run(keel::count<Band>().run(db)) != n) throw std::runtime_error("W: wrong count");
   }
 
   run(db.close());

@@ -37,6 +37,7 @@ module;
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -579,16 +580,21 @@ public:
   // Statements (each with sql() and params(), keel::Values) run in order in one round trip: each is prepared
   // first where the cache lacks it, then all are bound and executed back to back under one Sync. The first error
   // stops the rest, since the server skips to the Sync; inside a transaction, its rollback undoes what ran. More
-  // statements than the cache holds, or texts it does not keep, run one by one.
+  // distinct texts than the cache holds, or texts it does not keep, run one by one. (A statement the cache drops
+  // meanwhile stays prepared while this call holds it.)
   template <class Statements>
   asio::awaitable<void> execute_in_order(const Statements& statements) {
     const auto& limits = settings_options_;
     const std::size_t count = std::ranges::size(statements);
-    const bool pipelined = count > 1 && count <= limits.statement_cache_size &&
-                           std::ranges::all_of(statements, [&](const auto& s) {
-                             return limits.max_cacheable_statement_size == 0 ||
-                                    s.sql().size() <= limits.max_cacheable_statement_size;
-                           });
+    bool pipelined = count > 1 && std::ranges::all_of(statements, [&](const auto& s) {
+                       return limits.max_cacheable_statement_size == 0 || s.sql().size() <= limits.max_cacheable_statement_size;
+                     });
+    if (pipelined && count > limits.statement_cache_size) {
+      std::unordered_set<std::string_view> texts;
+      for (const auto& s : statements)
+        if (texts.insert(s.sql()).second && texts.size() > limits.statement_cache_size) break;
+      pipelined = texts.size() <= limits.statement_cache_size;
+    }
     if (!pipelined) {
       for (const auto& s : statements) co_await query(s.sql(), s.params(), nullptr);
       co_return;

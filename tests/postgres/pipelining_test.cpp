@@ -3,6 +3,7 @@
 // afterwards, not still sleeping.
 #include <catch2/catch.hpp>
 #include <boost/asio.hpp>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -15,6 +16,7 @@
 import keel;
 import keel.postgres;
 #include "pg_test_support.hpp"
+#include "../support/fault_proxy.hpp"
 
 using namespace std::chrono_literals;
 
@@ -396,4 +398,32 @@ TEST_CASE("a COMMIT whose answer never comes raises CommitOutcomeUnknown, not a 
     FAIL("the COMMIT was never sent: its outcome is known");
   } catch (const keel::ConnectionError&) {
   }
+}
+
+// An atomic run (or a bulk writer's batch) of many statements of few texts goes in one round trip, however many
+// statements there are; with more distinct texts than the statement cache holds it runs one by one. Counted as
+// the Sync messages a proxy sees (before: 1,000 statements of one text took 1,000 round trips).
+TEST_CASE("execute_in_order pipelines any number of statements of few texts", "[pg][pipeline]") {
+  fault_proxy::FaultProxy proxy("127.0.0.1", static_cast<std::uint16_t>(std::stoi(cluster().at("KEEL_PG_PORT"))));
+  auto syncs = std::make_shared<std::atomic<int>>(0);
+  proxy.set_rule([syncs](const fault_proxy::Message& m) {
+    if (m.direction == fault_proxy::Direction::to_server && m.type == 'S') ++*syncs;
+    return fault_proxy::Action::forward;
+  });
+  auto c = connect("host=127.0.0.1 port=" + std::to_string(proxy.port()) + " dbname=keel_test user=keel_trust sslmode=disable");
+  execute(*c, "DROP TABLE IF EXISTS keel_in_order; CREATE TABLE keel_in_order (n int)");
+  std::vector<keel::Statement> statements;
+  for (int i = 0; i < 1000; ++i) statements.emplace_back("INSERT INTO keel_in_order VALUES ($1)", std::vector<keel::Value>{i});
+  *syncs = 0;
+  run(c->execute_in_order(statements));
+  CHECK(*syncs <= 2);  // the text's Parse and Describe, then all 1,000 under one Sync
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(DISTINCT n) FROM keel_in_order")) == 1000);
+  // 150 distinct texts, more than the cache's 100: one by one, and all of them run.
+  statements.clear();
+  for (int i = 0; i < 150; ++i)
+    statements.emplace_back("INSERT INTO keel_in_order VALUES ($1 + " + std::to_string(i) + ")", std::vector<keel::Value>{1000});
+  *syncs = 0;
+  run(c->execute_in_order(statements));
+  CHECK(*syncs >= 150);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM keel_in_order")) == 1150);
 }
