@@ -235,7 +235,8 @@ inline std::int64_t from_server_epoch(std::int64_t us, std::string_view type) {
 }
 inline std::int64_t to_server_epoch(std::int64_t us, std::string_view type) {
   std::int64_t shifted = 0;
-  if (__builtin_sub_overflow(us, epoch_microseconds, &shifted))
+  // INT64_MIN and INT64_MAX stand for -infinity and infinity: a finite instant may not become one.
+  if (__builtin_sub_overflow(us, epoch_microseconds, &shifted) || shifted == std::numeric_limits<std::int64_t>::min())
     throw ValueOutOfRangeError("the instant does not fit PostgreSQL's " + std::string(type));
   return shifted;
 }

@@ -624,6 +624,7 @@ public:
       }
       proto::write_sync(out);
       pipeline_->queue(reply);
+      if (out.size() > 64 * 1024) pipeline_->read_while_writing();
       if (!pipeline_->flush_now()) co_await pipeline_->flush();
       co_await pipeline_->wait(*reply, std::nullopt);
       finish_bound(*reply);
@@ -1019,6 +1020,7 @@ private:
   // there is one; a COPY FROM STDIN sent this way is refused (CopyFail), since there is no data to send.
   class SimpleReply final : public Reply {
   public:
+    bool may_be_abandoned() const override { return false; }
     explicit SimpleReply(CopySink* sink = nullptr) : sink_(sink) {}
     void on_message(const proto::Frame& frame) override {
       switch (frame.type) {
@@ -1120,6 +1122,7 @@ private:
   // COPY ... FROM STDIN: CopyInResponse, then (after the client's CopyDone or CopyFail) CommandComplete.
   class CopyInReply final : public Reply {
   public:
+    bool may_be_abandoned() const override { return false; }
     using Reply::Reply;
     void on_message(const proto::Frame& frame) override {
       switch (frame.type) {

@@ -147,6 +147,11 @@ public:
   // acts on, such as COPY's CopyInResponse).
   virtual bool caller_may_resume() const { return done; }
 
+  // Whether a stand-in that reads and drops the reply may take its place when its caller gives up while it is
+  // queued behind another request. Not for a simple Query: it may enter COPY IN, which only its caller can end,
+  // and a COMMIT's caller must learn that its outcome is unknown (the connection is closed instead).
+  virtual bool may_be_abandoned() const { return true; }
+
   // The first ErrorResponse of this reply.
   void note_error(const proto::Frame& frame) {
     if (!error) error = proto::parse_error_fields(frame.body, 'E');
@@ -437,7 +442,7 @@ public:
       if (reply.caller_may_resume()) break;
       if (!ec) {
         if (give_up && std::chrono::steady_clock::now() >= *give_up) {
-          if (!is_head(reply)) {
+          if (!is_head(reply) && reply.may_be_abandoned()) {
             // Another request still runs ahead of it: that one's caller decides about the connection. This caller
             // leaves; its request stays, to be cancelled when it starts, and its reply is read and dropped.
             abandon(reply);
@@ -494,6 +499,10 @@ public:
   // The caller reads for itself until its reply may resume, with no hop to another coroutine; then the reader
   // coroutine takes over for any others still waiting.
   inline asio::awaitable<void> read_in_place(const Reply& reply) { return pump(&reply); }  // not a coroutine: one frame less
+
+  // Starts the reader before a large write: a server answering a long pipeline fills its socket buffer, and would
+  // stop reading ours, if nobody read its replies meanwhile.
+  void read_while_writing() { ensure_reader(); }
 
   // Ends the connection: closes the socket and fails every waiting reply.
   void end(std::exception_ptr reason) {
@@ -723,8 +732,10 @@ private:
       bool ended = false;
       while (!ended && at < out_.size()) {
         const std::size_t size = message_size(at);
-        if (size == 0) return std::nullopt;
-        ended = out_[at] == 'S' || out_[at] == 'Q';
+        const char type = static_cast<char>(out_[at]);
+        // COPY data or a Terminate among unwritten requests: not a layout this can cut safely.
+        if (size == 0 || type == 'd' || type == 'c' || type == 'f' || type == 'X') return std::nullopt;
+        ended = type == 'S' || type == 'Q';
         at += size;
       }
       if (!ended) return std::nullopt;

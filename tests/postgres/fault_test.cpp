@@ -378,6 +378,11 @@ template <class E>
 bool failed_with(const Spawned& outcome) {
   return failed_with<E>(Outcome{outcome.took, outcome.failure});
 }
+// Coroutines here take what they use as parameters, which live in their frames: a lambda's captures would die
+// with the lambda, before the coroutine runs.
+asio::awaitable<void> fetch_value_into(keel::pg::PgConnection& c, std::string sql, std::optional<std::int64_t>& out) {
+  out = co_await c.fetchval<std::int64_t>(sql);
+}
 bool is_cancel_request(const Message& m) {
   return m.type == '\0' && m.body.size() == 12 && m.body.starts_with(std::string_view("\x04\xd2\x16\x2e", 4));
 }
@@ -405,7 +410,7 @@ TEST_CASE("faults: a request timed out or cancelled before it is sent leaves the
   asio::cancellation_signal signal;
   auto cancelled = spawn(c->execute("INSERT INTO keel_withdrawn VALUES ($1, 'cancelled')", 2), signal.slot());
   std::optional<std::int64_t> waited;
-  auto patient = spawn([&]() -> asio::awaitable<void> { waited = co_await c->fetchval<std::int64_t>("SELECT 42::int8"); }());
+  auto patient = spawn(fetch_value_into(*c, "SELECT 42::int8", waited));
   asio::steady_timer fire(loop(), 150ms);
   fire.async_wait([&](boost::system::error_code) { signal.emit(asio::cancellation_type::terminal); });
   REQUIRE(run_until([&] { return timed_out->ended && cancelled->ended; }, 1500ms));
@@ -435,9 +440,7 @@ TEST_CASE("faults: a timed request queued behind a long query gives up alone; th
   options.cancel_grace = 300ms;
   auto c = connect(dsn("keel_trust", "sslmode=disable"), options);
   std::optional<std::int64_t> long_result;
-  auto long_query = spawn([&]() -> asio::awaitable<void> {
-    long_result = co_await c->fetchval<std::int64_t>("SELECT 7::int8 FROM pg_sleep(1.5)");
-  }());
+  auto long_query = spawn(fetch_value_into(*c, "SELECT 7::int8 FROM pg_sleep(1.5)", long_result));
   auto behind = spawn(c->fetchval<std::int64_t>("SELECT 8::int8", keel::pg::timeout(100ms)));
   REQUIRE(run_until([&] { return behind->ended; }, 1400ms));
   CHECK(failed_with<keel::TimeoutError>(*behind));
