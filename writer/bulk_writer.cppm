@@ -96,12 +96,30 @@ public:
   // good (retries spent, or a failure not worth retrying), it throws: the batches before it are written, and
   // the failed batch and those after it stay pending, to flush again or discard().
   asio::awaitable<std::size_t> flush(BatchMetadata metadata = {}) {
+    if (flushing_) throw MisuseError("BulkWriter: flush is already running; a writer takes one flush at a time");
+    flushing_ = true;
     std::size_t ran = 0;
-    while (!pending_.empty()) {
-      const std::size_t end = batch_ends(pending_, limits_).front();
-      ran += co_await run_batch(std::span<const Statement>(pending_.data(), end), metadata, nullptr);
-      drop_front(end);
+    std::exception_ptr failure;
+    try {
+      while (!pending_.empty()) {
+        // The batch leaves pending_ while it runs, so that statements added meanwhile cannot move it.
+        const std::size_t end = first_batch_end(pending_, limits_);
+        std::vector<Statement> batch = take_front(end);
+        try {
+          ran += co_await run_batch(batch, metadata, nullptr);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        if (failure) {  // back in front, unsent or rolled back, for the caller to flush again or discard
+          restore_front(std::move(batch));
+          break;
+        }
+      }
+    } catch (...) {
+      failure = std::current_exception();
     }
+    flushing_ = false;
+    if (failure) std::rethrow_exception(failure);
     co_return ran;
   }
   // Adds the statements and flushes; returns how many ran.
@@ -151,12 +169,23 @@ private:
     return options;
   }
 
-  void drop_front(std::size_t count) {
-    for (std::size_t i = 0; i < count; ++i) {
-      pending_bytes_ -= statement_bytes(pending_[i]);
-      pending_parameters_ -= pending_[i].params().size();
+  // Takes the first `count` pending statements out of pending_ (and out of its counts of bytes and values).
+  std::vector<Statement> take_front(std::size_t count) {
+    const auto end = pending_.begin() + static_cast<std::ptrdiff_t>(count);
+    for (auto it = pending_.begin(); it != end; ++it) {
+      pending_bytes_ -= statement_bytes(*it);
+      pending_parameters_ -= it->params().size();
     }
-    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
+    std::vector<Statement> taken(std::make_move_iterator(pending_.begin()), std::make_move_iterator(end));
+    pending_.erase(pending_.begin(), end);
+    return taken;
+  }
+  void restore_front(std::vector<Statement> batch) {
+    for (const Statement& statement : batch) {
+      pending_bytes_ += statement_bytes(statement);
+      pending_parameters_ += statement.params().size();
+    }
+    pending_.insert(pending_.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
   }
 
   // One batch, with its retries; recorded whatever happens. Returns how many statements ran.
@@ -174,7 +203,7 @@ private:
       try {
         options_.breaker->before_batch();
       } catch (...) {
-        failure = std::current_exception();
+        if (!failure) failure = std::current_exception();  // on a retry, the batch's own failure stands
         break;
       }
       record.attempts = attempt;
@@ -187,16 +216,17 @@ private:
         failure = std::current_exception();
       }
       record.statement_errors = std::move(run.statement_errors);
-      if (!failure) {
-        options_.breaker->on_success();
-        break;
-      }
-      options_.breaker->on_failure();
+      if (!failure) break;
       if (run.joined || attempt >= options_.retry.max_attempts || !is_transient(failure, run.atomic)) break;
       asio::steady_timer wait(co_await asio::this_coro::executor, retry_delay(options_.retry, attempt + 1, random_));
-      boost::system::error_code ignored;
-      co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      boost::system::error_code waited;
+      co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, waited));
+      if (waited) break;  // the caller was cancelled: no more attempts
     }
+    // The breaker counts batches, not attempts, and only failures that say the target is in trouble.
+    if (!failure) options_.breaker->on_success();
+    else if (record.attempts > 0 && is_target_failure(failure)) options_.breaker->on_failure();
+    else if (record.attempts > 0) options_.breaker->on_neutral();
     record.elapsed = std::chrono::steady_clock::now() - started;
     record.succeeded = !failure;
     if (failure) record.error = describe(failure);
@@ -233,12 +263,14 @@ private:
   BatchLimits limits_;
   std::vector<Statement> pending_;
   std::size_t pending_bytes_ = 0, pending_parameters_ = 0;
+  bool flushing_ = false;
   std::mt19937 random_{std::random_device{}()};
 };
 
 // Runs body(writer) (returning an awaitable), flushes what it added when the body returns, and closes the
-// adapter; returns how many statements ran. When the body throws, what it added is discarded unsent (a partial
-// stream is not written by accident), the adapter is closed, and the exception goes on.
+// adapter; returns how many statements ran. When the body throws, what it added and did not flush itself is
+// discarded unsent (a partial stream is not written by accident), the adapter is closed, and the exception goes
+// on.
 template <class F>
 asio::awaitable<std::size_t> with_writer(std::unique_ptr<BulkWriter> writer, F body) {
   std::exception_ptr failure;
@@ -250,7 +282,11 @@ asio::awaitable<std::size_t> with_writer(std::unique_ptr<BulkWriter> writer, F b
     failure = std::current_exception();
   }
   writer->discard();
-  co_await writer->close();
+  try {
+    co_await writer->close();
+  } catch (...) {
+    if (!failure) failure = std::current_exception();  // the body's failure, when there is one, is the one to hear
+  }
   if (failure) std::rethrow_exception(failure);
   co_return ran;
 }

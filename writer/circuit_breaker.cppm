@@ -62,6 +62,12 @@ public:
     }
   }
   // Open reads as half-open once its cool-down has passed: the next batch goes through.
+  // A batch that failed for its own reasons (a constraint violation): it says nothing of the target, but ends a
+  // half-open trial, so that the next batch may try.
+  void on_neutral() {
+    std::lock_guard lock(mutex_);
+    trial_running_ = false;
+  }
   State state() const {
     std::lock_guard lock(mutex_);
     if (state_ == State::open && options_.clock() - opened_at_ >= options_.cool_down) return State::half_open;

@@ -56,6 +56,12 @@ private:
         ExecResult result;
         try {
           result = co_await runner.execute(statement, nullptr);
+        } catch (const SerializationFailure&) {
+          throw;  // transient: the whole batch runs again, not this statement alone
+        } catch (const DeadlockDetected&) {
+          throw;
+        } catch (const LockNotAvailable&) {
+          throw;
         } catch (const DatabaseError&) {
           failure = std::current_exception();
         }

@@ -19,27 +19,44 @@ struct RetryPolicy {
   bool jitter = true;  // each wait drawn between half and all of its step, so that writers do not retry in step
 };
 
-// Whether a batch that failed with `failure` may run again without applying anything twice. Transient: a
-// serialization failure or deadlock (the database rolled the transaction back), a lock not available (SQLite's
-// busy), too many connections (53300), a server starting up or shutting down (57P03, 57P01), and a lost
-// connection when the batch ran in a transaction of its own (it never committed). Never: a constraint
-// violation, a syntax error or any other error the same batch would meet again; and never a COMMIT whose
-// outcome is unknown (CommitOutcomeUnknown: it may have committed).
+// Whether a batch that failed with `failure` may run again without applying anything twice. Only a batch that
+// ran all or nothing in a transaction of its own (nothing of it was applied) is ever retried, and only for a
+// transient failure: a serialization failure or deadlock (40001, 40P01), a lock not available (SQLite's busy),
+// too many connections (53300), a server starting up or shutting down (57P03, 57P01), a lost connection. Never:
+// a constraint violation, a syntax error or any other error the same batch would meet again; and never a
+// COMMIT whose outcome is unknown (CommitOutcomeUnknown: it may have committed).
 inline bool is_transient(std::exception_ptr failure, bool batch_in_own_transaction) {
+  if (!batch_in_own_transaction) return false;
   try {
     std::rethrow_exception(failure);
   } catch (const CommitOutcomeUnknown&) {
     return false;
   } catch (const ConnectionError&) {
-    return batch_in_own_transaction;
-  } catch (const TransactionRollbackError&) {
+    return true;
+  } catch (const SerializationFailure&) {
+    return true;
+  } catch (const DeadlockDetected&) {
     return true;
   } catch (const LockNotAvailable&) {
     return true;
   } catch (const DatabaseError& e) {
-    return e.sqlstate() == "53300" || e.sqlstate() == "57P03" || (e.sqlstate() == "57P01" && batch_in_own_transaction);
+    return e.sqlstate() == "53300" || e.sqlstate() == "57P03" || e.sqlstate() == "57P01";
   } catch (...) {
     return false;
+  }
+}
+
+// Whether a failure says the target is in trouble (what the circuit breaker counts), rather than that this
+// batch is wrong (a constraint violation, a syntax error), which another batch would not meet.
+inline bool is_target_failure(std::exception_ptr failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const ConnectionError&) {
+    return true;
+  } catch (const TimeoutError&) {
+    return true;
+  } catch (...) {
+    return is_transient(failure, true);
   }
 }
 

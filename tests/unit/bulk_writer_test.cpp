@@ -4,6 +4,7 @@
 // (tests/engine/writer_suite.cpp) runs it against real databases.
 #include <catch2/catch.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -103,10 +104,10 @@ TEST_CASE("writer: the circuit breaker opens, half-opens after its cool-down, an
   auto breaker = std::make_shared<keel::CircuitBreaker>(
       keel::CircuitBreakerOptions{.failure_threshold = 2, .cool_down = 10s, .clock = [&] { return now; }});
   keel::BulkWriter writer(db, {.retry = quick_retries(1), .breaker = breaker});
-  db.fails_with_sqlstate("INSERT", "08006", "connection failure");
+  db.fails("INSERT", keel::ConnectionError("connection refused"));
   using State = keel::CircuitBreaker::State;
   for (int i = 0; i < 2; ++i) {
-    CHECK_THROWS_AS(writer.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}), keel::DatabaseError);
+    CHECK_THROWS_AS(writer.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}), keel::ConnectionError);
     writer.discard();
   }
   CHECK(breaker->state() == State::open);
@@ -117,7 +118,7 @@ TEST_CASE("writer: the circuit breaker opens, half-opens after its cool-down, an
   now += 11s;
   CHECK(breaker->state() == State::half_open);
   // The trial batch fails: open again for another cool-down.
-  CHECK_THROWS_AS(writer.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}), keel::DatabaseError);
+  CHECK_THROWS_AS(writer.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}), keel::ConnectionError);
   writer.discard();
   CHECK(breaker->state() == State::open);
   now += 11s;
@@ -221,4 +222,29 @@ TEST_CASE("writer: after a lost connection only an all-or-nothing batch is retri
   keel::BulkWriter autocommit(flaky(false), {.retry = quick_retries(3)});
   CHECK_THROWS_AS(autocommit.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}), keel::ConnectionError);
   CHECK(calls == 1);  // some of it may have been applied: not run twice
+}
+
+TEST_CASE("writer: a batch that was not all or nothing is never retried; the breaker ignores the batch's own errors", "[writer]") {
+  keel::RecordingEngine db;
+  // Each statement commits alone: after a deadlock on the second, the first is already in, so no retry.
+  keel::BulkWriter autocommit(db, {.transaction_per_batch = false, .retry = quick_retries(3)});
+  db.fails_with_sqlstate("VALUES (2)", "40P01", "deadlock detected", 1);
+  CHECK_THROWS_AS(autocommit.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)"), keel::Statement("INSERT INTO t VALUES (2)")}),
+                  keel::DeadlockDetected);
+  CHECK(db.sql() == Texts{"INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (2)"});
+  // A unique violation is the batch's own fault: it does not count towards opening a shared breaker.
+  auto breaker = std::make_shared<keel::CircuitBreaker>(keel::CircuitBreakerOptions{.failure_threshold = 1});
+  keel::BulkWriter writer(db, {.breaker = breaker});
+  db.fails_with_sqlstate("DUPLICATE", "23505", "duplicate key");
+  CHECK_THROWS_AS(writer.process_statements_sync({keel::Statement("INSERT DUPLICATE")}), keel::UniqueViolation);
+  CHECK(breaker->state() == keel::CircuitBreaker::State::closed);
+  // With a savepoint per statement, a deadlock still fails (and retries) the whole batch.
+  db.clear();
+  keel::BulkWriter forgiving(db, {.savepoint_per_statement = true, .retry = quick_retries(2)});
+  db.fails_with_sqlstate("VALUES (5)", "40P01", "deadlock detected", 1);
+  CHECK(forgiving.process_statements_sync({keel::Statement("INSERT INTO t VALUES (5)")}) == 1);
+  const Texts sent = db.sql();
+  CHECK(sent.front() == "BEGIN");
+  CHECK(sent.back() == "COMMIT");
+  CHECK(std::count(sent.begin(), sent.end(), std::string("ROLLBACK")) == 1);
 }
