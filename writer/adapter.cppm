@@ -3,6 +3,7 @@
 module;
 #include <boost/asio/awaitable.hpp>
 #include <cstddef>
+#include <exception>
 #include <optional>
 #include <span>
 #include <string>
@@ -25,6 +26,17 @@ struct BatchRun {
   bool joined = false;
   std::vector<std::string> statement_errors;  // statements that failed alone (a savepoint each), with why
 };
+
+// What a failure says, for a batch's record and a statement's error.
+inline std::string failure_message(std::exception_ptr failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
 
 class WriterAdapter {
 public:

@@ -229,7 +229,7 @@ private:
     else if (record.attempts > 0) options_.breaker->on_neutral();
     record.elapsed = std::chrono::steady_clock::now() - started;
     record.succeeded = !failure;
-    if (failure) record.error = describe(failure);
+    if (failure) record.error = failure_message(failure);
     if (options_.collector) options_.collector->record(std::move(record));
     if (failure) std::rethrow_exception(failure);
     co_return batch.size();
@@ -246,16 +246,6 @@ private:
     }
     return record;
   }
-  static std::string describe(std::exception_ptr failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      return e.what();
-    } catch (...) {
-      return "unknown error";
-    }
-  }
-
   std::shared_ptr<WriterAdapter> adapter_;  // none: a dry run
   Dialect dialect_;
   BulkWriterOptions options_;

@@ -67,7 +67,7 @@ private:
         }
         if (failure) {
           co_await savepoint.rollback_to();
-          run.statement_errors.push_back(std::string(statement.sql()) + ": " + what(failure));
+          run.statement_errors.push_back(std::string(statement.sql()) + ": " + failure_message(failure));
         } else {
           co_await savepoint.release();
         }
@@ -82,15 +82,6 @@ private:
     for (const Statement& statement : batch) {
       ExecResult result = co_await runner.execute(statement, nullptr);
       if (run.results) run.results->push_back(std::move(result));
-    }
-  }
-  static std::string what(std::exception_ptr failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      return e.what();
-    } catch (...) {
-      return "unknown error";
     }
   }
 
