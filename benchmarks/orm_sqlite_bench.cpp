@@ -18,6 +18,8 @@
 //   O3  all 10,000 rows into structs, five times (rows/s)
 //   O4  500 transactions of: select a row by id, update it (popularity + 1), insert a row
 //   O5  10,000 rows in one insert, ids returned (rows/s)
+//   W1  100,000 one-row INSERT statements through keel's BulkWriter (its defaults: batches of at most 1 MB of
+//       SQL, each in a transaction) against sqlite3 stepping one prepared INSERT per row in one transaction
 //   S1  how late a 1 ms timer on keel's event loop gets while a 200 ms query runs on the same loop
 #include <sqlite3.h>
 #include <boost/asio.hpp>
@@ -292,6 +294,28 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
                                      reset),
                        "sqlite3");
     if (keel_bench::only_side() != "keel" && raw_ids != expected_ids) throw std::runtime_error("O5: sqlite3 got other ids");
+  }
+
+  if (selected("W1")) {
+    constexpr int n = 100'000;
+    std::vector<Band> rows;
+    rows.reserve(n);
+    for (int i = 0; i < n; ++i) rows.push_back(new_band(kRows + i));
+    keel_bench::report("W1", measure(n,
+                                     [&] {
+                                       keel::BulkWriter writer(db);
+                                       for (const Band& band : rows)
+                                         writer.add(keel::raw("INSERT INTO band (name, popularity, country) VALUES ({}, {}, {})",
+                                                              band.name, band.popularity, band.country));
+                                       if (run(writer.flush()) != std::size_t{n}) throw std::runtime_error("W1: wrong count");
+                                     },
+                                     [&] {
+                                       raw.done(raw.begin);
+                                       for (const Band& band : rows) raw.add(band);
+                                       raw.done(raw.commit);
+                                     },
+                                     reset),
+                       "sqlite3");
   }
 
   if (selected("S1")) stall(db);

@@ -29,11 +29,21 @@ import :batching;
 import :circuit_breaker;
 import :collector;
 import :engine_adapter;
+import :insert_merging;
 import :retry;
 
 namespace asio = boost::asio;
 
 export namespace keel {
+
+// Wide rows make smaller batches (SQL Batcher's auto_adjust_for_columns): the first INSERT ... VALUES added sets
+// the byte limit to max_bytes * reference_columns / its columns, kept between min_factor and max_factor times
+// max_bytes.
+struct ColumnAdjustment {
+  std::size_t reference_columns = 10;
+  double min_factor = 0.5;
+  double max_factor = 2.0;
+};
 
 struct BulkWriterOptions {
   std::size_t max_bytes = 1'000'000;          // the SQL text of one batch
@@ -42,6 +52,10 @@ struct BulkWriterOptions {
   BatchMode mode = BatchMode::pipelined;
   bool transaction_per_batch = true;
   bool savepoint_per_statement = false;
+  // Consecutive one-row inserts into one table (the same text up to VALUES) go as one multi-row insert. Not
+  // with a savepoint per statement, nor in process_batch, which answer for each statement alone.
+  bool merge_inserts = true;
+  std::optional<ColumnAdjustment> auto_adjust_for_columns;
   RetryPolicy retry;
   std::shared_ptr<CircuitBreaker> breaker;  // share one among writers of one target; each has its own when empty
   QueryCollector* collector = nullptr;      // records every batch when set
@@ -64,6 +78,8 @@ public:
   Dialect dialect() const noexcept { return dialect_; }
   const BatchLimits& limits() const noexcept { return limits_; }
   const CircuitBreaker& breaker() const noexcept { return *options_.breaker; }
+  // With auto_adjust_for_columns: the columns of the first INSERT ... VALUES added, which set limits().max_bytes.
+  std::optional<std::size_t> detected_columns() const noexcept { return columns_; }
 
   // Adds a statement. Returns true when the pending statements have reached the byte or parameter limit, and
   // a flush is due (flush splits them at the limits in any case). A statement over the target's max_query_size
@@ -72,6 +88,7 @@ public:
     if (max_query_size_ && statement_bytes(statement) > *max_query_size_)
       throw MisuseError("a statement of " + std::to_string(statement_bytes(statement)) + " bytes is over the " +
                         std::to_string(*max_query_size_) + " bytes the write target accepts in one query; nothing was sent");
+    if (options_.auto_adjust_for_columns && !columns_) adjust_for_columns(statement);
     pending_bytes_ += statement_bytes(statement);
     pending_parameters_ += statement.params().size();
     pending_.push_back(std::move(statement));
@@ -188,10 +205,27 @@ private:
     pending_.insert(pending_.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
   }
 
+  void adjust_for_columns(const Statement& statement) {
+    const std::optional<InsertValues> insert = split_insert_values(statement.sql(), dialect_);
+    if (!insert || insert->columns == 0) return;
+    columns_ = insert->columns;
+    const ColumnAdjustment& adjustment = *options_.auto_adjust_for_columns;
+    const double factor = std::clamp(static_cast<double>(adjustment.reference_columns) / static_cast<double>(*columns_),
+                                     adjustment.min_factor, adjustment.max_factor);
+    const auto adjusted = static_cast<std::size_t>(static_cast<double>(options_.max_bytes) * factor);
+    limits_.max_bytes = std::max<std::size_t>(1, std::min(adjusted, max_query_size_.value_or(adjusted)));
+  }
+
   // One batch, with its retries; recorded whatever happens. Returns how many statements ran.
-  asio::awaitable<std::size_t> run_batch(std::span<const Statement> batch, const BatchMetadata& metadata,
+  asio::awaitable<std::size_t> run_batch(std::span<const Statement> statements, const BatchMetadata& metadata,
                                          std::vector<ExecResult>* results) {
+    // What is sent: the statements, or fewer with their one-row inserts merged.
+    std::vector<Statement> merged;
+    if (options_.merge_inserts && !results && !options_.savepoint_per_statement)
+      merged = merge_inserts(statements, dialect_);
+    const std::span<const Statement> batch = merged.empty() ? statements : std::span<const Statement>(merged);
     BatchRecord record = describe(batch, metadata);
+    record.statements = statements.size();
     if (!adapter_) {  // a dry run
       record.succeeded = true;
       if (options_.collector) options_.collector->record(std::move(record));
@@ -232,12 +266,11 @@ private:
     if (failure) record.error = failure_message(failure);
     if (options_.collector) options_.collector->record(std::move(record));
     if (failure) std::rethrow_exception(failure);
-    co_return batch.size();
+    co_return statements.size();
   }
 
   static BatchRecord describe(std::span<const Statement> batch, const BatchMetadata& metadata) {
     BatchRecord record;
-    record.statements = batch.size();
     record.metadata = metadata;
     for (const Statement& statement : batch) {
       record.sql.emplace_back(statement.sql());
@@ -251,6 +284,7 @@ private:
   BulkWriterOptions options_;
   std::optional<std::size_t> max_query_size_;
   BatchLimits limits_;
+  std::optional<std::size_t> columns_;
   std::vector<Statement> pending_;
   std::size_t pending_bytes_ = 0, pending_parameters_ = 0;
   bool flushing_ = false;

@@ -16,9 +16,9 @@ export namespace keel {
 using BatchMetadata = std::map<std::string, std::string, std::less<>>;
 
 struct BatchRecord {
-  std::vector<std::string> sql;  // each statement's text, in order
-  std::size_t statements = 0;
-  std::size_t bytes = 0;       // the texts' bytes, added up
+  std::vector<std::string> sql;  // each text sent, in order (one-row inserts merged into one, when they were)
+  std::size_t statements = 0;  // the statements added, before any merge
+  std::size_t bytes = 0;       // the bytes of the texts sent, added up
   std::size_t parameters = 0;  // bound values, added up
   std::chrono::steady_clock::duration elapsed{};  // all attempts, their waits included
   std::size_t attempts = 0;    // 0: not run (a dry run, or the circuit breaker was open)

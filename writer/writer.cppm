@@ -9,4 +9,5 @@ export import :circuit_breaker;
 export import :collector;
 export import :engine_adapter;
 export import :function_adapter;
+export import :insert_merging;
 export import :retry;

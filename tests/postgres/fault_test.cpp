@@ -486,7 +486,8 @@ TEST_CASE("faults: a bulk writer cut off mid-batch retries it, and every row is 
   keel::PostgresEngine db(keel::PostgresOptions{.dsn = via(*proxy, "keel_trust"), .max_connections = 2});
   keel::QueryCollector collector;
   keel::BulkWriter writer(db, {.max_bytes = 4000, .retry = {.max_attempts = 3, .first_delay = 10ms}, .collector = &collector});
-  proxy->set_rule(on_nth(150, [](const Message& m) { return m.direction == Direction::to_client && m.is('C', "INSERT"); }, Action::cut));
+  // Each batch's one-row inserts go as one multi-row INSERT: cut the connection as the fifth one completes.
+  proxy->set_rule(on_nth(5, [](const Message& m) { return m.direction == Direction::to_client && m.is('C', "INSERT"); }, Action::cut));
   for (int i = 0; i < 1000; ++i) writer.add(keel::raw("INSERT INTO keel_written VALUES ({}, {})", i, "row " + std::to_string(i)));
   CHECK(writer.flush_sync() == 1000);
   CHECK(proxy->cuts() == 1);

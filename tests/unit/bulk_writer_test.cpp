@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -52,14 +53,15 @@ TEST_CASE("writer: add_statement says when a flush is due; flush sends each batc
   CHECK(writer.pending() == 3);
   CHECK(writer.flush_sync({{"job", "nightly"}}) == 3);
   CHECK(writer.pending() == 0);
-  CHECK(db.sql() == Texts{"BEGIN", "INSERT INTO t VALUES (1)", "INSERT INTO t VALUES ($1)", "COMMIT",
-                          "BEGIN", "INSERT INTO t VALUES (3)", "COMMIT"});
+  // Each batch is split by the statements' own texts, then its one-row inserts into t go as one statement.
+  CHECK(db.sql() == Texts{"BEGIN", "INSERT INTO t VALUES (1), ($1)", "COMMIT", "BEGIN", "INSERT INTO t VALUES (3)", "COMMIT"});
+  CHECK(db.statements()[1].params == std::vector<keel::Value>{keel::Value(2)});
   const auto records = collector.records();
   REQUIRE(records.size() == 2);
   CHECK(records[0].statements == 2);
-  CHECK(records[0].bytes == 49);
+  CHECK(records[0].bytes == 30);
   CHECK(records[0].parameters == 1);
-  CHECK(records[0].sql == Texts{"INSERT INTO t VALUES (1)", "INSERT INTO t VALUES ($1)"});
+  CHECK(records[0].sql == Texts{"INSERT INTO t VALUES (1), ($1)"});
   CHECK(records[0].attempts == 1);
   CHECK(records[0].succeeded);
   CHECK(records[0].metadata.at("job") == "nightly");
@@ -165,7 +167,7 @@ TEST_CASE("writer: with_writer flushes when its body returns, and sends nothing 
     co_return;
   }));
   CHECK(sent == 2);
-  CHECK(db.sql().size() == 4);
+  CHECK(db.sql() == Texts{"BEGIN", "INSERT INTO t VALUES (1), (2)", "COMMIT"});
   db.clear();
   CHECK_THROWS_AS(keel::run_sync(keel::with_writer(db, {}, [](keel::BulkWriter& writer) -> asio::awaitable<void> {
                     writer.add_statement("INSERT INTO t VALUES (1)");
@@ -227,7 +229,7 @@ TEST_CASE("writer: after a lost connection only an all-or-nothing batch is retri
 TEST_CASE("writer: a batch that was not all or nothing is never retried; the breaker ignores the batch's own errors", "[writer]") {
   keel::RecordingEngine db;
   // Each statement commits alone: after a deadlock on the second, the first is already in, so no retry.
-  keel::BulkWriter autocommit(db, {.transaction_per_batch = false, .retry = quick_retries(3)});
+  keel::BulkWriter autocommit(db, {.transaction_per_batch = false, .merge_inserts = false, .retry = quick_retries(3)});
   db.fails_with_sqlstate("VALUES (2)", "40P01", "deadlock detected", 1);
   CHECK_THROWS_AS(autocommit.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)"), keel::Statement("INSERT INTO t VALUES (2)")}),
                   keel::DeadlockDetected);
@@ -247,4 +249,61 @@ TEST_CASE("writer: a batch that was not all or nothing is never retried; the bre
   CHECK(sent.front() == "BEGIN");
   CHECK(sent.back() == "COMMIT");
   CHECK(std::count(sent.begin(), sent.end(), std::string("ROLLBACK")) == 1);
+}
+
+TEST_CASE("writer: one-row inserts merge within a batch; not with merging off, a savepoint each, or in process_batch", "[writer][merge]") {
+  keel::RecordingEngine db(keel::Dialect::postgres);
+  keel::QueryCollector collector;
+  const auto rows = [] {
+    std::vector<keel::Statement> statements;
+    for (int i = 1; i <= 3; ++i) statements.push_back(keel::raw("INSERT INTO t (a, b) VALUES ({}, {})", i, "r").statement(keel::Dialect::postgres));
+    statements.push_back(keel::Statement("DELETE FROM u"));
+    return statements;
+  };
+  keel::BulkWriter writer(db, {.collector = &collector});
+  CHECK(writer.process_statements_sync(rows()) == 4);
+  CHECK(db.sql() == Texts{"BEGIN", "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6)", "DELETE FROM u", "COMMIT"});
+  CHECK(collector.records().back().statements == 4);
+  CHECK(collector.records().back().sql.size() == 2);
+  db.clear();
+  keel::BulkWriter separate(db, {.merge_inserts = false});
+  CHECK(separate.process_statements_sync(rows()) == 4);
+  CHECK(db.sql().size() == 6);
+  db.clear();
+  CHECK(writer.process_batch_sync(rows()).size() == 4);  // each statement's own result
+  CHECK(db.sql().size() == 6);
+  db.clear();
+  keel::BulkWriter forgiving(db, {.savepoint_per_statement = true});
+  CHECK(forgiving.process_statements_sync(rows()) == 4);
+  const Texts sent = db.sql();
+  CHECK(std::count_if(sent.begin(), sent.end(), [](const std::string& s) { return s.starts_with("INSERT"); }) == 3);
+}
+
+TEST_CASE("writer: auto_adjust_for_columns gives wide rows smaller batches, within its factors", "[writer][merge]") {
+  const auto insert_of = [](std::size_t columns) {
+    std::string sql = "INSERT INTO t VALUES (";
+    for (std::size_t i = 0; i < columns; ++i) sql += i ? ", 1" : "1";
+    return sql + ")";
+  };
+  const auto limit_after = [&](std::size_t columns) {
+    keel::QueryCollector dry_run;
+    keel::BulkWriter writer(keel::Dialect::postgres, dry_run,
+                            {.max_bytes = 1000, .auto_adjust_for_columns = keel::ColumnAdjustment{.reference_columns = 10}});
+    writer.add_statement("UPDATE t SET a = 1");  // not an insert: no adjustment yet
+    CHECK(writer.limits().max_bytes == 1000);
+    writer.add_statement(insert_of(columns));
+    writer.add_statement(insert_of(1));  // only the first insert counts
+    CHECK(writer.detected_columns() == columns);
+    return writer.limits().max_bytes;
+  };
+  CHECK(limit_after(10) == 1000);
+  CHECK(limit_after(16) == 625);
+  CHECK(limit_after(40) == 500);   // at most halved
+  CHECK(limit_after(5) == 2000);
+  CHECK(limit_after(1) == 2000);   // at most doubled
+  keel::QueryCollector collector;
+  keel::BulkWriter plain(keel::Dialect::postgres, collector, {.max_bytes = 1000});
+  plain.add_statement(insert_of(40));
+  CHECK(plain.limits().max_bytes == 1000);
+  CHECK_FALSE(plain.detected_columns());
 }

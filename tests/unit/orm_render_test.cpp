@@ -204,3 +204,34 @@ TEST_CASE("update and delete", "[orm][update][delete]") {
   STATIC_REQUIRE(std::is_same_v<decltype(gone)::result_type, std::vector<std::string>>);
   CHECK(gone.statement(Dialect::postgres).sql() == R"(DELETE FROM "band" WHERE (NOT ("id" = $1)) RETURNING "name")");
 }
+
+TEST_CASE("what the ORM sends when it runs, recorded per dialect", "[orm][insert][recording]") {
+  for (const Dialect dialect : {Dialect::sqlite, Dialect::postgres}) {
+    INFO(keel::to_string(dialect));
+    keel::RecordingEngine db(dialect);
+    // A one-row insert learns its key: SQLite's rowid from the statement itself, PostgreSQL's from RETURNING.
+    db.affects("INSERT", 1, 41);
+    db.returns("RETURNING", {"id"}, {{41}});
+    const Band saved = keel::insert(Band{.name = "Pythonistas", .manager = 1, .popularity = 1000}).run_sync(db);
+    CHECK(saved.id == 41);
+    // Many rows: PostgreSQL binds one array per column; SQLite steps the one-row text once per row.
+    db.clear();
+    db.returns("RETURNING", {"id"}, {{1}, {2}});
+    const auto many = keel::insert(std::vector<Band>{{.name = "a", .manager = 1}, {.name = "b", .manager = 2}}).run_sync(db);
+    CHECK(many.size() == 2);
+    const auto sent = db.statements();
+    const std::string columns = R"(INSERT INTO "band" ("name", "manager", "popularity", "country") )";
+    if (dialect == Dialect::postgres) {
+      REQUIRE(sent.size() == 1);
+      CHECK(sent[0].sql == columns + R"(SELECT * FROM unnest($1, $2, $3, $4) RETURNING "id")");
+      REQUIRE(sent[0].params.size() == 4);
+      CHECK(sent[0].params[0] == Value(keel::ValueArray{keel::ValueKind::text, {Value("a"), Value("b")}}));
+      CHECK(sent[0].params[1] == Value(keel::ValueArray{keel::ValueKind::integer, {Value(1), Value(2)}}));
+    } else {
+      std::vector<std::string> texts;
+      for (const auto& s : sent) texts.push_back(s.sql);
+      CHECK(texts == std::vector<std::string>{"BEGIN", columns + "VALUES (?, ?, ?, ?)", columns + "VALUES (?, ?, ?, ?)", "COMMIT"});
+      CHECK(sent[2].params == std::vector<Value>{"b", 2, 0, nullptr});
+    }
+  }
+}

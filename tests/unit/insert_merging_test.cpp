@@ -1,0 +1,74 @@
+// Merging one-row inserts into multi-row inserts, on texts alone: what merges, what is left as it is, and the
+// placeholders renumbered per dialect with the values in order.
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+import keel;
+
+using keel::Dialect;
+using keel::Statement;
+using keel::Value;
+using Texts = std::vector<std::string>;
+
+namespace {
+Texts texts(const std::vector<Statement>& statements) {
+  Texts out;
+  for (const auto& s : statements) out.emplace_back(s.sql());
+  return out;
+}
+std::vector<Value> values(std::vector<Value> v) { return v; }
+}  // namespace
+
+TEST_CASE("merging: a plain INSERT ... VALUES splits at VALUES; anything more is not mergeable", "[writer][merge]") {
+  auto split = keel::split_insert_values(R"(  insert into "band" ("name", "x") VALUES ($1, lower($2)) ; )", Dialect::postgres);
+  REQUIRE(split);
+  CHECK(split->head == R"(  insert into "band" ("name", "x") VALUES)");
+  CHECK(split->rows == "($1, lower($2))");
+  CHECK(split->columns == 2);
+  CHECK(split->placeholders == 2);
+  split = keel::split_insert_values("INSERT INTO t VALUES (1, 'a), (b'), (2, E'it\\'s ('), (3, \"q)\")", Dialect::postgres);
+  REQUIRE(split);
+  CHECK(split->rows == "(1, 'a), (b'), (2, E'it\\'s ('), (3, \"q)\")");
+  CHECK(split->columns == 2);
+  for (const char* sql : {"INSERT INTO t VALUES ($1) RETURNING id", "INSERT INTO t VALUES ($1) ON CONFLICT DO NOTHING",
+                          "INSERT INTO t SELECT * FROM u", "INSERT INTO t DEFAULT VALUES",
+                          "INSERT INTO t SELECT 1 FROM (VALUES (1)) v", "INSERT INTO t VALUES ($1) -- note",
+                          "INSERT INTO t VALUES ($$a$$)", "INSERT INTO t VALUES ('unterminated)",
+                          "UPDATE t SET a = 1", "WITH x AS (SELECT 1) INSERT INTO t VALUES (1)", "INSERT INTO t VALUES",
+                          "INSERT INTO t VALUES (1); DELETE FROM t", "INSERT INTO t VALUES ((1)"})
+    CHECK_FALSE(keel::split_insert_values(sql, Dialect::postgres));
+  // SQLite's named and numbered parameters are not positional: not merged.
+  CHECK(keel::split_insert_values("INSERT INTO t VALUES (?, ?)", Dialect::sqlite)->placeholders == 2);
+  for (const char* sql : {"INSERT INTO t VALUES (?1)", "INSERT INTO t VALUES (:a)", "INSERT INTO t VALUES (@a)",
+                          "INSERT INTO t VALUES ($a)", "INSERT INTO [t] VALUES (1)"})
+    CHECK_FALSE(keel::split_insert_values(sql, Dialect::sqlite));
+}
+
+TEST_CASE("merging: consecutive inserts of one head become one statement, placeholders renumbered", "[writer][merge]") {
+  const std::vector<Statement> batch{
+      Statement("INSERT INTO t (a, b) VALUES ($1, $2)", values({1, "x"})),
+      Statement("INSERT INTO t (a, b) VALUES ($2, $1);", values({"y", 2})),
+      Statement("INSERT INTO t (a, b) VALUES (3, 'it''s $1')"),
+      Statement("UPDATE t SET a = $1", values({4})),
+      Statement("INSERT INTO t (a, b) VALUES ($1, $2)", values({5, "z"})),
+      Statement("INSERT INTO u (a) VALUES ($1)", values({6})),
+      Statement("INSERT INTO u (a) VALUES ($1) RETURNING a", values({7})),
+  };
+  const auto merged = keel::merge_inserts(batch, Dialect::postgres);
+  CHECK(texts(merged) == Texts{"INSERT INTO t (a, b) VALUES ($1, $2), ($4, $3), (3, 'it''s $1')",
+                               "UPDATE t SET a = $1", "INSERT INTO t (a, b) VALUES ($1, $2)",
+                               "INSERT INTO u (a) VALUES ($1)", "INSERT INTO u (a) VALUES ($1) RETURNING a"});
+  CHECK(merged[0].params() == values({1, "x", "y", 2}));
+  CHECK(merged[2].params() == values({5, "z"}));
+  // SQLite's ? stay as they are: they are positional.
+  const auto sqlite = keel::merge_inserts(std::vector{Statement("INSERT INTO t VALUES (?, ?)", values({1, 2})),
+                                                      Statement("INSERT INTO t VALUES (?, ?)", values({3, 4}))},
+                                          Dialect::sqlite);
+  CHECK(texts(sqlite) == Texts{"INSERT INTO t VALUES (?, ?), (?, ?)"});
+  CHECK(sqlite[0].params() == values({1, 2, 3, 4}));
+  // A text whose placeholders do not match its values is sent alone, for the server to refuse.
+  const auto odd = keel::merge_inserts(std::vector{Statement("INSERT INTO t VALUES ($1)", values({1})),
+                                                   Statement("INSERT INTO t VALUES ($1)", values({1, 2}))},
+                                       Dialect::postgres);
+  CHECK(odd.size() == 2);
+}

@@ -1,0 +1,262 @@
+// Merging one-row inserts: consecutive `INSERT INTO t (...) VALUES (...)` statements that share everything up to
+// VALUES become one multi-row insert, their placeholders renumbered in the dialect's style. One statement of n
+// rows costs the server one parse and one execution instead of n, and the client one message instead of n.
+// A pure function over texts, so it is tested exactly without a database.
+//
+// Only what is surely a plain VALUES list merges: a text with RETURNING, ON CONFLICT, a comment, a named or
+// numbered SQLite parameter, or a dollar-quoted string is sent as it is.
+module;
+#include <algorithm>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+export module keel.writer:insert_merging;
+import keel.engine;
+
+export namespace keel {
+
+// An INSERT ... VALUES text split where rows can be added: `head` runs to the end of the VALUES keyword, `rows`
+// is its list of row tuples (trailing blanks and semicolon left out).
+struct InsertValues {
+  std::string_view head;
+  std::string_view rows;
+  std::size_t columns = 0;       // the values in the first row
+  std::size_t placeholders = 0;  // $n: the highest n; ?: how many
+};
+
+// The split of `sql` when it is an INSERT ... VALUES that can take more rows; none otherwise.
+std::optional<InsertValues> split_insert_values(std::string_view sql, Dialect dialect);
+
+// The statements of `batch` with each run of consecutive mergeable inserts of one head folded into one
+// statement (a run of one is left as it was). The values stay bound, in order.
+std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect dialect);
+
+}  // namespace keel
+
+namespace keel {
+namespace {
+
+bool is_blank(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_word_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Whether `sql` at `at` holds the keyword `word` (lower case) as a whole word.
+bool keyword_at(std::string_view sql, std::size_t at, std::string_view word) noexcept {
+  if (at + word.size() > sql.size()) return false;
+  if (at > 0 && is_word_char(sql[at - 1])) return false;
+  for (std::size_t i = 0; i < word.size(); ++i)
+    if (lower(sql[at + i]) != word[i]) return false;
+  return at + word.size() == sql.size() || !is_word_char(sql[at + word.size()]);
+}
+
+// Walks a text a token at a time: skips quoted strings and identifiers whole, and reports what a merge must
+// understand or refuse. Positions are byte offsets into the text.
+class Scanner {
+public:
+  Scanner(std::string_view sql, Dialect dialect) : sql_(sql), dialect_(dialect) {}
+
+  enum class Token { end, other, open, close, comma, placeholder, refused };
+
+  // The next token from `at_`; a placeholder's number (or 0 for SQLite's ?) goes to `number`.
+  Token next(std::size_t& number) {
+    while (at_ < sql_.size()) {
+      start_ = at_;
+      const char c = sql_[at_];
+      const char following = at_ + 1 < sql_.size() ? sql_[at_ + 1] : '\0';
+      if (is_blank(c)) { ++at_; continue; }
+      if ((c == '-' && following == '-') || (c == '/' && following == '*')) return Token::refused;  // comments
+      if (c == '\'') return skip_quoted('\'', backslash_escapes_here()) ? Token::other : Token::refused;
+      if (c == '"' || (c == '`' && dialect_ == Dialect::sqlite)) return skip_quoted(c, false) ? Token::other : Token::refused;
+      if (c == '[' && dialect_ == Dialect::sqlite) return Token::refused;  // SQLite's [identifier]
+      if (c == '(') { ++at_; return Token::open; }
+      if (c == ')') { ++at_; return Token::close; }
+      if (c == ',') { ++at_; return Token::comma; }
+      if (c == '$') return dollar(number);
+      if (dialect_ == Dialect::sqlite && c == '?') {
+        if (is_digit(following)) return Token::refused;  // ?NNN: numbered, not positional
+        ++at_;
+        number = 0;
+        return Token::placeholder;
+      }
+      if (dialect_ == Dialect::sqlite && (c == ':' || c == '@') && is_word_char(following)) return Token::refused;
+      if (is_word_char(c)) {
+        while (at_ < sql_.size() && is_word_char(sql_[at_])) ++at_;
+        return Token::other;
+      }
+      ++at_;
+      return Token::other;
+    }
+    return Token::end;
+  }
+  std::size_t at() const noexcept { return at_; }
+  std::size_t start() const noexcept { return start_; }  // where the last token began
+  void skip_to(std::size_t at) noexcept { at_ = at; }
+
+private:
+  // E'...' (PostgreSQL) takes backslash escapes: E'\'' is one quote.
+  bool backslash_escapes_here() const noexcept {
+    return dialect_ == Dialect::postgres && at_ > 0 && lower(sql_[at_ - 1]) == 'e' &&
+           (at_ == 1 || !is_word_char(sql_[at_ - 2]));
+  }
+  bool skip_quoted(char quote, bool backslash_escapes) {
+    for (std::size_t i = at_ + 1; i < sql_.size(); ++i) {
+      if (backslash_escapes && sql_[i] == '\\') { ++i; continue; }
+      if (sql_[i] != quote) continue;
+      if (i + 1 < sql_.size() && sql_[i + 1] == quote) { ++i; continue; }  // a doubled quote stands for itself
+      at_ = i + 1;
+      return true;
+    }
+    return false;  // unterminated: let the server say so
+  }
+  Token dollar(std::size_t& number) {
+    // PostgreSQL's $n; anything else after a $ (a dollar quote, SQLite's $name) is refused.
+    std::size_t i = at_ + 1;
+    if (dialect_ != Dialect::postgres || i >= sql_.size() || !is_digit(sql_[i])) return Token::refused;
+    number = 0;
+    for (; i < sql_.size() && is_digit(sql_[i]); ++i) {
+      number = number * 10 + static_cast<std::size_t>(sql_[i] - '0');
+      if (number > 65535) return Token::refused;
+    }
+    if (i < sql_.size() && is_word_char(sql_[i])) return Token::refused;
+    at_ = i;
+    return Token::placeholder;
+  }
+
+  std::string_view sql_;
+  Dialect dialect_;
+  std::size_t at_ = 0, start_ = 0;
+};
+
+using Token = Scanner::Token;
+
+// Where the rows end: a list of parenthesised tuples separated by commas, then only blanks and one optional
+// semicolon. Counts the first row's values and the placeholders.
+std::optional<std::size_t> rows_end(Scanner& scan, std::string_view sql, InsertValues& split) {
+  std::size_t depth = 0, rows = 0, number = 0, last_close = 0;
+  bool expect_row = true;
+  for (;;) {
+    const Token token = scan.next(number);
+    if (token == Token::refused) return std::nullopt;
+    if (token == Token::end) break;
+    if (depth == 0) {
+      if (expect_row && token == Token::open) {
+        depth = 1;
+        expect_row = false;
+        if (++rows == 1) split.columns = 1;
+      } else if (!expect_row && token == Token::comma) {
+        expect_row = true;
+      } else if (!expect_row && token == Token::other && sql[scan.start()] == ';') {
+        if (sql.find_first_not_of(" \t\n\r\f\v", scan.at()) != std::string_view::npos) return std::nullopt;
+        break;
+      } else {
+        return std::nullopt;  // RETURNING, ON CONFLICT, a SELECT...: not a plain list of rows
+      }
+      continue;
+    }
+    if (token == Token::open) ++depth;
+    if (token == Token::close && --depth == 0) last_close = scan.at();
+    if (token == Token::comma && depth == 1 && rows == 1) ++split.columns;
+    if (token == Token::placeholder)
+      split.placeholders = number == 0 ? split.placeholders + 1 : std::max(split.placeholders, number);
+  }
+  if (expect_row || depth != 0) return std::nullopt;
+  return last_close;
+}
+
+// Appends a row list with each $n moved up by `offset` (PostgreSQL); SQLite's ? are positional and stay.
+void append_renumbered(std::string& out, std::string_view rows, Dialect dialect, std::size_t offset) {
+  if (dialect != Dialect::postgres || offset == 0) {
+    out += rows;
+    return;
+  }
+  Scanner scan(rows, dialect);
+  std::size_t copied = 0, number = 0;
+  for (;;) {
+    const Token token = scan.next(number);
+    if (token == Token::end) break;
+    if (token != Token::placeholder) continue;
+    out += rows.substr(copied, scan.start() - copied);
+    out += '$';
+    out += std::to_string(number + offset);
+    copied = scan.at();
+  }
+  out += rows.substr(copied);
+}
+
+}  // namespace
+
+std::optional<InsertValues> split_insert_values(std::string_view sql, Dialect dialect) {
+  const std::size_t start = sql.find_first_not_of(" \t\n\r\f\v");
+  if (start == std::string_view::npos || !keyword_at(sql, start, "insert")) return std::nullopt;
+  Scanner scan(sql, dialect);
+  scan.skip_to(start);
+  // The head: INSERT INTO, a table, perhaps a column list, and VALUES at the top level, with no placeholder.
+  std::size_t depth = 0, number = 0;
+  bool saw_into = false;
+  for (;;) {
+    const Token token = scan.next(number);
+    if (token == Token::refused || token == Token::end || token == Token::placeholder) return std::nullopt;
+    if (token == Token::open) ++depth;
+    if (token == Token::close && depth-- == 0) return std::nullopt;
+    if (token != Token::other || depth != 0) continue;
+    const std::size_t word = scan.start();
+    if (keyword_at(sql, word, "into")) saw_into = true;
+    if (keyword_at(sql, word, "select") || keyword_at(sql, word, "default")) return std::nullopt;
+    if (saw_into && keyword_at(sql, word, "values")) break;
+  }
+  InsertValues split;
+  split.head = sql.substr(0, scan.at());
+  const std::size_t rows_start = sql.find_first_not_of(" \t\n\r\f\v", scan.at());
+  const std::optional<std::size_t> end = rows_end(scan, sql, split);
+  if (!end || rows_start == std::string_view::npos) return std::nullopt;
+  split.rows = sql.substr(rows_start, *end - rows_start);
+  return split;
+}
+
+std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect dialect) {
+  // A text whose placeholders do not match its values is left alone, for the server to refuse as it is.
+  const auto mergeable = [dialect](const Statement& statement) {
+    std::optional<InsertValues> split = split_insert_values(statement.sql(), dialect);
+    if (split && split->placeholders != statement.params().size()) split.reset();
+    return split;
+  };
+  std::vector<Statement> merged;
+  merged.reserve(batch.size());
+  std::vector<std::string_view> rows;
+  for (std::size_t i = 0; i < batch.size();) {
+    const std::optional<InsertValues> first = mergeable(batch[i]);
+    rows.clear();
+    if (first) {
+      rows.push_back(first->rows);
+      for (std::size_t k = i + 1; k < batch.size(); ++k) {
+        const std::optional<InsertValues> next = mergeable(batch[k]);
+        if (!next || next->head != first->head) break;
+        rows.push_back(next->rows);
+      }
+    }
+    if (rows.size() < 2) {
+      merged.push_back(batch[i++]);
+      continue;
+    }
+    std::string sql(first->head);
+    std::vector<Value> params;
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      sql += k == 0 ? " " : ", ";
+      append_renumbered(sql, rows[k], dialect, params.size());
+      params.insert(params.end(), batch[i + k].params().begin(), batch[i + k].params().end());
+    }
+    merged.emplace_back(std::move(sql), std::move(params));
+    i += rows.size();
+  }
+  return merged;
+}
+
+}  // namespace keel
