@@ -180,15 +180,30 @@ public:
     co_await connection_->execute(statement.sql());
     co_return ExecResult{};
   }
-  // An atomic run's statements in one round trip (PgConnection::execute_in_order). A statement without values
-  // may be a script of several, which only the simple protocol takes: then they run one by one.
+  // An atomic run's (or a bulk writer's batch's) statements, in order, in few round trips: those with values
+  // through PgConnection::execute_in_order, and each run of statements without values (which may be scripts of
+  // several, or texts seen once) as one script on the simple protocol. The first error stops the rest.
   asio::awaitable<void> execute_all(std::span<const Statement> statements) override {
     check_loop(co_await asio::this_coro::executor);
-    if (std::ranges::any_of(statements, [](const Statement& s) { return s.params().empty(); })) {
-      for (const Statement& statement : statements) co_await execute(statement, nullptr);
-      co_return;
+    const auto without_values = [](const Statement& s) { return s.params().empty(); };
+    for (auto start = statements.begin(); start != statements.end();) {
+      if (!without_values(*start)) {
+        const auto end = std::find_if(start, statements.end(), without_values);
+        co_await connection_->execute_in_order(std::span<const Statement>(start, end));
+        start = end;
+        continue;
+      }
+      const auto end = std::find_if_not(start, statements.end(), without_values);
+      if (end - start == 1) {
+        co_await execute(*start, nullptr);
+      } else {
+        // A line break ends a trailing -- comment before the semicolon that parts two statements.
+        std::string script;
+        for (auto it = start; it != end; ++it) script.append(it == start ? "" : "\n;\n").append(it->sql());
+        co_await connection_->execute(script);
+      }
+      start = end;
     }
-    co_await connection_->execute_in_order(statements);
   }
 
   asio::awaitable<void> begin(const TransactionOptions& options) override {

@@ -427,3 +427,32 @@ TEST_CASE("execute_in_order pipelines any number of statements of few texts", "[
   CHECK(*syncs >= 150);
   CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM keel_in_order")) == 1150);
 }
+
+// Statements without values (texts seen once, or scripts) in an atomic run or a bulk writer's batch go as one
+// script on the simple protocol, between the statements with values (before: one round trip each).
+TEST_CASE("an engine's batch of statements without values goes in one round trip", "[pg][pipeline][engine]") {
+  fault_proxy::FaultProxy proxy("127.0.0.1", static_cast<std::uint16_t>(std::stoi(cluster().at("KEEL_PG_PORT"))));
+  auto trips = std::make_shared<std::atomic<int>>(0);
+  proxy.set_rule([trips](const fault_proxy::Message& m) {
+    if (m.direction == fault_proxy::Direction::to_server && (m.type == 'S' || m.type == 'Q')) ++*trips;
+    return fault_proxy::Action::forward;
+  });
+  keel::PostgresEngine db(keel::PostgresOptions{
+      .dsn = "host=127.0.0.1 port=" + std::to_string(proxy.port()) + " dbname=keel_test user=keel_trust sslmode=disable",
+      .max_connections = 1});
+  db.raw_sync("DROP TABLE IF EXISTS keel_scripted; CREATE TABLE keel_scripted (n int)");
+  keel::QueryCollector collector;
+  keel::BulkWriter writer(db, {.collector = &collector});
+  for (int i = 0; i < 200; ++i) {
+    writer.add_statement("UPDATE keel_scripted SET n = n + 1 WHERE n = " + std::to_string(i) + " -- row " + std::to_string(i));
+    if (i == 99) writer.add(keel::raw("INSERT INTO keel_scripted VALUES ({})", 100));
+  }
+  writer.add_statement("INSERT INTO keel_scripted VALUES (7); INSERT INTO keel_scripted VALUES (8)");
+  *trips = 0;
+  CHECK(writer.flush_sync() == 202);
+  CHECK(*trips <= 6);  // BEGIN, 100 updates, the insert with a value (a Parse, then its run), 100 updates and the script, COMMIT
+  CHECK(collector.records().size() == 1);
+  // The row inserted halfway was counted up by each of the hundred updates after it, in order: 100 to 200.
+  CHECK(db.raw_sync("SELECT string_agg(n::text, ',' ORDER BY n) FROM keel_scripted")[0].get<std::string>(0) == "7,8,200");
+  db.close_sync();
+}
