@@ -31,6 +31,16 @@ struct InsertValues {
 // The split of `sql` when it is an INSERT ... VALUES that can take more rows; none otherwise.
 std::optional<InsertValues> split_insert_values(std::string_view sql, Dialect dialect);
 
+// A many-row insert that an engine may write its own way (Connection::insert_rows: PostgreSQL's COPY): INSERT
+// INTO a table, perhaps with a column list, and nothing else before VALUES; then rows of placeholders alone,
+// numbered in order. `into` is the table and column list as written.
+struct RowsInsert {
+  std::string into;
+  std::size_t columns = 0;
+  std::size_t rows = 0;
+};
+std::optional<RowsInsert> rows_insert(const Statement& statement, Dialect dialect);
+
 // The statements of `batch` with each run of consecutive mergeable inserts of one head folded into one
 // statement (a run of one is left as it was). The values stay bound, in order.
 std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect dialect);
@@ -221,10 +231,94 @@ std::optional<InsertValues> split_insert_values(std::string_view sql, Dialect di
   return split;
 }
 
+std::optional<RowsInsert> rows_insert(const Statement& statement, Dialect dialect) {
+  const std::optional<InsertValues> split = split_insert_values(statement.sql(), dialect);
+  if (!split || split->columns == 0) return std::nullopt;
+  const std::string_view head = split->head;
+  // The head: INSERT INTO, then names joined by dots, then at most one parenthesised column list, then VALUES.
+  Scanner scan(head, dialect);
+  std::size_t number = 0, words = 0, into_start = 0, into_end = 0;
+  bool name_due = true, list_seen = false;
+  for (;;) {
+    const Token token = scan.next(number);
+    if (token == Token::end) break;
+    const std::size_t at = scan.start();
+    if (words < 2) {  // INSERT, INTO
+      if (token != Token::other || !keyword_at(head, at, words == 0 ? "insert" : "into")) return std::nullopt;
+      ++words;
+      into_start = scan.at();
+      continue;
+    }
+    if (token == Token::other && keyword_at(head, at, "values") && !name_due) break;
+    if (list_seen) return std::nullopt;
+    if (token == Token::open && !name_due) {
+      for (std::size_t depth = 1; depth > 0;) {
+        const Token inner = scan.next(number);
+        if (inner == Token::end) return std::nullopt;
+        if (inner == Token::open) ++depth;
+        if (inner == Token::close) --depth;
+      }
+      list_seen = true;
+    } else if (token == Token::other && head[at] == '.' && !name_due) {
+      name_due = true;
+    } else if (token == Token::other && name_due && head[at] != '.') {
+      name_due = false;
+    } else {
+      return std::nullopt;  // an alias, OVERRIDING ..., or anything else COPY has no place for
+    }
+    into_end = scan.at();
+  }
+  if (name_due || into_end <= into_start) return std::nullopt;
+  // The rows: each ($k+1, ..., $k+n) for PostgreSQL, (?, ..., ?) for SQLite.
+  Scanner rows(split->rows, dialect);
+  std::size_t expected = 0, field = 0, count = 0;
+  bool in_row = false, value_due = false;
+  for (;;) {
+    const Token token = rows.next(number);
+    if (token == Token::end) break;
+    if (!in_row) {
+      if (token == Token::comma && count > 0 && !value_due) { value_due = true; continue; }
+      if (token != Token::open || (count > 0 && !value_due)) return std::nullopt;
+      in_row = true;
+      value_due = true;
+      field = 0;
+      continue;
+    }
+    if (value_due) {
+      if (token != Token::placeholder || (number != 0 && number != expected + 1)) return std::nullopt;
+      ++expected;
+      ++field;
+      value_due = false;
+    } else if (token == Token::comma) {
+      value_due = true;
+    } else if (token == Token::close && field == split->columns) {
+      in_row = false;
+      ++count;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (in_row || count == 0 || expected != statement.params().size()) return std::nullopt;
+  const std::string_view into = head.substr(into_start, into_end - into_start);
+  return RowsInsert{std::string(into.substr(into.find_first_not_of(" \t\n\r\f\v"))), split->columns, count};
+}
+
 std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect dialect) {
-  // A text whose placeholders do not match its values is left alone, for the server to refuse as it is.
-  const auto mergeable = [dialect](const Statement& statement) {
-    std::optional<InsertValues> split = split_insert_values(statement.sql(), dialect);
+  // A text whose placeholders do not match its values is left alone, for the server to refuse as it is. A text
+  // like the one before it splits as it did (a stream of one-row inserts repeats one text), without a scan.
+  std::string_view last_text;
+  std::optional<InsertValues> last_split;
+  const auto mergeable = [&](const Statement& statement) {
+    const std::string_view sql = statement.sql();
+    if (sql != last_text) {
+      last_text = sql;
+      last_split = split_insert_values(sql, dialect);
+    } else if (last_split) {
+      last_split->head = sql.substr(0, last_split->head.size());
+      last_split->rows = sql.substr(static_cast<std::size_t>(last_split->rows.data() - last_text.data()), last_split->rows.size());
+      last_text = sql;
+    }
+    std::optional<InsertValues> split = last_split;
     if (split && split->placeholders != statement.params().size()) split.reset();
     return split;
   };

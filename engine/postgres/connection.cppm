@@ -763,6 +763,16 @@ public:
                                  return true;
                                });
   }
+  // A COPY ... FROM STDIN statement of your own (its target, column list and options as you write them), with
+  // `data` in its format; returns the status ("COPY 1000").
+  asio::awaitable<std::string> copy_in_statement(std::string statement, std::string_view data) {
+    bool given = false;
+    co_return co_await copy_in(std::move(statement), [&](proto::ByteBuffer& out) {
+      if (std::exchange(given, true) || data.empty()) return false;
+      proto::write_copy_data(out, std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
+      return true;
+    });
+  }
   asio::awaitable<std::string> copy_to_table(std::string_view table, std::string_view data, CopyOptions options = {}) {
     bool given = false;
     co_return co_await copy_to_table(table, [&]() -> std::string_view { return std::exchange(given, true) ? std::string_view() : data; },

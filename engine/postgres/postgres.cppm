@@ -11,4 +11,5 @@ export import :pool;
 export import :codecs;
 export import :record;
 export import :text_format;
+export import :copy_text;
 export import :engine;

@@ -29,6 +29,7 @@ import keel.engine;
 import keel.postgres.protocol;
 import :connect_options;
 import :connection;
+import :copy_text;
 import :pool;
 import :portal;
 
@@ -204,6 +205,19 @@ public:
       }
       start = end;
     }
+  }
+
+  // Many rows by COPY in text format, which the server reads per column as it reads an INSERT's untyped
+  // literals, at a fraction of the INSERT's cost. Rows with an array value go as the insert.
+  asio::awaitable<ExecResult> insert_rows(const Statement& insert, std::string_view into, std::size_t columns) override {
+    check_loop(co_await asio::this_coro::executor);
+    const auto& values = insert.params();
+    std::string data;
+    data.reserve(values.size() * 12);
+    if (columns == 0 || values.size() % columns != 0 || !pg::append_copy_text(data, values, columns))
+      co_return co_await execute(insert, nullptr);
+    co_await connection_->copy_in_statement("COPY " + std::string(into) + " FROM STDIN", data);
+    co_return ExecResult{.rows_affected = values.size() / columns};
   }
 
   asio::awaitable<void> begin(const TransactionOptions& options) override {

@@ -260,9 +260,10 @@ TEST_CASE("writer: one-row inserts merge within a batch; not with merging off, a
     statements.push_back(keel::Statement("DELETE FROM u"));
     return statements;
   };
-  keel::BulkWriter writer(db, {.collector = &collector});
+  keel::BulkWriter writer(db, {.copy_rows = false, .collector = &collector});
   CHECK(writer.process_statements_sync(rows()) == 4);
   CHECK(db.sql() == Texts{"BEGIN", "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6)", "DELETE FROM u", "COMMIT"});
+  CHECK(db.statements()[1].params == std::vector<keel::Value>{1, "r", 2, "r", 3, "r"});
   CHECK(collector.records().back().statements == 4);
   CHECK(collector.records().back().sql.size() == 2);
   db.clear();
@@ -306,4 +307,43 @@ TEST_CASE("writer: auto_adjust_for_columns gives wide rows smaller batches, with
   plain.add_statement(insert_of(40));
   CHECK(plain.limits().max_bytes == 1000);
   CHECK_FALSE(plain.detected_columns());
+}
+
+TEST_CASE("writer: a merged insert goes by COPY on PostgreSQL when its batch is all or nothing; a refused COPY runs again as the insert", "[writer][merge]") {
+  keel::RecordingEngine db(keel::Dialect::postgres);
+  const auto rows = [](std::string table) {
+    std::vector<keel::Statement> statements;
+    for (int i = 1; i <= 3; ++i)
+      statements.emplace_back("INSERT INTO \"" + table + "\" (a, b) VALUES ($1, $2)", std::vector<keel::Value>{i, "r"});
+    return statements;
+  };
+  keel::BulkWriter writer(db);
+  CHECK(writer.process_statements_sync(rows("t")) == 3);
+  CHECK(db.sql() == Texts{"BEGIN", R"(COPY "t" (a, b) FROM STDIN)", "COMMIT"});
+  CHECK(db.statements()[1].params == std::vector<keel::Value>{1, "r", 2, "r", 3, "r"});
+  // A view refuses COPY (42809): the batch, rolled back whole, runs again with the insert, and the writer
+  // remembers the target.
+  db.clear();
+  db.fails_with_sqlstate("COPY", "42809", "cannot copy to view \"v\"", 1);
+  CHECK(writer.process_statements_sync(rows("v")) == 3);
+  CHECK(db.sql() == Texts{"BEGIN", R"(COPY "v" (a, b) FROM STDIN)", "ROLLBACK", "BEGIN",
+                          R"(INSERT INTO "v" (a, b) VALUES ($1, $2), ($3, $4), ($5, $6))", "COMMIT"});
+  db.clear();
+  CHECK(writer.process_statements_sync(rows("v")) == 3);
+  CHECK(db.sql()[1].starts_with("INSERT"));
+  // Not in the caller's transaction (a refused COPY would abort it), nor when each statement commits alone.
+  db.clear();
+  db.transaction_sync([&] { CHECK(writer.process_statements_sync(rows("t")) == 3); });
+  CHECK(db.sql()[1].starts_with("INSERT"));
+  db.clear();
+  keel::BulkWriter autocommit(db, {.transaction_per_batch = false});
+  CHECK(autocommit.process_statements_sync(rows("t")) == 3);
+  CHECK(db.sql() == Texts{R"(INSERT INTO "t" (a, b) VALUES ($1, $2), ($3, $4), ($5, $6))"});
+  // SQLite has no COPY: the merged insert goes as it is.
+  keel::RecordingEngine lite(keel::Dialect::sqlite);
+  keel::BulkWriter on_sqlite(lite);
+  CHECK(on_sqlite.add(keel::raw("INSERT INTO t VALUES ({})", 1)) == false);
+  on_sqlite.add(keel::raw("INSERT INTO t VALUES ({})", 2));
+  CHECK(on_sqlite.flush_sync() == 2);
+  CHECK(lite.sql() == Texts{"BEGIN", "INSERT INTO t VALUES (?), (?)", "COMMIT"});
 }

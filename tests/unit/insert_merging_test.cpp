@@ -72,3 +72,25 @@ TEST_CASE("merging: consecutive inserts of one head become one statement, placeh
                                        Dialect::postgres);
   CHECK(odd.size() == 2);
 }
+
+TEST_CASE("merging: a many-row insert of placeholders alone names its COPY target", "[writer][merge]") {
+  const auto target = [](const char* sql, std::size_t values, Dialect d = Dialect::postgres) {
+    return keel::rows_insert(Statement(sql, std::vector<Value>(values, Value(1))), d);
+  };
+  auto rows = target(R"(INSERT INTO "s"."band" ("name", "x") VALUES ($1, $2), ($3, $4))", 4);
+  REQUIRE(rows);
+  CHECK(rows->into == R"("s"."band" ("name", "x"))");
+  CHECK(rows->columns == 2);
+  CHECK(rows->rows == 2);
+  CHECK(target("insert into t values ($1), ($2), ($3)", 3)->into == "t");
+  CHECK(target("INSERT INTO t VALUES (?, ?), (?, ?)", 4, Dialect::sqlite)->rows == 2);
+  for (const char* sql : {"INSERT INTO t VALUES ($2, $1), ($3, $4)",  // out of order
+                          "INSERT INTO t VALUES ($1, 1), ($2, 2)",    // a literal
+                          "INSERT INTO t VALUES (lower($1)), ($2)",   // an expression
+                          "INSERT INTO t VALUES ($1), ($2, $3)",      // ragged
+                          "INSERT INTO t AS x VALUES ($1), ($2)",     // an alias
+                          "INSERT INTO t (a) OVERRIDING SYSTEM VALUE VALUES ($1), ($2)",
+                          "INSERT INTO t.  VALUES ($1), ($2)", "INSERT INTO t (a) (b) VALUES ($1), ($2)"})
+    CHECK_FALSE(target(sql, 4));
+  CHECK_FALSE(target("INSERT INTO t VALUES ($1), ($2)", 3));  // values that do not match
+}

@@ -1,0 +1,117 @@
+// keel's engine values in COPY's text format: fields parted by tabs, rows ended by newlines, \N for NULL, and a
+// backslash before a backslash, tab, newline or carriage return in a value. The server reads each field with
+// its column's input function, as it reads an untyped literal in an INSERT. PostgresEngine writes a bulk
+// writer's many-row inserts this way (Connection::insert_rows).
+module;
+#include <charconv>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+export module keel.postgres:copy_text;
+import keel.engine;
+import :text_format;
+
+namespace keel::pg {
+
+// Appends `values` as rows of `columns` fields. Returns false, and leaves `out` as it was, when a value has no
+// text form here that reads back as the same value (an array): the caller then inserts the rows instead.
+bool append_copy_text(std::string& out, std::span<const Value> values, std::size_t columns);
+
+}  // namespace keel::pg
+
+namespace keel::pg {
+namespace {
+
+void append_escaped(std::string& out, std::string_view text) {
+  for (const char c : text) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default: out += c;
+    }
+  }
+}
+
+template <class Time>
+bool is_infinite(Time t) {
+  return t == Time::max() || t == Time::min();
+}
+template <class Time>
+std::string_view infinity(Time t) {
+  return t == Time::max() ? "infinity" : "-infinity";
+}
+
+bool append_field(std::string& out, const Value& value) {
+  using namespace std::chrono;
+  const auto& v = value.storage();
+  switch (value.kind()) {
+    case ValueKind::null: out += "\\N"; return true;
+    case ValueKind::boolean: out += std::get<bool>(v) ? 't' : 'f'; return true;
+    case ValueKind::integer: {
+      char digits[24];
+      out.append(digits, std::to_chars(digits, digits + sizeof digits, std::get<std::int64_t>(v)).ptr);
+      return true;
+    }
+    case ValueKind::real: out += text_detail::floating(std::get<double>(v), 15); return true;
+    case ValueKind::text: append_escaped(out, std::get<std::string>(v)); return true;
+    case ValueKind::json: append_escaped(out, std::get<Json>(v).text); return true;
+    case ValueKind::numeric: out += std::get<Numeric>(v).text; return true;
+    case ValueKind::blob: {
+      static constexpr char hex[] = "0123456789abcdef";
+      out += "\\\\x";  // bytea's hex form, its backslash escaped for COPY
+      for (const std::byte b : std::get<Blob>(v)) {
+        out += hex[std::to_integer<unsigned>(b) >> 4];
+        out += hex[std::to_integer<unsigned>(b) & 15];
+      }
+      return true;
+    }
+    case ValueKind::date: {
+      const sys_days d = std::get<sys_days>(v);
+      if (is_infinite(d)) {
+        out += infinity(d);
+        return true;
+      }
+      const auto [text, bc] = text_detail::day(d);
+      out += text;
+      if (bc) out += " BC";
+      return true;
+    }
+    case ValueKind::time: out += text_detail::clock(std::get<TimeOfDay>(v).since_midnight); return true;
+    case ValueKind::timestamp: {
+      const keel::Timestamp t = std::get<keel::Timestamp>(v);
+      out += is_infinite(t) ? std::string(infinity(t)) : text_detail::date_time(sys_time<microseconds>(t.time_since_epoch()), "");
+      return true;
+    }
+    case ValueKind::timestamptz: {
+      const keel::TimestampTz t = std::get<keel::TimestampTz>(v);
+      out += is_infinite(t) ? std::string(infinity(t)) : text_detail::date_time(t, "+00");
+      return true;
+    }
+    case ValueKind::interval: out += text_detail::interval(std::get<Interval>(v)); return true;
+    case ValueKind::uuid: out += text_form::uuid(std::get<keel::Uuid>(v)); return true;
+    case ValueKind::array: return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool append_copy_text(std::string& out, std::span<const Value> values, std::size_t columns) {
+  const std::size_t kept = out.size();
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (!append_field(out, values[i])) {
+      out.resize(kept);
+      return false;
+    }
+    out += (i + 1) % columns == 0 ? '\n' : '\t';
+  }
+  return true;
+}
+
+}  // namespace keel::pg
