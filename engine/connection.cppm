@@ -6,7 +6,8 @@ module;
 #include <memory>
 #include <optional>
 #include <span>
-#include <string_view>
+#include <string>
+#include <vector>
 export module keel.engine:connection;
 import :dialect;
 import :row;
@@ -23,6 +24,13 @@ struct TransactionOptions {
   std::optional<IsolationLevel> isolation;  // the engine's default when empty; SQLite is always serializable
   bool read_only = false;
   bool deferrable = false;  // PostgreSQL: serializable, read-only, deferrable
+};
+
+// Where a many-row insert goes: its table as the SQL names it (`"s"."band"`), and its columns' names as the
+// database knows them (unquoted), in the insert's order.
+struct InsertTarget {
+  std::string table;
+  std::vector<std::string> columns;
 };
 
 // A server-side (or engine-side) cursor over one statement's rows, read in batches.
@@ -46,11 +54,11 @@ public:
   virtual asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) {
     return execute_each_by_one(*this, statement, group_size, sink);
   }
-  // Writes the rows of `insert`, an `INSERT INTO <into> VALUES` of rows of `columns` placeholders each, in order
-  // (its values row after row), the engine's fastest way: PostgreSQL's COPY. By default, the insert itself.
-  virtual asio::awaitable<ExecResult> insert_rows(const Statement& insert, std::string_view into, std::size_t columns) {
-    (void)into;
-    (void)columns;
+  // Writes the rows of `insert`, an `INSERT INTO <target> VALUES` of rows of placeholders alone, one per target
+  // column, in order (its values row after row), the engine's fastest way that stores the same rows:
+  // PostgreSQL's COPY where the table and the values allow. By default, the insert itself.
+  virtual asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target) {
+    (void)target;
     return execute(insert, nullptr);
   }
   virtual asio::awaitable<void> begin(const TransactionOptions& options) = 0;

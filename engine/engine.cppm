@@ -19,3 +19,4 @@ export import :value_decoders;
 export import :value_json;
 export import :value_text;
 export import :value_types;
+export import :version;

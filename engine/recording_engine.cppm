@@ -159,11 +159,14 @@ private:
       if (sink) feed(answer, 0, answer.rows.size(), *sink);
       co_return answer.result;
     }
-    // As PostgresEngine writes many rows: recorded as "COPY <into> FROM STDIN" with the rows' values.
-    asio::awaitable<ExecResult> insert_rows(const Statement& insert, std::string_view into, std::size_t columns) override {
-      if (engine_.dialect_ != Dialect::postgres) co_return co_await Connection::insert_rows(insert, into, columns);
-      ExecResult result = engine_.run(Statement("COPY " + std::string(into) + " FROM STDIN", insert.params()), number_).result;
-      if (result.rows_affected == 0 && columns > 0) result.rows_affected = insert.params().size() / columns;
+    // As PostgresEngine writes many rows into a table that allows it: recorded as
+    // "COPY <table> (<columns>) FROM STDIN" with the rows' values.
+    asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target) override {
+      if (engine_.dialect_ != Dialect::postgres || target.columns.empty()) co_return co_await Connection::insert_rows(insert, target);
+      std::string sql = "COPY " + target.table + " (";
+      for (std::size_t i = 0; i < target.columns.size(); ++i) sql += (i ? ", " : "") + quote_identifier(target.columns[i]);
+      ExecResult result = engine_.run(Statement(sql + ") FROM STDIN", insert.params()), number_).result;
+      if (result.rows_affected == 0) result.rows_affected = insert.params().size() / target.columns.size();
       co_return result;
     }
     asio::awaitable<void> begin(const TransactionOptions&) override {

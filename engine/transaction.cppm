@@ -57,10 +57,10 @@ public:
     for (const Statement& statement : statements) co_await execute(statement, nullptr);
   }
   // Connection::insert_rows; a query logger hears it as the insert.
-  asio::awaitable<ExecResult> insert_rows(const Statement& insert, std::string_view into, std::size_t columns) {
+  asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target) {
     Connection& connection = live("run a query");
-    if (!loggers_) co_return co_await connection.insert_rows(insert, into, columns);
-    co_return co_await loggers_->run(insert, nullptr, [&](RowSink*) { return connection.insert_rows(insert, into, columns); });
+    if (!loggers_) co_return co_await connection.insert_rows(insert, target);
+    co_return co_await loggers_->run(insert, nullptr, [&](RowSink*) { return connection.insert_rows(insert, target); });
   }
   asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) {
     co_return co_await live("open a cursor").open_cursor(std::move(statement));

@@ -52,8 +52,9 @@ struct BulkWriterOptions {
   BatchMode mode = BatchMode::pipelined;
   bool transaction_per_batch = true;
   bool savepoint_per_statement = false;
-  // Consecutive one-row inserts into one table (the same text up to VALUES) go as one multi-row insert. Not
-  // with a savepoint per statement, nor in process_batch, which answer for each statement alone.
+  // Consecutive one-row inserts into one table (the same text up to VALUES) go as one multi-row insert, in
+  // batches that run all or nothing (transaction_per_batch): not with a savepoint per statement, nor in
+  // process_batch, which answer for each statement alone.
   bool merge_inserts = true;
   // A merged insert in a batch of its own transaction goes by the engine's fastest way: COPY on PostgreSQL
   // (values in text form, read by each column's type), the insert itself elsewhere.
@@ -178,6 +179,9 @@ private:
                 options_.max_parameters.value_or(max_bound_values(dialect))} {
     if (limits_.max_bytes == 0 || limits_.max_parameters == 0) throw MisuseError("BulkWriter: the limits must be at least 1");
     if (options_.retry.max_attempts == 0) throw MisuseError("BulkWriter: retry.max_attempts must be at least 1");
+    if (const auto& a = options_.auto_adjust_for_columns;
+        a && (a->reference_columns == 0 || !(a->min_factor > 0) || !(a->min_factor <= a->max_factor)))
+      throw MisuseError("BulkWriter: auto_adjust_for_columns needs reference_columns >= 1 and 0 < min_factor <= max_factor");
     if (!options_.breaker) options_.breaker = std::make_shared<CircuitBreaker>();
   }
   static std::shared_ptr<WriterAdapter> checked(std::shared_ptr<WriterAdapter> adapter) {
@@ -224,8 +228,8 @@ private:
                                          std::vector<ExecResult>* results) {
     // What is sent: the statements, or fewer with their one-row inserts merged.
     std::vector<Statement> merged;
-    if (options_.merge_inserts && !results && !options_.savepoint_per_statement)
-      merged = merge_inserts(statements, dialect_);
+    if (options_.merge_inserts && options_.transaction_per_batch && !results && !options_.savepoint_per_statement)
+      merged = merge_inserts(statements, dialect_, limits_);
     const std::span<const Statement> batch = merged.empty() ? statements : std::span<const Statement>(merged);
     BatchRecord record = describe(batch, metadata);
     record.statements = statements.size();
@@ -324,6 +328,36 @@ asio::awaitable<std::size_t> with_writer(Engine& engine, BulkWriterOptions optio
 template <class F>
 asio::awaitable<std::size_t> with_writer(std::shared_ptr<WriterAdapter> adapter, BulkWriterOptions options, F body) {
   return with_writer(std::make_unique<BulkWriter>(std::move(adapter), std::move(options)), std::move(body));
+}
+
+// The sync form, for a plain thread: body(writer) returns void and uses the writer's _sync calls; then the same
+// as with_writer (flush on return; on an exception, what was not flushed is discarded and the exception goes on).
+template <class F>
+std::size_t with_writer_sync(std::unique_ptr<BulkWriter> writer, F body) {
+  std::exception_ptr failure;
+  std::size_t ran = 0;
+  try {
+    body(*writer);
+    ran = writer->flush_sync();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  writer->discard();
+  try {
+    writer->close_sync();
+  } catch (...) {
+    if (!failure) failure = std::current_exception();
+  }
+  if (failure) std::rethrow_exception(failure);
+  return ran;
+}
+template <class F>
+std::size_t with_writer_sync(Engine& engine, BulkWriterOptions options, F body) {
+  return with_writer_sync(std::make_unique<BulkWriter>(engine, std::move(options)), std::move(body));
+}
+template <class F>
+std::size_t with_writer_sync(std::shared_ptr<WriterAdapter> adapter, BulkWriterOptions options, F body) {
+  return with_writer_sync(std::make_unique<BulkWriter>(std::move(adapter), std::move(options)), std::move(body));
 }
 
 }  // namespace keel

@@ -4,6 +4,7 @@
 module;
 #include <boost/asio/awaitable.hpp>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <span>
@@ -46,24 +47,27 @@ public:
     run.atomic = options_.transaction_per_batch && !run.joined;
     if (options_.transaction_per_batch) {
       for (;;) {
-        copying_.reset();
+        std::optional<std::string> copying;  // the COPY target being written, while it is
         try {
-          co_await engine_.transaction([&](Transaction& tx) { return send(tx, batch, run); });
+          co_await engine_.transaction([&](Transaction& tx) { return send(tx, batch, run, copying); });
           co_return;
         } catch (const DatabaseError& e) {
-          // COPY refused (into a view, say: 42809): the batch was rolled back whole, and runs again with that
-          // target's rows as inserts, which a view with an INSTEAD rule or trigger takes.
-          if (!run.atomic || !copying_ || e.sqlstate() != "42809") throw;
-          copy_refused_.insert(*copying_);
+          // COPY refused (into a view: 42809; under row-level security: 0A000): the batch was rolled back
+          // whole, and runs again with that table's rows as inserts.
+          if (!run.atomic || !copying || (e.sqlstate() != "42809" && e.sqlstate() != "0A000")) throw;
+          std::lock_guard lock(mutex_);
+          copy_refused_.insert(*copying);
         }
       }
     } else {
-      co_await send(engine_, batch, run);
+      std::optional<std::string> copying;
+      co_await send(engine_, batch, run, copying);
     }
   }
 
 private:
-  asio::awaitable<void> send(StatementRunner& runner, std::span<const Statement> batch, BatchRun& run) {
+  asio::awaitable<void> send(StatementRunner& runner, std::span<const Statement> batch, BatchRun& run,
+                             std::optional<std::string>& copying) {
     auto* transaction = dynamic_cast<Transaction*>(&runner);
     if (options_.savepoint_per_statement && transaction) {
       for (const Statement& statement : batch) {
@@ -92,7 +96,7 @@ private:
       co_return;
     }
     if (!run.results && transaction && (options_.mode == BatchMode::pipelined || (options_.copy_rows && run.atomic))) {
-      co_await send_all(*transaction->state(), batch, options_.copy_rows && run.atomic);
+      co_await send_all(*transaction->state(), batch, options_.copy_rows && run.atomic, copying);
       co_return;
     }
     for (const Statement& statement : batch) {
@@ -103,7 +107,8 @@ private:
 
   // Many-row inserts by TransactionState::insert_rows, when `copy` (the batch is all or nothing, so a refused
   // COPY can run again as inserts); the statements between them pipelined, or one by one.
-  asio::awaitable<void> send_all(TransactionState& state, std::span<const Statement> batch, bool copy) {
+  asio::awaitable<void> send_all(TransactionState& state, std::span<const Statement> batch, bool copy,
+                                 std::optional<std::string>& copying) {
     const auto send_run = [&](std::span<const Statement> run) -> asio::awaitable<void> {
       if (options_.mode == BatchMode::pipelined) {
         co_await state.execute_all(run);
@@ -114,20 +119,24 @@ private:
     std::size_t start = 0;
     for (std::size_t i = 0; copy && i < batch.size(); ++i) {
       std::optional<RowsInsert> rows = rows_insert(batch[i], state.dialect());
-      if (!rows || rows->rows < 2 || copy_refused_.contains(rows->into)) continue;
+      if (!rows || rows->rows < 2 || copy_refused(rows->target.table)) continue;
       if (start < i) co_await send_run(batch.subspan(start, i - start));
-      copying_ = rows->into;
-      co_await state.insert_rows(batch[i], rows->into, rows->columns);
-      copying_.reset();
+      copying = rows->target.table;
+      co_await state.insert_rows(batch[i], rows->target);
+      copying.reset();
       start = i + 1;
     }
     if (start < batch.size()) co_await send_run(batch.subspan(start));
   }
+  bool copy_refused(const std::string& table) {
+    std::lock_guard lock(mutex_);
+    return copy_refused_.contains(table);
+  }
 
   Engine& engine_;
   EngineAdapterOptions options_;
-  std::optional<std::string> copying_;   // the COPY target being written, while it is
-  std::set<std::string, std::less<>> copy_refused_;  // targets whose COPY failed as the wrong kind of object
+  std::mutex mutex_;  // an adapter may serve writers on several threads
+  std::set<std::string, std::less<>> copy_refused_;  // tables that refused COPY
 };
 
 }  // namespace keel

@@ -16,6 +16,7 @@ module;
 #include <vector>
 export module keel.writer:insert_merging;
 import keel.engine;
+import :batching;
 
 export namespace keel {
 
@@ -32,18 +33,18 @@ struct InsertValues {
 std::optional<InsertValues> split_insert_values(std::string_view sql, Dialect dialect);
 
 // A many-row insert that an engine may write its own way (Connection::insert_rows: PostgreSQL's COPY): INSERT
-// INTO a table, perhaps with a column list, and nothing else before VALUES; then rows of placeholders alone,
-// numbered in order. `into` is the table and column list as written.
+// INTO a table and a list of plain column names, nothing else before VALUES; then rows of placeholders alone,
+// numbered in order.
 struct RowsInsert {
-  std::string into;
-  std::size_t columns = 0;
+  InsertTarget target;
   std::size_t rows = 0;
 };
 std::optional<RowsInsert> rows_insert(const Statement& statement, Dialect dialect);
 
 // The statements of `batch` with each run of consecutive mergeable inserts of one head folded into one
-// statement (a run of one is left as it was). The values stay bound, in order.
-std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect dialect);
+// statement (a run of one is left as it was), each merged text within `limits` (max_bytes of text,
+// max_parameters values). The values stay bound, in order.
+std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect dialect, const BatchLimits& limits = {});
 
 }  // namespace keel
 
@@ -98,7 +99,8 @@ public:
       }
       if (dialect_ == Dialect::sqlite && (c == ':' || c == '@') && is_word_char(following)) return Token::refused;
       if (is_word_char(c)) {
-        while (at_ < sql_.size() && is_word_char(sql_[at_])) ++at_;
+        // PostgreSQL's identifiers may hold a $ after their first character (f$1 is one name, not f and $1).
+        while (at_ < sql_.size() && (is_word_char(sql_[at_]) || (sql_[at_] == '$' && dialect_ == Dialect::postgres))) ++at_;
         return Token::other;
       }
       ++at_;
@@ -135,7 +137,7 @@ private:
       number = number * 10 + static_cast<std::size_t>(sql_[i] - '0');
       if (number > 65535) return Token::refused;
     }
-    if (i < sql_.size() && is_word_char(sql_[i])) return Token::refused;
+    if (number == 0 || (i < sql_.size() && is_word_char(sql_[i]))) return Token::refused;
     at_ = i;
     return Token::placeholder;
   }
@@ -171,6 +173,10 @@ std::optional<std::size_t> rows_end(Scanner& scan, std::string_view sql, InsertV
       }
       continue;
     }
+    // A subquery in a row sees the rows inserted before it; merged, it would not: such rows stay apart.
+    if (token == Token::other && (keyword_at(sql, scan.start(), "select") || keyword_at(sql, scan.start(), "with") ||
+                                  keyword_at(sql, scan.start(), "values") || keyword_at(sql, scan.start(), "table")))
+      return std::nullopt;
     if (token == Token::open) ++depth;
     if (token == Token::close && --depth == 0) last_close = scan.at();
     if (token == Token::comma && depth == 1 && rows == 1) ++split.columns;
@@ -235,40 +241,60 @@ std::optional<RowsInsert> rows_insert(const Statement& statement, Dialect dialec
   const std::optional<InsertValues> split = split_insert_values(statement.sql(), dialect);
   if (!split || split->columns == 0) return std::nullopt;
   const std::string_view head = split->head;
-  // The head: INSERT INTO, then names joined by dots, then at most one parenthesised column list, then VALUES.
+  // The head: INSERT INTO, then names joined by dots, then a list of plain column names, then VALUES.
   Scanner scan(head, dialect);
-  std::size_t number = 0, words = 0, into_start = 0, into_end = 0;
-  bool name_due = true, list_seen = false;
+  std::size_t number = 0, words = 0, table_start = 0, table_end = 0;
+  bool name_due = true;
+  RowsInsert insert;
   for (;;) {
     const Token token = scan.next(number);
-    if (token == Token::end) break;
+    if (token == Token::end) return std::nullopt;
     const std::size_t at = scan.start();
     if (words < 2) {  // INSERT, INTO
       if (token != Token::other || !keyword_at(head, at, words == 0 ? "insert" : "into")) return std::nullopt;
       ++words;
-      into_start = scan.at();
       continue;
     }
-    if (token == Token::other && keyword_at(head, at, "values") && !name_due) break;
-    if (list_seen) return std::nullopt;
-    if (token == Token::open && !name_due) {
-      for (std::size_t depth = 1; depth > 0;) {
-        const Token inner = scan.next(number);
-        if (inner == Token::end) return std::nullopt;
-        if (inner == Token::open) ++depth;
-        if (inner == Token::close) --depth;
-      }
-      list_seen = true;
-    } else if (token == Token::other && head[at] == '.' && !name_due) {
+    if (token == Token::open && !name_due) break;
+    if (token == Token::other && head[at] == '.' && !name_due) {
       name_due = true;
     } else if (token == Token::other && name_due && head[at] != '.') {
+      if (table_start == 0) table_start = at;
       name_due = false;
+      table_end = scan.at();
     } else {
-      return std::nullopt;  // an alias, OVERRIDING ..., or anything else COPY has no place for
+      return std::nullopt;  // an alias, OVERRIDING ..., no column list, or anything else COPY has no place for
     }
-    into_end = scan.at();
   }
-  if (name_due || into_end <= into_start) return std::nullopt;
+  insert.target.table = std::string(head.substr(table_start, table_end - table_start));
+  // The column list: names (quoted, or folded to lower case as the server folds them), then ) and VALUES.
+  for (bool column_due = true;;) {
+    const Token token = scan.next(number);
+    const std::size_t at = scan.start();
+    if (column_due && token == Token::other && (head[at] == '"' || is_word_char(head[at]))) {
+      const std::string_view word = head.substr(at, scan.at() - at);
+      std::string name;
+      if (word.front() == '"') {
+        for (std::size_t i = 1; i + 1 < word.size(); ++i) {
+          name += word[i];
+          if (word[i] == '"') ++i;  // a doubled quote stands for one
+        }
+      } else {
+        for (const char c : word) name += lower(c);
+      }
+      insert.target.columns.push_back(std::move(name));
+      column_due = false;
+    } else if (!column_due && token == Token::comma) {
+      column_due = true;
+    } else if (!column_due && token == Token::close) {
+      break;
+    } else {
+      return std::nullopt;  // arr[1], comp.f, or an empty list: not for COPY
+    }
+  }
+  if (scan.next(number) != Token::other || !keyword_at(head, scan.start(), "values") || scan.next(number) != Token::end)
+    return std::nullopt;
+  if (insert.target.columns.size() != split->columns) return std::nullopt;
   // The rows: each ($k+1, ..., $k+n) for PostgreSQL, (?, ..., ?) for SQLite.
   Scanner rows(split->rows, dialect);
   std::size_t expected = 0, field = 0, count = 0;
@@ -299,11 +325,11 @@ std::optional<RowsInsert> rows_insert(const Statement& statement, Dialect dialec
     }
   }
   if (in_row || count == 0 || expected != statement.params().size()) return std::nullopt;
-  const std::string_view into = head.substr(into_start, into_end - into_start);
-  return RowsInsert{std::string(into.substr(into.find_first_not_of(" \t\n\r\f\v"))), split->columns, count};
+  insert.rows = count;
+  return insert;
 }
 
-std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect dialect) {
+std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect dialect, const BatchLimits& limits) {
   // A text whose placeholders do not match its values is left alone, for the server to refuse as it is. A text
   // like the one before it splits as it did (a stream of one-row inserts repeats one text), without a scan.
   std::string_view last_text;
@@ -340,14 +366,39 @@ std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect d
       merged.push_back(batch[i++]);
       continue;
     }
-    std::string sql(first->head);
+    // Rows go into one statement while its text stays within max_bytes and its values within the limits (the
+    // renumbered placeholders may make it longer than the statements it replaces); then a new one starts.
+    const std::size_t max_values = std::min(limits.max_parameters, max_bound_values(dialect));
+    std::size_t first_row = 0;
+    std::string sql;
     std::vector<Value> params;
+    std::string row;
+    const auto finish = [&](std::size_t end_row) {
+      if (end_row - first_row == 1) merged.push_back(batch[i + first_row]);  // alone: as it was written
+      else merged.emplace_back(std::move(sql), std::move(params));
+      sql.clear();
+      params.clear();
+      first_row = end_row;
+    };
     for (std::size_t k = 0; k < rows.size(); ++k) {
-      sql += k == 0 ? " " : ", ";
-      append_renumbered(sql, rows[k], dialect, params.size());
-      params.insert(params.end(), batch[i + k].params().begin(), batch[i + k].params().end());
+      const auto& values = batch[i + k].params();
+      row.clear();
+      append_renumbered(row, rows[k], dialect, params.size());
+      if (k > first_row && (sql.size() + 2 + row.size() > limits.max_bytes || params.size() + values.size() > max_values)) {
+        finish(k);
+        row.clear();
+        append_renumbered(row, rows[k], dialect, 0);
+      }
+      if (k == first_row) {
+        sql += first->head;
+        sql += ' ';
+      } else {
+        sql += ", ";
+      }
+      sql += row;
+      params.insert(params.end(), values.begin(), values.end());
     }
-    merged.emplace_back(std::move(sql), std::move(params));
+    finish(rows.size());
     i += rows.size();
   }
   return merged;

@@ -12,4 +12,5 @@ export import :codecs;
 export import :record;
 export import :text_format;
 export import :copy_text;
+export import :copy_targets;
 export import :engine;

@@ -397,5 +397,15 @@ TEST_CASE("engine: a bulk writer's inserts by COPY store what the inserts store,
   CHECK(number(db, "SELECT count(*) FROM keel_copied") == 8);
   CHECK(number(db, "SELECT count(*) FROM keel_copy_log WHERE q LIKE 'COPY keel_copied %'") == 1);
   CHECK(number(db, "SELECT count(*) FROM keel_copy_log WHERE q LIKE 'INSERT INTO keel_copied_view %'") == 1);
+  // Values that COPY's text would store otherwise than the insert's cast go as the insert: a double into a
+  // numeric column (the cast keeps 15 digits), a bool into a text column ('true', where COPY reads 't').
+  db.run_sync(keel::RawQuery("DROP TABLE IF EXISTS keel_cast; CREATE TABLE keel_cast (n numeric, t text)", {}));
+  keel::BulkWriter writer(db);
+  for (int i = 0; i < 2; ++i)
+    writer.add_statement(keel::Statement("INSERT INTO keel_cast (n, t) VALUES ($1, $2)", std::vector<keel::Value>{0.1 + 0.2, true}));
+  CHECK(writer.flush_sync() == 2);
+  const auto cast = db.raw_sync("SELECT n::text, t FROM keel_cast LIMIT 1");
+  CHECK(cast[0].get<std::string>(0) == "0.3");
+  CHECK(cast[0].get<std::string>(1) == "true");
   db.close_sync();
 }

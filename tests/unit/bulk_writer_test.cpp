@@ -176,6 +176,20 @@ TEST_CASE("writer: with_writer flushes when its body returns, and sends nothing 
                   })),
                   std::runtime_error);
   CHECK(db.sql().empty());
+  // The sync form, from a plain thread.
+  CHECK(keel::with_writer_sync(db, {}, [](keel::BulkWriter& writer) {
+          writer.add_statement("INSERT INTO t VALUES (3)");
+          CHECK(writer.flush_sync() == 1);
+          writer.add_statement("INSERT INTO t VALUES (4)");
+        }) == 1);  // what it flushed on the way out
+  CHECK(db.sql().size() == 6);
+  db.clear();
+  CHECK_THROWS_AS(keel::with_writer_sync(db, {}, [](keel::BulkWriter& writer) {
+                    writer.add_statement("INSERT INTO t VALUES (5)");
+                    throw std::runtime_error("the source failed");
+                  }),
+                  std::runtime_error);
+  CHECK(db.sql().empty());
 }
 
 TEST_CASE("writer: a function adapter gets each batch; its max_query_size bounds batches and refuses a statement over it", "[writer]") {
@@ -319,26 +333,27 @@ TEST_CASE("writer: a merged insert goes by COPY on PostgreSQL when its batch is 
   };
   keel::BulkWriter writer(db);
   CHECK(writer.process_statements_sync(rows("t")) == 3);
-  CHECK(db.sql() == Texts{"BEGIN", R"(COPY "t" (a, b) FROM STDIN)", "COMMIT"});
+  CHECK(db.sql() == Texts{"BEGIN", R"(COPY "t" ("a", "b") FROM STDIN)", "COMMIT"});
   CHECK(db.statements()[1].params == std::vector<keel::Value>{1, "r", 2, "r", 3, "r"});
   // A view refuses COPY (42809): the batch, rolled back whole, runs again with the insert, and the writer
   // remembers the target.
   db.clear();
   db.fails_with_sqlstate("COPY", "42809", "cannot copy to view \"v\"", 1);
   CHECK(writer.process_statements_sync(rows("v")) == 3);
-  CHECK(db.sql() == Texts{"BEGIN", R"(COPY "v" (a, b) FROM STDIN)", "ROLLBACK", "BEGIN",
+  CHECK(db.sql() == Texts{"BEGIN", R"(COPY "v" ("a", "b") FROM STDIN)", "ROLLBACK", "BEGIN",
                           R"(INSERT INTO "v" (a, b) VALUES ($1, $2), ($3, $4), ($5, $6))", "COMMIT"});
   db.clear();
   CHECK(writer.process_statements_sync(rows("v")) == 3);
   CHECK(db.sql()[1].starts_with("INSERT"));
-  // Not in the caller's transaction (a refused COPY would abort it), nor when each statement commits alone.
+  // Not in the caller's transaction (a refused COPY would abort it). When each statement commits alone, one
+  // row's failure must not take the others with it: no merge, and no COPY.
   db.clear();
   db.transaction_sync([&] { CHECK(writer.process_statements_sync(rows("t")) == 3); });
   CHECK(db.sql()[1].starts_with("INSERT"));
   db.clear();
   keel::BulkWriter autocommit(db, {.transaction_per_batch = false});
   CHECK(autocommit.process_statements_sync(rows("t")) == 3);
-  CHECK(db.sql() == Texts{R"(INSERT INTO "t" (a, b) VALUES ($1, $2), ($3, $4), ($5, $6))"});
+  CHECK(db.sql() == Texts(3, R"(INSERT INTO "t" (a, b) VALUES ($1, $2))"));
   // SQLite has no COPY: the merged insert goes as it is.
   keel::RecordingEngine lite(keel::Dialect::sqlite);
   keel::BulkWriter on_sqlite(lite);

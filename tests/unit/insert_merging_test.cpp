@@ -77,20 +77,45 @@ TEST_CASE("merging: a many-row insert of placeholders alone names its COPY targe
   const auto target = [](const char* sql, std::size_t values, Dialect d = Dialect::postgres) {
     return keel::rows_insert(Statement(sql, std::vector<Value>(values, Value(1))), d);
   };
-  auto rows = target(R"(INSERT INTO "s"."band" ("name", "x") VALUES ($1, $2), ($3, $4))", 4);
+  auto rows = target(R"(INSERT INTO "s"."band" ("name", Popularity, "we""ird") VALUES ($1, $2, $3), ($4, $5, $6))", 6);
   REQUIRE(rows);
-  CHECK(rows->into == R"("s"."band" ("name", "x"))");
-  CHECK(rows->columns == 2);
+  CHECK(rows->target.table == R"("s"."band")");
+  CHECK(rows->target.columns == std::vector<std::string>{"name", "popularity", "we\"ird"});
   CHECK(rows->rows == 2);
-  CHECK(target("insert into t values ($1), ($2), ($3)", 3)->into == "t");
-  CHECK(target("INSERT INTO t VALUES (?, ?), (?, ?)", 4, Dialect::sqlite)->rows == 2);
-  for (const char* sql : {"INSERT INTO t VALUES ($2, $1), ($3, $4)",  // out of order
-                          "INSERT INTO t VALUES ($1, 1), ($2, 2)",    // a literal
-                          "INSERT INTO t VALUES (lower($1)), ($2)",   // an expression
-                          "INSERT INTO t VALUES ($1), ($2, $3)",      // ragged
-                          "INSERT INTO t AS x VALUES ($1), ($2)",     // an alias
+  CHECK(target("insert into t (a) values ($1), ($2), ($3)", 3)->target.table == "t");
+  CHECK(target("INSERT INTO t (a, b) VALUES (?, ?), (?, ?)", 4, Dialect::sqlite)->rows == 2);
+  for (const char* sql : {"INSERT INTO t (a, b) VALUES ($2, $1), ($3, $4)",  // out of order
+                          "INSERT INTO t (a, b) VALUES ($1, 1), ($2, 2)",    // a literal
+                          "INSERT INTO t (a) VALUES (lower($1)), ($2)",      // an expression
+                          "INSERT INTO t (a) VALUES ($1), ($2, $3)",         // ragged
+                          "INSERT INTO t VALUES ($1), ($2)",                 // no column list: COPY would want every column
+                          "INSERT INTO t AS x (a) VALUES ($1), ($2)",        // an alias
                           "INSERT INTO t (a) OVERRIDING SYSTEM VALUE VALUES ($1), ($2)",
-                          "INSERT INTO t.  VALUES ($1), ($2)", "INSERT INTO t (a) (b) VALUES ($1), ($2)"})
-    CHECK_FALSE(target(sql, 4));
-  CHECK_FALSE(target("INSERT INTO t VALUES ($1), ($2)", 3));  // values that do not match
+                          "INSERT INTO t (a[1]) VALUES ($1), ($2)", "INSERT INTO t (c.f) VALUES ($1), ($2)",
+                          "INSERT INTO t. (a) VALUES ($1), ($2)", "INSERT INTO t (a) (b) VALUES ($1), ($2)"})
+    CHECK_FALSE(target(sql, 2));
+  CHECK_FALSE(target("INSERT INTO t (a) VALUES ($1), ($2)", 3));  // values that do not match
+}
+
+TEST_CASE("merging: merged texts stay within the limits; subqueries and odd placeholders stay apart", "[writer][merge]") {
+  std::vector<Statement> batch;
+  for (int i = 0; i < 5; ++i) batch.emplace_back("INSERT INTO t (a, b) VALUES ($1, $2)", std::vector<Value>{i, i});
+  // The head and two rows take 27 + 9 + 10 = 46 bytes; a third row would make 56, over 50.
+  const auto by_bytes = keel::merge_inserts(batch, Dialect::postgres, {.max_bytes = 50, .max_parameters = 100});
+  CHECK(texts(by_bytes) == Texts{"INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)", "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)",
+                                 "INSERT INTO t (a, b) VALUES ($1, $2)"});
+  for (const auto& s : by_bytes) CHECK(s.sql().size() <= 50);
+  const auto by_values = keel::merge_inserts(batch, Dialect::postgres, {.max_bytes = 1000, .max_parameters = 6});
+  CHECK(by_values.size() == 2);
+  CHECK(by_values[0].params().size() == 6);
+  CHECK(by_values[1].params() == values({3, 3, 4, 4}));
+  // A row with a subquery sees the rows before it only when it runs alone.
+  const std::vector<Statement> counted{Statement("INSERT INTO t (a) VALUES ((SELECT count(*) FROM t))"),
+                                       Statement("INSERT INTO t (a) VALUES ((SELECT count(*) FROM t))")};
+  CHECK(keel::merge_inserts(counted, Dialect::postgres).size() == 2);
+  // f$1 is a PostgreSQL name, not f and $1; $0 is no placeholder.
+  const std::vector<Statement> named{Statement("INSERT INTO t (a) VALUES (f$1($1))", values({1})),
+                                     Statement("INSERT INTO t (a) VALUES (f$1($1))", values({2}))};
+  CHECK(texts(keel::merge_inserts(named, Dialect::postgres)) == Texts{"INSERT INTO t (a) VALUES (f$1($1)), (f$1($2))"});
+  CHECK_FALSE(keel::split_insert_values("INSERT INTO t (a) VALUES ($0)", Dialect::postgres));
 }

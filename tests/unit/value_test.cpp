@@ -36,3 +36,9 @@ TEST_CASE("conversions follow one set of rules") {
   CHECK(keel::Value("x").as<keel::Value>() == keel::Value("x"));
   CHECK(keel::Value().as<keel::Value>().is_null());
 }
+
+TEST_CASE("the version's numbers and text agree", "[version]") {
+  CHECK(std::to_string(keel::version_major) + "." + std::to_string(keel::version_minor) + "." +
+            std::to_string(keel::version_patch) ==
+        keel::version_text);
+}

@@ -1,0 +1,14 @@
+// keel's version, written here and nowhere else: CMakeLists.txt reads it for the project and for the package
+// that find_package(keel 0.2 CONFIG) checks.
+module;
+#include <string_view>
+export module keel.engine:version;
+
+export namespace keel {
+
+inline constexpr int version_major = 0;
+inline constexpr int version_minor = 2;
+inline constexpr int version_patch = 0;
+inline constexpr std::string_view version_text = "0.2.0";
+
+}  // namespace keel
