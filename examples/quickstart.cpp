@@ -40,6 +40,9 @@ asio::awaitable<void> print_bands(std::string heading) {
 }
 
 asio::awaitable<void> tour(keel::Engine& db) {
+  // On a database file, a second run starts over: the tables of an earlier run go first (bands refer to managers).
+  co_await keel::drop_table<Band>().if_exists().run();
+  co_await keel::drop_table<Manager>().if_exists().run();
   std::cout << "1. create the tables from the structs\n";
   co_await keel::create_table<Manager>().run();
   co_await keel::create_table<Band>().run();

@@ -16,6 +16,6 @@ int main() {
   keel::insert(Note{.text = "from an installed keel"}).run_sync();
   const auto notes = keel::select<Note>().run_sync();
   if (notes.size() != 1) return 1;
-  std::printf("%s\n", notes[0].text.c_str());
+  std::printf("%s, keel %s\n", notes[0].text.c_str(), std::string(keel::version_text).c_str());
   return 0;
 }
