@@ -56,9 +56,10 @@ struct BulkWriterOptions {
   // batches that run all or nothing (transaction_per_batch): not with a savepoint per statement, nor in
   // process_batch, which answer for each statement alone.
   bool merge_inserts = true;
-  // A merged insert in a batch of its own transaction goes by the engine's fastest way: COPY on PostgreSQL
-  // (values in text form, read by each column's type), the insert itself elsewhere.
+  // A merged insert of at least copy_min_rows rows goes by the engine's fastest way that stores the same rows:
+  // COPY on PostgreSQL (values in text form, read by each column's type), the insert itself elsewhere.
   bool copy_rows = true;
+  std::size_t copy_min_rows = 100;
   std::optional<ColumnAdjustment> auto_adjust_for_columns;
   RetryPolicy retry;
   std::shared_ptr<CircuitBreaker> breaker;  // share one among writers of one target; each has its own when empty
@@ -70,7 +71,8 @@ public:
   // Writes through a keel engine, which must outlive the writer.
   explicit BulkWriter(Engine& engine, BulkWriterOptions options = {})
       : BulkWriter(std::make_shared<EngineAdapter>(
-                       engine, EngineAdapterOptions{options.mode, options.transaction_per_batch, options.savepoint_per_statement, options.copy_rows}),
+                       engine, EngineAdapterOptions{options.mode, options.transaction_per_batch, options.savepoint_per_statement, options.copy_rows,
+                                            options.copy_min_rows}),
                    engine.dialect(), std::move(options)) {}
   // Writes through any adapter (FunctionAdapter, or one of your own).
   BulkWriter(std::shared_ptr<WriterAdapter> adapter, BulkWriterOptions options = {})

@@ -1,12 +1,11 @@
 // The bulk writer on a keel engine: each batch in a transaction (or each statement on its own), pipelined in
 // one round trip where the engine can, or one by one with a savepoint per statement on request. A merged
-// many-row insert in a batch of its own transaction goes the engine's fastest way (COPY on PostgreSQL).
+// many-row insert goes the engine's fastest way that stores the same rows (COPY on PostgreSQL).
 module;
 #include <boost/asio/awaitable.hpp>
+#include <algorithm>
 #include <exception>
-#include <mutex>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -29,6 +28,7 @@ struct EngineAdapterOptions {
   bool transaction_per_batch = true;     // all of a batch or none of it; off: each statement commits alone
   bool savepoint_per_statement = false;  // in the batch's transaction: a failing statement alone is undone
   bool copy_rows = true;                 // many-row inserts by the engine's fastest way (COPY on PostgreSQL)
+  std::size_t copy_min_rows = 100;       // fewer rows go as the insert: one round trip, where COPY takes three
 };
 
 class EngineAdapter final : public WriterAdapter {
@@ -46,28 +46,14 @@ public:
     run.joined = co_await engine_.transaction_exists();
     run.atomic = options_.transaction_per_batch && !run.joined;
     if (options_.transaction_per_batch) {
-      for (;;) {
-        std::optional<std::string> copying;  // the COPY target being written, while it is
-        try {
-          co_await engine_.transaction([&](Transaction& tx) { return send(tx, batch, run, copying); });
-          co_return;
-        } catch (const DatabaseError& e) {
-          // COPY refused (into a view: 42809; under row-level security: 0A000): the batch was rolled back
-          // whole, and runs again with that table's rows as inserts.
-          if (!run.atomic || !copying || (e.sqlstate() != "42809" && e.sqlstate() != "0A000")) throw;
-          std::lock_guard lock(mutex_);
-          copy_refused_.insert(*copying);
-        }
-      }
+      co_await engine_.transaction([&](Transaction& tx) { return send(tx, batch, run); });
     } else {
-      std::optional<std::string> copying;
-      co_await send(engine_, batch, run, copying);
+      co_await send(engine_, batch, run);
     }
   }
 
 private:
-  asio::awaitable<void> send(StatementRunner& runner, std::span<const Statement> batch, BatchRun& run,
-                             std::optional<std::string>& copying) {
+  asio::awaitable<void> send(StatementRunner& runner, std::span<const Statement> batch, BatchRun& run) {
     auto* transaction = dynamic_cast<Transaction*>(&runner);
     if (options_.savepoint_per_statement && transaction) {
       for (const Statement& statement : batch) {
@@ -95,8 +81,8 @@ private:
       }
       co_return;
     }
-    if (!run.results && transaction && (options_.mode == BatchMode::pipelined || (options_.copy_rows && run.atomic))) {
-      co_await send_all(*transaction->state(), batch, options_.copy_rows && run.atomic, copying);
+    if (!run.results && transaction && (options_.mode == BatchMode::pipelined || options_.copy_rows)) {
+      co_await send_all(*transaction->state(), batch, options_.copy_rows);
       co_return;
     }
     for (const Statement& statement : batch) {
@@ -105,10 +91,9 @@ private:
     }
   }
 
-  // Many-row inserts by TransactionState::insert_rows, when `copy` (the batch is all or nothing, so a refused
-  // COPY can run again as inserts); the statements between them pipelined, or one by one.
-  asio::awaitable<void> send_all(TransactionState& state, std::span<const Statement> batch, bool copy,
-                                 std::optional<std::string>& copying) {
+  // Many-row inserts of at least copy_min_rows rows by TransactionState::insert_rows (COPY, where the engine
+  // finds it stores the same rows), when `copy`; the statements between them pipelined, or one by one.
+  asio::awaitable<void> send_all(TransactionState& state, std::span<const Statement> batch, bool copy) {
     const auto send_run = [&](std::span<const Statement> run) -> asio::awaitable<void> {
       if (options_.mode == BatchMode::pipelined) {
         co_await state.execute_all(run);
@@ -119,24 +104,16 @@ private:
     std::size_t start = 0;
     for (std::size_t i = 0; copy && i < batch.size(); ++i) {
       std::optional<RowsInsert> rows = rows_insert(batch[i], state.dialect());
-      if (!rows || rows->rows < 2 || copy_refused(rows->target.table)) continue;
+      if (!rows || rows->rows < std::max<std::size_t>(2, options_.copy_min_rows)) continue;
       if (start < i) co_await send_run(batch.subspan(start, i - start));
-      copying = rows->target.table;
       co_await state.insert_rows(batch[i], rows->target);
-      copying.reset();
       start = i + 1;
     }
     if (start < batch.size()) co_await send_run(batch.subspan(start));
   }
-  bool copy_refused(const std::string& table) {
-    std::lock_guard lock(mutex_);
-    return copy_refused_.contains(table);
-  }
 
   Engine& engine_;
   EngineAdapterOptions options_;
-  std::mutex mutex_;  // an adapter may serve writers on several threads
-  std::set<std::string, std::less<>> copy_refused_;  // tables that refused COPY
 };
 
 }  // namespace keel

@@ -75,7 +75,7 @@ bool append_field(std::string& out, const Value& value) {
     case ValueKind::real: out += text_detail::floating(std::get<double>(v), 15); return true;
     case ValueKind::text: append_escaped(out, std::get<std::string>(v)); return true;
     case ValueKind::json: append_escaped(out, std::get<Json>(v).text); return true;
-    case ValueKind::numeric: out += std::get<Numeric>(v).text; return true;
+    case ValueKind::numeric: append_escaped(out, std::get<Numeric>(v).text); return true;  // unchecked text
     case ValueKind::blob: {
       static constexpr char hex[] = "0123456789abcdef";
       out += "\\\\x";  // bytea's hex form, its backslash escaped for COPY

@@ -10,6 +10,7 @@ module;
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -161,10 +162,8 @@ private:
 // on one loop (begin_sync's, say) and awaited on another is refused, not left to hang or race.
 class EngineConnection final : public Connection {
 public:
-  EngineConnection(std::shared_ptr<pg::Pool> pool, pg::PooledConnection connection, asio::execution_context& loop,
-                   pg::CopyTargets& copy_targets)
-      : pool_(std::move(pool)), connection_(std::move(connection)), loop_(&loop), thread_(std::this_thread::get_id()),
-        copy_targets_(&copy_targets) {}
+  EngineConnection(std::shared_ptr<pg::Pool> pool, pg::PooledConnection connection, asio::execution_context& loop)
+      : pool_(std::move(pool)), connection_(std::move(connection)), loop_(&loop), thread_(std::this_thread::get_id()) {}
 
   Dialect dialect() const override { return Dialect::postgres; }
 
@@ -211,23 +210,27 @@ public:
   }
 
   // Many rows by COPY in text format, at a fraction of the INSERT's cost, where it stores the same rows: the
-  // target is a table COPY suits (CopyTargets), and each value reads back under its column's type as the
+  // target is a table COPY suits (copy_column_types), and each value reads back under its column's type as the
   // INSERT's bound value would be cast. Otherwise the insert itself.
   asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target) override {
     check_loop(co_await asio::this_coro::executor);
     const auto& values = insert.params();
     const std::size_t columns = target.columns.size();
     if (columns == 0 || values.size() % columns != 0) co_return co_await execute(insert, nullptr);
-    const std::shared_ptr<const pg::CopyPlan> plan = co_await copy_targets_->plan(*connection_, target);
-    bool suits = plan->has_value();
-    for (std::size_t i = 0; suits && i < values.size(); ++i) suits = pg::copies_as_bound(values[i].kind(), (**plan)[i % columns]);
+    const std::optional<std::vector<std::uint32_t>> types = co_await pg::copy_column_types(*connection_, target);
+    bool suits = types.has_value();
+    for (std::size_t i = 0; suits && i < values.size(); ++i) suits = pg::copies_as_bound(values[i].kind(), (*types)[i % columns]);
     std::string data;
     if (suits) data.reserve(values.size() * 12);
     if (!suits || !pg::append_copy_text(data, values, columns)) co_return co_await execute(insert, nullptr);
     std::string copy = "COPY " + target.table + " (";
     for (std::size_t i = 0; i < columns; ++i) copy += (i ? ", " : "") + quote_identifier(target.columns[i]);
-    co_await connection_->copy_in_statement(copy + ") FROM STDIN", data);
-    co_return ExecResult{.rows_affected = values.size() / columns};
+    const std::string status = co_await connection_->copy_in_statement(copy + ") FROM STDIN", data);
+    // "COPY n": the rows stored (a BEFORE trigger may have dropped some, as it would from the INSERT).
+    ExecResult result;
+    const auto space = status.rfind(' ');
+    if (space != std::string::npos) std::from_chars(status.data() + space + 1, status.data() + status.size(), result.rows_affected);
+    co_return result;
   }
 
   asio::awaitable<void> begin(const TransactionOptions& options) override {
@@ -273,7 +276,6 @@ private:
   pg::PooledConnection connection_;
   asio::execution_context* loop_;
   std::thread::id thread_;
-  pg::CopyTargets* copy_targets_;  // the engine's
 };
 
 }  // namespace keel::pg_engine_detail
@@ -326,7 +328,7 @@ public:
     if (!pool) pool = co_await make_pool(executor);
     pg::PooledConnection connection = co_await pool->acquire();
     co_return ConnectionLease(
-        new pg_engine_detail::EngineConnection(std::move(pool), std::move(connection), loop_context(executor), copy_targets_),
+        new pg_engine_detail::EngineConnection(std::move(pool), std::move(connection), loop_context(executor)),
         ReturnToOwner{this});
   }
 
@@ -363,8 +365,6 @@ public:
   }
 
 private:
-  pg::CopyTargets copy_targets_;  // which tables take a bulk writer's rows by COPY
-
   static asio::execution_context& loop_context(const asio::any_io_executor& executor) {
     return asio::query(executor, asio::execution::context);
   }

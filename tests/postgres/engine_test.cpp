@@ -376,7 +376,7 @@ TEST_CASE("engine: a bulk writer's inserts by COPY store what the inserts store,
   };
   const auto write = [&](const std::string& table, bool copy) {
     keel::QueryCollector collector;
-    keel::BulkWriter writer(db, {.copy_rows = copy, .collector = &collector});
+    keel::BulkWriter writer(db, {.copy_rows = copy, .copy_min_rows = 2, .collector = &collector});
     for (const auto& row : rows) {
       std::string sql = "INSERT INTO " + table + " " + columns + " VALUES (";
       for (std::size_t i = 1; i <= row.size(); ++i) sql += (i > 1 ? ", $" : "$") + std::to_string(i);
@@ -391,7 +391,7 @@ TEST_CASE("engine: a bulk writer's inserts by COPY store what the inserts store,
   CHECK(number(db, "SELECT count(*) FROM (SELECT * FROM keel_copied EXCEPT ALL SELECT * FROM keel_inserted) x") == 0);
   CHECK(number(db, "SELECT count(*) FROM (SELECT * FROM keel_inserted EXCEPT ALL SELECT * FROM keel_copied) x") == 0);
   CHECK(db.raw_sync("SELECT t FROM keel_copied WHERE i = 42")[0].get<std::string>(0) == rows[0][0].as<std::string>());
-  // A view refuses COPY; its rows go as inserts (an updatable view takes them), and none is lost or doubled.
+  // A view takes no COPY; its rows go as inserts (an updatable view takes them), and none is lost or doubled.
   db.raw_sync("CREATE VIEW keel_copied_view AS SELECT * FROM keel_copied");
   write("keel_copied_view", true);
   CHECK(number(db, "SELECT count(*) FROM keel_copied") == 8);
@@ -400,12 +400,26 @@ TEST_CASE("engine: a bulk writer's inserts by COPY store what the inserts store,
   // Values that COPY's text would store otherwise than the insert's cast go as the insert: a double into a
   // numeric column (the cast keeps 15 digits), a bool into a text column ('true', where COPY reads 't').
   db.run_sync(keel::RawQuery("DROP TABLE IF EXISTS keel_cast; CREATE TABLE keel_cast (n numeric, t text)", {}));
-  keel::BulkWriter writer(db);
+  keel::BulkWriter writer(db, {.copy_min_rows = 2});
   for (int i = 0; i < 2; ++i)
     writer.add_statement(keel::Statement("INSERT INTO keel_cast (n, t) VALUES ($1, $2)", std::vector<keel::Value>{0.1 + 0.2, true}));
   CHECK(writer.flush_sync() == 2);
   const auto cast = db.raw_sync("SELECT n::text, t FROM keel_cast LIMIT 1");
   CHECK(cast[0].get<std::string>(0) == "0.3");
   CHECK(cast[0].get<std::string>(1) == "true");
+  // COPY ignores rules, so a table with one gets the inserts: the rule's copy of each row is there. A GENERATED
+  // ALWAYS identity refuses the inserts' values, as it would refuse them one by one.
+  db.run_sync(keel::RawQuery("DROP TABLE IF EXISTS keel_ruled, keel_rule_log, keel_always; "
+                             "CREATE TABLE keel_ruled (a int); CREATE TABLE keel_rule_log (a int); "
+                             "CREATE RULE keel_also AS ON INSERT TO keel_ruled DO ALSO INSERT INTO keel_rule_log VALUES (NEW.a); "
+                             "CREATE TABLE keel_always (id int GENERATED ALWAYS AS IDENTITY, a int)",
+                             {}));
+  for (int i = 0; i < 3; ++i) writer.add(keel::raw("INSERT INTO keel_ruled (a) VALUES ({})", i));
+  CHECK(writer.flush_sync() == 3);
+  CHECK(number(db, "SELECT count(*) FROM keel_rule_log") == 3);
+  for (int i = 0; i < 3; ++i) writer.add(keel::raw("INSERT INTO keel_always (id, a) VALUES ({}, {})", i, i));
+  CHECK_THROWS_AS(writer.flush_sync(), keel::DatabaseError);
+  writer.discard();
+  CHECK(number(db, "SELECT count(*) FROM keel_always") == 0);
   db.close_sync();
 }

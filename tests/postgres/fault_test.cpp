@@ -481,13 +481,16 @@ TEST_CASE("faults: a timed query waiting behind a COPY gives up at its deadline,
 // the table ends with every statement exactly once.
 TEST_CASE("faults: a bulk writer cut off mid-batch retries it, and every row is written exactly once", "[pg][faults][writer]") {
   auto direct = connect(dsn("keel_trust", "sslmode=disable"));
-  execute(*direct, "DROP TABLE IF EXISTS keel_written; CREATE TABLE keel_written (id bigint, note text)");
+  execute(*direct, "DROP TABLE IF EXISTS keel_written; CREATE TABLE keel_written (id int, note text)");
   auto proxy = make_proxy();
   keel::PostgresEngine db(keel::PostgresOptions{.dsn = via(*proxy, "keel_trust"), .max_connections = 2});
   keel::QueryCollector collector;
   keel::BulkWriter writer(db, {.max_bytes = 4000, .retry = {.max_attempts = 3, .first_delay = 10ms}, .collector = &collector});
-  // Each batch's one-row inserts go as one COPY: cut the connection as the fifth one completes.
-  proxy->set_rule(on_nth(5, [](const Message& m) { return m.direction == Direction::to_client && m.is('C', "COPY"); }, Action::cut));
+  // Each batch's one-row inserts go as one multi-row insert (by COPY once a batch holds enough rows): cut the
+  // connection as the fifth one completes.
+  proxy->set_rule(on_nth(5, [](const Message& m) {
+    return m.direction == Direction::to_client && (m.is('C', "INSERT") || m.is('C', "COPY"));
+  }, Action::cut));
   for (int i = 0; i < 1000; ++i) writer.add(keel::raw("INSERT INTO keel_written (id, note) VALUES ({}, {})", i, "row " + std::to_string(i)));
   CHECK(writer.flush_sync() == 1000);
   CHECK(proxy->cuts() == 1);
