@@ -774,9 +774,7 @@ public:
     });
   }
   asio::awaitable<std::string> copy_to_table(std::string_view table, std::string_view data, CopyOptions options = {}) {
-    bool given = false;
-    co_return co_await copy_to_table(table, [&]() -> std::string_view { return std::exchange(given, true) ? std::string_view() : data; },
-                                     std::move(options));
+    co_return co_await copy_in_statement("COPY " + table_target(table, options) + " FROM STDIN" + render(options), data);
   }
   asio::awaitable<std::string> copy_to_table(std::string_view table, const std::filesystem::path& file, CopyOptions options = {}) {
     std::ifstream in(file, std::ios::binary);

@@ -1,0 +1,11 @@
+# keel_module_library(<name> MODULES <module units...> LINK <public dependencies...>)
+# One of keel's libraries: the module units of keel_<name> (alias keel::<name>, exported as keel::<name>), built
+# with keel's warnings, which stay on keel's own targets.
+function(keel_module_library name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "MODULES;LINK")
+  add_library(keel_${name})
+  add_library(keel::${name} ALIAS keel_${name})
+  target_sources(keel_${name} PUBLIC FILE_SET CXX_MODULES BASE_DIRS ${PROJECT_SOURCE_DIR} FILES ${arg_MODULES})
+  target_link_libraries(keel_${name} PUBLIC ${arg_LINK} PRIVATE $<BUILD_INTERFACE:keel_options>)
+  set_target_properties(keel_${name} PROPERTIES EXPORT_NAME ${name})
+endfunction()
