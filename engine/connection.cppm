@@ -26,13 +26,6 @@ struct TransactionOptions {
   bool deferrable = false;  // PostgreSQL: serializable, read-only, deferrable
 };
 
-// Where a many-row insert goes: its table as the SQL names it (`"s"."band"`), and its columns' names as the
-// database knows them (unquoted), in the insert's order.
-struct InsertTarget {
-  std::string table;
-  std::vector<std::string> columns;
-};
-
 // A server-side (or engine-side) cursor over one statement's rows, read in batches.
 class Cursor {
 public:
@@ -54,12 +47,12 @@ public:
   virtual asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) {
     return execute_each_by_one(*this, statement, group_size, sink);
   }
-  // Writes the rows of `insert`, an `INSERT INTO <target> VALUES` of rows of placeholders alone, one per target
-  // column, in order (its values row after row), the engine's fastest way that stores the same rows:
-  // PostgreSQL's COPY where the table and the values allow. By default, the insert itself.
-  virtual asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target) {
+  // StatementRunner::insert_rows on this connection: `insert` is an `INSERT INTO <target> (<columns>)` of
+  // placeholders alone, laid out as target.layout says, returning target.returned_key if it names one. By
+  // default, the insert itself.
+  virtual asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target, RowSink* sink) {
     (void)target;
-    return execute(insert, nullptr);
+    return execute(insert, sink);
   }
   virtual asio::awaitable<void> begin(const TransactionOptions& options) = 0;
   virtual asio::awaitable<void> commit() = 0;

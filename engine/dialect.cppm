@@ -29,6 +29,13 @@ constexpr bool reports_last_insert_id(Dialect d) noexcept { return d == Dialect:
 // thousands of rows, and reports each row's key without RETURNING.
 constexpr bool inserts_rows_one_by_one(Dialect d) noexcept { return d == Dialect::sqlite; }
 
+// The rows from which a many-row insert goes through StatementRunner::insert_rows, where the engine has a faster
+// way than the insert (PostgreSQL's COPY, which costs two more round trips: the catalog asked whether COPY suits
+// the table, and the keys drawn from their sequence). None on SQLite, which steps one row at a time anyway.
+constexpr std::size_t bulk_insert_min_rows(Dialect d) noexcept {
+  return d == Dialect::postgres ? 100 : static_cast<std::size_t>(-1);
+}
+
 // The most values one statement may bind: SQLite's SQLITE_MAX_VARIABLE_NUMBER default (3.32 and later) and
 // PostgreSQL's 16-bit parameter count.
 constexpr std::size_t max_bound_values(Dialect d) noexcept { return d == Dialect::sqlite ? 32766 : 65535; }

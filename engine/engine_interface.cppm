@@ -61,27 +61,8 @@ public:
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
     if (auto transaction = find_transaction(frame_of(co_await asio::this_coro::executor), this))
       co_return co_await transaction->execute(statement, sink);
-    ConnectionLease connection = try_acquire();
-    if (!connection) connection = co_await acquire();
-    std::exception_ptr failure;
-    ExecResult result;
-    try {
-      if (query_loggers_.active()) {
-        result = co_await query_loggers_.run(statement, sink,
-                                             [&](RowSink* s) { return connection->execute(statement, s); });
-      } else {
-        result = co_await connection->execute(statement, sink);
-      }
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) {
-      // Dropped, not awaited: after an Asio cancellation every co_await here would throw instead.
-      connection.reset();
-      std::rethrow_exception(failure);
-    }
-    if (!give_back_at_once(connection)) co_await give_back(std::move(connection));
-    co_return result;
+    co_return co_await on_own_connection(statement, sink,
+                                         [&](Connection& c, RowSink* s) { return c.execute(statement, s); });
   }
 
   // StatementRunner::execute_each on this engine's transaction in scope, else on a connection of its own (each run
@@ -89,22 +70,16 @@ public:
   asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) override {
     if (auto transaction = find_transaction(frame_of(co_await asio::this_coro::executor), this))
       co_return co_await transaction->execute_each(statement, group_size, sink);
-    ConnectionLease connection = try_acquire();
-    if (!connection) connection = co_await acquire();
-    std::exception_ptr failure;
-    ExecResult result;
-    try {
-      result = co_await query_loggers_.run(
-          statement, sink, [&](RowSink* s) { return connection->execute_each(statement, group_size, s); });
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) {
-      connection.reset();  // dropped, not awaited, as in execute()
-      std::rethrow_exception(failure);
-    }
-    if (!give_back_at_once(connection)) co_await give_back(std::move(connection));
-    co_return result;
+    co_return co_await on_own_connection(
+        statement, sink, [&](Connection& c, RowSink* s) { return c.execute_each(statement, group_size, s); });
+  }
+
+  // StatementRunner::insert_rows on this engine's transaction in scope, else on a connection of its own.
+  asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target, RowSink* sink) override {
+    if (auto transaction = find_transaction(frame_of(co_await asio::this_coro::executor), this))
+      co_return co_await transaction->insert_rows(insert, target, sink);
+    co_return co_await on_own_connection(insert, sink,
+                                         [&](Connection& c, RowSink* s) { return c.insert_rows(insert, target, s); });
   }
 
   // ---- Named nodes (Piccolo's extra_nodes): other engines this one knows by name, a read replica say. A
@@ -283,6 +258,31 @@ public:
   }
 
 private:
+  // Runs `call` on a connection of this engine's own, heard by the query loggers, and hands the connection back.
+  template <class Call>
+  asio::awaitable<ExecResult> on_own_connection(const Statement& statement, RowSink* sink, Call call) {
+    ConnectionLease connection = try_acquire();
+    if (!connection) connection = co_await acquire();
+    std::exception_ptr failure;
+    ExecResult result;
+    try {
+      if (query_loggers_.active()) {
+        result = co_await query_loggers_.run(statement, sink, [&](RowSink* s) { return call(*connection, s); });
+      } else {
+        result = co_await call(*connection, sink);
+      }
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      // Dropped, not awaited: after an Asio cancellation every co_await here would throw instead.
+      connection.reset();
+      std::rethrow_exception(failure);
+    }
+    if (!give_back_at_once(connection)) co_await give_back(std::move(connection));
+    co_return result;
+  }
+
   QueryLoggers query_loggers_;
   std::map<std::string, std::shared_ptr<Engine>, std::less<>> nodes_;
 

@@ -159,10 +159,12 @@ private:
       if (sink) feed(answer, 0, answer.rows.size(), *sink);
       co_return answer.result;
     }
-    // As PostgresEngine writes many rows into a table that allows it: recorded as
-    // "COPY <table> (<columns>) FROM STDIN" with the rows' values.
-    asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target) override {
-      if (engine_.dialect_ != Dialect::postgres || target.columns.empty()) co_return co_await Connection::insert_rows(insert, target);
+    // As PostgresEngine writes many rows given row after row, with no keys asked, into a table that allows it:
+    // recorded as "COPY <table> (<columns>) FROM STDIN" with the rows' values. Other inserts as themselves.
+    asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target, RowSink* sink) override {
+      if (engine_.dialect_ != Dialect::postgres || target.columns.empty() || target.layout != InsertLayout::rows ||
+          !target.returned_key.empty())
+        co_return co_await Connection::insert_rows(insert, target, sink);
       std::string sql = "COPY " + target.table + " (";
       for (std::size_t i = 0; i < target.columns.size(); ++i) sql += (i ? ", " : "") + quote_identifier(target.columns[i]);
       ExecResult result = engine_.run(Statement(sql + ") FROM STDIN", insert.params()), number_).result;

@@ -67,6 +67,20 @@ asio::awaitable<ExecResult> execute_each_by_one(Runner& runner, const Statement&
   co_return total;
 }
 
+// How a many-row insert binds its rows: value after value, row after row (`VALUES ($1, $2), ($3, $4)`), or one
+// array per column (`SELECT * FROM unnest($1, $2)`).
+enum class InsertLayout { rows, column_arrays };
+
+// Where a many-row insert goes: its table as the SQL names it (`"s"."band"`), its columns' names as the
+// database knows them (unquoted), in the insert's order, and how its values are laid out. returned_key names
+// the generated key it returns (`RETURNING <key>`, unquoted), or is empty when it returns nothing.
+struct InsertTarget {
+  std::string table;
+  std::vector<std::string> columns;
+  InsertLayout layout = InsertLayout::rows;
+  std::string returned_key;
+};
+
 // Something that runs statements: an engine (on a connection of its own choosing, or the transaction in
 // scope) or a transaction.
 class StatementRunner {
@@ -80,6 +94,13 @@ public:
   // IGNORE say, adds none). It stops at the first error, and is not atomic by itself: run it in a transaction.
   virtual asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) {
     return execute_each_by_one(*this, statement, group_size, sink);
+  }
+  // Runs a many-row insert into `target` the engine's fastest way that stores the same rows (PostgreSQL's COPY,
+  // where the table and the values allow), or the insert itself. Asked for keys, it reports them either as the
+  // statement's rows to the sink or, in row order, as ExecResult::insert_ids.
+  virtual asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target, RowSink* sink) {
+    (void)target;
+    return execute(insert, sink);
   }
 };
 

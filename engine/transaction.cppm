@@ -57,10 +57,11 @@ public:
     for (const Statement& statement : statements) co_await execute(statement, nullptr);
   }
   // Connection::insert_rows; a query logger hears it as the insert.
-  asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target) {
+  asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target, RowSink* sink) override {
     Connection& connection = live("run a query");
-    if (!loggers_) co_return co_await connection.insert_rows(insert, target);
-    co_return co_await loggers_->run(insert, nullptr, [&](RowSink*) { return connection.insert_rows(insert, target); });
+    if (!loggers_) co_return co_await connection.insert_rows(insert, target, sink);
+    co_return co_await loggers_->run(insert, sink,
+                                     [&](RowSink* s) { return connection.insert_rows(insert, target, s); });
   }
   asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) {
     co_return co_await live("open a cursor").open_cursor(std::move(statement));
@@ -156,6 +157,9 @@ public:
   }
   asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) override {
     return checked().execute_each(statement, group_size, sink);
+  }
+  asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target, RowSink* sink) override {
+    return checked().insert_rows(insert, target, sink);
   }
   bool active() const noexcept { return state_ && state_->active(); }
   asio::awaitable<void> commit() { return checked().commit(); }

@@ -30,8 +30,9 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
-// Fills generated keys into copies of the inserted rows. Both engines assign the keys of a multi-row VALUES
-// list in row order, so the returned keys, sorted, belong to the rows in order.
+// Fills generated keys into copies of the inserted rows. Keys returned as rows (RETURNING) come in no promised
+// order, but both engines assign the keys of a multi-row insert in row order, so the keys, sorted, belong to the
+// rows in order. Keys an engine reports in ExecResult::insert_ids are in row order already.
 template <class T, bool Many>
 class InsertedRowsCollector final : public RowSink {
 public:
@@ -45,14 +46,16 @@ public:
     if constexpr (table_traits<T>::has_generated_key) {
       // Written without RETURNING where the engine reports the keys: one row (reports_last_insert_id), or each
       // row of an execute_each (inserts_rows_one_by_one).
-      if (keys_.empty()) {
-        if (Many) keys_ = outcome.insert_ids;
-        else if (outcome.last_insert_id) keys_.push_back(*outcome.last_insert_id);
+      if (!keys_.empty()) {
+        std::sort(keys_.begin(), keys_.end());
+      } else if (Many) {
+        keys_ = outcome.insert_ids;
+      } else if (outcome.last_insert_id) {
+        keys_.push_back(*outcome.last_insert_id);
       }
       if (keys_.size() != rows.size())
         throw ProtocolError("the insert returned " + std::to_string(keys_.size()) + " keys for " +
                             std::to_string(rows.size()) + " rows");
-      std::sort(keys_.begin(), keys_.end());
       for (std::size_t i = 0; i < rows.size(); ++i)
         stored_value_ref(reflection::get<table_traits<T>::primary_key>(rows[i])) = keys_[i];
     }
@@ -227,7 +230,27 @@ private:
         co_return co_await run_parts(runner, query, per_statement);
       }
     }
+    co_return co_await run_one(runner, std::move(query));
+  }
+  // One statement: many rows, enough for it, by the engine's bulk path (StatementRunner::insert_rows), which
+  // may write them its faster way; else as the insert.
+  static asio::awaitable<result_type> run_one(StatementRunner& runner, Insert query) {
+    if constexpr (Many && !returns_columns && inserted_column_count() > 0) {
+      const Dialect dialect = runner.dialect();
+      if (query.rows_->size() >= bulk_insert_min_rows(dialect)) {
+        const Statement statement = query.statement(dialect);
+        auto collector = query.collector();
+        co_return collector.result(co_await runner.insert_rows(statement, bulk_target(dialect), &collector));
+      }
+    }
     co_return co_await run_query(runner, std::move(query));
+  }
+  static InsertTarget bulk_target(Dialect dialect) {
+    InsertTarget target{.table = quote_identifier(Traits::name),
+                        .layout = from_arrays(dialect) ? InsertLayout::column_arrays : InsertLayout::rows};
+    for_each_inserted([&]<std::size_t I>() { target.columns.emplace_back(Traits::column_names[I]); });
+    if constexpr (Traits::has_generated_key) target.returned_key = Traits::column_names[Traits::primary_key];
+    return target;
   }
   // The one-row statement once per row, in one call (execute_each): its text is the one-row insert's, rendered
   // once per dialect.
@@ -252,7 +275,7 @@ private:
     for (std::size_t begin = 0; begin < rows.size(); begin += per_statement) {
       const std::size_t end = std::min(rows.size(), begin + per_statement);
       auto part_rows = std::make_shared<const std::vector<T>>(rows.begin() + begin, rows.begin() + end);
-      auto part = co_await run_query(runner, Insert(std::move(part_rows), query.returning_));
+      auto part = co_await run_one(runner, Insert(std::move(part_rows), query.returning_));
       all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
     }
     co_return all;

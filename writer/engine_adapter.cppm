@@ -106,7 +106,7 @@ private:
       std::optional<RowsInsert> rows = rows_insert(batch[i], state.dialect());
       if (!rows || rows->rows < std::max<std::size_t>(2, options_.copy_min_rows)) continue;
       if (start < i) co_await send_run(batch.subspan(start, i - start));
-      co_await state.insert_rows(batch[i], rows->target);
+      co_await state.insert_rows(batch[i], rows->target, nullptr);
       start = i + 1;
     }
     if (start < batch.size()) co_await send_run(batch.subspan(start));

@@ -764,14 +764,20 @@ public:
                                });
   }
   // A COPY ... FROM STDIN statement of your own (its target, column list and options as you write them), with
-  // `data` in its format; returns the status ("COPY 1000").
-  asio::awaitable<std::string> copy_in_statement(std::string statement, std::string_view data) {
+  // `data` in its format; returns the status ("COPY 1000"). With `send_at_once` the data follows the statement
+  // without waiting for the server to accept the COPY, which saves a round trip; a server that refuses it drops
+  // the data, as the protocol has it. Only for a COPY FROM STDIN: another statement's output would wait unread
+  // behind the data.
+  asio::awaitable<std::string> copy_in_statement(std::string statement, std::string_view data, bool send_at_once = false) {
     bool given = false;
-    co_return co_await copy_in(std::move(statement), [&](proto::ByteBuffer& out) {
-      if (std::exchange(given, true) || data.empty()) return false;
-      proto::write_copy_data(out, std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
-      return true;
-    });
+    co_return co_await copy_in(
+        std::move(statement),
+        [&](proto::ByteBuffer& out) {
+          if (std::exchange(given, true) || data.empty()) return false;
+          proto::write_copy_data(out, std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
+          return true;
+        },
+        send_at_once);
   }
   asio::awaitable<std::string> copy_to_table(std::string_view table, std::string_view data, CopyOptions options = {}) {
     co_return co_await copy_in_statement("COPY " + table_target(table, options) + " FROM STDIN" + render(options), data);
@@ -1153,8 +1159,10 @@ private:
 
   // Holds the connection while the data streams (nothing else may be written in between). `produce` appends
   // CopyData messages and returns false at the end; if it throws, CopyFail ends the COPY on the server and
-  // its exception reaches the caller.
-  asio::awaitable<std::string> copy_in(std::string sql, std::function<bool(proto::ByteBuffer&)> produce) {
+  // its exception reaches the caller. With `send_at_once` the data follows the statement at once (see
+  // copy_in_statement).
+  asio::awaitable<std::string> copy_in(std::string sql, std::function<bool(proto::ByteBuffer&)> produce,
+                                       bool send_at_once = false) {
     ensure_open();
     const auto started = std::chrono::steady_clock::now();
     const auto deadline = deadline_for(std::nullopt, started);
@@ -1166,8 +1174,10 @@ private:
       ensure_open();
       proto::write_query(pipeline_->out(), sql);
       pipeline_->queue(reply);
-      if (!pipeline_->flush_now()) co_await pipeline_->flush();
-      co_await pipeline_->wait(*reply, deadline);
+      if (!send_at_once) {
+        if (!pipeline_->flush_now()) co_await pipeline_->flush();
+        co_await pipeline_->wait(*reply, deadline);
+      }
       if (!reply->done) {
         reply->sending = true;
         // Stop early if the server ends the COPY (bad data): it ignores what follows until the next query.

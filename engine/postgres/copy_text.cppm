@@ -1,16 +1,18 @@
 // keel's engine values in COPY's text format: fields parted by tabs, rows ended by newlines, \N for NULL, and a
 // backslash before a backslash, tab, newline or carriage return in a value. The server reads each field with
-// its column's input function, as it reads an untyped literal in an INSERT. PostgresEngine writes a bulk
-// writer's many-row inserts this way (Connection::insert_rows).
+// its column's input function, as it reads an untyped literal in an INSERT. PostgresEngine writes many-row
+// inserts this way (Connection::insert_rows): a bulk writer's merged inserts, and the ORM's.
 module;
 #include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 export module keel.postgres:copy_text;
 import keel.engine;
 import :codecs;
@@ -18,16 +20,42 @@ import :text_format;
 
 namespace keel::pg {
 
-// Appends `values` as rows of `columns` fields. Returns false, and leaves `out` as it was, when a value has no
-// text form here that reads back as the same value (an array, a date past year 32767): the caller then inserts
-// the rows instead.
-bool append_copy_text(std::string& out, std::span<const Value> values, std::size_t columns);
+// A many-row insert's values, cell by cell, however the insert laid them out (InsertLayout).
+class InsertedValues {
+public:
+  // Not valid() when the values do not fit the layout: a count of values that is not whole rows, a column that
+  // is not an array, or arrays of different lengths.
+  InsertedValues(std::span<const Value> params, std::size_t columns, InsertLayout layout);
+  bool valid() const noexcept { return valid_; }
+  std::size_t rows() const noexcept { return rows_; }
+  std::size_t columns() const noexcept { return columns_; }
+  inline const Value& at(std::size_t row, std::size_t column) const {
+    return arrays_.empty() ? params_[row * columns_ + column] : (*arrays_[column])[row];
+  }
 
-// Whether a value of this kind, written as COPY text into a column of this type, is stored as the INSERT stores
-// it bound (binary, typed by its kind, then cast to the column's type on assignment). Where the two differ (a
-// double into numeric keeps more digits by COPY, a bool into text reads 't', text into an enum is refused by
-// the INSERT) the rows go as the INSERT.
+private:
+  std::span<const Value> params_;
+  std::vector<const std::vector<Value>*> arrays_;  // one per column, for column arrays
+  std::size_t columns_ = 0, rows_ = 0;
+  bool valid_ = false;
+};
+
+// Rows in COPY's text format, and where each ends (one past its newline).
+struct CopyRows {
+  std::string text;
+  std::vector<std::size_t> row_ends;
+};
+
+// The values as rows of COPY text. None when a value has no text form here that reads back as the same value
+// (an array, a date past year 32767): the caller then inserts the rows instead.
+std::optional<CopyRows> copy_rows(const InsertedValues& values);
+
+// The rows, each led by its key and a tab: one key per row.
+std::string with_leading_keys(const CopyRows& rows, std::span<const std::int64_t> keys);
+
 bool copies_as_bound(ValueKind kind, std::uint32_t column_type);
+// The same of every value, each under its column's type.
+bool copies_as_bound(const InsertedValues& values, std::span<const std::uint32_t> column_types);
 
 }  // namespace keel::pg
 
@@ -144,16 +172,58 @@ bool copies_as_bound(ValueKind kind, std::uint32_t column_type) {
   return false;
 }
 
-bool append_copy_text(std::string& out, std::span<const Value> values, std::size_t columns) {
-  const std::size_t kept = out.size();
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (!append_field(out, values[i])) {
-      out.resize(kept);
-      return false;
-    }
-    out += (i + 1) % columns == 0 ? '\n' : '\t';
+InsertedValues::InsertedValues(std::span<const Value> params, std::size_t columns, InsertLayout layout)
+    : params_(params), columns_(columns) {
+  if (columns == 0) return;
+  if (layout == InsertLayout::rows) {
+    rows_ = params.size() / columns;
+    valid_ = params.size() % columns == 0;
+    return;
   }
+  if (params.size() != columns) return;
+  for (const Value& column : params) {
+    if (column.kind() != ValueKind::array) return;
+    arrays_.push_back(&std::get<ValueArray>(column.storage()).items);
+    if (arrays_.back()->size() != arrays_.front()->size()) return;
+  }
+  rows_ = arrays_.front()->size();
+  valid_ = true;
+}
+
+bool copies_as_bound(const InsertedValues& values, std::span<const std::uint32_t> column_types) {
+  if (column_types.size() != values.columns()) return false;
+  for (std::size_t row = 0; row < values.rows(); ++row)
+    for (std::size_t column = 0; column < values.columns(); ++column)
+      if (!copies_as_bound(values.at(row, column).kind(), column_types[column])) return false;
   return true;
+}
+
+std::optional<CopyRows> copy_rows(const InsertedValues& values) {
+  CopyRows rows;
+  rows.text.reserve(values.rows() * values.columns() * 12);
+  rows.row_ends.reserve(values.rows());
+  for (std::size_t row = 0; row < values.rows(); ++row) {
+    for (std::size_t column = 0; column < values.columns(); ++column) {
+      if (!append_field(rows.text, values.at(row, column))) return std::nullopt;
+      rows.text += column + 1 == values.columns() ? '\n' : '\t';
+    }
+    rows.row_ends.push_back(rows.text.size());
+  }
+  return rows;
+}
+
+std::string with_leading_keys(const CopyRows& rows, std::span<const std::int64_t> keys) {
+  std::string out;
+  out.reserve(rows.text.size() + rows.row_ends.size() * 8);
+  std::size_t start = 0;
+  for (std::size_t row = 0; row < rows.row_ends.size(); ++row) {
+    char digits[24];
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, keys[row]).ptr);
+    out += '\t';
+    out.append(rows.text, start, rows.row_ends[row] - start);
+    start = rows.row_ends[row];
+  }
+  return out;
 }
 
 }  // namespace keel::pg

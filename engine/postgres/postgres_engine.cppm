@@ -25,6 +25,7 @@ module;
 #include <thread>
 #include <utility>
 #include <vector>
+#include "spawn.hpp"
 export module keel.postgres:engine;
 import keel.engine;
 import keel.postgres.protocol;
@@ -147,6 +148,17 @@ private:
 };
 
 // A batch's rows, read through a portal of the client (no DECLARE or FETCH texts).
+// The rows' COPY text, and their keys, as two coroutines, so that the text is written while the keys' query is
+// on its way (run_both).
+asio::awaitable<void> write_copy_rows(std::optional<pg::CopyRows>& rows, const pg::InsertedValues& values) {
+  rows = pg::copy_rows(values);
+  co_return;
+}
+asio::awaitable<void> draw_keys_into(std::vector<std::int64_t>& keys, pg::PgConnection& connection, std::uint32_t sequence,
+                                     std::size_t count) {
+  keys = co_await pg::draw_keys(connection, sequence, count);
+}
+
 class EngineCursor final : public Cursor {
 public:
   explicit EngineCursor(pg::PgPortal portal) : portal_(std::move(portal)) {}
@@ -210,24 +222,34 @@ public:
   }
 
   // Many rows by COPY in text format, at a fraction of the INSERT's cost, where it stores the same rows: the
-  // target is a table COPY suits (copy_column_types), and each value reads back under its column's type as the
-  // INSERT's bound value would be cast. Otherwise the insert itself.
-  asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target) override {
+  // target is a table COPY suits (copy_target), and each value reads back under its column's type as the
+  // INSERT's bound value would be cast. Keys asked for are drawn from their sequence first (the rows' text is
+  // written meanwhile) and written with the rows, then reported in row order. Otherwise the insert itself.
+  asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target, RowSink* sink) override {
     check_loop(co_await asio::this_coro::executor);
-    const auto& values = insert.params();
-    const std::size_t columns = target.columns.size();
-    if (columns == 0 || values.size() % columns != 0) co_return co_await execute(insert, nullptr);
-    const std::optional<std::vector<std::uint32_t>> types = co_await pg::copy_column_types(*connection_, target);
-    bool suits = types.has_value();
-    for (std::size_t i = 0; suits && i < values.size(); ++i) suits = pg::copies_as_bound(values[i].kind(), (*types)[i % columns]);
-    std::string data;
-    if (suits) data.reserve(values.size() * 12);
-    if (!suits || !pg::append_copy_text(data, values, columns)) co_return co_await execute(insert, nullptr);
-    std::string copy = "COPY " + target.table + " (";
-    for (std::size_t i = 0; i < columns; ++i) copy += (i ? ", " : "") + quote_identifier(target.columns[i]);
-    const std::string status = co_await connection_->copy_in_statement(copy + ") FROM STDIN", data);
-    // "COPY n": the rows stored (a BEFORE trigger may have dropped some, as it would from the INSERT).
+    const pg::InsertedValues values(insert.params(), target.columns.size(), target.layout);
+    if (!values.valid() || values.rows() == 0) co_return co_await execute(insert, sink);
+    const std::optional<pg::CopyTarget> copy_target = co_await pg::copy_target(*connection_, target);
+    if (!copy_target || !pg::copies_as_bound(values, copy_target->column_types)) co_return co_await execute(insert, sink);
     ExecResult result;
+    std::optional<pg::CopyRows> rows;
+    const bool keyed = copy_target->key_sequence != 0;
+    if (keyed) {
+      co_await keel_postgres_spawn::run_both(
+          [&] { return draw_keys_into(result.insert_ids, *connection_, copy_target->key_sequence, values.rows()); },
+          [&] { return write_copy_rows(rows, values); });
+    } else {
+      rows = pg::copy_rows(values);
+    }
+    // A value without a COPY text (a date past year 32767) sends the rows as the insert; keys drawn for them
+    // are left unused, as a failed insert leaves its own.
+    if (!rows) co_return co_await execute(insert, sink);
+    std::string copy = "COPY " + target.table + " (";
+    if (keyed) copy += quote_identifier(target.returned_key) + ", ";
+    for (std::size_t i = 0; i < target.columns.size(); ++i) copy += (i ? ", " : "") + quote_identifier(target.columns[i]);
+    const std::string status = co_await connection_->copy_in_statement(
+        copy + ") FROM STDIN", keyed ? pg::with_leading_keys(*rows, result.insert_ids) : rows->text, /*send_at_once=*/true);
+    // "COPY n": the rows stored (a BEFORE trigger may have dropped some, as it would from the INSERT).
     const auto space = status.rfind(' ');
     if (space != std::string::npos) std::from_chars(status.data() + space + 1, status.data() + status.size(), result.rows_affected);
     co_return result;

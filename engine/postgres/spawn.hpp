@@ -12,4 +12,8 @@ void spawn_on(boost::asio::io_context& context, std::function<boost::asio::await
               std::function<void(std::exception_ptr)> done);
 void spawn_on(const boost::asio::any_io_executor& executor, std::function<boost::asio::awaitable<void>()> work,
               std::function<void(std::exception_ptr)> done);
+// Runs both on the caller's executor at once: `second` while `first` waits (on the network, say). Ends when
+// both have; the first exception wins, and cancels the other.
+boost::asio::awaitable<void> run_both(std::function<boost::asio::awaitable<void>()> first,
+                                      std::function<boost::asio::awaitable<void>()> second);
 }

@@ -160,6 +160,23 @@ TEST_CASE("a COPY that fails in the middle leaves the connection usable and the 
   CHECK_THROWS_AS(run(c->copy_to_table("no_such_table", std::string_view("1\n"))), keel::UndefinedTable);
   CHECK_THROWS_AS(run(c->execute("COPY guarded FROM STDIN")), keel::DatabaseError);
   CHECK_FALSE(c->is_closed());
+
+  // Data sent with the statement, before the server accepts the COPY: refused at the start (the server drops
+  // the data that follows, in a transaction too), or bad in the middle, the connection goes on; good data is
+  // stored.
+  std::string many_rows;
+  for (int i = 100; i < 20100; ++i) many_rows += std::to_string(i) + "\tsent at once\n";
+  CHECK_THROWS_AS(run(c->copy_in_statement("COPY no_such_table FROM STDIN", many_rows, true)), keel::UndefinedTable);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM guarded")) == 1);
+  run(c->begin());
+  CHECK_THROWS_AS(run(c->copy_in_statement("COPY guarded (id, no_such_column) FROM STDIN", many_rows, true)),
+                  keel::UndefinedColumn);
+  run(c->rollback());
+  CHECK_THROWS_AS(run(c->copy_in_statement("COPY guarded FROM STDIN", many_rows + "x\ty\n", true)), keel::DataException);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM guarded")) == 1);
+  CHECK(run(c->copy_in_statement("COPY guarded FROM STDIN", many_rows, true)) == "COPY 20000");
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM guarded")) == 20001);
+  run(c->execute("DELETE FROM guarded WHERE id >= 100"));
   CHECK(run(c->fetchval<std::string>("SELECT name FROM guarded WHERE id = $1", 1)) == "kept");
   CHECK(c->pending_requests() == 0);
   run(c->execute("DROP TABLE guarded"));
