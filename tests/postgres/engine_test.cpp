@@ -538,6 +538,17 @@ TEST_CASE("engine: the ORM's many-row insert goes by COPY with its keys drawn fi
     check_keys_belong(db, saved);
     CHECK(*saved.front().id % 10 == 0);
   }
+  SECTION("a user who may insert, but not use the identity's sequence: the insert, which needs no such right") {
+    db.raw_sync("DROP ROLE IF EXISTS keel_inserter; CREATE ROLE keel_inserter; "
+                "GRANT INSERT, SELECT ON keel_keyed, keel_insert_log TO keel_inserter");
+    const auto saved = db.transaction_sync([&] {
+      db.raw_sync("SET LOCAL ROLE keel_inserter");
+      return keel::insert(numbered<IdentityKeyed>(many)).run_sync(db);
+    });
+    CHECK(last_statement() == "INSERT");
+    check_keys_belong(db, saved);
+    db.raw_sync("REVOKE ALL ON keel_keyed, keel_insert_log FROM keel_inserter; DROP ROLE keel_inserter");
+  }
   SECTION("in a transaction that rolls back, the copied rows go with it") {
     CHECK_THROWS_AS(db.transaction_sync([&] {
       keel::insert(numbered<IdentityKeyed>(many)).run_sync(db);
