@@ -127,6 +127,7 @@ template <class R, class P>
 struct FromCell<std::chrono::duration<R, P>> {
   static std::chrono::duration<R, P> decode(const Cell& cell, const CellOrigin& origin) {
     const Interval v = FromCell<Interval>::decode(cell, origin);
+    if (v.is_infinite()) throw ValueOutOfRangeError(origin.describe() + " is an infinite interval, which no duration holds");
     if (v.months != 0)
       throw TypeMismatchError(origin.describe() + " is an interval with months, which have no fixed length: read it as keel::Interval");
     const std::chrono::microseconds total = std::chrono::days(v.days) + v.time;

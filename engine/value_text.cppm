@@ -171,8 +171,11 @@ inline std::string timestamptz(TimestampTz t) {
   return timestamp(Timestamp(t.time_since_epoch())) + "+00:00";
 }
 
-// PostgreSQL's iso_8601 interval style: "P1Y2M3DT4H5M6.5S", each part signed on its own, "PT0S" for zero.
+// PostgreSQL's iso_8601 interval style: "P1Y2M3DT4H5M6.5S", each part signed on its own, "PT0S" for zero;
+// "infinity" and "-infinity" as PostgreSQL 17 writes them.
 inline std::string interval(const Interval& v) {
+  if (v == Interval::infinity()) return "infinity";
+  if (v == Interval::minus_infinity()) return "-infinity";
   if (v.months == 0 && v.days == 0 && v.time.count() == 0) return "PT0S";
   std::string out = "P";
   if (v.months / 12) out += std::to_string(v.months / 12) + "Y";
@@ -248,6 +251,8 @@ inline std::optional<ParsedTimestamp> parse_timestamp(std::string_view text) {
 
 // An ISO 8601 duration, PostgreSQL's iso_8601 style included: "P1Y2M3W4DT5H6M7.5S", parts signed on their own.
 inline std::optional<Interval> parse_interval(std::string_view text) {
+  if (text == "infinity" || text == "+infinity") return Interval::infinity();
+  if (text == "-infinity") return Interval::minus_infinity();
   text_form_detail::Reader r{text};
   if (!r.take('P')) return std::nullopt;
   std::int64_t months = 0, days = 0;

@@ -5,6 +5,7 @@ module;
 #include <boost/uuid/uuid.hpp>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 export module keel.engine:value_types;
@@ -51,11 +52,23 @@ struct TimeOfDay {
 
 // PostgreSQL's interval: months and days are kept apart from the clock time, since their length depends on
 // the calendar (a month is 28 to 31 days, a day 23 to 25 hours across a change of daylight saving time).
+// PostgreSQL 17's infinite intervals are every field at its largest (infinity()) or smallest (minus_infinity()),
+// as the server stores them.
 struct Interval {
   std::int32_t months = 0;
   std::int32_t days = 0;
   std::chrono::microseconds time{};
   friend bool operator==(const Interval&, const Interval&) = default;
+
+  static constexpr Interval infinity() noexcept {
+    return {std::numeric_limits<std::int32_t>::max(), std::numeric_limits<std::int32_t>::max(),
+            std::chrono::microseconds(std::numeric_limits<std::int64_t>::max())};
+  }
+  static constexpr Interval minus_infinity() noexcept {
+    return {std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::min(),
+            std::chrono::microseconds(std::numeric_limits<std::int64_t>::min())};
+  }
+  constexpr bool is_infinite() const noexcept { return *this == infinity() || *this == minus_infinity(); }
 };
 
 // An exact decimal, kept as its text ("-12.50", "NaN", "Infinity"): never rounded through a double.

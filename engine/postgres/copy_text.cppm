@@ -138,7 +138,14 @@ bool append_field(std::string& out, const Value& value) {
       out += is_infinite(t) ? std::string(infinity(t)) : text_detail::date_time(t, "+00");
       return true;
     }
-    case ValueKind::interval: out += text_detail::interval(std::get<Interval>(v)); return true;
+    case ValueKind::interval: {
+      // An infinite interval is PostgreSQL 17's "infinity", which older servers' COPY refuses and their binary
+      // input stores as it is: it goes as the insert.
+      const Interval& interval = std::get<Interval>(v);
+      if (interval.is_infinite()) return false;
+      out += text_detail::interval(interval);
+      return true;
+    }
     case ValueKind::uuid: out += text_form::uuid(std::get<keel::Uuid>(v)); return true;
     case ValueKind::array: return false;
   }

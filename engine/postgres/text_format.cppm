@@ -115,6 +115,8 @@ std::string floating(F v, int digits) {
 
 // IntervalStyle postgres: "1 year 2 mons 3 days 04:05:06.5", "-1 mons +2 days -00:00:03".
 std::string interval(const Interval& v) {
+  if (v == Interval::infinity()) return "infinity";
+  if (v == Interval::minus_infinity()) return "-infinity";
   std::string out;
   bool is_zero = true, is_before = false;
   auto part = [&](long value, const char* unit) {

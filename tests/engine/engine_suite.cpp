@@ -695,8 +695,8 @@ TEST_CASE_METHOD(Fixture, "dates, times, intervals, UUIDs, JSON, exact numbers a
   const std::vector<sys_days> dates{day, sys_days::max()};
   db.raw_sync("INSERT INTO typed (d, t, ts, tz, iv, u, j, n, ints, names, days) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
               day, clock, wall, instant, span, id, doc, price, ints, names, dates);
-  db.raw_sync("INSERT INTO typed (d, ints, names) VALUES ({}, {}, {})", sys_days::min(), std::vector<std::int64_t>{},
-              std::vector<std::optional<std::string>>{std::nullopt});
+  db.raw_sync("INSERT INTO typed (d, iv, ints, names) VALUES ({}, {}, {}, {})", sys_days::min(), keel::Interval::minus_infinity(),
+              std::vector<std::int64_t>{}, std::vector<std::optional<std::string>>{std::nullopt});
 
   auto row = db.raw_sync("SELECT d, t, ts, tz, iv, u, j, n, ints, names, days FROM typed ORDER BY id")[0];
   CHECK(row.get<sys_days>("d") == day);
@@ -727,8 +727,9 @@ TEST_CASE_METHOD(Fixture, "dates, times, intervals, UUIDs, JSON, exact numbers a
   }
   CHECK_THROWS_AS(row.get<keel::Uuid>("j"), keel::TypeMismatchError);
 
-  auto second = db.raw_sync("SELECT d, ints, names FROM typed ORDER BY id")[1];
+  auto second = db.raw_sync("SELECT d, iv, ints, names FROM typed ORDER BY id")[1];
   CHECK(second.get<sys_days>("d") == sys_days::min());
+  CHECK(second.get<keel::Interval>("iv") == keel::Interval::minus_infinity());  // PostgreSQL 17's -infinity
   CHECK(second.get<std::vector<std::int64_t>>("ints").empty());
   CHECK(second.get<std::vector<std::optional<std::string>>>("names") == std::vector<std::optional<std::string>>{std::nullopt});
 

@@ -11,6 +11,7 @@
 #include <vector>
 import keel;
 import keel.postgres;
+import keel.postgres.protocol;
 
 using namespace keel::pg;
 using Bytes = std::vector<std::uint8_t>;
@@ -97,4 +98,23 @@ TEST_CASE("arrays: header, dimensions, NULLs; truncation is an error", "[pg][cod
   CHECK_THROWS_AS(decode<std::vector<std::optional<std::int32_t>>>(1007, huge), keel::ProtocolError);
   CHECK_THROWS_AS(decode<std::vector<std::int32_t>>(types::int4, two), keel::TypeMismatchError);
   CHECK(encode(std::vector<std::int32_t>{}) == Bytes{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23});
+}
+
+TEST_CASE("PostgreSQL 17's infinite intervals are Interval::infinity() and minus_infinity(), in every form", "[pg][codecs]") {
+  const Bytes plus{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff};
+  const Bytes minus{0x80, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0x80, 0, 0, 0};
+  CHECK(decode<Interval>(types::interval, plus) == keel::Interval::infinity());
+  CHECK(decode<Interval>(types::interval, minus) == keel::Interval::minus_infinity());
+  CHECK(encode(keel::Interval::infinity()) == plus);
+  CHECK(encode(keel::Interval::minus_infinity()) == minus);
+  CHECK(keel::Interval::infinity().is_infinite());
+  CHECK_FALSE((keel::Interval{std::numeric_limits<std::int32_t>::max(), 0, {}}.is_infinite()));
+  // As PostgreSQL 17 prints them (keel-query), and as SQLite stores them.
+  CHECK(postgres_text(types::interval, keel::pg::protocol::Format::binary, plus, {}) == "infinity");
+  CHECK(postgres_text(types::interval, keel::pg::protocol::Format::binary, minus, {}) == "-infinity");
+  CHECK(keel::text_form::interval(keel::Interval::minus_infinity()) == "-infinity");
+  CHECK(keel::text_form::parse_interval("infinity") == keel::Interval::infinity());
+  CHECK(keel::text_form::parse_interval("-infinity") == keel::Interval::minus_infinity());
+  // No duration holds one.
+  CHECK_THROWS_AS(keel::Value(keel::Interval::infinity()).as<std::chrono::seconds>(), keel::ValueOutOfRangeError);
 }
