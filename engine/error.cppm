@@ -137,6 +137,7 @@ KEEL_DATABASE_ERROR(SyntaxErrorOrAccessRuleViolation, DatabaseError);  // class 
 KEEL_DATABASE_ERROR(SyntaxError, SyntaxErrorOrAccessRuleViolation);        // 42601
 KEEL_DATABASE_ERROR(UndefinedTable, SyntaxErrorOrAccessRuleViolation);     // 42P01
 KEEL_DATABASE_ERROR(UndefinedColumn, SyntaxErrorOrAccessRuleViolation);    // 42703
+KEEL_DATABASE_ERROR(InsufficientPrivilege, SyntaxErrorOrAccessRuleViolation);  // 42501
 KEEL_DATABASE_ERROR(DuplicateTable, SyntaxErrorOrAccessRuleViolation);     // 42P07
 KEEL_DATABASE_ERROR(DatatypeMismatch, SyntaxErrorOrAccessRuleViolation);   // 42804
 KEEL_DATABASE_ERROR(InvalidAuthorization, DatabaseError);          // class 28
@@ -170,6 +171,7 @@ KEEL_DATABASE_ERROR(FeatureNotSupported, DatabaseError);           // class 0A
   if (state == "42601") throw SyntaxError(std::move(fields));
   if (state == "42P01") throw UndefinedTable(std::move(fields));
   if (state == "42703") throw UndefinedColumn(std::move(fields));
+  if (state == "42501") throw InsufficientPrivilege(std::move(fields));
   if (state == "42P07") throw DuplicateTable(std::move(fields));
   if (state == "42804") throw DatatypeMismatch(std::move(fields));
   if (state == "28P01") throw InvalidPassword(std::move(fields));

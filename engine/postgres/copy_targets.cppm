@@ -3,13 +3,17 @@
 // and where no listed column is GENERATED ALWAYS (an identity refuses an INSERT's value but takes COPY's; a
 // generated column refuses both, with other errors); and only for values whose text COPY's column input reads
 // as the INSERT's bound value is cast (copies_as_bound). Asked of the catalog in the insert's own session and
-// transaction, each time: a rule or a type change made since, or another session's temporary table of the same
-// name, cannot mislead it.
+// transaction, each time: a rule or a type change made before it, or another session's temporary table of the
+// same name, cannot mislead it. No lock is held between the question and the COPY (the lock an INSERT takes
+// needs table-wide privileges that a column-wise INSERT does not): a rule or a trigger created by another
+// session in those milliseconds is not seen.
 //
 // An insert that returns its generated key goes by COPY only where the engine can draw the keys first, as the
 // INSERT's default would: the key is an identity, or a serial whose default is nextval() of the sequence it
-// owns, which the user may use; no BEFORE INSERT row trigger could change a key or drop a row (anywhere in the
-// table's partitions or children); and the user may insert into the key column.
+// owns, counting up (so that its keys, drawn in row order, are the ones the INSERT's RETURNING gives, sorted),
+// which the user may use; no BEFORE INSERT row trigger could change a key or drop a row, and no foreign table
+// could run one of its own, anywhere in the table's partitions or children; and the user may insert into the key
+// column and read it, as RETURNING does.
 module;
 #include <boost/asio/awaitable.hpp>
 #include <charconv>
@@ -68,9 +72,11 @@ std::string key_sequence_column(const std::string& key) {
          "  AND (a.attidentity <> '' OR"
          "       pg_get_expr(d.adbin, d.adrelid) = 'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)')"
          "  AND (has_sequence_privilege(s.oid, 'USAGE') OR has_sequence_privilege(s.oid, 'UPDATE'))"
-         "  AND has_column_privilege(c.oid, a.attnum, 'INSERT')"
+         "  AND (SELECT q.seqincrement > 0 FROM pg_sequence q WHERE q.seqrelid = s.oid)"
+         "  AND has_column_privilege(c.oid, a.attnum, 'INSERT') AND has_column_privilege(c.oid, a.attnum, 'SELECT')"
          "  AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid IN (SELECT relid FROM tree)"
-         "                  AND t.tgtype & 7 = 7 AND NOT t.tgisinternal AND t.tgenabled <> 'D'))";
+         "                  AND t.tgtype & 7 = 7 AND NOT t.tgisinternal AND t.tgenabled <> 'D')"
+         "  AND NOT EXISTS (SELECT 1 FROM pg_class f WHERE f.oid IN (SELECT relid FROM tree) AND f.relkind = 'f'))";
 }
 
 // The target's names are written into the text as literals, not bound: a statement without parameters keeps

@@ -29,6 +29,7 @@ public:
   bool valid() const noexcept { return valid_; }
   std::size_t rows() const noexcept { return rows_; }
   std::size_t columns() const noexcept { return columns_; }
+  bool from_arrays() const noexcept { return !arrays_.empty(); }
   inline const Value& at(std::size_t row, std::size_t column) const {
     return arrays_.empty() ? params_[row * columns_ + column] : (*arrays_[column])[row];
   }
@@ -200,8 +201,14 @@ InsertedValues::InsertedValues(std::span<const Value> params, std::size_t column
 bool copies_as_bound(const InsertedValues& values, std::span<const std::uint32_t> column_types) {
   if (column_types.size() != values.columns()) return false;
   for (std::size_t row = 0; row < values.rows(); ++row)
-    for (std::size_t column = 0; column < values.columns(); ++column)
-      if (!copies_as_bound(values.at(row, column).kind(), column_types[column])) return false;
+    for (std::size_t column = 0; column < values.columns(); ++column) {
+      const ValueKind kind = values.at(row, column).kind();
+      if (!copies_as_bound(kind, column_types[column])) return false;
+      // In column arrays JSON is bound as json[], not untyped: the INSERT casts it to json, jsonb or text only.
+      const std::uint32_t type = column_types[column];
+      if (kind == ValueKind::json && values.from_arrays() && type != types::json && type != types::jsonb && type != types::text)
+        return false;
+    }
   return true;
 }
 

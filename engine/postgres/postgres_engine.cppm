@@ -147,7 +147,6 @@ private:
   std::vector<std::weak_ptr<Registry>> registries_;
 };
 
-// A batch's rows, read through a portal of the client (no DECLARE or FETCH texts).
 // The rows' COPY text, and their keys, as two coroutines, so that the text is written while the keys' query is
 // on its way (run_both).
 asio::awaitable<void> write_copy_rows(std::optional<pg::CopyRows>& rows, const pg::InsertedValues& values) {
@@ -159,6 +158,7 @@ asio::awaitable<void> draw_keys_into(std::vector<std::int64_t>& keys, pg::PgConn
   keys = co_await pg::draw_keys(connection, sequence, count);
 }
 
+// A batch's rows, read through a portal of the client (no DECLARE or FETCH texts).
 class EngineCursor final : public Cursor {
 public:
   explicit EngineCursor(pg::PgPortal portal) : portal_(std::move(portal)) {}
@@ -247,8 +247,9 @@ public:
     std::string copy = "COPY " + target.table + " (";
     if (keyed) copy += quote_identifier(target.returned_key) + ", ";
     for (std::size_t i = 0; i < target.columns.size(); ++i) copy += (i ? ", " : "") + quote_identifier(target.columns[i]);
-    const std::string status = co_await connection_->copy_in_statement(
-        copy + ") FROM STDIN", keyed ? pg::with_leading_keys(*rows, result.insert_ids) : rows->text, /*send_at_once=*/true);
+    const std::string data = keyed ? pg::with_leading_keys(*rows, result.insert_ids) : std::move(rows->text);
+    rows.reset();
+    const std::string status = co_await connection_->copy_in_statement(copy + ") FROM STDIN", data, /*send_at_once=*/true);
     // "COPY n": the rows stored (a BEFORE trigger may have dropped some, as it would from the INSERT).
     const auto space = status.rfind(' ');
     if (space != std::string::npos) std::from_chars(status.data() + space + 1, status.data() + status.size(), result.rows_affected);

@@ -13,7 +13,8 @@ void spawn_on(boost::asio::io_context& context, std::function<boost::asio::await
 void spawn_on(const boost::asio::any_io_executor& executor, std::function<boost::asio::awaitable<void>()> work,
               std::function<void(std::exception_ptr)> done);
 // Runs both on the caller's executor at once: `second` while `first` waits (on the network, say). Ends when
-// both have; the first exception wins, and cancels the other.
+// both have. An exception from one cancels the other and is rethrown; when both throw, Asio's
+// multiple_exceptions carries them.
 boost::asio::awaitable<void> run_both(std::function<boost::asio::awaitable<void>()> first,
                                       std::function<boost::asio::awaitable<void>()> second);
 }

@@ -448,6 +448,12 @@ struct TriggerKeyed {
   std::string name;
   std::int64_t n = 0;
 };
+struct PartitionedKeyed {
+  static constexpr std::string_view table_name = "keel_parted";
+  keel::Id id;
+  std::string name;
+  std::int64_t n = 0;
+};
 struct OtherDefaultKeyed {
   static constexpr std::string_view table_name = "keel_other_default";
   keel::Id id;
@@ -482,7 +488,7 @@ TEST_CASE("engine: the ORM's many-row insert goes by COPY with its keys drawn fi
           "[engine][orm]") {
   keel::PostgresEngine db(engine_options());
   db.run_sync(keel::RawQuery(
-      "DROP TABLE IF EXISTS keel_keyed, keel_serial, keel_trigger_keyed, keel_other_default, keel_insert_log CASCADE; "
+      "DROP TABLE IF EXISTS keel_keyed, keel_serial, keel_trigger_keyed, keel_other_default, keel_parted, keel_insert_log CASCADE; "
       "DROP SEQUENCE IF EXISTS keel_other_sequence; "
       "CREATE TABLE keel_insert_log (q text); "
       "CREATE OR REPLACE FUNCTION keel_log_insert() RETURNS trigger LANGUAGE plpgsql AS "
@@ -493,12 +499,16 @@ TEST_CASE("engine: the ORM's many-row insert goes by COPY with its keys drawn fi
       "CREATE OR REPLACE FUNCTION keel_shift_key() RETURNS trigger LANGUAGE plpgsql AS "
       "$$ BEGIN NEW.id := NEW.id + 1000000; RETURN NEW; END $$; "
       "CREATE TRIGGER keel_shift BEFORE INSERT ON keel_trigger_keyed FOR EACH ROW EXECUTE FUNCTION keel_shift_key(); "
+      "CREATE TABLE keel_parted (id bigserial, name text NOT NULL, n bigint NOT NULL) PARTITION BY RANGE (n); "
+      "CREATE TABLE keel_parted_low PARTITION OF keel_parted FOR VALUES FROM (0) TO (100); "
+      "CREATE TABLE keel_parted_high PARTITION OF keel_parted FOR VALUES FROM (100) TO (MAXVALUE); "
+      "CREATE TRIGGER keel_shift BEFORE INSERT ON keel_parted_high FOR EACH ROW EXECUTE FUNCTION keel_shift_key(); "
       "CREATE SEQUENCE keel_other_sequence; "
       "CREATE TABLE keel_other_default (id bigint PRIMARY KEY DEFAULT nextval('keel_other_sequence') * 10, "
       "  name text NOT NULL, n bigint NOT NULL); "
       "ALTER SEQUENCE keel_other_sequence OWNED BY keel_other_default.id",
       {}));
-  for (const char* table : {"keel_keyed", "keel_serial", "keel_trigger_keyed", "keel_other_default"})
+  for (const char* table : {"keel_keyed", "keel_serial", "keel_trigger_keyed", "keel_other_default", "keel_parted"})
     db.run_sync(keel::RawQuery(std::string("CREATE TRIGGER keel_log AFTER INSERT ON ") + table +
                                    " FOR EACH STATEMENT EXECUTE FUNCTION keel_log_insert()",
                                {}));
@@ -532,6 +542,31 @@ TEST_CASE("engine: the ORM's many-row insert goes by COPY with its keys drawn fi
     check_keys_belong(db, saved);
     CHECK(*saved.front().id > 1000000);
   }
+  SECTION("a BEFORE INSERT row trigger on one partition only: the insert") {
+    const auto saved = keel::insert(numbered<PartitionedKeyed>(many)).run_sync(db);
+    CHECK(last_statement() == "INSERT");
+    check_keys_belong(db, saved);
+    CHECK(*saved.back().id > 1000000);
+  }
+  SECTION("a key sequence that counts down: not drawn for COPY") {
+    db.raw_sync("ALTER SEQUENCE keel_serial_id_seq INCREMENT BY -1 MINVALUE -1000000 MAXVALUE -1 START -1 RESTART");
+    keel::insert(numbered<SerialKeyed>(many)).run_sync(db);
+    CHECK(last_statement() == "INSERT");
+    CHECK(number(db, "SELECT max(id) FROM keel_serial") == -1);
+  }
+  SECTION("a user who may insert but not read the key: refused, as RETURNING is") {
+    db.raw_sync("DROP ROLE IF EXISTS keel_blind; CREATE ROLE keel_blind; "
+                "GRANT INSERT, SELECT (name, n) ON keel_serial TO keel_blind; GRANT INSERT ON keel_insert_log TO keel_blind; "
+                "GRANT USAGE ON SEQUENCE keel_serial_id_seq TO keel_blind");
+    CHECK_THROWS_AS(db.transaction_sync([&] {
+      db.raw_sync("SET LOCAL ROLE keel_blind");
+      return keel::insert(numbered<SerialKeyed>(many)).run_sync(db);
+    }),
+                    keel::InsufficientPrivilege);
+    CHECK(number(db, "SELECT count(*) FROM keel_serial") == 0);
+    db.raw_sync("REVOKE ALL ON keel_serial, keel_insert_log FROM keel_blind; REVOKE ALL ON SEQUENCE keel_serial_id_seq FROM keel_blind; "
+                "DROP ROLE keel_blind");
+  }
   SECTION("a key whose default is not its own sequence's nextval() alone: the insert") {
     const auto saved = keel::insert(numbered<OtherDefaultKeyed>(many)).run_sync(db);
     CHECK(last_statement() == "INSERT");
@@ -552,6 +587,7 @@ TEST_CASE("engine: the ORM's many-row insert goes by COPY with its keys drawn fi
   SECTION("in a transaction that rolls back, the copied rows go with it") {
     CHECK_THROWS_AS(db.transaction_sync([&] {
       keel::insert(numbered<IdentityKeyed>(many)).run_sync(db);
+      CHECK(last_statement() == "COPY");
       throw std::runtime_error("changed my mind");
     }),
                     std::runtime_error);
