@@ -10,6 +10,7 @@ module;
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -68,6 +69,15 @@ struct ConnectOptions {
   std::string passfile;
   std::string channel_binding = "prefer";  // prefer, require, disable
   TargetSessionAttrs target_session_attrs = TargetSessionAttrs::any;
+  // sslcrl and sslcrldir: revoked certificates, checked with the server's chain when it is verified (libpq reads
+  // ~/.postgresql/root.crl when it exists and neither is given).
+  std::string ssl_crl;
+  std::string ssl_crl_dir;
+  bool load_balance_hosts = false;  // load_balance_hosts=random: the hosts are tried in a random order
+  // TCP keepalives (keepalives, keepalives_idle, keepalives_interval, keepalives_count), on by default as in
+  // libpq; an empty number leaves the system's.
+  bool keepalives = true;
+  std::optional<int> keepalives_idle, keepalives_interval, keepalives_count;
 };
 
 // Reads an environment variable; std::getenv in real use, a map in tests.
@@ -262,6 +272,13 @@ std::uint16_t parse_port(std::string_view text) {
   return static_cast<std::uint16_t>(port);
 }
 
+// A non-negative whole number of at most nine digits (a count, or seconds).
+int parse_count(std::string_view text, std::string_view key) {
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string_view::npos)
+    throw DsnError("invalid " + std::string(key) + " value: \"" + std::string(text) + "\"");
+  return std::stoi(std::string(text));
+}
+
 std::string os_user_name() {
   if (const passwd* pw = ::getpwuid(::geteuid())) return pw->pw_name;
   return "postgres";
@@ -283,12 +300,76 @@ std::string home_directory(const Environment& env) {
 
 // The socket directory libpq uses when no host is given (Debian's build).
 constexpr std::string_view default_socket_directory = "/var/run/postgresql";
+// Where libpq looks for the system-wide service file when PGSYSCONFDIR is not set (Debian's build).
+constexpr std::string_view default_sysconf_directory = "/etc/postgresql-common";
+
+// The options of `service` in a connection service file's text (pg_service.conf: [name] sections of key=value
+// lines, '#' comments); none when the file has no such section.
+std::optional<DsnPairs> service_pairs_from_text(std::string_view text, std::string_view service) {
+  std::optional<DsnPairs> found;
+  bool inside = false;
+  std::size_t line_number = 0, start = 0;
+  auto trimmed = [](std::string_view v) {
+    const auto first = v.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos) return std::string_view{};
+    return v.substr(first, v.find_last_not_of(" \t\r") - first + 1);
+  };
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    const std::string_view line = trimmed(text.substr(start, end - start));
+    start = end + 1;
+    ++line_number;
+    if (line.empty() || line.front() == '#') continue;
+    if (line.front() == '[') {
+      if (found && inside) return found;  // the section ended
+      inside = line.back() == ']' && line.substr(1, line.size() - 2) == service;
+      if (inside) found.emplace();
+      continue;
+    }
+    if (!inside) continue;
+    const std::size_t eq = line.find('=');
+    if (eq == std::string_view::npos)
+      throw DsnError("syntax error in service file, line " + std::to_string(line_number) + ": no \"=\"");
+    const std::string key(trimmed(line.substr(0, eq)));
+    if (key == "service") throw DsnError("nested service specifications are not supported in the service file");
+    found->emplace_back(key, std::string(trimmed(line.substr(eq + 1))));
+  }
+  return found;
+}
+
+namespace dsn_detail {
+std::optional<std::string> read_text_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return std::nullopt;
+  return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+}
+}  // namespace dsn_detail
+
+// A service's options, as libpq finds them: the user's file (PGSERVICEFILE, or ~/.pg_service.conf) first,
+// then the system's (PGSYSCONFDIR/pg_service.conf).
+DsnPairs service_pairs(std::string_view service, const Environment& env) {
+  const std::string home = env("HOME").value_or("");
+  const std::string user_file = env("PGSERVICEFILE").value_or(home.empty() ? "" : home + "/.pg_service.conf");
+  const std::string system_file = env("PGSYSCONFDIR").value_or(std::string(default_sysconf_directory)) + "/pg_service.conf";
+  for (const std::string& path : {user_file, system_file}) {
+    if (path.empty()) continue;
+    if (auto text = dsn_detail::read_text_file(path))
+      if (auto pairs = service_pairs_from_text(*text, service)) return *pairs;
+  }
+  throw DsnError("definition of service \"" + std::string(service) + "\" not found");
+}
 
 // Reads a connection string (a URI or key=value pairs), then fills what it leaves out from the environment's
 // PG* variables, then from libpq's defaults. The password file is not read here; see password_from_file.
 ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_environment()) {
   std::map<std::string, std::string> given;
   for (auto& [key, value] : is_uri(dsn) ? parse_uri_pairs(dsn) : parse_key_value_pairs(dsn)) given[key] = value;
+  // A service's options come after the string's and before the environment's, as in libpq.
+  std::optional<std::string> service;
+  if (auto named = given.find("service"); named != given.end()) service = named->second;
+  else if (auto variable = env("PGSERVICE"); variable && !variable->empty()) service = variable;
+  if (service)
+    for (auto& [key, value] : service_pairs(*service, env)) given.try_emplace(key, value);
 
   static const std::map<std::string, std::string, std::less<>> environment_names{
       {"host", "PGHOST"},
@@ -311,6 +392,14 @@ ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_
       {"target_session_attrs", "PGTARGETSESSIONATTRS"},
       {"channel_binding", "PGCHANNELBINDING"},
       {"client_encoding", "PGCLIENTENCODING"},
+      {"service", "PGSERVICE"},
+      {"sslcrl", "PGSSLCRL"},
+      {"sslcrldir", "PGSSLCRLDIR"},
+      {"load_balance_hosts", "PGLOADBALANCEHOSTS"},
+      {"keepalives", ""},
+      {"keepalives_idle", ""},
+      {"keepalives_interval", ""},
+      {"keepalives_count", ""},
   };
   for (const auto& [key, value] : given)
     if (!environment_names.contains(key))
@@ -344,6 +433,21 @@ ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_
   if (options.channel_binding != "prefer" && options.channel_binding != "require" && options.channel_binding != "disable")
     throw DsnError("invalid channel_binding value: \"" + options.channel_binding + "\"");
   if (auto target = lookup("target_session_attrs")) options.target_session_attrs = dsn_detail::parse_target(*target);
+  options.ssl_crl_dir = lookup("sslcrldir").value_or("");
+  options.ssl_crl = lookup("sslcrl").value_or(options.ssl_crl_dir.empty() ? home + "/.postgresql/root.crl" : "");
+  if (auto balance = lookup("load_balance_hosts")) {
+    if (*balance != "disable" && *balance != "random")
+      throw DsnError("invalid load_balance_hosts value: \"" + *balance + "\" (use disable or random)");
+    options.load_balance_hosts = *balance == "random";
+  }
+  options.keepalives = lookup("keepalives").value_or("1") != "0";
+  for (auto [key, field] : {std::pair{"keepalives_idle", &options.keepalives_idle},
+                            std::pair{"keepalives_interval", &options.keepalives_interval},
+                            std::pair{"keepalives_count", &options.keepalives_count}})
+    if (auto value = lookup(key)) *field = dsn_detail::parse_count(*value, key);
+  // As libpq's startup packet: PGTZ, PGDATESTYLE and PGGEQO become the session's settings.
+  for (auto [variable, setting] : {std::pair{"PGTZ", "timezone"}, std::pair{"PGDATESTYLE", "datestyle"}, std::pair{"PGGEQO", "geqo"}})
+    if (auto value = env(variable); value && !value->empty()) options.server_settings.try_emplace(setting, *value);
 
   if (auto timeout = lookup("connect_timeout")) {
     const std::string_view digits = std::string_view(*timeout).substr(timeout->starts_with('-') ? 1 : 0);

@@ -14,6 +14,7 @@ module;
 #include <boost/system/system_error.hpp>
 #include <time.h>
 #include <algorithm>
+#include <random>
 #include <bit>
 #include <concepts>
 #include <chrono>
@@ -519,7 +520,8 @@ public:
     auto executor = co_await asio::this_coro::executor;
     std::string failures;
     std::exception_ptr only_failure;
-    const auto& hosts = options.hosts;
+    std::vector<HostSpec> hosts = options.hosts;
+    if (options.load_balance_hosts) std::shuffle(hosts.begin(), hosts.end(), std::mt19937(std::random_device{}()));
     // prefer-standby looks for a standby first, then takes any.
     const int passes = options.target_session_attrs == TargetSessionAttrs::prefer_standby ? 2 : 1;
     for (int pass = 0; pass < passes; ++pass) {
@@ -1651,7 +1653,9 @@ private:
   }
 
   asio::awaitable<void> start_session(const HostSpec& host) {
-    co_await transport().connect(host, options_.connect_timeout);
+    co_await transport().connect(host, options_.connect_timeout,
+                                 Keepalives{options_.keepalives, options_.keepalives_idle, options_.keepalives_interval,
+                                            options_.keepalives_count});
     co_await transport().negotiate_tls(options_);
     std::vector<std::pair<std::string, std::string>> parameters{{"user", options_.user},
                                                                {"database", options_.database},

@@ -29,7 +29,10 @@ module;
 #include <optional>
 #include <span>
 #include <string>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <utility>
 #include <variant>
 #include <vector>
 export module keel.postgres:transport;
@@ -95,13 +98,29 @@ public:
   using ConnectionError::ConnectionError;
 };
 
+// TCP keepalives as the connection options ask: on or off, and the system's timing unless given.
+struct Keepalives {
+  bool enabled = true;
+  std::optional<int> idle, interval, count;
+};
+
+inline void set_keepalives(asio::ip::tcp::socket& socket, const Keepalives& keepalives) {
+  socket.set_option(asio::socket_base::keep_alive(keepalives.enabled));
+  if (!keepalives.enabled) return;
+  const int fd = socket.native_handle();
+  for (auto [option, value] : {std::pair{TCP_KEEPIDLE, keepalives.idle}, std::pair{TCP_KEEPINTVL, keepalives.interval},
+                               std::pair{TCP_KEEPCNT, keepalives.count}})
+    if (value) ::setsockopt(fd, IPPROTO_TCP, option, &*value, sizeof(int));
+}
+
 class Transport {
 public:
   explicit Transport(asio::any_io_executor executor) : executor_(std::move(executor)) {}
 
   // Connects to one host: a TCP address or name, or a Unix-domain socket directory. A timeout covers the
   // name lookup and the connect.
-  asio::awaitable<void> connect(const HostSpec& host, std::optional<std::chrono::seconds> timeout) {
+  asio::awaitable<void> connect(const HostSpec& host, std::optional<std::chrono::seconds> timeout,
+                                const Keepalives& keepalives = {}) {
     host_ = host;
     SetupDeadline deadline(executor_, SetupDeadline::earliest(timeout, std::nullopt));
     try {
@@ -121,6 +140,7 @@ public:
       deadline.on_expiry([&socket] { boost::system::error_code ignored; socket.close(ignored); });
       co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
       socket.set_option(asio::ip::tcp::no_delay(true));
+      set_keepalives(socket, keepalives);
     } catch (const boost::system::system_error& e) {
       if (deadline.expired())
         throw TimeoutError("timed out after " + std::to_string(timeout->count()) + " s connecting to " + describe());
@@ -162,6 +182,7 @@ public:
       context_->load_verify_file(options.ssl_root_cert, ec);
       if (ec) throw TlsError("cannot read the root certificate " + options.ssl_root_cert + ": " + ec.message());
       context_->set_verify_mode(asio::ssl::verify_peer);
+      load_revocations(options);
     } else {
       context_->set_verify_mode(asio::ssl::verify_none);
     }
@@ -191,6 +212,19 @@ public:
                      host_.host + "\"");
     }
     co_return true;
+  }
+
+  // sslcrl and sslcrldir, as libpq: when either names something that exists, every certificate of the chain is
+  // checked against the revocation lists, and a revoked one fails the handshake.
+  void load_revocations(const ConnectOptions& options) {
+    const bool file = !options.ssl_crl.empty() && std::filesystem::exists(options.ssl_crl);
+    const bool directory = !options.ssl_crl_dir.empty() && std::filesystem::is_directory(options.ssl_crl_dir);
+    if (!file && !directory) return;
+    X509_STORE* store = SSL_CTX_get_cert_store(context_->native_handle());
+    if (X509_STORE_load_locations(store, file ? options.ssl_crl.c_str() : nullptr,
+                                  directory ? options.ssl_crl_dir.c_str() : nullptr) != 1)
+      throw TlsError("cannot read the certificate revocation list " + (file ? options.ssl_crl : options.ssl_crl_dir));
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
   }
 
   bool is_tls() const noexcept { return tls_ != nullptr; }

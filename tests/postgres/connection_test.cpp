@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 #include <unistd.h>
@@ -106,6 +107,12 @@ TEST_CASE("TLS follows sslmode; SCRAM binds to the TLS channel", "[pg][tls]") {
   // verify-full against a certificate for another host name.
   CHECK_THROWS_WITH(connect(dsn("keel_tls", tls_user + "sslmode=verify-full host=db.example.com hostaddr=127.0.0.1 " + ca)),
                     Catch::Contains("does not match the host name \"db.example.com\""));
+  // Revocation lists (sslcrl): one that revokes nothing lets the chain pass; one that revokes the server's
+  // certificate fails the handshake.
+  const std::string tls_folder = std::filesystem::path(cluster().at("KEEL_PG_CA")).parent_path().string();
+  CHECK(connect(dsn("keel_tls", tls_user + "sslmode=verify-full " + ca + " sslcrl=" + tls_folder + "/none_revoked.crl"))->is_tls());
+  CHECK_THROWS_WITH(connect(dsn("keel_tls", tls_user + "sslmode=verify-full " + ca + " sslcrl=" + tls_folder + "/server_revoked.crl")),
+                    Catch::Contains("certificate revoked"));
   // verify-ca with no root certificate to check against.
   CHECK_THROWS_AS(connect(dsn("keel_tls", tls_user + "sslmode=verify-ca")), keel::pg::TlsError);
   // channel_binding=require cannot be met without TLS.
@@ -114,6 +121,17 @@ TEST_CASE("TLS follows sslmode; SCRAM binds to the TLS channel", "[pg][tls]") {
   // SCRAM over TLS without binding, when told not to bind.
   CHECK(connect(dsn("keel_tls", tls_user + "sslmode=require channel_binding=disable"))->authentication_method() ==
         "SCRAM-SHA-256");
+}
+
+TEST_CASE("PGTZ and PGDATESTYLE become the session's settings, as libpq sends them", "[pg]") {
+  const keel::pg::Environment env = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "PGTZ") return "Pacific/Auckland";
+    if (name == "PGDATESTYLE") return "SQL, DMY";
+    return std::nullopt;
+  };
+  auto c = run(keel::pg::PgConnection::connect(keel::pg::parse_dsn(dsn("keel_trust", "sslmode=disable"), env)));
+  CHECK(c->setting("TimeZone") == "Pacific/Auckland");
+  CHECK(run(c->fetchval<std::string>("SHOW DateStyle")) == "SQL, DMY");
 }
 
 TEST_CASE("several hosts are tried in order", "[pg]") {

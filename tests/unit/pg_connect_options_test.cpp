@@ -1,7 +1,14 @@
 // Connection options read as libpq reads them: URIs, key=value strings, the PG* environment, defaults,
 // several hosts, and the password file. No server, no real environment.
 #include <catch2/catch.hpp>
+#include <boost/asio.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -229,4 +236,83 @@ TEST_CASE("no error about a connection string quotes its password", "[pg][dsn]")
       CHECK(std::string(e.what()).find("s3cret") == std::string::npos);
     }
   }
+}
+
+TEST_CASE("a connection service file gives options after the string's and before the environment's", "[pg][dsn]") {
+  const auto folder = std::filesystem::temp_directory_path() / ("keel_service_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(folder);
+  const std::string user_file = (folder / "user.conf").string();
+  const std::string system_folder = (folder / "etc").string();
+  std::filesystem::create_directories(system_folder);
+  std::ofstream(user_file) << "# the user's services\n[app]\nhost = db.example.com\nport=6543\n  dbname=app  \n\n[other]\nhost=x\n";
+  std::ofstream(system_folder + "/pg_service.conf") << "[shared]\nhost=shared.example.com\nuser=reporter\n[bad]\nhost\n"
+                                                        "[nested]\nservice=app\n[unknown]\nflavour=sweet\n";
+  const std::map<std::string, std::string> files{{"PGSERVICEFILE", user_file}, {"PGSYSCONFDIR", system_folder}};
+  auto with = [&](std::map<std::string, std::string> more) {
+    more.insert(files.begin(), files.end());
+    return more;
+  };
+
+  auto o = parse("service=app user=alice", with({{"PGPORT", "7000"}, {"PGDATABASE", "from_env"}}));
+  CHECK(o.hosts == std::vector<HostSpec>{{"db.example.com", 6543, ""}});  // the service's port beats PGPORT
+  CHECK(o.database == "app");
+  CHECK(o.user == "alice");
+  CHECK(parse("service=app port=5000", with({})).hosts.at(0).port == 5000);  // the string's beats the service's
+  // PGSERVICE names it too; the system file when the user's has no such service.
+  o = parse("", with({{"PGSERVICE", "shared"}}));
+  CHECK(o.hosts.at(0).host == "shared.example.com");
+  CHECK(o.user == "reporter");
+  CHECK_THROWS_WITH(parse("service=nowhere", with({})), "definition of service \"nowhere\" not found");
+  CHECK_THROWS_AS(parse("service=bad", with({})), DsnError);
+  CHECK_THROWS_WITH(parse("service=nested", with({})), Catch::Contains("nested service"));
+  CHECK_THROWS_WITH(parse("service=unknown", with({})), "invalid connection option \"flavour\"");
+  std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("keepalives, revocation lists, load balancing and PGTZ, as libpq reads them", "[pg][dsn]") {
+  auto o = parse("host=db");
+  CHECK(o.keepalives);
+  CHECK_FALSE(o.keepalives_idle);
+  CHECK(o.ssl_crl == "/home/test/.postgresql/root.crl");  // read when it exists, as libpq
+  CHECK(o.ssl_crl_dir.empty());
+  CHECK_FALSE(o.load_balance_hosts);
+  CHECK(o.server_settings.empty());
+
+  o = parse("host=db keepalives=0 keepalives_idle=30 keepalives_interval=5 keepalives_count=4 sslcrldir=/etc/crls "
+            "load_balance_hosts=random",
+            {{"PGTZ", "Europe/Amsterdam"}, {"PGDATESTYLE", "ISO, DMY"}});
+  CHECK_FALSE(o.keepalives);
+  CHECK(o.keepalives_idle == 30);
+  CHECK(o.keepalives_interval == 5);
+  CHECK(o.keepalives_count == 4);
+  CHECK(o.ssl_crl.empty());  // a directory given: no default file
+  CHECK(o.ssl_crl_dir == "/etc/crls");
+  CHECK(o.load_balance_hosts);
+  CHECK(o.server_settings.at("timezone") == "Europe/Amsterdam");
+  CHECK(o.server_settings.at("datestyle") == "ISO, DMY");
+  CHECK(parse("host=db", {{"PGSSLCRL", "/tmp/revoked.crl"}, {"PGLOADBALANCEHOSTS", "random"}}).ssl_crl == "/tmp/revoked.crl");
+  CHECK(parse("host=db", {{"PGLOADBALANCEHOSTS", "random"}}).load_balance_hosts);
+  CHECK_THROWS_AS(parse("host=db load_balance_hosts=round-robin"), DsnError);
+  CHECK_THROWS_AS(parse("host=db keepalives_idle=-1"), DsnError);
+  CHECK_THROWS_AS(parse("host=db keepalives_count=many"), DsnError);
+}
+
+TEST_CASE("TCP keepalives are set on the socket as the options say", "[pg][dsn]") {
+  boost::asio::io_context loop;
+  boost::asio::ip::tcp::acceptor acceptor(loop, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  boost::asio::ip::tcp::socket socket(loop);
+  socket.connect(acceptor.local_endpoint());
+  keel::pg::set_keepalives(socket, keel::pg::Keepalives{.enabled = true, .idle = 7, .interval = 3, .count = 2});
+  auto option = [&](int level, int name) {
+    int value = -1;
+    socklen_t size = sizeof value;
+    ::getsockopt(socket.native_handle(), level, name, &value, &size);
+    return value;
+  };
+  CHECK(option(SOL_SOCKET, SO_KEEPALIVE) == 1);
+  CHECK(option(IPPROTO_TCP, TCP_KEEPIDLE) == 7);
+  CHECK(option(IPPROTO_TCP, TCP_KEEPINTVL) == 3);
+  CHECK(option(IPPROTO_TCP, TCP_KEEPCNT) == 2);
+  keel::pg::set_keepalives(socket, keel::pg::Keepalives{.enabled = false});
+  CHECK(option(SOL_SOCKET, SO_KEEPALIVE) == 0);
 }
