@@ -1,13 +1,21 @@
-// keel-query: runs one statement on PostgreSQL and prints its rows.
+// keel-query: runs one statement on PostgreSQL and prints what it returns, as `psql -c` would.
 //   keel-query [--psql] DSN SQL [ARG...]
 // The arguments are bound as text ($1, $2...; the server reads each as the type the statement needs). Rows
-// print with '|' between fields; --psql prints them exactly as `psql -X -A -t -F '|'` does (no header, NULL as
-// an empty field, PostgreSQL's own text form of every value, decoded here from the binary format). A failing
-// statement exits with status 1 and prints its SQLSTATE and message on stderr.
+// print with '|' between fields, under a header of column names; --psql prints them exactly as
+// `psql -X -A -t -F '|'` does (no header, NULL as an empty field, PostgreSQL's own text form of every value,
+// decoded here from the binary format). A statement that returns no rows prints its command status
+// ("CREATE TABLE", "INSERT 0 1"). NOTICEs and WARNINGs go to stderr as psql prints them. A failing statement
+// exits with status 1 and prints the error on stderr with its DETAIL, HINT, CONTEXT and the statement's line
+// with the error position marked (--psql: psql's layout; otherwise "ERROR <SQLSTATE>: message" first). Ctrl-C cancels
+// the running statement on the server.
 #include <boost/asio.hpp>
+#include <algorithm>
+#include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,22 +27,68 @@ namespace pg = keel::pg;
 
 namespace {
 
-int usage() {
-  std::cerr << "usage: keel-query [--psql] DSN SQL [ARG...]\n";
-  return 2;
+constexpr std::string_view usage_text =
+    "usage: keel-query [--psql] DSN SQL [ARG...]\n"
+    "  Runs SQL on the PostgreSQL server that DSN names (a postgresql:// URI or libpq's key=value string; the\n"
+    "  PG* environment variables fill in what it leaves out) and prints its rows, or its command status.\n"
+    "  ARG...  values for $1, $2, ..., bound as text\n"
+    "  --psql  print rows as psql -X -A -t -F '|' does: no header, NULL as an empty field\n"
+    "  Ctrl-C cancels the statement on the server. Exit status: 0 done, 1 failed, 2 bad usage.\n";
+
+// The number of characters (UTF-8 code points) in `text`: the server's error position counts characters.
+std::size_t characters(std::string_view text) {
+  std::size_t n = 0;
+  for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// The byte offset of the character at 1-based `position`.
+std::size_t byte_offset(std::string_view text, int position) {
+  std::size_t offset = 0;
+  for (int seen = 0; offset < text.size(); ++offset)
+    if ((static_cast<unsigned char>(text[offset]) & 0xC0) != 0x80 && ++seen == position) break;
+  return offset;
+}
+
+// psql's "LINE n: <the line>" and a caret under the error position.
+void print_position(std::ostream& out, std::string_view sql, int position) {
+  const std::size_t at = std::min(byte_offset(sql, position), sql.size());
+  const std::size_t newline_before = at == 0 ? std::string_view::npos : sql.rfind('\n', at - 1);
+  const std::size_t line_start = newline_before == std::string_view::npos ? 0 : newline_before + 1;
+  const std::size_t line_end = std::min(sql.find('\n', at), sql.size());
+  const auto line_number = 1 + std::count(sql.begin(), sql.begin() + static_cast<std::ptrdiff_t>(line_start), '\n');
+  const std::string prefix = "LINE " + std::to_string(line_number) + ": ";
+  out << prefix << sql.substr(line_start, line_end - line_start) << "\n"
+      << std::string(prefix.size() + characters(sql.substr(line_start, at - line_start)), ' ') << "^\n";
+}
+
+// A server's message (an error, a notice) as psql prints it: the primary line, the position, DETAIL, HINT,
+// CONTEXT.
+void print_message(std::ostream& out, const keel::ErrorFields& fields, std::string_view sql, bool psql) {
+  if (psql) out << fields.severity << ":  " << fields.message << "\n";
+  else out << fields.severity << " " << fields.sqlstate << ": " << fields.message << "\n";
+  if (fields.position && *fields.position > 0) print_position(out, sql, *fields.position);
+  if (!fields.detail.empty()) out << "DETAIL:  " << fields.detail << "\n";
+  if (!fields.hint.empty()) out << "HINT:  " << fields.hint << "\n";
+  // psql's SHOW_CONTEXT is "errors" by default: a NOTICE's or WARNING's context is left out.
+  const bool is_error = fields.severity == "ERROR" || fields.severity == "FATAL" || fields.severity == "PANIC";
+  if (is_error && !fields.where.empty()) out << "CONTEXT:  " << fields.where << "\n";
 }
 
 asio::awaitable<int> run(std::string dsn, std::string sql, std::vector<std::string> args, bool psql) {
   auto connection = co_await pg::PgConnection::connect(dsn);
+  connection->add_log_listener([&](const pg::PgConnection::Notice& notice) { print_message(std::cerr, notice, sql, psql); });
+  // Whether the statement returns rows (even none), or only a command status.
+  const bool returns_rows = !(co_await connection->prepare(sql)).get_attributes().empty();
   std::vector<pg::Record> rows;
-  switch (args.size()) {  // bound as text: the server infers each type
-    case 0: rows = co_await connection->fetch(sql); break;
-    default: {
-      std::vector<keel::Value> values(args.begin(), args.end());
-      rows = co_await connection->fetch_values(sql, values);
-    }
+  if (args.empty()) {
+    rows = co_await connection->fetch(sql);
+  } else {  // bound as text: the server infers each type
+    std::vector<keel::Value> values(args.begin(), args.end());
+    rows = co_await connection->fetch_values(sql, values);
   }
   const pg::TextSettings settings{connection->setting("TimeZone")};
+  if (!returns_rows) std::cout << connection->status_message() << "\n";
   if (!psql && !rows.empty()) {
     for (std::size_t i = 0; i < rows[0].size(); ++i) std::cout << (i ? "|" : "") << rows[0].name(i);
     std::cout << "\n";
@@ -55,19 +109,44 @@ asio::awaitable<int> run(std::string dsn, std::string sql, std::vector<std::stri
 
 int main(int argc, char** argv) {
   std::vector<std::string> words(argv + 1, argv + argc);
+  if (!words.empty() && (words.front() == "--help" || words.front() == "-h")) {
+    std::cout << usage_text;
+    return 0;
+  }
   bool psql = false;
   if (!words.empty() && words.front() == "--psql") {
     psql = true;
     words.erase(words.begin());
   }
-  if (words.size() < 2) return usage();
+  if (words.size() < 2) {
+    std::cerr << usage_text;
+    return 2;
+  }
+  const std::string sql = words[1];
   try {
     asio::io_context loop;
-    auto result = asio::co_spawn(loop, run(words[0], words[1], {words.begin() + 2, words.end()}, psql), asio::use_future);
+    // Ctrl-C: Asio's cancellation reaches the running statement, and the client sends the server a
+    // CancelRequest for it, as psql does.
+    asio::cancellation_signal cancel;
+    asio::signal_set interrupt(loop, SIGINT);
+    interrupt.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      std::cerr << "Cancel request sent\n";
+      cancel.emit(asio::cancellation_type::terminal);
+    });
+    std::exception_ptr failure;
+    int status = 1;
+    asio::co_spawn(loop, run(words[0], sql, {words.begin() + 2, words.end()}, psql),
+                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, int result) {
+                     failure = e;
+                     status = result;
+                     interrupt.cancel();  // the loop then runs out of work
+                   }));
     loop.run();
-    return result.get();
+    if (failure) std::rethrow_exception(failure);
+    return status;
   } catch (const keel::DatabaseError& e) {
-    std::cerr << "ERROR " << e.sqlstate() << ": " << e.server_message() << "\n";
+    print_message(std::cerr, e.fields(), sql, psql);
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "keel-query: " << e.what() << "\n";
