@@ -1,6 +1,8 @@
-// keel-query: runs one statement on PostgreSQL and prints what it returns, as `psql -c` would.
-//   keel-query [--psql] DSN SQL [ARG...]
-// The arguments are bound as text ($1, $2...; the server reads each as the type the statement needs). Rows
+// keel-query: runs SQL on PostgreSQL and prints what it returns, as `psql -c` would.
+//   keel-query [--psql] [--prepared] DSN SQL [ARG...]
+// Without arguments SQL may hold several statements, run as one script on the simple protocol (COPY ... TO
+// STDOUT prints its data). With arguments (or --prepared) it is one prepared statement, and the arguments are
+// bound as text ($1, $2...; the server reads each as the type the statement needs). Rows
 // print with '|' between fields, under a header of column names; --psql prints them exactly as
 // `psql -X -A -t -F '|'` does (no header, NULL as an empty field, PostgreSQL's own text form of every value,
 // decoded here from the binary format). A statement that returns no rows prints its command status
@@ -16,6 +18,7 @@
 #include <exception>
 #include <iostream>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,11 +31,13 @@ namespace pg = keel::pg;
 namespace {
 
 constexpr std::string_view usage_text =
-    "usage: keel-query [--psql] DSN SQL [ARG...]\n"
+    "usage: keel-query [--psql] [--prepared] DSN SQL [ARG...]\n"
     "  Runs SQL on the PostgreSQL server that DSN names (a postgresql:// URI or libpq's key=value string; the\n"
-    "  PG* environment variables fill in what it leaves out) and prints its rows, or its command status.\n"
-    "  ARG...  values for $1, $2, ..., bound as text\n"
+    "  PG* environment variables fill in what it leaves out) and prints each statement's rows, or its command\n"
+    "  status. Without ARGs, SQL may hold several statements; COPY ... TO STDOUT prints its data.\n"
+    "  ARG...  values for $1, $2, ... of one statement, bound as text\n"
     "  --psql  print rows as psql -X -A -t -F '|' does: no header, NULL as an empty field\n"
+    "  --prepared  run SQL as one prepared statement, rows in binary shown in PostgreSQL's text form\n"
     "  Ctrl-C cancels the statement on the server. Exit status: 0 done, 1 failed, 2 bad usage.\n";
 
 // The number of characters (UTF-8 code points) in `text`: the server's error position counts characters.
@@ -75,32 +80,67 @@ void print_message(std::ostream& out, const keel::ErrorFields& fields, std::stri
   if (is_error && !fields.where.empty()) out << "CONTEXT:  " << fields.where << "\n";
 }
 
-asio::awaitable<int> run(std::string dsn, std::string sql, std::vector<std::string> args, bool psql) {
-  auto connection = co_await pg::PgConnection::connect(dsn);
-  connection->add_log_listener([&](const pg::PgConnection::Notice& notice) { print_message(std::cerr, notice, sql, psql); });
-  // Whether the statement returns rows (even none), or only a command status.
-  const bool returns_rows = !(co_await connection->prepare(sql)).get_attributes().empty();
-  std::vector<pg::Record> rows;
-  if (args.empty()) {
-    rows = co_await connection->fetch(sql);
-  } else {  // bound as text: the server infers each type
-    std::vector<keel::Value> values(args.begin(), args.end());
-    rows = co_await connection->fetch_values(sql, values);
-  }
-  const pg::TextSettings settings{connection->setting("TimeZone")};
-  if (!returns_rows) std::cout << connection->status_message() << "\n";
+// A statement's rows, '|' between fields; NULL as an empty field (--psql) or as NULL under a header of names.
+template <class Rows, class Cell>
+void print_rows(const std::vector<std::string>& columns, const Rows& rows, bool psql, Cell&& cell) {
   if (!psql && !rows.empty()) {
-    for (std::size_t i = 0; i < rows[0].size(); ++i) std::cout << (i ? "|" : "") << rows[0].name(i);
+    for (std::size_t i = 0; i < columns.size(); ++i) std::cout << (i ? "|" : "") << columns[i];
     std::cout << "\n";
   }
-  for (const pg::Record& row : rows) {
-    for (std::size_t i = 0; i < row.size(); ++i) {
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < columns.size(); ++i) {
       if (i) std::cout << '|';
-      if (auto bytes = row.bytes(i)) std::cout << pg::postgres_text(row.type_oid(i), row.format(i), *bytes, settings);
+      if (auto text = cell(row, i)) std::cout << *text;
       else if (!psql) std::cout << "NULL";
     }
     std::cout << '\n';
   }
+}
+
+// Without arguments: the text as a script on the simple protocol, as psql -c sends it. Each statement's rows
+// come in the server's own text format; COPY ... TO STDOUT's data goes to stdout.
+asio::awaitable<void> run_script(pg::PgConnection& connection, const std::string& sql, bool psql) {
+  bool copied_out = false;
+  co_await connection.run_script(
+      sql,
+      [&](const pg::TextResult& result) {
+        if (result.returns_rows)
+          print_rows(result.columns, result.rows, psql, [](const auto& row, std::size_t i) { return row[i]; });
+        else if (!(copied_out && result.status.starts_with("COPY")))  // psql prints a COPY TO's data, not its status
+          std::cout << result.status << "\n";
+        copied_out = false;
+      },
+      [&](std::span<const std::uint8_t> chunk) {
+        std::cout.write(reinterpret_cast<const char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
+        copied_out = true;
+      });
+}
+
+// With arguments (or --prepared): one statement, prepared, the arguments bound as text (the server infers each type), rows in
+// binary and shown in PostgreSQL's own text form.
+asio::awaitable<void> run_bound(pg::PgConnection& connection, const std::string& sql, const std::vector<std::string>& args,
+                                bool psql) {
+  const bool returns_rows = !(co_await connection.prepare(sql)).get_attributes().empty();
+  const std::vector<keel::Value> values(args.begin(), args.end());
+  const std::vector<pg::Record> rows = co_await connection.fetch_values(sql, values);
+  if (!returns_rows) {
+    std::cout << connection.status_message() << "\n";
+    co_return;
+  }
+  std::vector<std::string> columns;
+  for (std::size_t i = 0; !rows.empty() && i < rows[0].size(); ++i) columns.emplace_back(rows[0].name(i));
+  const pg::TextSettings settings{connection.setting("TimeZone")};
+  print_rows(columns, rows, psql, [&](const pg::Record& row, std::size_t i) -> std::optional<std::string> {
+    if (auto bytes = row.bytes(i)) return pg::postgres_text(row.type_oid(i), row.format(i), *bytes, settings);
+    return std::nullopt;
+  });
+}
+
+asio::awaitable<int> run(std::string dsn, std::string sql, std::vector<std::string> args, bool psql, bool prepared) {
+  auto connection = co_await pg::PgConnection::connect(dsn);
+  connection->add_log_listener([&](const pg::PgConnection::Notice& notice) { print_message(std::cerr, notice, sql, psql); });
+  if (args.empty() && !prepared) co_await run_script(*connection, sql, psql);
+  else co_await run_bound(*connection, sql, args, psql);
   co_await connection->close();
   co_return 0;
 }
@@ -113,9 +153,9 @@ int main(int argc, char** argv) {
     std::cout << usage_text;
     return 0;
   }
-  bool psql = false;
-  if (!words.empty() && words.front() == "--psql") {
-    psql = true;
+  bool psql = false, prepared = false;
+  while (!words.empty() && (words.front() == "--psql" || words.front() == "--prepared")) {
+    (words.front() == "--psql" ? psql : prepared) = true;
     words.erase(words.begin());
   }
   if (words.size() < 2) {
@@ -136,7 +176,7 @@ int main(int argc, char** argv) {
     });
     std::exception_ptr failure;
     int status = 1;
-    asio::co_spawn(loop, run(words[0], sql, {words.begin() + 2, words.end()}, psql),
+    asio::co_spawn(loop, run(words[0], sql, {words.begin() + 2, words.end()}, psql, prepared),
                    asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, int result) {
                      failure = e;
                      status = result;

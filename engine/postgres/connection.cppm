@@ -456,6 +456,15 @@ struct PgConnectionOptions {
   std::chrono::steady_clock::duration cancel_grace = std::chrono::seconds(5);
 };
 
+// One statement's result in a script run on the simple protocol (PgConnection::run_script): its columns and its
+// rows in the server's text format (NULL as nullopt) when it returns rows, and its command status.
+struct TextResult {
+  bool returns_rows = false;  // a row description came: a query, even of no rows
+  std::vector<std::string> columns;
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  std::string status;  // "SELECT 2", "CREATE TABLE", "COPY 3"
+};
+
 // A notification from LISTEN/NOTIFY.
 struct Notification {
   int process_id = 0;  // the notifying session's
@@ -569,6 +578,13 @@ public:
   // The simple protocol: any number of statements, no values; returns the last command tag.
   asio::awaitable<std::string> execute(std::string_view sql) { return simple_query(sql, std::nullopt, nullptr); }
   asio::awaitable<std::string> execute(std::string_view sql, Timeout limit) { return simple_query(sql, limit.limit, nullptr); }
+  // A script of any number of statements on the simple protocol, as psql -c runs it: `on_result` hears each
+  // statement's result as it completes (rows in text format), and COPY ... TO STDOUT's data goes to `copy_out`.
+  // The first error ends the script and is thrown, after the results before it were heard.
+  asio::awaitable<void> run_script(std::string_view sql, std::function<void(const TextResult&)> on_result,
+                                   std::function<void(std::span<const std::uint8_t>)> copy_out = {}) {  // a CopySink
+    co_await simple_query(sql, std::nullopt, copy_out ? &copy_out : nullptr, &on_result);
+  }
 
   // The extended protocol, for keel's engine layer: one statement with keel::Values bound to $1, $2...; rows go
   // to the sink as they arrive, decoded in place. The statement is prepared once per text and kept in the
@@ -1036,9 +1052,19 @@ private:
   // there is one; a COPY FROM STDIN sent this way is refused (CopyFail), since there is no data to send.
   class SimpleReply final : public Reply {
   public:
+    using ResultHandler = std::function<void(const TextResult&)>;
     bool may_be_abandoned() const override { return false; }
-    explicit SimpleReply(CopySink* sink = nullptr) : sink_(sink) {}
+    explicit SimpleReply(CopySink* sink = nullptr, ResultHandler* on_result = nullptr) : sink_(sink), on_result_(on_result) {}
     void on_message(const proto::Frame& frame) override {
+      if (on_result_ && !refused) {
+        try {
+          take_result_message(frame);
+        } catch (const ProtocolError&) {
+          throw;
+        } catch (...) {
+          refused = std::current_exception();  // the handler's: the rest is read and dropped
+        }
+      }
       switch (frame.type) {
         case 'C':
           tag = proto::parse_command_complete(frame.body).tag;
@@ -1062,10 +1088,37 @@ private:
     std::string tag;
     bool changed_session = false;
     bool copy_in_refused = false, copy_fail_sent = false;
-    std::exception_ptr refused;  // the sink's
+    std::exception_ptr refused;  // the sink's or the result handler's
 
   private:
+    // Each statement's rows and status, for run_script.
+    void take_result_message(const proto::Frame& frame) {
+      switch (frame.type) {
+        case 'T':
+          result_ = TextResult{.returns_rows = true};
+          for (const auto& field : proto::parse_row_description(frame.body).fields) result_.columns.push_back(field.name);
+          break;
+        case 'D': {
+          proto::parse_data_row(frame.body, cells_);
+          auto& row = result_.rows.emplace_back();
+          for (const auto& cell : cells_)
+            row.push_back(cell ? std::optional<std::string>(std::in_place, reinterpret_cast<const char*>(cell->data()), cell->size())
+                               : std::nullopt);
+          break;
+        }
+        case 'C':
+          result_.status = proto::parse_command_complete(frame.body).tag;
+          (*on_result_)(result_);
+          result_ = TextResult{};
+          break;
+        default: break;
+      }
+    }
+
     CopySink* sink_;
+    ResultHandler* on_result_;
+    TextResult result_;
+    std::vector<std::optional<proto::Bytes>> cells_;
   };
 
   // Parse + Describe + Sync: the statement's parameter types and result columns.
@@ -1383,11 +1436,11 @@ private:
 
   // A simple Query (any number of statements, no values); `limit` overrides command_timeout.
   asio::awaitable<std::string> simple_query(std::string_view sql, std::optional<std::chrono::steady_clock::duration> limit,
-                                            CopySink* sink) {
+                                            CopySink* sink, SimpleReply::ResultHandler* on_result = nullptr) {
     ensure_open();
     const auto started = std::chrono::steady_clock::now();
     const auto deadline = deadline_for(limit, started);
-    auto reply = std::make_shared<SimpleReply>(sink);
+    auto reply = std::make_shared<SimpleReply>(sink, on_result);
     co_await pipeline_->wait_for_turn(false, deadline);
     proto::write_query(pipeline_->out(), sql);
     pipeline_->queue(reply);

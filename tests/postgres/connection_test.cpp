@@ -15,6 +15,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -697,4 +699,36 @@ TEST_CASE("fetch_as decodes rows straight into structs, tuples and single values
   CHECK_THROWS_AS(run(c->fetch_as<std::tuple<int, int>>("SELECT 1")), keel::MisuseError);
   CHECK_THROWS_AS(run(c->fetch_as<std::int64_t>("SELECT 'text'::text")), keel::TypeMismatchError);
   CHECK(run(c->fetchval<std::int64_t>("SELECT 9")) == 9);
+}
+
+TEST_CASE("run_script: each statement's rows in text and its status, in order; an error after some results", "[pg][query]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  std::vector<keel::pg::TextResult> results;
+  auto collect = [&](const keel::pg::TextResult& result) { results.push_back(result); };
+  run(c->run_script("SELECT 1 AS one, NULL::text AS nothing; CREATE TEMP TABLE scripted (id int); SELECT 'x' WHERE false", collect));
+  REQUIRE(results.size() == 3);
+  CHECK(results[0].returns_rows);
+  CHECK(results[0].columns == std::vector<std::string>{"one", "nothing"});
+  CHECK(results[0].rows == std::vector<std::vector<std::optional<std::string>>>{{"1", std::nullopt}});
+  CHECK(results[0].status == "SELECT 1");
+  CHECK_FALSE(results[1].returns_rows);
+  CHECK(results[1].status == "CREATE TABLE");
+  CHECK(results[2].returns_rows);
+  CHECK(results[2].rows.empty());
+
+  // The results before an error are heard; the error is thrown; the connection goes on.
+  results.clear();
+  CHECK_THROWS_AS(run(c->run_script("INSERT INTO scripted VALUES (1); SELECT 1/0; SELECT 3", collect)), keel::DatabaseError);
+  REQUIRE(results.size() == 1);
+  CHECK(results[0].status == "INSERT 0 1");
+  // COPY TO STDOUT's data to the sink; a handler that throws ends the call with its exception.
+  std::string copied;
+  run(c->run_script("COPY (SELECT 7) TO STDOUT", collect, [&](std::span<const std::uint8_t> chunk) {
+    copied.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+  }));
+  CHECK(copied == "7\n");
+  CHECK_THROWS_WITH(run(c->run_script("SELECT 1; SELECT 2", [](const keel::pg::TextResult&) { throw std::runtime_error("full"); })),
+                    "full");
+  CHECK(run(c->fetchval<std::int64_t>("SELECT 40 + 2")) == 42);
+  CHECK(c->pending_requests() == 0);
 }
