@@ -100,19 +100,16 @@ void print_rows(const std::vector<std::string>& columns, const Rows& rows, bool 
 // Without arguments: the text as a script on the simple protocol, as psql -c sends it. Each statement's rows
 // come in the server's own text format; COPY ... TO STDOUT's data goes to stdout.
 asio::awaitable<void> run_script(pg::PgConnection& connection, const std::string& sql, bool psql) {
-  bool copied_out = false;
   co_await connection.run_script(
       sql,
       [&](const pg::TextResult& result) {
         if (result.returns_rows)
           print_rows(result.columns, result.rows, psql, [](const auto& row, std::size_t i) { return row[i]; });
-        else if (!(copied_out && result.status.starts_with("COPY")))  // psql prints a COPY TO's data, not its status
+        else if (!result.copied_out)  // psql prints a COPY TO's data, not its status
           std::cout << result.status << "\n";
-        copied_out = false;
       },
       [&](std::span<const std::uint8_t> chunk) {
         std::cout.write(reinterpret_cast<const char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
-        copied_out = true;
       });
 }
 
@@ -173,6 +170,10 @@ int main(int argc, char** argv) {
       if (ec) return;
       std::cerr << "Cancel request sent\n";
       cancel.emit(asio::cancellation_type::terminal);
+      // A second Ctrl-C does not wait for the cancel (a server that does not answer it).
+      interrupt.async_wait([](const boost::system::error_code& again, int) {
+        if (!again) std::_Exit(130);
+      });
     });
     std::exception_ptr failure;
     int status = 1;
@@ -187,6 +188,10 @@ int main(int argc, char** argv) {
     return status;
   } catch (const keel::DatabaseError& e) {
     print_message(std::cerr, e.fields(), sql, psql);
+    return 1;
+  } catch (const keel::CanceledError& e) {
+    // The server's 57014 ends a cancelled call as keel's CanceledError; psql shows the server's error.
+    std::cerr << (psql ? "ERROR:  canceling statement due to user request\n" : "keel-query: " + std::string(e.what()) + "\n");
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "keel-query: " << e.what() << "\n";

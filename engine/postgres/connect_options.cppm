@@ -322,7 +322,8 @@ std::optional<DsnPairs> service_pairs_from_text(std::string_view text, std::stri
     if (line.empty() || line.front() == '#') continue;
     if (line.front() == '[') {
       if (found && inside) return found;  // the section ended
-      inside = line.back() == ']' && line.substr(1, line.size() - 2) == service;
+      const std::size_t close = line.find(']');
+      inside = close != std::string_view::npos && line.substr(1, close - 1) == service;
       if (inside) found.emplace();
       continue;
     }
@@ -348,7 +349,7 @@ std::optional<std::string> read_text_file(const std::string& path) {
 // A service's options, as libpq finds them: the user's file (PGSERVICEFILE, or ~/.pg_service.conf) first,
 // then the system's (PGSYSCONFDIR/pg_service.conf).
 DsnPairs service_pairs(std::string_view service, const Environment& env) {
-  const std::string home = env("HOME").value_or("");
+  const std::string home = dsn_detail::home_directory(env);
   const std::string user_file = env("PGSERVICEFILE").value_or(home.empty() ? "" : home + "/.pg_service.conf");
   const std::string system_file = env("PGSYSCONFDIR").value_or(std::string(default_sysconf_directory)) + "/pg_service.conf";
   for (const std::string& path : {user_file, system_file}) {
@@ -440,14 +441,15 @@ ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_
       throw DsnError("invalid load_balance_hosts value: \"" + *balance + "\" (use disable or random)");
     options.load_balance_hosts = *balance == "random";
   }
-  options.keepalives = lookup("keepalives").value_or("1") != "0";
+  options.keepalives = dsn_detail::parse_count(lookup("keepalives").value_or("1"), "keepalives") != 0;
   for (auto [key, field] : {std::pair{"keepalives_idle", &options.keepalives_idle},
                             std::pair{"keepalives_interval", &options.keepalives_interval},
                             std::pair{"keepalives_count", &options.keepalives_count}})
     if (auto value = lookup(key)) *field = dsn_detail::parse_count(*value, key);
   // As libpq's startup packet: PGTZ, PGDATESTYLE and PGGEQO become the session's settings.
   for (auto [variable, setting] : {std::pair{"PGTZ", "timezone"}, std::pair{"PGDATESTYLE", "datestyle"}, std::pair{"PGGEQO", "geqo"}})
-    if (auto value = env(variable); value && !value->empty()) options.server_settings.try_emplace(setting, *value);
+    if (auto value = env(variable); value && !value->empty() && *value != "default")  // "default": the server's
+      options.server_settings.try_emplace(setting, *value);
 
   if (auto timeout = lookup("connect_timeout")) {
     const std::string_view digits = std::string_view(*timeout).substr(timeout->starts_with('-') ? 1 : 0);

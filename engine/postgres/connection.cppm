@@ -463,6 +463,7 @@ struct TextResult {
   std::vector<std::string> columns;
   std::vector<std::vector<std::optional<std::string>>> rows;
   std::string status;  // "SELECT 2", "CREATE TABLE", "COPY 3"
+  bool copied_out = false;  // a COPY ... TO STDOUT, whose data went to run_script's copy_out
 };
 
 // A notification from LISTEN/NOTIFY.
@@ -1094,6 +1095,7 @@ private:
     // Each statement's rows and status, for run_script.
     void take_result_message(const proto::Frame& frame) {
       switch (frame.type) {
+        case 'H': result_.copied_out = true; break;  // COPY ... TO STDOUT: its data goes to the sink
         case 'T':
           result_ = TextResult{.returns_rows = true};
           for (const auto& field : proto::parse_row_description(frame.body).fields) result_.columns.push_back(field.name);

@@ -110,7 +110,8 @@ inline void set_keepalives(asio::ip::tcp::socket& socket, const Keepalives& keep
   const int fd = socket.native_handle();
   for (auto [option, value] : {std::pair{TCP_KEEPIDLE, keepalives.idle}, std::pair{TCP_KEEPINTVL, keepalives.interval},
                                std::pair{TCP_KEEPCNT, keepalives.count}})
-    if (value) ::setsockopt(fd, IPPROTO_TCP, option, &*value, sizeof(int));
+    if (value && ::setsockopt(fd, IPPROTO_TCP, option, &*value, sizeof(int)) != 0)  // a value the system refuses
+      throw boost::system::system_error(errno, boost::system::system_category(), "setting TCP keepalives");
 }
 
 class Transport {

@@ -244,7 +244,7 @@ TEST_CASE("a connection service file gives options after the string's and before
   const std::string user_file = (folder / "user.conf").string();
   const std::string system_folder = (folder / "etc").string();
   std::filesystem::create_directories(system_folder);
-  std::ofstream(user_file) << "# the user's services\n[app]\nhost = db.example.com\nport=6543\n  dbname=app  \n\n[other]\nhost=x\n";
+  std::ofstream(user_file) << "# the user's services\n[app] # the application's\nhost = db.example.com\nport=6543\n  dbname=app  \n\n[other]\nhost=x\n";
   std::ofstream(system_folder + "/pg_service.conf") << "[shared]\nhost=shared.example.com\nuser=reporter\n[bad]\nhost\n"
                                                         "[nested]\nservice=app\n[unknown]\nflavour=sweet\n";
   const std::map<std::string, std::string> files{{"PGSERVICEFILE", user_file}, {"PGSYSCONFDIR", system_folder}};
@@ -263,7 +263,7 @@ TEST_CASE("a connection service file gives options after the string's and before
   CHECK(o.hosts.at(0).host == "shared.example.com");
   CHECK(o.user == "reporter");
   CHECK_THROWS_WITH(parse("service=nowhere", with({})), "definition of service \"nowhere\" not found");
-  CHECK_THROWS_AS(parse("service=bad", with({})), DsnError);
+  CHECK_THROWS_WITH(parse("service=bad", with({})), Catch::Contains("syntax error in service file"));
   CHECK_THROWS_WITH(parse("service=nested", with({})), Catch::Contains("nested service"));
   CHECK_THROWS_WITH(parse("service=unknown", with({})), "invalid connection option \"flavour\"");
   std::filesystem::remove_all(folder);
@@ -295,6 +295,8 @@ TEST_CASE("keepalives, revocation lists, load balancing and PGTZ, as libpq reads
   CHECK_THROWS_AS(parse("host=db load_balance_hosts=round-robin"), DsnError);
   CHECK_THROWS_AS(parse("host=db keepalives_idle=-1"), DsnError);
   CHECK_THROWS_AS(parse("host=db keepalives_count=many"), DsnError);
+  CHECK_THROWS_AS(parse("host=db keepalives=yes"), DsnError);
+  CHECK(parse("host=db", {{"PGTZ", "default"}}).server_settings.empty());  // libpq leaves "default" to the server
 }
 
 TEST_CASE("TCP keepalives are set on the socket as the options say", "[pg][dsn]") {
