@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -430,36 +431,21 @@ TEST_CASE("engine: a bulk writer's inserts by COPY store what the inserts store,
 
 namespace {
 
-struct IdentityKeyed {
-  static constexpr std::string_view table_name = "keel_keyed";
+// One row shape over tables that differ in how their keys are made.
+constexpr std::string_view keyed_tables[] = {"keel_keyed", "keel_serial", "keel_trigger_keyed", "keel_parted",
+                                             "keel_other_default"};
+template <std::size_t Table>
+struct Keyed {
+  static constexpr std::string_view table_name = keyed_tables[Table];
   keel::Id id;
   std::string name;
   std::int64_t n = 0;
 };
-struct SerialKeyed {
-  static constexpr std::string_view table_name = "keel_serial";
-  keel::Id id;
-  std::string name;
-  std::int64_t n = 0;
-};
-struct TriggerKeyed {
-  static constexpr std::string_view table_name = "keel_trigger_keyed";
-  keel::Id id;
-  std::string name;
-  std::int64_t n = 0;
-};
-struct PartitionedKeyed {
-  static constexpr std::string_view table_name = "keel_parted";
-  keel::Id id;
-  std::string name;
-  std::int64_t n = 0;
-};
-struct OtherDefaultKeyed {
-  static constexpr std::string_view table_name = "keel_other_default";
-  keel::Id id;
-  std::string name;
-  std::int64_t n = 0;
-};
+using IdentityKeyed = Keyed<0>;
+using SerialKeyed = Keyed<1>;
+using TriggerKeyed = Keyed<2>;
+using PartitionedKeyed = Keyed<3>;
+using OtherDefaultKeyed = Keyed<4>;
 
 template <class Row>
 std::vector<Row> numbered(std::size_t count) {
