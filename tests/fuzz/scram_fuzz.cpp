@@ -32,6 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t newline = input.find('\n');
   const std::string_view server_first = input.substr(0, newline);
   const std::string_view server_final = newline == std::string_view::npos ? std::string_view() : input.substr(newline + 1);
+  (void)proto::saslprep_password(input);  // any bytes: prepared, or returned as they are
   proto::ScramClient scram{std::string(password), {.username = "user", .nonce = "rOprNGfwEbeRWgbNEkqO"}};
   try {
     (void)scram.client_final_message(server_first);

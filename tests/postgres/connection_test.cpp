@@ -75,6 +75,19 @@ TEST_CASE("password, md5 and SCRAM-SHA-256 authentication; a wrong password is S
   CHECK_THROWS_WITH(connect(dsn("keel_scram", "sslmode=disable")), Catch::Contains("asks for a password"));
 }
 
+TEST_CASE("SCRAM with a non-ASCII password: SASLprep makes it what the server stored", "[pg][auth]") {
+  // The server prepares a password with SASLprep when it stores the SCRAM verifier: the soft hyphen goes, the
+  // no-break space becomes a space, the full-width digit a digit. A client that hashes the typed bytes fails.
+  auto admin = connect(dsn("keel_trust", "sslmode=disable"));
+  execute(*admin, "DROP ROLE IF EXISTS keel_scram_utf8");
+  execute(*admin, "SET password_encryption = 'scram-sha-256'; "
+                  "CREATE ROLE keel_scram_utf8 LOGIN PASSWORD 'pass\u00ADw\u00F6rd\u00A0\uFF11'");
+  CHECK(connect(dsn("keel_scram_utf8", "password='pass\u00ADw\u00F6rd\u00A0\uFF11' sslmode=disable"))
+            ->authentication_method() == "SCRAM-SHA-256");
+  CHECK_NOTHROW(connect(dsn("keel_scram_utf8", "password='passw\u00F6rd 1' sslmode=disable")));
+  CHECK_THROWS_AS(connect(dsn("keel_scram_utf8", "password='passw\u00F6rd' sslmode=disable")), keel::InvalidPassword);
+}
+
 TEST_CASE("the password file supplies a password the DSN leaves out", "[pg][auth]") {
   const auto path = std::filesystem::temp_directory_path() / ("keel-pgpass-" + std::to_string(::getpid()));
   {

@@ -271,6 +271,39 @@ TEST_CASE("SCRAM-SHA-256 reproduces RFC 7677's exchange", "[pg][auth]") {
   CHECK_THROWS_AS(scram.verify_server_final("e=invalid-proof"), proto::AuthenticationError);
 }
 
+TEST_CASE("SCRAM passwords are prepared with SASLprep, as libpq and the server prepare them", "[pg][auth]") {
+  using proto::saslprep_password;
+  // RFC 4013, section 3's examples.
+  CHECK(saslprep_password("I\u00ADX") == "IX");           // SOFT HYPHEN maps to nothing
+  CHECK(saslprep_password("user") == "user");
+  CHECK(saslprep_password("USER") == "USER");             // no case folding
+  CHECK(saslprep_password("\u00AA") == "a");              // NFKC
+  CHECK(saslprep_password("\u2168") == "IX");             // ROMAN NUMERAL NINE, NFKC
+  CHECK(saslprep_password("\u0627\u0031") == "\u0627\u0031");  // refused (bidi): used unchanged, as libpq does
+  // Beyond the RFC's list.
+  CHECK(saslprep_password("a\u00A0b") == "a b");          // a non-ASCII space maps to SPACE
+  CHECK(saslprep_password("\uFF50\uFF41\uFF53\uFF53") == "pass");  // full-width letters
+  CHECK(saslprep_password("caf\u0065\u0301") == "caf\u00E9");     // composed
+  CHECK(saslprep_password("\uFDFA").size() > 18);         // NFKC lengthens it: the result is not cut short
+  // Refused, so used unchanged: nothing left after mapping, a prohibited or unassigned character, not UTF-8.
+  CHECK(saslprep_password("\u00AD") == "\u00AD");
+  CHECK(saslprep_password("a\u2028b") == "a\u2028b");     // LINE SEPARATOR, prohibited
+  CHECK(saslprep_password("a\U000E0001") == "a\U000E0001");  // LANGUAGE TAG, prohibited
+  CHECK(saslprep_password("x\U0010FFFD") == "x\U0010FFFD");  // private use
+  CHECK(saslprep_password("a\u0221") == "a\u0221");     // unassigned in Unicode 3.2, which SASLprep uses
+  CHECK(saslprep_password("\xC3\x28pw") == "\xC3\x28pw");
+  // ASCII is used as it is, control characters included, as libpq does.
+  CHECK(saslprep_password("a\tb\x07") == "a\tb\x07");
+  CHECK(saslprep_password("") == "");
+
+  // The exchange hashes the prepared password: "I\u00ADX" proves the same as "IX".
+  const std::string server_first = "r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+  CHECK(proto::ScramClient("I\u00ADX", {.nonce = "abc"}).client_final_message(server_first) ==
+        proto::ScramClient("IX", {.nonce = "abc"}).client_final_message(server_first));
+  CHECK(proto::ScramClient("I\u00ADY", {.nonce = "abc"}).client_final_message(server_first) !=
+        proto::ScramClient("IX", {.nonce = "abc"}).client_final_message(server_first));
+}
+
 TEST_CASE("SCRAM refuses a server that does not play by the rules", "[pg][auth]") {
   auto client = [] { return proto::ScramClient("pencil", {.nonce = "abc"}); };
   CHECK(client().client_first_message() == "n,,n=,r=abc");

@@ -17,6 +17,7 @@ module;
 #include <vector>
 export module keel.postgres.protocol:authentication;
 import keel.engine;
+import :saslprep;
 
 export namespace keel::pg::protocol {
 
@@ -108,7 +109,8 @@ public:
   };
 
   explicit ScramClient(std::string password) : ScramClient(std::move(password), Options{}) {}
-  ScramClient(std::string password, Options options) : password_(std::move(password)), options_(std::move(options)) {
+  ScramClient(std::string password, Options options)
+      : password_(saslprep_password(password)), options_(std::move(options)) {
     if (options_.nonce.empty()) {
       std::array<std::uint8_t, 18> random{};
       if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1)
@@ -150,8 +152,8 @@ public:
     }
     if (iterations < 1) throw AuthenticationError("SCRAM: a bad iteration count");
 
-    // SaltedPassword := Hi(password, salt, i), with PBKDF2-HMAC-SHA-256. The password is used as given
-    // (SASLprep leaves ASCII passwords unchanged; libpq also falls back to the raw password).
+    // SaltedPassword := Hi(Normalize(password), salt, i), with PBKDF2-HMAC-SHA-256; Normalize is SASLprep,
+    // applied when the client was made.
     Digest salted{};
     if (PKCS5_PBKDF2_HMAC(password_.data(), static_cast<int>(password_.size()), salt->data(), static_cast<int>(salt->size()),
                           iterations, EVP_sha256(), static_cast<int>(salted.size()), salted.data()) != 1)

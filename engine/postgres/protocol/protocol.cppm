@@ -4,4 +4,5 @@ export module keel.postgres.protocol;
 export import :frontend;
 export import :backend;
 export import :authentication;
+export import :saslprep;
 export import :sql_text;
