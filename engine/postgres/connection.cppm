@@ -1129,14 +1129,24 @@ private:
     using Reply::Reply;
     void on_message(const proto::Frame& frame) override {
       switch (frame.type) {
-        case '1': case '3': case 'n': break;
+        case '1': case '3': break;
         case 't': prepared.parameter_types = proto::parse_parameter_description(frame.body).type_oids; break;
-        case 'T': prepared.fields = proto::parse_row_description(frame.body).fields; break;
+        case 'n': described = true; break;
+        case 'T':
+          prepared.fields = proto::parse_row_description(frame.body).fields;
+          described = true;
+          break;
         case 'E': note_error(frame); break;
         default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server preparing a statement");
       }
     }
+    // Ended by Flush, not Sync (the unnamed statement): the caller resumes once the statement is described,
+    // or failed, with no ReadyForQuery yet. Nothing may stand in for it: only its caller sends the Sync.
+    bool caller_may_resume() const override { return done || (flushed && (described || error)); }
+    bool may_be_abandoned() const override { return !flushed; }
     Prepared prepared;
+    bool flushed = false;
+    bool described = false;
   };
 
   // Bind + Execute (one or more) + Sync: rows go to the sink, or into Records, as they arrive.
@@ -1919,10 +1929,26 @@ private:
     write_pending_closes(out);
     proto::write_parse(out, name, sql, types);
     proto::write_describe(out, proto::Target::statement, name);
-    proto::write_sync(out);
+    // The unnamed statement is described and then bound with no Sync between (Flush asks for the description):
+    // behind PgBouncer in transaction pooling, a Sync lets the server connection go to another client, whose
+    // own unnamed statement the Bind would then run.
+    reply->flushed = name.empty();
+    if (reply->flushed) proto::write_flush(out);
+    else proto::write_sync(out);
     pipeline_->queue(reply);
     if (!pipeline_->flush_now()) co_await pipeline_->flush();
     co_await pipeline_->wait(*reply, deadline);
+    if (reply->flushed && !reply->done) {
+      if (reply->described && !reply->error) {
+        pipeline_->finish_unsynced_head(*reply);  // the Bind that follows ends the exchange with its Sync
+      } else {
+        // The server skips everything up to a Sync after an error: send it, and read to its ReadyForQuery.
+        reply->flushed = false;
+        proto::write_sync(pipeline_->out());
+        if (!pipeline_->flush_now()) co_await pipeline_->flush();
+        co_await pipeline_->wait(*reply, deadline);
+      }
+    }
     reply->rethrow();
     reply->prepared.name = std::move(name);
     co_return std::move(reply->prepared);

@@ -1,5 +1,5 @@
-// The engine the suite runs on, chosen by KEEL_TEST_ENGINE: sqlite-memory, sqlite-file (and, with the
-// PostgreSQL engine, postgres). Included after `import keel;`.
+// The engine the suite runs on, chosen by KEEL_TEST_ENGINE: sqlite-memory, sqlite-file, postgres, and
+// postgres-pgbouncer (PostgreSQL behind PgBouncer in transaction pooling). Included after `import keel;`.
 #pragma once
 #include <chrono>
 #include <cstdlib>
@@ -16,6 +16,16 @@ namespace keel_test {
 inline std::string engine_kind() {
   const char* kind = std::getenv("KEEL_TEST_ENGINE");
   return kind && *kind ? kind : "sqlite-memory";
+}
+
+// A value from a fixture's env file: variable names the fixture's directory, file is in it.
+inline std::string env_file_value(const char* variable, const std::string& file, const std::string& key) {
+  const char* dir = std::getenv(variable);
+  if (!dir) throw std::runtime_error("KEEL_TEST_ENGINE=" + engine_kind() + " needs " + variable + " (the CTest fixture sets it)");
+  std::ifstream env(std::string(dir) + "/" + file);
+  for (std::string line; std::getline(env, line);)
+    if (line.starts_with(key + "=")) return line.substr(key.size() + 1);
+  throw std::runtime_error(std::string(dir) + "/" + file + " does not say " + key);
 }
 
 // Options that every engine has, set the same way on each.
@@ -42,12 +52,7 @@ inline std::shared_ptr<keel::Engine> make_engine(const EngineTuning& tuning = {}
   if (kind == "postgres") {
     // The private cluster of the CTest fixture (tests/postgres/cluster); each engine gets a schema of its own,
     // dropped with it.
-    const char* dir = std::getenv("KEEL_PG_CLUSTER");
-    if (!dir) throw std::runtime_error("KEEL_TEST_ENGINE=postgres needs KEEL_PG_CLUSTER (the CTest fixture sets it)");
-    std::ifstream env(std::string(dir) + "/cluster.env");
-    std::string port;
-    for (std::string line; std::getline(env, line);)
-      if (line.starts_with("KEEL_PG_PORT=")) port = line.substr(13);
+    const std::string port = env_file_value("KEEL_PG_CLUSTER", "cluster.env", "KEEL_PG_PORT");
     static int next = 0;
     const std::string schema = "suite_" + std::to_string(::getpid()) + "_" + std::to_string(next++);
     const std::string dsn = "host=127.0.0.1 port=" + port + " user=keel_trust dbname=keel_test sslmode=disable " +
@@ -62,6 +67,31 @@ inline std::shared_ptr<keel::Engine> make_engine(const EngineTuning& tuning = {}
       } catch (...) {
       }
       delete e;
+    });
+  }
+  if (kind == "postgres-pgbouncer") {
+    // PgBouncer (tests/postgres/pgbouncer) in transaction pooling: a session's settings do not follow its
+    // transactions from one server connection to the next, so each engine gets a database of its own (made on
+    // the cluster itself) instead of a search_path; and named statements would not either, so none are made.
+    const std::string cluster_port = env_file_value("KEEL_PG_CLUSTER", "cluster.env", "KEEL_PG_PORT");
+    const std::string bouncer_port = env_file_value("KEEL_PGBOUNCER", "pgbouncer.env", "KEEL_PGBOUNCER_PORT");
+    static auto* const cluster = new keel::PostgresEngine(keel::PostgresOptions{  // kept to the end
+        .dsn = "host=127.0.0.1 port=" + cluster_port + " user=keel_trust dbname=keel_test sslmode=disable",
+        .max_connections = 1});
+    static int next = 0;
+    const std::string database = "suite_" + std::to_string(::getpid()) + "_" + std::to_string(next++);
+    cluster->run_sync(keel::RawQuery("CREATE DATABASE " + database + " STRATEGY = FILE_COPY", {}));
+    keel::PostgresOptions options{.dsn = "host=127.0.0.1 port=" + bouncer_port + " user=keel_trust dbname=" + database +
+                                         " sslmode=disable"};
+    options.connection.statement_cache_size = 0;  // unnamed statements only
+    if (tuning.command_timeout) options.command_timeout = *tuning.command_timeout;
+    auto* engine = new keel::PostgresEngine(std::move(options));
+    return std::shared_ptr<keel::Engine>(engine, [database](keel::Engine* e) {
+      delete e;
+      try {  // FORCE: PgBouncer keeps its server connections to the database open
+        cluster->run_sync(keel::RawQuery("DROP DATABASE " + database + " WITH (FORCE)", {}));
+      } catch (...) {
+      }
     });
   }
   throw std::runtime_error("unknown KEEL_TEST_ENGINE: " + kind);

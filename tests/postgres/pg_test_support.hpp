@@ -33,7 +33,7 @@ const std::map<std::string, std::string>& cluster() {
   return values;
 }
 
-std::string dsn(const std::string& user, const std::string& extra = "") {
+[[maybe_unused]] std::string dsn(const std::string& user, const std::string& extra = "") {
   const auto& c = cluster();
   return "host=127.0.0.1 port=" + c.at("KEEL_PG_PORT") + " dbname=keel_test user=" + user +
          " passfile=/nonexistent sslrootcert=/nonexistent " + extra;
