@@ -662,7 +662,7 @@ template <Expression E>
 auto count(const E& e) {
   return Aggregate<AggregateKind::count, E>{{}, e};
 }
-/// sum(e) of numbers: int64 for integers, double otherwise (cast so on PostgreSQL); NULL over no rows.
+/// sum(e) of numbers: int64 for integers (cast so on PostgreSQL), double otherwise; NULL over no rows.
 template <Expression E>
 auto sum(const E& e) {
   static_assert(is_numeric(category_v<typename E::value_type>), "keel::sum takes a number");

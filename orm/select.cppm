@@ -204,8 +204,10 @@ struct is_select<Select<P, F, J, W, O, G, S>> : std::true_type {};
 template <class Projection, class From, class Joins, class Where, class Order, class Group, SelectFlags Flags>
 class Select : public Runnable<Select<Projection, From, Joins, Where, Order, Group, Flags>> {
 public:
-  using tables = concat_t<type_list<From>, typename join_targets<Joins>::all>;  ///< the tables it reads: FROM's, then the joined ones
-  using nullable_tables = typename join_targets<Joins>::nullable;  ///< the LEFT JOINed tables, whose columns decode into std::optional
+  /// The tables it reads: FROM's, then the joined ones.
+  using tables = concat_t<type_list<From>, typename join_targets<Joins>::all>;
+  /// The LEFT JOINed tables, whose columns decode into std::optional.
+  using nullable_tables = typename join_targets<Joins>::nullable;
   /// What a row decodes into: the struct, a tuple of the chosen expressions, one value, or the count or EXISTS.
   using element_type = typename decltype([] {
     if constexpr (std::same_as<Projection, CountRows>) return std::type_identity<std::int64_t>{};

@@ -82,10 +82,11 @@ struct table_traits {
                 "bits signed, float, double, std::string, keel::Blob, keel::Column<...>, keel::ForeignKey<...>, or "
                 "std::optional of one of these");
 
-  static constexpr std::string_view name = table_name_of<T>();  ///< the table's name
+  static constexpr std::string_view name = table_name_of<T>();             ///< the table's name
   static constexpr std::size_t column_count = reflection::field_count<T>;  ///< the number of columns
-  static constexpr auto column_names = reflection::field_names<T>;  ///< the columns' names, in order
-  static constexpr std::size_t primary_key = primary_key_index<T>();  ///< the primary key's column index; column_count when there is none
+  static constexpr auto column_names = reflection::field_names<T>;         ///< the columns' names, in order
+  /// The primary key's column index; column_count when there is none.
+  static constexpr std::size_t primary_key = primary_key_index<T>();
   static constexpr bool has_primary_key = primary_key < column_count;  ///< whether it has a primary key
 
   /// The type of member I.

@@ -21,7 +21,8 @@ public:
 /// When a CircuitBreaker opens, and for how long.
 struct CircuitBreakerOptions {
   std::size_t failure_threshold = 5;  ///< 0: never opens
-  std::chrono::steady_clock::duration cool_down = std::chrono::seconds(30);  ///< how long it stays open before it lets a trial batch through
+  /// How long it stays open before it lets a trial batch through.
+  std::chrono::steady_clock::duration cool_down = std::chrono::seconds(30);
   /// The clock it reads; tests give a fake one.
   std::function<std::chrono::steady_clock::time_point()> clock = [] { return std::chrono::steady_clock::now(); };
 };

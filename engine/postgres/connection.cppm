@@ -1011,7 +1011,7 @@ public:
   // ---- Status.
   /// The process id of the server's backend for this session.
   int server_pid() const noexcept { return pipeline_->key.process_id; }
-  /// The server's settings as the session reported them (ParameterStatus), and those it was asked for.
+  /// The server's settings as it reported them (ParameterStatus), and the few the connection asked it for.
   const std::map<std::string, std::string>& settings() const noexcept { return settings_; }
   /// One of settings(); empty when it is not known.
   std::string setting(const std::string& name) const {
