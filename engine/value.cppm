@@ -166,7 +166,7 @@ struct FromCell<Blob> {
   }
 };
 
-/// Encoding a type of your own as a bound value: specialize keel::ToValue<T> with
+/// Encoding a type of your own as a bound value. Specialize keel::ToValue<T> with
 ///
 ///     static keel::Value encode(const T&);
 ///
