@@ -25,15 +25,18 @@ export namespace keel {
 
 class Engine;
 
+/// Whether T, without const and reference, is a Query.
 template <class T>
 inline constexpr bool is_query_v = Query<std::remove_cvref_t<T>>;
 
-// A handle: copies share one queue, which each run takes and leaves empty.
+/// An atomic run: queries queued, then run in one transaction, all or nothing (see Engine::atomic).
+/// A handle: copies share one queue, which each run takes and leaves empty.
 class Atomic {
 public:
+  /// An empty queue on `engine`; Engine::atomic() makes one.
   explicit Atomic(Engine& engine);
 
-  // Returns the handle (sharing this queue), so that the result of add can be awaited directly.
+  /// Returns the handle (sharing this queue), so that the result of add can be awaited directly.
   template <class... Queries>
   Atomic add(Queries&&... queries) {
     static_assert((is_query_v<Queries> && ...),
@@ -45,15 +48,17 @@ public:
     return *this;
   }
 
+  /// The number of statements queued.
   std::size_t size() const noexcept { return state_->queue.size(); }
 
-  // Runs the queued queries in one transaction (joining the one in scope, if any). The queue is empty
-  // afterwards, whether the run succeeded or not.
+  /// Runs the queued queries in one transaction (joining the one in scope, if any). The queue is empty
+  /// afterwards, whether the run succeeded or not.
   asio::awaitable<void> run() { return run_queue(state_); }  // the coroutine holds the state, not `this`
+  /// run() to completion on the calling thread's private event loop.
   void run_sync();
 
-  // Makes the atomic an Asio asynchronous operation: `co_await atomic` runs it, and so does any other
-  // completion token (a callback taking std::exception_ptr, asio::use_future, ...).
+  /// Makes the atomic an Asio asynchronous operation: `co_await atomic` runs it, and so does any other
+  /// completion token (a callback taking std::exception_ptr, asio::use_future, ...).
   template <asio::completion_token_for<void(std::exception_ptr)> CompletionToken>
   auto operator()(CompletionToken&& token) {
     return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(

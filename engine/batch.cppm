@@ -22,19 +22,22 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
+/// A query's rows in batches of at most batch_size, read through a cursor inside a transaction (see Engine::batch).
 template <Query Q>
 class Batches {
 public:
+  /// One batch: the query's result type, holding at most batch_size rows.
   using batch_type = typename Q::result_type;
 
-  Batches() = default;  // empty, for Asio's completion handlers; obtain batches from Engine::batch
+  Batches() = default;  ///< empty, for Asio's completion handlers; obtain batches from Engine::batch
 
+  /// Batches read through `cursor`; with `owns_transaction` they end `transaction` too. Engine::batch makes them.
   Batches(std::shared_ptr<TransactionState> transaction, bool owns_transaction, std::unique_ptr<Cursor> cursor,
           collector_t<Q> collector, std::size_t batch_size)
       : state_(std::make_unique<State>(State{std::move(transaction), owns_transaction, std::move(cursor),
                                              std::move(collector), batch_size})) {}
 
-  // The next batch, or nullopt when the rows have run out (the owned transaction is committed then).
+  /// The next batch, or nullopt when the rows have run out (the owned transaction is committed then).
   asio::awaitable<std::optional<batch_type>> next() {
     if (!state_) throw MisuseError("this Batches handle is empty");
     State& s = *state_;
@@ -68,7 +71,7 @@ public:
     co_return std::nullopt;
   }
 
-  // Stops early and commits the owned transaction.
+  /// Stops early and commits the owned transaction.
   asio::awaitable<void> finish() {
     if (!state_) co_return;
     State& s = *state_;
@@ -78,7 +81,9 @@ public:
     if (s.owns_transaction) co_await s.transaction->commit();
   }
 
+  /// next() to completion on the calling thread's private event loop.
   std::optional<batch_type> next_sync() { return keel::run_sync(next()); }
+  /// finish() to completion on the calling thread's private event loop.
   void finish_sync() { keel::run_sync(finish()); }
 
 private:

@@ -31,33 +31,38 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
+/// A transaction's body: callable with a Transaction&, or with nothing.
 template <class F>
 concept TransactionBody = std::invocable<F&, Transaction&> || std::invocable<F&>;
 
+/// Calls `body` with the transaction, or with nothing when it takes nothing.
 template <class F>
 auto invoke_body(F& body, Transaction& transaction) {
   if constexpr (std::invocable<F&, Transaction&>) return body(transaction);
   else return body();
 }
 
+/// What a transaction body returns: an awaitable of the transaction's result.
 template <class F>
 using body_result_t = decltype(invoke_body(std::declval<F&>(), std::declval<Transaction&>()));
 
+/// What queries run on. An engine lends connections and knows its dialect; transactions, atomic runs, batches,
+/// raw queries and the sync forms are built on that, the same for every engine.
 class Engine : public StatementRunner {
 public:
   ~Engine() override = default;
 
   Dialect dialect() const override = 0;
-  // The database's version, as it reports it ("3.40.1", "15.4").
+  /// The database's version, as it reports it ("3.40.1", "15.4").
   virtual asio::awaitable<std::string> version() = 0;
-  // Closes the engine's connections; connections in use close when they come back.
+  /// Closes the engine's connections; connections in use close when they come back.
   virtual asio::awaitable<void> close() = 0;
-  // Lends a connection for exclusive use. Low level: prefer queries, transactions and batches.
+  /// Lends a connection for exclusive use. Low level: prefer queries, transactions and batches.
   virtual asio::awaitable<ConnectionLease> acquire() = 0;
-  // A connection at once when one is idle, without waiting; an empty lease otherwise.
+  /// A connection at once when one is idle, without waiting; an empty lease otherwise.
   virtual ConnectionLease try_acquire() { return {}; }
 
-  // Runs a statement on this engine's transaction in scope, else on a connection of its own.
+  /// Runs a statement on this engine's transaction in scope, else on a connection of its own.
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
     if (auto transaction = find_transaction(frame_of(co_await asio::this_coro::executor), this))
       co_return co_await transaction->execute(statement, sink);
@@ -65,8 +70,8 @@ public:
                                          [&](Connection& c, RowSink* s) { return c.execute(statement, s); });
   }
 
-  // StatementRunner::execute_each on this engine's transaction in scope, else on a connection of its own (each run
-  // then commits by itself: prefer a transaction).
+  /// StatementRunner::execute_each on this engine's transaction in scope, else on a connection of its own (each run
+  /// then commits by itself: prefer a transaction).
   asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) override {
     if (auto transaction = find_transaction(frame_of(co_await asio::this_coro::executor), this))
       co_return co_await transaction->execute_each(statement, group_size, sink);
@@ -74,7 +79,7 @@ public:
         statement, sink, [&](Connection& c, RowSink* s) { return c.execute_each(statement, group_size, s); });
   }
 
-  // StatementRunner::insert_rows on this engine's transaction in scope, else on a connection of its own.
+  /// StatementRunner::insert_rows on this engine's transaction in scope, else on a connection of its own.
   asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target, RowSink* sink) override {
     if (auto transaction = find_transaction(frame_of(co_await asio::this_coro::executor), this))
       co_return co_await transaction->insert_rows(insert, target, sink);
@@ -87,10 +92,13 @@ public:
   //   auto bands = co_await keel::select<Band>().run(db.node("replica"));
   //   auto batches = co_await db.node("replica").batch(query, 100);
   // Add nodes before the engine is shared between threads.
+  /// Adds `engine` as the node `name`, replacing one of that name. Add nodes before the engine is shared between
+  /// threads.
   void add_node(std::string name, std::shared_ptr<Engine> engine) {
     if (!engine) throw MisuseError("keel: node '" + name + "' is an empty engine");
     nodes_.insert_or_assign(std::move(name), std::move(engine));
   }
+  /// The node named `name`; throws MisuseError when there is none.
   Engine& node(std::string_view name) const {
     if (auto found = nodes_.find(name); found != nodes_.end()) return *found->second;
     throw MisuseError("keel: this engine has no node named '" + std::string(name) + "'");
@@ -98,22 +106,26 @@ public:
 
   // ---- Query loggers: each statement this engine runs (in its transactions too), with its values, time,
   // rows and error. A logger that throws does not fail the statement.
+  /// Adds a logger that hears each statement this engine runs, in its transactions too; the id removes it.
   QueryLoggerId add_query_logger(QueryLogger logger) { return query_loggers_.add(std::move(logger)); }
+  /// Removes the logger `id` names.
   void remove_query_logger(QueryLoggerId id) { query_loggers_.remove(id); }
 
   // ---- Queries
+  /// Runs `query` on this engine: on its transaction in scope, else on a connection of its own.
   template <Query Q>
   asio::awaitable<typename Q::result_type> run(Q query) {
     return run_query(*this, std::move(query));
   }
+  /// Runs a raw query: `sql` with {} placeholders, each bound to the next argument.
   template <class... Args>
   asio::awaitable<Rows> raw(RawSql<std::type_identity_t<Args>...> sql, Args&&... args) {
     return run_query(*this, keel::raw<Args...>(sql, std::forward<Args>(args)...));
   }
 
   // ---- Transactions
-  // An explicit transaction: run queries on it with query.run(tx), then commit() or rollback(). It is not
-  // context-local; engine.transaction(body) is.
+  /// An explicit transaction: run queries on it with query.run(tx), then commit() or rollback(). It is not
+  /// context-local; engine.transaction(body) is.
   asio::awaitable<Transaction> begin(TransactionOptions options = {}) {
     ConnectionLease connection = co_await acquire();
     std::exception_ptr failure;
@@ -129,10 +141,10 @@ public:
     co_return Transaction(std::make_shared<TransactionState>(this, std::move(connection), &query_loggers_));
   }
 
-  // Runs body (taking Transaction& or nothing, returning an awaitable) in a transaction that every query
-  // it runs, directly or in coroutines it awaits, uses without being told. Commits when the body returns,
-  // rolls back when it throws. Inside another transaction on this engine it joins that one, or throws
-  // TransactionError when options.allow_nested is false.
+  /// Runs body (taking Transaction& or nothing, returning an awaitable) in a transaction that every query
+  /// it runs, directly or in coroutines it awaits, uses without being told. Commits when the body returns,
+  /// rolls back when it throws. Inside another transaction on this engine it joins that one, or throws
+  /// TransactionError when options.allow_nested is false.
   template <TransactionBody F>
   body_result_t<F> transaction(TransactionOptions options, F body) {
     using R = typename body_result_t<F>::value_type;
@@ -175,26 +187,30 @@ public:
     if (transaction.active()) co_await transaction.commit();  // unless the body ended it itself
     if constexpr (!std::is_void_v<R>) co_return std::move(*result);
   }
+  /// transaction(options, body) with the default options.
   template <TransactionBody F>
   body_result_t<F> transaction(F body) {
     return transaction(TransactionOptions{}, std::move(body));
   }
 
-  // This engine's transaction in scope of the calling coroutine, if any.
+  /// This engine's transaction in scope of the calling coroutine, if any.
   asio::awaitable<std::optional<Transaction>> current_transaction() {
     if (auto state = find_transaction(co_await current_frame(), this)) co_return Transaction(state);
     co_return std::nullopt;
   }
-  // Whether the calling coroutine is inside a transaction scope of this engine (Piccolo's transaction_exists).
+  /// Whether the calling coroutine is inside a transaction scope of this engine (Piccolo's transaction_exists).
   asio::awaitable<bool> transaction_exists() { co_return find_transaction(co_await current_frame(), this) != nullptr; }
 
-  // The version as major.minor: 15.4 for "15.4 (Debian 15.4-1)", 3.4 for SQLite's "3.40.1" (Piccolo's
-  // get_version); 0 when the text does not start with a number.
+  /// The version as major.minor: 15.4 for "15.4 (Debian 15.4-1)", 3.4 for SQLite's "3.40.1" (Piccolo's
+  /// get_version); 0 when the text does not start with a number.
   asio::awaitable<double> version_number() { co_return major_minor(co_await version()); }
 
   // ---- Atomic runs and batches
+  /// An atomic run on this engine: queries queued with add(), then run in one transaction.
   Atomic atomic() { return Atomic(*this); }
 
+  /// The rows of `query` in batches of at most `batch_size`, read through a cursor in a transaction: this engine's
+  /// transaction in scope, else one of their own (read-only for a query that only reads).
   template <Query Q>
   asio::awaitable<Batches<Q>> batch(Q query, std::size_t batch_size) {
     if (batch_size == 0) throw MisuseError("batch_size must be at least 1");
@@ -208,24 +224,30 @@ public:
 
   // ---- Sync forms: each runs its async form on a private event loop on the calling thread. Calling one
   // on a thread that runs an event loop throws SyncCallInEventLoopError.
+  /// version() to completion on the calling thread's private event loop.
   std::string version_sync() { return keel::run_sync(version()); }
+  /// close() to completion on the calling thread's private event loop.
   void close_sync() { keel::run_sync(close()); }
+  /// run(query) to completion on the calling thread's private event loop.
   template <Query Q>
   typename Q::result_type run_sync(Q query) {
     return keel::run_sync(run(std::move(query)));
   }
+  /// raw(sql, args...) to completion on the calling thread's private event loop.
   template <class... Args>
   Rows raw_sync(RawSql<std::type_identity_t<Args>...> sql, Args&&... args) {
     return keel::run_sync(run_query(*this, keel::raw<Args...>(sql, std::forward<Args>(args)...)));
   }
+  /// begin(options) to completion on the calling thread's private event loop.
   Transaction begin_sync(TransactionOptions options = {}) { return keel::run_sync(begin(options)); }
+  /// batch(query, batch_size) to completion on the calling thread's private event loop.
   template <Query Q>
   Batches<Q> batch_sync(Q query, std::size_t batch_size) {
     return keel::run_sync(batch(std::move(query), batch_size));
   }
 
-  // body(Transaction&) or body() runs synchronously on this thread; the sync calls it makes (query.run_sync(),
-  // engine.run_sync(...)) use the transaction.
+  /// body(Transaction&) or body() runs synchronously on this thread; the sync calls it makes (query.run_sync(),
+  /// engine.run_sync(...)) use the transaction.
   template <class F>
     requires std::invocable<F&, Transaction&> || std::invocable<F&>
   auto transaction_sync(TransactionOptions options, F body) {
@@ -251,6 +273,7 @@ public:
       throw;
     }
   }
+  /// transaction_sync(options, body) with the default options.
   template <class F>
     requires std::invocable<F&, Transaction&> || std::invocable<F&>
   auto transaction_sync(F body) {
@@ -312,7 +335,7 @@ private:
   }
 };
 
-// Installs the engine that queries run on when no engine is named and no transaction is in scope.
+/// Installs the engine that queries run on when no engine is named and no transaction is in scope.
 inline void set_default_engine(std::shared_ptr<Engine> engine) { default_runner_slot() = std::move(engine); }
 
 // ---- Atomic's members that need the Engine (not inline: in a module they are emitted here, once).

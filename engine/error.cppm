@@ -9,103 +9,122 @@ export module keel.engine:error;
 
 export namespace keel {
 
+/// The base of every error keel throws.
 class Error : public std::runtime_error {
 public:
   using std::runtime_error::runtime_error;
 };
 
 // ---- Client errors: detected by keel, not reported by a database.
+/// An error that keel itself detects, not one a database reports.
 class ClientError : public Error {
 public:
   using Error::Error;
 };
-class ConnectionError : public ClientError {  // cannot connect, or the connection was lost
+/// cannot connect, or the connection was lost
+class ConnectionError : public ClientError {
 public:
   using ClientError::ClientError;
 };
-// A COMMIT was sent but its answer never came (the connection was lost, or the server fell silent past the
-// grace): the transaction may or may not have committed. Retrying blindly may apply it twice; look first.
+/// A COMMIT was sent but its answer never came (the connection was lost, or the server fell silent past the
+/// grace): the transaction may or may not have committed. Retrying blindly may apply it twice; look first.
 class CommitOutcomeUnknown : public ConnectionError {
 public:
   using ConnectionError::ConnectionError;
 };
+/// A time limit ran out: connecting, waiting for a pooled connection, or a statement's command timeout.
 class TimeoutError : public ClientError {
 public:
   using ClientError::ClientError;
 };
-// The caller stopped waiting: an Asio cancellation (a cancellation slot's signal) reached a running statement.
-// The statement was stopped (on the server, or by interrupting SQLite), and the connection is usable.
+/// The caller stopped waiting: an Asio cancellation (a cancellation slot's signal) reached a running statement.
+/// The statement was stopped (on the server, or by interrupting SQLite), and the connection is usable.
 class CanceledError : public ClientError {
 public:
   using ClientError::ClientError;
 };
-class ProtocolError : public ClientError {  // the peer broke the protocol
+/// the peer broke the protocol
+class ProtocolError : public ClientError {
 public:
   using ClientError::ClientError;
 };
-class MisuseError : public ClientError {  // the API was used in a way it does not allow
+/// the API was used in a way it does not allow
+class MisuseError : public ClientError {
 public:
   using ClientError::ClientError;
 };
-class TransactionError : public MisuseError {  // nesting refused, or a finished transaction used
+/// nesting refused, or a finished transaction used
+class TransactionError : public MisuseError {
 public:
   using MisuseError::MisuseError;
 };
+/// A name that keel would write into SQL (a savepoint's) is not a plain identifier.
 class InvalidIdentifierError : public MisuseError {
 public:
   using MisuseError::MisuseError;
 };
+/// A sync call was made on a thread that runs an event loop, which it would block.
 class SyncCallInEventLoopError : public MisuseError {
 public:
   using MisuseError::MisuseError;
 };
-// Reading a value as a type it cannot be read as.
+/// Reading a value as a type it cannot be read as.
 class ValueError : public ClientError {
 public:
   using ClientError::ClientError;
 };
-class NullValueError : public ValueError {  // NULL read into a type that cannot hold it
+/// NULL read into a type that cannot hold it
+class NullValueError : public ValueError {
 public:
   using ValueError::ValueError;
 };
+/// A cell holds a kind of value that the requested type cannot be read from.
 class TypeMismatchError : public ValueError {
 public:
   using ValueError::ValueError;
 };
+/// A value does not fit the type it is bound or read as (an integer out of range, say).
 class ValueOutOfRangeError : public ValueError {
 public:
   using ValueError::ValueError;
 };
+/// A row has no column of the name or index asked for.
 class ColumnNotFoundError : public ValueError {
 public:
   using ValueError::ValueError;
 };
 
 // ---- Database errors: reported by the database, with its diagnostics.
+/// A database's diagnostics, as PostgreSQL's ErrorResponse fields name them; SQLite fills what it has.
 struct ErrorFields {
-  std::string severity;  // ERROR, FATAL, PANIC (PostgreSQL); ERROR for SQLite
-  std::string sqlstate;  // five characters; SQLite's codes are mapped onto PostgreSQL's meanings
-  std::string message;
-  std::string detail;
-  std::string hint;
-  std::optional<int> position;
-  std::string where;
-  std::string schema;
-  std::string table;
-  std::string column;
-  std::string data_type;
-  std::string constraint;
-  // The server function that raised the error (PostgreSQL's R field). Never translated, unlike the message, so
-  // decisions that the SQLSTATE alone cannot make look here.
+  std::string severity;         ///< ERROR, FATAL, PANIC (PostgreSQL); ERROR for SQLite
+  std::string sqlstate;         ///< five characters; SQLite's codes are mapped onto PostgreSQL's meanings
+  std::string message;          ///< the primary message
+  std::string detail;           ///< more about the error, if the server gives it
+  std::string hint;             ///< a suggestion, if the server gives one
+  std::optional<int> position;  ///< where in the statement's text the error is (1-based, in characters)
+  std::string where;            ///< the context the error arose in (a function's call stack, say)
+  std::string schema;           ///< the schema of the object concerned
+  std::string table;            ///< the table concerned
+  std::string column;           ///< the column concerned
+  std::string data_type;        ///< the data type concerned
+  std::string constraint;       ///< the constraint concerned
+  /// The server function that raised the error (PostgreSQL's R field). Never translated, unlike the message, so
+  /// decisions that the SQLSTATE alone cannot make look here.
   std::string routine;
-  int native_code = 0;  // the engine's own code (SQLite's extended result code); 0 when there is none
+  int native_code = 0;  ///< the engine's own code (SQLite's extended result code); 0 when there is none
 };
 
+/// An error the database reported, with its diagnostics and SQLSTATE.
 class DatabaseError : public Error {
 public:
+  /// An error with these diagnostics; its what() gives the message, SQLSTATE, detail and hint.
   explicit DatabaseError(ErrorFields fields) : Error(describe(fields)), fields_(std::move(fields)) {}
+  /// All the diagnostics.
   const ErrorFields& fields() const noexcept { return fields_; }
+  /// The five-character SQLSTATE.
   const std::string& sqlstate() const noexcept { return fields_.sqlstate; }
+  /// The server's primary message, without the rest of what().
   const std::string& server_message() const noexcept { return fields_.message; }
 
 private:
@@ -125,41 +144,41 @@ private:
   public:                               \
     using Base::Base;                   \
   }
-KEEL_DATABASE_ERROR(IntegrityConstraintViolation, DatabaseError);  // class 23
-KEEL_DATABASE_ERROR(UniqueViolation, IntegrityConstraintViolation);        // 23505
-KEEL_DATABASE_ERROR(NotNullViolation, IntegrityConstraintViolation);       // 23502
-KEEL_DATABASE_ERROR(ForeignKeyViolation, IntegrityConstraintViolation);    // 23503
-KEEL_DATABASE_ERROR(CheckViolation, IntegrityConstraintViolation);         // 23514
-KEEL_DATABASE_ERROR(TransactionRollbackError, DatabaseError);      // class 40
-KEEL_DATABASE_ERROR(SerializationFailure, TransactionRollbackError);       // 40001
-KEEL_DATABASE_ERROR(DeadlockDetected, TransactionRollbackError);           // 40P01
-KEEL_DATABASE_ERROR(SyntaxErrorOrAccessRuleViolation, DatabaseError);  // class 42
-KEEL_DATABASE_ERROR(SyntaxError, SyntaxErrorOrAccessRuleViolation);        // 42601
-KEEL_DATABASE_ERROR(UndefinedTable, SyntaxErrorOrAccessRuleViolation);     // 42P01
-KEEL_DATABASE_ERROR(UndefinedColumn, SyntaxErrorOrAccessRuleViolation);    // 42703
-KEEL_DATABASE_ERROR(InsufficientPrivilege, SyntaxErrorOrAccessRuleViolation);  // 42501
-KEEL_DATABASE_ERROR(DuplicateTable, SyntaxErrorOrAccessRuleViolation);     // 42P07
-KEEL_DATABASE_ERROR(DatatypeMismatch, SyntaxErrorOrAccessRuleViolation);   // 42804
-KEEL_DATABASE_ERROR(InvalidAuthorization, DatabaseError);          // class 28
-KEEL_DATABASE_ERROR(InvalidPassword, InvalidAuthorization);                // 28P01
-KEEL_DATABASE_ERROR(ObjectNotInPrerequisiteState, DatabaseError);  // class 55
-KEEL_DATABASE_ERROR(LockNotAvailable, ObjectNotInPrerequisiteState);       // 55P03: SQLite's busy/locked
-KEEL_DATABASE_ERROR(OperatorIntervention, DatabaseError);          // class 57
-KEEL_DATABASE_ERROR(QueryCanceled, OperatorIntervention);                  // 57014
-KEEL_DATABASE_ERROR(AdminShutdown, OperatorIntervention);                  // 57P01: terminated by an administrator
-KEEL_DATABASE_ERROR(DataException, DatabaseError);                 // class 22
-KEEL_DATABASE_ERROR(InvalidTransactionState, DatabaseError);       // class 25
-// 25P02: an earlier statement failed, so the database aborted the transaction; its COMMIT rolled back instead.
+KEEL_DATABASE_ERROR(IntegrityConstraintViolation, DatabaseError);  ///< class 23
+KEEL_DATABASE_ERROR(UniqueViolation, IntegrityConstraintViolation);        ///< 23505
+KEEL_DATABASE_ERROR(NotNullViolation, IntegrityConstraintViolation);       ///< 23502
+KEEL_DATABASE_ERROR(ForeignKeyViolation, IntegrityConstraintViolation);    ///< 23503
+KEEL_DATABASE_ERROR(CheckViolation, IntegrityConstraintViolation);         ///< 23514
+KEEL_DATABASE_ERROR(TransactionRollbackError, DatabaseError);      ///< class 40
+KEEL_DATABASE_ERROR(SerializationFailure, TransactionRollbackError);       ///< 40001
+KEEL_DATABASE_ERROR(DeadlockDetected, TransactionRollbackError);           ///< 40P01
+KEEL_DATABASE_ERROR(SyntaxErrorOrAccessRuleViolation, DatabaseError);  ///< class 42
+KEEL_DATABASE_ERROR(SyntaxError, SyntaxErrorOrAccessRuleViolation);        ///< 42601
+KEEL_DATABASE_ERROR(UndefinedTable, SyntaxErrorOrAccessRuleViolation);     ///< 42P01
+KEEL_DATABASE_ERROR(UndefinedColumn, SyntaxErrorOrAccessRuleViolation);    ///< 42703
+KEEL_DATABASE_ERROR(InsufficientPrivilege, SyntaxErrorOrAccessRuleViolation);  ///< 42501
+KEEL_DATABASE_ERROR(DuplicateTable, SyntaxErrorOrAccessRuleViolation);     ///< 42P07
+KEEL_DATABASE_ERROR(DatatypeMismatch, SyntaxErrorOrAccessRuleViolation);   ///< 42804
+KEEL_DATABASE_ERROR(InvalidAuthorization, DatabaseError);          ///< class 28
+KEEL_DATABASE_ERROR(InvalidPassword, InvalidAuthorization);                ///< 28P01
+KEEL_DATABASE_ERROR(ObjectNotInPrerequisiteState, DatabaseError);  ///< class 55
+KEEL_DATABASE_ERROR(LockNotAvailable, ObjectNotInPrerequisiteState);       ///< 55P03: SQLite's busy/locked
+KEEL_DATABASE_ERROR(OperatorIntervention, DatabaseError);          ///< class 57
+KEEL_DATABASE_ERROR(QueryCanceled, OperatorIntervention);                  ///< 57014
+KEEL_DATABASE_ERROR(AdminShutdown, OperatorIntervention);                  ///< 57P01: terminated by an administrator
+KEEL_DATABASE_ERROR(DataException, DatabaseError);                 ///< class 22
+KEEL_DATABASE_ERROR(InvalidTransactionState, DatabaseError);       ///< class 25
+/// 25P02: an earlier statement failed, so the database aborted the transaction; its COMMIT rolled back instead.
 KEEL_DATABASE_ERROR(TransactionAborted, InvalidTransactionState);
-KEEL_DATABASE_ERROR(ReadOnlySqlTransaction, InvalidTransactionState);  // 25006: a write on a standby or read-only transaction
-KEEL_DATABASE_ERROR(InvalidSavepoint, DatabaseError);              // class 3B: no such savepoint (3B001)
-KEEL_DATABASE_ERROR(InsufficientResources, DatabaseError);         // class 53
-KEEL_DATABASE_ERROR(ProgramLimitExceeded, DatabaseError);          // class 54
-KEEL_DATABASE_ERROR(InternalError, DatabaseError);                 // class XX
-KEEL_DATABASE_ERROR(FeatureNotSupported, DatabaseError);           // class 0A
+KEEL_DATABASE_ERROR(ReadOnlySqlTransaction, InvalidTransactionState);  ///< 25006: a write on a standby or read-only transaction
+KEEL_DATABASE_ERROR(InvalidSavepoint, DatabaseError);              ///< class 3B: no such savepoint (3B001)
+KEEL_DATABASE_ERROR(InsufficientResources, DatabaseError);         ///< class 53
+KEEL_DATABASE_ERROR(ProgramLimitExceeded, DatabaseError);          ///< class 54
+KEEL_DATABASE_ERROR(InternalError, DatabaseError);                 ///< class XX
+KEEL_DATABASE_ERROR(FeatureNotSupported, DatabaseError);           ///< class 0A
 #undef KEEL_DATABASE_ERROR
 
-// Throws the most specific class for the fields' SQLSTATE: the exact condition, else its class, else DatabaseError.
+/// Throws the most specific class for the fields' SQLSTATE: the exact condition, else its class, else DatabaseError.
 [[noreturn]] inline void throw_database_error(ErrorFields fields) {
   const std::string_view state = fields.sqlstate;
   if (state == "23505") throw UniqueViolation(std::move(fields));
@@ -197,8 +216,8 @@ KEEL_DATABASE_ERROR(FeatureNotSupported, DatabaseError);           // class 0A
   throw DatabaseError(std::move(fields));
 }
 
-// A COMMIT that the database answered by rolling back (PostgreSQL's ROLLBACK reply, or SQLite's transaction
-// already ended by an error): nothing in the transaction was saved, and the caller must hear it.
+/// A COMMIT that the database answered by rolling back (PostgreSQL's ROLLBACK reply, or SQLite's transaction
+/// already ended by an error): nothing in the transaction was saved, and the caller must hear it.
 [[noreturn]] inline void throw_commit_rolled_back() {
   ErrorFields fields;
   fields.severity = "ERROR";

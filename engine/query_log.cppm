@@ -30,20 +30,21 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
-// What a query logger hears of one statement.
+/// What a query logger hears of one statement.
 struct LoggedStatement {
-  std::string_view sql;
-  std::span<const Value> params;
-  std::chrono::nanoseconds elapsed{};
-  std::uint64_t rows = 0;           // rows the statement returned
-  std::uint64_t rows_affected = 0;  // rows it inserted, updated or deleted
-  std::exception_ptr error;         // what it threw; null when it succeeded
+  std::string_view sql;                ///< the statement's text
+  std::span<const Value> params;       ///< its bound values
+  std::chrono::nanoseconds elapsed{};  ///< how long it ran
+  std::uint64_t rows = 0;              ///< rows the statement returned
+  std::uint64_t rows_affected = 0;     ///< rows it inserted, updated or deleted
+  std::exception_ptr error;            ///< what it threw; null when it succeeded
 };
 
+/// A query logger: called once for each statement, after it ran (see Engine::add_query_logger).
 using QueryLogger = std::function<void(const LoggedStatement&)>;
 
-// A value as a log line shows it: NULL, true, 42, 2.5, 'text' (quotes doubled), \x0aff for a blob (its first
-// 32 bytes, then "...").
+/// A value as a log line shows it: NULL, true, 42, 2.5, 'text' (quotes doubled), \\x0aff for a blob (its first
+/// 32 bytes, then "...").
 inline std::string describe(const Value& value) {
   switch (value.kind()) {
     case ValueKind::null: return "NULL";
@@ -60,10 +61,11 @@ inline std::string describe(const Value& value) {
     }
   }
 }
+/// Names a logger added, for its removal.
 using QueryLoggerId = std::uint64_t;
 
-// A logger that prints to std::clog, as Piccolo's log_queries and log_responses print: the statement and its
-// values, and what came back (rows, rows changed, or the error) with the time it took.
+/// A logger that prints to std::clog, as Piccolo's log_queries and log_responses print: the statement and its
+/// values, and what came back (rows, rows changed, or the error) with the time it took.
 inline QueryLogger printing_logger(bool queries = true, bool responses = true) {
   return [queries, responses](const LoggedStatement& s) {
     std::string line;
@@ -91,8 +93,10 @@ inline QueryLogger printing_logger(bool queries = true, bool responses = true) {
   };
 }
 
+/// An engine's query loggers. Adding and removing copy the list, so that a statement reads it without waiting.
 class QueryLoggers {
 public:
+  /// Adds a logger; the id removes it.
   QueryLoggerId add(QueryLogger logger) {
     std::lock_guard lock(mutex_);
     auto next = std::make_shared<Entries>(*entries_);
@@ -101,6 +105,7 @@ public:
     any_.store(true, std::memory_order_release);
     return last_id_;
   }
+  /// Removes the logger `id` names.
   void remove(QueryLoggerId id) {
     std::lock_guard lock(mutex_);
     auto next = std::make_shared<Entries>(*entries_);
@@ -109,10 +114,10 @@ public:
     entries_ = std::move(next);
   }
 
-  // Whether any logger listens: without one, statements need not pass through run().
+  /// Whether any logger listens: without one, statements need not pass through run().
   inline bool active() const noexcept { return any_.load(std::memory_order_acquire); }
 
-  // Runs `execute(sink)` (a statement on a connection) and tells the loggers about it.
+  /// Runs `execute(sink)` (a statement on a connection) and tells the loggers about it.
   template <class Execute>
   asio::awaitable<ExecResult> run(const Statement& statement, RowSink* sink, Execute execute) const {
     if (!any_.load(std::memory_order_acquire)) co_return co_await execute(sink);

@@ -27,24 +27,28 @@ void keel_raw_sql_has_a_lone_brace_escape_it_as_double_braces() {}
 
 export namespace keel {
 
-// .run() on the context (transaction in scope, else the default engine), .run(runner) on an engine or a
-// transaction, and the sync forms, for any query type that derives from it.
+/// .run() on the context (transaction in scope, else the default engine), .run(runner) on an engine or a
+/// transaction, and the sync forms, for any query type that derives from it.
 template <class Derived>
 class Runnable {
 public:
-  // Copies the query into the coroutine, so that the awaitable does not depend on the query object's life.
+  /// Runs the query on the transaction in scope, else on the default engine.
+  /// Copies the query into the coroutine, so that the awaitable does not depend on the query object's life.
   template <class D = Derived>
   asio::awaitable<typename D::result_type> run() const {
     return run_on_context(self());
   }
+  /// Runs the query on `runner`: an engine or a transaction.
   template <class D = Derived>
   asio::awaitable<typename D::result_type> run(StatementRunner& runner) const {
     return run_query(runner, self());
   }
+  /// run() to completion on the calling thread's private event loop (see keel::run_sync).
   template <class D = Derived>
   typename D::result_type run_sync() const {
     return keel::run_sync(run());
   }
+  /// run(runner) to completion on the calling thread's private event loop.
   template <class D = Derived>
   typename D::result_type run_sync(StatementRunner& runner) const {
     return keel::run_sync(run(runner));
@@ -59,9 +63,10 @@ private:
   }
 };
 
-// A literal SQL text whose {} placeholders match the number of arguments, checked at compile time.
+/// A literal SQL text whose {} placeholders match the number of arguments, checked at compile time.
 template <class... Args>
 struct RawSql {
+  /// From a literal text; a placeholder count other than the arguments' fails to compile.
   template <class Text>
     requires std::is_convertible_v<const Text&, std::string_view>
   consteval RawSql(const Text& text) : text(text) {
@@ -69,14 +74,16 @@ struct RawSql {
     if (count < 0) keel_raw_sql_has_a_lone_brace_escape_it_as_double_braces();
     if (count != static_cast<int>(sizeof...(Args))) keel_raw_sql_has_a_different_number_of_placeholders_than_arguments();
   }
-  std::string_view text;
+  std::string_view text;  ///< the text, with its {} placeholders
 };
 
+/// A raw query: SQL text with dialect-neutral {} placeholders and the values bound to them, giving Rows.
 class RawQuery : public Runnable<RawQuery> {
 public:
+  /// Rows, with what the statement did.
   using result_type = Rows;
 
-  // A text built at run time: the placeholder count is checked here, and a mismatch throws MisuseError.
+  /// A text built at run time: the placeholder count is checked here, and a mismatch throws MisuseError.
   RawQuery(std::string text, std::vector<Value> params) : text_(std::move(text)), params_(std::move(params)) {
     const int count = count_placeholders(text_);
     if (count < 0) throw MisuseError("raw SQL has a lone brace; write {{ or }} for a literal brace: " + text_);
@@ -85,8 +92,11 @@ public:
                         std::to_string(params_.size()) + " values were given: " + text_);
   }
 
+  /// The statement in `dialect`: each {} becomes the dialect's next placeholder.
   Statement statement(Dialect dialect) const { return Statement(render_placeholders(text_, dialect), params_); }
+  /// Collects the rows into Rows.
   RowsCollector collector() const { return {}; }
+  /// The text with its {} placeholders.
   const std::string& text() const noexcept { return text_; }
 
 private:
@@ -99,6 +109,7 @@ private:
   std::vector<Value> params_;
 };
 
+/// A raw query: `sql` with {} placeholders ({{ and }} for braces), each bound to the next argument in order.
 template <class... Args>
 RawQuery raw(RawSql<std::type_identity_t<Args>...> sql, Args&&... args) {
   static_assert((Bindable<Args> && ...),

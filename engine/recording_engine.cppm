@@ -32,31 +32,36 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
-// One statement as the engine was given it.
+/// One statement as the engine was given it.
 struct RecordedStatement {
-  std::string sql;
-  std::vector<Value> params;
-  std::size_t connection = 0;  // the connection that ran it: 1, 2, ... in the order they were lent
+  std::string sql;             ///< its text
+  std::vector<Value> params;   ///< its bound values
+  std::size_t connection = 0;  ///< the connection that ran it: 1, 2, ... in the order they were lent
 };
 
-// What a scripted statement answers.
+/// What a scripted statement answers.
 struct ScriptedAnswer {
-  std::vector<std::string> columns;
-  std::vector<std::vector<Value>> rows;
-  ExecResult result;
-  std::exception_ptr failure;  // thrown instead of answering, when set
+  std::vector<std::string> columns;      ///< the names of the columns of `rows`
+  std::vector<std::vector<Value>> rows;  ///< the rows returned, each with a value per column
+  ExecResult result;                     ///< rows affected and the inserted key, as the engine would report them
+  std::exception_ptr failure;            ///< thrown instead of answering, when set
 };
 
+/// An engine with no database behind it, for unit tests of code that runs queries: it records every statement
+/// it is given and answers from a script (rules matched by a fragment of the statement's text).
 class RecordingEngine final : public Engine {
 public:
+  /// A rule's number of times: it answers every statement it matches.
   static constexpr int unlimited = -1;
 
+  /// An engine that renders as `dialect` and reports `version`.
   explicit RecordingEngine(Dialect dialect = Dialect::sqlite, std::string version = "0.0 (keel recording engine)")
       : dialect_(dialect), version_(std::move(version)) {}
 
   // ---- The script. A statement gets the answer of the latest rule whose fragment its text contains (an empty
   // fragment matches every statement); a rule given a number of times answers that many statements, then
   // steps aside. A statement no rule matches returns no rows and affects none.
+  /// Adds a rule: statements whose text contains `fragment` get `answer` (`times` of them, or all).
   RecordingEngine& answers(std::string fragment, ScriptedAnswer answer, int times = unlimited) {
     for (const auto& row : answer.rows)
       if (row.size() != answer.columns.size())
@@ -66,22 +71,24 @@ public:
     rules_.push_back(Rule{std::move(fragment), std::move(answer), times});
     return *this;
   }
+  /// Adds a rule: statements whose text contains `fragment` return `rows` of `columns`.
   RecordingEngine& returns(std::string fragment, std::vector<std::string> columns, std::vector<std::vector<Value>> rows,
                            int times = unlimited) {
     return answers(std::move(fragment), ScriptedAnswer{std::move(columns), std::move(rows), {}, nullptr}, times);
   }
+  /// Adds a rule: statements whose text contains `fragment` affect `rows` rows, and report `last_insert_id`.
   RecordingEngine& affects(std::string fragment, std::uint64_t rows, std::optional<std::int64_t> last_insert_id = std::nullopt,
                            int times = unlimited) {
     return answers(std::move(fragment), ScriptedAnswer{{}, {}, ExecResult{rows, last_insert_id, {}}, nullptr}, times);
   }
-  // The statements that match throw `error` (a keel error, say keel::SerializationFailure, or any exception).
+  /// The statements that match throw `error` (a keel error, say keel::SerializationFailure, or any exception).
   template <class E>
   RecordingEngine& fails(std::string fragment, E error, int times = unlimited) {
     return answers(std::move(fragment), ScriptedAnswer{{}, {}, {}, std::make_exception_ptr(std::move(error))}, times);
   }
 
-  // The statements that match fail as the database would with this SQLSTATE: the same error class (40001 is
-  // keel::SerializationFailure, 23505 keel::UniqueViolation...).
+  /// The statements that match fail as the database would with this SQLSTATE: the same error class (40001 is
+  /// keel::SerializationFailure, 23505 keel::UniqueViolation...).
   RecordingEngine& fails_with_sqlstate(std::string fragment, std::string sqlstate, std::string message,
                                        int times = unlimited) {
     ErrorFields fields;
@@ -98,11 +105,12 @@ public:
   }
 
   // ---- The record.
+  /// Every statement recorded, in the order they ran (copied).
   std::vector<RecordedStatement> statements() const {
     std::lock_guard lock(mutex_);
     return recorded_;
   }
-  // The texts alone, in the order they ran.
+  /// The texts alone, in the order they ran.
   std::vector<std::string> sql() const {
     std::lock_guard lock(mutex_);
     std::vector<std::string> texts;
@@ -110,12 +118,12 @@ public:
     for (const auto& statement : recorded_) texts.push_back(statement.sql);
     return texts;
   }
-  // Forgets what was recorded (the script stays).
+  /// Forgets what was recorded (the script stays).
   void clear() {
     std::lock_guard lock(mutex_);
     recorded_.clear();
   }
-  // How many connections are lent out now: a test can check that every lease came back.
+  /// How many connections are lent out now: a test can check that every lease came back.
   std::size_t connections_in_use() const {
     std::lock_guard lock(mutex_);
     return in_use_;

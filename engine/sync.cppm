@@ -20,12 +20,13 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
-// True while the calling thread is inside an Asio event loop (io_context::run, a thread_pool worker...).
-// Asio keeps that record per thread; its public API has no query for it, hence the detail call.
+/// True while the calling thread is inside an Asio event loop (io_context::run, a thread_pool worker...).
+/// Asio keeps that record per thread; its public API has no query for it, hence the detail call.
 inline bool in_event_loop_thread() noexcept {
   return asio::detail::thread_context::top_of_thread_call_stack() != nullptr;
 }
 
+/// Throws SyncCallInEventLoopError on a thread that runs an event loop, which a sync call would block.
 inline void ensure_not_in_event_loop() {
   if (in_event_loop_thread())
     throw SyncCallInEventLoopError(
@@ -33,15 +34,15 @@ inline void ensure_not_in_event_loop() {
         "coroutine on that loop, and deadlock if the call needs the loop. co_await the async form instead");
 }
 
-// The calling thread's private event loop, where its sync calls run. Connections that an engine opens there
-// stay with it between calls; they are closed when the thread ends (the loop's services shut down).
+/// The calling thread's private event loop, where its sync calls run. Connections that an engine opens there
+/// stay with it between calls; they are closed when the thread ends (the loop's services shut down).
 inline asio::io_context& sync_loop() {
   thread_local asio::io_context loop(1);
   return loop;
 }
 
-// Runs `work` to completion and returns its result; the calling thread's frame (a transaction_sync scope)
-// becomes the context of the work.
+/// Runs `work` to completion and returns its result; the calling thread's frame (a transaction_sync scope)
+/// becomes the context of the work.
 template <class T>
 T run_sync(asio::awaitable<T> work) {
   ensure_not_in_event_loop();
@@ -85,9 +86,10 @@ T run_sync(asio::awaitable<T> work) {
   if constexpr (!std::is_void_v<T>) return std::move(*outcome->result);
 }
 
-// Sets the calling thread's frame for the lifetime of a sync scope.
+/// Sets the calling thread's frame for the lifetime of a sync scope.
 class ThreadFrameScope {
 public:
+  /// Makes `frame` the thread's frame; the one before comes back when the scope ends.
   explicit ThreadFrameScope(FramePtr frame) : saved_(std::exchange(thread_frame(), std::move(frame))) {}
   ~ThreadFrameScope() { thread_frame() = std::move(saved_); }
   ThreadFrameScope(const ThreadFrameScope&) = delete;

@@ -28,13 +28,18 @@ export namespace keel {
 
 class Savepoint;
 
+/// A transaction on one leased connection, shared by the handles users hold (Transaction, Savepoint) and by
+/// the context frames that make it context-local.
 class TransactionState final : public StatementRunner, public std::enable_shared_from_this<TransactionState> {
 public:
+  /// A transaction that `engine` began on `connection`; `loggers` hear its statements.
   TransactionState(const void* engine, ConnectionLease connection, const QueryLoggers* loggers = nullptr)
       : engine_(engine), connection_(std::move(connection)), dialect_(connection_->dialect()), loggers_(loggers) {}
 
   Dialect dialect() const override { return dialect_; }
+  /// The engine that began it, as an identity.
   const void* engine() const noexcept { return engine_; }
+  /// Whether it is still open: neither committed nor rolled back.
   bool active() const noexcept { return connection_ != nullptr; }
 
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
@@ -48,7 +53,7 @@ public:
     co_return co_await loggers_->run(statement, sink,
                                      [&](RowSink* s) { return connection.execute_each(statement, group_size, s); });
   }
-  // In one round trip where the engine can; one by one while a query logger listens, so that it hears each.
+  /// In one round trip where the engine can; one by one while a query logger listens, so that it hears each.
   asio::awaitable<void> execute_all(std::span<const Statement> statements) {
     if (!loggers_ || !loggers_->active()) {
       co_await live("run queries").execute_all(statements);
@@ -56,25 +61,31 @@ public:
     }
     for (const Statement& statement : statements) co_await execute(statement, nullptr);
   }
-  // Connection::insert_rows; a query logger hears it as the insert.
+  /// Connection::insert_rows; a query logger hears it as the insert.
   asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target, RowSink* sink) override {
     Connection& connection = live("run a query");
     if (!loggers_) co_return co_await connection.insert_rows(insert, target, sink);
     co_return co_await loggers_->run(insert, sink,
                                      [&](RowSink* s) { return connection.insert_rows(insert, target, s); });
   }
+  /// A cursor over the statement's rows, on the transaction's connection.
   asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) {
     co_return co_await live("open a cursor").open_cursor(std::move(statement));
   }
 
+  /// Commits. The connection goes back to its pool whatever COMMIT answers.
   asio::awaitable<void> commit() { return end(&Connection::commit, "commit", "committed"); }
+  /// Rolls back. The connection goes back to its pool whatever ROLLBACK answers.
   asio::awaitable<void> rollback() { return end(&Connection::rollback, "roll back", "rolled back"); }
 
+  /// A savepoint named `name`, or a generated name (see Transaction::savepoint).
   asio::awaitable<Savepoint> savepoint(std::optional<std::string> name);
+  /// Rolls back to the latest savepoint named `name`, which must be an identifier.
   asio::awaitable<void> rollback_to(std::string name) {
     validate_identifier(name, "savepoint");
     co_await execute(Statement("ROLLBACK TO SAVEPOINT " + name), nullptr);
   }
+  /// Releases the latest savepoint named `name`, which must be an identifier.
   asio::awaitable<void> release(std::string name) {
     validate_identifier(name, "savepoint");
     co_await execute(Statement("RELEASE SAVEPOINT " + name), nullptr);
@@ -113,16 +124,22 @@ private:
   std::vector<std::string> savepoint_names_;  // every name used in this transaction, given or generated
 };
 
-// A named point inside a transaction to roll back to.
+/// A named point inside a transaction to roll back to.
 class Savepoint {
 public:
-  Savepoint() = default;  // empty, for Asio's completion handlers; obtain savepoints from a transaction
+  Savepoint() = default;  ///< empty, for Asio's completion handlers; obtain savepoints from a transaction
+  /// The savepoint `name` of `transaction`.
   Savepoint(std::shared_ptr<TransactionState> transaction, std::string name)
       : transaction_(std::move(transaction)), name_(std::move(name)) {}
+  /// The savepoint's name.
   const std::string& name() const noexcept { return name_; }
+  /// Rolls back to this savepoint, which stays for another rollback.
   asio::awaitable<void> rollback_to() { return transaction_->rollback_to(name_); }
+  /// Releases it: its changes stay in the transaction, and it can no longer be rolled back to.
   asio::awaitable<void> release() { return transaction_->release(name_); }
+  /// rollback_to() to completion on the calling thread's private event loop.
   void rollback_to_sync() { keel::run_sync(rollback_to()); }
+  /// release() to completion on the calling thread's private event loop.
   void release_sync() { keel::run_sync(release()); }
 
 private:
@@ -145,10 +162,11 @@ inline asio::awaitable<Savepoint> TransactionState::savepoint(std::optional<std:
   co_return Savepoint(shared_from_this(), std::move(chosen));
 }
 
-// The handle users hold. It is also a StatementRunner, so `query.run(tx)` runs on it explicitly.
+/// The handle users hold. It is also a StatementRunner, so `query.run(tx)` runs on it explicitly.
 class Transaction final : public StatementRunner {
 public:
-  Transaction() = default;  // an empty handle, as a moved-from one; using it throws TransactionError
+  Transaction() = default;  ///< an empty handle, as a moved-from one; using it throws TransactionError
+  /// A handle on `state`.
   explicit Transaction(std::shared_ptr<TransactionState> state) : state_(std::move(state)) {}
 
   Dialect dialect() const override { return checked().dialect(); }
@@ -161,24 +179,35 @@ public:
   asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target, RowSink* sink) override {
     return checked().insert_rows(insert, target, sink);
   }
+  /// Whether the transaction is still open.
   bool active() const noexcept { return state_ && state_->active(); }
+  /// Commits; any later use throws TransactionError.
   asio::awaitable<void> commit() { return checked().commit(); }
+  /// Rolls back; any later use throws TransactionError.
   asio::awaitable<void> rollback() { return checked().rollback(); }
-  // A savepoint named `name`, or a generated name (keel_savepoint_1, _2, ...) when none is given.
+  /// A savepoint named `name`, or a generated name (keel_savepoint_1, _2, ...) when none is given.
   asio::awaitable<Savepoint> savepoint(std::optional<std::string> name = std::nullopt) {
     return checked().savepoint(std::move(name));
   }
+  /// Rolls back to the latest savepoint named `name`.
   asio::awaitable<void> rollback_to(std::string name) { return checked().rollback_to(std::move(name)); }
+  /// Releases the latest savepoint named `name`.
   asio::awaitable<void> release(std::string name) { return checked().release(std::move(name)); }
 
+  /// commit() to completion on the calling thread's private event loop.
   void commit_sync() { keel::run_sync(commit()); }
+  /// rollback() to completion on the calling thread's private event loop.
   void rollback_sync() { keel::run_sync(rollback()); }
+  /// savepoint() to completion on the calling thread's private event loop.
   Savepoint savepoint_sync(std::optional<std::string> name = std::nullopt) {
     return keel::run_sync(savepoint(std::move(name)));
   }
+  /// rollback_to() to completion on the calling thread's private event loop.
   void rollback_to_sync(std::string name) { keel::run_sync(rollback_to(std::move(name))); }
+  /// release() to completion on the calling thread's private event loop.
   void release_sync(std::string name) { keel::run_sync(release(std::move(name))); }
 
+  /// The shared state, which the context frames of its scope hold.
   const std::shared_ptr<TransactionState>& state() const noexcept { return state_; }
 
 private:
@@ -189,7 +218,7 @@ private:
   std::shared_ptr<TransactionState> state_;
 };
 
-// The innermost transaction in the chain that belongs to `engine`, or to any engine when engine is null.
+/// The innermost transaction in the chain that belongs to `engine`, or to any engine when engine is null.
 inline std::shared_ptr<TransactionState> find_transaction(const FramePtr& frame, const void* engine) {
   for (const ContextFrame* f = frame.get(); f; f = f->parent.get())
     if (f->transaction && f->transaction->active() && (!engine || f->transaction->engine() == engine))
@@ -197,13 +226,13 @@ inline std::shared_ptr<TransactionState> find_transaction(const FramePtr& frame,
   return nullptr;
 }
 
-// The engine that queries run on when none is named and no transaction is in scope.
+/// The engine that queries run on when none is named and no transaction is in scope.
 inline std::shared_ptr<StatementRunner>& default_runner_slot() {
   static std::shared_ptr<StatementRunner> runner;
   return runner;
 }
 
-// Where a query with no explicit engine runs: the innermost transaction in scope, else the default engine.
+/// Where a query with no explicit engine runs: the innermost transaction in scope, else the default engine.
 inline asio::awaitable<std::shared_ptr<StatementRunner>> current_runner() {
   if (auto transaction = find_transaction(co_await current_frame(), nullptr)) co_return transaction;
   if (auto runner = default_runner_slot()) co_return runner;

@@ -25,28 +25,31 @@ import :value_types;
 
 export namespace keel {
 
+/// Binary data: a BLOB on SQLite, bytea on PostgreSQL.
 using Blob = std::vector<std::byte>;
 
 class Value;
 struct ValueArray;
 
-// A cell seen in place: views into the engine's buffers, valid until the row advances.
+/// A cell seen in place: views into the engine's buffers, valid until the row advances.
 struct Cell {
-  ValueKind kind = ValueKind::null;
-  // integer; boolean as 0 or 1; date: days since 1970-01-01; time: microseconds since midnight; timestamp and
-  // timestamptz: microseconds since 1970-01-01 (the extremes of int64 for ±infinity); interval: its clock time.
+  ValueKind kind = ValueKind::null;  ///< what the cell holds, and so which of the fields below holds it
+  /// integer; boolean as 0 or 1; date: days since 1970-01-01; time: microseconds since midnight; timestamp and
+  /// timestamptz: microseconds since 1970-01-01 (the extremes of int64 for ±infinity); interval: its clock time.
   std::int64_t integer = 0;
-  std::int32_t months = 0, days = 0;  // interval
-  double real = 0;
-  std::string_view text;             // text, json, numeric
-  std::span<const std::byte> blob;   // blob, uuid (16 bytes)
-  const ValueArray* array = nullptr;  // array
+  /// interval: its months
+  std::int32_t months = 0, days = 0;  ///< interval: its days
+  double real = 0;                    ///< real
+  std::string_view text;              ///< text, json, numeric
+  std::span<const std::byte> blob;    ///< blob, uuid (16 bytes)
+  const ValueArray* array = nullptr;  ///< array
 };
 
-// Names the cell in error messages: "column 'name' (index 2)".
+/// Names the cell in error messages: "column 'name' (index 2)".
 struct CellOrigin {
-  std::size_t index = 0;
-  std::string_view name;
+  std::size_t index = 0;  ///< the column's index in its row
+  std::string_view name;  ///< the column's name; empty for a value that is not in a row
+  /// The cell's name for an error message.
   std::string describe() const {
     if (name.empty()) return "value";
     return "column '" + std::string(name) + "' (index " + std::to_string(index) + ")";
@@ -58,18 +61,24 @@ namespace value_detail {
 std::string array_text(const ValueArray& array);  // a JSON array (value_json.cppm)
 }
 
+/// Whether T is a std::optional.
 template <class T>
 struct is_optional : std::false_type {};
 template <class T>
 struct is_optional<std::optional<T>> : std::true_type {};
+/// Whether T is a std::optional.
 template <class T>
 inline constexpr bool is_optional_v = is_optional<T>::value;
 
 
-// Decoding a cell into T. Specialize keel::FromCell<T> to read your own types.
+/// Decoding a cell into T. Specialize keel::FromCell<T> to read your own types.
+/// keel reads bool, integers, floating point, std::string, Blob, Value, dates, times, timestamps, intervals,
+/// std::chrono durations, Uuid, Numeric, Json, boost::json::value, and std::vector of these (arrays).
 template <class T>
 struct FromCell;
 
+/// Reads a cell as a T by FromCell<T>. NULL reads as an empty std::optional; read into any other T but Value, it
+/// throws NullValueError.
 template <class T>
 T decode_cell(const Cell& cell, const CellOrigin& origin) {
   if constexpr (is_optional_v<T>) {
@@ -82,6 +91,7 @@ T decode_cell(const Cell& cell, const CellOrigin& origin) {
   }
 }
 
+/// Throws TypeMismatchError: the cell at `origin` cannot be read as `wanted`.
 [[noreturn]] inline void throw_mismatch(const Cell& cell, const CellOrigin& origin, std::string_view wanted) {
   throw TypeMismatchError(origin.describe() + " holds " + std::string(to_string(cell.kind)) + ", which cannot be read as " +
                           std::string(wanted));
@@ -156,31 +166,37 @@ struct FromCell<Blob> {
   }
 };
 
-// Encoding a type of your own as a bound value: specialize keel::ToValue<T> with
-//   static keel::Value encode(const T&);
-// and T binds wherever a value is taken (raw queries, the ORM's arguments). keel.orm does this for its column
-// wrappers, so that keel::Id binds as its integer.
+/// Encoding a type of your own as a bound value. Specialize keel::ToValue<T> with
+///
+///     static keel::Value encode(const T&);
+///
+/// and T binds wherever a value is taken (raw queries, the ORM's arguments). keel.orm does this for its column
+/// wrappers, so that keel::Id binds as its integer.
 template <class T>
 struct ToValue;
 
+/// Whether T binds through a ToValue<T> specialization.
 template <class T>
 concept HasToValue = requires(const T& v) { ToValue<T>::encode(v); };
 
+/// Whether T is a std::chrono::local_time.
 template <class T>
 struct is_local_time : std::false_type {};
 template <class D>
 struct is_local_time<std::chrono::local_time<D>> : std::true_type {};
+/// Whether T is a std::chrono::sys_time.
 template <class T>
 struct is_sys_time : std::false_type {};
 template <class D>
 struct is_sys_time<std::chrono::sys_time<D>> : std::true_type {};
+/// Whether T is a std::chrono::duration.
 template <class T>
 struct is_duration : std::false_type {};
 template <class R, class P>
 struct is_duration<std::chrono::duration<R, P>> : std::true_type {};
 
-// The kind a C++ type binds as, known without a value: it types an array whose elements are all NULL, or
-// that has none. Types bound through ToValue answer null (their elements decide).
+/// The kind a C++ type binds as, known without a value: it types an array whose elements are all NULL, or
+/// that has none. Types bound through ToValue answer null (their elements decide).
 template <class T>
 constexpr ValueKind natural_kind() {
   using U = std::remove_cvref_t<T>;
@@ -201,55 +217,74 @@ constexpr ValueKind natural_kind() {
   else return ValueKind::null;
 }
 
-// A one-dimensional array: its elements, and the kind they have (an engine types the array by it).
+/// A one-dimensional array: its elements, and the kind they have (an engine types the array by it).
 struct ValueArray {
-  ValueKind element = ValueKind::null;
-  std::vector<Value> items;
+  ValueKind element = ValueKind::null;  ///< the kind of the elements that are not NULL
+  std::vector<Value> items;             ///< the elements
   friend bool operator==(const ValueArray&, const ValueArray&);
 };
 
-// An owned value: a bound parameter, or a cell of a materialized row.
+/// An owned value: a bound parameter, or a cell of a materialized row.
 class Value {
 public:
-  // In the order of ValueKind.
+  /// In the order of ValueKind.
   using Storage = std::variant<std::monostate, bool, std::int64_t, double, std::string, Blob, std::chrono::sys_days,
                                TimeOfDay, Timestamp, TimestampTz, Interval, Uuid, Json, Numeric, ValueArray>;
 
+  /// NULL.
   Value() = default;
+  /// NULL.
   Value(std::nullptr_t) {}
+  /// NULL.
   Value(std::nullopt_t) {}
-  // Exactly bool: a pointer, or a class that converts to bool or to a number, must not bind as a boolean.
+  /// Exactly bool: a pointer, or a class that converts to bool or to a number, must not bind as a boolean.
   template <std::same_as<bool> B>
   Value(B v) : storage_(v) {}
+  /// An integer; throws ValueOutOfRangeError for one outside int64 (an unsigned value above INT64_MAX).
   template <std::integral T>
     requires(!std::same_as<T, bool>)
   Value(T v) : storage_(checked_integer(v)) {}
+  /// A floating-point number, as a double.
   template <std::floating_point T>
   Value(T v) : storage_(static_cast<double>(v)) {}
+  /// Text.
   Value(std::string v) : storage_(std::move(v)) {}
+  /// Text.
   Value(std::string_view v) : storage_(std::string(v)) {}
+  /// Text.
   Value(const char* v) : storage_(std::string(v)) {}
+  /// A blob.
   Value(Blob v) : storage_(std::move(v)) {}
+  /// A blob of these bytes.
   Value(std::span<const std::byte> v) : storage_(Blob(v.begin(), v.end())) {}
-  // A date; a time point of any other precision is a timestamp (sys_time: an instant, local_time: a wall clock),
-  // kept to the microsecond (finer digits are dropped: PostgreSQL keeps no more).
+  /// A date; a time point of any other precision is a timestamp (sys_time: an instant, local_time: a wall clock),
+  /// kept to the microsecond (finer digits are dropped: PostgreSQL keeps no more).
   Value(std::chrono::sys_days v) : storage_(v) {}
+  /// A date.
   Value(std::chrono::year_month_day v) : storage_(std::chrono::sys_days(v)) {}
+  /// An instant (timestamptz), to the microsecond.
   template <class D>
     requires(!std::same_as<D, std::chrono::days>)
   Value(std::chrono::sys_time<D> v) : storage_(to_microseconds<TimestampTz>(v)) {}
+  /// A wall-clock reading (timestamp), to the microsecond.
   template <class D>
   Value(std::chrono::local_time<D> v) : storage_(to_microseconds<Timestamp>(v)) {}
+  /// A time of day.
   Value(TimeOfDay v) : storage_(v) {}
+  /// An interval.
   Value(Interval v) : storage_(v) {}
-  // A duration binds as an interval of clock time.
+  /// A duration binds as an interval of clock time.
   template <class R, class P>
   Value(std::chrono::duration<R, P> v) : storage_(Interval{0, 0, std::chrono::floor<std::chrono::microseconds>(v)}) {}
+  /// A UUID.
   Value(const Uuid& v) : storage_(v) {}
+  /// JSON, as its text.
   Value(Json v) : storage_(std::move(v)) {}
+  /// An exact decimal, as its text.
   Value(Numeric v) : storage_(std::move(v)) {}
+  /// An array.
   Value(ValueArray v) : storage_(std::move(v)) {}
-  // A vector is an array (a vector of bytes is a blob).
+  /// A vector is an array (a vector of bytes is a blob).
   template <class T>
     requires(!std::same_as<T, std::byte> && std::constructible_from<Value, const T&>)
   Value(const std::vector<T>& v) {
@@ -261,18 +296,24 @@ public:
     }
     storage_ = std::move(array);
   }
+  /// The optional's value, or NULL when it is empty.
   template <class T>
     requires std::constructible_from<Value, const T&>
   Value(const std::optional<T>& v) {
     if (v) *this = Value(*v);
   }
+  /// A value of a type of your own, through its ToValue<T> specialization.
   template <HasToValue T>
   Value(const T& v) : Value(ToValue<T>::encode(v)) {}
 
+  /// What the value holds: the index of its alternative in Storage.
   inline ValueKind kind() const noexcept { return static_cast<ValueKind>(storage_.index()); }
+  /// Whether the value is NULL.
   inline bool is_null() const noexcept { return kind() == ValueKind::null; }
+  /// The value itself.
   inline const Storage& storage() const noexcept { return storage_; }
 
+  /// The value as a cell; its views stay valid while the value lives unchanged.
   Cell cell() const noexcept {
     Cell c;
     c.kind = kind();
@@ -302,14 +343,16 @@ public:
     return c;
   }
 
+  /// The value read as a T, by FromCell<T>'s rules.
   template <class T>
   T as() const {
     return decode_cell<T>(cell(), CellOrigin{});
   }
 
+  /// Equal when the kinds and the contents are.
   friend bool operator==(const Value&, const Value&) = default;
 
-  // Owned copy of a cell seen in place.
+  /// Owned copy of a cell seen in place.
   static Value from_cell(const Cell& c);
 
 private:
@@ -329,6 +372,7 @@ private:
   Storage storage_;
 };
 
+/// Equal when both the element kinds and the elements are.
 inline bool operator==(const ValueArray& a, const ValueArray& b) { return a.element == b.element && a.items == b.items; }
 
 inline Value Value::from_cell(const Cell& c) {
@@ -361,7 +405,7 @@ struct FromCell<Value> {
   static Value decode(const Cell& cell, const CellOrigin&) { return Value::from_cell(cell); }
 };
 
-// Whether T can be bound as a parameter: everything Value accepts.
+/// Whether T can be bound as a parameter: everything Value accepts.
 template <class T>
 concept Bindable = std::constructible_from<Value, T>;
 

@@ -71,8 +71,8 @@ struct FromCell<TimeOfDay> {
   }
 };
 
-// A timestamp without time zone, or a date (its midnight). Text that names a UTC offset is an instant, not a
-// wall-clock reading, and is refused.
+/// A timestamp without time zone, or a date (its midnight). Text that names a UTC offset is an instant, not a
+/// wall-clock reading, and is refused.
 template <value_detail::HoldsMicroseconds D>
 struct FromCell<std::chrono::local_time<D>> {
   static std::chrono::local_time<D> decode(const Cell& cell, const CellOrigin& origin) {
@@ -90,7 +90,7 @@ struct FromCell<std::chrono::local_time<D>> {
   }
 };
 
-// timestamptz: an instant. Text without a UTC offset is read as UTC (SQLite's CURRENT_TIMESTAMP writes so).
+/// timestamptz: an instant. Text without a UTC offset is read as UTC (SQLite's CURRENT_TIMESTAMP writes so).
 template <value_detail::HoldsMicroseconds D>
   requires(!std::is_same_v<D, std::chrono::days>)
 struct FromCell<std::chrono::sys_time<D>> {
@@ -121,8 +121,8 @@ struct FromCell<Interval> {
   }
 };
 
-// An interval as a duration: a day counts 24 hours; months have no fixed length and are refused, as is a
-// remainder finer than the duration's unit.
+/// An interval as a duration: a day counts 24 hours; months have no fixed length and are refused, as is a
+/// remainder finer than the duration's unit.
 template <class R, class P>
 struct FromCell<std::chrono::duration<R, P>> {
   static std::chrono::duration<R, P> decode(const Cell& cell, const CellOrigin& origin) {
@@ -138,7 +138,7 @@ struct FromCell<std::chrono::duration<R, P>> {
   }
 };
 
-// A UUID, from the engine's uuid, its text, or 16 bytes.
+/// A UUID, from the engine's uuid, its text, or 16 bytes.
 template <>
 struct FromCell<Uuid> {
   static Uuid decode(const Cell& cell, const CellOrigin& origin) {
@@ -153,7 +153,7 @@ struct FromCell<Uuid> {
   }
 };
 
-// An exact number, from numeric, its text, or an integer.
+/// An exact number, from numeric, its text, or an integer.
 template <>
 struct FromCell<Numeric> {
   static Numeric decode(const Cell& cell, const CellOrigin& origin) {

@@ -91,7 +91,7 @@ struct FromCell<boost::json::value> {
   }
 };
 
-// An array, from the engine's array or from a JSON array's text.
+/// An array, from the engine's array or from a JSON array's text.
 template <class T>
   requires(!std::is_same_v<T, std::byte>)
 struct FromCell<std::vector<T>> {
@@ -118,8 +118,8 @@ struct FromCell<std::vector<T>> {
 
 export namespace keel::text_form {
 
-// The text of any value: what an engine without its type stores (ISO 8601 for times, the canonical UUID, a
-// JSON array for an array, "\x" and hexadecimal for bytes).
+/// The text of any value: what an engine without its type stores (ISO 8601 for times, the canonical UUID, a
+/// JSON array for an array, "\x" and hexadecimal for bytes).
 inline std::string of(const Value& value);
 
 }  // namespace keel::text_form

@@ -133,7 +133,7 @@ inline std::optional<std::pair<std::int64_t, std::int64_t>> read_duration_number
 
 export namespace keel::text_form {
 
-// "YYYY-MM-DD"; a year before 1 with a minus sign (ISO 8601's astronomical year: 0 is 1 BC); "infinity".
+/// "YYYY-MM-DD"; a year before 1 with a minus sign (ISO 8601's astronomical year: 0 is 1 BC); "infinity".
 inline std::string date(std::chrono::sys_days d) {
   if (d == std::chrono::sys_days::max()) return "infinity";
   if (d == std::chrono::sys_days::min()) return "-infinity";
@@ -145,7 +145,7 @@ inline std::string date(std::chrono::sys_days d) {
   return b;
 }
 
-// "HH:MM:SS[.ffffff]".
+/// "HH:MM:SS[.ffffff]".
 inline std::string time(TimeOfDay t) {
   const std::int64_t us = t.since_midnight.count();
   const std::int64_t s = us / text_form_detail::us_per_second;
@@ -155,7 +155,7 @@ inline std::string time(TimeOfDay t) {
   return b + text_form_detail::fraction(us % text_form_detail::us_per_second);
 }
 
-// "YYYY-MM-DD HH:MM:SS[.ffffff]".
+/// "YYYY-MM-DD HH:MM:SS[.ffffff]".
 inline std::string timestamp(Timestamp t) {
   if (t == Timestamp::max()) return "infinity";
   if (t == Timestamp::min()) return "-infinity";
@@ -163,16 +163,16 @@ inline std::string timestamp(Timestamp t) {
   return date(std::chrono::sys_days(day.time_since_epoch())) + " " + time(TimeOfDay{t - day});
 }
 
-// An instant in UTC: "YYYY-MM-DD HH:MM:SS[.ffffff]+00:00", which sorts as text in time order and which
-// SQLite's date functions read.
+/// An instant in UTC: "YYYY-MM-DD HH:MM:SS[.ffffff]+00:00", which sorts as text in time order and which
+/// SQLite's date functions read.
 inline std::string timestamptz(TimestampTz t) {
   if (t == TimestampTz::max()) return "infinity";
   if (t == TimestampTz::min()) return "-infinity";
   return timestamp(Timestamp(t.time_since_epoch())) + "+00:00";
 }
 
-// PostgreSQL's iso_8601 interval style: "P1Y2M3DT4H5M6.5S", each part signed on its own, "PT0S" for zero;
-// "infinity" and "-infinity" as PostgreSQL 17 writes them.
+/// PostgreSQL's iso_8601 interval style: "P1Y2M3DT4H5M6.5S", each part signed on its own, "PT0S" for zero;
+/// "infinity" and "-infinity" as PostgreSQL 17 writes them.
 inline std::string interval(const Interval& v) {
   if (v == Interval::infinity()) return "infinity";
   if (v == Interval::minus_infinity()) return "-infinity";
@@ -196,7 +196,7 @@ inline std::string interval(const Interval& v) {
   return out;
 }
 
-// 8-4-4-4-12 lowercase hexadecimal.
+/// 8-4-4-4-12 lowercase hexadecimal.
 inline std::string uuid(const Uuid& u) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
@@ -209,6 +209,7 @@ inline std::string uuid(const Uuid& u) {
   return out;
 }
 
+/// A date in date()'s form, or "infinity" or "-infinity".
 inline std::optional<std::chrono::sys_days> parse_date(std::string_view text) {
   if (text == "infinity") return std::chrono::sys_days::max();
   if (text == "-infinity") return std::chrono::sys_days::min();
@@ -217,6 +218,7 @@ inline std::optional<std::chrono::sys_days> parse_date(std::string_view text) {
   return d && r.done() ? d : std::nullopt;
 }
 
+/// A time of day, "HH:MM[:SS[.f]]" (up to 24:00:00).
 inline std::optional<TimeOfDay> parse_time(std::string_view text) {
   text_form_detail::Reader r{text};
   auto t = text_form_detail::read_clock(r);
@@ -224,12 +226,13 @@ inline std::optional<TimeOfDay> parse_time(std::string_view text) {
   return TimeOfDay{*t};
 }
 
-// A date and time, with the UTC offset it names if any: "YYYY-MM-DD[ T]HH:MM[:SS[.f]][Z|±HH[:MM]]", or a
-// date alone (midnight).
+/// A date and time, with the UTC offset it names if any: "YYYY-MM-DD[ T]HH:MM[:SS[.f]][Z|±HH[:MM]]", or a
+/// date alone (midnight).
 struct ParsedTimestamp {
-  Timestamp local;
-  std::optional<std::int64_t> offset_seconds;
+  Timestamp local;                             ///< the date and time as written
+  std::optional<std::int64_t> offset_seconds;  ///< the offset east of UTC it names, in seconds; none when it names none
 };
+/// The date and time of `text`, as ParsedTimestamp says, or "infinity" or "-infinity".
 inline std::optional<ParsedTimestamp> parse_timestamp(std::string_view text) {
   if (text == "infinity") return ParsedTimestamp{Timestamp::max(), 0};
   if (text == "-infinity") return ParsedTimestamp{Timestamp::min(), 0};
@@ -249,7 +252,7 @@ inline std::optional<ParsedTimestamp> parse_timestamp(std::string_view text) {
   return out;
 }
 
-// An ISO 8601 duration, PostgreSQL's iso_8601 style included: "P1Y2M3W4DT5H6M7.5S", parts signed on their own.
+/// An ISO 8601 duration, PostgreSQL's iso_8601 style included: "P1Y2M3W4DT5H6M7.5S", parts signed on their own.
 inline std::optional<Interval> parse_interval(std::string_view text) {
   if (text == "infinity" || text == "+infinity") return Interval::infinity();
   if (text == "-infinity") return Interval::minus_infinity();
@@ -285,7 +288,7 @@ inline std::optional<Interval> parse_interval(std::string_view text) {
   return Interval{static_cast<std::int32_t>(months), static_cast<std::int32_t>(days), time};
 }
 
-// The canonical form, upper or lower case, with or without hyphens and braces.
+/// The canonical form, upper or lower case, with or without hyphens and braces.
 inline std::optional<Uuid> parse_uuid(std::string_view text) {
   Uuid u{};
   std::size_t n = 0;

@@ -23,43 +23,54 @@ import keel.reflection;
 export namespace keel {
 
 // ---- Column options, given as types: keel::Column<T, keel::unique, keel::indexed>.
-struct primary_key {};  // this column is the table's primary key
-struct generated {};    // the database chooses the value on insert (with primary_key: an identity column)
-struct unique {};       // UNIQUE constraint
-struct indexed {};      // an index on this column, made with the table
+/// this column is the table's primary key
+struct primary_key {};
+/// the database chooses the value on insert (with primary_key: an identity column)
+struct generated {};
+/// UNIQUE constraint
+struct unique {};
+/// an index on this column, made with the table
+struct indexed {};
 
-// A literal that can be a template argument: the DEFAULT of a column.
+/// A literal that can be a template argument: the DEFAULT of a column.
 struct DefaultLiteral {
-  enum class Kind { integer, real, boolean, text } kind = Kind::integer;
-  std::int64_t integer = 0;
-  double real = 0;
-  char text[64] = {};
-  std::size_t length = 0;
+  /// What the literal is.
+  enum class Kind { integer, real, boolean, text } kind = Kind::integer;  ///< which of the fields below holds it
+  std::int64_t integer = 0;  ///< an integer, or a boolean as 0 or 1
+  double real = 0;           ///< a floating-point number
+  char text[64] = {};        ///< text, up to 63 characters
+  std::size_t length = 0;    ///< the text's length
 
+  /// An integer or a boolean.
   template <std::integral T>
   constexpr DefaultLiteral(T v)
       : kind(std::same_as<T, bool> ? Kind::boolean : Kind::integer), integer(static_cast<std::int64_t>(v)) {}
+  /// A floating-point number.
   template <std::floating_point T>
   constexpr DefaultLiteral(T v) : kind(Kind::real), real(static_cast<double>(v)) {}
+  /// Text, of at most 63 characters.
   template <std::size_t N>
   constexpr DefaultLiteral(const char (&s)[N]) : kind(Kind::text), length(N - 1) {
     static_assert(N <= sizeof(text), "keel::default_to: a text default has at most 63 characters");
     for (std::size_t i = 0; i + 1 < N; ++i) text[i] = s[i];
   }
+  /// The text.
   constexpr std::string_view text_view() const { return {text, length}; }
 };
 
-// DEFAULT <literal>: keel::Column<std::int64_t, keel::default_to<0>>, keel::Column<std::string, keel::default_to<"new">>.
-// The member starts with the same value in C++.
+/// `DEFAULT <literal>`: keel::Column<std::int64_t, keel::default_to<0>>, keel::Column<std::string, keel::default_to<"new">>.
+/// The member starts with the same value in C++.
 template <DefaultLiteral V>
 struct default_to {
-  static constexpr DefaultLiteral value = V;
+  static constexpr DefaultLiteral value = V;  ///< the literal
 };
 
-// ReferentialAction for foreign keys: keel::ForeignKey<Band, keel::on_delete_cascade>.
+/// ReferentialAction for foreign keys: keel::ForeignKey<Band, keel::on_delete_cascade>.
+///@{
 struct on_delete_cascade {};
 struct on_delete_set_null {};
 struct on_delete_restrict {};
+///@}
 
 template <class... T>
 struct type_list {};
@@ -74,42 +85,54 @@ struct is_default_option : std::false_type {};
 template <DefaultLiteral V>
 struct is_default_option<default_to<V>> : std::true_type {};
 
-// A column whose type carries options. It converts to and from its value, so that a struct with
-// Column members is written and read like one with plain members.
+/// A column whose type carries options. It converts to and from its value, so that a struct with
+/// Column members is written and read like one with plain members.
 template <class T, class... Options>
 struct Column {
+  /// The value's type.
   using value_type = T;
+  /// The options, as a type list.
   using options = type_list<Options...>;
 
-  T value = initial_value();
+  T value = initial_value();  ///< the value; a default_to option sets its start
 
+  /// T's default value, or the default_to option's.
   Column() = default;
+  /// From anything T is made from.
   template <class U>
     requires(std::constructible_from<T, U &&> && !std::same_as<std::remove_cvref_t<U>, Column>)
   Column(U&& v) : value(std::forward<U>(v)) {}
 
+  /// The value.
   operator const T&() const noexcept { return value; }
+  /// The value.
   const T& operator*() const noexcept { return value; }
+  /// The value.
   T& operator*() noexcept { return value; }
+  /// The value's members.
   const T* operator->() const noexcept { return &value; }
 
-  // Compared as their values, with each other and with plain values.
+  /// Compared as their values, with each other and with plain values.
   friend bool operator==(const Column& a, const Column& b) { return a.value == b.value; }
+  /// Ordered as their values.
   friend auto operator<=>(const Column& a, const Column& b)
     requires std::three_way_comparable<T>
   {
     return a.value <=> b.value;
   }
+  /// Compared as its value with a plain value.
   template <class U>
     requires(!std::same_as<U, Column> && std::equality_comparable_with<T, U>)
   friend bool operator==(const Column& a, const U& b) {
     return a.value == b;
   }
+  /// Ordered as its value against a plain value.
   template <class U>
     requires(!std::same_as<U, Column> && std::three_way_comparable_with<T, U>)
   friend auto operator<=>(const Column& a, const U& b) {
     return a.value <=> b;
   }
+  /// Prints the value.
   template <class Stream>
     requires requires(Stream& s, const T& v) { s << v; }
   friend Stream& operator<<(Stream& s, const Column& c) {
@@ -140,13 +163,15 @@ private:
   }
 };
 
-// A 64-bit primary key that the database generates: SQLite's INTEGER PRIMARY KEY, PostgreSQL's identity.
+/// A 64-bit primary key that the database generates: SQLite's INTEGER PRIMARY KEY, PostgreSQL's identity.
 using Id = Column<std::int64_t, primary_key, generated>;
-// A primary key that the application gives.
+/// A primary key that the application gives.
 template <class T>
 using PrimaryKey = Column<T, primary_key>;
+/// A column with a UNIQUE constraint.
 template <class T>
 using Unique = Column<T, unique>;
+/// A column with an index, made with the table.
 template <class T>
 using Indexed = Column<T, indexed>;
 
@@ -155,29 +180,38 @@ struct is_column_wrapper : std::false_type {};
 template <class T, class... O>
 struct is_column_wrapper<Column<T, O...>> : std::true_type {};
 
-// A column that holds the primary key of a row of table Target: REFERENCES target(primary key).
+/// A column that holds the primary key of a row of table Target: REFERENCES target(primary key).
 template <class Target, class... Options>
 struct ForeignKey {
+  /// The table it refers to.
   using target_table = Target;
+  /// The options, as a type list.
   using options = type_list<Options...>;
-  using value_type = std::int64_t;  // checked against Target's key type when the table is used
+  using value_type = std::int64_t;  ///< checked against Target's key type when the table is used
 
-  std::int64_t value = 0;
+  std::int64_t value = 0;  ///< the key
 
+  /// A key of 0: no row yet.
   ForeignKey() = default;
+  /// The key `key`.
   ForeignKey(std::int64_t key) : value(key) {}
-  // A row of the target table: its key.
+  /// A row of the target table: its key.
   template <class Row>
     requires std::same_as<Row, Target>
   ForeignKey(const Row& row) : value(key_of(row)) {}
 
+  /// The key.
   operator std::int64_t() const noexcept { return value; }
+  /// Compared as their keys.
   friend bool operator==(const ForeignKey& a, const ForeignKey& b) { return a.value == b.value; }
+  /// Ordered as their keys.
   friend auto operator<=>(const ForeignKey& a, const ForeignKey& b) { return a.value <=> b.value; }
+  /// Compared as its key with an integer.
   template <std::integral U>
   friend bool operator==(const ForeignKey& a, U b) {
     return a.value == b;
   }
+  /// Ordered as its key against an integer.
   template <std::integral U>
   friend auto operator<=>(const ForeignKey& a, U b) {
     return a.value <=> b;
@@ -188,7 +222,7 @@ private:
   static std::int64_t key_of(const Row& row);
 };
 
-// Column wrappers bind as their values wherever a value is taken: db.raw("... id = {}", band.id).
+/// Column wrappers bind as their values wherever a value is taken: db.raw("... id = {}", band.id).
 template <class T, class... O>
 struct ToValue<Column<T, O...>> {
   static Value encode(const Column<T, O...>& column) { return Value(column.value); }
@@ -201,7 +235,7 @@ struct ToValue<ForeignKey<T, O...>> {
 template <class M>
 struct is_primary_key_member;
 
-// The index of T's primary-key member, or field_count<T> when it has none.
+/// The index of T's primary-key member, or field_count<T> when it has none.
 template <class T>
 consteval std::size_t primary_key_index() {
   return []<std::size_t... I>(std::index_sequence<I...>) {
@@ -240,7 +274,7 @@ constexpr SqlCategory category_of() {
   else return SqlCategory::null;
 }
 
-// Types a column can hold: they map onto a SQL type on every dialect.
+/// Types a column can hold: they map onto a SQL type on every dialect.
 template <class T>
 concept ColumnValue = std::same_as<T, bool> || std::same_as<T, std::int8_t> || std::same_as<T, std::int16_t> ||
                       std::same_as<T, std::int32_t> || std::same_as<T, std::int64_t> || std::same_as<T, long long> ||
@@ -351,8 +385,8 @@ constexpr std::string_view sql_type(Dialect dialect) {
   else return "";
 }
 
-// Writes a DEFAULT literal. Literals are compile-time constants, never user input, so inlining them is safe;
-// DDL cannot take bound parameters on PostgreSQL.
+/// Writes a DEFAULT literal. Literals are compile-time constants, never user input, so inlining them is safe;
+/// DDL cannot take bound parameters on PostgreSQL.
 inline void append_literal(std::string& sql, const DefaultLiteral& v) {
   switch (v.kind) {
     case DefaultLiteral::Kind::integer: sql += std::to_string(v.integer); break;

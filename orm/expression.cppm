@@ -25,6 +25,8 @@ import :table;
 
 export namespace keel {
 
+/// An expression of the ORM: a column (keel::c<&T::m>), a bound value, or an operator, function or aggregate
+/// over them. Its type says what it holds, whether it may be NULL, which tables it reads, and its TextShape.
 template <class E>
 concept Expression = requires { typename E::keel_expression_tag; };
 
@@ -115,47 +117,59 @@ template <class E, bool Negate>
 struct IsNull;
 
 // ---- Methods every expression has.
+/// The methods every expression has: LIKE, IN, IS NULL and sort order.
 template <class Derived>
 struct ExpressionOps {
+  /// LIKE `pattern`, case-sensitive on every engine (SQLite runs GLOB with the pattern translated); text only.
   template <class S>
   auto like(S&& pattern) const {
     return make_like<LikeMode::like>(std::forward<S>(pattern));
   }
+  /// NOT LIKE `pattern`, case-sensitive as like() is.
   template <class S>
   auto not_like(S&& pattern) const {
     return make_like<LikeMode::not_like>(std::forward<S>(pattern));
   }
-  // Case-insensitive LIKE: ILIKE on PostgreSQL, LIKE on SQLite (which folds ASCII letters only).
+  /// Case-insensitive LIKE: ILIKE on PostgreSQL, LIKE on SQLite (which folds ASCII letters only).
   template <class S>
   auto ilike(S&& pattern) const {
     return make_like<LikeMode::ilike>(std::forward<S>(pattern));
   }
+  /// NOT ILIKE `pattern`: the negation of ilike().
   template <class S>
   auto not_ilike(S&& pattern) const {
     return make_like<LikeMode::not_ilike>(std::forward<S>(pattern));
   }
 
+  /// IN (values...): one bound value per element of the range, so the text depends on their count.
   template <class Range>
   auto in(const Range& values) const {
     return make_in<false>(values);
   }
+  /// in() of a braced list.
   template <class V>
   auto in(std::initializer_list<V> values) const {
     return make_in<false>(values);
   }
+  /// NOT IN (values...).
   template <class Range>
   auto not_in(const Range& values) const {
     return make_in<true>(values);
   }
+  /// not_in() of a braced list.
   template <class V>
   auto not_in(std::initializer_list<V> values) const {
     return make_in<true>(values);
   }
 
+  /// IS NULL.
   auto is_null() const { return IsNull<Derived, false>{{}, self()}; }
+  /// IS NOT NULL.
   auto is_not_null() const { return IsNull<Derived, true>{{}, self()}; }
 
+  /// Ascending, for order_by.
   auto asc() const { return Ordering<Derived, false>{self()}; }
+  /// Descending, for order_by.
   auto desc() const { return Ordering<Derived, true>{self()}; }
 
 private:
@@ -199,7 +213,7 @@ struct ColumnRef : ExpressionOps<ColumnRef<Member>> {
   void write(SqlWriter& w) const { w.column(table_traits<table>::name, column::name); }
 };
 
-// A column of a table, as an expression: keel::c<&Band::name>.
+/// A column of a table, as an expression: keel::c<&Band::name>.
 template <auto Member>
 inline constexpr ColumnRef<Member> c{};
 
@@ -360,71 +374,85 @@ auto make_logic(const L& l, const R& r) {
 template <class L, class R>
 concept AnExpressionSide = Expression<L> || Expression<R>;
 
+/// SQL `=`; with an empty std::optional, IS NULL. Comparing text with a number does not compile.
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator==(const L& l, const R& r) {
   return make_comparison<BinaryOp::eq>(l, r);
 }
+/// SQL `<>`; with an empty std::optional, IS NOT NULL.
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator!=(const L& l, const R& r) {
   return make_comparison<BinaryOp::ne>(l, r);
 }
+/// SQL `<`.
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator<(const L& l, const R& r) {
   return make_comparison<BinaryOp::lt>(l, r);
 }
+/// SQL `<=`.
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator<=(const L& l, const R& r) {
   return make_comparison<BinaryOp::le>(l, r);
 }
+/// SQL `>`.
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator>(const L& l, const R& r) {
   return make_comparison<BinaryOp::gt>(l, r);
 }
+/// SQL `>=`.
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator>=(const L& l, const R& r) {
   return make_comparison<BinaryOp::ge>(l, r);
 }
+/// SQL AND of two conditions.
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator&&(const L& l, const R& r) {
   return make_logic<BinaryOp::logical_and>(l, r);
 }
+/// SQL OR of two conditions.
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator||(const L& l, const R& r) {
   return make_logic<BinaryOp::logical_or>(l, r);
 }
+/// SQL NOT of a condition.
 template <Expression E>
 auto operator!(const E& e) {
   static_assert(category_v<typename E::value_type> == SqlCategory::boolean, "keel: ! negates a condition");
   return Not<E>{{}, e};
 }
+/// SQL `+` of numbers.
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator+(const L& l, const R& r) {
   return make_arithmetic<BinaryOp::add>(l, r);
 }
+/// SQL `-` of numbers.
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator-(const L& l, const R& r) {
   return make_arithmetic<BinaryOp::sub>(l, r);
 }
+/// SQL `*` of numbers.
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator*(const L& l, const R& r) {
   return make_arithmetic<BinaryOp::mul>(l, r);
 }
+/// SQL `/` of numbers.
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator/(const L& l, const R& r) {
   return make_arithmetic<BinaryOp::div>(l, r);
 }
+/// SQL `%` of integers.
 template <class L, class R>
   requires AnExpressionSide<L, R>
 auto operator%(const L& l, const R& r) {
@@ -627,25 +655,31 @@ struct CountAll : ExpressionOps<CountAll> {
   void write(SqlWriter& w) const { w.sql("count(*)"); }
 };
 
+/// count(*): the number of rows.
 inline CountAll count_all() { return {}; }
+/// count(e): the number of rows where `e` is not NULL.
 template <Expression E>
 auto count(const E& e) {
   return Aggregate<AggregateKind::count, E>{{}, e};
 }
+/// sum(e) of numbers: int64 for integers (cast so on PostgreSQL), double otherwise; NULL over no rows.
 template <Expression E>
 auto sum(const E& e) {
   static_assert(is_numeric(category_v<typename E::value_type>), "keel::sum takes a number");
   return Aggregate<AggregateKind::sum, E>{{}, e};
 }
+/// avg(e) of numbers, as a double; NULL over no rows.
 template <Expression E>
 auto avg(const E& e) {
   static_assert(is_numeric(category_v<typename E::value_type>), "keel::avg takes a number");
   return Aggregate<AggregateKind::avg, E>{{}, e};
 }
+/// min(e); NULL over no rows.
 template <Expression E>
 auto min(const E& e) {
   return Aggregate<AggregateKind::min, E>{{}, e};
 }
+/// max(e); NULL over no rows.
 template <Expression E>
 auto max(const E& e) {
   return Aggregate<AggregateKind::max, E>{{}, e};

@@ -68,20 +68,25 @@ private:
   std::vector<std::int64_t> keys_;
 };
 
+/// An INSERT of one row, or of many (Many): it gives the rows as inserted, their generated keys filled in, or
+/// the RETURNING columns' values.
 template <class T, bool Many, class Returning>
 class Insert : public Runnable<Insert<T, Many, Returning>> {
   using Traits = table_traits<T>;
 
 public:
+  /// Whether returning() chose columns.
   static constexpr bool returns_columns = !std::same_as<Returning, NoReturning>;
+  /// The row, the rows, or the RETURNING columns' values.
   using result_type = returning_result_t<Returning, std::conditional_t<Many, std::vector<T>, T>>;
-  // One row has one text; many rows have one placeholder group per row.
+  /// One row has one text; many rows have one placeholder group per row.
   static constexpr TextShape shape = TextShape{.fixed = !Many} + projection_shape<Returning>;
 
+  /// An insert of `rows`; keel::insert makes one.
   explicit Insert(std::shared_ptr<const std::vector<T>> rows, Returning returning = {})
       : rows_(std::move(rows)), returning_(std::move(returning)) {}
 
-  // RETURNING chosen columns of the inserted rows, instead of the rows with their keys.
+  /// RETURNING chosen columns of the inserted rows, instead of the rows with their keys.
   template <class... E>
   auto returning(const E&... expressions) const {
     static_assert((Expression<E> && ...), "keel: returning() takes columns and expressions");
@@ -91,22 +96,25 @@ public:
     return Insert<T, Many, R>(rows_, R{std::tuple(expressions...)});
   }
 
-  // Runs the insert. Rows beyond what one statement may bind are split into several statements, which run
-  // in one transaction (the one in scope, or a new one), so that the insert stays all or nothing.
+  /// Runs the insert. Rows beyond what one statement may bind are split into several statements, which run
+  /// in one transaction (the one in scope, or a new one), so that the insert stays all or nothing.
   asio::awaitable<result_type> run() const { return run_on_context(*this); }
+  /// run() on `runner`: an engine or a transaction.
   asio::awaitable<result_type> run(StatementRunner& runner) const { return run_split(runner, *this); }
+  /// run() to completion on the calling thread's private event loop.
   result_type run_sync() const { return keel::run_sync(run()); }
+  /// run(runner) to completion on the calling thread's private event loop.
   result_type run_sync(StatementRunner& runner) const { return keel::run_sync(run(runner)); }
 
-  // The rows of this table that one statement can take on a dialect.
+  /// The rows of this table that one statement can take on a dialect.
   static constexpr std::size_t rows_per_statement(Dialect dialect) {
     if (from_arrays(dialect)) return max_rows_from_arrays;
     const std::size_t per_row = inserted_column_count();
     return per_row == 0 ? 1 : max_bound_values(dialect) / per_row;
   }
 
-  // One statement; an insert too large for one throws MisuseError here (atomic runs and batches take it
-  // this way); run() splits it instead.
+  /// One statement; an insert too large for one throws MisuseError here (atomic runs and batches take it
+  /// this way); run() splits it instead.
   Statement statement(Dialect dialect) const {
     const std::size_t per_row = inserted_column_count();
     if (per_row > 0 && rows_->size() > rows_per_statement(dialect))
@@ -117,12 +125,14 @@ public:
                         " rows of this table at a time");
     return make_statement(*this, dialect);
   }
+  /// Fills the generated keys into the rows, or collects the RETURNING columns.
   auto collector() const {
     if constexpr (returns_columns)
       return ReturningCollector<Returning>();
     else return InsertedRowsCollector<T, Many>(rows_);
   }
 
+  /// Writes the SQL text and binds the values.
   void write(SqlWriter& w) const {
     w.set_qualify_columns(false);
     if (rows_->empty()) {  // nothing to insert: a statement that changes nothing and returns no row
@@ -323,9 +333,9 @@ struct insert_rows_of<std::span<T>> {
 
 struct deduce_table {};
 
-// keel::insert(row): the result is the row, with its generated key filled in.
-// keel::insert(rows) (a vector or span) or keel::insert(row1, row2, ...): the rows, with their keys.
-// keel::insert<Band>(...) names the table, and rows of another struct do not compile.
+/// keel::insert(row): the result is the row, with its generated key filled in.
+/// keel::insert(rows) (a vector or span) or keel::insert(row1, row2, ...): the rows, with their keys.
+/// keel::insert<Band>(...) names the table, and rows of another struct do not compile.
 template <class Table = deduce_table, class First, class... More>
 auto insert(First&& first, More&&... more) {
   using Rows = insert_rows_of<std::remove_cvref_t<First>>;

@@ -18,19 +18,21 @@ import :table;
 
 export namespace keel {
 
-// The text shape of every element of a tuple together.
+/// The text shape of every element of a tuple together.
 template <class Tuple>
 inline constexpr TextShape tuple_shape_v = []<std::size_t... I>(std::index_sequence<I...>) {
   return shape_of<std::tuple_element_t<I, Tuple>...>;
 }(std::make_index_sequence<std::tuple_size_v<Tuple>>{});
 
-// No WHERE clause.
+/// No WHERE clause.
 struct NoWhere {
-  using tables = type_list<>;
-  static constexpr TextShape shape{};
+  using tables = type_list<>;          ///< reads no table
+  static constexpr TextShape shape{};  ///< no text
+  /// Writes nothing.
   void write(SqlWriter&) const {}
 };
 
+/// Writes ` WHERE ` and the condition, unless there is none.
 template <class Where>
 void write_where(SqlWriter& w, const Where& where) {
   if constexpr (!std::is_same_v<Where, NoWhere>) {
@@ -39,7 +41,7 @@ void write_where(SqlWriter& w, const Where& where) {
   }
 }
 
-// where(a).where(b) means where(a && b), as in Piccolo.
+/// where(a).where(b) means where(a && b), as in Piccolo.
 template <class Where, class E>
 auto and_where(const Where& where, const E& condition) {
   static_assert(Expression<E> && category_v<typename E::value_type> == SqlCategory::boolean,
@@ -48,7 +50,7 @@ auto and_where(const Where& where, const E& condition) {
   else return where && condition;
 }
 
-// Decodes the cells [offset, offset + columns) of a row into the members of a table struct.
+/// Decodes the cells [offset, offset + columns) of a row into the members of a table struct.
 template <class T>
 void decode_row(const RowReader& row, T& out, std::size_t offset = 0) {
   using Traits = table_traits<T>;
@@ -57,18 +59,20 @@ void decode_row(const RowReader& row, T& out, std::size_t offset = 0) {
   }(std::make_index_sequence<Traits::column_count>{});
 }
 
+/// Throws ProtocolError when a row has fewer columns than the query selects.
 inline void check_row_width(const RowReader& row, std::size_t expected) {
   if (row.size() < expected)
     throw ProtocolError("the engine returned " + std::to_string(row.size()) + " columns where the query selects " +
                         std::to_string(expected));
 }
 
-// No RETURNING clause.
+/// No RETURNING clause.
 struct NoReturning {
-  using tables = type_list<>;
-  static constexpr TextShape shape{};
+  using tables = type_list<>;          ///< reads no table
+  static constexpr TextShape shape{};  ///< no text
 };
 
+/// Writes expressions separated by commas.
 template <class Tuple>
 void write_expression_list(SqlWriter& w, const Tuple& items) {
   std::apply(
@@ -79,7 +83,7 @@ void write_expression_list(SqlWriter& w, const Tuple& items) {
       items);
 }
 
-// Writes the columns of table T: "band"."id", "band"."name", ...
+/// Writes the columns of table T: "band"."id", "band"."name", ...
 template <class T>
 void write_table_columns(SqlWriter& w) {
   using Traits = table_traits<T>;

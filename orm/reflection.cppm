@@ -98,38 +98,45 @@ struct member_pointer_traits<M C::*> {
 
 export namespace keel::reflection {
 
+/// Whether T can be reflected: an aggregate class.
 template <class T>
 concept Reflectable = std::is_aggregate_v<T> && std::is_class_v<T>;
 
+/// The number of T's members.
 template <class T>
 inline constexpr std::size_t field_count = boost::pfr::tuple_size_v<T>;
 
+/// The type of T's member I.
 template <class T, std::size_t I>
 using field_type = boost::pfr::tuple_element_t<I, T>;
 
-// The names of T's members, in declaration order.
+/// The names of T's members, in declaration order.
 template <class T>
 inline constexpr std::array<std::string_view, field_count<T>> field_names =
     reflection_detail::field_names<T>(std::make_index_sequence<field_count<T>>{});
 
+/// The name of T's member I.
 template <class T, std::size_t I>
 inline constexpr std::string_view field_name = field_names<T>[I];
 
-// The unqualified name of a class, without template arguments: "BandMember".
+/// The unqualified name of a class, without template arguments: "BandMember".
 template <class T>
 inline constexpr std::string_view type_name =
     reflection_detail::type_name_from_signature(reflection_detail::signature_with_type<T>());
 
+/// The class of a data member pointer.
 template <auto Member>
 using member_class_t = typename reflection_detail::member_pointer_traits<decltype(Member)>::class_type;
+/// The type of a data member pointer's member.
 template <auto Member>
 using member_type_t = typename reflection_detail::member_pointer_traits<decltype(Member)>::member_type;
 
-// The field index of a data member pointer (&Band::name -> 1).
+/// The field index of a data member pointer (&Band::name -> 1).
 template <auto Member>
 inline constexpr std::size_t member_index = reflection_detail::index_of_member<member_class_t<Member>, Member>(
     std::make_index_sequence<field_count<member_class_t<Member>>>{});
 
+/// T's member I, by reference.
 template <std::size_t I, class T>
 constexpr decltype(auto) get(T& object) {
   return boost::pfr::get<I>(object);

@@ -25,14 +25,18 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
-// Runs a query made of several statements, one after the other, on the context's runner (the transaction in
-// scope, else the default engine) or on the one given. In a transaction they all commit or roll back together.
+/// Runs a query made of several statements, one after the other, on the context's runner (the transaction in
+/// scope, else the default engine) or on the one given. In a transaction they all commit or roll back together.
 template <class Derived>
 class ScriptRunnable {
 public:
+  /// Runs the statements on the transaction in scope, else on the default engine.
   asio::awaitable<void> run() const { return run_on_context(self()); }
+  /// Runs the statements on `runner`, one after the other.
   asio::awaitable<void> run(StatementRunner& runner) const { return run_script(runner, self()); }
+  /// run() to completion on the calling thread's private event loop.
   void run_sync() const { keel::run_sync(run()); }
+  /// run(runner) to completion on the calling thread's private event loop.
   void run_sync(StatementRunner& runner) const { keel::run_sync(run(runner)); }
 
 private:
@@ -124,14 +128,16 @@ inline std::string index_statement(std::string_view table, const std::vector<std
   return sql;
 }
 
+/// CREATE TABLE for struct T, with the indexes its keel::indexed columns declare.
 template <class T, bool IfNotExists>
 class CreateTable : public ScriptRunnable<CreateTable<T, IfNotExists>> {
   using Traits = table_traits<T>;
 
 public:
+  /// CREATE TABLE IF NOT EXISTS, and CREATE INDEX IF NOT EXISTS.
   auto if_not_exists() const { return CreateTable<T, true>(); }
 
-  // CREATE TABLE, then CREATE INDEX for each keel::indexed column.
+  /// CREATE TABLE, then CREATE INDEX for each keel::indexed column.
   std::vector<Statement> statements(Dialect dialect) const {
     std::vector<Statement> out;
     out.emplace_back(table_sql(dialect));
@@ -141,6 +147,7 @@ public:
     return out;
   }
 
+  /// The CREATE TABLE statement alone.
   std::string table_sql(Dialect dialect) const {
     std::string sql = IfNotExists ? "CREATE TABLE IF NOT EXISTS " : "CREATE TABLE ";
     append_quoted_identifier(sql, Traits::name);
@@ -160,47 +167,61 @@ private:
   }
 };
 
+/// CREATE TABLE T: column types, NOT NULL, keys, UNIQUE, DEFAULT and REFERENCES come from the member types.
 template <class T>
 auto create_table() {
   (void)sizeof(table_traits<T>);
   return CreateTable<T, false>();
 }
 
+/// DROP TABLE of struct T.
 template <class T, bool IfExists>
 class DropTable : public Runnable<DropTable<T, IfExists>> {
 public:
+  /// Nothing.
   using result_type = void;
+  /// DROP TABLE IF EXISTS.
   auto if_exists() const { return DropTable<T, true>(); }
+  /// The statement, the same in every dialect.
   Statement statement(Dialect) const {
     std::string sql = IfExists ? "DROP TABLE IF EXISTS " : "DROP TABLE ";
     append_quoted_identifier(sql, table_traits<T>::name);
     return Statement(std::move(sql));
   }
+  /// Takes no rows.
   NothingCollector collector() const { return {}; }
 };
 
+/// DROP TABLE T.
 template <class T>
 auto drop_table() {
   (void)sizeof(table_traits<T>);
   return DropTable<T, false>();
 }
 
-// CREATE [UNIQUE] INDEX on columns of one table; the name defaults to table_column..._idx (or _key).
+/// CREATE [UNIQUE] INDEX on columns of one table; the name defaults to table_column..._idx (or _key).
 template <class T>
 class CreateIndex : public Runnable<CreateIndex<T>> {
 public:
+  /// Nothing.
   using result_type = void;
+  /// An index on `columns`; keel::create_index makes one.
   explicit CreateIndex(std::vector<std::string_view> columns) : columns_(std::move(columns)) {}
 
+  /// CREATE UNIQUE INDEX.
   CreateIndex unique() const { return with([](CreateIndex& i) { i.unique_ = true; }); }
+  /// CREATE INDEX IF NOT EXISTS.
   CreateIndex if_not_exists() const { return with([](CreateIndex& i) { i.if_not_exists_ = true; }); }
+  /// Names the index, instead of table_column..._idx.
   CreateIndex name(std::string index_name) const {
     return with([&](CreateIndex& i) { i.name_ = std::move(index_name); });
   }
 
+  /// The statement, the same in every dialect.
   Statement statement(Dialect) const {
     return Statement(index_statement(table_traits<T>::name, columns_, unique_, if_not_exists_, name_));
   }
+  /// Takes no rows.
   NothingCollector collector() const { return {}; }
 
 private:
@@ -216,6 +237,7 @@ private:
   std::string name_;
 };
 
+/// CREATE INDEX on columns of one table: keel::create_index(c<&Band::name>, c<&Band::country>).
 template <class C1, class... C>
 auto create_index(const C1&, const C&...) {
   static_assert(requires { C1::member; } && (requires { C::member; } && ...),

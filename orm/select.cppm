@@ -199,23 +199,33 @@ struct is_select : std::false_type {};
 template <class P, class F, class J, class W, class O, class G, SelectFlags S>
 struct is_select<Select<P, F, J, W, O, G, S>> : std::true_type {};
 
+/// A SELECT (or a count or EXISTS), built up by its methods: each call returns a new query, whose type records
+/// the new shape. Run it with run(), run(engine) or their sync forms.
 template <class Projection, class From, class Joins, class Where, class Order, class Group, SelectFlags Flags>
 class Select : public Runnable<Select<Projection, From, Joins, Where, Order, Group, Flags>> {
 public:
+  /// The tables it reads: FROM's, then the joined ones.
   using tables = concat_t<type_list<From>, typename join_targets<Joins>::all>;
+  /// The LEFT JOINed tables, whose columns decode into std::optional.
   using nullable_tables = typename join_targets<Joins>::nullable;
+  /// What a row decodes into: the struct, a tuple of the chosen expressions, one value, or the count or EXISTS.
   using element_type = typename decltype([] {
     if constexpr (std::same_as<Projection, CountRows>) return std::type_identity<std::int64_t>{};
     else if constexpr (std::same_as<Projection, ExistsRows>) return std::type_identity<bool>{};
     else return std::type_identity<typename projection_element<Projection, nullable_tables>::type>{};
   }())::type;
+  /// Whether it is count<T>() or exists<T>(), which give one value.
   static constexpr bool scalar = std::same_as<Projection, CountRows> || std::same_as<Projection, ExistsRows>;
-  static constexpr bool read_only = true;  // its batches run in a read-only transaction
+  static constexpr bool read_only = true;  ///< its batches run in a read-only transaction
+  /// What running it gives: a std::vector of elements, a std::optional after first(), or the count or EXISTS.
   using result_type = std::conditional_t<scalar, element_type, select_result_t<element_type, Flags.first>>;
+  /// What its text depends on besides its type (see TextShape).
   static constexpr TextShape shape =
       projection_shape<Projection> + Where::shape + tuple_shape_v<Group> + tuple_shape_v<Order>;
 
+  /// A query with no condition, order, grouping or limit.
   Select() = default;
+  /// A query of these parts: the select functions and the methods below make them.
   Select(Projection projection, Where where, Order order, Group group, std::int64_t limit, std::int64_t offset)
       : projection_(std::move(projection)),
         where_(std::move(where)),
@@ -226,7 +236,7 @@ public:
 
   // ---- Building: each call returns a new query, whose type records the new shape.
 
-  // Rows for which the condition holds. Called again, it adds a condition with AND.
+  /// Rows for which the condition holds. Called again, it adds a condition with AND.
   template <class E>
   auto where(const E& condition) const {
     check_tables<E>();
@@ -235,7 +245,7 @@ public:
                                                                                     limit_, offset_);
   }
 
-  // Sort by columns or expressions, ascending unless given as .desc().
+  /// Sort by columns or expressions, ascending unless given as .desc().
   template <class... Terms>
   auto order_by(const Terms&... terms) const {
     (check_tables<Terms>(), ...);
@@ -244,6 +254,7 @@ public:
                                                                                  limit_, offset_);
   }
 
+  /// GROUP BY these expressions; called again, it adds more.
   template <class... E>
   auto group_by(const E&... expressions) const {
     static_assert((Expression<E> && ...), "keel: group_by takes columns or expressions");
@@ -253,25 +264,28 @@ public:
                                                                                  limit_, offset_);
   }
 
+  /// LIMIT `count` rows, bound as a value.
   auto limit(std::int64_t count) const {
     static_assert(!scalar, "keel: limit() applies to select queries");
     constexpr SelectFlags flags{Flags.distinct, true, Flags.offset, Flags.first};
     return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, count,
                                                                        offset_);
   }
+  /// OFFSET: skips `count` rows, bound as a value.
   auto offset(std::int64_t count) const {
     static_assert(!scalar, "keel: offset() applies to select queries");
     constexpr SelectFlags flags{Flags.distinct, Flags.limit, true, Flags.first};
     return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, limit_,
                                                                        count);
   }
+  /// SELECT DISTINCT.
   auto distinct() const {
     static_assert(!scalar, "keel: distinct() applies to select queries");
     constexpr SelectFlags flags{true, Flags.limit, Flags.offset, Flags.first};
     return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, limit_,
                                                                        offset_);
   }
-  // The first row, or std::nullopt: LIMIT 1.
+  /// The first row, or std::nullopt: LIMIT 1.
   auto first() const {
     static_assert(!scalar, "keel: first() applies to select queries");
     constexpr SelectFlags flags{Flags.distinct, true, Flags.offset, true};
@@ -279,27 +293,31 @@ public:
                                                                        offset_);
   }
 
-  // JOIN (or LEFT JOIN) the table that a foreign-key member of a table in the query refers to.
+  /// JOIN (or LEFT JOIN) the table that a foreign-key member of a table in the query refers to.
   template <auto Member>
   auto join() const {
     return add_join<Member, false>();
   }
+  /// LEFT JOIN along a foreign-key member: the joined table's columns decode into std::optional.
   template <auto Member>
   auto left_join() const {
     return add_join<Member, true>();
   }
 
   // ---- Running: the Query interface.
+  /// The statement in `dialect`; its text is rendered once per shape and dialect, and shared.
   Statement statement(Dialect dialect) const {
     static_assert(is_subset_v<typename Projection::tables, tables>,
                   "keel: the query selects a column of a table that is not in the query; join that table");
     return make_statement(*this, dialect);
   }
+  /// Decodes the rows into the result.
   auto collector() const {
     if constexpr (scalar) return ScalarCollector<element_type>();
     else return SelectCollector<Projection, element_type, Flags.first>();
   }
 
+  /// Writes the SQL text and binds the values.
   void write(SqlWriter& w) const {
     w.set_qualify_columns(true);
     if constexpr (std::same_as<Projection, ExistsRows>) {
@@ -394,15 +412,15 @@ private:
 template <class Projection, class From>
 using SelectOf = Select<Projection, From, type_list<>, NoWhere, std::tuple<>, std::tuple<>, SelectFlags{}>;
 
-// Whole rows of T.
+/// Whole rows of T.
 template <class T>
 auto select() {
   (void)sizeof(table_traits<T>);
   return SelectOf<WholeRows<T>, T>();
 }
 
-// Chosen columns and expressions; the query reads from the table of the first column, and other tables come in
-// through join<&T::foreign_key>().
+/// Chosen columns and expressions; the query reads from the table of the first column, and other tables come in
+/// through join<&T::foreign_key>().
 template <class E1, class... E>
 auto select(const E1& first, const E&... rest) {
   static_assert(Expression<E1> && (Expression<E> && ...), "keel::select takes columns and expressions");
@@ -414,7 +432,7 @@ auto select(const E1& first, const E&... rest) {
   return SelectOf<P, From>(P{std::tuple(first, rest...)}, {}, {}, {}, 0, 0);
 }
 
-// Chosen expressions from table T, for expressions that name no column: keel::select<Band>(keel::count_all()).
+/// Chosen expressions from table T, for expressions that name no column: keel::select<Band>(keel::count_all()).
 template <class T, class E1, class... E>
 auto select(const E1& first, const E&... rest) {
   static_assert(Expression<E1> && (Expression<E> && ...), "keel::select takes columns and expressions");
@@ -423,14 +441,14 @@ auto select(const E1& first, const E&... rest) {
   return SelectOf<P, T>(P{std::tuple(first, rest...)}, {}, {}, {}, 0, 0);
 }
 
-// SELECT count(*) FROM T ...
+/// SELECT count(*) FROM T ...
 template <class T>
 auto count() {
   (void)sizeof(table_traits<T>);
   return SelectOf<CountRows, T>();
 }
 
-// SELECT EXISTS (SELECT 1 FROM T ...)
+/// SELECT EXISTS (SELECT 1 FROM T ...)
 template <class T>
 auto exists() {
   (void)sizeof(table_traits<T>);

@@ -53,21 +53,25 @@ consteval bool all_columns_supported(std::index_sequence<I...>) {
 
 export namespace keel {
 
+/// Whether T names its table: `static constexpr std::string_view table_name = "...";`.
 template <class T>
 concept HasTableName = requires {
   { T::table_name } -> std::convertible_to<std::string_view>;
 };
 
-// A struct keel can use as a table.
+/// A struct keel can use as a table.
 template <class T>
 concept Table = reflection::Reflectable<T> && std::default_initializable<T> && (reflection::field_count<T> > 0);
 
+/// T's table name: its table_name member, else its type's name in snake case (BandMember -> band_member).
 template <Table T>
 consteval std::string_view table_name_of() {
   if constexpr (HasTableName<T>) return T::table_name;
   else return table_detail::snake_name<T>.view();
 }
 
+/// What keel knows of table T: its name, its columns and its primary key. A struct that cannot be a table
+/// fails to compile here, with one message.
 template <class T>
 struct table_traits {
   static_assert(Table<T>,
@@ -78,33 +82,38 @@ struct table_traits {
                 "bits signed, float, double, std::string, keel::Blob, keel::Column<...>, keel::ForeignKey<...>, or "
                 "std::optional of one of these");
 
-  static constexpr std::string_view name = table_name_of<T>();
-  static constexpr std::size_t column_count = reflection::field_count<T>;
-  static constexpr auto column_names = reflection::field_names<T>;
+  static constexpr std::string_view name = table_name_of<T>();             ///< the table's name
+  static constexpr std::size_t column_count = reflection::field_count<T>;  ///< the number of columns
+  static constexpr auto column_names = reflection::field_names<T>;         ///< the columns' names, in order
+  /// The primary key's column index; column_count when there is none.
   static constexpr std::size_t primary_key = primary_key_index<T>();
-  static constexpr bool has_primary_key = primary_key < column_count;
+  static constexpr bool has_primary_key = primary_key < column_count;  ///< whether it has a primary key
 
+  /// The type of member I.
   template <std::size_t I>
   using member_type = reflection::field_type<T, I>;
+  /// What member I means as a column.
   template <std::size_t I>
   using traits = column_traits<member_type<I>>;
 
+  /// Whether the database generates the primary key (keel::Id).
   static constexpr bool has_generated_key = [] {
     if constexpr (has_primary_key) return has_option<member_type<primary_key>, generated>;
     else return false;
   }();
 };
 
-// The column of a member: &Band::name -> table Band, index 1, name "name".
+/// The column of a member: &Band::name -> table Band, index 1, name "name".
 template <auto Member>
 struct member_column {
-  using table = reflection::member_class_t<Member>;
-  using member_type = reflection::member_type_t<Member>;
-  using traits = column_traits<member_type>;
-  static constexpr std::size_t index = reflection::member_index<Member>;
-  static constexpr std::string_view name = reflection::field_name<table, index>;
+  using table = reflection::member_class_t<Member>;                               ///< the table: the member's class
+  using member_type = reflection::member_type_t<Member>;                          ///< the member's type
+  using traits = column_traits<member_type>;                                      ///< what the member means as a column
+  static constexpr std::size_t index = reflection::member_index<Member>;          ///< the member's index in the table
+  static constexpr std::string_view name = reflection::field_name<table, index>;  ///< the column's name
 };
 
+/// T's table name (see table_name_of).
 template <class T>
 inline constexpr std::string_view table_name = table_traits<T>::name;
 

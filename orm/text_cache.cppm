@@ -15,7 +15,7 @@ import :sql_writer;
 
 export namespace keel {
 
-// The text of a query, rendered now, with no cache: what the cache must always give back.
+/// The text of a query, rendered now, with no cache: what the cache must always give back.
 template <class Q>
 std::string render_text(const Q& query, Dialect dialect) {
   SqlWriter writer(dialect);
@@ -23,9 +23,10 @@ std::string render_text(const Q& query, Dialect dialect) {
   return writer.take_text();
 }
 
-// A query with more run-time choices than this renders its text on every run instead of caching 2^n texts.
+/// A query with more run-time choices than this renders its text on every run instead of caching 2^n texts.
 inline constexpr unsigned max_cached_choices = 4;
 
+/// Whether Q's text is rendered once per dialect and choice, and cached: its shape is fixed, with few choices.
 template <class Q>
 inline constexpr bool text_is_cached = Q::shape.fixed && Q::shape.choices <= max_cached_choices;
 
@@ -56,6 +57,8 @@ CachedText& text_slot(Dialect dialect, std::uint64_t choices) {
 
 export namespace keel {
 
+/// The statement of `query` in `dialect`: the cached text, when there is one (rendered on the first run), and
+/// the values written this run.
 template <class Q>
 Statement make_statement(const Q& query, Dialect dialect) {
   if constexpr (text_is_cached<Q>) {

@@ -43,18 +43,25 @@ struct Assignment {
   }
 };
 
+/// An UPDATE of table T: set() columns of the rows that where() picks. Without where() it does not compile,
+/// unless force() says so.
 template <class T, class Sets, class Where, bool Force, class Returning>
 class Update : public Runnable<Update<T, Sets, Where, Force, Returning>> {
 public:
+  /// Whether returning() chose columns.
   static constexpr bool returns_columns = !std::same_as<Returning, NoReturning>;
+  /// The number of rows changed, or the RETURNING columns' values.
   using result_type = returning_result_t<Returning, std::uint64_t>;
+  /// What its text depends on besides its type (see TextShape).
   static constexpr TextShape shape = tuple_shape_v<Sets> + Where::shape + projection_shape<Returning>;
 
+  /// An update that sets nothing yet; keel::update<T>() makes one.
   Update() = default;
+  /// An update of these parts: set(), where() and returning() make them.
   Update(Sets sets, Where where, Returning returning)
       : sets_(std::move(sets)), where_(std::move(where)), returning_(std::move(returning)) {}
 
-  // column = value, where value is a C++ value or an expression (c<&Band::popularity> + 1).
+  /// column = value, where value is a C++ value or an expression (c<&Band::popularity> + 1).
   template <class C, class V>
   auto set(const C&, const V& value) const {
     static_assert(requires { C::member; }, "keel: set() takes a column, keel::c<&T::member>, and its new value");
@@ -73,6 +80,7 @@ public:
     return Update<T, decltype(sets), Where, Force, Returning>(sets, where_, returning_);
   }
 
+  /// Rows for which the condition holds. Called again, it adds a condition with AND.
   template <class E>
   auto where(const E& condition) const {
     static_assert(is_subset_v<typename E::tables, type_list<T>>,
@@ -81,9 +89,10 @@ public:
     return Update<T, Sets, decltype(combined), Force, Returning>(sets_, combined, returning_);
   }
 
-  // Allows an update without where(), which changes every row.
+  /// Allows an update without where(), which changes every row.
   auto force() const { return Update<T, Sets, Where, true, Returning>(sets_, where_, returning_); }
 
+  /// RETURNING chosen columns of the updated rows, instead of their count.
   template <class... E>
   auto returning(const E&... expressions) const {
     static_assert((Expression<E> && ...), "keel: returning() takes columns and expressions");
@@ -93,18 +102,21 @@ public:
     return Update<T, Sets, Where, Force, R>(sets_, where_, R{std::tuple(expressions...)});
   }
 
+  /// The statement in `dialect`; an update without set(), or without where() or force(), does not compile.
   Statement statement(Dialect dialect) const {
     static_assert(std::tuple_size_v<Sets> > 0, "keel::update needs at least one set(column, value)");
     static_assert(Force || !std::same_as<Where, NoWhere>,
                   "keel::update without where() would change every row: add where(...), or force() to mean it");
     return make_statement(*this, dialect);
   }
+  /// Counts the rows changed, or collects the RETURNING columns.
   auto collector() const {
     if constexpr (returns_columns)
       return ReturningCollector<Returning>();
     else return RowsAffectedCollector();
   }
 
+  /// Writes the SQL text and binds the values.
   void write(SqlWriter& w) const {
     w.set_qualify_columns(false);  // SET takes bare names, and the statement has one table
     w.sql("UPDATE ");
@@ -121,6 +133,7 @@ private:
   Returning returning_{};
 };
 
+/// UPDATE T: add set(column, value) and where(...).
 template <class T>
 auto update() {
   (void)sizeof(table_traits<T>);

@@ -15,19 +15,19 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
-// One batch's run, as the adapter reports it.
+/// One batch's run, as the adapter reports it.
 struct BatchRun {
-  std::vector<ExecResult>* results = nullptr;  // each statement's result, when the caller wants them
-  // Set by the adapter: the batch ran all or nothing in a transaction of its own, so after a lost connection
-  // nothing of it was applied and it may run again.
+  std::vector<ExecResult>* results = nullptr;  ///< each statement's result, when the caller wants them
+  /// Set by the adapter: the batch ran all or nothing in a transaction of its own, so after a lost connection
+  /// nothing of it was applied and it may run again.
   bool atomic = false;
-  // Set by the adapter: the batch ran inside the caller's own transaction, which its failure aborted; it is
-  // never retried.
+  /// Set by the adapter: the batch ran inside the caller's own transaction, which its failure aborted; it is
+  /// never retried.
   bool joined = false;
-  std::vector<std::string> statement_errors;  // statements that failed alone (a savepoint each), with why
+  std::vector<std::string> statement_errors;  ///< statements that failed alone (a savepoint each), with why
 };
 
-// What a failure says, for a batch's record and a statement's error.
+/// What a failure says, for a batch's record and a statement's error.
 inline std::string failure_message(std::exception_ptr failure) {
   try {
     std::rethrow_exception(failure);
@@ -38,17 +38,18 @@ inline std::string failure_message(std::exception_ptr failure) {
   }
 }
 
+/// What the bulk writer writes through: an adapter runs one batch of statements on its target.
 class WriterAdapter {
 public:
   virtual ~WriterAdapter() = default;
-  // The dialect statements are rendered in, and whose bound-value limit applies.
+  /// The dialect statements are rendered in, and whose bound-value limit applies.
   virtual Dialect dialect() const = 0;
-  // The most bytes one batch's text may have on the target (Trino's query.max-length, say): batches stay under
-  // it, and a statement over it on its own is refused before anything is sent. None when empty.
+  /// The most bytes one batch's text may have on the target (Trino's query.max-length, say): batches stay under
+  /// it, and a statement over it on its own is refused before anything is sent. None when empty.
   virtual std::optional<std::size_t> max_query_size() const { return std::nullopt; }
-  // Runs the statements of one batch; throws what failed.
+  /// Runs the statements of one batch; throws what failed.
   virtual asio::awaitable<void> run(std::span<const Statement> batch, BatchRun& run) = 0;
-  // Ends the adapter's use (with_writer calls it on the way out).
+  /// Ends the adapter's use (with_writer calls it on the way out).
   virtual asio::awaitable<void> close() { co_return; }
 };
 

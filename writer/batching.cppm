@@ -11,17 +11,18 @@ import keel.engine;
 
 export namespace keel {
 
+/// How big one batch may be.
 struct BatchLimits {
-  std::size_t max_bytes = 1'000'000;  // the SQL text of one batch, its statements' texts added up
-  std::size_t max_parameters = 65535;  // the bound values of one batch
+  std::size_t max_bytes = 1'000'000;  ///< the SQL text of one batch, its statements' texts added up
+  std::size_t max_parameters = 65535;  ///< the bound values of one batch
 };
 
-// The bytes a statement counts for: its text.
+/// The bytes a statement counts for: its text.
 inline std::size_t statement_bytes(const Statement& statement) noexcept { return statement.sql().size(); }
 
-// The end (one past the last index) of the first batch of a non-empty list. A statement over max_bytes on its
-// own goes in a batch of its own: a text is never cut. One with more values than max_parameters is refused
-// (MisuseError), as the database would refuse it.
+/// The end (one past the last index) of the first batch of a non-empty list. A statement over max_bytes on its
+/// own goes in a batch of its own: a text is never cut. One with more values than max_parameters is refused
+/// (MisuseError), as the database would refuse it.
 inline std::size_t first_batch_end(std::span<const Statement> statements, const BatchLimits& limits) {
   std::size_t bytes = 0, parameters = 0, i = 0;
   for (; i < statements.size(); ++i) {
@@ -37,7 +38,7 @@ inline std::size_t first_batch_end(std::span<const Statement> statements, const 
   return i;
 }
 
-// The end of each batch, in order.
+/// The end of each batch, in order.
 inline std::vector<std::size_t> batch_ends(std::span<const Statement> statements, const BatchLimits& limits) {
   std::vector<std::size_t> ends;
   for (std::size_t start = 0; start < statements.size();)

@@ -36,60 +36,69 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
-// Wide rows make smaller batches (SQL Batcher's auto_adjust_for_columns): the first INSERT ... VALUES added sets
-// the byte limit to max_bytes * reference_columns / its columns, kept between min_factor and max_factor times
-// max_bytes.
+/// Wide rows make smaller batches (SQL Batcher's auto_adjust_for_columns): the first INSERT ... VALUES added sets
+/// the byte limit to max_bytes * reference_columns / its columns, kept between min_factor and max_factor times
+/// max_bytes.
 struct ColumnAdjustment {
-  std::size_t reference_columns = 10;
-  double min_factor = 0.5;
-  double max_factor = 2.0;
+  std::size_t reference_columns = 10;  ///< the column count at which the byte limit is max_bytes
+  double min_factor = 0.5;             ///< the byte limit is at least this many times max_bytes
+  double max_factor = 2.0;             ///< and at most this many times max_bytes
 };
 
+/// How a BulkWriter batches, runs, retries and records.
 struct BulkWriterOptions {
-  std::size_t max_bytes = 1'000'000;          // the SQL text of one batch
-  std::optional<std::size_t> max_parameters;  // the bound values of one batch; the dialect's limit when empty
-  // How a batch runs on a keel engine (other adapters ignore these): see EngineAdapterOptions.
+  std::size_t max_bytes = 1'000'000;          ///< the SQL text of one batch
+  std::optional<std::size_t> max_parameters;  ///< the bound values of one batch; the dialect's limit when empty
+  /// How a batch runs on a keel engine (other adapters ignore these): see EngineAdapterOptions.
+  ///@{
   BatchMode mode = BatchMode::pipelined;
   bool transaction_per_batch = true;
   bool savepoint_per_statement = false;
-  // Consecutive one-row inserts into one table (the same text up to VALUES) go as one multi-row insert, in
-  // batches that run all or nothing (transaction_per_batch): not with a savepoint per statement, nor in
-  // process_batch, which answer for each statement alone.
+  ///@}
+  /// Consecutive one-row inserts into one table (the same text up to VALUES) go as one multi-row insert, in
+  /// batches that run all or nothing (transaction_per_batch): not with a savepoint per statement, nor in
+  /// process_batch, which answer for each statement alone.
   bool merge_inserts = true;
-  // A merged insert of at least copy_min_rows rows goes by the engine's fastest way that stores the same rows:
-  // COPY on PostgreSQL (values in text form, read by each column's type), the insert itself elsewhere.
+  /// A merged insert of at least copy_min_rows rows goes by the engine's fastest way that stores the same rows:
+  /// COPY on PostgreSQL (values in text form, read by each column's type), the insert itself elsewhere.
   bool copy_rows = true;
-  std::size_t copy_min_rows = 100;
-  std::optional<ColumnAdjustment> auto_adjust_for_columns;
-  RetryPolicy retry;
-  std::shared_ptr<CircuitBreaker> breaker;  // share one among writers of one target; each has its own when empty
-  QueryCollector* collector = nullptr;      // records every batch when set
+  std::size_t copy_min_rows = 100;          ///< the fewest rows of a merged insert that go copy_rows' way
+  std::optional<ColumnAdjustment> auto_adjust_for_columns;  ///< smaller batches for wide rows (see ColumnAdjustment)
+  RetryPolicy retry;                        ///< how a failed batch is retried
+  std::shared_ptr<CircuitBreaker> breaker;  ///< share one among writers of one target; each has its own when empty
+  QueryCollector* collector = nullptr;      ///< records every batch when set
 };
 
+/// The bulk writer: statements (SQL text or keel queries, their values bound), added one by one or as a list,
+/// sent through an adapter in batches under the byte and parameter limits, with retries of transient failures,
+/// a circuit breaker, and a record of every batch.
 class BulkWriter {
 public:
-  // Writes through a keel engine, which must outlive the writer.
+  /// Writes through a keel engine, which must outlive the writer.
   explicit BulkWriter(Engine& engine, BulkWriterOptions options = {})
       : BulkWriter(std::make_shared<EngineAdapter>(
                        engine, EngineAdapterOptions{options.mode, options.transaction_per_batch, options.savepoint_per_statement, options.copy_rows,
                                             options.copy_min_rows}),
                    engine.dialect(), std::move(options)) {}
-  // Writes through any adapter (FunctionAdapter, or one of your own).
+  /// Writes through any adapter (FunctionAdapter, or one of your own).
   BulkWriter(std::shared_ptr<WriterAdapter> adapter, BulkWriterOptions options = {})
       : BulkWriter(checked(std::move(adapter)), std::move(options), 0) {}
-  // A dry run: nothing is sent, and every batch goes to the collector as it would have been sent.
+  /// A dry run: nothing is sent, and every batch goes to the collector as it would have been sent.
   BulkWriter(Dialect dialect, QueryCollector& collector, BulkWriterOptions options = {})
       : BulkWriter(nullptr, dialect, with_collector(std::move(options), collector)) {}
 
+  /// The dialect statements are rendered in.
   Dialect dialect() const noexcept { return dialect_; }
+  /// The batches' limits: max_bytes (after any adjustment for wide rows) and max_parameters.
   const BatchLimits& limits() const noexcept { return limits_; }
+  /// The circuit breaker the writer's batches go through.
   const CircuitBreaker& breaker() const noexcept { return *options_.breaker; }
-  // With auto_adjust_for_columns: the columns of the first INSERT ... VALUES added, which set limits().max_bytes.
+  /// With auto_adjust_for_columns: the columns of the first INSERT ... VALUES added, which set limits().max_bytes.
   std::optional<std::size_t> detected_columns() const noexcept { return columns_; }
 
-  // Adds a statement. Returns true when the pending statements have reached the byte or parameter limit, and
-  // a flush is due (flush splits them at the limits in any case). A statement over the target's max_query_size
-  // on its own is refused here, before anything is sent.
+  /// Adds a statement. Returns true when the pending statements have reached the byte or parameter limit, and
+  /// a flush is due (flush splits them at the limits in any case). A statement over the target's max_query_size
+  /// on its own is refused here, before anything is sent.
   bool add_statement(Statement statement) {
     if (max_query_size_ && statement_bytes(statement) > *max_query_size_)
       throw MisuseError("a statement of " + std::to_string(statement_bytes(statement)) + " bytes is over the " +
@@ -100,14 +109,16 @@ public:
     pending_.push_back(std::move(statement));
     return pending_bytes_ >= limits_.max_bytes || pending_parameters_ >= limits_.max_parameters;
   }
+  /// add_statement() of a text without values.
   bool add_statement(std::string sql) { return add_statement(Statement(std::move(sql))); }
-  // A keel query (keel::insert(row), keel::update<T>()..., keel::raw(...)), rendered for the target's dialect.
+  /// A keel query (keel::insert(row), keel::update<T>()..., keel::raw(...)), rendered for the target's dialect.
   template <Query Q>
   bool add(const Q& query) {
     return add_statement(query.statement(dialect_));
   }
+  /// The statements added and not yet sent.
   std::size_t pending() const noexcept { return pending_.size(); }
-  // Drops the pending statements unsent; returns how many there were.
+  /// Drops the pending statements unsent; returns how many there were.
   std::size_t discard() noexcept {
     const std::size_t dropped = pending_.size();
     pending_.clear();
@@ -115,9 +126,9 @@ public:
     return dropped;
   }
 
-  // Sends the pending statements in batches under the limits; returns how many ran. When a batch fails for
-  // good (retries spent, or a failure not worth retrying), it throws: the batches before it are written, and
-  // the failed batch and those after it stay pending, to flush again or discard().
+  /// Sends the pending statements in batches under the limits; returns how many ran. When a batch fails for
+  /// good (retries spent, or a failure not worth retrying), it throws: the batches before it are written, and
+  /// the failed batch and those after it stay pending, to flush again or discard().
   asio::awaitable<std::size_t> flush(BatchMetadata metadata = {}) {
     if (flushing_) throw MisuseError("BulkWriter: flush is already running; a writer takes one flush at a time");
     flushing_ = true;
@@ -145,30 +156,34 @@ public:
     if (failure) std::rethrow_exception(failure);
     co_return ran;
   }
-  // Adds the statements and flushes; returns how many ran.
+  /// Adds the statements and flushes; returns how many ran.
   asio::awaitable<std::size_t> process_statements(std::vector<Statement> statements, BatchMetadata metadata = {}) {
     for (auto& statement : statements) add_statement(std::move(statement));
     co_return co_await flush(std::move(metadata));
   }
-  // Runs the statements as one batch, whatever the limits, one by one; returns each statement's result.
+  /// Runs the statements as one batch, whatever the limits, one by one; returns each statement's result.
   asio::awaitable<std::vector<ExecResult>> process_batch(std::vector<Statement> statements, BatchMetadata metadata = {}) {
     std::vector<ExecResult> results;
     co_await run_batch(statements, metadata, &results);
     co_return results;
   }
-  // Closes the adapter (a keel engine stays open: it is the caller's).
+  /// Closes the adapter (a keel engine stays open: it is the caller's).
   asio::awaitable<void> close() {
     if (adapter_) co_await adapter_->close();
   }
 
   // ---- Sync forms, on the calling thread's private loop (keel::run_sync).
+  /// flush() to completion on the calling thread's private event loop.
   std::size_t flush_sync(BatchMetadata metadata = {}) { return run_sync(flush(std::move(metadata))); }
+  /// process_statements() to completion on the calling thread's private event loop.
   std::size_t process_statements_sync(std::vector<Statement> statements, BatchMetadata metadata = {}) {
     return run_sync(process_statements(std::move(statements), std::move(metadata)));
   }
+  /// process_batch() to completion on the calling thread's private event loop.
   std::vector<ExecResult> process_batch_sync(std::vector<Statement> statements, BatchMetadata metadata = {}) {
     return run_sync(process_batch(std::move(statements), std::move(metadata)));
   }
+  /// close() to completion on the calling thread's private event loop.
   void close_sync() { run_sync(close()); }
 
 private:
@@ -300,10 +315,10 @@ private:
   std::mt19937 random_{std::random_device{}()};
 };
 
-// Runs body(writer) (returning an awaitable), flushes what it added when the body returns, and closes the
-// adapter; returns how many statements ran. When the body throws, what it added and did not flush itself is
-// discarded unsent (a partial stream is not written by accident), the adapter is closed, and the exception goes
-// on.
+/// Runs body(writer) (returning an awaitable), flushes what it added when the body returns, and closes the
+/// adapter; returns how many statements ran. When the body throws, what it added and did not flush itself is
+/// discarded unsent (a partial stream is not written by accident), the adapter is closed, and the exception goes
+/// on.
 template <class F>
 asio::awaitable<std::size_t> with_writer(std::unique_ptr<BulkWriter> writer, F body) {
   std::exception_ptr failure;
@@ -323,17 +338,19 @@ asio::awaitable<std::size_t> with_writer(std::unique_ptr<BulkWriter> writer, F b
   if (failure) std::rethrow_exception(failure);
   co_return ran;
 }
+/// with_writer() on a writer for `engine`.
 template <class F>
 asio::awaitable<std::size_t> with_writer(Engine& engine, BulkWriterOptions options, F body) {
   return with_writer(std::make_unique<BulkWriter>(engine, std::move(options)), std::move(body));
 }
+/// with_writer() on a writer through `adapter`.
 template <class F>
 asio::awaitable<std::size_t> with_writer(std::shared_ptr<WriterAdapter> adapter, BulkWriterOptions options, F body) {
   return with_writer(std::make_unique<BulkWriter>(std::move(adapter), std::move(options)), std::move(body));
 }
 
-// The sync form, for a plain thread: body(writer) returns void and uses the writer's _sync calls; then the same
-// as with_writer (flush on return; on an exception, what was not flushed is discarded and the exception goes on).
+/// The sync form, for a plain thread: body(writer) returns void and uses the writer's _sync calls; then the same
+/// as with_writer (flush on return; on an exception, what was not flushed is discarded and the exception goes on).
 template <class F>
 std::size_t with_writer_sync(std::unique_ptr<BulkWriter> writer, F body) {
   std::exception_ptr failure;
@@ -353,10 +370,12 @@ std::size_t with_writer_sync(std::unique_ptr<BulkWriter> writer, F body) {
   if (failure) std::rethrow_exception(failure);
   return ran;
 }
+/// with_writer_sync() on a writer for `engine`.
 template <class F>
 std::size_t with_writer_sync(Engine& engine, BulkWriterOptions options, F body) {
   return with_writer_sync(std::make_unique<BulkWriter>(engine, std::move(options)), std::move(body));
 }
+/// with_writer_sync() on a writer through `adapter`.
 template <class F>
 std::size_t with_writer_sync(std::shared_ptr<WriterAdapter> adapter, BulkWriterOptions options, F body) {
   return with_writer_sync(std::make_unique<BulkWriter>(std::move(adapter), std::move(options)), std::move(body));

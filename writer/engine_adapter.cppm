@@ -18,22 +18,26 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
+/// How a batch's statements go to a keel engine.
 enum class BatchMode {
-  pipelined,   // a batch's statements are sent together: one round trip on PostgreSQL
-  one_by_one,  // each statement waits for the one before it
+  pipelined,   ///< a batch's statements are sent together: one round trip on PostgreSQL
+  one_by_one,  ///< each statement waits for the one before it
 };
 
+/// How an EngineAdapter runs a batch.
 struct EngineAdapterOptions {
-  BatchMode mode = BatchMode::pipelined;
-  bool transaction_per_batch = true;     // all of a batch or none of it; off: each statement commits alone
-  bool savepoint_per_statement = false;  // in the batch's transaction: a failing statement alone is undone
-  bool copy_rows = true;                 // many-row inserts by the engine's fastest way (COPY on PostgreSQL)
-  std::size_t copy_min_rows = 100;       // fewer rows go as the insert: one round trip, where COPY takes three
+  BatchMode mode = BatchMode::pipelined;  ///< pipelined, or one by one
+  bool transaction_per_batch = true;     ///< all of a batch or none of it; off: each statement commits alone
+  bool savepoint_per_statement = false;  ///< in the batch's transaction: a failing statement alone is undone
+  bool copy_rows = true;                 ///< many-row inserts by the engine's fastest way (COPY on PostgreSQL)
+  std::size_t copy_min_rows = 100;       ///< fewer rows go as the insert: one round trip, where COPY takes three
 };
 
+/// The bulk writer on a keel engine: each batch in a transaction (or each statement on its own), pipelined in
+/// one round trip where the engine can, or one by one with a savepoint per statement on request.
 class EngineAdapter final : public WriterAdapter {
 public:
-  // `engine` must outlive the adapter; closing the adapter leaves the engine open.
+  /// `engine` must outlive the adapter; closing the adapter leaves the engine open.
   EngineAdapter(Engine& engine, EngineAdapterOptions options) : engine_(engine), options_(options) {
     if (options_.savepoint_per_statement && !options_.transaction_per_batch)
       throw MisuseError("BulkWriter: savepoint_per_statement needs transaction_per_batch");

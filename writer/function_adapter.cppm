@@ -15,17 +15,23 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
+/// How a FunctionAdapter's target takes statements.
 struct FunctionAdapterOptions {
-  Dialect dialect = Dialect::sqlite;  // how queries are rendered for the target ('?' placeholders: sqlite)
-  std::optional<std::size_t> max_query_size;  // the target's limit on one batch's text
-  bool atomic_batches = false;  // the function runs each batch all or nothing: a lost connection may retry it
+  Dialect dialect = Dialect::sqlite;  ///< how queries are rendered for the target ('?' placeholders: sqlite)
+  std::optional<std::size_t> max_query_size;  ///< the target's limit on one batch's text
+  bool atomic_batches = false;  ///< the function runs each batch all or nothing: a lost connection may retry it
 };
 
+/// The bulk writer on anything keel has no engine for: an awaitable function that runs one batch, and an
+/// optional one that closes the target.
 class FunctionAdapter final : public WriterAdapter {
 public:
+  /// Runs one batch on the target; throws what failed.
   using RunBatch = std::function<asio::awaitable<void>(std::span<const Statement>)>;
+  /// Ends the use of the target.
   using Close = std::function<asio::awaitable<void>()>;
 
+  /// An adapter that runs batches with `run_batch` and closes the target with `close` (if given).
   FunctionAdapter(RunBatch run_batch, Close close = {}, FunctionAdapterOptions options = {})
       : run_batch_(std::move(run_batch)), close_(std::move(close)), options_(options) {
     if (!run_batch_) throw MisuseError("FunctionAdapter: no function to run a batch");

@@ -20,30 +20,31 @@ import :batching;
 
 export namespace keel {
 
-// An INSERT ... VALUES text split where rows can be added: `head` runs to the end of the VALUES keyword, `rows`
-// is its list of row tuples (trailing blanks and semicolon left out).
+/// An INSERT ... VALUES text split where rows can be added: `head` runs to the end of the VALUES keyword, `rows`
+/// is its list of row tuples (trailing blanks and semicolon left out).
 struct InsertValues {
-  std::string_view head;
-  std::string_view rows;
-  std::size_t columns = 0;       // the values in the first row
-  std::size_t placeholders = 0;  // $n: the highest n; ?: how many
+  std::string_view head;         ///< the text up to the end of VALUES
+  std::string_view rows;         ///< the row tuples
+  std::size_t columns = 0;       ///< the values in the first row
+  std::size_t placeholders = 0;  ///< $n: the highest n; ?: how many
 };
 
-// The split of `sql` when it is an INSERT ... VALUES that can take more rows; none otherwise.
+/// The split of `sql` when it is an INSERT ... VALUES that can take more rows; none otherwise.
 std::optional<InsertValues> split_insert_values(std::string_view sql, Dialect dialect);
 
-// A many-row insert that an engine may write its own way (Connection::insert_rows: PostgreSQL's COPY): INSERT
-// INTO a table and a list of plain column names, nothing else before VALUES; then rows of placeholders alone,
-// numbered in order.
+/// A many-row insert that an engine may write its own way (Connection::insert_rows: PostgreSQL's COPY): INSERT
+/// INTO a table and a list of plain column names, nothing else before VALUES; then rows of placeholders alone,
+/// numbered in order.
 struct RowsInsert {
-  InsertTarget target;
-  std::size_t rows = 0;
+  InsertTarget target;   ///< the table and its columns, laid out row after row
+  std::size_t rows = 0;  ///< the number of rows
 };
+/// `statement` as a RowsInsert when it is one; none otherwise.
 std::optional<RowsInsert> rows_insert(const Statement& statement, Dialect dialect);
 
-// The statements of `batch` with each run of consecutive mergeable inserts of one head folded into one
-// statement (a run of one is left as it was), each merged text within `limits` (max_bytes of text,
-// max_parameters values). The values stay bound, in order.
+/// The statements of `batch` with each run of consecutive mergeable inserts of one head folded into one
+/// statement (a run of one is left as it was), each merged text within `limits` (max_bytes of text,
+/// max_parameters values). The values stay bound, in order.
 std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect dialect, const BatchLimits& limits = {});
 
 }  // namespace keel

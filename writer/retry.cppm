@@ -11,20 +11,21 @@ import keel.engine;
 
 export namespace keel {
 
+/// How a failed batch is retried: how many attempts, and the waits between them (exponential backoff).
 struct RetryPolicy {
-  std::size_t max_attempts = 3;  // 1: no retry
-  std::chrono::milliseconds first_delay{50};
-  double multiplier = 2.0;
-  std::chrono::milliseconds max_delay{2000};
-  bool jitter = true;  // each wait drawn between half and all of its step, so that writers do not retry in step
+  std::size_t max_attempts = 3;  ///< 1: no retry
+  std::chrono::milliseconds first_delay{50};  ///< the wait before the first retry
+  double multiplier = 2.0;  ///< each later wait is this many times the one before
+  std::chrono::milliseconds max_delay{2000};  ///< the longest wait
+  bool jitter = true;  ///< each wait drawn between half and all of its step, so that writers do not retry in step
 };
 
-// Whether a batch that failed with `failure` may run again without applying anything twice. Only a batch that
-// ran all or nothing in a transaction of its own (nothing of it was applied) is ever retried, and only for a
-// transient failure: a serialization failure or deadlock (40001, 40P01), a lock not available (SQLite's busy),
-// too many connections (53300), a server starting up or shutting down (57P03, 57P01), a lost connection. Never:
-// a constraint violation, a syntax error or any other error the same batch would meet again; and never a
-// COMMIT whose outcome is unknown (CommitOutcomeUnknown: it may have committed).
+/// Whether a batch that failed with `failure` may run again without applying anything twice. Only a batch that
+/// ran all or nothing in a transaction of its own (nothing of it was applied) is ever retried, and only for a
+/// transient failure: a serialization failure or deadlock (40001, 40P01), a lock not available (SQLite's busy),
+/// too many connections (53300), a server starting up or shutting down (57P03, 57P01), a lost connection. Never:
+/// a constraint violation, a syntax error or any other error the same batch would meet again; and never a
+/// COMMIT whose outcome is unknown (CommitOutcomeUnknown: it may have committed).
 inline bool is_transient(std::exception_ptr failure, bool batch_in_own_transaction) {
   if (!batch_in_own_transaction) return false;
   try {
@@ -46,8 +47,8 @@ inline bool is_transient(std::exception_ptr failure, bool batch_in_own_transacti
   }
 }
 
-// Whether a failure says the target is in trouble (what the circuit breaker counts), rather than that this
-// batch is wrong (a constraint violation, a syntax error), which another batch would not meet.
+/// Whether a failure says the target is in trouble (what the circuit breaker counts), rather than that this
+/// batch is wrong (a constraint violation, a syntax error), which another batch would not meet.
 inline bool is_target_failure(std::exception_ptr failure) {
   try {
     std::rethrow_exception(failure);
@@ -60,7 +61,7 @@ inline bool is_target_failure(std::exception_ptr failure) {
   }
 }
 
-// The wait before attempt `attempt` (2 for the first retry).
+/// The wait before attempt `attempt` (2 for the first retry).
 template <class Random>
 std::chrono::milliseconds retry_delay(const RetryPolicy& policy, std::size_t attempt, Random& random) {
   double step = static_cast<double>(policy.first_delay.count());

@@ -37,11 +37,14 @@ export namespace keel::pg {
 
 // ---- Type OIDs.
 namespace types {
+///@{
+/// The OIDs of the built-in types keel has codecs for.
 constexpr std::uint32_t boolean = 16, bytea = 17, name = 19, int8 = 20, int2 = 21, int4 = 23, text = 25, oid = 26,
                         json = 114, float4 = 700, float8 = 701, unknown = 705, inet = 869, cidr = 650, bpchar = 1042,
                         varchar = 1043, date = 1082, time = 1083, timestamp = 1114, timestamptz = 1184,
                         interval = 1186, timetz = 1266, numeric = 1700, uuid = 2950, jsonb = 3802;
-// The array type of each element type.
+///@}
+/// The array type of each element type.
 constexpr std::uint32_t array_of(std::uint32_t element) {
   switch (element) {
     case boolean: return 1000;
@@ -71,6 +74,7 @@ constexpr std::uint32_t array_of(std::uint32_t element) {
     default: return 0;
   }
 }
+/// The element type of an array type; 0 for a type that is not an array keel knows.
 constexpr std::uint32_t element_of(std::uint32_t array) {
   switch (array) {  // array_of, inverted: a switch, since every result cell of an unlisted type asks
     case 1000: return boolean;
@@ -110,41 +114,48 @@ static_assert([] {
 
 // ---- Value types for what C++ has no type for.
 
-// numeric, interval and time are keel's own value types (keel.engine), under the names the client has used.
+/// numeric, interval and time are keel's own value types (keel.engine), under the names the client has used.
+///@{
 using Numeric = keel::Numeric;
 using Interval = keel::Interval;
 using Time = keel::TimeOfDay;
+///@}
 
-// Days since 1970-01-01 (std::chrono::sys_days), or ±infinity.
+/// Days since 1970-01-01 (std::chrono::sys_days), or ±infinity.
 struct Date {
-  std::chrono::sys_days days{};
-  int infinity = 0;  // +1 'infinity', -1 '-infinity'
+  std::chrono::sys_days days{};  ///< the date, when it is finite
+  int infinity = 0;  ///< +1 'infinity', -1 '-infinity'
+  /// Equal field by field.
   friend bool operator==(const Date&, const Date&) = default;
 };
 
 
-// A time of day with its UTC offset (seconds east of UTC, as ISO 8601 writes it).
+/// A time of day with its UTC offset (seconds east of UTC, as ISO 8601 writes it).
 struct TimeTz {
-  std::chrono::microseconds since_midnight{};
-  std::int32_t utc_offset_seconds = 0;
+  std::chrono::microseconds since_midnight{};  ///< the time since midnight, local
+  std::int32_t utc_offset_seconds = 0;         ///< the offset, in seconds east of UTC
+  /// Equal field by field.
   friend bool operator==(const TimeTz&, const TimeTz&) = default;
 };
 
-// A timestamp without time zone: a wall-clock reading, not an instant.
+/// A timestamp without time zone: a wall-clock reading, not an instant.
 struct Timestamp {
-  std::chrono::local_time<std::chrono::microseconds> time{};
-  int infinity = 0;
+  std::chrono::local_time<std::chrono::microseconds> time{};  ///< the reading, when it is finite
+  int infinity = 0;                                           ///< +1 'infinity', -1 '-infinity', 0 for a finite reading
+  /// Equal field by field.
   friend bool operator==(const Timestamp&, const Timestamp&) = default;
 };
 
-// timestamptz is an instant: std::chrono::sys_time<microseconds> (±infinity are the extreme values).
+/// timestamptz is an instant: std::chrono::sys_time<microseconds> (±infinity are the extreme values).
 using TimestampTz = keel::TimestampTz;
 
 
+/// A UUID as the client's typed API takes it: its 16 bytes (keel::Uuid is Boost's).
 struct Uuid {
-  std::array<std::uint8_t, 16> bytes{};
+  std::array<std::uint8_t, 16> bytes{};  ///< the 16 bytes, in the order the text writes them
+  /// Equal when the bytes are.
   friend bool operator==(const Uuid&, const Uuid&) = default;
-  // 8-4-4-4-12 hexadecimal.
+  /// 8-4-4-4-12 hexadecimal.
   std::string to_string() const {
     static constexpr char hex[] = "0123456789abcdef";
     std::string out;
@@ -155,6 +166,7 @@ struct Uuid {
     }
     return out;
   }
+  /// Parses the canonical form (hyphens and braces optional, either case); throws ValueError for other text.
   static Uuid parse(std::string_view text) {
     Uuid u;
     std::size_t n = 0;
@@ -180,14 +192,16 @@ struct Uuid {
   }
 };
 
-// inet and cidr: an address and a prefix length.
+/// inet and cidr: an address and a prefix length.
 struct Inet {
-  boost::asio::ip::address address;
-  int prefix = -1;  // -1: the full length (32 or 128)
-  bool is_cidr = false;
+  boost::asio::ip::address address;  ///< the address
+  int prefix = -1;  ///< -1: the full length (32 or 128)
+  bool is_cidr = false;  ///< cidr rather than inet
+  /// Equal when the addresses, the prefix lengths and the kinds are.
   friend bool operator==(const Inet& a, const Inet& b) {
     return a.address == b.address && a.prefix_length() == b.prefix_length() && a.is_cidr == b.is_cidr;
   }
+  /// The prefix length: `prefix`, or the address's full length.
   int prefix_length() const { return prefix >= 0 ? prefix : (address.is_v4() ? 32 : 128); }
 };
 
@@ -243,15 +257,19 @@ inline std::int64_t to_server_epoch(std::int64_t us, std::string_view type) {
 
 }  // namespace codec_detail
 
-// The codec of T: oid (what T is sent as), encode, decode(oid, bytes).
+/// The codec of T: oid (what T is sent as), encode, decode(oid, bytes).
+/// keel has codecs for bool, integers, floating point, std::string, Blob, Numeric, Date, Time, TimeTz, Timestamp,
+/// TimestampTz, Interval, Uuid, boost::json::value, Inet, std::optional, std::vector and Array.
 template <class T>
 struct PgCodec;
 
+/// Whether a T can be sent: PgCodec<T> names its OID and encodes it.
 template <class T>
 concept PgEncodable = requires(const T& v, proto::ByteBuffer& out) {
   { PgCodec<T>::oid } -> std::convertible_to<std::uint32_t>;
   PgCodec<T>::encode(v, out);
 };
+/// Whether a T can be read: PgCodec<T> decodes it.
 template <class T>
 concept PgDecodable = requires(std::uint32_t oid, proto::Bytes b) {
   { PgCodec<T>::decode(oid, b) } -> std::same_as<T>;
@@ -323,6 +341,7 @@ struct PgCodec<T> {
   }
 };
 
+/// Whether a type is read as text: text, varchar, bpchar, name, or an untyped literal (unknown).
 inline bool is_text_type(std::uint32_t oid) {
   return oid == types::text || oid == types::varchar || oid == types::bpchar || oid == types::name ||
          oid == types::unknown;
@@ -653,11 +672,12 @@ struct PgCodec<std::optional<T>> {
 
 // ---- Arrays: n dimensions, with NULL elements.
 
-// An array of any number of dimensions, flattened in row-major order.
+/// An array of any number of dimensions, flattened in row-major order.
 template <class T>
 struct Array {
-  std::vector<int> dimensions;               // empty for an empty array
-  std::vector<std::optional<T>> elements;    // product(dimensions) elements
+  std::vector<int> dimensions;               ///< empty for an empty array
+  std::vector<std::optional<T>> elements;    ///< product(dimensions) elements
+  /// Equal when the dimensions and the elements are.
   friend bool operator==(const Array&, const Array&) = default;
 };
 
@@ -794,18 +814,20 @@ struct PgCodec<std::vector<std::optional<T>>> {
   }
 };
 
-// Codecs registered at run time for types keel has no built-in codec for (an enum, hstore, a PostGIS type), by
-// the server's type OID and by C++ type: PgConnection::set_type_codec fills it.
+/// Codecs registered at run time for types keel has no built-in codec for (an enum, hstore, a PostGIS type), by
+/// the server's type OID and by C++ type: PgConnection::set_type_codec fills it.
 class CodecRegistry {
 public:
+  /// One registered codec.
   struct Entry {
-    std::uint32_t oid = 0;
-    std::type_index type = typeid(void);
-    proto::Format format = proto::Format::text;
-    std::function<void(const void*, proto::ByteBuffer&)> encode;  // from a T
-    std::function<void(proto::Bytes, void*)> decode;              // into a T
+    std::uint32_t oid = 0;                                        ///< the server's type
+    std::type_index type = typeid(void);                          ///< the C++ type
+    proto::Format format = proto::Format::text;                   ///< the format its values travel in
+    std::function<void(const void*, proto::ByteBuffer&)> encode;  ///< from a T
+    std::function<void(proto::Bytes, void*)> decode;              ///< into a T
   };
 
+  /// Registers T for the server type `oid`: its values travel as `encoder` writes and `decoder` reads them.
   template <class T>
   void add(std::uint32_t oid, proto::Format format, std::function<std::string(const T&)> encoder,
            std::function<T(std::string_view)> decoder) {
@@ -821,14 +843,17 @@ public:
     by_oid_[oid] = std::move(entry);
   }
 
+  /// The codec of a server type; null when none is registered.
   const Entry* for_oid(std::uint32_t oid) const {
     auto found = by_oid_.find(oid);
     return found == by_oid_.end() ? nullptr : &found->second;
   }
+  /// The codec of a C++ type; null when none is registered.
   const Entry* for_type(std::type_index type) const {
     auto found = by_type_.find(type);
     return found == by_type_.end() ? nullptr : for_oid(found->second);
   }
+  /// Whether no codec is registered.
   bool empty() const noexcept { return by_oid_.empty(); }
 
 private:
@@ -836,7 +861,7 @@ private:
   std::map<std::type_index, std::uint32_t> by_type_;
 };
 
-// Whether keel reads a column of this type in binary.
+/// Whether keel reads a column of this type in binary.
 constexpr bool has_binary_codec(std::uint32_t oid) {
   switch (oid) {
     case types::boolean: case types::bytea: case types::name: case types::int8: case types::int2: case types::int4:

@@ -33,56 +33,64 @@ namespace urls = boost::urls;
 
 export namespace keel::pg {
 
-// A connection string or option that libpq would refuse.
+/// A connection string or option that libpq would refuse.
 class DsnError : public MisuseError {
 public:
   using MisuseError::MisuseError;
 };
 
-// libpq's sslmode meanings.
+/// libpq's sslmode meanings.
 enum class SslMode { disable, allow, prefer, require, verify_ca, verify_full };
-// Which of several hosts to settle on.
+/// Which of several hosts to settle on.
 enum class TargetSessionAttrs { any, read_write, read_only, primary, standby, prefer_standby };
 
+/// One host to connect to, as a connection string names it.
 struct HostSpec {
-  std::string host;  // a name, an address, or (starting with '/') a Unix-domain socket directory
-  std::uint16_t port = 5432;
-  std::string address;  // libpq's hostaddr: connect here, and keep `host` for TLS checks and .pgpass
+  std::string host;  ///< a name, an address, or (starting with '/') a Unix-domain socket directory
+  std::uint16_t port = 5432;  ///< the TCP port; for a Unix-domain socket, the number in the socket file's name
+  std::string address;  ///< libpq's hostaddr: connect here, and keep `host` for TLS checks and .pgpass
+  /// Whether `host` names a Unix-domain socket directory ('/'), or a socket in Linux's abstract namespace ('@').
   bool is_unix_socket() const { return !host.empty() && (host.front() == '/' || host.front() == '@'); }
+  /// Equal field by field.
   friend bool operator==(const HostSpec&, const HostSpec&) = default;
 };
 
+/// Where and how to connect, as libpq's connection parameters say it (see parse_dsn).
 struct ConnectOptions {
-  std::vector<HostSpec> hosts;  // tried in order
-  std::string user;
-  std::optional<std::string> password;
-  std::string database;
-  std::string application_name;
-  std::string options;  // sent as the startup parameter "options", e.g. "-c search_path=app"
-  std::map<std::string, std::string> server_settings;  // any other setting, sent at startup
-  std::optional<std::chrono::seconds> connect_timeout;  // per host; none waits as long as the network does
-  SslMode ssl_mode = SslMode::prefer;
-  std::string ssl_root_cert;
-  std::string ssl_cert;
-  std::string ssl_key;
-  bool ssl_sni = true;
-  std::string passfile;
-  std::string channel_binding = "prefer";  // prefer, require, disable
+  std::vector<HostSpec> hosts;  ///< tried in order
+  std::string user;  ///< the role to connect as
+  std::optional<std::string> password;  ///< the password; none: the password file's, if it has one
+  std::string database;  ///< the database to connect to
+  std::string application_name;  ///< application_name, sent at startup
+  std::string options;  ///< sent as the startup parameter "options", e.g. "-c search_path=app"
+  std::map<std::string, std::string> server_settings;  ///< any other setting, sent at startup
+  std::optional<std::chrono::seconds> connect_timeout;  ///< per host; none waits as long as the network does
+  SslMode ssl_mode = SslMode::prefer;  ///< sslmode
+  std::string ssl_root_cert;  ///< sslrootcert: the certificates that verify the server's
+  std::string ssl_cert;  ///< sslcert: the client's certificate
+  std::string ssl_key;  ///< sslkey: the client certificate's private key
+  bool ssl_sni = true;  ///< sslsni: the host name sent in the TLS handshake (SNI)
+  std::string passfile;  ///< passfile: the password file (.pgpass)
+  std::string channel_binding = "prefer";  ///< prefer, require, disable
+  /// target_session_attrs: which kind of server to settle on among the hosts.
   TargetSessionAttrs target_session_attrs = TargetSessionAttrs::any;
-  // sslcrl and sslcrldir: revoked certificates, checked with the server's chain when it is verified (libpq reads
-  // ~/.postgresql/root.crl when it exists and neither is given).
+  /// sslcrl and sslcrldir: revoked certificates, checked with the server's chain when it is verified (libpq reads
+  /// ~/.postgresql/root.crl when it exists and neither is given).
   std::string ssl_crl;
-  std::string ssl_crl_dir;
-  bool load_balance_hosts = false;  // load_balance_hosts=random: the hosts are tried in a random order
-  // TCP keepalives (keepalives, keepalives_idle, keepalives_interval, keepalives_count), on by default as in
-  // libpq; an empty number leaves the system's.
+  std::string ssl_crl_dir;  ///< sslcrldir
+  bool load_balance_hosts = false;  ///< load_balance_hosts=random: the hosts are tried in a random order
+  ///@{
+  /// TCP keepalives (keepalives, keepalives_idle, keepalives_interval, keepalives_count), on by default as in
+  /// libpq; an empty number leaves the system's.
   bool keepalives = true;
   std::optional<int> keepalives_idle, keepalives_interval, keepalives_count;
+  ///@}
 };
 
-// Reads an environment variable; std::getenv in real use, a map in tests.
+/// Reads an environment variable; std::getenv in real use, a map in tests.
 using Environment = std::function<std::optional<std::string>(std::string_view)>;
 
+/// The process's environment, read with std::getenv.
 Environment process_environment() {
   return [](std::string_view name) -> std::optional<std::string> {
     if (const char* value = std::getenv(std::string(name).c_str())) return std::string(value);
@@ -92,10 +100,11 @@ Environment process_environment() {
 
 // ---- The raw key=value pairs of a connection string.
 
+/// A connection string's key=value pairs, in the order written.
 using DsnPairs = std::vector<std::pair<std::string, std::string>>;
 
-// key=value pairs separated by spaces; a value may be 'quoted', with \' and \\ escapes inside or outside
-// quotes, as libpq reads them.
+/// key=value pairs separated by spaces; a value may be 'quoted', with \' and \\ escapes inside or outside
+/// quotes, as libpq reads them.
 DsnPairs parse_key_value_pairs(std::string_view text) {
   DsnPairs pairs;
   std::size_t i = 0;
@@ -136,6 +145,7 @@ DsnPairs parse_key_value_pairs(std::string_view text) {
   return pairs;
 }
 
+/// `text` percent-decoded; throws DsnError, naming `what`, for a bad escape.
 std::string percent_decode(std::string_view text, std::string_view what) {
   auto checked = urls::make_pct_string_view(text);
   if (!checked) throw DsnError("connection URI: invalid percent-encoding in the " + std::string(what));
@@ -145,9 +155,9 @@ std::string percent_decode(std::string_view text, std::string_view what) {
   return out;
 }
 
-// postgresql://[user[:password]@][host[:port][,host[:port]...]][/dbname][?key=value&...]
-// Boost.URL reads the user info, path and query; the host list, which a URI grammar does not allow, is split
-// here first.
+/// postgresql://[user[:password]@][host[:port][,host[:port]...]][/dbname][?key=value&...]
+/// Boost.URL reads the user info, path and query; the host list, which a URI grammar does not allow, is split
+/// here first.
 DsnPairs parse_uri_pairs(std::string_view uri) {
   const std::size_t scheme_end = uri.find("://");
   const std::string_view scheme = uri.substr(0, scheme_end);
@@ -223,6 +233,7 @@ DsnPairs parse_uri_pairs(std::string_view uri) {
   return pairs;
 }
 
+/// Whether `dsn` is a URI (postgresql:// or postgres://) rather than key=value pairs.
 bool is_uri(std::string_view dsn) { return dsn.starts_with("postgresql://") || dsn.starts_with("postgres://"); }
 
 namespace dsn_detail {
@@ -298,13 +309,13 @@ std::string home_directory(const Environment& env) {
 
 }  // namespace dsn_detail
 
-// The socket directory libpq uses when no host is given (Debian's build).
+/// The socket directory libpq uses when no host is given (Debian's build).
 constexpr std::string_view default_socket_directory = "/var/run/postgresql";
-// Where libpq looks for the system-wide service file when PGSYSCONFDIR is not set (Debian's build).
+/// Where libpq looks for the system-wide service file when PGSYSCONFDIR is not set (Debian's build).
 constexpr std::string_view default_sysconf_directory = "/etc/postgresql-common";
 
-// The options of `service` in a connection service file's text (pg_service.conf: [name] sections of key=value
-// lines, '#' comments); none when the file has no such section.
+/// The options of `service` in a connection service file's text (pg_service.conf: [name] sections of key=value
+/// lines, '#' comments); none when the file has no such section.
 std::optional<DsnPairs> service_pairs_from_text(std::string_view text, std::string_view service) {
   std::optional<DsnPairs> found;
   bool inside = false;
@@ -346,8 +357,8 @@ std::optional<std::string> read_text_file(const std::string& path) {
 }
 }  // namespace dsn_detail
 
-// A service's options, as libpq finds them: the user's file (PGSERVICEFILE, or ~/.pg_service.conf) first,
-// then the system's (PGSYSCONFDIR/pg_service.conf).
+/// A service's options, as libpq finds them: the user's file (PGSERVICEFILE, or ~/.pg_service.conf) first,
+/// then the system's (PGSYSCONFDIR/pg_service.conf).
 DsnPairs service_pairs(std::string_view service, const Environment& env) {
   const std::string home = dsn_detail::home_directory(env);
   const std::string user_file = env("PGSERVICEFILE").value_or(home.empty() ? "" : home + "/.pg_service.conf");
@@ -360,8 +371,8 @@ DsnPairs service_pairs(std::string_view service, const Environment& env) {
   throw DsnError("definition of service \"" + std::string(service) + "\" not found");
 }
 
-// Reads a connection string (a URI or key=value pairs), then fills what it leaves out from the environment's
-// PG* variables, then from libpq's defaults. The password file is not read here; see password_from_file.
+/// Reads a connection string (a URI or key=value pairs), then fills what it leaves out from the environment's
+/// PG* variables, then from libpq's defaults. The password file is not read here; see password_from_file.
 ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_environment()) {
   std::map<std::string, std::string> given;
   for (auto& [key, value] : is_uri(dsn) ? parse_uri_pairs(dsn) : parse_key_value_pairs(dsn)) given[key] = value;
@@ -489,9 +500,9 @@ ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_
 
 // ---- The password file.
 
-// Finds the password for a connection in a .pgpass text: lines host:port:database:user:password, '*'
-// matching anything, '\' escaping ':' and '\', '#' starting a comment; the first match wins. A Unix-socket
-// host matches "localhost", as in libpq.
+/// Finds the password for a connection in a .pgpass text: lines host:port:database:user:password, '*'
+/// matching anything, '\' escaping ':' and '\', '#' starting a comment; the first match wins. A Unix-socket
+/// host matches "localhost", as in libpq.
 std::optional<std::string> password_from_pgpass_text(std::string_view text, const HostSpec& host, std::string_view database,
                                                      std::string_view user) {
   const std::string host_name = host.is_unix_socket() ? "localhost" : host.host;
@@ -518,7 +529,7 @@ std::optional<std::string> password_from_pgpass_text(std::string_view text, cons
   return std::nullopt;
 }
 
-// Reads the password file named in the options. As libpq, a file that others can read is ignored.
+/// Reads the password file named in the options. As libpq, a file that others can read is ignored.
 std::optional<std::string> password_from_file(const ConnectOptions& options, const HostSpec& host) {
   struct stat info {};
   if (options.passfile.empty() || ::stat(options.passfile.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;

@@ -58,12 +58,12 @@ namespace proto = keel::pg::protocol;
 
 export namespace keel::pg {
 
-// asyncpg's name for a server error: keel's DatabaseError, with every ErrorResponse field and a class per
-// SQLSTATE (keel::UniqueViolation, keel::InvalidPassword...).
+/// asyncpg's name for a server error: keel's DatabaseError, with every ErrorResponse field and a class per
+/// SQLSTATE (keel::UniqueViolation, keel::InvalidPassword...).
 using PostgresError = keel::DatabaseError;
 
-// Reads the cells of one DataRow in place (value_codec), decoding the binary format of the types keel knows
-// and handing the others over as text; arrays are decoded into the reader.
+/// Reads the cells of one DataRow in place (value_codec), decoding the binary format of the types keel knows
+/// and handing the others over as text; arrays are decoded into the reader.
 class PgRowReader final : public RowReader {
 public:
   PgRowReader(const std::vector<proto::FieldDescription>& fields, const std::vector<proto::Format>& formats,
@@ -96,7 +96,7 @@ private:
   mutable std::vector<std::unique_ptr<ValueArray>> arrays_;  // the decoded arrays of this row, by column
 };
 
-// Takes a result's rows as they arrive (Records, or typed rows), decoded through the binary codecs.
+/// Takes a result's rows as they arrive (Records, or typed rows), decoded through the binary codecs.
 class RowCollector {
 public:
   explicit RowCollector(std::shared_ptr<const CodecRegistry> custom) : custom_(std::move(custom)) {}
@@ -116,7 +116,7 @@ protected:
   std::shared_ptr<const CodecRegistry> custom_;
 };
 
-// Collects rows into Records (the asyncpg-style API).
+/// Collects rows into Records (the asyncpg-style API).
 class RecordCollector final : public RowCollector {
 public:
   explicit RecordCollector(std::shared_ptr<const CodecRegistry> custom = nullptr) : RowCollector(std::move(custom)) {}
@@ -127,14 +127,14 @@ public:
   std::vector<Record> records;
 };
 
-// Whether fetch_as<T> reads a row as one value (a type with a codec), a tuple, or a struct's members.
+/// Whether fetch_as<T> reads a row as one value (a type with a codec), a tuple, or a struct's members.
 template <class T>
 concept TupleLike = requires { std::tuple_size<T>::value; };
 template <class T>
 inline constexpr bool is_single_value_v =
     PgDecodable<T> || std::is_same_v<T, std::string> || is_optional_v<T> || (!TupleLike<T> && !std::is_aggregate_v<T>);
 
-// Decodes each row straight into T, with no Record between.
+/// Decodes each row straight into T, with no Record between.
 template <class T>
 class TypedCollector final : public RowCollector {
 public:
@@ -166,7 +166,7 @@ public:
   std::vector<T> rows;
 };
 
-// Keeps the first column of the first row, decoded as T (fetchval), and nothing else.
+/// Keeps the first column of the first row, decoded as T (fetchval), and nothing else.
 template <class T>
 class FirstValueCollector final : public RowCollector {
 public:
@@ -180,22 +180,23 @@ public:
   std::optional<T> value;  // empty: no row
 };
 
-// A time limit for one call, given among its values: `fetch(sql, id, keel::pg::timeout(2s))`. When it passes,
-// the query is cancelled on the server and the call throws TimeoutError; the connection stays usable.
+/// A time limit for one call, given among its values: `fetch(sql, id, keel::pg::timeout(2s))`. When it passes,
+/// the query is cancelled on the server and the call throws TimeoutError; the connection stays usable.
 struct Timeout {
-  std::chrono::steady_clock::duration limit;
+  std::chrono::steady_clock::duration limit;  ///< how long the call may take
 };
+/// A Timeout of `limit`, given among a call's values.
 constexpr Timeout timeout(std::chrono::steady_clock::duration limit) { return Timeout{limit}; }
 
 template <class T>
 inline constexpr bool is_timeout_v = std::is_same_v<std::remove_cvref_t<T>, Timeout>;
-// How many of a call's arguments are values (a Timeout is not).
+/// How many of a call's arguments are values (a Timeout is not).
 template <class... Args>
 inline constexpr std::size_t value_count_v = (std::size_t{0} + ... + (is_timeout_v<Args> ? 0 : 1));
 
-// Bound values, encoded: their type OIDs (0 lets the server infer), formats and bytes. The bytes of all the
-// values share one buffer, and the small vectors keep a few values inline: a query with a handful of values
-// costs one allocation here, not several per value.
+/// Bound values, encoded: their type OIDs (0 lets the server infer), formats and bytes. The bytes of all the
+/// values share one buffer, and the small vectors keep a few values inline: a query with a handful of values
+/// costs one allocation here, not several per value.
 struct EncodedParameters {
   static constexpr std::size_t inline_values = 8;
   template <class T>
@@ -412,8 +413,8 @@ private:
 };
 
 
-// steady_clock's time to within a few milliseconds, for checks on that scale (a cached statement's age) that
-// run with every query: a coarse clock is read without the cost of a precise one (a system call on some VMs).
+/// steady_clock's time to within a few milliseconds, for checks on that scale (a cached statement's age) that
+/// run with every query: a coarse clock is read without the cost of a precise one (a system call on some VMs).
 inline std::chrono::steady_clock::time_point coarse_now() noexcept {
 #if defined(CLOCK_MONOTONIC_COARSE)
   timespec now{};
@@ -424,13 +425,13 @@ inline std::chrono::steady_clock::time_point coarse_now() noexcept {
   return std::chrono::steady_clock::now();
 }
 
-// fetchrow and fetchval from fetch's records, for connections and prepared statements alike.
+/// fetchrow and fetchval from fetch's records, for connections and prepared statements alike.
 inline std::optional<Record> first_record(std::vector<Record> records) {
   if (records.empty()) return std::nullopt;
   return std::move(records.front());
 }
-// fetchval's value: the first column of the first row, if there was a row. No row is a MisuseError, unless
-// T is std::optional.
+/// fetchval's value: the first column of the first row, if there was a row. No row is a MisuseError, unless
+/// T is std::optional.
 template <class T>
 T value_of_first_row(std::optional<T> value) {
   if (value) return std::move(*value);
@@ -442,89 +443,98 @@ T first_value(const std::optional<Record>& row) {
   return value_of_first_row<T>(row ? std::optional<T>(row->template get<T>(0)) : std::nullopt);
 }
 
+/// How a PgConnection caches statements and limits its calls' time (asyncpg's connection options).
 struct PgConnectionOptions {
-  std::size_t statement_cache_size = 100;  // 0: unnamed statements only (PgBouncer in transaction mode)
-  // A cached statement older than this is prepared again (asyncpg's default: 300 s; zero: no limit).
+  std::size_t statement_cache_size = 100;  ///< 0: unnamed statements only (PgBouncer in transaction mode)
+  /// A cached statement older than this is prepared again (asyncpg's default: 300 s; zero: no limit).
   std::chrono::seconds max_cached_statement_lifetime{300};
-  // Texts longer than this are not cached (asyncpg's default: 15 KiB; zero: no limit).
+  /// Texts longer than this are not cached (asyncpg's default: 15 KiB; zero: no limit).
   std::size_t max_cacheable_statement_size = 15 * 1024;
-  // The time limit of every call that gives none of its own (asyncpg's command_timeout); none by default.
+  /// The time limit of every call that gives none of its own (asyncpg's command_timeout); none by default.
   std::optional<std::chrono::steady_clock::duration> command_timeout;
-  // How long a call past its time limit (or cancelled) waits for the server to end its request: past it, the
-  // server is taken for silent (a stopped backend, a stalled network), the connection is closed since its
-  // state is unknown, and the call fails with TimeoutError.
+  /// How long a call past its time limit (or cancelled) waits for the server to end its request: past it, the
+  /// server is taken for silent (a stopped backend, a stalled network), the connection is closed since its
+  /// state is unknown, and the call fails with TimeoutError.
   std::chrono::steady_clock::duration cancel_grace = std::chrono::seconds(5);
 };
 
-// One statement's result in a script run on the simple protocol (PgConnection::run_script): its columns and its
-// rows in the server's text format (NULL as nullopt) when it returns rows, and its command status.
+/// One statement's result in a script run on the simple protocol (PgConnection::run_script): its columns and its
+/// rows in the server's text format (NULL as nullopt) when it returns rows, and its command status.
 struct TextResult {
-  bool returns_rows = false;  // a row description came: a query, even of no rows
-  std::vector<std::string> columns;
+  bool returns_rows = false;  ///< a row description came: a query, even of no rows
+  std::vector<std::string> columns;  ///< the columns' names
+  /// the rows, each cell in the server's text format; NULL is nullopt
   std::vector<std::vector<std::optional<std::string>>> rows;
-  std::string status;  // "SELECT 2", "CREATE TABLE", "COPY 3"
-  bool copied_out = false;  // a COPY ... TO STDOUT, whose data went to run_script's copy_out
+  std::string status;  ///< "SELECT 2", "CREATE TABLE", "COPY 3"
+  bool copied_out = false;  ///< a COPY ... TO STDOUT, whose data went to run_script's copy_out
 };
 
-// A notification from LISTEN/NOTIFY.
+/// A notification from LISTEN/NOTIFY.
 struct Notification {
-  int process_id = 0;  // the notifying session's
-  std::string channel;
-  std::string payload;
+  int process_id = 0;  ///< the notifying session's
+  std::string channel;  ///< the channel it was sent on
+  std::string payload;  ///< the payload; empty when none was given
 };
 
-// COPY's options, as asyncpg names them. Unset ones take the server's defaults.
+/// COPY's options, as asyncpg names them. Unset ones take the server's defaults.
 struct CopyOptions {
-  std::vector<std::string> columns;  // all, in table order, when empty
-  std::string schema_name;
-  std::string format;  // "text", "csv" or "binary"
-  std::optional<char> delimiter;
-  std::optional<std::string> null;  // the text that stands for NULL
-  std::optional<bool> header;
-  std::optional<char> quote;
-  std::optional<char> escape;
+  std::vector<std::string> columns;  ///< all, in table order, when empty
+  std::string schema_name;  ///< the table's schema; empty: the search path finds it
+  std::string format;  ///< "text", "csv" or "binary"
+  std::optional<char> delimiter;  ///< DELIMITER
+  std::optional<std::string> null;  ///< the text that stands for NULL
+  std::optional<bool> header;  ///< HEADER
+  std::optional<char> quote;  ///< QUOTE (csv)
+  std::optional<char> escape;  ///< ESCAPE (csv)
+  ///@{
+  /// FORCE_QUOTE, FORCE_NOT_NULL and FORCE_NULL: the columns they name (csv)
   std::vector<std::string> force_quote, force_not_null, force_null;
-  std::string encoding;
+  ///@}
+  std::string encoding;  ///< ENCODING
 };
 
-// A server-side cursor's options (PgConnection::cursor).
+/// A server-side cursor's options (PgConnection::cursor).
 struct CursorOptions {
-  std::size_t prefetch = 50;  // rows fetched per round trip by next()
-  bool scroll = false;        // SCROLL: fetch_backward, backward and fetch_absolute
-  bool hold = false;          // WITH HOLD: usable after the transaction commits, until closed
+  std::size_t prefetch = 50;  ///< rows fetched per round trip by next()
+  bool scroll = false;        ///< SCROLL: fetch_backward, backward and fetch_absolute
+  bool hold = false;          ///< WITH HOLD: usable after the transaction commits, until closed
 };
 
-// What a query logger sees of each call, once it ended.
+/// What a query logger sees of each call, once it ended.
 struct LoggedQuery {
-  std::string_view sql;
-  std::vector<std::optional<std::string>> arguments;  // the values in PostgreSQL's text form; nullopt is NULL
-  std::chrono::nanoseconds elapsed{};
-  std::exception_ptr error;  // null when the query succeeded
-  std::string error_message;
-  std::string status;  // the command's status ("SELECT 3") when it succeeded
+  std::string_view sql;  ///< the query's text
+  std::vector<std::optional<std::string>> arguments;  ///< the values in PostgreSQL's text form; nullopt is NULL
+  std::chrono::nanoseconds elapsed{};  ///< how long it took
+  std::exception_ptr error;  ///< null when the query succeeded
+  std::string error_message;  ///< the error's message; empty on success
+  std::string status;  ///< the command's status ("SELECT 3") when it succeeded
 };
 
+/// Names a listener or logger added to a connection, for its removal.
 using ListenerId = std::uint64_t;
 
+/// A connection to PostgreSQL, as asyncpg's Connection: the simple and extended protocols, a statement cache,
+/// COPY, cursors, listeners and loggers. Any number of coroutines may use it at once: their requests are pipelined.
 class PgConnection : private AsyncMessageHandler {
 public:
-  // A statement the server has parsed and described.
+  /// A statement the server has parsed and described.
   struct Prepared {
-    std::string name;
-    std::vector<proto::FieldDescription> fields;
-    std::vector<std::uint32_t> parameter_types;  // as the server resolved them
-    // The result formats and description Records and fetch_as last used, kept for the next run (they depend
-    // only on the fields and the custom codecs).
+    std::string name;  ///< its name on the server; empty for the unnamed statement
+    std::vector<proto::FieldDescription> fields;  ///< its result columns
+    std::vector<std::uint32_t> parameter_types;  ///< as the server resolved them
+    /// The result formats and description Records and fetch_as last used, kept for the next run (they depend
+    /// only on the fields and the custom codecs).
     mutable std::shared_ptr<const RecordDescription> collected;
-    mutable std::optional<std::vector<proto::Format>> sink_formats;  // the same for keel's row sinks
+    mutable std::optional<std::vector<proto::Format>> sink_formats;  ///< the same for keel's row sinks
   };
 
-  using Notice = ErrorFields;  // a NOTICE or WARNING from the server
+  using Notice = ErrorFields;  ///< a NOTICE or WARNING from the server
+  /// A connection's options.
   using Options = PgConnectionOptions;
 
-  // Connects to the first host that accepts, in order, and that suits target_session_attrs. connect_timeout
-  // bounds each host's whole setup (connect, TLS, startup, authentication), as libpq's; `deadline`, if given,
-  // bounds the whole call (a pool's acquire timeout): past either, TimeoutError.
+  /// Connects to the first host that accepts, in order, and that suits target_session_attrs. connect_timeout
+  /// bounds each host's whole setup (connect, TLS, startup, authentication), as libpq's; `deadline`, if given,
+  /// bounds the whole call (a pool's acquire timeout): past either, TimeoutError.
   static asio::awaitable<std::unique_ptr<PgConnection>> connect(
       ConnectOptions options, Options settings = {}, std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
     auto executor = co_await asio::this_coro::executor;
@@ -563,10 +573,12 @@ public:
     if (only_failure) std::rethrow_exception(only_failure);  // one host: its own typed error
     throw ConnectionError("could not connect to any host:" + failures);
   }
+  /// Connects as the connection string `dsn` says (see parse_dsn).
   static asio::awaitable<std::unique_ptr<PgConnection>> connect(std::string_view dsn, Options settings = {}) {
     return connect(parse_dsn(dsn), settings);
   }
 
+  /// Closes the socket at once; close() first lets the requests already written be answered.
   ~PgConnection() {
     pipeline_->detach();
     pipeline_->close();
@@ -576,31 +588,32 @@ public:
   // (pipelined) and each gets its own replies. An error reaches only its own caller (in a transaction, the
   // server aborts the transaction, so the requests after it fail too).
 
-  // The simple protocol: any number of statements, no values; returns the last command tag.
+  /// The simple protocol: any number of statements, no values; returns the last command tag.
   asio::awaitable<std::string> execute(std::string_view sql) { return simple_query(sql, std::nullopt, nullptr); }
+  /// execute(sql) with a time limit of its own.
   asio::awaitable<std::string> execute(std::string_view sql, Timeout limit) { return simple_query(sql, limit.limit, nullptr); }
-  // A script of any number of statements on the simple protocol, as psql -c runs it: `on_result` hears each
-  // statement's result as it completes (rows in text format), and COPY ... TO STDOUT's data goes to `copy_out`.
-  // The first error ends the script and is thrown, after the results before it were heard.
+  /// A script of any number of statements on the simple protocol, as psql -c runs it: `on_result` hears each
+  /// statement's result as it completes (rows in text format), and COPY ... TO STDOUT's data goes to `copy_out`.
+  /// The first error ends the script and is thrown, after the results before it were heard.
   asio::awaitable<void> run_script(std::string_view sql, std::function<void(const TextResult&)> on_result,
                                    std::function<void(std::span<const std::uint8_t>)> copy_out = {}) {  // a CopySink
     co_await simple_query(sql, std::nullopt, copy_out ? &copy_out : nullptr, &on_result);
   }
 
-  // The extended protocol, for keel's engine layer: one statement with keel::Values bound to $1, $2...; rows go
-  // to the sink as they arrive, decoded in place. The statement is prepared once per text and kept in the
-  // statement cache.
+  /// The extended protocol, for keel's engine layer: one statement with keel::Values bound to $1, $2...; rows go
+  /// to the sink as they arrive, decoded in place. The statement is prepared once per text and kept in the
+  /// statement cache.
   asio::awaitable<ExecResult> query(std::string_view sql, std::span<const Value> params, RowSink* sink) {
     EncodedParameters encoded;
     for (const Value& v : params) encoded.add_value(v);
     return run_bound(sql, std::move(encoded), NoRows{}, sink, [](NoRows&, ExecResult r) { return r; });
   }
 
-  // Statements (each with sql() and params(), keel::Values) run in order in one round trip: each is prepared
-  // first where the cache lacks it, then all are bound and executed back to back under one Sync. The first error
-  // stops the rest, since the server skips to the Sync; inside a transaction, its rollback undoes what ran. More
-  // distinct texts than the cache holds, or texts it does not keep, run one by one. (A statement the cache drops
-  // meanwhile stays prepared while this call holds it.)
+  /// Statements (each with sql() and params(), keel::Values) run in order in one round trip: each is prepared
+  /// first where the cache lacks it, then all are bound and executed back to back under one Sync. The first error
+  /// stops the rest, since the server skips to the Sync; inside a transaction, its rollback undoes what ran. More
+  /// distinct texts than the cache holds, or texts it does not keep, run one by one. (A statement the cache drops
+  /// meanwhile stays prepared while this call holds it.)
   template <class Statements>
   asio::awaitable<void> execute_in_order(const Statements& statements) {
     const auto& limits = settings_options_;
@@ -661,51 +674,51 @@ public:
   // ---- asyncpg's API: values of any type with a codec, results as Records. A keel::pg::timeout(d) among
   // the values limits the call's time.
 
-  // All rows. (These calls encode their values at once and return run_bound's coroutine: no frame of their own.)
+  /// All rows. (These calls encode their values at once and return run_bound's coroutine: no frame of their own.)
   template <class... Args>
   asio::awaitable<std::vector<Record>> fetch(std::string_view sql, const Args&... args) {
     return run_bound(sql, encode(args...), RecordCollector(custom_codecs_), nullptr, take_records);
   }
-  // All rows decoded straight into T: a struct (one member per column, in order), a std::tuple, or one value
-  // for a one-column result; std::optional members take NULL. The fastest way to read many rows.
+  /// All rows decoded straight into T: a struct (one member per column, in order), a std::tuple, or one value
+  /// for a one-column result; std::optional members take NULL. The fastest way to read many rows.
   template <class T, class... Args>
   asio::awaitable<std::vector<T>> fetch_as(std::string_view sql, const Args&... args) {
     return run_bound(sql, encode(args...), TypedCollector<T>(custom_codecs_), nullptr,
                      [](TypedCollector<T>& rows, ExecResult) { return std::move(rows.rows); });
   }
-  // All rows, with keel::Values bound (text goes untyped, so the server reads it as what the statement needs).
+  /// All rows, with keel::Values bound (text goes untyped, so the server reads it as what the statement needs).
   asio::awaitable<std::vector<Record>> fetch_values(std::string_view sql, std::span<const Value> values) {
     EncodedParameters encoded{custom_codecs_.get()};
     for (const Value& v : values) encoded.add_value(v);
     return run_bound(sql, std::move(encoded), RecordCollector(custom_codecs_), nullptr, take_records);
   }
-  // The first row, or nullopt.
+  /// The first row, or nullopt.
   template <class... Args>
   asio::awaitable<std::optional<Record>> fetchrow(std::string_view sql, const Args&... args) {
     co_return first_record(co_await fetch(sql, args...));
   }
-  // The first column of the first row. No row is a MisuseError, unless T is std::optional.
+  /// The first column of the first row. No row is a MisuseError, unless T is std::optional.
   template <class T, class... Args>
   asio::awaitable<T> fetchval(std::string_view sql, const Args&... args) {
     return run_bound(sql, encode(args...), FirstValueCollector<T>(custom_codecs_), nullptr,
                      [](FirstValueCollector<T>& first, ExecResult) { return value_of_first_row<T>(std::move(first.value)); });
   }
-  // A statement with values, through the extended protocol; returns its status ("INSERT 0 1").
+  /// A statement with values, through the extended protocol; returns its status ("INSERT 0 1").
   template <class... Args>
     requires(value_count_v<Args...> > 0)
   asio::awaitable<std::string> execute(std::string_view sql, const Args&... args) {
     return run_bound(sql, encode(args...), NoRows{}, nullptr, [this](NoRows&, ExecResult) { return last_status_; });
   }
-  // One statement run with each set of values, pipelined: every execution is written at once and the server
-  // answers them in one round trip. As in asyncpg, it is atomic: the executions share one implicit
-  // transaction (or the caller's), so an error undoes them all. Returns how many rows they affected in all.
+  /// One statement run with each set of values, pipelined: every execution is written at once and the server
+  /// answers them in one round trip. As in asyncpg, it is atomic: the executions share one implicit
+  /// transaction (or the caller's), so an error undoes them all. Returns how many rows they affected in all.
   template <class... Args>
   asio::awaitable<std::uint64_t> executemany(std::string_view sql, const std::vector<std::tuple<Args...>>& rows,
                                              std::optional<Timeout> limit = std::nullopt) {
     co_return co_await run_many(sql, rows, limit, nullptr);
   }
-  // asyncpg's fetchmany: the query run with each set of values, pipelined with one Sync (one round trip, one
-  // implicit transaction: an error ends them all); every execution's rows, in order.
+  /// asyncpg's fetchmany: the query run with each set of values, pipelined with one Sync (one round trip, one
+  /// implicit transaction: an error ends them all); every execution's rows, in order.
   template <class... Args>
   asio::awaitable<std::vector<Record>> fetchmany(std::string_view sql, const std::vector<std::tuple<Args...>>& sets,
                                                  std::optional<Timeout> limit = std::nullopt) {
@@ -713,7 +726,7 @@ public:
     co_await run_many(sql, sets, limit, &records);
     co_return std::move(records.records);
   }
-  // fetchmany with rows decoded straight into T, as fetch_as.
+  /// fetchmany with rows decoded straight into T, as fetch_as.
   template <class T, class... Args>
   asio::awaitable<std::vector<T>> fetchmany_as(std::string_view sql, const std::vector<std::tuple<Args...>>& sets,
                                                std::optional<Timeout> limit = std::nullopt) {
@@ -721,9 +734,9 @@ public:
     co_await run_many(sql, sets, limit, &rows);
     co_return std::move(rows.rows);
   }
-  // asyncpg's set_type_codec: how values of a server type without a built-in codec (an enum, hstore, a
-  // PostGIS type) travel, as text (the type's input and output forms) or in binary (its send and receive
-  // forms). Afterwards T binds as a value and Record::get<T> reads the type.
+  /// asyncpg's set_type_codec: how values of a server type without a built-in codec (an enum, hstore, a
+  /// PostGIS type) travel, as text (the type's input and output forms) or in binary (its send and receive
+  /// forms). Afterwards T binds as a value and Record::get<T> reads the type.
   template <class T>
   asio::awaitable<void> set_type_codec(std::string_view type_name, std::function<std::string(const T&)> encoder,
                                        std::function<T(std::string_view)> decoder,
@@ -736,12 +749,13 @@ public:
     custom_codecs_ = std::move(registry);  // Records already handed out keep the registry they came with
   }
 
-  // asyncpg's prepare: a named statement with its parameter and result types, kept until it is dropped.
+  /// asyncpg's prepare: a named statement with its parameter and result types, kept until it is dropped.
   asio::awaitable<class PreparedStatement> prepare(std::string_view sql);
 
-  // A server-side cursor over the query's rows (see PgCursor); in a transaction, unless options.hold.
+  /// A server-side cursor over the query's rows (see PgCursor); in a transaction, unless options.hold.
   template <class... Args>
   asio::awaitable<class PgCursor> cursor(CursorOptions options, std::string_view sql, const Args&... args);
+  /// cursor(options, sql, args...) with the default options.
   template <class... Args>
   asio::awaitable<class PgCursor> cursor(std::string_view sql, const Args&... args);
 
@@ -749,30 +763,31 @@ public:
   // moves in CopyData messages; a failure in the middle (bad data, a sink or source that throws) ends the
   // COPY on the server, and the connection stays usable.
 
-  // Receives COPY's output, chunk by chunk (rows in the chosen format; the chunks need not end at rows).
+  /// Receives COPY's output, chunk by chunk (rows in the chosen format; the chunks need not end at rows).
   using CopySink = std::function<void(std::span<const std::uint8_t>)>;
-  // Gives COPY's input: the next chunk, or an empty view at the end. The view stays valid until the next call.
+  /// Gives COPY's input: the next chunk, or an empty view at the end. The view stays valid until the next call.
   using CopySource = std::function<std::string_view()>;
 
-  // A table's rows to the sink; returns the status ("COPY 1000").
+  /// A table's rows to the sink; returns the status ("COPY 1000").
   asio::awaitable<std::string> copy_from_table(std::string_view table, CopySink sink, CopyOptions options = {}) {
     co_return co_await copy_out("COPY " + table_target(table, options) + " TO STDOUT" + render(options), std::move(sink));
   }
-  // A query's rows to the sink.
+  /// A query's rows to the sink.
   asio::awaitable<std::string> copy_from_query(std::string_view query, CopySink sink, CopyOptions options = {}) {
     co_return co_await copy_out("COPY (" + std::string(query) + ") TO STDOUT" + render(options), std::move(sink));
   }
-  // Into a file.
+  /// Into a file.
   asio::awaitable<std::string> copy_from_table(std::string_view table, const std::filesystem::path& file, CopyOptions options = {}) {
     auto out = open_for_writing(file);
     co_return co_await copy_from_table(table, file_sink(out, file), std::move(options));
   }
+  /// A query's rows into a file.
   asio::awaitable<std::string> copy_from_query(std::string_view query, const std::filesystem::path& file, CopyOptions options = {}) {
     auto out = open_for_writing(file);
     co_return co_await copy_from_query(query, file_sink(out, file), std::move(options));
   }
 
-  // Data in COPY's format (text by default, or csv or binary per the options) into a table.
+  /// Data in COPY's format (text by default, or csv or binary per the options) into a table.
   asio::awaitable<std::string> copy_to_table(std::string_view table, CopySource source, CopyOptions options = {}) {
     co_return co_await copy_in("COPY " + table_target(table, options) + " FROM STDIN" + render(options),
                                [&](proto::ByteBuffer& out) {
@@ -782,11 +797,11 @@ public:
                                  return true;
                                });
   }
-  // A COPY ... FROM STDIN statement of your own (its target, column list and options as you write them), with
-  // `data` in its format; returns the status ("COPY 1000"). With `send_at_once` the data follows the statement
-  // without waiting for the server to accept the COPY, which saves a round trip; a server that refuses it drops
-  // the data, as the protocol has it. Only for a COPY FROM STDIN: another statement's output would wait unread
-  // behind the data.
+  /// A COPY ... FROM STDIN statement of your own (its target, column list and options as you write them), with
+  /// `data` in its format; returns the status ("COPY 1000"). With `send_at_once` the data follows the statement
+  /// without waiting for the server to accept the COPY, which saves a round trip; a server that refuses it drops
+  /// the data, as the protocol has it. Only for a COPY FROM STDIN: another statement's output would wait unread
+  /// behind the data.
   asio::awaitable<std::string> copy_in_statement(std::string statement, std::string_view data, bool send_at_once = false) {
     bool given = false;
     co_return co_await copy_in(
@@ -798,9 +813,11 @@ public:
         },
         send_at_once);
   }
+  /// Data in COPY's format, all in memory, into a table.
   asio::awaitable<std::string> copy_to_table(std::string_view table, std::string_view data, CopyOptions options = {}) {
     co_return co_await copy_in_statement("COPY " + table_target(table, options) + " FROM STDIN" + render(options), data);
   }
+  /// A file's data, in COPY's format, into a table.
   asio::awaitable<std::string> copy_to_table(std::string_view table, const std::filesystem::path& file, CopyOptions options = {}) {
     std::ifstream in(file, std::ios::binary);
     if (!in) throw MisuseError("copy_to_table: cannot read " + file.string());
@@ -811,9 +828,9 @@ public:
     }, std::move(options));
   }
 
-  // Records (tuples, or plain structs, one member per column) into a table through binary COPY: each value is
-  // encoded for its column's type, as the server reports it. options.columns names the columns (all of them
-  // by default, in table order); options.schema_name qualifies the table.
+  /// Records (tuples, or plain structs, one member per column) into a table through binary COPY: each value is
+  /// encoded for its column's type, as the server reports it. options.columns names the columns (all of them
+  /// by default, in table order); options.schema_name qualifies the table.
   template <class Records>
   asio::awaitable<std::string> copy_records_to_table(std::string_view table, const Records& records, CopyOptions options = {}) {
     const std::string columns = options.columns.empty() ? "*" : column_list(options.columns);
@@ -860,16 +877,20 @@ public:
 
   // ---- Asio's universal model: the same operations with any completion token (a callback, use_future,
   // deferred...); each runs as a coroutine on the connection's executor. Coroutines are the main path.
+  /// The executor the connection's operations run on.
   asio::any_io_executor get_executor() const { return pipeline_->executor(); }
 
+  /// connect(dsn) with any completion token.
   template <class Token>
   static auto async_connect(asio::any_io_executor executor, std::string dsn, Token&& token) {
     return asio::co_spawn(executor, [dsn = std::move(dsn)]() { return connect(dsn); }, std::forward<Token>(token));
   }
+  /// execute(sql) with any completion token.
   template <class Token>
   auto async_execute(std::string sql, Token&& token) {
     return asio::co_spawn(get_executor(), [this, sql = std::move(sql)]() { return execute(sql); }, std::forward<Token>(token));
   }
+  /// fetch_values(sql, values) with any completion token.
   template <class Token>
   auto async_fetch(std::string sql, std::vector<Value> values, Token&& token) {
     return asio::co_spawn(
@@ -879,6 +900,7 @@ public:
   }
 
   // ---- Transactions on this connection: BEGIN with isolation level, read-only and deferrable; savepoints.
+  /// BEGIN, with the options' isolation level, READ ONLY and DEFERRABLE; inside a transaction, TransactionError.
   asio::awaitable<void> begin(const TransactionOptions& options = {}) {
     if (is_in_transaction()) throw TransactionError("a transaction is already open on this connection");
     std::string sql = "BEGIN";
@@ -894,10 +916,10 @@ public:
     sql += options.deferrable ? " DEFERRABLE" : "";
     co_await execute(sql);
   }
-  // A transaction that an error aborted answers COMMIT with ROLLBACK: that is TransactionAborted, never success.
-  // A COMMIT whose answer is lost (the connection drops, or the server stays silent past the grace) raises
-  // CommitOutcomeUnknown: it may have committed. A connection closed before it was sent is a plain
-  // ConnectionError: the server rolled the transaction back.
+  /// A transaction that an error aborted answers COMMIT with ROLLBACK: that is TransactionAborted, never success.
+  /// A COMMIT whose answer is lost (the connection drops, or the server stays silent past the grace) raises
+  /// CommitOutcomeUnknown: it may have committed. A connection closed before it was sent is a plain
+  /// ConnectionError: the server rolled the transaction back.
   asio::awaitable<void> commit() {
     ensure_open();
     std::string tag, lost;
@@ -914,28 +936,32 @@ public:
                                  lost + ")");
     if (tag == "ROLLBACK") throw_commit_rolled_back();
   }
+  /// ROLLBACK.
   asio::awaitable<void> rollback() { co_await execute("ROLLBACK"); }
+  /// SAVEPOINT `name`; the name must be an identifier.
   asio::awaitable<void> savepoint(std::string_view name) {
     validate_identifier(name, "savepoint");
     co_await execute("SAVEPOINT " + std::string(name));
   }
+  /// ROLLBACK TO SAVEPOINT `name`.
   asio::awaitable<void> rollback_to(std::string_view name) {
     validate_identifier(name, "savepoint");
     co_await execute("ROLLBACK TO SAVEPOINT " + std::string(name));
   }
+  /// RELEASE SAVEPOINT `name`.
   asio::awaitable<void> release(std::string_view name) {
     validate_identifier(name, "savepoint");
     co_await execute("RELEASE SAVEPOINT " + std::string(name));
   }
 
-  // The status of the last command ("SELECT 3", "INSERT 0 1").
+  /// The status of the last command ("SELECT 3", "INSERT 0 1").
   const std::string& status_message() const noexcept { return last_status_; }
 
   // ---- Listeners and loggers (asyncpg's add_listener, add_log_listener, add_termination_listener,
   // add_query_logger). Callbacks run on the connection's executor; each add returns an id for removal.
 
-  // LISTENs on the channel (when it is the channel's first listener) and calls back for each notification.
-  // While any listener is registered, the connection reads from the server even when idle.
+  /// LISTENs on the channel (when it is the channel's first listener) and calls back for each notification.
+  /// While any listener is registered, the connection reads from the server even when idle.
   asio::awaitable<ListenerId> add_listener(std::string channel, std::function<void(const Notification&)> callback) {
     const bool first = !listeners_.contains(channel);
     const ListenerId id = ++listener_ids_;
@@ -944,7 +970,7 @@ public:
     update_reading();
     co_return id;
   }
-  // Removes a listener; the last one of a channel UNLISTENs.
+  /// Removes a listener; the last one of a channel UNLISTENs.
   asio::awaitable<void> remove_listener(const std::string& channel, ListenerId id) {
     auto found = listeners_.find(channel);
     if (found == listeners_.end()) co_return;
@@ -954,52 +980,61 @@ public:
     update_reading();
     if (!is_closed()) co_await execute("UNLISTEN " + quote_identifier(channel));
   }
-  // NOTICE, WARNING and the other non-error messages the server sends (RAISE NOTICE, ...).
+  /// NOTICE, WARNING and the other non-error messages the server sends (RAISE NOTICE, ...).
   ListenerId add_log_listener(std::function<void(const Notice&)> callback) {
     log_listeners_.emplace_back(++listener_ids_, std::move(callback));
     return listener_ids_;
   }
+  /// Removes a log listener.
   void remove_log_listener(ListenerId id) {
     std::erase_if(log_listeners_, [id](const auto& entry) { return entry.first == id; });
   }
-  // Called once when the connection ends without close(): the server went away, or the connection broke.
+  /// Called once when the connection ends without close(): the server went away, or the connection broke.
   ListenerId add_termination_listener(std::function<void()> callback) {
     termination_listeners_.emplace_back(++listener_ids_, std::move(callback));
     return listener_ids_;
   }
+  /// Removes a termination listener.
   void remove_termination_listener(ListenerId id) {
     std::erase_if(termination_listeners_, [id](const auto& entry) { return entry.first == id; });
   }
-  // Called after each query with its text, values, time taken and outcome.
+  /// Called after each query with its text, values, time taken and outcome.
   ListenerId add_query_logger(std::function<void(const LoggedQuery&)> callback) {
     query_loggers_.emplace_back(++listener_ids_, std::move(callback));
     return listener_ids_;
   }
+  /// Removes a query logger.
   void remove_query_logger(ListenerId id) {
     std::erase_if(query_loggers_, [id](const auto& entry) { return entry.first == id; });
   }
 
   // ---- Status.
+  /// The process id of the server's backend for this session.
   int server_pid() const noexcept { return pipeline_->key.process_id; }
+  /// The server's settings as it reported them (ParameterStatus), and the few the connection asked it for.
   const std::map<std::string, std::string>& settings() const noexcept { return settings_; }
+  /// One of settings(); empty when it is not known.
   std::string setting(const std::string& name) const {
     auto found = settings_.find(name);
     return found == settings_.end() ? std::string() : found->second;
   }
-  // The server_version setting, e.g. "15.8 (Debian 15.8-0+deb12u1)".
+  /// The server_version setting, e.g. "15.8 (Debian 15.8-0+deb12u1)".
   std::string server_version() const { return setting("server_version"); }
+  /// Whether a transaction is open on the server (or failed, awaiting its ROLLBACK).
   bool is_in_transaction() const noexcept { return pipeline_->transaction_status != proto::TransactionStatus::idle; }
+  /// Whether the connection is encrypted (TLS).
   bool is_tls() const noexcept { return transport().is_tls(); }
-  // How the server authenticated this session: trust, password, md5, SCRAM-SHA-256 or SCRAM-SHA-256-PLUS.
+  /// How the server authenticated this session: trust, password, md5, SCRAM-SHA-256 or SCRAM-SHA-256-PLUS.
   const std::string& authentication_method() const noexcept { return authentication_method_; }
-  // Closed by close() or terminate(), or broken (the server went away, a protocol violation).
+  /// Closed by close() or terminate(), or broken (the server went away, a protocol violation).
   inline bool is_closed() const noexcept { return pipeline_->broken(); }
+  /// How many statements the statement cache holds.
   std::size_t cached_statements() const noexcept { return cache_.size(); }
-  // Requests written and not yet answered.
+  /// Requests written and not yet answered.
   std::size_t pending_requests() const noexcept { return pipeline_->pending(); }
 
-  // Clears the session's state for the next user, as asyncpg's pool does on release: rolls back an open
-  // transaction, closes cursors, stops listening, releases advisory locks and resets every setting.
+  /// Clears the session's state for the next user, as asyncpg's pool does on release: rolls back an open
+  /// transaction, closes cursors, stops listening, releases advisory locks and resets every setting.
   asio::awaitable<void> reset() {
     ensure_open();
     if (is_in_transaction()) co_await execute("ROLLBACK");
@@ -1008,23 +1043,23 @@ public:
     update_reading();
     session_changed_ = false;
   }
-  // Whether a command since the last reset() left state in the session (SET, LISTEN, a held cursor...; see
-  // proto::changes_session). A pool that resets only what changed asks this.
+  /// Whether a command since the last reset() left state in the session (SET, LISTEN, a held cursor...; see
+  /// proto::changes_session). A pool that resets only what changed asks this.
   bool session_changed() const noexcept { return session_changed_; }
 
-  // Reads from the server while idle, so that a connection the server ends (a restart, an administrator) is
-  // marked closed at once, and termination listeners hear of it. A pool does this for its idle connections.
+  /// Reads from the server while idle, so that a connection the server ends (a restart, an administrator) is
+  /// marked closed at once, and termination listeners hear of it. A pool does this for its idle connections.
   void watch_while_idle(bool on) {
     watching_ = on;
     update_reading();
   }
-  // Idle and untouched by the server since its last reply: not closed, nothing unread on the socket. A pool
-  // that does not watch its idle connections asks this before it lends one.
+  /// Idle and untouched by the server since its last reply: not closed, nothing unread on the socket. A pool
+  /// that does not watch its idle connections asks this before it lends one.
   bool is_quiet() noexcept { return !is_closed() && pending_requests() == 0 && !transport().has_unread_input(); }
-  // How many queries this connection has run (a pool's max_queries).
+  /// How many queries this connection has run (a pool's max_queries).
   std::uint64_t queries_run() const noexcept { return queries_run_; }
 
-  // Says goodbye (Terminate) and closes the socket, after the requests already written are answered.
+  /// Says goodbye (Terminate) and closes the socket, after the requests already written are answered.
   asio::awaitable<void> close() {
     if (is_closed()) co_return;
     closing_ = true;
@@ -1043,7 +1078,7 @@ public:
     if (!pipeline_->flush_now()) co_await pipeline_->flush();
     pipeline_->close();
   }
-  // Closes the socket at once; requests still waiting fail with ConnectionError.
+  /// Closes the socket at once; requests still waiting fail with ConnectionError.
   void terminate() noexcept { pipeline_->close(); }
 
 private:
@@ -2082,22 +2117,27 @@ private:
   friend class PgPortal;
 };
 
-// A statement prepared by PgConnection::prepare. Its values are encoded for the types the server chose.
+/// A statement prepared by PgConnection::prepare. Its values are encoded for the types the server chose.
 class PreparedStatement {
 public:
+  /// A parameter's or a column's type.
   struct Type {
-    std::uint32_t oid = 0;
-    std::string name;
+    std::uint32_t oid = 0;  ///< its OID
+    std::string name;       ///< its name (int4, _text...), or "oid N" for a type keel does not name
   };
+  /// A result column.
   struct Attribute {
-    std::string name;
-    Type type;
+    std::string name;  ///< its name
+    Type type;         ///< its type
   };
 
+  /// The statement `prepared` on `connection`, of the text `sql`; PgConnection::prepare makes it.
   PreparedStatement(PgConnection& connection, PgConnection::Prepared prepared, std::string sql)
       : connection_(&connection), alive_(connection.alive_), prepared_(std::move(prepared)), sql_(std::move(sql)) {}
-  PreparedStatement() = default;  // empty: for containers and Asio's result slots
+  PreparedStatement() = default;  ///< empty: for containers and Asio's result slots
+  /// Takes over `other`'s statement, leaving it empty.
   PreparedStatement(PreparedStatement&& other) noexcept { *this = std::move(other); }
+  /// Closes this statement (as the destructor does), then takes over `other`'s.
   PreparedStatement& operator=(PreparedStatement&& other) noexcept {
     if (this != &other) {
       release();
@@ -2109,8 +2149,10 @@ public:
     }
     return *this;
   }
+  /// Closes the statement on the server with the connection's next statement, if the connection is still there.
   ~PreparedStatement() { release(); }
 
+  /// All rows of a run with these values (a keel::pg::timeout among them limits its time).
   template <class... Args>
   asio::awaitable<std::vector<Record>> fetch(const Args&... args) {
     if (!connection_ || alive_.expired()) throw MisuseError("this prepared statement is empty, or its connection is gone");
@@ -2130,16 +2172,18 @@ public:
     status_ = connection_->last_status_;
     co_return std::move(records.records);
   }
+  /// The first row, or nullopt.
   template <class... Args>
   asio::awaitable<std::optional<Record>> fetchrow(const Args&... args) {
     co_return first_record(co_await fetch(args...));
   }
+  /// The first column of the first row. No row is a MisuseError, unless T is std::optional.
   template <class T, class... Args>
   asio::awaitable<T> fetchval(const Args&... args) {
     co_return first_value<T>(co_await fetchrow(args...));
   }
-  // EXPLAIN (FORMAT JSON) of the statement with these values; with analyze, it runs (in a transaction that
-  // is rolled back, so it changes nothing).
+  /// EXPLAIN (FORMAT JSON) of the statement with these values; with analyze, it runs (in a transaction that
+  /// is rolled back, so it changes nothing).
   template <class... Args>
   asio::awaitable<boost::json::value> explain(bool analyze, const Args&... args) {
     const std::string sql = std::string(analyze ? "EXPLAIN (ANALYZE, FORMAT JSON) " : "EXPLAIN (FORMAT JSON) ") + sql_;
@@ -2163,18 +2207,21 @@ public:
     co_return plan;
   }
 
+  /// The parameters' types, as the server resolved them.
   std::vector<Type> get_parameters() const {
     std::vector<Type> out;
     for (std::uint32_t oid : prepared_.parameter_types) out.push_back({oid, type_name(oid)});
     return out;
   }
+  /// The result columns.
   std::vector<Attribute> get_attributes() const {
     std::vector<Attribute> out;
     for (const auto& f : prepared_.fields) out.push_back({f.name, {f.type_oid, type_name(f.type_oid)}});
     return out;
   }
+  /// The statement's text.
   const std::string& get_query() const noexcept { return sql_; }
-  // The status of its last run ("SELECT 2").
+  /// The status of its last run ("SELECT 2").
   const std::string& get_statusmsg() const noexcept { return status_; }
 
 private:
@@ -2245,31 +2292,32 @@ private:
   std::string status_;
 };
 
-// A server-side cursor (asyncpg's Connection.cursor), declared inside a transaction and closed by the
-// transaction's end at the latest. fetch(n) and fetchrow read on; next() reads row by row with a prefetch
-// buffer; forward(n) skips. A scrollable cursor also moves back and to absolute positions.
+/// A server-side cursor (asyncpg's Connection.cursor), declared inside a transaction and closed by the
+/// transaction's end at the latest. fetch(n) and fetchrow read on; next() reads row by row with a prefetch
+/// buffer; forward(n) skips. A scrollable cursor also moves back and to absolute positions.
 
 class PgCursor {
 public:
+  /// The cursor `name`, declared on `connection`; PgConnection::cursor makes it.
   PgCursor(PgConnection& connection, std::string name, CursorOptions options)
       : connection_(&connection), name_(std::move(name)), options_(options) {}
-  PgCursor() = default;  // empty: for Asio's result slots
+  PgCursor() = default;  ///< empty: for Asio's result slots
 
-  // The next n rows (fewer at the end).
+  /// The next n rows (fewer at the end).
   asio::awaitable<std::vector<Record>> fetch(std::size_t n) {
     buffered_.clear();  // what next() prefetched is behind the cursor's position: fetch reads from there on
     co_return co_await connection().fetch("FETCH FORWARD " + std::to_string(n) + " FROM " + name_);
   }
-  // The next row, or nullopt at the end.
+  /// The next row, or nullopt at the end.
   asio::awaitable<std::optional<Record>> fetchrow() {
     auto rows = co_await fetch(1);
     if (rows.empty()) co_return std::nullopt;
     co_return std::move(rows.front());
   }
-  // Skips up to n rows; returns how many it skipped.
+  /// Skips up to n rows; returns how many it skipped.
   asio::awaitable<std::uint64_t> forward(std::size_t n) { co_return co_await move("MOVE FORWARD " + std::to_string(n)); }
 
-  // Row by row, `prefetch` rows per round trip; nullopt at the end.
+  /// Row by row, `prefetch` rows per round trip; nullopt at the end.
   asio::awaitable<std::optional<Record>> next() {
     if (position_ == buffered_.size()) {
       if (exhausted_) co_return std::nullopt;
@@ -2282,17 +2330,19 @@ public:
     co_return std::move(buffered_[position_++]);
   }
 
-  // Scrollable cursors only: the previous n rows (nearest first), a step back, and a row by position (1 is the
-  // first, -1 the last).
+  /// Scrollable cursors only: the previous n rows (nearest first), a step back, and a row by position (1 is the
+  /// first, -1 the last).
   asio::awaitable<std::vector<Record>> fetch_backward(std::size_t n) {
     require_scroll("fetch_backward");
     buffered_.clear();
     co_return co_await connection().fetch("FETCH BACKWARD " + std::to_string(n) + " FROM " + name_);
   }
+  /// Moves back up to n rows; returns how many it moved.
   asio::awaitable<std::uint64_t> backward(std::size_t n) {
     require_scroll("backward");
     co_return co_await move("MOVE BACKWARD " + std::to_string(n));
   }
+  /// The row at `position`, or nullopt when there is none.
   asio::awaitable<std::optional<Record>> fetch_absolute(std::int64_t position) {
     require_scroll("fetch_absolute");
     buffered_.clear();
@@ -2301,7 +2351,9 @@ public:
     co_return std::move(rows.front());
   }
 
+  /// Closes the cursor on the server.
   asio::awaitable<void> close() { co_await connection().execute("CLOSE " + name_); }
+  /// The cursor's name on the server.
   const std::string& name() const noexcept { return name_; }
 
 private:
@@ -2326,6 +2378,8 @@ private:
   bool exhausted_ = false;
 };
 
+// Doxygen takes these definitions for members other than their declarations, which carry the documentation.
+/// \cond
 template <class... Args>
 asio::awaitable<PgCursor> PgConnection::cursor(CursorOptions options, std::string_view sql, const Args&... args) {
   if (!options.hold && !is_in_transaction())
@@ -2342,6 +2396,7 @@ template <class... Args>
 asio::awaitable<PgCursor> PgConnection::cursor(std::string_view sql, const Args&... args) {
   return cursor(CursorOptions{}, sql, args...);
 }
+/// \endcond
 
 asio::awaitable<PreparedStatement> PgConnection::prepare(std::string_view sql) {
   ensure_open();

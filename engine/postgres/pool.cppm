@@ -35,34 +35,39 @@ namespace asio = boost::asio;
 
 export namespace keel::pg {
 
+/// How a Pool sizes, replaces and prepares its connections (asyncpg's create_pool arguments).
 struct PoolOptions {
-  std::size_t min_size = 10;  // opened by create_pool, and kept open (unless idle too long)
-  std::size_t max_size = 10;
-  std::uint64_t max_queries = 50000;  // a connection is replaced after this many queries
-  // An idle connection is closed after this long; zero keeps them forever.
+  std::size_t min_size = 10;  ///< opened by create_pool, and kept open (unless idle too long)
+  std::size_t max_size = 10;  ///< connections open at most, lent or idle
+  std::uint64_t max_queries = 50000;  ///< a connection is replaced after this many queries
+  /// An idle connection is closed after this long; zero keeps them forever.
   std::chrono::steady_clock::duration max_inactive_connection_lifetime = std::chrono::seconds(300);
-  // How long acquire waits for a free connection, unless it is given a timeout of its own; zero is no limit.
+  /// How long acquire waits for a free connection, unless it is given a timeout of its own; zero is no limit.
   std::chrono::steady_clock::duration acquire_timeout{};
+  /// A hook, run on one of the pool's connections.
   using Hook = std::function<asio::awaitable<void>(PgConnection&)>;
-  Hook init;   // once per new connection (set_type_codec, SET ...)
-  Hook setup;  // on every acquire
-  Hook reset;  // on every release; by default PgConnection::reset (rollback, CLOSE ALL, UNLISTEN *, unlock, RESET ALL)
-  // true: idle connections read their sockets and time out on timers, so a server restart is noticed at once,
-  // and the pool keeps its event loop running (io_context::run does not return) until close().
-  // false: the pool leaves nothing pending on its loop; an idle connection is checked when it is lent (a
-  // non-blocking peek at its socket: the server ended it, or it idled too long, and another is lent).
+  Hook init;   ///< once per new connection (set_type_codec, SET ...)
+  Hook setup;  ///< on every acquire
+  Hook reset;  ///< on every release; by default PgConnection::reset (rollback, CLOSE ALL, UNLISTEN *, unlock, RESET ALL)
+  /// true: idle connections read their sockets and time out on timers, so a server restart is noticed at once,
+  /// and the pool keeps its event loop running (io_context::run does not return) until close().
+  /// false: the pool leaves nothing pending on its loop; an idle connection is checked when it is lent (a
+  /// non-blocking peek at its socket: the server ended it, or it idled too long, and another is lent).
   bool watch_idle = true;
-  PgConnectionOptions connection;  // the statement cache's settings, command_timeout
+  PgConnectionOptions connection;  ///< the statement cache's settings, command_timeout
 };
 
 class Pool;
 
-// A connection lent by the pool; it goes back on release(), or when the handle is destroyed.
+/// A connection lent by the pool; it goes back on release(), or when the handle is destroyed.
 class PooledConnection {
 public:
+  /// An empty handle.
   PooledConnection() = default;
+  /// Takes over `other`'s connection, leaving it empty.
   PooledConnection(PooledConnection&& other) noexcept
       : pool_(std::move(other.pool_)), connection_(std::exchange(other.connection_, nullptr)) {}
+  /// Gives this handle's connection back, then takes over `other`'s.
   PooledConnection& operator=(PooledConnection&& other) noexcept {
     if (this != &other) {
       give_back();
@@ -71,14 +76,19 @@ public:
     }
     return *this;
   }
+  /// Gives the connection back to its pool.
   ~PooledConnection() { give_back(); }
 
+  /// The connection; throws MisuseError once it was released.
   PgConnection* operator->() const { return &get(); }
+  /// The connection; throws MisuseError once it was released.
   PgConnection& operator*() const { return get(); }
+  /// The connection; throws MisuseError once it was released.
   PgConnection& get() const {
     if (!connection_) throw MisuseError("this pooled connection was released");
     return *connection_;
   }
+  /// Whether the handle holds a connection.
   explicit operator bool() const noexcept { return connection_ != nullptr; }
 
 private:
@@ -91,7 +101,7 @@ private:
   PgConnection* connection_ = nullptr;
 };
 
-// One connection the pool owns, with what the pool knows of it.
+/// One connection the pool owns, with what the pool knows of it.
 struct PoolSlot {
   std::unique_ptr<PgConnection> connection;
   std::uint64_t generation = 0;  // expire_connections retires older generations
@@ -286,16 +296,19 @@ inline void PooledConnection::give_back() noexcept {
   pool_.reset();
 }
 
+/// A pool of PostgreSQL connections, as asyncpg's: min_size opened up front, up to max_size on demand, hooks,
+/// connections replaced after max_queries or an idle lifetime, and a graceful close.
 class Pool {
 public:
-  // asyncpg's create_pool: opens min_size connections (all must succeed) on the caller's executor.
+  /// asyncpg's create_pool: opens min_size connections (all must succeed) on the caller's executor.
   static asio::awaitable<std::unique_ptr<Pool>> create(std::string_view dsn, PoolOptions options = {}) {
     co_return co_await create(parse_dsn(dsn), std::move(options));
   }
+  /// create(dsn, options) from connection options already read.
   static asio::awaitable<std::unique_ptr<Pool>> create(ConnectOptions connect, PoolOptions options = {}) {
     co_return co_await create(co_await asio::this_coro::executor, std::move(connect), std::move(options));
   }
-  // On the executor given: the pool's connections, timers and background work live there.
+  /// On the executor given: the pool's connections, timers and background work live there.
   static asio::awaitable<std::unique_ptr<Pool>> create(asio::any_io_executor executor, ConnectOptions connect,
                                                        PoolOptions options) {
     if (options.max_size == 0) throw MisuseError("a pool's max_size must be at least 1");
@@ -315,10 +328,11 @@ public:
     co_return pool;
   }
 
+  /// Closes every connection at once, as terminate() does; close() first for a graceful end.
   ~Pool() { terminate(); }
 
-  // A connection: an idle one (the most recently used), else a new one while the pool is below max_size,
-  // else the first to come back. Past the timeout (the argument, or acquire_timeout), TimeoutError.
+  /// A connection: an idle one (the most recently used), else a new one while the pool is below max_size,
+  /// else the first to come back. Past the timeout (the argument, or acquire_timeout), TimeoutError.
   asio::awaitable<PooledConnection> acquire(std::optional<std::chrono::steady_clock::duration> timeout = std::nullopt) {
     auto& state = *state_;
     const auto limit = timeout ? *timeout : state.options.acquire_timeout;
@@ -375,7 +389,7 @@ public:
     }
   }
 
-  // Gives a connection back (reset runs first); the handle is empty afterwards.
+  /// Gives a connection back (reset runs first); the handle is empty afterwards.
   asio::awaitable<void> release(PooledConnection connection) {
     if (!connection.connection_) co_return;
     PgConnection* raw = std::exchange(connection.connection_, nullptr);
@@ -383,30 +397,33 @@ public:
     co_await state_->take_back(raw);
   }
 
-  // asyncpg's pool.fetch, fetchrow, fetchval and execute: on a connection acquired for the call.
+  /// asyncpg's pool.fetch, fetchrow, fetchval and execute: on a connection acquired for the call.
   template <class... Args>
   asio::awaitable<std::vector<Record>> fetch(std::string_view sql, const Args&... args) {
     auto connection = co_await acquire();
     co_return co_await connection->fetch(sql, args...);
   }
+  /// fetchrow on a connection acquired for the call.
   template <class... Args>
   asio::awaitable<std::optional<Record>> fetchrow(std::string_view sql, const Args&... args) {
     auto connection = co_await acquire();
     co_return co_await connection->fetchrow(sql, args...);
   }
+  /// fetchval on a connection acquired for the call.
   template <class T, class... Args>
   asio::awaitable<T> fetchval(std::string_view sql, const Args&... args) {
     auto connection = co_await acquire();
     co_return co_await connection->template fetchval<T>(sql, args...);
   }
+  /// execute on a connection acquired for the call.
   template <class... Args>
   asio::awaitable<std::string> execute(std::string_view sql, const Args&... args) {
     auto connection = co_await acquire();
     co_return co_await connection->execute(sql, args...);
   }
 
-  // Retires every connection open now: idle ones at once, lent ones when they come back. New ones are opened
-  // as needed (after a change of server settings, or of the DSN's server).
+  /// Retires every connection open now: idle ones at once, lent ones when they come back. New ones are opened
+  /// as needed (after a change of server settings, or of the DSN's server).
   asio::awaitable<void> expire_connections() {
     auto& state = *state_;
     ++state.generation;
@@ -416,13 +433,18 @@ public:
     state.available.notify_all();
   }
 
+  /// The connections open now, lent or idle (with those being opened or reset).
   std::size_t get_size() const noexcept { return state_->size(); }
+  /// The idle connections.
   std::size_t get_idle_size() const noexcept { return state_->idle.size(); }
+  /// PoolOptions::min_size.
   std::size_t get_min_size() const noexcept { return state_->options.min_size; }
+  /// PoolOptions::max_size.
   std::size_t get_max_size() const noexcept { return state_->options.max_size; }
+  /// Whether close() or terminate() was called.
   bool is_closing() const noexcept { return state_->closing || state_->closed; }
 
-  // Graceful: no new acquires; waits for every lent connection to come back, then closes them all.
+  /// Graceful: no new acquires; waits for every lent connection to come back, then closes them all.
   asio::awaitable<void> close() {
     auto& state = *state_;
     if (state.closed) co_return;
@@ -434,7 +456,7 @@ public:
     state.idle.clear();
     for (auto& slot : idle) co_await state.retire(std::move(slot));
   }
-  // At once: every connection, lent or idle, is closed; their users' calls fail with ConnectionError.
+  /// At once: every connection, lent or idle, is closed; their users' calls fail with ConnectionError.
   void terminate() noexcept {
     auto& state = *state_;
     state.closing = state.closed = true;

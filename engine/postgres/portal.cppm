@@ -23,10 +23,14 @@ namespace proto = keel::pg::protocol;
 
 export namespace keel::pg {
 
+/// A portal: a statement's rows read a batch at a time (Bind to a named portal, then Execute with a row limit),
+/// as asyncpg's cursors read them. It lives until its transaction ends, so it is read inside one.
 class PgPortal {
 public:
-  PgPortal() = default;  // empty: for Asio's result slots
+  PgPortal() = default;  ///< empty: for Asio's result slots
+  /// Takes over `other`'s portal, leaving it empty.
   PgPortal(PgPortal&& other) noexcept { *this = std::move(other); }
+  /// Lets this portal go, then takes over `other`'s.
   PgPortal& operator=(PgPortal&& other) noexcept {
     if (this != &other) {
       abandon();
@@ -40,10 +44,11 @@ public:
     }
     return *this;
   }
+  /// Lets the portal go: one left before its end is closed with the connection's next write.
   ~PgPortal() { abandon(); }
 
-  // Prepares the statement (or finds it in the cache) and keeps its values for the first fetch, which binds
-  // them: a portal read in one batch costs the round trips of a plain query.
+  /// Prepares the statement (or finds it in the cache) and keeps its values for the first fetch, which binds
+  /// them: a portal read in one batch costs the round trips of a plain query.
   static asio::awaitable<PgPortal> open(PgConnection& connection, std::string_view sql, std::span<const Value> values) {
     PgPortal portal;
     portal.connection_ = &connection;
@@ -62,7 +67,7 @@ public:
     co_return portal;
   }
 
-  // Hands at most max_rows of the next rows to the sink; returns how many, 0 once the rows have run out.
+  /// Hands at most max_rows of the next rows to the sink; returns how many, 0 once the rows have run out.
   asio::awaitable<std::size_t> fetch(std::size_t max_rows, RowSink& sink) {
     if (exhausted_ || max_rows == 0) co_return 0;
     if (!connection_ || alive_.expired()) throw MisuseError("this portal is empty, or its connection is gone");
@@ -76,6 +81,7 @@ public:
     co_return step.rows;
   }
 
+  /// Whether the rows have run out.
   bool exhausted() const noexcept { return exhausted_; }
 
 private:

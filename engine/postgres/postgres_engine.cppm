@@ -40,35 +40,37 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
-// What a connection's session is cleared of when it goes back to the pool.
+/// What a connection's session is cleared of when it goes back to the pool.
 enum class SessionReset {
-  // Roll back an open transaction; clear the session (asyncpg's reset: CLOSE ALL, UNLISTEN *, advisory locks,
-  // RESET ALL) only after a command that changed it (SET, LISTEN, DECLARE ... WITH HOLD, PREPARE...).
+  /// Roll back an open transaction; clear the session (asyncpg's reset: CLOSE ALL, UNLISTEN *, advisory locks,
+  /// RESET ALL) only after a command that changed it (SET, LISTEN, DECLARE ... WITH HOLD, PREPARE...).
   when_changed,
-  // Clear the session after every use, as asyncpg does: one more round trip per statement.
+  /// Clear the session after every use, as asyncpg does: one more round trip per statement.
   always,
 };
 
+/// How a PostgresEngine connects and sizes its pools (asyncpg's and Piccolo's options).
 struct PostgresOptions {
-  std::string dsn;                                 // a URI or key=value string; PG* variables fill the rest
-  std::size_t max_connections = 10;                // per event loop
-  std::size_t min_connections = 0;                 // opened when a loop first uses the engine
-  std::chrono::milliseconds acquire_timeout{30000};  // waiting for a connection, the loop's pool being full
-  std::uint64_t max_queries = 50000;               // a connection is replaced after this many queries
+  std::string dsn;                                 ///< a URI or key=value string; PG* variables fill the rest
+  std::size_t max_connections = 10;                ///< per event loop
+  std::size_t min_connections = 0;                 ///< opened when a loop first uses the engine
+  std::chrono::milliseconds acquire_timeout{30000};  ///< waiting for a connection, the loop's pool being full
+  std::uint64_t max_queries = 50000;               ///< a connection is replaced after this many queries
+  /// A connection idle longer than this is closed when it would be lent, and another is lent; zero: no limit.
   std::chrono::steady_clock::duration max_inactive_connection_lifetime = std::chrono::seconds(300);
-  pg::PoolOptions::Hook init;                      // once per new connection
-  pg::PoolOptions::Hook setup;                     // on every acquire
-  SessionReset reset = SessionReset::when_changed;
-  pg::PgConnectionOptions connection;              // the statement cache's settings
-  // The time limit of every statement (asyncpg's command_timeout): past it the server is asked to cancel the
-  // statement, and the caller gets TimeoutError. None by default; it sets connection.command_timeout.
+  pg::PoolOptions::Hook init;                      ///< once per new connection
+  pg::PoolOptions::Hook setup;                     ///< on every acquire
+  SessionReset reset = SessionReset::when_changed;  ///< what a connection's session is cleared of when it goes back
+  pg::PgConnectionOptions connection;              ///< the statement cache's settings
+  /// The time limit of every statement (asyncpg's command_timeout): past it the server is asked to cancel the
+  /// statement, and the caller gets TimeoutError. None by default; it sets connection.command_timeout.
   std::optional<std::chrono::steady_clock::duration> command_timeout;
-  std::map<std::string, std::string> server_settings;  // sent at startup (asyncpg's server_settings)
-  std::vector<std::string> extensions;             // created where missing by prep_database()
-  int min_server_version = 10;                     // an older server's connections are refused (major version)
-  bool log_queries = false;                        // print each statement and its values (std::clog)
-  bool log_responses = false;                      // print what each statement returned, and its time
-  // Other engines known by name (Piccolo's extra_nodes), a streaming standby say: engine.node("name").
+  std::map<std::string, std::string> server_settings;  ///< sent at startup (asyncpg's server_settings)
+  std::vector<std::string> extensions;             ///< created where missing by prep_database()
+  int min_server_version = 10;                     ///< an older server's connections are refused (major version)
+  bool log_queries = false;                        ///< print each statement and its values (std::clog)
+  bool log_responses = false;                      ///< print what each statement returned, and its time
+  /// Other engines known by name (Piccolo's extra_nodes), a streaming standby say: engine.node("name").
   std::map<std::string, std::shared_ptr<Engine>> extra_nodes;
 };
 
@@ -305,13 +307,15 @@ private:
 
 export namespace keel {
 
-// keel's Engine on PostgreSQL. Callers on several event loops (a loop per core) share one engine: each loop
-// has its own pool of up to max_connections. A loop must be run by one thread: a connection is never shared
-// between threads (an asio::thread_pool, or io_context::run on several threads, gets a MisuseError; give
-// each thread its own io_context). Destroy or close() the engine when no loop is running a call on it.
+/// keel's Engine on PostgreSQL. Callers on several event loops (a loop per core) share one engine: each loop
+/// has its own pool of up to max_connections. A loop must be run by one thread: a connection is never shared
+/// between threads (an asio::thread_pool, or io_context::run on several threads, gets a MisuseError; give
+/// each thread its own io_context). Destroy or close() the engine when no loop is running a call on it.
 class PostgresEngine final : public Engine, private ConnectionOwner {
 public:
+  /// An engine on the connection string `dsn`, with the default options.
   explicit PostgresEngine(std::string dsn) : PostgresEngine(PostgresOptions{.dsn = std::move(dsn)}) {}
+  /// An engine as `options` say; a loop's pool opens on its first use (or at start_connection_pool()).
   explicit PostgresEngine(PostgresOptions options)
       : options_(std::move(options)),
         connect_options_(pg::parse_dsn(options_.dsn)),
@@ -323,6 +327,7 @@ public:
     for (const auto& [name, engine] : options_.extra_nodes) add_node(name, engine);
   }
 
+  /// Ends every loop's pool: at once on this thread, through their loops on the others.
   ~PostgresEngine() override {
     for (auto& entry : take_pools()) pg_engine_detail::end_pool(std::move(entry));
   }
@@ -336,7 +341,7 @@ public:
     co_return version;
   }
 
-  // Closes every pool: the caller's loop's gracefully (waiting for its lent connections), the others at once.
+  /// Closes every pool: the caller's loop's gracefully (waiting for its lent connections), the others at once.
   asio::awaitable<void> close() override {
     auto& here = loop_context(unwrapped(co_await asio::this_coro::executor));
     for (auto& entry : take_pools()) {
@@ -355,17 +360,17 @@ public:
         ReturnToOwner{this});
   }
 
-  // Opens the caller's loop's pool now, with its min_connections (Piccolo's start_connection_pool); otherwise
-  // it opens on first use.
+  /// Opens the caller's loop's pool now, with its min_connections (Piccolo's start_connection_pool); otherwise
+  /// it opens on first use.
   asio::awaitable<void> start_connection_pool() {
     const asio::any_io_executor executor = unwrapped(co_await asio::this_coro::executor);
     if (!find_pool(executor)) co_await make_pool(executor);
   }
-  // Piccolo's close_connection_pool: close().
+  /// Piccolo's close_connection_pool: close().
   asio::awaitable<void> close_connection_pool() { return close(); }
 
-  // Creates the options' extensions where missing (Piccolo's prep_database). Returns those this role may not
-  // create (42501: they need a superuser); any other failure is thrown.
+  /// Creates the options' extensions where missing (Piccolo's prep_database). Returns those this role may not
+  /// create (42501: they need a superuser); any other failure is thrown.
   asio::awaitable<std::vector<std::string>> prep_database() {
     std::vector<std::string> refused;
     for (const std::string& extension : options_.extensions) {
@@ -381,8 +386,9 @@ public:
     co_return refused;
   }
 
-  // The pool of the caller's loop: its size (lent and idle) and its idle connections; zero before first use.
+  /// The pool of the caller's loop: its size (lent and idle) and its idle connections; zero before first use.
   asio::awaitable<std::size_t> pool_size() { co_return with_pool(co_await asio::this_coro::executor, &pg::Pool::get_size); }
+  /// The idle connections of the caller's loop's pool; zero before its first use.
   asio::awaitable<std::size_t> idle_connections() {
     co_return with_pool(co_await asio::this_coro::executor, &pg::Pool::get_idle_size);
   }

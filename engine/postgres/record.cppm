@@ -21,15 +21,15 @@ namespace proto = keel::pg::protocol;
 
 export namespace keel::pg {
 
-// The columns of a result: names, type OIDs, and the format each came in.
+/// The columns of a result: names, type OIDs, and the format each came in.
 struct RecordDescription {
-  std::vector<proto::FieldDescription> fields;
-  std::vector<proto::Format> formats;
-  std::shared_ptr<const CodecRegistry> custom_codecs;  // the connection's set_type_codec registrations
+  std::vector<proto::FieldDescription> fields;  ///< the columns, as the server described them
+  std::vector<proto::Format> formats;  ///< the format each column came in
+  std::shared_ptr<const CodecRegistry> custom_codecs;  ///< the connection's set_type_codec registrations
 };
 
-// A cell of a result decoded as T: through the connection's custom codecs, the binary codecs, or as text for
-// the types keel reads only as text. NULL needs std::optional<T>.
+/// A cell of a result decoded as T: through the connection's custom codecs, the binary codecs, or as text for
+/// the types keel reads only as text. NULL needs std::optional<T>.
 template <class T>
 T decode_cell(const RecordDescription& description, std::size_t index, std::optional<std::span<const std::uint8_t>> raw) {
   const auto& field = description.fields[index];
@@ -69,8 +69,11 @@ T decode_cell(const RecordDescription& description, std::size_t index, std::opti
   }
 }
 
+/// A row as asyncpg hands it out: cells by index or by name, get<T> through the binary codecs, std::optional<T>
+/// for NULL. A Record owns its bytes, so it outlives the message it came from.
 class Record {
 public:
+  /// A record of `cells` (copied), described by `description`.
   Record(std::shared_ptr<const RecordDescription> description, const std::vector<std::optional<proto::Bytes>>& cells)
       : description_(std::move(description)) {
     std::size_t total = 0;
@@ -88,19 +91,25 @@ public:
     }
   }
 
+  /// The number of columns.
   std::size_t size() const noexcept { return cells_.size(); }
+  /// The name of column `index`.
   std::string_view name(std::size_t index) const { return description_->fields.at(index).name; }
+  /// The type OID of column `index`.
   std::uint32_t type_oid(std::size_t index) const { return description_->fields.at(index).type_oid; }
+  /// Whether column `index` is NULL.
   bool is_null(std::size_t index) const { return cells_.at(index).length < 0; }
-  // The format the cell came in: binary for the types keel has codecs for, text otherwise.
+  /// The format the cell came in: binary for the types keel has codecs for, text otherwise.
   proto::Format format(std::size_t index) const { return description_->formats.at(index); }
 
+  /// The index of the column named `column`; throws ColumnNotFoundError when there is none.
   std::size_t index_of(std::string_view column) const {
     for (std::size_t i = 0; i < cells_.size(); ++i)
       if (description_->fields[i].name == column) return i;
     throw ColumnNotFoundError("the record has no column named '" + std::string(column) + "'");
   }
 
+  /// Column `index` decoded as T (see decode_cell); throws ColumnNotFoundError past the last column.
   template <class T>
   T get(std::size_t index) const {
     if (index >= cells_.size())
@@ -108,11 +117,12 @@ public:
                                 std::to_string(cells_.size()) + " columns");
     return decode<T>(index);
   }
+  /// The column named `column` decoded as T.
   template <class T>
   T get(std::string_view column) const {
     return decode<T>(index_of(column));
   }
-  // The raw bytes of a cell, in the format it came in.
+  /// The raw bytes of a cell, in the format it came in.
   std::optional<std::span<const std::uint8_t>> bytes(std::size_t index) const {
     const Slot& s = cells_.at(index);
     if (s.length < 0) return std::nullopt;

@@ -162,12 +162,12 @@ std::string array_element(std::string text) {
 
 export namespace keel::pg {
 
-// The session settings that shape text output.
+/// The session settings that shape text output.
 struct TextSettings {
-  std::string time_zone = "UTC";  // the TimeZone setting
+  std::string time_zone = "UTC";  ///< the TimeZone setting
 };
 
-// PostgreSQL's text form of a cell. Text-format cells are returned as they are.
+/// PostgreSQL's text form of a cell. Text-format cells are returned as they are.
 std::string postgres_text(std::uint32_t oid, proto::Format format, std::span<const std::uint8_t> b, const TextSettings& settings) {
   using namespace text_detail;
   if (format == proto::Format::text) return std::string(reinterpret_cast<const char*>(b.data()), b.size());

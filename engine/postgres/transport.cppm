@@ -92,18 +92,22 @@ private:
 
 export namespace keel::pg {
 
-// TLS could not be set up as the sslmode demands (the server refused it, or its certificate did not check out).
+/// TLS could not be set up as the sslmode demands (the server refused it, or its certificate did not check out).
 class TlsError : public ConnectionError {
 public:
   using ConnectionError::ConnectionError;
 };
 
-// TCP keepalives as the connection options ask: on or off, and the system's timing unless given.
+/// TCP keepalives as the connection options ask: on or off, and the system's timing unless given.
 struct Keepalives {
-  bool enabled = true;
+  bool enabled = true;  ///< keepalives on or off
+  ///@{
+  /// TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT; none leaves the system's.
   std::optional<int> idle, interval, count;
+  ///@}
 };
 
+/// Sets `socket`'s TCP keepalives as `keepalives` says; a value the system refuses throws.
 inline void set_keepalives(asio::ip::tcp::socket& socket, const Keepalives& keepalives) {
   socket.set_option(asio::socket_base::keep_alive(keepalives.enabled));
   if (!keepalives.enabled) return;
@@ -114,12 +118,14 @@ inline void set_keepalives(asio::ip::tcp::socket& socket, const Keepalives& keep
       throw boost::system::system_error(errno, boost::system::system_category(), "setting TCP keepalives");
 }
 
+/// The byte stream beneath a PostgreSQL connection: TCP or a Unix-domain socket, with TLS when negotiated.
 class Transport {
 public:
+  /// A transport whose operations run on `executor`; connect() opens it.
   explicit Transport(asio::any_io_executor executor) : executor_(std::move(executor)) {}
 
-  // Connects to one host: a TCP address or name, or a Unix-domain socket directory. A timeout covers the
-  // name lookup and the connect.
+  /// Connects to one host: a TCP address or name, or a Unix-domain socket directory. A timeout covers the
+  /// name lookup and the connect.
   asio::awaitable<void> connect(const HostSpec& host, std::optional<std::chrono::seconds> timeout,
                                 const Keepalives& keepalives = {}) {
     host_ = host;
@@ -149,8 +155,8 @@ public:
     }
   }
 
-  // Asks for TLS (SSLRequest) and sets it up when the server agrees. Returns whether the stream is now TLS;
-  // with require and stricter modes, a refusal is a TlsError.
+  /// Asks for TLS (SSLRequest) and sets it up when the server agrees. Returns whether the stream is now TLS;
+  /// with require and stricter modes, a refusal is a TlsError.
   asio::awaitable<bool> negotiate_tls(const ConnectOptions& options) {
     auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_);
     // No TLS over Unix-domain sockets, as libpq; allow tries without TLS first (the connection retries with it).
@@ -215,8 +221,8 @@ public:
     co_return true;
   }
 
-  // sslcrl and sslcrldir, as libpq: when either names something that exists, every certificate of the chain is
-  // checked against the revocation lists, and a revoked one fails the handshake.
+  /// sslcrl and sslcrldir, as libpq: when either names something that exists, every certificate of the chain is
+  /// checked against the revocation lists, and a revoked one fails the handshake.
   void load_revocations(const ConnectOptions& options) {
     const bool file = !options.ssl_crl.empty() && std::filesystem::exists(options.ssl_crl);
     const bool directory = !options.ssl_crl_dir.empty() && std::filesystem::is_directory(options.ssl_crl_dir);
@@ -228,9 +234,12 @@ public:
     X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
   }
 
+  /// Whether the stream is TLS.
   bool is_tls() const noexcept { return tls_ != nullptr; }
+  /// The executor its operations run on.
   asio::any_io_executor get_executor() const { return executor_; }
 
+  /// Whether the server's certificate names the host asked for (as an IP address when `is_ip`).
   bool certificate_names_host(bool is_ip) const {
     X509* certificate = SSL_get1_peer_certificate(tls_->native_handle());
     if (!certificate) return false;
@@ -240,8 +249,8 @@ public:
     return match == 1;
   }
 
-  // The tls-server-end-point channel binding (RFC 5929): a hash of the server's certificate, with its
-  // signature's hash algorithm, or SHA-256 for MD5 and SHA-1.
+  /// The tls-server-end-point channel binding (RFC 5929): a hash of the server's certificate, with its
+  /// signature's hash algorithm, or SHA-256 for MD5 and SHA-1.
   std::optional<std::vector<std::uint8_t>> tls_server_end_point() const {
     if (!tls_) return std::nullopt;
     X509* certificate = SSL_get1_peer_certificate(tls_->native_handle());
@@ -260,8 +269,8 @@ public:
     return hash;
   }
 
-  // Writes what the socket takes now, without waiting: plain sockets only (TLS returns 0). Returns how many
-  // bytes went out; a failed connection throws.
+  /// Writes what the socket takes now, without waiting: plain sockets only (TLS returns 0). Returns how many
+  /// bytes went out; a failed connection throws.
   std::size_t write_some_now(std::span<const std::uint8_t> bytes) {
     if (tls_) return 0;
     auto write_now = [&](auto& socket) {
@@ -278,7 +287,7 @@ public:
     return 0;
   }
 
-  // Writes all of it. A caller's cancellation does not reach the write: half a message would corrupt the stream.
+  /// Writes all of it. A caller's cancellation does not reach the write: half a message would corrupt the stream.
   asio::awaitable<void> write(std::span<const std::uint8_t> bytes, bool at_once = true) {
     auto whole = [] { return asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable); };
     // Plain sockets: write at once while the socket takes it, and wait for the event loop only for the rest.
@@ -293,6 +302,7 @@ public:
   }
 
   // Not a coroutine: the caller awaits the socket's own operation, with no frame of ours between.
+  /// Reads what arrives, at most `into`'s size, and gives how many bytes came.
   asio::awaitable<std::size_t> read_some(std::span<std::uint8_t> into) {
     auto buffer = asio::buffer(into.data(), into.size());
     if (tls_) return tls_->async_read_some(buffer, asio::use_awaitable);
@@ -300,7 +310,7 @@ public:
     return std::get<asio::local::stream_protocol::socket>(socket_).async_read_some(buffer, asio::use_awaitable);
   }
 
-  // What has already arrived on a plain socket, without waiting: 0 when nothing has, on TLS, or on an error.
+  /// What has already arrived on a plain socket, without waiting: 0 when nothing has, on TLS, or on an error.
   std::size_t read_some_now(std::span<std::uint8_t> into) noexcept {
     int fd = -1;
     if (tls_) return 0;
@@ -311,8 +321,8 @@ public:
     return n > 0 ? static_cast<std::size_t>(n) : 0;
   }
 
-  // Whether the peer sent something, or closed, since the last read: a non-blocking peek, one system call.
-  // A connection that should be quiet (idle in a pool) and is not has most likely been ended by the server.
+  /// Whether the peer sent something, or closed, since the last read: a non-blocking peek, one system call.
+  /// A connection that should be quiet (idle in a pool) and is not has most likely been ended by the server.
   bool has_unread_input() noexcept {
     int fd = -1;
     if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) fd = tcp->native_handle();
@@ -323,13 +333,16 @@ public:
     return peeked >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);  // data, the end (0), or an error
   }
 
+  /// Closes the socket.
   void close() noexcept {
     boost::system::error_code ignored;
     if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) tcp->close(ignored);
     if (auto* local = std::get_if<asio::local::stream_protocol::socket>(&socket_)) local->close(ignored);
   }
 
+  /// The host as messages name it: host:port, or the socket directory.
   std::string describe() const { return host_.is_unix_socket() ? host_.host : host_.host + ":" + std::to_string(host_.port); }
+  /// The host it connects to.
   const HostSpec& host() const noexcept { return host_; }
 
 private:

@@ -186,12 +186,13 @@ inline ValueArray decode_array(proto::Bytes b) {
 
 export namespace keel::pg {
 
-// How a value is sent: its type OID (0: the server infers it) and format. JSON goes untyped as text, so that
-// it fills json and jsonb alike; numeric as its exact text.
+/// How a value is sent: its type OID (0: the server infers it) and format. JSON goes untyped as text, so that
+/// it fills json and jsonb alike; numeric as its exact text.
 struct ParameterType {
-  std::uint32_t oid = 0;
-  proto::Format format = proto::Format::text;
+  std::uint32_t oid = 0;                       ///< the type OID; 0 lets the server infer it
+  proto::Format format = proto::Format::text;  ///< the format its bytes are in
 };
+/// How `v` is sent (see ParameterType).
 inline ParameterType parameter_type(const Value& v) {
   switch (v.kind()) {
     case ValueKind::null: return {0, proto::Format::text};
@@ -210,7 +211,7 @@ inline ParameterType parameter_type(const Value& v) {
   }
 }
 
-// Appends a non-NULL value's bytes in the format parameter_type gives.
+/// Appends a non-NULL value's bytes in the format parameter_type gives.
 inline void encode_value(const Value& v, proto::ByteBuffer& out) {
   switch (v.kind()) {
     case ValueKind::json: {
@@ -239,8 +240,8 @@ inline void encode_value(const Value& v, proto::ByteBuffer& out) {
   }
 }
 
-// Whether keel's engine asks for a result column in binary (types whose binary form it decodes) or in text
-// (numeric and JSON, which it keeps as text, and every type it does not know).
+/// Whether keel's engine asks for a result column in binary (types whose binary form it decodes) or in text
+/// (numeric and JSON, which it keeps as text, and every type it does not know).
 constexpr proto::Format engine_result_format(std::uint32_t type_oid) {
   switch (type_oid) {
     case types::boolean: case types::bytea: case types::name: case types::int8: case types::int2: case types::int4:
@@ -256,11 +257,11 @@ constexpr proto::Format engine_result_format(std::uint32_t type_oid) {
   }
 }
 
-// A value decoded from the binary form engine_result_format asks for (an array's element, or a whole column).
+/// A value decoded from the binary form engine_result_format asks for (an array's element, or a whole column).
 inline Value decode_value(std::uint32_t oid, proto::Bytes b) { return value_codec_detail::value_from_binary(oid, b); }
 
-// The cell of a result column, in place where it can be: an array is decoded into the ValueArray that
-// `array_storage()` gives, which must outlive the cell (asked for only when the column is an array).
+/// The cell of a result column, in place where it can be: an array is decoded into the ValueArray that
+/// `array_storage()` gives, which must outlive the cell (asked for only when the column is an array).
 template <class ArrayStorage>
 Cell decode_cell(std::uint32_t oid, proto::Format format, proto::Bytes b, ArrayStorage&& array_storage) {
   Cell c;

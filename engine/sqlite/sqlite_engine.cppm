@@ -64,16 +64,19 @@ inline std::string database_uri(const SqliteOptions& options, const ScratchDirec
 
 export namespace keel {
 
+/// keel's Engine on the embedded SQLite (libsqlite3), for a file or an in-memory database.
 class SqliteEngine final : public Engine {
 public:
+  /// An engine on the database `options` names; connections open on demand.
   explicit SqliteEngine(SqliteOptions options)
       : options_(checked(std::move(options))),
         scratch_(sqlite_detail::shares_memory_database(options_)),
         workers_(options_.max_connections),
         pool_(options_, sqlite_detail::database_uri(options_, scratch_), workers_) {}
+  /// An engine on the file `path` (or ":memory:") with the default options.
   explicit SqliteEngine(std::string path) : SqliteEngine(SqliteOptions{.path = std::move(path)}) {}
 
-  // Waits for the work in flight; transactions and batches must not outlive their engine.
+  /// Waits for the work in flight; transactions and batches must not outlive their engine.
   ~SqliteEngine() override {
     pool_.close();
     workers_.join();
@@ -88,9 +91,10 @@ public:
   asio::awaitable<ConnectionLease> acquire() override { return pool_.acquire(); }
   ConnectionLease try_acquire() override { return pool_.try_acquire(); }
 
+  /// The options it was made with.
   const SqliteOptions& options() const noexcept { return options_; }
-  std::size_t pool_size() const { return pool_.size(); }           // open connections
-  std::size_t pool_idle_size() const { return pool_.idle_size(); }  // open connections not lent out
+  std::size_t pool_size() const { return pool_.size(); }           ///< open connections
+  std::size_t pool_idle_size() const { return pool_.idle_size(); }  ///< open connections not lent out
 
 private:
   static SqliteOptions checked(SqliteOptions options) {

@@ -21,22 +21,25 @@ import :saslprep;
 
 export namespace keel::pg::protocol {
 
-class AuthenticationError : public ProtocolError {  // the server's side of an exchange did not check out
+/// the server's side of an exchange did not check out
+class AuthenticationError : public ProtocolError {
 public:
   using ProtocolError::ProtocolError;
 };
 
+/// Base64 of the bytes.
 std::string base64_encode(std::span<const std::uint8_t> bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(), static_cast<int>(bytes.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
 }
+/// Base64 of the text's bytes.
 std::string base64_encode(std::string_view text) {
   return base64_encode(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
 }
 
-// Decodes base64; nullopt when the text is not base64.
+/// Decodes base64; nullopt when the text is not base64.
 std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
   for (char c : text)
@@ -53,7 +56,7 @@ std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text) {
   return out;
 }
 
-// The md5 password: "md5" + md5hex(md5hex(password + user) + salt).
+/// The md5 password: "md5" + md5hex(md5hex(password + user) + salt).
 std::string md5_password(std::string_view user, std::string_view password, std::span<const std::uint8_t> salt) {
   auto md5_hex = [](std::span<const std::uint8_t> data) {
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -76,8 +79,10 @@ std::string md5_password(std::string_view user, std::string_view password, std::
   return "md5" + md5_hex(outer);
 }
 
+/// A SHA-256 digest.
 using Digest = std::array<std::uint8_t, 32>;
 
+/// HMAC-SHA-256 of `data` under `key`.
 Digest hmac_sha256(std::span<const std::uint8_t> key, std::string_view data) {
   Digest out{};
   unsigned int length = 0;
@@ -87,28 +92,34 @@ Digest hmac_sha256(std::span<const std::uint8_t> key, std::string_view data) {
   return out;
 }
 
+/// SHA-256 of `data`.
 Digest sha256(std::span<const std::uint8_t> data) {
   Digest out{};
   SHA256(data.data(), data.size(), out.data());
   return out;
 }
 
-// A SCRAM-SHA-256 exchange, from the client's side:
-//   ScramClient scram(password);                  // or with channel binding data, for -PLUS
-//   send scram.client_first_message()              (in SASLInitialResponse)
-//   send scram.client_final_message(server_first)  (in SASLResponse)
-//   scram.verify_server_final(server_final)        (throws AuthenticationError if the server cannot prove it
-//                                                   knows the password)
+/// A SCRAM-SHA-256 exchange, from the client's side:
+///
+///     ScramClient scram(password);                  // or with channel binding data, for -PLUS
+///     send scram.client_first_message()              (in SASLInitialResponse)
+///     send scram.client_final_message(server_first)  (in SASLResponse)
+///     scram.verify_server_final(server_final)        (throws AuthenticationError if the server cannot prove it
+///                                                     knows the password)
+///
 class ScramClient {
 public:
+  /// What the exchange uses besides the password.
   struct Options {
-    std::string username;                              // PostgreSQL ignores it and keel sends it empty
-    std::string nonce;                                  // empty: 18 random bytes, base64 (tests give their own)
-    std::optional<std::vector<std::uint8_t>> channel_binding;  // tls-server-end-point data, for SCRAM-SHA-256-PLUS
-    bool client_supports_binding = false;               // "y" when the client could bind but the server can't
+    std::string username;                              ///< PostgreSQL ignores it and keel sends it empty
+    std::string nonce;                                  ///< empty: 18 random bytes, base64 (tests give their own)
+    std::optional<std::vector<std::uint8_t>> channel_binding;  ///< tls-server-end-point data, for SCRAM-SHA-256-PLUS
+    bool client_supports_binding = false;               ///< "y" when the client could bind but the server can't
   };
 
+  /// An exchange for `password`, with the default options: a random nonce, no channel binding.
   explicit ScramClient(std::string password) : ScramClient(std::move(password), Options{}) {}
+  /// An exchange for `password` (prepared with SASLprep), as `options` say.
   ScramClient(std::string password, Options options)
       : password_(saslprep_password(password)), options_(std::move(options)) {
     if (options_.nonce.empty()) {
@@ -122,13 +133,15 @@ public:
     client_first_bare_ = "n=" + escape_name(options_.username) + ",r=" + options_.nonce;
   }
 
+  /// The SASL mechanism: SCRAM-SHA-256-PLUS with channel binding, else SCRAM-SHA-256.
   std::string_view mechanism() const noexcept {
     return options_.channel_binding ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256";
   }
 
+  /// The client-first-message, for SASLInitialResponse.
   std::string client_first_message() const { return gs2_header_ + client_first_bare_; }
 
-  // Reads "r=<nonce>,s=<salt>,i=<iterations>" and answers with the proof.
+  /// Reads "r=<nonce>,s=<salt>,i=<iterations>" and answers with the proof.
   std::string client_final_message(std::string_view server_first) {
     server_first_ = std::string(server_first);
     std::string_view nonce, salt_text, iterations_text;
@@ -173,7 +186,7 @@ public:
     return without_proof + ",p=" + base64_encode(proof);
   }
 
-  // Checks "v=<server signature>"; "e=<error>" or a wrong signature throws.
+  /// Checks "v=<server signature>"; "e=<error>" or a wrong signature throws.
   void verify_server_final(std::string_view server_final) const {
     if (!salted_password_) throw MisuseError("SCRAM: verify_server_final before client_final_message");
     if (server_final.starts_with("e="))

@@ -16,33 +16,39 @@ import keel.engine;
 
 export namespace keel::pg::protocol {
 
+/// A view of received bytes: a message body, or part of one.
 using Bytes = std::span<const std::uint8_t>;
 
-// The largest message keel accepts: PostgreSQL's own limit for a field is 1 GB; a length beyond this bound
-// is a corrupt stream, not a big row.
+/// The largest message keel accepts: PostgreSQL's own limit for a field is 1 GB; a length beyond this bound
+/// is a corrupt stream, not a big row.
 constexpr std::size_t max_message_size = (std::size_t{1} << 30) + 1024;
 
-// A bounds-checked reader over one message body.
+/// A bounds-checked reader over one message body.
 class Reader {
 public:
+  /// A reader of `body`, the body of a message of `message_type` (which errors name).
   inline Reader(Bytes body, char message_type) : body_(body), type_(message_type) {}
 
+  /// The next byte.
   inline std::uint8_t u8() { return need(1)[0]; }
+  /// The next 16-bit integer, big-endian.
   inline std::int16_t i16() {
     const Bytes b = need(2);
     return static_cast<std::int16_t>(static_cast<std::uint16_t>((b[0] << 8) | b[1]));
   }
+  /// The next 32-bit integer, big-endian.
   inline std::int32_t i32() {
     const Bytes b = need(4);
     return static_cast<std::int32_t>((std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
                                      (std::uint32_t{b[2]} << 8) | std::uint32_t{b[3]});
   }
-  // A count that must not be negative.
+  /// A count that must not be negative.
   inline std::size_t count16(std::string_view what) {
     const std::int16_t n = i16();
     if (n < 0) fail("a negative " + std::string(what));
     return static_cast<std::size_t>(n);
   }
+  /// The next NUL-terminated string, without its NUL.
   std::string_view cstring() {
     const std::size_t rest = body_.size() - at_;
     for (std::size_t i = 0; i < rest; ++i) {
@@ -54,18 +60,24 @@ public:
     }
     fail("a string without its terminating NUL");
   }
+  /// The next n bytes.
   inline Bytes bytes(std::size_t n) { return need(n); }
+  /// Every byte left.
   Bytes rest() {
     Bytes r = body_.subspan(at_);
     at_ = body_.size();
     return r;
   }
+  /// Whether every byte was read.
   inline bool at_end() const noexcept { return at_ == body_.size(); }
+  /// How many bytes are left.
   std::size_t remaining() const noexcept { return body_.size() - at_; }
+  /// Throws ProtocolError unless every byte was read.
   inline void expect_end() {
     if (!at_end()) fail(std::to_string(remaining()) + " unexpected bytes at the end");
   }
 
+  /// Throws ProtocolError: the message is malformed, as `problem` says.
   [[noreturn]] void fail(const std::string& problem) const {
     throw ProtocolError("malformed '" + std::string(1, type_) + "' message from the server: " + problem);
   }
@@ -86,15 +98,15 @@ private:
   char type_;
 };
 
-// One message cut from the stream: its type byte and its body (without the length).
+/// One message cut from the stream: its type byte and its body (without the length).
 struct Frame {
-  char type = 0;
-  Bytes body;
-  std::size_t size = 0;  // bytes of the stream it used: 1 + 4 + body
+  char type = 0;  ///< the message's type byte
+  Bytes body;  ///< its body
+  std::size_t size = 0;  ///< bytes of the stream it used: 1 + 4 + body
 };
 
-// Cuts the first message from `stream`: nullopt when more bytes are needed, ProtocolError when the length is
-// impossible.
+/// Cuts the first message from `stream`: nullopt when more bytes are needed, ProtocolError when the length is
+/// impossible.
 inline std::optional<Frame> next_frame(Bytes stream) {
   if (stream.size() < 5) return std::nullopt;
   const std::uint32_t length = (std::uint32_t{stream[1]} << 24) | (std::uint32_t{stream[2]} << 16) |
@@ -111,6 +123,7 @@ inline std::optional<Frame> next_frame(Bytes stream) {
 
 // ---- Messages.
 
+/// What an Authentication message asks for: its request code.
 enum class AuthKind : std::int32_t {
   ok = 0,
   kerberos_v5 = 2,
@@ -125,91 +138,114 @@ enum class AuthKind : std::int32_t {
   sasl_final = 12,
 };
 
+/// Authentication: what the server asks of the client, or that it is done (ok).
 struct Authentication {
-  AuthKind kind = AuthKind::ok;
-  std::vector<std::uint8_t> md5_salt;       // md5_password: 4 bytes
-  std::vector<std::string> sasl_mechanisms;  // sasl
-  std::string sasl_data;                     // sasl_continue, sasl_final
+  AuthKind kind = AuthKind::ok;              ///< what it asks for
+  std::vector<std::uint8_t> md5_salt;       ///< md5_password: 4 bytes
+  std::vector<std::string> sasl_mechanisms;  ///< sasl
+  std::string sasl_data;                     ///< sasl_continue, sasl_final
 };
 
+/// ParameterStatus: a session setting's value, at startup and whenever it changes.
 struct ParameterStatus {
-  std::string name;
-  std::string value;
+  std::string name;   ///< the setting's name
+  std::string value;  ///< its value
 };
 
+/// BackendKeyData: what a CancelRequest names the session by.
 struct BackendKeyData {
-  std::int32_t process_id = 0;
-  std::int32_t secret_key = 0;
+  std::int32_t process_id = 0;  ///< the session's backend process
+  std::int32_t secret_key = 0;  ///< the key that makes a CancelRequest for the session valid
 };
 
+/// The transaction status ReadyForQuery reports: idle, in a transaction, or in a failed one.
 enum class TransactionStatus : char { idle = 'I', in_transaction = 'T', failed = 'E' };
 
+/// ReadyForQuery: the server is ready for a new request.
 struct ReadyForQuery {
-  TransactionStatus status = TransactionStatus::idle;
+  TransactionStatus status = TransactionStatus::idle;  ///< the session's transaction status
 };
 
+/// One column of a RowDescription.
 struct FieldDescription {
-  std::string name;
-  std::uint32_t table_oid = 0;
-  std::int16_t column_number = 0;
-  std::uint32_t type_oid = 0;
-  std::int16_t type_size = 0;
-  std::int32_t type_modifier = 0;
-  std::int16_t format = 0;
+  std::string name;                ///< the column's name
+  std::uint32_t table_oid = 0;     ///< the table it comes from; 0 when none
+  std::int16_t column_number = 0;  ///< its attribute number in that table; 0 when none
+  std::uint32_t type_oid = 0;      ///< its type's OID
+  std::int16_t type_size = 0;      ///< the type's size (pg_type.typlen); negative for a variable size
+  std::int32_t type_modifier = 0;  ///< the type modifier (atttypmod)
+  std::int16_t format = 0;         ///< its format: 0 text, 1 binary
 };
 
+/// RowDescription: the columns of the rows that follow.
 struct RowDescription {
-  std::vector<FieldDescription> fields;
+  std::vector<FieldDescription> fields;  ///< one per column
 };
 
-// A DataRow's cells as views into the message: nullopt for NULL.
+/// A DataRow's cells as views into the message: nullopt for NULL.
 struct DataRow {
-  std::vector<std::optional<Bytes>> cells;
+  std::vector<std::optional<Bytes>> cells;  ///< one per column
 };
 
+/// CommandComplete: a command finished.
 struct CommandComplete {
-  std::string tag;  // "INSERT 0 1", "SELECT 5", "CREATE TABLE"
+  std::string tag;  ///< "INSERT 0 1", "SELECT 5", "CREATE TABLE"
 };
 
+/// ErrorResponse: the request failed.
 struct ErrorResponse {
-  ErrorFields fields;
+  ErrorFields fields;  ///< the error's fields
 };
+/// NoticeResponse: a notice or a warning.
 struct NoticeResponse {
-  ErrorFields fields;
+  ErrorFields fields;  ///< the notice's fields
 };
 
+/// ParseComplete: Parse succeeded.
 struct ParseComplete {};
+/// BindComplete: Bind succeeded.
 struct BindComplete {};
+/// CloseComplete: Close succeeded.
 struct CloseComplete {};
+/// NoData: the statement returns no rows.
 struct NoData {};
+/// EmptyQueryResponse: the query's text held no statement.
 struct EmptyQueryResponse {};
+/// PortalSuspended: Execute stopped at its row limit, and the portal has more rows.
 struct PortalSuspended {};
 
+/// ParameterDescription: a statement's parameter types.
 struct ParameterDescription {
-  std::vector<std::uint32_t> type_oids;
+  std::vector<std::uint32_t> type_oids;  ///< one OID per parameter
 };
 
+/// NotificationResponse: a NOTIFY on a channel the session listens on.
 struct NotificationResponse {
-  std::int32_t process_id = 0;
-  std::string channel;
-  std::string payload;
+  std::int32_t process_id = 0;  ///< the notifying session's backend process
+  std::string channel;          ///< the channel
+  std::string payload;          ///< the payload
 };
 
+/// CopyInResponse, CopyOutResponse or CopyBothResponse: a COPY began.
 struct CopyResponse {
-  char direction = 'G';  // G in, H out, W both
-  std::int8_t format = 0;
-  std::vector<std::int16_t> column_formats;
+  char direction = 'G';  ///< G in, H out, W both
+  std::int8_t format = 0;  ///< the overall format: 0 text, 1 binary
+  std::vector<std::int16_t> column_formats;  ///< each column's format
 };
+/// CopyData: a chunk of COPY's data.
 struct CopyData {
-  Bytes data;
+  Bytes data;  ///< the chunk, a view into the message
 };
+/// CopyDone: the end of COPY's data.
 struct CopyDone {};
 
+/// NegotiateProtocolVersion: the server lacks the minor version or some of the options asked for.
 struct NegotiateProtocolVersion {
-  std::int32_t newest_minor = 0;
-  std::vector<std::string> unrecognized_options;
+  std::int32_t newest_minor = 0;                  ///< the newest minor version the server speaks
+  std::vector<std::string> unrecognized_options;  ///< the options it did not recognize
 };
 
+/// Any backend message, decoded.
 using BackendMessage =
     std::variant<Authentication, ParameterStatus, BackendKeyData, ReadyForQuery, RowDescription, DataRow,
                  CommandComplete, ErrorResponse, NoticeResponse, ParseComplete, BindComplete, CloseComplete, NoData,
@@ -218,6 +254,7 @@ using BackendMessage =
 
 // ---- Decoders, one per message.
 
+/// Decodes Authentication ('R').
 Authentication parse_authentication(Bytes body) {
   Reader r(body, 'R');
   Authentication auth;
@@ -255,6 +292,7 @@ Authentication parse_authentication(Bytes body) {
   return auth;
 }
 
+/// Decodes ParameterStatus ('S').
 ParameterStatus parse_parameter_status(Bytes body) {
   Reader r(body, 'S');
   ParameterStatus status{std::string(r.cstring()), {}};
@@ -263,6 +301,7 @@ ParameterStatus parse_parameter_status(Bytes body) {
   return status;
 }
 
+/// Decodes BackendKeyData ('K').
 BackendKeyData parse_backend_key_data(Bytes body) {
   Reader r(body, 'K');
   BackendKeyData key{r.i32(), 0};
@@ -271,6 +310,7 @@ BackendKeyData parse_backend_key_data(Bytes body) {
   return key;
 }
 
+/// Decodes ReadyForQuery ('Z').
 ReadyForQuery parse_ready_for_query(Bytes body) {
   Reader r(body, 'Z');
   const char status = static_cast<char>(r.u8());
@@ -279,6 +319,7 @@ ReadyForQuery parse_ready_for_query(Bytes body) {
   return {static_cast<TransactionStatus>(status)};
 }
 
+/// Decodes RowDescription ('T').
 RowDescription parse_row_description(Bytes body) {
   Reader r(body, 'T');
   RowDescription description;
@@ -300,8 +341,8 @@ RowDescription parse_row_description(Bytes body) {
   return description;
 }
 
-// Fills `cells` (reusing its capacity) with views of a DataRow's values.
-// Every row of every result passes here: read with plain loads, each length checked against what is left.
+/// Fills `cells` (reusing its capacity) with views of a DataRow's values.
+/// Every row of every result passes here: read with plain loads, each length checked against what is left.
 inline void parse_data_row(Bytes body, std::vector<std::optional<Bytes>>& cells) {
   auto fail = [](const std::string& problem) -> void {
     throw ProtocolError("malformed 'D' message from the server: " + problem);
@@ -330,6 +371,7 @@ inline void parse_data_row(Bytes body, std::vector<std::optional<Bytes>>& cells)
   if (at != end) fail(std::to_string(end - at) + " unexpected bytes at the end");
 }
 
+/// Decodes CommandComplete ('C').
 CommandComplete parse_command_complete(Bytes body) {
   Reader r(body, 'C');
   CommandComplete complete{std::string(r.cstring())};
@@ -337,16 +379,16 @@ CommandComplete parse_command_complete(Bytes body) {
   return complete;
 }
 
-// Whether a command leaves state in the session beyond its transaction, which a pool must reset before it
-// lends the connection again: settings (SET, RESET), LISTEN, cursors (DECLARE ... WITH HOLD), prepared
-// statements, DISCARD and LOAD. Advisory locks and set_config() come as SELECT and cannot be told here.
+/// Whether a command leaves state in the session beyond its transaction, which a pool must reset before it
+/// lends the connection again: settings (SET, RESET), LISTEN, cursors (DECLARE ... WITH HOLD), prepared
+/// statements, DISCARD and LOAD. Advisory locks and set_config() come as SELECT and cannot be told here.
 bool changes_session(std::string_view tag) {
   for (std::string_view command : {"SET", "RESET", "LISTEN", "DECLARE CURSOR", "PREPARE", "DEALLOCATE", "DISCARD", "LOAD"})
     if (tag.starts_with(command) && (tag.size() == command.size() || tag[command.size()] == ' ')) return true;
   return false;
 }
 
-// The rows a command tag reports: "INSERT 0 5" -> 5, "UPDATE 3" -> 3, "CREATE TABLE" -> 0.
+/// The rows a command tag reports: "INSERT 0 5" -> 5, "UPDATE 3" -> 3, "CREATE TABLE" -> 0.
 std::uint64_t rows_in_command_tag(std::string_view tag) {
   const std::size_t space = tag.rfind(' ');
   if (space == std::string_view::npos) return 0;
@@ -360,7 +402,7 @@ std::uint64_t rows_in_command_tag(std::string_view tag) {
   return rows;
 }
 
-// ErrorResponse and NoticeResponse: fields, each a code byte and a string, ended by a zero byte.
+/// ErrorResponse and NoticeResponse: fields, each a code byte and a string, ended by a zero byte.
 ErrorFields parse_error_fields(Bytes body, char type) {
   Reader r(body, type);
   ErrorFields fields;
@@ -398,6 +440,7 @@ ErrorFields parse_error_fields(Bytes body, char type) {
   return fields;
 }
 
+/// Decodes ParameterDescription ('t').
 ParameterDescription parse_parameter_description(Bytes body) {
   Reader r(body, 't');
   ParameterDescription description;
@@ -409,6 +452,7 @@ ParameterDescription parse_parameter_description(Bytes body) {
   return description;
 }
 
+/// Decodes NotificationResponse ('A').
 NotificationResponse parse_notification(Bytes body) {
   Reader r(body, 'A');
   NotificationResponse n;
@@ -419,6 +463,7 @@ NotificationResponse parse_notification(Bytes body) {
   return n;
 }
 
+/// Decodes a CopyInResponse, CopyOutResponse or CopyBothResponse (`type` 'G', 'H' or 'W').
 CopyResponse parse_copy_response(Bytes body, char type) {
   Reader r(body, type);
   CopyResponse response;
@@ -431,6 +476,7 @@ CopyResponse parse_copy_response(Bytes body, char type) {
   return response;
 }
 
+/// Decodes NegotiateProtocolVersion ('v').
 NegotiateProtocolVersion parse_negotiate_protocol_version(Bytes body) {
   Reader r(body, 'v');
   NegotiateProtocolVersion v;
@@ -442,6 +488,7 @@ NegotiateProtocolVersion parse_negotiate_protocol_version(Bytes body) {
   return v;
 }
 
+/// Decodes a message without a body; throws ProtocolError for one that has bytes.
 template <class Empty>
 Empty parse_empty(Bytes body, char type) {
   Reader r(body, type);
@@ -449,7 +496,7 @@ Empty parse_empty(Bytes body, char type) {
   return Empty{};
 }
 
-// Decodes any backend message. DataRow and CopyData hold views into the frame's bytes.
+/// Decodes any backend message. DataRow and CopyData hold views into the frame's bytes.
 BackendMessage decode(const Frame& frame) {
   switch (frame.type) {
     case 'R': return parse_authentication(frame.body);

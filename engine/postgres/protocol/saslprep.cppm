@@ -11,7 +11,7 @@ module;
 #include <string_view>
 export module keel.postgres.protocol:saslprep;
 
-namespace keel::pg::protocol {
+namespace keel::pg::protocol::saslprep_detail {
 
 struct ProfileCloser {
   void operator()(UStringPrepProfile* profile) const noexcept { usprep_close(profile); }
@@ -31,17 +31,17 @@ bool is_ascii(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
-}  // namespace keel::pg::protocol
+}  // namespace keel::pg::protocol::saslprep_detail
 
 export namespace keel::pg::protocol {
 
-// The password that SCRAM hashes: SASLprep's result, or the password unchanged where SASLprep refuses it (not
-// UTF-8, a prohibited or unassigned character, mixed directions, nothing left after mapping). libpq and the
-// server fall back the same way, so the two always hash the same bytes. ASCII passes unchanged, as in libpq.
+/// The password that SCRAM hashes: SASLprep's result, or the password unchanged where SASLprep refuses it (not
+/// UTF-8, a prohibited or unassigned character, mixed directions, nothing left after mapping). libpq and the
+/// server fall back the same way, so the two always hash the same bytes. ASCII passes unchanged, as in libpq.
 std::string saslprep_password(std::string_view password) {
   std::string unchanged(password);
-  if (is_ascii(password)) return unchanged;
-  const UStringPrepProfile* profile = saslprep_profile();
+  if (saslprep_detail::is_ascii(password)) return unchanged;
+  const UStringPrepProfile* profile = saslprep_detail::saslprep_profile();
   if (profile == nullptr) return unchanged;
 
   UErrorCode status = U_ZERO_ERROR;

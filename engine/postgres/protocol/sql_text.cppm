@@ -9,7 +9,7 @@ export module keel.postgres.protocol:sql_text;
 
 export namespace keel::pg::protocol {
 
-// Whether a statement follows a semicolon that is not inside a literal, an identifier or a comment.
+/// Whether a statement follows a semicolon that is not inside a literal, an identifier or a comment.
 constexpr bool holds_several_statements(std::string_view sql) noexcept {
   const std::size_t n = sql.size();
   bool after_semicolon = false;
