@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <span>
@@ -34,7 +35,8 @@ constexpr std::string_view usage_text =
     "usage: keel-query [--psql] [--prepared] DSN SQL [ARG...]\n"
     "  Runs SQL on the PostgreSQL server that DSN names (a postgresql:// URI or libpq's key=value string; the\n"
     "  PG* environment variables fill in what it leaves out) and prints each statement's rows, or its command\n"
-    "  status. Without ARGs, SQL may hold several statements; COPY ... TO STDOUT prints its data.\n"
+    "  status. Without ARGs, SQL may hold several statements; COPY ... TO STDOUT prints its data, and\n"
+    "  COPY ... FROM STDIN reads standard input's lines until a line \\. or the end of input.\n"
     "  ARG...  values for $1, $2, ... of one statement, bound as text\n"
     "  --psql  print rows as psql -X -A -t -F '|' does: no header, NULL as an empty field\n"
     "  --prepared  run SQL as one prepared statement, rows in binary shown in PostgreSQL's text form\n"
@@ -97,9 +99,34 @@ void print_rows(const std::vector<std::string>& columns, const Rows& rows, bool 
   }
 }
 
+// COPY ... FROM STDIN's data, as psql -c reads it: standard input's lines, until a line "\." or the end of input
+// (each COPY of a script takes up where the one before stopped).
+class StdinLines {
+public:
+  std::string_view operator()() {
+    chunk_.clear();
+    for (std::string line; chunk_.size() < 64 * 1024 && !ended_ && std::getline(std::cin, line);) {
+      if (line == "\\.") {
+        ended_ = true;
+        break;
+      }
+      chunk_ += line;
+      chunk_ += '\n';
+    }
+    if (chunk_.empty()) ended_ = false;  // this COPY has its data; the next one reads on
+    return chunk_;
+  }
+
+private:
+  std::string chunk_;
+  bool ended_ = false;
+};
+
 // Without arguments: the text as a script on the simple protocol, as psql -c sends it. Each statement's rows
-// come in the server's own text format; COPY ... TO STDOUT's data goes to stdout.
+// come in the server's own text format; COPY ... TO STDOUT's data goes to stdout, COPY ... FROM STDIN's comes
+// from stdin.
 asio::awaitable<void> run_script(pg::PgConnection& connection, const std::string& sql, bool psql) {
+  StdinLines stdin_lines;
   co_await connection.run_script(
       sql,
       [&](const pg::TextResult& result) {
@@ -110,7 +137,8 @@ asio::awaitable<void> run_script(pg::PgConnection& connection, const std::string
       },
       [&](std::span<const std::uint8_t> chunk) {
         std::cout.write(reinterpret_cast<const char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
-      });
+      },
+      std::ref(stdin_lines));
 }
 
 // With arguments (or --prepared): one statement, prepared, the arguments bound as text (the server infers each type), rows in

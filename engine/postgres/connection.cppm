@@ -593,11 +593,13 @@ public:
   /// execute(sql) with a time limit of its own.
   asio::awaitable<std::string> execute(std::string_view sql, Timeout limit) { return simple_query(sql, limit.limit, nullptr); }
   /// A script of any number of statements on the simple protocol, as psql -c runs it: `on_result` hears each
-  /// statement's result as it completes (rows in text format), and COPY ... TO STDOUT's data goes to `copy_out`.
-  /// The first error ends the script and is thrown, after the results before it were heard.
+  /// statement's result as it completes (rows in text format), COPY ... TO STDOUT's data goes to `copy_out`, and
+  /// each COPY ... FROM STDIN reads its data from `copy_in` (chunks until an empty one; without it, the COPY is
+  /// refused). The first error ends the script and is thrown, after the results before it were heard.
   asio::awaitable<void> run_script(std::string_view sql, std::function<void(const TextResult&)> on_result,
-                                   std::function<void(std::span<const std::uint8_t>)> copy_out = {}) {  // a CopySink
-    co_await simple_query(sql, std::nullopt, copy_out ? &copy_out : nullptr, &on_result);
+                                   std::function<void(std::span<const std::uint8_t>)> copy_out = {},  // a CopySink
+                                   std::function<std::string_view()> copy_in = {}) {                   // a CopySource
+    co_await simple_query(sql, std::nullopt, copy_out ? &copy_out : nullptr, &on_result, copy_in ? &copy_in : nullptr);
   }
 
   /// The extended protocol, for keel's engine layer: one statement with keel::Values bound to $1, $2...; rows go
@@ -1085,7 +1087,7 @@ private:
   // ---- Replies.
 
   // A simple Query's replies: the last command tag and the first error. COPY TO's data goes to the sink, when
-  // there is one; a COPY FROM STDIN sent this way is refused (CopyFail), since there is no data to send.
+  // there is one; a COPY FROM STDIN resumes the caller, who sends its data or refuses it (CopyFail).
   class SimpleReply final : public Reply {
   public:
     using ResultHandler = std::function<void(const TextResult&)>;
@@ -1107,7 +1109,7 @@ private:
           changed_session = changed_session || proto::changes_session(tag);
           break;
         case 'E': note_error(frame); break;
-        case 'G': copy_in_refused = true; break;
+        case 'G': ++copy_ins_asked; break;
         case 'd':
           if (!sink_ || refused) break;
           try {
@@ -1120,10 +1122,10 @@ private:
         default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in a simple query");
       }
     }
-    bool caller_may_resume() const override { return done || (copy_in_refused && !copy_fail_sent); }
+    bool caller_may_resume() const override { return done || copy_ins_asked > copy_ins_answered; }
     std::string tag;
     bool changed_session = false;
-    bool copy_in_refused = false, copy_fail_sent = false;
+    int copy_ins_asked = 0, copy_ins_answered = 0;  // each COPY FROM STDIN of the script, in turn
     std::exception_ptr refused;  // the sink's or the result handler's
 
   private:
@@ -1483,26 +1485,36 @@ private:
 
   // A simple Query (any number of statements, no values); `limit` overrides command_timeout.
   asio::awaitable<std::string> simple_query(std::string_view sql, std::optional<std::chrono::steady_clock::duration> limit,
-                                            CopySink* sink, SimpleReply::ResultHandler* on_result = nullptr) {
+                                            CopySink* sink, SimpleReply::ResultHandler* on_result = nullptr,
+                                            CopySource* source = nullptr) {
     ensure_open();
     const auto started = std::chrono::steady_clock::now();
     const auto deadline = deadline_for(limit, started);
     auto reply = std::make_shared<SimpleReply>(sink, on_result);
-    co_await pipeline_->wait_for_turn(false, deadline);
+    // With data to give, nobody else may write until the script ends: another request would land inside the COPY.
+    ExclusiveHold hold;
+    if (source) {
+      co_await pipeline_->lock_exclusive(deadline);
+      hold.pipeline = pipeline_.get();
+      ensure_open();
+    } else {
+      co_await pipeline_->wait_for_turn(false, deadline);
+    }
     proto::write_query(pipeline_->out(), sql);
     pipeline_->queue(reply);
     if (!pipeline_->flush_now()) co_await pipeline_->flush();
-    std::exception_ptr failure;
+    std::exception_ptr failure, source_failure;
     try {
       co_await pipeline_->wait(*reply, deadline);
-      if (reply->copy_in_refused && !reply->done) {
-        // The server waits for COPY data that execute cannot give: refuse it, and read the error that follows.
-        reply->copy_fail_sent = true;
-        proto::write_copy_fail(pipeline_->out(), "COPY FROM STDIN needs copy_to_table; execute has no data to send");
+      while (!reply->done && reply->copy_ins_asked > reply->copy_ins_answered) {
+        ++reply->copy_ins_answered;
+        if (source) source_failure = co_await send_copy_data(*source, *reply);
+        else proto::write_copy_fail(pipeline_->out(), "COPY FROM STDIN needs copy_to_table; execute has no data to send");
         if (!pipeline_->flush_now()) co_await pipeline_->flush();
         co_await pipeline_->wait(*reply, deadline);
       }
       session_changed_ = session_changed_ || reply->changed_session;
+      if (source_failure) std::rethrow_exception(source_failure);
       if (reply->refused) std::rethrow_exception(reply->refused);
       reply->rethrow();
       last_status_ = reply->tag;
@@ -1512,6 +1524,26 @@ private:
     log_query(sql, nullptr, started, failure);
     if (failure) std::rethrow_exception(failure);
     co_return reply->tag;
+  }
+
+  // One COPY FROM STDIN's data, from the source, then CopyDone; CopyFail if the source throws (returned, for the
+  // caller to rethrow once the server has answered). Stops early if the server ends the COPY (bad data).
+  asio::awaitable<std::exception_ptr> send_copy_data(CopySource& source, const SimpleReply& reply) {
+    std::exception_ptr failure;
+    while (!reply.done && !pipeline_->broken()) {
+      std::string_view chunk;
+      try {
+        chunk = source();
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      if (failure || chunk.empty()) break;
+      proto::write_copy_data(pipeline_->out(), std::span(reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
+      if (pipeline_->out().size() >= 256 * 1024 && !pipeline_->flush_now()) co_await pipeline_->flush();
+    }
+    if (failure) proto::write_copy_fail(pipeline_->out(), "the client's data source failed: " + message_of(failure));
+    else proto::write_copy_done(pipeline_->out());
+    co_return failure;
   }
 
   std::optional<std::chrono::steady_clock::time_point> deadline_for(

@@ -745,3 +745,34 @@ TEST_CASE("run_script: each statement's rows in text and its status, in order; a
   CHECK(run(c->fetchval<std::int64_t>("SELECT 40 + 2")) == 42);
   CHECK(c->pending_requests() == 0);
 }
+
+TEST_CASE("run_script: each COPY FROM STDIN takes its data from copy_in; without it, or when it throws, the COPY is refused",
+          "[pg][query][copy]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  std::vector<keel::pg::TextResult> results;
+  auto collect = [&](const keel::pg::TextResult& r) { results.push_back(r); };
+  // Two COPYs in one script: the source gives each its chunks, an empty one ending each.
+  std::vector<std::string> chunks = {"1\tone\n", "2\ttwo\n", "", "3\tthree\n", ""};
+  std::size_t next = 0;
+  auto source = [&]() -> std::string_view { return next < chunks.size() ? std::string_view(chunks[next++]) : std::string_view(); };
+  run(c->run_script("CREATE TEMP TABLE pasted (n int, word text); COPY pasted FROM STDIN; COPY pasted (n, word) FROM STDIN; "
+                    "SELECT string_agg(word, ',' ORDER BY n) FROM pasted",
+                    collect, {}, source));
+  REQUIRE(results.size() == 4);
+  CHECK(results[1].status == "COPY 2");
+  CHECK(results[2].status == "COPY 1");
+  CHECK(results[3].rows.at(0).at(0) == "one,two,three");
+  // Bad data: the server's error, the rest of the script skipped.
+  results.clear();
+  chunks = {"4\tfour\nnot a number\tfive\n", ""};
+  next = 0;
+  CHECK_THROWS_AS(run(c->run_script("COPY pasted FROM STDIN; SELECT 1", collect, {}, source)), keel::DataException);
+  CHECK(results.empty());
+  // A source that throws: CopyFail, nothing stored, its exception rethrown.
+  auto failing = []() -> std::string_view { throw std::runtime_error("the file went away"); };
+  CHECK_THROWS_WITH(run(c->run_script("COPY pasted FROM STDIN", collect, {}, failing)), "the file went away");
+  // No source: refused, as execute refuses it.
+  CHECK_THROWS_AS(run(c->run_script("COPY pasted FROM STDIN", collect)), keel::QueryCanceled);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM pasted")) == 3);
+  CHECK(c->pending_requests() == 0);
+}
