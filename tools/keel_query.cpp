@@ -11,6 +11,7 @@
 // with the error position marked (--psql: psql's layout; otherwise "ERROR <SQLSTATE>: message" first). Ctrl-C cancels
 // the running statement on the server.
 #include <boost/asio.hpp>
+#include <signal.h>
 #include <algorithm>
 #include <csignal>
 #include <cstddef>
@@ -100,10 +101,15 @@ void print_rows(const std::vector<std::string>& columns, const Rows& rows, bool 
 }
 
 // COPY ... FROM STDIN's data, as psql -c reads it: standard input's lines, until a line "\." or the end of input
-// (each COPY of a script takes up where the one before stopped).
+// (each COPY of a script takes up where the one before stopped). While it waits for input, the event loop that
+// would hear Ctrl-C is not running: Ctrl-C then ends keel-query at once, as an unhandled SIGINT does, and the
+// server, its connection gone, keeps nothing of the COPY.
 class StdinLines {
 public:
   std::string_view operator()() {
+    struct sigaction plain {}, previous {};
+    plain.sa_handler = SIG_DFL;
+    ::sigaction(SIGINT, &plain, &previous);
     chunk_.clear();
     for (std::string line; chunk_.size() < 64 * 1024 && !ended_ && std::getline(std::cin, line);) {
       if (line == "\\.") {
@@ -114,6 +120,7 @@ public:
       chunk_ += '\n';
     }
     if (chunk_.empty()) ended_ = false;  // this COPY has its data; the next one reads on
+    ::sigaction(SIGINT, &previous, nullptr);
     return chunk_;
   }
 

@@ -522,6 +522,7 @@ public:
     std::string name;  ///< its name on the server; empty for the unnamed statement
     std::vector<proto::FieldDescription> fields;  ///< its result columns
     std::vector<std::uint32_t> parameter_types;  ///< as the server resolved them
+    std::string sql;  ///< the unnamed statement's text, parsed again with each Bind; empty for a named one
     /// The result formats and description Records and fetch_as last used, kept for the next run (they depend
     /// only on the fields and the custom codecs).
     mutable std::shared_ptr<const RecordDescription> collected;
@@ -1166,24 +1167,14 @@ private:
     using Reply::Reply;
     void on_message(const proto::Frame& frame) override {
       switch (frame.type) {
-        case '1': case '3': break;
+        case '1': case '3': case 'n': break;
         case 't': prepared.parameter_types = proto::parse_parameter_description(frame.body).type_oids; break;
-        case 'n': described = true; break;
-        case 'T':
-          prepared.fields = proto::parse_row_description(frame.body).fields;
-          described = true;
-          break;
+        case 'T': prepared.fields = proto::parse_row_description(frame.body).fields; break;
         case 'E': note_error(frame); break;
         default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server preparing a statement");
       }
     }
-    // Ended by Flush, not Sync (the unnamed statement): the caller resumes once the statement is described,
-    // or failed, with no ReadyForQuery yet. Nothing may stand in for it: only its caller sends the Sync.
-    bool caller_may_resume() const override { return done || (flushed && (described || error)); }
-    bool may_be_abandoned() const override { return !flushed; }
     Prepared prepared;
-    bool flushed = false;
-    bool described = false;
   };
 
   // Bind + Execute (one or more) + Sync: rows go to the sink, or into Records, as they arrive.
@@ -1197,6 +1188,8 @@ private:
       switch (frame.type) {
         case '2': case 'I': case '1': case '3': break;
         case 's': suspended = true; break;
+        case 'n': if (!prepared_.fields.empty()) columns_changed(); break;
+        case 'T': if (!same_columns(proto::parse_row_description(frame.body).fields)) columns_changed(); break;
         case 'D':
           ++rows_seen;
           if (error || refused || (!sink_ && !records_)) break;
@@ -1227,6 +1220,17 @@ private:
     std::exception_ptr refused;
 
   private:
+    // The unnamed statement's Describe (write_bind_of): its columns must still be those described, or its rows
+    // would be read with the wrong formats. They differ only after a concurrent ALTER TABLE or the like.
+    bool same_columns(const std::vector<proto::FieldDescription>& fields) const {
+      return std::ranges::equal(fields, prepared_.fields, [](const auto& a, const auto& b) { return a.type_oid == b.type_oid; });
+    }
+    void columns_changed() {
+      if (!refused)
+        refused = std::make_exception_ptr(ClientError(
+            "the statement's result columns changed between its description and its run (a concurrent ALTER TABLE?): "
+            "it ran, but its rows were not read"));
+    }
     const Prepared& prepared_;
     const std::vector<proto::Format>& formats_;
     RowSink* sink_;
@@ -1622,7 +1626,8 @@ private:
     return encoded;
   }
 
-  // Holds the connection for an unnamed statement, which must be described and bound with nothing between.
+  // The connection held by one caller (an unnamed statement from its description to its run, a COPY, a script
+  // with COPY data), let go when the hold ends.
   struct ExclusiveHold {
     Pipeline* pipeline = nullptr;
     inline ~ExclusiveHold() {
@@ -1681,6 +1686,17 @@ private:
     return *prepared.sink_formats;
   }
 
+  // Bind of a statement to a portal. The unnamed statement goes with its text, parsed again in the same request
+  // (and its portal described, for BoundReply to check the columns): a Sync ends the request that described it,
+  // and behind PgBouncer in transaction pooling the server connection may serve another client after a Sync,
+  // whose own unnamed statement a bare Bind would then run.
+  static void write_bind_of(proto::ByteBuffer& out, const std::string& portal, const Prepared& prepared,
+                            const EncodedParameters& params, const std::vector<proto::Format>& result_formats) {
+    if (prepared.name.empty()) proto::write_parse(out, "", prepared.sql, prepared.parameter_types);
+    proto::write_bind(out, portal, prepared.name, params.formats, params.values(), result_formats);
+    if (prepared.name.empty()) proto::write_describe(out, proto::Target::portal, portal);
+  }
+
   // Writes Bind + Execute for each set of values, then Sync, and queues the reply, with no suspension: the
   // caller flushes and waits. Binary results for the types keel decodes: every codec type for Records and
   // typed rows, keel's value types for sinks (both worked out once per statement).
@@ -1706,7 +1722,7 @@ private:
     if (records) reply->use_description(prepared.collected);
     auto& out = pipeline_->out();
     for (const EncodedParameters& params : sets) {
-      proto::write_bind(out, "", prepared.name, params.formats, params.values(), *result_formats);
+      write_bind_of(out, "", prepared, params, *result_formats);
       proto::write_execute(out, "", 0);
     }
     proto::write_sync(out);
@@ -1971,7 +1987,7 @@ private:
     auto reply = std::allocate_shared<BoundReply>(RecyclingAllocator<BoundReply>(), prepared, formats, &sink, nullptr, row_cells_);
     auto& out = pipeline_->out();
     write_pending_closes(out);
-    if (bind) proto::write_bind(out, portal, prepared.name, bind->formats, bind->values(), formats);
+    if (bind) write_bind_of(out, portal, prepared, *bind, formats);
     if (max_rows > 0) proto::write_execute(out, portal, static_cast<std::int32_t>(std::min<std::size_t>(max_rows, INT32_MAX)));
     proto::write_sync(out);
     pipeline_->queue(reply);
@@ -1996,27 +2012,12 @@ private:
     write_pending_closes(out);
     proto::write_parse(out, name, sql, types);
     proto::write_describe(out, proto::Target::statement, name);
-    // The unnamed statement is described and then bound with no Sync between (Flush asks for the description):
-    // behind PgBouncer in transaction pooling, a Sync lets the server connection go to another client, whose
-    // own unnamed statement the Bind would then run.
-    reply->flushed = name.empty();
-    if (reply->flushed) proto::write_flush(out);
-    else proto::write_sync(out);
+    proto::write_sync(out);
     pipeline_->queue(reply);
     if (!pipeline_->flush_now()) co_await pipeline_->flush();
     co_await pipeline_->wait(*reply, deadline);
-    if (reply->flushed && !reply->done) {
-      if (reply->described && !reply->error) {
-        pipeline_->finish_unsynced_head(*reply);  // the Bind that follows ends the exchange with its Sync
-      } else {
-        // The server skips everything up to a Sync after an error: send it, and read to its ReadyForQuery.
-        reply->flushed = false;
-        proto::write_sync(pipeline_->out());
-        if (!pipeline_->flush_now()) co_await pipeline_->flush();
-        co_await pipeline_->wait(*reply, deadline);
-      }
-    }
     reply->rethrow();
+    if (name.empty()) reply->prepared.sql = sql;  // parsed again with each Bind (write_bind_of)
     reply->prepared.name = std::move(name);
     co_return std::move(reply->prepared);
   }

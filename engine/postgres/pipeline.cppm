@@ -500,20 +500,6 @@ public:
   // coroutine takes over for any others still waiting.
   inline asio::awaitable<void> read_in_place(const Reply& reply) { return pump(&reply); }  // not a coroutine: one frame less
 
-  // Ends the head reply, which its caller has read to the end of a request ended by Flush rather than Sync
-  // (so no ReadyForQuery comes for it); the request its caller writes next continues the same exchange.
-  void finish_unsynced_head(Reply& reply) {
-    if (!is_head(reply)) throw ProtocolError("keel: a reply ended without ReadyForQuery is not the first awaited");
-    const std::shared_ptr<Reply> finished = std::move(replies_.front());
-    replies_.pop_front();
-    if (written_replies_ > 0) --written_replies_;
-    finished->done = true;
-    if (fence_ && fence_->target == finished.get()) {
-      fence_->target = nullptr;
-      lift_fence_if_settled();
-    }
-  }
-
   // Starts the reader before a large write: a server answering a long pipeline fills its socket buffer, and would
   // stop reading ours, if nobody read its replies meanwhile.
   void read_while_writing() { ensure_reader(); }

@@ -86,6 +86,9 @@ TEST_CASE("SCRAM with a non-ASCII password: SASLprep makes it what the server st
             ->authentication_method() == "SCRAM-SHA-256");
   CHECK_NOTHROW(connect(dsn("keel_scram_utf8", "password='passw\u00F6rd 1' sslmode=disable")));
   CHECK_THROWS_AS(connect(dsn("keel_scram_utf8", "password='passw\u00F6rd' sslmode=disable")), keel::InvalidPassword);
+  // A password PostgreSQL's SASLprep refuses (U+0340 is prohibited before NFKC) is stored from its typed bytes.
+  execute(*admin, "ALTER ROLE keel_scram_utf8 PASSWORD 'pa\u0340ss'");
+  CHECK_NOTHROW(connect(dsn("keel_scram_utf8", "password='pa\u0340ss' sslmode=disable")));
 }
 
 TEST_CASE("the password file supplies a password the DSN leaves out", "[pg][auth]") {

@@ -1,9 +1,10 @@
 // The client behind PgBouncer in transaction pooling (the fixture tests/postgres/pgbouncer, whose port is in
-// KEEL_PGBOUNCER/pgbouncer.env), with statement_cache_size 0. Between two of a client's Sync messages PgBouncer
-// may give its server connection to another client, so an unnamed statement must be described and bound
-// with no Sync between.
+// KEEL_PGBOUNCER/pgbouncer.env), with statement_cache_size 0. When a request ends outside a transaction,
+// PgBouncer may give its server connection to another client, so the request that binds an unnamed statement
+// must parse it too.
 #include <catch2/catch.hpp>
 #include <boost/asio.hpp>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -29,11 +30,11 @@ std::string bouncer_dsn() {
 
 }  // namespace
 
-TEST_CASE("behind PgBouncer, clients' unnamed statements never meet: each is described and bound in one exchange",
+TEST_CASE("behind PgBouncer, clients' unnamed statements never meet: each is parsed in the request that binds it",
           "[pgbouncer]") {
-  // Two clients, each with a statement of its own, concurrently. With a Sync between describing and binding,
-  // one client's Bind can reach a server connection where the other's unnamed statement waits: a wrong
-  // result, or "unnamed prepared statement does not exist" (26000).
+  // Two clients, each with a statement of its own, concurrently. Were a Bind sent in a request of its own, it
+  // could reach a server connection where the other's unnamed statement waits: a wrong result, or "unnamed
+  // prepared statement does not exist" (26000).
   constexpr int rounds = 300;
   auto a = connect(bouncer_dsn(), {.statement_cache_size = 0});
   auto b = connect(bouncer_dsn(), {.statement_cache_size = 0});
@@ -78,4 +79,23 @@ TEST_CASE("behind PgBouncer, an unnamed statement the server refuses leaves the 
   CHECK_THROWS_AS(run(c->fetchval<std::int64_t>("SELECT $1::int8 FROM pg_sleep(5)", 1, keel::pg::timeout(std::chrono::milliseconds(200)))),
                   keel::TimeoutError);
   CHECK(run(c->fetchval<std::int64_t>("SELECT $1::int8 + 2", 40)) == 42);
+}
+
+TEST_CASE("behind PgBouncer, a statement that times out waiting for a lock ends in time, and the connection goes on",
+          "[pgbouncer]") {
+  using namespace std::chrono_literals;
+  auto holder = connect(dsn("keel_trust", "sslmode=disable"));  // on the cluster itself
+  execute(*holder, "CREATE TABLE IF NOT EXISTS bouncer_locked (n int)");
+  execute(*holder, "BEGIN; LOCK TABLE bouncer_locked IN ACCESS EXCLUSIVE MODE");
+  auto c = connect(bouncer_dsn(), {.statement_cache_size = 0});
+  // The Parse itself waits for the lock: the time limit must still end the call, and the cancel leave the
+  // connection in step with the server.
+  const auto started = std::chrono::steady_clock::now();
+  CHECK_THROWS_AS(run(c->fetchval<std::int64_t>("SELECT count(*) FROM bouncer_locked WHERE n > $1", 0, keel::pg::timeout(300ms))),
+                  keel::TimeoutError);
+  CHECK(std::chrono::steady_clock::now() - started < 2s);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT $1::int8 + 1", 41)) == 42);
+  execute(*holder, "ROLLBACK");
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM bouncer_locked WHERE n > $1", 0)) == 0);
+  execute(*holder, "DROP TABLE bouncer_locked");
 }

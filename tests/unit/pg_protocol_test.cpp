@@ -285,6 +285,8 @@ TEST_CASE("SCRAM passwords are prepared with SASLprep, as libpq and the server p
   CHECK(saslprep_password("\uFF50\uFF41\uFF53\uFF53") == "pass");  // full-width letters
   CHECK(saslprep_password("caf\u0065\u0301") == "caf\u00E9");     // composed
   CHECK(saslprep_password("\uFDFA").size() > 18);         // NFKC lengthens it: the result is not cut short
+  CHECK(saslprep_password("\uFDFA\uFDFA\uFDFA") == saslprep_password("\uFDFA") + saslprep_password("\uFDFA") +
+                                                       saslprep_password("\uFDFA"));  // past the first buffer
   // Refused, so used unchanged: nothing left after mapping, a prohibited or unassigned character, not UTF-8.
   CHECK(saslprep_password("\u00AD") == "\u00AD");
   CHECK(saslprep_password("a\u2028b") == "a\u2028b");     // LINE SEPARATOR, prohibited
@@ -292,6 +294,12 @@ TEST_CASE("SCRAM passwords are prepared with SASLprep, as libpq and the server p
   CHECK(saslprep_password("x\U0010FFFD") == "x\U0010FFFD");  // private use
   CHECK(saslprep_password("a\u0221") == "a\u0221");     // unassigned in Unicode 3.2, which SASLprep uses
   CHECK(saslprep_password("\xC3\x28pw") == "\xC3\x28pw");
+  // Refused as PostgreSQL refuses them, which checks before NFKC where the RFC checks after: U+0340 is prohibited
+  // (NFKC would make it U+0300), U+FE70 is right-to-left beside a left-to-right letter (NFKC makes it a space and
+  // a mark). The server then stores the typed bytes' verifier.
+  CHECK(saslprep_password("a\u0340") == "a\u0340");
+  CHECK(saslprep_password("\uFE70a") == "\uFE70a");
+  CHECK(saslprep_password("\u05D0\u05D1") == "\u05D0\u05D1");   // right-to-left only: accepted, unchanged
   // ASCII is used as it is, control characters included, as libpq does.
   CHECK(saslprep_password("a\tb\x07") == "a\tb\x07");
   CHECK(saslprep_password("") == "");
