@@ -3,7 +3,7 @@
 // transient failure is retried with backoff; a circuit breaker spares a target that keeps failing; a collector
 // records every batch. It knows only the engine interface.
 //   keel::BulkWriter writer(db, {.max_bytes = 64 * 1024});
-//   for (auto& event : events) if (writer.add(keel::insert(event))) co_await writer.flush();
+//   for (auto& event : events) if (writer.add(keel::insert(event))) co_await writer.flush_full_batches();
 //   co_await writer.flush();
 module;
 #include <boost/asio/awaitable.hpp>
@@ -96,9 +96,9 @@ public:
   /// With auto_adjust_for_columns: the columns of the first INSERT ... VALUES added, which set limits().max_bytes.
   std::optional<std::size_t> detected_columns() const noexcept { return columns_; }
 
-  /// Adds a statement. Returns true when the pending statements have reached the byte or parameter limit, and
-  /// a flush is due (flush splits them at the limits in any case). A statement over the target's max_query_size
-  /// on its own is refused here, before anything is sent.
+  /// Adds a statement. Returns true when the pending statements have reached the byte or parameter limit: a full
+  /// batch is ready, which flush_full_batches() sends (flush splits at the limits in any case). A statement over
+  /// the target's max_query_size on its own is refused here, before anything is sent.
   bool add_statement(Statement statement) {
     if (max_query_size_ && statement_bytes(statement) > *max_query_size_)
       throw MisuseError("a statement of " + std::to_string(statement_bytes(statement)) + " bytes is over the " +
@@ -129,33 +129,13 @@ public:
   /// Sends the pending statements in batches under the limits; returns how many ran. When a batch fails for
   /// good (retries spent, or a failure not worth retrying), it throws: the batches before it are written, and
   /// the failed batch and those after it stay pending, to flush again or discard().
-  asio::awaitable<std::size_t> flush(BatchMetadata metadata = {}) {
-    if (flushing_) throw MisuseError("BulkWriter: flush is already running; a writer takes one flush at a time");
-    flushing_ = true;
-    std::size_t ran = 0;
-    std::exception_ptr failure;
-    try {
-      while (!pending_.empty()) {
-        // The batch leaves pending_ while it runs, so that statements added meanwhile cannot move it.
-        const std::size_t end = first_batch_end(pending_, limits_);
-        std::vector<Statement> batch = take_front(end);
-        try {
-          ran += co_await run_batch(batch, metadata, nullptr);
-        } catch (...) {
-          failure = std::current_exception();
-        }
-        if (failure) {  // back in front, unsent or rolled back, for the caller to flush again or discard
-          restore_front(std::move(batch));
-          break;
-        }
-      }
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    flushing_ = false;
-    if (failure) std::rethrow_exception(failure);
-    co_return ran;
+  asio::awaitable<std::size_t> flush(BatchMetadata metadata = {}) { return flush_batches(std::move(metadata), false); }
+  /// flush(), but the last batch stays pending while it is short of both limits: the statement that made add()
+  /// return true waits for the statements after it, instead of going alone. Call flush() at the end.
+  asio::awaitable<std::size_t> flush_full_batches(BatchMetadata metadata = {}) {
+    return flush_batches(std::move(metadata), true);
   }
+
   /// Adds the statements and flushes; returns how many ran.
   asio::awaitable<std::size_t> process_statements(std::vector<Statement> statements, BatchMetadata metadata = {}) {
     for (auto& statement : statements) add_statement(std::move(statement));
@@ -175,6 +155,8 @@ public:
   // ---- Sync forms, on the calling thread's private loop (keel::run_sync).
   /// flush() to completion on the calling thread's private event loop.
   std::size_t flush_sync(BatchMetadata metadata = {}) { return run_sync(flush(std::move(metadata))); }
+  /// flush_full_batches() to completion on the calling thread's private event loop.
+  std::size_t flush_full_batches_sync(BatchMetadata metadata = {}) { return run_sync(flush_full_batches(std::move(metadata))); }
   /// process_statements() to completion on the calling thread's private event loop.
   std::size_t process_statements_sync(std::vector<Statement> statements, BatchMetadata metadata = {}) {
     return run_sync(process_statements(std::move(statements), std::move(metadata)));
@@ -211,6 +193,39 @@ private:
   }
 
   // Takes the first `count` pending statements out of pending_ (and out of its counts of bytes and values).
+  // flush() and flush_full_batches(): the batches in order, each run to its end before the next is taken.
+  asio::awaitable<std::size_t> flush_batches(BatchMetadata metadata, bool full_only) {
+    if (flushing_) throw MisuseError("BulkWriter: flush is already running; a writer takes one flush at a time");
+    flushing_ = true;
+    std::size_t ran = 0;
+    std::exception_ptr failure;
+    try {
+      while (!pending_.empty()) {
+        // The batch leaves pending_ while it runs, so that statements added meanwhile cannot move it.
+        const std::size_t end = first_batch_end(pending_, limits_);
+        if (full_only && end == pending_.size() && pending_bytes_ < limits_.max_bytes &&
+            pending_parameters_ < limits_.max_parameters)
+          break;  // the last batch, not full yet
+        std::vector<Statement> batch = take_front(end);
+        try {
+          ran += co_await run_batch(batch, metadata, nullptr);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        if (failure) {  // back in front, unsent or rolled back, for the caller to flush again or discard
+          restore_front(std::move(batch));
+          break;
+        }
+      }
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    flushing_ = false;
+    if (failure) std::rethrow_exception(failure);
+    co_return ran;
+  }
+
+
   std::vector<Statement> take_front(std::size_t count) {
     const auto end = pending_.begin() + static_cast<std::ptrdiff_t>(count);
     for (auto it = pending_.begin(); it != end; ++it) {

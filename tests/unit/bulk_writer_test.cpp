@@ -69,6 +69,29 @@ TEST_CASE("writer: add_statement says when a flush is due; flush sends each batc
   CHECK(db.connections_in_use() == 0);
 }
 
+TEST_CASE("writer: in the add-then-flush loop, flush_full_batches sends full batches and keeps the last one open",
+          "[writer]") {
+  // Every statement is 24 bytes: two fill a batch of 60 bytes, the third reaches the limit and makes add() true.
+  auto batch_sizes = [](bool full_only) {
+    keel::RecordingEngine db(keel::Dialect::postgres);
+    keel::QueryCollector collector;
+    keel::BulkWriter writer(db, {.max_bytes = 60, .collector = &collector});
+    for (int i = 0; i < 9; ++i) {
+      if (writer.add_statement("INSERT INTO t VALUES (" + std::to_string(i) + ")")) {
+        if (full_only) writer.flush_full_batches_sync();
+        else writer.flush_sync();
+      }
+    }
+    writer.flush_sync();
+    std::vector<std::size_t> sizes;
+    for (const auto& record : collector.records()) sizes.push_back(record.statements);
+    return sizes;
+  };
+  CHECK(batch_sizes(true) == std::vector<std::size_t>{2, 2, 2, 2, 1});
+  // flush() sends the statement that reached the limit alone: what the loop did before flush_full_batches.
+  CHECK(batch_sizes(false) == std::vector<std::size_t>{2, 1, 2, 1, 2, 1});
+}
+
 TEST_CASE("writer: a serialization failure is retried, a unique violation is not", "[writer]") {
   keel::RecordingEngine db;
   keel::QueryCollector collector;
