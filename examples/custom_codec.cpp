@@ -89,16 +89,9 @@ asio::awaitable<void> tour(std::string dsn) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const std::string dsn = argc > 1 ? argv[1] : "";
-  asio::io_context loop;
-  std::exception_ptr failure;
-  asio::co_spawn(loop, tour(dsn), [&](std::exception_ptr e) { failure = e; });
-  loop.run();
-  try {
-    if (failure) std::rethrow_exception(failure);
-  } catch (const std::exception& e) {
-    std::cerr << "custom_codec failed: " << e.what() << "\n";
-    return 1;
-  }
+int main(int argc, char** argv) try {
+  keel::run_sync(tour(argc > 1 ? argv[1] : ""));  // on a private event loop of this thread
+} catch (const std::exception& e) {
+  std::cerr << "custom_codec failed: " << e.what() << "\n";
+  return 1;
 }
