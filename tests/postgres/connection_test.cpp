@@ -58,6 +58,9 @@ TEST_CASE("a Unix-domain socket", "[pg]") {
                    " user=keel_trust dbname=keel_test");
   CHECK_FALSE(c->is_tls());
   CHECK(fetch(*c, "SELECT 1")[0].get<int>(0) == 1);
+  // A socket that is not there is named by its file, as libpq names it.
+  CHECK_THROWS_WITH(connect("host=/nonexistent port=5999 user=keel_trust dbname=keel_test"),
+                    Catch::Contains("socket /nonexistent/.s.PGSQL.5999"));
 }
 
 TEST_CASE("password, md5 and SCRAM-SHA-256 authentication; a wrong password is SQLSTATE 28P01", "[pg][auth]") {
