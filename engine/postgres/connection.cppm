@@ -793,12 +793,7 @@ public:
   /// Data in COPY's format (text by default, or csv or binary per the options) into a table.
   asio::awaitable<std::string> copy_to_table(std::string_view table, CopySource source, CopyOptions options = {}) {
     co_return co_await copy_in("COPY " + table_target(table, options) + " FROM STDIN" + render(options),
-                               [&](proto::ByteBuffer& out) {
-                                 const std::string_view chunk = source();
-                                 if (chunk.empty()) return false;
-                                 proto::write_copy_data(out, std::span(reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
-                                 return true;
-                               });
+                               copy_data_from(source));
   }
   /// A COPY ... FROM STDIN statement of your own (its target, column list and options as you write them), with
   /// `data` in its format; returns the status ("COPY 1000"). With `send_at_once` the data follows the statement
@@ -1288,20 +1283,7 @@ private:
       }
       if (!reply->done) {
         reply->sending = true;
-        // Stop early if the server ends the COPY (bad data): it ignores what follows until the next query.
-        while (!reply->done && !pipeline_->broken()) {
-          bool more = false;
-          try {
-            more = produce(pipeline_->out());
-          } catch (...) {
-            source_failure = std::current_exception();
-          }
-          if (source_failure || !more) break;
-          if (pipeline_->out().size() >= 256 * 1024 && !pipeline_->flush_now()) co_await pipeline_->flush();
-        }
-        if (source_failure)
-          proto::write_copy_fail(pipeline_->out(), "the client's data source failed: " + message_of(source_failure));
-        else proto::write_copy_done(pipeline_->out());
+        source_failure = co_await send_copy_data(produce, *reply);
         if (!pipeline_->flush_now()) co_await pipeline_->flush();
         co_await pipeline_->wait(*reply, deadline);
       }
@@ -1512,7 +1494,7 @@ private:
       co_await pipeline_->wait(*reply, deadline);
       while (!reply->done && reply->copy_ins_asked > reply->copy_ins_answered) {
         ++reply->copy_ins_answered;
-        if (source) source_failure = co_await send_copy_data(*source, *reply);
+        if (source) source_failure = co_await send_copy_data(copy_data_from(*source), *reply);
         else proto::write_copy_fail(pipeline_->out(), "COPY FROM STDIN needs copy_to_table; execute has no data to send");
         if (!pipeline_->flush_now()) co_await pipeline_->flush();
         co_await pipeline_->wait(*reply, deadline);
@@ -1530,24 +1512,33 @@ private:
     co_return reply->tag;
   }
 
-  // One COPY FROM STDIN's data, from the source, then CopyDone; CopyFail if the source throws (returned, for the
-  // caller to rethrow once the server has answered). Stops early if the server ends the COPY (bad data).
-  asio::awaitable<std::exception_ptr> send_copy_data(CopySource& source, const SimpleReply& reply) {
+  // One COPY FROM STDIN's data from `produce` (false: no more), then CopyDone; CopyFail if it throws (returned,
+  // for the caller to rethrow once the server has answered). Stops early if the server ends the COPY (bad
+  // data): it ignores what follows until the next query.
+  asio::awaitable<std::exception_ptr> send_copy_data(const std::function<bool(proto::ByteBuffer&)>& produce, const Reply& reply) {
     std::exception_ptr failure;
     while (!reply.done && !pipeline_->broken()) {
-      std::string_view chunk;
+      bool more = false;
       try {
-        chunk = source();
+        more = produce(pipeline_->out());
       } catch (...) {
         failure = std::current_exception();
       }
-      if (failure || chunk.empty()) break;
-      proto::write_copy_data(pipeline_->out(), std::span(reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
+      if (failure || !more) break;
       if (pipeline_->out().size() >= 256 * 1024 && !pipeline_->flush_now()) co_await pipeline_->flush();
     }
     if (failure) proto::write_copy_fail(pipeline_->out(), "the client's data source failed: " + message_of(failure));
     else proto::write_copy_done(pipeline_->out());
     co_return failure;
+  }
+  // A CopySource's chunks as CopyData messages, for send_copy_data.
+  static std::function<bool(proto::ByteBuffer&)> copy_data_from(CopySource& source) {
+    return [&source](proto::ByteBuffer& out) {
+      const std::string_view chunk = source();
+      if (chunk.empty()) return false;
+      proto::write_copy_data(out, std::span(reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
+      return true;
+    };
   }
 
   std::optional<std::chrono::steady_clock::time_point> deadline_for(
