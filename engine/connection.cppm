@@ -45,6 +45,11 @@ public:
   virtual Dialect dialect() const = 0;
   /// Runs one statement, handing its rows to `sink` (none: the rows are dropped).
   virtual asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) = 0;
+  /// StatementRunner::execute_at_once on this connection: by default it never can.
+  virtual std::optional<ExecResult> execute_at_once(const Statement& statement, RowSink* sink) {
+    (void)statement, (void)sink;
+    return std::nullopt;
+  }
   /// Runs statements in order, stopping at the first error; one round trip where the engine can.
   virtual asio::awaitable<void> execute_all(std::span<const Statement> statements) {
     for (const Statement& s : statements) co_await execute(s, nullptr);

@@ -61,6 +61,9 @@ public:
   virtual asio::awaitable<ConnectionLease> acquire() = 0;
   /// A connection at once when one is idle, without waiting; an empty lease otherwise.
   virtual ConnectionLease try_acquire() { return {}; }
+  /// Whether its connections may run a statement at once (Connection::execute_at_once), and take back at once
+  /// the connection that ran it: an embedded database's can.
+  virtual bool runs_at_once() const noexcept { return false; }
 
   /// Runs a statement on this engine's transaction in scope, else on a connection of its own.
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
@@ -68,6 +71,18 @@ public:
       co_return co_await transaction->execute(statement, sink);
     co_return co_await on_own_connection(statement, sink,
                                          [&](Connection& c, RowSink* s) { return c.execute(statement, s); });
+  }
+
+  /// StatementRunner::execute_at_once on this engine's transaction in scope, else on an idle connection.
+  std::optional<ExecResult> execute_at_once(const Statement& statement, RowSink* sink,
+                                            const asio::any_io_executor& executor) override {
+    if (!runs_at_once() || query_loggers_.active()) return std::nullopt;  // the loggers hear statements in a coroutine
+    if (auto transaction = find_transaction(frame_of(executor), this))
+      return transaction->execute_at_once(statement, sink, executor);
+    // A failure drops the lease, as in execute(); either way it is back when this returns.
+    ConnectionLease connection = try_acquire();
+    if (!connection) return std::nullopt;
+    return connection->execute_at_once(statement, sink);
   }
 
   /// StatementRunner::execute_each on this engine's transaction in scope, else on a connection of its own (each run

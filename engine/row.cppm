@@ -3,6 +3,7 @@
 module;
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,9 @@ public:
   virtual ~RowSink() = default;
   /// One row; it can be read only during the call.
   virtual void on_row(const RowReader& row) = 0;
+  /// The most rows it wants, at least one (a query's first() wants one): a runner may stop reading a statement
+  /// that only reads once it has handed them over.
+  virtual std::size_t max_rows() const noexcept { return std::numeric_limits<std::size_t>::max(); }
 };
 
 /// Column names shared by the rows of one result.

@@ -1,6 +1,7 @@
 // A transaction on one leased connection: commit, rollback and savepoints. TransactionState is shared by
 // the handles users hold (Transaction, Savepoint) and by the context frames that make it context-local.
 module;
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <algorithm>
 #include <cstdint>
@@ -46,6 +47,11 @@ public:
     Connection& connection = live("run a query");
     if (!loggers_) co_return co_await connection.execute(statement, sink);
     co_return co_await loggers_->run(statement, sink, [&](RowSink* s) { return connection.execute(statement, s); });
+  }
+  std::optional<ExecResult> execute_at_once(const Statement& statement, RowSink* sink,
+                                            const asio::any_io_executor&) override {
+    if (loggers_ && loggers_->active()) return std::nullopt;  // the loggers hear statements in a coroutine
+    return live("run a query").execute_at_once(statement, sink);
   }
   asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) override {
     Connection& connection = live("run a query");
@@ -172,6 +178,10 @@ public:
   Dialect dialect() const override { return checked().dialect(); }
   asio::awaitable<ExecResult> execute(const Statement& statement, RowSink* sink) override {
     return checked().execute(statement, sink);
+  }
+  std::optional<ExecResult> execute_at_once(const Statement& statement, RowSink* sink,
+                                            const asio::any_io_executor& executor) override {
+    return checked().execute_at_once(statement, sink, executor);
   }
   asio::awaitable<ExecResult> execute_each(const Statement& statement, std::size_t group_size, RowSink* sink) override {
     return checked().execute_each(statement, group_size, sink);

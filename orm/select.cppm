@@ -6,6 +6,7 @@
 module;
 #include <concepts>
 #include <cstddef>
+#include <limits>
 #include <cstdint>
 #include <optional>
 #include <tuple>
@@ -120,6 +121,9 @@ public:
       result_.push_back(decode(row));
     }
   }
+  std::size_t max_rows() const noexcept override {
+    return First ? 1 : std::numeric_limits<std::size_t>::max();
+  }
   result_type result(const ExecResult&) { return std::move(result_); }
 
 private:
@@ -155,6 +159,7 @@ public:
   void on_row(const RowReader& row) override {
     if (!value_) value_ = decode_cell<V>(row.cell(0), CellOrigin{0, row.name(0)});
   }
+  std::size_t max_rows() const noexcept override { return 1; }
   V result(const ExecResult&) {
     if (!value_) throw ProtocolError("the engine returned no row for a count or exists query");
     return *value_;
@@ -267,6 +272,7 @@ public:
   /// LIMIT `count` rows, bound as a value.
   auto limit(std::int64_t count) const {
     static_assert(!scalar, "keel: limit() applies to select queries");
+    static_assert(!Flags.first, "keel: first() already limits the query to one row; call limit() before first()");
     constexpr SelectFlags flags{Flags.distinct, true, Flags.offset, Flags.first};
     return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, count,
                                                                        offset_);
@@ -339,7 +345,9 @@ public:
         w.sql(" ORDER BY ");
         write_expression_list(w, order_);
       }
-      if constexpr (Flags.limit) {
+      if constexpr (Flags.first) {
+        w.sql(" LIMIT 1");  // part of the query's shape, like its columns: no value to bind
+      } else if constexpr (Flags.limit) {
         w.sql(" LIMIT ");
         w.param(limit_);
       } else if constexpr (Flags.offset) {

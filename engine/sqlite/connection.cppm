@@ -45,8 +45,7 @@ struct Stepping {
   bool done = false;     // the statement has run to its end
 };
 
-// Resets a statement after use, whatever happened: a cached statement is reset and unbound, an uncached one
-// finalized.
+// Resets a statement after use, whatever happened: a cached statement is reset, an uncached one finalized.
 struct StatementUse {
   StatementUse(sqlite3_stmt* s, bool c) : stmt(s), cached(c) {}
   StatementUse(const StatementUse&) = delete;
@@ -55,8 +54,7 @@ struct StatementUse {
   bool cached;
   ~StatementUse() {
     if (cached) {
-      sqlite3_reset(stmt);
-      sqlite3_clear_bindings(stmt);
+      sqlite3_reset(stmt);  // its bindings may dangle now: every run binds all of them again before stepping
     } else {
       sqlite3_finalize(stmt);
     }
@@ -158,10 +156,36 @@ public:
     StatementUse use{prepared->stmt, true};
     bind(prepared->stmt, statement.params());
     const auto changes_before = sqlite3_total_changes64(db_);
-    Stepping s{prepared->stmt, sql, sink};
+    Stepping s{prepared->stmt, sql, sink, rows_wanted(prepared->stmt, sink)};
     bool from_start;
     if (!finished_here(*prepared, s, from_start)) co_await rest_on_worker(*prepared, s, from_start);
     co_return outcome(s, changes_before);
+  }
+
+  // The whole run here, when its last run was fast and it hands out at most one row, so that it never has to go
+  // on on a worker after handing one out. A read that overruns before its row starts again in execute(), on a
+  // worker; a write runs to its end here, as in execute().
+  std::optional<ExecResult> execute_at_once(const Statement& statement, RowSink* sink) override {
+    if (!watch_.inline_enabled() || !cache_.enabled()) return std::nullopt;
+    const std::string_view sql = statement.sql();
+    PreparedStatement* prepared = cache_.find(sql);
+    if (!prepared || !prepared->fast) return std::nullopt;
+    const std::size_t max_rows = rows_wanted(prepared->stmt, sink);
+    if (max_rows > 1 && sqlite3_column_count(prepared->stmt) > 0) return std::nullopt;
+    ensure_transaction_kept();
+    watch_.start_call();
+    StatementUse use{prepared->stmt, true};
+    bind(prepared->stmt, statement.params());
+    const auto changes_before = sqlite3_total_changes64(db_);
+    Stepping s{prepared->stmt, sql, sink, max_rows};
+    const Ended ended = step_here(s, true);
+    if (ended == Ended::restart) {
+      if (watch_.stopped_for_overrun()) prepared->fast = false;  // execute() then starts it on a worker
+      return std::nullopt;
+    }
+    // A run that hands out at most one row ends here: move_on comes only between rows.
+    if (watch_.overran()) prepared->fast = false;
+    return outcome(s, changes_before);
   }
 
   // One prepared statement, bound and stepped once per group of values: on this thread while the runs take less
@@ -356,6 +380,11 @@ public:
     return Ended::finished;
   }
 
+  // The rows to read: a statement that only reads stops at the sink's max_rows, one that writes runs to its end.
+  static std::size_t rows_wanted(sqlite3_stmt* stmt, const RowSink* sink) {
+    return sink && sqlite3_stmt_readonly(stmt) ? sink->max_rows() : std::numeric_limits<std::size_t>::max();
+  }
+
   // Whether a run of `took` earns a start on the caller's thread next time.
   bool fast(std::chrono::steady_clock::duration took) const { return took < watch_.inline_budget(); }
 
@@ -367,7 +396,7 @@ public:
     int index = 0;
     for (const Value& value : params) {
       ++index;
-      // SQLITE_STATIC: the values outlive the statement's use; bindings are cleared before they could dangle.
+      // SQLITE_STATIC: the values outlive the run; a cached statement is bound afresh before its next step.
       int rc = SQLITE_OK;
       const Value::Storage& v = value.storage();
       switch (value.kind()) {
@@ -514,7 +543,7 @@ private:
     StatementUse use{stmt, prepared != nullptr};
     bind(stmt, statement.params());
     const auto changes_before = sqlite3_total_changes64(db_);
-    Stepping s{stmt, sql, sink};
+    Stepping s{stmt, sql, sink, rows_wanted(stmt, sink)};
     const auto start = std::chrono::steady_clock::now();
     step_there(s);
     if (prepared) prepared->fast = fast(std::chrono::steady_clock::now() - start);

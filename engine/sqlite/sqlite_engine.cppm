@@ -90,6 +90,7 @@ public:
   }
   asio::awaitable<ConnectionLease> acquire() override { return pool_.acquire(); }
   ConnectionLease try_acquire() override { return pool_.try_acquire(); }
+  bool runs_at_once() const noexcept override { return true; }
 
   /// The options it was made with.
   const SqliteOptions& options() const noexcept { return options_; }

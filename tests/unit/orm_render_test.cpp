@@ -97,6 +97,14 @@ TEST_CASE("select renders per dialect with every value bound", "[orm][select]") 
         R"(SELECT "band"."name" FROM "band" LIMIT -1 OFFSET ?)");
   CHECK(keel::select(c<&Band::name>).offset(3).statement(Dialect::postgres).sql() ==
         R"(SELECT "band"."name" FROM "band" OFFSET $1)");
+
+  // first() limits to one row in the text, as part of the query's shape; limit() before it is replaced.
+  const auto first = keel::select(c<&Band::name>).where(c<&Band::id> == 7).limit(10).first().offset(2);
+  CHECK(first.statement(Dialect::postgres).sql() ==
+        R"(SELECT "band"."name" FROM "band" WHERE ("band"."id" = $1) LIMIT 1 OFFSET $2)");
+  CHECK(first.statement(Dialect::postgres).params() == std::vector<Value>{7, 2});
+  CHECK(first.collector().max_rows() == 1);
+  CHECK(keel::select(c<&Band::name>).collector().max_rows() > 1'000'000);
 }
 
 TEST_CASE("a static shape renders its text once; only the values change", "[orm][select]") {
