@@ -142,7 +142,8 @@ public:
   /// An explicit transaction: run queries on it with query.run(tx), then commit() or rollback(). It is not
   /// context-local; engine.transaction(body) is.
   asio::awaitable<Transaction> begin(TransactionOptions options = {}) {
-    ConnectionLease connection = co_await acquire();
+    ConnectionLease connection = try_acquire();
+    if (!connection) connection = co_await acquire();
     std::exception_ptr failure;
     try {
       co_await connection->begin(options);

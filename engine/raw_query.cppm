@@ -3,6 +3,7 @@
 // The text must have as many {} as there are values: with a literal text that is checked at compile time.
 module;
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -58,7 +59,7 @@ private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }
   template <class D>
   static asio::awaitable<typename D::result_type> run_on_context(D query) {
-    auto runner = co_await current_runner();
+    auto runner = runner_for(co_await asio::this_coro::executor);
     co_return co_await run_query(*runner, std::move(query));
   }
 };

@@ -3,6 +3,7 @@
 module;
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <algorithm>
 #include <cstdint>
 #include <exception>
@@ -111,7 +112,7 @@ private:
     } catch (...) {
       failure = std::current_exception();
     }
-    co_await give_back(std::move(lease));
+    if (!give_back_at_once(lease)) co_await give_back(std::move(lease));
     if (failure) std::rethrow_exception(failure);
   }
 
@@ -242,13 +243,19 @@ inline std::shared_ptr<StatementRunner>& default_runner_slot() {
   return runner;
 }
 
-/// Where a query with no explicit engine runs: the innermost transaction in scope, else the default engine.
-inline asio::awaitable<std::shared_ptr<StatementRunner>> current_runner() {
-  if (auto transaction = find_transaction(co_await current_frame(), nullptr)) co_return transaction;
-  if (auto runner = default_runner_slot()) co_return runner;
+/// Where a query with no explicit engine runs, for a coroutine on `executor`: the innermost transaction in
+/// scope, else the default engine.
+inline std::shared_ptr<StatementRunner> runner_for(const asio::any_io_executor& executor) {
+  if (auto transaction = find_transaction(frame_of(executor), nullptr)) return transaction;
+  if (auto runner = default_runner_slot()) return runner;
   throw MisuseError(
       "no engine to run the query on: no transaction is in scope and no default engine is installed; call "
       "keel::set_default_engine(...) or pass an engine or a transaction to run()");
+}
+
+/// Where a query with no explicit engine runs: the innermost transaction in scope, else the default engine.
+inline asio::awaitable<std::shared_ptr<StatementRunner>> current_runner() {
+  co_return runner_for(co_await asio::this_coro::executor);
 }
 
 }  // namespace keel

@@ -5,6 +5,7 @@
 module;
 #include <algorithm>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -100,7 +101,10 @@ public:
   /// in one transaction (the one in scope, or a new one), so that the insert stays all or nothing.
   asio::awaitable<result_type> run() const { return run_on_context(*this); }
   /// run() on `runner`: an engine or a transaction.
-  asio::awaitable<result_type> run(StatementRunner& runner) const { return run_split(runner, *this); }
+  asio::awaitable<result_type> run(StatementRunner& runner) const {
+    if constexpr (Many) return run_split(runner, *this);
+    else return run_query(runner, *this);  // one row: one statement, and no coroutine of its own to say so
+  }
   /// run() to completion on the calling thread's private event loop.
   result_type run_sync() const { return keel::run_sync(run()); }
   /// run(runner) to completion on the calling thread's private event loop.
@@ -219,8 +223,9 @@ private:
   }
 
   static asio::awaitable<result_type> run_on_context(Insert query) {
-    auto runner = co_await current_runner();
-    co_return co_await run_split(*runner, std::move(query));
+    auto runner = runner_for(co_await asio::this_coro::executor);
+    if constexpr (Many) co_return co_await run_split(*runner, std::move(query));
+    else co_return co_await run_query(*runner, std::move(query));
   }
   static asio::awaitable<result_type> run_split(StatementRunner& runner, Insert query) {
     const std::size_t per_statement = rows_per_statement(runner.dialect());

@@ -3,6 +3,7 @@
 //   co_await keel::create_table<Band>().if_not_exists().run();
 module;
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <concepts>
 #include <cstddef>
 #include <memory>
@@ -42,7 +43,7 @@ public:
 private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }
   static asio::awaitable<void> run_on_context(Derived script) {
-    auto runner = co_await current_runner();
+    auto runner = runner_for(co_await asio::this_coro::executor);
     co_await run_script(*runner, std::move(script));
   }
   static asio::awaitable<void> run_script(StatementRunner& runner, Derived script) {

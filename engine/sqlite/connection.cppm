@@ -252,32 +252,34 @@ public:
 
   asio::awaitable<void> begin(const TransactionOptions& options) override {
     if (options.read_only) {
-      co_await control(Control::begin_deferred);
+      if (!control_here(Control::begin_deferred)) co_await control(Control::begin_deferred);
       in_transaction_ = true;
-      co_await control(Control::query_only_on);
+      if (!control_here(Control::query_only_on)) co_await control(Control::query_only_on);
       query_only_ = true;
       co_return;
     }
+    Control begin = Control::begin_immediate;
     switch (options_.transaction_mode) {
-      case SqliteLockMode::deferred: co_await control(Control::begin_deferred); break;
-      case SqliteLockMode::immediate: co_await control(Control::begin_immediate); break;
-      case SqliteLockMode::exclusive: co_await control(Control::begin_exclusive); break;
+      case SqliteLockMode::deferred: begin = Control::begin_deferred; break;
+      case SqliteLockMode::immediate: begin = Control::begin_immediate; break;
+      case SqliteLockMode::exclusive: begin = Control::begin_exclusive; break;
     }
+    if (!control_here(begin)) co_await control(begin);
     in_transaction_ = true;
   }
   asio::awaitable<void> commit() override {
     in_transaction_ = false;
-    co_await end_query_only();
+    if (query_only_) co_await end_query_only();
     // Some errors (a full disk, an I/O error, a busy deadlock) make SQLite roll the whole transaction back.
     if (sqlite3_get_autocommit(db_)) throw_commit_rolled_back();
-    co_await control(Control::commit);
+    if (!control_here(Control::commit)) co_await control(Control::commit);
   }
   asio::awaitable<void> rollback() override {
     in_transaction_ = false;
-    co_await end_query_only();
+    if (query_only_) co_await end_query_only();
     // An interrupted write, a full disk or an I/O error may have rolled the transaction back already.
     if (sqlite3_get_autocommit(db_)) co_return;
-    co_await control(Control::rollback);
+    if (!control_here(Control::rollback)) co_await control(Control::rollback);
   }
   asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) override {
     watch_.start_call();
@@ -452,6 +454,18 @@ private:
   static constexpr const char* kControlSql[] = {"BEGIN DEFERRED", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE", "COMMIT",
                                                 "ROLLBACK",       "PRAGMA query_only = ON", "PRAGMA query_only = OFF"};
 
+  // A control statement runs at once here when its last run was fast (control_here, no coroutine frame), else
+  // through control(), which may go to a worker: `if (!control_here(c)) co_await control(c);`.
+  bool control_here(Control which) {
+    PreparedStatement& prepared = control_[static_cast<std::size_t>(which)];
+    if (!prepared.stmt || !prepared.fast || !watch_.inline_enabled()) return false;
+    watch_.start_call();
+    StatementUse use{prepared.stmt, true};
+    Stepping s{prepared.stmt, kControlSql[static_cast<std::size_t>(which)], nullptr};
+    bool from_start;
+    return finished_here(prepared, s, from_start);  // else it starts again in control(), where it may wait
+  }
+
   asio::awaitable<void> control(Control which) {
     watch_.start_call();
     const auto index = static_cast<std::size_t>(which);
@@ -471,7 +485,7 @@ private:
   asio::awaitable<void> end_query_only() {
     if (!query_only_) co_return;
     query_only_ = false;
-    co_await control(Control::query_only_off);
+    if (!control_here(Control::query_only_off)) co_await control(Control::query_only_off);
   }
 
   // Inside a transaction that SQLite has rolled back by itself (an interrupted write, a full disk), a statement
