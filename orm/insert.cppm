@@ -2,6 +2,7 @@
 //   Band saved = co_await keel::insert(Band{.name = "Pythonistas"}).run();   // saved.id is the new key
 //   std::vector<Band> all = co_await keel::insert(bands).run();
 //   auto names = co_await keel::insert(bands).returning(c<&Band::id>, c<&Band::name>).run();
+//   std::uint64_t n = co_await keel::insert(bands).on_conflict(c<&Band::name>).do_nothing().run();  // inserted
 module;
 #include <algorithm>
 #include <boost/asio/awaitable.hpp>
@@ -26,6 +27,8 @@ import :select;
 import :sql_writer;
 import :table;
 import :text_cache;
+import :update;
+import :conflict;
 
 namespace asio = boost::asio;
 
@@ -70,22 +73,66 @@ private:
 };
 
 /// An INSERT of one row, or of many (Many): it gives the rows as inserted, their generated keys filled in, or
-/// the RETURNING columns' values.
-template <class T, bool Many, class Returning>
-class Insert : public Runnable<Insert<T, Many, Returning>> {
+/// the RETURNING columns' values. With an ON CONFLICT clause (Conflict), it gives the number of rows it
+/// inserted or updated instead of the rows, since a skipped row has no key.
+template <class T, bool Many, class Returning, class Conflict = NoConflict>
+class Insert : public Runnable<Insert<T, Many, Returning, Conflict>> {
   using Traits = table_traits<T>;
 
 public:
+  /// The table inserted into.
+  using table_type = T;
   /// Whether returning() chose columns.
   static constexpr bool returns_columns = !std::same_as<Returning, NoReturning>;
-  /// The row, the rows, or the RETURNING columns' values.
-  using result_type = returning_result_t<Returning, std::conditional_t<Many, std::vector<T>, T>>;
+  /// Whether it has an ON CONFLICT clause.
+  static constexpr bool has_conflict = Conflict::present;
+  /// The row, the rows, the RETURNING columns' values, or with ON CONFLICT the rows inserted or updated.
+  using result_type = returning_result_t<
+      Returning, std::conditional_t<has_conflict, std::uint64_t, std::conditional_t<Many, std::vector<T>, T>>>;
   /// One row has one text; many rows have one placeholder group per row.
-  static constexpr TextShape shape = TextShape{.fixed = !Many} + projection_shape<Returning>;
+  static constexpr TextShape shape = TextShape{.fixed = !Many} + Conflict::shape + projection_shape<Returning>;
 
   /// An insert of `rows`; keel::insert makes one.
-  explicit Insert(std::shared_ptr<const std::vector<T>> rows, Returning returning = {})
-      : rows_(std::move(rows)), returning_(std::move(returning)) {}
+  explicit Insert(std::shared_ptr<const std::vector<T>> rows, Returning returning = {}, Conflict conflict = {})
+      : rows_(std::move(rows)), returning_(std::move(returning)), conflict_(std::move(conflict)) {}
+
+  /// ON CONFLICT on the unique constraint (or index) of `columns`, or on any constraint without columns: then
+  /// do_nothing() or do_update(...). Both engines speak it.
+  template <class... C>
+  auto on_conflict(const C&...) const {
+    static_assert(!has_conflict, "keel: on_conflict() is already chosen for this insert");
+    static_assert((requires { C::member; } && ...), "keel: on_conflict() takes columns, keel::c<&T::member>");
+    static_assert((std::same_as<typename member_column<C::member>::table, T> && ...),
+                  "keel: on_conflict() takes columns of the table inserted into");
+    return ConflictChoice<Insert, std::tuple<C...>>(*this, std::tuple<C...>{});
+  }
+  /// This insert with `conflict` as its ON CONFLICT clause (ConflictChoice's do_nothing() and do_update()).
+  template <class NewConflict>
+  auto with_conflict(NewConflict conflict) const {
+    return Insert<T, Many, Returning, NewConflict>(rows_, returning_, std::move(conflict));
+  }
+  /// After do_update(): also set `column` to `value` on conflict, where value may read the existing row
+  /// (keel::c<&T::member>) and the proposed one (keel::excluded<&T::member>).
+  template <class C, class V>
+    requires updates_on_conflict<Conflict>
+  auto set(const C& column, const V& value) const {
+    auto sets = std::tuple_cat(conflict_.action.sets,
+                               std::tuple(assignment<T, type_list<T, ExcludedRow<T>>>(column, value)));
+    using Action = DoUpdate<decltype(sets), decltype(conflict_.action.where)>;
+    return with_conflict(OnConflict<decltype(conflict_.target), Action>{conflict_.target, {sets, conflict_.action.where}});
+  }
+  /// After do_update(): update only the existing rows for which `condition` holds (DO UPDATE ... WHERE). Called
+  /// again, it adds a condition with AND.
+  template <class E>
+    requires updates_on_conflict<Conflict>
+  auto where(const E& condition) const {
+    static_assert(is_subset_v<typename E::tables, type_list<T, ExcludedRow<T>>>,
+                  "keel: the condition uses a column of a table that is not in the insert");
+    auto combined = and_where(conflict_.action.where, condition);
+    using Action = DoUpdate<decltype(conflict_.action.sets), decltype(combined)>;
+    return with_conflict(
+        OnConflict<decltype(conflict_.target), Action>{conflict_.target, {conflict_.action.sets, combined}});
+  }
 
   /// RETURNING chosen columns of the inserted rows, instead of the rows with their keys.
   template <class... E>
@@ -94,7 +141,7 @@ public:
     static_assert(is_subset_v<concat_t<typename E::tables...>, type_list<T>>,
                   "keel: returning() takes columns of the table inserted into");
     using R = Columns<E...>;
-    return Insert<T, Many, R>(rows_, R{std::tuple(expressions...)});
+    return Insert<T, Many, R, Conflict>(rows_, R{std::tuple(expressions...)}, conflict_);
   }
 
   /// Runs the insert. Rows beyond what one statement may bind are split into several statements, which run
@@ -133,6 +180,8 @@ public:
   auto collector() const {
     if constexpr (returns_columns)
       return ReturningCollector<Returning>();
+    else if constexpr (has_conflict)
+      return RowsAffectedCollector();
     else return InsertedRowsCollector<T, Many>(rows_);
   }
 
@@ -163,9 +212,10 @@ public:
         write_values(w);
       }
     }
+    conflict_.write(w);
     if constexpr (returns_columns) {
       write_returning(w, returning_);
-    } else if constexpr (Traits::has_generated_key) {
+    } else if constexpr (Traits::has_generated_key && !has_conflict) {
       if (Many || !reports_last_insert_id(w.dialect())) {
         w.sql(" RETURNING ");
         w.identifier(Traits::column_names[Traits::primary_key]);
@@ -229,7 +279,7 @@ private:
   }
   static asio::awaitable<result_type> run_split(StatementRunner& runner, Insert query) {
     const std::size_t per_statement = rows_per_statement(runner.dialect());
-    if constexpr (Many && !returns_columns && inserted_column_count() > 0) {
+    if constexpr (Many && !returns_columns && !has_conflict && inserted_column_count() > 0) {
       if (inserts_rows_one_by_one(runner.dialect()) && !query.rows_->empty()) {
         if (auto* engine = dynamic_cast<Engine*>(&runner))
           co_return co_await engine->transaction(
@@ -250,7 +300,7 @@ private:
   // One statement: many rows, enough for it, by the engine's bulk path (StatementRunner::insert_rows), which
   // may write them its faster way; else as the insert.
   static asio::awaitable<result_type> run_one(StatementRunner& runner, Insert query) {
-    if constexpr (Many && !returns_columns && inserted_column_count() > 0) {
+    if constexpr (Many && !returns_columns && !has_conflict && inserted_column_count() > 0) {
       const Dialect dialect = runner.dialect();
       if (query.rows_->size() >= bulk_insert_min_rows(dialect)) {
         const Statement statement = query.statement(dialect);
@@ -284,14 +334,15 @@ private:
     co_return collector.result(result);
   }
   static asio::awaitable<result_type> run_parts(StatementRunner& runner, const Insert& query, std::size_t per_statement) {
-    result_type all;
+    result_type all{};
     const auto& rows = *query.rows_;
-    all.reserve(rows.size());
+    if constexpr (!std::same_as<result_type, std::uint64_t>) all.reserve(rows.size());
     for (std::size_t begin = 0; begin < rows.size(); begin += per_statement) {
       const std::size_t end = std::min(rows.size(), begin + per_statement);
       auto part_rows = std::make_shared<const std::vector<T>>(rows.begin() + begin, rows.begin() + end);
-      auto part = co_await run_one(runner, Insert(std::move(part_rows), query.returning_));
-      all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+      auto part = co_await run_one(runner, Insert(std::move(part_rows), query.returning_, query.conflict_));
+      if constexpr (std::same_as<result_type, std::uint64_t>) all += part;
+      else all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
     }
     co_return all;
   }
@@ -313,6 +364,7 @@ private:
 
   std::shared_ptr<const std::vector<T>> rows_;
   Returning returning_;
+  Conflict conflict_;
 };
 
 template <class T>

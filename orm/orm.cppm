@@ -11,5 +11,6 @@ export import :query_support;
 export import :select;
 export import :insert;
 export import :update;
+export import :conflict;
 export import :delete_query;
 export import :schema;

@@ -43,6 +43,25 @@ struct Assignment {
   }
 };
 
+/// `column = value` in a SET of table T, where value is a C++ value or an expression whose columns are of the
+/// tables in `Allowed`; misuses fail to compile with keel's message.
+template <class T, class Allowed, class C, class V>
+auto assignment(const C&, const V& value) {
+  static_assert(requires { C::member; }, "keel: set() takes a column, keel::c<&T::member>, and its new value");
+  using Column = member_column<C::member>;
+  static_assert(std::same_as<typename Column::table, T>, "keel: set() takes a column of the table updated");
+  using E = expression_t<V>;
+  constexpr SqlCategory target = category_v<typename Column::traits::value_type>;
+  constexpr SqlCategory given = category_v<typename E::value_type>;
+  static_assert(given != SqlCategory::null || Column::traits::nullable,
+                "keel: set() gives NULL to a NOT NULL column; make the member std::optional to allow NULL");
+  static_assert(given == SqlCategory::null || comparable(target, given),
+                "keel: set() gives a column a value of another SQL type");
+  static_assert(is_subset_v<typename E::tables, Allowed>,
+                "keel: set() computes a value from a column of a table that is not in the query");
+  return Assignment<C::member, E>{as_expression(value)};
+}
+
 /// An UPDATE of table T: set() columns of the rows that where() picks. Without where() it does not compile,
 /// unless force() says so.
 template <class T, class Sets, class Where, bool Force, class Returning>
@@ -63,20 +82,8 @@ public:
 
   /// column = value, where value is a C++ value or an expression (c<&Band::popularity> + 1).
   template <class C, class V>
-  auto set(const C&, const V& value) const {
-    static_assert(requires { C::member; }, "keel: set() takes a column, keel::c<&T::member>, and its new value");
-    using Column = member_column<C::member>;
-    static_assert(std::same_as<typename Column::table, T>, "keel: set() takes a column of the table updated");
-    using E = expression_t<V>;
-    constexpr SqlCategory target = category_v<typename Column::traits::value_type>;
-    constexpr SqlCategory given = category_v<typename E::value_type>;
-    static_assert(given != SqlCategory::null || Column::traits::nullable,
-                  "keel: set() gives NULL to a NOT NULL column; make the member std::optional to allow NULL");
-    static_assert(given == SqlCategory::null || comparable(target, given),
-                  "keel: set() gives a column a value of another SQL type");
-    static_assert(is_subset_v<typename E::tables, type_list<T>>,
-                  "keel: set() computes a value from a column of a table that is not in the query");
-    auto sets = std::tuple_cat(sets_, std::tuple(Assignment<C::member, E>{as_expression(value)}));
+  auto set(const C& column, const V& value) const {
+    auto sets = std::tuple_cat(sets_, std::tuple(assignment<T, type_list<T>>(column, value)));
     return Update<T, decltype(sets), Where, Force, Returning>(sets, where_, returning_);
   }
 

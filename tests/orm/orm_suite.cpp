@@ -12,39 +12,11 @@
 #include <vector>
 import keel;
 #include "../engine/engine_fixture.hpp"
-#include "orm_tables.hpp"
+#include "orm_fixture.hpp"
 
 namespace asio = boost::asio;
 using namespace orm_test;
 using keel::c;
-
-namespace {
-
-struct Fixture {
-  std::shared_ptr<keel::Engine> engine = keel_test::make_engine();
-  keel::Engine& db = *engine;
-  Manager guido, graydon;
-
-  Fixture() {
-    keel::create_table<Manager>().run_sync(db);
-    keel::create_table<Band>().run_sync(db);
-    keel::create_table<Concert>().run_sync(db);
-    keel::create_table<TicketHolder>().run_sync(db);
-    guido = keel::insert(Manager{.name = "Guido"}).run_sync(db);
-    graydon = keel::insert(Manager{.name = "Graydon"}).run_sync(db);
-    keel::insert(Band{.name = "Pythonistas", .manager = guido, .popularity = 1000, .country = "NL"},
-                 Band{.name = "Rustaceans", .manager = graydon, .popularity = 2000, .country = "CA"},
-                 Band{.name = "C-Sharps", .manager = guido, .popularity = 10})
-        .run_sync(db);
-  }
-  ~Fixture() { keel::set_default_engine(nullptr); }
-
-  std::vector<std::string> names_by_popularity() {
-    return keel::select(c<&Band::name>).order_by(c<&Band::popularity>.desc()).run_sync(db);
-  }
-};
-
-}  // namespace
 
 TEST_CASE_METHOD(Fixture, "orm: insert returns the rows with their generated keys") {
   CHECK(guido.id > 0);

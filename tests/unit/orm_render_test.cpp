@@ -243,3 +243,30 @@ TEST_CASE("what the ORM sends when it runs, recorded per dialect", "[orm][insert
     }
   }
 }
+
+TEST_CASE("upsert renders ON CONFLICT per dialect, with every value bound", "[orm][insert][upsert]") {
+  const Band band{.name = "Pythonistas", .manager = keel::ForeignKey<Manager>(7), .popularity = 1000};
+  const auto nothing = keel::insert(band).on_conflict(c<&Band::name>).do_nothing();
+  CHECK(nothing.statement(Dialect::postgres).sql() ==
+        R"(INSERT INTO "band" ("name", "manager", "popularity", "country") VALUES ($1, $2, $3, $4) )"
+        R"(ON CONFLICT ("name") DO NOTHING)");
+  CHECK(keel::insert(band).on_conflict().do_nothing().statement(Dialect::sqlite).sql() ==
+        R"(INSERT INTO "band" ("name", "manager", "popularity", "country") VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING)");
+  STATIC_REQUIRE(std::is_same_v<decltype(nothing)::result_type, std::uint64_t>);  // rows inserted, not the row
+
+  const auto update = keel::insert(band)
+                          .on_conflict(c<&Band::name>, c<&Band::manager>)
+                          .do_update(c<&Band::country>)
+                          .set(c<&Band::popularity>, c<&Band::popularity> + keel::excluded<&Band::popularity> + 1)
+                          .where(c<&Band::popularity> < 5000)
+                          .returning(c<&Band::id>);
+  const auto pg = update.statement(Dialect::postgres);
+  CHECK(pg.sql() == R"(INSERT INTO "band" ("name", "manager", "popularity", "country") VALUES ($1, $2, $3, $4) )"
+                    R"(ON CONFLICT ("name", "manager") DO UPDATE SET "country" = excluded."country", )"
+                    R"("popularity" = (("band"."popularity" + excluded."popularity") + $5) )"
+                    R"(WHERE ("band"."popularity" < $6) )"
+                    R"(RETURNING "id")");
+  CHECK(pg.params() == std::vector<Value>{"Pythonistas", 7, 1000, Value(), 1, 5000});
+  CHECK(update.statement(Dialect::sqlite).sql().find(R"(ON CONFLICT ("name", "manager") DO UPDATE SET)") !=
+        std::string::npos);
+}
