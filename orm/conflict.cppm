@@ -111,6 +111,12 @@ inline constexpr bool updates_on_conflict = false;
 template <class Target, class Sets, class Where>
 inline constexpr bool updates_on_conflict<OnConflict<Target, DoUpdate<Sets, Where>>> = true;
 
+/// Whether an insert's Conflict is a DO UPDATE that sets nothing, which no database takes.
+template <class Conflict>
+inline constexpr bool updates_nothing_on_conflict = false;
+template <class Target, class Where>
+inline constexpr bool updates_nothing_on_conflict<OnConflict<Target, DoUpdate<std::tuple<>, Where>>> = true;
+
 /// What on_conflict(...) gives: choose do_nothing() or do_update(...) to get the insert back.
 template <class Insert, class Target>
 class ConflictChoice {

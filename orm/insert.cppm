@@ -167,6 +167,8 @@ public:
   /// One statement; an insert too large for one throws MisuseError here (atomic runs and batches take it
   /// this way); run() splits it instead.
   Statement statement(Dialect dialect) const {
+    static_assert(!updates_nothing_on_conflict<Conflict>,
+                  "keel: do_update() sets nothing: name the columns, do_update(c<&T::m>), or add set(column, value)");
     const std::size_t per_row = inserted_column_count();
     if (per_row > 0 && rows_->size() > rows_per_statement(dialect))
       throw MisuseError("keel::insert of " + std::to_string(rows_->size()) + " rows binds " +
