@@ -196,6 +196,28 @@ void write_returning(SqlWriter& w, const Returning& returning) {
   }
 }
 
+/// GROUP BY keys (a tuple of expressions, maybe empty) and the HAVING condition on the groups (NoWhere: none).
+template <class Keys, class Having>
+struct Grouping {
+  static constexpr bool grouped = std::tuple_size_v<Keys> > 0;  ///< whether there is a GROUP BY
+  static constexpr TextShape shape = tuple_shape_v<Keys> + Having::shape;
+  Keys keys{};      ///< GROUP BY's expressions
+  Having having{};  ///< the groups kept
+  /// Writes GROUP BY ... [HAVING ...], or nothing.
+  void write(SqlWriter& w) const {
+    if constexpr (grouped) {
+      w.sql(" GROUP BY ");
+      write_expression_list(w, keys);
+    }
+    if constexpr (!std::same_as<Having, NoWhere>) {
+      w.sql(" HAVING ");
+      having.write(w);
+    }
+  }
+};
+/// No GROUP BY.
+using NoGrouping = Grouping<std::tuple<>, NoWhere>;
+
 template <class Projection, class From, class Joins, class Where, class Order, class Group, SelectFlags Flags>
 class Select;
 
@@ -226,7 +248,7 @@ public:
   using result_type = std::conditional_t<scalar, element_type, select_result_t<element_type, Flags.first>>;
   /// What its text depends on besides its type (see TextShape).
   static constexpr TextShape shape =
-      projection_shape<Projection> + Where::shape + tuple_shape_v<Group> + tuple_shape_v<Order>;
+      projection_shape<Projection> + Where::shape + Group::shape + tuple_shape_v<Order>;
 
   /// A query with no condition, order, grouping or limit.
   Select() = default;
@@ -264,9 +286,22 @@ public:
   auto group_by(const E&... expressions) const {
     static_assert((Expression<E> && ...), "keel: group_by takes columns or expressions");
     (check_tables<E>(), ...);
-    auto group = std::tuple_cat(group_, std::tuple(expressions...));
-    return Select<Projection, From, Joins, Where, Order, decltype(group), Flags>(projection_, where_, order_, group,
-                                                                                 limit_, offset_);
+    auto keys = std::tuple_cat(group_.keys, std::tuple(expressions...));
+    using G = Grouping<decltype(keys), decltype(group_.having)>;
+    return Select<Projection, From, Joins, Where, Order, G, Flags>(projection_, where_, order_, G{keys, group_.having},
+                                                                   limit_, offset_);
+  }
+
+  /// HAVING: the groups for which the condition holds, which may use aggregates (keel::count_all() > 1). After
+  /// group_by(); called again, it adds a condition with AND.
+  template <class E>
+  auto having(const E& condition) const {
+    static_assert(Group::grouped, "keel: having() keeps some groups: call group_by(...) before it");
+    check_tables<E>();
+    auto combined = and_where(group_.having, condition);
+    using G = Grouping<decltype(group_.keys), decltype(combined)>;
+    return Select<Projection, From, Joins, Where, Order, G, Flags>(projection_, where_, order_, G{group_.keys, combined},
+                                                                   limit_, offset_);
   }
 
   /// LIMIT `count` rows, bound as a value.
@@ -337,10 +372,7 @@ public:
       write_projection(w);
       write_from(w);
       write_where(w, where_);
-      if constexpr (std::tuple_size_v<Group> > 0) {
-        w.sql(" GROUP BY ");
-        write_expression_list(w, group_);
-      }
+      group_.write(w);
       if constexpr (std::tuple_size_v<Order> > 0) {
         w.sql(" ORDER BY ");
         write_expression_list(w, order_);
@@ -418,7 +450,7 @@ private:
 };
 
 template <class Projection, class From>
-using SelectOf = Select<Projection, From, type_list<>, NoWhere, std::tuple<>, std::tuple<>, SelectFlags{}>;
+using SelectOf = Select<Projection, From, type_list<>, NoWhere, std::tuple<>, NoGrouping, SelectFlags{}>;
 
 /// Whole rows of T.
 template <class T>

@@ -216,6 +216,21 @@ TEST_CASE_METHOD(Fixture, "orm: group_by with count, sum, avg, min and max") {
                    .where(c<&Band::popularity> > 99999)
                    .run_sync(db);
   CHECK(empty == std::vector<std::tuple<std::int64_t, std::optional<std::int64_t>>>{{0, std::nullopt}});
+  // HAVING keeps the groups its condition holds for: Guido has two bands, Graydon one.
+  auto busy = keel::select(c<&Manager::name>, keel::count_all())
+                  .join<&Band::manager>()
+                  .group_by(c<&Manager::name>)
+                  .having(keel::count_all() > 1)
+                  .run_sync(db);
+  CHECK(busy == std::vector<std::tuple<std::string, std::int64_t>>{{"Guido", 2}});
+  auto popular = keel::select(c<&Manager::name>)
+                     .join<&Band::manager>()
+                     .where(c<&Band::popularity> > 5)
+                     .group_by(c<&Manager::name>)
+                     .having(keel::sum(c<&Band::popularity>) >= 1000)
+                     .having(keel::min(c<&Band::popularity>) < 1500)
+                     .run_sync(db);
+  CHECK(popular == std::vector<std::string>{"Guido"});
 }
 
 TEST_CASE_METHOD(Fixture, "orm: constraint violations are typed errors on every engine") {

@@ -162,6 +162,22 @@ TEST_CASE("aggregates cast to the promised types on PostgreSQL", "[orm][aggregat
       R"(SELECT "band"."country", count(*), sum("band"."popularity"), avg("band"."popularity"), max("band"."name"))"));
 }
 
+TEST_CASE("having filters groups, its values bound after the where's", "[orm][aggregate]") {
+  auto q = keel::select(c<&Band::country>, keel::count_all())
+               .where(c<&Band::popularity> > 5)
+               .group_by(c<&Band::country>)
+               .having(keel::count_all() > 1)
+               .having(keel::sum(c<&Band::popularity>) < 5000)
+               .order_by(c<&Band::country>);
+  const auto pg = q.statement(Dialect::postgres);
+  CHECK(pg.sql() == R"(SELECT "band"."country", count(*) FROM "band" WHERE ("band"."popularity" > $1) )"
+                    R"(GROUP BY "band"."country" HAVING ((count(*) > $2) AND (CAST(sum("band"."popularity") AS BIGINT) < $3)) )"
+                    R"(ORDER BY "band"."country" ASC)");
+  CHECK(pg.params() == std::vector<Value>{5, 1, 5000});
+  CHECK(q.statement(Dialect::sqlite).sql().find(R"(HAVING ((count(*) > ?) AND (sum("band"."popularity") < ?)))") !=
+        std::string::npos);
+}
+
 TEST_CASE("count and exists", "[orm][select]") {
   CHECK(keel::count<Band>().where(c<&Band::country>.is_null()).statement(Dialect::sqlite).sql() ==
         R"(SELECT count(*) FROM "band" WHERE ("band"."country" IS NULL))");
