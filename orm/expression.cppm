@@ -116,6 +116,10 @@ struct InList;
 template <class E, bool Negate>
 struct IsNull;
 
+/// A query that can stand inside another as a subquery (a select): in(subquery), keel::scalar, keel::exists.
+template <class S>
+concept Subquery = requires { typename S::keel_subquery_tag; };
+
 // ---- Methods every expression has.
 /// The methods every expression has: LIKE, IN, IS NULL and sort order.
 template <class Derived>
@@ -150,6 +154,18 @@ struct ExpressionOps {
   template <class V>
   auto in(std::initializer_list<V> values) const {
     return make_in<false>(values);
+  }
+  /// IN (subquery): a select of one column, which the database runs inside this statement.
+  template <class Range>
+    requires Subquery<Range>
+  auto in(const Range& subquery) const {
+    return in_subquery(self(), subquery, std::false_type{});  // found where the subquery nodes are (:subquery)
+  }
+  /// NOT IN (subquery).
+  template <class Range>
+    requires Subquery<Range>
+  auto not_in(const Range& subquery) const {
+    return in_subquery(self(), subquery, std::true_type{});
   }
   /// NOT IN (values...).
   template <class Range>

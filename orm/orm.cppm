@@ -9,6 +9,7 @@ export import :text_cache;
 export import :expression;
 export import :query_support;
 export import :select;
+export import :subquery;
 export import :insert;
 export import :update;
 export import :conflict;

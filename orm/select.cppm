@@ -244,6 +244,15 @@ public:
   /// Whether it is count<T>() or exists<T>(), which give one value.
   static constexpr bool scalar = std::same_as<Projection, CountRows> || std::same_as<Projection, ExistsRows>;
   static constexpr bool read_only = true;  ///< its batches run in a read-only transaction
+  using keel_subquery_tag = void;          ///< it can stand inside another query (in(), keel::scalar, keel::exists)
+  /// Whether every selected column is of a table in the query (statement() insists; so does a subquery's use).
+  static constexpr bool complete = is_subset_v<typename Projection::tables, tables>;
+  /// How many columns a row has.
+  static constexpr std::size_t width = [] {
+    if constexpr (std::same_as<Projection, WholeRows<From>>) return table_traits<From>::column_count;
+    else if constexpr (scalar) return std::size_t{1};
+    else return std::tuple_size_v<decltype(Projection::expressions)>;
+  }();
   /// What running it gives: a std::vector of elements, a std::optional after first(), or the count or EXISTS.
   using result_type = std::conditional_t<scalar, element_type, select_result_t<element_type, Flags.first>>;
   /// What its text depends on besides its type (see TextShape).
@@ -348,8 +357,7 @@ public:
   // ---- Running: the Query interface.
   /// The statement in `dialect`; its text is rendered once per shape and dialect, and shared.
   Statement statement(Dialect dialect) const {
-    static_assert(is_subset_v<typename Projection::tables, tables>,
-                  "keel: the query selects a column of a table that is not in the query; join that table");
+    static_assert(complete, "keel: the query selects a column of a table that is not in the query; join that table");
     return make_statement(*this, dialect);
   }
   /// Decodes the rows into the result.

@@ -286,3 +286,26 @@ TEST_CASE("upsert renders ON CONFLICT per dialect, with every value bound", "[or
   CHECK(update.statement(Dialect::sqlite).sql().find(R"(ON CONFLICT ("name", "manager") DO UPDATE SET)") !=
         std::string::npos);
 }
+
+TEST_CASE("subqueries render in place, their values bound where they stand", "[orm][subquery]") {
+  const auto managers = keel::select(c<&Manager::id>).where(c<&Manager::name>.like("G%"));
+  const auto q = keel::select(c<&Band::name>)
+                     .where(c<&Band::popularity> > 5 && c<&Band::manager>.in(managers))
+                     .where(c<&Band::popularity> >= keel::scalar(keel::select(keel::avg(c<&Band::popularity>))))
+                     .where(keel::not_exists(keel::select(c<&Concert::id>).where(c<&Concert::price> > 100.0)));
+  const auto pg = q.statement(Dialect::postgres);
+  CHECK(pg.sql() ==
+        R"(SELECT "band"."name" FROM "band" WHERE (((("band"."popularity" > $1) AND ("band"."manager" IN )"
+        R"((SELECT "manager"."id" FROM "manager" WHERE ("manager"."name" LIKE $2)))) AND )"
+        R"(("band"."popularity" >= (SELECT CAST(avg("band"."popularity") AS DOUBLE PRECISION) FROM "band"))) AND )"
+        R"((NOT EXISTS (SELECT "concert"."id" FROM "concert" WHERE ("concert"."price" > $3)))))");
+  CHECK(pg.params() == std::vector<Value>{5, "G%", 100.0});
+  // In an UPDATE, whose own columns are bare, the subquery's stay qualified and the rest stay bare.
+  const auto u = keel::update<Band>()
+                     .set(c<&Band::popularity>, 0)
+                     .where(c<&Band::manager>.not_in(managers) && c<&Band::popularity> < 3)
+                     .statement(Dialect::sqlite);
+  CHECK(u.sql() == R"(UPDATE "band" SET "popularity" = ? WHERE (("manager" NOT IN (SELECT "manager"."id" FROM )"
+                   R"("manager" WHERE ("manager"."name" GLOB ?))) AND ("popularity" < ?)))");
+  CHECK(u.params() == std::vector<Value>{0, "G*", 3});
+}
