@@ -13,5 +13,6 @@ export import :subquery;
 export import :insert;
 export import :update;
 export import :conflict;
+export import :by_key;
 export import :delete_query;
 export import :schema;

@@ -413,7 +413,9 @@ public:
         }
         case ValueKind::blob: {
           const Blob& blob = std::get<Blob>(v);
-          rc = sqlite3_bind_blob64(stmt, index, blob.data(), blob.size(), SQLITE_STATIC);
+          // An empty vector's data() may be null, which SQLite would bind as NULL: an empty blob is a zeroblob.
+          rc = blob.empty() ? sqlite3_bind_zeroblob(stmt, index, 0)
+                            : sqlite3_bind_blob64(stmt, index, blob.data(), blob.size(), SQLITE_STATIC);
           break;
         }
         default: {

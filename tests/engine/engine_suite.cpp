@@ -57,6 +57,13 @@ TEST_CASE_METHOD(Fixture, "values round-trip, and reading the wrong type or NULL
   CHECK_THROWS_AS(row.get<std::int32_t>("i"), keel::ValueOutOfRangeError);
   CHECK_THROWS_AS(row.get<int>("nope"), keel::ColumnNotFoundError);
   CHECK_THROWS_AS(row.get<int>(17), keel::ColumnNotFoundError);
+  // Empty text and an empty blob are values, not NULL (an empty vector's data() may be null).
+  db.raw_sync("INSERT INTO sample (t, b) VALUES ({}, {})", std::string(), keel::Blob{});
+  auto empty = db.raw_sync("SELECT t, b FROM sample WHERE i IS NULL")[0];
+  CHECK_FALSE(empty["t"].is_null());
+  CHECK_FALSE(empty["b"].is_null());
+  CHECK(empty.get<std::string>("t").empty());
+  CHECK(empty.get<keel::Blob>("b").empty());
 }
 
 TEST_CASE_METHOD(Fixture, "database errors are typed by SQLSTATE and leave the engine usable") {
