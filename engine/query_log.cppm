@@ -148,6 +148,7 @@ private:
       ++rows;
       inner_->on_row(row);
     }
+    std::size_t max_rows() const noexcept override { return inner_ ? inner_->max_rows() : RowSink::max_rows(); }
     std::uint64_t rows = 0;
 
   private:

@@ -59,8 +59,8 @@ public:
   virtual ~RowSink() = default;
   /// One row; it can be read only during the call.
   virtual void on_row(const RowReader& row) = 0;
-  /// The most rows it wants, at least one (a query's first() wants one): a runner may stop reading a statement
-  /// that only reads once it has handed them over.
+  /// The most rows it wants (a query's first() wants one; 0 means all, as for a cursor): a runner may stop
+  /// reading a statement that only reads once it has handed them over.
   virtual std::size_t max_rows() const noexcept { return std::numeric_limits<std::size_t>::max(); }
 };
 

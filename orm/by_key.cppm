@@ -48,11 +48,15 @@ template <class T>
 class SaveCollector final : public RowSink {
 public:
   using result_type = T;
-  SaveCollector(std::shared_ptr<const std::vector<T>> row, bool inserts) : inserted_(row), row_(row), inserts_(inserts) {}
+  /// Of `row`: inserted (its key comes back), or updated by its generated key (it must find the row), or
+  /// upserted on a given key.
+  SaveCollector(std::shared_ptr<const std::vector<T>> row, bool inserts)
+      : inserted_(row), row_(row), inserts_(inserts) {}
   void on_row(const RowReader& row) override { inserted_.on_row(row); }
   T result(const ExecResult& outcome) {
     if (inserts_) return inserted_.result(outcome);
-    if (outcome.rows_affected == 0)
+    // An upsert on a given key changed nothing only when the row was already as saved (a table of its key alone).
+    if (table_traits<T>::has_generated_key && outcome.rows_affected == 0)
       throw MisuseError("keel::save: no " + std::string(table_traits<T>::name) + " row has key " +
                         text_form::of(to_value(reflection::get<table_traits<T>::primary_key>(row_->front()))) +
                         " (it was deleted, or the key was not one the database gave)");

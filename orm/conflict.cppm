@@ -72,10 +72,11 @@ struct DoUpdate {
   /// would find them ambiguous with excluded's.
   void write(SqlWriter& w) const {
     w.sql(" DO UPDATE SET ");
+    const bool qualify = w.qualify_columns();
     w.set_qualify_columns(true);
     write_expression_list(w, sets);
     write_where(w, where);
-    w.set_qualify_columns(false);
+    w.set_qualify_columns(qualify);
   }
 };
 

@@ -164,18 +164,32 @@ public:
     return per_row == 0 ? 1 : max_bound_values(dialect) / per_row;
   }
 
+  /// The rows of this insert that one statement can take on a dialect: rows_per_statement, less room for the
+  /// values its ON CONFLICT clause binds (set(column, value), where(...)).
+  std::size_t rows_per_run(Dialect dialect) const {
+    if constexpr (has_conflict) {
+      const std::size_t per_row = inserted_column_count();
+      if (from_arrays(dialect) || per_row == 0) return rows_per_statement(dialect);
+      SqlWriter values(dialect, /*write_text=*/false);
+      conflict_.write(values);
+      return (max_bound_values(dialect) - values.take_params().size()) / per_row;
+    } else {
+      return rows_per_statement(dialect);
+    }
+  }
+
   /// One statement; an insert too large for one throws MisuseError here (atomic runs and batches take it
   /// this way); run() splits it instead.
   Statement statement(Dialect dialect) const {
     static_assert(!updates_nothing_on_conflict<Conflict>,
                   "keel: do_update() sets nothing: name the columns, do_update(c<&T::m>), or add set(column, value)");
     const std::size_t per_row = inserted_column_count();
-    if (per_row > 0 && rows_->size() > rows_per_statement(dialect))
+    const std::size_t most = rows_per_run(dialect);
+    if (per_row > 0 && rows_->size() > most)
       throw MisuseError("keel::insert of " + std::to_string(rows_->size()) + " rows binds " +
                         std::to_string(rows_->size() * per_row) + " values, more than " + std::string(to_string(dialect)) +
                         " accepts in one statement (" + std::to_string(max_bound_values(dialect)) +
-                        "); insert at most " + std::to_string(max_bound_values(dialect) / per_row) +
-                        " rows of this table at a time");
+                        "); insert at most " + std::to_string(most) + " rows of this table at a time");
     return make_statement(*this, dialect);
   }
   /// Fills the generated keys into the rows, or collects the RETURNING columns.
@@ -280,7 +294,7 @@ private:
     else co_return co_await run_query(*runner, std::move(query));
   }
   static asio::awaitable<result_type> run_split(StatementRunner& runner, Insert query) {
-    const std::size_t per_statement = rows_per_statement(runner.dialect());
+    const std::size_t per_statement = query.rows_per_run(runner.dialect());
     if constexpr (Many && !returns_columns && !has_conflict && inserted_column_count() > 0) {
       if (inserts_rows_one_by_one(runner.dialect()) && !query.rows_->empty()) {
         if (auto* engine = dynamic_cast<Engine*>(&runner))

@@ -294,6 +294,7 @@ public:
   template <class... E>
   auto group_by(const E&... expressions) const {
     static_assert((Expression<E> && ...), "keel: group_by takes columns or expressions");
+    static_assert(!scalar, "keel: group_by() applies to select queries; count<T>() and exists<T>() give one value");
     (check_tables<E>(), ...);
     auto keys = std::tuple_cat(group_.keys, std::tuple(expressions...));
     using G = Grouping<decltype(keys), decltype(group_.having)>;
@@ -305,6 +306,7 @@ public:
   /// group_by(); called again, it adds a condition with AND.
   template <class E>
   auto having(const E& condition) const {
+    static_assert(!scalar, "keel: having() applies to select queries; count<T>() and exists<T>() give one value");
     static_assert(Group::grouped, "keel: having() keeps some groups: call group_by(...) before it");
     check_tables<E>();
     auto combined = and_where(group_.having, condition);

@@ -382,9 +382,13 @@ public:
     return Ended::finished;
   }
 
-  // The rows to read: a statement that only reads stops at the sink's max_rows, one that writes runs to its end.
+  // The rows to read: a statement that only reads stops at the sink's max_rows (0: all), one that writes runs to
+  // its end.
   static std::size_t rows_wanted(sqlite3_stmt* stmt, const RowSink* sink) {
-    return sink && sqlite3_stmt_readonly(stmt) ? sink->max_rows() : std::numeric_limits<std::size_t>::max();
+    const std::size_t all = std::numeric_limits<std::size_t>::max();
+    if (!sink || !sqlite3_stmt_readonly(stmt)) return all;
+    const std::size_t wanted = sink->max_rows();
+    return wanted == 0 ? all : wanted;
   }
 
   // Whether a run of `took` earns a start on the caller's thread next time.

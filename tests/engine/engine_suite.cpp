@@ -4,8 +4,10 @@
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -35,6 +37,40 @@ TEST_CASE_METHOD(Fixture, "raw queries bind values and read rows by index and by
   CHECK(count("x'); DROP TABLE band; --") == 1);
   // Literal braces are written doubled.
   CHECK(db.raw_sync("SELECT '{{}}' AS braces")[0].get<std::string>(0) == "{}");
+}
+
+namespace {
+// The names of the bands, read by a sink that says how many rows it wants (RowSink::max_rows).
+struct NamesWanted {
+  std::size_t wanted;
+  using result_type = std::vector<std::string>;
+  struct Collector final : keel::RowSink {
+    explicit Collector(std::size_t w) : wanted(w) {}
+    std::size_t wanted;
+    std::vector<std::string> names;
+    void on_row(const keel::RowReader& row) override { names.push_back(row.get<std::string>(0)); }
+    std::size_t max_rows() const noexcept override { return wanted; }
+    std::vector<std::string> result(const keel::ExecResult&) { return std::move(names); }
+  };
+  keel::Statement statement(keel::Dialect dialect) const {
+    return keel::raw("SELECT name FROM band ORDER BY name").statement(dialect);
+  }
+  Collector collector() const { return Collector(wanted); }
+};
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "a sink's max_rows is the most it is handed; 0 means all") {
+  for (const char* name : {"a", "b", "c"}) db.raw_sync("INSERT INTO band (name) VALUES ({})", std::string(name));
+  const std::vector<std::string> all{"a", "b", "c"};
+  for (int run = 0; run < 3; ++run) {  // the later runs are known to be fast
+    CHECK(keel::run_sync(keel::run_query(db, NamesWanted{0})) == all);
+    CHECK(keel::run_sync(keel::run_query(db, NamesWanted{5})) == all);
+  }
+  // Through a query logger's sink too; it counts every row handed over.
+  auto logged = std::make_shared<std::uint64_t>(0);
+  db.add_query_logger([logged](const keel::LoggedStatement& s) { *logged = s.rows; });
+  CHECK(keel::run_sync(keel::run_query(db, NamesWanted{0})) == all);
+  CHECK(*logged == 3);
 }
 
 TEST_CASE_METHOD(Fixture, "values round-trip, and reading the wrong type or NULL is a clear error") {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 import keel;
 #include "orm_fixture.hpp"
@@ -47,7 +48,19 @@ TEST_CASE_METHOD(Fixture, "by key: save inserts a new row and updates a stored o
   CHECK_THROWS_AS(keel::save(Band{.name = "Gophers", .manager = guido}).run_sync(db), keel::UniqueViolation);
 }
 
+namespace {
+struct Tag {  // a table of its given key alone
+  static constexpr std::string_view table_name = "tag";
+  keel::PrimaryKey<std::string> label;
+};
+}  // namespace
+
 TEST_CASE_METHOD(Fixture, "by key: save of a row whose key the application gives inserts or updates it at once") {
+  keel::create_table<Tag>().run_sync(db);
+  CHECK(*keel::save(Tag{.label = "rock"}).run_sync(db).label == "rock");
+  CHECK(*keel::save(Tag{.label = "rock"}).run_sync(db).label == "rock");  // already there: nothing to change
+  CHECK(keel::count<Tag>().run_sync(db) == 1);
+
   const keel::Blob photo{std::byte{1}, std::byte{2}};
   CHECK(*keel::save(TicketHolder{.code = "A-1", .photo = photo, .status = "new"}).run_sync(db).code == "A-1");
   keel::save(TicketHolder{.code = "A-1", .photo = photo, .status = "used"}).run_sync(db);

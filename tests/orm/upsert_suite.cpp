@@ -1,6 +1,8 @@
 // Upsert (INSERT ... ON CONFLICT) against every engine: the same calls, the same rows and counts. Rendering is
 // checked in tests/unit/orm_render_test.cpp.
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -79,6 +81,21 @@ TEST_CASE_METHOD(Fixture, "upsert: do_update sets the proposed values, or expres
                  .returning(c<&Band::name>, c<&Band::popularity>)
                  .run_sync(db);
   CHECK(now == std::vector<std::tuple<std::string, std::int64_t>>{{"Gophers", 900}});
+}
+
+TEST_CASE_METHOD(Fixture, "upsert: the values of its DO UPDATE leave room in a statement of the most rows") {
+  // As many rows as one plain insert may bind (10,922 of three values on SQLite: 32,766 values); the DO UPDATE's
+  // own value makes one more, so the upsert splits them, in one transaction.
+  using Holders = decltype(keel::insert(std::vector<TicketHolder>{}));
+  const std::size_t n = std::min<std::size_t>(Holders::rows_per_statement(db.dialect()), 20'000);
+  std::vector<TicketHolder> rows;
+  for (std::size_t i = 0; i < n; ++i) rows.push_back(TicketHolder{.code = "T-" + std::to_string(i), .status = "new"});
+  const auto upsert = [&] {
+    return keel::insert(rows).on_conflict(c<&TicketHolder::code>).do_update().set(c<&TicketHolder::status>, "seen");
+  };
+  CHECK(upsert().run_sync(db) == n);
+  CHECK(upsert().run_sync(db) == n);
+  CHECK(keel::count<TicketHolder>().where(c<&TicketHolder::status> == "seen").run_sync(db) == static_cast<std::int64_t>(n));
 }
 
 TEST_CASE_METHOD(Fixture, "upsert: in a transaction, and split when too large for one statement") {
