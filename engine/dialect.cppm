@@ -1,4 +1,6 @@
-// SQL dialects: how each engine spells placeholders, quotes identifiers and accepts names.
+// SQL dialects as descriptions: what an engine's SQL spells differently and what its statements can do. The ORM
+// and the bulk writer ask the description of the engine they run on and never name a database, so a new engine
+// brings its own description and the query builder stays as it is.
 module;
 #include <cstddef>
 #include <string>
@@ -8,43 +10,150 @@ import :error;
 
 export namespace keel {
 
-/// The SQL dialect an engine speaks.
-enum class Dialect { sqlite, postgres };
-inline constexpr std::size_t dialect_count = 2;  ///< the number of Dialect values, for tables indexed by one
+/// How a statement marks its bound values.
+enum class PlaceholderStyle {
+  question_mark,  ///< ? for each value, in order (SQLite)
+  dollar_number,  ///< $1, $2, ... (PostgreSQL)
+};
 
-/// The dialect's name: "sqlite" or "postgres".
-constexpr std::string_view to_string(Dialect d) noexcept {
-  return d == Dialect::sqlite ? "sqlite" : "postgres";
-}
+/// How LIKE patterns match letters' case, and which operator matches the other way.
+enum class PatternMatching {
+  like_and_ilike,  ///< LIKE matches case, ILIKE ignores it (PostgreSQL)
+  like_and_glob,   ///< LIKE ignores ASCII case (with ESCAPE for '\'), GLOB matches case with its own wildcards (SQLite)
+};
 
-/// Whether one statement can insert many rows from one array per column (PostgreSQL's unnest): a value bound per
-/// column rather than per cell, one text for any number of rows, and no limit on bound values to split by.
-constexpr bool inserts_rows_from_arrays(Dialect d) noexcept { return d == Dialect::postgres; }
+/// The column type each C++ type is stored as by the ORM's CREATE TABLE.
+struct ColumnTypeNames {
+  std::string_view boolean;           ///< bool
+  std::string_view small_integer;     ///< 8- and 16-bit integers
+  std::string_view integer;           ///< 32-bit integers
+  std::string_view big_integer;       ///< 64-bit integers
+  std::string_view real;              ///< float
+  std::string_view double_precision;  ///< double
+  std::string_view text;              ///< std::string
+  std::string_view blob;              ///< keel::Blob
+};
 
-/// Whether a one-row insert's generated key comes back as the statement's ExecResult::last_insert_id (SQLite's
-/// rowid), with no RETURNING clause: SQLite runs RETURNING through a temporary table, which costs more than the
-/// insert itself.
-constexpr bool reports_last_insert_id(Dialect d) noexcept { return d == Dialect::sqlite; }
+/// What an engine's SQL dialect spells differently, and what its statements can do. Each engine supplies one
+/// (Connection::dialect()); keel's are Dialect::sqlite and Dialect::postgres. A description must outlive every
+/// use: define it as a constant with static storage.
+struct DialectDescription {
+  std::string_view name;  ///< "sqlite", "postgres": for messages and logs
 
-/// Whether a many-row insert runs its one-row statement once per row (execute_each) rather than one statement
-/// of all the rows: SQLite steps a short prepared statement per row faster than it runs a VALUES list of
-/// thousands of rows, and reports each row's key without RETURNING.
-constexpr bool inserts_rows_one_by_one(Dialect d) noexcept { return d == Dialect::sqlite; }
+  // ---- How the SQL is spelled.
+  PlaceholderStyle placeholders;
+  ColumnTypeNames types;
+  std::string_view generated_key_column;  ///< an integer primary key the database assigns, as written after its name
+  PatternMatching pattern_matching;
+  /// The LIMIT that lets OFFSET stand without a limit ("-1" on SQLite, which has no OFFSET alone); empty when
+  /// OFFSET needs none.
+  std::string_view limit_all;
+  /// The type sum() of integers is cast to so that it reads as a 64-bit integer, and avg() so that it reads as a
+  /// double (PostgreSQL gives numeric for both); empty where the database gives those already.
+  std::string_view integer_sum_type;
+  std::string_view average_type;
 
-/// The rows from which a many-row insert goes through StatementRunner::insert_rows, where the engine has a faster
-/// way than the insert (PostgreSQL's COPY, which costs two more round trips: the catalog asked whether COPY suits
-/// the table, and the keys drawn from their sequence). None on SQLite, which steps one row at a time anyway.
-constexpr std::size_t bulk_insert_min_rows(Dialect d) noexcept {
-  return d == Dialect::postgres ? 100 : static_cast<std::size_t>(-1);
-}
+  // ---- What else a scanner of raw SQL text must know (the bulk writer's insert merging).
+  bool backtick_and_bracket_identifiers;  ///< `name` and [name] quote identifiers (SQLite)
+  bool named_parameters;                  ///< :name, @name and $name are parameters (SQLite)
+  bool escape_strings;                    ///< E'...' takes backslash escapes (PostgreSQL)
+  bool dollar_in_identifiers;             ///< a $ may follow an identifier's first character (PostgreSQL)
 
-/// The most values one statement may bind: SQLite's SQLITE_MAX_VARIABLE_NUMBER default (3.32 and later) and
-/// PostgreSQL's 16-bit parameter count.
-constexpr std::size_t max_bound_values(Dialect d) noexcept { return d == Dialect::sqlite ? 32766 : 65535; }
+  // ---- What a statement can do, and how the engine runs many rows.
+  std::size_t max_bound_values;  ///< the most values one statement may bind
+  /// One statement inserts many rows from one array per column (PostgreSQL's unnest): a value bound per column
+  /// rather than per cell, one text for any number of rows, and no limit on bound values to split by.
+  bool inserts_rows_from_arrays;
+  /// A one-row insert's generated key comes back as ExecResult::last_insert_id (SQLite's rowid), with no
+  /// RETURNING clause: SQLite runs RETURNING through a temporary table, which costs more than the insert itself.
+  bool reports_last_insert_id;
+  /// A many-row insert runs its one-row statement once per row (execute_each) rather than one statement of all
+  /// the rows: SQLite steps a short prepared statement per row faster than it runs a VALUES list of thousands of
+  /// rows, and reports each row's key without RETURNING.
+  bool inserts_rows_one_by_one;
+  /// The rows from which a many-row insert goes through StatementRunner::insert_rows, where the engine has a
+  /// faster way than the insert (PostgreSQL's COPY, which costs two more round trips: the catalog asked whether
+  /// COPY suits the table, and the keys drawn from their sequence); no_bulk_insert where it has none.
+  std::size_t bulk_insert_min_rows;
+};
 
-/// Appends the placeholder of the 1-based parameter `number`: ? for SQLite, $n for PostgreSQL.
+/// DialectDescription::bulk_insert_min_rows of an engine with no faster way to insert many rows.
+inline constexpr std::size_t no_bulk_insert = static_cast<std::size_t>(-1);
+
+/// The SQL dialect an engine speaks: a handle to its description, copied as a pointer and compared by identity.
+/// `dialect->max_bound_values` reads the description.
+class Dialect {
+public:
+  /// The dialect described by `description`, which must outlive the handle and its copies.
+  constexpr Dialect(const DialectDescription& description) noexcept : description_(&description) {}
+
+  static const Dialect sqlite;    ///< SQLite's (keel::SqliteEngine)
+  static const Dialect postgres;  ///< PostgreSQL's (keel::PostgresEngine)
+
+  constexpr const DialectDescription& description() const noexcept { return *description_; }
+  constexpr const DialectDescription* operator->() const noexcept { return description_; }
+  constexpr std::string_view name() const noexcept { return description_->name; }
+
+  friend constexpr bool operator==(Dialect, Dialect) noexcept = default;
+
+private:
+  const DialectDescription* description_;
+};
+
+/// SQLite's dialect.
+inline constexpr DialectDescription sqlite_dialect{
+    .name = "sqlite",
+    .placeholders = PlaceholderStyle::question_mark,
+    .types = {.boolean = "BOOLEAN", .small_integer = "INTEGER", .integer = "INTEGER", .big_integer = "INTEGER",
+              .real = "REAL", .double_precision = "REAL", .text = "TEXT", .blob = "BLOB"},
+    // INTEGER PRIMARY KEY is the rowid, which SQLite assigns.
+    .generated_key_column = "INTEGER PRIMARY KEY",
+    .pattern_matching = PatternMatching::like_and_glob,
+    .limit_all = "-1",
+    .integer_sum_type = {},
+    .average_type = {},
+    .backtick_and_bracket_identifiers = true,
+    .named_parameters = true,
+    .escape_strings = false,
+    .dollar_in_identifiers = false,
+    .max_bound_values = 32766,  // SQLITE_MAX_VARIABLE_NUMBER's default since 3.32
+    .inserts_rows_from_arrays = false,
+    .reports_last_insert_id = true,
+    .inserts_rows_one_by_one = true,
+    .bulk_insert_min_rows = no_bulk_insert,  // it steps one row at a time anyway
+};
+
+/// PostgreSQL's dialect.
+inline constexpr DialectDescription postgres_dialect{
+    .name = "postgres",
+    .placeholders = PlaceholderStyle::dollar_number,
+    .types = {.boolean = "BOOLEAN", .small_integer = "SMALLINT", .integer = "INTEGER", .big_integer = "BIGINT",
+              .real = "REAL", .double_precision = "DOUBLE PRECISION", .text = "TEXT", .blob = "BYTEA"},
+    .generated_key_column = "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+    .pattern_matching = PatternMatching::like_and_ilike,
+    .limit_all = {},
+    .integer_sum_type = "BIGINT",        // sum(bigint) is numeric
+    .average_type = "DOUBLE PRECISION",  // avg(integer) is numeric
+    .backtick_and_bracket_identifiers = false,
+    .named_parameters = false,
+    .escape_strings = true,
+    .dollar_in_identifiers = true,
+    .max_bound_values = 65535,  // the protocol's 16-bit parameter count
+    .inserts_rows_from_arrays = true,
+    .reports_last_insert_id = false,
+    .inserts_rows_one_by_one = false,
+    .bulk_insert_min_rows = 100,
+};
+
+inline constexpr Dialect Dialect::sqlite{sqlite_dialect};
+inline constexpr Dialect Dialect::postgres{postgres_dialect};
+
+/// The dialect's name: "sqlite", "postgres", or an engine's own.
+constexpr std::string_view to_string(Dialect d) noexcept { return d.name(); }
+
+/// Appends the placeholder of the 1-based parameter `number` in the dialect's style.
 inline void append_placeholder(std::string& sql, Dialect d, std::size_t number) {
-  if (d == Dialect::sqlite) {
+  if (d->placeholders == PlaceholderStyle::question_mark) {
     sql += '?';
   } else {
     sql += '$';
@@ -52,7 +161,7 @@ inline void append_placeholder(std::string& sql, Dialect d, std::size_t number) 
   }
 }
 
-/// Appends an identifier in double quotes, doubling any quote inside it (both dialects).
+/// Appends an identifier in double quotes, doubling any quote inside it (standard SQL, as both keel dialects).
 inline void append_quoted_identifier(std::string& sql, std::string_view name) {
   sql += '"';
   for (char c : name) {

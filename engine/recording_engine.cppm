@@ -170,7 +170,7 @@ private:
     // As PostgresEngine writes many rows given row after row, with no keys asked, into a table that allows it:
     // recorded as "COPY <table> (<columns>) FROM STDIN" with the rows' values. Other inserts as themselves.
     asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target, RowSink* sink) override {
-      if (engine_.dialect_ != Dialect::postgres || target.columns.empty() || target.layout != InsertLayout::rows ||
+      if (engine_.dialect_->bulk_insert_min_rows == no_bulk_insert || target.columns.empty() || target.layout != InsertLayout::rows ||
           !target.returned_key.empty())
         co_return co_await Connection::insert_rows(insert, target, sink);
       std::string sql = "COPY " + target.table + " (";

@@ -372,16 +372,16 @@ void assign_cell(M& member, const Cell& cell, const CellOrigin& origin) {
 // ---- SQL types per dialect.
 template <class T>
 constexpr std::string_view sql_type(Dialect dialect) {
-  const bool pg = dialect == Dialect::postgres;
-  if constexpr (std::same_as<T, bool>) return "BOOLEAN";
+  const ColumnTypeNames& types = dialect->types;
+  if constexpr (std::same_as<T, bool>) return types.boolean;
   else if constexpr (std::same_as<T, std::int8_t> || std::same_as<T, std::int16_t> || std::same_as<T, std::uint8_t>)
-    return pg ? "SMALLINT" : "INTEGER";
-  else if constexpr (std::same_as<T, std::int32_t> || std::same_as<T, std::uint16_t>) return "INTEGER";
-  else if constexpr (std::integral<T>) return pg ? "BIGINT" : "INTEGER";
-  else if constexpr (std::same_as<T, float>) return "REAL";
-  else if constexpr (std::same_as<T, double>) return pg ? "DOUBLE PRECISION" : "REAL";
-  else if constexpr (std::same_as<T, std::string>) return "TEXT";
-  else if constexpr (std::same_as<T, Blob>) return pg ? "BYTEA" : "BLOB";
+    return types.small_integer;
+  else if constexpr (std::same_as<T, std::int32_t> || std::same_as<T, std::uint16_t>) return types.integer;
+  else if constexpr (std::integral<T>) return types.big_integer;
+  else if constexpr (std::same_as<T, float>) return types.real;
+  else if constexpr (std::same_as<T, double>) return types.double_precision;
+  else if constexpr (std::same_as<T, std::string>) return types.text;
+  else if constexpr (std::same_as<T, Blob>) return types.blob;
   else return "";
 }
 

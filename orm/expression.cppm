@@ -520,7 +520,7 @@ struct Like : ExpressionOps<Like<E, Mode>> {
     constexpr bool case_insensitive = Mode == LikeMode::ilike || Mode == LikeMode::not_ilike;
     w.sql("(");
     operand.write(w);
-    if (w.dialect() == Dialect::postgres) {
+    if (w.dialect()->pattern_matching == PatternMatching::like_and_ilike) {
       w.sql(negate ? " NOT" : "");
       w.sql(case_insensitive ? " ILIKE " : " LIKE ");
       w.param(pattern);
@@ -635,18 +635,21 @@ struct Aggregate : ExpressionOps<Aggregate<Kind, E>> {
   E operand;
 
   void write(SqlWriter& w) const {
-    // PostgreSQL's sum of integers is numeric and its avg of integers numeric: cast them to the types the
-    // query promises, which SQLite returns anyway.
-    const bool pg = w.dialect() == Dialect::postgres;
-    const bool cast_sum = pg && Kind == AggregateKind::sum && std::integral<typename E::value_type>;
-    const bool cast_avg = pg && Kind == AggregateKind::avg;
-    if (cast_sum || cast_avg) w.sql("CAST(");
+    // Where the database's sum of integers or its avg is not the type the query promises (PostgreSQL gives
+    // numeric), cast it to the type the dialect names.
+    std::string_view cast_to;
+    if constexpr (Kind == AggregateKind::sum && std::integral<typename E::value_type>) cast_to = w.dialect()->integer_sum_type;
+    if constexpr (Kind == AggregateKind::avg) cast_to = w.dialect()->average_type;
+    if (!cast_to.empty()) w.sql("CAST(");
     w.sql(name());
     w.sql("(");
     operand.write(w);
     w.sql(")");
-    if (cast_sum) w.sql(" AS BIGINT)");
-    if (cast_avg) w.sql(" AS DOUBLE PRECISION)");
+    if (!cast_to.empty()) {
+      w.sql(" AS ");
+      w.sql(cast_to);
+      w.sql(")");
+    }
   }
   static constexpr std::string_view name() {
     switch (Kind) {

@@ -161,7 +161,7 @@ public:
   static constexpr std::size_t rows_per_statement(Dialect dialect) {
     if (from_arrays(dialect)) return max_rows_from_arrays;
     const std::size_t per_row = inserted_column_count();
-    return per_row == 0 ? 1 : max_bound_values(dialect) / per_row;
+    return per_row == 0 ? 1 : dialect->max_bound_values / per_row;
   }
 
   /// The rows of this insert that one statement can take on a dialect: rows_per_statement, less room for the
@@ -172,7 +172,7 @@ public:
       if (from_arrays(dialect) || per_row == 0) return rows_per_statement(dialect);
       SqlWriter values(dialect, /*write_text=*/false);
       conflict_.write(values);
-      return (max_bound_values(dialect) - values.take_params().size()) / per_row;
+      return (dialect->max_bound_values - values.take_params().size()) / per_row;
     } else {
       return rows_per_statement(dialect);
     }
@@ -188,7 +188,7 @@ public:
     if (per_row > 0 && rows_->size() > most)
       throw MisuseError("keel::insert of " + std::to_string(rows_->size()) + " rows binds " +
                         std::to_string(rows_->size() * per_row) + " values, more than " + std::string(to_string(dialect)) +
-                        " accepts in one statement (" + std::to_string(max_bound_values(dialect)) +
+                        " accepts in one statement (" + std::to_string(dialect->max_bound_values) +
                         "); insert at most " + std::to_string(most) + " rows of this table at a time");
     return make_statement(*this, dialect);
   }
@@ -232,7 +232,7 @@ public:
     if constexpr (returns_columns) {
       write_returning(w, returning_);
     } else if constexpr (Traits::has_generated_key && !has_conflict) {
-      if (Many || !reports_last_insert_id(w.dialect())) {
+      if (Many || !w.dialect()->reports_last_insert_id) {
         w.sql(" RETURNING ");
         w.identifier(Traits::column_names[Traits::primary_key]);
       }
@@ -246,7 +246,7 @@ private:
 
   // Many rows, on a dialect that takes them as arrays, of columns whose values can be array elements.
   static constexpr bool from_arrays(Dialect dialect) {
-    return Many && inserted_column_count() > 0 && columns_fit_arrays() && inserts_rows_from_arrays(dialect);
+    return Many && inserted_column_count() > 0 && columns_fit_arrays() && dialect->inserts_rows_from_arrays;
   }
   static constexpr bool columns_fit_arrays() {
     return []<std::size_t... I>(std::index_sequence<I...>) {
@@ -296,7 +296,7 @@ private:
   static asio::awaitable<result_type> run_split(StatementRunner& runner, Insert query) {
     const std::size_t per_statement = query.rows_per_run(runner.dialect());
     if constexpr (Many && !returns_columns && !has_conflict && inserted_column_count() > 0) {
-      if (inserts_rows_one_by_one(runner.dialect()) && !query.rows_->empty()) {
+      if (runner.dialect()->inserts_rows_one_by_one && !query.rows_->empty()) {
         if (auto* engine = dynamic_cast<Engine*>(&runner))
           co_return co_await engine->transaction(
               [&]() -> asio::awaitable<result_type> { co_return co_await run_each(*engine, query); });
@@ -318,7 +318,7 @@ private:
   static asio::awaitable<result_type> run_one(StatementRunner& runner, Insert query) {
     if constexpr (Many && !returns_columns && !has_conflict && inserted_column_count() > 0) {
       const Dialect dialect = runner.dialect();
-      if (query.rows_->size() >= bulk_insert_min_rows(dialect)) {
+      if (query.rows_->size() >= dialect->bulk_insert_min_rows) {
         const Statement statement = query.statement(dialect);
         auto collector = query.collector();
         co_return collector.result(co_await runner.insert_rows(statement, bulk_target(dialect), &collector));

@@ -9,6 +9,7 @@ module;
 #include <limits>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -393,7 +394,10 @@ public:
         w.sql(" LIMIT ");
         w.param(limit_);
       } else if constexpr (Flags.offset) {
-        if (w.dialect() == Dialect::sqlite) w.sql(" LIMIT -1");  // SQLite has no OFFSET without LIMIT
+        if (const std::string_view all = w.dialect()->limit_all; !all.empty()) {  // SQLite has no OFFSET alone
+          w.sql(" LIMIT ");
+          w.sql(all);
+        }
       }
       if constexpr (Flags.offset) {
         w.sql(" OFFSET ");

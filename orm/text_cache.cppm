@@ -44,13 +44,36 @@ struct CachedText {
   std::shared_ptr<const std::string> text;
 };
 
-// The slot of a query type for a dialect and a set of choices; constant-initialized, so a lookup is an index
-// and one acquire load.
+// A query type's texts in one dialect, a slot per set of choices; `dialect` is claimed once, under the mutex.
+template <std::size_t Choices>
+struct DialectTexts {
+  std::atomic<const DialectDescription*> dialect{nullptr};
+  std::array<CachedText, Choices> texts;
+};
+
+// How many dialects a query type keeps texts for; a process that runs one query on more (engines of its own)
+// renders the text on each run in the others.
+inline constexpr std::size_t max_cached_dialects = 4;
+
+// The slot of a query type for a dialect and a set of choices, or null when every dialect's place is taken.
+// Constant-initialized, so a lookup is a scan of a few acquire loads, the first one the usual hit.
 template <class Q>
-CachedText& text_slot(Dialect dialect, std::uint64_t choices) {
+CachedText* text_slot(Dialect dialect, std::uint64_t choices) {
   constexpr std::size_t per_dialect = std::size_t{1} << Q::shape.choices;
-  static std::array<CachedText, per_dialect * dialect_count> slots;
-  return slots[static_cast<std::size_t>(dialect) * per_dialect + static_cast<std::size_t>(choices)];
+  static std::array<DialectTexts<per_dialect>, max_cached_dialects> slots;
+  const DialectDescription* wanted = &dialect.description();
+  for (DialectTexts<per_dialect>& slot : slots) {
+    const DialectDescription* owner = slot.dialect.load(std::memory_order_acquire);
+    if (owner == wanted) return &slot.texts[static_cast<std::size_t>(choices)];
+    if (owner == nullptr) break;
+  }
+  std::lock_guard lock(text_cache_mutex());
+  for (DialectTexts<per_dialect>& slot : slots) {
+    const DialectDescription* owner = slot.dialect.load(std::memory_order_relaxed);
+    if (owner == nullptr) slot.dialect.store(owner = wanted, std::memory_order_release);
+    if (owner == wanted) return &slot.texts[static_cast<std::size_t>(choices)];
+  }
+  return nullptr;
 }
 
 }  // namespace keel
@@ -64,15 +87,16 @@ Statement make_statement(const Q& query, Dialect dialect) {
   if constexpr (text_is_cached<Q>) {
     SqlWriter values(dialect, /*write_text=*/false);
     query.write(values);
-    CachedText& slot = text_slot<Q>(dialect, values.choice_key());
-    if (!slot.ready.load(std::memory_order_acquire)) {
+    CachedText* slot = text_slot<Q>(dialect, values.choice_key());
+    if (slot == nullptr) return Statement(render_text(query, dialect), values.take_params());
+    if (!slot->ready.load(std::memory_order_acquire)) {
       std::lock_guard lock(text_cache_mutex());
-      if (!slot.ready.load(std::memory_order_relaxed)) {
-        slot.text = std::make_shared<const std::string>(render_text(query, dialect));
-        slot.ready.store(true, std::memory_order_release);
+      if (!slot->ready.load(std::memory_order_relaxed)) {
+        slot->text = std::make_shared<const std::string>(render_text(query, dialect));
+        slot->ready.store(true, std::memory_order_release);
       }
     }
-    return Statement(slot.text, values.take_params());
+    return Statement(slot->text, values.take_params());
   } else {
     SqlWriter writer(dialect);
     query.write(writer);

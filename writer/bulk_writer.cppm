@@ -175,7 +175,7 @@ private:
       : adapter_(std::move(adapter)), dialect_(dialect), options_(std::move(options)),
         max_query_size_(adapter_ ? adapter_->max_query_size() : std::nullopt),
         limits_{std::min(options_.max_bytes, max_query_size_.value_or(options_.max_bytes)),
-                options_.max_parameters.value_or(max_bound_values(dialect))} {
+                options_.max_parameters.value_or(dialect->max_bound_values)} {
     if (limits_.max_bytes == 0 || limits_.max_parameters == 0) throw MisuseError("BulkWriter: the limits must be at least 1");
     if (options_.retry.max_attempts == 0) throw MisuseError("BulkWriter: retry.max_attempts must be at least 1");
     if (const auto& a = options_.auto_adjust_for_columns;

@@ -86,22 +86,22 @@ public:
       if (is_blank(c)) { ++at_; continue; }
       if ((c == '-' && following == '-') || (c == '/' && following == '*')) return Token::refused;  // comments
       if (c == '\'') return skip_quoted('\'', backslash_escapes_here()) ? Token::other : Token::refused;
-      if (c == '"' || (c == '`' && dialect_ == Dialect::sqlite)) return skip_quoted(c, false) ? Token::other : Token::refused;
-      if (c == '[' && dialect_ == Dialect::sqlite) return Token::refused;  // SQLite's [identifier]
+      if (c == '"' || (c == '`' && dialect_->backtick_and_bracket_identifiers)) return skip_quoted(c, false) ? Token::other : Token::refused;
+      if (c == '[' && dialect_->backtick_and_bracket_identifiers) return Token::refused;  // [identifier]
       if (c == '(') { ++at_; return Token::open; }
       if (c == ')') { ++at_; return Token::close; }
       if (c == ',') { ++at_; return Token::comma; }
       if (c == '$') return dollar(number);
-      if (dialect_ == Dialect::sqlite && c == '?') {
+      if (dialect_->placeholders == PlaceholderStyle::question_mark && c == '?') {
         if (is_digit(following)) return Token::refused;  // ?NNN: numbered, not positional
         ++at_;
         number = 0;
         return Token::placeholder;
       }
-      if (dialect_ == Dialect::sqlite && (c == ':' || c == '@') && is_word_char(following)) return Token::refused;
+      if (dialect_->named_parameters && (c == ':' || c == '@') && is_word_char(following)) return Token::refused;
       if (is_word_char(c)) {
         // PostgreSQL's identifiers may hold a $ after their first character (f$1 is one name, not f and $1).
-        while (at_ < sql_.size() && (is_word_char(sql_[at_]) || (sql_[at_] == '$' && dialect_ == Dialect::postgres))) ++at_;
+        while (at_ < sql_.size() && (is_word_char(sql_[at_]) || (sql_[at_] == '$' && dialect_->dollar_in_identifiers))) ++at_;
         return Token::other;
       }
       ++at_;
@@ -116,7 +116,7 @@ public:
 private:
   // E'...' (PostgreSQL) takes backslash escapes: E'\'' is one quote.
   bool backslash_escapes_here() const noexcept {
-    return dialect_ == Dialect::postgres && at_ > 0 && lower(sql_[at_ - 1]) == 'e' &&
+    return dialect_->escape_strings && at_ > 0 && lower(sql_[at_ - 1]) == 'e' &&
            (at_ == 1 || !is_word_char(sql_[at_ - 2]));
   }
   bool skip_quoted(char quote, bool backslash_escapes) {
@@ -132,7 +132,7 @@ private:
   Token dollar(std::size_t& number) {
     // PostgreSQL's $n; anything else after a $ (a dollar quote, SQLite's $name) is refused.
     std::size_t i = at_ + 1;
-    if (dialect_ != Dialect::postgres || i >= sql_.size() || !is_digit(sql_[i])) return Token::refused;
+    if (dialect_->placeholders != PlaceholderStyle::dollar_number || i >= sql_.size() || !is_digit(sql_[i])) return Token::refused;
     number = 0;
     for (; i < sql_.size() && is_digit(sql_[i]); ++i) {
       number = number * 10 + static_cast<std::size_t>(sql_[i] - '0');
@@ -190,7 +190,7 @@ std::optional<std::size_t> rows_end(Scanner& scan, std::string_view sql, InsertV
 
 // Appends a row list with each $n moved up by `offset` (PostgreSQL); SQLite's ? are positional and stay.
 void append_renumbered(std::string& out, std::string_view rows, Dialect dialect, std::size_t offset) {
-  if (dialect != Dialect::postgres || offset == 0) {
+  if (dialect->placeholders != PlaceholderStyle::dollar_number || offset == 0) {
     out += rows;
     return;
   }
@@ -369,7 +369,7 @@ std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect d
     }
     // Rows go into one statement while its text stays within max_bytes and its values within the limits (the
     // renumbered placeholders may make it longer than the statements it replaces); then a new one starts.
-    const std::size_t max_values = std::min(limits.max_parameters, max_bound_values(dialect));
+    const std::size_t max_values = std::min(limits.max_parameters, dialect->max_bound_values);
     std::size_t first_row = 0;
     std::string sql;
     std::vector<Value> params;

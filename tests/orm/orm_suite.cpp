@@ -318,7 +318,7 @@ TEST_CASE_METHOD(Fixture, "orm: the batches of a select take no write lock, so w
 
 TEST_CASE_METHOD(Fixture, "orm: an insert too large for one statement is split, and stays all or nothing") {
   // PostgreSQL takes any number of rows as one array per column: the same rows make one statement there.
-  const bool from_arrays = keel::inserts_rows_from_arrays(db.dialect());
+  const bool from_arrays = db.dialect()->inserts_rows_from_arrays;
   const std::size_t per_statement =
       from_arrays ? 65535 / 4 : decltype(keel::insert(std::vector<Band>{}))::rows_per_statement(db.dialect());
   const std::size_t total = per_statement * 2 + 17;  // three statements, where values are bound per cell
@@ -342,7 +342,7 @@ TEST_CASE_METHOD(Fixture, "orm: an insert too large for one statement is split, 
   db.remove_query_logger(logger);
   REQUIRE(saved.size() == total);
   // One statement of arrays (PostgreSQL), or one call of the one-row statement per row (SQLite's execute_each).
-  const bool one_call = from_arrays || keel::inserts_rows_one_by_one(db.dialect());
+  const bool one_call = from_arrays || db.dialect()->inserts_rows_one_by_one;
   CHECK(statements == (one_call ? 1 : 3));
   CHECK(bound == (from_arrays ? 4 : total * 4));
   CHECK(keel::count<Band>().run_sync(db) == static_cast<std::int64_t>(total + 3));

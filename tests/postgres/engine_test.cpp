@@ -505,7 +505,7 @@ TEST_CASE("engine: the ORM's many-row insert goes by COPY with its keys drawn fi
     db.raw_sync("TRUNCATE keel_insert_log");
     return kind;
   };
-  const std::size_t many = keel::bulk_insert_min_rows(keel::Dialect::postgres) + 50;
+  const std::size_t many = keel::Dialect::postgres->bulk_insert_min_rows + 50;
 
   SECTION("an identity key and a serial key: COPY, each row with its own key") {
     const auto identity = keel::insert(numbered<IdentityKeyed>(many)).run_sync(db);
