@@ -5,7 +5,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(keel_package_dir ${CMAKE_INSTALL_LIBDIR}/cmake/keel)
-install(TARGETS keel keel_config keel_engine keel_reflection keel_orm keel_writer keel_sqlite keel_postgres
+install(TARGETS keel keel_config keel_core keel_engine keel_reflection keel_orm keel_writer keel_sqlite keel_postgres
                 keel_postgres_protocol
         EXPORT keel-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

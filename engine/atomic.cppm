@@ -16,8 +16,8 @@ module;
 #include <utility>
 #include <vector>
 export module keel.engine:atomic;
-import :dialect;
-import :statement;
+import keel.core;
+import :statement_runner;
 
 namespace asio = boost::asio;
 

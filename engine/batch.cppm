@@ -12,9 +12,9 @@ module;
 #include <optional>
 #include <utility>
 export module keel.engine:batch;
+import keel.core;
 import :connection;
-import :error;
-import :statement;
+import :statement_runner;
 import :sync;
 import :transaction;
 

@@ -9,9 +9,8 @@ module;
 #include <string>
 #include <vector>
 export module keel.engine:connection;
-import :dialect;
-import :row;
-import :statement;
+import keel.core;
+import :statement_runner;
 
 namespace asio = boost::asio;
 

@@ -1,22 +1,15 @@
-// keel.engine: the pluggable engine interface that queries run on.
+// keel.engine: the pluggable engine interface that queries run on, over keel.core's values, rows, errors and
+// dialects, which it passes on to its importers.
 export module keel.engine;
+export import keel.core;
 export import :atomic;
 export import :batch;
 export import :connection;
 export import :context;
-export import :dialect;
 export import :engine;
-export import :error;
 export import :query_log;
 export import :raw_query;
 export import :recording_engine;
-export import :row;
-export import :statement;
+export import :statement_runner;
 export import :sync;
 export import :transaction;
-export import :value;
-export import :value_decoders;
-export import :value_json;
-export import :value_text;
-export import :value_types;
-export import :version;

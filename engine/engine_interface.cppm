@@ -14,16 +14,14 @@ module;
 #include <type_traits>
 #include <utility>
 export module keel.engine:engine;
+import keel.core;
 import :atomic;
 import :batch;
 import :connection;
 import :context;
-import :dialect;
-import :error;
 import :query_log;
 import :raw_query;
-import :row;
-import :statement;
+import :statement_runner;
 import :sync;
 import :transaction;
 

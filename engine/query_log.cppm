@@ -21,10 +21,8 @@ module;
 #include <utility>
 #include <vector>
 export module keel.engine:query_log;
-import :row;
-import :statement;
-import :value;
-import :value_json;
+import keel.core;
+import :statement_runner;
 
 namespace asio = boost::asio;
 

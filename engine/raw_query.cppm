@@ -11,14 +11,11 @@ module;
 #include <utility>
 #include <vector>
 export module keel.engine:raw_query;
+import keel.core;
 import :context;
-import :dialect;
-import :error;
-import :row;
-import :statement;
+import :statement_runner;
 import :sync;
 import :transaction;
-import :value;
 
 namespace asio = boost::asio;
 

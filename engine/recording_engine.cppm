@@ -20,13 +20,10 @@ module;
 #include <utility>
 #include <vector>
 export module keel.engine:recording_engine;
+import keel.core;
 import :connection;
-import :dialect;
 import :engine;
-import :error;
-import :row;
-import :statement;
-import :value;
+import :statement_runner;
 
 namespace asio = boost::asio;
 

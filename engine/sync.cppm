@@ -13,8 +13,8 @@ module;
 #include <type_traits>
 #include <utility>
 export module keel.engine:sync;
+import keel.core;
 import :context;
-import :error;
 
 namespace asio = boost::asio;
 

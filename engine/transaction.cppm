@@ -15,13 +15,11 @@ module;
 #include <utility>
 #include <vector>
 export module keel.engine:transaction;
+import keel.core;
 import :connection;
 import :context;
-import :dialect;
-import :error;
 import :query_log;
-import :row;
-import :statement;
+import :statement_runner;
 import :sync;
 
 namespace asio = boost::asio;

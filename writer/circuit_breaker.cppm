@@ -12,12 +12,6 @@ import keel.engine;
 
 export namespace keel {
 
-/// A batch refused because the breaker is open: nothing was sent.
-class CircuitOpenError : public ClientError {
-public:
-  using ClientError::ClientError;
-};
-
 /// When a CircuitBreaker opens, and for how long.
 struct CircuitBreakerOptions {
   std::size_t failure_threshold = 5;  ///< 0: never opens

@@ -28,7 +28,7 @@ module;
 #include <type_traits>
 #include <vector>
 export module keel.postgres:codecs;
-import keel.engine;
+import keel.core;
 import keel.postgres.protocol;
 
 namespace proto = keel::pg::protocol;

@@ -27,17 +27,11 @@ module;
 #include <utility>
 #include <vector>
 export module keel.postgres:connect_options;
-import keel.engine;
+import keel.core;
 
 namespace urls = boost::urls;
 
 export namespace keel::pg {
-
-/// A connection string or option that libpq would refuse.
-class DsnError : public MisuseError {
-public:
-  using MisuseError::MisuseError;
-};
 
 /// libpq's sslmode meanings.
 enum class SslMode { disable, allow, prefer, require, verify_ca, verify_full };

@@ -13,7 +13,7 @@ module;
 #include <utility>
 #include <vector>
 export module keel.postgres:record;
-import keel.engine;
+import keel.core;
 import keel.postgres.protocol;
 import :codecs;
 

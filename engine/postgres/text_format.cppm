@@ -20,7 +20,7 @@ module;
 #include <utility>
 #include <vector>
 export module keel.postgres:text_format;
-import keel.engine;
+import keel.core;
 import keel.postgres.protocol;
 import :codecs;
 

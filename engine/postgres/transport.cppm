@@ -36,7 +36,7 @@ module;
 #include <variant>
 #include <vector>
 export module keel.postgres:transport;
-import keel.engine;
+import keel.core;
 import keel.postgres.protocol;
 import :connect_options;
 
@@ -91,12 +91,6 @@ private:
 }  // namespace keel::pg
 
 export namespace keel::pg {
-
-/// TLS could not be set up as the sslmode demands (the server refused it, or its certificate did not check out).
-class TlsError : public ConnectionError {
-public:
-  using ConnectionError::ConnectionError;
-};
 
 /// TCP keepalives as the connection options ask: on or off, and the system's timing unless given.
 struct Keepalives {

@@ -14,7 +14,7 @@ module;
 #include <variant>
 #include <vector>
 export module keel.postgres:value_codec;
-import keel.engine;
+import keel.core;
 import keel.postgres.protocol;
 import :codecs;
 

@@ -5,7 +5,7 @@ module;
 #include <string>
 #include <string_view>
 export module keel.sqlite:errors;
-import keel.engine;
+import keel.core;
 
 export namespace keel::sqlite_detail {
 

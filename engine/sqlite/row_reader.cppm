@@ -5,7 +5,7 @@ module;
 #include <span>
 #include <string_view>
 export module keel.sqlite:row_reader;
-import keel.engine;
+import keel.core;
 
 export namespace keel::sqlite_detail {
 

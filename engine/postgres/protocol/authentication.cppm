@@ -16,16 +16,10 @@ module;
 #include <utility>
 #include <vector>
 export module keel.postgres.protocol:authentication;
-import keel.engine;
+import keel.core;
 import :saslprep;
 
 export namespace keel::pg::protocol {
-
-/// the server's side of an exchange did not check out
-class AuthenticationError : public ProtocolError {
-public:
-  using ProtocolError::ProtocolError;
-};
 
 /// Base64 of the bytes.
 std::string base64_encode(std::span<const std::uint8_t> bytes) {

@@ -12,7 +12,7 @@ module;
 #include <variant>
 #include <vector>
 export module keel.postgres.protocol:backend;
-import keel.engine;
+import keel.core;
 
 export namespace keel::pg::protocol {
 

@@ -15,7 +15,7 @@ module;
 #include <utility>
 #include <vector>
 export module keel.postgres.protocol:frontend;
-import keel.engine;
+import keel.core;
 
 export namespace keel::pg::protocol {
 

@@ -8,7 +8,7 @@ module;
 #include <limits>
 #include <string>
 #include <string_view>
-export module keel.engine:value_types;
+export module keel.core:value_types;
 
 export namespace keel {
 

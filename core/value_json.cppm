@@ -16,7 +16,7 @@ module;
 #include <utility>
 #include <variant>
 #include <vector>
-export module keel.engine:value_json;
+export module keel.core:value_json;
 import :error;
 import :value;
 import :value_decoders;

@@ -18,7 +18,7 @@ module;
 #include <utility>
 #include <variant>
 #include <vector>
-export module keel.engine:value;
+export module keel.core:value;
 import :error;
 import :value_text;
 import :value_types;

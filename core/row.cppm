@@ -10,7 +10,7 @@ module;
 #include <string_view>
 #include <utility>
 #include <vector>
-export module keel.engine:row;
+export module keel.core:row;
 import :error;
 import :value;
 

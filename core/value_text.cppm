@@ -12,7 +12,7 @@ module;
 #include <optional>
 #include <string>
 #include <string_view>
-export module keel.engine:value_text;
+export module keel.core:value_text;
 import :value_types;
 
 namespace keel::text_form_detail {

@@ -5,7 +5,7 @@ module;
 #include <stdexcept>
 #include <string>
 #include <string_view>
-export module keel.engine:error;
+export module keel.core:error;
 
 export namespace keel {
 
@@ -93,6 +93,37 @@ class ColumnNotFoundError : public ValueError {
 public:
   using ValueError::ValueError;
 };
+/// A batch refused because the bulk writer's circuit breaker is open: nothing was sent.
+class CircuitOpenError : public ClientError {
+public:
+  using ClientError::ClientError;
+};
+
+}  // namespace keel
+
+// ---- The PostgreSQL client's own client errors, in its namespaces.
+export namespace keel::pg {
+/// A connection string or option that libpq would refuse.
+class DsnError : public MisuseError {
+public:
+  using MisuseError::MisuseError;
+};
+/// TLS could not be set up as the sslmode demands (the server refused it, or its certificate did not check out).
+class TlsError : public ConnectionError {
+public:
+  using ConnectionError::ConnectionError;
+};
+}  // namespace keel::pg
+
+export namespace keel::pg::protocol {
+/// the server's side of an authentication exchange did not check out
+class AuthenticationError : public ProtocolError {
+public:
+  using ProtocolError::ProtocolError;
+};
+}  // namespace keel::pg::protocol
+
+export namespace keel {
 
 // ---- Database errors: reported by the database, with its diagnostics.
 /// A database's diagnostics, as PostgreSQL's ErrorResponse fields name them; SQLite fills what it has.

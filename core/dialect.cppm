@@ -5,7 +5,7 @@ module;
 #include <cstddef>
 #include <string>
 #include <string_view>
-export module keel.engine:dialect;
+export module keel.core:dialect;
 import :error;
 
 export namespace keel {

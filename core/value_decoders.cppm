@@ -9,7 +9,7 @@ module;
 #include <string>
 #include <string_view>
 #include <type_traits>
-export module keel.engine:value_decoders;
+export module keel.core:value_decoders;
 import :error;
 import :value;
 import :value_text;

@@ -2,7 +2,7 @@
 // that find_package(keel 0.2 CONFIG) checks.
 module;
 #include <string_view>
-export module keel.engine:version;
+export module keel.core:version;
 
 export namespace keel {
 
