@@ -1,4 +1,4 @@
-# The layers' rule, checked on the sources: each layer imports only the layers below it.
+# The layers' rule, checked on the sources: each layer imports only the keel modules below it.
 #   cmake -DKEEL_SOURCE_DIR=<tree> -P check_layers.cmake
 # Fails naming each file that imports or includes what its layer may not.
 if(NOT KEEL_SOURCE_DIR)
@@ -7,10 +7,28 @@ endif()
 
 set(violations "")
 
-# keel_forbid(<what it is> <regex that must not match> <files...>)
+# keel_allow_imports(<layer> <allowed modules, ;-list> <files...>): every `import keel...;` (exported or not,
+# indented or not; the umbrella `import keel;` too) must name an allowed module. Partitions (`import :x;`) are
+# the module's own.
+function(keel_allow_imports layer allowed)
+  foreach(file IN LISTS ARGN)
+    file(STRINGS "${file}" imports REGEX "^[ \t]*(export[ \t]+)?import[ \t]+keel[a-z0-9_.]*[ \t]*;")
+    foreach(line IN LISTS imports)
+      string(REGEX REPLACE "^[ \t]*(export[ \t]+)?import[ \t]+(keel[a-z0-9_.]*).*$" "\\2" module "${line}")
+      if(NOT module IN_LIST allowed)
+        file(RELATIVE_PATH name "${KEEL_SOURCE_DIR}" "${file}")
+        list(APPEND violations "${name}: ${layer} imports ${module} (it may import: ${allowed})")
+      endif()
+    endforeach()
+  endforeach()
+  set(violations "${violations}" PARENT_SCOPE)
+endfunction()
+
+# keel_forbid(<what it is> <regex that must not match a line outside // comments> <files...>)
 function(keel_forbid what pattern)
   foreach(file IN LISTS ARGN)
     file(STRINGS "${file}" hits REGEX "${pattern}")
+    list(FILTER hits EXCLUDE REGEX "^[ \t]*//")
     if(hits)
       file(RELATIVE_PATH name "${KEEL_SOURCE_DIR}" "${file}")
       list(JOIN hits " | " shown)
@@ -20,36 +38,45 @@ function(keel_forbid what pattern)
   set(violations "${violations}" PARENT_SCOPE)
 endfunction()
 
-file(GLOB core "${KEEL_SOURCE_DIR}/core/*.cppm")
-file(GLOB protocol "${KEEL_SOURCE_DIR}/engine/postgres/protocol/*.cppm")
-file(GLOB engine "${KEEL_SOURCE_DIR}/engine/*.cppm")
-file(GLOB orm "${KEEL_SOURCE_DIR}/orm/*.cppm")
-file(GLOB writer "${KEEL_SOURCE_DIR}/writer/*.cppm")
+set(root "${KEEL_SOURCE_DIR}")
+file(GLOB core "${root}/core/*.cppm")
+file(GLOB protocol "${root}/engine/postgres/protocol/*.cppm")
+file(GLOB engine "${root}/engine/*.cppm")
+file(GLOB sqlite "${root}/engine/sqlite/*.cppm")
+file(GLOB postgres "${root}/engine/postgres/*.cppm")
+file(GLOB orm "${root}/orm/*.cppm")
+file(GLOB writer "${root}/writer/*.cppm")
 set(codecs_and_transport "")
 foreach(name codecs value_codec text_format record connect_options transport)
-  list(APPEND codecs_and_transport "${KEEL_SOURCE_DIR}/engine/postgres/${name}.cppm")
+  list(APPEND codecs_and_transport "${root}/engine/postgres/${name}.cppm")
 endforeach()
-if(NOT protocol OR NOT engine OR NOT orm OR NOT writer)
-  message(FATAL_ERROR "check_layers: no module units found under ${KEEL_SOURCE_DIR}")
-endif()
+list(REMOVE_ITEM postgres ${codecs_and_transport})
+foreach(layer core protocol engine sqlite postgres orm writer)
+  if(NOT ${layer})
+    message(FATAL_ERROR "check_layers: no module units of the ${layer} layer under ${root}")
+  endif()
+endforeach()
 
-# The core: no Asio, no other keel module.
-keel_forbid("the core includes Asio" "#include <boost/asio" ${core})
-keel_forbid("the core imports another keel module" "^(export )?import keel\\." ${core})
-# The sans-io protocol: bytes in, bytes out; the core alone below it.
-keel_forbid("the protocol includes Asio" "#include <boost/asio" ${protocol})
-keel_forbid("the protocol imports more than keel.core" "^import keel\\.(engine|orm|writer|sqlite|postgres);" ${protocol})
-# The codecs, connection options and transport know values and errors, not engines.
-keel_forbid("imports the engine interface, not only keel.core" "^import keel\\.engine;" ${codecs_and_transport})
-# The engine interface knows no engine and no ORM.
-keel_forbid("the engine interface imports an engine or the ORM" "^import keel\\.(sqlite|postgres|orm|writer)" ${engine})
-# The ORM and the writer know only the engine interface, and ask the dialect's description rather than name one.
-keel_forbid("imports a concrete engine" "^import keel\\.(sqlite|postgres)" ${orm} ${writer})
+# The core: no Asio, no other keel module. The sans-io protocol: bytes in, bytes out, the core below it.
+keel_allow_imports("the core" "" ${core})
+keel_allow_imports("the protocol" "keel.core" ${protocol})
+keel_forbid("includes Asio" "#[ \t]*include[ \t]*[<\"]boost/asio" ${core} ${protocol})
+# The codecs, connection options and transport know values, errors and the protocol, not engines.
+keel_allow_imports("a codec or the transport" "keel.core;keel.postgres.protocol" ${codecs_and_transport})
+# The engine interface knows no engine; an engine knows the interface and no ORM.
+keel_allow_imports("the engine interface" "keel.core" ${engine})
+keel_allow_imports("the SQLite engine" "keel.core;keel.engine" ${sqlite})
+keel_allow_imports("the PostgreSQL engine" "keel.core;keel.engine;keel.postgres.protocol" ${postgres})
+# The ORM (with its own reflection module) and the writer know only the engine interface, and ask the dialect's
+# description rather than compare with one.
+keel_allow_imports("the ORM" "keel.core;keel.engine;keel.reflection" ${orm})
+keel_allow_imports("the writer" "keel.core;keel.engine" ${writer})
 keel_forbid("branches on a concrete dialect instead of asking its description"
-            "[=!]= *Dialect::(sqlite|postgres)|Dialect::(sqlite|postgres) *[=!]=" ${orm} ${writer})
+            "[=!]=[ \t]*(Dialect::(sqlite|postgres)|&?(sqlite|postgres)_dialect)|(Dialect::(sqlite|postgres)|name\\(\\))[ \t]*[=!]="
+            ${orm} ${writer})
 
 if(violations)
   list(JOIN violations "\n  " listed)
   message(FATAL_ERROR "layer rule broken:\n  ${listed}")
 endif()
-message(STATUS "layers: core, protocol, codecs and transport, engine interface, ORM and writer import only what lies below")
+message(STATUS "layers: each of core, protocol, codecs and transport, engine interface, engines, ORM and writer imports only what lies below")
