@@ -1,6 +1,8 @@
 # keel_module_library(<name> MODULES <module units...> LINK <public dependencies...>)
 # One of keel's libraries: the module units of keel_<name> (alias keel::<name>, exported as keel::<name>), built
-# with keel's warnings, which stay on keel's own targets.
+# with keel's warnings, which stay on keel's own targets. LINK names every keel library whose module a unit
+# imports directly: a consumer of an installed keel builds each library's modules knowing only the modules of
+# its direct dependencies (a keel.core imported through keel_engine alone is "not found" there).
 function(keel_module_library name)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "MODULES;LINK")
   add_library(keel_${name})

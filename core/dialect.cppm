@@ -34,17 +34,21 @@ struct ColumnTypeNames {
   std::string_view blob;              ///< keel::Blob
 };
 
+/// DialectDescription::bulk_insert_min_rows of an engine with no faster way to insert many rows.
+inline constexpr std::size_t no_bulk_insert = static_cast<std::size_t>(-1);
+
 /// What an engine's SQL dialect spells differently, and what its statements can do. Each engine supplies one
 /// (Connection::dialect()); keel's are Dialect::sqlite and Dialect::postgres. A description must outlive every
-/// use: define it as a constant with static storage.
+/// use, and its address names the dialect (the ORM caches texts by it): define it as a constant with static
+/// storage. Fields left out take the defaults below; max_bound_values must be given.
 struct DialectDescription {
   std::string_view name;  ///< "sqlite", "postgres": for messages and logs
 
   // ---- How the SQL is spelled.
-  PlaceholderStyle placeholders;
+  PlaceholderStyle placeholders = PlaceholderStyle::question_mark;
   ColumnTypeNames types;
   std::string_view generated_key_column;  ///< an integer primary key the database assigns, as written after its name
-  PatternMatching pattern_matching;
+  PatternMatching pattern_matching = PatternMatching::like_and_ilike;
   /// The LIMIT that lets OFFSET stand without a limit ("-1" on SQLite, which has no OFFSET alone); empty when
   /// OFFSET needs none.
   std::string_view limit_all;
@@ -54,38 +58,41 @@ struct DialectDescription {
   std::string_view average_type;
 
   // ---- What else a scanner of raw SQL text must know (the bulk writer's insert merging).
-  bool backtick_and_bracket_identifiers;  ///< `name` and [name] quote identifiers (SQLite)
-  bool named_parameters;                  ///< :name, @name and $name are parameters (SQLite)
-  bool escape_strings;                    ///< E'...' takes backslash escapes (PostgreSQL)
-  bool dollar_in_identifiers;             ///< a $ may follow an identifier's first character (PostgreSQL)
+  bool backtick_and_bracket_identifiers = false;  ///< `name` and [name] quote identifiers (SQLite)
+  bool named_parameters = false;                  ///< :name, @name and $name are parameters (SQLite)
+  bool escape_strings = false;                    ///< E'...' takes backslash escapes (PostgreSQL)
+  bool dollar_in_identifiers = false;             ///< a $ may follow an identifier's first character (PostgreSQL)
 
   // ---- What a statement can do, and how the engine runs many rows.
-  std::size_t max_bound_values;  ///< the most values one statement may bind
+  std::size_t max_bound_values = 0;  ///< the most values one statement may bind: must be given, at least 1
   /// One statement inserts many rows from one array per column (PostgreSQL's unnest): a value bound per column
   /// rather than per cell, one text for any number of rows, and no limit on bound values to split by.
-  bool inserts_rows_from_arrays;
+  bool inserts_rows_from_arrays = false;
   /// A one-row insert's generated key comes back as ExecResult::last_insert_id (SQLite's rowid), with no
   /// RETURNING clause: SQLite runs RETURNING through a temporary table, which costs more than the insert itself.
-  bool reports_last_insert_id;
+  bool reports_last_insert_id = false;
   /// A many-row insert runs its one-row statement once per row (execute_each) rather than one statement of all
   /// the rows: SQLite steps a short prepared statement per row faster than it runs a VALUES list of thousands of
   /// rows, and reports each row's key without RETURNING.
-  bool inserts_rows_one_by_one;
+  bool inserts_rows_one_by_one = false;
   /// The rows from which a many-row insert goes through StatementRunner::insert_rows, where the engine has a
   /// faster way than the insert (PostgreSQL's COPY, which costs two more round trips: the catalog asked whether
   /// COPY suits the table, and the keys drawn from their sequence); no_bulk_insert where it has none.
-  std::size_t bulk_insert_min_rows;
+  std::size_t bulk_insert_min_rows = no_bulk_insert;
 };
-
-/// DialectDescription::bulk_insert_min_rows of an engine with no faster way to insert many rows.
-inline constexpr std::size_t no_bulk_insert = static_cast<std::size_t>(-1);
 
 /// The SQL dialect an engine speaks: a handle to its description, copied as a pointer and compared by identity.
 /// `dialect->max_bound_values` reads the description.
 class Dialect {
 public:
-  /// The dialect described by `description`, which must outlive the handle and its copies.
-  constexpr Dialect(const DialectDescription& description) noexcept : description_(&description) {}
+  /// The dialect described by `description`, which must outlive the handle and its copies. A description that
+  /// lets no value be bound is refused (MisuseError; at compile time for a constexpr Dialect).
+  constexpr Dialect(const DialectDescription& description) : description_(&description) {
+    if (description.max_bound_values == 0)
+      throw MisuseError("keel::DialectDescription: max_bound_values must be at least 1 (dialect '" +
+                        std::string(description.name) + "')");
+  }
+  Dialect(const DialectDescription&&) = delete;  // a temporary description would dangle
 
   static const Dialect sqlite;    ///< SQLite's (keel::SqliteEngine)
   static const Dialect postgres;  ///< PostgreSQL's (keel::PostgresEngine)

@@ -165,7 +165,8 @@ private:
       co_return answer.result;
     }
     // As PostgresEngine writes many rows given row after row, with no keys asked, into a table that allows it:
-    // recorded as "COPY <table> (<columns>) FROM STDIN" with the rows' values. Other inserts as themselves.
+    // recorded as "COPY <table> (<columns>) FROM STDIN" with the rows' values. Other inserts as themselves. A
+    // dialect with a bulk path (bulk_insert_min_rows) is recorded this way: PostgreSQL's is the only one keel has.
     asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target, RowSink* sink) override {
       if (engine_.dialect_->bulk_insert_min_rows == no_bulk_insert || target.columns.empty() || target.layout != InsertLayout::rows ||
           !target.returned_key.empty())

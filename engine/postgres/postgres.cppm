@@ -1,6 +1,7 @@
 // keel.postgres: the PostgreSQL client, built on keel.postgres.protocol. So far: connection options (DSN,
 // environment, password file). The transport, the connection and the engine build on them.
 export module keel.postgres;
+export import keel.core;  // its values and errors (DsnError, TlsError, ...) with it
 export import :connect_options;
 export import :transport;
 export import :value_codec;

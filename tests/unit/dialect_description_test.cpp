@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 import keel;
 #include "../orm/orm_tables.hpp"
@@ -38,21 +39,35 @@ constexpr keel::DialectDescription other_description{
 };
 constexpr Dialect other{other_description};
 
-// Descriptions alike but for their names, to fill the text cache's places for one query type.
-template <std::size_t N>
-constexpr std::array<keel::DialectDescription, N> renamed_copies() {
-  std::array<keel::DialectDescription, N> copies{};
-  for (auto& copy : copies) copy = other_description;
+// Descriptions like `other` but for their names and their LIMIT ALL, to fill the text cache's places for one
+// query type: each must get its own text back.
+constexpr std::array<std::string_view, 5> copy_names{"copy0", "copy1", "copy2", "copy3", "copy4"};
+constexpr std::array<std::string_view, 5> copy_limits{"1000", "1001", "1002", "1003", "1004"};
+constexpr std::array<keel::DialectDescription, 5> renamed_copies() {
+  std::array<keel::DialectDescription, 5> copies{};
+  for (std::size_t i = 0; i < copies.size(); ++i) {
+    copies[i] = other_description;
+    copies[i].name = copy_names[i];
+    copies[i].limit_all = copy_limits[i];
+  }
   return copies;
 }
-constexpr auto five_more = renamed_copies<5>();
+constexpr auto five_more = renamed_copies();
 
 }  // namespace
+
+TEST_CASE("a description that binds no value is refused", "[dialect]") {
+  static constexpr keel::DialectDescription unbound{.name = "unbound"};  // max_bound_values left out
+  CHECK_THROWS_WITH(Dialect{unbound}.name(), Catch::Contains("max_bound_values must be at least 1 (dialect 'unbound')"));
+  // What was left out takes the defaults: no bulk path, nothing special to scan for.
+  STATIC_REQUIRE(unbound.bulk_insert_min_rows == keel::no_bulk_insert);
+  STATIC_REQUIRE(!unbound.inserts_rows_one_by_one);
+}
 
 TEST_CASE("a dialect compares by its description and names itself", "[dialect]") {
   STATIC_REQUIRE(Dialect::sqlite != Dialect::postgres);
   STATIC_REQUIRE(other == Dialect(other_description));
-  STATIC_REQUIRE(other != Dialect(five_more[0]));  // the same facts, another dialect
+  STATIC_REQUIRE(other != Dialect(five_more[0]));  // another description, another dialect
   STATIC_REQUIRE(keel::to_string(Dialect::sqlite) == "sqlite");
   STATIC_REQUIRE(Dialect::postgres.name() == "postgres");
   STATIC_REQUIRE(other->max_bound_values == 10);
@@ -89,8 +104,10 @@ TEST_CASE("the text cache keeps each dialect's text apart, beyond its places too
     CHECK(query().statement(Dialect::postgres).sql() == postgres);
     CHECK(query().statement(other).sql() == others);
     for (const keel::DialectDescription& copy : five_more) {  // more dialects than the cache has places
+      INFO(copy.name);
       const keel::Statement statement = query().statement(Dialect(copy));
-      CHECK(statement.sql() == others);
+      CHECK(statement.sql() == R"(SELECT "band"."name" FROM "band" WHERE ("band"."id" = $1) LIMIT )" +
+                                   std::string(copy.limit_all) + " OFFSET $2");
       CHECK(statement.params() == std::vector<keel::Value>{1, 2});
     }
   }
