@@ -57,9 +57,13 @@ struct CellOrigin {
 };
 
 struct ValueArray;
-namespace value_detail {
+}  // namespace keel
+
+namespace keel::value_detail {
 std::string array_text(const ValueArray& array);  // a JSON array (value_json.cppm)
-}
+}  // namespace keel::value_detail
+
+export namespace keel {
 
 /// Whether T is a std::optional.
 template <class T>

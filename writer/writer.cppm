@@ -2,7 +2,7 @@
 // batches that stay under a byte and a bound-parameter limit, each batch in a transaction, with retries of
 // transient failures, a circuit breaker, and a collector that records every batch.
 export module keel.writer;
-export import keel.core;  // its values and errors (DsnError, TlsError, ...) with it
+export import keel.core;  // its values, rows and errors with it
 export import :adapter;
 export import :batching;
 export import :bulk_writer;

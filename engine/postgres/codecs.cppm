@@ -206,7 +206,9 @@ struct Inet {
 };
 
 // ---- Helpers over bytes.
-namespace codec_detail {
+}  // namespace keel::pg
+
+namespace keel::pg::codec_detail {
 
 inline std::uint64_t read_be(proto::Bytes b, std::size_t at, std::size_t n) {
   std::uint64_t v = 0;
@@ -255,7 +257,9 @@ inline std::int64_t to_server_epoch(std::int64_t us, std::string_view type) {
   return shifted;
 }
 
-}  // namespace codec_detail
+}  // namespace keel::pg::codec_detail
+
+export namespace keel::pg {
 
 /// The codec of T: oid (what T is sent as), encode, decode(oid, bytes).
 /// keel has codecs for bool, integers, floating point, std::string, Blob, Numeric, Date, Time, TimeTz, Timestamp,
@@ -681,7 +685,9 @@ struct Array {
   friend bool operator==(const Array&, const Array&) = default;
 };
 
-namespace codec_detail {
+}  // namespace keel::pg
+
+namespace keel::pg::codec_detail {
 
 template <class T>
 void encode_array(const std::vector<int>& dimensions, const std::vector<std::optional<T>>& elements, proto::ByteBuffer& out) {
@@ -768,7 +774,9 @@ Array<T> decode_array(std::uint32_t oid, proto::Bytes b) {
   return array;
 }
 
-}  // namespace codec_detail
+}  // namespace keel::pg::codec_detail
+
+export namespace keel::pg {
 
 template <class T>
   requires PgEncodable<T> || PgDecodable<T>

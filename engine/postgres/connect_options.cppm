@@ -230,7 +230,9 @@ DsnPairs parse_uri_pairs(std::string_view uri) {
 /// Whether `dsn` is a URI (postgresql:// or postgres://) rather than key=value pairs.
 bool is_uri(std::string_view dsn) { return dsn.starts_with("postgresql://") || dsn.starts_with("postgres://"); }
 
-namespace dsn_detail {
+}  // namespace keel::pg
+
+namespace keel::pg::dsn_detail {
 
 SslMode parse_ssl_mode(std::string_view v) {
   if (v == "disable") return SslMode::disable;
@@ -301,7 +303,9 @@ std::string home_directory(const Environment& env) {
   return "";
 }
 
-}  // namespace dsn_detail
+}  // namespace keel::pg::dsn_detail
+
+export namespace keel::pg {
 
 /// The socket directory libpq uses when no host is given (Debian's build).
 constexpr std::string_view default_socket_directory = "/var/run/postgresql";
@@ -343,13 +347,17 @@ std::optional<DsnPairs> service_pairs_from_text(std::string_view text, std::stri
   return found;
 }
 
-namespace dsn_detail {
+}  // namespace keel::pg
+
+namespace keel::pg::dsn_detail {
 std::optional<std::string> read_text_file(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) return std::nullopt;
   return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
 }
-}  // namespace dsn_detail
+}  // namespace keel::pg::dsn_detail
+
+export namespace keel::pg {
 
 /// A service's options, as libpq finds them: the user's file (PGSERVICEFILE, or ~/.pg_service.conf) first,
 /// then the system's (PGSYSCONFDIR/pg_service.conf).

@@ -41,6 +41,12 @@ namespace asio = boost::asio;
 namespace proto = keel::pg::protocol;
 
 export namespace keel::pg {
+// keel::CanceledError, also by this namespace's name.
+using keel::CanceledError;
+}  // namespace keel::pg
+
+// Not exported: the pipeline is the connection's machinery, reachable through PgConnection only.
+namespace keel::pg {
 
 // What an exception says, for logs and messages that carry it on.
 std::string message_of(std::exception_ptr failure) {
@@ -52,9 +58,6 @@ std::string message_of(std::exception_ptr failure) {
     return "unknown error";
   }
 }
-
-// keel::CanceledError, also by this namespace's name.
-using keel::CanceledError;
 
 // Coroutines waiting for something to change; notify_all wakes them all (they check again).
 class Waiters {

@@ -27,6 +27,7 @@ module;
 export module keel.postgres:pool;
 import keel.engine;
 import :connect_options;
+import :call_options;
 import :connection;
 import :pipeline;
 import :record;

@@ -17,6 +17,7 @@ export module keel.postgres:portal;
 import keel.engine;
 import keel.postgres.protocol;
 import :connection;
+import :parameter_encoding;
 
 namespace asio = boost::asio;
 namespace proto = keel::pg::protocol;

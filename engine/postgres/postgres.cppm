@@ -1,12 +1,18 @@
-// keel.postgres: the PostgreSQL client, built on keel.postgres.protocol. So far: connection options (DSN,
-// environment, password file). The transport, the connection and the engine build on them.
+// keel.postgres: the PostgreSQL client on keel.postgres.protocol (connection options, transport, PgConnection,
+// its pool, codecs, COPY) and PostgresEngine on top. The pipeline, parameter encoding and row collectors are
+// declared without export: reachable through the classes that use them, never named by a user.
 export module keel.postgres;
 export import keel.core;  // its values and errors (DsnError, TlsError, ...) with it
 export import :connect_options;
 export import :transport;
 export import :value_codec;
 export import :pipeline;
+export import :call_options;
+export import :row_collectors;
+export import :parameter_encoding;
 export import :connection;
+export import :prepared_statement;
+export import :cursor;
 export import :portal;
 export import :pool;
 export import :codecs;

@@ -30,6 +30,7 @@ export module keel.postgres:engine;
 import keel.engine;
 import keel.postgres.protocol;
 import :connect_options;
+import :call_options;
 import :connection;
 import :copy_targets;
 import :copy_text;

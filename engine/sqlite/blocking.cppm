@@ -32,7 +32,7 @@ struct completion_of<void> {
 };
 }  // namespace keel::sqlite_detail
 
-export namespace keel::sqlite_detail {
+namespace keel::sqlite_detail {
 
 template <class Worker, class F, class OnCancel>
 auto run_blocking(const Worker& worker, F call, OnCancel on_cancel) {

@@ -30,7 +30,7 @@ import :watch;
 
 namespace asio = boost::asio;
 
-export namespace keel::sqlite_detail {
+namespace keel::sqlite_detail {
 
 using Workers = asio::thread_pool::executor_type;
 

@@ -7,7 +7,7 @@ module;
 export module keel.sqlite:errors;
 import keel.core;
 
-export namespace keel::sqlite_detail {
+namespace keel::sqlite_detail {
 
 inline std::string sqlstate_for(int extended_code, std::string_view message) {
   switch (extended_code) {

@@ -27,7 +27,7 @@ import :options;
 
 namespace asio = boost::asio;
 
-export namespace keel::sqlite_detail {
+namespace keel::sqlite_detail {
 
 class SqlitePool final : public ConnectionOwner {
 public:

@@ -7,7 +7,7 @@ module;
 export module keel.sqlite:row_reader;
 import keel.core;
 
-export namespace keel::sqlite_detail {
+namespace keel::sqlite_detail {
 
 class StatementRowReader final : public RowReader {
 public:

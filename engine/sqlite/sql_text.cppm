@@ -5,7 +5,7 @@ module;
 #include <string_view>
 export module keel.sqlite:sql_text;
 
-export namespace keel::sqlite_detail {
+namespace keel::sqlite_detail {
 
 inline bool blank_sql(std::string_view text) {
   // Whitespace and semicolons only (SQLite leaves comments in the tail; a tail of comments runs as nothing).

@@ -9,7 +9,7 @@ module;
 #include <unordered_map>
 export module keel.sqlite:statement_cache;
 
-export namespace keel::sqlite_detail {
+namespace keel::sqlite_detail {
 
 struct PreparedStatement {
   sqlite3_stmt* stmt = nullptr;

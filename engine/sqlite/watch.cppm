@@ -16,7 +16,7 @@ import keel.engine;
 import :errors;
 import :options;
 
-export namespace keel::sqlite_detail {
+namespace keel::sqlite_detail {
 
 class StatementWatch {
 public:

@@ -1,4 +1,5 @@
 // Must compile: the harness's control, proving that the failures above come from the misuse they show.
+#include <chrono>
 #include <string>
 import keel;
 #include "orm_tables_for_misuse.hpp"
@@ -15,4 +16,12 @@ void fine(keel::Engine& engine) {
   (void)keel::delete_from<Band>().force().statement(engine.dialect());
   (void)keel::update<Band>().set(c<&Band::country>, std::nullopt).force().statement(engine.dialect());
   engine.atomic().add(keel::insert(Band{}), keel::delete_from<Band>().where(c<&Band::id> == 1));
+}
+
+// The public names declared beside the details that must not compile (detail_*).
+void public_neighbours(keel::pg::PgConnection& connection) {
+  keel::SqliteEngine engine(keel::SqliteOptions{.path = ":memory:"});
+  const keel::pg::Timeout limit = keel::pg::timeout(std::chrono::seconds(1));
+  (void)connection.execute("SELECT 1", limit);
+  (void)sizeof(keel::pg::CanceledError);
 }

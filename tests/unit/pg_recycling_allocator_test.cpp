@@ -1,10 +1,11 @@
 // The allocator behind each query's reply: freed blocks come back to the next allocation on the same thread, up to
-// a limit, and the rest go back to the heap.
+// a limit, and the rest go back to the heap. The allocator is not exported: this test is a unit of keel.postgres.
+module;
 #include <catch2/catch.hpp>
 #include <memory>
 #include <set>
 #include <vector>
-import keel.postgres;
+module keel.postgres;
 
 namespace {
 struct Block {

@@ -1,7 +1,10 @@
+// The mapping of SQLite's codes is keel::sqlite_detail, not exported: this test is a unit of keel.sqlite itself,
+// so it sees what a user's `import keel;` does not.
+module;
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 #include <string>
-import keel;
+module keel.sqlite;
 
 using keel::sqlite_detail::error_fields;
 
