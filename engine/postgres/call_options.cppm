@@ -23,11 +23,18 @@ struct Timeout {
 /// A Timeout of `limit`, given among a call's values.
 constexpr Timeout timeout(std::chrono::steady_clock::duration limit) { return Timeout{limit}; }
 
+}  // namespace keel::pg
+
+// Not exported: how the connection tells a call's values from its time limit.
+namespace keel::pg {
 template <class T>
 inline constexpr bool is_timeout_v = std::is_same_v<std::remove_cvref_t<T>, Timeout>;
-/// How many of a call's arguments are values (a Timeout is not).
+// How many of a call's arguments are values (a Timeout is not).
 template <class... Args>
 inline constexpr std::size_t value_count_v = (std::size_t{0} + ... + (is_timeout_v<Args> ? 0 : 1));
+}  // namespace keel::pg
+
+export namespace keel::pg {
 
 /// How a PgConnection caches statements and limits its calls' time (asyncpg's connection options).
 struct PgConnectionOptions {

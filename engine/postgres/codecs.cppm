@@ -205,9 +205,9 @@ struct Inet {
   int prefix_length() const { return prefix >= 0 ? prefix : (address.is_v4() ? 32 : 128); }
 };
 
-// ---- Helpers over bytes.
 }  // namespace keel::pg
 
+// ---- Helpers over bytes (not exported).
 namespace keel::pg::codec_detail {
 
 inline std::uint64_t read_be(proto::Bytes b, std::size_t at, std::size_t n) {

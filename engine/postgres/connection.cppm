@@ -53,6 +53,7 @@ import :parameter_encoding;
 import :pipeline;
 import :record;
 import :row_collectors;
+import :statement_cache;
 import :text_format;
 import :transport;
 import :value_codec;
@@ -211,16 +212,13 @@ public:
   /// meanwhile stays prepared while this call holds it.)
   template <class Statements>
   asio::awaitable<void> execute_in_order(const Statements& statements) {
-    const auto& limits = settings_options_;
     const std::size_t count = std::ranges::size(statements);
-    bool pipelined = count > 1 && std::ranges::all_of(statements, [&](const auto& s) {
-                       return limits.max_cacheable_statement_size == 0 || s.sql().size() <= limits.max_cacheable_statement_size;
-                     });
-    if (pipelined && count > limits.statement_cache_size) {
+    bool pipelined = count > 1 && std::ranges::all_of(statements, [&](const auto& s) { return cache_.caches(s.sql()); });
+    if (pipelined && count > cache_.capacity()) {
       std::unordered_set<std::string_view> texts;
       for (const auto& s : statements)
-        if (texts.insert(s.sql()).second && texts.size() > limits.statement_cache_size) break;
-      pipelined = texts.size() <= limits.statement_cache_size;
+        if (texts.insert(s.sql()).second && texts.size() > cache_.capacity()) break;
+      pipelined = texts.size() <= cache_.capacity();
     }
     if (!pipelined) {
       for (const auto& s : statements) co_await query(s.sql(), s.params(), nullptr);
@@ -1188,7 +1186,7 @@ private:
         // "cached plan must not change result type" (asyncpg's InvalidCachedStatementError), told by the
         // routine that raises it, since the message is translated.
         if (e.fields().routine == "RevalidateCachedQuery") {
-          forget(std::string(cache_key(sql, params.types)));  // prepared again on the next use
+          cache_.forget(cache_.key(sql, params.types));  // prepared again on the next use
           again = attempt == 0 && !is_in_transaction();
         }
       } catch (...) {
@@ -1357,7 +1355,8 @@ private:
   }
 
   PgConnection(asio::any_io_executor executor, ConnectOptions options, Options settings)
-      : pipeline_(std::make_shared<Pipeline>(std::move(executor))), options_(std::move(options)), settings_options_(settings) {
+      : pipeline_(std::make_shared<Pipeline>(std::move(executor))), options_(std::move(options)), settings_options_(settings),
+        cache_(settings) {
     pipeline_->cancel_grace = settings_options_.cancel_grace;
   }
 
@@ -1517,39 +1516,9 @@ private:
 
   // ---- Statements.
 
-  // The statement cache's key: the text, then the parameter types' OIDs as raw bytes. Built in a buffer that is
-  // reused, so that a cache hit allocates nothing.
-  const std::string& cache_key(std::string_view sql, std::span<const std::uint32_t> types) {
-    key_buffer_.assign(sql);
-    key_buffer_ += '\0';
-    key_buffer_.append(reinterpret_cast<const char*>(types.data()), types.size() * sizeof(std::uint32_t));
-    return key_buffer_;
-  }
-
-  // Whether a cache key (cache_key's form) is the one for this text and these parameter types, compared in place.
-  static bool key_is(const std::string& key, std::string_view sql, std::span<const std::uint32_t> types) noexcept {
-    const std::size_t type_bytes = types.size() * sizeof(std::uint32_t);
-    return key.size() == sql.size() + 1 + type_bytes && key[sql.size()] == '\0' &&
-           std::memcmp(key.data(), sql.data(), sql.size()) == 0 &&
-           (type_bytes == 0 || std::memcmp(key.data() + sql.size() + 1, types.data(), type_bytes) == 0);
-  }
-
-  void forget(const std::string& key) {
-    if (auto found = cache_.find(key); found != cache_.end()) {
-      if (last_hit_ == &found->second) last_hit_ = nullptr;
-      if (found->second.prepared.use_count() > 1) close_when_unused_.push_back(found->second.prepared);
-      else to_close_.emplace_back(proto::Target::statement, found->second.prepared->name);
-      lru_.erase(found->second.position);
-      cache_.erase(found);
-    }
-  }
-
+  // The Close messages due: statements the cache dropped, portals and prepared statements let go.
   void write_pending_closes(proto::ByteBuffer& out) {
-    std::erase_if(close_when_unused_, [&](const std::shared_ptr<const Prepared>& prepared) {
-      if (prepared.use_count() > 1) return false;
-      to_close_.emplace_back(proto::Target::statement, prepared->name);
-      return true;
-    });
+    cache_.write_closes(out);
     for (const auto& [target, name] : to_close_) proto::write_close(out, target, name);
     to_close_.clear();
   }
@@ -1606,27 +1575,10 @@ private:
   }
 
   // The cached statement for a text and parameter types, if it is cached and fresh; not a coroutine, as
-  // this is the common case.
-  std::shared_ptr<const Prepared> cached_statement(std::string_view sql, std::span<const std::uint32_t> types) {
-    const auto& limits = settings_options_;
-    if (limits.statement_cache_size == 0 || cache_.empty() ||
-        (limits.max_cacheable_statement_size > 0 && sql.size() > limits.max_cacheable_statement_size))
-      return nullptr;
+  // this is the common case. A coarse clock is enough for a lifetime of minutes.
+  inline std::shared_ptr<const Prepared> cached_statement(std::string_view sql, std::span<const std::uint32_t> types) {
     if (is_closed()) return nullptr;
-    // The statement hit last, again (a loop of one query, the common case): recognised by comparing its key in
-    // place, with no key built and hashed.
-    CacheEntry* entry = last_hit_ && key_is(*last_hit_->position, sql, types) ? last_hit_ : nullptr;
-    if (!entry) {
-      const auto found = cache_.find(cache_key(sql, types));  // without a copy of the key
-      if (found == cache_.end()) return nullptr;
-      entry = &found->second;
-    }
-    if (limits.max_cached_statement_lifetime.count() > 0 &&
-        coarse_now() - entry->prepared_at > limits.max_cached_statement_lifetime)
-      return nullptr;
-    if (lru_.begin() != entry->position) lru_.splice(lru_.begin(), lru_, entry->position);
-    last_hit_ = entry;
-    return entry->prepared;
+    return cache_.find(sql, types, coarse_now());
   }
 
   // The cached statement for a text and parameter types, prepared on first use. Concurrent callers of the
@@ -1635,27 +1587,16 @@ private:
   asio::awaitable<std::shared_ptr<const Prepared>> prepare(std::string_view sql, std::span<const std::uint32_t> types,
                                                            std::optional<std::chrono::steady_clock::time_point> deadline,
                                                            ExclusiveHold& hold) {
-    const auto& limits = settings_options_;
-    const bool caching = limits.statement_cache_size > 0 &&
-                         (limits.max_cacheable_statement_size == 0 || sql.size() <= limits.max_cacheable_statement_size);
-    if (!caching) {
+    if (!cache_.caches(sql)) {
       co_await pipeline_->lock_exclusive(deadline);
       hold.pipeline = pipeline_.get();
       co_return std::make_shared<const Prepared>(co_await parse_and_describe("", sql, types, deadline, true));
     }
     if (auto found = cached_statement(sql, types)) co_return found;
-    const std::string key = cache_key(sql, types);
+    const std::string key = cache_.key(sql, types);
     while (true) {
       ensure_open();
-      if (auto found = cache_.find(key); found != cache_.end()) {
-        const bool expired = limits.max_cached_statement_lifetime.count() > 0 &&
-                             std::chrono::steady_clock::now() - found->second.prepared_at > limits.max_cached_statement_lifetime;
-        if (!expired) {
-          lru_.splice(lru_.begin(), lru_, found->second.position);
-          co_return found->second.prepared;
-        }
-        forget(key);
-      }
+      if (auto found = cache_.find(sql, types, std::chrono::steady_clock::now())) co_return found;  // prepared meanwhile
       auto in_flight = preparing_.find(key);
       if (in_flight == preparing_.end()) break;
       auto waiters = in_flight->second;
@@ -1674,11 +1615,7 @@ private:
     preparing_.erase(key);
     waiters->notify_all();
     if (failure) std::rethrow_exception(failure);
-    if (cache_.size() >= settings_options_.statement_cache_size) forget(lru_.back());  // the least recently used
-    lru_.push_front(key);
-    auto shared = std::make_shared<const Prepared>(std::move(prepared));
-    cache_.emplace(key, CacheEntry{shared, lru_.begin(), std::chrono::steady_clock::now()});
-    co_return shared;
+    co_return cache_.add(key, std::move(prepared), std::chrono::steady_clock::now());
   }
 
   // Inline, as every query checks it (see Pipeline::broken); the throw stays out of line.
@@ -1690,11 +1627,6 @@ private:
                                                              : "the connection is closed: " + pipeline_->broken_reason());
   }
 
-  struct CacheEntry {
-    std::shared_ptr<const Prepared> prepared;
-    std::list<std::string>::iterator position;
-    std::chrono::steady_clock::time_point prepared_at;
-  };
   using Callbacks = std::vector<std::pair<ListenerId, std::function<void()>>>;
 
   std::shared_ptr<Pipeline> pipeline_;
@@ -1707,17 +1639,11 @@ private:
   std::uint64_t queries_run_ = 0;
   bool session_changed_ = false;
   std::string authentication_method_ = "trust";
-  std::unordered_map<std::string, CacheEntry> cache_;
-  CacheEntry* last_hit_ = nullptr;  // the entry cached_statement found last (the map's elements never move)
-  std::string key_buffer_;
+  StatementCache<Prepared> cache_;
   std::vector<std::optional<proto::Bytes>> row_cells_;  // one row's cells, reused by every reply
   std::unordered_map<std::string, std::shared_ptr<Waiters>> preparing_;
-  std::list<std::string> lru_;
-  // Statements and portals to close with the next write that can carry them.
+  // Portals and prepared statements (PgPortal, PreparedStatement) to close with the next write that can carry them.
   std::vector<std::pair<proto::Target, std::string>> to_close_;
-  // Statements dropped from the cache while something (a portal) still used them: closed once it lets go,
-  // since closing a statement closes the portals made from it.
-  std::vector<std::shared_ptr<const Prepared>> close_when_unused_;
   std::uint64_t portal_counter_ = 0;
   std::uint64_t statement_counter_ = 0;
   std::uint64_t cursor_counter_ = 0;

@@ -1,43 +1,13 @@
-// PgCursor (asyncpg's Cursor): a server-side cursor that PgConnection::cursor declares in a transaction.
+// PgCursor (asyncpg's Cursor): a server-side cursor that PgConnection::cursor declares in a transaction (or
+// WITH HOLD); PgConnection::cursor's definitions, since they make one.
 module;
-#include <boost/container/small_vector.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
-#include <boost/pfr.hpp>
-#include <boost/system/system_error.hpp>
-#include <time.h>
-#include <algorithm>
-#include <random>
-#include <bit>
-#include <concepts>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <functional>
-#include <typeinfo>
-#include <exception>
-#include <filesystem>
-#include <fstream>
-#include <limits>
-#include <list>
-#include <map>
-#include <memory>
 #include <optional>
-#include <ranges>
-#include <span>
 #include <string>
 #include <string_view>
-#include <tuple>
-#include <type_traits>
-#include <unordered_map>
-#include <unordered_set>
 #include <utility>
-#include <variant>
 #include <vector>
 export module keel.postgres:cursor;
 import keel.engine;
@@ -52,9 +22,8 @@ namespace proto = keel::pg::protocol;
 export namespace keel::pg {
 
 /// A server-side cursor (asyncpg's Connection.cursor), declared inside a transaction and closed by the
-/// transaction's end at the latest. fetch(n) and fetchrow read on; next() reads row by row with a prefetch
-/// buffer; forward(n) skips. A scrollable cursor also moves back and to absolute positions.
-
+/// transaction's end at the latest (or WITH HOLD, until closed). fetch(n) and fetchrow read on; next() reads row
+/// by row with a prefetch buffer; forward(n) skips. A scrollable cursor also moves back and to absolute positions.
 class PgCursor {
 public:
   /// The cursor `name`, declared on `connection`; PgConnection::cursor makes it.

@@ -23,7 +23,6 @@ import keel.engine;
 import keel.postgres.protocol;
 import :call_options;
 import :codecs;
-import :text_format;
 import :value_codec;
 
 namespace proto = keel::pg::protocol;

@@ -45,7 +45,7 @@ export namespace keel::pg {
 using keel::CanceledError;
 }  // namespace keel::pg
 
-// Not exported: the pipeline is the connection's machinery, reachable through PgConnection only.
+// Not exported: the pipeline is the connection's machinery, reachable through PgConnection and its pool.
 namespace keel::pg {
 
 // What an exception says, for logs and messages that carry it on.

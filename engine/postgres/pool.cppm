@@ -102,13 +102,19 @@ private:
   PgConnection* connection_ = nullptr;
 };
 
-/// One connection the pool owns, with what the pool knows of it.
+}  // namespace keel::pg
+
+// Not exported: one connection the pool owns, with what the pool knows of it.
+namespace keel::pg {
 struct PoolSlot {
   std::unique_ptr<PgConnection> connection;
   std::uint64_t generation = 0;  // expire_connections retires older generations
   std::unique_ptr<asio::steady_timer> inactivity;
   std::chrono::steady_clock::time_point idle_since;  // when it came back (for pools that do not watch)
 };
+}  // namespace keel::pg
+
+export namespace keel::pg {
 
 struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::State> {
   State(asio::any_io_executor executor, ConnectOptions connect, PoolOptions options)

@@ -9,6 +9,7 @@ export import :value_codec;
 export import :pipeline;
 export import :call_options;
 export import :row_collectors;
+export import :statement_cache;
 export import :parameter_encoding;
 export import :connection;
 export import :prepared_statement;

@@ -1,44 +1,17 @@
 // PreparedStatement (asyncpg's PreparedStatement): a statement prepared once by PgConnection::prepare, run
 // with values encoded for the types the server chose; its parameters' and columns' types; EXPLAIN.
 module;
-#include <boost/container/small_vector.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <boost/pfr.hpp>
-#include <boost/system/system_error.hpp>
-#include <time.h>
-#include <algorithm>
-#include <random>
-#include <bit>
-#include <concepts>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <functional>
-#include <typeinfo>
 #include <exception>
-#include <filesystem>
-#include <fstream>
-#include <limits>
-#include <list>
-#include <map>
 #include <memory>
 #include <optional>
-#include <ranges>
-#include <span>
 #include <string>
 #include <string_view>
-#include <tuple>
-#include <type_traits>
-#include <unordered_map>
-#include <unordered_set>
 #include <utility>
-#include <variant>
 #include <vector>
 export module keel.postgres:prepared_statement;
 import keel.engine;
@@ -49,7 +22,6 @@ import :connection;
 import :parameter_encoding;
 import :record;
 import :row_collectors;
-import :value_codec;
 
 namespace asio = boost::asio;
 namespace proto = keel::pg::protocol;

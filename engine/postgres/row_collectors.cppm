@@ -1,5 +1,5 @@
 // How PgConnection reads rows: in place through a RowReader (to a RowSink), or collected into Records, typed
-// structs or a first value. Not exported: the connection, its statements and the engine use them.
+// structs or a first value. Not exported: the connection and its prepared statements use them.
 module;
 #include <boost/pfr.hpp>
 #include <cstddef>

@@ -30,9 +30,6 @@ template <>
 struct completion_of<void> {
   using type = void(std::exception_ptr);
 };
-}  // namespace keel::sqlite_detail
-
-namespace keel::sqlite_detail {
 
 template <class Worker, class F, class OnCancel>
 auto run_blocking(const Worker& worker, F call, OnCancel on_cancel) {

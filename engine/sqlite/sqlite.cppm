@@ -1,6 +1,7 @@
-// keel.sqlite: the embedded SQLite engine. Its public API is SqliteEngine and SqliteOptions; the other
-// partitions export nothing (keel::sqlite_detail stays inside the module). The standard wants every interface
-// partition exported by the primary interface, which makes them reachable, not visible.
+// keel.sqlite: the embedded SQLite engine. Its public API is SqliteEngine, SqliteOptions and SqliteLockMode; the
+// other partitions export no declaration, so keel::sqlite_detail is never visible to an importer. The standard
+// wants every interface partition exported by the primary interface; exporting one that exports nothing only
+// makes its declarations reachable (the engine's members have their types).
 export module keel.sqlite;
 export import keel.engine;
 export import :engine;

@@ -18,7 +18,7 @@ void fine(keel::Engine& engine) {
   engine.atomic().add(keel::insert(Band{}), keel::delete_from<Band>().where(c<&Band::id> == 1));
 }
 
-// The public names declared beside the details that must not compile (detail_*).
+// Public names of the modules whose details must not compile (detail_*).
 void public_neighbours(keel::pg::PgConnection& connection) {
   keel::SqliteEngine engine(keel::SqliteOptions{.path = ":memory:"});
   const keel::pg::Timeout limit = keel::pg::timeout(std::chrono::seconds(1));

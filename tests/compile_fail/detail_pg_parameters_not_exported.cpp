@@ -1,4 +1,4 @@
-// Must not compile: how PgConnection encodes its values is not exported, though keel::pg::timeout beside it is.
+// Must not compile: how PgConnection encodes its values is not exported (keel::pg::timeout, given among them, is).
 import keel;
 
 auto misuse() { return keel::pg::EncodedParameters{}; }

@@ -4,8 +4,13 @@ module;
 #include <catch2/catch.hpp>
 #include <memory>
 #include <set>
+#include <type_traits>
 #include <vector>
 module keel.postgres;
+
+// The details tests/compile_fail/detail_pg_* name from outside exist in here.
+static_assert(std::is_class_v<keel::pg::Pipeline>);
+static_assert(std::is_default_constructible_v<keel::pg::EncodedParameters>);
 
 namespace {
 struct Block {
