@@ -656,6 +656,7 @@ public:
     update_reading();
     while (pipeline_->pending() > 0 && !is_closed()) {
       auto reply = std::make_shared<SimpleReply>();  // a Sync: answered after all the others
+      reply->answered = true;  // by a ReadyForQuery alone, which is all a lone Sync draws
       proto::write_sync(pipeline_->out());
       pipeline_->queue(reply);
       if (!pipeline_->flush_now()) co_await pipeline_->flush();

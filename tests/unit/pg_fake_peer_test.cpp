@@ -1,10 +1,12 @@
 // keel against peers that misbehave (fake_peers.hpp), no database needed. Against a server that accepts and
 // never answers, connect_timeout, a pool's acquire timeout and the engine's acquire_timeout each end the wait
-// with TimeoutError in time (none of them may hang); a server that breaks the protocol gets a ProtocolError.
+// with TimeoutError in time (none of them may hang); a server that breaks the protocol gets a ProtocolError;
+// close() with a query in flight ends with a Terminate after the query's answer.
 #include <catch2/catch.hpp>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <exception>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,4 +103,49 @@ TEST_CASE("a ReadyForQuery that answers no request is a protocol error that clos
   };
   auto [error, took] = outcome(attempt(), 10s);
   CHECK(is<keel::ProtocolError>(error));
+}
+
+TEST_CASE("close() with a query in flight lets it finish, then says goodbye", "[pg][protocol]") {
+  // close() queues a Sync behind the query still in flight. A server answers a Sync alone with a bare
+  // ReadyForQuery: that is the Sync's whole answer, not a reply shifted off its request.
+  std::promise<std::string> seen_by_server;
+  auto seen = seen_by_server.get_future();
+  fake_peers::ScriptedServer server([&](boost::asio::ip::tcp::socket& socket) {
+    std::string messages;
+    messages += fake_peers::ScriptedServer::read_message(socket);  // the query ('Q')
+    messages += fake_peers::ScriptedServer::read_message(socket);  // close()'s Sync ('S'), before the query's answer
+    static constexpr std::uint8_t answers[] = {'C', 0, 0, 0, 13, 'S', 'E', 'L', 'E', 'C', 'T', ' ', '1', 0,
+                                               'Z', 0, 0, 0, 5,  'I',  // the query's
+                                               'Z', 0, 0, 0, 5,  'I'};  // the Sync's
+    boost::asio::write(socket, boost::asio::buffer(answers));
+    try {
+      messages += fake_peers::ScriptedServer::read_message(socket);  // Terminate ('X')
+    } catch (...) {
+      messages += '-';  // the client closed the socket without it
+    }
+    seen_by_server.set_value(messages);
+  });
+  std::optional<std::exception_ptr> query_error;
+  auto attempt = [&]() -> asio::awaitable<void> {
+    auto c = co_await keel::pg::PgConnection::connect("host=127.0.0.1 port=" + std::to_string(server.port()) +
+                                                      " user=keel dbname=keel sslmode=disable passfile=/nonexistent");
+    const auto executor = co_await asio::this_coro::executor;
+    asio::co_spawn(executor, [&c]() -> asio::awaitable<void> { co_await c->execute("SELECT 1"); },
+                   [&](std::exception_ptr e) { query_error = e; });
+    asio::steady_timer written(executor, 50ms);  // the query is on the wire by then (the server reads it first)
+    co_await written.async_wait(asio::use_awaitable);
+    co_await c->close();
+    CHECK(c->is_closed());
+    // The connection outlives the query's coroutine.
+    for (int tick = 0; !query_error && tick < 100; ++tick) {
+      asio::steady_timer later(executor, 10ms);
+      co_await later.async_wait(asio::use_awaitable);
+    }
+  };
+  auto [error, took] = outcome(attempt(), 10s);
+  CHECK(error == nullptr);
+  REQUIRE(query_error.has_value());
+  CHECK(*query_error == nullptr);
+  REQUIRE(seen.wait_for(5s) == std::future_status::ready);
+  CHECK(seen.get() == "QSX");
 }
