@@ -1,6 +1,7 @@
 // keel's error hierarchy. Client errors are what keel itself detects; database errors carry the server's
 // diagnostics and a SQLSTATE, so that a caller catches "unique violation" the same way on every engine.
 module;
+#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -256,6 +257,20 @@ KEEL_DATABASE_ERROR(FeatureNotSupported, DatabaseError);           ///< class 0A
   fields.message =
       "the transaction was rolled back, not committed: a statement in it failed, which aborted it on the database";
   throw TransactionAborted(std::move(fields));
+}
+
+/// What a failure says (its what()), for a log line or a message that carries it on: a future's or a completion
+/// handler's std::exception_ptr, say. "unknown error" for an exception that is not a std::exception; empty for
+/// no failure.
+inline std::string message_of(std::exception_ptr failure) {
+  if (!failure) return {};
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown error";
+  }
 }
 
 }  // namespace keel

@@ -27,17 +27,6 @@ struct BatchRun {
   std::vector<std::string> statement_errors;  ///< statements that failed alone (a savepoint each), with why
 };
 
-/// What a failure says, for a batch's record and a statement's error.
-inline std::string failure_message(std::exception_ptr failure) {
-  try {
-    std::rethrow_exception(failure);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown error";
-  }
-}
-
 /// What the bulk writer writes through: an adapter runs one batch of statements on its target.
 class WriterAdapter {
 public:

@@ -302,7 +302,7 @@ private:
     else if (record.attempts > 0) options_.breaker->on_neutral();
     record.elapsed = std::chrono::steady_clock::now() - started;
     record.succeeded = !failure;
-    if (failure) record.error = failure_message(failure);
+    if (failure) record.error = message_of(failure);
     if (options_.collector) options_.collector->record(std::move(record));
     if (failure) std::rethrow_exception(failure);
     co_return statements.size();

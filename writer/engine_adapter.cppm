@@ -77,7 +77,7 @@ private:
         }
         if (failure) {
           co_await savepoint.rollback_to();
-          run.statement_errors.push_back(std::string(statement.sql()) + ": " + failure_message(failure));
+          run.statement_errors.push_back(std::string(statement.sql()) + ": " + message_of(failure));
         } else {
           co_await savepoint.release();
         }

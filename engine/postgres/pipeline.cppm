@@ -48,17 +48,6 @@ using keel::CanceledError;
 // Not exported: the pipeline is the connection's machinery, reachable through PgConnection and its pool.
 namespace keel::pg {
 
-// What an exception says, for logs and messages that carry it on.
-std::string message_of(std::exception_ptr failure) {
-  try {
-    std::rethrow_exception(failure);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown error";
-  }
-}
-
 // Coroutines waiting for something to change; notify_all wakes them all (they check again).
 class Waiters {
 public:

@@ -61,14 +61,7 @@ bool failed_with(const Outcome& outcome) {
     return false;
   }
 }
-std::string message_of(const Outcome& outcome) {
-  try {
-    if (outcome.failure) std::rethrow_exception(outcome.failure);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string message_of(const Outcome& outcome) { return keel::message_of(outcome.failure); }
 
 // A rule that acts on the n-th message (counted from 1) that `matches`, and forwards everything else.
 fault_proxy::Rule on_nth(int n, std::function<bool(const Message&)> matches, Action action) {

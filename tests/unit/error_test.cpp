@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <exception>
 #include <string>
 import keel;
 
@@ -42,4 +43,10 @@ TEST_CASE("a database error's message shows the server's message, SQLSTATE and d
     CHECK(e.sqlstate() == "23505");
     CHECK(e.fields().detail == "some detail");
   }
+}
+
+TEST_CASE("message_of says what a failure held in an exception_ptr says") {
+  CHECK(keel::message_of(std::make_exception_ptr(keel::MisuseError("wrong use"))) == "wrong use");
+  CHECK(keel::message_of(std::make_exception_ptr(42)) == "unknown error");
+  CHECK(keel::message_of(nullptr).empty());
 }
