@@ -1,4 +1,4 @@
-// Built against keel.core inside a project that fetched keel: a value, a row and the version.
+// Built against keel.core inside a project that fetched keel: a value and the version.
 #include <cstdint>
 #include <cstdio>
 #include <string>
