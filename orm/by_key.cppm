@@ -60,7 +60,9 @@ public:
       throw MisuseError("keel::save: no " + std::string(table_traits<T>::name) + " row has key " +
                         text_form::of(to_value(reflection::get<table_traits<T>::primary_key>(row_->front()))) +
                         " (it was deleted, or the key was not one the database gave)");
-    return row_->front();
+    // The columns the database defaults came back as stored (RETURNING).
+    if constexpr (Insert<T, false, NoReturning>::has_database_defaults) return inserted_.result(outcome);
+    else return row_->front();
   }
 
 private:
@@ -95,7 +97,7 @@ public:
   /// Writes the SQL text and binds the values.
   void write(SqlWriter& w) const {
     if (w.choose(inserts())) {
-      Insert<T, false, NoReturning>(row_).write(w);
+      RowInsert(row_).write(w);
       return;
     }
     const T& row = row_->front();
@@ -106,19 +108,31 @@ public:
       w.sql("UPDATE ");
       w.identifier(Traits::name);
       w.sql(" SET ");
+      // A column the database defaults keeps its stored value when the row leaves it unset:
+      // "a" = coalesce(?, "a").
       for_each_other_column([&]<std::size_t I>(bool first) {
         w.sql(first ? "" : ", ");
         w.identifier(Traits::column_names[I]);
         w.sql(" = ");
-        w.param(to_value(reflection::get<I>(row)));
+        if constexpr (is_database_defaulted<T, I>()) {
+          w.sql("coalesce(");
+          w.param(RowInsert::template inserted_value<I>(row));
+          w.sql(", ");
+          w.identifier(Traits::column_names[I]);
+          w.sql(")");
+        } else {
+          w.param(to_value(reflection::get<I>(row)));
+        }
       });
       w.sql(" WHERE ");
       w.identifier(Traits::column_names[key]);
       w.sql(" = ");
       w.param(to_value(reflection::get<key>(row)));
+      if constexpr (RowInsert::has_database_defaults) RowInsert::write_returned_by_database(w);
     } else {
-      // INSERT ... ON CONFLICT ("key") DO UPDATE SET "a" = excluded."a", ...
-      Insert<T, false, NoReturning>(row_).write(w);
+      // INSERT ... ON CONFLICT ("key") DO UPDATE SET "a" = excluded."a", ...; a column the database defaults
+      // keeps its stored value when the row leaves it unset: "b" = coalesce(?, "t"."b").
+      RowInsert(row_).write_rows(w);
       w.sql(" ON CONFLICT (");
       w.identifier(Traits::column_names[key]);
       w.sql(")");
@@ -129,14 +143,27 @@ public:
         for_each_other_column([&]<std::size_t I>(bool first) {
           w.sql(first ? "" : ", ");
           w.identifier(Traits::column_names[I]);
-          w.sql(" = excluded.");
-          w.identifier(Traits::column_names[I]);
+          if constexpr (is_database_defaulted<T, I>()) {
+            w.sql(" = coalesce(");
+            w.param(RowInsert::template inserted_value<I>(row));
+            w.sql(", ");
+            w.identifier(Traits::name);  // the stored row: bare, PostgreSQL finds the name ambiguous here
+            w.sql(".");
+            w.identifier(Traits::column_names[I]);
+            w.sql(")");
+          } else {
+            w.sql(" = excluded.");
+            w.identifier(Traits::column_names[I]);
+          }
         });
       }
+      if constexpr (RowInsert::has_database_defaults) RowInsert::write_returned_by_database(w);
     }
   }
 
 private:
+  using RowInsert = Insert<T, false, NoReturning>;
+
   // Whether the row is new: its generated key is not set yet.
   bool inserts() const {
     if constexpr (Traits::has_generated_key) return stored_value_ref(reflection::get<key>(row_->front())) == 0;

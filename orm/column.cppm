@@ -6,6 +6,7 @@
 //   keel::ForeignKey<Manager> manager;             references manager's primary key
 module;
 #include <algorithm>
+#include <chrono>
 #include <compare>
 #include <concepts>
 #include <cstddef>
@@ -65,6 +66,54 @@ struct default_to {
   static constexpr DefaultLiteral value = V;  ///< the literal
 };
 
+/// SQL text that can be a template argument: keel::default_sql<"...">'s expression.
+template <std::size_t N>
+struct SqlText {
+  char text[N] = {};  ///< the text and its terminating NUL
+  /// From a string literal.
+  constexpr SqlText(const char (&s)[N]) {
+    for (std::size_t i = 0; i < N; ++i) text[i] = s[i];
+  }
+  /// The text.
+  constexpr std::string_view view() const { return {text, N - 1}; }
+};
+
+// ---- Database-side defaults: the database chooses the value of a member that an insert leaves unset (a
+// member never given a value, still equal to T{}), and the insert gives back what it chose.
+/// DEFAULT now: for keel::TimestampTz (an instant), keel::Timestamp (the session's wall clock) and
+/// std::chrono::sys_days (today; in UTC on SQLite, in the session's time zone on PostgreSQL).
+struct default_now {};
+/// DEFAULT a random (version 4) UUID, for keel::Uuid.
+struct default_uuid {};
+/// DEFAULT an SQL expression of your own, written as given in CREATE TABLE and in inserts; it must suit every
+/// engine the table runs on: keel::Column<std::int64_t, keel::default_sql<"(abs(random()) % 100)">>.
+template <SqlText Expression>
+struct default_sql {
+  static constexpr std::string_view expression = Expression.view();  ///< the SQL
+};
+
+template <class T>
+struct is_default_sql : std::false_type {};
+template <SqlText E>
+struct is_default_sql<default_sql<E>> : std::true_type {};
+/// Whether an option leaves the value to the database.
+template <class Option>
+inline constexpr bool is_database_default =
+    std::same_as<Option, default_now> || std::same_as<Option, default_uuid> || is_default_sql<Option>::value;
+
+// Whether a value was given to a Column whose database may choose it; nothing for other columns.
+template <bool Tracked>
+struct GivenFlag {
+  constexpr void mark() noexcept {}
+  constexpr bool given() const noexcept { return true; }
+};
+template <>
+struct GivenFlag<true> {
+  bool is_given = false;
+  constexpr void mark() noexcept { is_given = true; }
+  constexpr bool given() const noexcept { return is_given; }
+};
+
 /// ReferentialAction for foreign keys: keel::ForeignKey<Band, keel::on_delete_cascade>.
 ///@{
 struct on_delete_cascade {};
@@ -94,14 +143,29 @@ struct Column {
   /// The options, as a type list.
   using options = type_list<Options...>;
 
+  /// Whether the database chooses the value when an insert leaves it unset (default_now, default_uuid,
+  /// default_sql).
+  static constexpr bool database_default = (is_database_default<Options> || ...);
+
   T value = initial_value();  ///< the value; a default_to option sets its start
 
-  /// T's default value, or the default_to option's.
+  /// T's default value, or the default_to option's; with a database default, unset.
   Column() = default;
-  /// From anything T is made from.
+  /// From anything T is made from; with a database default, this value is inserted, even T{}.
   template <class U>
     requires(std::constructible_from<T, U &&> && !std::same_as<std::remove_cvref_t<U>, Column>)
-  Column(U&& v) : value(std::forward<U>(v)) {}
+  Column(U&& v) : value(std::forward<U>(v)) {
+    given_.mark();
+  }
+
+  /// Whether an insert leaves the value to the database: it has a database default, and the member was never
+  /// given a value (made, assigned or read from a row) and still holds T{}.
+  bool left_to_database() const {
+    if constexpr (database_default) return !given_.given() && value == T{};
+    else return false;
+  }
+  /// Marks the value as given (read from a row, or set through `value`).
+  void mark_given() noexcept { given_.mark(); }
 
   /// The value.
   operator const T&() const noexcept { return value; }
@@ -141,6 +205,8 @@ struct Column {
   }
 
 private:
+  [[no_unique_address]] GivenFlag<database_default> given_;
+
   static constexpr T initial_value() {
     T result{};
     (assign_default<Options>(result), ...);
@@ -149,6 +215,8 @@ private:
   template <class Option>
   static constexpr void assign_default(T& target) {
     if constexpr (is_default_option<Option>::value) {
+      static_assert(std::same_as<T, std::string> || std::is_arithmetic_v<T>,
+                    "keel::default_to<literal> applies to bool, number and text columns");
       constexpr DefaultLiteral v = Option::value;
       if constexpr (std::same_as<T, std::string>) {
         if constexpr (v.kind == DefaultLiteral::Kind::text) target = std::string(v.text_view());
@@ -260,7 +328,11 @@ template <class T, class... O>
 struct is_foreign_key<ForeignKey<T, O...>> : std::true_type {};
 
 // ---- What a member type means as a column.
-enum class SqlCategory { boolean, integer, real, text, blob, null };
+enum class SqlCategory {
+  boolean, integer, real, text, blob,
+  date, time, timestamp, timestamptz, interval, uuid, json, numeric,
+  null  // NULL, or a type that is no column's
+};
 
 template <class T>
 constexpr SqlCategory category_of() {
@@ -271,8 +343,21 @@ constexpr SqlCategory category_of() {
   else if constexpr (std::same_as<U, Blob>) return SqlCategory::blob;
   else if constexpr (std::same_as<U, std::nullptr_t> || std::same_as<U, std::nullopt_t>) return SqlCategory::null;
   else if constexpr (std::convertible_to<const U&, std::string_view>) return SqlCategory::text;
+  else if constexpr (std::same_as<U, std::chrono::sys_days>) return SqlCategory::date;
+  else if constexpr (std::same_as<U, TimeOfDay>) return SqlCategory::time;
+  else if constexpr (std::same_as<U, Timestamp>) return SqlCategory::timestamp;
+  else if constexpr (std::same_as<U, TimestampTz>) return SqlCategory::timestamptz;
+  else if constexpr (std::same_as<U, Interval>) return SqlCategory::interval;
+  else if constexpr (std::same_as<U, Uuid>) return SqlCategory::uuid;
+  else if constexpr (std::same_as<U, Json>) return SqlCategory::json;
+  else if constexpr (std::same_as<U, Numeric>) return SqlCategory::numeric;
   else return SqlCategory::null;
 }
+
+/// Column types beyond numbers, text and blobs: dates and times (at PostgreSQL's microsecond precision), UUIDs,
+/// JSON and exact numbers. PostgreSQL stores each as its own type; SQLite as text (see sqlite_dialect).
+template <class T>
+concept TypedColumnValue = category_of<T>() >= SqlCategory::date && category_of<T>() <= SqlCategory::numeric;
 
 /// Types a column can hold: they map onto a SQL type on every dialect.
 template <class T>
@@ -280,7 +365,7 @@ concept ColumnValue = std::same_as<T, bool> || std::same_as<T, std::int8_t> || s
                       std::same_as<T, std::int32_t> || std::same_as<T, std::int64_t> || std::same_as<T, long long> ||
                       std::same_as<T, std::uint8_t> || std::same_as<T, std::uint16_t> ||
                       std::same_as<T, std::uint32_t> || std::same_as<T, float> || std::same_as<T, double> ||
-                      std::same_as<T, std::string> || std::same_as<T, Blob>;
+                      std::same_as<T, std::string> || std::same_as<T, Blob> || TypedColumnValue<T>;
 
 template <class M>
 struct column_traits_base {
@@ -365,6 +450,53 @@ void assign_cell(M& member, const Cell& cell, const CellOrigin& origin) {
     member = std::move(stored);
   } else {
     stored_value_ref(member) = decode_cell<V>(cell, origin);
+    if constexpr (is_column_wrapper<M>::value) member.mark_given();
+  }
+}
+
+/// database_default_sql, or MisuseError naming the column when the dialect has no such expression.
+template <class V, class Option>
+std::string_view checked_database_default(Dialect dialect, std::string_view table, std::string_view column) {
+  const std::string_view sql = database_default_sql<V, Option>(dialect);
+  if (sql.empty())
+    throw MisuseError("keel: the dialect '" + std::string(dialect.name()) + "' has no expression for " +
+                      std::string(table) + "." + std::string(column) + "'s default (DialectDescription::defaults)");
+  return sql;
+}
+
+/// The database-default option among a column's options (default_now, default_uuid, default_sql), or void.
+template <class List>
+struct database_default_option {
+  using type = void;
+};
+template <class First, class... Rest>
+struct database_default_option<type_list<First, Rest...>> {
+  using type = std::conditional_t<is_database_default<First>, First,
+                                  typename database_default_option<type_list<Rest...>>::type>;
+};
+
+/// Whether an insert leaves this member to the database (Column::left_to_database).
+template <class M>
+bool left_to_database(const M& member) {
+  if constexpr (is_column_wrapper<M>::value) return member.left_to_database();
+  else return false;
+}
+
+/// The SQL of a column's database default on a dialect: the expression of its default_now, default_uuid or
+/// default_sql option. Empty when the dialect has none.
+template <class V, class Option>
+constexpr std::string_view database_default_sql(Dialect dialect) {
+  if constexpr (std::same_as<Option, default_now>) {
+    static_assert(std::same_as<V, TimestampTz> || std::same_as<V, Timestamp> || std::same_as<V, std::chrono::sys_days>,
+                  "keel::default_now applies to keel::TimestampTz, keel::Timestamp and std::chrono::sys_days columns");
+    if constexpr (std::same_as<V, TimestampTz>) return dialect->defaults.current_instant;
+    else if constexpr (std::same_as<V, Timestamp>) return dialect->defaults.current_timestamp;
+    else return dialect->defaults.current_date;
+  } else if constexpr (std::same_as<Option, default_uuid>) {
+    static_assert(std::same_as<V, Uuid>, "keel::default_uuid applies to keel::Uuid columns");
+    return dialect->defaults.random_uuid;
+  } else {
+    return Option::expression;
   }
 }
 
@@ -382,6 +514,14 @@ constexpr std::string_view sql_type(Dialect dialect) {
   else if constexpr (std::same_as<T, double>) return types.double_precision;
   else if constexpr (std::same_as<T, std::string>) return types.text;
   else if constexpr (std::same_as<T, Blob>) return types.blob;
+  else if constexpr (std::same_as<T, std::chrono::sys_days>) return types.date;
+  else if constexpr (std::same_as<T, TimeOfDay>) return types.time;
+  else if constexpr (std::same_as<T, Timestamp>) return types.timestamp;
+  else if constexpr (std::same_as<T, TimestampTz>) return types.timestamptz;
+  else if constexpr (std::same_as<T, Interval>) return types.interval;
+  else if constexpr (std::same_as<T, Uuid>) return types.uuid;
+  else if constexpr (std::same_as<T, Json>) return types.json;
+  else if constexpr (std::same_as<T, Numeric>) return types.numeric;
   else return "";
 }
 

@@ -34,24 +34,80 @@ namespace asio = boost::asio;
 
 export namespace keel {
 
-// Fills generated keys into copies of the inserted rows. Keys returned as rows (RETURNING) come in no promised
-// order, but both engines assign the keys of a multi-row insert in row order, so the keys, sorted, belong to the
-// rows in order. Keys an engine reports in ExecResult::insert_ids are in row order already.
+// Whether member I of table T is a column whose database chooses its value (default_now, default_uuid,
+// default_sql).
+template <class T, std::size_t I>
+consteval bool is_database_defaulted() {
+  using M = typename table_traits<T>::template member_type<I>;
+  if constexpr (is_column_wrapper<M>::value) return M::database_default;
+  else return false;
+}
+template <class T>
+consteval std::size_t database_defaulted_count() {
+  return []<std::size_t... I>(std::index_sequence<I...>) {
+    return ((is_database_defaulted<T, I>() ? 1 : 0) + ... + 0);
+  }(std::make_index_sequence<table_traits<T>::column_count>{});
+}
+// Calls f.template operator()<I>(n) for each database-defaulted member I, the n-th of them.
+template <class T, class F>
+void for_each_database_defaulted(F&& f) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    std::size_t n = 0;
+    ((is_database_defaulted<T, I>() ? (f.template operator()<I>(n++), 0) : 0), ...);
+  }(std::make_index_sequence<table_traits<T>::column_count>{});
+}
+
+// Fills generated keys, and the values the database chose for columns it defaults, into copies of the inserted
+// rows. Keys returned as rows (RETURNING) come in no promised order, but both engines assign the keys of a
+// multi-row insert in row order, so the keys, sorted, belong to the rows in order. Keys an engine reports in
+// ExecResult::insert_ids are in row order already. Without a generated key, the returned defaults are taken in
+// the order the database returns them, which is the order of the rows on both engines.
 template <class T, bool Many>
 class InsertedRowsCollector final : public RowSink {
+  static constexpr std::size_t defaulted = database_defaulted_count<T>();
+
 public:
   using result_type = std::conditional_t<Many, std::vector<T>, T>;
   explicit InsertedRowsCollector(std::shared_ptr<const std::vector<T>> rows) : rows_(std::move(rows)) {}
 
-  void on_row(const RowReader& row) override { keys_.push_back(row.get<std::int64_t>(0)); }
+  void on_row(const RowReader& row) override {
+    std::size_t column = 0;
+    if constexpr (table_traits<T>::has_generated_key) keys_.push_back(row.get<std::int64_t>(column++));
+    if constexpr (defaulted > 0)
+      for (; column < row.size(); ++column) chosen_.push_back(row.get<Value>(column));
+  }
 
   result_type result(const ExecResult& outcome) {
     std::vector<T> rows(*rows_);
+    std::vector<std::size_t> order;  // the returned row of each inserted row
+    if constexpr (defaulted > 0) {
+      order.resize(chosen_.size() / defaulted);
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      if constexpr (table_traits<T>::has_generated_key) {
+        if (keys_.size() == order.size()) {
+          std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return keys_[a] < keys_[b]; });
+          std::vector<std::int64_t> sorted;
+          sorted.reserve(keys_.size());
+          for (std::size_t i : order) sorted.push_back(keys_[i]);
+          keys_ = std::move(sorted);
+        }
+      }
+      if (order.size() != rows.size())
+        throw ProtocolError("the insert returned the database's defaults of " + std::to_string(order.size()) +
+                            " rows for " + std::to_string(rows.size()) + " rows");
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        for_each_database_defaulted<T>([&]<std::size_t I>(std::size_t n) {
+          const Value& value = chosen_[order[i] * defaulted + n];
+          assign_cell(reflection::get<I>(rows[i]), value.cell(),
+                      CellOrigin{n, table_traits<T>::column_names[I]});
+        });
+      }
+    }
     if constexpr (table_traits<T>::has_generated_key) {
       // Written without RETURNING where the engine reports the keys: one row (reports_last_insert_id), or each
       // row of an execute_each (inserts_rows_one_by_one).
       if (!keys_.empty()) {
-        std::sort(keys_.begin(), keys_.end());
+        if constexpr (defaulted == 0) std::sort(keys_.begin(), keys_.end());
       } else if (Many) {
         keys_ = outcome.insert_ids;
       } else if (outcome.last_insert_id) {
@@ -70,6 +126,7 @@ public:
 private:
   std::shared_ptr<const std::vector<T>> rows_;
   std::vector<std::int64_t> keys_;
+  std::vector<Value> chosen_;  // the database-defaulted columns' values, row after row
 };
 
 /// An INSERT of one row, or of many (Many): it gives the rows as inserted, their generated keys filled in, or
@@ -86,6 +143,9 @@ public:
   static constexpr bool returns_columns = !std::same_as<Returning, NoReturning>;
   /// Whether it has an ON CONFLICT clause.
   static constexpr bool has_conflict = Conflict::present;
+  /// Whether the database chooses some columns' values (default_now, default_uuid, default_sql) when a row
+  /// leaves them unset; the insert then gives back what it chose.
+  static constexpr bool has_database_defaults = database_defaulted_count<T>() > 0;
   /// The row, the rows, the RETURNING columns' values, or with ON CONFLICT the rows inserted or updated.
   using result_type = returning_result_t<
       Returning, std::conditional_t<has_conflict, std::uint64_t, std::conditional_t<Many, std::vector<T>, T>>>;
@@ -203,24 +263,50 @@ public:
 
   /// Writes the SQL text and binds the values.
   void write(SqlWriter& w) const {
+    if (!write_rows(w)) return;
+    conflict_.write(w);
+    if constexpr (returns_columns) {
+      write_returning(w, returning_);
+    } else if constexpr (has_database_defaults && !has_conflict) {
+      // No engine reports what the database chose without RETURNING.
+      write_returned_by_database(w);
+    } else if constexpr (Traits::has_generated_key && !has_conflict) {
+      if (Many || !w.dialect()->reports_last_insert_id) {
+        w.sql(" RETURNING ");
+        w.identifier(Traits::column_names[Traits::primary_key]);
+      }
+    }
+  }
+
+  /// " RETURNING" the generated key and the columns the database defaults, as InsertedRowsCollector reads them.
+  static void write_returned_by_database(SqlWriter& w) {
+    w.sql(" RETURNING ");
+    bool first = true;
+    if constexpr (Traits::has_generated_key) {
+      w.identifier(Traits::column_names[Traits::primary_key]);
+      first = false;
+    }
+    for_each_database_defaulted<T>([&]<std::size_t I>(std::size_t) {
+      if (!first) w.sql(", ");
+      first = false;
+      w.identifier(Traits::column_names[I]);
+    });
+  }
+
+  /// The INSERT up to its rows, without ON CONFLICT or RETURNING; with no rows, a statement that changes
+  /// nothing and returns no row, and false.
+  bool write_rows(SqlWriter& w) const {
     w.set_qualify_columns(false);
-    if (rows_->empty()) {  // nothing to insert: a statement that changes nothing and returns no row
+    if (rows_->empty()) {
       w.sql("SELECT 1 WHERE 1 = 0");
-      return;
+      return false;
     }
     w.sql("INSERT INTO ");
     w.identifier(Traits::name);
     if (inserted_column_count() == 0) {
       w.sql(" DEFAULT VALUES");
     } else {
-      w.sql(" (");
-      bool first = true;
-      for_each_inserted([&]<std::size_t I>() {
-        if (!first) w.sql(", ");
-        first = false;
-        w.identifier(Traits::column_names[I]);
-      });
-      w.sql(")");
+      write_inserted_columns(w);
       if (from_arrays(w.dialect())) {
         write_from_arrays(w);
       } else {
@@ -228,15 +314,17 @@ public:
         write_values(w);
       }
     }
-    conflict_.write(w);
-    if constexpr (returns_columns) {
-      write_returning(w, returning_);
-    } else if constexpr (Traits::has_generated_key && !has_conflict) {
-      if (Many || !w.dialect()->reports_last_insert_id) {
-        w.sql(" RETURNING ");
-        w.identifier(Traits::column_names[Traits::primary_key]);
-      }
-    }
+    return true;
+  }
+
+  /// A member's value as inserted: NULL for a member left to the database, which the insert's coalesce()
+  /// replaces with the default.
+  template <std::size_t I>
+  static Value inserted_value(const T& row) {
+    const auto& member = reflection::get<I>(row);
+    if constexpr (is_database_defaulted<T, I>())
+      if (left_to_database(member)) return Value();
+    return to_value(member);
   }
 
 private:
@@ -256,9 +344,29 @@ private:
     }(std::make_index_sequence<Traits::column_count>{});
   }
 
-  // SELECT * FROM unnest($1, $2, ...): one array of each column's values, in row order.
+  // SELECT * FROM unnest($1, $2, ...): one array of each column's values, in row order. With columns the
+  // database defaults: SELECT "a", coalesce("b", <default>) FROM unnest($1, $2) AS "keel_rows" ("a", "b").
   void write_from_arrays(SqlWriter& w) const {
-    w.sql(" SELECT * FROM unnest(");
+    if constexpr (has_database_defaults) {
+      w.sql(" SELECT ");
+      bool first_column = true;
+      for_each_inserted([&]<std::size_t I>() {
+        if (!first_column) w.sql(", ");
+        first_column = false;
+        if constexpr (is_database_defaulted<T, I>()) {
+          w.sql("coalesce(");
+          w.identifier(Traits::column_names[I]);
+          w.sql(", ");
+          write_database_default<I>(w);
+          w.sql(")");
+        } else {
+          w.identifier(Traits::column_names[I]);
+        }
+      });
+      w.sql(" FROM unnest(");
+    } else {
+      w.sql(" SELECT * FROM unnest(");
+    }
     bool first = true;
     for_each_inserted([&]<std::size_t I>() {
       if (!first) w.sql(", ");
@@ -266,10 +374,33 @@ private:
       using V = typename column_traits<typename Traits::template member_type<I>>::value_type;
       ValueArray column{natural_kind<V>(), {}};
       column.items.reserve(rows_->size());
-      for (const T& row : *rows_) column.items.push_back(to_value(reflection::get<I>(row)));
+      for (const T& row : *rows_) column.items.push_back(inserted_value<I>(row));
       w.param(Value(std::move(column)));
     });
     w.sql(")");
+    if constexpr (has_database_defaults) {
+      w.sql(" AS \"keel_rows\"");
+      write_inserted_columns(w);
+    }
+  }
+
+  // " (a, b, ...)": the inserted columns.
+  static void write_inserted_columns(SqlWriter& w) {
+    w.sql(" (");
+    bool first = true;
+    for_each_inserted([&]<std::size_t I>() {
+      if (!first) w.sql(", ");
+      first = false;
+      w.identifier(Traits::column_names[I]);
+    });
+    w.sql(")");
+  }
+
+  template <std::size_t I>
+  static void write_database_default(SqlWriter& w) {
+    using M = typename Traits::template member_type<I>;
+    w.sql(checked_database_default<typename M::value_type, typename database_default_option<typename M::options>::type>(
+        w.dialect(), Traits::name, Traits::column_names[I]));
   }
 
   // VALUES (...), (...): a placeholder group per row.
@@ -282,7 +413,16 @@ private:
       for_each_inserted([&]<std::size_t I>() {
         if (!first_value) w.sql(", ");
         first_value = false;
-        w.param(to_value(reflection::get<I>(row)));
+        if constexpr (is_database_defaulted<T, I>()) {
+          // One text for rows given a value and rows left to the database: coalesce(value or NULL, default).
+          w.sql("coalesce(");
+          w.param(inserted_value<I>(row));
+          w.sql(", ");
+          write_database_default<I>(w);
+          w.sql(")");
+        } else {
+          w.param(to_value(reflection::get<I>(row)));
+        }
       });
       w.sql(")");
     }
@@ -295,7 +435,8 @@ private:
   }
   static asio::awaitable<result_type> run_split(StatementRunner& runner, Insert query) {
     const std::size_t per_statement = query.rows_per_run(runner.dialect());
-    if constexpr (Many && !returns_columns && !has_conflict && inserted_column_count() > 0) {
+    // Row by row the engine reports keys, but not what the database chose for its defaults.
+    if constexpr (Many && !returns_columns && !has_conflict && !has_database_defaults && inserted_column_count() > 0) {
       if (runner.dialect()->inserts_rows_one_by_one && !query.rows_->empty()) {
         if (auto* engine = dynamic_cast<Engine*>(&runner))
           co_return co_await engine->transaction(
@@ -316,7 +457,8 @@ private:
   // One statement: many rows, enough for it, by the engine's bulk path (StatementRunner::insert_rows), which
   // may write them its faster way; else as the insert.
   static asio::awaitable<result_type> run_one(StatementRunner& runner, Insert query) {
-    if constexpr (Many && !returns_columns && !has_conflict && inserted_column_count() > 0) {
+    // COPY cannot write a default for some rows and a value for others.
+    if constexpr (Many && !returns_columns && !has_conflict && !has_database_defaults && inserted_column_count() > 0) {
       const Dialect dialect = runner.dialect();
       if (query.rows_->size() >= dialect->bulk_insert_min_rows) {
         const Statement statement = query.statement(dialect);

@@ -82,15 +82,29 @@ void write_column_definition(std::string& sql, Dialect dialect) {
                   "keel::ForeignKey<T>: T's primary key must be an integer (keel::Id)");
     sql += sql_type<typename TargetKey::value_type>(dialect);
   } else {
-    sql += sql_type<typename Column::value_type>(dialect);
+    const std::string_view type = sql_type<typename Column::value_type>(dialect);
+    if (type.empty())
+      throw MisuseError("keel: the dialect '" + std::string(dialect.name()) + "' names no column type for " +
+                        std::string(Traits::name) + "." + std::string(Traits::column_names[I]) +
+                        "'s values (DialectDescription::types)");
+    sql += type;
   }
   if constexpr (!Column::nullable) sql += " NOT NULL";
   if constexpr (is_key) sql += " PRIMARY KEY";
   if constexpr (has_option<Member, unique>) sql += " UNIQUE";
   using Default = find_default<typename Column::options>;
+  using DatabaseDefault = typename database_default_option<typename Column::options>::type;
+  static_assert(!(Default::found && !std::is_void_v<DatabaseDefault>),
+                "keel: a column takes one default: default_to, default_now, default_uuid or default_sql");
+  static_assert(std::is_void_v<DatabaseDefault> || !Column::nullable,
+                "keel: a column whose database chooses its value is NOT NULL: leave out std::optional");
   if constexpr (Default::found) {
     sql += " DEFAULT ";
     append_literal(sql, Default::value);
+  } else if constexpr (!std::is_void_v<DatabaseDefault>) {
+    sql += " DEFAULT ";
+    sql += checked_database_default<typename Column::value_type, DatabaseDefault>(dialect, Traits::name,
+                                                                                  Traits::column_names[I]);
   }
   if constexpr (Column::is_foreign_key) {
     using Target = table_traits<typename Column::target_table>;

@@ -55,7 +55,7 @@ auto assignment(const C&, const V& value) {
   constexpr SqlCategory given = category_v<typename E::value_type>;
   static_assert(given != SqlCategory::null || Column::traits::nullable,
                 "keel: set() gives NULL to a NOT NULL column; make the member std::optional to allow NULL");
-  static_assert(given == SqlCategory::null || comparable(target, given),
+  static_assert(given == SqlCategory::null || assignable(target, given),
                 "keel: set() gives a column a value of another SQL type");
   static_assert(is_subset_v<typename E::tables, Allowed>,
                 "keel: set() computes a value from a column of a table that is not in the query");

@@ -1,5 +1,6 @@
 // Tables for the ORM's compile-fail cases. Included after `import keel;`.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,4 +15,9 @@ struct Band {
   keel::ForeignKey<Manager> manager;
   std::int64_t popularity = 0;
   std::optional<std::string> country;
+};
+struct Event {
+  keel::Id id;
+  std::chrono::sys_days day;
+  keel::Json payload;
 };

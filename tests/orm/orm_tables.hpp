@@ -1,5 +1,6 @@
 // The tables the ORM tests use. Included after `import keel;`.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,6 +37,29 @@ struct TicketHolder {
   keel::PrimaryKey<std::string> code;
   keel::Blob photo;
   keel::Column<std::string, keel::default_to<"it's new">> status;
+};
+
+// Dates, times, an interval, a UUID, JSON and an exact number, and a nullable instant.
+struct Booking {
+  keel::Id id;
+  std::chrono::sys_days day;
+  keel::TimeOfDay starts;
+  keel::Timestamp local_start;  // a wall-clock reading
+  keel::TimestampTz booked_at;  // an instant
+  keel::Interval length;
+  keel::Uuid reference{};
+  keel::Json details;
+  keel::Numeric price;
+  std::optional<keel::TimestampTz> cancelled_at;
+};
+
+// Columns whose database chooses their values when a row leaves them unset.
+struct Post {
+  keel::Id id;
+  std::string title;
+  keel::Column<keel::TimestampTz, keel::default_now> created_at;
+  keel::Column<keel::Uuid, keel::default_uuid> public_id;
+  keel::Column<std::int64_t, keel::default_sql<"(40 + 2)">> score;
 };
 
 }  // namespace orm_test

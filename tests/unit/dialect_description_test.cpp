@@ -21,7 +21,9 @@ constexpr keel::DialectDescription other_description{
     .name = "other",
     .placeholders = keel::PlaceholderStyle::dollar_number,
     .types = {.boolean = "BOOL", .small_integer = "INT2", .integer = "INT4", .big_integer = "INT8",
-              .real = "FLOAT4", .double_precision = "FLOAT8", .text = "STRING", .blob = "BYTES"},
+              .real = "FLOAT4", .double_precision = "FLOAT8", .text = "STRING", .blob = "BYTES", .date = "DATE",
+              .time = "TIME", .timestamp = "TIMESTAMP", .timestamptz = "TIMESTAMPTZ", .interval = "INTERVAL",
+              .uuid = "UUID", .json = {}, .numeric = "DECIMAL"},  // no JSON type
     .generated_key_column = "INT8 PRIMARY KEY DEFAULT unique_rowid()",
     .pattern_matching = keel::PatternMatching::like_and_glob,
     .limit_all = "ALL",
@@ -62,6 +64,26 @@ TEST_CASE("a description that binds no value is refused", "[dialect]") {
   // What was left out takes the defaults: no bulk path, nothing special to scan for.
   STATIC_REQUIRE(unbound.bulk_insert_min_rows == keel::no_bulk_insert);
   STATIC_REQUIRE(!unbound.inserts_rows_one_by_one);
+}
+
+struct Reading {
+  keel::Id id;
+  keel::Uuid sensor{};
+  keel::Numeric value;
+  std::optional<keel::Json> raw;
+};
+
+TEST_CASE("CREATE TABLE of a type the description names no column type for is refused", "[dialect][orm]") {
+  CHECK_THROWS_WITH(keel::create_table<Reading>().statements(other),
+                    "keel: the dialect 'other' names no column type for reading.raw's values (DialectDescription::types)");
+  struct NoJson {
+    keel::Id id;
+    keel::Uuid sensor{};
+    keel::Numeric value;
+  };
+  CHECK(keel::create_table<NoJson>().statements(other)[0].sql() ==
+        R"(CREATE TABLE "no_json" ("id" INT8 PRIMARY KEY DEFAULT unique_rowid(), "sensor" UUID NOT NULL, )"
+        R"("value" DECIMAL NOT NULL))");
 }
 
 TEST_CASE("a dialect compares by its description and names itself", "[dialect]") {
