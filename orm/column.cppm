@@ -17,6 +17,7 @@ module;
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 export module keel.orm:column;
 import keel.engine;
 import keel.reflection;
@@ -86,7 +87,7 @@ struct default_now {};
 /// DEFAULT a random (version 4) UUID, for keel::Uuid.
 struct default_uuid {};
 /// DEFAULT an SQL expression of your own, written as given in CREATE TABLE and in inserts; it must suit every
-/// engine the table runs on: keel::Column<std::int64_t, keel::default_sql<"(abs(random()) % 100)">>.
+/// engine the table runs on: keel::Column<keel::Json, keel::default_sql<"'{}'">>.
 template <SqlText Expression>
 struct default_sql {
   static constexpr std::string_view expression = Expression.view();  ///< the SQL
@@ -331,8 +332,15 @@ struct is_foreign_key<ForeignKey<T, O...>> : std::true_type {};
 enum class SqlCategory {
   boolean, integer, real, text, blob,
   date, time, timestamp, timestamptz, interval, uuid, json, numeric,
-  null  // NULL, or a type that is no column's
+  array,  // std::vector<T> of a column type
+  null    // NULL, or a type that is no column's
 };
+
+template <class T>
+struct is_array_column_type : std::false_type {};
+template <class E>
+  requires(!std::same_as<E, std::byte>)  // std::vector<std::byte> is keel::Blob
+struct is_array_column_type<std::vector<E>> : std::true_type {};
 
 template <class T>
 constexpr SqlCategory category_of() {
@@ -351,6 +359,7 @@ constexpr SqlCategory category_of() {
   else if constexpr (std::same_as<U, Uuid>) return SqlCategory::uuid;
   else if constexpr (std::same_as<U, Json>) return SqlCategory::json;
   else if constexpr (std::same_as<U, Numeric>) return SqlCategory::numeric;
+  else if constexpr (is_array_column_type<U>::value) return SqlCategory::array;
   else return SqlCategory::null;
 }
 
@@ -359,13 +368,23 @@ constexpr SqlCategory category_of() {
 template <class T>
 concept TypedColumnValue = category_of<T>() >= SqlCategory::date && category_of<T>() <= SqlCategory::numeric;
 
+/// Column types that are not arrays.
+template <class T>
+concept ScalarColumnValue = std::same_as<T, bool> || std::same_as<T, std::int8_t> || std::same_as<T, std::int16_t> ||
+                            std::same_as<T, std::int32_t> || std::same_as<T, std::int64_t> ||
+                            std::same_as<T, long long> || std::same_as<T, std::uint8_t> ||
+                            std::same_as<T, std::uint16_t> || std::same_as<T, std::uint32_t> ||
+                            std::same_as<T, float> || std::same_as<T, double> || std::same_as<T, std::string> ||
+                            std::same_as<T, Blob> || TypedColumnValue<T>;
+
+/// An array column: std::vector of a scalar column type. PostgreSQL stores an array of that type; an engine
+/// without arrays (SQLite) stores the array's JSON text.
+template <class T>
+concept ArrayColumnValue = is_array_column_type<T>::value && ScalarColumnValue<typename T::value_type>;
+
 /// Types a column can hold: they map onto a SQL type on every dialect.
 template <class T>
-concept ColumnValue = std::same_as<T, bool> || std::same_as<T, std::int8_t> || std::same_as<T, std::int16_t> ||
-                      std::same_as<T, std::int32_t> || std::same_as<T, std::int64_t> || std::same_as<T, long long> ||
-                      std::same_as<T, std::uint8_t> || std::same_as<T, std::uint16_t> ||
-                      std::same_as<T, std::uint32_t> || std::same_as<T, float> || std::same_as<T, double> ||
-                      std::same_as<T, std::string> || std::same_as<T, Blob> || TypedColumnValue<T>;
+concept ColumnValue = ScalarColumnValue<T> || ArrayColumnValue<T>;
 
 template <class M>
 struct column_traits_base {
@@ -399,6 +418,8 @@ struct column_traits : column_traits_base<M> {
 };
 template <class M>
 struct column_traits<std::optional<M>> : column_traits_base<M> {
+  static_assert(!requires { requires M::database_default; },
+                "keel: a column whose database chooses its value is NOT NULL: leave out std::optional");
   static constexpr bool nullable = true;
   using stored_type = M;
 };
@@ -523,6 +544,19 @@ constexpr std::string_view sql_type(Dialect dialect) {
   else if constexpr (std::same_as<T, Json>) return types.json;
   else if constexpr (std::same_as<T, Numeric>) return types.numeric;
   else return "";
+}
+
+/// The SQL type of a column of V: sql_type, or for a std::vector the element's type with the dialect's array
+/// suffix, or its one type for arrays. Empty when the dialect names none.
+template <class V>
+std::string column_sql_type(Dialect dialect) {
+  if constexpr (ArrayColumnValue<V>) {
+    if (dialect->types.array_suffix.empty()) return std::string(dialect->types.array);
+    const std::string_view element = sql_type<typename V::value_type>(dialect);
+    return element.empty() ? std::string() : std::string(element) + std::string(dialect->types.array_suffix);
+  } else {
+    return std::string(sql_type<V>(dialect));
+  }
 }
 
 /// Writes a DEFAULT literal. Literals are compile-time constants, never user input, so inlining them is safe;

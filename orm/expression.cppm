@@ -74,7 +74,7 @@ struct argument_traits {
     else if constexpr (std::floating_point<U>) return double{};
     else if constexpr (std::same_as<U, Blob>) return Blob{};
     else if constexpr (std::convertible_to<const U&, std::string_view>) return std::string{};
-    else if constexpr (TypedColumnValue<U>) return U{};
+    else if constexpr (TypedColumnValue<U> || ArrayColumnValue<U>) return U{};
     else return nullptr;
   }());
 };
@@ -95,7 +95,7 @@ Value argument_value(const T& v) {
   } else if constexpr (is_column_wrapper<T>::value || is_foreign_key<T>::value) {
     return Value(v.value);
   } else if constexpr (std::same_as<T, Blob> || std::same_as<T, bool> || std::integral<T> || std::floating_point<T> ||
-                       TypedColumnValue<T>) {
+                       TypedColumnValue<T> || ArrayColumnValue<T>) {
     return Value(v);
   } else {
     return Value(std::string_view(v));
@@ -110,7 +110,9 @@ constexpr bool is_numeric(SqlCategory c) { return c == SqlCategory::integer || c
 constexpr bool assignable(SqlCategory a, SqlCategory b) { return a == b || (is_numeric(a) && is_numeric(b)); }
 // JSON has no comparison that means the same everywhere: PostgreSQL's json has no = at all, and jsonb's
 // equality is not SQLite's equality of texts.
-constexpr bool comparable(SqlCategory a, SqlCategory b) { return assignable(a, b) && a != SqlCategory::json; }
+constexpr bool comparable(SqlCategory a, SqlCategory b) {
+  return assignable(a, b) && a != SqlCategory::json && a != SqlCategory::array;
+}
 
 template <class E, bool Descending>
 struct Ordering;
@@ -368,6 +370,8 @@ auto make_comparison(const L& l, const R& r) {
                 "keel: compare with NULL through .is_null() or .is_not_null(), not with an operator");
   static_assert(a != SqlCategory::json && b != SqlCategory::json,
                 "keel: JSON values cannot be compared with an operator; use raw SQL for JSON's operators");
+  static_assert(a != SqlCategory::array && b != SqlCategory::array,
+                "keel: arrays cannot be compared with an operator; use raw SQL for an engine's array operators");
   static_assert(!((a == SqlCategory::text && is_numeric(b)) || (is_numeric(a) && b == SqlCategory::text)),
                 "keel: cannot compare text with a number");
   static_assert(a == SqlCategory::null || b == SqlCategory::null || comparable(a, b) ||

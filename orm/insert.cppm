@@ -15,6 +15,7 @@ module;
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 export module keel.orm:insert;
@@ -60,11 +61,15 @@ void for_each_database_defaulted(F&& f) {
 // Fills generated keys, and the values the database chose for columns it defaults, into copies of the inserted
 // rows. Keys returned as rows (RETURNING) come in no promised order, but both engines assign the keys of a
 // multi-row insert in row order, so the keys, sorted, belong to the rows in order. Keys an engine reports in
-// ExecResult::insert_ids are in row order already. Without a generated key, the returned defaults are taken in
-// the order the database returns them, which is the order of the rows on both engines.
+// ExecResult::insert_ids are in row order already. The returned defaults go with the generated key, else with the
+// key the row was given, else (a table without a key) in the order the database returned them.
 template <class T, bool Many>
 class InsertedRowsCollector final : public RowSink {
   static constexpr std::size_t defaulted = database_defaulted_count<T>();
+  // RETURNING neither engine orders: a key the rows were given matches them up; without a key, the order the
+  // database returned them in is taken as theirs.
+  static constexpr bool matches_by_given_key =
+      defaulted > 0 && table_traits<T>::has_primary_key && !table_traits<T>::has_generated_key;
 
 public:
   using result_type = std::conditional_t<Many, std::vector<T>, T>;
@@ -73,6 +78,7 @@ public:
   void on_row(const RowReader& row) override {
     std::size_t column = 0;
     if constexpr (table_traits<T>::has_generated_key) keys_.push_back(row.get<std::int64_t>(column++));
+    else if constexpr (matches_by_given_key) given_keys_.push_back(text_form::of(row.get<Value>(column++)));
     if constexpr (defaulted > 0)
       for (; column < row.size(); ++column) chosen_.push_back(row.get<Value>(column));
   }
@@ -90,6 +96,18 @@ public:
           sorted.reserve(keys_.size());
           for (std::size_t i : order) sorted.push_back(keys_[i]);
           keys_ = std::move(sorted);
+        }
+      } else if constexpr (matches_by_given_key) {
+        // The rows' own keys say which returned row is whose.
+        std::unordered_map<std::string, std::size_t> returned;
+        for (std::size_t i = 0; i < given_keys_.size(); ++i) returned.emplace(given_keys_[i], i);
+        if (returned.size() == rows.size()) {
+          for (std::size_t i = 0; i < rows.size() && i < order.size(); ++i) {
+            const auto found = returned.find(
+                text_form::of(to_value(reflection::get<table_traits<T>::primary_key>(rows[i]))));
+            if (found == returned.end()) throw ProtocolError("the insert returned no row for a key it was given");
+            order[i] = found->second;
+          }
         }
       }
       if (order.size() != rows.size())
@@ -127,6 +145,7 @@ private:
   std::shared_ptr<const std::vector<T>> rows_;
   std::vector<std::int64_t> keys_;
   std::vector<Value> chosen_;  // the database-defaulted columns' values, row after row
+  std::vector<std::string> given_keys_;  // each returned row's key, as text, where the rows' keys were given
 };
 
 /// An INSERT of one row, or of many (Many): it gives the rows as inserted, their generated keys filled in, or
@@ -282,7 +301,7 @@ public:
   static void write_returned_by_database(SqlWriter& w) {
     w.sql(" RETURNING ");
     bool first = true;
-    if constexpr (Traits::has_generated_key) {
+    if constexpr (Traits::has_primary_key) {
       w.identifier(Traits::column_names[Traits::primary_key]);
       first = false;
     }
@@ -415,9 +434,12 @@ private:
         first_value = false;
         if constexpr (is_database_defaulted<T, I>()) {
           // One text for rows given a value and rows left to the database: coalesce(value or NULL, default).
-          w.sql("coalesce(");
+          // The cast types a NULL, which PostgreSQL would otherwise read with the default as text ('{}').
+          w.sql("coalesce(CAST(");
           w.param(inserted_value<I>(row));
-          w.sql(", ");
+          w.sql(" AS ");
+          w.sql(column_sql_type<typename Traits::template traits<I>::value_type>(w.dialect()));
+          w.sql("), ");
           write_database_default<I>(w);
           w.sql(")");
         } else {

@@ -82,7 +82,7 @@ void write_column_definition(std::string& sql, Dialect dialect) {
                   "keel::ForeignKey<T>: T's primary key must be an integer (keel::Id)");
     sql += sql_type<typename TargetKey::value_type>(dialect);
   } else {
-    const std::string_view type = sql_type<typename Column::value_type>(dialect);
+    const std::string type = column_sql_type<typename Column::value_type>(dialect);
     if (type.empty())
       throw MisuseError("keel: the dialect '" + std::string(dialect.name()) + "' names no column type for " +
                         std::string(Traits::name) + "." + std::string(Traits::column_names[I]) +
@@ -96,8 +96,6 @@ void write_column_definition(std::string& sql, Dialect dialect) {
   using DatabaseDefault = typename database_default_option<typename Column::options>::type;
   static_assert(!(Default::found && !std::is_void_v<DatabaseDefault>),
                 "keel: a column takes one default: default_to, default_now, default_uuid or default_sql");
-  static_assert(std::is_void_v<DatabaseDefault> || !Column::nullable,
-                "keel: a column whose database chooses its value is NOT NULL: leave out std::optional");
   if constexpr (Default::found) {
     sql += " DEFAULT ";
     append_literal(sql, Default::value);

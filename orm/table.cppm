@@ -81,7 +81,8 @@ struct table_traits {
                 "keel: every member of a table must be a column: bool, an integer of up to 32 bits unsigned or 64 "
                 "bits signed, float, double, std::string, keel::Blob, std::chrono::sys_days, keel::TimeOfDay, "
                 "keel::Timestamp, keel::TimestampTz, keel::Interval, keel::Uuid, keel::Json, keel::Numeric, "
-                "keel::Column<...>, keel::ForeignKey<...>, or std::optional of one of these");
+                "std::vector of one of these (an array), keel::Column<...>, keel::ForeignKey<...>, or std::optional "
+                "of one of these");
 
   static constexpr std::string_view name = table_name_of<T>();             ///< the table's name
   static constexpr std::size_t column_count = reflection::field_count<T>;  ///< the number of columns

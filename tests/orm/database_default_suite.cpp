@@ -22,6 +22,7 @@ struct Setting {
   keel::PrimaryKey<std::string> name;
   std::string value;
   keel::Column<keel::TimestampTz, keel::default_now> changed_at;
+  keel::Column<keel::Json, keel::default_sql<"'{}'">> meta;  // a literal PostgreSQL would read as text uncast
 };
 
 bool is_random_uuid(const keel::Uuid& u) {
@@ -137,4 +138,26 @@ TEST_CASE_METHOD(DefaultsFixture, "database defaults: save keeps the stored valu
   REQUIRE(stored);
   CHECK(stored->value == "auto");
   CHECK(*stored->changed_at == when);
+}
+
+TEST_CASE_METHOD(DefaultsFixture, "database defaults: rows with given keys get their own defaults back") {
+  // Given keys, in an order the database need not return them in: each row's defaults are matched by its key.
+  std::vector<Setting> rows;
+  for (int i = 0; i < 40; ++i) {
+    Setting s{.name = "key " + std::to_string(39 - i), .value = std::to_string(i)};
+    if (i % 4 == 1) s.meta = keel::Json{"[" + std::to_string(i) + "]"};
+    rows.push_back(s);
+  }
+  const auto inserted = keel::insert(rows).run_sync(db);
+  REQUIRE(inserted.size() == rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    INFO("row " << i);
+    CHECK(*inserted[i].name == *rows[i].name);
+    CHECK(inserted[i].meta->text == (i % 4 == 1 ? "[" + std::to_string(i) + "]" : "{}"));
+    CHECK(*inserted[i].changed_at > keel::TimestampTz{});
+    const auto stored = keel::get<Setting>(*rows[i].name).run_sync(db);
+    REQUIRE(stored);
+    CHECK(stored->meta->text == inserted[i].meta->text);
+    CHECK(*stored->changed_at == *inserted[i].changed_at);
+  }
 }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace orm_test {
 
@@ -51,6 +52,16 @@ struct Booking {
   keel::Json details;
   keel::Numeric price;
   std::optional<keel::TimestampTz> cancelled_at;
+};
+
+// Arrays: PostgreSQL's arrays, JSON text on SQLite.
+struct Playlist {
+  keel::Id id;
+  std::vector<std::string> tags;
+  std::vector<std::int64_t> plays;
+  std::vector<std::chrono::sys_days> days;
+  std::vector<keel::Uuid> refs;
+  std::optional<std::vector<double>> weights;
 };
 
 // Columns whose database chooses their values when a row leaves them unset.
