@@ -377,10 +377,11 @@ concept ScalarColumnValue = std::same_as<T, bool> || std::same_as<T, std::int8_t
                             std::same_as<T, float> || std::same_as<T, double> || std::same_as<T, std::string> ||
                             std::same_as<T, Blob> || TypedColumnValue<T>;
 
-/// An array column: std::vector of a scalar column type. PostgreSQL stores an array of that type; an engine
-/// without arrays (SQLite) stores the array's JSON text.
+/// An array column: std::vector of a scalar column type but keel::Json (a JSON array is one document).
+/// PostgreSQL stores an array of that type; an engine without arrays (SQLite) stores the array's JSON text.
 template <class T>
-concept ArrayColumnValue = is_array_column_type<T>::value && ScalarColumnValue<typename T::value_type>;
+concept ArrayColumnValue = is_array_column_type<T>::value && ScalarColumnValue<typename T::value_type> &&
+                           !std::same_as<typename T::value_type, Json>;  // SQLite would respell each document
 
 /// Types a column can hold: they map onto a SQL type on every dialect.
 template <class T>
@@ -557,6 +558,16 @@ std::string column_sql_type(Dialect dialect) {
   } else {
     return std::string(sql_type<V>(dialect));
   }
+}
+
+/// column_sql_type, or MisuseError naming the column when the dialect names no type for it.
+template <class V>
+std::string checked_column_sql_type(Dialect dialect, std::string_view table, std::string_view column) {
+  std::string type = column_sql_type<V>(dialect);
+  if (type.empty())
+    throw MisuseError("keel: the dialect '" + std::string(dialect.name()) + "' names no column type for " +
+                      std::string(table) + "." + std::string(column) + "'s values (DialectDescription::types)");
+  return type;
 }
 
 /// Writes a DEFAULT literal. Literals are compile-time constants, never user input, so inlining them is safe;

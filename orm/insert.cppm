@@ -7,8 +7,10 @@ module;
 #include <algorithm>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <concepts>
 #include <iterator>
 #include <memory>
 #include <span>
@@ -58,20 +60,31 @@ void for_each_database_defaulted(F&& f) {
   }(std::make_index_sequence<table_traits<T>::column_count>{});
 }
 
+// Key types whose value the database gives back in the text it was bound in (PostgreSQL respells numeric).
+template <class V>
+inline constexpr bool has_one_spelling =
+    std::integral<V> || std::same_as<V, std::string> || std::same_as<V, Uuid> || std::same_as<V, std::chrono::sys_days> ||
+    std::same_as<V, TimeOfDay> || std::same_as<V, Timestamp> || std::same_as<V, TimestampTz>;
+
 // Fills generated keys, and the values the database chose for columns it defaults, into copies of the inserted
 // rows. Keys returned as rows (RETURNING) come in no promised order, but both engines assign the keys of a
 // multi-row insert in row order, so the keys, sorted, belong to the rows in order. Keys an engine reports in
 // ExecResult::insert_ids are in row order already. The returned defaults go with the generated key, else with the
-// key the row was given, else (a table without a key) in the order the database returned them.
+// key the row was given (of a type with one spelling), else in the order the database returned them.
 template <class T, bool Many>
 class InsertedRowsCollector final : public RowSink {
   static constexpr std::size_t defaulted = database_defaulted_count<T>();
-  // RETURNING neither engine orders: a key the rows were given matches them up; without a key, the order the
-  // database returned them in is taken as theirs.
-  static constexpr bool matches_by_given_key =
-      defaulted > 0 && table_traits<T>::has_primary_key && !table_traits<T>::has_generated_key;
 
 public:
+  /// Whether the insert returns the keys the rows were given, to match its rows up (neither engine orders
+  /// RETURNING); without such a key, the order the database returned them in is taken as theirs.
+  static constexpr bool matches_by_given_key = [] {
+    using Traits = table_traits<T>;
+    if constexpr (defaulted == 0 || !Traits::has_primary_key || Traits::has_generated_key) return false;
+    else if constexpr (is_database_defaulted<T, Traits::primary_key>()) return false;  // the key is among them
+    else return has_one_spelling<typename Traits::template traits<Traits::primary_key>::value_type>;
+  }();
+
   using result_type = std::conditional_t<Many, std::vector<T>, T>;
   explicit InsertedRowsCollector(std::shared_ptr<const std::vector<T>> rows) : rows_(std::move(rows)) {}
 
@@ -301,7 +314,7 @@ public:
   static void write_returned_by_database(SqlWriter& w) {
     w.sql(" RETURNING ");
     bool first = true;
-    if constexpr (Traits::has_primary_key) {
+    if constexpr (Traits::has_generated_key || InsertedRowsCollector<T, Many>::matches_by_given_key) {
       w.identifier(Traits::column_names[Traits::primary_key]);
       first = false;
     }
@@ -438,7 +451,8 @@ private:
           w.sql("coalesce(CAST(");
           w.param(inserted_value<I>(row));
           w.sql(" AS ");
-          w.sql(column_sql_type<typename Traits::template traits<I>::value_type>(w.dialect()));
+          w.sql(checked_column_sql_type<typename Traits::template traits<I>::value_type>(w.dialect(), Traits::name,
+                                                                                        Traits::column_names[I]));
           w.sql("), ");
           write_database_default<I>(w);
           w.sql(")");

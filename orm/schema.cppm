@@ -82,12 +82,7 @@ void write_column_definition(std::string& sql, Dialect dialect) {
                   "keel::ForeignKey<T>: T's primary key must be an integer (keel::Id)");
     sql += sql_type<typename TargetKey::value_type>(dialect);
   } else {
-    const std::string type = column_sql_type<typename Column::value_type>(dialect);
-    if (type.empty())
-      throw MisuseError("keel: the dialect '" + std::string(dialect.name()) + "' names no column type for " +
-                        std::string(Traits::name) + "." + std::string(Traits::column_names[I]) +
-                        "'s values (DialectDescription::types)");
-    sql += type;
+    sql += checked_column_sql_type<typename Column::value_type>(dialect, Traits::name, Traits::column_names[I]);
   }
   if constexpr (!Column::nullable) sql += " NOT NULL";
   if constexpr (is_key) sql += " PRIMARY KEY";

@@ -57,6 +57,10 @@ auto assignment(const C&, const V& value) {
                 "keel: set() gives NULL to a NOT NULL column; make the member std::optional to allow NULL");
   static_assert(given == SqlCategory::null || assignable(target, given),
                 "keel: set() gives a column a value of another SQL type");
+  if constexpr (target == SqlCategory::array && given == SqlCategory::array)
+    static_assert(assignable(category_v<typename Column::traits::value_type::value_type>,
+                             category_v<typename E::value_type::value_type>),
+                  "keel: set() gives an array column an array of another SQL type");
   static_assert(is_subset_v<typename E::tables, Allowed>,
                 "keel: set() computes a value from a column of a table that is not in the query");
   return Assignment<C::member, E>{as_expression(value)};

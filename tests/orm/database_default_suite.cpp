@@ -25,6 +25,12 @@ struct Setting {
   keel::Column<keel::Json, keel::default_sql<"'{}'">> meta;  // a literal PostgreSQL would read as text uncast
 };
 
+// A key the database draws: no key to match the returned rows by but their order.
+struct Doc {
+  keel::Column<keel::Uuid, keel::primary_key, keel::default_uuid> id;
+  std::string title;
+};
+
 bool is_random_uuid(const keel::Uuid& u) {
   return (u.data[6] >> 4) == 4 && (u.data[8] & 0xc0) == 0x80;  // version 4, RFC 4122 variant
 }
@@ -35,6 +41,7 @@ struct DefaultsFixture {
   DefaultsFixture() {
     keel::create_table<Post>().run_sync(db);
     keel::create_table<Setting>().run_sync(db);
+    keel::create_table<Doc>().run_sync(db);
   }
   static keel::TimestampTz now() { return std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now()); }
 };
@@ -159,5 +166,20 @@ TEST_CASE_METHOD(DefaultsFixture, "database defaults: rows with given keys get t
     REQUIRE(stored);
     CHECK(stored->meta->text == inserted[i].meta->text);
     CHECK(*stored->changed_at == *inserted[i].changed_at);
+  }
+}
+
+TEST_CASE_METHOD(DefaultsFixture, "database defaults: a primary key the database draws comes back with its row") {
+  const Doc one = keel::insert(Doc{.title = "one"}).run_sync(db);
+  CHECK(is_random_uuid(*one.id));
+  const auto stored = keel::get<Doc>(*one.id).run_sync(db);
+  REQUIRE(stored);
+  CHECK(stored->title == "one");
+  const auto many = keel::insert(std::vector<Doc>{{.title = "a"}, {.title = "b"}, {.title = "c"}}).run_sync(db);
+  REQUIRE(many.size() == 3);
+  for (const Doc& d : many) {
+    const auto found = keel::get<Doc>(*d.id).run_sync(db);
+    REQUIRE(found);
+    CHECK(found->title == d.title);
   }
 }
