@@ -108,30 +108,19 @@ public:
       w.sql("UPDATE ");
       w.identifier(Traits::name);
       w.sql(" SET ");
-      // A column the database defaults keeps its stored value when the row leaves it unset:
-      // "a" = coalesce(?, "a").
       for_each_other_column([&]<std::size_t I>(bool first) {
         w.sql(first ? "" : ", ");
         w.identifier(Traits::column_names[I]);
         w.sql(" = ");
-        if constexpr (is_database_defaulted<T, I>()) {
-          w.sql("coalesce(");
-          w.param(RowInsert::template inserted_value<I>(row));
-          w.sql(", ");
-          w.identifier(Traits::column_names[I]);
-          w.sql(")");
-        } else {
-          w.param(to_value(reflection::get<I>(row)));
-        }
+        if constexpr (is_database_defaulted<T, I>()) write_kept_unless_given<I>(w, row, false);
+        else w.param(to_value(reflection::get<I>(row)));
       });
       w.sql(" WHERE ");
       w.identifier(Traits::column_names[key]);
       w.sql(" = ");
       w.param(to_value(reflection::get<key>(row)));
-      if constexpr (RowInsert::has_database_defaults) RowInsert::write_returned_by_database(w);
     } else {
-      // INSERT ... ON CONFLICT ("key") DO UPDATE SET "a" = excluded."a", ...; a column the database defaults
-      // keeps its stored value when the row leaves it unset: "b" = coalesce(?, "t"."b").
+      // INSERT ... ON CONFLICT ("key") DO UPDATE SET "a" = excluded."a", ...
       RowInsert(row_).write_rows(w);
       w.sql(" ON CONFLICT (");
       w.identifier(Traits::column_names[key]);
@@ -144,25 +133,35 @@ public:
           w.sql(first ? "" : ", ");
           w.identifier(Traits::column_names[I]);
           if constexpr (is_database_defaulted<T, I>()) {
-            w.sql(" = coalesce(");
-            w.param(RowInsert::template inserted_value<I>(row));
-            w.sql(", ");
-            w.identifier(Traits::name);  // the stored row: bare, PostgreSQL finds the name ambiguous here
-            w.sql(".");
-            w.identifier(Traits::column_names[I]);
-            w.sql(")");
+            w.sql(" = ");
+            write_kept_unless_given<I>(w, row, true);
           } else {
             w.sql(" = excluded.");
             w.identifier(Traits::column_names[I]);
           }
         });
       }
-      if constexpr (RowInsert::has_database_defaults) RowInsert::write_returned_by_database(w);
     }
+    if constexpr (RowInsert::has_database_defaults) RowInsert::write_returned_by_database(w);
   }
 
 private:
   using RowInsert = Insert<T, false, NoReturning>;
+
+  // coalesce(?, "a"): a column the database defaults keeps its stored value when the row leaves it unset. In
+  // DO UPDATE the stored column is named with its table ("t"."a"): a bare name is ambiguous on PostgreSQL.
+  template <std::size_t I>
+  static void write_kept_unless_given(SqlWriter& w, const T& row, bool name_table) {
+    w.sql("coalesce(");
+    w.param(RowInsert::template inserted_value<I>(row));
+    w.sql(", ");
+    if (name_table) {
+      w.identifier(Traits::name);
+      w.sql(".");
+    }
+    w.identifier(Traits::column_names[I]);
+    w.sql(")");
+  }
 
   // Whether the row is new: its generated key is not set yet.
   bool inserts() const {

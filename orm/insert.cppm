@@ -435,6 +435,22 @@ private:
         w.dialect(), Traits::name, Traits::column_names[I]));
   }
 
+  // coalesce(CAST(? AS type), default): one text for rows given a value and rows left to the database (NULL).
+  // The cast types a NULL, which PostgreSQL would otherwise read with a default such as '{}' as text. Only the
+  // value is bound when the text is not written (it is rendered once per shape and dialect).
+  template <std::size_t I>
+  static void write_defaulted_value(SqlWriter& w, const T& row) {
+    w.sql("coalesce(CAST(");
+    w.param(inserted_value<I>(row));
+    if (!w.writes_text()) return;
+    w.sql(" AS ");
+    w.sql(checked_column_sql_type<typename Traits::template traits<I>::value_type>(w.dialect(), Traits::name,
+                                                                                  Traits::column_names[I]));
+    w.sql("), ");
+    write_database_default<I>(w);
+    w.sql(")");
+  }
+
   // VALUES (...), (...): a placeholder group per row.
   void write_values(SqlWriter& w) const {
     for (std::size_t r = 0; r < rows_->size(); ++r) {
@@ -445,20 +461,8 @@ private:
       for_each_inserted([&]<std::size_t I>() {
         if (!first_value) w.sql(", ");
         first_value = false;
-        if constexpr (is_database_defaulted<T, I>()) {
-          // One text for rows given a value and rows left to the database: coalesce(value or NULL, default).
-          // The cast types a NULL, which PostgreSQL would otherwise read with the default as text ('{}').
-          w.sql("coalesce(CAST(");
-          w.param(inserted_value<I>(row));
-          w.sql(" AS ");
-          w.sql(checked_column_sql_type<typename Traits::template traits<I>::value_type>(w.dialect(), Traits::name,
-                                                                                        Traits::column_names[I]));
-          w.sql("), ");
-          write_database_default<I>(w);
-          w.sql(")");
-        } else {
-          w.param(to_value(reflection::get<I>(row)));
-        }
+        if constexpr (is_database_defaulted<T, I>()) write_defaulted_value<I>(w, row);
+        else w.param(to_value(reflection::get<I>(row)));
       });
       w.sql(")");
     }
