@@ -610,7 +610,7 @@ private:
   bool checkpoint_due_ = false;
 };
 
-inline asio::awaitable<std::size_t> SqliteCursor::fetch(std::size_t max_rows, RowSink& sink) {
+asio::awaitable<std::size_t> SqliteCursor::fetch(std::size_t max_rows, RowSink& sink) {
   if (done_) co_return 0;
   StatementWatch& watch = connection_.watch();
   watch.start_call();
