@@ -5,10 +5,12 @@ module;
 #include <boost/asio/this_coro.hpp>
 #include <concepts>
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 export module keel.engine:statement_runner;
@@ -62,15 +64,35 @@ public:
   }
 };
 
-/// Runs a query on a runner: its statement in the runner's dialect, its rows through its collector, its result.
-template <Query Q>
-asio::awaitable<typename Q::result_type> run_query(StatementRunner& runner, Q query) {
-  const Statement statement = query.statement(runner.dialect());
-  auto collector = query.collector();
+/// What a collector makes of a statement's rows: the result of a query that collects through it.
+template <class Collector>
+using collected_t = decltype(std::declval<Collector&>().result(std::declval<const ExecResult&>()));
+
+/// Runs `statement` on `runner`, handing its rows to `collector`: the result the collector makes of them; or
+/// throws `failure`, met while the statement was made, where the caller awaits it. The coroutine of every query:
+/// one per collector type, which many query types share, rather than one per query type (each coroutine costs
+/// the user's build time).
+template <class Collector>
+asio::awaitable<collected_t<Collector>> run_collected(StatementRunner& runner, Statement statement,
+                                                      Collector collector, std::exception_ptr failure = nullptr) {
+  if (failure) std::rethrow_exception(failure);
   if (std::optional<ExecResult> done = runner.execute_at_once(statement, &collector, co_await asio::this_coro::executor))
     co_return collector.result(*done);
   const ExecResult result = co_await runner.execute(statement, &collector);
   co_return collector.result(result);
+}
+
+/// Runs a query on a runner: its statement in the runner's dialect, its rows through its collector, its result.
+/// The statement is made now; a failure to make it is thrown where the query is awaited.
+template <Query Q>
+asio::awaitable<typename Q::result_type> run_query(StatementRunner& runner, const Q& query) {
+  std::exception_ptr failure;
+  try {
+    return run_collected(runner, query.statement(runner.dialect()), query.collector());
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  return run_collected(runner, Statement(std::string()), query.collector(), std::move(failure));
 }
 
 }  // namespace keel

@@ -238,7 +238,10 @@ public:
 
   /// Runs the insert. Rows beyond what one statement may bind are split into several statements, which run
   /// in one transaction (the one in scope, or a new one), so that the insert stays all or nothing.
-  asio::awaitable<result_type> run() const { return run_on_context(*this); }
+  asio::awaitable<result_type> run() const {
+    if constexpr (Many) return run_split_on_context(*this);
+    else return Runnable<Insert>::run_on_context(*this);  // one row: one statement
+  }
   /// run() on `runner`: an engine or a transaction.
   asio::awaitable<result_type> run(StatementRunner& runner) const {
     if constexpr (Many) return run_split(runner, *this);
@@ -468,10 +471,9 @@ private:
     }
   }
 
-  static asio::awaitable<result_type> run_on_context(Insert query) {
+  static asio::awaitable<result_type> run_split_on_context(Insert query) {
     auto runner = runner_for(co_await asio::this_coro::executor);
-    if constexpr (Many) co_return co_await run_split(*runner, std::move(query));
-    else co_return co_await run_query(*runner, std::move(query));
+    co_return co_await run_split(*runner, std::move(query));
   }
   static asio::awaitable<result_type> run_split(StatementRunner& runner, Insert query) {
     const std::size_t per_statement = query.rows_per_run(runner.dialect());

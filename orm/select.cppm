@@ -108,8 +108,9 @@ struct projection_element<Columns<E1, E2, E...>, N> {
   using type = std::tuple<typename decoded<E1, N>::type, typename decoded<E2, N>::type, typename decoded<E, N>::type...>;
 };
 
-// Collects a statement's rows into the query's result.
-template <class Projection, class Element, bool First>
+// Collects a statement's rows into the query's result: whole rows of table Element, or Element's columns. Keyed
+// by the result alone, so that every query of one result type shares it, and the coroutine that runs it.
+template <bool WholeRow, class Element, bool First>
 class SelectCollector final : public RowSink {
 public:
   using result_type = select_result_t<Element, First>;
@@ -129,7 +130,7 @@ public:
 
 private:
   static Element decode(const RowReader& row) {
-    if constexpr (std::same_as<Projection, WholeRows<Element>>) {
+    if constexpr (WholeRow) {
       check_row_width(row, table_traits<Element>::column_count);
       Element out{};
       decode_row(row, out);
@@ -187,7 +188,7 @@ template <class Returning, class Otherwise>
 using returning_result_t = typename returning_result<Returning, Otherwise>::type;
 
 template <class Returning>
-using ReturningCollector = SelectCollector<Returning, returned_element_t<Returning>, false>;
+using ReturningCollector = SelectCollector<false, returned_element_t<Returning>, false>;
 
 template <class Returning>
 void write_returning(SqlWriter& w, const Returning& returning) {
@@ -366,7 +367,7 @@ public:
   /// Decodes the rows into the result.
   auto collector() const {
     if constexpr (scalar) return ScalarCollector<element_type>();
-    else return SelectCollector<Projection, element_type, Flags.first>();
+    else return SelectCollector<std::same_as<Projection, WholeRows<element_type>>, element_type, Flags.first>();
   }
 
   /// Writes the SQL text and binds the values.

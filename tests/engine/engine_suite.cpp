@@ -73,6 +73,24 @@ TEST_CASE_METHOD(Fixture, "a sink's max_rows is the most it is handed; 0 means a
   CHECK(*logged == 3);
 }
 
+namespace {
+// A query that cannot make its statement.
+struct Unrenderable {
+  using result_type = std::vector<std::string>;
+  keel::Statement statement(keel::Dialect) const { throw keel::MisuseError("this query has no text"); }
+  NamesWanted::Collector collector() const { return NamesWanted::Collector(0); }
+};
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "a query that cannot make its statement fails where it is awaited, and the engine goes on") {
+  std::optional<boost::asio::awaitable<std::vector<std::string>>> pending;
+  REQUIRE_NOTHROW(pending.emplace(keel::run_query(db, Unrenderable{})));  // made, not run: nothing thrown yet
+  CHECK_THROWS_AS(keel::run_sync(std::move(*pending)), keel::MisuseError);
+  CHECK_THROWS_AS(db.run_sync(Unrenderable{}), keel::MisuseError);
+  db.raw_sync("INSERT INTO band (name) VALUES ({})", std::string("after"));
+  CHECK(keel::run_sync(keel::run_query(db, NamesWanted{0})) == std::vector<std::string>{"after"});
+}
+
 TEST_CASE_METHOD(Fixture, "values round-trip, and reading the wrong type or NULL is a clear error") {
   // BIGINT, DOUBLE PRECISION and BYTEA have SQLite's integer, real and blob affinities too.
   db.raw_sync("CREATE TABLE sample (i BIGINT, r DOUBLE PRECISION, t TEXT, b BYTEA, flag BOOLEAN, missing TEXT)");

@@ -246,6 +246,15 @@ TEST_CASE("having filters groups, its values bound after the where's", "[orm][ag
         std::string::npos);
 }
 
+// Queries of one result type share their collector, and so the coroutine that runs them: one per result type,
+// not one per query type, in the user's build.
+static_assert(std::is_same_v<decltype(keel::select<Band>().where(c<&Band::popularity> > 1).order_by(c<&Band::name>).collector()),
+                             decltype(keel::select<Band>().collector())>);
+static_assert(std::is_same_v<decltype(keel::select(c<&Band::name>).where(c<&Band::popularity> > 1).collector()),
+                             decltype(keel::select(c<&Manager::name>).collector())>);
+static_assert(std::is_same_v<decltype(keel::update<Band>().set(c<&Band::popularity>, 1).force().collector()),
+                             decltype(keel::delete_from<Manager>().force().collector())>);
+
 TEST_CASE("count and exists", "[orm][select]") {
   CHECK(keel::count<Band>().where(c<&Band::country>.is_null()).statement(Dialect::sqlite).sql() ==
         R"(SELECT count(*) FROM "band" WHERE ("band"."country" IS NULL))");
