@@ -8,6 +8,7 @@ export import :row;
 export import :statement;
 export import :value;
 export import :value_decoders;
+export import :value_enum;
 export import :value_json;
 export import :value_text;
 export import :value_types;

@@ -53,9 +53,9 @@ inline std::string describe(const Value& value) {
       return bytes.size() > 32 ? text + "..." : text;
     }
     default: {  // text, and the text form of the others: quoted, quotes doubled
-      std::string quoted = "'";
-      for (char c : text_form::of(value)) quoted += c == '\'' ? std::string("''") : std::string(1, c);
-      return quoted + "'";
+      std::string quoted;
+      append_quoted_literal(quoted, text_form::of(value));
+      return quoted;
     }
   }
 }

@@ -332,7 +332,8 @@ struct is_foreign_key<ForeignKey<T, O...>> : std::true_type {};
 enum class SqlCategory {
   boolean, integer, real, text, blob,
   date, time, timestamp, timestamptz, interval, uuid, json, numeric,
-  array,  // std::vector<T> of a column type
+  enumeration,  // a C++ enum with keel::SqlEnum labels: each enum its own SQL type
+  array,        // std::vector<T> of a column type
   null    // NULL, or a type that is no column's
 };
 
@@ -359,6 +360,7 @@ constexpr SqlCategory category_of() {
   else if constexpr (std::same_as<U, Uuid>) return SqlCategory::uuid;
   else if constexpr (std::same_as<U, Json>) return SqlCategory::json;
   else if constexpr (std::same_as<U, Numeric>) return SqlCategory::numeric;
+  else if constexpr (LabelledEnum<U>) return SqlCategory::enumeration;
   else if constexpr (is_array_column_type<U>::value) return SqlCategory::array;
   else return SqlCategory::null;
 }
@@ -375,13 +377,15 @@ concept ScalarColumnValue = std::same_as<T, bool> || std::same_as<T, std::int8_t
                             std::same_as<T, long long> || std::same_as<T, std::uint8_t> ||
                             std::same_as<T, std::uint16_t> || std::same_as<T, std::uint32_t> ||
                             std::same_as<T, float> || std::same_as<T, double> || std::same_as<T, std::string> ||
-                            std::same_as<T, Blob> || TypedColumnValue<T>;
+                            std::same_as<T, Blob> || TypedColumnValue<T> || LabelledEnum<T>;
 
-/// An array column: std::vector of a scalar column type but keel::Json (a JSON array is one document).
+/// An array column: std::vector of a scalar column type but keel::Json (a JSON array is one document) and enums
+/// (PostgreSQL would take their labels as text[], which is no enum's array).
 /// PostgreSQL stores an array of that type; an engine without arrays (SQLite) stores the array's JSON text.
 template <class T>
 concept ArrayColumnValue = is_array_column_type<T>::value && ScalarColumnValue<typename T::value_type> &&
-                           !std::same_as<typename T::value_type, Json>;  // SQLite would respell each document
+                           !std::same_as<typename T::value_type, Json> &&  // SQLite would respell each document
+                           !LabelledEnum<typename T::value_type>;
 
 /// Types a column can hold: they map onto a SQL type on every dialect.
 template <class T>
@@ -551,7 +555,11 @@ constexpr std::string_view sql_type(Dialect dialect) {
 /// suffix, or its one type for arrays. Empty when the dialect names none.
 template <class V>
 std::string column_sql_type(Dialect dialect) {
-  if constexpr (ArrayColumnValue<V>) {
+  if constexpr (LabelledEnum<V>) {
+    static_assert(check_sql_enum<V>());
+    if (!dialect->types.enumeration.empty()) return std::string(dialect->types.enumeration);
+    return quote_identifier(SqlEnum<V>::name);
+  } else if constexpr (ArrayColumnValue<V>) {
     if (dialect->types.array_suffix.empty()) return std::string(dialect->types.array);
     const std::string_view element = sql_type<typename V::value_type>(dialect);
     return element.empty() ? std::string() : std::string(element) + std::string(dialect->types.array_suffix);
@@ -570,6 +578,18 @@ std::string checked_column_sql_type(Dialect dialect, std::string_view table, std
   return type;
 }
 
+/// Appends the labels of enum E as quoted literals, comma-separated: 'sad', 'ok', 'happy'. They are compile-time
+/// constants, never user input.
+template <LabelledEnum E>
+void append_enum_labels(std::string& sql) {
+  bool first = true;
+  for (const EnumLabel<E>& entry : SqlEnum<E>::labels) {
+    if (!first) sql += ", ";
+    first = false;
+    append_quoted_literal(sql, entry.label);
+  }
+}
+
 /// Writes a DEFAULT literal. Literals are compile-time constants, never user input, so inlining them is safe;
 /// DDL cannot take bound parameters on PostgreSQL.
 inline void append_literal(std::string& sql, const DefaultLiteral& v) {
@@ -582,14 +602,7 @@ inline void append_literal(std::string& sql, const DefaultLiteral& v) {
       sql += text;
       break;
     }
-    case DefaultLiteral::Kind::text:
-      sql += '\'';
-      for (char c : v.text_view()) {
-        if (c == '\'') sql += '\'';
-        sql += c;
-      }
-      sql += '\'';
-      break;
+    case DefaultLiteral::Kind::text: append_quoted_literal(sql, v.text_view()); break;
   }
 }
 

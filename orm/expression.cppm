@@ -74,7 +74,7 @@ struct argument_traits {
     else if constexpr (std::floating_point<U>) return double{};
     else if constexpr (std::same_as<U, Blob>) return Blob{};
     else if constexpr (std::convertible_to<const U&, std::string_view>) return std::string{};
-    else if constexpr (TypedColumnValue<U> || ArrayColumnValue<U>) return U{};
+    else if constexpr (TypedColumnValue<U> || ArrayColumnValue<U> || LabelledEnum<U>) return U{};
     else return nullptr;
   }());
 };
@@ -95,7 +95,7 @@ Value argument_value(const T& v) {
   } else if constexpr (is_column_wrapper<T>::value || is_foreign_key<T>::value) {
     return Value(v.value);
   } else if constexpr (std::same_as<T, Blob> || std::same_as<T, bool> || std::integral<T> || std::floating_point<T> ||
-                       TypedColumnValue<T> || ArrayColumnValue<T>) {
+                       TypedColumnValue<T> || ArrayColumnValue<T> || LabelledEnum<T>) {
     return Value(v);
   } else {
     return Value(std::string_view(v));
@@ -113,6 +113,12 @@ constexpr bool assignable(SqlCategory a, SqlCategory b) { return a == b || (is_n
 constexpr bool comparable(SqlCategory a, SqlCategory b) {
   return assignable(a, b) && a != SqlCategory::json && a != SqlCategory::array;
 }
+
+// Each enum is an SQL type of its own: an enum meets only values of the same enum (PostgreSQL has no = between
+// two enum types, nor between an enum and text), and the category alone cannot tell two enums apart.
+template <class A, class B>
+inline constexpr bool same_enum_if_any =
+    (category_v<A> != SqlCategory::enumeration && category_v<B> != SqlCategory::enumeration) || std::same_as<A, B>;
 
 template <class E, bool Descending>
 struct Ordering;
@@ -213,6 +219,8 @@ private:
     static_assert(comparable(category_v<typename Derived::value_type>,
                              category_v<typename argument_traits<Element>::value_type>),
                   "keel: the values of in() and not_in() must have the expression's SQL type");
+    static_assert(same_enum_if_any<typename Derived::value_type, typename argument_traits<Element>::value_type>,
+                  "keel: an enum column takes values of its own enum only");
     InList<Derived, Negate> node{{}, self(), {}};
     for (const auto& v : values) node.values.push_back(argument_value(Element(v)));
     return node;
@@ -377,6 +385,8 @@ auto make_comparison(const L& l, const R& r) {
   static_assert(a == SqlCategory::null || b == SqlCategory::null || comparable(a, b) ||
                     (a == SqlCategory::text && is_numeric(b)) || (is_numeric(a) && b == SqlCategory::text),
                 "keel: the two sides of this comparison have SQL types that cannot be compared");
+  static_assert(same_enum_if_any<typename LE::value_type, typename RE::value_type>,
+                "keel: an enum column takes values of its own enum only");
   return Binary<Op, LE, RE>{{}, as_expression(l), as_expression(r)};
 }
 

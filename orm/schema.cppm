@@ -99,6 +99,15 @@ void write_column_definition(std::string& sql, Dialect dialect) {
     sql += checked_database_default<typename Column::value_type, DatabaseDefault>(dialect, Traits::name,
                                                                                   Traits::column_names[I]);
   }
+  if constexpr (LabelledEnum<typename Column::value_type>) {
+    if (!dialect->types.enumeration.empty()) {  // stored as text: the CHECK keeps it to the labels
+      sql += " CHECK (";
+      append_quoted_identifier(sql, Traits::column_names[I]);
+      sql += " IN (";
+      append_enum_labels<typename Column::value_type>(sql);
+      sql += "))";
+    }
+  }
   if constexpr (Column::is_foreign_key) {
     using Target = table_traits<typename Column::target_table>;
     sql += " REFERENCES ";
@@ -110,6 +119,27 @@ void write_column_definition(std::string& sql, Dialect dialect) {
     if constexpr (has_option<Member, on_delete_set_null>) sql += " ON DELETE SET NULL";
     if constexpr (has_option<Member, on_delete_restrict>) sql += " ON DELETE RESTRICT";
   }
+}
+
+/// The dialect's create_enum_type statement for enum E: CREATE TYPE unless a type of its name exists.
+template <LabelledEnum E>
+std::string enum_type_statement(Dialect dialect) {
+  std::string labels;
+  append_enum_labels<E>(labels);
+  std::string sql;
+  const std::string_view pattern = dialect->create_enum_type;
+  for (std::size_t i = 0; i < pattern.size();) {
+    if (pattern.substr(i).starts_with("{name}")) {
+      append_quoted_identifier(sql, SqlEnum<E>::name);
+      i += 6;
+    } else if (pattern.substr(i).starts_with("{labels}")) {
+      sql += labels;
+      i += 8;
+    } else {
+      sql += pattern[i++];
+    }
+  }
+  return sql;
 }
 
 inline std::string index_statement(std::string_view table, const std::vector<std::string_view>& columns, bool unique_index,
@@ -144,9 +174,15 @@ public:
   /// CREATE TABLE IF NOT EXISTS, and CREATE INDEX IF NOT EXISTS.
   auto if_not_exists() const { return CreateTable<T, true>(); }
 
-  /// CREATE TABLE, then CREATE INDEX for each keel::indexed column.
+  /// The enum types its columns need, unless they exist (on an engine with enum types); CREATE TABLE; then
+  /// CREATE INDEX for each keel::indexed column.
   std::vector<Statement> statements(Dialect dialect) const {
     std::vector<Statement> out;
+    if (dialect->types.enumeration.empty() && !dialect->create_enum_type.empty()) {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (add_enum_type<I>(out, dialect), ...);
+      }(std::make_index_sequence<Traits::column_count>{});
+    }
     out.emplace_back(table_sql(dialect));
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (add_index<I>(out), ...);
@@ -167,6 +203,16 @@ public:
   }
 
 private:
+  template <std::size_t I>
+  static void add_enum_type(std::vector<Statement>& out, Dialect dialect) {
+    using V = typename column_traits<typename Traits::template member_type<I>>::value_type;
+    if constexpr (LabelledEnum<V>) {
+      std::string sql = enum_type_statement<V>(dialect);
+      for (const Statement& made : out)  // two columns of one enum: one statement
+        if (made.sql() == sql) return;
+      out.emplace_back(std::move(sql));
+    }
+  }
   template <std::size_t I>
   void add_index(std::vector<Statement>& out) const {
     if constexpr (has_option<typename Traits::template member_type<I>, indexed>)

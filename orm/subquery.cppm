@@ -81,6 +81,8 @@ auto in_subquery(const E& operand, const Sub& subquery, std::bool_constant<Negat
   check_one_column<Sub>();
   static_assert(comparable(category_v<typename E::value_type>, category_v<subquery_value_t<Sub>>),
                 "keel: in() compares with a subquery of another SQL type");
+  static_assert(same_enum_if_any<typename E::value_type, subquery_value_t<Sub>>,
+                "keel: an enum column takes values of its own enum only");
   return InSubquery<E, Sub, Negate>{{}, operand, subquery};
 }
 

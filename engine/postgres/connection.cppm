@@ -998,9 +998,9 @@ private:
     return target;
   }
   static std::string literal(std::string_view text) {
-    std::string quoted = "'";
-    for (char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
-    return quoted + "'";
+    std::string quoted;
+    append_quoted_literal(quoted, text);
+    return quoted;
   }
   // COPY's option list: (FORMAT csv, DELIMITER ',', ...).
   static std::string render(const CopyOptions& o) {

@@ -73,4 +73,29 @@ struct Post {
   keel::Column<std::int64_t, keel::default_sql<"(40 + 2)">> score;
 };
 
+// Enums stored as their labels: a PostgreSQL enum type each, text with a CHECK on SQLite. Weather's values are
+// not 0, 1, 2, and a label has a quote.
+enum class Mood { sad, ok, happy };
+enum class Weather : std::uint8_t { sun = 10, rain = 20, storm = 30 };
+
+struct Diary {
+  keel::Id id;
+  Mood mood = Mood::ok;
+  keel::Column<Mood, keel::indexed> morning;  // a second column of the same enum: one type
+  std::optional<Weather> weather;
+};
+
 }  // namespace orm_test
+
+template <>
+struct keel::SqlEnum<orm_test::Mood> {
+  static constexpr std::string_view name = "mood";
+  static constexpr keel::EnumLabel<orm_test::Mood> labels[] = {
+      {orm_test::Mood::sad, "sad"}, {orm_test::Mood::ok, "ok"}, {orm_test::Mood::happy, "happy"}};
+};
+template <>
+struct keel::SqlEnum<orm_test::Weather> {
+  static constexpr std::string_view name = "weather";
+  static constexpr keel::EnumLabel<orm_test::Weather> labels[] = {
+      {orm_test::Weather::sun, "sunny"}, {orm_test::Weather::rain, "it's raining"}, {orm_test::Weather::storm, "storm"}};
+};

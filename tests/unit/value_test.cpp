@@ -3,7 +3,18 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 import keel;
+
+namespace {
+enum class Light { red = 1, amber = 2, green = 4 };
+}  // namespace
+template <>
+struct keel::SqlEnum<Light> {
+  static constexpr std::string_view name = "light";
+  static constexpr keel::EnumLabel<Light> labels[] = {{Light::red, "red"}, {Light::amber, "amber"}, {Light::green, "go"}};
+};
 
 TEST_CASE("values know their kind") {
   CHECK(keel::Value().kind() == keel::ValueKind::null);
@@ -35,6 +46,22 @@ TEST_CASE("conversions follow one set of rules") {
   CHECK(keel::Value(9).as<std::optional<int>>() == 9);
   CHECK(keel::Value("x").as<keel::Value>() == keel::Value("x"));
   CHECK(keel::Value().as<keel::Value>().is_null());
+}
+
+TEST_CASE("an enum with keel::SqlEnum labels binds as its label and reads back from it") {
+  CHECK(keel::Value(Light::green) == keel::Value("go"));
+  CHECK(keel::Value(Light::amber).kind() == keel::ValueKind::text);
+  CHECK(keel::Value("go").as<Light>() == Light::green);
+  CHECK(keel::Value("red").as<std::optional<Light>>() == Light::red);
+  CHECK(keel::Value().as<std::optional<Light>>() == std::nullopt);
+  CHECK(keel::Value(std::vector{Light::red, Light::green}) == keel::Value(std::vector<std::string>{"red", "go"}));
+  // A value without a label, a label without a value, and a cell that is no text are each refused.
+  CHECK_THROWS_AS(keel::Value(static_cast<Light>(3)), keel::ValueOutOfRangeError);
+  CHECK_THROWS_AS(keel::Value("green").as<Light>(), keel::ValueOutOfRangeError);
+  CHECK_THROWS_AS(keel::Value(4).as<Light>(), keel::TypeMismatchError);
+  CHECK_THROWS_AS(keel::Value().as<Light>(), keel::NullValueError);
+  STATIC_REQUIRE(keel::LabelledEnum<Light>);
+  STATIC_REQUIRE_FALSE(keel::LabelledEnum<keel::ValueKind>);  // an enum without labels is no column type
 }
 
 TEST_CASE("the version's numbers and text agree", "[version]") {
