@@ -100,6 +100,10 @@ struct DialectDescription {
   /// One statement inserts many rows from one array per column (PostgreSQL's unnest): a value bound per column
   /// rather than per cell, one text for any number of rows, and no limit on bound values to split by.
   bool inserts_rows_from_arrays = false;
+  /// SELECT ... FOR UPDATE and FOR SHARE (with NOWAIT or SKIP LOCKED) lock the rows read until the transaction
+  /// ends. Where false the ORM leaves the clause out: SQLite has none, and its write transactions hold the whole
+  /// database (they begin IMMEDIATE), which no other writer can change meanwhile.
+  bool locks_selected_rows = false;
   /// A one-row insert's generated key comes back as ExecResult::last_insert_id (SQLite's rowid), with no
   /// RETURNING clause: SQLite runs RETURNING through a temporary table, which costs more than the insert itself.
   bool reports_last_insert_id = false;
@@ -171,6 +175,7 @@ inline constexpr DialectDescription sqlite_dialect{
     .dollar_in_identifiers = false,
     .max_bound_values = 32766,  // SQLITE_MAX_VARIABLE_NUMBER's default since 3.32
     .inserts_rows_from_arrays = false,
+    .locks_selected_rows = false,
     .reports_last_insert_id = true,
     .inserts_rows_one_by_one = true,
     .bulk_insert_min_rows = no_bulk_insert,  // it steps one row at a time anyway
@@ -204,6 +209,7 @@ inline constexpr DialectDescription postgres_dialect{
     .dollar_in_identifiers = true,
     .max_bound_values = 65535,  // the protocol's 16-bit parameter count
     .inserts_rows_from_arrays = true,
+    .locks_selected_rows = true,
     .reports_last_insert_id = false,
     .inserts_rows_one_by_one = false,
     .bulk_insert_min_rows = 100,

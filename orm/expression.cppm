@@ -685,6 +685,12 @@ struct Aggregate : ExpressionOps<Aggregate<Kind, E>> {
   }
 };
 
+/// Whether an expression is never NULL, whatever it reads: a count, even of the nullable side of an outer join.
+template <class E>
+inline constexpr bool never_null = false;
+template <class E>
+inline constexpr bool never_null<Aggregate<AggregateKind::count, E>> = true;
+
 // count(*): keel::count_all()
 struct CountAll : ExpressionOps<CountAll> {
   using keel_expression_tag = void;

@@ -70,12 +70,37 @@ inline constexpr TextShape projection_shape{};
 template <class... E>
 inline constexpr TextShape projection_shape<Columns<E...>> = shape_of<E...>;
 
+/// The rows a select locks until its transaction ends (FOR UPDATE, FOR SHARE).
+enum class RowLock { none, update, share };
+/// What a row lock does with a row that another transaction has locked.
+enum class LockWait {
+  wait,         ///< waits for it
+  nowait,       ///< fails: keel::LockNotAvailable (SQLSTATE 55P03)
+  skip_locked,  ///< leaves it out
+};
+
 struct SelectFlags {
   bool distinct = false;
   bool limit = false;
   bool offset = false;
   bool first = false;
+  RowLock lock = RowLock::none;
+  LockWait wait = LockWait::wait;
 };
+
+// Whether a projection lists an aggregate (count, sum, ...), which a row lock cannot go with.
+template <class P>
+inline constexpr bool selects_aggregate = false;
+template <class... E>
+inline constexpr bool selects_aggregate<Columns<E...>> = (requires { typename E::keel_aggregate_tag; } || ...);
+
+// Flags with one change: with_flags<Flags>([](SelectFlags& f) { f.limit = true; }).
+template <SelectFlags Flags, class Change>
+consteval SelectFlags with_flags(Change change) {
+  SelectFlags flags = Flags;
+  change(flags);
+  return flags;
+}
 
 // The C++ type a selected expression decodes into: optional when it can be NULL, which includes every column
 // of a LEFT JOINed table.
@@ -86,7 +111,7 @@ struct decoded {
   template <class... T>
   struct reads_nullable<type_list<T...>> : std::bool_constant<(list_contains<T, NullableTables>::value || ...)> {};
 
-  static constexpr bool nullable = E::nullable || reads_nullable<typename E::tables>::value;
+  static constexpr bool nullable = E::nullable || (reads_nullable<typename E::tables>::value && !never_null<E>);
   using type = std::conditional_t<nullable, std::optional<typename E::value_type>, typename E::value_type>;
 };
 
@@ -220,6 +245,26 @@ struct Grouping {
 /// No GROUP BY.
 using NoGrouping = Grouping<std::tuple<>, NoWhere>;
 
+/// Writes LIMIT and OFFSET as the flags say, each value bound; LIMIT 1 of first() is part of the text.
+template <SelectFlags Flags>
+void write_limit_and_offset(SqlWriter& w, std::int64_t limit, std::int64_t offset) {
+  if constexpr (Flags.first) {
+    w.sql(" LIMIT 1");  // part of the query's shape, like its columns: no value to bind
+  } else if constexpr (Flags.limit) {
+    w.sql(" LIMIT ");
+    w.param(limit);
+  } else if constexpr (Flags.offset) {
+    if (const std::string_view all = w.dialect()->limit_all; !all.empty()) {  // SQLite has no OFFSET alone
+      w.sql(" LIMIT ");
+      w.sql(all);
+    }
+  }
+  if constexpr (Flags.offset) {
+    w.sql(" OFFSET ");
+    w.param(offset);
+  }
+}
+
 template <class Projection, class From, class Joins, class Where, class Order, class Group, SelectFlags Flags>
 class Select;
 
@@ -245,7 +290,13 @@ public:
   }())::type;
   /// Whether it is count<T>() or exists<T>(), which give one value.
   static constexpr bool scalar = std::same_as<Projection, CountRows> || std::same_as<Projection, ExistsRows>;
-  static constexpr bool read_only = true;  ///< its batches run in a read-only transaction
+  /// Its batches run in a read-only transaction, unless it locks rows (which PostgreSQL refuses there).
+  static constexpr bool read_only = Flags.lock == RowLock::none;
+  /// What it selects: WholeRows<T>, Columns<E...>, or the count or EXISTS.
+  using projection_type = Projection;
+  /// Whether it can be a part of a union, intersect or except: no ORDER BY, LIMIT, OFFSET or row lock.
+  static constexpr bool combinable =
+      std::tuple_size_v<Order> == 0 && !Flags.limit && !Flags.offset && Flags.lock == RowLock::none;
   using keel_subquery_tag = void;          ///< it can stand inside another query (in(), keel::scalar, keel::exists)
   /// Whether every selected column is of a table in the query (statement() insists; so does a subquery's use).
   static constexpr bool complete = is_subset_v<typename Projection::tables, tables>;
@@ -297,6 +348,7 @@ public:
   auto group_by(const E&... expressions) const {
     static_assert((Expression<E> && ...), "keel: group_by takes columns or expressions");
     static_assert(!scalar, "keel: group_by() applies to select queries; count<T>() and exists<T>() give one value");
+    static_assert(Flags.lock == RowLock::none, "keel: a select that locks its rows cannot be grouped");
     (check_tables<E>(), ...);
     auto keys = std::tuple_cat(group_.keys, std::tuple(expressions...));
     using G = Grouping<decltype(keys), decltype(group_.having)>;
@@ -321,31 +373,45 @@ public:
   auto limit(std::int64_t count) const {
     static_assert(!scalar, "keel: limit() applies to select queries");
     static_assert(!Flags.first, "keel: first() already limits the query to one row; call limit() before first()");
-    constexpr SelectFlags flags{Flags.distinct, true, Flags.offset, Flags.first};
+    constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.limit = true; });
     return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, count,
                                                                        offset_);
   }
   /// OFFSET: skips `count` rows, bound as a value.
   auto offset(std::int64_t count) const {
     static_assert(!scalar, "keel: offset() applies to select queries");
-    constexpr SelectFlags flags{Flags.distinct, Flags.limit, true, Flags.first};
+    constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.offset = true; });
     return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, limit_,
                                                                        count);
   }
   /// SELECT DISTINCT.
   auto distinct() const {
     static_assert(!scalar, "keel: distinct() applies to select queries");
-    constexpr SelectFlags flags{true, Flags.limit, Flags.offset, Flags.first};
+    static_assert(Flags.lock == RowLock::none, "keel: a select that locks its rows cannot be distinct()");
+    constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.distinct = true; });
     return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, limit_,
                                                                        offset_);
   }
   /// The first row, or std::nullopt: LIMIT 1.
   auto first() const {
     static_assert(!scalar, "keel: first() applies to select queries");
-    constexpr SelectFlags flags{Flags.distinct, true, Flags.offset, true};
+    constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.limit = f.first = true; });
     return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, 1,
                                                                        offset_);
   }
+
+  /// FOR UPDATE: locks the rows it reads until the transaction ends, so that no other transaction changes,
+  /// deletes or locks them meanwhile; of a LEFT JOIN, the rows of the tables on its left only. Where the
+  /// dialect locks no rows (SQLite, whose write transactions hold the whole database) it is left out.
+  auto for_update() const { return with_lock<RowLock::update>(); }
+  /// FOR SHARE: locks the rows it reads against changes until the transaction ends; others may share the lock.
+  auto for_share() const { return with_lock<RowLock::share>(); }
+  /// NOWAIT, after for_update() or for_share(): a row that another transaction has locked fails the query
+  /// (keel::LockNotAvailable) instead of waiting.
+  auto nowait() const { return with_lock_wait<LockWait::nowait>(); }
+  /// SKIP LOCKED, after for_update() or for_share(): rows that another transaction has locked are left out,
+  /// as a work queue's consumers want.
+  auto skip_locked() const { return with_lock_wait<LockWait::skip_locked>(); }
 
   /// JOIN (or LEFT JOIN) the table that a foreign-key member of a table in the query refers to.
   template <auto Member>
@@ -389,21 +455,8 @@ public:
         w.sql(" ORDER BY ");
         write_expression_list(w, order_);
       }
-      if constexpr (Flags.first) {
-        w.sql(" LIMIT 1");  // part of the query's shape, like its columns: no value to bind
-      } else if constexpr (Flags.limit) {
-        w.sql(" LIMIT ");
-        w.param(limit_);
-      } else if constexpr (Flags.offset) {
-        if (const std::string_view all = w.dialect()->limit_all; !all.empty()) {  // SQLite has no OFFSET alone
-          w.sql(" LIMIT ");
-          w.sql(all);
-        }
-      }
-      if constexpr (Flags.offset) {
-        w.sql(" OFFSET ");
-        w.param(offset_);
-      }
+      write_limit_and_offset<Flags>(w, limit_, offset_);
+      if constexpr (Flags.lock != RowLock::none) write_lock(w);
     }
   }
 
@@ -412,6 +465,42 @@ private:
   static constexpr void check_tables() {
     static_assert(is_subset_v<typename E::tables, tables>,
                   "keel: the expression uses a column of a table that is not in the query; join that table");
+  }
+
+  template <RowLock Lock>
+  auto with_lock() const {
+    static_assert(!scalar, "keel: for_update() and for_share() apply to select queries, not count<T>() or exists<T>()");
+    static_assert(Flags.lock == RowLock::none, "keel: this select already locks its rows");
+    static_assert(!Flags.distinct, "keel: a distinct() select cannot lock its rows");
+    static_assert(!Group::grouped, "keel: a grouped select cannot lock its rows");
+    static_assert(!selects_aggregate<Projection>, "keel: a select of aggregates cannot lock rows");
+    constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.lock = Lock; });
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, limit_,
+                                                                       offset_);
+  }
+  template <LockWait Wait>
+  auto with_lock_wait() const {
+    static_assert(Flags.lock != RowLock::none, "keel: nowait() and skip_locked() come after for_update() or for_share()");
+    constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.wait = Wait; });
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, limit_,
+                                                                       offset_);
+  }
+  // FOR UPDATE [OF "t", ...] [NOWAIT | SKIP LOCKED]. PostgreSQL cannot lock the nullable side of an outer join,
+  // so a query with a LEFT JOIN names the tables it locks: FROM's and the inner joins'.
+  void write_lock(SqlWriter& w) const {
+    if (!w.dialect()->locks_selected_rows) return;
+    w.sql(Flags.lock == RowLock::update ? " FOR UPDATE" : " FOR SHARE");
+    if constexpr (!std::same_as<nullable_tables, type_list<>>) {
+      w.sql(" OF ");
+      w.identifier(table_traits<From>::name);
+      write_locked_joins(w, Joins{});
+    }
+    if constexpr (Flags.wait == LockWait::nowait) w.sql(" NOWAIT");
+    else if constexpr (Flags.wait == LockWait::skip_locked) w.sql(" SKIP LOCKED");
+  }
+  template <class... J>
+  static void write_locked_joins(SqlWriter& w, type_list<J...>) {
+    ((J::left ? void() : (w.sql(", "), w.identifier(table_traits<typename J::joined>::name))), ...);
   }
 
   template <auto Member, bool Left>

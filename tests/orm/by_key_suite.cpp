@@ -1,5 +1,6 @@
-// A row by its key against every engine: keel::get finds it, keel::save inserts a new row and updates a stored
-// one, with a generated key and with a key the application gives.
+// Rows one at a time against every engine: keel::get finds one by its key, keel::save inserts a new row and
+// updates a stored one (with a generated key and with a key the application gives), keel::get_or_create finds
+// one by a condition or inserts it.
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <optional>
@@ -67,4 +68,42 @@ TEST_CASE_METHOD(Fixture, "by key: save of a row whose key the application gives
   keel::save(TicketHolder{.code = "B-2", .photo = photo, .status = "new"}).run_sync(db);
   CHECK(keel::select(c<&TicketHolder::code>, c<&TicketHolder::status>).order_by(c<&TicketHolder::code>).run_sync(db) ==
         std::vector<std::tuple<std::string, std::string>>{{"A-1", "used"}, {"B-2", "new"}});
+}
+
+TEST_CASE_METHOD(Fixture, "get_or_create finds the row a condition meets, or inserts the row given and reads it back") {
+  // Found: nothing inserted, the stored row given back.
+  const auto found = keel::get_or_create(c<&Band::name> == "Rustaceans", Band{.name = "Rustaceans", .manager = guido})
+                         .run_sync(db);
+  CHECK_FALSE(found.created);
+  CHECK(found.row.popularity == 2000);
+  CHECK(found.row.manager.value == *graydon.id);
+  CHECK(keel::count<Band>().run_sync(db) == 3);
+
+  // Not found: inserted, with its key as stored.
+  auto [made, created] = keel::get_or_create(c<&Band::name> == "Haskellers",
+                                             Band{.name = "Haskellers", .manager = graydon, .popularity = 7})
+                             .run_sync(db);
+  CHECK(created);
+  CHECK(made.id > 0);
+  CHECK(made.popularity == 7);
+  CHECK(keel::get<Band>(made.id).run_sync(db).value().name == std::string("Haskellers"));
+
+  // The same call again finds that row; so does one inside a transaction.
+  CHECK_FALSE(keel::get_or_create(c<&Band::name> == "Haskellers", Band{.name = "Haskellers", .manager = graydon})
+                  .run_sync(db)
+                  .created);
+  const auto in_transaction = db.transaction_sync([&] {
+    return keel::get_or_create(c<&Band::name> == "Lispers", Band{.name = "Lispers", .manager = guido}).run_sync();
+  });
+  CHECK(in_transaction.created);
+  CHECK(keel::count<Band>().run_sync(db) == 5);
+
+  // A row that conflicts with a stored one that the condition does not find (the name is unique): nothing is
+  // inserted, and the call says why. A row that does not meet its own condition is refused too.
+  CHECK_THROWS_WITH(keel::get_or_create(c<&Band::popularity> == 12345, Band{.name = "Rustaceans", .manager = guido})
+                        .run_sync(db),
+                    Catch::Contains("conflicts with a stored band row"));
+  CHECK_THROWS_WITH(keel::get_or_create(c<&Band::name> == "Nobody", Band{.name = "Somebody", .manager = guido}).run_sync(db),
+                    Catch::Contains("does not meet its condition"));
+  CHECK(keel::count<Band>().run_sync(db) == 5);  // Somebody's insert was rolled back
 }

@@ -1,6 +1,7 @@
 // The ORM against every engine (KEEL_TEST_ENGINE, see engine_fixture.hpp): the same query code, the same
 // results. Rendering details are in tests/unit/orm_render_test.cpp; this suite checks what the database does.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <cmath>
 #include <cstddef>
@@ -9,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 import keel;
 #include "../engine/engine_fixture.hpp"
@@ -427,4 +429,79 @@ TEST_CASE_METHOD(Fixture, "orm: column wrappers bind as their values in raw quer
   CHECK(by_name[0].get<std::int64_t>(0) == 2000);
   auto by_manager = db.raw_sync("SELECT count(*) FROM band WHERE manager = {}", bands[0].manager);
   CHECK(by_manager[0].get<std::int64_t>(0) == 2);
+}
+
+TEST_CASE_METHOD(Fixture, "orm: count over a left join is a plain count, 0 for the rows the join finds none for") {
+  // Guido manages two bands, Graydon one, and a new manager none.
+  keel::insert(Manager{.name = "Bjarne"}).run_sync(db);
+  const auto counts = keel::select(c<&Manager::name>, keel::count(c<&Band::id>))
+                          .left_join<&Band::manager>()
+                          .group_by(c<&Manager::name>)
+                          .order_by(c<&Manager::name>)
+                          .run_sync(db);
+  STATIC_REQUIRE(std::is_same_v<decltype(counts), const std::vector<std::tuple<std::string, std::int64_t>>>);
+  CHECK(counts == std::vector<std::tuple<std::string, std::int64_t>>{{"Bjarne", 0}, {"Graydon", 1}, {"Guido", 2}});
+}
+
+TEST_CASE_METHOD(Fixture, "orm: for_update locks the rows it reads until the transaction ends") {
+  keel::Transaction tx = db.begin_sync();
+  const auto locked = keel::select<Band>().where(c<&Band::name> == "Rustaceans").for_update().run_sync(tx);
+  REQUIRE(locked.size() == 1);
+  CHECK(keel::select(c<&Band::name>).for_share().order_by(c<&Band::name>).first().run_sync(tx) == "C-Sharps");
+  if (db.dialect()->locks_selected_rows) {
+    // Another transaction cannot take the locked rows: NOWAIT fails at once; SKIP LOCKED reads around them (the
+    // shared lock on C-Sharps keeps FOR UPDATE off it too). A batch of a locking select runs in a transaction
+    // that may write (PostgreSQL refuses FOR UPDATE in a read-only one).
+    keel::Transaction other = db.begin_sync();
+    CHECK_THROWS_AS(keel::select<Band>().where(c<&Band::name> == "Rustaceans").for_update().nowait().run_sync(other),
+                    keel::LockNotAvailable);
+    other.rollback_sync();
+    keel::Transaction queue = db.begin_sync();
+    CHECK(keel::select(c<&Band::name>).for_update().skip_locked().order_by(c<&Band::name>).run_sync(queue) ==
+          std::vector<std::string>{"Pythonistas"});
+    queue.rollback_sync();
+    auto batches = db.batch_sync(keel::select(c<&Band::name>).for_update().skip_locked().order_by(c<&Band::name>), 10);
+    const auto batch = batches.next_sync();
+    CHECK(batch == std::optional(std::vector<std::string>{"Pythonistas"}));
+  }
+  CHECK(keel::update<Band>().set(c<&Band::popularity>, 2001).where(c<&Band::id> == locked[0].id).run_sync(tx) == 1);
+  tx.commit_sync();
+  // With a left join, only the rows on its left are locked (PostgreSQL locks no nullable side).
+  const auto with_promoter = db.transaction_sync([&] {
+    return keel::select(c<&Concert::venue>, c<&Manager::name>).left_join<&Concert::promoter>().for_update().run_sync().size();
+  });
+  CHECK(with_promoter == 0);
+  CHECK(keel::get<Band>(locked[0].id).run_sync(db).value().popularity == 2001);
+}
+
+TEST_CASE_METHOD(Fixture, "orm: union, intersect and except combine selects of the same column types") {
+  // The names of bands and of managers, sorted.
+  CHECK(keel::union_all(keel::select(c<&Band::name>), keel::select(c<&Manager::name>)).order_by(c<&Band::name>).run_sync(db) ==
+        std::vector<std::string>{"C-Sharps", "Graydon", "Guido", "Pythonistas", "Rustaceans"});
+  // Each part's values bound in order; a row two parts give comes once; limit and offset of the combined rows.
+  using NamePopularity = std::tuple<std::string, std::int64_t>;
+  const auto popular = keel::union_distinct(keel::select(c<&Band::name>, c<&Band::popularity>).where(c<&Band::popularity> > 500),
+                                            keel::select(c<&Band::name>, c<&Band::popularity>).where(c<&Band::name> == "C-Sharps"),
+                                            keel::select(c<&Band::name>, c<&Band::popularity>).where(c<&Band::name> == "Rustaceans"))
+                           .order_by(c<&Band::popularity>.desc())
+                           .limit(2)
+                           .offset(1)
+                           .run_sync(db);
+  CHECK(popular == std::vector<NamePopularity>{{"Pythonistas", 1000}, {"C-Sharps", 10}});
+  CHECK(keel::union_all(keel::select(c<&Band::name>), keel::select(c<&Manager::name>)).order_by(c<&Band::name>.desc()).first().run_sync(db) ==
+        "Rustaceans");
+  // A nullable column and a NOT NULL one combine into std::optional.
+  const auto countries = keel::union_all(keel::select(c<&Band::country>), keel::select(c<&Manager::name>)).run_sync(db);
+  STATIC_REQUIRE(std::is_same_v<decltype(countries), const std::vector<std::optional<std::string>>>);
+  CHECK(countries.size() == 5);
+  CHECK(std::count(countries.begin(), countries.end(), std::nullopt) == 1);
+  // Whole rows: the popular Canadians, and the bands without a country.
+  const auto both = keel::intersect(keel::select<Band>().where(c<&Band::popularity> >= 1000),
+                                    keel::select<Band>().where(c<&Band::country> == "CA"))
+                        .run_sync(db);
+  REQUIRE(both.size() == 1);
+  CHECK(*both[0].name == "Rustaceans");
+  const auto rest = keel::except(keel::select<Band>(), keel::select<Band>().where(c<&Band::country>.is_not_null())).run_sync(db);
+  REQUIRE(rest.size() == 1);
+  CHECK(*rest[0].name == "C-Sharps");
 }

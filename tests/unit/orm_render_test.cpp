@@ -109,6 +109,47 @@ TEST_CASE("CREATE TABLE gives dates, times, UUIDs, JSON and exact numbers their 
   CHECK(statement.params()[1] == Value(keel::Numeric{"9.5"}));
 }
 
+TEST_CASE("union, intersect and except write their parts in order and sort by position", "[orm][select][union]") {
+  const auto query = keel::union_all(keel::select(c<&Band::name>).where(c<&Band::popularity> > 5),
+                                     keel::select(c<&Manager::name>).where(c<&Manager::id> == 2))
+                         .order_by(c<&Band::name>.desc())
+                         .limit(3);
+  STATIC_REQUIRE(std::is_same_v<decltype(query)::result_type, std::vector<std::string>>);
+  const auto statement = query.statement(Dialect::postgres);
+  CHECK(statement.sql() == R"(SELECT "band"."name" FROM "band" WHERE ("band"."popularity" > $1) UNION ALL )"
+                           R"(SELECT "manager"."name" FROM "manager" WHERE ("manager"."id" = $2) ORDER BY 1 DESC LIMIT $3)");
+  CHECK(statement.params() == std::vector<Value>{Value(5), Value(2), Value(3)});
+  // Whole rows sort by the column's place in the table; EXCEPT on SQLite, OFFSET with its LIMIT -1.
+  CHECK(keel::except(keel::select<Band>(), keel::select<Band>().where(c<&Band::country>.is_null()))
+            .order_by(c<&Band::popularity>)
+            .offset(1)
+            .statement(Dialect::sqlite)
+            .sql() ==
+        R"(SELECT "band"."id", "band"."name", "band"."manager", "band"."popularity", "band"."country" FROM "band" EXCEPT )"
+        R"(SELECT "band"."id", "band"."name", "band"."manager", "band"."popularity", "band"."country" FROM "band" )"
+        R"(WHERE ("band"."country" IS NULL) ORDER BY 4 ASC LIMIT -1 OFFSET ?)");
+}
+
+TEST_CASE("row locks render per dialect: FOR UPDATE on PostgreSQL, nothing on SQLite", "[orm][select][lock]") {
+  const auto query = keel::select<Manager>().where(c<&Manager::id> == 1).for_update().skip_locked();
+  CHECK(query.statement(Dialect::postgres).sql() ==
+        R"(SELECT "manager"."id", "manager"."name" FROM "manager" WHERE ("manager"."id" = $1) FOR UPDATE SKIP LOCKED)");
+  CHECK(query.statement(Dialect::sqlite).sql() ==
+        R"(SELECT "manager"."id", "manager"."name" FROM "manager" WHERE ("manager"."id" = ?))");
+  // After LIMIT; of a LEFT JOIN, the tables on its left only.
+  CHECK(keel::select(c<&Concert::venue>, c<&Manager::name>, c<&Band::name>)
+            .left_join<&Concert::promoter>()
+            .join<&Concert::band>()
+            .for_share()
+            .nowait()
+            .first()
+            .statement(Dialect::postgres)
+            .sql() ==
+        R"(SELECT "concert"."venue", "manager"."name", "band"."name" FROM "concert" LEFT JOIN "manager" ON )"
+        R"("manager"."id" = "concert"."promoter" JOIN "band" ON "band"."id" = "concert"."band" LIMIT 1 )"
+        R"(FOR SHARE OF "concert", "band" NOWAIT)");
+}
+
 TEST_CASE("enums: PostgreSQL's enum types made once per table, SQLite's text kept to the labels", "[orm][ddl][enum]") {
   const auto pg = keel::create_table<Diary>().statements(Dialect::postgres);
   REQUIRE(pg.size() == 4);  // mood once for its two columns, weather, the table, the index
