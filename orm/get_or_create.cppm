@@ -33,7 +33,7 @@ struct GetOrCreated {
 /// DO NOTHING), and the row that caller stored is read instead: with a unique constraint on the condition's
 /// columns, concurrent calls agree on one row. One statement when it finds the row; when it inserts, the insert
 /// and the read run in one transaction (the one in scope, or a new one), so that a row that fails the check
-/// after its insert is not kept.
+/// after its insert is rolled back with it (inside a caller's transaction, by the caller).
 template <class T, class Condition>
 class GetOrCreate {
   static_assert(Expression<Condition> && std::same_as<typename Condition::value_type, bool>,
