@@ -69,9 +69,8 @@ struct common_element_of<First, Second, Rest...> : common_element_of<typename co
 // The 1-based position of expression E among what Projection selects; 0 when it selects no such column.
 template <class Projection, class E>
 inline constexpr std::size_t position_in = 0;
-template <class T, auto Member>
-  requires std::same_as<typename member_column<Member>::table, T>
-inline constexpr std::size_t position_in<WholeRows<T>, ColumnRef<Member>> = member_column<Member>::index + 1;
+template <class S, auto Member>
+inline constexpr std::size_t position_in<WholeRows<S>, ColumnRef<Member, S>> = member_column<Member>::index + 1;
 template <class... E, class X>
 inline constexpr std::size_t position_in<Columns<E...>, X> = [] {
   std::size_t position = 0, index = 0;
@@ -142,8 +141,7 @@ public:
   Statement statement(Dialect dialect) const { return make_statement(*this, dialect); }
   /// Decodes the rows as the first select's are.
   auto collector() const {
-    return SelectCollector<std::same_as<typename First::projection_type, WholeRows<element_type>>, element_type,
-                           Flags.first>();
+    return SelectCollector<First::whole_rows, element_type, Flags.first>();
   }
 
   /// Writes the SQL text and binds the values.
@@ -192,6 +190,8 @@ auto combine(const S&... parts) {
   static_assert((!S::scalar && ...), "keel: count<T>() and exists<T>() give one value: they are no part of a union");
   static_assert((S::complete && ...),
                 "keel: a select of the union selects a column of a table that is not in it; join that table");
+  static_assert((std::same_as<typename S::outer_tables, type_list<>> && ...),
+                "keel::outer(...) names a column of the query around a subquery; this union is not inside one");
   static_assert((S::combinable && ...),
                 "keel: the selects of a union, intersect or except have no order_by, limit, offset, first or row "
                 "lock of their own: give those to the combined query");

@@ -55,6 +55,36 @@ struct is_subset<type_list<S...>, Super> : std::bool_constant<(list_contains<S, 
 template <class Sub, class Super>
 inline constexpr bool is_subset_v = is_subset<Sub, Super>::value;
 
+// ---- Tables of the query around a subquery. keel::outer(e) lists e's tables as OuterTable<T>: the subquery
+// it stands in does not read them, the query around it must. One OuterTable is taken off per subquery level.
+template <class T>
+struct OuterTable {};
+
+template <class T>
+struct split_table {
+  using own = type_list<T>;
+  using outer = type_list<>;
+};
+template <class T>
+struct split_table<OuterTable<T>> {
+  using own = type_list<>;
+  using outer = type_list<T>;
+};
+template <class List>
+struct split_tables;
+template <class... T>
+struct split_tables<type_list<T...>> {
+  using own = concat_t<typename split_table<T>::own...>;
+  using outer = concat_t<typename split_table<T>::outer...>;
+  using marked = type_list<OuterTable<T>...>;
+};
+/// The tables of a list that the query itself must read: those not marked by keel::outer.
+template <class List>
+using own_tables_t = typename split_tables<List>::own;
+/// The tables of a list that the query around must read, one keel::outer level taken off.
+template <class List>
+using outer_tables_t = typename split_tables<List>::outer;
+
 template <class List>
 struct first_of;
 template <class First, class... Rest>
@@ -229,21 +259,49 @@ private:
 
 // ---- Leaves.
 
-template <auto Member>
-struct ColumnRef : ExpressionOps<ColumnRef<Member>> {
+// A column of table Source: the member's own table, or an alias of it (keel::Alias).
+template <auto Member, class Source = reflection::member_class_t<Member>>
+struct ColumnRef : ExpressionOps<ColumnRef<Member, Source>> {
   static_assert(std::is_member_object_pointer_v<decltype(Member)>,
                 "keel::c<...> takes a pointer to a data member of a table: keel::c<&Band::name>");
+  static_assert(std::same_as<typename query_table<Source>::table, reflection::member_class_t<Member>>,
+                "keel: an alias's columns are members of its table: keel::Alias<T, \"name\">::c<&T::member>");
   using keel_expression_tag = void;
   using column = member_column<Member>;
-  using table = typename column::table;
+  using table = Source;  // the table as the query names it
   using value_type = typename column::traits::value_type;
   static constexpr bool nullable = column::traits::nullable;
-  using tables = type_list<table>;
+  using tables = type_list<Source>;
   static constexpr TextShape shape{};
   static constexpr auto member = Member;
 
-  void write(SqlWriter& w) const { w.column(table_traits<table>::name, column::name); }
+  void write(SqlWriter& w) const { w.column(query_table<Source>::name, column::name); }
 };
+
+/// A column of the query around a subquery, inside the subquery (a correlated subquery): the subquery need
+/// not read its table, the query around it must.
+template <class E>
+struct Outer : ExpressionOps<Outer<E>> {
+  using keel_expression_tag = void;
+  using value_type = typename E::value_type;
+  static constexpr bool nullable = E::nullable;
+  using tables = typename split_tables<typename E::tables>::marked;
+  static constexpr TextShape shape = E::shape;
+  E inner;  ///< the expression, written as it is
+  /// Writes the expression, its columns named by their tables.
+  void write(SqlWriter& w) const { inner.write(w); }
+};
+
+/// A column (or expression) of the query around a subquery, used inside the subquery, which the database
+/// evaluates once per row of the outer query: the bands with a concert,
+///   keel::select<Band>().where(keel::exists(keel::select(c<&Concert::id>)
+///                                              .where(c<&Concert::band> == keel::outer(c<&Band::id>))))
+/// Where both read the same table, give one of them an alias (keel::Alias). Two levels out: outer(outer(e)).
+template <class E>
+auto outer(const E& expression) {
+  static_assert(Expression<E>, "keel::outer takes a column or an expression of the query around a subquery");
+  return Outer<E>{{}, expression};
+}
 
 /// A column of a table, as an expression: keel::c<&Band::name>.
 template <auto Member>

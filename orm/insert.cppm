@@ -194,8 +194,8 @@ public:
   auto on_conflict(const C&...) const {
     static_assert(!has_conflict, "keel: on_conflict() is already chosen for this insert");
     static_assert((requires { C::member; } && ...), "keel: on_conflict() takes columns, keel::c<&T::member>");
-    static_assert((std::same_as<typename member_column<C::member>::table, T> && ...),
-                  "keel: on_conflict() takes columns of the table inserted into");
+    static_assert((std::same_as<typename C::table, T> && ...),
+                  "keel: on_conflict() takes columns of the table inserted into, keel::c<&T::member>");
     return ConflictChoice<Insert, std::tuple<C...>>(*this, std::tuple<C...>{});
   }
   /// This insert with `conflict` as its ON CONFLICT clause (ConflictChoice's do_nothing() and do_update()).

@@ -4,6 +4,7 @@ export module keel.orm;
 export import keel.reflection;
 export import :column;
 export import :table;
+export import :alias;
 export import :sql_writer;
 export import :text_cache;
 export import :expression;

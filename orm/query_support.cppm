@@ -4,6 +4,7 @@ module;
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -23,6 +24,12 @@ template <class Tuple>
 inline constexpr TextShape tuple_shape_v = []<std::size_t... I>(std::index_sequence<I...>) {
   return shape_of<std::tuple_element_t<I, Tuple>...>;
 }(std::make_index_sequence<std::tuple_size_v<Tuple>>{});
+
+/// The tables every element of a tuple reads, together.
+template <class Tuple>
+using tuple_tables_t = typename decltype([]<std::size_t... I>(std::index_sequence<I...>) {
+  return std::type_identity<concat_t<typename std::tuple_element_t<I, Tuple>::tables...>>{};
+}(std::make_index_sequence<std::tuple_size_v<Tuple>>{}))::type;
 
 /// No WHERE clause.
 struct NoWhere {
@@ -83,13 +90,13 @@ void write_expression_list(SqlWriter& w, const Tuple& items) {
       items);
 }
 
-/// Writes the columns of table T: "band"."id", "band"."name", ...
+/// Writes the columns of table T, named by the query's name for it: "band"."id", "band"."name", ...
 template <class T>
-void write_table_columns(SqlWriter& w) {
+void write_table_columns(SqlWriter& w, std::string_view query_name = table_traits<T>::name) {
   using Traits = table_traits<T>;
   for (std::size_t i = 0; i < Traits::column_count; ++i) {
     if (i) w.sql(", ");
-    w.column(Traits::name, Traits::column_names[i]);
+    w.column(query_name, Traits::column_names[i]);
   }
 }
 

@@ -295,8 +295,8 @@ template <class C1, class... C>
 auto create_index(const C1&, const C&...) {
   static_assert(requires { C1::member; } && (requires { C::member; } && ...),
                 "keel::create_index takes columns: keel::c<&T::member>");
-  using T = typename member_column<C1::member>::table;
-  static_assert((std::same_as<typename member_column<C::member>::table, T> && ...),
+  using T = typename C1::table;
+  static_assert((std::same_as<typename C::table, T> && ...),
                 "keel::create_index takes columns of one table");
   return CreateIndex<T>({member_column<C1::member>::name, member_column<C::member>::name...});
 }

@@ -1,6 +1,7 @@
-// SELECT, COUNT and EXISTS, with joins along foreign keys, grouping and aggregates.
+// SELECT, COUNT and EXISTS, with joins along foreign keys or on a condition, grouping and aggregates.
 //   keel::select<Band>().where(c<&Band::popularity> > 1000).order_by(c<&Band::name>)   -> std::vector<Band>
 //   keel::select(c<&Band::name>, c<&Manager::name>).join<&Band::manager>()            -> std::vector<std::tuple<...>>
+//   keel::select(c<&Band::name>, c<&Concert::venue>).join<Concert>(c<&Concert::band> == c<&Band::id>)
 //   keel::count<Band>().where(...)                                                     -> std::int64_t
 //   keel::exists<Band>().where(...)                                                    -> bool
 module;
@@ -27,9 +28,9 @@ import :text_cache;
 export namespace keel {
 
 // ---- What a SELECT produces.
-template <class T>
-struct WholeRows {  // every column of T, decoded into T
-  using tables = type_list<T>;
+template <class S>
+struct WholeRows {  // every column of table S (or of the table S aliases), decoded into that table's struct
+  using tables = type_list<S>;
 };
 template <class... E>
 struct Columns {  // chosen expressions, decoded into a tuple (or the value itself when there is one)
@@ -43,26 +44,81 @@ struct ExistsRows {
   using tables = type_list<>;
 };
 
-// A join along a foreign-key member: it brings in the table the key refers to, or, when that table is
-// already in the query, the table that holds the key (select from Manager, join<&Band::manager>() the bands).
-template <auto Member, bool Left, bool Reverse>
-struct Join {
+// Writes a table as FROM and JOIN name it: "employee", or "employee" AS "boss" for an alias.
+template <class S>
+void write_table_reference(SqlWriter& w) {
+  w.identifier(table_traits<typename query_table<S>::table>::name);
+  if constexpr (query_table<S>::aliased) {
+    w.sql(" AS ");
+    w.identifier(query_table<S>::name);
+  }
+}
+
+// A join along a foreign-key member: it brings in `Joined`, the table the key refers to (or an alias of it), or,
+// when that table is already in the query, the table that holds the key (select from Manager,
+// join<&Band::manager>() the bands).
+template <auto Member, bool Left, bool Reverse, class Joined>
+struct ForeignKeyJoin {
   using source = reflection::member_class_t<Member>;
-  using traits = column_traits<reflection::member_type_t<Member>>;
-  static_assert(traits::is_foreign_key, "keel: join<&T::member>() follows a keel::ForeignKey member");
-  using target = typename traits::target_table;
-  using joined = std::conditional_t<Reverse, source, target>;
+  using target = typename column_traits<reflection::member_type_t<Member>>::target_table;
+  using joined = Joined;
+  using tables = type_list<>;  // the tables its ON reads besides the joined one: a table of the query
   static constexpr bool left = Left;
-  static constexpr auto member = Member;
+  static constexpr TextShape shape{};
+
+  // [LEFT] JOIN "manager" ON "manager"."id" = "band"."manager"
+  void write(SqlWriter& w) const {
+    using Target = table_traits<target>;
+    static_assert(Target::has_primary_key, "keel: a joined table needs a primary key");
+    w.sql(Left ? " LEFT JOIN " : " JOIN ");
+    write_table_reference<Joined>(w);
+    w.sql(" ON ");
+    w.column(Reverse ? Target::name : query_table<Joined>::name, Target::column_names[Target::primary_key]);
+    w.sql(" = ");
+    w.column(Reverse ? query_table<Joined>::name : table_traits<source>::name, member_column<Member>::name);
+  }
+};
+
+// A join on a condition: [LEFT] JOIN "employee" AS "boss" ON <condition>.
+template <class Joined, bool Left, class Condition>
+struct ConditionJoin {
+  using joined = Joined;
+  using tables = typename Condition::tables;
+  static constexpr bool left = Left;
+  static constexpr TextShape shape = Condition::shape;
+  Condition on;  ///< the condition that pairs rows
+
+  void write(SqlWriter& w) const {
+    w.sql(Left ? " LEFT JOIN " : " JOIN ");
+    write_table_reference<Joined>(w);
+    w.sql(" ON ");
+    on.write(w);
+  }
 };
 
 template <class Joins>
 struct join_targets;
 template <class... J>
-struct join_targets<type_list<J...>> {
+struct join_targets<std::tuple<J...>> {
   using all = type_list<typename J::joined...>;
   using nullable = concat_t<std::conditional_t<J::left, type_list<typename J::joined>, type_list<>>...>;
+  using referenced = concat_t<typename J::tables...>;
 };
+
+// Whether a table the query names `name` is among `Tables` (which may hold keel::outer's marks, named by none).
+template <class S>
+consteval std::string_view name_in_query() {
+  if constexpr (requires { query_table<S>::name; }) return query_table<S>::name;
+  else return {};
+}
+template <class... S>
+consteval bool names_a_table(std::string_view name, type_list<S...>) {
+  return ((name_in_query<S>() == name) || ...);
+}
+template <class... S, class Tables>
+consteval bool any_name_in(type_list<S...>, Tables tables) {
+  return (names_a_table(name_in_query<S>(), tables) || ...);
+}
 
 // The text shape of what a SELECT (or RETURNING) lists.
 template <class P>
@@ -120,9 +176,9 @@ using select_result_t = std::conditional_t<First, std::optional<Element>, std::v
 
 template <class Projection, class NullableTables>
 struct projection_element;
-template <class T, class N>
-struct projection_element<WholeRows<T>, N> {
-  using type = T;
+template <class S, class N>
+struct projection_element<WholeRows<S>, N> {
+  using type = typename query_table<S>::table;
 };
 template <class E, class N>
 struct projection_element<Columns<E>, N> {
@@ -228,6 +284,7 @@ template <class Keys, class Having>
 struct Grouping {
   static constexpr bool grouped = std::tuple_size_v<Keys> > 0;  ///< whether there is a GROUP BY
   static constexpr TextShape shape = tuple_shape_v<Keys> + Having::shape;
+  using tables = concat_t<tuple_tables_t<Keys>, typename Having::tables>;  ///< the tables its keys and HAVING read
   Keys keys{};      ///< GROUP BY's expressions
   Having having{};  ///< the groups kept
   /// Writes GROUP BY ... [HAVING ...], or nothing.
@@ -278,16 +335,25 @@ struct is_select<Select<P, F, J, W, O, G, S>> : std::true_type {};
 template <class Projection, class From, class Joins, class Where, class Order, class Group, SelectFlags Flags>
 class Select : public Runnable<Select<Projection, From, Joins, Where, Order, Group, Flags>> {
 public:
-  /// The tables it reads: FROM's, then the joined ones.
+  /// The tables it reads: FROM's, then the joined ones (table structs, or aliases).
   using tables = concat_t<type_list<From>, typename join_targets<Joins>::all>;
   /// The LEFT JOINed tables, whose columns decode into std::optional.
   using nullable_tables = typename join_targets<Joins>::nullable;
+  /// The tables of the query around it that it reads through keel::outer: none, unless it is a correlated
+  /// subquery.
+  using outer_tables = outer_tables_t<concat_t<typename Projection::tables, typename Where::tables, typename Group::tables,
+                                               tuple_tables_t<Order>, typename join_targets<Joins>::referenced>>;
+  /// Whether it names a table of its own as the query around names one it reads through keel::outer, so that
+  /// the outer column would read its own table instead.
+  static constexpr bool shadows_outer = any_name_in(own_tables_t<outer_tables>{}, tables{});
   /// What a row decodes into: the struct, a tuple of the chosen expressions, one value, or the count or EXISTS.
   using element_type = typename decltype([] {
     if constexpr (std::same_as<Projection, CountRows>) return std::type_identity<std::int64_t>{};
     else if constexpr (std::same_as<Projection, ExistsRows>) return std::type_identity<bool>{};
     else return std::type_identity<typename projection_element<Projection, nullable_tables>::type>{};
   }())::type;
+  /// Whether it selects whole rows of its FROM table, decoded into the table's struct.
+  static constexpr bool whole_rows = std::same_as<Projection, WholeRows<From>>;
   /// Whether it is count<T>() or exists<T>(), which give one value.
   static constexpr bool scalar = std::same_as<Projection, CountRows> || std::same_as<Projection, ExistsRows>;
   /// Its batches run in a read-only transaction, unless it locks rows (which PostgreSQL refuses there).
@@ -299,10 +365,10 @@ public:
       std::tuple_size_v<Order> == 0 && !Flags.limit && !Flags.offset && Flags.lock == RowLock::none;
   using keel_subquery_tag = void;          ///< it can stand inside another query (in(), keel::scalar, keel::exists)
   /// Whether every selected column is of a table in the query (statement() insists; so does a subquery's use).
-  static constexpr bool complete = is_subset_v<typename Projection::tables, tables>;
+  static constexpr bool complete = is_subset_v<own_tables_t<typename Projection::tables>, tables>;
   /// How many columns a row has.
   static constexpr std::size_t width = [] {
-    if constexpr (std::same_as<Projection, WholeRows<From>>) return table_traits<From>::column_count;
+    if constexpr (std::same_as<Projection, WholeRows<From>>) return table_traits<typename query_table<From>::table>::column_count;
     else if constexpr (scalar) return std::size_t{1};
     else return std::tuple_size_v<decltype(Projection::expressions)>;
   }();
@@ -310,13 +376,15 @@ public:
   using result_type = std::conditional_t<scalar, element_type, select_result_t<element_type, Flags.first>>;
   /// What its text depends on besides its type (see TextShape).
   static constexpr TextShape shape =
-      projection_shape<Projection> + Where::shape + Group::shape + tuple_shape_v<Order>;
+      projection_shape<Projection> + tuple_shape_v<Joins> + Where::shape + Group::shape + tuple_shape_v<Order>;
 
   /// A query with no condition, order, grouping or limit.
   Select() = default;
   /// A query of these parts: the select functions and the methods below make them.
-  Select(Projection projection, Where where, Order order, Group group, std::int64_t limit, std::int64_t offset)
+  Select(Projection projection, Joins joins, Where where, Order order, Group group, std::int64_t limit,
+         std::int64_t offset)
       : projection_(std::move(projection)),
+        joins_(std::move(joins)),
         where_(std::move(where)),
         order_(std::move(order)),
         group_(std::move(group)),
@@ -330,7 +398,7 @@ public:
   auto where(const E& condition) const {
     check_tables<E>();
     auto combined = and_where(where_, condition);
-    return Select<Projection, From, Joins, decltype(combined), Order, Group, Flags>(projection_, combined, order_, group_,
+    return Select<Projection, From, Joins, decltype(combined), Order, Group, Flags>(projection_, joins_, combined, order_, group_,
                                                                                     limit_, offset_);
   }
 
@@ -339,7 +407,7 @@ public:
   auto order_by(const Terms&... terms) const {
     (check_tables<Terms>(), ...);
     auto order = std::tuple_cat(order_, std::tuple(as_ordering(terms)...));
-    return Select<Projection, From, Joins, Where, decltype(order), Group, Flags>(projection_, where_, order, group_,
+    return Select<Projection, From, Joins, Where, decltype(order), Group, Flags>(projection_, joins_, where_, order, group_,
                                                                                  limit_, offset_);
   }
 
@@ -352,7 +420,7 @@ public:
     (check_tables<E>(), ...);
     auto keys = std::tuple_cat(group_.keys, std::tuple(expressions...));
     using G = Grouping<decltype(keys), decltype(group_.having)>;
-    return Select<Projection, From, Joins, Where, Order, G, Flags>(projection_, where_, order_, G{keys, group_.having},
+    return Select<Projection, From, Joins, Where, Order, G, Flags>(projection_, joins_, where_, order_, G{keys, group_.having},
                                                                    limit_, offset_);
   }
 
@@ -365,7 +433,7 @@ public:
     check_tables<E>();
     auto combined = and_where(group_.having, condition);
     using G = Grouping<decltype(group_.keys), decltype(combined)>;
-    return Select<Projection, From, Joins, Where, Order, G, Flags>(projection_, where_, order_, G{group_.keys, combined},
+    return Select<Projection, From, Joins, Where, Order, G, Flags>(projection_, joins_, where_, order_, G{group_.keys, combined},
                                                                    limit_, offset_);
   }
 
@@ -374,14 +442,14 @@ public:
     static_assert(!scalar, "keel: limit() applies to select queries");
     static_assert(!Flags.first, "keel: first() already limits the query to one row; call limit() before first()");
     constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.limit = true; });
-    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, count,
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_, count,
                                                                        offset_);
   }
   /// OFFSET: skips `count` rows, bound as a value.
   auto offset(std::int64_t count) const {
     static_assert(!scalar, "keel: offset() applies to select queries");
     constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.offset = true; });
-    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, limit_,
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_, limit_,
                                                                        count);
   }
   /// SELECT DISTINCT.
@@ -389,14 +457,14 @@ public:
     static_assert(!scalar, "keel: distinct() applies to select queries");
     static_assert(Flags.lock == RowLock::none, "keel: a select that locks its rows cannot be distinct()");
     constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.distinct = true; });
-    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, limit_,
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_, limit_,
                                                                        offset_);
   }
   /// The first row, or std::nullopt: LIMIT 1.
   auto first() const {
     static_assert(!scalar, "keel: first() applies to select queries");
     constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.limit = f.first = true; });
-    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, 1,
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_, 1,
                                                                        offset_);
   }
 
@@ -413,27 +481,42 @@ public:
   /// as a work queue's consumers want.
   auto skip_locked() const { return with_lock_wait<LockWait::skip_locked>(); }
 
-  /// JOIN (or LEFT JOIN) the table that a foreign-key member of a table in the query refers to.
-  template <auto Member>
+  /// JOIN the table that a foreign-key member of a table in the query refers to, or, when that table is in the
+  /// query, the table that holds the key. Given an alias (keel::Alias) of one of those, it joins the alias:
+  /// join<&Employee::manager, Boss>() pairs each employee with their manager, Boss.
+  template <auto Member, class Joined = void>
   auto join() const {
-    return add_join<Member, false>();
+    return add_key_join<Member, false, Joined>();
   }
   /// LEFT JOIN along a foreign-key member: the joined table's columns decode into std::optional.
-  template <auto Member>
+  template <auto Member, class Joined = void>
   auto left_join() const {
-    return add_join<Member, true>();
+    return add_key_join<Member, true, Joined>();
+  }
+  /// JOIN table (or alias) S on a condition over S and the query's tables:
+  /// join<Concert>(c<&Concert::band> == c<&Band::id> && c<&Concert::price> < 50).
+  template <class S, class Condition>
+  auto join(const Condition& on) const {
+    return add_condition_join<S, false>(on);
+  }
+  /// LEFT JOIN table (or alias) S on a condition: S's columns decode into std::optional.
+  template <class S, class Condition>
+  auto left_join(const Condition& on) const {
+    return add_condition_join<S, true>(on);
   }
 
   // ---- Running: the Query interface.
   /// The statement in `dialect`; its text is rendered once per shape and dialect, and shared.
   Statement statement(Dialect dialect) const {
     static_assert(complete, "keel: the query selects a column of a table that is not in the query; join that table");
+    static_assert(std::same_as<outer_tables, type_list<>>,
+                  "keel::outer(...) names a column of the query around a subquery; this query is not inside one");
     return make_statement(*this, dialect);
   }
   /// Decodes the rows into the result.
   auto collector() const {
     if constexpr (scalar) return ScalarCollector<element_type>();
-    else return SelectCollector<std::same_as<Projection, WholeRows<element_type>>, element_type, Flags.first>();
+    else return SelectCollector<whole_rows, element_type, Flags.first>();
   }
 
   /// Writes the SQL text and binds the values.
@@ -463,7 +546,7 @@ public:
 private:
   template <class E>
   static constexpr void check_tables() {
-    static_assert(is_subset_v<typename E::tables, tables>,
+    static_assert(is_subset_v<own_tables_t<typename E::tables>, tables>,
                   "keel: the expression uses a column of a table that is not in the query; join that table");
   }
 
@@ -475,14 +558,14 @@ private:
     static_assert(!Group::grouped, "keel: a grouped select cannot lock its rows");
     static_assert(!selects_aggregate<Projection>, "keel: a select of aggregates cannot lock rows");
     constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.lock = Lock; });
-    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, limit_,
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_, limit_,
                                                                        offset_);
   }
   template <LockWait Wait>
   auto with_lock_wait() const {
     static_assert(Flags.lock != RowLock::none, "keel: nowait() and skip_locked() come after for_update() or for_share()");
     constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.wait = Wait; });
-    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, where_, order_, group_, limit_,
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_, limit_,
                                                                        offset_);
   }
   // FOR UPDATE [OF "t", ...] [NOWAIT | SKIP LOCKED]. PostgreSQL cannot lock the nullable side of an outer join,
@@ -492,60 +575,80 @@ private:
     w.sql(Flags.lock == RowLock::update ? " FOR UPDATE" : " FOR SHARE");
     if constexpr (!std::same_as<nullable_tables, type_list<>>) {
       w.sql(" OF ");
-      w.identifier(table_traits<From>::name);
-      write_locked_joins(w, Joins{});
+      w.identifier(query_table<From>::name);
+      write_locked_joins(w, tables{});
     }
     if constexpr (Flags.wait == LockWait::nowait) w.sql(" NOWAIT");
     else if constexpr (Flags.wait == LockWait::skip_locked) w.sql(" SKIP LOCKED");
   }
-  template <class... J>
-  static void write_locked_joins(SqlWriter& w, type_list<J...>) {
-    ((J::left ? void() : (w.sql(", "), w.identifier(table_traits<typename J::joined>::name))), ...);
+  // The joined tables (after FROM's, which the caller writes), but the LEFT JOINed ones.
+  template <class First, class... S>
+  static void write_locked_joins(SqlWriter& w, type_list<First, S...>) {
+    ((list_contains<S, nullable_tables>::value ? void() : (w.sql(", "), w.identifier(query_table<S>::name))), ...);
   }
 
-  template <auto Member, bool Left>
-  auto add_join() const {
-    using Forward = Join<Member, Left, false>;
-    constexpr bool has_source = list_contains<typename Forward::source, tables>::value;
-    constexpr bool has_target = list_contains<typename Forward::target, tables>::value;
-    static_assert(has_source || has_target,
-                  "keel: join<&T::member>() joins a table of the query to another: neither T nor the table its "
-                  "foreign key refers to is in the query yet");
-    static_assert(!(has_source && has_target), "keel: both tables of this join are already in the query");
-    using J = Join<Member, Left, !has_source>;
-    using NewJoins = concat_t<Joins, type_list<J>>;
-    return Select<Projection, From, NewJoins, Where, Order, Group, Flags>(projection_, where_, order_, group_, limit_,
-                                                                          offset_);
+  template <auto Member, bool Left, class Joined>
+  auto add_key_join() const {
+    using Key = column_traits<reflection::member_type_t<Member>>;
+    static_assert(Key::is_foreign_key, "keel: join<&T::member>() follows a keel::ForeignKey member");
+    using Source = reflection::member_class_t<Member>;
+    using Target = typename Key::target_table;
+    constexpr bool has_source = list_contains<Source, tables>::value;
+    constexpr bool has_target = list_contains<Target, tables>::value;
+    if constexpr (std::same_as<Joined, void>) {
+      static_assert(has_source || has_target,
+                    "keel: join<&T::member>() joins a table of the query to another: neither T nor the table its "
+                    "foreign key refers to is in the query yet");
+      static_assert(!(has_source && has_target),
+                    "keel: both tables of this join are already in the query; join an alias of one "
+                    "(join<&T::member, keel::Alias<U, \"name\">>()), or join on a condition");
+      using J = ForeignKeyJoin<Member, Left, !has_source, std::conditional_t<has_source, Target, Source>>;
+      return with_join(J{});
+    } else {
+      using Aliased = typename query_table<Joined>::table;
+      constexpr bool forward = std::same_as<Aliased, Target> && has_source;
+      constexpr bool reverse = std::same_as<Aliased, Source> && has_target;
+      static_assert(forward || reverse,
+                    "keel: join<&T::member, A>() joins A, an alias of the table the key refers to, with T in the "
+                    "query (or an alias of T, with the table the key refers to in the query)");
+      return with_join(ForeignKeyJoin<Member, Left, !forward, Joined>{});
+    }
+  }
+
+  template <class S, bool Left, class Condition>
+  auto add_condition_join(const Condition& on) const {
+    static_assert(TableAlias<S> || Table<S>, "keel: join<S>(condition) takes a table struct or an alias (keel::Alias)");
+    static_assert(Expression<Condition> && category_v<typename Condition::value_type> == SqlCategory::boolean,
+                  "keel: join<S>(condition) takes a condition, such as c<&Concert::band> == c<&Band::id>");
+    static_assert(is_subset_v<own_tables_t<typename Condition::tables>, concat_t<tables, type_list<S>>>,
+                  "keel: the join's condition uses a column of a table that is neither joined nor in the query");
+    return with_join(ConditionJoin<S, Left, Condition>{on});
+  }
+
+  template <class J>
+  auto with_join(const J& join) const {
+    static_assert(!names_a_table(query_table<typename J::joined>::name, tables{}),
+                  "keel: the query already reads a table of this name; join an alias of it: keel::Alias<T, \"name\">");
+    auto joins = std::tuple_cat(joins_, std::tuple(join));
+    return Select<Projection, From, decltype(joins), Where, Order, Group, Flags>(projection_, joins, where_, order_,
+                                                                                 group_, limit_, offset_);
   }
 
   void write_projection(SqlWriter& w) const {
     if constexpr (std::same_as<Projection, CountRows>) w.sql("count(*)");
-    else if constexpr (std::same_as<Projection, WholeRows<From>>) write_table_columns<From>(w);
+    else if constexpr (std::same_as<Projection, WholeRows<From>>)
+      write_table_columns<typename query_table<From>::table>(w, query_table<From>::name);
     else write_expression_list(w, projection_.expressions);
   }
 
   void write_from(SqlWriter& w) const {
     w.sql(" FROM ");
-    w.identifier(table_traits<From>::name);
-    write_joins(w, Joins{});
-  }
-  template <class... J>
-  static void write_joins(SqlWriter& w, type_list<J...>) {
-    (write_join<J>(w), ...);
-  }
-  template <class J>
-  static void write_join(SqlWriter& w) {
-    using Target = table_traits<typename J::target>;
-    static_assert(Target::has_primary_key, "keel: a joined table needs a primary key");
-    w.sql(J::left ? " LEFT JOIN " : " JOIN ");
-    w.identifier(table_traits<typename J::joined>::name);
-    w.sql(" ON ");
-    w.column(Target::name, Target::column_names[Target::primary_key]);
-    w.sql(" = ");
-    w.column(table_traits<typename J::source>::name, member_column<J::member>::name);
+    write_table_reference<From>(w);
+    std::apply([&](const auto&... join) { (join.write(w), ...); }, joins_);
   }
 
   Projection projection_{};
+  Joins joins_{};
   Where where_{};
   Order order_{};
   Group group_{};
@@ -554,12 +657,12 @@ private:
 };
 
 template <class Projection, class From>
-using SelectOf = Select<Projection, From, type_list<>, NoWhere, std::tuple<>, NoGrouping, SelectFlags{}>;
+using SelectOf = Select<Projection, From, std::tuple<>, NoWhere, std::tuple<>, NoGrouping, SelectFlags{}>;
 
-/// Whole rows of T.
+/// Whole rows of T, or of the table an alias of it names (keel::Alias), decoded into the table's struct.
 template <class T>
 auto select() {
-  (void)sizeof(table_traits<T>);
+  (void)sizeof(table_traits<typename query_table<T>::table>);
   return SelectOf<WholeRows<T>, T>();
 }
 
@@ -573,29 +676,29 @@ auto select(const E1& first, const E&... rest) {
                 "keel::select needs at least one column, to know the table; use keel::select<T>(...) otherwise");
   using From = typename first_of<AllTables>::type;
   using P = Columns<E1, E...>;
-  return SelectOf<P, From>(P{std::tuple(first, rest...)}, {}, {}, {}, 0, 0);
+  return SelectOf<P, From>(P{std::tuple(first, rest...)}, {}, {}, {}, {}, 0, 0);
 }
 
 /// Chosen expressions from table T, for expressions that name no column: keel::select<Band>(keel::count_all()).
 template <class T, class E1, class... E>
 auto select(const E1& first, const E&... rest) {
   static_assert(Expression<E1> && (Expression<E> && ...), "keel::select takes columns and expressions");
-  (void)sizeof(table_traits<T>);
+  (void)sizeof(table_traits<typename query_table<T>::table>);
   using P = Columns<E1, E...>;
-  return SelectOf<P, T>(P{std::tuple(first, rest...)}, {}, {}, {}, 0, 0);
+  return SelectOf<P, T>(P{std::tuple(first, rest...)}, {}, {}, {}, {}, 0, 0);
 }
 
 /// SELECT count(*) FROM T ...
 template <class T>
 auto count() {
-  (void)sizeof(table_traits<T>);
+  (void)sizeof(table_traits<typename query_table<T>::table>);
   return SelectOf<CountRows, T>();
 }
 
 /// SELECT EXISTS (SELECT 1 FROM T ...)
 template <class T>
 auto exists() {
-  (void)sizeof(table_traits<T>);
+  (void)sizeof(table_traits<typename query_table<T>::table>);
   return SelectOf<ExistsRows, T>();
 }
 

@@ -2,8 +2,8 @@
 //   c<&Band::manager>.in(keel::select(c<&Manager::id>).where(c<&Manager::name>.like("G%")))
 //   c<&Band::popularity> > keel::scalar(keel::select(keel::avg(c<&Band::popularity>)))
 //   keel::exists(keel::select(c<&Concert::id>).where(c<&Concert::sold_out> == true))
-// A subquery stands alone: its columns are its own tables' (a correlated subquery, which reads the outer
-// query's row, is not expressible yet). Its values are bound where its text stands.
+// A correlated subquery reads the outer query's row through keel::outer(column); the outer query must read that
+// table. Its values are bound where its text stands.
 module;
 #include <cstddef>
 #include <optional>
@@ -40,6 +40,9 @@ template <class Sub>
 consteval void check_subquery() {
   static_assert(Sub::complete,
                 "keel: the subquery selects a column of a table that is not in it; join that table inside it");
+  static_assert(!Sub::shadows_outer,
+                "keel: the subquery reads a table that keel::outer(...) names in the query around it, so the outer "
+                "column would read the subquery's row; select from an alias inside (keel::Alias<T, \"name\">)");
 }
 template <class Sub>
 consteval void check_one_column() {
@@ -61,7 +64,7 @@ struct InSubquery : ExpressionOps<InSubquery<E, Sub, Negate>> {
   using keel_expression_tag = void;
   using value_type = bool;
   static constexpr bool nullable = true;  // NOT IN over a subquery with a NULL is unknown
-  using tables = typename E::tables;
+  using tables = concat_t<typename E::tables, typename Sub::outer_tables>;
   static constexpr TextShape shape = E::shape + Sub::shape;
   E operand;     ///< the left side
   Sub subquery;  ///< a select of one column
@@ -92,7 +95,7 @@ struct ScalarSubquery : ExpressionOps<ScalarSubquery<Sub>> {
   using keel_expression_tag = void;
   using value_type = subquery_value_t<Sub>;
   static constexpr bool nullable = true;  // no row gives NULL
-  using tables = type_list<>;
+  using tables = typename Sub::outer_tables;
   static constexpr TextShape shape = Sub::shape;
   Sub subquery;  ///< a select of one column
   /// Writes (SELECT ...).
@@ -115,7 +118,7 @@ struct ExistsSubquery : ExpressionOps<ExistsSubquery<Sub, Negate>> {
   using keel_expression_tag = void;
   using value_type = bool;
   static constexpr bool nullable = false;
-  using tables = type_list<>;
+  using tables = typename Sub::outer_tables;
   static constexpr TextShape shape = Sub::shape;
   Sub subquery;  ///< any select
   /// Writes (EXISTS (SELECT ...)).

@@ -59,6 +59,10 @@ concept HasTableName = requires {
   { T::table_name } -> std::convertible_to<std::string_view>;
 };
 
+/// An alias of a table (keel::Alias<T, "name">): the table under another name, inside one select.
+template <class S>
+concept TableAlias = requires { typename S::keel_alias_tag; };
+
 /// A struct keel can use as a table.
 template <class T>
 concept Table = reflection::Reflectable<T> && std::default_initializable<T> && (reflection::field_count<T> > 0);
@@ -74,6 +78,9 @@ consteval std::string_view table_name_of() {
 /// fails to compile here, with one message.
 template <class T>
 struct table_traits {
+  static_assert(!TableAlias<T>,
+                "keel: an alias (keel::Alias) names a table inside a select only; insert, update, delete and create "
+                "the table itself");
   static_assert(Table<T>,
                 "keel: a table must be a plain aggregate struct with at least one member and no user-declared "
                 "constructors");
@@ -113,6 +120,21 @@ struct member_column {
   using traits = column_traits<member_type>;                                      ///< what the member means as a column
   static constexpr std::size_t index = reflection::member_index<Member>;          ///< the member's index in the table
   static constexpr std::string_view name = reflection::field_name<table, index>;  ///< the column's name
+};
+
+/// A table as a query names it: a table struct, under its own name, or an alias (keel::Alias), under the
+/// alias's name.
+template <class S>
+struct query_table {
+  using table = S;                                                ///< the table struct
+  static constexpr std::string_view name = table_traits<S>::name;  ///< the name the query gives it
+  static constexpr bool aliased = false;                          ///< whether the name is an alias
+};
+template <TableAlias S>
+struct query_table<S> {
+  using table = typename S::table;
+  static constexpr std::string_view name = S::name;
+  static constexpr bool aliased = true;
 };
 
 /// T's table name (see table_name_of).

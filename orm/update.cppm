@@ -49,7 +49,8 @@ template <class T, class Allowed, class C, class V>
 auto assignment(const C&, const V& value) {
   static_assert(requires { C::member; }, "keel: set() takes a column, keel::c<&T::member>, and its new value");
   using Column = member_column<C::member>;
-  static_assert(std::same_as<typename Column::table, T>, "keel: set() takes a column of the table updated");
+  static_assert(std::same_as<typename C::table, T>,
+                "keel: set() takes a column of the table updated, keel::c<&T::member>, not of an alias");
   using E = expression_t<V>;
   constexpr SqlCategory target = category_v<typename Column::traits::value_type>;
   constexpr SqlCategory given = category_v<typename E::value_type>;

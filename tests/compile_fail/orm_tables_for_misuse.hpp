@@ -16,6 +16,12 @@ struct Band {
   std::int64_t popularity = 0;
   std::optional<std::string> country;
 };
+struct Employee {
+  keel::Id id;
+  std::string name;
+  std::optional<keel::ForeignKey<Employee>> manager;
+  std::int64_t salary = 0;
+};
 struct Event {
   keel::Id id;
   std::chrono::sys_days day;

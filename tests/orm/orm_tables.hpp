@@ -73,6 +73,15 @@ struct Post {
   keel::Column<std::int64_t, keel::default_sql<"(40 + 2)">> score;
 };
 
+// A table that refers to itself: each employee's manager is another employee, read through an alias.
+struct Employee {
+  keel::Id id;
+  std::string name;
+  std::optional<keel::ForeignKey<Employee>> manager;
+  std::string department;
+  std::int64_t salary = 0;
+};
+
 // Enums stored as their labels: a PostgreSQL enum type each, text with a CHECK on SQLite. Weather's values are
 // not 0, 1, 2, and a label has a quote.
 enum class Mood { sad, ok, happy };

@@ -430,6 +430,70 @@ TEST_CASE("upsert renders ON CONFLICT per dialect, with every value bound", "[or
         std::string::npos);
 }
 
+TEST_CASE("aliases: a table joined to itself, joins on a condition, values bound in clause order", "[orm][join][alias]") {
+  using Boss = keel::Alias<Employee, "boss">;
+  using Report = keel::Alias<Employee, "report">;
+  // Along the key into an alias; LEFT JOIN makes the alias's columns optional.
+  const auto bosses = keel::select(c<&Employee::name>, Boss::c<&Employee::name>)
+                          .left_join<&Employee::manager, Boss>()
+                          .where(c<&Employee::salary> > 10);
+  STATIC_REQUIRE(std::is_same_v<decltype(bosses)::result_type,
+                                std::vector<std::tuple<std::string, std::optional<std::string>>>>);
+  CHECK(bosses.statement(Dialect::postgres).sql() ==
+        R"(SELECT "employee"."name", "boss"."name" FROM "employee" LEFT JOIN "employee" AS "boss" ON )"
+        R"("boss"."id" = "employee"."manager" WHERE ("employee"."salary" > $1))");
+  // On a condition, whose values are bound before the WHERE's.
+  const auto reports = keel::select(c<&Employee::name>, keel::count(Report::c<&Employee::id>))
+                           .left_join<Report>(Report::c<&Employee::manager> == c<&Employee::id> &&
+                                              Report::c<&Employee::salary> < 500)
+                           .where(c<&Employee::department> == "lab")
+                           .group_by(c<&Employee::name>);
+  STATIC_REQUIRE(
+      std::is_same_v<decltype(reports)::result_type, std::vector<std::tuple<std::string, std::int64_t>>>);
+  const auto sqlite = reports.statement(Dialect::sqlite);
+  CHECK(sqlite.sql() == R"(SELECT "employee"."name", count("report"."id") FROM "employee" LEFT JOIN "employee" AS )"
+                        R"("report" ON (("report"."manager" = "employee"."id") AND ("report"."salary" < ?)) WHERE )"
+                        R"(("employee"."department" = ?) GROUP BY "employee"."name")");
+  CHECK(sqlite.params() == std::vector<Value>{500, "lab"});
+  // Whole rows of an alias; a lock names the alias, as PostgreSQL wants, and leaves out the LEFT JOINed table.
+  CHECK(keel::select<Boss>()
+            .left_join<Report>(Report::c<&Employee::manager> == Boss::c<&Employee::id>)
+            .for_update()
+            .statement(Dialect::postgres)
+            .sql() ==
+        R"(SELECT "boss"."id", "boss"."name", "boss"."manager", "boss"."department", "boss"."salary" FROM )"
+        R"("employee" AS "boss" LEFT JOIN "employee" AS "report" ON ("report"."manager" = "boss"."id") )"
+        R"(FOR UPDATE OF "boss")");
+  // A table joined on a condition, not along its key.
+  CHECK(keel::select(c<&Band::name>, c<&Concert::venue>)
+            .join<Concert>(c<&Concert::band> == c<&Band::id>)
+            .statement(Dialect::postgres)
+            .sql() == R"(SELECT "band"."name", "concert"."venue" FROM "band" JOIN "concert" ON )"
+                      R"(("concert"."band" = "band"."id"))");
+}
+
+TEST_CASE("correlated subqueries read the outer row through keel::outer", "[orm][subquery][alias]") {
+  using Peer = keel::Alias<Employee, "peer">;
+  const auto above_average =
+      keel::select(c<&Employee::name>)
+          .where(c<&Employee::salary> >
+                 keel::scalar(keel::select(keel::avg(Peer::c<&Employee::salary>))
+                                  .where(Peer::c<&Employee::department> == keel::outer(c<&Employee::department>) &&
+                                         Peer::c<&Employee::salary> > 1)));
+  const auto pg = above_average.statement(Dialect::postgres);
+  CHECK(pg.sql() == R"(SELECT "employee"."name" FROM "employee" WHERE ("employee"."salary" > (SELECT )"
+                    R"(CAST(avg("peer"."salary") AS DOUBLE PRECISION) FROM "employee" AS "peer" WHERE )"
+                    R"((("peer"."department" = "employee"."department") AND ("peer"."salary" > $1)))))");
+  CHECK(pg.params() == std::vector<Value>{1});
+  // In a DELETE, whose own columns are bare, the outer column inside the subquery is named by its table.
+  const auto idle = keel::delete_from<Manager>()
+                        .where(keel::not_exists(keel::select(c<&Band::id>).where(c<&Band::manager> ==
+                                                                                  keel::outer(c<&Manager::id>))))
+                        .statement(Dialect::sqlite);
+  CHECK(idle.sql() == R"(DELETE FROM "manager" WHERE (NOT EXISTS (SELECT "band"."id" FROM "band" WHERE )"
+                      R"(("band"."manager" = "manager"."id"))))");
+}
+
 TEST_CASE("subqueries render in place, their values bound where they stand", "[orm][subquery]") {
   const auto managers = keel::select(c<&Manager::id>).where(c<&Manager::name>.like("G%"));
   const auto q = keel::select(c<&Band::name>)
