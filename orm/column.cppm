@@ -337,6 +337,10 @@ enum class SqlCategory {
   null    // NULL, or a type that is no column's
 };
 
+/// Whether T is a JSON document column's type: keel::Json, boost::json::value, keel::JsonOf<T>.
+template <class T>
+inline constexpr bool is_json_document = std::same_as<T, Json> || requires { typename T::keel_json_document_tag; };
+
 template <class T>
 struct is_array_column_type : std::false_type {};
 template <class E>
@@ -358,7 +362,7 @@ constexpr SqlCategory category_of() {
   else if constexpr (std::same_as<U, TimestampTz>) return SqlCategory::timestamptz;
   else if constexpr (std::same_as<U, Interval>) return SqlCategory::interval;
   else if constexpr (std::same_as<U, Uuid>) return SqlCategory::uuid;
-  else if constexpr (std::same_as<U, Json>) return SqlCategory::json;
+  else if constexpr (is_json_document<U>) return SqlCategory::json;
   else if constexpr (std::same_as<U, Numeric>) return SqlCategory::numeric;
   else if constexpr (LabelledEnum<U>) return SqlCategory::enumeration;
   else if constexpr (is_array_column_type<U>::value) return SqlCategory::array;
@@ -384,7 +388,7 @@ concept ScalarColumnValue = std::same_as<T, bool> || std::same_as<T, std::int8_t
 /// PostgreSQL stores an array of that type; an engine without arrays (SQLite) stores the array's JSON text.
 template <class T>
 concept ArrayColumnValue = is_array_column_type<T>::value && ScalarColumnValue<typename T::value_type> &&
-                           !std::same_as<typename T::value_type, Json> &&  // SQLite would respell each document
+                           !is_json_document<typename T::value_type> &&  // SQLite would respell each document
                            !LabelledEnum<typename T::value_type>;
 
 /// Types a column can hold: they map onto a SQL type on every dialect.
@@ -546,7 +550,7 @@ constexpr std::string_view sql_type(Dialect dialect) {
   else if constexpr (std::same_as<T, TimestampTz>) return types.timestamptz;
   else if constexpr (std::same_as<T, Interval>) return types.interval;
   else if constexpr (std::same_as<T, Uuid>) return types.uuid;
-  else if constexpr (std::same_as<T, Json>) return types.json;
+  else if constexpr (is_json_document<T>) return types.json;
   else if constexpr (std::same_as<T, Numeric>) return types.numeric;
   else return "";
 }

@@ -71,6 +71,8 @@ template <class Projection, class E>
 inline constexpr std::size_t position_in = 0;
 template <class S, auto Member>
 inline constexpr std::size_t position_in<WholeRows<S>, ColumnRef<Member, S>> = member_column<Member>::index + 1;
+template <class T, class P, class X>
+inline constexpr std::size_t position_in<Into<T, P>, X> = position_in<P, X>;
 template <class... E, class X>
 inline constexpr std::size_t position_in<Columns<E...>, X> = [] {
   std::size_t position = 0, index = 0;
@@ -141,7 +143,7 @@ public:
   Statement statement(Dialect dialect) const { return make_statement(*this, dialect); }
   /// Decodes the rows as the first select's are.
   auto collector() const {
-    return SelectCollector<First::whole_rows, element_type, Flags.first>();
+    return SelectCollector<First::decodes_members, element_type, Flags.first>();
   }
 
   /// Writes the SQL text and binds the values.

@@ -78,6 +78,20 @@ struct split_tables<type_list<T...>> {
   using outer = concat_t<typename split_table<T>::outer...>;
   using marked = type_list<OuterTable<T>...>;
 };
+// A table with every keel::outer mark taken off: the table a column names, however many levels out.
+template <class T>
+struct strip_outer {
+  using type = T;
+};
+template <class T>
+struct strip_outer<OuterTable<T>> : strip_outer<T> {};
+template <class List>
+struct strip_all_outer;
+template <class... T>
+struct strip_all_outer<type_list<T...>> {
+  using type = type_list<typename strip_outer<T>::type...>;
+};
+
 /// The tables of a list that the query itself must read: those not marked by keel::outer.
 template <class List>
 using own_tables_t = typename split_tables<List>::own;

@@ -3,6 +3,7 @@
 export module keel.orm;
 export import keel.reflection;
 export import :column;
+export import :json_column;
 export import :table;
 export import :alias;
 export import :sql_writer;

@@ -2,6 +2,7 @@
 //   keel::select<Band>().where(c<&Band::popularity> > 1000).order_by(c<&Band::name>)   -> std::vector<Band>
 //   keel::select(c<&Band::name>, c<&Manager::name>).join<&Band::manager>()            -> std::vector<std::tuple<...>>
 //   keel::select(c<&Band::name>, c<&Concert::venue>).join<Concert>(c<&Concert::band> == c<&Band::id>)
+//   keel::select(c<&Band::name>, c<&Manager::name>).join<&Band::manager>().into<BandAndManager>() -> std::vector<BandAndManager>
 //   keel::count<Band>().where(...)                                                     -> std::int64_t
 //   keel::exists<Band>().where(...)                                                    -> bool
 module;
@@ -37,6 +38,15 @@ struct Columns {  // chosen expressions, decoded into a tuple (or the value itse
   using tables = concat_t<typename E::tables...>;
   std::tuple<E...> expressions;
 };
+template <class T, class P>
+struct Into {  // chosen expressions (P: Columns<E...>), decoded member by member into struct T
+  using tables = typename P::tables;
+  decltype(P::expressions) expressions;
+};
+template <class P>
+struct is_into : std::false_type {};
+template <class T, class P>
+struct is_into<Into<T, P>> : std::true_type {};
 struct CountRows {
   using tables = type_list<>;
 };
@@ -105,19 +115,24 @@ struct join_targets<std::tuple<J...>> {
   using referenced = concat_t<typename J::tables...>;
 };
 
-// Whether a table the query names `name` is among `Tables` (which may hold keel::outer's marks, named by none).
-template <class S>
-consteval std::string_view name_in_query() {
-  if constexpr (requires { query_table<S>::name; }) return query_table<S>::name;
-  else return {};
+// Whether two names are one to the database: SQLite matches names without regard to ASCII case, quoted or not.
+consteval bool same_name(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+    const char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
+    if (x != y) return false;
+  }
+  return true;
 }
+// Whether one of `Tables` (tables or aliases) goes by `name` in the query.
 template <class... S>
 consteval bool names_a_table(std::string_view name, type_list<S...>) {
-  return ((name_in_query<S>() == name) || ...);
+  return (same_name(query_table<S>::name, name) || ...);
 }
 template <class... S, class Tables>
 consteval bool any_name_in(type_list<S...>, Tables tables) {
-  return (names_a_table(name_in_query<S>(), tables) || ...);
+  return (names_a_table(query_table<S>::name, tables) || ...);
 }
 
 // The text shape of what a SELECT (or RETURNING) lists.
@@ -125,6 +140,8 @@ template <class P>
 inline constexpr TextShape projection_shape{};
 template <class... E>
 inline constexpr TextShape projection_shape<Columns<E...>> = shape_of<E...>;
+template <class T, class P>
+inline constexpr TextShape projection_shape<Into<T, P>> = projection_shape<P>;
 
 /// The rows a select locks until its transaction ends (FOR UPDATE, FOR SHARE).
 enum class RowLock { none, update, share };
@@ -149,6 +166,8 @@ template <class P>
 inline constexpr bool selects_aggregate = false;
 template <class... E>
 inline constexpr bool selects_aggregate<Columns<E...>> = (requires { typename E::keel_aggregate_tag; } || ...);
+template <class T, class P>
+inline constexpr bool selects_aggregate<Into<T, P>> = selects_aggregate<P>;
 
 // Flags with one change: with_flags<Flags>([](SelectFlags& f) { f.limit = true; }).
 template <SelectFlags Flags, class Change>
@@ -183,6 +202,10 @@ struct projection_element<WholeRows<S>, N> {
 template <class E, class N>
 struct projection_element<Columns<E>, N> {
   using type = typename decoded<E, N>::type;
+};
+template <class T, class P, class N>
+struct projection_element<Into<T, P>, N> {
+  using type = T;
 };
 template <class E1, class E2, class... E, class N>
 struct projection_element<Columns<E1, E2, E...>, N> {
@@ -343,9 +366,9 @@ public:
   /// subquery.
   using outer_tables = outer_tables_t<concat_t<typename Projection::tables, typename Where::tables, typename Group::tables,
                                                tuple_tables_t<Order>, typename join_targets<Joins>::referenced>>;
-  /// Whether it names a table of its own as the query around names one it reads through keel::outer, so that
-  /// the outer column would read its own table instead.
-  static constexpr bool shadows_outer = any_name_in(own_tables_t<outer_tables>{}, tables{});
+  /// Whether it names a table of its own as a query around it names one it reads through keel::outer (one level
+  /// out or more), so that the outer column would read its own table instead.
+  static constexpr bool shadows_outer = any_name_in(typename strip_all_outer<outer_tables>::type{}, tables{});
   /// What a row decodes into: the struct, a tuple of the chosen expressions, one value, or the count or EXISTS.
   using element_type = typename decltype([] {
     if constexpr (std::same_as<Projection, CountRows>) return std::type_identity<std::int64_t>{};
@@ -354,6 +377,8 @@ public:
   }())::type;
   /// Whether it selects whole rows of its FROM table, decoded into the table's struct.
   static constexpr bool whole_rows = std::same_as<Projection, WholeRows<From>>;
+  /// Whether a row decodes member by member into a struct: whole rows, or chosen columns after into<T>().
+  static constexpr bool decodes_members = whole_rows || is_into<Projection>::value;
   /// Whether it is count<T>() or exists<T>(), which give one value.
   static constexpr bool scalar = std::same_as<Projection, CountRows> || std::same_as<Projection, ExistsRows>;
   /// Its batches run in a read-only transaction, unless it locks rows (which PostgreSQL refuses there).
@@ -481,6 +506,19 @@ public:
   /// as a work queue's consumers want.
   auto skip_locked() const { return with_lock_wait<LockWait::skip_locked>(); }
 
+  /// Each row into struct T instead of a tuple: T has one member per selected column, in their order, each of a
+  /// type that holds its column's SQL type, and std::optional where the column can be NULL (a nullable column,
+  /// or one of a left-joined table). A misfit is a compile error.
+  template <class T>
+  auto into() const {
+    static_assert(requires { projection_.expressions; } && !is_into<Projection>::value && !scalar,
+                  "keel: into<T>() decodes chosen columns: keel::select(c<&A::x>, c<&B::y>).into<T>()");
+    check_into<T>();
+    using P = Into<T, Projection>;
+    return Select<P, From, Joins, Where, Order, Group, Flags>(P{projection_.expressions}, joins_, where_, order_, group_,
+                                                              limit_, offset_);
+  }
+
   /// JOIN the table that a foreign-key member of a table in the query refers to, or, when that table is in the
   /// query, the table that holds the key. Given an alias (keel::Alias) of one of those, it joins the alias:
   /// join<&Employee::manager, Boss>() pairs each employee with their manager, Boss.
@@ -516,7 +554,7 @@ public:
   /// Decodes the rows into the result.
   auto collector() const {
     if constexpr (scalar) return ScalarCollector<element_type>();
-    else return SelectCollector<whole_rows, element_type, Flags.first>();
+    else return SelectCollector<decodes_members, element_type, Flags.first>();
   }
 
   /// Writes the SQL text and binds the values.
@@ -548,6 +586,29 @@ private:
   static constexpr void check_tables() {
     static_assert(is_subset_v<own_tables_t<typename E::tables>, tables>,
                   "keel: the expression uses a column of a table that is not in the query; join that table");
+  }
+
+  template <class T>
+  static constexpr void check_into() {
+    static_assert(reflection::Reflectable<T>,
+                  "keel: into<T>() takes an aggregate struct with one member per selected column");
+    static_assert(reflection::field_count<T> == width,
+                  "keel: into<T>(): the struct has one member per selected column, in their order");
+    (void)sizeof(table_traits<T>);  // its members must be column types; rows decode as a table's do
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (check_into_member<T, I>(), ...);
+    }(std::make_index_sequence<width>{});
+  }
+  template <class T, std::size_t I>
+  static constexpr void check_into_member() {
+    using E = std::tuple_element_t<I, decltype(Projection::expressions)>;
+    using Member = column_traits<reflection::field_type<T, I>>;
+    static_assert(!decoded<E, nullable_tables>::nullable || Member::nullable,
+                  "keel: into<T>(): a selected column that can be NULL (a nullable column, or one of a left-joined "
+                  "table) goes into a std::optional member");
+    static_assert(assignable(category_v<typename Member::value_type>, category_v<typename E::value_type>) &&
+                      same_enum_if_any<typename Member::value_type, typename E::value_type>,
+                  "keel: into<T>(): a member's type cannot hold its column's SQL type");
   }
 
   template <RowLock Lock>
@@ -671,7 +732,7 @@ auto select() {
 template <class E1, class... E>
 auto select(const E1& first, const E&... rest) {
   static_assert(Expression<E1> && (Expression<E> && ...), "keel::select takes columns and expressions");
-  using AllTables = concat_t<typename E1::tables, typename E::tables...>;
+  using AllTables = own_tables_t<concat_t<typename E1::tables, typename E::tables...>>;  // keel::outer's are not FROM
   static_assert(!std::same_as<AllTables, type_list<>>,
                 "keel::select needs at least one column, to know the table; use keel::select<T>(...) otherwise");
   using From = typename first_of<AllTables>::type;

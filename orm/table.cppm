@@ -87,7 +87,7 @@ struct table_traits {
   static_assert(table_detail::all_columns_supported<T>(std::make_index_sequence<reflection::field_count<T>>{}),
                 "keel: every member of a table must be a column: bool, an integer of up to 32 bits unsigned or 64 "
                 "bits signed, float, double, std::string, keel::Blob, std::chrono::sys_days, keel::TimeOfDay, "
-                "keel::Timestamp, keel::TimestampTz, keel::Interval, keel::Uuid, keel::Json, keel::Numeric, "
+                "keel::Timestamp, keel::TimestampTz, keel::Interval, keel::Uuid, keel::Json, boost::json::value, keel::JsonOf<T>, keel::Numeric, "
                 "std::vector of one of these (an array), keel::Column<...>, keel::ForeignKey<...>, or std::optional "
                 "of one of these");
 

@@ -30,6 +30,13 @@ struct Staff : Fixture {
   }
 };
 
+// A struct of the caller's that chosen columns decode into.
+struct EmployeeAndBoss {
+  std::string name;
+  std::optional<std::string> boss;  // a left-joined column: std::optional, or it does not compile
+  std::int32_t salary = 0;          // an integer column into a narrower integer, range-checked
+};
+
 }  // namespace
 
 TEST_CASE_METHOD(Staff, "alias: a table joined to itself along its own foreign key") {
@@ -63,6 +70,37 @@ TEST_CASE_METHOD(Staff, "alias: a table joined to itself along its own foreign k
   REQUIRE(bosses.size() == 1);
   CHECK(bosses[0].name == "Ada");
   CHECK(bosses[0].salary == 300);
+}
+
+TEST_CASE_METHOD(Staff, "into: rows of chosen columns decode into a struct of the caller's") {
+  const auto pairs = keel::select(c<&Employee::name>, Boss::c<&Employee::name>, c<&Employee::salary>)
+                         .left_join<&Employee::manager, Boss>()
+                         .into<EmployeeAndBoss>()
+                         .order_by(c<&Employee::name>);
+  const std::vector<EmployeeAndBoss> rows = pairs.run_sync(db);
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0].name == "Ada");
+  CHECK_FALSE(rows[0].boss.has_value());
+  CHECK(rows[0].salary == 300);
+  CHECK(rows[2].name == "Ken");
+  CHECK(rows[2].boss == "Grace");
+  CHECK(rows[2].salary == 100);
+  const std::optional<EmployeeAndBoss> linus = pairs.where(c<&Employee::name> == "Linus").first().run_sync(db);
+  REQUIRE(linus);
+  CHECK(linus->boss == "Ada");
+  // A union of two such selects decodes into the struct too.
+  const auto both = keel::union_all(keel::select(c<&Employee::name>, Boss::c<&Employee::name>, c<&Employee::salary>)
+                                        .join<&Employee::manager, Boss>()
+                                        .into<EmployeeAndBoss>(),
+                                    keel::select(c<&Employee::name>, c<&Employee::department>, c<&Employee::salary>)
+                                        .where(c<&Employee::manager>.is_null())
+                                        .into<EmployeeAndBoss>())
+                        .order_by(c<&Employee::salary>.desc())
+                        .run_sync(db);
+  REQUIRE(both.size() == 4);
+  CHECK(both[0].name == "Ada");
+  CHECK(both[0].boss == "lab");
+  CHECK(both[3].name == "Ken");
 }
 
 TEST_CASE_METHOD(Staff, "alias: the other way along the key, on a condition, counted per manager") {

@@ -2,6 +2,8 @@
 // exactly as it went in, by one-row and many-row inserts (PostgreSQL's COPY path too), and the typed columns
 // compare, sort, aggregate and update; enums as their labels. The DDL per dialect is checked in tests/unit/orm_render_test.cpp.
 #include <catch2/catch.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +19,27 @@ using keel::c;
 using namespace std::chrono_literals;
 
 namespace {
+
+// Structs stored as JSON documents, and a Boost.JSON value.
+struct WindowSize {
+  std::int64_t width = 0;
+  std::int64_t height = 0;
+  bool operator==(const WindowSize&) const = default;
+};
+struct Preferences {
+  std::string theme;
+  std::int64_t font_size = 12;
+  std::vector<std::string> plugins;
+  std::optional<double> zoom;
+  WindowSize window;
+  bool operator==(const Preferences&) const = default;
+};
+struct Profile {
+  keel::Id id;
+  keel::JsonOf<Preferences> preferences;
+  boost::json::value extra;
+  std::optional<keel::JsonOf<Preferences>> previous;
+};
 
 keel::Uuid uuid_numbered(std::uint8_t n) {
   keel::Uuid u{};
@@ -255,4 +278,71 @@ TEST_CASE_METHOD(TypesFixture, "column types: enums compare, filter and update b
   // A label the type does not have: PostgreSQL's enum refuses it, SQLite's CHECK does.
   CHECK_THROWS_AS(db.raw_sync("INSERT INTO diary (mood, morning) VALUES ('cross', 'ok')"), keel::DatabaseError);
   CHECK(keel::count<Diary>().run_sync(db) == 9);
+}
+
+TEST_CASE("column types: structs as JSON documents and Boost.JSON values, on one row and many") {
+  const auto engine = keel_test::make_engine();
+  keel::Engine& db = *engine;
+  keel::create_table<Profile>().run_sync(db);
+  const Preferences dark{.theme = "dark \"night\"", .font_size = 14, .plugins = {"vim", "git"}, .zoom = 1.25,
+                         .window = {.width = 1280, .height = 720}};
+  const boost::json::value extra = {{"tags", {1, "two", nullptr}}, {"nested", {{"ok", true}}}};
+  const Profile stored = keel::insert(Profile{.preferences = dark, .extra = extra}).run_sync(db);
+  const auto got = keel::get<Profile>(stored.id).run_sync(db);
+  REQUIRE(got);
+  CHECK(*got->preferences == dark);
+  CHECK(got->extra == extra);
+  CHECK_FALSE(got->previous.has_value());
+  // Stored as an object keyed by the member names, which SQL can read.
+  const auto raw = db.raw_sync("SELECT preferences, preferences FROM profile WHERE id = {}", stored.id);
+  REQUIRE(raw.size() == 1);
+  CHECK(raw[0].get<keel::JsonOf<Preferences>>(1).value == dark);
+  const boost::json::value document = boost::json::parse(raw[0].get<keel::Json>(0).text);
+  CHECK(document.at("theme") == "dark \"night\"");
+  CHECK(document.at("window").at("height") == 720);
+  CHECK(document.at("plugins").as_array().size() == 2);
+  // An update sets a document; a missing optional member reads as empty.
+  const Preferences light{.theme = "light", .window = {.width = 800, .height = 600}};
+  CHECK(keel::update<Profile>()
+            .set(c<&Profile::previous>, keel::JsonOf<Preferences>(light))
+            .where(c<&Profile::id> == stored.id)
+            .run_sync(db) == 1);
+  CHECK(keel::get<Profile>(stored.id).run_sync(db).value().previous.value().value == light);
+  CHECK_FALSE(light.zoom.has_value());
+  // Many rows (PostgreSQL's COPY from 100), each document its own.
+  std::vector<Profile> rows;
+  for (int n = 0; n < 120; ++n)
+    rows.push_back(Profile{.preferences = Preferences{.theme = "t" + std::to_string(n), .font_size = n},
+                           .extra = boost::json::value{{"n", n}}});
+  keel::insert(rows).run_sync(db);
+  const auto all = keel::select<Profile>().where(c<&Profile::id> != stored.id).order_by(c<&Profile::id>).run_sync(db);
+  REQUIRE(all.size() == rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    INFO("row " << i);
+    CHECK(all[i].preferences->theme == rows[i].preferences->theme);
+    CHECK(all[i].preferences->font_size == static_cast<std::int64_t>(i));
+    CHECK(all[i].extra.at("n") == static_cast<std::int64_t>(i));
+  }
+}
+
+TEST_CASE("column types: a JSON document that does not fit its struct is a TypeMismatchError naming where") {
+  const auto engine = keel_test::make_engine();
+  keel::Engine& db = *engine;
+  keel::create_table<Profile>().run_sync(db);
+  // Written by hand: no "theme", and "plugins" not an array.
+  db.raw_sync("INSERT INTO profile (preferences, extra) VALUES ({}, {})",
+              keel::Json{R"({"font_size": 3, "plugins": [], "window": {"width": 1, "height": 2}})"}, keel::Json{"null"});
+  CHECK_THROWS_AS(keel::select<Profile>().run_sync(db), keel::TypeMismatchError);
+  CHECK_THROWS_WITH(keel::select<Profile>().run_sync(db), Catch::Matchers::Contains("$.theme is missing"));
+  db.raw_sync("UPDATE profile SET preferences = {}",
+              keel::Json{R"({"theme": "x", "font_size": 3, "plugins": {"a": 1}, "window": {"width": 1, "height": 2}})"});
+  CHECK_THROWS_AS(keel::select<Profile>().run_sync(db), keel::TypeMismatchError);
+  CHECK_THROWS_WITH(keel::select<Profile>().run_sync(db), Catch::Matchers::Contains("$.plugins is not a JSON array"));
+  // A key the struct does not name is ignored; an absent optional member is empty.
+  db.raw_sync("UPDATE profile SET preferences = {}",
+              keel::Json{R"({"theme": "x", "font_size": 3, "plugins": ["p"], "window": {"width": 1, "height": 2}, "new": 1})"});
+  const auto rows = keel::select(c<&Profile::preferences>).run_sync(db);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]->plugins == std::vector<std::string>{"p"});
+  CHECK_FALSE(rows[0]->zoom.has_value());
 }

@@ -464,6 +464,13 @@ TEST_CASE("aliases: a table joined to itself, joins on a condition, values bound
         R"(SELECT "boss"."id", "boss"."name", "boss"."manager", "boss"."department", "boss"."salary" FROM )"
         R"("employee" AS "boss" LEFT JOIN "employee" AS "report" ON ("report"."manager" = "boss"."id") )"
         R"(FOR UPDATE OF "boss")");
+  // The other way along a key: the alias holds the key, the table in the query is the one it refers to.
+  using Act = keel::Alias<Band, "act">;
+  CHECK(keel::select(c<&Manager::name>, Act::c<&Band::name>)
+            .join<&Band::manager, Act>()
+            .statement(Dialect::sqlite)
+            .sql() == R"(SELECT "manager"."name", "act"."name" FROM "manager" JOIN "band" AS "act" ON )"
+                      R"("manager"."id" = "act"."manager")");
   // A table joined on a condition, not along its key.
   CHECK(keel::select(c<&Band::name>, c<&Concert::venue>)
             .join<Concert>(c<&Concert::band> == c<&Band::id>)

@@ -1,0 +1,166 @@
+// JSON columns beyond keel::Json's text: a boost::json::value member is a JSON column as it is, and a
+// keel::JsonOf<T> member stores struct T as a JSON object whose keys are T's member names (read by Boost.PFR, as
+// a table's columns are). Nested structs, std::optional, std::vector and anything Boost.JSON converts
+// (std::map, a type with its own tag_invoke) may be members of T.
+//   struct Settings { std::string theme; std::int64_t font_size = 12; std::vector<std::string> plugins; };
+//   struct Account { keel::Id id; keel::JsonOf<Settings> settings; boost::json::value extra; };
+// Reading a document back, a key T does not name is ignored, and a member the document lacks is an error, unless
+// it is a std::optional (then empty).
+module;
+#include <boost/json/conversion.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
+#include <boost/json/value_to.hpp>
+#include <concepts>
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+export module keel.orm:json_column;
+import keel.engine;
+import keel.reflection;
+import :column;
+
+namespace keel::json_detail {
+
+template <class T>
+struct is_vector : std::false_type {};
+template <class T>
+struct is_vector<std::vector<T>> : std::true_type {};
+
+// A struct keel maps member by member: an aggregate Boost.JSON has no conversion of its own for.
+template <class T>
+concept MappedStruct = reflection::Reflectable<T> && !boost::json::has_value_from<T>::value;
+
+template <class T>
+boost::json::value to_json(const T& value) {
+  if constexpr (is_optional_v<T>) {
+    if (!value) return nullptr;
+    return to_json(*value);
+  } else if constexpr (is_vector<T>::value && !std::same_as<T, Blob>) {
+    boost::json::array out;
+    out.reserve(value.size());
+    for (const auto& element : value) out.push_back(to_json(element));
+    return out;
+  } else if constexpr (MappedStruct<T>) {
+    boost::json::object out;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((out[reflection::field_name<T, I>] = to_json(reflection::get<I>(value))), ...);
+    }(std::make_index_sequence<reflection::field_count<T>>{});
+    return out;
+  } else {
+    static_assert(boost::json::has_value_from<T>::value,
+                  "keel::JsonOf<T>: every member of T must be a number, bool, std::string, std::optional, std::vector, "
+                  "a struct of such members, or a type Boost.JSON converts (tag_invoke)");
+    return boost::json::value_from(value);
+  }
+}
+
+template <class M>
+M member_from_json(const boost::json::object& object, std::string_view name, const std::string& path);
+
+// Reads `json` into T; `path` names where in the document, for the error ("$.plugins[2]").
+template <class T>
+T from_json(const boost::json::value& json, const std::string& path) {
+  if constexpr (is_optional_v<T>) {
+    if (json.is_null()) return std::nullopt;
+    return T(from_json<typename T::value_type>(json, path));
+  } else if constexpr (is_vector<T>::value && !std::same_as<T, Blob>) {
+    if (!json.is_array()) throw TypeMismatchError(path + " is not a JSON array");
+    T out;
+    out.reserve(json.get_array().size());
+    std::size_t index = 0;
+    for (const auto& element : json.get_array())
+      out.push_back(from_json<typename T::value_type>(element, path + "[" + std::to_string(index++) + "]"));
+    return out;
+  } else if constexpr (MappedStruct<T>) {
+    if (!json.is_object()) throw TypeMismatchError(path + " is not a JSON object");
+    const boost::json::object& object = json.get_object();
+    T out{};
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((reflection::get<I>(out) = member_from_json<reflection::field_type<T, I>>(object, reflection::field_name<T, I>, path)),
+       ...);
+    }(std::make_index_sequence<reflection::field_count<T>>{});
+    return out;
+  } else {
+    static_assert(boost::json::has_value_to<T>::value,
+                  "keel::JsonOf<T>: every member of T must be a number, bool, std::string, std::optional, std::vector, "
+                  "a struct of such members, or a type Boost.JSON converts (tag_invoke)");
+    auto converted = boost::json::try_value_to<T>(json);
+    if (!converted) throw TypeMismatchError(path + " cannot be read as its member's type: " + converted.error().message());
+    return std::move(*converted);
+  }
+}
+
+template <class M>
+M member_from_json(const boost::json::object& object, std::string_view name, const std::string& path) {
+  const std::string where = path + "." + std::string(name);
+  if (const boost::json::value* found = object.if_contains(name)) return from_json<M>(*found, where);
+  if constexpr (is_optional_v<M>) return std::nullopt;
+  else throw TypeMismatchError(where + " is missing from the JSON document");
+}
+
+}  // namespace keel::json_detail
+
+export namespace keel {
+
+/// Struct T stored as a JSON document (PostgreSQL's jsonb, text on SQLite): a member of a table, or a value
+/// bound and read anywhere. Its keys are T's member names.
+template <class T>
+struct JsonOf {
+  static_assert(reflection::Reflectable<T>, "keel::JsonOf<T> takes an aggregate struct");
+  using keel_json_document_tag = void;
+  T value{};  ///< the struct
+
+  /// An empty struct T{}.
+  JsonOf() = default;
+  /// Holds `v`.
+  JsonOf(T v) : value(std::move(v)) {}
+
+  /// The struct.
+  const T& operator*() const noexcept { return value; }
+  /// The struct.
+  T& operator*() noexcept { return value; }
+  /// The struct's members.
+  const T* operator->() const noexcept { return &value; }
+  /// The struct's members.
+  T* operator->() noexcept { return &value; }
+  /// Equal when the structs are.
+  friend bool operator==(const JsonOf& a, const JsonOf& b)
+    requires std::equality_comparable<T>
+  {
+    return a.value == b.value;
+  }
+};
+
+/// JsonOf<T> binds as its JSON text.
+template <class T>
+struct ToValue<JsonOf<T>> {
+  static Value encode(const JsonOf<T>& v) { return Value(Json{boost::json::serialize(json_detail::to_json(v.value))}); }
+};
+
+/// JsonOf<T> reads from a JSON (or text) cell: TypeMismatchError when the document does not fit T.
+template <class T>
+struct FromCell<JsonOf<T>> {
+  static JsonOf<T> decode(const Cell& cell, const CellOrigin& origin) {
+    const boost::json::value document = FromCell<boost::json::value>::decode(cell, origin);
+    try {
+      return JsonOf<T>{json_detail::from_json<T>(document, "$")};
+    } catch (const TypeMismatchError& e) {
+      throw TypeMismatchError(origin.describe() + " holds a JSON document that does not fit its struct: " + e.what());
+    }
+  }
+};
+
+/// A boost::json::value is a JSON document column.
+template <>
+inline constexpr bool is_json_document<boost::json::value> = true;
+
+}  // namespace keel
