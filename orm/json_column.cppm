@@ -1,7 +1,9 @@
 // JSON columns beyond keel::Json's text: a boost::json::value member is a JSON column as it is, and a
 // keel::JsonOf<T> member stores struct T as a JSON object whose keys are T's member names (read by Boost.PFR, as
-// a table's columns are). Nested structs, std::optional, std::vector and anything Boost.JSON converts
-// (std::map, a type with its own tag_invoke) may be members of T.
+// a table's columns are). Nested structs, std::optional, std::vector, keel::Json and boost::json::value
+// (nested as themselves), dates, times, UUIDs, keel::Numeric and labelled enums (as their text, as SQLite stores
+// them), and anything Boost.JSON converts (a type with its own tag_invoke) may be members of T. JSON has no NaN
+// or infinity: a member holding one is a ValueError when the document is written.
 //   struct Settings { std::string theme; std::int64_t font_size = 12; std::vector<std::string> plugins; };
 //   struct Account { keel::Id id; keel::JsonOf<Settings> settings; boost::json::value extra; };
 // Reading a document back, a key T does not name is ignored, and a member the document lacks is an error, unless
@@ -13,6 +15,7 @@ module;
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
 #include <boost/json/value_to.hpp>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <exception>
@@ -35,13 +38,31 @@ struct is_vector : std::false_type {};
 template <class T>
 struct is_vector<std::vector<T>> : std::true_type {};
 
+// A column value type that a document holds as its text, as SQLite stores it: dates, times, UUIDs, exact numbers
+// (no double rounds them), enums as their labels.
+template <class T>
+concept TextualValue = (TypedColumnValue<T> && !is_json_document<T>) || LabelledEnum<T>;
+
 // A struct keel maps member by member: an aggregate Boost.JSON has no conversion of its own for.
 template <class T>
-concept MappedStruct = reflection::Reflectable<T> && !boost::json::has_value_from<T>::value;
+concept MappedStruct = reflection::Reflectable<T> && !boost::json::has_value_from<T>::value && !TextualValue<T> &&
+                       !is_json_document<T>;
 
 template <class T>
 boost::json::value to_json(const T& value) {
-  if constexpr (is_optional_v<T>) {
+  static_assert(!std::same_as<T, std::string_view> && !std::same_as<T, const char*>,
+                "keel::JsonOf<T>: a member must own its text (std::string): a view would outlive the document");
+  if constexpr (std::floating_point<T>) {
+    if (!std::isfinite(value)) throw ValueError("keel::JsonOf: JSON has no NaN or infinity, which a member holds");
+    return value;
+  } else if constexpr (std::same_as<T, Json>) {  // a document inside the document, nested as itself
+    std::error_code ec;
+    auto nested = boost::json::parse(value.text, ec);
+    if (ec) throw ValueError("keel::JsonOf: a keel::Json member is not valid JSON: " + ec.message());
+    return nested;
+  } else if constexpr (TextualValue<T>) {
+    return boost::json::string(text_form::of(Value(value)));
+  } else if constexpr (is_optional_v<T>) {
     if (!value) return nullptr;
     return to_json(*value);
   } else if constexpr (is_vector<T>::value && !std::same_as<T, Blob>) {
@@ -69,7 +90,18 @@ M member_from_json(const boost::json::object& object, std::string_view name, con
 // Reads `json` into T; `path` names where in the document, for the error ("$.plugins[2]").
 template <class T>
 T from_json(const boost::json::value& json, const std::string& path) {
-  if constexpr (is_optional_v<T>) {
+  static_assert(!std::same_as<T, std::string_view> && !std::same_as<T, const char*>,
+                "keel::JsonOf<T>: a member must own its text (std::string): a view would outlive the document");
+  if constexpr (std::same_as<T, Json>) {
+    return Json{boost::json::serialize(json)};
+  } else if constexpr (TextualValue<T>) {
+    if (!json.is_string()) throw TypeMismatchError(path + " is not a JSON string");
+    try {
+      return decode_cell<T>(Value(std::string_view(json.get_string())).cell(), CellOrigin{});
+    } catch (const ValueError& e) {
+      throw TypeMismatchError(path + ": " + e.what());
+    }
+  } else if constexpr (is_optional_v<T>) {
     if (json.is_null()) return std::nullopt;
     return T(from_json<typename T::value_type>(json, path));
   } else if constexpr (is_vector<T>::value && !std::same_as<T, Blob>) {

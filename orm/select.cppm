@@ -547,6 +547,7 @@ public:
   /// The statement in `dialect`; its text is rendered once per shape and dialect, and shared.
   Statement statement(Dialect dialect) const {
     static_assert(complete, "keel: the query selects a column of a table that is not in the query; join that table");
+    if constexpr (is_into<Projection>::value) check_into<element_type>();  // again: a join after into() may add NULLs
     static_assert(std::same_as<outer_tables, type_list<>>,
                   "keel::outer(...) names a column of the query around a subquery; this query is not inside one");
     return make_statement(*this, dialect);
@@ -606,9 +607,19 @@ private:
     static_assert(!decoded<E, nullable_tables>::nullable || Member::nullable,
                   "keel: into<T>(): a selected column that can be NULL (a nullable column, or one of a left-joined "
                   "table) goes into a std::optional member");
-    static_assert(assignable(category_v<typename Member::value_type>, category_v<typename E::value_type>) &&
+    static_assert(reads_into(category_v<typename Member::value_type>, category_v<typename E::value_type>) &&
                       same_enum_if_any<typename Member::value_type, typename E::value_type>,
                   "keel: into<T>(): a member's type cannot hold its column's SQL type");
+    if constexpr (category_v<typename Member::value_type> == SqlCategory::array)
+      static_assert(reads_into(category_v<typename Member::value_type::value_type>,
+                               category_v<typename E::value_type::value_type>),
+                    "keel: into<T>(): an array member's elements cannot hold its column's elements");
+  }
+  // Whether a member of category `member` reads a cell of a column of category `column`: the same category, or a
+  // floating-point member of an integer or exact column (an integer member refuses a floating-point cell).
+  static constexpr bool reads_into(SqlCategory member, SqlCategory column) {
+    return member == column ||
+           (member == SqlCategory::real && (column == SqlCategory::integer || column == SqlCategory::numeric));
   }
 
   template <RowLock Lock>

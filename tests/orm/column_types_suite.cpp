@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -33,6 +34,21 @@ struct Preferences {
   std::optional<double> zoom;
   WindowSize window;
   bool operator==(const Preferences&) const = default;
+};
+// Column value types inside a document: as their text (exact numbers, dates, UUIDs, enum labels), or nested
+// as themselves (keel::Json, boost::json::value).
+struct Details {
+  keel::Numeric budget;
+  std::chrono::sys_days since{};
+  Mood mood = Mood::ok;
+  keel::Uuid owner{};
+  keel::Json raw;
+  boost::json::value any;
+  bool operator==(const Details&) const = default;
+};
+struct Ledger {
+  keel::Id id;
+  keel::JsonOf<Details> details;
 };
 struct Profile {
   keel::Id id;
@@ -345,4 +361,39 @@ TEST_CASE("column types: a JSON document that does not fit its struct is a TypeM
   REQUIRE(rows.size() == 1);
   CHECK(rows[0]->plugins == std::vector<std::string>{"p"});
   CHECK_FALSE(rows[0]->zoom.has_value());
+}
+
+TEST_CASE("column types: a JSON document holds exact numbers, dates, UUIDs, enums and nested JSON; no NaN") {
+  using namespace std::chrono;
+  const auto engine = keel_test::make_engine();
+  keel::Engine& db = *engine;
+  keel::create_table<Ledger>().run_sync(db);
+  keel::Uuid owner{};
+  owner.data[0] = 0xab;
+  const Details details{.budget = keel::Numeric{"12345678901234567890.25"}, .since = sys_days(1999y / 12 / 31),
+                        .mood = Mood::happy, .owner = owner, .raw = keel::Json{R"({"k": [1, 2]})"},
+                        .any = boost::json::value{{"deep", {{"er", nullptr}}}}};
+  const Ledger stored = keel::insert(Ledger{.details = details}).run_sync(db);
+  const auto got = keel::get<Ledger>(stored.id).run_sync(db);
+  REQUIRE(got);
+  CHECK(got->details->budget == details.budget);
+  CHECK(got->details->since == details.since);
+  CHECK(got->details->mood == Mood::happy);
+  CHECK(got->details->owner == owner);
+  CHECK(boost::json::parse(got->details->raw.text) == boost::json::parse(details.raw.text));
+  CHECK(got->details->any == details.any);
+  // The exact number and the date as text, the nested document as an object.
+  const auto raw = db.raw_sync("SELECT details FROM ledger WHERE id = {}", stored.id);
+  REQUIRE(raw.size() == 1);
+  const boost::json::value document = boost::json::parse(raw[0].get<keel::Json>(0).text);
+  CHECK(document.at("budget") == "12345678901234567890.25");
+  CHECK(document.at("since") == "1999-12-31");
+  CHECK(document.at("mood") == "happy");
+  CHECK(document.at("raw").at("k").as_array().size() == 2);
+  // JSON has no NaN: the insert is refused before anything is sent.
+  keel::create_table<Profile>().run_sync(db);
+  CHECK_THROWS_AS(
+      keel::insert(Profile{.preferences = Preferences{.zoom = std::numeric_limits<double>::quiet_NaN()}}).run_sync(db),
+      keel::ValueError);
+  CHECK(keel::count<Profile>().run_sync(db) == 0);
 }
