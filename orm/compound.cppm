@@ -194,6 +194,7 @@ auto combine(const S&... parts) {
                 "keel: a select of the union selects a column of a table that is not in it; join that table");
   static_assert((std::same_as<typename S::outer_tables, type_list<>> && ...),
                 "keel::outer(...) names a column of the query around a subquery; this union is not inside one");
+  (S::check_decoding(), ...);  // into<T>() of each part, against its joins
   static_assert((S::combinable && ...),
                 "keel: the selects of a union, intersect or except have no order_by, limit, offset, first or row "
                 "lock of their own: give those to the combined query");

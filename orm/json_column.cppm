@@ -52,10 +52,7 @@ template <class T>
 boost::json::value to_json(const T& value) {
   static_assert(!std::same_as<T, std::string_view> && !std::same_as<T, const char*>,
                 "keel::JsonOf<T>: a member must own its text (std::string): a view would outlive the document");
-  if constexpr (std::floating_point<T>) {
-    if (!std::isfinite(value)) throw ValueError("keel::JsonOf: JSON has no NaN or infinity, which a member holds");
-    return value;
-  } else if constexpr (std::same_as<T, Json>) {  // a document inside the document, nested as itself
+  if constexpr (std::same_as<T, Json>) {  // a document inside the document, nested as itself
     std::error_code ec;
     auto nested = boost::json::parse(value.text, ec);
     if (ec) throw ValueError("keel::JsonOf: a keel::Json member is not valid JSON: " + ec.message());
@@ -79,9 +76,21 @@ boost::json::value to_json(const T& value) {
   } else {
     static_assert(boost::json::has_value_from<T>::value,
                   "keel::JsonOf<T>: every member of T must be a number, bool, std::string, std::optional, std::vector, "
-                  "a struct of such members, or a type Boost.JSON converts (tag_invoke)");
+                  "a struct of such members, keel::Json, boost::json::value, a date, time, UUID, keel::Numeric or "
+                  "labelled enum, or a type Boost.JSON converts (tag_invoke); not a keel::JsonOf");
     return boost::json::value_from(value);
   }
+}
+
+// Throws ValueError for a NaN or infinite number anywhere in `json`, which JSON cannot spell (Boost.JSON would
+// write NaN or Infinity, which PostgreSQL refuses and SQLite stores as text that no longer parses).
+inline void check_finite(const boost::json::value& json) {
+  if (json.is_double() && !std::isfinite(json.get_double()))
+    throw ValueError("keel::JsonOf: JSON has no NaN or infinity, which a member holds");
+  if (const auto* array = json.if_array())
+    for (const auto& element : *array) check_finite(element);
+  if (const auto* object = json.if_object())
+    for (const auto& member : *object) check_finite(member.value());
 }
 
 template <class M>
@@ -124,7 +133,8 @@ T from_json(const boost::json::value& json, const std::string& path) {
   } else {
     static_assert(boost::json::has_value_to<T>::value,
                   "keel::JsonOf<T>: every member of T must be a number, bool, std::string, std::optional, std::vector, "
-                  "a struct of such members, or a type Boost.JSON converts (tag_invoke)");
+                  "a struct of such members, keel::Json, boost::json::value, a date, time, UUID, keel::Numeric or "
+                  "labelled enum, or a type Boost.JSON converts (tag_invoke); not a keel::JsonOf");
     auto converted = boost::json::try_value_to<T>(json);
     if (!converted) throw TypeMismatchError(path + " cannot be read as its member's type: " + converted.error().message());
     return std::move(*converted);
@@ -175,7 +185,11 @@ struct JsonOf {
 /// JsonOf<T> binds as its JSON text.
 template <class T>
 struct ToValue<JsonOf<T>> {
-  static Value encode(const JsonOf<T>& v) { return Value(Json{boost::json::serialize(json_detail::to_json(v.value))}); }
+  static Value encode(const JsonOf<T>& v) {
+    const boost::json::value document = json_detail::to_json(v.value);
+    json_detail::check_finite(document);
+    return Value(Json{boost::json::serialize(document)});
+  }
 };
 
 /// JsonOf<T> reads from a JSON (or text) cell: TypeMismatchError when the document does not fit T.

@@ -547,10 +547,15 @@ public:
   /// The statement in `dialect`; its text is rendered once per shape and dialect, and shared.
   Statement statement(Dialect dialect) const {
     static_assert(complete, "keel: the query selects a column of a table that is not in the query; join that table");
-    if constexpr (is_into<Projection>::value) check_into<element_type>();  // again: a join after into() may add NULLs
+    check_decoding();
     static_assert(std::same_as<outer_tables, type_list<>>,
                   "keel::outer(...) names a column of the query around a subquery; this query is not inside one");
     return make_statement(*this, dialect);
+  }
+  /// After into<T>(), checks T against the query as it is now: a join after into() may make a column nullable.
+  /// statement() and unions call it.
+  static constexpr void check_decoding() {
+    if constexpr (is_into<Projection>::value) check_into<element_type>();
   }
   /// Decodes the rows into the result.
   auto collector() const {
@@ -610,16 +615,17 @@ private:
     static_assert(reads_into(category_v<typename Member::value_type>, category_v<typename E::value_type>) &&
                       same_enum_if_any<typename Member::value_type, typename E::value_type>,
                   "keel: into<T>(): a member's type cannot hold its column's SQL type");
+    static_assert(!std::same_as<typename Member::value_type, float> || std::same_as<typename E::value_type, float>,
+                  "keel: into<T>(): a float member would round a double column; make it double");
     if constexpr (category_v<typename Member::value_type> == SqlCategory::array)
       static_assert(reads_into(category_v<typename Member::value_type::value_type>,
                                category_v<typename E::value_type::value_type>),
                     "keel: into<T>(): an array member's elements cannot hold its column's elements");
   }
   // Whether a member of category `member` reads a cell of a column of category `column`: the same category, or a
-  // floating-point member of an integer or exact column (an integer member refuses a floating-point cell).
+  // floating-point member of an integer column (an integer member refuses a floating-point cell).
   static constexpr bool reads_into(SqlCategory member, SqlCategory column) {
-    return member == column ||
-           (member == SqlCategory::real && (column == SqlCategory::integer || column == SqlCategory::numeric));
+    return member == column || (member == SqlCategory::real && column == SqlCategory::integer);
   }
 
   template <RowLock Lock>

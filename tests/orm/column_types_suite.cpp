@@ -396,4 +396,9 @@ TEST_CASE("column types: a JSON document holds exact numbers, dates, UUIDs, enum
       keel::insert(Profile{.preferences = Preferences{.zoom = std::numeric_limits<double>::quiet_NaN()}}).run_sync(db),
       keel::ValueError);
   CHECK(keel::count<Profile>().run_sync(db) == 0);
+  // Nor where Boost.JSON converts the member: a boost::json::value inside the document.
+  Details infinite = details;
+  infinite.any = boost::json::value{{"x", std::numeric_limits<double>::infinity()}};
+  CHECK_THROWS_AS(keel::insert(Ledger{.details = infinite}).run_sync(db), keel::ValueError);
+  CHECK(keel::count<Ledger>().run_sync(db) == 1);
 }
