@@ -161,6 +161,10 @@ public:
           failure = std::current_exception();
           failures += "\n  " + connection->transport().describe() + ": " + e.what();
         }
+        // The caller's Asio cancellation cut the attempt short (its socket operations fail with
+        // operation_aborted): a keel error that says so, and no other host is tried.
+        if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+          throw CanceledError("connecting to " + connection->transport().describe() + " was cancelled");
         if (hosts.size() == 1 && passes == 1) only_failure = failure;
       }
     }
@@ -1570,6 +1574,11 @@ private:
     if (!pipeline_->flush_now()) co_await pipeline_->flush();
     co_await pipeline_->wait(*reply, deadline);
     reply->rethrow();
+    if (reply->caller_canceled) {
+      // The server prepared it before the cancellation reached it; the statement it was for must not run.
+      if (!name.empty()) to_close_.emplace_back(proto::Target::statement, name);
+      throw CanceledError("the query was cancelled while its statement was prepared; it was not run");
+    }
     if (name.empty()) reply->prepared.sql = sql;  // parsed again with each Bind (write_bind_of)
     reply->prepared.name = std::move(name);
     co_return std::move(reply->prepared);

@@ -194,6 +194,7 @@ public:
   std::optional<ErrorFields> error;  // the server's
   std::exception_ptr failure;        // the connection's (lost, protocol violation)
   bool cancel_requested = false;     // the caller gave up: cancel the request when the server runs it
+  bool caller_canceled = false;      // by its Asio cancellation slot, even if the server completed it first
   bool cancel_sent = false;
   std::optional<asio::steady_timer> wakeup_;  // the caller waits on it; wake() ends the wait, and it expires at a timeout
 
@@ -424,6 +425,26 @@ public:
     ensure_reader();
     bool timed_out = false, canceled = false;
     std::optional<std::chrono::steady_clock::time_point> give_up;  // the deadline plus the grace, once past it
+    // Past the deadline or cancelled: a request not yet sent leaves the queue (true), else the server is asked
+    // to cancel it and it gets the grace to end.
+    auto stop_request = [&] {
+      if (withdraw(reply)) {  // not sent yet: the server never sees it
+        reply.failure = timed_out ? std::make_exception_ptr(TimeoutError("the query timed out before it was sent to the server; it did not run"))
+                                  : std::make_exception_ptr(CanceledError("the query was cancelled before it was sent to the server; it did not run"));
+        reply.done = true;
+        return true;
+      }
+      request_cancel(reply);
+      if (!give_up) give_up = std::chrono::steady_clock::now() + cancel_grace;
+      return false;
+    };
+    // A cancellation that came while this caller awaited something that cannot be cut short (a write, the
+    // preparation of its statement) is only remembered in its state: the slot does not fire again.
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+      canceled = reply.caller_canceled = true;
+      co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+      stop_request();
+    }
     while (!reply.caller_may_resume()) {
       auto& wakeup = reply.wakeup(executor());
       wakeup.expires_at(deadline && !timed_out && !canceled ? *deadline
@@ -456,17 +477,10 @@ public:
         // Woken (checked above), or cancelled by the caller's slot.
         auto state = co_await asio::this_coro::cancellation_state;
         if (state.cancelled() == asio::cancellation_type::none) continue;
-        canceled = true;
+        canceled = reply.caller_canceled = true;
         co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
       }
-      if (withdraw(reply)) {  // not sent yet: it leaves the queue, and the server never sees it
-        reply.failure = timed_out ? std::make_exception_ptr(TimeoutError("the query timed out before it was sent to the server; it did not run"))
-                                  : std::make_exception_ptr(CanceledError("the query was cancelled before it was sent to the server; it did not run"));
-        reply.done = true;
-        break;
-      }
-      request_cancel(reply);
-      if (!give_up) give_up = std::chrono::steady_clock::now() + cancel_grace;
+      if (stop_request()) break;
     }
     if (canceled) co_await asio::this_coro::reset_cancellation_state();
     if (!timed_out && !canceled) co_return;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -239,10 +240,72 @@ TEST_CASE("engine: command_timeout stops a statement on the server, and the engi
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(4));
 }
 
+using RawCall = std::function<asio::awaitable<keel::Rows>()>;  // a call of db.raw(...), made on the loop
+
+// Runs `call` on `loop` and gives the value of its first column.
+static std::int64_t number_on(asio::io_context& loop, RawCall call) {
+  std::int64_t value = 0;
+  asio::co_spawn(loop, [&]() -> asio::awaitable<void> { value = (co_await call())[0].get<std::int64_t>(0); },
+                 asio::detached);
+  loop.restart();
+  loop.run();
+  return value;
+}
+
+// Runs `call` on `loop` with an Asio cancellation emitted as soon as the call first waits (the emit is queued
+// behind the call's start, which runs until its first wait); gives what the call threw.
+static std::exception_ptr cancelled_at_first_wait(asio::io_context& loop, RawCall call) {
+  asio::cancellation_signal cancel;
+  std::exception_ptr outcome;
+  bool finished = false;
+  asio::co_spawn(loop, [&]() -> asio::awaitable<void> { co_await call(); },
+                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) {
+                   outcome = e;
+                   finished = true;
+                 }));
+  asio::post(loop, [&] { cancel.emit(asio::cancellation_type::terminal); });
+  loop.restart();
+  loop.run();
+  CHECK(finished);
+  return outcome;
+}
+
+TEST_CASE("engine: an Asio cancellation while connecting is a CanceledError, and the next call connects", "[engine]") {
+  keel::PostgresEngine db(engine_options(1));
+  asio::io_context loop;  // a pool of its own: the call's first wait is the connection's
+  const auto outcome = cancelled_at_first_wait(loop, [&] { return db.raw("SELECT 1"); });
+  REQUIRE(outcome);
+  CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
+  CHECK_THROWS_WITH(std::rethrow_exception(outcome), Catch::Matchers::Contains("connecting to"));
+  CHECK(number_on(loop, [&] { return db.raw("SELECT 7"); }) == 7);  // the one place in the pool is free again
+}
+
+TEST_CASE("engine: an Asio cancellation while the statement is prepared ends the call, and the statement does not run",
+          "[engine]") {
+  keel::PostgresEngine db(engine_options(1));
+  db.raw_sync("DROP TABLE IF EXISTS cancelled_while_prepared");
+  db.raw_sync("CREATE TABLE cancelled_while_prepared (n integer)");
+  asio::io_context loop;
+  CHECK(number_on(loop, [&] { return db.raw("SELECT 1"); }) == 1);  // connected: the call's first wait is its statement's preparation
+  const auto outcome = cancelled_at_first_wait(loop, [&] { return db.raw("INSERT INTO cancelled_while_prepared VALUES (1)"); });
+  REQUIRE(outcome);
+  // Before, the cancellation was spent on the preparation the server had already finished, and the insert ran.
+  CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
+  CHECK(number_on(loop, [&] { return db.raw("SELECT count(*) FROM cancelled_while_prepared"); }) == 0);
+  // The statement the server prepared for it was closed with the next write, not left behind in the session.
+  CHECK(number_on(loop, [&] {
+          return db.raw("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE {}", "INSERT INTO cancelled_while_prepared%");
+        }) == 0);
+  db.raw_sync("DROP TABLE cancelled_while_prepared");
+}
+
 TEST_CASE("engine: Asio cancellation stops a statement on the server, and the connection serves the next one",
           "[engine]") {
   keel::PostgresEngine db(engine_options(1));
   asio::io_context loop;
+  // Connected first, so that the cancellation comes while the statement runs, whatever the machine's speed.
+  CHECK(number_on(loop, [&] { return db.raw("SELECT 1"); }) == 1);
+  loop.restart();
   asio::cancellation_signal cancel;
   std::exception_ptr outcome;
   bool finished = false;
@@ -256,7 +319,8 @@ TEST_CASE("engine: Asio cancellation stops a statement on the server, and the co
   const auto started = std::chrono::steady_clock::now();
   loop.run();
   CHECK(finished);
-  CHECK(outcome != nullptr);
+  REQUIRE(outcome != nullptr);
+  CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(3));
   loop.restart();
   std::int64_t next = 0;
