@@ -33,11 +33,6 @@ import :column;
 
 namespace keel::json_detail {
 
-template <class T>
-struct is_vector : std::false_type {};
-template <class T>
-struct is_vector<std::vector<T>> : std::true_type {};
-
 // A column value type that a document holds as its text, as SQLite stores it: dates, times, UUIDs, exact numbers
 // (no double rounds them), enums as their labels.
 template <class T>
@@ -62,7 +57,7 @@ boost::json::value to_json(const T& value) {
   } else if constexpr (is_optional_v<T>) {
     if (!value) return nullptr;
     return to_json(*value);
-  } else if constexpr (is_vector<T>::value && !std::same_as<T, Blob>) {
+  } else if constexpr (is_array_column_type<T>::value) {
     boost::json::array out;
     out.reserve(value.size());
     for (const auto& element : value) out.push_back(to_json(element));
@@ -113,7 +108,7 @@ T from_json(const boost::json::value& json, const std::string& path) {
   } else if constexpr (is_optional_v<T>) {
     if (json.is_null()) return std::nullopt;
     return T(from_json<typename T::value_type>(json, path));
-  } else if constexpr (is_vector<T>::value && !std::same_as<T, Blob>) {
+  } else if constexpr (is_array_column_type<T>::value) {
     if (!json.is_array()) throw TypeMismatchError(path + " is not a JSON array");
     T out;
     out.reserve(json.get_array().size());
