@@ -47,6 +47,11 @@ struct HostSpec {
   bool is_unix_socket() const { return !host.empty() && (host.front() == '/' || host.front() == '@'); }
   /// Equal field by field.
   friend bool operator==(const HostSpec&, const HostSpec&) = default;
+  /// As libpq names it in messages: "host:port", or "socket /dir/.s.PGSQL.port".
+  std::string describe() const {
+    const std::string number = std::to_string(port);
+    return is_unix_socket() ? "socket " + host + "/.s.PGSQL." + number : host + ":" + number;
+  }
 };
 
 /// Where and how to connect, as libpq's connection parameters say it (see parse_dsn).

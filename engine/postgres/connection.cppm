@@ -142,6 +142,7 @@ public:
       for (const HostSpec& host : hosts) {
         auto connection = std::unique_ptr<PgConnection>(new PgConnection(executor, options, settings));
         std::exception_ptr failure;
+        bool cancelled = false;  // a CanceledError: a query of suits() was cancelled, and wait() cleared the state
         try {
           try {
             co_await connection->start(host, deadline);
@@ -159,12 +160,13 @@ public:
           continue;
         } catch (const std::exception& e) {
           failure = std::current_exception();
-          failures += "\n  " + connection->transport().describe() + ": " + e.what();
+          cancelled = dynamic_cast<const CanceledError*>(&e) != nullptr;
+          failures += "\n  " + host.describe() + ": " + e.what();
         }
         // The caller's Asio cancellation cut the attempt short (its socket operations fail with
         // operation_aborted): a keel error that says so, and no other host is tried.
-        if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
-          throw CanceledError("connecting to " + connection->transport().describe() + " was cancelled");
+        if (cancelled || (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+          throw CanceledError("connecting to " + host.describe() + " was cancelled");
         if (hosts.size() == 1 && passes == 1) only_failure = failure;
       }
     }
@@ -254,8 +256,7 @@ public:
       proto::write_sync(out);
       pipeline_->queue(reply);
       if (out.size() > 64 * 1024) pipeline_->read_while_writing();
-      if (!pipeline_->flush_now()) co_await pipeline_->flush();
-      co_await pipeline_->wait(*reply, std::nullopt);
+      co_await pipeline_->send_and_wait(*reply, std::nullopt);
       finish_bound(*reply);
     } catch (...) {
       failure = std::current_exception();
@@ -663,8 +664,7 @@ public:
       reply->answered = true;  // by a ReadyForQuery alone, which is all a lone Sync draws
       proto::write_sync(pipeline_->out());
       pipeline_->queue(reply);
-      if (!pipeline_->flush_now()) co_await pipeline_->flush();
-      co_await pipeline_->wait(*reply, std::nullopt);
+      co_await pipeline_->send_and_wait(*reply, std::nullopt);
     }
     if (is_closed()) co_return;
     proto::write_terminate(pipeline_->out());
@@ -873,14 +873,12 @@ private:
       proto::write_query(pipeline_->out(), sql);
       pipeline_->queue(reply);
       if (!send_at_once) {
-        if (!pipeline_->flush_now()) co_await pipeline_->flush();
-        co_await pipeline_->wait(*reply, deadline);
+        co_await pipeline_->send_and_wait(*reply, deadline);
       }
       if (!reply->done) {
         reply->sending = true;
         source_failure = co_await send_copy_data(produce, *reply);
-        if (!pipeline_->flush_now()) co_await pipeline_->flush();
-        co_await pipeline_->wait(*reply, deadline);
+        co_await pipeline_->send_and_wait(*reply, deadline);
       }
       if (source_failure) std::rethrow_exception(source_failure);
       reply->rethrow();
@@ -1083,16 +1081,14 @@ private:
     }
     proto::write_query(pipeline_->out(), sql);
     pipeline_->queue(reply);
-    if (!pipeline_->flush_now()) co_await pipeline_->flush();
     std::exception_ptr failure, source_failure;
     try {
-      co_await pipeline_->wait(*reply, deadline);
+      co_await pipeline_->send_and_wait(*reply, deadline);
       while (!reply->done && reply->copy_ins_asked > reply->copy_ins_answered) {
         ++reply->copy_ins_answered;
         if (source) source_failure = co_await send_copy_data(copy_data_from(*source), *reply);
         else proto::write_copy_fail(pipeline_->out(), "COPY FROM STDIN needs copy_to_table; execute has no data to send");
-        if (!pipeline_->flush_now()) co_await pipeline_->flush();
-        co_await pipeline_->wait(*reply, deadline);
+        co_await pipeline_->send_and_wait(*reply, deadline);
       }
       session_changed_ = session_changed_ || reply->changed_session;
       if (source_failure) std::rethrow_exception(source_failure);
@@ -1173,10 +1169,11 @@ private:
         if (!prepared) prepared = co_await prepare(sql, params.types, deadline, hold);
         if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held(), deadline);
         const auto reply = send_bound(*prepared, {&params, 1}, sink, records, hold);
-        if (!pipeline_->flush_now()) co_await pipeline_->flush();
         const auto cancellation = co_await asio::this_coro::cancellation_state;
         const bool cancellable = cancellation.slot().is_connected();
-        if (pipeline_->may_read_in_place(*reply, deadline, cancellable)) {
+        if (!pipeline_->flush_now()) {
+          co_await pipeline_->flush_then_wait(*reply, deadline);
+        } else if (pipeline_->may_read_in_place(*reply, deadline, cancellable)) {
           co_await pipeline_->read_in_place(*reply);
         } else if (!deadline && !cancellable) {
           // Another coroutine reads (pipelining): it hands the reply over. Nothing to time or cancel, so no
@@ -1258,8 +1255,7 @@ private:
     ensure_open();
     if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held(), deadline);
     auto reply = send_bound(prepared, sets, sink, records, hold);
-    if (!pipeline_->flush_now()) co_await pipeline_->flush();
-    co_await pipeline_->wait(*reply, deadline);
+    co_await pipeline_->send_and_wait(*reply, deadline);
     co_return finish_bound(*reply);
   }
 
@@ -1552,8 +1548,7 @@ private:
       pipeline_->unlock_exclusive();
       hold.pipeline = nullptr;
     }
-    if (!pipeline_->flush_now()) co_await pipeline_->flush();
-    co_await pipeline_->wait(*reply, deadline);
+    co_await pipeline_->send_and_wait(*reply, deadline);
     finish_bound(*reply);
     co_return PortalStep{reply->rows_seen, reply->suspended};
   }
@@ -1571,8 +1566,7 @@ private:
     proto::write_describe(out, proto::Target::statement, name);
     proto::write_sync(out);
     pipeline_->queue(reply);
-    if (!pipeline_->flush_now()) co_await pipeline_->flush();
-    co_await pipeline_->wait(*reply, deadline);
+    co_await pipeline_->send_and_wait(*reply, deadline);
     reply->rethrow();
     if (reply->caller_canceled) {
       // The server prepared it before the cancellation reached it; the statement it was for must not run.

@@ -404,13 +404,40 @@ public:
       throw CanceledError("the query was cancelled " + std::string(while_what) + "; it was not sent");
   }
 
+  // Writes what is queued, then waits for `reply` (a request just queued): wait() below.
+  inline asio::awaitable<void> send_and_wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline) {
+    if (flush_now()) return wait(reply, deadline);
+    return flush_then_wait(reply, deadline);
+  }
+  // send_and_wait when flush_now() left bytes to write. The write may suspend, and a cancellation then must not
+  // throw between the write and the wait (Asio throws at the next co_await of a cancelled coroutine): the
+  // request is queued, and its reply points into the caller's frame. So the write and the wait are one step for
+  // the caller's cancellation, and the wait acts on one that came during the write. One that came before it
+  // (a caller cleaning up after its cancellation, with throw_if_cancelled off) is left alone.
+  asio::awaitable<void> flush_then_wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline) {
+    const bool throwing = co_await asio::this_coro::throw_if_cancelled();
+    if (throwing) co_await asio::this_coro::throw_if_cancelled(false);
+    const bool cancelled_before = (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+    co_await flush();
+    const bool cancelled_now = (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+    std::exception_ptr failure;
+    try {
+      co_await wait(reply, deadline, cancelled_now && !cancelled_before);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (throwing) co_await asio::this_coro::throw_if_cancelled(true);
+    if (failure) std::rethrow_exception(failure);
+  }
+
   // Waits for the reply (or for caller_may_resume). At the deadline, or when the caller's Asio cancellation
   // slot fires, the request is cancelled on the server (CancelRequest on a side connection) and the reply is
   // still read to its end, so that the connection stays usable; then TimeoutError or CanceledError, unless
   // the server completed the request first (its result is not lost).
-  asio::awaitable<void> wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline) {
+  asio::awaitable<void> wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline,
+                             bool cancelled_while_writing = false) {
     if (reply.caller_may_resume()) co_return;
-    if (!deadline) {
+    if (!deadline && !cancelled_while_writing) {
       auto state = co_await asio::this_coro::cancellation_state;
       if (!state.slot().is_connected()) {
         if (!reading_) {
@@ -438,9 +465,7 @@ public:
       if (!give_up) give_up = std::chrono::steady_clock::now() + cancel_grace;
       return false;
     };
-    // A cancellation that came while this caller awaited something that cannot be cut short (a write, the
-    // preparation of its statement) is only remembered in its state: the slot does not fire again.
-    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+    if (cancelled_while_writing) {  // the slot fired while send_and_wait wrote the request: it does not again
       canceled = reply.caller_canceled = true;
       co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
       stop_request();

@@ -335,10 +335,7 @@ public:
   }
 
   /// The host as messages name it: host:port, or the socket directory.
-  std::string describe() const {
-    const std::string port = std::to_string(host_.port);
-    return host_.is_unix_socket() ? "socket " + host_.host + "/.s.PGSQL." + port : host_.host + ":" + port;  // as libpq names them
-  }
+  std::string describe() const { return host_.describe(); }
   /// The host it connects to.
   const HostSpec& host() const noexcept { return host_; }
 
