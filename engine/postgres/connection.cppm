@@ -1168,9 +1168,13 @@ private:
         std::shared_ptr<const Prepared> prepared = cached_statement(sql, params.types);
         if (!prepared) prepared = co_await prepare(sql, params.types, deadline, hold);
         if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held(), deadline);
-        const auto reply = send_bound(*prepared, {&params, 1}, sink, records, hold);
         const auto cancellation = co_await asio::this_coro::cancellation_state;
+        // Cancelled during a step that still completed: nothing of this statement is sent. (Sent, Asio would
+        // throw at the next co_await, and its reply would be left pointing into this frame.)
+        if (cancellation.cancelled() != asio::cancellation_type::none)
+          throw CanceledError("the query was cancelled before it was sent to the server; it did not run");
         const bool cancellable = cancellation.slot().is_connected();
+        const auto reply = send_bound(*prepared, {&params, 1}, sink, records, hold);
         if (!pipeline_->flush_now()) {
           co_await pipeline_->flush_then_wait(*reply, deadline);
         } else if (pipeline_->may_read_in_place(*reply, deadline, cancellable)) {

@@ -477,7 +477,15 @@ public:
                                                            : asio::steady_timer::time_point::max());
       boost::system::error_code ec;
       co_await wakeup.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (reply.caller_may_resume()) break;
+      if (reply.caller_may_resume()) {
+        // Done, and the caller's slot fired too (the two raced): its result stands, but the caller was cancelled,
+        // which a step before its last must hear (caller_canceled), and the state is cleared below, so that
+        // Asio does not throw at the caller's next co_await with a request of it already sent.
+        if (ec == asio::error::operation_aborted &&
+            (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+          canceled = reply.caller_canceled = true;
+        break;
+      }
       if (!ec) {
         if (give_up && std::chrono::steady_clock::now() >= *give_up) {
           if (!is_head(reply) && reply.may_be_abandoned()) {
