@@ -51,23 +51,11 @@ public:
     }
     s.done = true;
     s.cursor.reset();
-    if (failure) {
-      if (s.owns_transaction && s.transaction->active()) {
-        // Also after an Asio cancellation of this coroutine, when every co_await would throw.
-        const bool throws = co_await asio::this_coro::throw_if_cancelled();
-        co_await asio::this_coro::throw_if_cancelled(false);
-        std::exception_ptr rollback_failure;
-        try {
-          co_await s.transaction->rollback();
-        } catch (...) {
-          rollback_failure = std::current_exception();
-        }
-        co_await asio::this_coro::throw_if_cancelled(throws);
-        if (rollback_failure) std::rethrow_exception(rollback_failure);
-      }
-      std::rethrow_exception(failure);
-    }
-    if (s.owns_transaction) co_await s.transaction->commit();
+    const bool throws = co_await asio::this_coro::throw_if_cancelled();
+    co_await asio::this_coro::throw_if_cancelled(false);  // see end_transaction
+    failure = co_await end_transaction(s, failure, throws);
+    co_await asio::this_coro::throw_if_cancelled(throws);
+    if (failure) std::rethrow_exception(failure);
     co_return std::nullopt;
   }
 
@@ -78,7 +66,11 @@ public:
     if (s.done) co_return;
     s.done = true;
     s.cursor.reset();
-    if (s.owns_transaction) co_await s.transaction->commit();
+    const bool throws = co_await asio::this_coro::throw_if_cancelled();
+    co_await asio::this_coro::throw_if_cancelled(false);  // see end_transaction
+    const std::exception_ptr failure = co_await end_transaction(s, nullptr, throws);
+    co_await asio::this_coro::throw_if_cancelled(throws);
+    if (failure) std::rethrow_exception(failure);
   }
 
   /// next() to completion on the calling thread's private event loop.
@@ -87,6 +79,25 @@ public:
   void finish_sync() { keel::run_sync(finish()); }
 
 private:
+  struct State;
+  // After the last batch: commits the owned transaction, or rolls it back after a failure or a cancellation of
+  // this coroutine. A cancelled coroutine stays cancelled, as Asio's rule has it, and would throw at every
+  // co_await: the caller turns throw_if_cancelled off around this (`throws`: its setting). Returns the failure
+  // to rethrow: the given one, COMMIT's, or CanceledError for the cancellation.
+  static asio::awaitable<std::exception_ptr> end_transaction(State& s, std::exception_ptr failure, bool throws) {
+    const bool cancelled = throws && (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+    if (!s.owns_transaction || !s.transaction->active()) co_return failure;
+    try {
+      if (failure || cancelled) co_await s.transaction->rollback();
+      else co_await s.transaction->commit();
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+    }
+    if (!failure && cancelled)
+      failure = std::make_exception_ptr(CanceledError("the coroutine reading the batches was cancelled; their transaction was rolled back"));
+    co_return failure;
+  }
+
   struct State {
     std::shared_ptr<TransactionState> transaction;
     bool owns_transaction;

@@ -3,7 +3,9 @@
 // once on top of that, the same for every engine.
 module;
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/system/system_error.hpp>
 #include <cstddef>
 #include <map>
 #include <exception>
@@ -181,23 +183,27 @@ public:
     } catch (...) {
       failure = std::current_exception();
     }
-    if (failure) {
-      if (transaction.active()) {
-        // The rollback runs even when the failure is an Asio cancellation of this coroutine, after which every
-        // co_await would throw.
-        const bool throws = co_await asio::this_coro::throw_if_cancelled();
-        co_await asio::this_coro::throw_if_cancelled(false);
-        std::exception_ptr rollback_failure;
-        try {
-          co_await transaction.rollback();
-        } catch (...) {
-          rollback_failure = std::current_exception();
-        }
-        co_await asio::this_coro::throw_if_cancelled(throws);
-        if (rollback_failure) std::rethrow_exception(rollback_failure);
+    // A coroutine cancelled while its transaction ran (BEGIN, the body, or a statement the server finished
+    // before the cancel reached it) stays cancelled, as Asio's rule has it: the transaction does not commit.
+    // (A body that committed itself has nothing left to roll back: its commit stands.)
+    const bool throws = co_await asio::this_coro::throw_if_cancelled();
+    const bool cancelled = throws && (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+    if ((failure || cancelled) && transaction.active()) {
+      // The rollback runs even after an Asio cancellation of this coroutine, when every co_await would throw.
+      co_await asio::this_coro::throw_if_cancelled(false);
+      std::exception_ptr rollback_failure;
+      try {
+        co_await transaction.rollback();
+      } catch (...) {
+        rollback_failure = std::current_exception();
       }
-      std::rethrow_exception(failure);
+      co_await asio::this_coro::throw_if_cancelled(throws);
+      if (rollback_failure && !cancelled) std::rethrow_exception(rollback_failure);
+      // Asio's operation_aborted at a co_await of the cancelled body, or no failure at all: said as keel's error.
+      if (cancelled && (!failure || is_operation_aborted(failure)))
+        throw CanceledError("the transaction's coroutine was cancelled before it committed; the transaction was rolled back");
     }
+    if (failure) std::rethrow_exception(failure);
     if (transaction.active()) co_await transaction.commit();  // unless the body ended it itself
     if constexpr (!std::is_void_v<R>) co_return std::move(*result);
   }
@@ -295,6 +301,17 @@ public:
   }
 
 private:
+  // Whether `failure` is Asio's operation_aborted, which a co_await of a cancelled coroutine throws.
+  static bool is_operation_aborted(const std::exception_ptr& failure) noexcept {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const boost::system::system_error& e) {
+      return e.code() == asio::error::operation_aborted;
+    } catch (...) {
+    }
+    return false;
+  }
+
   // Runs `call` on a connection of this engine's own, heard by the query loggers, and hands the connection back.
   template <class Call>
   asio::awaitable<ExecResult> on_own_connection(const Statement& statement, RowSink* sink, Call call) {
@@ -316,7 +333,19 @@ private:
       connection.reset();
       std::rethrow_exception(failure);
     }
-    if (!give_back_at_once(connection)) co_await give_back(std::move(connection));
+    if (!give_back_at_once(connection)) {
+      // Also when the caller was cancelled while the server finished its statement: the result stands, and the
+      // caller's next co_await throws, not this one.
+      const bool throws = co_await asio::this_coro::throw_if_cancelled();
+      if (throws) co_await asio::this_coro::throw_if_cancelled(false);
+      try {
+        co_await give_back(std::move(connection));
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      if (throws) co_await asio::this_coro::throw_if_cancelled(true);
+      if (failure) std::rethrow_exception(failure);
+    }
     co_return result;
   }
 

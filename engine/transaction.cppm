@@ -110,7 +110,17 @@ private:
     } catch (...) {
       failure = std::current_exception();
     }
-    if (!give_back_at_once(lease)) co_await give_back(std::move(lease));
+    if (!give_back_at_once(lease)) {
+      // Also when the caller was cancelled while the server committed: what it answered stands.
+      const bool throws = co_await asio::this_coro::throw_if_cancelled();
+      if (throws) co_await asio::this_coro::throw_if_cancelled(false);
+      try {
+        co_await give_back(std::move(lease));
+      } catch (...) {
+        if (!failure) failure = std::current_exception();
+      }
+      if (throws) co_await asio::this_coro::throw_if_cancelled(true);
+    }
     if (failure) std::rethrow_exception(failure);
   }
 

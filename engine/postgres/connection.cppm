@@ -659,17 +659,28 @@ public:
     listeners_.clear();
     watching_ = false;
     update_reading();
-    while (pipeline_->pending() > 0 && !is_closed()) {
-      auto reply = std::make_shared<SimpleReply>();  // a Sync: answered after all the others
-      reply->answered = true;  // by a ReadyForQuery alone, which is all a lone Sync draws
-      proto::write_sync(pipeline_->out());
-      pipeline_->queue(reply);
-      co_await pipeline_->send_and_wait(*reply, std::nullopt);
+    // A cleanup: it goes to its end also in a coroutine that was cancelled (which would throw at every co_await).
+    const bool throws = co_await asio::this_coro::throw_if_cancelled();
+    if (throws) co_await asio::this_coro::throw_if_cancelled(false);
+    std::exception_ptr failure;
+    try {
+      while (pipeline_->pending() > 0 && !is_closed()) {
+        auto reply = std::make_shared<SimpleReply>();  // a Sync: answered after all the others
+        reply->answered = true;  // by a ReadyForQuery alone, which is all a lone Sync draws
+        proto::write_sync(pipeline_->out());
+        pipeline_->queue(reply);
+        co_await pipeline_->send_and_wait(*reply, std::nullopt);
+      }
+      if (!is_closed()) {
+        proto::write_terminate(pipeline_->out());
+        if (!pipeline_->flush_now()) co_await pipeline_->flush();
+        pipeline_->close();
+      }
+    } catch (...) {
+      failure = std::current_exception();
     }
-    if (is_closed()) co_return;
-    proto::write_terminate(pipeline_->out());
-    if (!pipeline_->flush_now()) co_await pipeline_->flush();
-    pipeline_->close();
+    if (throws) co_await asio::this_coro::throw_if_cancelled(true);
+    if (failure) std::rethrow_exception(failure);
   }
   /// Closes the socket at once; requests still waiting fail with ConnectionError.
   void terminate() noexcept { pipeline_->close(); }
@@ -855,6 +866,32 @@ private:
     co_return co_await simple_query(sql, std::nullopt, &sink);
   }
 
+  // A COPY FROM STDIN goes to its end on the server whatever happens to its caller: a cancellation ends it with
+  // CopyFail between two chunks (the server drops what it got), never in the middle of the stream. So the COPY
+  // runs with throw_if_cancelled off (Asio would throw at the next co_await, with the connection inside the COPY)
+  // and looks for a cancellation itself; the caller's setting comes back at its end.
+  class CopyCancellation {
+  public:
+    static asio::awaitable<CopyCancellation> begin() {
+      CopyCancellation c;
+      c.throwing_ = co_await asio::this_coro::throw_if_cancelled();
+      if (c.throwing_) co_await asio::this_coro::throw_if_cancelled(false);
+      // A COPY run by a caller cleaning up after its cancellation is not stopped by that one.
+      c.cancelled_before_ = (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+      co_return c;
+    }
+    // Whether the caller was cancelled since begin(), given its cancellation state now.
+    inline bool came(const asio::cancellation_state& now) const noexcept {
+      return !cancelled_before_ && now.cancelled() != asio::cancellation_type::none;
+    }
+    asio::awaitable<void> end() const {
+      if (throwing_) co_await asio::this_coro::throw_if_cancelled(true);
+    }
+
+  private:
+    bool throwing_ = false, cancelled_before_ = false;
+  };
+
   // Holds the connection while the data streams (nothing else may be written in between). `produce` appends
   // CopyData messages and returns false at the end; if it throws, CopyFail ends the COPY on the server and
   // its exception reaches the caller. With `send_at_once` the data follows the statement at once (see
@@ -866,6 +903,7 @@ private:
     const auto deadline = deadline_for(std::nullopt, started);
     co_await pipeline_->lock_exclusive(deadline);
     ExclusiveHold hold{pipeline_.get()};
+    const CopyCancellation cancellation = co_await CopyCancellation::begin();
     std::exception_ptr failure, source_failure;
     auto reply = std::make_shared<CopyInReply>();
     try {
@@ -877,8 +915,8 @@ private:
       }
       if (!reply->done) {
         reply->sending = true;
-        source_failure = co_await send_copy_data(produce, *reply);
-        co_await pipeline_->send_and_wait(*reply, deadline);
+        source_failure = co_await send_copy_data(produce, *reply, cancellation);
+        co_await pipeline_->send_and_wait(*reply, deadline, cancellation.came(co_await asio::this_coro::cancellation_state));
       }
       if (source_failure) std::rethrow_exception(source_failure);
       reply->rethrow();
@@ -886,6 +924,7 @@ private:
     } catch (...) {
       failure = std::current_exception();
     }
+    co_await cancellation.end();
     log_query(sql, nullptr, started, failure);
     if (failure) std::rethrow_exception(failure);
     co_return reply->tag;
@@ -1079,6 +1118,7 @@ private:
     } else {
       co_await pipeline_->wait_for_turn(false, deadline);
     }
+    const CopyCancellation cancellation = co_await CopyCancellation::begin();
     proto::write_query(pipeline_->out(), sql);
     pipeline_->queue(reply);
     std::exception_ptr failure, source_failure;
@@ -1086,9 +1126,9 @@ private:
       co_await pipeline_->send_and_wait(*reply, deadline);
       while (!reply->done && reply->copy_ins_asked > reply->copy_ins_answered) {
         ++reply->copy_ins_answered;
-        if (source) source_failure = co_await send_copy_data(copy_data_from(*source), *reply);
+        if (source) source_failure = co_await send_copy_data(copy_data_from(*source), *reply, cancellation);
         else proto::write_copy_fail(pipeline_->out(), "COPY FROM STDIN needs copy_to_table; execute has no data to send");
-        co_await pipeline_->send_and_wait(*reply, deadline);
+        co_await pipeline_->send_and_wait(*reply, deadline, cancellation.came(co_await asio::this_coro::cancellation_state));
       }
       session_changed_ = session_changed_ || reply->changed_session;
       if (source_failure) std::rethrow_exception(source_failure);
@@ -1098,6 +1138,7 @@ private:
     } catch (...) {
       failure = std::current_exception();
     }
+    co_await cancellation.end();
     log_query(sql, nullptr, started, failure);
     if (failure) std::rethrow_exception(failure);
     co_return reply->tag;
@@ -1106,9 +1147,14 @@ private:
   // One COPY FROM STDIN's data from `produce` (false: no more), then CopyDone; CopyFail if it throws (returned,
   // for the caller to rethrow once the server has answered). Stops early if the server ends the COPY (bad
   // data): it ignores what follows until the next query.
-  asio::awaitable<std::exception_ptr> send_copy_data(const std::function<bool(proto::ByteBuffer&)>& produce, const Reply& reply) {
+  asio::awaitable<std::exception_ptr> send_copy_data(const std::function<bool(proto::ByteBuffer&)>& produce, const Reply& reply,
+                                                     const CopyCancellation& cancellation) {
     std::exception_ptr failure;
     while (!reply.done && !pipeline_->broken()) {
+      if (cancellation.came(co_await asio::this_coro::cancellation_state)) {
+        failure = std::make_exception_ptr(CanceledError("the COPY was cancelled while its data was sent; the server dropped what it got"));
+        break;
+      }
       bool more = false;
       try {
         more = produce(pipeline_->out());
@@ -1171,7 +1217,7 @@ private:
         const auto cancellation = co_await asio::this_coro::cancellation_state;
         // Cancelled during a step that still completed: nothing of this statement is sent. (Sent, Asio would
         // throw at the next co_await, and its reply would be left pointing into this frame.)
-        if (cancellation.cancelled() != asio::cancellation_type::none)
+        if (Pipeline::stops(cancellation, co_await asio::this_coro::throw_if_cancelled()))
           throw CanceledError("the query was cancelled before it was sent to the server; it did not run");
         const bool cancellable = cancellation.slot().is_connected();
         const auto reply = send_bound(*prepared, {&params, 1}, sink, records, hold);
@@ -1609,7 +1655,8 @@ private:
       if (in_flight == preparing_.end()) break;
       auto waiters = in_flight->second;
       co_await waiters->wait(get_executor(), deadline);
-      co_await Pipeline::throw_if_given_up(deadline, "while another call prepared the same statement");
+      Pipeline::throw_if_given_up(deadline, Pipeline::stops(co_await asio::this_coro::cancellation_state, co_await asio::this_coro::throw_if_cancelled()),
+                                  "while another call prepared the same statement");
     }
     auto waiters = std::make_shared<Waiters>();
     preparing_.emplace(key, waiters);

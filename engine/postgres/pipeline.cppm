@@ -387,34 +387,44 @@ public:
   // Waits while another request owns the connection; `owner` is true for the request that holds the lock.
   asio::awaitable<void> wait_for_turn(bool owner = false,
                                       std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
-    if (owner) co_return;
-    while (exclusive_) {
+    if (owner || !exclusive_) co_return;
+    // Also when the turn came in the same turn of the loop as the caller's cancellation: its request must not
+    // be queued then, or Asio would throw at the co_await of its wait with the request sent.
+    do {
       co_await exclusive_waiters_.wait(executor(), deadline);
-      if (!exclusive_) break;
-      co_await throw_if_given_up(deadline, "while another request held the connection (a COPY, or a statement being prepared)");
-    }
+      throw_if_given_up(deadline, stops(co_await asio::this_coro::cancellation_state, co_await asio::this_coro::throw_if_cancelled()),
+                        "while another request held the connection (a COPY, or a statement being prepared)");
+    } while (exclusive_);
   }
   // After a wait for something other than its reply: TimeoutError past the deadline, CanceledError once the
-  // caller is cancelled. Nothing of the request has been sent.
-  static asio::awaitable<void> throw_if_given_up(std::optional<std::chrono::steady_clock::time_point> deadline,
-                                                 std::string_view while_what) {
+  // caller stops (below). Nothing of the request has been sent.
+  static void throw_if_given_up(std::optional<std::chrono::steady_clock::time_point> deadline, bool caller_stops,
+                                std::string_view while_what) {
+    if (caller_stops) throw CanceledError("the query was cancelled " + std::string(while_what) + "; it was not sent");
     if (deadline && std::chrono::steady_clock::now() >= *deadline)
       throw TimeoutError("the query timed out " + std::string(while_what) + "; it was not sent");
-    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
-      throw CanceledError("the query was cancelled " + std::string(while_what) + "; it was not sent");
+  }
+  // Whether a coroutine stops at its next step, by Asio's rule: it was cancelled (a cancellation stays until the
+  // coroutine resets it) and it throws on that. One cleaning up after its cancellation has turned
+  // throw_if_cancelled off (the engine's ROLLBACK), and goes on. Called with `co_await this_coro::...` values.
+  static inline bool stops(const asio::cancellation_state& state, bool throws_if_cancelled) noexcept {
+    return throws_if_cancelled && state.cancelled() != asio::cancellation_type::none;
   }
 
-  // Writes what is queued, then waits for `reply` (a request just queued): wait() below.
-  inline asio::awaitable<void> send_and_wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline) {
-    if (flush_now()) return wait(reply, deadline);
-    return flush_then_wait(reply, deadline);
+  // Writes what is queued, then waits for `reply` (a request just queued): wait() below. `caller_cancelled`: the
+  // caller's cancellation came earlier in this call (a COPY's data sent after it): the wait acts on it.
+  inline asio::awaitable<void> send_and_wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline,
+                                             bool caller_cancelled = false) {
+    if (flush_now()) return wait(reply, deadline, caller_cancelled);
+    return flush_then_wait(reply, deadline, caller_cancelled);
   }
   // send_and_wait when flush_now() left bytes to write. The write may suspend, and a cancellation then must not
   // throw between the write and the wait (Asio throws at the next co_await of a cancelled coroutine): the
   // request is queued, and its reply points into the caller's frame. So the write and the wait are one step for
   // the caller's cancellation, and the wait acts on one that came during the write. One that came before it
   // (a caller cleaning up after its cancellation, with throw_if_cancelled off) is left alone.
-  asio::awaitable<void> flush_then_wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline) {
+  asio::awaitable<void> flush_then_wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline,
+                                        bool caller_cancelled = false) {
     const bool throwing = co_await asio::this_coro::throw_if_cancelled();
     if (throwing) co_await asio::this_coro::throw_if_cancelled(false);
     const bool cancelled_before = (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
@@ -422,7 +432,7 @@ public:
     const bool cancelled_now = (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
     std::exception_ptr failure;
     try {
-      co_await wait(reply, deadline, cancelled_now && !cancelled_before);
+      co_await wait(reply, deadline, caller_cancelled || (cancelled_now && !cancelled_before));
     } catch (...) {
       failure = std::current_exception();
     }
@@ -433,24 +443,31 @@ public:
   // Waits for the reply (or for caller_may_resume). At the deadline, or when the caller's Asio cancellation
   // slot fires, the request is cancelled on the server (CancelRequest on a side connection) and the reply is
   // still read to its end, so that the connection stays usable; then TimeoutError or CanceledError, unless
-  // the server completed the request first (its result is not lost).
+  // the server completed the request first (its result is not lost). A cancelled caller stays cancelled, as
+  // Asio's rule has it: the call's result stands, and the caller's next co_await throws.
+  // `cancelled_while_writing`: the caller's cancellation came while its request was written, or earlier in the
+  // same call (see send_and_wait); it does not come again.
   asio::awaitable<void> wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline,
                              bool cancelled_while_writing = false) {
     if (reply.caller_may_resume()) co_return;
-    if (!deadline && !cancelled_while_writing) {
-      auto state = co_await asio::this_coro::cancellation_state;
-      if (!state.slot().is_connected()) {
-        if (!reading_) {
-          co_await read_in_place(reply);
-          co_return;
-        }
-        // Someone reads: wait for the reply with nothing to time or cancel.
-        while (!reply.caller_may_resume()) co_await reply.handed_over();
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (!deadline && !cancelled_while_writing && !state.slot().is_connected()) {
+      if (!reading_) {
+        co_await read_in_place(reply);
         co_return;
       }
+      // Someone reads: wait for the reply with nothing to time or cancel.
+      while (!reply.caller_may_resume()) co_await reply.handed_over();
+      co_return;
     }
     ensure_reader();
+    // A caller cancelled before it came here cleans up after that (throw_if_cancelled off, as the engine's
+    // ROLLBACK): its request is not cancelled.
+    const bool cleaning_up = !cancelled_while_writing && state.cancelled() != asio::cancellation_type::none;
     bool timed_out = false, canceled = false;
+    // Once cancelled, the waits below must not throw (the state stays cancelled): the caller's setting comes back
+    // at the end.
+    const bool throwing = co_await asio::this_coro::throw_if_cancelled();
     std::optional<std::chrono::steady_clock::time_point> give_up;  // the deadline plus the grace, once past it
     // Past the deadline or cancelled: a request not yet sent leaves the queue (true), else the server is asked
     // to cancel it and it gets the grace to end.
@@ -465,9 +482,9 @@ public:
       if (!give_up) give_up = std::chrono::steady_clock::now() + cancel_grace;
       return false;
     };
-    if (cancelled_while_writing) {  // the slot fired while send_and_wait wrote the request: it does not again
+    if (cancelled_while_writing) {
       canceled = reply.caller_canceled = true;
-      co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+      if (throwing) co_await asio::this_coro::throw_if_cancelled(false);
       stop_request();
     }
     while (!reply.caller_may_resume()) {
@@ -478,10 +495,9 @@ public:
       boost::system::error_code ec;
       co_await wakeup.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (reply.caller_may_resume()) {
-        // Done, and the caller's slot fired too (the two raced): its result stands, but the caller was cancelled,
-        // which a step before its last must hear (caller_canceled), and the state is cleared below, so that
-        // Asio does not throw at the caller's next co_await with a request of it already sent.
-        if (ec == asio::error::operation_aborted &&
+        // Done, and the caller's slot fired too (the two raced): its result stands, and the caller stays
+        // cancelled; a step before its last must hear it (caller_canceled).
+        if (ec == asio::error::operation_aborted && !canceled && !cleaning_up &&
             (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
           canceled = reply.caller_canceled = true;
         break;
@@ -507,15 +523,16 @@ public:
         }
         timed_out = true;
       } else if (ec == asio::error::operation_aborted) {
-        // Woken (checked above), or cancelled by the caller's slot.
-        auto state = co_await asio::this_coro::cancellation_state;
-        if (state.cancelled() == asio::cancellation_type::none) continue;
+        // Not woken (wake() comes only when the caller may resume, checked above): the caller's slot fired during
+        // this wait, also in a cleanup after an earlier cancellation (a second signal stops that too). Once is
+        // enough.
+        if (canceled) continue;
         canceled = reply.caller_canceled = true;
-        co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+        if (throwing) co_await asio::this_coro::throw_if_cancelled(false);
       }
       if (stop_request()) break;
     }
-    if (canceled) co_await asio::this_coro::reset_cancellation_state();
+    if (canceled && throwing) co_await asio::this_coro::throw_if_cancelled(true);
     if (!timed_out && !canceled) co_return;
     if (!reply.done) co_return;  // resumed at a midpoint: the caller decides
     // The server stopped the request (57014) or failed it for another reason: report the timeout or the
@@ -856,7 +873,10 @@ private:
     const Reply* target = nullptr;  // null once it has finished
     bool cancel_settled = false;    // the server closed the cancel connection (or it failed)
   };
-  inline bool fenced() const noexcept { return fence_.has_value(); }
+  // A request that holds the connection (exclusive: a COPY, an unnamed statement) writes through the fence: what
+  // it writes is its own, on which a late cancel may land. A COPY FROM STDIN must: the server holds a cancel
+  // while it waits for COPY data, so its CopyFail would otherwise wait for a fence that waits for it.
+  inline bool fenced() const noexcept { return fence_.has_value() && !exclusive_; }
   // Ends the fence once the cancel is settled and its request finished, and writes what waited behind it.
   void lift_fence_if_settled() {
     if (!fence_ || fence_->target || !fence_->cancel_settled) return;

@@ -372,7 +372,8 @@ public:
                              std::to_string(state.options.max_size) + ")");
         co_await wait_for_change(limit.count() > 0 ? std::optional(deadline) : std::nullopt);
         // The caller's Asio cancellation ends the wait with a keel error, not the next operation's system_error.
-        if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+        // (A caller cleaning up after its cancellation, with throw_if_cancelled off, waits on.)
+        if (Pipeline::stops(co_await asio::this_coro::cancellation_state, co_await asio::this_coro::throw_if_cancelled()))
           throw CanceledError("the wait for a free connection in the pool was cancelled");
         continue;
       }

@@ -2,6 +2,7 @@
 // with values encoded for the types the server chose; its parameters' and columns' types; EXPLAIN.
 module;
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstddef>
@@ -113,7 +114,19 @@ public:
     } catch (...) {
       failure = std::current_exception();
     }
-    if (own_transaction) co_await connection_->rollback();
+    if (own_transaction) {
+      // Also after a cancellation of this coroutine (when every co_await would throw): the BEGIN is not left open.
+      const bool throws = co_await asio::this_coro::throw_if_cancelled();
+      if (throws) co_await asio::this_coro::throw_if_cancelled(false);
+      std::exception_ptr rollback_failure;
+      try {
+        co_await connection_->rollback();
+      } catch (...) {
+        rollback_failure = std::current_exception();
+      }
+      if (throws) co_await asio::this_coro::throw_if_cancelled(true);
+      if (rollback_failure && !failure) std::rethrow_exception(rollback_failure);
+    }
     if (failure) std::rethrow_exception(failure);
     co_return plan;
   }

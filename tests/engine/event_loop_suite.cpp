@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 import keel;
@@ -216,4 +217,120 @@ TEST_CASE_METHOD(TimedFixture, "a write stopped by command_timeout inside a tran
   CHECK(total() == 0);
   db.raw_sync("INSERT INTO band (name) VALUES ({})", "after");
   CHECK(total() == 1);
+}
+
+namespace {
+// Runs call on loop with a cancellation signal bound to it, and emits a terminal cancellation as soon as the call
+// first waits (posted behind its start); on_emit runs just before the emission. The call's exception, if any.
+std::exception_ptr cancelled_at_first_wait(asio::io_context& loop, std::function<asio::awaitable<void>()> call,
+                                           std::function<void()> on_emit) {
+  asio::cancellation_signal signal;
+  std::exception_ptr outcome;
+  bool finished = false;
+  asio::co_spawn(loop, std::move(call), asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
+                   outcome = e;
+                   finished = true;
+                 }));
+  asio::post(loop, [&] {
+    on_emit();
+    signal.emit(asio::cancellation_type::terminal);
+  });
+  loop.restart();
+  loop.run();
+  CHECK(finished);
+  return outcome;
+}
+// Runs call to its end on loop, which then has a connection and the call's statements prepared.
+void warm_up(asio::io_context& loop, std::function<asio::awaitable<void>()> call) {
+  std::exception_ptr failure;
+  asio::co_spawn(loop, std::move(call), [&](std::exception_ptr e) { failure = e; });
+  loop.restart();
+  loop.run();
+  if (failure) std::rethrow_exception(failure);
+}
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "a transaction cancelled before its body ends rolls back with CanceledError") {
+  asio::io_context loop;
+  auto body_of = [&](const char* first, const char* second, bool* done) {
+    return [&, first, second, done]() -> asio::awaitable<void> {
+      co_await db.raw("INSERT INTO band (name) VALUES ({})", std::string(first));
+      co_await db.raw("INSERT INTO band (name) VALUES ({})", std::string(second));
+      *done = true;
+    };
+  };
+  bool warm_done = false;
+  warm_up(loop, [&] { return db.transaction(body_of("warm 1", "warm 2", &warm_done)); });
+  REQUIRE(warm_done);
+  bool body_done = false, emitted_before_the_end = false;
+  const auto outcome = cancelled_at_first_wait(
+      loop, [&] { return db.transaction(body_of("cancelled 1", "cancelled 2", &body_done)); },
+      [&] { emitted_before_the_end = !body_done; });
+  INFO("cancelled before the body ended: " << emitted_before_the_end);
+  if (emitted_before_the_end) {
+    // The engine was still at its work (BEGIN, or a statement of the body, even one the server then finished):
+    // before, PostgreSQL forgot such a cancellation, ran the rest and committed.
+    REQUIRE(outcome);
+    CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
+    CHECK(count("cancelled 1") == 0);
+    CHECK(count("cancelled 2") == 0);
+  } else {
+    // The cancellation came after the body (an engine that ran it all at once): committed, or rolled back with
+    // CanceledError; never half of it.
+    CHECK(count("cancelled 1") == count("cancelled 2"));
+    CHECK((outcome == nullptr) == (count("cancelled 1") == 1));
+  }
+  db.raw_sync("INSERT INTO band (name) VALUES ({})", "after");  // the engine serves the next call
+  CHECK(count("after") == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "a coroutine cancelled while its statement runs to its end runs no further statement") {
+  asio::io_context loop;
+  warm_up(loop, [&]() -> asio::awaitable<void> { co_await db.raw("INSERT INTO band (name) VALUES ({})", std::string("warm")); });
+  bool first_returned = false, second_started = false, emitted_before_second = false;
+  const auto outcome = cancelled_at_first_wait(
+      loop,
+      [&]() -> asio::awaitable<void> {
+        co_await db.raw("INSERT INTO band (name) VALUES ({})", std::string("first"));
+        first_returned = true;
+        second_started = true;
+        co_await db.raw("INSERT INTO band (name) VALUES ({})", std::string("second"));
+      },
+      [&] { emitted_before_second = !second_started; });
+  INFO("cancelled before the second statement: " << emitted_before_second);
+  // Lose nothing: the first statement's row is there exactly when its call returned.
+  CHECK(count("first") == (first_returned ? 1 : 0));
+  if (emitted_before_second) {
+    // Asio's rule: a cancelled coroutine stops at its next co_await. Before, PostgreSQL forgot a cancellation
+    // that came while the server finished the statement, and the coroutine went on.
+    CHECK(outcome != nullptr);
+    CHECK(count("second") == 0);
+  }
+  db.raw_sync("INSERT INTO band (name) VALUES ({})", "after");
+  CHECK(count("after") == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "a transaction that its body committed stands when its coroutine is cancelled afterwards") {
+  asio::io_context loop;
+  asio::cancellation_signal signal;
+  std::exception_ptr outcome;
+  bool finished = false;
+  asio::co_spawn(
+      loop,
+      [&]() -> asio::awaitable<void> {
+        co_await db.transaction([&](keel::Transaction& transaction) -> asio::awaitable<void> {
+          co_await db.raw("INSERT INTO band (name) VALUES ({})", std::string("committed by the body"));
+          co_await transaction.commit();
+          signal.emit(asio::cancellation_type::terminal);  // too late to change anything
+        });
+      },
+      asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
+        outcome = e;
+        finished = true;
+      }));
+  loop.run();
+  REQUIRE(finished);
+  // Not "rolled back": nothing was, and a caller that believed it would write the row twice.
+  CHECK(outcome == nullptr);
+  CHECK(count("committed by the body") == 1);
 }

@@ -4,8 +4,10 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <csignal>
+#include <exception>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -22,6 +24,23 @@ namespace {
 
 keel::pg::PgConnection::CopySink into(std::string& text) {
   return [&text](std::span<const std::uint8_t> chunk) { text.append(reinterpret_cast<const char*>(chunk.data()), chunk.size()); };
+}
+
+// Runs call on the test loop with `signal`'s slot bound to it, and `after_start` (if given) once it has started
+// and first waits; the call's exception, if any.
+std::exception_ptr run_cancellable(asio::cancellation_signal& signal, std::function<asio::awaitable<void>()> call,
+                                   std::function<void()> after_start = {}) {
+  std::exception_ptr outcome;
+  bool finished = false;
+  asio::co_spawn(loop(), std::move(call), asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
+                   outcome = e;
+                   finished = true;
+                 }));
+  if (after_start) asio::post(loop(), after_start);
+  loop().restart();
+  loop().run();
+  REQUIRE(finished);
+  return outcome;
 }
 
 struct Reading {
@@ -231,4 +250,64 @@ TEST_CASE("a backend terminated in the middle of a COPY reports the server's rea
   auto other = connect(dsn("keel_trust", "sslmode=disable"));
   CHECK(run(other->fetchval<std::int64_t>("SELECT count(*) FROM terminated_copy")) == 0);
   run(other->execute("DROP TABLE terminated_copy"));
+}
+
+// The caller's Asio cancellation while the data streams: the COPY ends with CopyFail between two chunks, the
+// server drops what it got, and the connection goes on. Before, Asio threw at the next flush's co_await, in the
+// middle of the stream: the connection was left inside the COPY.
+TEST_CASE("an Asio cancellation in the middle of a COPY ends it with CopyFail: CanceledError, nothing stored, the "
+          "connection usable",
+          "[pg][copy][errors]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"));
+  run(c->execute("DROP TABLE IF EXISTS cancelled_copy; CREATE TABLE cancelled_copy (n int)"));
+  std::string chunk;
+  for (int i = 0; i < 20'000; ++i) chunk += std::to_string(i) + "\n";  // about 110 KB
+  asio::cancellation_signal signal;
+  int calls = 0;
+  const auto outcome = run_cancellable(signal, [&]() -> asio::awaitable<void> {
+    co_await c->copy_to_table("cancelled_copy", [&]() -> std::string_view {
+      if (++calls == 4) signal.emit(asio::cancellation_type::terminal);  // three chunks are on their way
+      return calls <= 50 ? std::string_view(chunk) : std::string_view();
+    });
+  });
+  REQUIRE(outcome);
+  CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
+  CHECK(calls == 4);  // no chunk asked for after the cancellation
+  CHECK_FALSE(c->is_closed());
+  CHECK(c->pending_requests() == 0);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM cancelled_copy")) == 0);
+  CHECK(run(c->copy_to_table("cancelled_copy", std::string_view("1\n2\n"))) == "COPY 2");
+  run(c->execute("DROP TABLE cancelled_copy"));
+}
+
+// The cancellation while the COPY statement waits for the server to accept it: keel asks the server to cancel,
+// but a server waiting for COPY data holds a cancel until a message comes. Before, the CopyFail then waited
+// behind the cancel's fence, which waited for the COPY to end: the call hung until its time limit.
+TEST_CASE("an Asio cancellation before the server accepts a COPY ends it at once: CanceledError, no data asked for",
+          "[pg][copy][errors]") {
+  keel::pg::PgConnectionOptions options;
+  options.command_timeout = std::chrono::seconds(20);  // a hang fails the test instead of stalling it
+  auto c = connect(dsn("keel_trust", "sslmode=disable"), options);
+  run(c->execute("DROP TABLE IF EXISTS cancelled_early_copy; CREATE TABLE cancelled_early_copy (n int)"));
+  // Five times: the cancel may also land before the server starts the COPY (then it stops at once either way).
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    INFO("attempt " << attempt);
+    asio::cancellation_signal signal;
+    int calls = 0;
+    const auto started = std::chrono::steady_clock::now();
+    const auto outcome = run_cancellable(
+        signal,
+        [&]() -> asio::awaitable<void> {
+          co_await c->copy_to_table("cancelled_early_copy", [&]() -> std::string_view { return ++calls <= 3 ? "1\n" : ""; });
+        },
+        [&] { signal.emit(asio::cancellation_type::terminal); });  // at the COPY's first wait
+    REQUIRE(outcome);
+    CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+    CHECK(calls == 0);
+    REQUIRE_FALSE(c->is_closed());
+    CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM cancelled_early_copy")) == 0);
+  }
+  CHECK(run(c->copy_to_table("cancelled_early_copy", std::string_view("1\n"))) == "COPY 1");
+  run(c->execute("DROP TABLE cancelled_early_copy"));
 }
