@@ -198,7 +198,7 @@ public:
         rollback_failure = std::current_exception();
       }
       co_await asio::this_coro::throw_if_cancelled(throws);
-      if (rollback_failure && !cancelled) std::rethrow_exception(rollback_failure);
+      if (rollback_failure) std::rethrow_exception(rollback_failure);
       // Asio's operation_aborted at a co_await of the cancelled body, or no failure at all: said as keel's error.
       if (cancelled && (!failure || is_operation_aborted(failure)))
         throw CanceledError("the transaction's coroutine was cancelled before it committed; the transaction was rolled back");

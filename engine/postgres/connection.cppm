@@ -245,6 +245,9 @@ public:
       }
       ensure_open();
       if (!pipeline_->turn_is_free(false)) co_await pipeline_->wait_for_turn(false);
+      // Cancelled while a statement was prepared that still completed: none of them is sent.
+      if (Pipeline::stops(co_await asio::this_coro::cancellation_state, co_await asio::this_coro::throw_if_cancelled()))
+        throw CanceledError("the queries were cancelled before they were sent to the server; none of them ran");
       // No rows are collected, so one reply, described by the first statement, reads them all.
       auto reply = std::allocate_shared<BoundReply>(RecyclingAllocator<BoundReply>(), *prepared.front(),
                                                     sink_formats(*prepared.front()), nullptr, nullptr, row_cells_);

@@ -196,6 +196,7 @@ public:
   bool cancel_requested = false;     // the caller gave up: cancel the request when the server runs it
   bool caller_canceled = false;      // by its Asio cancellation slot, even if the server completed it first
   bool cancel_sent = false;
+  bool holds_connection = false;     // queued by the request that holds the connection (lock_exclusive)
   std::optional<asio::steady_timer> wakeup_;  // the caller waits on it; wake() ends the wait, and it expires at a timeout
 
 private:
@@ -307,6 +308,7 @@ public:
       reply->done = true;
       return;
     }
+    reply->holds_connection = exclusive_;
     replies_.push_back(std::move(reply));
   }
   // Writes what is queued. One coroutine writes at a time; requests queued meanwhile go with its next write,
@@ -449,7 +451,11 @@ public:
   // same call (see send_and_wait); it does not come again.
   asio::awaitable<void> wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline,
                              bool cancelled_while_writing = false) {
-    if (reply.caller_may_resume()) co_return;
+    if (reply.caller_may_resume()) {
+      // Answered while it was written, and the caller cancelled meanwhile: a step before its last must hear it.
+      if (cancelled_while_writing) reply.caller_canceled = true;
+      co_return;
+    }
     auto state = co_await asio::this_coro::cancellation_state;
     if (!deadline && !cancelled_while_writing && !state.slot().is_connected()) {
       if (!reading_) {
@@ -873,10 +879,12 @@ private:
     const Reply* target = nullptr;  // null once it has finished
     bool cancel_settled = false;    // the server closed the cancel connection (or it failed)
   };
-  // A request that holds the connection (exclusive: a COPY, an unnamed statement) writes through the fence: what
-  // it writes is its own, on which a late cancel may land. A COPY FROM STDIN must: the server holds a cancel
-  // while it waits for COPY data, so its CopyFail would otherwise wait for a fence that waits for it.
-  inline bool fenced() const noexcept { return fence_.has_value() && !exclusive_; }
+  // The request a cancel was sent for writes through its own fence while it holds the connection (a COPY FROM
+  // STDIN): only its own bytes can be waiting then, and a late cancel lands on it alone. It must: the server holds
+  // a cancel while it waits for COPY data, so its CopyFail would otherwise wait for a fence that waits for it.
+  inline bool fenced() const noexcept {
+    return fence_.has_value() && !(exclusive_ && fence_->target && fence_->target->holds_connection);
+  }
   // Ends the fence once the cancel is settled and its request finished, and writes what waited behind it.
   void lift_fence_if_settled() {
     if (!fence_ || fence_->target || !fence_->cancel_settled) return;
