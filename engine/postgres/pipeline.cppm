@@ -447,17 +447,17 @@ public:
   // still read to its end, so that the connection stays usable; then TimeoutError or CanceledError, unless
   // the server completed the request first (its result is not lost). A cancelled caller stays cancelled, as
   // Asio's rule has it: the call's result stands, and the caller's next co_await throws.
-  // `cancelled_while_writing`: the caller's cancellation came while its request was written, or earlier in the
-  // same call (see send_and_wait); it does not come again.
+  // `caller_cancelled`: the caller's cancellation came while its request was written, or earlier in the same
+  // call (see send_and_wait); it does not come again.
   asio::awaitable<void> wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline,
-                             bool cancelled_while_writing = false) {
+                             bool caller_cancelled = false) {
     if (reply.caller_may_resume()) {
       // Answered while it was written, and the caller cancelled meanwhile: a step before its last must hear it.
-      if (cancelled_while_writing) reply.caller_canceled = true;
+      if (caller_cancelled) reply.caller_canceled = true;
       co_return;
     }
     auto state = co_await asio::this_coro::cancellation_state;
-    if (!deadline && !cancelled_while_writing && !state.slot().is_connected()) {
+    if (!deadline && !caller_cancelled && !state.slot().is_connected()) {
       if (!reading_) {
         co_await read_in_place(reply);
         co_return;
@@ -469,7 +469,7 @@ public:
     ensure_reader();
     // A caller cancelled before it came here cleans up after that (throw_if_cancelled off, as the engine's
     // ROLLBACK): its request is not cancelled.
-    const bool cleaning_up = !cancelled_while_writing && state.cancelled() != asio::cancellation_type::none;
+    const bool cleaning_up = !caller_cancelled && state.cancelled() != asio::cancellation_type::none;
     bool timed_out = false, canceled = false;
     // Once cancelled, the waits below must not throw (the state stays cancelled): the caller's setting comes back
     // at the end.
@@ -488,7 +488,7 @@ public:
       if (!give_up) give_up = std::chrono::steady_clock::now() + cancel_grace;
       return false;
     };
-    if (cancelled_while_writing) {
+    if (caller_cancelled) {
       canceled = reply.caller_canceled = true;
       if (throwing) co_await asio::this_coro::throw_if_cancelled(false);
       stop_request();
@@ -504,7 +504,7 @@ public:
         // Done, and the caller's slot fired too (the two raced): its result stands, and the caller stays
         // cancelled; a step before its last must hear it (caller_canceled).
         if (ec == asio::error::operation_aborted && !canceled && !cleaning_up &&
-            (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+            state.cancelled() != asio::cancellation_type::none)
           canceled = reply.caller_canceled = true;
         break;
       }
