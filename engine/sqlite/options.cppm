@@ -14,8 +14,8 @@ enum class SqliteLockMode { deferred, immediate, exclusive };
 
 /// How a SqliteEngine opens and uses its database.
 struct SqliteOptions {
-  /// A file path or SQLite URI, or ":memory:" for a database private to this engine, kept in RAM (tmpfs) and
-  /// deleted with the engine.
+  /// A file path or SQLite URI, or ":memory:" for a database private to this engine, kept in this process's
+  /// memory and deleted with the engine.
   std::string path = "keel.sqlite";
   std::size_t max_connections = 4;                    ///< also the number of worker threads (for slow statements)
   std::chrono::milliseconds busy_timeout{5000};       ///< how long a statement retries a busy/locked database

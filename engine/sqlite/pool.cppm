@@ -31,8 +31,10 @@ namespace keel::sqlite_detail {
 
 class SqlitePool final : public ConnectionOwner {
 public:
-  SqlitePool(SqliteOptions options, std::string uri, asio::thread_pool& workers)
-      : options_(std::move(options)), uri_(std::move(uri)), workers_(workers) {}
+  // checkpoint_here: a checkpoint runs where the connection comes back, for a database in memory, where it only
+  // copies pages (no disk write, no sync): less than handing it to a worker and waking the borrowers after.
+  SqlitePool(SqliteOptions options, std::string uri, asio::thread_pool& workers, bool checkpoint_here = false)
+      : options_(std::move(options)), uri_(std::move(uri)), workers_(workers), checkpoint_here_(checkpoint_here) {}
 
   asio::awaitable<ConnectionLease> acquire() {
     const asio::any_io_executor executor = co_await asio::this_coro::executor;
@@ -88,6 +90,7 @@ public:
   void release(Connection* returned) noexcept override {
     auto* connection = static_cast<SqliteConnection*>(returned);
     connection->reset_for_reuse();
+    if (connection->checkpoint_due() && checkpoint_here_) connection->checkpoint();
     if (connection->checkpoint_due()) {
       // Off the caller's thread: the connection is back when its checkpoint is done.
       {
@@ -205,6 +208,7 @@ private:
   SqliteOptions options_;
   std::string uri_;
   asio::thread_pool& workers_;
+  bool checkpoint_here_;
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<SqliteConnection>> connections_;
   std::vector<SqliteConnection*> idle_;

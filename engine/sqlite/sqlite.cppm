@@ -9,6 +9,7 @@ export import :options;
 export import :blocking;
 export import :connection;
 export import :errors;
+export import :memory_vfs;
 export import :pool;
 export import :row_reader;
 export import :sql_text;
