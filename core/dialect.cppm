@@ -78,7 +78,8 @@ struct DialectDescription {
   std::string_view generated_key_column;  ///< an integer primary key the database assigns, as written after its name
   DefaultExpressions defaults;            ///< what keel::default_now and keel::default_uuid write
   /// The statement that makes an enum type unless one of that name exists: `{name}` stands for its quoted name,
-  /// `{labels}` for its quoted labels, comma-separated. Empty where enums are stored as types.enumeration.
+  /// `{labels}` for its quoted labels, comma-separated, and `{quote}` for a dollar quote (`$keel$`, or `$keel1$`
+  /// ...) that no label holds. Empty where enums are stored as types.enumeration.
   std::string_view create_enum_type;
   PatternMatching pattern_matching = PatternMatching::like_and_ilike;
   /// The LIMIT that lets OFFSET stand without a limit ("-1" on SQLite, which has no OFFSET alone); empty when
@@ -197,8 +198,8 @@ inline constexpr DialectDescription postgres_dialect{
                  .random_uuid = "gen_random_uuid()"},  // PostgreSQL 13 and later
     // PostgreSQL has no CREATE TYPE IF NOT EXISTS. Two sessions creating the type at once may also meet in the
     // catalog's unique index.
-    .create_enum_type = "DO $keel$ BEGIN CREATE TYPE {name} AS ENUM ({labels}); "
-                        "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $keel$",
+    .create_enum_type = "DO {quote} BEGIN CREATE TYPE {name} AS ENUM ({labels}); "
+                        "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END {quote}",
     .pattern_matching = PatternMatching::like_and_ilike,
     .limit_all = {},
     .integer_sum_type = "BIGINT",        // sum(bigint) is numeric

@@ -121,6 +121,18 @@ void write_column_definition(std::string& sql, Dialect dialect) {
   }
 }
 
+/// A dollar quote that none of E's labels holds: `$keel$`, else `$keel1$`, `$keel2$` ..., so that no label ends
+/// the quoted block early.
+template <LabelledEnum E>
+std::string enum_dollar_quote() {
+  for (int n = 0;; ++n) {
+    std::string quote = n == 0 ? std::string("$keel$") : "$keel" + std::to_string(n) + "$";
+    bool held = false;
+    for (const EnumLabel<E>& entry : SqlEnum<E>::labels) held = held || entry.label.find(quote) != std::string_view::npos;
+    if (!held) return quote;
+  }
+}
+
 /// The dialect's create_enum_type statement for enum E: CREATE TYPE unless a type of its name exists.
 template <LabelledEnum E>
 std::string enum_type_statement(Dialect dialect) {
@@ -135,6 +147,9 @@ std::string enum_type_statement(Dialect dialect) {
     } else if (pattern.substr(i).starts_with("{labels}")) {
       sql += labels;
       i += 8;
+    } else if (pattern.substr(i).starts_with("{quote}")) {
+      sql += enum_dollar_quote<E>();
+      i += 7;
     } else {
       sql += pattern[i++];
     }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <vector>
@@ -23,7 +24,19 @@ struct HTTPRequestLog {
 struct Band2 {
   int a = 0;
 };
+enum class Quoting { plain, dollar };
+struct Priced {
+  keel::Id id;
+  Quoting quoting = Quoting::plain;
+};
 }  // namespace
+
+template <>
+struct keel::SqlEnum<Quoting> {
+  static constexpr std::string_view name = "quoting";
+  static constexpr keel::EnumLabel<Quoting> labels[] = {{Quoting::plain, "plain"},
+                                                        {Quoting::dollar, "costs $keel$ or $keel1$"}};
+};
 
 TEST_CASE("reflection names members and types", "[orm][reflection]") {
   STATIC_REQUIRE(keel::reflection::field_count<Band> == 5);
@@ -148,6 +161,13 @@ TEST_CASE("row locks render per dialect: FOR UPDATE on PostgreSQL, nothing on SQ
         R"(SELECT "concert"."venue", "manager"."name", "band"."name" FROM "concert" LEFT JOIN "manager" ON )"
         R"("manager"."id" = "concert"."promoter" JOIN "band" ON "band"."id" = "concert"."band" LIMIT 1 )"
         R"(FOR SHARE OF "concert", "band" NOWAIT)");
+}
+
+TEST_CASE("an enum label that holds keel's dollar quote gets a quote of its own", "[orm][ddl][enum]") {
+  const auto pg = keel::create_table<Priced>().statements(Dialect::postgres);
+  REQUIRE(pg.size() == 2);  // the type, the table
+  CHECK(pg[0].sql() == R"(DO $keel2$ BEGIN CREATE TYPE "quoting" AS ENUM ('plain', 'costs $keel$ or $keel1$'); )"
+                       R"(EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $keel2$)");
 }
 
 TEST_CASE("enums: PostgreSQL's enum types made once per table, SQLite's text kept to the labels", "[orm][ddl][enum]") {
