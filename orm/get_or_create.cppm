@@ -34,11 +34,24 @@ struct GetOrCreated {
 /// columns, concurrent calls agree on one row. One statement when it finds the row; when it inserts, the insert
 /// and the read run in one transaction (the one in scope, or a new one), so that a row that fails the check
 /// after its insert is rolled back with it (inside a caller's transaction, by the caller).
+// Whether Condition is a boolean expression. Asked before its tables, so that anything else gets keel's message,
+// never the compiler's error about a missing Condition::value_type or Condition::tables.
+template <class Condition>
+consteval bool is_boolean_condition() {
+  if constexpr (Expression<Condition>) return std::same_as<typename Condition::value_type, bool>;
+  else return false;
+}
+template <class T, class Condition>
+consteval bool condition_on_table_only() {
+  if constexpr (is_boolean_condition<Condition>()) return is_subset_v<typename Condition::tables, type_list<T>>;
+  else return true;  // reported by the check before
+}
+
 template <class T, class Condition>
 class GetOrCreate {
-  static_assert(Expression<Condition> && std::same_as<typename Condition::value_type, bool>,
+  static_assert(is_boolean_condition<Condition>(),
                 "keel::get_or_create takes a condition on the table, then the row to insert when none meets it");
-  static_assert(is_subset_v<typename Condition::tables, type_list<T>>,
+  static_assert(condition_on_table_only<T, Condition>(),
                 "keel::get_or_create: the condition uses a column of a table that is not the row's");
 
 public:

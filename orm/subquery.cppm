@@ -43,6 +43,9 @@ consteval void check_subquery() {
   static_assert(!Sub::shadows_outer,
                 "keel: the subquery reads a table that keel::outer(...) names in the query around it, so the outer "
                 "column would read the subquery's row; select from an alias inside (keel::Alias<T, \"name\">)");
+  static_assert(Sub::read_only,
+                "keel: a select that locks its rows (for_update(), for_share()) cannot be a subquery; lock the rows "
+                "in the outer query, or run the locking select first");
 }
 template <class Sub>
 consteval void check_one_column() {
