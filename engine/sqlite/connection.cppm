@@ -319,8 +319,8 @@ public:
   }
 
   // ---- WAL checkpoints. SQLite's own would run inside the COMMIT that fills the log past 1,000 pages, on the
-  // caller's thread, with its fsyncs; this connection's hook only notes that one is due, and the pool runs it on
-  // a worker when the connection comes back.
+  // caller's thread, with its fsyncs; this connection's hook only notes that one is due, and the pool runs it
+  // when the connection comes back: on a worker for a file, right there for a database in memory.
   bool checkpoint_due() const noexcept { return checkpoint_due_; }
   // PASSIVE, as SQLite's own: it waits for no lock. The pool makes new borrowers wait for this connection
   // rather than write beside its checkpoint on another, so that the checkpoint can finish and the next write
