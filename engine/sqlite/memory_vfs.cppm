@@ -38,7 +38,7 @@ public:
     std::shared_lock lock(mutex_);
     auto* to = static_cast<unsigned char*>(out);
     const std::size_t available = offset < size_ ? std::min(size, size_ - offset) : 0;
-    copy_out(to, available, offset);
+    for_each_piece(available, offset, [&](unsigned char* chunk, std::size_t done, std::size_t n) { std::memcpy(to + done, chunk, n); });
     std::memset(to + available, 0, size - available);
     return available == size;
   }
@@ -47,11 +47,7 @@ public:
     const std::size_t end = offset + size;
     while (chunks_.size() * kChunk < end) chunks_.push_back(std::make_unique<unsigned char[]>(kChunk));  // zeroed
     auto* from = static_cast<const unsigned char*>(in);
-    for (std::size_t done = 0; done < size;) {
-      const std::size_t at = offset + done, in_chunk = std::min(size - done, kChunk - at % kChunk);
-      std::memcpy(chunks_[at / kChunk].get() + at % kChunk, from + done, in_chunk);
-      done += in_chunk;
-    }
+    for_each_piece(size, offset, [&](unsigned char* chunk, std::size_t done, std::size_t n) { std::memcpy(chunk, from + done, n); });
     size_ = std::max(size_, end);
   }
   void truncate(std::size_t size) {
@@ -68,11 +64,13 @@ public:
   }
 
 private:
-  void copy_out(unsigned char* to, std::size_t size, std::size_t offset) const {
+  // Calls piece(place in its chunk, bytes done before it, its length) for each chunk's part of [offset, offset + size).
+  template <class Piece>
+  void for_each_piece(std::size_t size, std::size_t offset, Piece piece) const {
     for (std::size_t done = 0; done < size;) {
-      const std::size_t at = offset + done, in_chunk = std::min(size - done, kChunk - at % kChunk);
-      std::memcpy(to + done, chunks_[at / kChunk].get() + at % kChunk, in_chunk);
-      done += in_chunk;
+      const std::size_t at = offset + done, n = std::min(size - done, kChunk - at % kChunk);
+      piece(chunks_[at / kChunk].get() + at % kChunk, done, n);
+      done += n;
     }
   }
 
@@ -120,10 +118,11 @@ public:
     static MemoryFiles* files = new MemoryFiles;
     return *files;
   }
-  std::shared_ptr<MemoryFile> open(std::string_view name, bool create) {
+  // The file of that name; null when there is none and create is false, or when there is one and must_be_new.
+  std::shared_ptr<MemoryFile> open(std::string_view name, bool create, bool must_be_new) {
     std::lock_guard lock(mutex_);
     auto found = files_.find(name);
-    if (found != files_.end()) return found->second;
+    if (found != files_.end()) return must_be_new ? nullptr : found->second;
     if (!create) return nullptr;
     return files_.emplace(std::string(name), std::make_shared<MemoryFile>()).first->second;
   }
@@ -216,6 +215,17 @@ inline void start_using_index(MemoryHandle& h) {
   if (h.file->index_users++ == 0) h.file->index_regions.clear();
 }
 
+// Gives up the handle's WAL index slots in mask, shared or exclusive. Under file.locks.
+inline void release_index_slots(MemoryHandle& h, MemoryFile& file, std::uint8_t mask) {
+  for (int i = 0; i < SQLITE_SHM_NLOCK; ++i) {
+    if (!(mask & (1u << i))) continue;
+    if (h.index_exclusive & (1u << i)) file.index_exclusive[static_cast<std::size_t>(i)] = nullptr;
+    if (h.index_shared & (1u << i)) --file.index_shared[static_cast<std::size_t>(i)];
+  }
+  h.index_exclusive &= static_cast<std::uint8_t>(~mask);
+  h.index_shared &= static_cast<std::uint8_t>(~mask);
+}
+
 inline int map_index(sqlite3_file* f, int region, int region_size, int extend, void volatile** out) noexcept {
   MemoryHandle& h = handle_of(f);
   MemoryFile& file = *h.file;
@@ -245,12 +255,7 @@ inline int lock_index(sqlite3_file* f, int offset, int count, int flags) noexcep
   if (!h.uses_index) return (flags & SQLITE_SHM_UNLOCK) ? SQLITE_OK : SQLITE_IOERR_SHMLOCK;  // as os_unix: map first
   const auto mask = static_cast<std::uint8_t>(((1u << count) - 1) << offset);
   if (flags & SQLITE_SHM_UNLOCK) {
-    for (int i = offset; i < offset + count; ++i) {
-      if (h.index_exclusive & (1u << i)) file.index_exclusive[static_cast<std::size_t>(i)] = nullptr;
-      if (h.index_shared & (1u << i)) --file.index_shared[static_cast<std::size_t>(i)];
-    }
-    h.index_exclusive &= static_cast<std::uint8_t>(~mask);
-    h.index_shared &= static_cast<std::uint8_t>(~mask);
+    release_index_slots(h, file, mask);
     return SQLITE_OK;
   }
   if (flags & SQLITE_SHM_SHARED) {
@@ -280,11 +285,7 @@ inline int unmap_index(sqlite3_file* f, int delete_index) noexcept {
   MemoryFile& file = *h.file;
   std::lock_guard guard(file.locks);
   if (!h.uses_index) return SQLITE_OK;
-  for (int i = 0; i < SQLITE_SHM_NLOCK; ++i) {
-    if (h.index_exclusive & (1u << i)) file.index_exclusive[static_cast<std::size_t>(i)] = nullptr;
-    if (h.index_shared & (1u << i)) --file.index_shared[static_cast<std::size_t>(i)];
-  }
-  h.index_shared = h.index_exclusive = 0;
+  release_index_slots(h, file, 0xff);
   h.uses_index = false;
   if (--file.index_users == 0 && delete_index) file.index_regions.clear();
   return SQLITE_OK;
@@ -348,8 +349,7 @@ inline int open_file(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int f
     std::shared_ptr<MemoryFile> file;
     // A file deleted on close is nobody else's: it gets no name (POSIX would unlink it at once).
     if (!name || (flags & SQLITE_OPEN_DELETEONCLOSE)) file = std::make_shared<MemoryFile>();
-    else if ((flags & SQLITE_OPEN_EXCLUSIVE) && files.exists(name)) return SQLITE_CANTOPEN;
-    else file = files.open(name, (flags & SQLITE_OPEN_CREATE) != 0);
+    else file = files.open(name, (flags & SQLITE_OPEN_CREATE) != 0, (flags & SQLITE_OPEN_EXCLUSIVE) != 0);
     if (!file) return SQLITE_CANTOPEN;
     h.owner = new std::shared_ptr<MemoryFile>(std::move(file));
   } catch (const std::bad_alloc&) {
@@ -422,7 +422,9 @@ public:
   SharedMemoryDatabase(const SharedMemoryDatabase&) = delete;
   SharedMemoryDatabase& operator=(const SharedMemoryDatabase&) = delete;
 
-  // The URI the connections open; empty when not wanted.
+  // Whether the engine's database is this one.
+  bool in_use() const noexcept { return !prefix_.empty(); }
+  // The URI the connections open; empty when not in use.
   std::string uri() const { return prefix_.empty() ? std::string() : "file:" + prefix_ + "memory.sqlite?vfs=" + kMemoryVfsName; }
 
 private:

@@ -90,8 +90,9 @@ public:
   void release(Connection* returned) noexcept override {
     auto* connection = static_cast<SqliteConnection*>(returned);
     connection->reset_for_reuse();
-    if (connection->checkpoint_due() && checkpoint_here_) connection->checkpoint();
-    if (connection->checkpoint_due()) {
+    if (connection->checkpoint_due() && checkpoint_here_) {
+      connection->checkpoint();
+    } else if (connection->checkpoint_due()) {
       // Off the caller's thread: the connection is back when its checkpoint is done.
       {
         std::lock_guard lock(mutex_);

@@ -26,7 +26,7 @@ inline bool shares_memory_database(const SqliteOptions& options) {
 }
 
 inline std::string database_uri(const SqliteOptions& options, const SharedMemoryDatabase& memory) {
-  return shares_memory_database(options) ? memory.uri() : options.path;
+  return memory.in_use() ? memory.uri() : options.path;
 }
 
 }  // namespace keel::sqlite_detail
@@ -41,8 +41,7 @@ public:
       : options_(checked(std::move(options))),
         memory_(sqlite_detail::shares_memory_database(options_)),
         workers_(options_.max_connections),
-        pool_(options_, sqlite_detail::database_uri(options_, memory_), workers_,
-              sqlite_detail::shares_memory_database(options_)) {}
+        pool_(options_, sqlite_detail::database_uri(options_, memory_), workers_, memory_.in_use()) {}
   /// An engine on the file `path` (or ":memory:") with the default options.
   explicit SqliteEngine(std::string path) : SqliteEngine(SqliteOptions{.path = std::move(path)}) {}
 
