@@ -156,9 +156,7 @@ public:
   /// refused). The first error ends the script and is thrown, after the results before it were heard.
   asio::awaitable<void> run_script(std::string_view sql, std::function<void(const TextResult&)> on_result,
                                    std::function<void(std::span<const std::uint8_t>)> copy_out = {},  // a CopySink
-                                   std::function<std::string_view()> copy_in = {}) {                   // a CopySource
-    co_await simple_query(sql, std::nullopt, copy_out ? &copy_out : nullptr, &on_result, copy_in ? &copy_in : nullptr);
-  }
+                                   std::function<std::string_view()> copy_in = {});                   // a CopySource
 
   /// The extended protocol, for keel's engine layer: one statement with keel::Values bound to $1, $2...; rows go
   /// to the sink as they arrive, decoded in place. The statement is prepared once per text and kept in the
@@ -328,59 +326,26 @@ public:
   using CopySource = std::function<std::string_view()>;
 
   /// A table's rows to the sink; returns the status ("COPY 1000").
-  asio::awaitable<std::string> copy_from_table(std::string_view table, CopySink sink, CopyOptions options = {}) {
-    co_return co_await copy_out("COPY " + table_target(table, options) + " TO STDOUT" + render(options), std::move(sink));
-  }
+  asio::awaitable<std::string> copy_from_table(std::string_view table, CopySink sink, CopyOptions options = {});
   /// A query's rows to the sink.
-  asio::awaitable<std::string> copy_from_query(std::string_view query, CopySink sink, CopyOptions options = {}) {
-    co_return co_await copy_out("COPY (" + std::string(query) + ") TO STDOUT" + render(options), std::move(sink));
-  }
+  asio::awaitable<std::string> copy_from_query(std::string_view query, CopySink sink, CopyOptions options = {});
   /// Into a file.
-  asio::awaitable<std::string> copy_from_table(std::string_view table, const std::filesystem::path& file, CopyOptions options = {}) {
-    auto out = open_for_writing(file);
-    co_return co_await copy_from_table(table, file_sink(out, file), std::move(options));
-  }
+  asio::awaitable<std::string> copy_from_table(std::string_view table, const std::filesystem::path& file, CopyOptions options = {});
   /// A query's rows into a file.
-  asio::awaitable<std::string> copy_from_query(std::string_view query, const std::filesystem::path& file, CopyOptions options = {}) {
-    auto out = open_for_writing(file);
-    co_return co_await copy_from_query(query, file_sink(out, file), std::move(options));
-  }
+  asio::awaitable<std::string> copy_from_query(std::string_view query, const std::filesystem::path& file, CopyOptions options = {});
 
   /// Data in COPY's format (text by default, or csv or binary per the options) into a table.
-  asio::awaitable<std::string> copy_to_table(std::string_view table, CopySource source, CopyOptions options = {}) {
-    co_return co_await copy_in("COPY " + table_target(table, options) + " FROM STDIN" + render(options),
-                               copy_data_from(source));
-  }
+  asio::awaitable<std::string> copy_to_table(std::string_view table, CopySource source, CopyOptions options = {});
   /// A COPY ... FROM STDIN statement of your own (its target, column list and options as you write them), with
   /// `data` in its format; returns the status ("COPY 1000"). With `send_at_once` the data follows the statement
   /// without waiting for the server to accept the COPY, which saves a round trip; a server that refuses it drops
   /// the data, as the protocol has it. Only for a COPY FROM STDIN: another statement's output would wait unread
   /// behind the data.
-  asio::awaitable<std::string> copy_in_statement(std::string statement, std::string_view data, bool send_at_once = false) {
-    bool given = false;
-    co_return co_await copy_in(
-        std::move(statement),
-        [&](proto::ByteBuffer& out) {
-          if (std::exchange(given, true) || data.empty()) return false;
-          proto::write_copy_data(out, std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
-          return true;
-        },
-        send_at_once);
-  }
+  asio::awaitable<std::string> copy_in_statement(std::string statement, std::string_view data, bool send_at_once = false);
   /// Data in COPY's format, all in memory, into a table.
-  asio::awaitable<std::string> copy_to_table(std::string_view table, std::string_view data, CopyOptions options = {}) {
-    co_return co_await copy_in_statement("COPY " + table_target(table, options) + " FROM STDIN" + render(options), data);
-  }
+  asio::awaitable<std::string> copy_to_table(std::string_view table, std::string_view data, CopyOptions options = {});
   /// A file's data, in COPY's format, into a table.
-  asio::awaitable<std::string> copy_to_table(std::string_view table, const std::filesystem::path& file, CopyOptions options = {}) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw MisuseError("copy_to_table: cannot read " + file.string());
-    std::string chunk(64 * 1024, '\0');
-    co_return co_await copy_to_table(table, [&]() -> std::string_view {
-      in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-      return std::string_view(chunk.data(), static_cast<std::size_t>(in.gcount()));
-    }, std::move(options));
-  }
+  asio::awaitable<std::string> copy_to_table(std::string_view table, const std::filesystem::path& file, CopyOptions options = {});
 
   /// Records (tuples, or plain structs, one member per column) into a table through binary COPY: each value is
   /// encoded for its column's type, as the server reports it. options.columns names the columns (all of them
@@ -455,58 +420,20 @@ public:
 
   // ---- Transactions on this connection: BEGIN with isolation level, read-only and deferrable; savepoints.
   /// BEGIN, with the options' isolation level, READ ONLY and DEFERRABLE; inside a transaction, TransactionError.
-  asio::awaitable<void> begin(const TransactionOptions& options = {}) {
-    if (is_in_transaction()) throw TransactionError("a transaction is already open on this connection");
-    std::string sql = "BEGIN";
-    if (options.isolation) {
-      switch (*options.isolation) {
-        case IsolationLevel::read_uncommitted: sql += " ISOLATION LEVEL READ UNCOMMITTED"; break;
-        case IsolationLevel::read_committed: sql += " ISOLATION LEVEL READ COMMITTED"; break;
-        case IsolationLevel::repeatable_read: sql += " ISOLATION LEVEL REPEATABLE READ"; break;
-        case IsolationLevel::serializable: sql += " ISOLATION LEVEL SERIALIZABLE"; break;
-      }
-    }
-    sql += options.read_only ? " READ ONLY" : "";
-    sql += options.deferrable ? " DEFERRABLE" : "";
-    co_await execute(sql);
-  }
+  asio::awaitable<void> begin(const TransactionOptions& options = {});
   /// A transaction that an error aborted answers COMMIT with ROLLBACK: that is TransactionAborted, never success.
   /// A COMMIT whose answer is lost (the connection drops, or the server stays silent past the grace) raises
   /// CommitOutcomeUnknown: it may have committed. A connection closed before it was sent is a plain
   /// ConnectionError: the server rolled the transaction back.
-  asio::awaitable<void> commit() {
-    ensure_open();
-    std::string tag, lost;
-    try {
-      tag = co_await execute("COMMIT");
-    } catch (const ConnectionError& e) {
-      lost = e.what();
-    } catch (const TimeoutError& e) {
-      if (!is_closed()) throw;
-      lost = e.what();
-    }
-    if (!lost.empty())
-      throw CommitOutcomeUnknown("COMMIT was sent but its answer never came, so the transaction may or may not have committed (" +
-                                 lost + ")");
-    if (tag == "ROLLBACK") throw_commit_rolled_back();
-  }
+  asio::awaitable<void> commit();
   /// ROLLBACK.
   asio::awaitable<void> rollback() { co_await execute("ROLLBACK"); }
   /// SAVEPOINT `name`; the name must be an identifier.
-  asio::awaitable<void> savepoint(std::string_view name) {
-    validate_identifier(name, "savepoint");
-    co_await execute("SAVEPOINT " + std::string(name));
-  }
+  asio::awaitable<void> savepoint(std::string_view name);
   /// ROLLBACK TO SAVEPOINT `name`.
-  asio::awaitable<void> rollback_to(std::string_view name) {
-    validate_identifier(name, "savepoint");
-    co_await execute("ROLLBACK TO SAVEPOINT " + std::string(name));
-  }
+  asio::awaitable<void> rollback_to(std::string_view name);
   /// RELEASE SAVEPOINT `name`.
-  asio::awaitable<void> release(std::string_view name) {
-    validate_identifier(name, "savepoint");
-    co_await execute("RELEASE SAVEPOINT " + std::string(name));
-  }
+  asio::awaitable<void> release(std::string_view name);
 
   /// The status of the last command ("SELECT 3", "INSERT 0 1").
   const std::string& status_message() const noexcept { return last_status_; }
@@ -823,9 +750,7 @@ private:
   };
 
   // COPY ... TO STDOUT: CopyOutResponse, CopyData..., CopyDone, CommandComplete, through the simple protocol.
-  asio::awaitable<std::string> copy_out(std::string sql, CopySink sink) {
-    co_return co_await simple_query(sql, std::nullopt, &sink);
-  }
+  asio::awaitable<std::string> copy_out(std::string sql, CopySink sink);
 
   // A COPY FROM STDIN goes to its end on the server whatever happens to its caller: a cancellation ends it with
   // CopyFail between two chunks (the server drops what it got), never in the middle of the stream. So the COPY
@@ -858,38 +783,7 @@ private:
   // its exception reaches the caller. With `send_at_once` the data follows the statement at once (see
   // copy_in_statement).
   asio::awaitable<std::string> copy_in(std::string sql, std::function<bool(proto::ByteBuffer&)> produce,
-                                       bool send_at_once = false) {
-    ensure_open();
-    const auto started = std::chrono::steady_clock::now();
-    const auto deadline = deadline_for(std::nullopt, started);
-    co_await pipeline_->lock_exclusive(deadline);
-    ExclusiveHold hold{pipeline_.get()};
-    const CopyCancellation cancellation = co_await CopyCancellation::begin();
-    std::exception_ptr failure, source_failure;
-    auto reply = std::make_shared<CopyInReply>();
-    try {
-      ensure_open();
-      proto::write_query(pipeline_->out(), sql);
-      pipeline_->queue(reply);
-      if (!send_at_once) {
-        co_await pipeline_->send_and_wait(*reply, deadline);
-      }
-      if (!reply->done) {
-        reply->sending = true;
-        source_failure = co_await send_copy_data(produce, *reply, cancellation);
-        co_await pipeline_->send_and_wait(*reply, deadline, cancellation.came(co_await asio::this_coro::cancellation_state));
-      }
-      if (source_failure) std::rethrow_exception(source_failure);
-      reply->rethrow();
-      last_status_ = reply->tag;
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    co_await cancellation.end();
-    log_query(sql, nullptr, started, failure);
-    if (failure) std::rethrow_exception(failure);
-    co_return reply->tag;
-  }
+                                       bool send_at_once = false);
 
   // A COPY chunk's bytes, written once from front to back: it grows without zero-filling what is written next, so
   // that the codecs' resize-and-store (codec_detail::write_be) costs a comparison, not a call and a memset. The
@@ -988,55 +882,13 @@ private:
     if (field.capacity() > 64 * 1024) proto::ByteBuffer().swap(field);  // not kept for one large value
   }
 
-  static std::string column_list(const std::vector<std::string>& columns) {
-    std::string list;
-    for (const auto& c : columns) list += (list.empty() ? "" : ", ") + quote_identifier(c);
-    return list;
-  }
-  static std::string table_target(std::string_view table, const CopyOptions& options) {
-    std::string target = options.schema_name.empty() ? "" : quote_identifier(options.schema_name) + ".";
-    target += quote_identifier(table);
-    if (!options.columns.empty()) target += " (" + column_list(options.columns) + ")";
-    return target;
-  }
-  static std::string literal(std::string_view text) {
-    std::string quoted;
-    append_quoted_literal(quoted, text);
-    return quoted;
-  }
+  static std::string column_list(const std::vector<std::string>& columns);
+  static std::string table_target(std::string_view table, const CopyOptions& options);
+  static std::string literal(std::string_view text);
   // COPY's option list: (FORMAT csv, DELIMITER ',', ...).
-  static std::string render(const CopyOptions& o) {
-    std::vector<std::string> parts;
-    if (!o.format.empty()) {
-      if (o.format != "text" && o.format != "csv" && o.format != "binary")
-        throw MisuseError("COPY format must be text, csv or binary, not \"" + o.format + "\"");
-      parts.push_back("FORMAT " + o.format);
-    }
-    if (o.delimiter) parts.push_back("DELIMITER " + literal(std::string(1, *o.delimiter)));
-    if (o.null) parts.push_back("NULL " + literal(*o.null));
-    if (o.header) parts.push_back(std::string("HEADER ") + (*o.header ? "true" : "false"));
-    if (o.quote) parts.push_back("QUOTE " + literal(std::string(1, *o.quote)));
-    if (o.escape) parts.push_back("ESCAPE " + literal(std::string(1, *o.escape)));
-    if (!o.force_quote.empty()) parts.push_back("FORCE_QUOTE (" + column_list(o.force_quote) + ")");
-    if (!o.force_not_null.empty()) parts.push_back("FORCE_NOT_NULL (" + column_list(o.force_not_null) + ")");
-    if (!o.force_null.empty()) parts.push_back("FORCE_NULL (" + column_list(o.force_null) + ")");
-    if (!o.encoding.empty()) parts.push_back("ENCODING " + literal(o.encoding));
-    if (parts.empty()) return "";
-    std::string text = " (";
-    for (std::size_t i = 0; i < parts.size(); ++i) text += (i ? ", " : "") + parts[i];
-    return text + ")";
-  }
-  static std::shared_ptr<std::ofstream> open_for_writing(const std::filesystem::path& file) {
-    auto out = std::make_shared<std::ofstream>(file, std::ios::binary | std::ios::trunc);
-    if (!*out) throw MisuseError("cannot write " + file.string());
-    return out;
-  }
-  static CopySink file_sink(std::shared_ptr<std::ofstream> out, std::filesystem::path file) {
-    return [out, file](std::span<const std::uint8_t> chunk) {
-      out->write(reinterpret_cast<const char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
-      if (!*out) throw MisuseError("cannot write " + file.string());
-    };
-  }
+  static std::string render(const CopyOptions& o);
+  static std::shared_ptr<std::ofstream> open_for_writing(const std::filesystem::path& file);
+  static CopySink file_sink(std::shared_ptr<std::ofstream> out, std::filesystem::path file);
 
   // ---- Asynchronous messages.
   void on_parameter_status(const proto::Frame& frame) override {
@@ -1065,85 +917,29 @@ private:
   // A simple Query (any number of statements, no values); `limit` overrides command_timeout.
   asio::awaitable<std::string> simple_query(std::string_view sql, std::optional<std::chrono::steady_clock::duration> limit,
                                             CopySink* sink, SimpleReply::ResultHandler* on_result = nullptr,
-                                            CopySource* source = nullptr) {
-    ensure_open();
-    const auto started = std::chrono::steady_clock::now();
-    const auto deadline = deadline_for(limit, started);
-    auto reply = std::make_shared<SimpleReply>(sink, on_result);
-    // With data to give, nobody else may write until the script ends: another request would land inside the COPY.
-    ExclusiveHold hold;
-    if (source) {
-      co_await pipeline_->lock_exclusive(deadline);
-      hold.pipeline = pipeline_.get();
-      ensure_open();
-    } else {
-      co_await pipeline_->wait_for_turn(false, deadline);
-    }
-    const CopyCancellation cancellation = co_await CopyCancellation::begin();
-    proto::write_query(pipeline_->out(), sql);
-    pipeline_->queue(reply);
-    std::exception_ptr failure, source_failure;
-    try {
-      co_await pipeline_->send_and_wait(*reply, deadline);
-      while (!reply->done && reply->copy_ins_asked > reply->copy_ins_answered) {
-        ++reply->copy_ins_answered;
-        if (source) source_failure = co_await send_copy_data(copy_data_from(*source), *reply, cancellation);
-        else proto::write_copy_fail(pipeline_->out(), "COPY FROM STDIN needs copy_to_table; execute has no data to send");
-        co_await pipeline_->send_and_wait(*reply, deadline, cancellation.came(co_await asio::this_coro::cancellation_state));
-      }
-      session_changed_ = session_changed_ || reply->changed_session;
-      if (source_failure) std::rethrow_exception(source_failure);
-      if (reply->refused) std::rethrow_exception(reply->refused);
-      reply->rethrow();
-      last_status_ = reply->tag;
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    co_await cancellation.end();
-    log_query(sql, nullptr, started, failure);
-    if (failure) std::rethrow_exception(failure);
-    co_return reply->tag;
-  }
+                                            CopySource* source = nullptr);
 
   // One COPY FROM STDIN's data from `produce` (false: no more), then CopyDone; CopyFail if it throws (returned,
   // for the caller to rethrow once the server has answered). Stops early if the server ends the COPY (bad
   // data): it ignores what follows until the next query.
   asio::awaitable<std::exception_ptr> send_copy_data(const std::function<bool(proto::ByteBuffer&)>& produce, const Reply& reply,
-                                                     const CopyCancellation& cancellation) {
-    std::exception_ptr failure;
-    while (!reply.done && !pipeline_->broken()) {
-      if (cancellation.came(co_await asio::this_coro::cancellation_state)) {
-        failure = std::make_exception_ptr(CanceledError("the COPY was cancelled while its data was sent; the server dropped what it got"));
-        break;
-      }
-      bool more = false;
-      try {
-        more = produce(pipeline_->out());
-      } catch (...) {
-        failure = std::current_exception();
-      }
-      if (failure || !more) break;
-      if (pipeline_->out().size() >= 256 * 1024 && !pipeline_->flush_now()) co_await pipeline_->flush();
-    }
-    if (failure) proto::write_copy_fail(pipeline_->out(), "the client's data source failed: " + message_of(failure));
-    else proto::write_copy_done(pipeline_->out());
-    co_return failure;
-  }
+                                                     const CopyCancellation& cancellation);
   // A CopySource's chunks as CopyData messages, for send_copy_data.
-  static std::function<bool(proto::ByteBuffer&)> copy_data_from(CopySource& source) {
-    return [&source](proto::ByteBuffer& out) {
-      const std::string_view chunk = source();
-      if (chunk.empty()) return false;
-      proto::write_copy_data(out, std::span(reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
-      return true;
-    };
-  }
+  static std::function<bool(proto::ByteBuffer&)> copy_data_from(CopySource& source);
 
   std::optional<std::chrono::steady_clock::time_point> deadline_for(
       std::optional<std::chrono::steady_clock::duration> limit, std::chrono::steady_clock::time_point started) const {
     if (!limit) limit = settings_options_.command_timeout;
     if (!limit || limit->count() <= 0) return std::nullopt;
     return started + *limit;
+  }
+
+  // The end of a simple query or a COPY, after its cancellation scope: logged, then its failure or its status.
+  std::string logged_outcome(std::string_view sql, std::chrono::steady_clock::time_point started,
+                             const std::exception_ptr& failure, const std::string& tag) {
+    log_query(sql, nullptr, started, failure);
+    if (failure) std::rethrow_exception(failure);
+    return tag;
   }
 
   // A query's run, logged. A cached statement whose result type changed (after an ALTER TABLE) fails once;
