@@ -3,6 +3,11 @@
 // binary results (fetch), a prepared-statement cache, COPY, listeners and the session's status. Messages are
 // encoded and decoded by keel.postgres.protocol; bytes move through the Transport. Beside it: call_options,
 // parameter_encoding, row_collectors, prepared_statement (PreparedStatement) and cursor (PgCursor).
+//
+// This file declares PgConnection whole, with its templates and its hot path (a cached statement bound, sent
+// and read: run_bound). The other operations are defined in client/, one file each: startup.cpp (hosts,
+// startup, authentication), simple_query.cpp (execute, scripts, BEGIN/COMMIT), copy.cpp, extended_query.cpp
+// (preparing, portals) and notifications.cpp (listeners and what the server sends unasked).
 module;
 #include <boost/container/small_vector.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -316,9 +321,9 @@ public:
   template <class... Args>
   asio::awaitable<class PgCursor> cursor(std::string_view sql, const Args&... args);
 
-  // ---- COPY (asyncpg's copy_from_table, copy_from_query, copy_to_table, copy_records_to_table). Data
-  // moves in CopyData messages; a failure in the middle (bad data, a sink or source that throws) ends the
-  // COPY on the server, and the connection stays usable.
+  // ---- COPY (client/copy.cpp), as asyncpg's copy_from_table, copy_from_query, copy_to_table and
+  // copy_records_to_table. Data moves in CopyData messages; a failure in the middle (bad data, a sink or source
+  // that throws) ends the COPY on the server, and the connection stays usable.
 
   /// Receives COPY's output, chunk by chunk (rows in the chosen format; the chunks need not end at rows).
   using CopySink = std::function<void(std::span<const std::uint8_t>)>;
@@ -418,7 +423,7 @@ public:
         std::forward<Token>(token));
   }
 
-  // ---- Transactions on this connection: BEGIN with isolation level, read-only and deferrable; savepoints.
+  // ---- Transactions on this connection (client/simple_query.cpp): BEGIN with isolation level, read-only and deferrable; savepoints.
   /// BEGIN, with the options' isolation level, READ ONLY and DEFERRABLE; inside a transaction, TransactionError.
   asio::awaitable<void> begin(const TransactionOptions& options = {});
   /// A transaction that an error aborted answers COMMIT with ROLLBACK: that is TransactionAborted, never success.
@@ -438,56 +443,26 @@ public:
   /// The status of the last command ("SELECT 3", "INSERT 0 1").
   const std::string& status_message() const noexcept { return last_status_; }
 
-  // ---- Listeners and loggers (asyncpg's add_listener, add_log_listener, add_termination_listener,
+  // ---- Listeners and loggers (client/notifications.cpp; asyncpg's add_listener, add_log_listener, add_termination_listener,
   // add_query_logger). Callbacks run on the connection's executor; each add returns an id for removal.
 
   /// LISTENs on the channel (when it is the channel's first listener) and calls back for each notification.
   /// While any listener is registered, the connection reads from the server even when idle.
-  asio::awaitable<ListenerId> add_listener(std::string channel, std::function<void(const Notification&)> callback) {
-    const bool first = !listeners_.contains(channel);
-    const ListenerId id = ++listener_ids_;
-    if (first) co_await execute("LISTEN " + quote_identifier(channel));
-    listeners_[channel].emplace_back(id, std::move(callback));
-    update_reading();
-    co_return id;
-  }
+  asio::awaitable<ListenerId> add_listener(std::string channel, std::function<void(const Notification&)> callback);
   /// Removes a listener; the last one of a channel UNLISTENs.
-  asio::awaitable<void> remove_listener(const std::string& channel, ListenerId id) {
-    auto found = listeners_.find(channel);
-    if (found == listeners_.end()) co_return;
-    std::erase_if(found->second, [id](const auto& entry) { return entry.first == id; });
-    if (!found->second.empty()) co_return;
-    listeners_.erase(found);
-    update_reading();
-    if (!is_closed()) co_await execute("UNLISTEN " + quote_identifier(channel));
-  }
+  asio::awaitable<void> remove_listener(const std::string& channel, ListenerId id);
   /// NOTICE, WARNING and the other non-error messages the server sends (RAISE NOTICE, ...).
-  ListenerId add_log_listener(std::function<void(const Notice&)> callback) {
-    log_listeners_.emplace_back(++listener_ids_, std::move(callback));
-    return listener_ids_;
-  }
+  ListenerId add_log_listener(std::function<void(const Notice&)> callback);
   /// Removes a log listener.
-  void remove_log_listener(ListenerId id) {
-    std::erase_if(log_listeners_, [id](const auto& entry) { return entry.first == id; });
-  }
+  void remove_log_listener(ListenerId id);
   /// Called once when the connection ends without close(): the server went away, or the connection broke.
-  ListenerId add_termination_listener(std::function<void()> callback) {
-    termination_listeners_.emplace_back(++listener_ids_, std::move(callback));
-    return listener_ids_;
-  }
+  ListenerId add_termination_listener(std::function<void()> callback);
   /// Removes a termination listener.
-  void remove_termination_listener(ListenerId id) {
-    std::erase_if(termination_listeners_, [id](const auto& entry) { return entry.first == id; });
-  }
+  void remove_termination_listener(ListenerId id);
   /// Called after each query with its text, values, time taken and outcome.
-  ListenerId add_query_logger(std::function<void(const LoggedQuery&)> callback) {
-    query_loggers_.emplace_back(++listener_ids_, std::move(callback));
-    return listener_ids_;
-  }
+  ListenerId add_query_logger(std::function<void(const LoggedQuery&)> callback);
   /// Removes a query logger.
-  void remove_query_logger(ListenerId id) {
-    std::erase_if(query_loggers_, [id](const auto& entry) { return entry.first == id; });
-  }
+  void remove_query_logger(ListenerId id);
 
   // ---- Status.
   /// The process id of the server's backend for this session.
@@ -890,27 +865,11 @@ private:
   static std::shared_ptr<std::ofstream> open_for_writing(const std::filesystem::path& file);
   static CopySink file_sink(std::shared_ptr<std::ofstream> out, std::filesystem::path file);
 
-  // ---- Asynchronous messages.
-  void on_parameter_status(const proto::Frame& frame) override {
-    auto status = proto::parse_parameter_status(frame.body);
-    settings_[status.name] = status.value;
-  }
-  void on_notice(const proto::Frame& frame) override {
-    if (log_listeners_.empty()) return;
-    const Notice notice = proto::parse_error_fields(frame.body, 'N');
-    for (const auto& [id, callback] : std::vector(log_listeners_)) callback(notice);
-  }
-  void on_notification(const proto::Frame& frame) override {
-    const auto message = proto::parse_notification(frame.body);
-    auto found = listeners_.find(std::string(message.channel));
-    if (found == listeners_.end()) return;
-    const Notification notification{message.process_id, std::string(message.channel), std::string(message.payload)};
-    for (const auto& [id, callback] : std::vector(found->second)) callback(notification);
-  }
-  void on_terminated(std::exception_ptr) override {
-    if (closing_) return;
-    for (const auto& [id, callback] : std::vector(termination_listeners_)) callback();
-  }
+  // ---- Asynchronous messages (client/notifications.cpp).
+  void on_parameter_status(const proto::Frame& frame) override;
+  void on_notice(const proto::Frame& frame) override;
+  void on_notification(const proto::Frame& frame) override;
+  void on_terminated(std::exception_ptr) override;
 
   // ---- Running.
 
@@ -1058,13 +1017,7 @@ private:
   asio::awaitable<ExecResult> run_prepared(const Prepared& prepared, std::span<EncodedParameters> sets, RowSink* sink,
                                            RowCollector* records,
                                            std::optional<std::chrono::steady_clock::time_point> deadline,
-                                           ExclusiveHold& hold) {
-    ensure_open();
-    if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held(), deadline);
-    auto reply = send_bound(prepared, sets, sink, records, hold);
-    co_await pipeline_->send_and_wait(*reply, deadline);
-    co_return finish_bound(*reply);
-  }
+                                           ExclusiveHold& hold);
 
   // The result formats of a statement whose rows go to a RowSink: binary for keel's value types, worked out once.
   static const std::vector<proto::Format>& sink_formats(const Prepared& prepared) {
@@ -1185,14 +1138,10 @@ private:
     return quoted + "\"";
   }
 
-  // ---- Statements.
+  // ---- Statements (client/extended_query.cpp).
 
   // The Close messages due: statements the cache dropped, portals and prepared statements let go.
-  void write_pending_closes(proto::ByteBuffer& out) {
-    cache_.write_closes(out);
-    for (const auto& [target, name] : to_close_) proto::write_close(out, target, name);
-    to_close_.clear();
-  }
+  void write_pending_closes(proto::ByteBuffer& out);
 
   // One step of a portal (PgPortal): Bind to the named portal on the first step, then Execute for at most
   // max_rows rows (none: Bind only) and Sync. The portal outlives the Sync inside a transaction; it is
@@ -1202,51 +1151,12 @@ private:
     bool suspended = false;
   };
   asio::awaitable<PortalStep> run_portal(const Prepared& prepared, const EncodedParameters* bind, const std::string& portal,
-                                         std::size_t max_rows, RowSink& sink, ExclusiveHold& hold) {
-    ensure_open();
-    const auto deadline = deadline_for(std::nullopt, std::chrono::steady_clock::now());
-    if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held(), deadline);
-    const auto& formats = sink_formats(prepared);
-    auto reply = std::allocate_shared<BoundReply>(RecyclingAllocator<BoundReply>(), prepared, formats, &sink, nullptr, row_cells_);
-    auto& out = pipeline_->out();
-    write_pending_closes(out);
-    if (bind) write_bind_of(out, portal, prepared, *bind, formats);
-    if (max_rows > 0) proto::write_execute(out, portal, static_cast<std::int32_t>(std::min<std::size_t>(max_rows, INT32_MAX)));
-    proto::write_sync(out);
-    pipeline_->queue(reply);
-    if (hold.held()) {  // an unnamed statement is bound: others may follow it now
-      pipeline_->unlock_exclusive();
-      hold.pipeline = nullptr;
-    }
-    co_await pipeline_->send_and_wait(*reply, deadline);
-    finish_bound(*reply);
-    co_return PortalStep{reply->rows_seen, reply->suspended};
-  }
+                                         std::size_t max_rows, RowSink& sink, ExclusiveHold& hold);
 
   // Parse + Describe + Sync: the statement's parameter types and result columns, as the server sees them.
   // Statements dropped since the last time are closed in the same write.
   asio::awaitable<Prepared> parse_and_describe(std::string name, std::string_view sql, std::span<const std::uint32_t> types,
-                                               std::optional<std::chrono::steady_clock::time_point> deadline, bool owner) {
-    auto reply = std::make_shared<DescribeReply>();
-    if (!pipeline_->turn_is_free(owner)) co_await pipeline_->wait_for_turn(owner, deadline);
-    ensure_open();
-    auto& out = pipeline_->out();
-    write_pending_closes(out);
-    proto::write_parse(out, name, sql, types);
-    proto::write_describe(out, proto::Target::statement, name);
-    proto::write_sync(out);
-    pipeline_->queue(reply);
-    co_await pipeline_->send_and_wait(*reply, deadline);
-    reply->rethrow();
-    if (reply->caller_canceled) {
-      // The server prepared it before the cancellation reached it; the statement it was for must not run.
-      if (!name.empty()) to_close_.emplace_back(proto::Target::statement, name);
-      throw CanceledError("the query was cancelled while its statement was prepared; it was not run");
-    }
-    if (name.empty()) reply->prepared.sql = sql;  // parsed again with each Bind (write_bind_of)
-    reply->prepared.name = std::move(name);
-    co_return std::move(reply->prepared);
-  }
+                                               std::optional<std::chrono::steady_clock::time_point> deadline, bool owner);
 
   // The cached statement for a text and parameter types, if it is cached and fresh; not a coroutine, as
   // this is the common case. A coarse clock is enough for a lifetime of minutes.
@@ -1260,38 +1170,7 @@ private:
   // (`hold`) until the caller has bound it.
   asio::awaitable<std::shared_ptr<const Prepared>> prepare(std::string_view sql, std::span<const std::uint32_t> types,
                                                            std::optional<std::chrono::steady_clock::time_point> deadline,
-                                                           ExclusiveHold& hold) {
-    if (!cache_.caches(sql)) {
-      co_await pipeline_->lock_exclusive(deadline);
-      hold.pipeline = pipeline_.get();
-      co_return std::make_shared<const Prepared>(co_await parse_and_describe("", sql, types, deadline, true));
-    }
-    if (auto found = cached_statement(sql, types)) co_return found;
-    const std::string key = cache_.key(sql, types);
-    while (true) {
-      ensure_open();
-      if (auto found = cache_.find(sql, types, std::chrono::steady_clock::now())) co_return found;  // prepared meanwhile
-      auto in_flight = preparing_.find(key);
-      if (in_flight == preparing_.end()) break;
-      auto waiters = in_flight->second;
-      co_await waiters->wait(get_executor(), deadline);
-      Pipeline::throw_if_given_up(deadline, Pipeline::stops(co_await asio::this_coro::cancellation_state, co_await asio::this_coro::throw_if_cancelled()),
-                                  "while another call prepared the same statement");
-    }
-    auto waiters = std::make_shared<Waiters>();
-    preparing_.emplace(key, waiters);
-    std::exception_ptr failure;
-    Prepared prepared;
-    try {
-      prepared = co_await parse_and_describe("keel_s" + std::to_string(++statement_counter_), sql, types, deadline, false);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    preparing_.erase(key);
-    waiters->notify_all();
-    if (failure) std::rethrow_exception(failure);
-    co_return cache_.add(key, std::move(prepared), std::chrono::steady_clock::now());
-  }
+                                                           ExclusiveHold& hold);
 
   // Inline, as every query checks it (see Pipeline::broken); the throw stays out of line.
   inline void ensure_open() const {
