@@ -1,12 +1,13 @@
 // keel.postgres: the PostgreSQL client on keel.postgres.protocol (connection options, transport, PgConnection,
-// its pool, codecs, COPY) and PostgresEngine on top. The pipeline, parameter encoding and row collectors are
-// declared without export: reachable through the classes that use them, never named by a user.
+// its pool, codecs, COPY) and PostgresEngine on top. The pipeline, the replies, parameter encoding and row
+// collectors are declared without export: reachable through the classes that use them, never named by a user.
 export module keel.postgres;
 export import keel.core;  // its values and errors (DsnError, TlsError, ...) with it
 export import :connect_options;
 export import :transport;
 export import :value_codec;
 export import :pipeline;
+export import :replies;
 export import :call_options;
 export import :row_collectors;
 export import :statement_cache;

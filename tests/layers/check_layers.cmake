@@ -43,8 +43,9 @@ file(GLOB core "${root}/core/*.cppm")
 file(GLOB protocol "${root}/engine/postgres/protocol/*.cppm")
 file(GLOB engine "${root}/engine/*.cppm")
 file(GLOB sqlite "${root}/engine/sqlite/*.cppm")
-# The client's implementation units (client/*.cpp) are module units of keel.postgres too.
-file(GLOB postgres "${root}/engine/postgres/*.cppm" "${root}/engine/postgres/client/*.cpp")
+# The client's units (client/) are module units of keel.postgres too.
+file(GLOB postgres "${root}/engine/postgres/*.cppm" "${root}/engine/postgres/client/*.cppm"
+     "${root}/engine/postgres/client/*.cpp")
 file(GLOB orm "${root}/orm/*.cppm")
 file(GLOB writer "${root}/writer/*.cppm")
 set(codecs_and_transport "")
