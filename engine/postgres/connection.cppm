@@ -4,10 +4,11 @@
 // encoded and decoded by keel.postgres.protocol; bytes move through the Transport. Beside it: call_options,
 // parameter_encoding, row_collectors, prepared_statement (PreparedStatement) and cursor (PgCursor).
 //
-// This file declares PgConnection whole, with its templates and its hot path (a cached statement bound, sent
-// and read: run_bound). The other operations are defined in client/, one file each: startup.cpp (hosts,
-// startup, authentication), simple_query.cpp (execute, scripts, BEGIN/COMMIT), copy.cpp, extended_query.cpp
-// (preparing, portals) and notifications.cpp (listeners and what the server sends unasked). Each request's
+// This file declares PgConnection whole, with its templates, its short members and its hot path (a cached
+// statement bound, sent and read: run_bound). The other operations are defined in client/, one file each:
+// startup.cpp (hosts, startup, authentication), simple_query.cpp (execute, scripts, BEGIN/COMMIT), copy.cpp,
+// extended_query.cpp (preparing, portals) and notifications.cpp (listeners, loggers and what the server sends
+// unasked); prepare() and cursor() in prepared_statement.cppm and cursor.cppm. Each request's
 // reply, a state machine over the server's frames, is in client/replies.cppm.
 module;
 #include <boost/container/small_vector.hpp>
@@ -21,7 +22,6 @@ module;
 #include <boost/system/system_error.hpp>
 #include <time.h>
 #include <algorithm>
-#include <random>
 #include <bit>
 #include <concepts>
 #include <chrono>
@@ -32,7 +32,6 @@ module;
 #include <typeinfo>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <list>
 #include <map>
@@ -319,7 +318,7 @@ public:
   // that throws) ends the COPY on the server, and the connection stays usable.
 
   /// Receives COPY's output, chunk by chunk (rows in the chosen format; the chunks need not end at rows).
-  using CopySink = std::function<void(std::span<const std::uint8_t>)>;
+  using CopySink = keel::pg::CopySink;
   /// Gives COPY's input: the next chunk, or an empty view at the end. The view stays valid until the next call.
   using CopySource = std::function<std::string_view()>;
 
@@ -416,7 +415,8 @@ public:
         std::forward<Token>(token));
   }
 
-  // ---- Transactions on this connection (client/simple_query.cpp): BEGIN with isolation level, read-only and deferrable; savepoints.
+  // ---- Transactions on this connection (client/simple_query.cpp): BEGIN with isolation level, read-only and
+  // deferrable; savepoints.
   /// BEGIN, with the options' isolation level, READ ONLY and DEFERRABLE; inside a transaction, TransactionError.
   asio::awaitable<void> begin(const TransactionOptions& options = {});
   /// A transaction that an error aborted answers COMMIT with ROLLBACK: that is TransactionAborted, never success.
@@ -436,8 +436,9 @@ public:
   /// The status of the last command ("SELECT 3", "INSERT 0 1").
   const std::string& status_message() const noexcept { return last_status_; }
 
-  // ---- Listeners and loggers (client/notifications.cpp; asyncpg's add_listener, add_log_listener, add_termination_listener,
-  // add_query_logger). Callbacks run on the connection's executor; each add returns an id for removal.
+  // ---- Listeners and loggers (client/notifications.cpp), as asyncpg's add_listener, add_log_listener,
+  // add_termination_listener and add_query_logger. Callbacks run on the connection's executor; each add returns
+  // an id for removal.
 
   /// LISTENs on the channel (when it is the channel's first listener) and calls back for each notification.
   /// While any listener is registered, the connection reads from the server even when idle.
@@ -542,7 +543,7 @@ public:
   void terminate() noexcept { pipeline_->close(); }
 
 private:
-  // ---- COPY.
+  // ---- COPY (client/copy.cpp).
 
   // COPY ... TO STDOUT: CopyOutResponse, CopyData..., CopyDone, CommandComplete, through the simple protocol.
   asio::awaitable<std::string> copy_out(std::string sql, CopySink sink);
@@ -679,11 +680,8 @@ private:
 
   static std::string column_list(const std::vector<std::string>& columns);
   static std::string table_target(std::string_view table, const CopyOptions& options);
-  static std::string literal(std::string_view text);
   // COPY's option list: (FORMAT csv, DELIMITER ',', ...).
   static std::string render(const CopyOptions& o);
-  static std::shared_ptr<std::ofstream> open_for_writing(const std::filesystem::path& file);
-  static CopySink file_sink(std::shared_ptr<std::ofstream> out, std::filesystem::path file);
 
   // ---- Asynchronous messages (client/notifications.cpp).
   void on_parameter_status(const proto::Frame& frame) override;
@@ -691,7 +689,7 @@ private:
   void on_notification(const proto::Frame& frame) override;
   void on_terminated(std::exception_ptr) override;
 
-  // ---- Running.
+  // ---- Running (client/simple_query.cpp and client/copy.cpp; the bound query here).
 
   // A simple Query (any number of statements, no values); `limit` overrides command_timeout.
   asio::awaitable<std::string> simple_query(std::string_view sql, std::optional<std::chrono::steady_clock::duration> limit,
@@ -949,9 +947,9 @@ private:
   asio::awaitable<void> start_session(const HostSpec& host);
   std::string password_for(const HostSpec& host) const;
   asio::awaitable<void> authenticate(const HostSpec& host);
-  static std::string method_name(proto::AuthKind kind);
   asio::awaitable<bool> suits(TargetSessionAttrs target, bool standby_only);
 
+  // ---- Identifiers: an identifier in double quotes, for COPY's targets and LISTEN's channels.
   static std::string quote_identifier(std::string_view name) {
     std::string quoted = "\"";
     for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -992,7 +990,7 @@ private:
                                                            std::optional<std::chrono::steady_clock::time_point> deadline,
                                                            ExclusiveHold& hold);
 
-  // Inline, as every query checks it (see Pipeline::broken); the throw stays out of line.
+  // ---- Open or closed. Inline, as every query checks it (see Pipeline::broken); the throw stays out of line.
   inline void ensure_open() const {
     if (is_closed()) throw_closed();
   }

@@ -5,6 +5,7 @@ module;
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
@@ -25,6 +26,32 @@ namespace asio = boost::asio;
 namespace proto = keel::pg::protocol;
 
 namespace keel::pg {
+
+namespace {
+
+// A string constant of COPY's options, quoted.
+std::string literal(std::string_view text) {
+  std::string quoted;
+  append_quoted_literal(quoted, text);
+  return quoted;
+}
+
+// The file COPY's output goes to, emptied first.
+std::shared_ptr<std::ofstream> open_for_writing(const std::filesystem::path& file) {
+  auto out = std::make_shared<std::ofstream>(file, std::ios::binary | std::ios::trunc);
+  if (!*out) throw MisuseError("cannot write " + file.string());
+  return out;
+}
+
+// A sink that appends each chunk to `out`.
+CopySink file_sink(std::shared_ptr<std::ofstream> out, std::filesystem::path file) {
+  return [out, file](std::span<const std::uint8_t> chunk) {
+    out->write(reinterpret_cast<const char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
+    if (!*out) throw MisuseError("cannot write " + file.string());
+  };
+}
+
+}  // namespace
 
 asio::awaitable<std::string> PgConnection::copy_from_table(std::string_view table, CopySink sink, CopyOptions options) {
   co_return co_await copy_out("COPY " + table_target(table, options) + " TO STDOUT" + render(options), std::move(sink));
@@ -80,7 +107,7 @@ asio::awaitable<std::string> PgConnection::copy_out(std::string sql, CopySink si
 }
 
 asio::awaitable<std::string> PgConnection::copy_in(std::string sql, std::function<bool(proto::ByteBuffer&)> produce,
-                                     bool send_at_once) {
+                                                   bool send_at_once) {
   ensure_open();
   const auto started = std::chrono::steady_clock::now();
   const auto deadline = deadline_for(std::nullopt, started);
@@ -124,11 +151,6 @@ std::string PgConnection::table_target(std::string_view table, const CopyOptions
   return target;
 }
 
-std::string PgConnection::literal(std::string_view text) {
-  std::string quoted;
-  append_quoted_literal(quoted, text);
-  return quoted;
-}
 
 std::string PgConnection::render(const CopyOptions& o) {
   std::vector<std::string> parts;
@@ -152,21 +174,11 @@ std::string PgConnection::render(const CopyOptions& o) {
   return text + ")";
 }
 
-std::shared_ptr<std::ofstream> PgConnection::open_for_writing(const std::filesystem::path& file) {
-  auto out = std::make_shared<std::ofstream>(file, std::ios::binary | std::ios::trunc);
-  if (!*out) throw MisuseError("cannot write " + file.string());
-  return out;
-}
 
-PgConnection::CopySink PgConnection::file_sink(std::shared_ptr<std::ofstream> out, std::filesystem::path file) {
-  return [out, file](std::span<const std::uint8_t> chunk) {
-    out->write(reinterpret_cast<const char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
-    if (!*out) throw MisuseError("cannot write " + file.string());
-  };
-}
 
-asio::awaitable<std::exception_ptr> PgConnection::send_copy_data(const std::function<bool(proto::ByteBuffer&)>& produce, const Reply& reply,
-                                                   const CopyCancellation& cancellation) {
+asio::awaitable<std::exception_ptr> PgConnection::send_copy_data(const std::function<bool(proto::ByteBuffer&)>& produce,
+                                                                 const Reply& reply,
+                                                                 const CopyCancellation& cancellation) {
   std::exception_ptr failure;
   while (!reply.done && !pipeline_->broken()) {
     if (cancellation.came(co_await asio::this_coro::cancellation_state)) {

@@ -7,6 +7,7 @@ module;
 #include <boost/asio/this_coro.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -15,7 +16,6 @@ module;
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 module keel.postgres;
 import keel.engine;
 import keel.postgres.protocol;
@@ -25,10 +25,10 @@ namespace proto = keel::pg::protocol;
 
 namespace keel::pg {
 
-asio::awaitable<ExecResult> PgConnection::run_prepared(const Prepared& prepared, std::span<EncodedParameters> sets, RowSink* sink,
-                                         RowCollector* records,
-                                         std::optional<std::chrono::steady_clock::time_point> deadline,
-                                         ExclusiveHold& hold) {
+asio::awaitable<ExecResult> PgConnection::run_prepared(const Prepared& prepared, std::span<EncodedParameters> sets,
+                                                       RowSink* sink, RowCollector* records,
+                                                       std::optional<std::chrono::steady_clock::time_point> deadline,
+                                                       ExclusiveHold& hold) {
   ensure_open();
   if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held(), deadline);
   auto reply = send_bound(prepared, sets, sink, records, hold);
@@ -42,8 +42,10 @@ void PgConnection::write_pending_closes(proto::ByteBuffer& out) {
   to_close_.clear();
 }
 
-asio::awaitable<PgConnection::PortalStep> PgConnection::run_portal(const Prepared& prepared, const EncodedParameters* bind, const std::string& portal,
-                                       std::size_t max_rows, RowSink& sink, ExclusiveHold& hold) {
+asio::awaitable<PgConnection::PortalStep> PgConnection::run_portal(const Prepared& prepared,
+                                                                   const EncodedParameters* bind,
+                                                                   const std::string& portal, std::size_t max_rows,
+                                                                   RowSink& sink, ExclusiveHold& hold) {
   ensure_open();
   const auto deadline = deadline_for(std::nullopt, std::chrono::steady_clock::now());
   if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held(), deadline);
@@ -64,8 +66,9 @@ asio::awaitable<PgConnection::PortalStep> PgConnection::run_portal(const Prepare
   co_return PortalStep{reply->rows_seen, reply->suspended};
 }
 
-asio::awaitable<PgConnection::Prepared> PgConnection::parse_and_describe(std::string name, std::string_view sql, std::span<const std::uint32_t> types,
-                                             std::optional<std::chrono::steady_clock::time_point> deadline, bool owner) {
+asio::awaitable<PgConnection::Prepared> PgConnection::parse_and_describe(
+    std::string name, std::string_view sql, std::span<const std::uint32_t> types,
+    std::optional<std::chrono::steady_clock::time_point> deadline, bool owner) {
   auto reply = std::make_shared<DescribeReply>();
   if (!pipeline_->turn_is_free(owner)) co_await pipeline_->wait_for_turn(owner, deadline);
   ensure_open();
@@ -87,9 +90,9 @@ asio::awaitable<PgConnection::Prepared> PgConnection::parse_and_describe(std::st
   co_return std::move(reply->prepared);
 }
 
-asio::awaitable<std::shared_ptr<const PgConnection::Prepared>> PgConnection::prepare(std::string_view sql, std::span<const std::uint32_t> types,
-                                                         std::optional<std::chrono::steady_clock::time_point> deadline,
-                                                         ExclusiveHold& hold) {
+asio::awaitable<std::shared_ptr<const PgConnection::Prepared>> PgConnection::prepare(
+    std::string_view sql, std::span<const std::uint32_t> types,
+    std::optional<std::chrono::steady_clock::time_point> deadline, ExclusiveHold& hold) {
   if (!cache_.caches(sql)) {
     co_await pipeline_->lock_exclusive(deadline);
     hold.pipeline = pipeline_.get();

@@ -1,10 +1,10 @@
 // What the server sends unasked (LISTEN's notifications, notices, parameter changes, the end of the session),
-// and the listeners that hear it: asyncpg's add_listener, add_log_listener and add_termination_listener.
+// and the listeners that hear it: asyncpg's add_listener, add_log_listener and add_termination_listener; and
+// the query loggers (add_query_logger), which hear each query as it ends.
 module;
 #include <boost/asio/awaitable.hpp>
 #include <exception>
 #include <functional>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>

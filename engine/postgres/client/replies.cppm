@@ -12,6 +12,7 @@ module;
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 export module keel.postgres:replies;
 import keel.engine;

@@ -12,7 +12,6 @@ module;
 #include <span>
 #include <string>
 #include <string_view>
-#include <utility>
 module keel.postgres;
 import keel.engine;
 import keel.postgres.protocol;
@@ -23,8 +22,8 @@ namespace proto = keel::pg::protocol;
 namespace keel::pg {
 
 asio::awaitable<void> PgConnection::run_script(std::string_view sql, std::function<void(const TextResult&)> on_result,
-                                 std::function<void(std::span<const std::uint8_t>)> copy_out,
-                                 std::function<std::string_view()> copy_in) {
+                                               std::function<void(std::span<const std::uint8_t>)> copy_out,
+                                               std::function<std::string_view()> copy_in) {
   co_await simple_query(sql, std::nullopt, copy_out ? &copy_out : nullptr, &on_result, copy_in ? &copy_in : nullptr);
 }
 
@@ -76,9 +75,10 @@ asio::awaitable<void> PgConnection::release(std::string_view name) {
   co_await execute("RELEASE SAVEPOINT " + std::string(name));
 }
 
-asio::awaitable<std::string> PgConnection::simple_query(std::string_view sql, std::optional<std::chrono::steady_clock::duration> limit,
-                                          CopySink* sink, SimpleReply::ResultHandler* on_result,
-                                          CopySource* source) {
+asio::awaitable<std::string> PgConnection::simple_query(std::string_view sql,
+                                                        std::optional<std::chrono::steady_clock::duration> limit,
+                                                        CopySink* sink, SimpleReply::ResultHandler* on_result,
+                                                        CopySource* source) {
   ensure_open();
   const auto started = std::chrono::steady_clock::now();
   const auto deadline = deadline_for(limit, started);

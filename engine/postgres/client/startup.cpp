@@ -22,6 +22,21 @@ namespace proto = keel::pg::protocol;
 
 namespace keel::pg {
 
+namespace {
+
+// An authentication method keel does not support, by name, for the error that says so.
+std::string method_name(proto::AuthKind kind) {
+  switch (kind) {
+    case proto::AuthKind::kerberos_v5: return "Kerberos V5";
+    case proto::AuthKind::scm_credential: return "SCM credential";
+    case proto::AuthKind::gss: case proto::AuthKind::gss_continue: return "GSSAPI";
+    case proto::AuthKind::sspi: return "SSPI";
+    default: return "an unknown";
+  }
+}
+
+}  // namespace
+
 asio::awaitable<std::unique_ptr<PgConnection>> PgConnection::connect(
     ConnectOptions options, Options settings, std::optional<std::chrono::steady_clock::time_point> deadline) {
   auto executor = co_await asio::this_coro::executor;
@@ -182,15 +197,6 @@ asio::awaitable<void> PgConnection::authenticate(const HostSpec& host) {
   }
 }
 
-std::string PgConnection::method_name(proto::AuthKind kind) {
-  switch (kind) {
-    case proto::AuthKind::kerberos_v5: return "Kerberos V5";
-    case proto::AuthKind::scm_credential: return "SCM credential";
-    case proto::AuthKind::gss: case proto::AuthKind::gss_continue: return "GSSAPI";
-    case proto::AuthKind::sspi: return "SSPI";
-    default: return "an unknown";
-  }
-}
 
 asio::awaitable<bool> PgConnection::suits(TargetSessionAttrs target, bool standby_only) {
   if (target == TargetSessionAttrs::any && !standby_only) co_return true;
