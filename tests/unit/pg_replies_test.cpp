@@ -6,13 +6,17 @@
 module;
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+#include "pg_frames.hpp"
 module keel.postgres;
 import keel.postgres.protocol;
 
@@ -24,21 +28,9 @@ using keel::pg::CopyInReply;
 using keel::pg::DescribedStatement;
 using keel::pg::DescribeReply;
 using keel::pg::SimpleReply;
-using Bytes = std::vector<std::uint8_t>;
+using namespace pg_frames;
 
 constexpr std::uint32_t int4_oid = 23, text_oid = 25;
-
-void add_i32(Bytes& out, std::int32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(static_cast<std::uint32_t>(v) >> shift));
-}
-void add_i16(Bytes& out, std::int16_t v) {
-  out.push_back(static_cast<std::uint8_t>(static_cast<std::uint16_t>(v) >> 8));
-  out.push_back(static_cast<std::uint8_t>(v));
-}
-void add_cstring(Bytes& out, std::string_view s) {
-  out.insert(out.end(), s.begin(), s.end());
-  out.push_back(0);
-}
 
 // One backend message; the frames' bodies view into `kept`, which outlives each test's reply.
 struct Frames {
@@ -91,7 +83,7 @@ struct Frames {
     add_i16(body, 0);
     return frame('G', body);
   }
-  proto::Frame copy_data(std::string_view data) { return frame('d', Bytes(data.begin(), data.end())); }
+  proto::Frame copy_data(std::string_view data) { return frame('d', bytes_of(data)); }
   proto::Frame empty(char type) { return frame(type, {}); }
 };
 
@@ -100,7 +92,7 @@ Bytes int4(std::int32_t v) {
   add_i32(out, v);
   return out;
 }
-Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes text(std::string_view s) { return bytes_of(s); }
 
 // As Pipeline::dispatch: a message, then whether the caller may go on.
 bool deliver(keel::pg::Reply& reply, const proto::Frame& frame) {
@@ -117,9 +109,10 @@ void finish(keel::pg::Reply& reply) {
 // Rows as (id, name) pairs, read through the sink interface keel's engine uses.
 struct PairSink final : keel::RowSink {
   std::vector<std::pair<std::int64_t, std::optional<std::string>>> rows;
+  int calls = 0;
   bool throw_on_second = false;
   void on_row(const keel::RowReader& row) override {
-    if (throw_on_second && rows.size() == 1) throw std::runtime_error("the sink is full");
+    if (++calls == 2 && throw_on_second) throw std::runtime_error("the sink is full");
     rows.emplace_back(row.get<std::int64_t>(0), row.get<std::optional<std::string>>(1));
   }
 };
@@ -133,6 +126,16 @@ DescribedStatement two_columns() {
   statement.fields = describe.prepared.fields;
   return statement;
 }
+
+// A BoundReply of a described statement of two columns (id int4, name text), read in binary into `sink`.
+struct BoundCase {
+  Frames f;
+  DescribedStatement statement = two_columns();
+  std::vector<proto::Format> formats{proto::Format::binary, proto::Format::binary};
+  std::vector<std::optional<proto::Bytes>> cells;
+  PairSink sink;
+  BoundReply reply() { return BoundReply(statement, formats, &sink, nullptr, cells); }
+};
 
 }  // namespace
 
@@ -168,21 +171,21 @@ TEST_CASE("DescribeReply: the server's error is thrown by its SQLSTATE, and a me
 }
 
 TEST_CASE("BoundReply hands each row to the sink in place and adds up the rows the command tags report") {
-  Frames f;
-  const DescribedStatement statement = two_columns();
-  const std::vector<proto::Format> formats{proto::Format::binary, proto::Format::binary};
-  std::vector<std::optional<proto::Bytes>> cells;
-  PairSink sink;
-  BoundReply reply(statement, formats, &sink, nullptr, cells);
+  BoundCase c;
+  auto& f = c.f;
+  auto& sink = c.sink;
+  BoundReply reply = c.reply();
   deliver(reply, f.empty('2'));
   deliver(reply, f.data_row({int4(7), text("seven")}));
   deliver(reply, f.data_row({int4(8), std::nullopt}));
   CHECK_FALSE(deliver(reply, f.command_complete("SELECT 2")));
+  deliver(reply, f.empty('2'));  // a second Bind + Execute under the same Sync
+  deliver(reply, f.command_complete("UPDATE 3"));
   finish(reply);
   CHECK_NOTHROW(reply.rethrow());
   CHECK(reply.rows_seen == 2);
-  CHECK(reply.rows_affected == 2);
-  CHECK(reply.status == "SELECT 2");
+  CHECK(reply.rows_affected == 5);
+  CHECK(reply.status == "UPDATE 3");
   CHECK_FALSE(reply.suspended);
   REQUIRE(sink.rows.size() == 2);
   CHECK(sink.rows[0] == std::pair<std::int64_t, std::optional<std::string>>{7, "seven"});
@@ -190,31 +193,29 @@ TEST_CASE("BoundReply hands each row to the sink in place and adds up the rows t
 }
 
 TEST_CASE("BoundReply: after the server's error no row reaches the sink, and the error is the first one, by SQLSTATE") {
-  Frames f;
-  const DescribedStatement statement = two_columns();
-  const std::vector<proto::Format> formats{proto::Format::binary, proto::Format::binary};
-  std::vector<std::optional<proto::Bytes>> cells;
-  PairSink sink;
-  BoundReply reply(statement, formats, &sink, nullptr, cells);
+  BoundCase c;
+  auto& f = c.f;
+  auto& sink = c.sink;
+  BoundReply reply = c.reply();
   deliver(reply, f.data_row({int4(1), text("one")}));
   deliver(reply, f.error("23505", "duplicate key value violates unique constraint"));
   deliver(reply, f.data_row({int4(2), text("two")}));
+  deliver(reply, f.error("42P01", "a later error is not the one thrown"));
   finish(reply);
   CHECK(sink.rows.size() == 1);
   CHECK_THROWS_AS(reply.rethrow(), keel::UniqueViolation);
 }
 
 TEST_CASE("BoundReply: a sink that throws is kept as refused, and the rest of the reply is read and dropped") {
-  Frames f;
-  const DescribedStatement statement = two_columns();
-  const std::vector<proto::Format> formats{proto::Format::binary, proto::Format::binary};
-  std::vector<std::optional<proto::Bytes>> cells;
-  PairSink sink;
+  BoundCase c;
+  auto& f = c.f;
+  auto& sink = c.sink;
   sink.throw_on_second = true;
-  BoundReply reply(statement, formats, &sink, nullptr, cells);
+  BoundReply reply = c.reply();
   for (int i = 1; i <= 3; ++i) deliver(reply, f.data_row({int4(i), text("row")}));
   deliver(reply, f.command_complete("SELECT 3"));
   finish(reply);
+  CHECK(sink.calls == 2);  // not called again after it threw
   CHECK(sink.rows.size() == 1);
   CHECK(reply.rows_seen == 3);
   REQUIRE(reply.refused);
@@ -223,24 +224,28 @@ TEST_CASE("BoundReply: a sink that throws is kept as refused, and the rest of th
 }
 
 TEST_CASE("BoundReply: a row of the wrong width is a ProtocolError, changed columns refuse the rows, a portal's limit suspends it") {
-  Frames f;
-  const DescribedStatement statement = two_columns();
-  const std::vector<proto::Format> formats{proto::Format::binary, proto::Format::binary};
-  std::vector<std::optional<proto::Bytes>> cells;
-  PairSink sink;
+  BoundCase c;
+  auto& f = c.f;
+  auto& sink = c.sink;
 
-  BoundReply narrow(statement, formats, &sink, nullptr, cells);
+  BoundReply narrow = c.reply();
   CHECK_THROWS_AS(deliver(narrow, f.data_row({int4(1)})), keel::ProtocolError);
 
   // The unnamed statement's portal is described again: a column of another type means the rows cannot be read.
-  BoundReply changed(statement, formats, &sink, nullptr, cells);
+  BoundReply changed = c.reply();
   deliver(changed, f.row_description({{"id", text_oid}, {"name", text_oid}}));
-  deliver(changed, f.data_row({text("1"), text("one")}));
+  deliver(changed, f.data_row({int4(1), text("one")}));  // cells a reader of the old columns would take
   REQUIRE(changed.refused);
-  CHECK_THROWS_AS(std::rethrow_exception(changed.refused), keel::ClientError);
+  CHECK_THROWS_WITH(std::rethrow_exception(changed.refused), Catch::Contains("result columns changed"));
   CHECK(sink.rows.empty());
 
-  BoundReply portal(statement, formats, &sink, nullptr, cells);
+  // NoData where rows were described: the statement no longer returns them.
+  BoundReply no_rows = c.reply();
+  deliver(no_rows, f.empty('n'));
+  REQUIRE(no_rows.refused);
+  CHECK_THROWS_WITH(std::rethrow_exception(no_rows.refused), Catch::Contains("result columns changed"));
+
+  BoundReply portal = c.reply();
   deliver(portal, f.data_row({int4(5), text("five")}));
   deliver(portal, f.empty('s'));
   finish(portal);
@@ -264,7 +269,12 @@ TEST_CASE("CopyInReply resumes its caller when the server accepts the COPY, not 
   CopyInReply refused;
   deliver(refused, f.error("22P04", "bad COPY file format"));
   finish(refused);
-  CHECK_THROWS_AS(refused.rethrow(), keel::DatabaseError);
+  try {
+    refused.rethrow();
+    FAIL("the server's error was not thrown");
+  } catch (const keel::DatabaseError& e) {
+    CHECK(e.sqlstate() == "22P04");
+  }
   CHECK_THROWS_AS(deliver(refused, f.empty('1')), keel::ProtocolError);
 }
 
