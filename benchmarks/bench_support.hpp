@@ -102,10 +102,11 @@ inline void report(const char* name, const Result& r, const char* other = "libpq
     std::printf("%s %s %.0f/s (client CPU per op: %.2f us, user %.2f us)\n", name, keel ? "keel" : other,
                 keel ? r.keel_rate : r.libpq_rate, r.per_op_us(t.cpu), r.per_op_us(t.user));
   } else {
-    std::printf("%s keel %.0f/s %s %.0f/s ratio %.2f (client CPU per op: keel %.2f us, %s %.2f us; user: keel %.2f us, "
-                "%s %.2f us)\n",
-                name, r.keel_rate, other, r.libpq_rate, r.keel_rate / r.libpq_rate, r.per_op_us(r.keel.cpu), other,
-                r.per_op_us(r.libpq.cpu), r.per_op_us(r.keel.user), other, r.per_op_us(r.libpq.user));
+    std::printf(
+        "%s keel %.0f/s %s %.0f/s ratio %.2f (client CPU per op: keel %.2f us, %s %.2f us; user: keel %.2f us, "
+        "%s %.2f us)\n",
+        name, r.keel_rate, other, r.libpq_rate, r.keel_rate / r.libpq_rate, r.per_op_us(r.keel.cpu), other,
+        r.per_op_us(r.libpq.cpu), r.per_op_us(r.keel.user), other, r.per_op_us(r.libpq.user));
   }
   std::fflush(stdout);
 }
@@ -133,7 +134,8 @@ struct PrivateCluster {
   std::string dsn;
   explicit PrivateCluster(const std::string& name) {
     dir = (std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()))).string();
-    if (std::system((script() + " start " + dir + " >/dev/null").c_str()) != 0) throw std::runtime_error("cannot start a cluster");
+    if (std::system((script() + " start " + dir + " >/dev/null").c_str()) != 0)
+      throw std::runtime_error("cannot start a cluster");
     std::ifstream env(dir + "/cluster.env");
     std::map<std::string, std::string> v;
     for (std::string line; std::getline(env, line);)

@@ -48,8 +48,9 @@ void report(const char* name, double orm_seconds, double raw_seconds, int operat
 }
 
 // Runs both sides kRounds times, alternating, and reports each side's best.
-void compare(const char* name, int operations, const std::function<void()>& orm, const std::function<void()>& raw,
-             const std::function<void()>& between = [] {}) {
+void compare(
+    const char* name, int operations, const std::function<void()>& orm, const std::function<void()>& raw,
+    const std::function<void()>& between = [] {}) {
   double best_orm = 1e300, best_raw = 1e300;
   for (int round = 0; round < kRounds; ++round) {
     between();
@@ -80,8 +81,8 @@ int main(int argc, char** argv) {
         [&] {
           keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
             for (int i = 0; i < kRows; ++i) {
-              BenchRow saved = co_await keel::insert(BenchRow{.name = "row " + std::to_string(i), .score = i * 0.5,
-                                                              .active = i % 2 == 0})
+              BenchRow saved = co_await keel::insert(
+                                   BenchRow{.name = "row " + std::to_string(i), .score = i * 0.5, .active = i % 2 == 0})
                                    .run();
               orm_sum += saved.id;
             }
@@ -112,7 +113,8 @@ int main(int argc, char** argv) {
         [&] {
           keel::run_sync([&]() -> asio::awaitable<void> {
             for (std::int64_t id : ids) {
-              std::optional<BenchRow> row = co_await keel::select<BenchRow>().where(c<&BenchRow::id> == id).first().run(db);
+              std::optional<BenchRow> row =
+                  co_await keel::select<BenchRow>().where(c<&BenchRow::id> == id).first().run(db);
               orm_sum += row->id;
             }
           }());
@@ -121,7 +123,8 @@ int main(int argc, char** argv) {
           keel::run_sync([&]() -> asio::awaitable<void> {
             for (std::int64_t id : ids) {
               keel::Rows result = co_await db.raw(
-                  "SELECT \"id\", \"name\", \"score\", \"active\" FROM \"bench_row\" WHERE \"id\" = {} LIMIT {}", id, 1);
+                  "SELECT \"id\", \"name\", \"score\", \"active\" FROM \"bench_row\" WHERE \"id\" = {} LIMIT {}", id,
+                  1);
               std::optional<BenchRow> row;
               if (!result.empty()) row = decode(result[0]);
               raw_sum += row->id;
@@ -139,7 +142,8 @@ int main(int argc, char** argv) {
         [&] {
           for (int p = 0; p < passes; ++p) {
             std::vector<BenchRow> decoded;
-            for (const keel::Row& row : db.raw_sync("SELECT \"id\", \"name\", \"score\", \"active\" FROM \"bench_row\""))
+            for (const keel::Row& row :
+                 db.raw_sync("SELECT \"id\", \"name\", \"score\", \"active\" FROM \"bench_row\""))
               decoded.push_back(decode(row));
             for (const BenchRow& row : decoded) raw_sum += row.id;
           }
@@ -151,14 +155,18 @@ int main(int argc, char** argv) {
         "make a select statement (no database)", statements,
         [&] {
           for (int i = 0; i < statements; ++i)
-            orm_params += keel::select<BenchRow>().where(c<&BenchRow::id> == i).first().statement(db.dialect()).params().size();
+            orm_params +=
+                keel::select<BenchRow>().where(c<&BenchRow::id> == i).first().statement(db.dialect()).params().size();
         },
         [&] {
           for (int i = 0; i < statements; ++i)
-            raw_params += keel::raw("SELECT \"id\", \"name\", \"score\", \"active\" FROM \"bench_row\" WHERE \"id\" = {} LIMIT {}", i, 1)
-                              .statement(db.dialect())
-                              .params()
-                              .size();
+            raw_params +=
+                keel::raw(
+                    "SELECT \"id\", \"name\", \"score\", \"active\" FROM \"bench_row\" WHERE \"id\" = {} LIMIT {}", i,
+                    1)
+                    .statement(db.dialect())
+                    .params()
+                    .size();
         });
     if (orm_sum != raw_sum || orm_params != raw_params) {
       std::fprintf(stderr, "\nthe two sides read different data: %lld vs %lld\n", static_cast<long long>(orm_sum),

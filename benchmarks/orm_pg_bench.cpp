@@ -141,7 +141,8 @@ Band pq_select(PGconn* c, std::int64_t id) {
 std::int64_t pq_insert(PGconn* c, const Band& band) {
   const Int8Param popularity(band.popularity);
   const char* values[] = {band.name.data(), popularity.bytes, band.country ? band.country->data() : nullptr};
-  const int lengths[] = {static_cast<int>(band.name.size()), 8, band.country ? static_cast<int>(band.country->size()) : 0};
+  const int lengths[] = {static_cast<int>(band.name.size()), 8,
+                         band.country ? static_cast<int>(band.country->size()) : 0};
   const int formats[] = {1, 1, 1};
   PGresult* r = PQexecPrepared(c, "insert", 3, values, lengths, formats, 1);
   pq_check(r, PGRES_TUPLES_OK, c);
@@ -153,7 +154,8 @@ std::int64_t pq_insert(PGconn* c, const Band& band) {
 void pq_insert_plain(PGconn* c, const Band& band) {
   const Int8Param popularity(band.popularity);
   const char* values[] = {band.name.data(), popularity.bytes, band.country ? band.country->data() : nullptr};
-  const int lengths[] = {static_cast<int>(band.name.size()), 8, band.country ? static_cast<int>(band.country->size()) : 0};
+  const int lengths[] = {static_cast<int>(band.name.size()), 8,
+                         band.country ? static_cast<int>(band.country->size()) : 0};
   const int formats[] = {1, 1, 1};
   PGresult* r = PQexecPrepared(c, "insert_plain", 3, values, lengths, formats, 1);
   pq_check(r, PGRES_COMMAND_OK, c);
@@ -176,8 +178,10 @@ void pq_copy(PGconn* c, const std::vector<Band>& rows) {
     put<std::uint16_t>(chunk, 3);  // fields
     put(chunk, static_cast<std::int32_t>(band.name.size())), chunk += band.name;
     put<std::int32_t>(chunk, 8), put(chunk, band.popularity);
-    if (band.country) put(chunk, static_cast<std::int32_t>(band.country->size())), chunk += *band.country;
-    else put<std::int32_t>(chunk, -1);  // NULL
+    if (band.country)
+      put(chunk, static_cast<std::int32_t>(band.country->size())), chunk += *band.country;
+    else
+      put<std::int32_t>(chunk, -1);  // NULL
     if (chunk.size() >= 256 * 1024) {
       if (PQputCopyData(c, chunk.data(), static_cast<int>(chunk.size())) != 1) throw std::runtime_error("libpq: copy");
       chunk.clear();
@@ -205,7 +209,6 @@ Result measure(double operations, const std::function<void()>& keel_side, const 
   return keel_bench::measure(kRounds, operations, keel_side, libpq_side, between);
 }
 
-
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -215,47 +218,50 @@ int main(int argc, char** argv) try {
   auto selected = [&](const std::string& name) { return only.empty() || std::ranges::find(only, name) != only.end(); };
   auto pq = pq_connect(dsn);
   PGconn* const p = pq.get();
-  pq_exec(p, "SET client_min_messages = warning; DROP TABLE IF EXISTS band;"
-             "CREATE TABLE band (id bigserial PRIMARY KEY, name text NOT NULL, popularity bigint NOT NULL, country text)");
+  pq_exec(p,
+          "SET client_min_messages = warning; DROP TABLE IF EXISTS band;"
+          "CREATE TABLE band (id bigserial PRIMARY KEY, name text NOT NULL, popularity bigint NOT NULL, country text)");
   auto reset = [&] { pq_exec(p, kReset); };
   reset();
   pq_prepare(p, "by_id", "SELECT id, name, popularity, country FROM band WHERE id = $1", {kInt8});
   pq_prepare(p, "all", "SELECT id, name, popularity, country FROM band", {});
-  pq_prepare(p, "insert", "INSERT INTO band (name, popularity, country) VALUES ($1, $2, $3) RETURNING id", {kText, kInt8, kText});
-  pq_prepare(p, "insert_plain", "INSERT INTO band (name, popularity, country) VALUES ($1, $2, $3)", {kText, kInt8, kText});
+  pq_prepare(p, "insert", "INSERT INTO band (name, popularity, country) VALUES ($1, $2, $3) RETURNING id",
+             {kText, kInt8, kText});
+  pq_prepare(p, "insert_plain", "INSERT INTO band (name, popularity, country) VALUES ($1, $2, $3)",
+             {kText, kInt8, kText});
   pq_prepare(p, "bump", "UPDATE band SET popularity = popularity + 1 WHERE id = $1", {kInt8});
 
   auto engine = make_engine(dsn);
   keel::Engine& db = *engine;
   const std::string version = run(db.version());  // also opens the engine's first connection
-  std::printf("keel-orm-pg-bench: PostgreSQL %s, %d rows, the median of %d alternating rounds per side\n", version.c_str(),
-              kRows, kRounds);
+  std::printf("keel-orm-pg-bench: PostgreSQL %s, %d rows, the median of %d alternating rounds per side\n",
+              version.c_str(), kRows, kRounds);
 
   if (selected("O1")) {  // O1: sequential selects of one row by primary key.
     constexpr int n = 5'000;
     reset();
     std::int64_t keel_sum = 0, pq_sum = 0;
-    report("O1", measure(n,
-                         [&] { keel_sum += run(keel_bench::orm_select_by_id(db, n)); },
-                         [&] {
-                           for (int i = 0; i < n; ++i) pq_sum += digest(pq_select(p, pick(i)));
-                         }));
+    report("O1", measure(
+                     n, [&] { keel_sum += run(keel_bench::orm_select_by_id(db, n)); },
+                     [&] {
+                       for (int i = 0; i < n; ++i) pq_sum += digest(pq_select(p, pick(i)));
+                     }));
     verify("O1", keel_sum, pq_sum);
   }
 
   if (selected("O2")) {  // O2: single-row inserts, each its own transaction, the id returned.
     constexpr int n = 2'000;
     std::int64_t keel_sum = 0, pq_sum = 0;
-    report("O2", measure(n,
-                         [&] { keel_sum += run(keel_bench::orm_insert_each(db, n)); },
-                         [&] {
-                           for (int i = 0; i < n; ++i) {
-                             Band band = new_band(kRows + i);
-                             *band.id = pq_insert(p, band);
-                             pq_sum += digest(band);
-                           }
-                         },
-                         reset));
+    report("O2", measure(
+                     n, [&] { keel_sum += run(keel_bench::orm_insert_each(db, n)); },
+                     [&] {
+                       for (int i = 0; i < n; ++i) {
+                         Band band = new_band(kRows + i);
+                         *band.id = pq_insert(p, band);
+                         pq_sum += digest(band);
+                       }
+                     },
+                     reset));
     verify("O2", keel_sum, pq_sum);
   }
 
@@ -263,41 +269,41 @@ int main(int argc, char** argv) try {
     constexpr int times = 5;
     reset();
     std::int64_t keel_sum = 0, pq_sum = 0;
-    report("O3", measure(double(times) * kRows,
-                         [&] { keel_sum += run(keel_bench::orm_select_all(db, times)); },
-                         [&] {
-                           for (int t = 0; t < times; ++t) {
-                             PGresult* r = PQexecPrepared(p, "all", 0, nullptr, nullptr, nullptr, 1);
-                             pq_check(r, PGRES_TUPLES_OK, p);
-                             std::vector<Band> rows;
-                             const int count = PQntuples(r);
-                             rows.reserve(static_cast<std::size_t>(count));
-                             for (int i = 0; i < count; ++i) rows.push_back(pq_band(r, i));
-                             PQclear(r);
-                             for (const Band& band : rows) pq_sum += digest(band);
-                           }
-                         }));
+    report("O3", measure(
+                     double(times) * kRows, [&] { keel_sum += run(keel_bench::orm_select_all(db, times)); },
+                     [&] {
+                       for (int t = 0; t < times; ++t) {
+                         PGresult* r = PQexecPrepared(p, "all", 0, nullptr, nullptr, nullptr, 1);
+                         pq_check(r, PGRES_TUPLES_OK, p);
+                         std::vector<Band> rows;
+                         const int count = PQntuples(r);
+                         rows.reserve(static_cast<std::size_t>(count));
+                         for (int i = 0; i < count; ++i) rows.push_back(pq_band(r, i));
+                         PQclear(r);
+                         for (const Band& band : rows) pq_sum += digest(band);
+                       }
+                     }));
     verify("O3", keel_sum, pq_sum);
   }
 
   if (selected("O4")) {  // O4: transactions of a select by id, an update of that row and an insert.
     constexpr int n = 500;
     std::int64_t keel_sum = 0, pq_sum = 0;
-    report("O4", measure(n,
-                         [&] { keel_sum += run(keel_bench::orm_transactions(db, n)); },
-                         [&] {
-                           for (int i = 0; i < n; ++i) {
-                             const std::int64_t id = pick(i);
-                             pq_exec(p, "BEGIN");
-                             const Band band = pq_select(p, id);
-                             PQclear(pq_by_id(p, "bump", id, PGRES_COMMAND_OK));
-                             Band added = new_band(kRows + i);
-                             *added.id = pq_insert(p, added);
-                             pq_exec(p, "COMMIT");
-                             pq_sum += digest(band) + *added.id;
-                           }
-                         },
-                         reset));
+    report("O4", measure(
+                     n, [&] { keel_sum += run(keel_bench::orm_transactions(db, n)); },
+                     [&] {
+                       for (int i = 0; i < n; ++i) {
+                         const std::int64_t id = pick(i);
+                         pq_exec(p, "BEGIN");
+                         const Band band = pq_select(p, id);
+                         PQclear(pq_by_id(p, "bump", id, PGRES_COMMAND_OK));
+                         Band added = new_band(kRows + i);
+                         *added.id = pq_insert(p, added);
+                         pq_exec(p, "COMMIT");
+                         pq_sum += digest(band) + *added.id;
+                       }
+                     },
+                     reset));
     verify("O4", keel_sum, pq_sum);
   }
 
@@ -305,16 +311,17 @@ int main(int argc, char** argv) try {
     std::vector<Band> rows;
     rows.reserve(kRows);
     for (int i = 0; i < kRows; ++i) rows.push_back(new_band(i));
-    report("O5", measure(kRows,
-                         [&] {
-                           const std::vector<Band> saved = run(keel::insert(rows).run(db));
-                           std::int64_t ids = 0;
-                           for (const Band& band : saved) ids += *band.id;
-                           if (saved.size() != rows.size() || ids != std::int64_t{kRows} * (kRows + 1) / 2)
-                             throw std::runtime_error("O5: keel returned the wrong ids");
-                         },
-                         [&] { pq_copy(p, rows); },
-                         [&] { pq_exec(p, "TRUNCATE band RESTART IDENTITY"); }),
+    report("O5",
+           measure(
+               kRows,
+               [&] {
+                 const std::vector<Band> saved = run(keel::insert(rows).run(db));
+                 std::int64_t ids = 0;
+                 for (const Band& band : saved) ids += *band.id;
+                 if (saved.size() != rows.size() || ids != std::int64_t{kRows} * (kRows + 1) / 2)
+                   throw std::runtime_error("O5: keel returned the wrong ids");
+               },
+               [&] { pq_copy(p, rows); }, [&] { pq_exec(p, "TRUNCATE band RESTART IDENTITY"); }),
            "libpq-COPY");
     if (run(keel::count<Band>().run(db)) != kRows) throw std::runtime_error("O5: wrong count");
   }
@@ -327,19 +334,21 @@ int main(int argc, char** argv) try {
     auto writer_side = [&] {
       keel::BulkWriter writer(db);
       for (const Band& band : rows)
-        writer.add(keel::raw("INSERT INTO band (name, popularity, country) VALUES ({}, {}, {})", band.name, band.popularity,
-                             band.country));
+        writer.add(keel::raw("INSERT INTO band (name, popularity, country) VALUES ({}, {}, {})", band.name,
+                             band.popularity, band.country));
       if (run(writer.flush()) != std::size_t{n}) throw std::runtime_error("W1: the writer ran the wrong count");
     };
     auto empty = [&] { pq_exec(p, "TRUNCATE band RESTART IDENTITY"); };
     if (selected("W1"))
-      report("W1", measure(n, writer_side,
-                           [&] {
-                             pq_exec(p, "BEGIN");
-                             for (const Band& band : rows) pq_insert_plain(p, band);
-                             pq_exec(p, "COMMIT");
-                           },
-                           empty),
+      report("W1",
+             measure(
+                 n, writer_side,
+                 [&] {
+                   pq_exec(p, "BEGIN");
+                   for (const Band& band : rows) pq_insert_plain(p, band);
+                   pq_exec(p, "COMMIT");
+                 },
+                 empty),
              "libpq-one-by-one");
     if (selected("W2")) report("W2", measure(n, writer_side, [&] { pq_copy(p, rows); }, empty), "libpq-COPY");
     if (run(keel::count<Band>().run(db)) != n) throw std::runtime_error("W: wrong count");

@@ -99,7 +99,8 @@ struct Raw {
   static Band band_of(sqlite3_stmt* s) {
     Band band;
     *band.id = sqlite3_column_int64(s, 0);
-    band.name.assign(reinterpret_cast<const char*>(sqlite3_column_text(s, 1)), static_cast<std::size_t>(sqlite3_column_bytes(s, 1)));
+    band.name.assign(reinterpret_cast<const char*>(sqlite3_column_text(s, 1)),
+                     static_cast<std::size_t>(sqlite3_column_bytes(s, 1)));
     band.popularity = sqlite3_column_int64(s, 2);
     if (sqlite3_column_type(s, 3) != SQLITE_NULL)
       band.country.emplace(reinterpret_cast<const char*>(sqlite3_column_text(s, 3)),
@@ -124,8 +125,10 @@ struct Raw {
   std::int64_t add(const Band& band) const {
     sqlite3_bind_text(insert, 1, band.name.data(), static_cast<int>(band.name.size()), SQLITE_STATIC);
     sqlite3_bind_int64(insert, 2, band.popularity);
-    if (band.country) sqlite3_bind_text(insert, 3, band.country->data(), static_cast<int>(band.country->size()), SQLITE_STATIC);
-    else sqlite3_bind_null(insert, 3);
+    if (band.country)
+      sqlite3_bind_text(insert, 3, band.country->data(), static_cast<int>(band.country->size()), SQLITE_STATIC);
+    else
+      sqlite3_bind_null(insert, 3);
     done(insert);
     return sqlite3_last_insert_rowid(db);
   }
@@ -149,9 +152,10 @@ keel_bench::Result measure(double operations, const std::function<void()>& keel_
 void stall(keel::Engine& db) {
   // The bound that makes the query take about 200 ms, found by doubling.
   auto counting = [&](std::int64_t bound) {
-    return run(db.raw("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {}) "
-                      "SELECT count(*) FROM n",
-                      bound));
+    return run(
+        db.raw("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {}) "
+               "SELECT count(*) FROM n",
+               bound));
   };
   std::int64_t bound = 100'000;
   for (;;) {
@@ -164,20 +168,24 @@ void stall(keel::Engine& db) {
   double worst_ms = 0;
   int ticks = 0;
   bool running = true;
-  asio::co_spawn(keel_bench::loop(), [&]() -> asio::awaitable<void> {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (running) {
-      const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
-      timer.expires_at(due);
-      co_await timer.async_wait(asio::use_awaitable);
-      worst_ms = std::max(worst_ms, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - due).count());
-      ++ticks;
-    }
-  }, asio::detached);
+  asio::co_spawn(
+      keel_bench::loop(),
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        while (running) {
+          const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
+          timer.expires_at(due);
+          co_await timer.async_wait(asio::use_awaitable);
+          worst_ms = std::max(
+              worst_ms, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - due).count());
+          ++ticks;
+        }
+      },
+      asio::detached);
   const auto start = std::chrono::steady_clock::now();
   run([&]() -> asio::awaitable<void> {
-    co_await db.raw("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {}) SELECT count(*) FROM n",
-                    bound);
+    co_await db.raw(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {}) SELECT count(*) FROM n", bound);
     running = false;
   }());
   const double query_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -207,11 +215,12 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
     constexpr int n = 5'000;
     reset();
     std::int64_t keel_sum = 0, raw_sum = 0;
-    keel_bench::report("O1", measure(n,
-                                     [&] { keel_sum += run(keel_bench::orm_select_by_id(db, n)); },
-                                     [&] {
-                                       for (int i = 0; i < n; ++i) raw_sum += digest(raw.select(pick(i)));
-                                     }),
+    keel_bench::report("O1",
+                       measure(
+                           n, [&] { keel_sum += run(keel_bench::orm_select_by_id(db, n)); },
+                           [&] {
+                             for (int i = 0; i < n; ++i) raw_sum += digest(raw.select(pick(i)));
+                           }),
                        "sqlite3");
     verify("O1", keel_sum, raw_sum);
   }
@@ -219,16 +228,17 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
   if (selected("O2")) {
     constexpr int n = 2'000;
     std::int64_t keel_sum = 0, raw_sum = 0;
-    keel_bench::report("O2", measure(n,
-                                     [&] { keel_sum += run(keel_bench::orm_insert_each(db, n)); },
-                                     [&] {
-                                       for (int i = 0; i < n; ++i) {
-                                         Band band = new_band(kRows + i);
-                                         *band.id = raw.add(band);
-                                         raw_sum += digest(band);
-                                       }
-                                     },
-                                     reset),
+    keel_bench::report("O2",
+                       measure(
+                           n, [&] { keel_sum += run(keel_bench::orm_insert_each(db, n)); },
+                           [&] {
+                             for (int i = 0; i < n; ++i) {
+                               Band band = new_band(kRows + i);
+                               *band.id = raw.add(band);
+                               raw_sum += digest(band);
+                             }
+                           },
+                           reset),
                        "sqlite3");
     verify("O2", keel_sum, raw_sum);
   }
@@ -237,12 +247,13 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
     constexpr int times = 5;
     reset();
     std::int64_t keel_sum = 0, raw_sum = 0;
-    keel_bench::report("O3", measure(double(times) * kRows,
-                                     [&] { keel_sum += run(keel_bench::orm_select_all(db, times)); },
-                                     [&] {
-                                       for (int t = 0; t < times; ++t)
-                                         for (const Band& band : raw.select_all()) raw_sum += digest(band);
-                                     }),
+    keel_bench::report("O3",
+                       measure(
+                           double(times) * kRows, [&] { keel_sum += run(keel_bench::orm_select_all(db, times)); },
+                           [&] {
+                             for (int t = 0; t < times; ++t)
+                               for (const Band& band : raw.select_all()) raw_sum += digest(band);
+                           }),
                        "sqlite3");
     verify("O3", keel_sum, raw_sum);
   }
@@ -250,20 +261,21 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
   if (selected("O4")) {
     constexpr int n = 500;
     std::int64_t keel_sum = 0, raw_sum = 0;
-    keel_bench::report("O4", measure(n,
-                                     [&] { keel_sum += run(keel_bench::orm_transactions(db, n)); },
-                                     [&] {
-                                       for (int i = 0; i < n; ++i) {
-                                         const std::int64_t id = pick(i);
-                                         raw.done(raw.begin);
-                                         const Band band = raw.select(id);
-                                         raw.bump_popularity(id);
-                                         const std::int64_t added = raw.add(new_band(kRows + i));
-                                         raw.done(raw.commit);
-                                         raw_sum += digest(band) + added;
-                                       }
-                                     },
-                                     reset),
+    keel_bench::report("O4",
+                       measure(
+                           n, [&] { keel_sum += run(keel_bench::orm_transactions(db, n)); },
+                           [&] {
+                             for (int i = 0; i < n; ++i) {
+                               const std::int64_t id = pick(i);
+                               raw.done(raw.begin);
+                               const Band band = raw.select(id);
+                               raw.bump_popularity(id);
+                               const std::int64_t added = raw.add(new_band(kRows + i));
+                               raw.done(raw.commit);
+                               raw_sum += digest(band) + added;
+                             }
+                           },
+                           reset),
                        "sqlite3");
     verify("O4", keel_sum, raw_sum);
   }
@@ -274,26 +286,29 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
     for (int i = 0; i < kRows; ++i) rows.push_back(new_band(kRows + i));
     const std::int64_t expected_ids = std::int64_t{kRows} * (3 * kRows + 1) / 2;  // kRows+1 .. 2*kRows
     std::int64_t raw_ids = 0;
-    keel_bench::report("O5", measure(kRows,
-                                     [&] {
-                                       const std::vector<Band> saved = run(keel::insert(rows).run(db));
-                                       std::int64_t ids = 0;
-                                       for (const Band& band : saved) ids += *band.id;
-                                       if (saved.size() != rows.size() || ids != expected_ids)
-                                         throw std::runtime_error("O5: keel returned the wrong ids");
-                                     },
-                                     [&] {
-                                       raw.done(raw.begin);
-                                       std::vector<std::int64_t> ids;
-                                       ids.reserve(rows.size());
-                                       for (const Band& band : rows) ids.push_back(raw.add(band));
-                                       raw.done(raw.commit);
-                                       raw_ids = 0;
-                                       for (std::int64_t id : ids) raw_ids += id;
-                                     },
-                                     reset),
+    keel_bench::report("O5",
+                       measure(
+                           kRows,
+                           [&] {
+                             const std::vector<Band> saved = run(keel::insert(rows).run(db));
+                             std::int64_t ids = 0;
+                             for (const Band& band : saved) ids += *band.id;
+                             if (saved.size() != rows.size() || ids != expected_ids)
+                               throw std::runtime_error("O5: keel returned the wrong ids");
+                           },
+                           [&] {
+                             raw.done(raw.begin);
+                             std::vector<std::int64_t> ids;
+                             ids.reserve(rows.size());
+                             for (const Band& band : rows) ids.push_back(raw.add(band));
+                             raw.done(raw.commit);
+                             raw_ids = 0;
+                             for (std::int64_t id : ids) raw_ids += id;
+                           },
+                           reset),
                        "sqlite3");
-    if (keel_bench::only_side() != "keel" && raw_ids != expected_ids) throw std::runtime_error("O5: sqlite3 got other ids");
+    if (keel_bench::only_side() != "keel" && raw_ids != expected_ids)
+      throw std::runtime_error("O5: sqlite3 got other ids");
   }
 
   if (selected("W1")) {
@@ -301,20 +316,22 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
     std::vector<Band> rows;
     rows.reserve(n);
     for (int i = 0; i < n; ++i) rows.push_back(new_band(kRows + i));
-    keel_bench::report("W1", measure(n,
-                                     [&] {
-                                       keel::BulkWriter writer(db);
-                                       for (const Band& band : rows)
-                                         writer.add(keel::raw("INSERT INTO band (name, popularity, country) VALUES ({}, {}, {})",
-                                                              band.name, band.popularity, band.country));
-                                       if (run(writer.flush()) != std::size_t{n}) throw std::runtime_error("W1: wrong count");
-                                     },
-                                     [&] {
-                                       raw.done(raw.begin);
-                                       for (const Band& band : rows) raw.add(band);
-                                       raw.done(raw.commit);
-                                     },
-                                     reset),
+    keel_bench::report("W1",
+                       measure(
+                           n,
+                           [&] {
+                             keel::BulkWriter writer(db);
+                             for (const Band& band : rows)
+                               writer.add(keel::raw("INSERT INTO band (name, popularity, country) VALUES ({}, {}, {})",
+                                                    band.name, band.popularity, band.country));
+                             if (run(writer.flush()) != std::size_t{n}) throw std::runtime_error("W1: wrong count");
+                           },
+                           [&] {
+                             raw.done(raw.begin);
+                             for (const Band& band : rows) raw.add(band);
+                             raw.done(raw.commit);
+                           },
+                           reset),
                        "sqlite3");
   }
 
@@ -340,8 +357,8 @@ int main(int argc, char** argv) try {
     else if (database == "memory")
       workloads(":memory:", keel::SqliteOptions{.path = ":memory:"}, ":memory:", args);
     else
-      workloads(":memory: with one connection", keel::SqliteOptions{.path = ":memory:", .max_connections = 1}, ":memory:",
-                args);
+      workloads(":memory: with one connection", keel::SqliteOptions{.path = ":memory:", .max_connections = 1},
+                ":memory:", args);
   }
   std::filesystem::remove_all(dir);
   return 0;

@@ -4,8 +4,8 @@
 // nine rounds (KEEL_BENCH_ROUNDS), alternating the two sides, and reports each side's median round; it prints
 //   W1 keel <rate>/s libpq <rate>/s ratio <keel/libpq>
 // The client's CPU time per operation follows in parentheses: user and system, then user alone (the client's own
-// code, without the kernel's networking). Both sides do what a careful user of each would: prepared statements, binary formats, values decoded into
-// native C++ types. libpq is used here only, never by keel.
+// code, without the kernel's networking). Both sides do what a careful user of each would: prepared statements, binary
+// formats, values decoded into native C++ types. libpq is used here only, never by keel.
 #include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <boost/asio.hpp>
@@ -88,7 +88,8 @@ Row pq_row(PGresult* r, int i) {
   row.id = static_cast<std::int32_t>(be32(PQgetvalue(r, i, 0)));
   row.name.assign(PQgetvalue(r, i, 1), static_cast<std::size_t>(PQgetlength(r, i, 1)));
   row.score = std::bit_cast<double>(be64(PQgetvalue(r, i, 2)));
-  row.created = TimestampTz(std::chrono::microseconds(static_cast<std::int64_t>(be64(PQgetvalue(r, i, 3))) + kPgEpochMicros));
+  row.created =
+      TimestampTz(std::chrono::microseconds(static_cast<std::int64_t>(be64(PQgetvalue(r, i, 3))) + kPgEpochMicros));
   row.active = PQgetvalue(r, i, 4)[0] != 0;
   return row;
 }
@@ -138,7 +139,6 @@ std::vector<Row> rows_to_insert() {
   return rows;
 }
 
-
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -148,29 +148,33 @@ int main(int argc, char** argv) try {
   auto selected = [&](const std::string& name) { return only.empty() || std::ranges::find(only, name) != only.end(); };
   auto k = run(PgConnection::connect(dsn));
   auto pq = pq_connect(dsn);
-  std::printf("keel-bench: PostgreSQL %s, %d rows, the median of %d alternating rounds per side\n", k->server_version().c_str(), kTableRows, kRounds);
-  run(k->execute("DROP TABLE IF EXISTS bench_rows, bench_copy;"
-                 "CREATE TABLE bench_rows (id int PRIMARY KEY, name text, score float8, created timestamptz, active bool);"
-                 "CREATE TABLE bench_copy (LIKE bench_rows INCLUDING ALL);"
-                 "INSERT INTO bench_rows SELECT n, 'name ' || n, n * 0.5, now() + n * interval '1 second', n % 3 = 0 "
-                 "FROM generate_series(0, 99999) AS n; ANALYZE bench_rows"));
+  std::printf("keel-bench: PostgreSQL %s, %d rows, the median of %d alternating rounds per side\n",
+              k->server_version().c_str(), kTableRows, kRounds);
+  run(k->execute(
+      "DROP TABLE IF EXISTS bench_rows, bench_copy;"
+      "CREATE TABLE bench_rows (id int PRIMARY KEY, name text, score float8, created timestamptz, active bool);"
+      "CREATE TABLE bench_copy (LIKE bench_rows INCLUDING ALL);"
+      "INSERT INTO bench_rows SELECT n, 'name ' || n, n * 0.5, now() + n * interval '1 second', n % 3 = 0 "
+      "FROM generate_series(0, 99999) AS n; ANALYZE bench_rows"));
   pq_prepare(pq.get(), "by_id", kSelectById);
   std::int64_t checksum = 0;  // keeps the decoded values alive
 
   if (selected("W1")) {  // W1: sequential primary-key selects on one connection.
     constexpr int n = 20'000;
-    report("W1", measure(n,
-                         [&] {
-                           run([&]() -> asio::awaitable<void> {
-                             for (int i = 0; i < n; ++i) {
-                               auto r = co_await k->fetch_as<Row>(kSelectById, static_cast<std::int32_t>((i * 7919) % kTableRows));
-                               checksum += r.at(0).id;
-                             }
-                           }());
-                         },
-                         [&] {
-                           for (int i = 0; i < n; ++i) checksum += pq_select(pq.get(), (i * 7919) % kTableRows).id;
-                         }));
+    report("W1", measure(
+                     n,
+                     [&] {
+                       run([&]() -> asio::awaitable<void> {
+                         for (int i = 0; i < n; ++i) {
+                           auto r = co_await k->fetch_as<Row>(kSelectById,
+                                                              static_cast<std::int32_t>((i * 7919) % kTableRows));
+                           checksum += r.at(0).id;
+                         }
+                       }());
+                     },
+                     [&] {
+                       for (int i = 0; i < n; ++i) checksum += pq_select(pq.get(), (i * 7919) % kTableRows).id;
+                     }));
   }
 
   if (selected("W2")) {  // W2: 10 workers over 10 connections.
@@ -183,7 +187,8 @@ int main(int argc, char** argv) try {
     for (int l = 0; l < loops; ++l) {
       const std::size_t size = static_cast<std::size_t>(workers / loops + (l < workers % loops ? 1 : 0));
       contexts.push_back(std::make_unique<asio::io_context>());
-      pools.push_back(keel_support::run_on(*contexts.back(), keel::pg::Pool::create(dsn, {.min_size = size, .max_size = size})));
+      pools.push_back(
+          keel_support::run_on(*contexts.back(), keel::pg::Pool::create(dsn, {.min_size = size, .max_size = size})));
     }
     std::vector<PqConnection> pqs;
     for (int w = 0; w < workers; ++w) {
@@ -194,16 +199,19 @@ int main(int argc, char** argv) try {
     auto run_workers = [&](int l, std::atomic<std::int64_t>& sum) {
       int done = 0, started = 0;
       for (int w = l; w < workers; w += loops, ++started)
-        asio::co_spawn(*contexts[l], [&, w, l]() -> asio::awaitable<void> {
-          auto c = co_await pools[l]->acquire();
-          std::int64_t own = 0;
-          for (int i = w; i < n; i += workers) {
-            auto r = co_await c->fetch_as<Row>(kSelectById, static_cast<std::int32_t>((i * 7919) % kTableRows));
-            own += r.at(0).id;
-          }
-          sum += own;
-          ++done;
-        }, asio::detached);
+        asio::co_spawn(
+            *contexts[l],
+            [&, w, l]() -> asio::awaitable<void> {
+              auto c = co_await pools[l]->acquire();
+              std::int64_t own = 0;
+              for (int i = w; i < n; i += workers) {
+                auto r = co_await c->fetch_as<Row>(kSelectById, static_cast<std::int32_t>((i * 7919) % kTableRows));
+                own += r.at(0).id;
+              }
+              sum += own;
+              ++done;
+            },
+            asio::detached);
       contexts[l]->restart();
       while (done < started) contexts[l]->run_one();
     };
@@ -217,35 +225,41 @@ int main(int argc, char** argv) try {
       for (auto& t : threads) t.join();
       for (auto s : sums) checksum += s;
     };
-    report("W2", measure(n,
-                         [&] {
-                           std::atomic<std::int64_t> sum = 0;
-                           std::vector<std::thread> threads;
-                           for (int l = 1; l < loops; ++l) threads.emplace_back([&, l] { run_workers(l, sum); });
-                           run_workers(0, sum);
-                           for (auto& t : threads) t.join();
-                           checksum += sum;
-                         },
-                         libpq_side));
+    report("W2", measure(
+                     n,
+                     [&] {
+                       std::atomic<std::int64_t> sum = 0;
+                       std::vector<std::thread> threads;
+                       for (int l = 1; l < loops; ++l) threads.emplace_back([&, l] { run_workers(l, sum); });
+                       run_workers(0, sum);
+                       for (auto& t : threads) t.join();
+                       checksum += sum;
+                     },
+                     libpq_side));
     if (loops > 1) {  // the same on a single event loop: all 10 coroutines on one thread
       auto pool = run(keel::pg::Pool::create(dsn, {.min_size = workers, .max_size = workers}));
-      report("W2 on one event loop", measure(n,
-                                             [&] {
-                                               int done = 0;
-                                               for (int w = 0; w < workers; ++w)
-                                                 asio::co_spawn(loop(), [&, w]() -> asio::awaitable<void> {
+      report("W2 on one event loop", measure(
+                                         n,
+                                         [&] {
+                                           int done = 0;
+                                           for (int w = 0; w < workers; ++w)
+                                             asio::co_spawn(
+                                                 loop(),
+                                                 [&, w]() -> asio::awaitable<void> {
                                                    auto c = co_await pool->acquire();
                                                    for (int i = w; i < n; i += workers) {
                                                      auto r = co_await c->fetch_as<Row>(
-                                                         kSelectById, static_cast<std::int32_t>((i * 7919) % kTableRows));
+                                                         kSelectById,
+                                                         static_cast<std::int32_t>((i * 7919) % kTableRows));
                                                      checksum += r.at(0).id;
                                                    }
                                                    ++done;
-                                                 }, asio::detached);
-                                               loop().restart();
-                                               while (done < workers) loop().run_one();
-                                             },
-                                             libpq_side));
+                                                 },
+                                                 asio::detached);
+                                           loop().restart();
+                                           while (done < workers) loop().run_one();
+                                         },
+                                         libpq_side));
       run(pool->close());
     }
     for (int l = 0; l < loops; ++l) keel_support::run_on(*contexts[l], pools[l]->close());
@@ -254,63 +268,70 @@ int main(int argc, char** argv) try {
   if (selected("W3")) {  // W3: all 100,000 rows into native values, 5 times.
     constexpr int times = 5;
     pq_prepare(pq.get(), "all", kSelectAll);
-    report("W3", measure(double(times) * kTableRows,
-                         [&] {
-                           for (int t = 0; t < times; ++t) {
-                             const std::vector<Row> rows = run(k->fetch_as<Row>(kSelectAll));
-                             checksum += static_cast<std::int64_t>(rows.size());
-                           }
-                         },
-                         [&] {
-                           for (int t = 0; t < times; ++t) {
-                             PGresult* r = PQexecPrepared(pq.get(), "all", 0, nullptr, nullptr, nullptr, 1);
-                             pq_check(r, PGRES_TUPLES_OK, pq.get());
-                             std::vector<Row> rows;
-                             const int count = PQntuples(r);
-                             rows.reserve(static_cast<std::size_t>(count));
-                             for (int i = 0; i < count; ++i) rows.push_back(pq_row(r, i));
-                             PQclear(r);
-                             checksum += static_cast<std::int64_t>(rows.size());
-                           }
-                         }));
+    report("W3", measure(
+                     double(times) * kTableRows,
+                     [&] {
+                       for (int t = 0; t < times; ++t) {
+                         const std::vector<Row> rows = run(k->fetch_as<Row>(kSelectAll));
+                         checksum += static_cast<std::int64_t>(rows.size());
+                       }
+                     },
+                     [&] {
+                       for (int t = 0; t < times; ++t) {
+                         PGresult* r = PQexecPrepared(pq.get(), "all", 0, nullptr, nullptr, nullptr, 1);
+                         pq_check(r, PGRES_TUPLES_OK, pq.get());
+                         std::vector<Row> rows;
+                         const int count = PQntuples(r);
+                         rows.reserve(static_cast<std::size_t>(count));
+                         for (int i = 0; i < count; ++i) rows.push_back(pq_row(r, i));
+                         PQclear(r);
+                         checksum += static_cast<std::int64_t>(rows.size());
+                       }
+                     }));
   }
 
   if (selected("W4")) {  // W4: 100,000 rows into an empty table by binary COPY.
     const std::vector<Row> rows = rows_to_insert();
-    report("W4", measure(kTableRows,
-                         [&] { run(k->copy_records_to_table("bench_copy", rows)); },
-                         [&] {
-                           PGresult* r = PQexec(pq.get(), "COPY bench_copy FROM STDIN (FORMAT binary)");
-                           pq_check(r, PGRES_COPY_IN, pq.get());
-                           PQclear(r);
-                           std::string chunk("PGCOPY\n\377\r\n\0", 11);
-                           put32(chunk, 0);
-                           put32(chunk, 0);
-                           for (const Row& row : rows) {
-                             put16(chunk, 5);
-                             put32(chunk, 4), put32(chunk, static_cast<std::uint32_t>(row.id));
-                             put32(chunk, static_cast<std::uint32_t>(row.name.size())), chunk += row.name;
-                             put32(chunk, 8), put64(chunk, std::bit_cast<std::uint64_t>(row.score));
-                             put32(chunk, 8), put64(chunk, static_cast<std::uint64_t>(row.created.time_since_epoch().count() - kPgEpochMicros));
-                             put32(chunk, 1), chunk += static_cast<char>(row.active);
-                             if (chunk.size() >= 256 * 1024) {
-                               if (PQputCopyData(pq.get(), chunk.data(), static_cast<int>(chunk.size())) != 1) throw std::runtime_error("libpq: copy");
-                               chunk.clear();
-                             }
-                           }
-                           put16(chunk, 0xFFFF);
-                           if (PQputCopyData(pq.get(), chunk.data(), static_cast<int>(chunk.size())) != 1 || PQputCopyEnd(pq.get(), nullptr) != 1)
+    report("W4", measure(
+                     kTableRows, [&] { run(k->copy_records_to_table("bench_copy", rows)); },
+                     [&] {
+                       PGresult* r = PQexec(pq.get(), "COPY bench_copy FROM STDIN (FORMAT binary)");
+                       pq_check(r, PGRES_COPY_IN, pq.get());
+                       PQclear(r);
+                       std::string chunk("PGCOPY\n\377\r\n\0", 11);
+                       put32(chunk, 0);
+                       put32(chunk, 0);
+                       for (const Row& row : rows) {
+                         put16(chunk, 5);
+                         put32(chunk, 4), put32(chunk, static_cast<std::uint32_t>(row.id));
+                         put32(chunk, static_cast<std::uint32_t>(row.name.size())), chunk += row.name;
+                         put32(chunk, 8), put64(chunk, std::bit_cast<std::uint64_t>(row.score));
+                         put32(chunk, 8),
+                             put64(chunk,
+                                   static_cast<std::uint64_t>(row.created.time_since_epoch().count() - kPgEpochMicros));
+                         put32(chunk, 1), chunk += static_cast<char>(row.active);
+                         if (chunk.size() >= 256 * 1024) {
+                           if (PQputCopyData(pq.get(), chunk.data(), static_cast<int>(chunk.size())) != 1)
                              throw std::runtime_error("libpq: copy");
-                           r = PQgetResult(pq.get());
-                           pq_check(r, PGRES_COMMAND_OK, pq.get());
-                           PQclear(r);
-                           while ((r = PQgetResult(pq.get()))) PQclear(r);
-                         },
-                         [&] { run(k->execute("TRUNCATE bench_copy")); }));
-    if (run(k->fetchval<std::int64_t>("SELECT count(*) FROM bench_copy")) != kTableRows) throw std::runtime_error("W4: wrong count");
+                           chunk.clear();
+                         }
+                       }
+                       put16(chunk, 0xFFFF);
+                       if (PQputCopyData(pq.get(), chunk.data(), static_cast<int>(chunk.size())) != 1 ||
+                           PQputCopyEnd(pq.get(), nullptr) != 1)
+                         throw std::runtime_error("libpq: copy");
+                       r = PQgetResult(pq.get());
+                       pq_check(r, PGRES_COMMAND_OK, pq.get());
+                       PQclear(r);
+                       while ((r = PQgetResult(pq.get()))) PQclear(r);
+                     },
+                     [&] { run(k->execute("TRUNCATE bench_copy")); }));
+    if (run(k->fetchval<std::int64_t>("SELECT count(*) FROM bench_copy")) != kTableRows)
+      throw std::runtime_error("W4: wrong count");
   }
 
-  if (selected("W5")) {  // W5: small queries pipelined on one connection. keel: concurrent coroutines; libpq: pipeline mode.
+  if (selected(
+          "W5")) {  // W5: small queries pipelined on one connection. keel: concurrent coroutines; libpq: pipeline mode.
     constexpr int n = 10'000, batch = 1'000;
     pq_prepare(pq.get(), "small", "SELECT $1::int8 * 2");
     // keel: 1,000 coroutines at a time (as libpq's rounds of 1,000), each running one query; they are
@@ -319,10 +340,13 @@ int main(int argc, char** argv) try {
       for (int start = 0; start < n; start += batch) {
         int done = 0;
         for (int i = start; i < start + batch; ++i)
-          asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
-            checksum += co_await k->fetchval<std::int64_t>("SELECT $1::int8 * 2", std::int64_t{i});
-            ++done;
-          }, asio::detached);
+          asio::co_spawn(
+              loop(),
+              [&, i]() -> asio::awaitable<void> {
+                checksum += co_await k->fetchval<std::int64_t>("SELECT $1::int8 * 2", std::int64_t{i});
+                ++done;
+              },
+              asio::detached);
         loop().restart();
         while (done < batch) loop().run_one();
       }
@@ -340,7 +364,8 @@ int main(int argc, char** argv) try {
           const char* values[] = {value.data()};
           const int lengths[] = {8};
           const int formats[] = {1};
-          if (PQsendQueryPrepared(c, "small", 1, values, lengths, formats, 1) != 1) throw std::runtime_error("libpq: send");
+          if (PQsendQueryPrepared(c, "small", 1, values, lengths, formats, 1) != 1)
+            throw std::runtime_error("libpq: send");
           if ((sync_each || i + 1 == start + batch) && PQpipelineSync(c) != 1) throw std::runtime_error("libpq: sync");
         }
         for (int i = start; i < start + batch; ++i) {
@@ -370,9 +395,9 @@ int main(int argc, char** argv) try {
       }());
     };
     report("W5", measure(n, keel_side, [&] { libpq_side(true); }));
-    report("W5 batched (one Sync per 1,000: keel fetchmany, libpq pipeline)", measure(n, keel_batches, [&] { libpq_side(false); }));
+    report("W5 batched (one Sync per 1,000: keel fetchmany, libpq pipeline)",
+           measure(n, keel_batches, [&] { libpq_side(false); }));
   }
-
 
   run(k->execute("DROP TABLE bench_rows, bench_copy"));
   run(k->close());

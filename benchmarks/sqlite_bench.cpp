@@ -93,7 +93,8 @@ int main() {
   const auto dir = std::filesystem::temp_directory_path() / ("keel-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string keel_path = (dir / "keel.sqlite").string(), raw_path = (dir / "raw.sqlite").string();
-  static constexpr char schema[] = "CREATE TABLE bench_rows (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL NOT NULL)";
+  static constexpr char schema[] =
+      "CREATE TABLE bench_rows (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL NOT NULL)";
   {
     keel::SqliteEngine engine(keel_path);
     Raw raw(raw_path);
@@ -103,7 +104,8 @@ int main() {
     const double keel_insert = seconds([&] {
       keel::run_sync(engine.transaction([&]() -> asio::awaitable<void> {
         for (int i = 0; i < kRows; ++i)
-          co_await engine.raw("INSERT INTO bench_rows (id, name, score) VALUES ({}, {}, {})", i, "row " + std::to_string(i), i * 0.5);
+          co_await engine.raw("INSERT INTO bench_rows (id, name, score) VALUES ({}, {}, {})", i,
+                              "row " + std::to_string(i), i * 0.5);
       }));
     });
     const double raw_insert = seconds([&] { raw.insert_all(); });

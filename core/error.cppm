@@ -176,38 +176,39 @@ private:
   public:                               \
     using Base::Base;                   \
   }
-KEEL_DATABASE_ERROR(IntegrityConstraintViolation, DatabaseError);  ///< class 23
-KEEL_DATABASE_ERROR(UniqueViolation, IntegrityConstraintViolation);        ///< 23505
-KEEL_DATABASE_ERROR(NotNullViolation, IntegrityConstraintViolation);       ///< 23502
-KEEL_DATABASE_ERROR(ForeignKeyViolation, IntegrityConstraintViolation);    ///< 23503
-KEEL_DATABASE_ERROR(CheckViolation, IntegrityConstraintViolation);         ///< 23514
-KEEL_DATABASE_ERROR(TransactionRollbackError, DatabaseError);      ///< class 40
-KEEL_DATABASE_ERROR(SerializationFailure, TransactionRollbackError);       ///< 40001
-KEEL_DATABASE_ERROR(DeadlockDetected, TransactionRollbackError);           ///< 40P01
-KEEL_DATABASE_ERROR(SyntaxErrorOrAccessRuleViolation, DatabaseError);  ///< class 42
-KEEL_DATABASE_ERROR(SyntaxError, SyntaxErrorOrAccessRuleViolation);        ///< 42601
-KEEL_DATABASE_ERROR(UndefinedTable, SyntaxErrorOrAccessRuleViolation);     ///< 42P01
-KEEL_DATABASE_ERROR(UndefinedColumn, SyntaxErrorOrAccessRuleViolation);    ///< 42703
+KEEL_DATABASE_ERROR(IntegrityConstraintViolation, DatabaseError);              ///< class 23
+KEEL_DATABASE_ERROR(UniqueViolation, IntegrityConstraintViolation);            ///< 23505
+KEEL_DATABASE_ERROR(NotNullViolation, IntegrityConstraintViolation);           ///< 23502
+KEEL_DATABASE_ERROR(ForeignKeyViolation, IntegrityConstraintViolation);        ///< 23503
+KEEL_DATABASE_ERROR(CheckViolation, IntegrityConstraintViolation);             ///< 23514
+KEEL_DATABASE_ERROR(TransactionRollbackError, DatabaseError);                  ///< class 40
+KEEL_DATABASE_ERROR(SerializationFailure, TransactionRollbackError);           ///< 40001
+KEEL_DATABASE_ERROR(DeadlockDetected, TransactionRollbackError);               ///< 40P01
+KEEL_DATABASE_ERROR(SyntaxErrorOrAccessRuleViolation, DatabaseError);          ///< class 42
+KEEL_DATABASE_ERROR(SyntaxError, SyntaxErrorOrAccessRuleViolation);            ///< 42601
+KEEL_DATABASE_ERROR(UndefinedTable, SyntaxErrorOrAccessRuleViolation);         ///< 42P01
+KEEL_DATABASE_ERROR(UndefinedColumn, SyntaxErrorOrAccessRuleViolation);        ///< 42703
 KEEL_DATABASE_ERROR(InsufficientPrivilege, SyntaxErrorOrAccessRuleViolation);  ///< 42501
-KEEL_DATABASE_ERROR(DuplicateTable, SyntaxErrorOrAccessRuleViolation);     ///< 42P07
-KEEL_DATABASE_ERROR(DatatypeMismatch, SyntaxErrorOrAccessRuleViolation);   ///< 42804
-KEEL_DATABASE_ERROR(InvalidAuthorization, DatabaseError);          ///< class 28
-KEEL_DATABASE_ERROR(InvalidPassword, InvalidAuthorization);                ///< 28P01
-KEEL_DATABASE_ERROR(ObjectNotInPrerequisiteState, DatabaseError);  ///< class 55
-KEEL_DATABASE_ERROR(LockNotAvailable, ObjectNotInPrerequisiteState);       ///< 55P03: SQLite's busy/locked
-KEEL_DATABASE_ERROR(OperatorIntervention, DatabaseError);          ///< class 57
-KEEL_DATABASE_ERROR(QueryCanceled, OperatorIntervention);                  ///< 57014
-KEEL_DATABASE_ERROR(AdminShutdown, OperatorIntervention);                  ///< 57P01: terminated by an administrator
-KEEL_DATABASE_ERROR(DataException, DatabaseError);                 ///< class 22
-KEEL_DATABASE_ERROR(InvalidTransactionState, DatabaseError);       ///< class 25
+KEEL_DATABASE_ERROR(DuplicateTable, SyntaxErrorOrAccessRuleViolation);         ///< 42P07
+KEEL_DATABASE_ERROR(DatatypeMismatch, SyntaxErrorOrAccessRuleViolation);       ///< 42804
+KEEL_DATABASE_ERROR(InvalidAuthorization, DatabaseError);                      ///< class 28
+KEEL_DATABASE_ERROR(InvalidPassword, InvalidAuthorization);                    ///< 28P01
+KEEL_DATABASE_ERROR(ObjectNotInPrerequisiteState, DatabaseError);              ///< class 55
+KEEL_DATABASE_ERROR(LockNotAvailable, ObjectNotInPrerequisiteState);           ///< 55P03: SQLite's busy/locked
+KEEL_DATABASE_ERROR(OperatorIntervention, DatabaseError);                      ///< class 57
+KEEL_DATABASE_ERROR(QueryCanceled, OperatorIntervention);                      ///< 57014
+KEEL_DATABASE_ERROR(AdminShutdown, OperatorIntervention);     ///< 57P01: terminated by an administrator
+KEEL_DATABASE_ERROR(DataException, DatabaseError);            ///< class 22
+KEEL_DATABASE_ERROR(InvalidTransactionState, DatabaseError);  ///< class 25
 /// 25P02: an earlier statement failed, so the database aborted the transaction; its COMMIT rolled back instead.
 KEEL_DATABASE_ERROR(TransactionAborted, InvalidTransactionState);
-KEEL_DATABASE_ERROR(ReadOnlySqlTransaction, InvalidTransactionState);  ///< 25006: a write on a standby or read-only transaction
-KEEL_DATABASE_ERROR(InvalidSavepoint, DatabaseError);              ///< class 3B: no such savepoint (3B001)
-KEEL_DATABASE_ERROR(InsufficientResources, DatabaseError);         ///< class 53
-KEEL_DATABASE_ERROR(ProgramLimitExceeded, DatabaseError);          ///< class 54
-KEEL_DATABASE_ERROR(InternalError, DatabaseError);                 ///< class XX
-KEEL_DATABASE_ERROR(FeatureNotSupported, DatabaseError);           ///< class 0A
+KEEL_DATABASE_ERROR(ReadOnlySqlTransaction,
+                    InvalidTransactionState);               ///< 25006: a write on a standby or read-only transaction
+KEEL_DATABASE_ERROR(InvalidSavepoint, DatabaseError);       ///< class 3B: no such savepoint (3B001)
+KEEL_DATABASE_ERROR(InsufficientResources, DatabaseError);  ///< class 53
+KEEL_DATABASE_ERROR(ProgramLimitExceeded, DatabaseError);   ///< class 54
+KEEL_DATABASE_ERROR(InternalError, DatabaseError);          ///< class XX
+KEEL_DATABASE_ERROR(FeatureNotSupported, DatabaseError);    ///< class 0A
 #undef KEEL_DATABASE_ERROR
 
 /// Throws the most specific class for the fields' SQLSTATE: the exact condition, else its class, else DatabaseError.

@@ -95,7 +95,7 @@ private:
 
 /// What running a statement did, apart from its rows.
 struct ExecResult {
-  std::uint64_t rows_affected = 0;            ///< rows inserted, updated or deleted; 0 for a query
+  std::uint64_t rows_affected = 0;             ///< rows inserted, updated or deleted; 0 for a query
   std::optional<std::int64_t> last_insert_id;  ///< where the engine reports one (SQLite's rowid)
   std::vector<std::int64_t> insert_ids;        ///< execute_each: each run's last_insert_id, in order, where reported
 };

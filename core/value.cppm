@@ -74,7 +74,6 @@ struct is_optional<std::optional<T>> : std::true_type {};
 template <class T>
 inline constexpr bool is_optional_v = is_optional<T>::value;
 
-
 /// Decoding a cell into T. Specialize keel::FromCell<T> to read your own types.
 /// keel reads bool, integers, floating point, std::string, Blob, Value, dates, times, timestamps, intervals,
 /// std::chrono durations, Uuid, Numeric, Json, boost::json::value, and std::vector of these (arrays).
@@ -97,15 +96,16 @@ T decode_cell(const Cell& cell, const CellOrigin& origin) {
 
 /// Throws TypeMismatchError: the cell at `origin` cannot be read as `wanted`.
 [[noreturn]] inline void throw_mismatch(const Cell& cell, const CellOrigin& origin, std::string_view wanted) {
-  throw TypeMismatchError(origin.describe() + " holds " + std::string(to_string(cell.kind)) + ", which cannot be read as " +
-                          std::string(wanted));
+  throw TypeMismatchError(origin.describe() + " holds " + std::string(to_string(cell.kind)) +
+                          ", which cannot be read as " + std::string(wanted));
 }
 
 template <>
 struct FromCell<bool> {
   static bool decode(const Cell& cell, const CellOrigin& origin) {
     // SQLite stores booleans as the integers 0 and 1.
-    if (cell.kind == ValueKind::boolean || (cell.kind == ValueKind::integer && (cell.integer == 0 || cell.integer == 1)))
+    if (cell.kind == ValueKind::boolean ||
+        (cell.kind == ValueKind::integer && (cell.integer == 0 || cell.integer == 1)))
       return cell.integer != 0;
     throw_mismatch(cell, origin, "bool");
   }
@@ -141,7 +141,9 @@ template <>
 struct FromCell<std::string> {
   static std::string decode(const Cell& cell, const CellOrigin& origin) {
     switch (cell.kind) {
-      case ValueKind::text: case ValueKind::json: case ValueKind::numeric: return std::string(cell.text);
+      case ValueKind::text:
+      case ValueKind::json:
+      case ValueKind::numeric: return std::string(cell.text);
       // The text forms of the types that have one (text_form), as an engine without them stores them.
       case ValueKind::date: return text_form::date(std::chrono::sys_days(std::chrono::days(cell.integer)));
       case ValueKind::time: return text_form::time(TimeOfDay{std::chrono::microseconds(cell.integer)});
@@ -204,21 +206,36 @@ struct is_duration<std::chrono::duration<R, P>> : std::true_type {};
 template <class T>
 constexpr ValueKind natural_kind() {
   using U = std::remove_cvref_t<T>;
-  if constexpr (is_optional_v<U>) return natural_kind<typename U::value_type>();
-  else if constexpr (std::same_as<U, bool>) return ValueKind::boolean;
-  else if constexpr (std::integral<U>) return ValueKind::integer;
-  else if constexpr (std::floating_point<U>) return ValueKind::real;
-  else if constexpr (std::is_convertible_v<const U&, std::string_view>) return ValueKind::text;
-  else if constexpr (std::same_as<U, Blob>) return ValueKind::blob;
-  else if constexpr (std::same_as<U, std::chrono::sys_days> || std::same_as<U, std::chrono::year_month_day>) return ValueKind::date;
-  else if constexpr (std::same_as<U, TimeOfDay>) return ValueKind::time;
-  else if constexpr (is_local_time<U>::value) return ValueKind::timestamp;
-  else if constexpr (is_sys_time<U>::value) return ValueKind::timestamptz;
-  else if constexpr (std::same_as<U, Interval> || is_duration<U>::value) return ValueKind::interval;
-  else if constexpr (std::same_as<U, Uuid>) return ValueKind::uuid;
-  else if constexpr (std::same_as<U, Json>) return ValueKind::json;
-  else if constexpr (std::same_as<U, Numeric>) return ValueKind::numeric;
-  else return ValueKind::null;
+  if constexpr (is_optional_v<U>)
+    return natural_kind<typename U::value_type>();
+  else if constexpr (std::same_as<U, bool>)
+    return ValueKind::boolean;
+  else if constexpr (std::integral<U>)
+    return ValueKind::integer;
+  else if constexpr (std::floating_point<U>)
+    return ValueKind::real;
+  else if constexpr (std::is_convertible_v<const U&, std::string_view>)
+    return ValueKind::text;
+  else if constexpr (std::same_as<U, Blob>)
+    return ValueKind::blob;
+  else if constexpr (std::same_as<U, std::chrono::sys_days> || std::same_as<U, std::chrono::year_month_day>)
+    return ValueKind::date;
+  else if constexpr (std::same_as<U, TimeOfDay>)
+    return ValueKind::time;
+  else if constexpr (is_local_time<U>::value)
+    return ValueKind::timestamp;
+  else if constexpr (is_sys_time<U>::value)
+    return ValueKind::timestamptz;
+  else if constexpr (std::same_as<U, Interval> || is_duration<U>::value)
+    return ValueKind::interval;
+  else if constexpr (std::same_as<U, Uuid>)
+    return ValueKind::uuid;
+  else if constexpr (std::same_as<U, Json>)
+    return ValueKind::json;
+  else if constexpr (std::same_as<U, Numeric>)
+    return ValueKind::numeric;
+  else
+    return ValueKind::null;
 }
 
 /// A one-dimensional array: its elements, and the kind they have (an engine types the array by it).
@@ -377,7 +394,9 @@ private:
 };
 
 /// Equal when both the element kinds and the elements are.
-inline bool operator==(const ValueArray& a, const ValueArray& b) { return a.element == b.element && a.items == b.items; }
+inline bool operator==(const ValueArray& a, const ValueArray& b) {
+  return a.element == b.element && a.items == b.items;
+}
 
 inline Value Value::from_cell(const Cell& c) {
   switch (c.kind) {

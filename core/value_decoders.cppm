@@ -26,9 +26,11 @@ template <class TimePoint>
 TimePoint from_microseconds(std::int64_t us, const CellOrigin& origin) {
   if (us == std::numeric_limits<std::int64_t>::max()) return TimePoint::max();
   if (us == std::numeric_limits<std::int64_t>::min()) return TimePoint::min();
-  constexpr std::int64_t limit = std::chrono::duration_cast<std::chrono::microseconds>(TimePoint::duration::max()).count();
+  constexpr std::int64_t limit =
+      std::chrono::duration_cast<std::chrono::microseconds>(TimePoint::duration::max()).count();
   if (us > limit || us < -limit)
-    throw ValueOutOfRangeError(origin.describe() + " is a time too far from 1970 for the requested time point's precision");
+    throw ValueOutOfRangeError(origin.describe() +
+                               " is a time too far from 1970 for the requested time point's precision");
   return TimePoint(std::chrono::microseconds(us));
 }
 
@@ -78,10 +80,11 @@ struct FromCell<std::chrono::local_time<D>> {
   static std::chrono::local_time<D> decode(const Cell& cell, const CellOrigin& origin) {
     using Target = std::chrono::local_time<D>;
     if (cell.kind == ValueKind::timestamp) return value_detail::from_microseconds<Target>(cell.integer, origin);
-    if (cell.kind == ValueKind::date) return value_detail::from_microseconds<Target>(value_detail::midnight_microseconds(cell.integer), origin);
+    if (cell.kind == ValueKind::date)
+      return value_detail::from_microseconds<Target>(value_detail::midnight_microseconds(cell.integer), origin);
     if (cell.kind == ValueKind::text)
-      if (auto t = text_form::parse_timestamp(cell.text); t && (!t->offset_seconds || t->local == Timestamp::max() ||
-                                                                t->local == Timestamp::min())) {
+      if (auto t = text_form::parse_timestamp(cell.text);
+          t && (!t->offset_seconds || t->local == Timestamp::max() || t->local == Timestamp::min())) {
         return value_detail::from_microseconds<Target>(t->local.time_since_epoch().count(), origin);
       }
     if (cell.kind == ValueKind::timestamptz)
@@ -105,8 +108,9 @@ struct FromCell<std::chrono::sys_time<D>> {
         return value_detail::from_microseconds<Target>(utc.count(), origin);
       }
     if (cell.kind == ValueKind::timestamp)
-      throw TypeMismatchError(origin.describe() +
-                              " holds a timestamp without time zone, a wall-clock reading: read it as std::chrono::local_time");
+      throw TypeMismatchError(
+          origin.describe() +
+          " holds a timestamp without time zone, a wall-clock reading: read it as std::chrono::local_time");
     throw_mismatch(cell, origin, "a timestamptz (std::chrono::sys_time)");
   }
 };
@@ -114,7 +118,8 @@ struct FromCell<std::chrono::sys_time<D>> {
 template <>
 struct FromCell<Interval> {
   static Interval decode(const Cell& cell, const CellOrigin& origin) {
-    if (cell.kind == ValueKind::interval) return Interval{cell.months, cell.days, std::chrono::microseconds(cell.integer)};
+    if (cell.kind == ValueKind::interval)
+      return Interval{cell.months, cell.days, std::chrono::microseconds(cell.integer)};
     if (cell.kind == ValueKind::text)
       if (auto v = text_form::parse_interval(cell.text)) return *v;
     throw_mismatch(cell, origin, "an interval");
@@ -127,9 +132,11 @@ template <class R, class P>
 struct FromCell<std::chrono::duration<R, P>> {
   static std::chrono::duration<R, P> decode(const Cell& cell, const CellOrigin& origin) {
     const Interval v = FromCell<Interval>::decode(cell, origin);
-    if (v.is_infinite()) throw ValueOutOfRangeError(origin.describe() + " is an infinite interval, which no duration holds");
+    if (v.is_infinite())
+      throw ValueOutOfRangeError(origin.describe() + " is an infinite interval, which no duration holds");
     if (v.months != 0)
-      throw TypeMismatchError(origin.describe() + " is an interval with months, which have no fixed length: read it as keel::Interval");
+      throw TypeMismatchError(origin.describe() +
+                              " is an interval with months, which have no fixed length: read it as keel::Interval");
     const std::chrono::microseconds total = std::chrono::days(v.days) + v.time;
     const auto converted = std::chrono::duration_cast<std::chrono::duration<R, P>>(total);
     if (std::chrono::duration_cast<std::chrono::microseconds>(converted) != total)
@@ -159,7 +166,9 @@ struct FromCell<Numeric> {
   static Numeric decode(const Cell& cell, const CellOrigin& origin) {
     if (cell.kind == ValueKind::numeric || cell.kind == ValueKind::text) return Numeric{std::string(cell.text)};
     if (cell.kind == ValueKind::integer) return Numeric{std::to_string(cell.integer)};
-    throw_mismatch(cell, origin, "an exact number (keel::Numeric); store it as TEXT on SQLite, whose NUMERIC affinity rounds it to a double");
+    throw_mismatch(
+        cell, origin,
+        "an exact number (keel::Numeric); store it as TEXT on SQLite, whose NUMERIC affinity rounds it to a double");
   }
 };
 

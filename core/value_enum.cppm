@@ -22,7 +22,7 @@ export namespace keel {
 /// One enumerator of a C++ enum and the label it is stored as.
 template <class E>
 struct EnumLabel {
-  E value;                ///< the enumerator
+  E value;                 ///< the enumerator
   std::string_view label;  ///< its label in the database
 };
 
@@ -88,8 +88,9 @@ struct FromCell<E> {
     if (cell.kind != ValueKind::text) throw_mismatch(cell, origin, "the enum '" + std::string(SqlEnum<E>::name) + "'");
     for (const EnumLabel<E>& entry : SqlEnum<E>::labels)
       if (entry.label == cell.text) return entry.value;
-    throw ValueOutOfRangeError(origin.describe() + " holds '" + std::string(cell.text) + "', which is not a label of enum '" +
-                               std::string(SqlEnum<E>::name) + "' in keel::SqlEnum");
+    throw ValueOutOfRangeError(origin.describe() + " holds '" + std::string(cell.text) +
+                               "', which is not a label of enum '" + std::string(SqlEnum<E>::name) +
+                               "' in keel::SqlEnum");
   }
 };
 

@@ -106,7 +106,8 @@ struct FromCell<std::vector<T>> {
       std::error_code ec;
       const auto parsed = boost::json::parse(cell.text, ec);
       if (!ec && parsed.is_array()) {
-        for (const auto& element : parsed.get_array()) out.push_back(value_detail::element_from_json<T>(element, origin));
+        for (const auto& element : parsed.get_array())
+          out.push_back(value_detail::element_from_json<T>(element, origin));
         return out;
       }
     }

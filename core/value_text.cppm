@@ -76,7 +76,8 @@ inline std::optional<std::chrono::sys_days> read_date(Reader& r) {
   const auto d = r.digits(2);
   if (!d || *y > 32767) return std::nullopt;  // std::chrono::year's range
   const std::chrono::year_month_day ymd{std::chrono::year(static_cast<int>(negative ? -*y : *y)),
-                                        std::chrono::month(static_cast<unsigned>(*m)), std::chrono::day(static_cast<unsigned>(*d))};
+                                        std::chrono::month(static_cast<unsigned>(*m)),
+                                        std::chrono::day(static_cast<unsigned>(*d))};
   if (!ymd.ok()) return std::nullopt;
   return std::chrono::sys_days(ymd);
 }
@@ -150,8 +151,8 @@ inline std::string time(TimeOfDay t) {
   const std::int64_t us = t.since_midnight.count();
   const std::int64_t s = us / text_form_detail::us_per_second;
   char b[32];
-  std::snprintf(b, sizeof b, "%02lld:%02lld:%02lld", static_cast<long long>(s / 3600), static_cast<long long>(s / 60 % 60),
-                static_cast<long long>(s % 60));
+  std::snprintf(b, sizeof b, "%02lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
   return b + text_form_detail::fraction(us % text_form_detail::us_per_second);
 }
 
@@ -274,14 +275,22 @@ inline std::optional<Interval> parse_interval(std::string_view text) {
     const char unit = r.text[r.at++];
     if (us != 0 && !(in_time && unit == 'S')) return std::nullopt;
     any = true;
-    if (!in_time && unit == 'Y') months += whole * 12;
-    else if (!in_time && unit == 'M') months += whole;
-    else if (!in_time && unit == 'W') days += whole * 7;
-    else if (!in_time && unit == 'D') days += whole;
-    else if (in_time && unit == 'H') time += std::chrono::hours(whole);
-    else if (in_time && unit == 'M') time += std::chrono::minutes(whole);
-    else if (in_time && unit == 'S') time += std::chrono::seconds(whole) + std::chrono::microseconds(us);
-    else return std::nullopt;
+    if (!in_time && unit == 'Y')
+      months += whole * 12;
+    else if (!in_time && unit == 'M')
+      months += whole;
+    else if (!in_time && unit == 'W')
+      days += whole * 7;
+    else if (!in_time && unit == 'D')
+      days += whole;
+    else if (in_time && unit == 'H')
+      time += std::chrono::hours(whole);
+    else if (in_time && unit == 'M')
+      time += std::chrono::minutes(whole);
+    else if (in_time && unit == 'S')
+      time += std::chrono::seconds(whole) + std::chrono::microseconds(us);
+    else
+      return std::nullopt;
   }
   constexpr std::int64_t int32_max = std::numeric_limits<std::int32_t>::max();
   if (!any || months > int32_max || months < -int32_max || days > int32_max || days < -int32_max) return std::nullopt;
@@ -296,11 +305,15 @@ inline std::optional<Uuid> parse_uuid(std::string_view text) {
   for (char c : text) {
     if (c == '-' || c == '{' || c == '}') continue;
     int v = -1;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+      v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v = c - 'A' + 10;
     if (v < 0 || n >= 16) return std::nullopt;
-    if (high < 0) high = v;
+    if (high < 0)
+      high = v;
     else {
       u.data[n++] = static_cast<std::uint8_t>(high << 4 | v);
       high = -1;

@@ -14,8 +14,21 @@ export namespace keel {
 
 /// The kinds of value an engine carries, in the order of Value::Storage's alternatives.
 enum class ValueKind {
-  null, boolean, integer, real, text, blob,
-  date, time, timestamp, timestamptz, interval, uuid, json, numeric, array
+  null,
+  boolean,
+  integer,
+  real,
+  text,
+  blob,
+  date,
+  time,
+  timestamp,
+  timestamptz,
+  interval,
+  uuid,
+  json,
+  numeric,
+  array
 };
 
 /// The kind's name, as error messages give it.

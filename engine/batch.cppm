@@ -34,8 +34,8 @@ public:
   /// Batches read through `cursor`; with `owns_transaction` they end `transaction` too. Engine::batch makes them.
   Batches(std::shared_ptr<TransactionState> transaction, bool owns_transaction, std::unique_ptr<Cursor> cursor,
           collector_t<Q> collector, std::size_t batch_size)
-      : state_(std::make_unique<State>(State{std::move(transaction), owns_transaction, std::move(cursor),
-                                             std::move(collector), batch_size})) {}
+      : state_(std::make_unique<State>(
+            State{std::move(transaction), owns_transaction, std::move(cursor), std::move(collector), batch_size})) {}
 
   /// The next batch, or nullopt when the rows have run out (the owned transaction is committed then).
   asio::awaitable<std::optional<batch_type>> next() {
@@ -85,16 +85,20 @@ private:
   // co_await: the caller turns throw_if_cancelled off around this (`throws`: its setting). Returns the failure
   // to rethrow: the given one, COMMIT's, or CanceledError for the cancellation.
   static asio::awaitable<std::exception_ptr> end_transaction(State& s, std::exception_ptr failure, bool throws) {
-    const bool cancelled = throws && (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+    const bool cancelled =
+        throws && (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
     if (!s.owns_transaction || !s.transaction->active()) co_return failure;
     try {
-      if (failure || cancelled) co_await s.transaction->rollback();
-      else co_await s.transaction->commit();
+      if (failure || cancelled)
+        co_await s.transaction->rollback();
+      else
+        co_await s.transaction->commit();
     } catch (...) {
       if (!failure) failure = std::current_exception();
     }
     if (!failure && cancelled)
-      failure = std::make_exception_ptr(CanceledError("the coroutine reading the batches was cancelled; their transaction was rolled back"));
+      failure = std::make_exception_ptr(
+          CanceledError("the coroutine reading the batches was cancelled; their transaction was rolled back"));
     co_return failure;
   }
 

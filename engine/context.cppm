@@ -105,9 +105,7 @@ inline asio::any_io_executor unwrapped(const asio::any_io_executor& executor) {
 }
 
 /// The frame chain of the calling coroutine.
-inline asio::awaitable<FramePtr> current_frame() {
-  co_return frame_of(co_await asio::this_coro::executor);
-}
+inline asio::awaitable<FramePtr> current_frame() { co_return frame_of(co_await asio::this_coro::executor); }
 
 /// Runs `body()` (a callable returning an awaitable) with `frame` as its context, and gives its result.
 template <class Body>

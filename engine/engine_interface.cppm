@@ -38,8 +38,10 @@ concept TransactionBody = std::invocable<F&, Transaction&> || std::invocable<F&>
 /// Calls `body` with the transaction, or with nothing when it takes nothing.
 template <class F>
 auto invoke_body(F& body, Transaction& transaction) {
-  if constexpr (std::invocable<F&, Transaction&>) return body(transaction);
-  else return body();
+  if constexpr (std::invocable<F&, Transaction&>)
+    return body(transaction);
+  else
+    return body();
 }
 
 /// What a transaction body returns: an awaitable of the transaction's result.
@@ -187,7 +189,8 @@ public:
     // before the cancel reached it) stays cancelled, as Asio's rule has it: the transaction does not commit.
     // (A body that committed itself has nothing left to roll back: its commit stands.)
     const bool throws = co_await asio::this_coro::throw_if_cancelled();
-    const bool cancelled = throws && (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+    const bool cancelled =
+        throws && (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
     if ((failure || cancelled) && transaction.active()) {
       // The rollback runs even after an Asio cancellation of this coroutine, when every co_await would throw.
       co_await asio::this_coro::throw_if_cancelled(false);
@@ -201,7 +204,8 @@ public:
       if (rollback_failure) std::rethrow_exception(rollback_failure);
       // Asio's operation_aborted at a co_await of the cancelled body, or no failure at all: said as keel's error.
       if (cancelled && (!failure || is_operation_aborted(failure)))
-        throw CanceledError("the transaction's coroutine was cancelled before it committed; the transaction was rolled back");
+        throw CanceledError(
+            "the transaction's coroutine was cancelled before it committed; the transaction was rolled back");
     }
     if (failure) std::rethrow_exception(failure);
     if (transaction.active()) co_await transaction.commit();  // unless the body ended it itself
@@ -234,7 +238,8 @@ public:
   template <Query Q>
   asio::awaitable<Batches<Q>> batch(Q query, std::size_t batch_size) {
     if (batch_size == 0) throw MisuseError("batch_size must be at least 1");
-    std::shared_ptr<TransactionState> transaction = find_transaction(frame_of(co_await asio::this_coro::executor), this);
+    std::shared_ptr<TransactionState> transaction =
+        find_transaction(frame_of(co_await asio::this_coro::executor), this);
     const bool owns_transaction = !transaction;
     // The batches of a query that only reads (an ORM select) take no write lock.
     if (owns_transaction) transaction = (co_await begin(TransactionOptions{.read_only = reads_only<Q>})).state();
@@ -307,8 +312,7 @@ private:
       std::rethrow_exception(failure);
     } catch (const boost::system::system_error& e) {
       return e.code() == asio::error::operation_aborted;
-    } catch (...) {
-    }
+    } catch (...) {}
     return false;
   }
 

@@ -46,10 +46,13 @@ using QueryLogger = std::function<void(const LoggedStatement&)>;
 inline std::string describe(const Value& value) {
   switch (value.kind()) {
     case ValueKind::null: return "NULL";
-    case ValueKind::boolean: case ValueKind::integer: case ValueKind::real: return text_form::of(value);
+    case ValueKind::boolean:
+    case ValueKind::integer:
+    case ValueKind::real: return text_form::of(value);
     case ValueKind::blob: {
       const Blob& bytes = std::get<Blob>(value.storage());
-      const std::string text = text_form::of(Value(Blob(bytes.begin(), bytes.begin() + std::min<std::size_t>(bytes.size(), 32))));
+      const std::string text =
+          text_form::of(Value(Blob(bytes.begin(), bytes.begin() + std::min<std::size_t>(bytes.size(), 32))));
       return bytes.size() > 32 ? text + "..." : text;
     }
     default: {  // text, and the text form of the others: quoted, quotes doubled
@@ -163,8 +166,7 @@ private:
     for (const auto& [id, logger] : *entries) {
       try {
         logger(logged);
-      } catch (...) {
-      }
+      } catch (...) {}
     }
   }
 

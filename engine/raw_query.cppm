@@ -83,7 +83,8 @@ struct RawSql {
   consteval RawSql(const Text& text) : text(text) {
     const int count = count_placeholders(this->text);
     if (count < 0) keel_raw_sql_has_a_lone_brace_escape_it_as_double_braces();
-    if (count != static_cast<int>(sizeof...(Args))) keel_raw_sql_has_a_different_number_of_placeholders_than_arguments();
+    if (count != static_cast<int>(sizeof...(Args)))
+      keel_raw_sql_has_a_different_number_of_placeholders_than_arguments();
   }
   std::string_view text;  ///< the text, with its {} placeholders
 };

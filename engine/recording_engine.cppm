@@ -74,8 +74,8 @@ public:
     return answers(std::move(fragment), ScriptedAnswer{std::move(columns), std::move(rows), {}, nullptr}, times);
   }
   /// Adds a rule: statements whose text contains `fragment` affect `rows` rows, and report `last_insert_id`.
-  RecordingEngine& affects(std::string fragment, std::uint64_t rows, std::optional<std::int64_t> last_insert_id = std::nullopt,
-                           int times = unlimited) {
+  RecordingEngine& affects(std::string fragment, std::uint64_t rows,
+                           std::optional<std::int64_t> last_insert_id = std::nullopt, int times = unlimited) {
     return answers(std::move(fragment), ScriptedAnswer{{}, {}, ExecResult{rows, last_insert_id, {}}, nullptr}, times);
   }
   /// The statements that match throw `error` (a keel error, say keel::SerializationFailure, or any exception).
@@ -167,12 +167,14 @@ private:
     // As PostgresEngine writes many rows given row after row, with no keys asked, into a table that allows it:
     // recorded as "COPY <table> (<columns>) FROM STDIN" with the rows' values. Other inserts as themselves. A
     // dialect with a bulk path (bulk_insert_min_rows) is recorded this way: PostgreSQL's is the only one keel has.
-    asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target, RowSink* sink) override {
-      if (engine_.dialect_->bulk_insert_min_rows == no_bulk_insert || target.columns.empty() || target.layout != InsertLayout::rows ||
-          !target.returned_key.empty())
+    asio::awaitable<ExecResult> insert_rows(const Statement& insert, const InsertTarget& target,
+                                            RowSink* sink) override {
+      if (engine_.dialect_->bulk_insert_min_rows == no_bulk_insert || target.columns.empty() ||
+          target.layout != InsertLayout::rows || !target.returned_key.empty())
         co_return co_await Connection::insert_rows(insert, target, sink);
       std::string sql = "COPY " + target.table + " (";
-      for (std::size_t i = 0; i < target.columns.size(); ++i) sql += (i ? ", " : "") + quote_identifier(target.columns[i]);
+      for (std::size_t i = 0; i < target.columns.size(); ++i)
+        sql += (i ? ", " : "") + quote_identifier(target.columns[i]);
       ExecResult result = engine_.run(Statement(sql + ") FROM STDIN", insert.params()), number_).result;
       if (result.rows_affected == 0) result.rows_affected = insert.params().size() / target.columns.size();
       co_return result;

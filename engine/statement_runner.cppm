@@ -26,7 +26,8 @@ asio::awaitable<ExecResult> execute_each_by_one(Runner& runner, const Statement&
                                                 RowSink* sink) {
   ExecResult total;
   const std::size_t runs = group_count(statement, group_size);
-  for (std::size_t i = 0; i < runs; ++i) add_run(total, co_await runner.execute(group_statement(statement, group_size, i), sink));
+  for (std::size_t i = 0; i < runs; ++i)
+    add_run(total, co_await runner.execute(group_statement(statement, group_size, i), sink));
   co_return total;
 }
 
@@ -73,10 +74,11 @@ using collected_t = decltype(std::declval<Collector&>().result(std::declval<cons
 /// one per collector type, which many query types share, rather than one per query type (each coroutine costs
 /// the user's build time).
 template <class Collector>
-asio::awaitable<collected_t<Collector>> run_collected(StatementRunner& runner, Statement statement,
-                                                      Collector collector, std::exception_ptr failure = nullptr) {
+asio::awaitable<collected_t<Collector>> run_collected(StatementRunner& runner, Statement statement, Collector collector,
+                                                      std::exception_ptr failure = nullptr) {
   if (failure) std::rethrow_exception(failure);
-  if (std::optional<ExecResult> done = runner.execute_at_once(statement, &collector, co_await asio::this_coro::executor))
+  if (std::optional<ExecResult> done =
+          runner.execute_at_once(statement, &collector, co_await asio::this_coro::executor))
     co_return collector.result(*done);
   const ExecResult result = co_await runner.execute(statement, &collector);
   co_return collector.result(result);

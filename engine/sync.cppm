@@ -76,8 +76,7 @@ T run_sync(asio::awaitable<T> work) {
   }
   // Until the work is done, not until the loop is idle: work of others may stay pending on it. What is
   // ready when the work ends (a connection going back to its pool) runs too.
-  while (!outcome->done && loop.run_one() > 0) {
-  }
+  while (!outcome->done && loop.run_one() > 0) {}
   running.reset();
   loop.poll();
   // Only an explicit stop() of this thread's loop gets here: with the guard held, run_one waits for work.

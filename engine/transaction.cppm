@@ -167,7 +167,8 @@ inline asio::awaitable<Savepoint> TransactionState::savepoint(std::optional<std:
   // savepoint of that name, so a generated one must never shadow the user's.
   auto used = [&](const std::string& n) { return std::ranges::find(savepoint_names_, n) != savepoint_names_.end(); };
   std::string chosen;
-  if (name) chosen = std::move(*name);
+  if (name)
+    chosen = std::move(*name);
   else
     do chosen = "keel_savepoint_" + std::to_string(++next_savepoint_);
     while (used(chosen));

@@ -42,8 +42,8 @@ asio::awaitable<void> tour(std::string dsn) {
   } catch (const keel::TimeoutError&) {
     std::cout << "timeout: keel::TimeoutError after " << ms_since(start) << " ms\n";
   }
-  std::cout << "  the backend is " << co_await backend_state(*observer, pid) << "; next query on the same connection: "
-            << co_await db->fetchval<std::int64_t>("SELECT 1 + 1") << "\n";
+  std::cout << "  the backend is " << co_await backend_state(*observer, pid)
+            << "; next query on the same connection: " << co_await db->fetchval<std::int64_t>("SELECT 1 + 1") << "\n";
 
   // 2. Asio cancellation: the query runs as its own coroutine, bound to a signal that a timer fires.
   const auto executor = co_await asio::this_coro::executor;
@@ -57,18 +57,18 @@ asio::awaitable<void> tour(std::string dsn) {
   } catch (const keel::CanceledError&) {
     std::cout << "cancellation signal: keel::CanceledError after " << ms_since(start) << " ms\n";
   }
-  std::cout << "  the backend is " << co_await backend_state(*observer, pid) << "; next query: "
-            << co_await db->fetchval<std::int64_t>("SELECT 2 + 2") << "\n";
+  std::cout << "  the backend is " << co_await backend_state(*observer, pid)
+            << "; next query: " << co_await db->fetchval<std::int64_t>("SELECT 2 + 2") << "\n";
 
   // 3. A race: whichever finishes first wins, and the other is cancelled (here the query, on the server too).
   asio::steady_timer deadline(executor, 300ms);
   start = Clock::now();
-  auto winner = co_await (db->fetchval<std::int64_t>("SELECT 42 FROM pg_sleep(30)") ||
-                          deadline.async_wait(asio::use_awaitable));
+  auto winner =
+      co_await (db->fetchval<std::int64_t>("SELECT 42 FROM pg_sleep(30)") || deadline.async_wait(asio::use_awaitable));
   std::cout << "race: the " << (winner.index() == 1 ? "timer" : "query") << " won after " << ms_since(start) << " ms\n";
-  std::cout << "  the backend is " << co_await backend_state(*observer, pid) << "; next query: "
-            << co_await db->fetchval<std::int64_t>("SELECT 3 + 3") << " (backend " << db->server_pid()
-            << (db->server_pid() == pid ? ", the same one)" : ", another one)") << "\n";
+  std::cout << "  the backend is " << co_await backend_state(*observer, pid)
+            << "; next query: " << co_await db->fetchval<std::int64_t>("SELECT 3 + 3") << " (backend "
+            << db->server_pid() << (db->server_pid() == pid ? ", the same one)" : ", another one)") << "\n";
   co_await observer->close();
   co_await db->close();
 }

@@ -43,7 +43,9 @@ template <>
 struct keel::pg::PgCodec<Celsius> {
   static constexpr std::uint32_t oid = pg::types::float8;
   template <class Buffer>
-  static void encode(const Celsius& c, Buffer& out) { pg::PgCodec<double>::encode(c.degrees, out); }
+  static void encode(const Celsius& c, Buffer& out) {
+    pg::PgCodec<double>::encode(c.degrees, out);
+  }
   static Celsius decode(std::uint32_t oid, std::span<const std::uint8_t> bytes) {
     return Celsius{pg::PgCodec<double>::decode(oid, bytes)};
   }
@@ -77,8 +79,12 @@ asio::awaitable<void> tour(std::string dsn) {
   }
   co_await db->set_type_codec<Mood>(
       "example_mood",
-      [](const Mood& m) { return std::string(m == Mood::sad ? "sad" : m == Mood::ok ? "ok" : "happy"); },
-      [](std::string_view text) { return text == "sad" ? Mood::sad : text == "ok" ? Mood::ok : Mood::happy; });
+      [](const Mood& m) {
+        return std::string(m == Mood::sad ? "sad" : m == Mood::ok ? "ok" : "happy");
+      },
+      [](std::string_view text) { return text == "sad"  ? Mood::sad
+                                         : text == "ok" ? Mood::ok
+                                                        : Mood::happy; });
   const Mood read = co_await db->fetchval<Mood>("SELECT 'happy'::example_mood");
   const bool same = co_await db->fetchval<bool>("SELECT $1 = 'sad'::example_mood", Mood::sad);
   std::cout << "set_type_codec: read " << (read == Mood::happy ? "Mood::happy" : "another mood")

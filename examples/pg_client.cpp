@@ -37,9 +37,9 @@ asio::awaitable<void> tour(std::string dsn) {
   co_await db->execute(
       "CREATE TEMPORARY TABLE person (id int8 PRIMARY KEY, name text NOT NULL UNIQUE, born date, languages text[])");
   // Values bind to $1, $2...: C++ integers, strings, dates and vectors travel in binary, typed.
-  const std::string status = co_await db->execute("INSERT INTO person VALUES ($1, $2, $3, $4)", std::int64_t{1},
-                                                  "Ada Lovelace", pg::Date{sys_days(1815y / December / 10)},
-                                                  std::vector<std::string>{"English", "French"});
+  const std::string status =
+      co_await db->execute("INSERT INTO person VALUES ($1, $2, $3, $4)", std::int64_t{1}, "Ada Lovelace",
+                           pg::Date{sys_days(1815y / December / 10)}, std::vector<std::string>{"English", "French"});
   std::cout << "status: " << status << "\n";
   co_await db->execute("INSERT INTO person VALUES ($1, $2, $3, $4)", std::int64_t{2}, "Grace Hopper",
                        pg::Date{sys_days(1906y / December / 9)}, std::vector<std::string>{"COBOL"});

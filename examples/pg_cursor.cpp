@@ -19,8 +19,7 @@ constexpr std::int64_t total = 100'000;
 
 asio::awaitable<void> tour(std::string dsn) {
   auto db = co_await pg::PgConnection::connect(dsn);
-  const std::string query =
-      "SELECT n, md5(n::text) AS digest FROM generate_series(1, $1::int8) AS n ORDER BY n";
+  const std::string query = "SELECT n, md5(n::text) AS digest FROM generate_series(1, $1::int8) AS n ORDER BY n";
 
   // 1. fetch(n): one round trip per batch, as many rows as asked for.
   co_await db->begin();

@@ -50,10 +50,13 @@ asio::awaitable<void> tour(keel::PostgresEngine& db) {
 
   Author ursula = co_await keel::insert(Author{.name = "Ursula K. Le Guin"}).run();
   std::cout << "inserted author " << *ursula.name << " as id " << ursula.id << "\n";
-  std::vector<Book> books = co_await keel::insert(std::vector<Book>{
-      {.author = ursula, .title = "A Wizard of Earthsea", .year = 1968},
-      {.author = ursula, .title = "The Left Hand of Darkness", .year = 1969},
-      {.author = ursula, .title = "The Dispossessed", .year = 1974, .subtitle = "An Ambiguous Utopia"}}).run();
+  std::vector<Book> books =
+      co_await keel::insert(
+          std::vector<Book>{
+              {.author = ursula, .title = "A Wizard of Earthsea", .year = 1968},
+              {.author = ursula, .title = "The Left Hand of Darkness", .year = 1969},
+              {.author = ursula, .title = "The Dispossessed", .year = 1974, .subtitle = "An Ambiguous Utopia"}})
+          .run();
   std::cout << "inserted " << books.size() << " books, ids " << books.front().id << " to " << books.back().id << "\n";
 
   // Whole rows decode into the struct; chosen columns into tuples.
@@ -62,7 +65,9 @@ asio::awaitable<void> tour(keel::PostgresEngine& db) {
   auto dispossessed = co_await keel::select<Book>().where(c<&Book::subtitle>.is_not_null()).first().run();
   std::cout << "with a subtitle: " << dispossessed->title << ": " << *dispossessed->subtitle << "\n";
   for (auto [name, count] : co_await keel::select(c<&Author::name>, keel::count_all())
-                                .join<&Book::author>().group_by(c<&Author::name>).run())
+                                .join<&Book::author>()
+                                .group_by(c<&Author::name>)
+                                .run())
     std::cout << name << " wrote " << count << " of them\n";
 
   // A context-local transaction: add_book, awaited inside the body, runs on it without being told. A coroutine

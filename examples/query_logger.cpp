@@ -56,8 +56,7 @@ int main(int argc, char** argv) {
     std::cout << "a statement that fails:\n";
     try {
       db.raw_sync("SELECT no_such_column FROM example_task");
-    } catch (const keel::UndefinedColumn&) {
-    }
+    } catch (const keel::UndefinedColumn&) {}
     db.remove_query_logger(mine);
     db.raw_sync("SELECT 'not heard'");  // removed: it hears nothing more
     std::cout << "the logger heard " << heard << " statements, " << failed << " failed, "

@@ -17,16 +17,16 @@ using keel::c;
 
 // ---- Tables are plain structs: the members are the columns, the types say the rest.
 struct Manager {
-  keel::Id id;                      // a generated primary key
+  keel::Id id;                     // a generated primary key
   keel::Unique<std::string> name;  // NOT NULL, UNIQUE
 };
 
 struct Band {
   keel::Id id;
   keel::Unique<std::string> name;
-  keel::ForeignKey<Manager> manager;                                       // REFERENCES manager (id)
+  keel::ForeignKey<Manager> manager;                                          // REFERENCES manager (id)
   keel::Column<std::int64_t, keel::default_to<0>, keel::indexed> popularity;  // DEFAULT 0, with an index
-  std::optional<std::string> country;                                      // nullable
+  std::optional<std::string> country;                                         // nullable
 };
 
 namespace {
@@ -34,8 +34,9 @@ namespace {
 asio::awaitable<void> print_bands(std::string heading) {
   std::cout << heading << "\n";
   // Chosen columns come back as tuples; the query runs on the default engine installed in main().
-  for (auto [name, popularity] :
-       co_await keel::select(c<&Band::name>, c<&Band::popularity>).order_by(c<&Band::popularity>.desc(), c<&Band::name>).run())
+  for (auto [name, popularity] : co_await keel::select(c<&Band::name>, c<&Band::popularity>)
+                                     .order_by(c<&Band::popularity>.desc(), c<&Band::name>)
+                                     .run())
     std::cout << "    " << name << " (" << popularity << ")\n";
 }
 
@@ -52,11 +53,12 @@ asio::awaitable<void> tour(keel::Engine& db) {
   std::cout << "2. insert: every value bound as a parameter, generated keys filled in\n";
   Manager guido = co_await keel::insert(Manager{.name = "Guido"}).run();
   Manager graydon = co_await keel::insert(Manager{.name = "Graydon"}).run();
-  std::vector<Band> bands = co_await keel::insert(
-      std::vector<Band>{{.name = "Pythonistas", .manager = guido, .popularity = 1000, .country = "NL"},
-                        {.name = "Rustaceans", .manager = graydon, .popularity = 2000},
-                        {.name = "C-Sharps", .manager = guido, .popularity = 10}})
-      .run();
+  std::vector<Band> bands =
+      co_await keel::insert(
+          std::vector<Band>{{.name = "Pythonistas", .manager = guido, .popularity = 1000, .country = "NL"},
+                            {.name = "Rustaceans", .manager = graydon, .popularity = 2000},
+                            {.name = "C-Sharps", .manager = guido, .popularity = 10}})
+          .run();
   for (const Band& band : bands) std::cout << "    inserted " << band.name << " as id " << band.id << "\n";
 
   std::cout << "3. typed queries: rows decode straight into the struct\n";
@@ -66,16 +68,16 @@ asio::awaitable<void> tour(keel::Engine& db) {
     std::cout << "    popular: " << band.name << ", country " << band.country.value_or("unknown") << "\n";
   std::optional<Band> sharps = co_await keel::select<Band>().where(c<&Band::name>.like("C-%")).first().run();
   std::cout << "    first like 'C-%': " << (sharps ? *sharps->name : "none") << "\n";
-  std::cout << "    count: " << co_await keel::count<Band>().run()
-            << ", any above 1500: " << (co_await keel::exists<Band>().where(c<&Band::popularity> > 1500).run() ? "yes" : "no")
-            << "\n";
+  std::cout << "    count: " << co_await keel::count<Band>().run() << ", any above 1500: "
+            << (co_await keel::exists<Band>().where(c<&Band::popularity> > 1500).run() ? "yes" : "no") << "\n";
 
   std::cout << "4. a join along the foreign key, and aggregates per group\n";
-  for (auto [manager, count, total] : co_await keel::select(c<&Manager::name>, keel::count_all(), keel::sum(c<&Band::popularity>))
-                                          .join<&Band::manager>()
-                                          .group_by(c<&Manager::name>)
-                                          .order_by(c<&Manager::name>)
-                                          .run())
+  for (auto [manager, count, total] :
+       co_await keel::select(c<&Manager::name>, keel::count_all(), keel::sum(c<&Band::popularity>))
+           .join<&Band::manager>()
+           .group_by(c<&Manager::name>)
+           .order_by(c<&Manager::name>)
+           .run())
     std::cout << "    " << manager << " manages " << count << " band(s), popularity " << total.value_or(0) << "\n";
 
   std::cout << "5. a transaction with a savepoint: the queries inside run on it without being told\n";
@@ -146,9 +148,8 @@ int main(int argc, char** argv) {
     std::cout << "keel quickstart on SQLite " << db->version_sync() << " (" << path << ")\n";
     keel::run_sync(tour(*db));
     std::cout << "10. the same with the sync wrappers, for code without coroutines\n";
-    db->transaction_sync([&] {
-      keel::update<Band>().set(c<&Band::popularity>, c<&Band::popularity> * 2).force().run_sync();
-    });
+    db->transaction_sync(
+        [&] { keel::update<Band>().set(c<&Band::popularity>, c<&Band::popularity> * 2).force().run_sync(); });
     keel::run_sync(print_bands("    final table:"));
     keel::set_default_engine(nullptr);
     std::cout << "done\n";

@@ -29,10 +29,14 @@ asio::awaitable<void> transfer(keel::Engine& db, std::string from, std::string t
       co_await db.transaction([&]() -> asio::awaitable<void> {
         auto payer = co_await keel::select<Account>().where(c<&Account::owner> == from).first().run();
         if (!payer || payer->balance < amount) throw std::runtime_error("insufficient funds");
-        co_await keel::update<Account>().set(c<&Account::balance>, c<&Account::balance> - amount)
-            .where(c<&Account::owner> == from).run();
-        co_await keel::update<Account>().set(c<&Account::balance>, c<&Account::balance> + amount)
-            .where(c<&Account::owner> == to).run();
+        co_await keel::update<Account>()
+            .set(c<&Account::balance>, c<&Account::balance> - amount)
+            .where(c<&Account::owner> == from)
+            .run();
+        co_await keel::update<Account>()
+            .set(c<&Account::balance>, c<&Account::balance> + amount)
+            .where(c<&Account::owner> == to)
+            .run();
       });
       co_return;
     } catch (const keel::SerializationFailure&) {
@@ -56,7 +60,7 @@ void expect(bool ok, std::string_view what) {
 int main() {
   keel::RecordingEngine db(keel::Dialect::postgres);  // renders as for PostgreSQL: "quoted" names, $1
   db.returns("FROM \"account\"", {"id", "owner", "balance"}, {{1, "alice", 100}});  // every select of accounts
-  db.fails_with_sqlstate("UPDATE", "40001", "could not serialize access", 1);      // the first UPDATE only
+  db.fails_with_sqlstate("UPDATE", "40001", "could not serialize access", 1);       // the first UPDATE only
 
   std::cout << "a transfer whose first attempt hits a serialization failure:\n";
   keel::run_sync(transfer(db, "alice", "bob", 30));
@@ -82,7 +86,9 @@ int main() {
   }
   expect(db.sql().size() == 3 && db.sql().back() == "ROLLBACK", "no UPDATE sent, and the transaction rolled back");
 
-  if (failures == 0) std::cout << "all " << checks << " checks passed\n";
-  else std::cout << failures << " of " << checks << " checks failed\n";
+  if (failures == 0)
+    std::cout << "all " << checks << " checks passed\n";
+  else
+    std::cout << failures << " of " << checks << " checks failed\n";
   return failures == 0 ? 0 : 1;
 }

@@ -61,8 +61,10 @@ public:
                         text_form::of(to_value(reflection::get<table_traits<T>::primary_key>(row_->front()))) +
                         " (it was deleted, or the key was not one the database gave)");
     // The columns the database defaults came back as stored (RETURNING).
-    if constexpr (Insert<T, false, NoReturning>::has_database_defaults) return inserted_.result(outcome);
-    else return row_->front();
+    if constexpr (Insert<T, false, NoReturning>::has_database_defaults)
+      return inserted_.result(outcome);
+    else
+      return row_->front();
   }
 
 private:
@@ -77,7 +79,8 @@ private:
 template <class T>
 class Save : public Runnable<Save<T>> {
   using Traits = table_traits<T>;
-  static_assert(Traits::has_primary_key, "keel::save needs a table with a primary key (keel::Id or keel::PrimaryKey<T>)");
+  static_assert(Traits::has_primary_key,
+                "keel::save needs a table with a primary key (keel::Id or keel::PrimaryKey<T>)");
   static constexpr std::size_t key = Traits::primary_key;
 
 public:
@@ -112,8 +115,10 @@ public:
         w.sql(first ? "" : ", ");
         w.identifier(Traits::column_names[I]);
         w.sql(" = ");
-        if constexpr (is_database_defaulted<T, I>()) write_kept_unless_given<I>(w, row, false);
-        else w.param(to_value(reflection::get<I>(row)));
+        if constexpr (is_database_defaulted<T, I>())
+          write_kept_unless_given<I>(w, row, false);
+        else
+          w.param(to_value(reflection::get<I>(row)));
       });
       w.sql(" WHERE ");
       w.identifier(Traits::column_names[key]);
@@ -165,8 +170,10 @@ private:
 
   // Whether the row is new: its generated key is not set yet.
   bool inserts() const {
-    if constexpr (Traits::has_generated_key) return stored_value_ref(reflection::get<key>(row_->front())) == 0;
-    else return false;
+    if constexpr (Traits::has_generated_key)
+      return stored_value_ref(reflection::get<key>(row_->front())) == 0;
+    else
+      return false;
   }
   // f.template operator()<I>(first) for every column but the key, in order.
   template <class F>

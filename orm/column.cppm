@@ -38,10 +38,10 @@ struct indexed {};
 struct DefaultLiteral {
   /// What the literal is.
   enum class Kind { integer, real, boolean, text } kind = Kind::integer;  ///< which of the fields below holds it
-  std::int64_t integer = 0;  ///< an integer, or a boolean as 0 or 1
-  double real = 0;           ///< a floating-point number
-  char text[64] = {};        ///< text, up to 63 characters
-  std::size_t length = 0;    ///< the text's length
+  std::int64_t integer = 0;                                               ///< an integer, or a boolean as 0 or 1
+  double real = 0;                                                        ///< a floating-point number
+  char text[64] = {};                                                     ///< text, up to 63 characters
+  std::size_t length = 0;                                                 ///< the text's length
 
   /// An integer or a boolean.
   template <std::integral T>
@@ -60,8 +60,8 @@ struct DefaultLiteral {
   constexpr std::string_view text_view() const { return {text, length}; }
 };
 
-/// `DEFAULT <literal>`: keel::Column<std::int64_t, keel::default_to<0>>, keel::Column<std::string, keel::default_to<"new">>.
-/// The member starts with the same value in C++.
+/// `DEFAULT <literal>`: keel::Column<std::int64_t, keel::default_to<0>>, keel::Column<std::string,
+/// keel::default_to<"new">>. The member starts with the same value in C++.
 template <DefaultLiteral V>
 struct default_to {
   static constexpr DefaultLiteral value = V;  ///< the literal
@@ -162,8 +162,10 @@ struct Column {
   /// Whether an insert leaves the value to the database: it has a database default, and the member was never
   /// given a value (made, assigned or read from a row) and still holds T{}.
   bool left_to_database() const {
-    if constexpr (database_default) return !given_.given() && value == T{};
-    else return false;
+    if constexpr (database_default)
+      return !given_.given() && value == T{};
+    else
+      return false;
   }
   /// Marks the value as given (read from a row, or set through `value`).
   void mark_given() noexcept { given_.mark(); }
@@ -222,8 +224,10 @@ private:
       if constexpr (std::same_as<T, std::string>) {
         if constexpr (v.kind == DefaultLiteral::Kind::text) target = std::string(v.text_view());
       } else if constexpr (std::floating_point<T>) {
-        if constexpr (v.kind == DefaultLiteral::Kind::real) target = static_cast<T>(v.real);
-        else if constexpr (v.kind == DefaultLiteral::Kind::integer) target = static_cast<T>(v.integer);
+        if constexpr (v.kind == DefaultLiteral::Kind::real)
+          target = static_cast<T>(v.real);
+        else if constexpr (v.kind == DefaultLiteral::Kind::integer)
+          target = static_cast<T>(v.integer);
       } else if constexpr (std::integral<T>) {
         if constexpr (v.kind == DefaultLiteral::Kind::integer || v.kind == DefaultLiteral::Kind::boolean)
           target = static_cast<T>(v.integer);
@@ -330,11 +334,22 @@ struct is_foreign_key<ForeignKey<T, O...>> : std::true_type {};
 
 // ---- What a member type means as a column.
 enum class SqlCategory {
-  boolean, integer, real, text, blob,
-  date, time, timestamp, timestamptz, interval, uuid, json, numeric,
+  boolean,
+  integer,
+  real,
+  text,
+  blob,
+  date,
+  time,
+  timestamp,
+  timestamptz,
+  interval,
+  uuid,
+  json,
+  numeric,
   enumeration,  // a C++ enum with keel::SqlEnum labels: each enum its own SQL type
   array,        // std::vector<T> of a column type
-  null    // NULL, or a type that is no column's
+  null          // NULL, or a type that is no column's
 };
 
 /// Whether T is a JSON document column's type: keel::Json, boost::json::value, keel::JsonOf<T>.
@@ -350,23 +365,40 @@ struct is_array_column_type<std::vector<E>> : std::true_type {};
 template <class T>
 constexpr SqlCategory category_of() {
   using U = std::remove_cvref_t<T>;
-  if constexpr (std::same_as<U, bool>) return SqlCategory::boolean;
-  else if constexpr (std::integral<U>) return SqlCategory::integer;
-  else if constexpr (std::floating_point<U>) return SqlCategory::real;
-  else if constexpr (std::same_as<U, Blob>) return SqlCategory::blob;
-  else if constexpr (std::same_as<U, std::nullptr_t> || std::same_as<U, std::nullopt_t>) return SqlCategory::null;
-  else if constexpr (std::convertible_to<const U&, std::string_view>) return SqlCategory::text;
-  else if constexpr (std::same_as<U, std::chrono::sys_days>) return SqlCategory::date;
-  else if constexpr (std::same_as<U, TimeOfDay>) return SqlCategory::time;
-  else if constexpr (std::same_as<U, Timestamp>) return SqlCategory::timestamp;
-  else if constexpr (std::same_as<U, TimestampTz>) return SqlCategory::timestamptz;
-  else if constexpr (std::same_as<U, Interval>) return SqlCategory::interval;
-  else if constexpr (std::same_as<U, Uuid>) return SqlCategory::uuid;
-  else if constexpr (is_json_document<U>) return SqlCategory::json;
-  else if constexpr (std::same_as<U, Numeric>) return SqlCategory::numeric;
-  else if constexpr (LabelledEnum<U>) return SqlCategory::enumeration;
-  else if constexpr (is_array_column_type<U>::value) return SqlCategory::array;
-  else return SqlCategory::null;
+  if constexpr (std::same_as<U, bool>)
+    return SqlCategory::boolean;
+  else if constexpr (std::integral<U>)
+    return SqlCategory::integer;
+  else if constexpr (std::floating_point<U>)
+    return SqlCategory::real;
+  else if constexpr (std::same_as<U, Blob>)
+    return SqlCategory::blob;
+  else if constexpr (std::same_as<U, std::nullptr_t> || std::same_as<U, std::nullopt_t>)
+    return SqlCategory::null;
+  else if constexpr (std::convertible_to<const U&, std::string_view>)
+    return SqlCategory::text;
+  else if constexpr (std::same_as<U, std::chrono::sys_days>)
+    return SqlCategory::date;
+  else if constexpr (std::same_as<U, TimeOfDay>)
+    return SqlCategory::time;
+  else if constexpr (std::same_as<U, Timestamp>)
+    return SqlCategory::timestamp;
+  else if constexpr (std::same_as<U, TimestampTz>)
+    return SqlCategory::timestamptz;
+  else if constexpr (std::same_as<U, Interval>)
+    return SqlCategory::interval;
+  else if constexpr (std::same_as<U, Uuid>)
+    return SqlCategory::uuid;
+  else if constexpr (is_json_document<U>)
+    return SqlCategory::json;
+  else if constexpr (std::same_as<U, Numeric>)
+    return SqlCategory::numeric;
+  else if constexpr (LabelledEnum<U>)
+    return SqlCategory::enumeration;
+  else if constexpr (is_array_column_type<U>::value)
+    return SqlCategory::array;
+  else
+    return SqlCategory::null;
 }
 
 /// Column types beyond numbers, text and blobs: dates and times (at PostgreSQL's microsecond precision), UUIDs,
@@ -376,12 +408,12 @@ concept TypedColumnValue = category_of<T>() >= SqlCategory::date && category_of<
 
 /// Column types that are not arrays.
 template <class T>
-concept ScalarColumnValue = std::same_as<T, bool> || std::same_as<T, std::int8_t> || std::same_as<T, std::int16_t> ||
-                            std::same_as<T, std::int32_t> || std::same_as<T, std::int64_t> ||
-                            std::same_as<T, long long> || std::same_as<T, std::uint8_t> ||
-                            std::same_as<T, std::uint16_t> || std::same_as<T, std::uint32_t> ||
-                            std::same_as<T, float> || std::same_as<T, double> || std::same_as<T, std::string> ||
-                            std::same_as<T, Blob> || TypedColumnValue<T> || LabelledEnum<T>;
+concept ScalarColumnValue =
+    std::same_as<T, bool> || std::same_as<T, std::int8_t> || std::same_as<T, std::int16_t> ||
+    std::same_as<T, std::int32_t> || std::same_as<T, std::int64_t> || std::same_as<T, long long> ||
+    std::same_as<T, std::uint8_t> || std::same_as<T, std::uint16_t> || std::same_as<T, std::uint32_t> ||
+    std::same_as<T, float> || std::same_as<T, double> || std::same_as<T, std::string> || std::same_as<T, Blob> ||
+    TypedColumnValue<T> || LabelledEnum<T>;
 
 /// An array column: std::vector of a scalar column type but keel::Json (a JSON array is one document) and enums
 /// (PostgreSQL would take their labels as text[], which is no enum's array).
@@ -427,8 +459,9 @@ struct column_traits : column_traits_base<M> {
 };
 template <class M>
 struct column_traits<std::optional<M>> : column_traits_base<M> {
-  static_assert(!requires { requires M::database_default; },
-                "keel: a column whose database chooses its value is NOT NULL: leave out std::optional");
+  static_assert(
+      !requires { requires M::database_default; },
+      "keel: a column whose database chooses its value is NOT NULL: leave out std::optional");
   static constexpr bool nullable = true;
   using stored_type = M;
 };
@@ -447,9 +480,12 @@ template <class First, class... Rest>
 struct find_default<type_list<First, Rest...>> {
   static constexpr bool found = is_default_option<First>::value || find_default<type_list<Rest...>>::found;
   static constexpr DefaultLiteral value = [] {
-    if constexpr (is_default_option<First>::value) return First::value;
-    else if constexpr (find_default<type_list<Rest...>>::found) return find_default<type_list<Rest...>>::value;
-    else return DefaultLiteral(0);
+    if constexpr (is_default_option<First>::value)
+      return First::value;
+    else if constexpr (find_default<type_list<Rest...>>::found)
+      return find_default<type_list<Rest...>>::value;
+    else
+      return DefaultLiteral(0);
   }();
 };
 
@@ -462,8 +498,10 @@ Value to_value(const M& member) {
 
 template <class M>
 auto& stored_value_ref(M& member) {
-  if constexpr (is_column_wrapper<M>::value || is_foreign_key<M>::value) return member.value;
-  else return member;
+  if constexpr (is_column_wrapper<M>::value || is_foreign_key<M>::value)
+    return member.value;
+  else
+    return member;
 }
 
 template <class M>
@@ -501,15 +539,17 @@ struct database_default_option {
 };
 template <class First, class... Rest>
 struct database_default_option<type_list<First, Rest...>> {
-  using type = std::conditional_t<is_database_default<First>, First,
-                                  typename database_default_option<type_list<Rest...>>::type>;
+  using type =
+      std::conditional_t<is_database_default<First>, First, typename database_default_option<type_list<Rest...>>::type>;
 };
 
 /// Whether an insert leaves this member to the database (Column::left_to_database).
 template <class M>
 bool left_to_database(const M& member) {
-  if constexpr (is_column_wrapper<M>::value) return member.left_to_database();
-  else return false;
+  if constexpr (is_column_wrapper<M>::value)
+    return member.left_to_database();
+  else
+    return false;
 }
 
 /// The SQL of a column's database default on a dialect: the expression of its default_now, default_uuid or
@@ -519,9 +559,12 @@ constexpr std::string_view database_default_sql(Dialect dialect) {
   if constexpr (std::same_as<Option, default_now>) {
     static_assert(std::same_as<V, TimestampTz> || std::same_as<V, Timestamp> || std::same_as<V, std::chrono::sys_days>,
                   "keel::default_now applies to keel::TimestampTz, keel::Timestamp and std::chrono::sys_days columns");
-    if constexpr (std::same_as<V, TimestampTz>) return dialect->defaults.current_instant;
-    else if constexpr (std::same_as<V, Timestamp>) return dialect->defaults.current_timestamp;
-    else return dialect->defaults.current_date;
+    if constexpr (std::same_as<V, TimestampTz>)
+      return dialect->defaults.current_instant;
+    else if constexpr (std::same_as<V, Timestamp>)
+      return dialect->defaults.current_timestamp;
+    else
+      return dialect->defaults.current_date;
   } else if constexpr (std::same_as<Option, default_uuid>) {
     static_assert(std::same_as<V, Uuid>, "keel::default_uuid applies to keel::Uuid columns");
     return dialect->defaults.random_uuid;
@@ -530,29 +573,44 @@ constexpr std::string_view database_default_sql(Dialect dialect) {
   }
 }
 
-
 // ---- SQL types per dialect.
 template <class T>
 constexpr std::string_view sql_type(Dialect dialect) {
   const ColumnTypeNames& types = dialect->types;
-  if constexpr (std::same_as<T, bool>) return types.boolean;
+  if constexpr (std::same_as<T, bool>)
+    return types.boolean;
   else if constexpr (std::same_as<T, std::int8_t> || std::same_as<T, std::int16_t> || std::same_as<T, std::uint8_t>)
     return types.small_integer;
-  else if constexpr (std::same_as<T, std::int32_t> || std::same_as<T, std::uint16_t>) return types.integer;
-  else if constexpr (std::integral<T>) return types.big_integer;
-  else if constexpr (std::same_as<T, float>) return types.real;
-  else if constexpr (std::same_as<T, double>) return types.double_precision;
-  else if constexpr (std::same_as<T, std::string>) return types.text;
-  else if constexpr (std::same_as<T, Blob>) return types.blob;
-  else if constexpr (std::same_as<T, std::chrono::sys_days>) return types.date;
-  else if constexpr (std::same_as<T, TimeOfDay>) return types.time;
-  else if constexpr (std::same_as<T, Timestamp>) return types.timestamp;
-  else if constexpr (std::same_as<T, TimestampTz>) return types.timestamptz;
-  else if constexpr (std::same_as<T, Interval>) return types.interval;
-  else if constexpr (std::same_as<T, Uuid>) return types.uuid;
-  else if constexpr (is_json_document<T>) return types.json;
-  else if constexpr (std::same_as<T, Numeric>) return types.numeric;
-  else return "";
+  else if constexpr (std::same_as<T, std::int32_t> || std::same_as<T, std::uint16_t>)
+    return types.integer;
+  else if constexpr (std::integral<T>)
+    return types.big_integer;
+  else if constexpr (std::same_as<T, float>)
+    return types.real;
+  else if constexpr (std::same_as<T, double>)
+    return types.double_precision;
+  else if constexpr (std::same_as<T, std::string>)
+    return types.text;
+  else if constexpr (std::same_as<T, Blob>)
+    return types.blob;
+  else if constexpr (std::same_as<T, std::chrono::sys_days>)
+    return types.date;
+  else if constexpr (std::same_as<T, TimeOfDay>)
+    return types.time;
+  else if constexpr (std::same_as<T, Timestamp>)
+    return types.timestamp;
+  else if constexpr (std::same_as<T, TimestampTz>)
+    return types.timestamptz;
+  else if constexpr (std::same_as<T, Interval>)
+    return types.interval;
+  else if constexpr (std::same_as<T, Uuid>)
+    return types.uuid;
+  else if constexpr (is_json_document<T>)
+    return types.json;
+  else if constexpr (std::same_as<T, Numeric>)
+    return types.numeric;
+  else
+    return "";
 }
 
 /// The SQL type of a column of V: sql_type, or for a std::vector the element's type with the dialect's array

@@ -64,7 +64,8 @@ struct common_element_of<E> {
 };
 template <class First, class Second, class... Rest>
   requires requires { typename common_element<First, Second>::type; }
-struct common_element_of<First, Second, Rest...> : common_element_of<typename common_element<First, Second>::type, Rest...> {};
+struct common_element_of<First, Second, Rest...>
+    : common_element_of<typename common_element<First, Second>::type, Rest...> {};
 
 // The 1-based position of expression E among what Projection selects; 0 when it selects no such column.
 template <class Projection, class E>
@@ -98,9 +99,10 @@ class Compound;
 template <SetOperation Op, class... S, class Order, SelectFlags Flags>
 class Compound<Op, std::tuple<S...>, Order, Flags> : public Runnable<Compound<Op, std::tuple<S...>, Order, Flags>> {
   using First = std::tuple_element_t<0, std::tuple<S...>>;
-  static_assert(requires { typename common_element_of<typename S::element_type...>::type; },
-                "keel: the selects of a union, intersect or except must have the same number of columns, of the "
-                "same types (a NOT NULL column and a nullable one combine into std::optional)");
+  static_assert(
+      requires { typename common_element_of<typename S::element_type...>::type; },
+      "keel: the selects of a union, intersect or except must have the same number of columns, of the "
+      "same types (a NOT NULL column and a nullable one combine into std::optional)");
 
 public:
   /// What a row decodes into: the parts' common element.
@@ -142,9 +144,7 @@ public:
   /// The statement in `dialect`; its text is rendered once per shape and dialect, and shared.
   Statement statement(Dialect dialect) const { return make_statement(*this, dialect); }
   /// Decodes the rows as the first select's are.
-  auto collector() const {
-    return SelectCollector<First::decodes_members, element_type, Flags.first>();
-  }
+  auto collector() const { return SelectCollector<First::decodes_members, element_type, Flags.first>(); }
 
   /// Writes the SQL text and binds the values.
   void write(SqlWriter& w) const {
@@ -174,8 +174,9 @@ private:
   template <class E, bool Descending>
   static auto position_of(const Ordering<E, Descending>&) {
     constexpr std::size_t position = position_in<typename First::projection_type, E>;
-    static_assert(position > 0,
-                  "keel: a union, intersect or except sorts by the columns its first select lists: order_by one of them");
+    static_assert(
+        position > 0,
+        "keel: a union, intersect or except sorts by the columns its first select lists: order_by one of them");
     return PositionOrdering<position, Descending>{};
   }
 

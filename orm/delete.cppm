@@ -69,7 +69,8 @@ public:
   auto collector() const {
     if constexpr (returns_columns)
       return ReturningCollector<Returning>();
-    else return RowsAffectedCollector();
+    else
+      return RowsAffectedCollector();
   }
 
   /// Writes the SQL text and binds the values.

@@ -112,14 +112,22 @@ struct argument_traits {
   using U = std::remove_cvref_t<T>;
   static constexpr bool nullable = false;
   using value_type = decltype([] {
-    if constexpr (std::same_as<U, std::nullptr_t> || std::same_as<U, std::nullopt_t>) return nullptr;
-    else if constexpr (std::same_as<U, bool>) return bool{};
-    else if constexpr (std::integral<U>) return std::int64_t{};
-    else if constexpr (std::floating_point<U>) return double{};
-    else if constexpr (std::same_as<U, Blob>) return Blob{};
-    else if constexpr (std::convertible_to<const U&, std::string_view>) return std::string{};
-    else if constexpr (TypedColumnValue<U> || ArrayColumnValue<U> || LabelledEnum<U>) return U{};
-    else return nullptr;
+    if constexpr (std::same_as<U, std::nullptr_t> || std::same_as<U, std::nullopt_t>)
+      return nullptr;
+    else if constexpr (std::same_as<U, bool>)
+      return bool{};
+    else if constexpr (std::integral<U>)
+      return std::int64_t{};
+    else if constexpr (std::floating_point<U>)
+      return double{};
+    else if constexpr (std::same_as<U, Blob>)
+      return Blob{};
+    else if constexpr (std::convertible_to<const U&, std::string_view>)
+      return std::string{};
+    else if constexpr (TypedColumnValue<U> || ArrayColumnValue<U> || LabelledEnum<U>)
+      return U{};
+    else
+      return nullptr;
   }());
 };
 template <class T, class... O>
@@ -260,9 +268,9 @@ private:
   template <bool Negate, class Range>
   auto make_in(const Range& values) const {
     using Element = std::remove_cvref_t<std::ranges::range_value_t<Range>>;
-    static_assert(comparable(category_v<typename Derived::value_type>,
-                             category_v<typename argument_traits<Element>::value_type>),
-                  "keel: the values of in() and not_in() must have the expression's SQL type");
+    static_assert(
+        comparable(category_v<typename Derived::value_type>, category_v<typename argument_traits<Element>::value_type>),
+        "keel: the values of in() and not_in() must have the expression's SQL type");
     static_assert(same_enum_if_any<typename Derived::value_type, typename argument_traits<Element>::value_type>,
                   "keel: an enum column takes values of its own enum only");
     InList<Derived, Negate> node{{}, self(), {}};
@@ -384,10 +392,10 @@ concept NullableArgument = requires { typename E::keel_argument_tag; } && E::nul
 template <BinaryOp Op, class L, class R>
 struct Binary : ExpressionOps<Binary<Op, L, R>> {
   using keel_expression_tag = void;
-  using value_type =
-      std::conditional_t<!is_arithmetic(Op), bool,
-                         std::conditional_t<std::integral<typename L::value_type> && std::integral<typename R::value_type>,
-                                            std::int64_t, double>>;
+  using value_type = std::conditional_t<
+      !is_arithmetic(Op), bool,
+      std::conditional_t<std::integral<typename L::value_type> && std::integral<typename R::value_type>, std::int64_t,
+                         double>>;
   static constexpr bool nullable = L::nullable || R::nullable;
   using tables = concat_t<typename L::tables, typename R::tables>;
   // = and <> with an optional that is empty mean IS NULL and IS NOT NULL (as Piccolo's == None): `= NULL`
@@ -403,8 +411,10 @@ struct Binary : ExpressionOps<Binary<Op, L, R>> {
     if constexpr (null_aware) {
       if (w.choose(compares_with_null())) {
         w.sql("(");
-        if constexpr (NullableArgument<R>) left.write(w);
-        else right.write(w);
+        if constexpr (NullableArgument<R>)
+          left.write(w);
+        else
+          right.write(w);
         w.sql(Op == BinaryOp::eq ? " IS NULL)" : " IS NOT NULL)");
         return;
       }
@@ -420,8 +430,10 @@ struct Binary : ExpressionOps<Binary<Op, L, R>> {
 
 private:
   bool compares_with_null() const {
-    if constexpr (NullableArgument<R>) return right.value.is_null();
-    else return left.value.is_null();
+    if constexpr (NullableArgument<R>)
+      return right.value.is_null();
+    else
+      return left.value.is_null();
   }
 };
 
@@ -588,13 +600,16 @@ std::string like_pattern_to_glob(std::string_view pattern) {
       ch = pattern[++i];
       literal = true;
     }
-    if (!literal && ch == '%') glob += '*';
-    else if (!literal && ch == '_') glob += '?';
+    if (!literal && ch == '%')
+      glob += '*';
+    else if (!literal && ch == '_')
+      glob += '?';
     else if (ch == '*' || ch == '?' || ch == '[') {
       glob += '[';
       glob += ch;
       glob += ']';
-    } else glob += ch;
+    } else
+      glob += ch;
   }
   return glob;
 }
@@ -689,7 +704,8 @@ concept OrderingTerm = requires { typename T::keel_ordering_tag; };
 
 template <class T>
 auto as_ordering(const T& term) {
-  if constexpr (OrderingTerm<T>) return term;
+  if constexpr (OrderingTerm<T>)
+    return term;
   else {
     static_assert(Expression<T>, "keel: order_by takes columns, expressions, or their .asc() / .desc()");
     return Ordering<T, false>{term};
@@ -732,7 +748,8 @@ struct Aggregate : ExpressionOps<Aggregate<Kind, E>> {
     // Where the database's sum of integers or its avg is not the type the query promises (PostgreSQL gives
     // numeric), cast it to the type the dialect names.
     std::string_view cast_to;
-    if constexpr (Kind == AggregateKind::sum && std::integral<typename E::value_type>) cast_to = w.dialect()->integer_sum_type;
+    if constexpr (Kind == AggregateKind::sum && std::integral<typename E::value_type>)
+      cast_to = w.dialect()->integer_sum_type;
     if constexpr (Kind == AggregateKind::avg) cast_to = w.dialect()->average_type;
     if (!cast_to.empty()) w.sql("CAST(");
     w.sql(name());

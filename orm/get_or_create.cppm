@@ -38,13 +38,17 @@ struct GetOrCreated {
 // never the compiler's error about a missing Condition::value_type or Condition::tables.
 template <class Condition>
 consteval bool is_boolean_condition() {
-  if constexpr (Expression<Condition>) return std::same_as<typename Condition::value_type, bool>;
-  else return false;
+  if constexpr (Expression<Condition>)
+    return std::same_as<typename Condition::value_type, bool>;
+  else
+    return false;
 }
 template <class T, class Condition>
 consteval bool condition_on_table_only() {
-  if constexpr (is_boolean_condition<Condition>()) return is_subset_v<typename Condition::tables, type_list<T>>;
-  else return true;  // reported by the check before
+  if constexpr (is_boolean_condition<Condition>())
+    return is_subset_v<typename Condition::tables, type_list<T>>;
+  else
+    return true;  // reported by the check before
 }
 
 template <class T, class Condition>
@@ -88,8 +92,8 @@ private:
     const std::uint64_t inserted = co_await run_query(runner, insert(query.row_).on_conflict().do_nothing());
     std::optional<T> stored = co_await run_query(runner, find);
     if (!stored)
-      throw MisuseError(inserted ? "keel::get_or_create: the row it inserted into " + std::string(table_traits<T>::name) +
-                                       " does not meet its condition"
+      throw MisuseError(inserted ? "keel::get_or_create: the row it inserted into " +
+                                       std::string(table_traits<T>::name) + " does not meet its condition"
                                  : "keel::get_or_create: the row conflicts with a stored " +
                                        std::string(table_traits<T>::name) + " row that its condition does not find");
     co_return result_type{std::move(*stored), inserted > 0};

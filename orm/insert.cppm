@@ -42,8 +42,10 @@ export namespace keel {
 template <class T, std::size_t I>
 consteval bool is_database_defaulted() {
   using M = typename table_traits<T>::template member_type<I>;
-  if constexpr (is_column_wrapper<M>::value) return M::database_default;
-  else return false;
+  if constexpr (is_column_wrapper<M>::value)
+    return M::database_default;
+  else
+    return false;
 }
 template <class T>
 consteval std::size_t database_defaulted_count() {
@@ -62,9 +64,9 @@ void for_each_database_defaulted(F&& f) {
 
 // Key types whose value the database gives back in the text it was bound in (PostgreSQL respells numeric).
 template <class V>
-inline constexpr bool has_one_spelling =
-    std::integral<V> || std::same_as<V, std::string> || std::same_as<V, Uuid> || std::same_as<V, std::chrono::sys_days> ||
-    std::same_as<V, TimeOfDay> || std::same_as<V, Timestamp> || std::same_as<V, TimestampTz>;
+inline constexpr bool has_one_spelling = std::integral<V> || std::same_as<V, std::string> || std::same_as<V, Uuid> ||
+                                         std::same_as<V, std::chrono::sys_days> || std::same_as<V, TimeOfDay> ||
+                                         std::same_as<V, Timestamp> || std::same_as<V, TimestampTz>;
 
 // Fills generated keys, and the values the database chose for columns it defaults, into copies of the inserted
 // rows. Keys returned as rows (RETURNING) come in no promised order, but both engines assign the keys of a
@@ -80,9 +82,12 @@ public:
   /// RETURNING); without such a key, the order the database returned them in is taken as theirs.
   static constexpr bool matches_by_given_key = [] {
     using Traits = table_traits<T>;
-    if constexpr (defaulted == 0 || !Traits::has_primary_key || Traits::has_generated_key) return false;
-    else if constexpr (is_database_defaulted<T, Traits::primary_key>()) return false;  // the key is among them
-    else return has_one_spelling<typename Traits::template traits<Traits::primary_key>::value_type>;
+    if constexpr (defaulted == 0 || !Traits::has_primary_key || Traits::has_generated_key)
+      return false;
+    else if constexpr (is_database_defaulted<T, Traits::primary_key>())
+      return false;  // the key is among them
+    else
+      return has_one_spelling<typename Traits::template traits<Traits::primary_key>::value_type>;
   }();
 
   using result_type = std::conditional_t<Many, std::vector<T>, T>;
@@ -90,8 +95,10 @@ public:
 
   void on_row(const RowReader& row) override {
     std::size_t column = 0;
-    if constexpr (table_traits<T>::has_generated_key) keys_.push_back(row.get<std::int64_t>(column++));
-    else if constexpr (matches_by_given_key) given_keys_.push_back(text_form::of(row.get<Value>(column++)));
+    if constexpr (table_traits<T>::has_generated_key)
+      keys_.push_back(row.get<std::int64_t>(column++));
+    else if constexpr (matches_by_given_key)
+      given_keys_.push_back(text_form::of(row.get<Value>(column++)));
     if constexpr (defaulted > 0)
       for (; column < row.size(); ++column) chosen_.push_back(row.get<Value>(column));
   }
@@ -116,8 +123,8 @@ public:
         for (std::size_t i = 0; i < given_keys_.size(); ++i) returned.emplace(given_keys_[i], i);
         if (returned.size() == rows.size()) {
           for (std::size_t i = 0; i < rows.size() && i < order.size(); ++i) {
-            const auto found = returned.find(
-                text_form::of(to_value(reflection::get<table_traits<T>::primary_key>(rows[i]))));
+            const auto found =
+                returned.find(text_form::of(to_value(reflection::get<table_traits<T>::primary_key>(rows[i]))));
             if (found == returned.end()) throw ProtocolError("the insert returned no row for a key it was given");
             order[i] = found->second;
           }
@@ -129,8 +136,7 @@ public:
       for (std::size_t i = 0; i < rows.size(); ++i) {
         for_each_database_defaulted<T>([&]<std::size_t I>(std::size_t n) {
           const Value& value = chosen_[order[i] * defaulted + n];
-          assign_cell(reflection::get<I>(rows[i]), value.cell(),
-                      CellOrigin{n, table_traits<T>::column_names[I]});
+          assign_cell(reflection::get<I>(rows[i]), value.cell(), CellOrigin{n, table_traits<T>::column_names[I]});
         });
       }
     }
@@ -150,14 +156,16 @@ public:
       for (std::size_t i = 0; i < rows.size(); ++i)
         stored_value_ref(reflection::get<table_traits<T>::primary_key>(rows[i])) = keys_[i];
     }
-    if constexpr (Many) return rows;
-    else return std::move(rows.front());
+    if constexpr (Many)
+      return rows;
+    else
+      return std::move(rows.front());
   }
 
 private:
   std::shared_ptr<const std::vector<T>> rows_;
   std::vector<std::int64_t> keys_;
-  std::vector<Value> chosen_;  // the database-defaulted columns' values, row after row
+  std::vector<Value> chosen_;            // the database-defaulted columns' values, row after row
   std::vector<std::string> given_keys_;  // each returned row's key, as text, where the rows' keys were given
 };
 
@@ -179,8 +187,9 @@ public:
   /// leaves them unset; the insert then gives back what it chose.
   static constexpr bool has_database_defaults = database_defaulted_count<T>() > 0;
   /// The row, the rows, the RETURNING columns' values, or with ON CONFLICT the rows inserted or updated.
-  using result_type = returning_result_t<
-      Returning, std::conditional_t<has_conflict, std::uint64_t, std::conditional_t<Many, std::vector<T>, T>>>;
+  using result_type =
+      returning_result_t<Returning,
+                         std::conditional_t<has_conflict, std::uint64_t, std::conditional_t<Many, std::vector<T>, T>>>;
   /// One row has one text; many rows have one placeholder group per row.
   static constexpr TextShape shape = TextShape{.fixed = !Many} + Conflict::shape + projection_shape<Returning>;
 
@@ -208,10 +217,11 @@ public:
   template <class C, class V>
     requires updates_on_conflict<Conflict>
   auto set(const C& column, const V& value) const {
-    auto sets = std::tuple_cat(conflict_.action.sets,
-                               std::tuple(assignment<T, type_list<T, ExcludedRow<T>>>(column, value)));
+    auto sets =
+        std::tuple_cat(conflict_.action.sets, std::tuple(assignment<T, type_list<T, ExcludedRow<T>>>(column, value)));
     using Action = DoUpdate<decltype(sets), decltype(conflict_.action.where)>;
-    return with_conflict(OnConflict<decltype(conflict_.target), Action>{conflict_.target, {sets, conflict_.action.where}});
+    return with_conflict(
+        OnConflict<decltype(conflict_.target), Action>{conflict_.target, {sets, conflict_.action.where}});
   }
   /// After do_update(): update only the existing rows for which `condition` holds (DO UPDATE ... WHERE). Called
   /// again, it adds a condition with AND.
@@ -239,13 +249,17 @@ public:
   /// Runs the insert. Rows beyond what one statement may bind are split into several statements, which run
   /// in one transaction (the one in scope, or a new one), so that the insert stays all or nothing.
   asio::awaitable<result_type> run() const {
-    if constexpr (Many) return run_split_on_context(*this);
-    else return Runnable<Insert>::run_on_context(*this);  // one row: one statement
+    if constexpr (Many)
+      return run_split_on_context(*this);
+    else
+      return Runnable<Insert>::run_on_context(*this);  // one row: one statement
   }
   /// run() on `runner`: an engine or a transaction.
   asio::awaitable<result_type> run(StatementRunner& runner) const {
-    if constexpr (Many) return run_split(runner, *this);
-    else return run_query(runner, *this);  // one row: one statement, and no coroutine of its own to say so
+    if constexpr (Many)
+      return run_split(runner, *this);
+    else
+      return run_query(runner, *this);  // one row: one statement, and no coroutine of its own to say so
   }
   /// run() to completion on the calling thread's private event loop.
   result_type run_sync() const { return keel::run_sync(run()); }
@@ -282,9 +296,10 @@ public:
     const std::size_t most = rows_per_run(dialect);
     if (per_row > 0 && rows_->size() > most)
       throw MisuseError("keel::insert of " + std::to_string(rows_->size()) + " rows binds " +
-                        std::to_string(rows_->size() * per_row) + " values, more than " + std::string(to_string(dialect)) +
-                        " accepts in one statement (" + std::to_string(dialect->max_bound_values) +
-                        "); insert at most " + std::to_string(most) + " rows of this table at a time");
+                        std::to_string(rows_->size() * per_row) + " values, more than " +
+                        std::string(to_string(dialect)) + " accepts in one statement (" +
+                        std::to_string(dialect->max_bound_values) + "); insert at most " + std::to_string(most) +
+                        " rows of this table at a time");
     return make_statement(*this, dialect);
   }
   /// Fills the generated keys into the rows, or collects the RETURNING columns.
@@ -293,7 +308,8 @@ public:
       return ReturningCollector<Returning>();
     else if constexpr (has_conflict)
       return RowsAffectedCollector();
-    else return InsertedRowsCollector<T, Many>(rows_);
+    else
+      return InsertedRowsCollector<T, Many>(rows_);
   }
 
   /// Writes the SQL text and binds the values.
@@ -374,7 +390,8 @@ private:
   static constexpr bool columns_fit_arrays() {
     return []<std::size_t... I>(std::index_sequence<I...>) {
       return ((!is_inserted<I> ||
-               natural_kind<typename column_traits<typename Traits::template member_type<I>>::value_type>() != ValueKind::null) &&
+               natural_kind<typename column_traits<typename Traits::template member_type<I>>::value_type>() !=
+                   ValueKind::null) &&
               ...);
     }(std::make_index_sequence<Traits::column_count>{});
   }
@@ -448,7 +465,7 @@ private:
     if (!w.writes_text()) return;
     w.sql(" AS ");
     w.sql(checked_column_sql_type<typename Traits::template traits<I>::value_type>(w.dialect(), Traits::name,
-                                                                                  Traits::column_names[I]));
+                                                                                   Traits::column_names[I]));
     w.sql("), ");
     write_database_default<I>(w);
     w.sql(")");
@@ -464,8 +481,10 @@ private:
       for_each_inserted([&]<std::size_t I>() {
         if (!first_value) w.sql(", ");
         first_value = false;
-        if constexpr (is_database_defaulted<T, I>()) write_defaulted_value<I>(w, row);
-        else w.param(to_value(reflection::get<I>(row)));
+        if constexpr (is_database_defaulted<T, I>())
+          write_defaulted_value<I>(w, row);
+        else
+          w.param(to_value(reflection::get<I>(row)));
       });
       w.sql(")");
     }
@@ -529,11 +548,12 @@ private:
     for (const T& row : rows)
       for_each_inserted([&]<std::size_t I>() { values.push_back(to_value(reflection::get<I>(row))); });
     InsertedRowsCollector<T, true> collector(query.rows_);
-    const ExecResult result =
-        co_await runner.execute_each(Statement(one_row.shared_sql(), std::move(values)), inserted_column_count(), &collector);
+    const ExecResult result = co_await runner.execute_each(Statement(one_row.shared_sql(), std::move(values)),
+                                                           inserted_column_count(), &collector);
     co_return collector.result(result);
   }
-  static asio::awaitable<result_type> run_parts(StatementRunner& runner, const Insert& query, std::size_t per_statement) {
+  static asio::awaitable<result_type> run_parts(StatementRunner& runner, const Insert& query,
+                                                std::size_t per_statement) {
     result_type all{};
     const auto& rows = *query.rows_;
     if constexpr (!std::same_as<result_type, std::uint64_t>) all.reserve(rows.size());
@@ -541,8 +561,10 @@ private:
       const std::size_t end = std::min(rows.size(), begin + per_statement);
       auto part_rows = std::make_shared<const std::vector<T>>(rows.begin() + begin, rows.begin() + end);
       auto part = co_await run_one(runner, Insert(std::move(part_rows), query.returning_, query.conflict_));
-      if constexpr (std::same_as<result_type, std::uint64_t>) all += part;
-      else all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+      if constexpr (std::same_as<result_type, std::uint64_t>)
+        all += part;
+      else
+        all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
     }
     co_return all;
   }
@@ -606,7 +628,8 @@ auto insert(First&& first, More&&... more) {
     std::shared_ptr<const std::vector<Row>> rows;
     if constexpr (std::same_as<std::remove_cvref_t<First>, std::vector<Row>> && !std::is_lvalue_reference_v<First>)
       rows = std::make_shared<const std::vector<Row>>(std::move(first));
-    else rows = std::make_shared<const std::vector<Row>>(std::begin(first), std::end(first));
+    else
+      rows = std::make_shared<const std::vector<Row>>(std::begin(first), std::end(first));
     return Insert<Row, true, NoReturning>(std::move(rows));
   } else if constexpr (sizeof...(More) == 0) {
     return Insert<Row, false, NoReturning>(

@@ -40,8 +40,8 @@ concept TextualValue = (TypedColumnValue<T> && !is_json_document<T>) || Labelled
 
 // A struct keel maps member by member: an aggregate Boost.JSON has no conversion of its own for.
 template <class T>
-concept MappedStruct = reflection::Reflectable<T> && !boost::json::has_value_from<T>::value && !TextualValue<T> &&
-                       !is_json_document<T>;
+concept MappedStruct =
+    reflection::Reflectable<T> && !boost::json::has_value_from<T>::value && !TextualValue<T> && !is_json_document<T>;
 
 template <class T>
 boost::json::value to_json(const T& value) {
@@ -121,7 +121,8 @@ T from_json(const boost::json::value& json, const std::string& path) {
     const boost::json::object& object = json.get_object();
     T out{};
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      ((reflection::get<I>(out) = member_from_json<reflection::field_type<T, I>>(object, reflection::field_name<T, I>, path)),
+      ((reflection::get<I>(out) =
+            member_from_json<reflection::field_type<T, I>>(object, reflection::field_name<T, I>, path)),
        ...);
     }(std::make_index_sequence<reflection::field_count<T>>{});
     return out;
@@ -131,7 +132,8 @@ T from_json(const boost::json::value& json, const std::string& path) {
                   "a struct of such members, keel::Json, boost::json::value, a date, time, UUID, keel::Numeric or "
                   "labelled enum, or a type Boost.JSON converts (tag_invoke); not a keel::JsonOf");
     auto converted = boost::json::try_value_to<T>(json);
-    if (!converted) throw TypeMismatchError(path + " cannot be read as its member's type: " + converted.error().message());
+    if (!converted)
+      throw TypeMismatchError(path + " cannot be read as its member's type: " + converted.error().message());
     return std::move(*converted);
   }
 }
@@ -140,8 +142,10 @@ template <class M>
 M member_from_json(const boost::json::object& object, std::string_view name, const std::string& path) {
   const std::string where = path + "." + std::string(name);
   if (const boost::json::value* found = object.if_contains(name)) return from_json<M>(*found, where);
-  if constexpr (is_optional_v<M>) return std::nullopt;
-  else throw TypeMismatchError(where + " is missing from the JSON document");
+  if constexpr (is_optional_v<M>)
+    return std::nullopt;
+  else
+    throw TypeMismatchError(where + " is missing from the JSON document");
 }
 
 }  // namespace keel::json_detail

@@ -53,8 +53,10 @@ template <class Where, class E>
 auto and_where(const Where& where, const E& condition) {
   static_assert(Expression<E> && category_v<typename E::value_type> == SqlCategory::boolean,
                 "keel: where() takes a condition, such as keel::c<&Band::popularity> > 1000");
-  if constexpr (std::is_same_v<Where, NoWhere>) return condition;
-  else return where && condition;
+  if constexpr (std::is_same_v<Where, NoWhere>)
+    return condition;
+  else
+    return where && condition;
 }
 
 /// Decodes the cells [offset, offset + columns) of a row into the members of a table struct.

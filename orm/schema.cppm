@@ -128,7 +128,8 @@ std::string enum_dollar_quote() {
   for (int n = 0;; ++n) {
     std::string quote = n == 0 ? std::string("$keel$") : "$keel" + std::to_string(n) + "$";
     bool held = false;
-    for (const EnumLabel<E>& entry : SqlEnum<E>::labels) held = held || entry.label.find(quote) != std::string_view::npos;
+    for (const EnumLabel<E>& entry : SqlEnum<E>::labels)
+      held = held || entry.label.find(quote) != std::string_view::npos;
     if (!held) return quote;
   }
 }
@@ -157,8 +158,8 @@ std::string enum_type_statement(Dialect dialect) {
   return sql;
 }
 
-inline std::string index_statement(std::string_view table, const std::vector<std::string_view>& columns, bool unique_index,
-                                   bool if_not_exists, std::string_view name) {
+inline std::string index_statement(std::string_view table, const std::vector<std::string_view>& columns,
+                                   bool unique_index, bool if_not_exists, std::string_view name) {
   std::string sql = unique_index ? "CREATE UNIQUE INDEX " : "CREATE INDEX ";
   if (if_not_exists) sql += "IF NOT EXISTS ";
   std::string generated_name;
@@ -277,9 +278,13 @@ public:
   explicit CreateIndex(std::vector<std::string_view> columns) : columns_(std::move(columns)) {}
 
   /// CREATE UNIQUE INDEX.
-  CreateIndex unique() const { return with([](CreateIndex& i) { i.unique_ = true; }); }
+  CreateIndex unique() const {
+    return with([](CreateIndex& i) { i.unique_ = true; });
+  }
   /// CREATE INDEX IF NOT EXISTS.
-  CreateIndex if_not_exists() const { return with([](CreateIndex& i) { i.if_not_exists_ = true; }); }
+  CreateIndex if_not_exists() const {
+    return with([](CreateIndex& i) { i.if_not_exists_ = true; });
+  }
   /// Names the index, instead of table_column..._idx.
   CreateIndex name(std::string index_name) const {
     return with([&](CreateIndex& i) { i.name_ = std::move(index_name); });
@@ -308,11 +313,11 @@ private:
 /// CREATE INDEX on columns of one table: keel::create_index(c<&Band::name>, c<&Band::country>).
 template <class C1, class... C>
 auto create_index(const C1&, const C&...) {
-  static_assert(requires { C1::member; } && (requires { C::member; } && ...),
-                "keel::create_index takes columns: keel::c<&T::member>");
+  static_assert(
+      requires { C1::member; } && (requires { C::member; } && ...),
+      "keel::create_index takes columns: keel::c<&T::member>");
   using T = typename C1::table;
-  static_assert((std::same_as<typename C::table, T> && ...),
-                "keel::create_index takes columns of one table");
+  static_assert((std::same_as<typename C::table, T> && ...), "keel::create_index takes columns of one table");
   return CreateIndex<T>({member_column<C1::member>::name, member_column<C::member>::name...});
 }
 

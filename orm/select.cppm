@@ -2,9 +2,9 @@
 //   keel::select<Band>().where(c<&Band::popularity> > 1000).order_by(c<&Band::name>)   -> std::vector<Band>
 //   keel::select(c<&Band::name>, c<&Manager::name>).join<&Band::manager>()            -> std::vector<std::tuple<...>>
 //   keel::select(c<&Band::name>, c<&Concert::venue>).join<Concert>(c<&Concert::band> == c<&Band::id>)
-//   keel::select(c<&Band::name>, c<&Manager::name>).join<&Band::manager>().into<BandAndManager>() -> std::vector<BandAndManager>
-//   keel::count<Band>().where(...)                                                     -> std::int64_t
-//   keel::exists<Band>().where(...)                                                    -> bool
+//   keel::select(c<&Band::name>, c<&Manager::name>).join<&Band::manager>().into<BandAndManager>() ->
+//   std::vector<BandAndManager> keel::count<Band>().where(...)                                                     ->
+//   std::int64_t keel::exists<Band>().where(...)                                                    -> bool
 module;
 #include <concepts>
 #include <cstddef>
@@ -209,7 +209,8 @@ struct projection_element<Into<T, P>, N> {
 };
 template <class E1, class E2, class... E, class N>
 struct projection_element<Columns<E1, E2, E...>, N> {
-  using type = std::tuple<typename decoded<E1, N>::type, typename decoded<E2, N>::type, typename decoded<E, N>::type...>;
+  using type =
+      std::tuple<typename decoded<E1, N>::type, typename decoded<E2, N>::type, typename decoded<E, N>::type...>;
 };
 
 // Collects a statement's rows into the query's result: whole rows of table Element, or Element's columns. Keyed
@@ -227,9 +228,7 @@ public:
       result_.push_back(decode(row));
     }
   }
-  std::size_t max_rows() const noexcept override {
-    return First ? 1 : std::numeric_limits<std::size_t>::max();
-  }
+  std::size_t max_rows() const noexcept override { return First ? 1 : std::numeric_limits<std::size_t>::max(); }
   result_type result(const ExecResult&) { return std::move(result_); }
 
 private:
@@ -308,8 +307,8 @@ struct Grouping {
   static constexpr bool grouped = std::tuple_size_v<Keys> > 0;  ///< whether there is a GROUP BY
   static constexpr TextShape shape = tuple_shape_v<Keys> + Having::shape;
   using tables = concat_t<tuple_tables_t<Keys>, typename Having::tables>;  ///< the tables its keys and HAVING read
-  Keys keys{};      ///< GROUP BY's expressions
-  Having having{};  ///< the groups kept
+  Keys keys{};                                                             ///< GROUP BY's expressions
+  Having having{};                                                         ///< the groups kept
   /// Writes GROUP BY ... [HAVING ...], or nothing.
   void write(SqlWriter& w) const {
     if constexpr (grouped) {
@@ -364,16 +363,20 @@ public:
   using nullable_tables = typename join_targets<Joins>::nullable;
   /// The tables of the query around it that it reads through keel::outer: none, unless it is a correlated
   /// subquery.
-  using outer_tables = outer_tables_t<concat_t<typename Projection::tables, typename Where::tables, typename Group::tables,
-                                               tuple_tables_t<Order>, typename join_targets<Joins>::referenced>>;
+  using outer_tables =
+      outer_tables_t<concat_t<typename Projection::tables, typename Where::tables, typename Group::tables,
+                              tuple_tables_t<Order>, typename join_targets<Joins>::referenced>>;
   /// Whether it names a table of its own as a query around it names one it reads through keel::outer (one level
   /// out or more), so that the outer column would read its own table instead.
   static constexpr bool shadows_outer = any_name_in(typename strip_all_outer<outer_tables>::type{}, tables{});
   /// What a row decodes into: the struct, a tuple of the chosen expressions, one value, or the count or EXISTS.
   using element_type = typename decltype([] {
-    if constexpr (std::same_as<Projection, CountRows>) return std::type_identity<std::int64_t>{};
-    else if constexpr (std::same_as<Projection, ExistsRows>) return std::type_identity<bool>{};
-    else return std::type_identity<typename projection_element<Projection, nullable_tables>::type>{};
+    if constexpr (std::same_as<Projection, CountRows>)
+      return std::type_identity<std::int64_t>{};
+    else if constexpr (std::same_as<Projection, ExistsRows>)
+      return std::type_identity<bool>{};
+    else
+      return std::type_identity<typename projection_element<Projection, nullable_tables>::type>{};
   }())::type;
   /// Whether it selects whole rows of its FROM table, decoded into the table's struct.
   static constexpr bool whole_rows = std::same_as<Projection, WholeRows<From>>;
@@ -388,14 +391,17 @@ public:
   /// Whether it can be a part of a union, intersect or except: no ORDER BY, LIMIT, OFFSET or row lock.
   static constexpr bool combinable =
       std::tuple_size_v<Order> == 0 && !Flags.limit && !Flags.offset && Flags.lock == RowLock::none;
-  using keel_subquery_tag = void;          ///< it can stand inside another query (in(), keel::scalar, keel::exists)
+  using keel_subquery_tag = void;  ///< it can stand inside another query (in(), keel::scalar, keel::exists)
   /// Whether every selected column is of a table in the query (statement() insists; so does a subquery's use).
   static constexpr bool complete = is_subset_v<own_tables_t<typename Projection::tables>, tables>;
   /// How many columns a row has.
   static constexpr std::size_t width = [] {
-    if constexpr (std::same_as<Projection, WholeRows<From>>) return table_traits<typename query_table<From>::table>::column_count;
-    else if constexpr (scalar) return std::size_t{1};
-    else return std::tuple_size_v<decltype(Projection::expressions)>;
+    if constexpr (std::same_as<Projection, WholeRows<From>>)
+      return table_traits<typename query_table<From>::table>::column_count;
+    else if constexpr (scalar)
+      return std::size_t{1};
+    else
+      return std::tuple_size_v<decltype(Projection::expressions)>;
   }();
   /// What running it gives: a std::vector of elements, a std::optional after first(), or the count or EXISTS.
   using result_type = std::conditional_t<scalar, element_type, select_result_t<element_type, Flags.first>>;
@@ -423,8 +429,8 @@ public:
   auto where(const E& condition) const {
     check_tables<E>();
     auto combined = and_where(where_, condition);
-    return Select<Projection, From, Joins, decltype(combined), Order, Group, Flags>(projection_, joins_, combined, order_, group_,
-                                                                                    limit_, offset_);
+    return Select<Projection, From, Joins, decltype(combined), Order, Group, Flags>(projection_, joins_, combined,
+                                                                                    order_, group_, limit_, offset_);
   }
 
   /// Sort by columns or expressions, ascending unless given as .desc().
@@ -432,8 +438,8 @@ public:
   auto order_by(const Terms&... terms) const {
     (check_tables<Terms>(), ...);
     auto order = std::tuple_cat(order_, std::tuple(as_ordering(terms)...));
-    return Select<Projection, From, Joins, Where, decltype(order), Group, Flags>(projection_, joins_, where_, order, group_,
-                                                                                 limit_, offset_);
+    return Select<Projection, From, Joins, Where, decltype(order), Group, Flags>(projection_, joins_, where_, order,
+                                                                                 group_, limit_, offset_);
   }
 
   /// GROUP BY these expressions; called again, it adds more.
@@ -445,8 +451,8 @@ public:
     (check_tables<E>(), ...);
     auto keys = std::tuple_cat(group_.keys, std::tuple(expressions...));
     using G = Grouping<decltype(keys), decltype(group_.having)>;
-    return Select<Projection, From, Joins, Where, Order, G, Flags>(projection_, joins_, where_, order_, G{keys, group_.having},
-                                                                   limit_, offset_);
+    return Select<Projection, From, Joins, Where, Order, G, Flags>(projection_, joins_, where_, order_,
+                                                                   G{keys, group_.having}, limit_, offset_);
   }
 
   /// HAVING: the groups for which the condition holds, which may use aggregates (keel::count_all() > 1). After
@@ -458,8 +464,8 @@ public:
     check_tables<E>();
     auto combined = and_where(group_.having, condition);
     using G = Grouping<decltype(group_.keys), decltype(combined)>;
-    return Select<Projection, From, Joins, Where, Order, G, Flags>(projection_, joins_, where_, order_, G{group_.keys, combined},
-                                                                   limit_, offset_);
+    return Select<Projection, From, Joins, Where, Order, G, Flags>(projection_, joins_, where_, order_,
+                                                                   G{group_.keys, combined}, limit_, offset_);
   }
 
   /// LIMIT `count` rows, bound as a value.
@@ -467,23 +473,23 @@ public:
     static_assert(!scalar, "keel: limit() applies to select queries");
     static_assert(!Flags.first, "keel: first() already limits the query to one row; call limit() before first()");
     constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.limit = true; });
-    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_, count,
-                                                                       offset_);
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_,
+                                                                       count, offset_);
   }
   /// OFFSET: skips `count` rows, bound as a value.
   auto offset(std::int64_t count) const {
     static_assert(!scalar, "keel: offset() applies to select queries");
     constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.offset = true; });
-    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_, limit_,
-                                                                       count);
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_,
+                                                                       limit_, count);
   }
   /// SELECT DISTINCT.
   auto distinct() const {
     static_assert(!scalar, "keel: distinct() applies to select queries");
     static_assert(Flags.lock == RowLock::none, "keel: a select that locks its rows cannot be distinct()");
     constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.distinct = true; });
-    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_, limit_,
-                                                                       offset_);
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_,
+                                                                       limit_, offset_);
   }
   /// The first row, or std::nullopt: LIMIT 1.
   auto first() const {
@@ -511,12 +517,13 @@ public:
   /// or one of a left-joined table). A misfit is a compile error.
   template <class T>
   auto into() const {
-    static_assert(requires { projection_.expressions; } && !is_into<Projection>::value && !scalar,
-                  "keel: into<T>() decodes chosen columns: keel::select(c<&A::x>, c<&B::y>).into<T>()");
+    static_assert(
+        requires { projection_.expressions; } && !is_into<Projection>::value && !scalar,
+        "keel: into<T>() decodes chosen columns: keel::select(c<&A::x>, c<&B::y>).into<T>()");
     check_into<T>();
     using P = Into<T, Projection>;
-    return Select<P, From, Joins, Where, Order, Group, Flags>(P{projection_.expressions}, joins_, where_, order_, group_,
-                                                              limit_, offset_);
+    return Select<P, From, Joins, Where, Order, Group, Flags>(P{projection_.expressions}, joins_, where_, order_,
+                                                              group_, limit_, offset_);
   }
 
   /// JOIN the table that a foreign-key member of a table in the query refers to, or, when that table is in the
@@ -559,8 +566,10 @@ public:
   }
   /// Decodes the rows into the result.
   auto collector() const {
-    if constexpr (scalar) return ScalarCollector<element_type>();
-    else return SelectCollector<decodes_members, element_type, Flags.first>();
+    if constexpr (scalar)
+      return ScalarCollector<element_type>();
+    else
+      return SelectCollector<decodes_members, element_type, Flags.first>();
   }
 
   /// Writes the SQL text and binds the values.
@@ -636,15 +645,16 @@ private:
     static_assert(!Group::grouped, "keel: a grouped select cannot lock its rows");
     static_assert(!selects_aggregate<Projection>, "keel: a select of aggregates cannot lock rows");
     constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.lock = Lock; });
-    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_, limit_,
-                                                                       offset_);
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_,
+                                                                       limit_, offset_);
   }
   template <LockWait Wait>
   auto with_lock_wait() const {
-    static_assert(Flags.lock != RowLock::none, "keel: nowait() and skip_locked() come after for_update() or for_share()");
+    static_assert(Flags.lock != RowLock::none,
+                  "keel: nowait() and skip_locked() come after for_update() or for_share()");
     constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.wait = Wait; });
-    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_, limit_,
-                                                                       offset_);
+    return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_,
+                                                                       limit_, offset_);
   }
   // FOR UPDATE [OF "t", ...] [NOWAIT | SKIP LOCKED]. PostgreSQL cannot lock the nullable side of an outer join,
   // so a query with a LEFT JOIN names the tables it locks: FROM's and the inner joins'.
@@ -656,8 +666,10 @@ private:
       w.identifier(query_table<From>::name);
       write_locked_joins(w, tables{});
     }
-    if constexpr (Flags.wait == LockWait::nowait) w.sql(" NOWAIT");
-    else if constexpr (Flags.wait == LockWait::skip_locked) w.sql(" SKIP LOCKED");
+    if constexpr (Flags.wait == LockWait::nowait)
+      w.sql(" NOWAIT");
+    else if constexpr (Flags.wait == LockWait::skip_locked)
+      w.sql(" SKIP LOCKED");
   }
   // The joined tables (after FROM's, which the caller writes), but the LEFT JOINed ones.
   template <class First, class... S>
@@ -713,10 +725,12 @@ private:
   }
 
   void write_projection(SqlWriter& w) const {
-    if constexpr (std::same_as<Projection, CountRows>) w.sql("count(*)");
+    if constexpr (std::same_as<Projection, CountRows>)
+      w.sql("count(*)");
     else if constexpr (std::same_as<Projection, WholeRows<From>>)
       write_table_columns<typename query_table<From>::table>(w, query_table<From>::name);
-    else write_expression_list(w, projection_.expressions);
+    else
+      write_expression_list(w, projection_.expressions);
   }
 
   void write_from(SqlWriter& w) const {

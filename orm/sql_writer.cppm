@@ -22,9 +22,7 @@ struct TextShape {
   unsigned choices = 0;
 
   /// The shape of two parts together: fixed when both are, their choices added up.
-  friend constexpr TextShape operator+(TextShape a, TextShape b) {
-    return {a.fixed && b.fixed, a.choices + b.choices};
-  }
+  friend constexpr TextShape operator+(TextShape a, TextShape b) { return {a.fixed && b.fixed, a.choices + b.choices}; }
   /// Equal field by field.
   friend constexpr bool operator==(TextShape, TextShape) = default;
 };

@@ -137,7 +137,8 @@ template <class Sub>
   requires Subquery<Sub>
 auto exists(const Sub& subquery) {
   check_subquery<Sub>();
-  static_assert(!Sub::scalar, "keel: exists() of a count or an exists always finds its one row; pass the select itself");
+  static_assert(!Sub::scalar,
+                "keel: exists() of a count or an exists always finds its one row; pass the select itself");
   return ExistsSubquery<Sub, false>{{}, subquery};
 }
 /// NOT EXISTS (subquery).

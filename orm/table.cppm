@@ -31,7 +31,8 @@ consteval SnakeName snake_case(std::string_view name) {
     const char c = name[i];
     if (is_upper(c)) {
       const bool after_lower = i > 0 && is_lower_or_digit(name[i - 1]);
-      const bool end_of_acronym = i > 0 && is_upper(name[i - 1]) && i + 1 < name.size() && is_lower_or_digit(name[i + 1]);
+      const bool end_of_acronym =
+          i > 0 && is_upper(name[i - 1]) && i + 1 < name.size() && is_lower_or_digit(name[i + 1]);
       if (after_lower || end_of_acronym) out.text[out.length++] = '_';
       out.text[out.length++] = static_cast<char>(c - 'A' + 'a');
     } else {
@@ -70,8 +71,10 @@ concept Table = reflection::Reflectable<T> && std::default_initializable<T> && (
 /// T's table name: its table_name member, else its type's name in snake case (BandMember -> band_member).
 template <Table T>
 consteval std::string_view table_name_of() {
-  if constexpr (HasTableName<T>) return T::table_name;
-  else return table_detail::snake_name<T>.view();
+  if constexpr (HasTableName<T>)
+    return T::table_name;
+  else
+    return table_detail::snake_name<T>.view();
 }
 
 /// What keel knows of table T: its name, its columns and its primary key. A struct that cannot be a table
@@ -87,7 +90,8 @@ struct table_traits {
   static_assert(table_detail::all_columns_supported<T>(std::make_index_sequence<reflection::field_count<T>>{}),
                 "keel: every member of a table must be a column: bool, an integer of up to 32 bits unsigned or 64 "
                 "bits signed, float, double, std::string, keel::Blob, std::chrono::sys_days, keel::TimeOfDay, "
-                "keel::Timestamp, keel::TimestampTz, keel::Interval, keel::Uuid, keel::Json, boost::json::value, keel::JsonOf<T>, keel::Numeric, "
+                "keel::Timestamp, keel::TimestampTz, keel::Interval, keel::Uuid, keel::Json, boost::json::value, "
+                "keel::JsonOf<T>, keel::Numeric, "
                 "std::vector of one of these (an array), keel::Column<...>, keel::ForeignKey<...>, or std::optional "
                 "of one of these");
 
@@ -107,8 +111,10 @@ struct table_traits {
 
   /// Whether the database generates the primary key (keel::Id).
   static constexpr bool has_generated_key = [] {
-    if constexpr (has_primary_key) return has_option<member_type<primary_key>, generated>;
-    else return false;
+    if constexpr (has_primary_key)
+      return has_option<member_type<primary_key>, generated>;
+    else
+      return false;
   }();
 };
 
@@ -126,9 +132,9 @@ struct member_column {
 /// alias's name.
 template <class S>
 struct query_table {
-  using table = S;                                                ///< the table struct
+  using table = S;                                                 ///< the table struct
   static constexpr std::string_view name = table_traits<S>::name;  ///< the name the query gives it
-  static constexpr bool aliased = false;                          ///< whether the name is an alias
+  static constexpr bool aliased = false;                           ///< whether the name is an alias
 };
 template <TableAlias S>
 struct query_table<S> {

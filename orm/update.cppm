@@ -58,8 +58,9 @@ auto assignment(const C&, const V& value) {
                 "keel: set() gives NULL to a NOT NULL column; make the member std::optional to allow NULL");
   static_assert(given == SqlCategory::null || assignable(target, given),
                 "keel: set() gives a column a value of another SQL type");
-  static_assert(given == SqlCategory::null || same_enum_if_any<typename Column::traits::value_type, typename E::value_type>,
-                "keel: an enum column takes values of its own enum only");
+  static_assert(
+      given == SqlCategory::null || same_enum_if_any<typename Column::traits::value_type, typename E::value_type>,
+      "keel: an enum column takes values of its own enum only");
   if constexpr (target == SqlCategory::array && given == SqlCategory::array)
     static_assert(assignable(category_v<typename Column::traits::value_type::value_type>,
                              category_v<typename E::value_type::value_type>),
@@ -127,7 +128,8 @@ public:
   auto collector() const {
     if constexpr (returns_columns)
       return ReturningCollector<Returning>();
-    else return RowsAffectedCollector();
+    else
+      return RowsAffectedCollector();
   }
 
   /// Writes the SQL text and binds the values.

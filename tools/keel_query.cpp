@@ -73,8 +73,10 @@ void print_position(std::ostream& out, std::string_view sql, int position) {
 // A server's message (an error, a notice) as psql prints it: the primary line, the position, DETAIL, HINT,
 // CONTEXT.
 void print_message(std::ostream& out, const keel::ErrorFields& fields, std::string_view sql, bool psql) {
-  if (psql) out << fields.severity << ":  " << fields.message << "\n";
-  else out << fields.severity << " " << fields.sqlstate << ": " << fields.message << "\n";
+  if (psql)
+    out << fields.severity << ":  " << fields.message << "\n";
+  else
+    out << fields.severity << " " << fields.sqlstate << ": " << fields.message << "\n";
   if (fields.position && *fields.position > 0) print_position(out, sql, *fields.position);
   if (!fields.detail.empty()) out << "DETAIL:  " << fields.detail << "\n";
   if (!fields.hint.empty()) out << "HINT:  " << fields.hint << "\n";
@@ -93,8 +95,10 @@ void print_rows(const std::vector<std::string>& columns, const Rows& rows, bool 
   for (const auto& row : rows) {
     for (std::size_t i = 0; i < columns.size(); ++i) {
       if (i) std::cout << '|';
-      if (auto text = cell(row, i)) std::cout << *text;
-      else if (!psql) std::cout << "NULL";
+      if (auto text = cell(row, i))
+        std::cout << *text;
+      else if (!psql)
+        std::cout << "NULL";
     }
     std::cout << '\n';
   }
@@ -107,7 +111,7 @@ void print_rows(const std::vector<std::string>& columns, const Rows& rows, bool 
 class StdinLines {
 public:
   std::string_view operator()() {
-    struct sigaction plain {}, previous {};
+    struct sigaction plain{}, previous{};
     plain.sa_handler = SIG_DFL;
     ::sigaction(SIGINT, &plain, &previous);
     chunk_.clear();
@@ -148,10 +152,10 @@ asio::awaitable<void> run_script(pg::PgConnection& connection, const std::string
       std::ref(stdin_lines));
 }
 
-// With arguments (or --prepared): one statement, prepared, the arguments bound as text (the server infers each type), rows in
-// binary and shown in PostgreSQL's own text form.
-asio::awaitable<void> run_bound(pg::PgConnection& connection, const std::string& sql, const std::vector<std::string>& args,
-                                bool psql) {
+// With arguments (or --prepared): one statement, prepared, the arguments bound as text (the server infers each type),
+// rows in binary and shown in PostgreSQL's own text form.
+asio::awaitable<void> run_bound(pg::PgConnection& connection, const std::string& sql,
+                                const std::vector<std::string>& args, bool psql) {
   const bool returns_rows = !(co_await connection.prepare(sql)).get_attributes().empty();
   const std::vector<keel::Value> values(args.begin(), args.end());
   const std::vector<pg::Record> rows = co_await connection.fetch_values(sql, values);
@@ -170,9 +174,12 @@ asio::awaitable<void> run_bound(pg::PgConnection& connection, const std::string&
 
 asio::awaitable<int> run(std::string dsn, std::string sql, std::vector<std::string> args, bool psql, bool prepared) {
   auto connection = co_await pg::PgConnection::connect(dsn);
-  connection->add_log_listener([&](const pg::PgConnection::Notice& notice) { print_message(std::cerr, notice, sql, psql); });
-  if (args.empty() && !prepared) co_await run_script(*connection, sql, psql);
-  else co_await run_bound(*connection, sql, args, psql);
+  connection->add_log_listener(
+      [&](const pg::PgConnection::Notice& notice) { print_message(std::cerr, notice, sql, psql); });
+  if (args.empty() && !prepared)
+    co_await run_script(*connection, sql, psql);
+  else
+    co_await run_bound(*connection, sql, args, psql);
   co_await connection->close();
   co_return 0;
 }
@@ -226,7 +233,8 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const keel::CanceledError& e) {
     // The server's 57014 ends a cancelled call as keel's CanceledError; psql shows the server's error.
-    std::cerr << (psql ? "ERROR:  canceling statement due to user request\n" : "keel-query: " + std::string(e.what()) + "\n");
+    std::cerr << (psql ? "ERROR:  canceling statement due to user request\n"
+                       : "keel-query: " + std::string(e.what()) + "\n");
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "keel-query: " << e.what() << "\n";

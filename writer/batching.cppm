@@ -13,7 +13,7 @@ export namespace keel {
 
 /// How big one batch may be.
 struct BatchLimits {
-  std::size_t max_bytes = 1'000'000;  ///< the SQL text of one batch, its statements' texts added up
+  std::size_t max_bytes = 1'000'000;   ///< the SQL text of one batch, its statements' texts added up
   std::size_t max_parameters = 65535;  ///< the bound values of one batch
 };
 

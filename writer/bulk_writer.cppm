@@ -62,9 +62,9 @@ struct BulkWriterOptions {
   /// A merged insert of at least copy_min_rows rows goes by the engine's fastest way that stores the same rows:
   /// COPY on PostgreSQL (values in text form, read by each column's type), the insert itself elsewhere.
   bool copy_rows = true;
-  std::size_t copy_min_rows = 100;          ///< the fewest rows of a merged insert that go copy_rows' way
+  std::size_t copy_min_rows = 100;  ///< the fewest rows of a merged insert that go copy_rows' way
   std::optional<ColumnAdjustment> auto_adjust_for_columns;  ///< smaller batches for wide rows (see ColumnAdjustment)
-  RetryPolicy retry;                        ///< how a failed batch is retried
+  RetryPolicy retry;                                        ///< how a failed batch is retried
   std::shared_ptr<CircuitBreaker> breaker;  ///< share one among writers of one target; each has its own when empty
   QueryCollector* collector = nullptr;      ///< records every batch when set
 };
@@ -76,10 +76,11 @@ class BulkWriter {
 public:
   /// Writes through a keel engine, which must outlive the writer.
   explicit BulkWriter(Engine& engine, BulkWriterOptions options = {})
-      : BulkWriter(std::make_shared<EngineAdapter>(
-                       engine, EngineAdapterOptions{options.mode, options.transaction_per_batch, options.savepoint_per_statement, options.copy_rows,
-                                            options.copy_min_rows}),
-                   engine.dialect(), std::move(options)) {}
+      : BulkWriter(
+            std::make_shared<EngineAdapter>(engine, EngineAdapterOptions{options.mode, options.transaction_per_batch,
+                                                                         options.savepoint_per_statement,
+                                                                         options.copy_rows, options.copy_min_rows}),
+            engine.dialect(), std::move(options)) {}
   /// Writes through any adapter (FunctionAdapter, or one of your own).
   BulkWriter(std::shared_ptr<WriterAdapter> adapter, BulkWriterOptions options = {})
       : BulkWriter(checked(std::move(adapter)), std::move(options), 0) {}
@@ -102,7 +103,8 @@ public:
   bool add_statement(Statement statement) {
     if (max_query_size_ && statement_bytes(statement) > *max_query_size_)
       throw MisuseError("a statement of " + std::to_string(statement_bytes(statement)) + " bytes is over the " +
-                        std::to_string(*max_query_size_) + " bytes the write target accepts in one query; nothing was sent");
+                        std::to_string(*max_query_size_) +
+                        " bytes the write target accepts in one query; nothing was sent");
     if (options_.auto_adjust_for_columns && !columns_) adjust_for_columns(statement);
     pending_bytes_ += statement_bytes(statement);
     pending_parameters_ += statement.params().size();
@@ -142,7 +144,8 @@ public:
     co_return co_await flush(std::move(metadata));
   }
   /// Runs the statements as one batch, whatever the limits, one by one; returns each statement's result.
-  asio::awaitable<std::vector<ExecResult>> process_batch(std::vector<Statement> statements, BatchMetadata metadata = {}) {
+  asio::awaitable<std::vector<ExecResult>> process_batch(std::vector<Statement> statements,
+                                                         BatchMetadata metadata = {}) {
     std::vector<ExecResult> results;
     co_await run_batch(statements, metadata, &results);
     co_return results;
@@ -156,7 +159,9 @@ public:
   /// flush() to completion on the calling thread's private event loop.
   std::size_t flush_sync(BatchMetadata metadata = {}) { return run_sync(flush(std::move(metadata))); }
   /// flush_full_batches() to completion on the calling thread's private event loop.
-  std::size_t flush_full_batches_sync(BatchMetadata metadata = {}) { return run_sync(flush_full_batches(std::move(metadata))); }
+  std::size_t flush_full_batches_sync(BatchMetadata metadata = {}) {
+    return run_sync(flush_full_batches(std::move(metadata)));
+  }
   /// process_statements() to completion on the calling thread's private event loop.
   std::size_t process_statements_sync(std::vector<Statement> statements, BatchMetadata metadata = {}) {
     return run_sync(process_statements(std::move(statements), std::move(metadata)));
@@ -172,15 +177,19 @@ private:
   BulkWriter(std::shared_ptr<WriterAdapter> adapter, BulkWriterOptions options, int)
       : BulkWriter(adapter, adapter->dialect(), std::move(options)) {}
   BulkWriter(std::shared_ptr<WriterAdapter> adapter, Dialect dialect, BulkWriterOptions options)
-      : adapter_(std::move(adapter)), dialect_(dialect), options_(std::move(options)),
+      : adapter_(std::move(adapter)),
+        dialect_(dialect),
+        options_(std::move(options)),
         max_query_size_(adapter_ ? adapter_->max_query_size() : std::nullopt),
         limits_{std::min(options_.max_bytes, max_query_size_.value_or(options_.max_bytes)),
                 options_.max_parameters.value_or(dialect->max_bound_values)} {
-    if (limits_.max_bytes == 0 || limits_.max_parameters == 0) throw MisuseError("BulkWriter: the limits must be at least 1");
+    if (limits_.max_bytes == 0 || limits_.max_parameters == 0)
+      throw MisuseError("BulkWriter: the limits must be at least 1");
     if (options_.retry.max_attempts == 0) throw MisuseError("BulkWriter: retry.max_attempts must be at least 1");
     if (const auto& a = options_.auto_adjust_for_columns;
         a && (a->reference_columns == 0 || !(a->min_factor > 0) || !(a->min_factor <= a->max_factor)))
-      throw MisuseError("BulkWriter: auto_adjust_for_columns needs reference_columns >= 1 and 0 < min_factor <= max_factor");
+      throw MisuseError(
+          "BulkWriter: auto_adjust_for_columns needs reference_columns >= 1 and 0 < min_factor <= max_factor");
     if (!options_.breaker) options_.breaker = std::make_shared<CircuitBreaker>();
   }
   static std::shared_ptr<WriterAdapter> checked(std::shared_ptr<WriterAdapter> adapter) {
@@ -224,7 +233,6 @@ private:
     if (failure) std::rethrow_exception(failure);
     co_return ran;
   }
-
 
   std::vector<Statement> take_front(std::size_t count) {
     const auto end = pending_.begin() + static_cast<std::ptrdiff_t>(count);
@@ -297,9 +305,12 @@ private:
       if (waited) break;  // the caller was cancelled: no more attempts
     }
     // The breaker counts batches, not attempts, and only failures that say the target is in trouble.
-    if (!failure) options_.breaker->on_success();
-    else if (record.attempts > 0 && is_target_failure(failure)) options_.breaker->on_failure();
-    else if (record.attempts > 0) options_.breaker->on_neutral();
+    if (!failure)
+      options_.breaker->on_success();
+    else if (record.attempts > 0 && is_target_failure(failure))
+      options_.breaker->on_failure();
+    else if (record.attempts > 0)
+      options_.breaker->on_neutral();
     record.elapsed = std::chrono::steady_clock::now() - started;
     record.succeeded = !failure;
     if (failure) record.error = message_of(failure);

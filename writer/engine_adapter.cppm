@@ -27,10 +27,10 @@ enum class BatchMode {
 /// How an EngineAdapter runs a batch.
 struct EngineAdapterOptions {
   BatchMode mode = BatchMode::pipelined;  ///< pipelined, or one by one
-  bool transaction_per_batch = true;     ///< all of a batch or none of it; off: each statement commits alone
-  bool savepoint_per_statement = false;  ///< in the batch's transaction: a failing statement alone is undone
-  bool copy_rows = true;                 ///< many-row inserts by the engine's fastest way (COPY on PostgreSQL)
-  std::size_t copy_min_rows = 100;       ///< fewer rows go as the insert: one round trip, where COPY takes three
+  bool transaction_per_batch = true;      ///< all of a batch or none of it; off: each statement commits alone
+  bool savepoint_per_statement = false;   ///< in the batch's transaction: a failing statement alone is undone
+  bool copy_rows = true;                  ///< many-row inserts by the engine's fastest way (COPY on PostgreSQL)
+  std::size_t copy_min_rows = 100;        ///< fewer rows go as the insert: one round trip, where COPY takes three
 };
 
 /// The bulk writer on a keel engine: each batch in a transaction (or each statement on its own), pipelined in

@@ -17,7 +17,7 @@ export namespace keel {
 
 /// How a FunctionAdapter's target takes statements.
 struct FunctionAdapterOptions {
-  Dialect dialect = Dialect::sqlite;  ///< how queries are rendered for the target ('?' placeholders: sqlite)
+  Dialect dialect = Dialect::sqlite;          ///< how queries are rendered for the target ('?' placeholders: sqlite)
   std::optional<std::size_t> max_query_size;  ///< the target's limit on one batch's text
   bool atomic_batches = false;  ///< the function runs each batch all or nothing: a lost connection may retry it
 };

@@ -83,14 +83,27 @@ public:
       start_ = at_;
       const char c = sql_[at_];
       const char following = at_ + 1 < sql_.size() ? sql_[at_ + 1] : '\0';
-      if (is_blank(c)) { ++at_; continue; }
+      if (is_blank(c)) {
+        ++at_;
+        continue;
+      }
       if ((c == '-' && following == '-') || (c == '/' && following == '*')) return Token::refused;  // comments
       if (c == '\'') return skip_quoted('\'', backslash_escapes_here()) ? Token::other : Token::refused;
-      if (c == '"' || (c == '`' && dialect_->backtick_and_bracket_identifiers)) return skip_quoted(c, false) ? Token::other : Token::refused;
+      if (c == '"' || (c == '`' && dialect_->backtick_and_bracket_identifiers))
+        return skip_quoted(c, false) ? Token::other : Token::refused;
       if (c == '[' && dialect_->backtick_and_bracket_identifiers) return Token::refused;  // [identifier]
-      if (c == '(') { ++at_; return Token::open; }
-      if (c == ')') { ++at_; return Token::close; }
-      if (c == ',') { ++at_; return Token::comma; }
+      if (c == '(') {
+        ++at_;
+        return Token::open;
+      }
+      if (c == ')') {
+        ++at_;
+        return Token::close;
+      }
+      if (c == ',') {
+        ++at_;
+        return Token::comma;
+      }
       if (c == '$') return dollar(number);
       if (dialect_->placeholders == PlaceholderStyle::question_mark && c == '?') {
         if (is_digit(following)) return Token::refused;  // ?NNN: numbered, not positional
@@ -101,7 +114,8 @@ public:
       if (dialect_->named_parameters && (c == ':' || c == '@') && is_word_char(following)) return Token::refused;
       if (is_word_char(c)) {
         // PostgreSQL's identifiers may hold a $ after their first character (f$1 is one name, not f and $1).
-        while (at_ < sql_.size() && (is_word_char(sql_[at_]) || (sql_[at_] == '$' && dialect_->dollar_in_identifiers))) ++at_;
+        while (at_ < sql_.size() && (is_word_char(sql_[at_]) || (sql_[at_] == '$' && dialect_->dollar_in_identifiers)))
+          ++at_;
         return Token::other;
       }
       ++at_;
@@ -121,9 +135,15 @@ private:
   }
   bool skip_quoted(char quote, bool backslash_escapes) {
     for (std::size_t i = at_ + 1; i < sql_.size(); ++i) {
-      if (backslash_escapes && sql_[i] == '\\') { ++i; continue; }
+      if (backslash_escapes && sql_[i] == '\\') {
+        ++i;
+        continue;
+      }
       if (sql_[i] != quote) continue;
-      if (i + 1 < sql_.size() && sql_[i + 1] == quote) { ++i; continue; }  // a doubled quote stands for itself
+      if (i + 1 < sql_.size() && sql_[i + 1] == quote) {
+        ++i;
+        continue;
+      }  // a doubled quote stands for itself
       at_ = i + 1;
       return true;
     }
@@ -132,7 +152,8 @@ private:
   Token dollar(std::size_t& number) {
     // PostgreSQL's $n; anything else after a $ (a dollar quote, SQLite's $name) is refused.
     std::size_t i = at_ + 1;
-    if (dialect_->placeholders != PlaceholderStyle::dollar_number || i >= sql_.size() || !is_digit(sql_[i])) return Token::refused;
+    if (dialect_->placeholders != PlaceholderStyle::dollar_number || i >= sql_.size() || !is_digit(sql_[i]))
+      return Token::refused;
     number = 0;
     for (; i < sql_.size() && is_digit(sql_[i]); ++i) {
       number = number * 10 + static_cast<std::size_t>(sql_[i] - '0');
@@ -304,7 +325,10 @@ std::optional<RowsInsert> rows_insert(const Statement& statement, Dialect dialec
     const Token token = rows.next(number);
     if (token == Token::end) break;
     if (!in_row) {
-      if (token == Token::comma && count > 0 && !value_due) { value_due = true; continue; }
+      if (token == Token::comma && count > 0 && !value_due) {
+        value_due = true;
+        continue;
+      }
       if (token != Token::open || (count > 0 && !value_due)) return std::nullopt;
       in_row = true;
       value_due = true;
@@ -342,7 +366,8 @@ std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect d
       last_split = split_insert_values(sql, dialect);
     } else if (last_split) {
       last_split->head = sql.substr(0, last_split->head.size());
-      last_split->rows = sql.substr(static_cast<std::size_t>(last_split->rows.data() - last_text.data()), last_split->rows.size());
+      last_split->rows =
+          sql.substr(static_cast<std::size_t>(last_split->rows.data() - last_text.data()), last_split->rows.size());
       last_text = sql;
     }
     std::optional<InsertValues> split = last_split;
@@ -375,8 +400,10 @@ std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect d
     std::vector<Value> params;
     std::string row;
     const auto finish = [&](std::size_t end_row) {
-      if (end_row - first_row == 1) merged.push_back(batch[i + first_row]);  // alone: as it was written
-      else merged.emplace_back(std::move(sql), std::move(params));
+      if (end_row - first_row == 1)
+        merged.push_back(batch[i + first_row]);  // alone: as it was written
+      else
+        merged.emplace_back(std::move(sql), std::move(params));
       sql.clear();
       params.clear();
       first_row = end_row;
@@ -385,7 +412,8 @@ std::vector<Statement> merge_inserts(std::span<const Statement> batch, Dialect d
       const auto& values = batch[i + k].params();
       row.clear();
       append_renumbered(row, rows[k], dialect, params.size());
-      if (k > first_row && (sql.size() + 2 + row.size() > limits.max_bytes || params.size() + values.size() > max_values)) {
+      if (k > first_row &&
+          (sql.size() + 2 + row.size() > limits.max_bytes || params.size() + values.size() > max_values)) {
         finish(k);
         row.clear();
         append_renumbered(row, rows[k], dialect, 0);

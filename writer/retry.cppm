@@ -13,9 +13,9 @@ export namespace keel {
 
 /// How a failed batch is retried: how many attempts, and the waits between them (exponential backoff).
 struct RetryPolicy {
-  std::size_t max_attempts = 3;  ///< 1: no retry
+  std::size_t max_attempts = 3;               ///< 1: no retry
   std::chrono::milliseconds first_delay{50};  ///< the wait before the first retry
-  double multiplier = 2.0;  ///< each later wait is this many times the one before
+  double multiplier = 2.0;                    ///< each later wait is this many times the one before
   std::chrono::milliseconds max_delay{2000};  ///< the longest wait
   bool jitter = true;  ///< each wait drawn between half and all of its step, so that writers do not retry in step
 };

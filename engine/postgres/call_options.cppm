@@ -54,17 +54,17 @@ struct PgConnectionOptions {
 /// One statement's result in a script run on the simple protocol (PgConnection::run_script): its columns and its
 /// rows in the server's text format (NULL as nullopt) when it returns rows, and its command status.
 struct TextResult {
-  bool returns_rows = false;  ///< a row description came: a query, even of no rows
+  bool returns_rows = false;         ///< a row description came: a query, even of no rows
   std::vector<std::string> columns;  ///< the columns' names
   /// the rows, each cell in the server's text format; NULL is nullopt
   std::vector<std::vector<std::optional<std::string>>> rows;
-  std::string status;  ///< "SELECT 2", "CREATE TABLE", "COPY 3"
+  std::string status;       ///< "SELECT 2", "CREATE TABLE", "COPY 3"
   bool copied_out = false;  ///< a COPY ... TO STDOUT, whose data went to run_script's copy_out
 };
 
 /// A notification from LISTEN/NOTIFY.
 struct Notification {
-  int process_id = 0;  ///< the notifying session's
+  int process_id = 0;   ///< the notifying session's
   std::string channel;  ///< the channel it was sent on
   std::string payload;  ///< the payload; empty when none was given
 };
@@ -72,13 +72,13 @@ struct Notification {
 /// COPY's options, as asyncpg names them. Unset ones take the server's defaults.
 struct CopyOptions {
   std::vector<std::string> columns;  ///< all, in table order, when empty
-  std::string schema_name;  ///< the table's schema; empty: the search path finds it
-  std::string format;  ///< "text", "csv" or "binary"
-  std::optional<char> delimiter;  ///< DELIMITER
-  std::optional<std::string> null;  ///< the text that stands for NULL
-  std::optional<bool> header;  ///< HEADER
-  std::optional<char> quote;  ///< QUOTE (csv)
-  std::optional<char> escape;  ///< ESCAPE (csv)
+  std::string schema_name;           ///< the table's schema; empty: the search path finds it
+  std::string format;                ///< "text", "csv" or "binary"
+  std::optional<char> delimiter;     ///< DELIMITER
+  std::optional<std::string> null;   ///< the text that stands for NULL
+  std::optional<bool> header;        ///< HEADER
+  std::optional<char> quote;         ///< QUOTE (csv)
+  std::optional<char> escape;        ///< ESCAPE (csv)
   ///@{
   /// FORCE_QUOTE, FORCE_NOT_NULL and FORCE_NULL: the columns they name (csv)
   std::vector<std::string> force_quote, force_not_null, force_null;
@@ -95,12 +95,12 @@ struct CursorOptions {
 
 /// What a query logger sees of each call, once it ended.
 struct LoggedQuery {
-  std::string_view sql;  ///< the query's text
+  std::string_view sql;                               ///< the query's text
   std::vector<std::optional<std::string>> arguments;  ///< the values in PostgreSQL's text form; nullopt is NULL
-  std::chrono::nanoseconds elapsed{};  ///< how long it took
-  std::exception_ptr error;  ///< null when the query succeeded
-  std::string error_message;  ///< the error's message; empty on success
-  std::string status;  ///< the command's status ("SELECT 3") when it succeeded
+  std::chrono::nanoseconds elapsed{};                 ///< how long it took
+  std::exception_ptr error;                           ///< null when the query succeeded
+  std::string error_message;                          ///< the error's message; empty on success
+  std::string status;                                 ///< the command's status ("SELECT 3") when it succeeded
 };
 
 /// Names a listener or logger added to a connection, for its removal.

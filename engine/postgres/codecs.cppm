@@ -41,8 +41,8 @@ namespace types {
 /// The OIDs of the built-in types keel has codecs for.
 constexpr std::uint32_t boolean = 16, bytea = 17, name = 19, int8 = 20, int2 = 21, int4 = 23, text = 25, oid = 26,
                         json = 114, float4 = 700, float8 = 701, unknown = 705, inet = 869, cidr = 650, bpchar = 1042,
-                        varchar = 1043, date = 1082, time = 1083, timestamp = 1114, timestamptz = 1184,
-                        interval = 1186, timetz = 1266, numeric = 1700, uuid = 2950, jsonb = 3802;
+                        varchar = 1043, date = 1082, time = 1083, timestamp = 1114, timestamptz = 1184, interval = 1186,
+                        timetz = 1266, numeric = 1700, uuid = 2950, jsonb = 3802;
 ///@}
 /// The array type of each element type.
 constexpr std::uint32_t array_of(std::uint32_t element) {
@@ -104,12 +104,15 @@ constexpr std::uint32_t element_of(std::uint32_t array) {
     default: return 0;
   }
 }
-static_assert([] {
-  for (std::uint32_t e : {boolean, bytea, name, int2, int4, text, bpchar, varchar, int8, float4, float8, oid, inet, cidr, json,
-                          jsonb, date, time, timestamp, timestamptz, interval, timetz, numeric, uuid})
-    if (element_of(array_of(e)) != e) return false;
-  return true;
-}(), "element_of inverts array_of");
+static_assert(
+    [] {
+      for (std::uint32_t e :
+           {boolean, bytea, name, int2,  int4, text, bpchar,    varchar,     int8,     float4, float8,  oid,
+            inet,    cidr,  json, jsonb, date, time, timestamp, timestamptz, interval, timetz, numeric, uuid})
+        if (element_of(array_of(e)) != e) return false;
+      return true;
+    }(),
+    "element_of inverts array_of");
 }  // namespace types
 
 // ---- Value types for what C++ has no type for.
@@ -124,11 +127,10 @@ using Time = keel::TimeOfDay;
 /// Days since 1970-01-01 (std::chrono::sys_days), or ±infinity.
 struct Date {
   std::chrono::sys_days days{};  ///< the date, when it is finite
-  int infinity = 0;  ///< +1 'infinity', -1 '-infinity'
+  int infinity = 0;              ///< +1 'infinity', -1 '-infinity'
   /// Equal field by field.
   friend bool operator==(const Date&, const Date&) = default;
 };
-
 
 /// A time of day with its UTC offset (seconds east of UTC, as ISO 8601 writes it).
 struct TimeTz {
@@ -148,7 +150,6 @@ struct Timestamp {
 
 /// timestamptz is an instant: std::chrono::sys_time<microseconds> (±infinity are the extreme values).
 using TimestampTz = keel::TimestampTz;
-
 
 /// A UUID as the client's typed API takes it: its 16 bytes (keel::Uuid is Boost's).
 struct Uuid {
@@ -181,7 +182,8 @@ struct Uuid {
       if (c == '-' || c == '{' || c == '}') continue;
       const int v = nibble(c);
       if (v < 0 || n >= 16) throw ValueError("not a UUID: " + std::string(text));
-      if (high < 0) high = v;
+      if (high < 0)
+        high = v;
       else {
         u.bytes[n++] = static_cast<std::uint8_t>(high << 4 | v);
         high = -1;
@@ -195,8 +197,8 @@ struct Uuid {
 /// inet and cidr: an address and a prefix length.
 struct Inet {
   boost::asio::ip::address address;  ///< the address
-  int prefix = -1;  ///< -1: the full length (32 or 128)
-  bool is_cidr = false;  ///< cidr rather than inet
+  int prefix = -1;                   ///< -1: the full length (32 or 128)
+  bool is_cidr = false;              ///< cidr rather than inet
   /// Equal when the addresses, the prefix lengths and the kinds are.
   friend bool operator==(const Inet& a, const Inet& b) {
     return a.address == b.address && a.prefix_length() == b.prefix_length() && a.is_cidr == b.is_cidr;
@@ -284,7 +286,9 @@ struct PgCodec<bool> {
   static constexpr std::uint32_t oid = types::boolean;
   static constexpr std::size_t binary_size = 1;
   template <class Buffer>
-  static void encode(bool v, Buffer& out) { out.push_back(v ? 1 : 0); }
+  static void encode(bool v, Buffer& out) {
+    out.push_back(v ? 1 : 0);
+  }
   static bool decode(std::uint32_t oid, proto::Bytes b) {
     if (oid != types::boolean) codec_detail::mismatch(oid, "bool");
     codec_detail::need(b, 1, "bool");
@@ -300,20 +304,35 @@ struct PgCodec<T> {
   template <class Buffer>
   static void encode(T v, Buffer& out) {
     // An unsigned value may not fit the signed type of its width (4,000,000,000 as int4): refused, not wrapped.
-    using Wire = std::conditional_t<binary_size == 2, std::int16_t, std::conditional_t<binary_size == 4, std::int32_t, std::int64_t>>;
+    using Wire = std::conditional_t<binary_size == 2, std::int16_t,
+                                    std::conditional_t<binary_size == 4, std::int32_t, std::int64_t>>;
     if constexpr (std::is_unsigned_v<T>)
       if (!std::in_range<Wire>(v))
         throw ValueOutOfRangeError("the integer " + std::to_string(v) + " does not fit PostgreSQL's " +
-                                   (binary_size == 2 ? "smallint" : binary_size == 4 ? "integer" : "bigint"));
+                                   (binary_size == 2   ? "smallint"
+                                    : binary_size == 4 ? "integer"
+                                                       : "bigint"));
     codec_detail::write_be(out, static_cast<std::uint64_t>(static_cast<std::int64_t>(v)), binary_size);
   }
   static T decode(std::uint32_t oid, proto::Bytes b) {
     std::int64_t v = 0;
     switch (oid) {
-      case types::int2: codec_detail::need(b, 2, "int2"); v = static_cast<std::int16_t>(codec_detail::read_be(b, 0, 2)); break;
-      case types::int4: codec_detail::need(b, 4, "int4"); v = static_cast<std::int32_t>(codec_detail::read_be(b, 0, 4)); break;
-      case types::int8: codec_detail::need(b, 8, "int8"); v = static_cast<std::int64_t>(codec_detail::read_be(b, 0, 8)); break;
-      case types::oid: codec_detail::need(b, 4, "oid"); v = static_cast<std::uint32_t>(codec_detail::read_be(b, 0, 4)); break;
+      case types::int2:
+        codec_detail::need(b, 2, "int2");
+        v = static_cast<std::int16_t>(codec_detail::read_be(b, 0, 2));
+        break;
+      case types::int4:
+        codec_detail::need(b, 4, "int4");
+        v = static_cast<std::int32_t>(codec_detail::read_be(b, 0, 4));
+        break;
+      case types::int8:
+        codec_detail::need(b, 8, "int8");
+        v = static_cast<std::int64_t>(codec_detail::read_be(b, 0, 8));
+        break;
+      case types::oid:
+        codec_detail::need(b, 4, "oid");
+        v = static_cast<std::uint32_t>(codec_detail::read_be(b, 0, 4));
+        break;
       default: codec_detail::mismatch(oid, "an integer");
     }
     if (!std::in_range<T>(v))
@@ -328,8 +347,10 @@ struct PgCodec<T> {
   static constexpr std::size_t binary_size = sizeof(T) == 4 ? 4 : 8;
   template <class Buffer>
   static void encode(T v, Buffer& out) {
-    if constexpr (sizeof(T) == 4) codec_detail::write_be(out, std::bit_cast<std::uint32_t>(v), 4);
-    else codec_detail::write_be(out, std::bit_cast<std::uint64_t>(static_cast<double>(v)), 8);
+    if constexpr (sizeof(T) == 4)
+      codec_detail::write_be(out, std::bit_cast<std::uint32_t>(v), 4);
+    else
+      codec_detail::write_be(out, std::bit_cast<std::uint64_t>(static_cast<double>(v)), 8);
   }
   static T decode(std::uint32_t oid, proto::Bytes b) {
     if (oid == types::float4) {
@@ -340,7 +361,8 @@ struct PgCodec<T> {
       codec_detail::need(b, 8, "float8");
       return static_cast<T>(std::bit_cast<double>(codec_detail::read_be(b, 0, 8)));
     }
-    if (oid == types::int2 || oid == types::int4 || oid == types::int8) return static_cast<T>(PgCodec<std::int64_t>::decode(oid, b));
+    if (oid == types::int2 || oid == types::int4 || oid == types::int8)
+      return static_cast<T>(PgCodec<std::int64_t>::decode(oid, b));
     codec_detail::mismatch(oid, "a floating-point number");
   }
 };
@@ -411,7 +433,8 @@ struct PgCodec<Numeric> {
     std::string out;
     if (sign == negative) out += '-';
     // The integer part: base-10000 digits at weights weight..0.
-    if (weight < 0) out += '0';
+    if (weight < 0)
+      out += '0';
     else {
       for (int w = 0; w <= weight; ++w) {
         const int d = w < static_cast<int>(ndigits) ? digits[w] : 0;
@@ -537,9 +560,12 @@ struct PgCodec<Timestamp> {
   template <class Buffer>
   static void encode(const Timestamp& v, Buffer& out) {
     std::int64_t us = 0;
-    if (v.infinity > 0) us = std::numeric_limits<std::int64_t>::max();
-    else if (v.infinity < 0) us = std::numeric_limits<std::int64_t>::min();
-    else us = codec_detail::to_server_epoch(v.time.time_since_epoch().count(), "timestamp");
+    if (v.infinity > 0)
+      us = std::numeric_limits<std::int64_t>::max();
+    else if (v.infinity < 0)
+      us = std::numeric_limits<std::int64_t>::min();
+    else
+      us = codec_detail::to_server_epoch(v.time.time_since_epoch().count(), "timestamp");
     codec_detail::write_be(out, static_cast<std::uint64_t>(us), 8);
   }
   static Timestamp decode(std::uint32_t oid, proto::Bytes b) {
@@ -548,7 +574,9 @@ struct PgCodec<Timestamp> {
     const auto us = static_cast<std::int64_t>(codec_detail::read_be(b, 0, 8));
     if (us == std::numeric_limits<std::int64_t>::max()) return Timestamp{{}, 1};
     if (us == std::numeric_limits<std::int64_t>::min()) return Timestamp{{}, -1};
-    return Timestamp{std::chrono::local_time<std::chrono::microseconds>(std::chrono::microseconds(codec_detail::from_server_epoch(us, "timestamp"))), 0};
+    return Timestamp{std::chrono::local_time<std::chrono::microseconds>(
+                         std::chrono::microseconds(codec_detail::from_server_epoch(us, "timestamp"))),
+                     0};
   }
 };
 
@@ -560,9 +588,12 @@ struct PgCodec<TimestampTz> {
   template <class Buffer>
   static void encode(const TimestampTz& v, Buffer& out) {
     std::int64_t us = v.time_since_epoch().count();
-    if (v == TimestampTz::max()) us = std::numeric_limits<std::int64_t>::max();
-    else if (v == TimestampTz::min()) us = std::numeric_limits<std::int64_t>::min();
-    else us = codec_detail::to_server_epoch(us, "timestamptz");
+    if (v == TimestampTz::max())
+      us = std::numeric_limits<std::int64_t>::max();
+    else if (v == TimestampTz::min())
+      us = std::numeric_limits<std::int64_t>::min();
+    else
+      us = codec_detail::to_server_epoch(us, "timestamptz");
     codec_detail::write_be(out, static_cast<std::uint64_t>(us), 8);
   }
   static TimestampTz decode(std::uint32_t oid, proto::Bytes b) {
@@ -586,7 +617,8 @@ struct PgCodec<Interval> {
   static Interval decode(std::uint32_t oid, proto::Bytes b) {
     if (oid != types::interval) codec_detail::mismatch(oid, "interval");
     codec_detail::need(b, 16, "interval");
-    return Interval{static_cast<std::int32_t>(codec_detail::read_be(b, 12, 4)), static_cast<std::int32_t>(codec_detail::read_be(b, 8, 4)),
+    return Interval{static_cast<std::int32_t>(codec_detail::read_be(b, 12, 4)),
+                    static_cast<std::int32_t>(codec_detail::read_be(b, 8, 4)),
                     std::chrono::microseconds(static_cast<std::int64_t>(codec_detail::read_be(b, 0, 8)))};
   }
 };
@@ -679,8 +711,8 @@ struct PgCodec<std::optional<T>> {
 /// An array of any number of dimensions, flattened in row-major order.
 template <class T>
 struct Array {
-  std::vector<int> dimensions;               ///< empty for an empty array
-  std::vector<std::optional<T>> elements;    ///< product(dimensions) elements
+  std::vector<int> dimensions;             ///< empty for an empty array
+  std::vector<std::optional<T>> elements;  ///< product(dimensions) elements
   /// Equal when the dimensions and the elements are.
   friend bool operator==(const Array&, const Array&) = default;
 };
@@ -690,7 +722,8 @@ struct Array {
 namespace keel::pg::codec_detail {
 
 template <class T>
-void encode_array(const std::vector<int>& dimensions, const std::vector<std::optional<T>>& elements, proto::ByteBuffer& out) {
+void encode_array(const std::vector<int>& dimensions, const std::vector<std::optional<T>>& elements,
+                  proto::ByteBuffer& out) {
   bool has_null = false;
   for (const auto& e : elements) has_null = has_null || !e;
   write_be(out, dimensions.size(), 4);
@@ -753,7 +786,8 @@ void for_each_array_element(proto::Bytes b, const ArrayLayout& layout, F&& eleme
       element(std::optional<proto::Bytes>());
       continue;
     }
-    if (length < 0 || b.size() - at < static_cast<std::size_t>(length)) bad("array", "an element longer than the array");
+    if (length < 0 || b.size() - at < static_cast<std::size_t>(length))
+      bad("array", "an element longer than the array");
     element(std::optional<proto::Bytes>(b.subspan(at, static_cast<std::size_t>(length))));
     at += static_cast<std::size_t>(length);
   }
@@ -768,8 +802,10 @@ Array<T> decode_array(std::uint32_t oid, proto::Bytes b) {
   array.dimensions = layout.dimensions;
   array.elements.reserve(layout.count);
   for_each_array_element(b, layout, [&](std::optional<proto::Bytes> element) {
-    if (element) array.elements.emplace_back(PgCodec<T>::decode(layout.element_oid, *element));
-    else array.elements.emplace_back(std::nullopt);
+    if (element)
+      array.elements.emplace_back(PgCodec<T>::decode(layout.element_oid, *element));
+    else
+      array.elements.emplace_back(std::nullopt);
   });
   return array;
 }
@@ -782,7 +818,9 @@ template <class T>
   requires PgEncodable<T> || PgDecodable<T>
 struct PgCodec<Array<T>> {
   static constexpr std::uint32_t oid = types::array_of(PgCodec<T>::oid);
-  static void encode(const Array<T>& v, proto::ByteBuffer& out) { codec_detail::encode_array(v.dimensions, v.elements, out); }
+  static void encode(const Array<T>& v, proto::ByteBuffer& out) {
+    codec_detail::encode_array(v.dimensions, v.elements, out);
+  }
   static Array<T> decode(std::uint32_t oid, proto::Bytes b) { return codec_detail::decode_array<T>(oid, b); }
 };
 
@@ -793,11 +831,13 @@ struct PgCodec<std::vector<T>> {
   static constexpr std::uint32_t oid = types::array_of(PgCodec<T>::oid);
   static void encode(const std::vector<T>& v, proto::ByteBuffer& out) {
     std::vector<std::optional<T>> elements(v.begin(), v.end());
-    codec_detail::encode_array(v.empty() ? std::vector<int>{} : std::vector<int>{static_cast<int>(v.size())}, elements, out);
+    codec_detail::encode_array(v.empty() ? std::vector<int>{} : std::vector<int>{static_cast<int>(v.size())}, elements,
+                               out);
   }
   static std::vector<T> decode(std::uint32_t oid, proto::Bytes b) {
     Array<T> array = codec_detail::decode_array<T>(oid, b);
-    if (array.dimensions.size() > 1) throw TypeMismatchError("a multi-dimensional array read as std::vector; use keel::pg::Array<T>");
+    if (array.dimensions.size() > 1)
+      throw TypeMismatchError("a multi-dimensional array read as std::vector; use keel::pg::Array<T>");
     std::vector<T> out;
     out.reserve(array.elements.size());
     for (auto& e : array.elements) {
@@ -817,7 +857,8 @@ struct PgCodec<std::vector<std::optional<T>>> {
   }
   static std::vector<std::optional<T>> decode(std::uint32_t oid, proto::Bytes b) {
     Array<T> array = codec_detail::decode_array<T>(oid, b);
-    if (array.dimensions.size() > 1) throw TypeMismatchError("a multi-dimensional array read as std::vector; use keel::pg::Array<T>");
+    if (array.dimensions.size() > 1)
+      throw TypeMismatchError("a multi-dimensional array read as std::vector; use keel::pg::Array<T>");
     return std::move(array.elements);
   }
 };
@@ -872,12 +913,31 @@ private:
 /// Whether keel reads a column of this type in binary.
 constexpr bool has_binary_codec(std::uint32_t oid) {
   switch (oid) {
-    case types::boolean: case types::bytea: case types::name: case types::int8: case types::int2: case types::int4:
-    case types::text: case types::oid: case types::json: case types::float4: case types::float8: case types::unknown:
-    case types::inet: case types::cidr: case types::bpchar: case types::varchar: case types::date: case types::time:
-    case types::timestamp: case types::timestamptz: case types::interval: case types::timetz: case types::numeric:
-    case types::uuid: case types::jsonb:
-      return true;
+    case types::boolean:
+    case types::bytea:
+    case types::name:
+    case types::int8:
+    case types::int2:
+    case types::int4:
+    case types::text:
+    case types::oid:
+    case types::json:
+    case types::float4:
+    case types::float8:
+    case types::unknown:
+    case types::inet:
+    case types::cidr:
+    case types::bpchar:
+    case types::varchar:
+    case types::date:
+    case types::time:
+    case types::timestamp:
+    case types::timestamptz:
+    case types::interval:
+    case types::timetz:
+    case types::numeric:
+    case types::uuid:
+    case types::jsonb: return true;
     default: return types::element_of(oid) != 0;
   }
 }

@@ -40,9 +40,9 @@ enum class TargetSessionAttrs { any, read_write, read_only, primary, standby, pr
 
 /// One host to connect to, as a connection string names it.
 struct HostSpec {
-  std::string host;  ///< a name, an address, or (starting with '/') a Unix-domain socket directory
+  std::string host;           ///< a name, an address, or (starting with '/') a Unix-domain socket directory
   std::uint16_t port = 5432;  ///< the TCP port; for a Unix-domain socket, the number in the socket file's name
-  std::string address;  ///< libpq's hostaddr: connect here, and keep `host` for TLS checks and .pgpass
+  std::string address;        ///< libpq's hostaddr: connect here, and keep `host` for TLS checks and .pgpass
   /// Whether `host` names a Unix-domain socket directory ('/'), or a socket in Linux's abstract namespace ('@').
   bool is_unix_socket() const { return !host.empty() && (host.front() == '/' || host.front() == '@'); }
   /// Equal field by field.
@@ -56,27 +56,27 @@ struct HostSpec {
 
 /// Where and how to connect, as libpq's connection parameters say it (see parse_dsn).
 struct ConnectOptions {
-  std::vector<HostSpec> hosts;  ///< tried in order
-  std::string user;  ///< the role to connect as
+  std::vector<HostSpec> hosts;          ///< tried in order
+  std::string user;                     ///< the role to connect as
   std::optional<std::string> password;  ///< the password; none: the password file's, if it has one
-  std::string database;  ///< the database to connect to
-  std::string application_name;  ///< application_name, sent at startup
-  std::string options;  ///< sent as the startup parameter "options", e.g. "-c search_path=app"
-  std::map<std::string, std::string> server_settings;  ///< any other setting, sent at startup
+  std::string database;                 ///< the database to connect to
+  std::string application_name;         ///< application_name, sent at startup
+  std::string options;                  ///< sent as the startup parameter "options", e.g. "-c search_path=app"
+  std::map<std::string, std::string> server_settings;   ///< any other setting, sent at startup
   std::optional<std::chrono::seconds> connect_timeout;  ///< per host; none waits as long as the network does
-  SslMode ssl_mode = SslMode::prefer;  ///< sslmode
-  std::string ssl_root_cert;  ///< sslrootcert: the certificates that verify the server's
-  std::string ssl_cert;  ///< sslcert: the client's certificate
-  std::string ssl_key;  ///< sslkey: the client certificate's private key
-  bool ssl_sni = true;  ///< sslsni: the host name sent in the TLS handshake (SNI)
-  std::string passfile;  ///< passfile: the password file (.pgpass)
-  std::string channel_binding = "prefer";  ///< prefer, require, disable
+  SslMode ssl_mode = SslMode::prefer;                   ///< sslmode
+  std::string ssl_root_cert;                            ///< sslrootcert: the certificates that verify the server's
+  std::string ssl_cert;                                 ///< sslcert: the client's certificate
+  std::string ssl_key;                                  ///< sslkey: the client certificate's private key
+  bool ssl_sni = true;                                  ///< sslsni: the host name sent in the TLS handshake (SNI)
+  std::string passfile;                                 ///< passfile: the password file (.pgpass)
+  std::string channel_binding = "prefer";               ///< prefer, require, disable
   /// target_session_attrs: which kind of server to settle on among the hosts.
   TargetSessionAttrs target_session_attrs = TargetSessionAttrs::any;
   /// sslcrl and sslcrldir: revoked certificates, checked with the server's chain when it is verified (libpq reads
   /// ~/.postgresql/root.crl when it exists and neither is given).
   std::string ssl_crl;
-  std::string ssl_crl_dir;  ///< sslcrldir
+  std::string ssl_crl_dir;          ///< sslcrldir
   bool load_balance_hosts = false;  ///< load_balance_hosts=random: the hosts are tried in a random order
   ///@{
   /// TCP keepalives (keepalives, keepalives_idle, keepalives_interval, keepalives_count), on by default as in
@@ -117,8 +117,7 @@ DsnPairs parse_key_value_pairs(std::string_view text) {
     while (i < text.size() && text[i] != '=' && text[i] != ' ' && text[i] != '\t') ++i;
     std::string key(text.substr(key_start, i - key_start));
     skip_spaces();
-    if (i >= text.size() || text[i] != '=')
-      throw DsnError("connection string: missing \"=\" after \"" + key + "\"");
+    if (i >= text.size() || text[i] != '=') throw DsnError("connection string: missing \"=\" after \"" + key + "\"");
     ++i;
     skip_spaces();
     std::string value;
@@ -127,16 +126,22 @@ DsnPairs parse_key_value_pairs(std::string_view text) {
       bool closed = false;
       while (i < text.size()) {
         const char c = text[i++];
-        if (c == '\\' && i < text.size()) value += text[i++];
-        else if (c == '\'') { closed = true; break; }
-        else value += c;
+        if (c == '\\' && i < text.size())
+          value += text[i++];
+        else if (c == '\'') {
+          closed = true;
+          break;
+        } else
+          value += c;
       }
       if (!closed) throw DsnError("connection string: unterminated quoted value for \"" + key + "\"");
     } else {
       while (i < text.size() && text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r') {
         const char c = text[i++];
-        if (c == '\\' && i < text.size()) value += text[i++];
-        else value += c;
+        if (c == '\\' && i < text.size())
+          value += text[i++];
+        else
+          value += c;
       }
     }
     pairs.emplace_back(std::move(key), std::move(value));
@@ -165,7 +170,8 @@ DsnPairs parse_uri_pairs(std::string_view uri) {
   const std::string_view rest = uri.substr(scheme_end + 3);
   const std::size_t authority_end = rest.find_first_of("/?");
   const std::string_view authority = rest.substr(0, authority_end);
-  const std::string_view tail = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
+  const std::string_view tail =
+      authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
 
   DsnPairs pairs;
   std::string_view hosts = authority;
@@ -173,8 +179,10 @@ DsnPairs parse_uri_pairs(std::string_view uri) {
     const std::string_view userinfo = authority.substr(0, at);
     hosts = authority.substr(at + 1);
     const std::size_t colon = userinfo.find(':');
-    if (!userinfo.substr(0, colon).empty()) pairs.emplace_back("user", percent_decode(userinfo.substr(0, colon), "user name"));
-    if (colon != std::string_view::npos) pairs.emplace_back("password", percent_decode(userinfo.substr(colon + 1), "password"));
+    if (!userinfo.substr(0, colon).empty())
+      pairs.emplace_back("user", percent_decode(userinfo.substr(0, colon), "user name"));
+    if (colon != std::string_view::npos)
+      pairs.emplace_back("password", percent_decode(userinfo.substr(colon + 1), "password"));
   }
   if (!hosts.empty()) {
     std::string host_list, port_list;
@@ -182,14 +190,17 @@ DsnPairs parse_uri_pairs(std::string_view uri) {
     std::size_t start = 0;
     while (true) {
       const std::size_t comma = hosts.find(',', start);
-      std::string_view one = hosts.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+      std::string_view one =
+          hosts.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
       std::string_view host = one, port;
       if (one.starts_with('[')) {  // an IPv6 address
         const std::size_t close = one.find(']');
-        if (close == std::string_view::npos) throw DsnError("connection URI: unterminated IPv6 address in \"" + std::string(one) + "\"");
+        if (close == std::string_view::npos)
+          throw DsnError("connection URI: unterminated IPv6 address in \"" + std::string(one) + "\"");
         host = one.substr(1, close - 1);
         if (close + 1 < one.size()) {
-          if (one[close + 1] != ':') throw DsnError("connection URI: unexpected text after IPv6 address \"" + std::string(one) + "\"");
+          if (one[close + 1] != ':')
+            throw DsnError("connection URI: unexpected text after IPv6 address \"" + std::string(one) + "\"");
           port = one.substr(close + 2);
         }
       } else if (const std::size_t colon = one.find(':'); colon != std::string_view::npos) {
@@ -225,7 +236,8 @@ DsnPairs parse_uri_pairs(std::string_view uri) {
     const std::size_t eq = param.find('=');
     // The message names the key only: a value may be a password.
     if (eq == std::string_view::npos)
-      throw DsnError("connection URI: missing \"=\" in the parameter \"" + percent_decode(param, "parameter name") + "\"");
+      throw DsnError("connection URI: missing \"=\" in the parameter \"" + percent_decode(param, "parameter name") +
+                     "\"");
     const std::string key = percent_decode(param.substr(0, eq), "parameter name");
     pairs.emplace_back(key, percent_decode(param.substr(eq + 1), "value of " + key));
   }
@@ -369,7 +381,8 @@ export namespace keel::pg {
 DsnPairs service_pairs(std::string_view service, const Environment& env) {
   const std::string home = dsn_detail::home_directory(env);
   const std::string user_file = env("PGSERVICEFILE").value_or(home.empty() ? "" : home + "/.pg_service.conf");
-  const std::string system_file = env("PGSYSCONFDIR").value_or(std::string(default_sysconf_directory)) + "/pg_service.conf";
+  const std::string system_file =
+      env("PGSYSCONFDIR").value_or(std::string(default_sysconf_directory)) + "/pg_service.conf";
   for (const std::string& path : {user_file, system_file}) {
     if (path.empty()) continue;
     if (auto text = dsn_detail::read_text_file(path))
@@ -385,8 +398,10 @@ ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_
   for (auto& [key, value] : is_uri(dsn) ? parse_uri_pairs(dsn) : parse_key_value_pairs(dsn)) given[key] = value;
   // A service's options come after the string's and before the environment's, as in libpq.
   std::optional<std::string> service;
-  if (auto named = given.find("service"); named != given.end()) service = named->second;
-  else if (auto variable = env("PGSERVICE"); variable && !variable->empty()) service = variable;
+  if (auto named = given.find("service"); named != given.end())
+    service = named->second;
+  else if (auto variable = env("PGSERVICE"); variable && !variable->empty())
+    service = variable;
   if (service)
     for (auto& [key, value] : service_pairs(*service, env)) given.try_emplace(key, value);
 
@@ -421,8 +436,7 @@ ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_
       {"keepalives_count", ""},
   };
   for (const auto& [key, value] : given)
-    if (!environment_names.contains(key))
-      throw DsnError("invalid connection option \"" + key + "\"");
+    if (!environment_names.contains(key)) throw DsnError("invalid connection option \"" + key + "\"");
   auto lookup = [&](std::string_view key) -> std::optional<std::string> {
     if (auto found = given.find(std::string(key)); found != given.end()) return found->second;
     const auto& variable = environment_names.find(key)->second;
@@ -440,8 +454,10 @@ ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_
   if (auto encoding = lookup("client_encoding"); encoding && *encoding != "UTF8" && *encoding != "utf8")
     throw DsnError("keel speaks UTF8 only; client_encoding \"" + *encoding + "\" is not supported");
 
-  if (auto mode = lookup("sslmode")) options.ssl_mode = dsn_detail::parse_ssl_mode(*mode);
-  else if (lookup("requiressl") == std::optional<std::string>("1")) options.ssl_mode = SslMode::require;
+  if (auto mode = lookup("sslmode"))
+    options.ssl_mode = dsn_detail::parse_ssl_mode(*mode);
+  else if (lookup("requiressl") == std::optional<std::string>("1"))
+    options.ssl_mode = SslMode::require;
   const std::string home = dsn_detail::home_directory(env);
   options.ssl_root_cert = lookup("sslrootcert").value_or(home + "/.postgresql/root.crt");
   options.ssl_cert = lookup("sslcert").value_or(home + "/.postgresql/postgresql.crt");
@@ -449,7 +465,8 @@ ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_
   options.ssl_sni = lookup("sslsni").value_or("1") != "0";
   options.passfile = lookup("passfile").value_or(home + "/.pgpass");
   options.channel_binding = lookup("channel_binding").value_or("prefer");
-  if (options.channel_binding != "prefer" && options.channel_binding != "require" && options.channel_binding != "disable")
+  if (options.channel_binding != "prefer" && options.channel_binding != "require" &&
+      options.channel_binding != "disable")
     throw DsnError("invalid channel_binding value: \"" + options.channel_binding + "\"");
   if (auto target = lookup("target_session_attrs")) options.target_session_attrs = dsn_detail::parse_target(*target);
   options.ssl_crl_dir = lookup("sslcrldir").value_or("");
@@ -465,7 +482,8 @@ ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_
                             std::pair{"keepalives_count", &options.keepalives_count}})
     if (auto value = lookup(key)) *field = dsn_detail::parse_count(*value, key);
   // As libpq's startup packet: PGTZ, PGDATESTYLE and PGGEQO become the session's settings.
-  for (auto [variable, setting] : {std::pair{"PGTZ", "timezone"}, std::pair{"PGDATESTYLE", "datestyle"}, std::pair{"PGGEQO", "geqo"}})
+  for (auto [variable, setting] :
+       {std::pair{"PGTZ", "timezone"}, std::pair{"PGDATESTYLE", "datestyle"}, std::pair{"PGGEQO", "geqo"}})
     if (auto value = env(variable); value && !value->empty() && *value != "default")  // "default": the server's
       options.server_settings.try_emplace(setting, *value);
 
@@ -486,18 +504,19 @@ ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_
                 : (address_text ? addresses : std::vector<std::string>{std::string(default_socket_directory)});
   const std::vector<std::string> ports = dsn_detail::split_commas(lookup("port").value_or(""));
   if (ports.size() != 1 && ports.size() != hosts.size())
-    throw DsnError("could not match " + std::to_string(ports.size()) + " port numbers to " + std::to_string(hosts.size()) +
-                   " hosts");
+    throw DsnError("could not match " + std::to_string(ports.size()) + " port numbers to " +
+                   std::to_string(hosts.size()) + " hosts");
   if (address_text && addresses.size() != hosts.size())
-    throw DsnError("could not match " + std::to_string(hosts.size()) + " host names to " + std::to_string(addresses.size()) +
-                   " hostaddr values");
+    throw DsnError("could not match " + std::to_string(hosts.size()) + " host names to " +
+                   std::to_string(addresses.size()) + " hostaddr values");
   for (const std::string& address : addresses)
     if (!address.empty() && !dsn_detail::is_numeric_address(address))
       throw DsnError("invalid hostaddr \"" + address + "\": not an IPv4 or IPv6 address");
   for (std::size_t i = 0; i < hosts.size(); ++i) {
     const std::string& port = ports.size() == 1 ? ports[0] : ports[i];
-    HostSpec spec{hosts[i].empty() ? (address_text && !addresses[i].empty() ? addresses[i] : std::string(default_socket_directory))
-                                   : hosts[i],
+    HostSpec spec{hosts[i].empty()
+                      ? (address_text && !addresses[i].empty() ? addresses[i] : std::string(default_socket_directory))
+                      : hosts[i],
                   5432, address_text ? addresses[i] : std::string()};
     if (!port.empty()) spec.port = dsn_detail::parse_port(port);
     options.hosts.push_back(std::move(spec));
@@ -510,8 +529,8 @@ ConnectOptions parse_dsn(std::string_view dsn, const Environment& env = process_
 /// Finds the password for a connection in a .pgpass text: lines host:port:database:user:password, '*'
 /// matching anything, '\' escaping ':' and '\', '#' starting a comment; the first match wins. A Unix-socket
 /// host matches "localhost", as in libpq.
-std::optional<std::string> password_from_pgpass_text(std::string_view text, const HostSpec& host, std::string_view database,
-                                                     std::string_view user) {
+std::optional<std::string> password_from_pgpass_text(std::string_view text, const HostSpec& host,
+                                                     std::string_view database, std::string_view user) {
   const std::string host_name = host.is_unix_socket() ? "localhost" : host.host;
   const std::string port = std::to_string(host.port);
   std::size_t line_start = 0;
@@ -524,13 +543,19 @@ std::optional<std::string> password_from_pgpass_text(std::string_view text, cons
     if (line.empty() || line.front() == '#') continue;
     std::vector<std::string> fields(1);
     for (std::size_t i = 0; i < line.size(); ++i) {
-      if (line[i] == '\\' && i + 1 < line.size()) fields.back() += line[++i];
-      else if (line[i] == ':' && fields.size() < 5) fields.emplace_back();
-      else fields.back() += line[i];
+      if (line[i] == '\\' && i + 1 < line.size())
+        fields.back() += line[++i];
+      else if (line[i] == ':' && fields.size() < 5)
+        fields.emplace_back();
+      else
+        fields.back() += line[i];
     }
     if (fields.size() != 5) continue;
-    auto matches = [](const std::string& pattern, std::string_view value) { return pattern == "*" || pattern == value; };
-    if (matches(fields[0], host_name) && matches(fields[1], port) && matches(fields[2], database) && matches(fields[3], user))
+    auto matches = [](const std::string& pattern, std::string_view value) {
+      return pattern == "*" || pattern == value;
+    };
+    if (matches(fields[0], host_name) && matches(fields[1], port) && matches(fields[2], database) &&
+        matches(fields[3], user))
       return fields[4];
   }
   return std::nullopt;
@@ -538,8 +563,9 @@ std::optional<std::string> password_from_pgpass_text(std::string_view text, cons
 
 /// Reads the password file named in the options. As libpq, a file that others can read is ignored.
 std::optional<std::string> password_from_file(const ConnectOptions& options, const HostSpec& host) {
-  struct stat info {};
-  if (options.passfile.empty() || ::stat(options.passfile.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
+  struct stat info{};
+  if (options.passfile.empty() || ::stat(options.passfile.c_str(), &info) != 0 || !S_ISREG(info.st_mode))
+    return std::nullopt;
   if (info.st_mode & (S_IRWXG | S_IRWXO)) return std::nullopt;
   std::ifstream file(options.passfile, std::ios::binary);
   std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());

@@ -100,8 +100,10 @@ inline std::optional<Record> first_record(std::vector<Record> records) {
 template <class T>
 T value_of_first_row(std::optional<T> value) {
   if (value) return std::move(*value);
-  if constexpr (is_optional_v<T>) return std::nullopt;
-  else throw MisuseError("fetchval: the query returned no row; read it as std::optional<T> to accept none");
+  if constexpr (is_optional_v<T>)
+    return std::nullopt;
+  else
+    throw MisuseError("fetchval: the query returned no row; read it as std::optional<T> to accept none");
 }
 template <class T>
 T first_value(const std::optional<Record>& row) {
@@ -127,7 +129,8 @@ public:
   /// bounds each host's whole setup (connect, TLS, startup, authentication), as libpq's; `deadline`, if given,
   /// bounds the whole call (a pool's acquire timeout): past either, TimeoutError.
   static asio::awaitable<std::unique_ptr<PgConnection>> connect(
-      ConnectOptions options, Options settings = {}, std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
+      ConnectOptions options, Options settings = {},
+      std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
   /// Connects as the connection string `dsn` says (see parse_dsn).
   static asio::awaitable<std::unique_ptr<PgConnection>> connect(std::string_view dsn, Options settings = {}) {
     return connect(parse_dsn(dsn), settings);
@@ -146,7 +149,9 @@ public:
   /// The simple protocol: any number of statements, no values; returns the last command tag.
   asio::awaitable<std::string> execute(std::string_view sql) { return simple_query(sql, std::nullopt, nullptr); }
   /// execute(sql) with a time limit of its own.
-  asio::awaitable<std::string> execute(std::string_view sql, Timeout limit) { return simple_query(sql, limit.limit, nullptr); }
+  asio::awaitable<std::string> execute(std::string_view sql, Timeout limit) {
+    return simple_query(sql, limit.limit, nullptr);
+  }
   /// A script of any number of statements on the simple protocol, as psql -c runs it: `on_result` hears each
   /// statement's result as it completes (rows in text format), COPY ... TO STDOUT's data goes to `copy_out`, and
   /// each COPY ... FROM STDIN reads its data from `copy_in` (chunks until an empty one; without it, the COPY is
@@ -172,7 +177,8 @@ public:
   template <class Statements>
   asio::awaitable<void> execute_in_order(const Statements& statements) {
     const std::size_t count = std::ranges::size(statements);
-    bool pipelined = count > 1 && std::ranges::all_of(statements, [&](const auto& s) { return cache_.caches(s.sql()); });
+    bool pipelined =
+        count > 1 && std::ranges::all_of(statements, [&](const auto& s) { return cache_.caches(s.sql()); });
     if (pipelined && count > cache_.capacity()) {
       std::unordered_set<std::string_view> texts;
       for (const auto& s : statements)
@@ -206,7 +212,8 @@ public:
                                                     sink_formats(*prepared.front()), nullptr, nullptr, row_cells_);
       auto& out = pipeline_->out();
       for (std::size_t i = 0; i < count; ++i) {
-        proto::write_bind(out, "", prepared[i]->name, encoded[i].formats, encoded[i].values(), sink_formats(*prepared[i]));
+        proto::write_bind(out, "", prepared[i]->name, encoded[i].formats, encoded[i].values(),
+                          sink_formats(*prepared[i]));
         proto::write_execute(out, "", 0);
       }
       proto::write_sync(out);
@@ -254,8 +261,9 @@ public:
   /// The first column of the first row. No row is a MisuseError, unless T is std::optional.
   template <class T, class... Args>
   asio::awaitable<T> fetchval(std::string_view sql, const Args&... args) {
-    return run_bound(sql, encode(args...), FirstValueCollector<T>(custom_codecs_), nullptr,
-                     [](FirstValueCollector<T>& first, ExecResult) { return value_of_first_row<T>(std::move(first.value)); });
+    return run_bound(
+        sql, encode(args...), FirstValueCollector<T>(custom_codecs_), nullptr,
+        [](FirstValueCollector<T>& first, ExecResult) { return value_of_first_row<T>(std::move(first.value)); });
   }
   /// A statement with values, through the extended protocol; returns its status ("INSERT 0 1").
   template <class... Args>
@@ -298,7 +306,8 @@ public:
     static_assert(std::is_default_constructible_v<T>, "set_type_codec: the C++ type must be default-constructible");
     const auto oid = co_await fetchval<std::optional<std::int64_t>>("SELECT to_regtype($1)::oid::int8", type_name);
     if (!oid) throw MisuseError("set_type_codec: the server has no type named \"" + std::string(type_name) + "\"");
-    auto registry = custom_codecs_ ? std::make_shared<CodecRegistry>(*custom_codecs_) : std::make_shared<CodecRegistry>();
+    auto registry =
+        custom_codecs_ ? std::make_shared<CodecRegistry>(*custom_codecs_) : std::make_shared<CodecRegistry>();
     registry->template add<T>(static_cast<std::uint32_t>(*oid), format, std::move(encoder), std::move(decoder));
     custom_codecs_ = std::move(registry);  // Records already handed out keep the registry they came with
   }
@@ -327,9 +336,11 @@ public:
   /// A query's rows to the sink.
   asio::awaitable<std::string> copy_from_query(std::string_view query, CopySink sink, CopyOptions options = {});
   /// Into a file.
-  asio::awaitable<std::string> copy_from_table(std::string_view table, const std::filesystem::path& file, CopyOptions options = {});
+  asio::awaitable<std::string> copy_from_table(std::string_view table, const std::filesystem::path& file,
+                                               CopyOptions options = {});
   /// A query's rows into a file.
-  asio::awaitable<std::string> copy_from_query(std::string_view query, const std::filesystem::path& file, CopyOptions options = {});
+  asio::awaitable<std::string> copy_from_query(std::string_view query, const std::filesystem::path& file,
+                                               CopyOptions options = {});
 
   /// Data in COPY's format (text by default, or csv or binary per the options) into a table.
   asio::awaitable<std::string> copy_to_table(std::string_view table, CopySource source, CopyOptions options = {});
@@ -338,23 +349,27 @@ public:
   /// without waiting for the server to accept the COPY, which saves a round trip; a server that refuses it drops
   /// the data, as the protocol has it. Only for a COPY FROM STDIN: another statement's output would wait unread
   /// behind the data.
-  asio::awaitable<std::string> copy_in_statement(std::string statement, std::string_view data, bool send_at_once = false);
+  asio::awaitable<std::string> copy_in_statement(std::string statement, std::string_view data,
+                                                 bool send_at_once = false);
   /// Data in COPY's format, all in memory, into a table.
   asio::awaitable<std::string> copy_to_table(std::string_view table, std::string_view data, CopyOptions options = {});
   /// A file's data, in COPY's format, into a table.
-  asio::awaitable<std::string> copy_to_table(std::string_view table, const std::filesystem::path& file, CopyOptions options = {});
+  asio::awaitable<std::string> copy_to_table(std::string_view table, const std::filesystem::path& file,
+                                             CopyOptions options = {});
 
   /// Records (tuples, or plain structs, one member per column) into a table through binary COPY: each value is
   /// encoded for its column's type, as the server reports it. options.columns names the columns (all of them
   /// by default, in table order); options.schema_name qualifies the table.
   template <class Records>
-  asio::awaitable<std::string> copy_records_to_table(std::string_view table, const Records& records, CopyOptions options = {}) {
+  asio::awaitable<std::string> copy_records_to_table(std::string_view table, const Records& records,
+                                                     CopyOptions options = {}) {
     const std::string columns = options.columns.empty() ? "*" : column_list(options.columns);
     options.columns.clear();  // they go in the COPY's own column list, below
     const std::string target = table_target(table, options);
     // The columns' types, from a statement the server describes (cached like any other).
     ExclusiveHold hold;
-    const auto described = co_await prepare("SELECT " + columns + " FROM " + target + " LIMIT 0", {}, std::nullopt, hold);
+    const auto described =
+        co_await prepare("SELECT " + columns + " FROM " + target + " LIMIT 0", {}, std::nullopt, hold);
     if (hold.held()) {  // uncached (statement_cache_size 0): only its description was wanted
       pipeline_->unlock_exclusive();
       hold.pipeline = nullptr;
@@ -372,23 +387,25 @@ public:
     bool header_sent = false, trailer_sent = false;
     CopyChunk chunk;
     const CodecRegistry* custom = custom_codecs_.get();
-    co_return co_await copy_in("COPY " + target + " (" + names + ") FROM STDIN" + render(binary), [&](proto::ByteBuffer& out) {
-      if (trailer_sent) return false;
-      chunk.clear();
-      if (!std::exchange(header_sent, true)) {
-        static constexpr std::uint8_t signature[] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xFF, '\r', '\n', 0};
-        chunk.append(signature);
-        codec_detail::write_be(chunk, 0, 4);  // flags
-        codec_detail::write_be(chunk, 0, 4);  // header extension length
-      }
-      for (; next != end && chunk.size() < 256 * 1024; ++next) encode_copy_tuple(*next, column_types, custom, chunk);
-      if (next == end) {
-        codec_detail::write_be(chunk, 0xFFFF, 2);  // the trailer: a tuple of -1 fields
-        trailer_sent = true;
-      }
-      proto::write_copy_data(out, chunk.bytes());
-      return true;
-    });
+    co_return co_await copy_in(
+        "COPY " + target + " (" + names + ") FROM STDIN" + render(binary), [&](proto::ByteBuffer& out) {
+          if (trailer_sent) return false;
+          chunk.clear();
+          if (!std::exchange(header_sent, true)) {
+            static constexpr std::uint8_t signature[] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xFF, '\r', '\n', 0};
+            chunk.append(signature);
+            codec_detail::write_be(chunk, 0, 4);  // flags
+            codec_detail::write_be(chunk, 0, 4);  // header extension length
+          }
+          for (; next != end && chunk.size() < 256 * 1024; ++next)
+            encode_copy_tuple(*next, column_types, custom, chunk);
+          if (next == end) {
+            codec_detail::write_be(chunk, 0xFFFF, 2);  // the trailer: a tuple of -1 fields
+            trailer_sent = true;
+          }
+          proto::write_copy_data(out, chunk.bytes());
+          return true;
+        });
   }
 
   // ---- Asio's universal model: the same operations with any completion token (a callback, use_future,
@@ -404,7 +421,8 @@ public:
   /// execute(sql) with any completion token.
   template <class Token>
   auto async_execute(std::string sql, Token&& token) {
-    return asio::co_spawn(get_executor(), [this, sql = std::move(sql)]() { return execute(sql); }, std::forward<Token>(token));
+    return asio::co_spawn(
+        get_executor(), [this, sql = std::move(sql)]() { return execute(sql); }, std::forward<Token>(token));
   }
   /// fetch_values(sql, values) with any completion token.
   template <class Token>
@@ -523,7 +541,7 @@ public:
     try {
       while (pipeline_->pending() > 0 && !is_closed()) {
         auto reply = std::make_shared<SimpleReply>();  // a Sync: answered after all the others
-        reply->answered = true;  // by a ReadyForQuery alone, which is all a lone Sync draws
+        reply->answered = true;                        // by a ReadyForQuery alone, which is all a lone Sync draws
         proto::write_sync(pipeline_->out());
         pipeline_->queue(reply);
         co_await pipeline_->send_and_wait(*reply, std::nullopt);
@@ -619,8 +637,8 @@ private:
 
   // One tuple of binary COPY: its field count, then each field's length (-1 for NULL) and bytes.
   template <class Row>
-  static void encode_copy_tuple(const Row& row, const std::vector<std::uint32_t>& column_types, const CodecRegistry* custom,
-                                CopyChunk& out) {
+  static void encode_copy_tuple(const Row& row, const std::vector<std::uint32_t>& column_types,
+                                const CodecRegistry* custom, CopyChunk& out) {
     auto encode_all = [&](const auto&... values) {
       if (sizeof...(values) != column_types.size())
         throw MisuseError("copy_records_to_table: a record has " + std::to_string(sizeof...(values)) + " values for " +
@@ -629,8 +647,10 @@ private:
       std::size_t i = 0;
       ((encode_copy_field(values, column_types[i], i + 1, custom, out), ++i), ...);
     };
-    if constexpr (requires { std::tuple_size<Row>::value; }) std::apply(encode_all, row);
-    else std::apply(encode_all, boost::pfr::structure_tie(row));
+    if constexpr (requires { std::tuple_size<Row>::value; })
+      std::apply(encode_all, row);
+    else
+      std::apply(encode_all, boost::pfr::structure_tie(row));
   }
   // One field: its length, then its binary form for the column's type.
   template <class T>
@@ -665,11 +685,17 @@ private:
     if (*format == proto::Format::text) {
       // Binary COPY takes the binary form: for the text types it is the text itself; jsonb adds a version byte.
       switch (type) {
-        case types::text: case types::varchar: case types::bpchar: case types::name: case types::unknown: case types::json: break;
+        case types::text:
+        case types::varchar:
+        case types::bpchar:
+        case types::name:
+        case types::unknown:
+        case types::json: break;
         case types::jsonb: jsonb_version = true; break;
         default:
-          throw TypeMismatchError("copy_records_to_table: column " + std::to_string(number) + " has PostgreSQL type OID " +
-                                  std::to_string(type) + ", which binary COPY cannot take as text; give a value of its C++ type");
+          throw TypeMismatchError("copy_records_to_table: column " + std::to_string(number) +
+                                  " has PostgreSQL type OID " + std::to_string(type) +
+                                  ", which binary COPY cannot take as text; give a value of its C++ type");
       }
     }
     codec_detail::write_be(out, field.size() + (jsonb_version ? 1 : 0), 4);
@@ -692,15 +718,16 @@ private:
   // ---- Running (client/simple_query.cpp and client/copy.cpp; the bound query here).
 
   // A simple Query (any number of statements, no values); `limit` overrides command_timeout.
-  asio::awaitable<std::string> simple_query(std::string_view sql, std::optional<std::chrono::steady_clock::duration> limit,
-                                            CopySink* sink, SimpleReply::ResultHandler* on_result = nullptr,
+  asio::awaitable<std::string> simple_query(std::string_view sql,
+                                            std::optional<std::chrono::steady_clock::duration> limit, CopySink* sink,
+                                            SimpleReply::ResultHandler* on_result = nullptr,
                                             CopySource* source = nullptr);
 
   // One COPY FROM STDIN's data from `produce` (false: no more), then CopyDone; CopyFail if it throws (returned,
   // for the caller to rethrow once the server has answered). Stops early if the server ends the COPY (bad
   // data): it ignores what follows until the next query.
-  asio::awaitable<std::exception_ptr> send_copy_data(const std::function<bool(proto::ByteBuffer&)>& produce, const Reply& reply,
-                                                     const CopyCancellation& cancellation);
+  asio::awaitable<std::exception_ptr> send_copy_data(const std::function<bool(proto::ByteBuffer&)>& produce,
+                                                     const Reply& reply, const CopyCancellation& cancellation);
   // A CopySource's chunks as CopyData messages, for send_copy_data.
   static std::function<bool(proto::ByteBuffer&)> copy_data_from(CopySource& source);
 
@@ -727,8 +754,10 @@ private:
   // from them: fetch_as and the others are then plain functions, and a query costs one coroutine frame (and
   // the read's) rather than two.
   template <class Collector, class Take>
-  asio::awaitable<std::invoke_result_t<Take&, Collector&, ExecResult>> run_bound(std::string_view sql, EncodedParameters params,
-                                                                                  Collector rows, RowSink* sink, Take take) {
+  asio::awaitable<std::invoke_result_t<Take&, Collector&, ExecResult>> run_bound(std::string_view sql,
+                                                                                 EncodedParameters params,
+                                                                                 Collector rows, RowSink* sink,
+                                                                                 Take take) {
     RowCollector* records = nullptr;
     if constexpr (std::is_base_of_v<RowCollector, Collector>) records = &rows;
     ensure_open();
@@ -878,7 +907,8 @@ private:
     } else {
       result_formats = &sink_formats(prepared);
     }
-    auto reply = std::allocate_shared<BoundReply>(RecyclingAllocator<BoundReply>(), prepared, *result_formats, sink, records, row_cells_);
+    auto reply = std::allocate_shared<BoundReply>(RecyclingAllocator<BoundReply>(), prepared, *result_formats, sink,
+                                                  records, row_cells_);
     if (records) reply->use_description(prepared.collected);
     auto& out = pipeline_->out();
     for (const EncodedParameters& params : sets) {
@@ -920,7 +950,8 @@ private:
       const auto values = params->values();
       for (std::size_t i = 0; i < values.size(); ++i) {
         const proto::ParameterValue value = values[i];
-        if (!value) logged.arguments.push_back(std::nullopt);
+        if (!value)
+          logged.arguments.push_back(std::nullopt);
         else {
           try {
             logged.arguments.push_back(postgres_text(params->types[i], params->formats[i], *value, text));
@@ -934,7 +965,9 @@ private:
   }
 
   PgConnection(asio::any_io_executor executor, ConnectOptions options, Options settings)
-      : pipeline_(std::make_shared<Pipeline>(std::move(executor))), options_(std::move(options)), settings_options_(settings),
+      : pipeline_(std::make_shared<Pipeline>(std::move(executor))),
+        options_(std::move(options)),
+        settings_options_(settings),
         cache_(settings) {
     pipeline_->cancel_grace = settings_options_.cancel_grace;
   }
@@ -968,13 +1001,16 @@ private:
     std::size_t rows = 0;
     bool suspended = false;
   };
-  asio::awaitable<PortalStep> run_portal(const Prepared& prepared, const EncodedParameters* bind, const std::string& portal,
-                                         std::size_t max_rows, RowSink& sink, ExclusiveHold& hold);
+  asio::awaitable<PortalStep> run_portal(const Prepared& prepared, const EncodedParameters* bind,
+                                         const std::string& portal, std::size_t max_rows, RowSink& sink,
+                                         ExclusiveHold& hold);
 
   // Parse + Describe + Sync: the statement's parameter types and result columns, as the server sees them.
   // Statements dropped since the last time are closed in the same write.
-  asio::awaitable<Prepared> parse_and_describe(std::string name, std::string_view sql, std::span<const std::uint32_t> types,
-                                               std::optional<std::chrono::steady_clock::time_point> deadline, bool owner);
+  asio::awaitable<Prepared> parse_and_describe(std::string name, std::string_view sql,
+                                               std::span<const std::uint32_t> types,
+                                               std::optional<std::chrono::steady_clock::time_point> deadline,
+                                               bool owner);
 
   // The cached statement for a text and parameter types, if it is cached and fresh; not a coroutine, as
   // this is the common case. A coarse clock is enough for a lifetime of minutes.
@@ -986,17 +1022,18 @@ private:
   // The cached statement for a text and parameter types, prepared on first use. Concurrent callers of the
   // same text wait for one preparation. Uncached texts use the unnamed statement, holding the connection
   // (`hold`) until the caller has bound it.
-  asio::awaitable<std::shared_ptr<const Prepared>> prepare(std::string_view sql, std::span<const std::uint32_t> types,
-                                                           std::optional<std::chrono::steady_clock::time_point> deadline,
-                                                           ExclusiveHold& hold);
+  asio::awaitable<std::shared_ptr<const Prepared>> prepare(
+      std::string_view sql, std::span<const std::uint32_t> types,
+      std::optional<std::chrono::steady_clock::time_point> deadline, ExclusiveHold& hold);
 
   // ---- Open or closed. Inline, as every query checks it (see Pipeline::broken); the throw stays out of line.
   inline void ensure_open() const {
     if (is_closed()) throw_closed();
   }
   [[noreturn]] void throw_closed() const {
-    throw ConnectionError(pipeline_->broken_reason().empty() ? "the connection is closed"
-                                                             : "the connection is closed: " + pipeline_->broken_reason());
+    throw ConnectionError(pipeline_->broken_reason().empty()
+                              ? "the connection is closed"
+                              : "the connection is closed: " + pipeline_->broken_reason());
   }
 
   using Callbacks = std::vector<std::pair<ListenerId, std::function<void()>>>;

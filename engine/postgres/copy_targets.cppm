@@ -40,7 +40,8 @@ struct CopyTarget {
 asio::awaitable<std::optional<CopyTarget>> copy_target(PgConnection& connection, const InsertTarget& target);
 
 // `count` keys drawn from `sequence` by nextval(), in the order the INSERT's defaults would draw them.
-asio::awaitable<std::vector<std::int64_t>> draw_keys(PgConnection& connection, std::uint32_t sequence, std::size_t count);
+asio::awaitable<std::vector<std::int64_t>> draw_keys(PgConnection& connection, std::uint32_t sequence,
+                                                     std::size_t count);
 
 }  // namespace keel::pg
 
@@ -68,7 +69,9 @@ std::string key_sequence_column(const std::string& key) {
   return "(SELECT s.oid::int8 FROM pg_attribute a"
          "  JOIN pg_class s ON s.oid = pg_get_serial_sequence(c.oid::regclass::text, a.attname)::regclass"
          "  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
-         "  WHERE a.attrelid = c.oid AND a.attname = " + key + " AND a.attnum > 0 AND NOT a.attisdropped"
+         "  WHERE a.attrelid = c.oid AND a.attname = " +
+         key +
+         " AND a.attnum > 0 AND NOT a.attisdropped"
          "  AND (a.attidentity <> '' OR"
          "       pg_get_expr(d.adbin, d.adrelid) = 'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)')"
          "  AND (has_sequence_privilege(s.oid, 'USAGE') OR has_sequence_privilege(s.oid, 'UPDATE'))"
@@ -84,19 +87,28 @@ std::string key_sequence_column(const std::string& key) {
 std::string copy_target_query(int server_major, const InsertTarget& target) {
   const std::string table = string_literal(target.table);
   std::string columns = "ARRAY[";
-  for (std::size_t i = 0; i < target.columns.size(); ++i) columns += (i ? ", " : "") + string_literal(target.columns[i]);
+  for (std::size_t i = 0; i < target.columns.size(); ++i)
+    columns += (i ? ", " : "") + string_literal(target.columns[i]);
   columns += "]::text[]";
   // attgenerated came with PostgreSQL 12; before it, no column is generated.
   const std::string generated = server_major >= 12 ? " OR a.attgenerated <> ''" : "";
-  return "WITH RECURSIVE tree(relid) AS (SELECT to_regclass(" + table + ")::oid"
+  return "WITH RECURSIVE tree(relid) AS (SELECT to_regclass(" + table +
+         ")::oid"
          " UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.relid)"
          " SELECT c.relkind IN ('r', 'p') AND NOT c.relhasrules AND NOT c.relrowsecurity AND NOT EXISTS ("
-         "  SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = ANY(" + columns + ")"
-         "  AND (a.attidentity = 'a'" + generated + ")),"
-         " ARRAY(SELECT a.atttypid::int8 FROM unnest(" + columns + ") WITH ORDINALITY AS k(name, i)"
+         "  SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = ANY(" +
+         columns +
+         ")"
+         "  AND (a.attidentity = 'a'" +
+         generated +
+         ")),"
+         " ARRAY(SELECT a.atttypid::int8 FROM unnest(" +
+         columns +
+         ") WITH ORDINALITY AS k(name, i)"
          "  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = k.name AND a.attnum > 0 AND NOT a.attisdropped"
          "  ORDER BY k.i), " +
-         (target.returned_key.empty() ? std::string("NULL::int8") : key_sequence_column(string_literal(target.returned_key))) +
+         (target.returned_key.empty() ? std::string("NULL::int8")
+                                      : key_sequence_column(string_literal(target.returned_key))) +
          " FROM pg_class c WHERE c.oid = to_regclass(" + table + ")";
 }
 
@@ -104,7 +116,8 @@ std::string copy_target_query(int server_major, const InsertTarget& target) {
 
 asio::awaitable<std::optional<CopyTarget>> copy_target(PgConnection& connection, const InsertTarget& target) {
   const auto row = co_await connection.fetchrow(copy_target_query(major_version(connection.server_version()), target));
-  if (!row || !row->get<bool>(0)) co_return std::nullopt;  // no such table (the INSERT will say so), or not one COPY suits
+  if (!row || !row->get<bool>(0))
+    co_return std::nullopt;  // no such table (the INSERT will say so), or not one COPY suits
   const auto types = row->get<std::vector<std::int64_t>>(1);
   if (types.size() != target.columns.size()) co_return std::nullopt;  // a column it lacks: the INSERT will say so
   CopyTarget found{.column_types = std::vector<std::uint32_t>(types.begin(), types.end())};
@@ -116,13 +129,15 @@ asio::awaitable<std::optional<CopyTarget>> copy_target(PgConnection& connection,
   co_return found;
 }
 
-asio::awaitable<std::vector<std::int64_t>> draw_keys(PgConnection& connection, std::uint32_t sequence, std::size_t count) {
-  const auto row = co_await connection.fetchrow(
-      "SELECT ARRAY(SELECT nextval($1::oid::regclass) FROM generate_series(1, $2))",
-      static_cast<std::int64_t>(sequence), static_cast<std::int64_t>(count));
+asio::awaitable<std::vector<std::int64_t>> draw_keys(PgConnection& connection, std::uint32_t sequence,
+                                                     std::size_t count) {
+  const auto row =
+      co_await connection.fetchrow("SELECT ARRAY(SELECT nextval($1::oid::regclass) FROM generate_series(1, $2))",
+                                   static_cast<std::int64_t>(sequence), static_cast<std::int64_t>(count));
   auto keys = row ? row->get<std::vector<std::int64_t>>(0) : std::vector<std::int64_t>{};
   if (keys.size() != count)
-    throw ProtocolError("the server drew " + std::to_string(keys.size()) + " keys for " + std::to_string(count) + " rows");
+    throw ProtocolError("the server drew " + std::to_string(keys.size()) + " keys for " + std::to_string(count) +
+                        " rows");
   co_return keys;
 }
 

@@ -129,8 +129,10 @@ bool append_field(std::string& out, const Value& value) {
     case ValueKind::time: out += text_detail::clock(std::get<TimeOfDay>(v).since_midnight); return true;
     case ValueKind::timestamp: {
       const keel::Timestamp t = std::get<keel::Timestamp>(v);
-      if (!is_infinite(t) && !has_calendar_date(floor<days>(sys_time<microseconds>(t.time_since_epoch())))) return false;
-      out += is_infinite(t) ? std::string(infinity(t)) : text_detail::date_time(sys_time<microseconds>(t.time_since_epoch()), "");
+      if (!is_infinite(t) && !has_calendar_date(floor<days>(sys_time<microseconds>(t.time_since_epoch()))))
+        return false;
+      out += is_infinite(t) ? std::string(infinity(t))
+                            : text_detail::date_time(sys_time<microseconds>(t.time_since_epoch()), "");
       return true;
     }
     case ValueKind::timestamptz: {
@@ -206,7 +208,8 @@ bool copies_as_bound(const InsertedValues& values, std::span<const std::uint32_t
       if (!copies_as_bound(kind, column_types[column])) return false;
       // In column arrays JSON is bound as json[], not untyped: the INSERT casts it to json, jsonb or text only.
       const std::uint32_t type = column_types[column];
-      if (kind == ValueKind::json && values.from_arrays() && type != types::json && type != types::jsonb && type != types::text)
+      if (kind == ValueKind::json && values.from_arrays() && type != types::json && type != types::jsonb &&
+          type != types::text)
         return false;
     }
   return true;

@@ -43,7 +43,9 @@ public:
     co_return std::move(rows.front());
   }
   /// Skips up to n rows; returns how many it skipped.
-  asio::awaitable<std::uint64_t> forward(std::size_t n) { co_return co_await move("MOVE FORWARD " + std::to_string(n)); }
+  asio::awaitable<std::uint64_t> forward(std::size_t n) {
+    co_return co_await move("MOVE FORWARD " + std::to_string(n));
+  }
 
   /// Row by row, `prefetch` rows per round trip; nullopt at the end.
   asio::awaitable<std::optional<Record>> next() {

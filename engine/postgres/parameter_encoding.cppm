@@ -50,7 +50,8 @@ struct EncodedParameters {
   // (into a coroutine's frame) relocates nothing that points into this object.
   auto values() const {
     return std::views::transform(slices_, [bytes = std::span<const std::uint8_t>(bytes_)](const Slice& s) {
-      return s.size < 0 ? proto::ParameterValue() : proto::ParameterValue(bytes.subspan(s.offset, static_cast<std::size_t>(s.size)));
+      return s.size < 0 ? proto::ParameterValue()
+                        : proto::ParameterValue(bytes.subspan(s.offset, static_cast<std::size_t>(s.size)));
     });
   }
 
@@ -62,8 +63,10 @@ struct EncodedParameters {
     } else if constexpr (std::is_same_v<U, std::nullptr_t> || std::is_same_v<U, std::nullopt_t>) {
       push_null(0, proto::Format::text);
     } else if constexpr (is_optional_v<U>) {
-      if (value) add(*value);
-      else push_null(PgCodec<typename U::value_type>::oid, proto::Format::binary);
+      if (value)
+        add(*value);
+      else
+        push_null(PgCodec<typename U::value_type>::oid, proto::Format::binary);
     } else if constexpr (std::is_convertible_v<const U&, std::string_view>) {
       // Text goes untyped, so the server reads it as whatever the statement needs (a date, a number, json...).
       const std::size_t start = bytes_.size();
@@ -79,7 +82,8 @@ struct EncodedParameters {
         PgCodec<U>::encode(value, bytes_);
         push(PgCodec<U>::oid, proto::Format::binary, start);
       } else {
-        push(PgCodec<U>::oid, proto::Format::binary, append([&](proto::ByteBuffer& out) { PgCodec<U>::encode(value, out); }));
+        push(PgCodec<U>::oid, proto::Format::binary,
+             append([&](proto::ByteBuffer& out) { PgCodec<U>::encode(value, out); }));
       }
     } else {
       add_custom(value);
@@ -104,9 +108,12 @@ struct EncodedParameters {
       timeout = value.limit;
     } else {
       std::optional<proto::Format> format;
-      const std::size_t start = append([&](proto::ByteBuffer& out) { format = encode_for_type(server_type, value, number, custom, out); });
-      if (format) push(server_type, *format, start);
-      else push_null(server_type, proto::Format::text);
+      const std::size_t start =
+          append([&](proto::ByteBuffer& out) { format = encode_for_type(server_type, value, number, custom, out); });
+      if (format)
+        push(server_type, *format, start);
+      else
+        push_null(server_type, proto::Format::text);
     }
   }
 
@@ -130,12 +137,16 @@ struct EncodedParameters {
       return proto::Format::text;
     } else if constexpr (std::integral<U> && !std::is_same_v<U, bool>) {
       switch (server_type) {
-        case types::int2: return binary([&](auto& b) { PgCodec<std::int16_t>::encode(checked<std::int16_t>(value, number), b); });
-        case types::int4: return binary([&](auto& b) { PgCodec<std::int32_t>::encode(checked<std::int32_t>(value, number), b); });
-        case types::int8: return binary([&](auto& b) { PgCodec<std::int64_t>::encode(checked<std::int64_t>(value, number), b); });
+        case types::int2:
+          return binary([&](auto& b) { PgCodec<std::int16_t>::encode(checked<std::int16_t>(value, number), b); });
+        case types::int4:
+          return binary([&](auto& b) { PgCodec<std::int32_t>::encode(checked<std::int32_t>(value, number), b); });
+        case types::int8:
+          return binary([&](auto& b) { PgCodec<std::int64_t>::encode(checked<std::int64_t>(value, number), b); });
         case types::float4: return binary([&](auto& b) { PgCodec<float>::encode(static_cast<float>(value), b); });
         case types::float8: return binary([&](auto& b) { PgCodec<double>::encode(static_cast<double>(value), b); });
-        case types::numeric: return binary([&](auto& b) { PgCodec<Numeric>::encode(Numeric{std::to_string(value)}, b); });
+        case types::numeric:
+          return binary([&](auto& b) { PgCodec<Numeric>::encode(Numeric{std::to_string(value)}, b); });
         default: refuse(server_type, number, "an integer");
       }
     } else if constexpr (std::floating_point<U>) {
@@ -148,13 +159,16 @@ struct EncodedParameters {
       switch (value.kind()) {
         case ValueKind::null: return std::nullopt;
         case ValueKind::boolean: return encode_for_type(server_type, value.template as<bool>(), number, custom, out);
-        case ValueKind::integer: return encode_for_type(server_type, value.template as<std::int64_t>(), number, custom, out);
+        case ValueKind::integer:
+          return encode_for_type(server_type, value.template as<std::int64_t>(), number, custom, out);
         case ValueKind::real: return encode_for_type(server_type, value.template as<double>(), number, custom, out);
-        case ValueKind::text: return encode_for_type(server_type, std::get<std::string>(value.storage()), number, custom, out);
+        case ValueKind::text:
+          return encode_for_type(server_type, std::get<std::string>(value.storage()), number, custom, out);
         case ValueKind::blob: return encode_for_type(server_type, std::get<Blob>(value.storage()), number, custom, out);
         default: {
           const ParameterType type = parameter_type(value);
-          if (type.oid != 0 && type.oid != server_type) refuse(server_type, number, "a " + std::string(to_string(value.kind())));
+          if (type.oid != 0 && type.oid != server_type)
+            refuse(server_type, number, "a " + std::string(to_string(value.kind())));
           encode_value(value, out);
           return type.format;
         }

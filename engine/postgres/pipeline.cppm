@@ -182,7 +182,9 @@ public:
   }
   // Waits once for the reader to hand this reply over (its caller loops on caller_may_resume). Not a coroutine:
   // the caller awaits the wait itself.
-  asio::awaitable<void> handed_over() { return async_wait_for_wake(asio::redirect_error(asio::use_awaitable, ignored_)); }
+  asio::awaitable<void> handed_over() {
+    return async_wait_for_wake(asio::redirect_error(asio::use_awaitable, ignored_));
+  }
   // The timer the caller waits on, made on first use (a caller that reads its own reply never needs it).
   asio::steady_timer& wakeup(const asio::any_io_executor& executor) {
     if (!wakeup_) wakeup_.emplace(executor, asio::steady_timer::time_point::max());
@@ -196,8 +198,9 @@ public:
   bool cancel_requested = false;     // the caller gave up: cancel the request when the server runs it
   bool caller_canceled = false;      // by its Asio cancellation slot, even if the server completed it first
   bool cancel_sent = false;
-  bool holds_connection = false;     // queued by the request that holds the connection (lock_exclusive)
-  std::optional<asio::steady_timer> wakeup_;  // the caller waits on it; wake() ends the wait, and it expires at a timeout
+  bool holds_connection = false;  // queued by the request that holds the connection (lock_exclusive)
+  std::optional<asio::steady_timer>
+      wakeup_;  // the caller waits on it; wake() ends the wait, and it expires at a timeout
 
 private:
   // Or the caller waits with no limit: its completion handler, resumed on its own executor.
@@ -225,8 +228,10 @@ private:
         return;
       }
       auto completion = asio::append(std::move(handler), boost::system::error_code());
-      if (here) asio::dispatch(executor, std::move(completion));
-      else asio::post(executor, std::move(completion));
+      if (here)
+        asio::dispatch(executor, std::move(completion));
+      else
+        asio::post(executor, std::move(completion));
     }
     void discard() noexcept override { this->~Resumer(); }
 
@@ -235,7 +240,7 @@ private:
   };
   AnyResumer* take_resumer() noexcept { return std::exchange(resumer_, nullptr); }
 
-  AnyResumer* resumer_ = nullptr;  // lives in resumer_storage_
+  AnyResumer* resumer_ = nullptr;      // lives in resumer_storage_
   boost::system::error_code ignored_;  // a wake's (always success)
   alignas(std::max_align_t) unsigned char resumer_storage_[64];
 };
@@ -351,7 +356,7 @@ public:
       return true;
     }
     if (out_.empty()) return true;
-    if (replies_.size() > 1) return false;  // others in flight: flush() coalesces
+    if (replies_.size() > 1) return false;      // others in flight: flush() coalesces
     if (out_.size() > 64 * 1024) return false;  // COPY's data: flush() writes it without moving what is left
     std::size_t written = 0;
     written_replies_ = replies_.size();
@@ -394,8 +399,9 @@ public:
     // be queued then, or Asio would throw at the co_await of its wait with the request sent.
     do {
       co_await exclusive_waiters_.wait(executor(), deadline);
-      throw_if_given_up(deadline, stops(co_await asio::this_coro::cancellation_state, co_await asio::this_coro::throw_if_cancelled()),
-                        "while another request held the connection (a COPY, or a statement being prepared)");
+      throw_if_given_up(
+          deadline, stops(co_await asio::this_coro::cancellation_state, co_await asio::this_coro::throw_if_cancelled()),
+          "while another request held the connection (a COPY, or a statement being prepared)");
     } while (exclusive_);
   }
   // After a wait for something other than its reply: TimeoutError past the deadline, CanceledError once the
@@ -415,7 +421,8 @@ public:
 
   // Writes what is queued, then waits for `reply` (a request just queued): wait() below. `caller_cancelled`: the
   // caller's cancellation came earlier in this call (a COPY's data sent after it): the wait acts on it.
-  inline asio::awaitable<void> send_and_wait(Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline,
+  inline asio::awaitable<void> send_and_wait(Reply& reply,
+                                             std::optional<std::chrono::steady_clock::time_point> deadline,
                                              bool caller_cancelled = false) {
     if (flush_now()) return wait(reply, deadline, caller_cancelled);
     return flush_then_wait(reply, deadline, caller_cancelled);
@@ -429,9 +436,11 @@ public:
                                         bool caller_cancelled = false) {
     const bool throwing = co_await asio::this_coro::throw_if_cancelled();
     if (throwing) co_await asio::this_coro::throw_if_cancelled(false);
-    const bool cancelled_before = (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+    const bool cancelled_before =
+        (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
     co_await flush();
-    const bool cancelled_now = (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+    const bool cancelled_now =
+        (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
     std::exception_ptr failure;
     try {
       co_await wait(reply, deadline, caller_cancelled || (cancelled_now && !cancelled_before));
@@ -479,8 +488,11 @@ public:
     // to cancel it and it gets the grace to end.
     auto stop_request = [&] {
       if (withdraw(reply)) {  // not sent yet: the server never sees it
-        reply.failure = timed_out ? std::make_exception_ptr(TimeoutError("the query timed out before it was sent to the server; it did not run"))
-                                  : std::make_exception_ptr(CanceledError("the query was cancelled before it was sent to the server; it did not run"));
+        reply.failure =
+            timed_out ? std::make_exception_ptr(
+                            TimeoutError("the query timed out before it was sent to the server; it did not run"))
+                      : std::make_exception_ptr(
+                            CanceledError("the query was cancelled before it was sent to the server; it did not run"));
         reply.done = true;
         return true;
       }
@@ -496,8 +508,8 @@ public:
     while (!reply.caller_may_resume()) {
       auto& wakeup = reply.wakeup(executor());
       wakeup.expires_at(deadline && !timed_out && !canceled ? *deadline
-                        : give_up                          ? *give_up
-                                                           : asio::steady_timer::time_point::max());
+                        : give_up                           ? *give_up
+                                                            : asio::steady_timer::time_point::max());
       boost::system::error_code ec;
       co_await wakeup.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (reply.caller_may_resume()) {
@@ -521,10 +533,11 @@ public:
             break;
           }
           // Silent past the grace: the request's fate is unknown, so the connection cannot be trusted again.
-          end(std::make_exception_ptr(TimeoutError(
-              "the server did not end the request within " +
-              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(cancel_grace).count()) +
-              " ms of its time limit or cancellation; the connection was closed, and the request's outcome is unknown")));
+          end(std::make_exception_ptr(
+              TimeoutError("the server did not end the request within " +
+                           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(cancel_grace).count()) +
+                           " ms of its time limit or cancellation; the connection was closed, and the request's "
+                           "outcome is unknown")));
           break;
         }
         timed_out = true;
@@ -555,12 +568,14 @@ public:
   // there is no deadline or cancellation slot (a cancellation must not cut a read in half; the reader
   // coroutine and the timer handle those).
   inline bool may_read_in_place(const Reply& reply, std::optional<std::chrono::steady_clock::time_point> deadline,
-                         bool cancellable) const {
+                                bool cancellable) const {
     return !reading_ && !deadline && !cancellable && !reply.caller_may_resume();
   }
   // The caller reads for itself until its reply may resume, with no hop to another coroutine; then the reader
   // coroutine takes over for any others still waiting.
-  inline asio::awaitable<void> read_in_place(const Reply& reply) { return pump(&reply); }  // not a coroutine: one frame less
+  inline asio::awaitable<void> read_in_place(const Reply& reply) {
+    return pump(&reply);
+  }  // not a coroutine: one frame less
 
   // Starts the reader before a large write: a server answering a long pipeline fills its socket buffer, and would
   // stop reading ours, if nobody read its replies meanwhile.
@@ -607,8 +622,8 @@ private:
   void ensure_reader() {
     if (reading_ || broken_) return;
     reading_ = true;
-    keel_postgres_spawn::spawn_on(executor(), [self = shared_from_this()]() { return self->read_loop(); },
-                                  [](std::exception_ptr) {});
+    keel_postgres_spawn::spawn_on(
+        executor(), [self = shared_from_this()]() { return self->read_loop(); }, [](std::exception_ptr) {});
   }
 
   asio::awaitable<void> read_loop() {
@@ -689,8 +704,10 @@ private:
       for (int reads = 0; reads < 16; ++reads) {
         while (auto frame = buffered_frame()) {
           if (answering >= replies_.size()) return;
-          if (frame->type == 'Z') ++answering;
-          else if (frame->type == 'E') replies_[answering]->note_error(*frame);
+          if (frame->type == 'Z')
+            ++answering;
+          else if (frame->type == 'E')
+            replies_[answering]->note_error(*frame);
         }
         if (in_end_ == in_.size()) return;
         const std::size_t n = transport.read_some_now(std::span(in_).subspan(in_end_));
@@ -707,9 +724,15 @@ private:
 
   void dispatch(const proto::Frame& frame, const asio::any_io_executor& here) {
     switch (frame.type) {
-      case 'S': if (handler_) handler_->on_parameter_status(frame); return;
-      case 'N': if (handler_) handler_->on_notice(frame); return;
-      case 'A': if (handler_) handler_->on_notification(frame); return;
+      case 'S':
+        if (handler_) handler_->on_parameter_status(frame);
+        return;
+      case 'N':
+        if (handler_) handler_->on_notice(frame);
+        return;
+      case 'A':
+        if (handler_) handler_->on_notification(frame);
+        return;
       default: break;
     }
     if (replies_.empty()) {
@@ -720,7 +743,8 @@ private:
         end(reason);
         return;
       }
-      throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server while no request was waiting");
+      throw ProtocolError("unexpected message '" + std::string(1, frame.type) +
+                          "' from the server while no request was waiting");
     }
     Reply& head = *replies_.front();
     if (frame.type != 'Z') {
@@ -754,7 +778,9 @@ private:
     if (escaped) asio::post(executor(), [escaped] { std::rethrow_exception(escaped); });
   }
 
-  inline bool is_head(const Reply& reply) const noexcept { return !replies_.empty() && replies_.front().get() == &reply; }
+  inline bool is_head(const Reply& reply) const noexcept {
+    return !replies_.empty() && replies_.front().get() == &reply;
+  }
 
   // Takes a request whose bytes are all still in the outgoing buffer (held behind a cancel's fence, or behind a
   // write in progress) out of the connection: its bytes and its reply. Returns false when any of it may be out.
@@ -771,15 +797,18 @@ private:
     proto::ByteBuffer closes;
     for (std::size_t at = begin; at < end;) {
       const std::size_t size = message_size(at);
-      if (out_[at] == 'C') closes.insert(closes.end(), out_.begin() + static_cast<std::ptrdiff_t>(at),
-                                         out_.begin() + static_cast<std::ptrdiff_t>(at + size));
+      if (out_[at] == 'C')
+        closes.insert(closes.end(), out_.begin() + static_cast<std::ptrdiff_t>(at),
+                      out_.begin() + static_cast<std::ptrdiff_t>(at + size));
       at += size;
     }
     if (!closes.empty()) proto::write_sync(closes);
     const auto first = out_.begin() + static_cast<std::ptrdiff_t>(begin);
     out_.insert(out_.erase(first, first + static_cast<std::ptrdiff_t>(end - begin)), closes.begin(), closes.end());
-    if (closes.empty()) replies_.erase(replies_.begin() + static_cast<std::ptrdiff_t>(index));
-    else replies_[index] = std::make_shared<DiscardedReply>();
+    if (closes.empty())
+      replies_.erase(replies_.begin() + static_cast<std::ptrdiff_t>(index));
+    else
+      replies_[index] = std::make_shared<DiscardedReply>();
     return true;
   }
   // Where the request of replies_[index] lies in out_, if all of it is there. out_ holds, in order: the rest of
@@ -863,8 +892,7 @@ private:
           std::uint8_t ignored[16];
           try {
             (void)co_await side.read_some(ignored);  // until the server closes it
-          } catch (...) {
-          }
+          } catch (...) {}
           side.close();
         },
         [weak](std::exception_ptr) {
@@ -891,7 +919,8 @@ private:
     fence_.reset();
     if (out_.empty() || broken_) return;
     if (!flush_now())
-      keel_postgres_spawn::spawn_on(executor(), [self = shared_from_this()]() { return self->flush(); }, [](std::exception_ptr) {});
+      keel_postgres_spawn::spawn_on(
+          executor(), [self = shared_from_this()]() { return self->flush(); }, [](std::exception_ptr) {});
     ensure_reader();  // the requests just written are awaited by callers that may not be reading
   }
 
@@ -904,13 +933,14 @@ private:
   bool broken_ = false;
   std::string broken_reason_;
   std::deque<std::shared_ptr<Reply>> replies_;
+
 public:
   std::chrono::steady_clock::duration cancel_grace = std::chrono::seconds(5);  // see PgConnectionOptions
 
 private:
-  std::size_t written_replies_ = 0;  // how many replies, from the front, belong to requests already written
+  std::size_t written_replies_ = 0;   // how many replies, from the front, belong to requests already written
   std::size_t out_written_rest_ = 0;  // out_ begins with this many bytes of requests partly written
-  std::optional<Fence> fence_;       // a cancel in flight: nothing is written until it settles
+  std::optional<Fence> fence_;        // a cancel in flight: nothing is written until it settles
   bool exclusive_ = false;
   Waiters exclusive_waiters_;
   AsyncMessageHandler* handler_ = nullptr;

@@ -38,8 +38,8 @@ export namespace keel::pg {
 
 /// How a Pool sizes, replaces and prepares its connections (asyncpg's create_pool arguments).
 struct PoolOptions {
-  std::size_t min_size = 10;  ///< opened by create_pool, and kept open (unless idle too long)
-  std::size_t max_size = 10;  ///< connections open at most, lent or idle
+  std::size_t min_size = 10;          ///< opened by create_pool, and kept open (unless idle too long)
+  std::size_t max_size = 10;          ///< connections open at most, lent or idle
   std::uint64_t max_queries = 50000;  ///< a connection is replaced after this many queries
   /// An idle connection is closed after this long; zero keeps them forever.
   std::chrono::steady_clock::duration max_inactive_connection_lifetime = std::chrono::seconds(300);
@@ -49,7 +49,8 @@ struct PoolOptions {
   using Hook = std::function<asio::awaitable<void>(PgConnection&)>;
   Hook init;   ///< once per new connection (set_type_codec, SET ...)
   Hook setup;  ///< on every acquire
-  Hook reset;  ///< on every release; by default PgConnection::reset (rollback, CLOSE ALL, UNLISTEN *, unlock, RESET ALL)
+  Hook
+      reset;  ///< on every release; by default PgConnection::reset (rollback, CLOSE ALL, UNLISTEN *, unlock, RESET ALL)
   /// true: idle connections read their sockets and time out on timers, so a server restart is noticed at once,
   /// and the pool keeps its event loop running (io_context::run does not return) until close().
   /// false: the pool leaves nothing pending on its loop; an idle connection is checked when it is lent (a
@@ -95,7 +96,8 @@ public:
 private:
   friend class Pool;
   struct State;
-  PooledConnection(std::shared_ptr<State> pool, PgConnection* connection) : pool_(std::move(pool)), connection_(connection) {}
+  PooledConnection(std::shared_ptr<State> pool, PgConnection* connection)
+      : pool_(std::move(pool)), connection_(connection) {}
   void give_back() noexcept;
 
   std::shared_ptr<State> pool_;
@@ -125,9 +127,9 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
   PoolOptions options;
   std::deque<std::unique_ptr<PoolSlot>> idle;  // most recently released at the back
   std::vector<std::unique_ptr<PoolSlot>> lent;
-  std::size_t opening = 0;    // connections being opened now
-  std::size_t returning = 0;  // connections being reset on their way back
-  std::size_t refilling = 0;  // replacements being opened by refill()
+  std::size_t opening = 0;         // connections being opened now
+  std::size_t returning = 0;       // connections being reset on their way back
+  std::size_t refilling = 0;       // replacements being opened by refill()
   bool replacements_owed = false;  // a replacement failed to open: the next acquire starts another
   std::uint64_t generation = 0;
   bool closing = false, closed = false;
@@ -162,8 +164,10 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
               self->replacements_owed = true;  // the next acquire tries again
               co_return;
             }
-            if (self->closing || self->closed) co_await self->retire(std::move(slot));
-            else self->make_idle(std::move(slot));
+            if (self->closing || self->closed)
+              co_await self->retire(std::move(slot));
+            else
+              self->make_idle(std::move(slot));
           },
           [](std::exception_ptr) {});
     }
@@ -185,8 +189,10 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
       std::exception_ptr failure;
       ++returning;  // still counted while it is reset, so that nobody opens one in its place
       try {
-        if (options.reset) co_await options.reset(*connection);
-        else co_await connection->reset();
+        if (options.reset)
+          co_await options.reset(*connection);
+        else
+          co_await connection->reset();
       } catch (...) {
         failure = std::current_exception();
       }
@@ -208,8 +214,7 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
     if (slot->connection && !slot->connection->is_closed()) {
       try {
         co_await slot->connection->close();
-      } catch (...) {
-      }
+      } catch (...) {}
     }
   }
 
@@ -258,7 +263,8 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
           std::shared_ptr<PoolSlot> expired(std::move(*it));
           self->idle.erase(it);
           keel_postgres_spawn::spawn_on(
-              self->executor, [self, expired]() -> asio::awaitable<void> {
+              self->executor,
+              [self, expired]() -> asio::awaitable<void> {
                 if (expired->connection && !expired->connection->is_closed()) co_await expired->connection->close();
               },
               [](std::exception_ptr) {});
@@ -269,8 +275,8 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
   }
 
   // `counted`: the opening counts in `opening` (an acquire's, which close() waits for), not in `refilling`.
-  asio::awaitable<std::unique_ptr<PoolSlot>> open(std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt,
-                                                  bool counted = true) {
+  asio::awaitable<std::unique_ptr<PoolSlot>> open(
+      std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt, bool counted = true) {
     if (counted) ++opening;
     std::exception_ptr failure;
     auto slot = std::make_unique<PoolSlot>();
@@ -297,8 +303,7 @@ inline void PooledConnection::give_back() noexcept {
     keel_postgres_spawn::spawn_on(
         pool_->executor, [pool = pool_, connection = connection_]() { return pool->take_back(connection); },
         [](std::exception_ptr) {});
-  } catch (...) {
-  }
+  } catch (...) {}
   connection_ = nullptr;
   pool_.reset();
 }
@@ -320,7 +325,8 @@ public:
                                                        PoolOptions options) {
     if (options.max_size == 0) throw MisuseError("a pool's max_size must be at least 1");
     if (options.min_size > options.max_size) throw MisuseError("a pool's min_size must not exceed its max_size");
-    auto pool = std::unique_ptr<Pool>(new Pool(std::make_shared<PooledConnection::State>(executor, std::move(connect), std::move(options))));
+    auto pool = std::unique_ptr<Pool>(
+        new Pool(std::make_shared<PooledConnection::State>(executor, std::move(connect), std::move(options))));
     auto& state = *pool->state_;
     std::exception_ptr failure;
     try {
@@ -373,7 +379,8 @@ public:
         co_await wait_for_change(limit.count() > 0 ? std::optional(deadline) : std::nullopt);
         // The caller's Asio cancellation ends the wait with a keel error, not the next operation's system_error.
         // (A caller cleaning up after its cancellation, with throw_if_cancelled off, waits on.)
-        if (Pipeline::stops(co_await asio::this_coro::cancellation_state, co_await asio::this_coro::throw_if_cancelled()))
+        if (Pipeline::stops(co_await asio::this_coro::cancellation_state,
+                            co_await asio::this_coro::throw_if_cancelled()))
           throw CanceledError("the wait for a free connection in the pool was cancelled");
         continue;
       }
@@ -458,7 +465,8 @@ public:
     if (state.closed) co_return;
     state.closing = true;
     state.available.notify_all();  // acquirers waiting fail now
-    while (!state.lent.empty() || state.opening > 0 || state.returning > 0) co_await state.available.wait(state.executor);
+    while (!state.lent.empty() || state.opening > 0 || state.returning > 0)
+      co_await state.available.wait(state.executor);
     state.closed = true;
     auto idle = std::move(state.idle);
     state.idle.clear();

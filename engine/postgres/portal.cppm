@@ -73,7 +73,8 @@ public:
     if (exhausted_ || max_rows == 0) co_return 0;
     if (!connection_ || alive_.expired()) throw MisuseError("this portal is empty, or its connection is gone");
     PgConnection::ExclusiveHold hold;
-    const auto step = co_await connection_->run_portal(*prepared_, bound_ ? nullptr : parameters_.get(), name_, max_rows, sink, hold);
+    const auto step =
+        co_await connection_->run_portal(*prepared_, bound_ ? nullptr : parameters_.get(), name_, max_rows, sink, hold);
     bound_ = true;
     if (!step.suspended) {
       exhausted_ = true;
@@ -101,8 +102,7 @@ private:
     if (!connection_ || alive_.expired()) return;
     try {
       connection_->to_close_.emplace_back(proto::Target::portal, name_);
-    } catch (...) {
-    }
+    } catch (...) {}
   }
 
   PgConnection* connection_ = nullptr;

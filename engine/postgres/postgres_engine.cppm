@@ -52,25 +52,25 @@ enum class SessionReset {
 
 /// How a PostgresEngine connects and sizes its pools (asyncpg's and Piccolo's options).
 struct PostgresOptions {
-  std::string dsn;                                 ///< a URI or key=value string; PG* variables fill the rest
-  std::size_t max_connections = 10;                ///< per event loop
-  std::size_t min_connections = 0;                 ///< opened when a loop first uses the engine
+  std::string dsn;                                   ///< a URI or key=value string; PG* variables fill the rest
+  std::size_t max_connections = 10;                  ///< per event loop
+  std::size_t min_connections = 0;                   ///< opened when a loop first uses the engine
   std::chrono::milliseconds acquire_timeout{30000};  ///< waiting for a connection, the loop's pool being full
-  std::uint64_t max_queries = 50000;               ///< a connection is replaced after this many queries
+  std::uint64_t max_queries = 50000;                 ///< a connection is replaced after this many queries
   /// A connection idle longer than this is closed when it would be lent, and another is lent; zero: no limit.
   std::chrono::steady_clock::duration max_inactive_connection_lifetime = std::chrono::seconds(300);
-  pg::PoolOptions::Hook init;                      ///< once per new connection
-  pg::PoolOptions::Hook setup;                     ///< on every acquire
+  pg::PoolOptions::Hook init;                       ///< once per new connection
+  pg::PoolOptions::Hook setup;                      ///< on every acquire
   SessionReset reset = SessionReset::when_changed;  ///< what a connection's session is cleared of when it goes back
-  pg::PgConnectionOptions connection;              ///< the statement cache's settings
+  pg::PgConnectionOptions connection;               ///< the statement cache's settings
   /// The time limit of every statement (asyncpg's command_timeout): past it the server is asked to cancel the
   /// statement, and the caller gets TimeoutError. None by default; it sets connection.command_timeout.
   std::optional<std::chrono::steady_clock::duration> command_timeout;
   std::map<std::string, std::string> server_settings;  ///< sent at startup (asyncpg's server_settings)
-  std::vector<std::string> extensions;             ///< created where missing by prep_database()
-  int min_server_version = 10;                     ///< an older server's connections are refused (major version)
-  bool log_queries = false;                        ///< print each statement and its values (std::clog)
-  bool log_responses = false;                      ///< print what each statement returned, and its time
+  std::vector<std::string> extensions;                 ///< created where missing by prep_database()
+  int min_server_version = 10;                         ///< an older server's connections are refused (major version)
+  bool log_queries = false;                            ///< print each statement and its values (std::clog)
+  bool log_responses = false;                          ///< print what each statement returned, and its time
   /// Other engines known by name (Piccolo's extra_nodes), a streaming standby say: engine.node("name").
   std::map<std::string, std::shared_ptr<Engine>> extra_nodes;
 };
@@ -156,8 +156,8 @@ asio::awaitable<void> write_copy_rows(std::optional<pg::CopyRows>& rows, const p
   rows = pg::copy_rows(values);
   co_return;
 }
-asio::awaitable<void> draw_keys_into(std::vector<std::int64_t>& keys, pg::PgConnection& connection, std::uint32_t sequence,
-                                     std::size_t count) {
+asio::awaitable<void> draw_keys_into(std::vector<std::int64_t>& keys, pg::PgConnection& connection,
+                                     std::uint32_t sequence, std::size_t count) {
   keys = co_await pg::draw_keys(connection, sequence, count);
 }
 
@@ -233,7 +233,8 @@ public:
     const pg::InsertedValues values(insert.params(), target.columns.size(), target.layout);
     if (!values.valid() || values.rows() == 0) co_return co_await execute(insert, sink);
     const std::optional<pg::CopyTarget> copy_target = co_await pg::copy_target(*connection_, target);
-    if (!copy_target || !pg::copies_as_bound(values, copy_target->column_types)) co_return co_await execute(insert, sink);
+    if (!copy_target || !pg::copies_as_bound(values, copy_target->column_types))
+      co_return co_await execute(insert, sink);
     ExecResult result;
     std::optional<pg::CopyRows> rows;
     const bool keyed = copy_target->key_sequence != 0;
@@ -249,13 +250,16 @@ public:
     if (!rows) co_return co_await execute(insert, sink);
     std::string copy = "COPY " + target.table + " (";
     if (keyed) copy += quote_identifier(target.returned_key) + ", ";
-    for (std::size_t i = 0; i < target.columns.size(); ++i) copy += (i ? ", " : "") + quote_identifier(target.columns[i]);
+    for (std::size_t i = 0; i < target.columns.size(); ++i)
+      copy += (i ? ", " : "") + quote_identifier(target.columns[i]);
     const std::string data = keyed ? pg::with_leading_keys(*rows, result.insert_ids) : std::move(rows->text);
     rows.reset();
-    const std::string status = co_await connection_->copy_in_statement(copy + ") FROM STDIN", data, /*send_at_once=*/true);
+    const std::string status =
+        co_await connection_->copy_in_statement(copy + ") FROM STDIN", data, /*send_at_once=*/true);
     // "COPY n": the rows stored (a BEFORE trigger may have dropped some, as it would from the INSERT).
     const auto space = status.rfind(' ');
-    if (space != std::string::npos) std::from_chars(status.data() + space + 1, status.data() + status.size(), result.rows_affected);
+    if (space != std::string::npos)
+      std::from_chars(status.data() + space + 1, status.data() + status.size(), result.rows_affected);
     co_return result;
   }
 
@@ -275,7 +279,8 @@ public:
   // many batches run it.
   asio::awaitable<std::unique_ptr<Cursor>> open_cursor(Statement statement) override {
     check_loop(co_await asio::this_coro::executor);
-    co_return std::make_unique<EngineCursor>(co_await pg::PgPortal::open(*connection_, statement.sql(), statement.params()));
+    co_return std::make_unique<EngineCursor>(
+        co_await pg::PgPortal::open(*connection_, statement.sql(), statement.params()));
   }
 
   pg::PgConnection& pg() const { return *connection_; }
@@ -346,8 +351,10 @@ public:
   asio::awaitable<void> close() override {
     auto& here = loop_context(unwrapped(co_await asio::this_coro::executor));
     for (auto& entry : take_pools()) {
-      if (entry.context == &here && entry.thread == std::this_thread::get_id()) co_await entry.pool->close();
-      else pg_engine_detail::end_pool(std::move(entry));
+      if (entry.context == &here && entry.thread == std::this_thread::get_id())
+        co_await entry.pool->close();
+      else
+        pg_engine_detail::end_pool(std::move(entry));
     }
   }
 
@@ -388,7 +395,9 @@ public:
   }
 
   /// The pool of the caller's loop: its size (lent and idle) and its idle connections; zero before first use.
-  asio::awaitable<std::size_t> pool_size() { co_return with_pool(co_await asio::this_coro::executor, &pg::Pool::get_size); }
+  asio::awaitable<std::size_t> pool_size() {
+    co_return with_pool(co_await asio::this_coro::executor, &pg::Pool::get_size);
+  }
   /// The idle connections of the caller's loop's pool; zero before its first use.
   asio::awaitable<std::size_t> idle_connections() {
     co_return with_pool(co_await asio::this_coro::executor, &pg::Pool::get_idle_size);
@@ -430,11 +439,12 @@ private:
     pool_options.max_inactive_connection_lifetime = options_.max_inactive_connection_lifetime;
     pool_options.acquire_timeout = options_.acquire_timeout;
     // Each new connection is checked against min_server_version before the user's init hook runs.
-    pool_options.init = [minimum = options_.min_server_version, init = options_.init](pg::PgConnection& c) -> asio::awaitable<void> {
+    pool_options.init = [minimum = options_.min_server_version,
+                         init = options_.init](pg::PgConnection& c) -> asio::awaitable<void> {
       const std::string version = c.server_version();
       if (minimum > 0 && std::atoi(version.c_str()) < minimum)
-        throw ConnectionError("the PostgreSQL server is version " + version + ", older than the engine's min_server_version " +
-                              std::to_string(minimum));
+        throw ConnectionError("the PostgreSQL server is version " + version +
+                              ", older than the engine's min_server_version " + std::to_string(minimum));
       if (init) co_await init(c);
     };
     pool_options.setup = options_.setup;
@@ -442,9 +452,12 @@ private:
     // Nothing pending on the caller's loop while idle, so that its io_context::run() returns when its work is
     // done; idle connections are checked when lent instead.
     pool_options.watch_idle = false;
-    pool_options.reset = [always = options_.reset == SessionReset::always](pg::PgConnection& c) -> asio::awaitable<void> {
-      if (always || c.session_changed()) co_await c.reset();
-      else if (c.is_in_transaction()) co_await c.rollback();
+    pool_options.reset = [always =
+                              options_.reset == SessionReset::always](pg::PgConnection& c) -> asio::awaitable<void> {
+      if (always || c.session_changed())
+        co_await c.reset();
+      else if (c.is_in_transaction())
+        co_await c.rollback();
     };
     std::shared_ptr<pg::Pool> made = co_await pg::Pool::create(executor, connect_options_, std::move(pool_options));
     asio::execution_context& context = loop_context(executor);
@@ -470,12 +483,12 @@ private:
   // background on its loop; a plain thread's sync loop runs only in sync calls, so there it goes back now, and
   // its open transaction does not hold locks until the thread's next sync call.
   void release(Connection* connection) noexcept override {
-    std::unique_ptr<pg_engine_detail::EngineConnection> owned(static_cast<pg_engine_detail::EngineConnection*>(connection));
+    std::unique_ptr<pg_engine_detail::EngineConnection> owned(
+        static_cast<pg_engine_detail::EngineConnection*>(connection));
     if (owned->may_give_back_here()) {
       try {
         keel::run_sync(owned->give_back());
-      } catch (...) {
-      }
+      } catch (...) {}
     }
   }
   asio::awaitable<void> give_back(ConnectionLease lease) override {

@@ -67,7 +67,8 @@ public:
   /// All rows of a run with these values (a keel::pg::timeout among them limits its time).
   template <class... Args>
   asio::awaitable<std::vector<Record>> fetch(const Args&... args) {
-    if (!connection_ || alive_.expired()) throw MisuseError("this prepared statement is empty, or its connection is gone");
+    if (!connection_ || alive_.expired())
+      throw MisuseError("this prepared statement is empty, or its connection is gone");
     EncodedParameters encoded = encode(args...);
     RecordCollector records(connection_->custom_codecs_);
     PgConnection::ExclusiveHold none;
@@ -154,8 +155,7 @@ private:
     if (connection_ && !prepared_.name.empty() && !alive_.expired()) {
       try {
         connection_->to_close_.emplace_back(proto::Target::statement, prepared_.name);
-      } catch (...) {
-      }
+      } catch (...) {}
     }
     prepared_.name.clear();
   }
@@ -168,7 +168,8 @@ private:
     EncodedParameters encoded{connection_->custom_codecs_.get()};
     std::size_t i = 0;
     auto add = [&](const auto& arg) {
-      if constexpr (is_timeout_v<decltype(arg)>) encoded.add(arg);
+      if constexpr (is_timeout_v<decltype(arg)>)
+        encoded.add(arg);
       else {
         encoded.add_as(prepared_.parameter_types[i], arg, i + 1);
         ++i;
@@ -218,7 +219,8 @@ private:
 
 asio::awaitable<PreparedStatement> PgConnection::prepare(std::string_view sql) {
   ensure_open();
-  Prepared prepared = co_await parse_and_describe("keel_p" + std::to_string(++statement_counter_), sql, {}, std::nullopt, false);
+  Prepared prepared =
+      co_await parse_and_describe("keel_p" + std::to_string(++statement_counter_), sql, {}, std::nullopt, false);
   co_return PreparedStatement(*this, std::move(prepared), std::string(sql));
 }
 

@@ -23,15 +23,16 @@ export namespace keel::pg {
 
 /// The columns of a result: names, type OIDs, and the format each came in.
 struct RecordDescription {
-  std::vector<proto::FieldDescription> fields;  ///< the columns, as the server described them
-  std::vector<proto::Format> formats;  ///< the format each column came in
+  std::vector<proto::FieldDescription> fields;         ///< the columns, as the server described them
+  std::vector<proto::Format> formats;                  ///< the format each column came in
   std::shared_ptr<const CodecRegistry> custom_codecs;  ///< the connection's set_type_codec registrations
 };
 
 /// A cell of a result decoded as T: through the connection's custom codecs, the binary codecs, or as text for
 /// the types keel reads only as text. NULL needs std::optional<T>.
 template <class T>
-T decode_cell(const RecordDescription& description, std::size_t index, std::optional<std::span<const std::uint8_t>> raw) {
+T decode_cell(const RecordDescription& description, std::size_t index,
+              std::optional<std::span<const std::uint8_t>> raw) {
   const auto& field = description.fields[index];
   auto origin = [&] { return "column '" + field.name + "' (index " + std::to_string(index) + ")"; };
   if constexpr (is_optional_v<T>) {
@@ -60,8 +61,10 @@ T decode_cell(const RecordDescription& description, std::size_t index, std::opti
                                 ") keel reads as text only; read it as std::string or add a codec");
     } else {
       try {
-        if constexpr (PgDecodable<T>) return PgCodec<T>::decode(field.type_oid, *raw);
-        else throw TypeMismatchError("no codec");
+        if constexpr (PgDecodable<T>)
+          return PgCodec<T>::decode(field.type_oid, *raw);
+        else
+          throw TypeMismatchError("no codec");
       } catch (const TypeMismatchError& e) {
         throw TypeMismatchError(origin() + ": " + e.what());
       }

@@ -62,8 +62,9 @@ class RowCollector {
 public:
   explicit RowCollector(std::shared_ptr<const CodecRegistry> custom) : custom_(std::move(custom)) {}
   virtual ~RowCollector() = default;
-  virtual void add(std::shared_ptr<const RecordDescription>& description, const std::vector<proto::FieldDescription>& fields,
-                   const std::vector<proto::Format>& formats, const std::vector<std::optional<proto::Bytes>>& cells) = 0;
+  virtual void add(std::shared_ptr<const RecordDescription>& description,
+                   const std::vector<proto::FieldDescription>& fields, const std::vector<proto::Format>& formats,
+                   const std::vector<std::optional<proto::Bytes>>& cells) = 0;
   const CodecRegistry* custom() const noexcept { return custom_.get(); }
   const std::shared_ptr<const CodecRegistry>& custom_registry() const noexcept { return custom_; }
 
@@ -71,7 +72,8 @@ protected:
   const std::shared_ptr<const RecordDescription>& describe(std::shared_ptr<const RecordDescription>& description,
                                                            const std::vector<proto::FieldDescription>& fields,
                                                            const std::vector<proto::Format>& formats) const {
-    if (!description) description = std::make_shared<const RecordDescription>(RecordDescription{fields, formats, custom_});
+    if (!description)
+      description = std::make_shared<const RecordDescription>(RecordDescription{fields, formats, custom_});
     return description;
   }
   std::shared_ptr<const CodecRegistry> custom_;
@@ -104,8 +106,8 @@ public:
            const std::vector<proto::Format>& formats, const std::vector<std::optional<proto::Bytes>>& cells) override {
     const RecordDescription& d = *describe(description, fields, formats);
     if (cells.size() != width())
-      throw MisuseError("fetch_as: the query returns " + std::to_string(cells.size()) + " columns, and the row type has " +
-                        std::to_string(width()));
+      throw MisuseError("fetch_as: the query returns " + std::to_string(cells.size()) +
+                        " columns, and the row type has " + std::to_string(width()));
     if constexpr (TupleLike<T> && !is_single_value_v<T>) {
       rows.push_back([&]<std::size_t... I>(std::index_sequence<I...>) {
         return T{decode_cell<std::tuple_element_t<I, T>>(d, I, cells[I])...};
@@ -120,9 +122,12 @@ public:
     }
   }
   static constexpr std::size_t width() {
-    if constexpr (is_single_value_v<T>) return 1;
-    else if constexpr (TupleLike<T>) return std::tuple_size_v<T>;
-    else return boost::pfr::tuple_size_v<T>;
+    if constexpr (is_single_value_v<T>)
+      return 1;
+    else if constexpr (TupleLike<T>)
+      return std::tuple_size_v<T>;
+    else
+      return boost::pfr::tuple_size_v<T>;
   }
   std::vector<T> rows;
 };

@@ -17,4 +17,4 @@ void spawn_on(const boost::asio::any_io_executor& executor, std::function<boost:
 // multiple_exceptions carries them.
 boost::asio::awaitable<void> run_both(std::function<boost::asio::awaitable<void>()> first,
                                       std::function<boost::asio::awaitable<void>()> second);
-}
+}  // namespace keel_postgres_spawn

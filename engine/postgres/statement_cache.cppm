@@ -45,7 +45,8 @@ public:
   // The statement kept for this text and these parameter types, if it is younger than its lifetime at `now`; it
   // becomes the most recently used. An expired one is dropped. A hit allocates nothing: the last statement
   // found is recognised in place (a loop of one query), any other by a key built in a reused buffer.
-  std::shared_ptr<const Statement> find(std::string_view sql, std::span<const std::uint32_t> types, Clock::time_point now) {
+  std::shared_ptr<const Statement> find(std::string_view sql, std::span<const std::uint32_t> types,
+                                        Clock::time_point now) {
     if (entries_.empty() || !caches(sql)) return nullptr;
     Entry* entry = last_hit_ && key_is(*last_hit_->position, sql, types) ? last_hit_ : nullptr;
     if (!entry) {
@@ -57,7 +58,8 @@ public:
       forget(*entry->position);
       return nullptr;
     }
-    if (recently_used_.begin() != entry->position) recently_used_.splice(recently_used_.begin(), recently_used_, entry->position);
+    if (recently_used_.begin() != entry->position)
+      recently_used_.splice(recently_used_.begin(), recently_used_, entry->position);
     last_hit_ = entry;
     return entry->statement;
   }
@@ -86,8 +88,10 @@ public:
     const auto found = entries_.find(key);
     if (found == entries_.end()) return;
     if (last_hit_ == &found->second) last_hit_ = nullptr;
-    if (found->second.statement.use_count() > 1) closed_when_unused_.push_back(found->second.statement);
-    else to_close_.push_back(found->second.statement->name);
+    if (found->second.statement.use_count() > 1)
+      closed_when_unused_.push_back(found->second.statement);
+    else
+      to_close_.push_back(found->second.statement->name);
     recently_used_.erase(found->second.position);  // `key` may be this element: not read after this line
     entries_.erase(found);
   }

@@ -48,7 +48,8 @@ std::string fraction(long microseconds) {
 std::string clock(std::chrono::microseconds t) {
   const long long us = t.count();
   const long long seconds = us / 1000000;
-  return two(seconds / 3600) + ":" + two(seconds / 60 % 60) + ":" + two(seconds % 60) + fraction(static_cast<long>(us % 1000000));
+  return two(seconds / 3600) + ":" + two(seconds / 60 % 60) + ":" + two(seconds % 60) +
+         fraction(static_cast<long>(us % 1000000));
 }
 
 // +HH[:MM[:SS]], as PostgreSQL writes a UTC offset.
@@ -109,7 +110,8 @@ std::string floating(F v, int digits) {
   }
   if (exponent < 0) return out + "0." + std::string(static_cast<std::size_t>(-exponent - 1), '0') + digits_only;
   const std::size_t integer_digits = static_cast<std::size_t>(exponent) + 1;
-  if (digits_only.size() <= integer_digits) return out + digits_only + std::string(integer_digits - digits_only.size(), '0');
+  if (digits_only.size() <= integer_digits)
+    return out + digits_only + std::string(integer_digits - digits_only.size(), '0');
   return out + digits_only.substr(0, integer_digits) + "." + digits_only.substr(integer_digits);
 }
 
@@ -168,13 +170,16 @@ struct TextSettings {
 };
 
 /// PostgreSQL's text form of a cell. Text-format cells are returned as they are.
-std::string postgres_text(std::uint32_t oid, proto::Format format, std::span<const std::uint8_t> b, const TextSettings& settings) {
+std::string postgres_text(std::uint32_t oid, proto::Format format, std::span<const std::uint8_t> b,
+                          const TextSettings& settings) {
   using namespace text_detail;
   if (format == proto::Format::text) return std::string(reinterpret_cast<const char*>(b.data()), b.size());
   switch (oid) {
     case types::boolean: return PgCodec<bool>::decode(oid, b) ? "t" : "f";
-    case types::int2: case types::int4: case types::int8: case types::oid:
-      return std::to_string(PgCodec<std::int64_t>::decode(oid, b));
+    case types::int2:
+    case types::int4:
+    case types::int8:
+    case types::oid: return std::to_string(PgCodec<std::int64_t>::decode(oid, b));
     case types::float4: return floating(PgCodec<float>::decode(oid, b), 6);
     case types::float8: return floating(PgCodec<double>::decode(oid, b), 15);
     case types::numeric: return PgCodec<Numeric>::decode(oid, b).text;
@@ -210,7 +215,8 @@ std::string postgres_text(std::uint32_t oid, proto::Format format, std::span<con
       long offset_seconds = 0;
       try {
         const date::time_zone* zone = date::locate_zone(settings.time_zone);
-        offset_seconds = static_cast<long>(zone->get_info(date::sys_seconds(std::chrono::floor<std::chrono::seconds>(t))).offset.count());
+        offset_seconds = static_cast<long>(
+            zone->get_info(date::sys_seconds(std::chrono::floor<std::chrono::seconds>(t))).offset.count());
       } catch (const std::exception&) {
         // A zone the tz database does not know (a POSIX spec such as "<+03>-03"): show UTC.
       }
@@ -220,9 +226,11 @@ std::string postgres_text(std::uint32_t oid, proto::Format format, std::span<con
     case types::uuid: return PgCodec<Uuid>::decode(oid, b).to_string();
     case types::json: return std::string(reinterpret_cast<const char*>(b.data()), b.size());
     case types::jsonb:
-      if (b.empty() || b[0] != 1) throw ProtocolError("malformed jsonb value from the server: an unknown format version");
+      if (b.empty() || b[0] != 1)
+        throw ProtocolError("malformed jsonb value from the server: an unknown format version");
       return std::string(reinterpret_cast<const char*>(b.data()) + 1, b.size() - 1);
-    case types::inet: case types::cidr: {
+    case types::inet:
+    case types::cidr: {
       const Inet v = PgCodec<Inet>::decode(oid, b);
       const bool full = v.prefix_length() == (v.address.is_v4() ? 32 : 128);
       return v.address.to_string() + ((v.is_cidr || !full) ? "/" + std::to_string(v.prefix_length()) : "");
@@ -235,7 +243,8 @@ std::string postgres_text(std::uint32_t oid, proto::Format format, std::span<con
     const std::int32_t ndim = r.i32();
     (void)r.i32();
     const auto element_oid = static_cast<std::uint32_t>(r.i32());
-    if (ndim < 0 || ndim > 6) throw ProtocolError("malformed array value from the server: an impossible number of dimensions");
+    if (ndim < 0 || ndim > 6)
+      throw ProtocolError("malformed array value from the server: an impossible number of dimensions");
     std::vector<std::int32_t> dims;
     std::string bounds;
     bool default_bounds = true;
@@ -262,7 +271,8 @@ std::string postgres_text(std::uint32_t oid, proto::Format format, std::span<con
           continue;
         }
         if (length < 0) throw ProtocolError("malformed array value from the server: a negative element length");
-        out += array_element(postgres_text(element_oid, proto::Format::binary, r.bytes(static_cast<std::size_t>(length)), settings));
+        out += array_element(
+            postgres_text(element_oid, proto::Format::binary, r.bytes(static_cast<std::size_t>(length)), settings));
       }
       out += '}';
     };

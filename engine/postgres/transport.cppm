@@ -129,7 +129,10 @@ public:
         std::string path = host.host + "/.s.PGSQL." + std::to_string(host.port);
         if (path.front() == '@') path.front() = '\0';  // Linux's abstract namespace, as libpq
         auto& socket = socket_.emplace<asio::local::stream_protocol::socket>(executor_);
-        deadline.on_expiry([&socket] { boost::system::error_code ignored; socket.close(ignored); });
+        deadline.on_expiry([&socket] {
+          boost::system::error_code ignored;
+          socket.close(ignored);
+        });
         co_await socket.async_connect(asio::local::stream_protocol::endpoint(path), asio::use_awaitable);
         co_return;
       }
@@ -138,7 +141,10 @@ public:
       auto endpoints = co_await resolver.async_resolve(host.address.empty() ? host.host : host.address,
                                                        std::to_string(host.port), asio::use_awaitable);
       auto& socket = socket_.emplace<asio::ip::tcp::socket>(executor_);
-      deadline.on_expiry([&socket] { boost::system::error_code ignored; socket.close(ignored); });
+      deadline.on_expiry([&socket] {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      });
       co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
       socket.set_option(asio::ip::tcp::no_delay(true));
       set_keepalives(socket, keepalives);
@@ -177,7 +183,8 @@ public:
                               (options.ssl_mode == SslMode::require && have_root);
     if (verify_chain) {
       if (!have_root)
-        throw TlsError("sslmode " + std::string(options.ssl_mode == SslMode::verify_full ? "verify-full" : "verify-ca") +
+        throw TlsError("sslmode " +
+                       std::string(options.ssl_mode == SslMode::verify_full ? "verify-full" : "verify-ca") +
                        " needs a root certificate, and " + options.ssl_root_cert + " does not exist (set sslrootcert)");
       boost::system::error_code ec;
       context_->load_verify_file(options.ssl_root_cert, ec);
@@ -288,11 +295,13 @@ public:
     // A query usually fits, so it goes out without a trip through the event loop.
     if (at_once) bytes = bytes.subspan(write_some_now(bytes));
     if (bytes.empty()) co_return;
-    if (tls_) co_await asio::async_write(*tls_, asio::buffer(bytes.data(), bytes.size()), whole());
+    if (tls_)
+      co_await asio::async_write(*tls_, asio::buffer(bytes.data(), bytes.size()), whole());
     else if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_))
       co_await asio::async_write(*tcp, asio::buffer(bytes.data(), bytes.size()), whole());
-    else co_await asio::async_write(std::get<asio::local::stream_protocol::socket>(socket_), asio::buffer(bytes.data(), bytes.size()),
-                                    whole());
+    else
+      co_await asio::async_write(std::get<asio::local::stream_protocol::socket>(socket_),
+                                 asio::buffer(bytes.data(), bytes.size()), whole());
   }
 
   // Not a coroutine: the caller awaits the socket's own operation, with no frame of ours between.
@@ -300,7 +309,8 @@ public:
   asio::awaitable<std::size_t> read_some(std::span<std::uint8_t> into) {
     auto buffer = asio::buffer(into.data(), into.size());
     if (tls_) return tls_->async_read_some(buffer, asio::use_awaitable);
-    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) return tcp->async_read_some(buffer, asio::use_awaitable);
+    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_))
+      return tcp->async_read_some(buffer, asio::use_awaitable);
     return std::get<asio::local::stream_protocol::socket>(socket_).async_read_some(buffer, asio::use_awaitable);
   }
 
@@ -308,8 +318,10 @@ public:
   std::size_t read_some_now(std::span<std::uint8_t> into) noexcept {
     int fd = -1;
     if (tls_) return 0;
-    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) fd = tcp->native_handle();
-    else if (auto* local = std::get_if<asio::local::stream_protocol::socket>(&socket_)) fd = local->native_handle();
+    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_))
+      fd = tcp->native_handle();
+    else if (auto* local = std::get_if<asio::local::stream_protocol::socket>(&socket_))
+      fd = local->native_handle();
     if (fd < 0 || into.empty()) return 0;
     const auto n = ::recv(fd, into.data(), into.size(), MSG_DONTWAIT);
     return n > 0 ? static_cast<std::size_t>(n) : 0;
@@ -319,8 +331,10 @@ public:
   /// A connection that should be quiet (idle in a pool) and is not has most likely been ended by the server.
   bool has_unread_input() noexcept {
     int fd = -1;
-    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_)) fd = tcp->native_handle();
-    else if (auto* local = std::get_if<asio::local::stream_protocol::socket>(&socket_)) fd = local->native_handle();
+    if (auto* tcp = std::get_if<asio::ip::tcp::socket>(&socket_))
+      fd = tcp->native_handle();
+    else if (auto* local = std::get_if<asio::local::stream_protocol::socket>(&socket_))
+      fd = local->native_handle();
     if (fd < 0) return true;
     char byte;
     const auto peeked = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);

@@ -94,7 +94,8 @@ inline void encode_scalar(const Value& v, proto::ByteBuffer& out) {
       break;
     }
     case ValueKind::numeric: PgCodec<Numeric>::encode(std::get<Numeric>(s), out); break;
-    default: throw MisuseError("keel::pg: a value of kind " + std::string(to_string(v.kind())) + " has no binary form here");
+    default:
+      throw MisuseError("keel::pg: a value of kind " + std::string(to_string(v.kind())) + " has no binary form here");
   }
 }
 
@@ -102,8 +103,12 @@ inline void encode_scalar(const Value& v, proto::ByteBuffer& out) {
 constexpr ValueKind kind_of_type(std::uint32_t oid) {
   switch (oid) {
     case types::boolean: return ValueKind::boolean;
-    case types::int2: case types::int4: case types::int8: case types::oid: return ValueKind::integer;
-    case types::float4: case types::float8: return ValueKind::real;
+    case types::int2:
+    case types::int4:
+    case types::int8:
+    case types::oid: return ValueKind::integer;
+    case types::float4:
+    case types::float8: return ValueKind::real;
     case types::bytea: return ValueKind::blob;
     case types::date: return ValueKind::date;
     case types::time: return ValueKind::time;
@@ -111,7 +116,8 @@ constexpr ValueKind kind_of_type(std::uint32_t oid) {
     case types::timestamptz: return ValueKind::timestamptz;
     case types::interval: return ValueKind::interval;
     case types::uuid: return ValueKind::uuid;
-    case types::json: case types::jsonb: return ValueKind::json;
+    case types::json:
+    case types::jsonb: return ValueKind::json;
     case types::numeric: return ValueKind::numeric;
     default: return types::element_of(oid) != 0 ? ValueKind::array : ValueKind::text;
   }
@@ -127,7 +133,8 @@ inline void encode_array(const ValueArray& array, proto::ByteBuffer& out) {
   const std::uint32_t element = element_type(array.element);
   bool has_null = false;
   for (const Value& item : array.items) {
-    if (item.is_null()) has_null = true;
+    if (item.is_null())
+      has_null = true;
     else if (item.kind() != array.element && !(array.element == ValueKind::real && item.kind() == ValueKind::integer))
       throw ValueError("an array of " + std::string(to_string(array.element)) + " holds a value of kind " +
                        std::string(to_string(item.kind())));
@@ -148,7 +155,8 @@ inline void encode_array(const ValueArray& array, proto::ByteBuffer& out) {
     codec_detail::write_be(out, 0, 4);
     if (item.kind() == ValueKind::integer && array.element == ValueKind::real)
       PgCodec<double>::encode(static_cast<double>(std::get<std::int64_t>(item.storage())), out);
-    else encode_scalar(item, out);
+    else
+      encode_scalar(item, out);
     patch_length(out, at);
   }
 }
@@ -165,8 +173,10 @@ inline ValueArray decode_array(proto::Bytes b) {
   std::vector<Value> elements;
   elements.reserve(layout.count);
   codec_detail::for_each_array_element(b, layout, [&](std::optional<proto::Bytes> element) {
-    if (element) elements.push_back(value_from_binary(layout.element_oid, *element));
-    else elements.emplace_back();
+    if (element)
+      elements.push_back(value_from_binary(layout.element_oid, *element));
+    else
+      elements.emplace_back();
   });
   ValueKind element_kind = kind_of_type(layout.element_oid);
   // Folds the flat elements into one ValueArray per dimension, innermost first.
@@ -174,8 +184,9 @@ inline ValueArray decode_array(proto::Bytes b) {
     std::vector<Value> folded;
     const auto width = static_cast<std::size_t>(layout.dimensions[d - 1]);
     for (std::size_t i = 0; i < elements.size(); i += width)
-      folded.emplace_back(ValueArray{element_kind, std::vector<Value>(std::make_move_iterator(elements.begin() + i),
-                                                                      std::make_move_iterator(elements.begin() + i + width))});
+      folded.emplace_back(
+          ValueArray{element_kind, std::vector<Value>(std::make_move_iterator(elements.begin() + i),
+                                                      std::make_move_iterator(elements.begin() + i + width))});
     elements = std::move(folded);
     element_kind = ValueKind::array;
   }
@@ -201,7 +212,8 @@ inline ParameterType parameter_type(const Value& v) {
     case ValueKind::array: {
       const auto& array = std::get<ValueArray>(v.storage());
       const std::uint32_t element = value_codec_detail::element_type(array.element);
-      if (array.element == ValueKind::null) return {0, proto::Format::text};  // '{}' or '{NULL,...}' fits any array type
+      if (array.element == ValueKind::null)
+        return {0, proto::Format::text};  // '{}' or '{NULL,...}' fits any array type
       if (element == 0)
         throw MisuseError("keel::pg: an array of " + std::string(to_string(array.element)) +
                           " cannot be sent; arrays of arrays are not supported as parameters");
@@ -244,14 +256,29 @@ inline void encode_value(const Value& v, proto::ByteBuffer& out) {
 /// (numeric and JSON, which it keeps as text, and every type it does not know).
 constexpr proto::Format engine_result_format(std::uint32_t type_oid) {
   switch (type_oid) {
-    case types::boolean: case types::bytea: case types::name: case types::int8: case types::int2: case types::int4:
-    case types::text: case types::oid: case types::float4: case types::float8: case types::unknown: case types::bpchar:
-    case types::varchar: case types::date: case types::time: case types::timestamp: case types::timestamptz:
-    case types::interval: case types::uuid:
-      return proto::Format::binary;
+    case types::boolean:
+    case types::bytea:
+    case types::name:
+    case types::int8:
+    case types::int2:
+    case types::int4:
+    case types::text:
+    case types::oid:
+    case types::float4:
+    case types::float8:
+    case types::unknown:
+    case types::bpchar:
+    case types::varchar:
+    case types::date:
+    case types::time:
+    case types::timestamp:
+    case types::timestamptz:
+    case types::interval:
+    case types::uuid: return proto::Format::binary;
     default: {
       const std::uint32_t element = types::element_of(type_oid);
-      if (element == 0 || element == types::timetz || element == types::inet || element == types::cidr) return proto::Format::text;
+      if (element == 0 || element == types::timetz || element == types::inet || element == types::cidr)
+        return proto::Format::text;
       return proto::Format::binary;
     }
   }
@@ -266,26 +293,49 @@ template <class ArrayStorage>
 Cell decode_cell(std::uint32_t oid, proto::Format format, proto::Bytes b, ArrayStorage&& array_storage) {
   Cell c;
   if (format == proto::Format::text) {
-    c.kind = oid == types::numeric ? ValueKind::numeric
+    c.kind = oid == types::numeric                         ? ValueKind::numeric
              : (oid == types::json || oid == types::jsonb) ? ValueKind::json
-                                                            : ValueKind::text;
+                                                           : ValueKind::text;
     c.text = value_codec_detail::as_text(b);
     return c;
   }
   switch (oid) {
-    case types::boolean: c.kind = ValueKind::boolean; c.integer = PgCodec<bool>::decode(oid, b); break;
-    case types::int2: case types::int4: case types::int8: case types::oid:
+    case types::boolean:
+      c.kind = ValueKind::boolean;
+      c.integer = PgCodec<bool>::decode(oid, b);
+      break;
+    case types::int2:
+    case types::int4:
+    case types::int8:
+    case types::oid:
       c.kind = ValueKind::integer;
       c.integer = PgCodec<std::int64_t>::decode(oid, b);
       break;
-    case types::float4: case types::float8: c.kind = ValueKind::real; c.real = PgCodec<double>::decode(oid, b); break;
-    case types::bytea: c.kind = ValueKind::blob; c.blob = std::span(reinterpret_cast<const std::byte*>(b.data()), b.size()); break;
-    case types::text: case types::varchar: case types::bpchar: case types::name: case types::unknown:
+    case types::float4:
+    case types::float8:
+      c.kind = ValueKind::real;
+      c.real = PgCodec<double>::decode(oid, b);
+      break;
+    case types::bytea:
+      c.kind = ValueKind::blob;
+      c.blob = std::span(reinterpret_cast<const std::byte*>(b.data()), b.size());
+      break;
+    case types::text:
+    case types::varchar:
+    case types::bpchar:
+    case types::name:
+    case types::unknown:
       c.kind = ValueKind::text;  // the binary form is the text
       c.text = value_codec_detail::as_text(b);
       break;
-    case types::date: c.kind = ValueKind::date; c.integer = value_codec_detail::days_of(PgCodec<Date>::decode(oid, b)); break;
-    case types::time: c.kind = ValueKind::time; c.integer = PgCodec<Time>::decode(oid, b).since_midnight.count(); break;
+    case types::date:
+      c.kind = ValueKind::date;
+      c.integer = value_codec_detail::days_of(PgCodec<Date>::decode(oid, b));
+      break;
+    case types::time:
+      c.kind = ValueKind::time;
+      c.integer = PgCodec<Time>::decode(oid, b).since_midnight.count();
+      break;
     case types::timestamp:
       c.kind = ValueKind::timestamp;
       c.integer = value_codec_detail::microseconds_of(PgCodec<Timestamp>::decode(oid, b));
@@ -333,8 +383,12 @@ inline Value value_from_binary(std::uint32_t oid, proto::Bytes b) {
       if (b.empty() || b[0] != 1) codec_detail::bad("jsonb", "an unknown format version");
       return Value(Json{std::string(as_text(b.subspan(1)))});
     case types::boolean: return Value(PgCodec<bool>::decode(oid, b));
-    case types::int2: case types::int4: case types::int8: case types::oid: return Value(PgCodec<std::int64_t>::decode(oid, b));
-    case types::float4: case types::float8: return Value(PgCodec<double>::decode(oid, b));
+    case types::int2:
+    case types::int4:
+    case types::int8:
+    case types::oid: return Value(PgCodec<std::int64_t>::decode(oid, b));
+    case types::float4:
+    case types::float8: return Value(PgCodec<double>::decode(oid, b));
     case types::bytea: return Value(std::span(reinterpret_cast<const std::byte*>(b.data()), b.size()));
     case types::date: return Value(std::chrono::sys_days(std::chrono::days(days_of(PgCodec<Date>::decode(oid, b)))));
     case types::time: return Value(TimeOfDay(PgCodec<Time>::decode(oid, b)));

@@ -107,7 +107,11 @@ public:
   }
 
   SqliteConnection(sqlite3* db, Workers workers, const SqliteOptions& options)
-      : database_{db}, db_(db), workers_(std::move(workers)), options_(options), cache_(options.statement_cache_size),
+      : database_{db},
+        db_(db),
+        workers_(std::move(workers)),
+        options_(options),
+        cache_(options.statement_cache_size),
         watch_(db, options) {
     if (options.wal) sqlite3_wal_hook(db_, &SqliteConnection::on_wal_commit, this);
   }
@@ -288,7 +292,8 @@ public:
     const char* tail = nullptr;
     {
       InlineScope scope(watch_, false);
-      if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, &tail) != SQLITE_OK) watch_.fail(sql);
+      if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, &tail) != SQLITE_OK)
+        watch_.fail(sql);
     }
     if (!stmt || !blank_sql(std::string_view(tail, sql.data() + sql.size() - tail))) {
       sqlite3_finalize(stmt);
@@ -369,10 +374,10 @@ public:
       // Interrupted for its time here, or busy (the watch does not wait here): it goes again on a worker. A
       // busy write may go again only while its transaction holds no lock yet (autocommit, or a deferred
       // transaction's first statement); after that SQLite wants the transaction undone.
-      const bool restartable = here && first && s.rows == 0 &&
-                               ((rc == SQLITE_INTERRUPT && watch_.stopped_for_overrun()) ||
-                                ((rc & 0xff) == SQLITE_BUSY &&
-                                 (readonly || sqlite3_txn_state(db_, nullptr) == SQLITE_TXN_NONE)));
+      const bool restartable =
+          here && first && s.rows == 0 &&
+          ((rc == SQLITE_INTERRUPT && watch_.stopped_for_overrun()) ||
+           ((rc & 0xff) == SQLITE_BUSY && (readonly || sqlite3_txn_state(db_, nullptr) == SQLITE_TXN_NONE)));
       if (restartable) {
         sqlite3_reset(s.stmt);
         return Ended::restart;
@@ -456,9 +461,18 @@ private:
   };
 
   // A transaction's control statements, prepared once per connection.
-  enum class Control { begin_deferred, begin_immediate, begin_exclusive, commit, rollback, query_only_on, query_only_off };
-  static constexpr const char* kControlSql[] = {"BEGIN DEFERRED", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE", "COMMIT",
-                                                "ROLLBACK",       "PRAGMA query_only = ON", "PRAGMA query_only = OFF"};
+  enum class Control {
+    begin_deferred,
+    begin_immediate,
+    begin_exclusive,
+    commit,
+    rollback,
+    query_only_on,
+    query_only_off
+  };
+  static constexpr const char* kControlSql[] = {
+      "BEGIN DEFERRED", "BEGIN IMMEDIATE",        "BEGIN EXCLUSIVE",        "COMMIT",
+      "ROLLBACK",       "PRAGMA query_only = ON", "PRAGMA query_only = OFF"};
 
   // A control statement runs at once here when its last run was fast (control_here, no coroutine frame), else
   // through control(), which may go to a worker: `if (!control_here(c)) co_await control(c);`.
@@ -478,7 +492,8 @@ private:
     PreparedStatement& prepared = control_[index];
     if (!prepared.stmt) {
       InlineScope scope(watch_, false);
-      if (sqlite3_prepare_v3(db_, kControlSql[index], -1, SQLITE_PREPARE_PERSISTENT, &prepared.stmt, nullptr) != SQLITE_OK)
+      if (sqlite3_prepare_v3(db_, kControlSql[index], -1, SQLITE_PREPARE_PERSISTENT, &prepared.stmt, nullptr) !=
+          SQLITE_OK)
         watch_.fail(kControlSql[index]);
       prepared.fast = true;
     }
@@ -500,8 +515,9 @@ private:
     if (in_transaction_ && sqlite3_get_autocommit(db_)) throw_transaction_lost();
   }
   [[noreturn]] static void throw_transaction_lost() {
-    throw TransactionError("the SQLite transaction was rolled back by an error (an interrupted write, a full disk, "
-                           "an I/O error): nothing in it was kept; end it and start again");
+    throw TransactionError(
+        "the SQLite transaction was rolled back by an error (an interrupted write, a full disk, "
+        "an I/O error): nothing in it was kept; end it and start again");
   }
 
   // The cached statement for a text, prepared here when it is new; null when a worker must take the text (no

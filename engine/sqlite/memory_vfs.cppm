@@ -38,7 +38,8 @@ public:
     std::shared_lock lock(mutex_);
     auto* to = static_cast<unsigned char*>(out);
     const std::size_t available = offset < size_ ? std::min(size, size_ - offset) : 0;
-    for_each_piece(available, offset, [&](unsigned char* chunk, std::size_t done, std::size_t n) { std::memcpy(to + done, chunk, n); });
+    for_each_piece(available, offset,
+                   [&](unsigned char* chunk, std::size_t done, std::size_t n) { std::memcpy(to + done, chunk, n); });
     std::memset(to + available, 0, size - available);
     return available == size;
   }
@@ -47,7 +48,8 @@ public:
     const std::size_t end = offset + size;
     while (chunks_.size() * kChunk < end) chunks_.push_back(std::make_unique<unsigned char[]>(kChunk));  // zeroed
     auto* from = static_cast<const unsigned char*>(in);
-    for_each_piece(size, offset, [&](unsigned char* chunk, std::size_t done, std::size_t n) { std::memcpy(chunk, from + done, n); });
+    for_each_piece(size, offset,
+                   [&](unsigned char* chunk, std::size_t done, std::size_t n) { std::memcpy(chunk, from + done, n); });
     size_ = std::max(size_, end);
   }
   void truncate(std::size_t size) {
@@ -102,12 +104,12 @@ struct MemoryFile {
 // sqlite3_file is well defined.
 struct MemoryHandle {
   sqlite3_file base;
-  MemoryFile* file;             // kept alive by `owner`
+  MemoryFile* file;  // kept alive by `owner`
   std::shared_ptr<MemoryFile>* owner;
-  int lock;                     // SQLITE_LOCK_NONE ... SQLITE_LOCK_EXCLUSIVE
-  bool uses_index;              // counted in index_users
-  std::uint8_t index_shared;    // WAL index slots held shared, a bit each
-  std::uint8_t index_exclusive; // ... and exclusive
+  int lock;                      // SQLITE_LOCK_NONE ... SQLITE_LOCK_EXCLUSIVE
+  bool uses_index;               // counted in index_users
+  std::uint8_t index_shared;     // WAL index slots held shared, a bit each
+  std::uint8_t index_exclusive;  // ... and exclusive
 };
 
 // The files by name; a handle keeps its file alive after the name is deleted, as on POSIX.
@@ -239,7 +241,8 @@ inline int map_index(sqlite3_file* f, int region, int region_size, int extend, v
     }
     try {
       while (file.index_regions.size() < wanted)
-        file.index_regions.push_back(std::make_unique<unsigned char[]>(static_cast<std::size_t>(region_size)));  // zeroed
+        file.index_regions.push_back(
+            std::make_unique<unsigned char[]>(static_cast<std::size_t>(region_size)));  // zeroed
     } catch (const std::bad_alloc&) {
       return SQLITE_IOERR_NOMEM;
     }
@@ -294,7 +297,8 @@ inline int unmap_index(sqlite3_file* f, int delete_index) noexcept {
 // ---- Reading and writing.
 
 inline int read_file(sqlite3_file* f, void* out, int size, sqlite3_int64 offset) noexcept {
-  const bool whole = handle_of(f).file->bytes.read(out, static_cast<std::size_t>(size), static_cast<std::size_t>(offset));
+  const bool whole =
+      handle_of(f).file->bytes.read(out, static_cast<std::size_t>(size), static_cast<std::size_t>(offset));
   return whole ? SQLITE_OK : SQLITE_IOERR_SHORT_READ;
 }
 inline int write_file(sqlite3_file* f, const void* in, int size, sqlite3_int64 offset) noexcept {
@@ -332,9 +336,25 @@ inline int close_file(sqlite3_file* f) noexcept {
 }
 
 inline const sqlite3_io_methods kMemoryFileMethods = {
-    2,           close_file,         read_file,   write_file,   truncate_file, sync_file,   file_size,
-    lock_file,   unlock_file,        check_reserved, file_control, sector_size, device_characteristics,
-    map_index,   lock_index,         index_barrier, unmap_index, nullptr,     nullptr,
+    2,
+    close_file,
+    read_file,
+    write_file,
+    truncate_file,
+    sync_file,
+    file_size,
+    lock_file,
+    unlock_file,
+    check_reserved,
+    file_control,
+    sector_size,
+    device_characteristics,
+    map_index,
+    lock_index,
+    index_barrier,
+    unmap_index,
+    nullptr,
+    nullptr,
 };
 
 // ---- The file system.
@@ -348,8 +368,10 @@ inline int open_file(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int f
     MemoryFiles& files = MemoryFiles::instance();
     std::shared_ptr<MemoryFile> file;
     // A file deleted on close is nobody else's: it gets no name (POSIX would unlink it at once).
-    if (!name || (flags & SQLITE_OPEN_DELETEONCLOSE)) file = std::make_shared<MemoryFile>();
-    else file = files.open(name, (flags & SQLITE_OPEN_CREATE) != 0, (flags & SQLITE_OPEN_EXCLUSIVE) != 0);
+    if (!name || (flags & SQLITE_OPEN_DELETEONCLOSE))
+      file = std::make_shared<MemoryFile>();
+    else
+      file = files.open(name, (flags & SQLITE_OPEN_CREATE) != 0, (flags & SQLITE_OPEN_EXCLUSIVE) != 0);
     if (!file) return SQLITE_CANTOPEN;
     h.owner = new std::shared_ptr<MemoryFile>(std::move(file));
   } catch (const std::bad_alloc&) {
@@ -383,10 +405,14 @@ inline void (*dl_sym(sqlite3_vfs* v, void* library, const char* symbol))(void) {
   return default_vfs(v)->xDlSym(default_vfs(v), library, symbol);
 }
 inline void dl_close(sqlite3_vfs* v, void* library) { default_vfs(v)->xDlClose(default_vfs(v), library); }
-inline int randomness(sqlite3_vfs* v, int size, char* out) { return default_vfs(v)->xRandomness(default_vfs(v), size, out); }
+inline int randomness(sqlite3_vfs* v, int size, char* out) {
+  return default_vfs(v)->xRandomness(default_vfs(v), size, out);
+}
 inline int sleep_for(sqlite3_vfs* v, int microseconds) { return default_vfs(v)->xSleep(default_vfs(v), microseconds); }
 inline int current_time(sqlite3_vfs* v, double* out) { return default_vfs(v)->xCurrentTime(default_vfs(v), out); }
-inline int last_error(sqlite3_vfs* v, int size, char* out) { return default_vfs(v)->xGetLastError(default_vfs(v), size, out); }
+inline int last_error(sqlite3_vfs* v, int size, char* out) {
+  return default_vfs(v)->xGetLastError(default_vfs(v), size, out);
+}
 inline int current_time_64(sqlite3_vfs* v, sqlite3_int64* out) {
   return default_vfs(v)->xCurrentTimeInt64(default_vfs(v), out);
 }
@@ -396,9 +422,28 @@ inline void register_memory_vfs() {
   static std::once_flag once;
   std::call_once(once, [] {
     static sqlite3_vfs vfs = {
-        2, static_cast<int>(sizeof(MemoryHandle)), 512, nullptr, kMemoryVfsName, nullptr,
-        open_file, delete_file, access_file, full_pathname, dl_open, dl_error, dl_sym, dl_close,
-        randomness, sleep_for, current_time, last_error, current_time_64, nullptr, nullptr, nullptr,
+        2,
+        static_cast<int>(sizeof(MemoryHandle)),
+        512,
+        nullptr,
+        kMemoryVfsName,
+        nullptr,
+        open_file,
+        delete_file,
+        access_file,
+        full_pathname,
+        dl_open,
+        dl_error,
+        dl_sym,
+        dl_close,
+        randomness,
+        sleep_for,
+        current_time,
+        last_error,
+        current_time_64,
+        nullptr,
+        nullptr,
+        nullptr,
     };
     vfs.pAppData = sqlite3_vfs_find(nullptr);
     if (const int rc = sqlite3_vfs_register(&vfs, 0); rc != SQLITE_OK)
@@ -425,7 +470,9 @@ public:
   // Whether the engine's database is this one.
   bool in_use() const noexcept { return !prefix_.empty(); }
   // The URI the connections open; empty when not in use.
-  std::string uri() const { return prefix_.empty() ? std::string() : "file:" + prefix_ + "memory.sqlite?vfs=" + kMemoryVfsName; }
+  std::string uri() const {
+    return prefix_.empty() ? std::string() : "file:" + prefix_ + "memory.sqlite?vfs=" + kMemoryVfsName;
+  }
 
 private:
   std::string prefix_;

@@ -17,12 +17,12 @@ struct SqliteOptions {
   /// A file path or SQLite URI, or ":memory:" for a database private to this engine, kept in this process's
   /// memory and deleted with the engine.
   std::string path = "keel.sqlite";
-  std::size_t max_connections = 4;                    ///< also the number of worker threads (for slow statements)
-  std::chrono::milliseconds busy_timeout{5000};       ///< how long a statement retries a busy/locked database
-  std::chrono::milliseconds acquire_timeout{30000};   ///< how long to wait for a free connection
-  bool foreign_keys = true;                           ///< PRAGMA foreign_keys
-  bool wal = true;                                    ///< journal_mode=WAL: readers never wait for writers
-  std::size_t statement_cache_size = 128;             ///< prepared statements kept per connection (LRU)
+  std::size_t max_connections = 4;                   ///< also the number of worker threads (for slow statements)
+  std::chrono::milliseconds busy_timeout{5000};      ///< how long a statement retries a busy/locked database
+  std::chrono::milliseconds acquire_timeout{30000};  ///< how long to wait for a free connection
+  bool foreign_keys = true;                          ///< PRAGMA foreign_keys
+  bool wal = true;                                   ///< journal_mode=WAL: readers never wait for writers
+  std::size_t statement_cache_size = 128;            ///< prepared statements kept per connection (LRU)
   /// How BEGIN takes the locks (a read-only transaction begins DEFERRED).
   SqliteLockMode transaction_mode = SqliteLockMode::immediate;
   /// Where statements run. A statement runs on the calling thread (no thread hop: SQLite answers most in a few

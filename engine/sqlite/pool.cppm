@@ -171,7 +171,6 @@ private:
     wake(std::move(waiter));
   }
 
-
   // The waiter's last reference goes with the posted call, so that its timer dies on its own loop's thread,
   // never on the thread that wakes it (a worker, after a checkpoint).
   static void wake(std::shared_ptr<Waiter> waiter) {
@@ -190,7 +189,8 @@ private:
     std::exception_ptr failure;
     sqlite3* db = nullptr;
     try {
-      db = co_await run_blocking(workers_.get_executor(), [&] { return SqliteConnection::open_database(uri_, options_); });
+      db = co_await run_blocking(workers_.get_executor(),
+                                 [&] { return SqliteConnection::open_database(uri_, options_); });
     } catch (...) {
       failure = std::current_exception();
     }

@@ -13,7 +13,9 @@ class StatementRowReader final : public RowReader {
 public:
   explicit StatementRowReader(sqlite3_stmt* stmt) : stmt_(stmt), columns_(sqlite3_column_count(stmt)) {}
   std::size_t size() const override { return static_cast<std::size_t>(columns_); }
-  std::string_view name(std::size_t index) const override { return sqlite3_column_name(stmt_, static_cast<int>(index)); }
+  std::string_view name(std::size_t index) const override {
+    return sqlite3_column_name(stmt_, static_cast<int>(index));
+  }
   Cell cell(std::size_t index) const override {
     const int i = static_cast<int>(index);
     Cell cell;

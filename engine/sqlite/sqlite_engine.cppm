@@ -63,7 +63,7 @@ public:
 
   /// The options it was made with.
   const SqliteOptions& options() const noexcept { return options_; }
-  std::size_t pool_size() const { return pool_.size(); }           ///< open connections
+  std::size_t pool_size() const { return pool_.size(); }            ///< open connections
   std::size_t pool_idle_size() const { return pool_.idle_size(); }  ///< open connections not lent out
 
 private:

@@ -24,7 +24,9 @@ public:
 
   // Installs the handlers on db, which must outlive the watch's use. The watch must not move.
   StatementWatch(sqlite3* db, const SqliteOptions& options)
-      : db_(db), busy_timeout_(options.busy_timeout), inline_budget_(options.max_inline_time),
+      : db_(db),
+        busy_timeout_(options.busy_timeout),
+        inline_budget_(options.max_inline_time),
         command_timeout_(options.command_timeout) {
     // Called about every kProgressSteps virtual machine instructions: a few microseconds apart.
     sqlite3_progress_handler(db_, kProgressSteps, &StatementWatch::on_progress, this);
@@ -70,7 +72,8 @@ public:
       throw CanceledError("the SQLite statement was cancelled: " + std::string(sql));
     if (stop_ == Stop::timed_out || (deadline_ && Clock::now() >= *deadline_))
       throw TimeoutError("the SQLite statement ran past command_timeout (" +
-                         std::to_string(command_timeout_ ? command_timeout_->count() : 0) + " ms): " + std::string(sql));
+                         std::to_string(command_timeout_ ? command_timeout_->count() : 0) +
+                         " ms): " + std::string(sql));
     throw_error(sqlite3_extended_errcode(db_), sqlite3_errmsg(db_));
   }
 
@@ -91,7 +94,8 @@ private:
       return 1;
     }
     if (inline_ && !overran_) {
-      if (!inline_since_) inline_since_ = now;
+      if (!inline_since_)
+        inline_since_ = now;
       else if (now - *inline_since_ >= inline_budget_) {
         if (restartable_ && rows_ == 0) {
           stop_ = Stop::overran;

@@ -2,6 +2,4 @@
 #include <string>
 import keel;
 
-void misuse(keel::Engine& engine) {
-  engine.atomic().add(std::string("INSERT INTO band VALUES (1)"));
-}
+void misuse(keel::Engine& engine) { engine.atomic().add(std::string("INSERT INTO band VALUES (1)")); }

@@ -10,7 +10,9 @@ void fine(keel::Engine& engine) {
   engine.atomic().add(keel::raw("INSERT INTO band VALUES ({})", std::string("x")));
   auto query = keel::raw("SELECT * FROM band WHERE a = {} AND b = {}", 1, 2);
   // The correct forms of each ORM misuse below.
-  (void)keel::select(c<&Band::name>).where(c<&Band::name> > "M" && c<&Band::popularity> > 5).statement(engine.dialect());
+  (void)keel::select(c<&Band::name>)
+      .where(c<&Band::name> > "M" && c<&Band::popularity> > 5)
+      .statement(engine.dialect());
   (void)keel::select<Band>().join<&Band::manager>().where(c<&Manager::name> == "x").statement(engine.dialect());
   (void)keel::insert<Band>(Band{}).statement(engine.dialect());
   (void)keel::delete_from<Band>().force().statement(engine.dialect());

@@ -2,6 +2,4 @@
 import keel;
 #include "orm_tables_for_misuse.hpp"
 
-void misuse(keel::Engine& engine) {
-  (void)keel::get_or_create(42, Band{.name = "Pythonistas"}).run_sync(engine);
-}
+void misuse(keel::Engine& engine) { (void)keel::get_or_create(42, Band{.name = "Pythonistas"}).run_sync(engine); }

@@ -2,6 +2,4 @@
 import keel;
 #include "orm_tables_for_misuse.hpp"
 
-void misuse(keel::Engine& engine) {
-  (void)keel::count<Band>().group_by(keel::c<&Band::manager>).run_sync(engine);
-}
+void misuse(keel::Engine& engine) { (void)keel::count<Band>().group_by(keel::c<&Band::manager>).run_sync(engine); }

@@ -5,7 +5,5 @@ import keel;
 
 void misuse(keel::Engine& engine) {
   using keel::c;
-  (void)keel::select<Band>()
-      .where(c<&Band::manager>.in(keel::select(c<&Manager::id>).for_update()))
-      .run_sync(engine);
+  (void)keel::select<Band>().where(c<&Band::manager>.in(keel::select(c<&Manager::id>).for_update())).run_sync(engine);
 }

@@ -8,6 +8,4 @@ struct Scores {
   keel::Id id;
   std::vector<std::int64_t> points;
 };
-auto misuse() {
-  return keel::update<Scores>().set(keel::c<&Scores::points>, std::vector<std::string>{"x"}).force();
-}
+auto misuse() { return keel::update<Scores>().set(keel::c<&Scores::points>, std::vector<std::string>{"x"}).force(); }

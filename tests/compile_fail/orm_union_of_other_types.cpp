@@ -3,6 +3,4 @@
 import keel;
 #include "orm_tables_for_misuse.hpp"
 
-auto misuse() {
-  return keel::union_all(keel::select(keel::c<&Band::name>), keel::select(keel::c<&Band::popularity>));
-}
+auto misuse() { return keel::union_all(keel::select(keel::c<&Band::name>), keel::select(keel::c<&Band::popularity>)); }

@@ -21,7 +21,9 @@ inline std::string engine_kind() {
 // A value from a fixture's env file: variable names the fixture's directory, file is in it.
 inline std::string env_file_value(const char* variable, const std::string& file, const std::string& key) {
   const char* dir = std::getenv(variable);
-  if (!dir) throw std::runtime_error("KEEL_TEST_ENGINE=" + engine_kind() + " needs " + variable + " (the CTest fixture sets it)");
+  if (!dir)
+    throw std::runtime_error("KEEL_TEST_ENGINE=" + engine_kind() + " needs " + variable +
+                             " (the CTest fixture sets it)");
   std::ifstream env(std::string(dir) + "/" + file);
   for (std::string line; std::getline(env, line);)
     if (line.starts_with(key + "=")) return line.substr(key.size() + 1);
@@ -37,13 +39,15 @@ struct EngineTuning {
 inline std::shared_ptr<keel::Engine> make_engine(const EngineTuning& tuning = {}) {
   const std::string kind = engine_kind();
   if (kind == "sqlite-memory")
-    return std::make_shared<keel::SqliteEngine>(keel::SqliteOptions{.path = ":memory:", .command_timeout = tuning.command_timeout});
+    return std::make_shared<keel::SqliteEngine>(
+        keel::SqliteOptions{.path = ":memory:", .command_timeout = tuning.command_timeout});
   if (kind == "sqlite-file") {
     static int next = 0;
     const auto path = std::filesystem::temp_directory_path() /
                       ("keel-engine-suite-" + std::to_string(::getpid()) + "-" + std::to_string(next++) + ".sqlite");
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
-    auto* engine = new keel::SqliteEngine(keel::SqliteOptions{.path = path.string(), .command_timeout = tuning.command_timeout});
+    auto* engine =
+        new keel::SqliteEngine(keel::SqliteOptions{.path = path.string(), .command_timeout = tuning.command_timeout});
     return std::shared_ptr<keel::Engine>(engine, [path](keel::Engine* e) {
       delete e;
       for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
@@ -64,8 +68,7 @@ inline std::shared_ptr<keel::Engine> make_engine(const EngineTuning& tuning = {}
     return std::shared_ptr<keel::Engine>(engine, [schema](keel::Engine* e) {
       try {
         e->run_sync(keel::RawQuery("DROP SCHEMA " + schema + " CASCADE", {}));
-      } catch (...) {
-      }
+      } catch (...) {}
       delete e;
     });
   }
@@ -75,7 +78,8 @@ inline std::shared_ptr<keel::Engine> make_engine(const EngineTuning& tuning = {}
     // the cluster itself) instead of a search_path; and named statements would not either, so none are made.
     const std::string cluster_port = env_file_value("KEEL_PG_CLUSTER", "cluster.env", "KEEL_PG_PORT");
     const std::string bouncer_port = env_file_value("KEEL_PGBOUNCER", "pgbouncer.env", "KEEL_PGBOUNCER_PORT");
-    static auto* const cluster = new keel::PostgresEngine(keel::PostgresOptions{  // kept to the end
+    static auto* const cluster = new keel::PostgresEngine(keel::PostgresOptions{
+        // kept to the end
         .dsn = "host=127.0.0.1 port=" + cluster_port + " user=keel_trust dbname=keel_test sslmode=disable",
         .max_connections = 1});
     static int next = 0;
@@ -90,8 +94,7 @@ inline std::shared_ptr<keel::Engine> make_engine(const EngineTuning& tuning = {}
       delete e;
       try {  // FORCE: PgBouncer keeps its server connections to the database open
         cluster->run_sync(keel::RawQuery("DROP DATABASE " + database + " WITH (FORCE)", {}));
-      } catch (...) {
-      }
+      } catch (...) {}
     });
   }
   throw std::runtime_error("unknown KEEL_TEST_ENGINE: " + kind);

@@ -28,7 +28,8 @@ TEST_CASE_METHOD(Fixture, "raw queries bind values and read rows by index and by
   db.raw_sync("INSERT INTO band (name, popularity) VALUES ({}, {})", "Rustaceans", 2000);
   // A value that looks like SQL stays a value.
   db.raw_sync("INSERT INTO band (name) VALUES ({})", "x'); DROP TABLE band; --");
-  auto rows = db.raw_sync("SELECT id, name, popularity FROM band WHERE popularity >= {} ORDER BY popularity DESC", 1000);
+  auto rows =
+      db.raw_sync("SELECT id, name, popularity FROM band WHERE popularity >= {} ORDER BY popularity DESC", 1000);
   REQUIRE(rows.size() == 2);
   CHECK(rows[0].get<std::string>("name") == "Rustaceans");
   CHECK(rows[0].get<int>(2) == 2000);
@@ -106,7 +107,8 @@ TEST_CASE_METHOD(Fixture, "values round-trip, and reading the wrong type or NULL
   CHECK(row.get<std::optional<std::string>>("missing") == std::nullopt);
   CHECK(row["missing"].is_null());
   CHECK_THROWS_AS(row.get<std::string>("missing"), keel::NullValueError);
-  CHECK_THROWS_WITH(row.get<std::string>("missing"), Catch::Contains("column 'missing'") && Catch::Contains("std::optional"));
+  CHECK_THROWS_WITH(row.get<std::string>("missing"),
+                    Catch::Contains("column 'missing'") && Catch::Contains("std::optional"));
   CHECK_THROWS_AS(row.get<std::int64_t>("t"), keel::TypeMismatchError);
   CHECK_THROWS_AS(row.get<std::int32_t>("i"), keel::ValueOutOfRangeError);
   CHECK_THROWS_AS(row.get<int>("nope"), keel::ColumnNotFoundError);
@@ -121,7 +123,8 @@ TEST_CASE_METHOD(Fixture, "values round-trip, and reading the wrong type or NULL
 }
 
 TEST_CASE_METHOD(Fixture, "database errors are typed by SQLSTATE and leave the engine usable") {
-  ddl("CREATE TABLE member (" + key_column() + ", band_id BIGINT NOT NULL REFERENCES band (id), age INTEGER CHECK (age > 0))");
+  ddl("CREATE TABLE member (" + key_column() +
+      ", band_id BIGINT NOT NULL REFERENCES band (id), age INTEGER CHECK (age > 0))");
   db.raw_sync("INSERT INTO band (name) VALUES ('Pythonistas')");
   try {
     db.raw_sync("INSERT INTO band (name) VALUES ('Pythonistas')");
@@ -130,7 +133,8 @@ TEST_CASE_METHOD(Fixture, "database errors are typed by SQLSTATE and leave the e
     CHECK(e.sqlstate() == "23505");
     CHECK(std::string(e.what()).find("23505") != std::string::npos);
   }
-  CHECK_THROWS_AS(db.raw_sync("INSERT INTO band (name) VALUES ({})", std::optional<std::string>{}), keel::NotNullViolation);
+  CHECK_THROWS_AS(db.raw_sync("INSERT INTO band (name) VALUES ({})", std::optional<std::string>{}),
+                  keel::NotNullViolation);
   CHECK_THROWS_AS(db.raw_sync("INSERT INTO member (band_id) VALUES (99)"), keel::ForeignKeyViolation);
   CHECK_THROWS_AS(db.raw_sync("INSERT INTO member (band_id, age) VALUES (1, -3)"), keel::CheckViolation);
   CHECK_THROWS_AS(db.raw_sync("SELEC 1"), keel::SyntaxError);
@@ -180,8 +184,7 @@ TEST_CASE_METHOD(Fixture, "transactions are context-local: a concurrent coroutin
           co_await looked.wait();
           if (!commit) throw std::runtime_error("roll back");
         });
-      } catch (const std::runtime_error&) {
-      }
+      } catch (const std::runtime_error&) {}
     };
     auto outsider = [&]() -> asio::awaitable<void> {
       co_await inserted.wait();
@@ -358,14 +361,16 @@ TEST_CASE_METHOD(Fixture, "atomic runs are all or nothing, and clear their queue
   CHECK(atomic.size() == 0);
 
   atomic.add(raw("INSERT INTO band (name) VALUES ({})", "c"), raw("INSERT INTO band (name) VALUES ({})", "d"));
-  keel::run_sync([](keel::Atomic a) -> asio::awaitable<void> { co_await std::move(a); }(atomic));  // awaiting the atomic itself
+  keel::run_sync(
+      [](keel::Atomic a) -> asio::awaitable<void> { co_await std::move(a); }(atomic));  // awaiting the atomic itself
   CHECK(total() == 2);
   CHECK(atomic.size() == 0);
 
   atomic.add(raw("INSERT INTO band (name) VALUES ({})", "e"));
   keel::run_sync(atomic.run());
   CHECK(count("e") == 1);
-  keel::run_sync([&]() -> asio::awaitable<void> { co_await db.atomic().add(raw("INSERT INTO band (name) VALUES ('f')")); }());
+  keel::run_sync(
+      [&]() -> asio::awaitable<void> { co_await db.atomic().add(raw("INSERT INTO band (name) VALUES ('f')")); }());
   CHECK(count("f") == 1);
   // Any Asio completion token: here a callback.
   std::exception_ptr outcome = std::make_exception_ptr(std::runtime_error("not called"));
@@ -392,7 +397,8 @@ TEST_CASE_METHOD(Fixture, "an atomic run inside a transaction joins it") {
 }
 
 namespace {
-std::vector<std::size_t> batch_sizes(keel::Engine& db, std::size_t batch_size, std::vector<std::int64_t>* ids = nullptr) {
+std::vector<std::size_t> batch_sizes(keel::Engine& db, std::size_t batch_size,
+                                     std::vector<std::int64_t>* ids = nullptr) {
   std::vector<std::size_t> sizes;
   auto batches = db.batch_sync(raw("SELECT id FROM band ORDER BY id"), batch_size);
   while (auto batch = batches.next_sync()) {
@@ -417,9 +423,7 @@ TEST_CASE_METHOD(Fixture, "batch iteration yields batches of at most batch_size 
     CHECK(batch_sizes(db, 100) == std::vector<std::size_t>{10});
     CHECK(batch_sizes(db, 1).size() == 10);
   }
-  SECTION("an empty result gives no batch") {
-    CHECK(batch_sizes(db, 4).empty());
-  }
+  SECTION("an empty result gives no batch") { CHECK(batch_sizes(db, 4).empty()); }
   SECTION("batch_size 0 is refused") {
     CHECK_THROWS_AS(db.batch_sync(raw("SELECT id FROM band"), 0), keel::MisuseError);
   }
@@ -442,8 +446,9 @@ TEST_CASE_METHOD(Fixture, "batch iteration yields batches of at most batch_size 
 TEST_CASE_METHOD(Fixture, "an error in the middle of a batch iteration rolls back and reaches the caller") {
   insert_numbered(10);
   // Row 7 overflows a 64-bit integer on every engine, so the error comes from the third batch's fetch.
-  auto failing = raw("SELECT id, CASE WHEN id = 7 THEN abs(id - id - 9223372036854775807 - 1) ELSE id END AS v "
-                     "FROM band ORDER BY id");
+  auto failing =
+      raw("SELECT id, CASE WHEN id = 7 THEN abs(id - id - 9223372036854775807 - 1) ELSE id END AS v "
+          "FROM band ORDER BY id");
   SECTION("inside a transaction scope, the whole transaction rolls back") {
     std::vector<std::size_t> sizes;
     CHECK_THROWS_AS(keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
@@ -490,8 +495,9 @@ TEST_CASE_METHOD(Fixture, "sync wrappers: a sync transaction scope carries its t
   });
   CHECK(returned == 7);
   CHECK(count("sync") == 1);
-  CHECK_THROWS_AS(db.transaction_sync([&] { db.transaction_sync(keel::TransactionOptions{.allow_nested = false}, [] {}); }),
-                  keel::TransactionError);
+  CHECK_THROWS_AS(
+      db.transaction_sync([&] { db.transaction_sync(keel::TransactionOptions{.allow_nested = false}, [] {}); }),
+      keel::TransactionError);
 }
 
 TEST_CASE_METHOD(Fixture, "a sync call on a thread running an event loop is a clear error, not a deadlock") {
@@ -531,10 +537,12 @@ TEST_CASE_METHOD(Fixture, "many concurrent coroutines share the engine's connect
           for (int i = 0; i < 5; ++i) {
             if (i % 2 == 0) {
               co_await db.transaction([&]() -> asio::awaitable<void> {
-                co_await db.raw("INSERT INTO band (name) VALUES ({})", "w" + std::to_string(worker) + "-" + std::to_string(i));
+                co_await db.raw("INSERT INTO band (name) VALUES ({})",
+                                "w" + std::to_string(worker) + "-" + std::to_string(i));
               });
             } else {
-              co_await db.raw("INSERT INTO band (name) VALUES ({})", "w" + std::to_string(worker) + "-" + std::to_string(i));
+              co_await db.raw("INSERT INTO band (name) VALUES ({})",
+                              "w" + std::to_string(worker) + "-" + std::to_string(i));
             }
           }
           ++finished;
@@ -555,8 +563,7 @@ TEST_CASE_METHOD(Fixture, "a transaction that a failed statement aborted never r
     co_await db.raw("INSERT INTO band (name) VALUES ('kept?')");
     try {
       co_await db.raw("INSERT INTO band (name) VALUES ('kept?')");
-    } catch (const keel::UniqueViolation&) {
-    }
+    } catch (const keel::UniqueViolation&) {}
   };
   if (on_postgres()) {
     CHECK_THROWS_AS(keel::run_sync(db.transaction(body)), keel::TransactionAborted);
@@ -572,8 +579,7 @@ TEST_CASE_METHOD(Fixture, "a transaction that a failed statement aborted never r
     CHECK_THROWS_AS(db.transaction_sync([&] {
       try {
         db.raw_sync("SELECT no_such_column FROM band");
-      } catch (const keel::UndefinedColumn&) {
-      }
+      } catch (const keel::UndefinedColumn&) {}
     }),
                     keel::TransactionAborted);
     CHECK(total() == 0);
@@ -642,7 +648,8 @@ TEST_CASE_METHOD(Fixture, "query loggers hear every statement: values, rows, tim
   db.raw_sync("INSERT INTO band (name) VALUES ({})", "also logged");
   CHECK(db.raw_sync("SELECT name FROM band WHERE popularity >= {}", 0).size() == 2);
   CHECK_THROWS_AS(db.raw_sync("SELECT no_such_column FROM band"), keel::UndefinedColumn);
-  keel::run_sync(db.transaction([&]() -> asio::awaitable<void> { co_await db.raw("DELETE FROM band WHERE name = 'logged'"); }));
+  keel::run_sync(
+      db.transaction([&]() -> asio::awaitable<void> { co_await db.raw("DELETE FROM band WHERE name = 'logged'"); }));
   db.atomic().add(raw("INSERT INTO band (name) VALUES ('atomic')")).run_sync();
   REQUIRE(heard.size() == 6);
   CHECK(sql[0].find("INSERT INTO band") != std::string::npos);
@@ -695,8 +702,9 @@ TEST_CASE_METHOD(Fixture, "an atomic run keeps its statements' order, and report
 }
 
 TEST_CASE_METHOD(Fixture, "execute_each runs one statement once per group of values, and stops at an error") {
-  const keel::Statement insert(keel::render_placeholders("INSERT INTO band (name, popularity) VALUES ({}, {})", db.dialect()),
-                               {"a", 1, "b", 2, "c", 3});
+  const keel::Statement insert(
+      keel::render_placeholders("INSERT INTO band (name, popularity) VALUES ({}, {})", db.dialect()),
+      {"a", 1, "b", 2, "c", 3});
   const keel::ExecResult result = keel::run_sync(db.transaction(
       [&]() -> asio::awaitable<keel::ExecResult> { co_return co_await db.execute_each(insert, 2, nullptr); }));
   CHECK(result.rows_affected == 3);
@@ -713,9 +721,8 @@ TEST_CASE_METHOD(Fixture, "execute_each runs one statement once per group of val
   CHECK(total() == 5);
   // The second run fails (a duplicate name): the error reaches the caller, and the transaction keeps nothing.
   const keel::Statement clashing(insert.shared_sql(), {"d", 4, "a", 5, "e", 6});
-  CHECK_THROWS_AS(keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
-                    co_await db.execute_each(clashing, 2, nullptr);
-                  })),
+  CHECK_THROWS_AS(keel::run_sync(db.transaction(
+                      [&]() -> asio::awaitable<void> { co_await db.execute_each(clashing, 2, nullptr); })),
                   keel::UniqueViolation);
   CHECK(total() == 5);
   CHECK(count("d") == 0);
@@ -739,10 +746,10 @@ TEST_CASE_METHOD(Fixture, "a script of several statements runs, inside a transac
 TEST_CASE_METHOD(Fixture, "dates, times, intervals, UUIDs, JSON, exact numbers and arrays round-trip") {
   using namespace std::chrono;
   auto type = [&](std::string pg) { return on_postgres() ? pg : std::string("TEXT"); };
-  ddl("CREATE TABLE typed (" + key_column() + ", d " + type("DATE") + ", t " + type("TIME") + ", ts " + type("TIMESTAMP") +
-      ", tz " + type("TIMESTAMPTZ") + ", iv " + type("INTERVAL") + ", u " + type("UUID") + ", j " + type("JSONB") +
-      ", n " + type("NUMERIC(14,4)") + ", ints " + type("BIGINT[]") + ", names " + type("TEXT[]") + ", days " +
-      type("DATE[]") + ")");
+  ddl("CREATE TABLE typed (" + key_column() + ", d " + type("DATE") + ", t " + type("TIME") + ", ts " +
+      type("TIMESTAMP") + ", tz " + type("TIMESTAMPTZ") + ", iv " + type("INTERVAL") + ", u " + type("UUID") + ", j " +
+      type("JSONB") + ", n " + type("NUMERIC(14,4)") + ", ints " + type("BIGINT[]") + ", names " + type("TEXT[]") +
+      ", days " + type("DATE[]") + ")");
   const sys_days day = 2024y / February / 29d;
   const keel::TimeOfDay clock{hours(23) + minutes(59) + seconds(58) + microseconds(123456)};
   const keel::Timestamp wall = local_days(2024y / March / 31d) + hours(2) + minutes(30) + microseconds(5);
@@ -754,10 +761,13 @@ TEST_CASE_METHOD(Fixture, "dates, times, intervals, UUIDs, JSON, exact numbers a
   const std::vector<std::int64_t> ints{1, -2, INT64_MAX};
   const std::vector<std::optional<std::string>> names{"a", std::nullopt, "quote\"d, {braced}"};
   const std::vector<sys_days> dates{day, sys_days::max()};
-  db.raw_sync("INSERT INTO typed (d, t, ts, tz, iv, u, j, n, ints, names, days) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-              day, clock, wall, instant, span, id, doc, price, ints, names, dates);
-  db.raw_sync("INSERT INTO typed (d, iv, ints, names) VALUES ({}, {}, {}, {})", sys_days::min(), keel::Interval::minus_infinity(),
-              std::vector<std::int64_t>{}, std::vector<std::optional<std::string>>{std::nullopt});
+  db.raw_sync(
+      "INSERT INTO typed (d, t, ts, tz, iv, u, j, n, ints, names, days) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, "
+      "{}, {})",
+      day, clock, wall, instant, span, id, doc, price, ints, names, dates);
+  db.raw_sync("INSERT INTO typed (d, iv, ints, names) VALUES ({}, {}, {}, {})", sys_days::min(),
+              keel::Interval::minus_infinity(), std::vector<std::int64_t>{},
+              std::vector<std::optional<std::string>>{std::nullopt});
 
   auto row = db.raw_sync("SELECT d, t, ts, tz, iv, u, j, n, ints, names, days FROM typed ORDER BY id")[0];
   CHECK(row.get<sys_days>("d") == day);
@@ -792,7 +802,8 @@ TEST_CASE_METHOD(Fixture, "dates, times, intervals, UUIDs, JSON, exact numbers a
   CHECK(second.get<sys_days>("d") == sys_days::min());
   CHECK(second.get<keel::Interval>("iv") == keel::Interval::minus_infinity());  // PostgreSQL 17's -infinity
   CHECK(second.get<std::vector<std::int64_t>>("ints").empty());
-  CHECK(second.get<std::vector<std::optional<std::string>>>("names") == std::vector<std::optional<std::string>>{std::nullopt});
+  CHECK(second.get<std::vector<std::optional<std::string>>>("names") ==
+        std::vector<std::optional<std::string>>{std::nullopt});
 
   // Bound values compare with stored ones, and times sort in time order on both engines.
   CHECK(db.raw_sync("SELECT count(*) FROM typed WHERE u = {}", id)[0].get<std::int64_t>(0) == 1);
@@ -804,8 +815,10 @@ TEST_CASE_METHOD(Fixture, "dates, times, intervals, UUIDs, JSON, exact numbers a
   CHECK(order[0].get<keel::TimestampTz>(0) == instant - hours(1));
   CHECK(order[2].get<keel::TimestampTz>(0) == instant + microseconds(1));
   if (on_postgres()) {
-    CHECK(db.raw_sync("SELECT count(*) FROM typed WHERE d = ANY({})", std::vector<sys_days>{day, sys_days(days{0})})[0].get<std::int64_t>(0) == 1);
-    CHECK(db.raw_sync("SELECT {} + {}", price, keel::Numeric{"0.0001"})[0].get<keel::Numeric>(0).text == "12345678.0126");
+    CHECK(db.raw_sync("SELECT count(*) FROM typed WHERE d = ANY({})", std::vector<sys_days>{day, sys_days(days{0})})[0]
+              .get<std::int64_t>(0) == 1);
+    CHECK(db.raw_sync("SELECT {} + {}", price, keel::Numeric{"0.0001"})[0].get<keel::Numeric>(0).text ==
+          "12345678.0126");
     CHECK(db.raw_sync("SELECT {}::jsonb -> 'tags' ->> 1", doc)[0].get<std::string>(0) == "b");
   }
 }

@@ -119,7 +119,8 @@ TEST_CASE_METHOD(Fixture, "a write waiting for another transaction's lock does n
       });
     };
     auto writer = [&]() -> asio::awaitable<void> {
-      for (int i = 0; i < 4; ++i) co_await db.raw("INSERT INTO band (name) VALUES ({})", "warm-up b" + std::to_string(i));
+      for (int i = 0; i < 4; ++i)
+        co_await db.raw("INSERT INTO band (name) VALUES ({})", "warm-up b" + std::to_string(i));
       written.fire();
     };
     asio::co_spawn(warm_up, reader(), asio::detached);
@@ -159,9 +160,10 @@ TEST_CASE_METHOD(Fixture, "a write waiting for another transaction's lock does n
   CHECK(held < 2s);
 }
 
-TEST_CASE_METHOD(Fixture, "an Asio cancellation stops a running statement with CanceledError; the engine stays usable") {
+TEST_CASE_METHOD(Fixture,
+                 "an Asio cancellation stops a running statement with CanceledError; the engine stays usable") {
   const std::int64_t forever = std::int64_t{1} << 30;  // minutes of counting
-  for (int attempt = 0; attempt < 2; ++attempt) {  // twice: the engine stays usable after a cancellation
+  for (int attempt = 0; attempt < 2; ++attempt) {      // twice: the engine stays usable after a cancellation
     INFO("attempt " << attempt);
     asio::io_context loop;
     asio::cancellation_signal signal;
@@ -209,9 +211,9 @@ TEST_CASE_METHOD(TimedFixture, "a write stopped by command_timeout inside a tran
       "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {}) "
       "INSERT INTO band (name) SELECT 'counted ' || count(*) FROM n";
   CHECK_THROWS_AS(db.transaction_sync([&] {
-                    db.raw_sync("INSERT INTO band (name) VALUES ({})", "before");
-                    db.run_sync(raw(slow_insert, std::int64_t{1} << 30));
-                  }),
+    db.raw_sync("INSERT INTO band (name) VALUES ({})", "before");
+    db.run_sync(raw(slow_insert, std::int64_t{1} << 30));
+  }),
                   keel::TimeoutError);
   CHECK(count("before") == 0);
   CHECK(total() == 0);
@@ -286,7 +288,9 @@ TEST_CASE_METHOD(Fixture, "a transaction cancelled before its body ends rolls ba
 
 TEST_CASE_METHOD(Fixture, "a coroutine cancelled while its statement runs to its end runs no further statement") {
   asio::io_context loop;
-  warm_up(loop, [&]() -> asio::awaitable<void> { co_await db.raw("INSERT INTO band (name) VALUES ({})", std::string("warm")); });
+  warm_up(loop, [&]() -> asio::awaitable<void> {
+    co_await db.raw("INSERT INTO band (name) VALUES ({})", std::string("warm"));
+  });
   bool first_returned = false, second_started = false, emitted_before_second = false;
   const auto outcome = cancelled_at_first_wait(
       loop,

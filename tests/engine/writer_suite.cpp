@@ -13,7 +13,8 @@ TEST_CASE_METHOD(Fixture, "writer: statements and ORM-free raw queries go in bat
   keel::QueryCollector collector;
   keel::BulkWriter writer(db, {.max_bytes = 200, .collector = &collector});
   for (int i = 1; i <= 20; ++i)
-    if (writer.add(raw("INSERT INTO band (name, popularity) VALUES ({}, {})", "band" + std::to_string(i), i))) writer.flush_sync();
+    if (writer.add(raw("INSERT INTO band (name, popularity) VALUES ({}, {})", "band" + std::to_string(i), i)))
+      writer.flush_sync();
   writer.flush_sync();
   CHECK(total() == 20);
   const auto records = collector.records();
@@ -34,9 +35,9 @@ TEST_CASE_METHOD(Fixture, "writer: statements and ORM-free raw queries go in bat
   writer.discard();
   // The same batch with a savepoint per statement keeps what did not fail.
   keel::BulkWriter forgiving(db, {.savepoint_per_statement = true});
-  const auto results = forgiving.process_batch_sync(
-      {raw("INSERT INTO band (name) VALUES ({})", "new1").statement(db.dialect()),
-       raw("INSERT INTO band (name) VALUES ({})", "band1").statement(db.dialect())});
+  const auto results =
+      forgiving.process_batch_sync({raw("INSERT INTO band (name) VALUES ({})", "new1").statement(db.dialect()),
+                                    raw("INSERT INTO band (name) VALUES ({})", "band1").statement(db.dialect())});
   CHECK(results.size() == 2);
   CHECK(results[0].rows_affected == 1);
   CHECK(count("new1") == 1);

@@ -24,7 +24,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       proto::Frame frame{static_cast<char>(input[0]), input.subspan(1), input.size() + 4};
       (void)proto::decode(frame);
     }
-  } catch (const keel::ProtocolError&) {
-  }
+  } catch (const keel::ProtocolError&) {}
   return 0;
 }

@@ -107,7 +107,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     c.decode(c.oid, std::span<const std::uint8_t>(data + 1, size - 1));
   } catch (const keel::ProtocolError&) {
-  } catch (const keel::ValueError&) {
-  }
+  } catch (const keel::ValueError&) {}
   return 0;
 }

@@ -31,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (asks_many_iterations(input) || input.find(password) != std::string_view::npos) return 0;
   const std::size_t newline = input.find('\n');
   const std::string_view server_first = input.substr(0, newline);
-  const std::string_view server_final = newline == std::string_view::npos ? std::string_view() : input.substr(newline + 1);
+  const std::string_view server_final =
+      newline == std::string_view::npos ? std::string_view() : input.substr(newline + 1);
   (void)proto::saslprep_password(input);  // any bytes: prepared, or returned as they are
   proto::ScramClient scram{std::string(password), {.username = "user", .nonce = "rOprNGfwEbeRWgbNEkqO"}};
   try {

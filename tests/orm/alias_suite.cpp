@@ -45,8 +45,8 @@ TEST_CASE_METHOD(Staff, "alias: a table joined to itself along its own foreign k
   CHECK(keel::select(c<&Employee::name>, Boss::c<&Employee::name>)
             .left_join<&Employee::manager, Boss>()
             .order_by(c<&Employee::name>)
-            .run_sync(db) == std::vector<Pair>{{"Ada", std::nullopt}, {"Grace", "Ada"}, {"Ken", "Grace"},
-                                               {"Linus", "Ada"}});
+            .run_sync(db) ==
+        std::vector<Pair>{{"Ada", std::nullopt}, {"Grace", "Ada"}, {"Ken", "Grace"}, {"Linus", "Ada"}});
   // JOIN leaves her out; the alias takes conditions and orders like a table.
   CHECK(keel::select(c<&Employee::name>)
             .join<&Employee::manager, Boss>()
@@ -175,9 +175,10 @@ TEST_CASE_METHOD(Staff, "correlated subquery: the outer row's column inside a su
             .run_sync(db) == 3);
   CHECK(keel::select(c<&Band::name>).where(c<&Band::popularity> == 1).run_sync(db) == Names{"Pythonistas"});
   const Manager nobody = keel::insert(Manager{.name = "Nobody"}).run_sync(db);
-  CHECK(keel::delete_from<Manager>()
-            .where(keel::not_exists(keel::select(c<&Band::id>).where(c<&Band::manager> == keel::outer(c<&Manager::id>))))
-            .run_sync(db) == 1);
+  CHECK(
+      keel::delete_from<Manager>()
+          .where(keel::not_exists(keel::select(c<&Band::id>).where(c<&Band::manager> == keel::outer(c<&Manager::id>))))
+          .run_sync(db) == 1);
   CHECK(keel::count<Manager>().where(c<&Manager::id> == nobody.id).run_sync(db) == 0);
 }
 
@@ -187,9 +188,9 @@ TEST_CASE_METHOD(Staff, "correlated subquery: two levels out") {
   const auto has_such_grand_report = keel::exists(
       keel::select(Peer::c<&Employee::id>)
           .where(Peer::c<&Employee::manager> == keel::outer(c<&Employee::id>))
-          .where(keel::exists(keel::select(Report::c<&Employee::id>)
-                                  .where(Report::c<&Employee::manager> == keel::outer(Peer::c<&Employee::id>) &&
-                                         Report::c<&Employee::salary> * 3 ==
-                                             keel::outer(keel::outer(c<&Employee::salary>))))));
+          .where(keel::exists(
+              keel::select(Report::c<&Employee::id>)
+                  .where(Report::c<&Employee::manager> == keel::outer(Peer::c<&Employee::id>) &&
+                         Report::c<&Employee::salary> * 3 == keel::outer(keel::outer(c<&Employee::salary>))))));
   CHECK(keel::select(c<&Employee::name>).where(has_such_grand_report).run_sync(db) == Names{"Ada"});
 }

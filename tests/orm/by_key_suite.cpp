@@ -72,8 +72,8 @@ TEST_CASE_METHOD(Fixture, "by key: save of a row whose key the application gives
 
 TEST_CASE_METHOD(Fixture, "get_or_create finds the row a condition meets, or inserts the row given and reads it back") {
   // Found: nothing inserted, the stored row given back.
-  const auto found = keel::get_or_create(c<&Band::name> == "Rustaceans", Band{.name = "Rustaceans", .manager = guido})
-                         .run_sync(db);
+  const auto found =
+      keel::get_or_create(c<&Band::name> == "Rustaceans", Band{.name = "Rustaceans", .manager = guido}).run_sync(db);
   CHECK_FALSE(found.created);
   CHECK(found.row.popularity == 2000);
   CHECK(found.row.manager.value == *graydon.id);
@@ -100,10 +100,11 @@ TEST_CASE_METHOD(Fixture, "get_or_create finds the row a condition meets, or ins
 
   // A row that conflicts with a stored one that the condition does not find (the name is unique): nothing is
   // inserted, and the call says why. A row that does not meet its own condition is refused too.
-  CHECK_THROWS_WITH(keel::get_or_create(c<&Band::popularity> == 12345, Band{.name = "Rustaceans", .manager = guido})
-                        .run_sync(db),
-                    Catch::Contains("conflicts with a stored band row"));
-  CHECK_THROWS_WITH(keel::get_or_create(c<&Band::name> == "Nobody", Band{.name = "Somebody", .manager = guido}).run_sync(db),
-                    Catch::Contains("does not meet its condition"));
+  CHECK_THROWS_WITH(
+      keel::get_or_create(c<&Band::popularity> == 12345, Band{.name = "Rustaceans", .manager = guido}).run_sync(db),
+      Catch::Contains("conflicts with a stored band row"));
+  CHECK_THROWS_WITH(
+      keel::get_or_create(c<&Band::name> == "Nobody", Band{.name = "Somebody", .manager = guido}).run_sync(db),
+      Catch::Contains("does not meet its condition"));
   CHECK(keel::count<Band>().run_sync(db) == 5);  // Somebody's insert was rolled back
 }

@@ -1,6 +1,7 @@
 // Columns of dates, times, intervals, UUIDs, JSON and exact numbers against every engine: each value comes back
 // exactly as it went in, by one-row and many-row inserts (PostgreSQL's COPY path too), and the typed columns
-// compare, sort, aggregate and update; enums as their labels. The DDL per dialect is checked in tests/unit/orm_render_test.cpp.
+// compare, sort, aggregate and update; enums as their labels. The DDL per dialect is checked in
+// tests/unit/orm_render_test.cpp.
 #include <catch2/catch.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -77,7 +78,8 @@ Booking booking_numbered(int n) {
       .reference = uuid_numbered(static_cast<std::uint8_t>(n)),
       .details = keel::Json{"{\"n\": " + std::to_string(n) + ", \"tags\": [\"a\", \"b\"]}"},
       .price = keel::Numeric{std::to_string(n) + ".50"},
-      .cancelled_at = n % 2 ? std::optional<keel::TimestampTz>() : std::optional(keel::TimestampTz(day.time_since_epoch())),
+      .cancelled_at =
+          n % 2 ? std::optional<keel::TimestampTz>() : std::optional(keel::TimestampTz(day.time_since_epoch())),
   };
 }
 
@@ -153,7 +155,8 @@ TEST_CASE_METHOD(TypesFixture, "column types: typed columns compare, sort, aggre
   CHECK(keel::count<Booking>().where(c<&Booking::day> == rows[3].day).run_sync(db) == 1);
   CHECK(keel::count<Booking>().where(c<&Booking::reference> == rows[4].reference).run_sync(db) == 1);
   CHECK(keel::count<Booking>().where(c<&Booking::price> == keel::Numeric{"5.50"}).run_sync(db) == 1);
-  CHECK(keel::count<Booking>().where(c<&Booking::reference>.in(std::vector{rows[1].reference, rows[2].reference}))
+  CHECK(keel::count<Booking>()
+            .where(c<&Booking::reference>.in(std::vector{rows[1].reference, rows[2].reference}))
             .run_sync(db) == 2);
 
   // Order by an instant and by a wall-clock time, with a range over each: the text SQLite stores sorts in time order.
@@ -170,7 +173,8 @@ TEST_CASE_METHOD(TypesFixture, "column types: typed columns compare, sort, aggre
   CHECK(morning == std::vector<keel::TimeOfDay>{rows[2].starts, rows[3].starts});
 
   // min and max keep the column's type.
-  const auto [first_day, last_day] = keel::select(keel::min(c<&Booking::day>), keel::max(c<&Booking::day>)).first().run_sync(db).value();
+  const auto [first_day, last_day] =
+      keel::select(keel::min(c<&Booking::day>), keel::max(c<&Booking::day>)).first().run_sync(db).value();
   CHECK(first_day == rows[0].day);
   CHECK(last_day == rows[9].day);
 
@@ -186,10 +190,11 @@ TEST_CASE_METHOD(TypesFixture, "column types: typed columns compare, sort, aggre
             .set(c<&Booking::cancelled_at>, std::nullopt)
             .where(c<&Booking::day> <= rows[1].day)
             .run_sync(db) == 2);
-  const auto changed = keel::select(c<&Booking::price>, c<&Booking::reference>, c<&Booking::details>, c<&Booking::cancelled_at>)
-                           .where(c<&Booking::day> == rows[0].day)
-                           .first()
-                           .run_sync(db);
+  const auto changed =
+      keel::select(c<&Booking::price>, c<&Booking::reference>, c<&Booking::details>, c<&Booking::cancelled_at>)
+          .where(c<&Booking::day> == rows[0].day)
+          .first()
+          .run_sync(db);
   REQUIRE(changed);
   CHECK(std::get<0>(*changed).text == "0.001");
   CHECK(std::get<1>(*changed) == fresh);
@@ -232,7 +237,10 @@ TEST_CASE_METHOD(TypesFixture, "column types: arrays come back exactly, empty, a
   CHECK(one.id > 0);
   // An update sets a whole array.
   const auto first = keel::select(c<&Playlist::id>).order_by(c<&Playlist::id>).first().run_sync(db).value();
-  CHECK(keel::update<Playlist>().set(c<&Playlist::tags>, std::vector<std::string>{"new"}).where(c<&Playlist::id> == first).run_sync(db) == 1);
+  CHECK(keel::update<Playlist>()
+            .set(c<&Playlist::tags>, std::vector<std::string>{"new"})
+            .where(c<&Playlist::id> == first)
+            .run_sync(db) == 1);
   CHECK(keel::select(c<&Playlist::tags>).where(c<&Playlist::id> == first).first().run_sync(db) ==
         std::optional(std::vector<std::string>{"new"}));
 }
@@ -241,7 +249,8 @@ TEST_CASE_METHOD(TypesFixture, "column types: enums come back as their enumerato
   keel::create_table<Diary>().run_sync(db);  // on PostgreSQL, the types mood and weather first
   keel::drop_table<Diary>().run_sync(db);    // the types stay
   keel::create_table<Diary>().run_sync(db);  // and are used as they are
-  const Diary one = keel::insert(Diary{.mood = Mood::happy, .morning = Mood::sad, .weather = Weather::rain}).run_sync(db);
+  const Diary one =
+      keel::insert(Diary{.mood = Mood::happy, .morning = Mood::sad, .weather = Weather::rain}).run_sync(db);
   CHECK(one.id > 0);
   for (const int count : {1, 4, 150}) {
     keel::delete_from<Diary>().force().run_sync(db);
@@ -265,8 +274,8 @@ TEST_CASE_METHOD(TypesFixture, "column types: enums come back as their enumerato
   // Stored as the labels, which a raw query reads as text; an enum binds and reads in raw queries too.
   keel::delete_from<Diary>().force().run_sync(db);
   keel::insert(Diary{.mood = Mood::happy, .morning = Mood::ok, .weather = Weather::rain}).run_sync(db);
-  const auto labels = db.raw_sync("SELECT CAST(mood AS TEXT), CAST(weather AS TEXT), weather FROM diary WHERE mood = {}",
-                                  Mood::happy);
+  const auto labels =
+      db.raw_sync("SELECT CAST(mood AS TEXT), CAST(weather AS TEXT), weather FROM diary WHERE mood = {}", Mood::happy);
   REQUIRE(labels.size() == 1);
   CHECK(labels[0].get<std::string>(0) == "happy");
   CHECK(labels[0].get<std::string>(1) == "it's raining");
@@ -282,8 +291,13 @@ TEST_CASE_METHOD(TypesFixture, "column types: enums compare, filter and update b
   CHECK(keel::count<Diary>().where(c<&Diary::mood> == Mood::happy).run_sync(db) == 3);
   CHECK(keel::count<Diary>().where(c<&Diary::mood> != c<&Diary::morning>).run_sync(db) == 6);
   CHECK(keel::count<Diary>().where(c<&Diary::mood>.in({Mood::sad, Mood::happy})).run_sync(db) == 6);
-  CHECK(keel::update<Diary>().set(c<&Diary::weather>, Weather::storm).where(c<&Diary::mood> == Mood::sad).run_sync(db) == 3);
-  CHECK(keel::update<Diary>().set(c<&Diary::mood>, c<&Diary::morning>).where(c<&Diary::weather> == Weather::storm).run_sync(db) == 3);
+  CHECK(
+      keel::update<Diary>().set(c<&Diary::weather>, Weather::storm).where(c<&Diary::mood> == Mood::sad).run_sync(db) ==
+      3);
+  CHECK(keel::update<Diary>()
+            .set(c<&Diary::mood>, c<&Diary::morning>)
+            .where(c<&Diary::weather> == Weather::storm)
+            .run_sync(db) == 3);
   const auto moods = keel::select(c<&Diary::mood>).where(c<&Diary::weather> == Weather::storm).run_sync(db);
   CHECK(moods == std::vector<Mood>(3, Mood::ok));
   CHECK(keel::select(c<&Diary::weather>).where(c<&Diary::mood> == Mood::happy).first().run_sync(db) ==
@@ -300,7 +314,10 @@ TEST_CASE("column types: structs as JSON documents and Boost.JSON values, on one
   const auto engine = keel_test::make_engine();
   keel::Engine& db = *engine;
   keel::create_table<Profile>().run_sync(db);
-  const Preferences dark{.theme = "dark \"night\"", .font_size = 14, .plugins = {"vim", "git"}, .zoom = 1.25,
+  const Preferences dark{.theme = "dark \"night\"",
+                         .font_size = 14,
+                         .plugins = {"vim", "git"},
+                         .zoom = 1.25,
                          .window = {.width = 1280, .height = 720}};
   const boost::json::value extra = {{"tags", {1, "two", nullptr}}, {"nested", {{"ok", true}}}};
   const Profile stored = keel::insert(Profile{.preferences = dark, .extra = extra}).run_sync(db);
@@ -347,16 +364,19 @@ TEST_CASE("column types: a JSON document that does not fit its struct is a TypeM
   keel::create_table<Profile>().run_sync(db);
   // Written by hand: no "theme", and "plugins" not an array.
   db.raw_sync("INSERT INTO profile (preferences, extra) VALUES ({}, {})",
-              keel::Json{R"({"font_size": 3, "plugins": [], "window": {"width": 1, "height": 2}})"}, keel::Json{"null"});
+              keel::Json{R"({"font_size": 3, "plugins": [], "window": {"width": 1, "height": 2}})"},
+              keel::Json{"null"});
   CHECK_THROWS_AS(keel::select<Profile>().run_sync(db), keel::TypeMismatchError);
   CHECK_THROWS_WITH(keel::select<Profile>().run_sync(db), Catch::Matchers::Contains("$.theme is missing"));
-  db.raw_sync("UPDATE profile SET preferences = {}",
-              keel::Json{R"({"theme": "x", "font_size": 3, "plugins": {"a": 1}, "window": {"width": 1, "height": 2}})"});
+  db.raw_sync(
+      "UPDATE profile SET preferences = {}",
+      keel::Json{R"({"theme": "x", "font_size": 3, "plugins": {"a": 1}, "window": {"width": 1, "height": 2}})"});
   CHECK_THROWS_AS(keel::select<Profile>().run_sync(db), keel::TypeMismatchError);
   CHECK_THROWS_WITH(keel::select<Profile>().run_sync(db), Catch::Matchers::Contains("$.plugins is not a JSON array"));
   // A key the struct does not name is ignored; an absent optional member is empty.
-  db.raw_sync("UPDATE profile SET preferences = {}",
-              keel::Json{R"({"theme": "x", "font_size": 3, "plugins": ["p"], "window": {"width": 1, "height": 2}, "new": 1})"});
+  db.raw_sync(
+      "UPDATE profile SET preferences = {}",
+      keel::Json{R"({"theme": "x", "font_size": 3, "plugins": ["p"], "window": {"width": 1, "height": 2}, "new": 1})"});
   const auto rows = keel::select(c<&Profile::preferences>).run_sync(db);
   REQUIRE(rows.size() == 1);
   CHECK(rows[0]->plugins == std::vector<std::string>{"p"});
@@ -370,8 +390,11 @@ TEST_CASE("column types: a JSON document holds exact numbers, dates, UUIDs, enum
   keel::create_table<Ledger>().run_sync(db);
   keel::Uuid owner{};
   owner.data[0] = 0xab;
-  const Details details{.budget = keel::Numeric{"12345678901234567890.25"}, .since = sys_days(1999y / 12 / 31),
-                        .mood = Mood::happy, .owner = owner, .raw = keel::Json{R"({"k": [1, 2]})"},
+  const Details details{.budget = keel::Numeric{"12345678901234567890.25"},
+                        .since = sys_days(1999y / 12 / 31),
+                        .mood = Mood::happy,
+                        .owner = owner,
+                        .raw = keel::Json{R"({"k": [1, 2]})"},
                         .any = boost::json::value{{"deep", {{"er", nullptr}}}}};
   const Ledger stored = keel::insert(Ledger{.details = details}).run_sync(db);
   const auto got = keel::get<Ledger>(stored.id).run_sync(db);

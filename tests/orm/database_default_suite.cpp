@@ -43,12 +43,15 @@ struct DefaultsFixture {
     keel::create_table<Setting>().run_sync(db);
     keel::create_table<Doc>().run_sync(db);
   }
-  static keel::TimestampTz now() { return std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now()); }
+  static keel::TimestampTz now() {
+    return std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now());
+  }
 };
 
 }  // namespace
 
-TEST_CASE_METHOD(DefaultsFixture, "database defaults: an unset member gets the database's value, given back by the insert") {
+TEST_CASE_METHOD(DefaultsFixture,
+                 "database defaults: an unset member gets the database's value, given back by the insert") {
   const auto before = now();
   const Post post = keel::insert(Post{.title = "hello"}).run_sync(db);
   const auto after = now();
@@ -73,22 +76,26 @@ TEST_CASE_METHOD(DefaultsFixture, "database defaults: a given value is kept, eve
   const keel::TimestampTz when{std::chrono::sys_days(2020y / 2 / 29).time_since_epoch() + 123456us};
   keel::Uuid fixed{};
   fixed.data[0] = 0x11;
-  const Post given = keel::insert(Post{.title = "given", .created_at = when, .public_id = fixed, .score = 0}).run_sync(db);
+  const Post given =
+      keel::insert(Post{.title = "given", .created_at = when, .public_id = fixed, .score = 0}).run_sync(db);
   CHECK(*given.created_at == when);
   CHECK(*given.public_id == fixed);
   CHECK(*given.score == 0);  // given as 0, not left to the database
   // The epoch and the nil UUID, given explicitly.
-  const Post zero = keel::insert(Post{.title = "zero", .created_at = keel::TimestampTz{}, .public_id = keel::Uuid{}}).run_sync(db);
+  const Post zero =
+      keel::insert(Post{.title = "zero", .created_at = keel::TimestampTz{}, .public_id = keel::Uuid{}}).run_sync(db);
   CHECK(*zero.created_at == keel::TimestampTz{});
   CHECK(zero.public_id->is_nil());
   CHECK(*zero.score == 42);
-  const auto stored = keel::select(c<&Post::created_at>, c<&Post::score>).where(c<&Post::id> == zero.id).first().run_sync(db);
+  const auto stored =
+      keel::select(c<&Post::created_at>, c<&Post::score>).where(c<&Post::id> == zero.id).first().run_sync(db);
   REQUIRE(stored);
   CHECK(std::get<0>(*stored) == keel::TimestampTz{});
   CHECK(std::get<1>(*stored) == 42);
 }
 
-TEST_CASE_METHOD(DefaultsFixture, "database defaults: many rows mix given and unset values, on each engine's many-row path") {
+TEST_CASE_METHOD(DefaultsFixture,
+                 "database defaults: many rows mix given and unset values, on each engine's many-row path") {
   const keel::TimestampTz when{std::chrono::sys_days(2001y / 9 / 1).time_since_epoch()};
   for (const std::size_t count : {std::size_t{4}, std::size_t{150}}) {
     keel::delete_from<Post>().force().run_sync(db);
@@ -105,8 +112,10 @@ TEST_CASE_METHOD(DefaultsFixture, "database defaults: many rows mix given and un
     for (std::size_t i = 0; i < count; ++i) {
       INFO("rows " << count << ", row " << i);
       CHECK(inserted[i].title == rows[i].title);
-      if (i % 2) CHECK(*inserted[i].created_at == when);
-      else CHECK(*inserted[i].created_at > when);
+      if (i % 2)
+        CHECK(*inserted[i].created_at == when);
+      else
+        CHECK(*inserted[i].created_at > when);
       CHECK(*inserted[i].score == (i % 3 == 0 ? static_cast<std::int64_t>(i) : 42));
       CHECK(is_random_uuid(*inserted[i].public_id));
       uuids.insert(std::string(reinterpret_cast<const char*>(inserted[i].public_id->data), 16));

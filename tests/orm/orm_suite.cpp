@@ -99,9 +99,8 @@ TEST_CASE_METHOD(Fixture, "orm: where, order, limit, offset, distinct") {
 }
 
 TEST_CASE_METHOD(Fixture, "orm: chosen columns decode into tuples, NULL into optional") {
-  auto rows = keel::select(c<&Band::name>, c<&Band::popularity>, c<&Band::country>)
-                  .order_by(c<&Band::popularity>)
-                  .run_sync(db);
+  auto rows =
+      keel::select(c<&Band::name>, c<&Band::popularity>, c<&Band::country>).order_by(c<&Band::popularity>).run_sync(db);
   REQUIRE(rows.size() == 3);
   CHECK(rows[0] == std::tuple<std::string, std::int64_t, std::optional<std::string>>{"C-Sharps", 10, std::nullopt});
   CHECK(rows[2] == std::tuple<std::string, std::int64_t, std::optional<std::string>>{"Rustaceans", 2000, "CA"});
@@ -113,8 +112,12 @@ TEST_CASE_METHOD(Fixture, "orm: chosen columns decode into tuples, NULL into opt
 
 TEST_CASE_METHOD(Fixture, "orm: values of every column type round-trip") {
   const auto band = keel::select(c<&Band::id>).where(c<&Band::name> == "Pythonistas").run_sync(db).at(0);
-  auto concert = keel::insert(Concert{.band = band, .venue = "Paradiso", .price = 12.5, .sold_out = true,
-                                      .capacity = 1500, .promoter = graydon})
+  auto concert = keel::insert(Concert{.band = band,
+                                      .venue = "Paradiso",
+                                      .price = 12.5,
+                                      .sold_out = true,
+                                      .capacity = 1500,
+                                      .promoter = graydon})
                      .run_sync(db);
   keel::insert(Concert{.band = band, .venue = "Melkweg", .price = -0.25}).run_sync(db);
   auto concerts = keel::select<Concert>().order_by(c<&Concert::id>).run_sync(db);
@@ -249,8 +252,7 @@ TEST_CASE_METHOD(Fixture, "orm: queries run on the transaction in scope, an engi
       CHECK(co_await keel::count<Band>().run() == 4);
       throw std::runtime_error("undo");
     }));
-  } catch (const std::runtime_error&) {
-  }
+  } catch (const std::runtime_error&) {}
   CHECK(keel::count<Band>().run_sync(db) == 3);
 
   keel::run_sync(db.transaction([&](keel::Transaction& tx) -> asio::awaitable<void> {
@@ -291,7 +293,8 @@ TEST_CASE_METHOD(Fixture, "orm: atomic runs and batch iteration take ORM queries
   for (int i = 0; i < 7; ++i)
     more.push_back(Band{.name = "band" + std::to_string(i), .manager = guido, .popularity = 100 + i});
   keel::insert(more).run_sync(db);
-  auto batches = db.batch_sync(keel::select<Band>().where(c<&Band::popularity> >= 100).order_by(c<&Band::popularity>), 3);
+  auto batches =
+      db.batch_sync(keel::select<Band>().where(c<&Band::popularity> >= 100).order_by(c<&Band::popularity>), 3);
   std::vector<std::size_t> sizes;
   std::vector<std::string> names;
   while (auto batch = batches.next_sync()) {
@@ -327,7 +330,9 @@ TEST_CASE_METHOD(Fixture, "orm: an insert too large for one statement is split, 
   std::vector<Band> many;
   many.reserve(total);
   for (std::size_t i = 0; i < total; ++i)
-    many.push_back(Band{.name = "bulk" + std::to_string(i), .manager = guido, .popularity = static_cast<std::int64_t>(i),
+    many.push_back(Band{.name = "bulk" + std::to_string(i),
+                        .manager = guido,
+                        .popularity = static_cast<std::int64_t>(i),
                         .country = i % 3 ? std::optional<std::string>("C" + std::to_string(i)) : std::nullopt});
 
   // A duplicate in the last statement undoes the first two.
@@ -350,15 +355,19 @@ TEST_CASE_METHOD(Fixture, "orm: an insert too large for one statement is split, 
   CHECK(keel::count<Band>().run_sync(db) == static_cast<std::int64_t>(total + 3));
   // The keys of every part belong to their rows, NULLs stay NULL.
   for (std::size_t i : {std::size_t{0}, std::size_t{1}, per_statement - 1, per_statement, total - 1}) {
-    auto stored = keel::select(c<&Band::name>, c<&Band::popularity>, c<&Band::country>).where(c<&Band::id> == saved[i].id).run_sync(db);
+    auto stored = keel::select(c<&Band::name>, c<&Band::popularity>, c<&Band::country>)
+                      .where(c<&Band::id> == saved[i].id)
+                      .run_sync(db);
     REQUIRE(stored.size() == 1);
     CHECK(std::get<0>(stored[0]) == "bulk" + std::to_string(i));
     CHECK(std::get<1>(stored[0]) == static_cast<std::int64_t>(i));
     CHECK(std::get<2>(stored[0]) == many[i].country);
   }
   // As one statement it is refused where values are bound per cell, with the limit in the message.
-  if (!from_arrays) CHECK_THROWS_AS(keel::insert(many).statement(db.dialect()), keel::MisuseError);
-  else CHECK(keel::insert(many).statement(db.dialect()).params().size() == 4);
+  if (!from_arrays)
+    CHECK_THROWS_AS(keel::insert(many).statement(db.dialect()), keel::MisuseError);
+  else
+    CHECK(keel::insert(many).statement(db.dialect()).params().size() == 4);
 }
 
 TEST_CASE_METHOD(Fixture, "orm: queries that differ only in an operator or option return their own rows") {
@@ -413,7 +422,8 @@ TEST_CASE_METHOD(Fixture, "orm: == and != with an optional compare with its valu
   };
   CHECK(venues_promoted_by(std::nullopt) == Names{"Patronaat"});
   CHECK(venues_promoted_by(guido) == Names{"Ziggo"});
-  CHECK(keel::delete_from<Concert>().where(c<&Concert::promoter> == std::optional<keel::ForeignKey<Manager>>{})
+  CHECK(keel::delete_from<Concert>()
+            .where(c<&Concert::promoter> == std::optional<keel::ForeignKey<Manager>>{})
             .run_sync(db) == 1);
 }
 
@@ -468,7 +478,11 @@ TEST_CASE_METHOD(Fixture, "orm: for_update locks the rows it reads until the tra
   tx.commit_sync();
   // With a left join, only the rows on its left are locked (PostgreSQL locks no nullable side).
   const auto with_promoter = db.transaction_sync([&] {
-    return keel::select(c<&Concert::venue>, c<&Manager::name>).left_join<&Concert::promoter>().for_update().run_sync().size();
+    return keel::select(c<&Concert::venue>, c<&Manager::name>)
+        .left_join<&Concert::promoter>()
+        .for_update()
+        .run_sync()
+        .size();
   });
   CHECK(with_promoter == 0);
   CHECK(keel::get<Band>(locked[0].id).run_sync(db).value().popularity == 2001);
@@ -476,20 +490,24 @@ TEST_CASE_METHOD(Fixture, "orm: for_update locks the rows it reads until the tra
 
 TEST_CASE_METHOD(Fixture, "orm: union, intersect and except combine selects of the same column types") {
   // The names of bands and of managers, sorted.
-  CHECK(keel::union_all(keel::select(c<&Band::name>), keel::select(c<&Manager::name>)).order_by(c<&Band::name>).run_sync(db) ==
-        std::vector<std::string>{"C-Sharps", "Graydon", "Guido", "Pythonistas", "Rustaceans"});
+  CHECK(keel::union_all(keel::select(c<&Band::name>), keel::select(c<&Manager::name>))
+            .order_by(c<&Band::name>)
+            .run_sync(db) == std::vector<std::string>{"C-Sharps", "Graydon", "Guido", "Pythonistas", "Rustaceans"});
   // Each part's values bound in order; a row two parts give comes once; limit and offset of the combined rows.
   using NamePopularity = std::tuple<std::string, std::int64_t>;
-  const auto popular = keel::union_distinct(keel::select(c<&Band::name>, c<&Band::popularity>).where(c<&Band::popularity> > 500),
-                                            keel::select(c<&Band::name>, c<&Band::popularity>).where(c<&Band::name> == "C-Sharps"),
-                                            keel::select(c<&Band::name>, c<&Band::popularity>).where(c<&Band::name> == "Rustaceans"))
-                           .order_by(c<&Band::popularity>.desc())
-                           .limit(2)
-                           .offset(1)
-                           .run_sync(db);
+  const auto popular =
+      keel::union_distinct(keel::select(c<&Band::name>, c<&Band::popularity>).where(c<&Band::popularity> > 500),
+                           keel::select(c<&Band::name>, c<&Band::popularity>).where(c<&Band::name> == "C-Sharps"),
+                           keel::select(c<&Band::name>, c<&Band::popularity>).where(c<&Band::name> == "Rustaceans"))
+          .order_by(c<&Band::popularity>.desc())
+          .limit(2)
+          .offset(1)
+          .run_sync(db);
   CHECK(popular == std::vector<NamePopularity>{{"Pythonistas", 1000}, {"C-Sharps", 10}});
-  CHECK(keel::union_all(keel::select(c<&Band::name>), keel::select(c<&Manager::name>)).order_by(c<&Band::name>.desc()).first().run_sync(db) ==
-        "Rustaceans");
+  CHECK(keel::union_all(keel::select(c<&Band::name>), keel::select(c<&Manager::name>))
+            .order_by(c<&Band::name>.desc())
+            .first()
+            .run_sync(db) == "Rustaceans");
   // A nullable column and a NOT NULL one combine into std::optional.
   const auto countries = keel::union_all(keel::select(c<&Band::country>), keel::select(c<&Manager::name>)).run_sync(db);
   STATIC_REQUIRE(std::is_same_v<decltype(countries), const std::vector<std::optional<std::string>>>);
@@ -501,7 +519,8 @@ TEST_CASE_METHOD(Fixture, "orm: union, intersect and except combine selects of t
                         .run_sync(db);
   REQUIRE(both.size() == 1);
   CHECK(*both[0].name == "Rustaceans");
-  const auto rest = keel::except(keel::select<Band>(), keel::select<Band>().where(c<&Band::country>.is_not_null())).run_sync(db);
+  const auto rest =
+      keel::except(keel::select<Band>(), keel::select<Band>().where(c<&Band::country>.is_not_null())).run_sync(db);
   REQUIRE(rest.size() == 1);
   CHECK(*rest[0].name == "C-Sharps");
 }

@@ -105,6 +105,7 @@ struct keel::SqlEnum<orm_test::Mood> {
 template <>
 struct keel::SqlEnum<orm_test::Weather> {
   static constexpr std::string_view name = "weather";
-  static constexpr keel::EnumLabel<orm_test::Weather> labels[] = {
-      {orm_test::Weather::sun, "sunny"}, {orm_test::Weather::rain, "it's raining"}, {orm_test::Weather::storm, "storm"}};
+  static constexpr keel::EnumLabel<orm_test::Weather> labels[] = {{orm_test::Weather::sun, "sunny"},
+                                                                  {orm_test::Weather::rain, "it's raining"},
+                                                                  {orm_test::Weather::storm, "storm"}};
 };

@@ -27,8 +27,9 @@ TEST_CASE_METHOD(Fixture, "subquery: in and not_in a select of one column") {
   const std::int64_t rustaceans = keel::select(c<&Band::id>).where(c<&Band::name> == "Rustaceans").run_sync(db).at(0);
   keel::insert(Concert{.band = rustaceans, .venue = "Paradiso", .price = 120}).run_sync(db);
   const auto with_concerts = keel::select(c<&Concert::band>);
-  CHECK(keel::delete_from<Band>().where(c<&Band::id>.not_in(with_concerts) && c<&Band::popularity> < 100).run_sync(db) ==
-        1);
+  CHECK(
+      keel::delete_from<Band>().where(c<&Band::id>.not_in(with_concerts) && c<&Band::popularity> < 100).run_sync(db) ==
+      1);
   CHECK(keel::select(c<&Band::name>).order_by(c<&Band::name>).run_sync(db) == Names{"Pythonistas", "Rustaceans"});
 }
 

@@ -35,15 +35,16 @@ TEST_CASE_METHOD(Fixture, "upsert: do_nothing skips the rows that conflict and c
                          {.name = "Gophers", .manager = graydon, .popularity = 800},
                          {.name = "Haskellers", .manager = guido, .popularity = 300}};
   CHECK(keel::insert(rows).on_conflict().do_nothing().run_sync(db) == 2);
-  CHECK(popularity_by_name(db) == std::vector<std::tuple<std::string, std::int64_t>>{
-                                      {"C-Sharps", 10}, {"Gophers", 800}, {"Haskellers", 300},
-                                      {"Pythonistas", 1000}, {"Rustaceans", 2000}});
+  CHECK(popularity_by_name(db) ==
+        std::vector<std::tuple<std::string, std::int64_t>>{
+            {"C-Sharps", 10}, {"Gophers", 800}, {"Haskellers", 300}, {"Pythonistas", 1000}, {"Rustaceans", 2000}});
   // returning() gives the rows inserted, none for the skipped.
-  auto ids = keel::insert(std::vector<Band>{{.name = "Gophers", .manager = guido}, {.name = "Elixirs", .manager = guido}})
-                 .on_conflict(c<&Band::name>)
-                 .do_nothing()
-                 .returning(c<&Band::name>)
-                 .run_sync(db);
+  auto ids =
+      keel::insert(std::vector<Band>{{.name = "Gophers", .manager = guido}, {.name = "Elixirs", .manager = guido}})
+          .on_conflict(c<&Band::name>)
+          .do_nothing()
+          .returning(c<&Band::name>)
+          .run_sync(db);
   CHECK(ids == std::vector<std::string>{"Elixirs"});
 }
 
@@ -51,8 +52,9 @@ TEST_CASE_METHOD(Fixture, "upsert: do_update sets the proposed values, or expres
   // The proposed popularity replaces the stored one; a new name is inserted. Both count.
   std::vector<Band> rows{{.name = "Pythonistas", .manager = guido, .popularity = 1500, .country = "BE"},
                          {.name = "Gophers", .manager = graydon, .popularity = 800}};
-  CHECK(keel::insert(rows).on_conflict(c<&Band::name>).do_update(c<&Band::popularity>, c<&Band::country>).run_sync(db) ==
-        2);
+  CHECK(
+      keel::insert(rows).on_conflict(c<&Band::name>).do_update(c<&Band::popularity>, c<&Band::country>).run_sync(db) ==
+      2);
   auto python = keel::select<Band>().where(c<&Band::name> == "Pythonistas").first().run_sync(db);
   REQUIRE(python);
   CHECK(python->popularity == 1500);
@@ -95,7 +97,8 @@ TEST_CASE_METHOD(Fixture, "upsert: the values of its DO UPDATE leave room in a s
   };
   CHECK(upsert().run_sync(db) == n);
   CHECK(upsert().run_sync(db) == n);
-  CHECK(keel::count<TicketHolder>().where(c<&TicketHolder::status> == "seen").run_sync(db) == static_cast<std::int64_t>(n));
+  CHECK(keel::count<TicketHolder>().where(c<&TicketHolder::status> == "seen").run_sync(db) ==
+        static_cast<std::int64_t>(n));
 }
 
 TEST_CASE_METHOD(Fixture, "upsert: in a transaction, and split when too large for one statement") {

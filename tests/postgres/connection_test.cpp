@@ -29,7 +29,6 @@ import keel.postgres;
 namespace asio = boost::asio;
 using keel::pg::PgConnection;
 
-
 TEST_CASE("trust: connect, report the session, run simple queries", "[pg]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable application_name=keel-tests"));
   CHECK(c->authentication_method() == "trust");
@@ -66,7 +65,8 @@ TEST_CASE("a Unix-domain socket", "[pg]") {
 TEST_CASE("password, md5 and SCRAM-SHA-256 authentication; a wrong password is SQLSTATE 28P01", "[pg][auth]") {
   CHECK(connect(dsn("keel_plain", "password='plain secret' sslmode=disable"))->authentication_method() == "password");
   CHECK(connect(dsn("keel_md5", "password='md5 secret' sslmode=disable"))->authentication_method() == "md5");
-  CHECK(connect(dsn("keel_scram", "password='scram secret' sslmode=disable"))->authentication_method() == "SCRAM-SHA-256");
+  CHECK(connect(dsn("keel_scram", "password='scram secret' sslmode=disable"))->authentication_method() ==
+        "SCRAM-SHA-256");
   for (const char* user : {"keel_plain", "keel_md5", "keel_scram"}) {
     try {
       connect(dsn(user, "password=wrong sslmode=disable"));
@@ -83,8 +83,9 @@ TEST_CASE("SCRAM with a non-ASCII password: SASLprep makes it what the server st
   // no-break space becomes a space, the full-width digit a digit. A client that hashes the typed bytes fails.
   auto admin = connect(dsn("keel_trust", "sslmode=disable"));
   execute(*admin, "DROP ROLE IF EXISTS keel_scram_utf8");
-  execute(*admin, "SET password_encryption = 'scram-sha-256'; "
-                  "CREATE ROLE keel_scram_utf8 LOGIN PASSWORD 'pass\u00ADw\u00F6rd\u00A0\uFF11'");
+  execute(*admin,
+          "SET password_encryption = 'scram-sha-256'; "
+          "CREATE ROLE keel_scram_utf8 LOGIN PASSWORD 'pass\u00ADw\u00F6rd\u00A0\uFF11'");
   CHECK(connect(dsn("keel_scram_utf8", "password='pass\u00ADw\u00F6rd\u00A0\uFF11' sslmode=disable"))
             ->authentication_method() == "SCRAM-SHA-256");
   CHECK_NOTHROW(connect(dsn("keel_scram_utf8", "password='passw\u00F6rd 1' sslmode=disable")));
@@ -126,13 +127,16 @@ TEST_CASE("TLS follows sslmode; SCRAM binds to the TLS channel", "[pg][tls]") {
   CHECK(connect(dsn("keel_tls", tls_user + "sslmode=verify-full " + ca))->is_tls());  // the certificate names 127.0.0.1
   CHECK(connect(dsn("keel_tls", tls_user + "sslmode=verify-full host=localhost " + ca))->is_tls());
   // verify-full against a certificate for another host name.
-  CHECK_THROWS_WITH(connect(dsn("keel_tls", tls_user + "sslmode=verify-full host=db.example.com hostaddr=127.0.0.1 " + ca)),
-                    Catch::Contains("does not match the host name \"db.example.com\""));
+  CHECK_THROWS_WITH(
+      connect(dsn("keel_tls", tls_user + "sslmode=verify-full host=db.example.com hostaddr=127.0.0.1 " + ca)),
+      Catch::Contains("does not match the host name \"db.example.com\""));
   // Revocation lists (sslcrl): one that revokes nothing lets the chain pass; one that revokes the server's
   // certificate fails the handshake.
   const std::string tls_folder = std::filesystem::path(cluster().at("KEEL_PG_CA")).parent_path().string();
-  CHECK(connect(dsn("keel_tls", tls_user + "sslmode=verify-full " + ca + " sslcrl=" + tls_folder + "/none_revoked.crl"))->is_tls());
-  CHECK_THROWS_WITH(connect(dsn("keel_tls", tls_user + "sslmode=verify-full " + ca + " sslcrl=" + tls_folder + "/server_revoked.crl")),
+  CHECK(connect(dsn("keel_tls", tls_user + "sslmode=verify-full " + ca + " sslcrl=" + tls_folder + "/none_revoked.crl"))
+            ->is_tls());
+  CHECK_THROWS_WITH(connect(dsn("keel_tls", tls_user + "sslmode=verify-full " + ca + " sslcrl=" + tls_folder +
+                                                "/server_revoked.crl")),
                     Catch::Contains("certificate revoked"));
   // verify-ca with no root certificate to check against.
   CHECK_THROWS_AS(connect(dsn("keel_tls", tls_user + "sslmode=verify-ca")), keel::pg::TlsError);
@@ -202,8 +206,8 @@ TEST_CASE("bound values and binary results round-trip", "[pg][query]") {
 
   execute(*c, "CREATE TEMP TABLE band (id int8 PRIMARY KEY, name text NOT NULL)");
   keel::RowsCollector ignored;
-  auto inserted = run(c->query("INSERT INTO band VALUES ($1, $2), ($3, $4)",
-                                          std::vector<keel::Value>{1, "a", 2, "b"}, &ignored));
+  auto inserted =
+      run(c->query("INSERT INTO band VALUES ($1, $2), ($3, $4)", std::vector<keel::Value>{1, "a", 2, "b"}, &ignored));
   CHECK(inserted.rows_affected == 2);
   CHECK(fetch(*c, "SELECT count(*) FROM band WHERE name = $1", {"b"})[0].get<std::int64_t>(0) == 1);
   // A value that looks like SQL stays a value.
@@ -240,16 +244,15 @@ TEST_CASE("server errors are typed by SQLSTATE and leave the connection usable",
   CHECK(fetch(*c, "SELECT 3")[0].get<int>(0) == 3);
 }
 
-TEST_CASE("the statement cache: reuse, eviction, size 0, and a transparent re-prepare after ALTER TABLE", "[pg][cache]") {
+TEST_CASE("the statement cache: reuse, eviction, size 0, and a transparent re-prepare after ALTER TABLE",
+          "[pg][cache]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"), {.statement_cache_size = 2});
   for (int i = 0; i < 3; ++i) CHECK(fetch(*c, "SELECT $1::int8", {i})[0].get<int>(0) == i);
   CHECK(c->cached_statements() == 1);
   fetch(*c, "SELECT 2");
   fetch(*c, "SELECT 3");
   CHECK(c->cached_statements() == 2);  // the oldest was evicted
-  auto prepared = [&] {
-    return fetch(*c, "SELECT count(*) FROM pg_prepared_statements")[0].get<std::int64_t>(0);
-  };
+  auto prepared = [&] { return fetch(*c, "SELECT count(*) FROM pg_prepared_statements")[0].get<std::int64_t>(0); };
   CHECK(prepared() <= 3);
 
   execute(*c, "CREATE TEMP TABLE altered (a int)");
@@ -295,8 +298,8 @@ std::string server_text(PgConnection& c, const std::string& expression) {
 TEST_CASE("fetch, fetchrow, fetchval and execute with values", "[pg][api]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   CHECK(run(c->execute("CREATE TEMP TABLE person (id int4 PRIMARY KEY, name text, born date)")) == "CREATE TABLE");
-  CHECK(run(c->execute("INSERT INTO person VALUES ($1, $2, $3)", 1, "Ada", keel::pg::Date{
-      std::chrono::sys_days(std::chrono::year{1815} / 12 / 10)})) == "INSERT 0 1");
+  CHECK(run(c->execute("INSERT INTO person VALUES ($1, $2, $3)", 1, "Ada",
+                       keel::pg::Date{std::chrono::sys_days(std::chrono::year{1815} / 12 / 10)})) == "INSERT 0 1");
   CHECK(run(c->execute("INSERT INTO person VALUES ($1, $2, NULL)", 2, std::string("Grace"))) == "INSERT 0 1");
   auto people = run(c->fetch("SELECT id, name, born FROM person ORDER BY id"));
   REQUIRE(people.size() == 2);
@@ -331,11 +334,14 @@ TEST_CASE("integers, floats, booleans, text and bytea at their edges", "[pg][cod
   CHECK(value_of<std::int16_t>(*c, "SELECT $1::int2", std::int16_t{-32768}) == -32768);
   CHECK(value_of<std::int16_t>(*c, "SELECT 32767::int2") == 32767);
   CHECK(value_of<std::int32_t>(*c, "SELECT $1", std::int32_t{-2147483647 - 1}) == -2147483647 - 1);
-  CHECK(value_of<std::int64_t>(*c, "SELECT $1", std::numeric_limits<std::int64_t>::max()) == std::numeric_limits<std::int64_t>::max());
-  CHECK(value_of<std::int64_t>(*c, "SELECT $1", std::numeric_limits<std::int64_t>::min()) == std::numeric_limits<std::int64_t>::min());
+  CHECK(value_of<std::int64_t>(*c, "SELECT $1", std::numeric_limits<std::int64_t>::max()) ==
+        std::numeric_limits<std::int64_t>::max());
+  CHECK(value_of<std::int64_t>(*c, "SELECT $1", std::numeric_limits<std::int64_t>::min()) ==
+        std::numeric_limits<std::int64_t>::min());
   CHECK_THROWS_AS(value_of<std::int16_t>(*c, "SELECT 40000::int4"), keel::ValueOutOfRangeError);
   CHECK(std::isnan(value_of<double>(*c, "SELECT 'NaN'::float8")));
-  CHECK(value_of<double>(*c, "SELECT $1", std::numeric_limits<double>::infinity()) == std::numeric_limits<double>::infinity());
+  CHECK(value_of<double>(*c, "SELECT $1", std::numeric_limits<double>::infinity()) ==
+        std::numeric_limits<double>::infinity());
   CHECK(value_of<double>(*c, "SELECT '-Infinity'::float8") == -std::numeric_limits<double>::infinity());
   CHECK(value_of<float>(*c, "SELECT $1", 1.5f) == 1.5f);
   CHECK(value_of<double>(*c, "SELECT 0.1::float8") == 0.1);
@@ -381,14 +387,16 @@ TEST_CASE("dates, times, timestamps and intervals, with time zones, BC dates and
 
   const TimestampTz instant = sys_days(year{2024} / 3 / 10) + hours(10) + microseconds(123456);
   CHECK(value_of<TimestampTz>(*c, "SELECT '2024-03-10 12:00:00.123456+02'::timestamptz") == instant);
-  CHECK(value_of<std::string>(*c, "SELECT $1::text", instant) == "2024-03-10 06:00:00.123456-04");  // New York, on daylight time since 02:00
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", instant) ==
+        "2024-03-10 06:00:00.123456-04");  // New York, on daylight time since 02:00
   CHECK(value_of<TimestampTz>(*c, "SELECT 'infinity'::timestamptz") == TimestampTz::max());
   const Timestamp wall{local_days(year{1999} / 12 / 31) + hours(23) + minutes(59) + seconds(59), 0};
   CHECK(value_of<Timestamp>(*c, "SELECT '1999-12-31 23:59:59'::timestamp") == wall);
   CHECK(value_of<std::string>(*c, "SELECT $1::text", wall) == "1999-12-31 23:59:59");
   CHECK(value_of<Timestamp>(*c, "SELECT '-infinity'::timestamp").infinity == -1);
 
-  CHECK(value_of<Time>(*c, "SELECT '12:34:56.789'::time").since_midnight == hours(12) + minutes(34) + seconds(56) + milliseconds(789));
+  CHECK(value_of<Time>(*c, "SELECT '12:34:56.789'::time").since_midnight ==
+        hours(12) + minutes(34) + seconds(56) + milliseconds(789));
   const TimeTz tz = value_of<TimeTz>(*c, "SELECT '12:34:56+05:30'::timetz");
   CHECK(tz.since_midnight == hours(12) + minutes(34) + seconds(56));
   CHECK(tz.utc_offset_seconds == 5 * 3600 + 30 * 60);
@@ -417,7 +425,8 @@ TEST_CASE("uuid, json, jsonb, inet and cidr", "[pg][codecs]") {
   CHECK_FALSE(net.is_cidr);
   CHECK(value_of<Inet>(*c, "SELECT '10.0.0.0/8'::cidr").is_cidr);
   CHECK(value_of<std::string>(*c, "SELECT $1::text", Inet{boost::asio::ip::make_address("::1")}) == "::1/128");
-  CHECK(value_of<std::string>(*c, "SELECT host($1)", Inet{boost::asio::ip::make_address("2001:db8::5"), 64}) == "2001:db8::5");
+  CHECK(value_of<std::string>(*c, "SELECT host($1)", Inet{boost::asio::ip::make_address("2001:db8::5"), 64}) ==
+        "2001:db8::5");
 }
 
 TEST_CASE("arrays: one and more dimensions, NULL elements, empty", "[pg][codecs]") {
@@ -433,9 +442,11 @@ TEST_CASE("arrays: one and more dimensions, NULL elements, empty", "[pg][codecs]
   CHECK(matrix.elements == std::vector<std::optional<std::int64_t>>{1, 2, 3, 4, std::nullopt, 6});
   CHECK(value_of<std::string>(*c, "SELECT $1::text", matrix) == "{{1,2,3},{4,NULL,6}}");
   CHECK(value_of<std::string>(*c, "SELECT $1::text", std::vector<double>{1.5, -2}) == "{1.5,-2}");
-  CHECK(value_of<std::string>(*c, "SELECT $1::text", std::vector<std::optional<bool>>{true, std::nullopt}) == "{t,NULL}");
+  CHECK(value_of<std::string>(*c, "SELECT $1::text", std::vector<std::optional<bool>>{true, std::nullopt}) ==
+        "{t,NULL}");
   CHECK(value_of<std::int64_t>(*c, "SELECT cardinality($1)", std::vector<std::int64_t>{}) == 0);
-  CHECK(value_of<std::vector<Numeric>>(*c, "SELECT ARRAY[1.5, -2]::numeric[]") == std::vector<Numeric>{{"1.5"}, {"-2"}});
+  CHECK(value_of<std::vector<Numeric>>(*c, "SELECT ARRAY[1.5, -2]::numeric[]") ==
+        std::vector<Numeric>{{"1.5"}, {"-2"}});
   CHECK(value_of<std::vector<Date>>(*c, "SELECT ARRAY['2000-01-02'::date]")[0].days ==
         std::chrono::sys_days(std::chrono::year{2000} / 1 / 2));
 }
@@ -485,8 +496,10 @@ TEST_CASE("transactions on a connection: isolation, read-only, savepoints", "[pg
 TEST_CASE("prepare: parameters and attributes as the server sees them, typed runs, explain", "[pg][prepare]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   run(c->execute("CREATE TEMP TABLE item (id int4 PRIMARY KEY, price numeric(8,2), label text, seen timestamptz)"));
-  run(c->execute("INSERT INTO item SELECT g, g * 1.25, 'item ' || g, '2024-01-01'::timestamptz FROM generate_series(1, 20) g"));
-  auto statement = run(c->prepare("SELECT id, price, label FROM item WHERE id BETWEEN $1 AND $2 AND label LIKE $3 ORDER BY id"));
+  run(c->execute(
+      "INSERT INTO item SELECT g, g * 1.25, 'item ' || g, '2024-01-01'::timestamptz FROM generate_series(1, 20) g"));
+  auto statement =
+      run(c->prepare("SELECT id, price, label FROM item WHERE id BETWEEN $1 AND $2 AND label LIKE $3 ORDER BY id"));
   const auto parameters = statement.get_parameters();
   REQUIRE(parameters.size() == 3);
   CHECK(parameters[0].oid == keel::pg::types::int4);
@@ -519,7 +532,8 @@ TEST_CASE("prepare: parameters and attributes as the server sees them, typed run
   CHECK(analyzed.as_array().at(0).as_object().contains("Execution Time"));
   CHECK(value_of<std::int64_t>(*c, "SELECT count(*) FROM item") == 20);  // explain analyze rolled back
   // A prepared statement dropped is closed on the server with the next statement.
-  const auto before = value_of<std::int64_t>(*c, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'keel_p%'");
+  const auto before =
+      value_of<std::int64_t>(*c, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'keel_p%'");
   { auto temporary = run(c->prepare("SELECT 1")); }
   run(c->fetch("SELECT 2"));
   CHECK(value_of<std::int64_t>(*c, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'keel_p%'") == before);
@@ -533,15 +547,20 @@ TEST_CASE("set_type_codec: an enum and hstore, as asyncpg does it", "[pg][codecs
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   run(c->execute("DROP TYPE IF EXISTS mood CASCADE; CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')"));
   run(c->set_type_codec<Mood>(
-      "mood", [](const Mood& m) { return std::string(m == Mood::sad ? "sad" : m == Mood::ok ? "ok" : "happy"); },
-      [](std::string_view text) { return text == "sad" ? Mood::sad : text == "ok" ? Mood::ok : Mood::happy; }));
+      "mood", [](const Mood& m) { return std::string(m == Mood::sad  ? "sad"
+                                                     : m == Mood::ok ? "ok"
+                                                                     : "happy"); },
+      [](std::string_view text) { return text == "sad"  ? Mood::sad
+                                         : text == "ok" ? Mood::ok
+                                                        : Mood::happy; }));
   CHECK(value_of<Mood>(*c, "SELECT 'happy'::mood") == Mood::happy);
   CHECK(value_of<std::string>(*c, "SELECT $1::text", Mood::sad) == "sad");
   CHECK(value_of<bool>(*c, "SELECT $1 = 'ok'::mood", Mood::ok));
   CHECK(value_of<std::vector<std::string>>(*c, "SELECT enum_range(NULL::mood)::text[]") ==
         std::vector<std::string>{"sad", "ok", "happy"});
   // Without a codec, the type is not guessed.
-  CHECK_THROWS_AS(value_of<Mood>(*connect(dsn("keel_trust", "sslmode=disable")), "SELECT 'ok'::mood"), keel::TypeMismatchError);
+  CHECK_THROWS_AS(value_of<Mood>(*connect(dsn("keel_trust", "sslmode=disable")), "SELECT 'ok'::mood"),
+                  keel::TypeMismatchError);
   CHECK_THROWS_AS(run(c->set_type_codec<Mood>("no_such_type", nullptr, nullptr)), keel::MisuseError);
 
   using Store = std::map<std::string, std::string>;
@@ -550,7 +569,8 @@ TEST_CASE("set_type_codec: an enum and hstore, as asyncpg does it", "[pg][codecs
       "hstore",
       [](const Store& store) {
         std::string text;
-        for (const auto& [key, value] : store) text += (text.empty() ? "" : ",") + ("\"" + key + "\"=>\"" + value + "\"");
+        for (const auto& [key, value] : store)
+          text += (text.empty() ? "" : ",") + ("\"" + key + "\"=>\"" + value + "\"");
         return text;
       },
       [](std::string_view text) {  // "a"=>"1", "b"=>"2" (the test's keys and values hold no quotes)
@@ -569,14 +589,16 @@ TEST_CASE("set_type_codec: an enum and hstore, as asyncpg does it", "[pg][codecs
 }
 
 TEST_CASE("the statement cache's lifetime and size limits; reset clears the session", "[pg][cache]") {
-  auto c = connect(dsn("keel_trust", "sslmode=disable"),
-                   {.statement_cache_size = 10, .max_cached_statement_lifetime = std::chrono::seconds(1),
-                    .max_cacheable_statement_size = 40});
+  auto c = connect(dsn("keel_trust", "sslmode=disable"), {.statement_cache_size = 10,
+                                                          .max_cached_statement_lifetime = std::chrono::seconds(1),
+                                                          .max_cacheable_statement_size = 40});
   run(c->fetch("SELECT 1"));
   CHECK(c->cached_statements() == 1);
   run(c->fetch("SELECT 1 /* a text longer than the forty characters allowed */"));
   CHECK(c->cached_statements() == 1);  // too long to cache
-  auto named = [&] { return value_of<std::int64_t>(*c, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'keel_s%'"); };
+  auto named = [&] {
+    return value_of<std::int64_t>(*c, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'keel_s%'");
+  };
   const auto before = named();
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   run(c->fetch("SELECT 1"));  // expired: prepared again, and the old one closed
@@ -589,14 +611,18 @@ TEST_CASE("the statement cache's lifetime and size limits; reset clears the sess
   run(c->reset());
   CHECK_FALSE(c->is_in_transaction());
   CHECK(value_of<std::string>(*c, "SELECT current_setting('search_path')") == "\"$user\", public");
-  CHECK(value_of<std::int64_t>(*c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()") == 0);
+  CHECK(value_of<std::int64_t>(
+            *c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()") == 0);
 }
 
-TEST_CASE("more error classes: foreign key, undefined column, query canceled, serialization failure, deadlock", "[pg][errors]") {
+TEST_CASE("more error classes: foreign key, undefined column, query canceled, serialization failure, deadlock",
+          "[pg][errors]") {
   auto a = connect(dsn("keel_trust", "sslmode=disable"));
   auto b = connect(dsn("keel_trust", "sslmode=disable"));
-  run(a->execute("DROP TABLE IF EXISTS child, parent; CREATE TABLE parent (id int PRIMARY KEY, n int);"
-                 "CREATE TABLE child (id int PRIMARY KEY, parent int REFERENCES parent); INSERT INTO parent VALUES (1, 0), (2, 0)"));
+  run(
+      a->execute("DROP TABLE IF EXISTS child, parent; CREATE TABLE parent (id int PRIMARY KEY, n int);"
+                 "CREATE TABLE child (id int PRIMARY KEY, parent int REFERENCES parent); INSERT INTO parent VALUES (1, "
+                 "0), (2, 0)"));
   CHECK_THROWS_AS(run(a->execute("INSERT INTO child VALUES ($1, $2)", 1, 99)), keel::ForeignKeyViolation);
   CHECK_THROWS_AS(run(a->fetch("SELECT nope FROM parent")), keel::UndefinedColumn);
   run(a->execute("SET statement_timeout = '50ms'"));
@@ -672,7 +698,8 @@ TEST_CASE("completion tokens: callbacks and futures as well as coroutines", "[pg
 TEST_CASE("a client certificate authenticates (sslcert, sslkey)", "[pg][tls]") {
   // The key must be readable by this process; the fixture made it for the server's user, so copy it.
   const auto key = std::filesystem::temp_directory_path() / ("keel-client-key-" + std::to_string(::getpid()));
-  std::filesystem::copy_file(cluster().at("KEEL_PG_CLIENT_KEY"), key, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(cluster().at("KEEL_PG_CLIENT_KEY"), key,
+                             std::filesystem::copy_options::overwrite_existing);
   ::chmod(key.c_str(), 0600);
   const std::string tls = "sslmode=verify-full sslrootcert=" + cluster().at("KEEL_PG_CA") +
                           " sslcert=" + cluster().at("KEEL_PG_CLIENT_CERT") + " sslkey=" + key.string();
@@ -707,11 +734,13 @@ TEST_CASE("fetch_as decodes rows straight into structs, tuples and single values
   CHECK(members[1].rating == 3.0);
   CHECK(members[2].joined - members[0].joined == std::chrono::hours(48));
 
-  const auto tuples = run(c->fetch_as<std::tuple<std::int32_t, std::string>>("SELECT 7, 'seven' UNION ALL SELECT 8, 'eight'"));
+  const auto tuples =
+      run(c->fetch_as<std::tuple<std::int32_t, std::string>>("SELECT 7, 'seven' UNION ALL SELECT 8, 'eight'"));
   REQUIRE(tuples.size() == 2);
   CHECK(std::get<1>(tuples[1]) == "eight");
   CHECK(run(c->fetch_as<std::int64_t>("SELECT generate_series(1, 4)::int8")) == std::vector<std::int64_t>{1, 2, 3, 4});
-  CHECK(run(c->fetch_as<std::optional<std::string>>("SELECT NULL::text")) == std::vector<std::optional<std::string>>{std::nullopt});
+  CHECK(run(c->fetch_as<std::optional<std::string>>("SELECT NULL::text")) ==
+        std::vector<std::optional<std::string>>{std::nullopt});
 
   // Mistakes are typed errors, and the connection stays usable.
   CHECK_THROWS_AS(run(c->fetch_as<std::int64_t>("SELECT NULL::int8")), keel::NullValueError);
@@ -720,11 +749,13 @@ TEST_CASE("fetch_as decodes rows straight into structs, tuples and single values
   CHECK(run(c->fetchval<std::int64_t>("SELECT 9")) == 9);
 }
 
-TEST_CASE("run_script: each statement's rows in text and its status, in order; an error after some results", "[pg][query]") {
+TEST_CASE("run_script: each statement's rows in text and its status, in order; an error after some results",
+          "[pg][query]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   std::vector<keel::pg::TextResult> results;
   auto collect = [&](const keel::pg::TextResult& result) { results.push_back(result); };
-  run(c->run_script("SELECT 1 AS one, NULL::text AS nothing; CREATE TEMP TABLE scripted (id int); SELECT 'x' WHERE false", collect));
+  run(c->run_script(
+      "SELECT 1 AS one, NULL::text AS nothing; CREATE TEMP TABLE scripted (id int); SELECT 'x' WHERE false", collect));
   REQUIRE(results.size() == 3);
   CHECK(results[0].returns_rows);
   CHECK(results[0].columns == std::vector<std::string>{"one", "nothing"});
@@ -737,7 +768,8 @@ TEST_CASE("run_script: each statement's rows in text and its status, in order; a
 
   // The results before an error are heard; the error is thrown; the connection goes on.
   results.clear();
-  CHECK_THROWS_AS(run(c->run_script("INSERT INTO scripted VALUES (1); SELECT 1/0; SELECT 3", collect)), keel::DatabaseError);
+  CHECK_THROWS_AS(run(c->run_script("INSERT INTO scripted VALUES (1); SELECT 1/0; SELECT 3", collect)),
+                  keel::DatabaseError);
   REQUIRE(results.size() == 1);
   CHECK(results[0].status == "INSERT 0 1");
   // COPY TO STDOUT's data to the sink; a handler that throws ends the call with its exception.
@@ -746,24 +778,29 @@ TEST_CASE("run_script: each statement's rows in text and its status, in order; a
     copied.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
   }));
   CHECK(copied == "7\n");
-  CHECK_THROWS_WITH(run(c->run_script("SELECT 1; SELECT 2", [](const keel::pg::TextResult&) { throw std::runtime_error("full"); })),
-                    "full");
+  CHECK_THROWS_WITH(
+      run(c->run_script("SELECT 1; SELECT 2", [](const keel::pg::TextResult&) { throw std::runtime_error("full"); })),
+      "full");
   CHECK(run(c->fetchval<std::int64_t>("SELECT 40 + 2")) == 42);
   CHECK(c->pending_requests() == 0);
 }
 
-TEST_CASE("run_script: each COPY FROM STDIN takes its data from copy_in; without it, or when it throws, the COPY is refused",
-          "[pg][query][copy]") {
+TEST_CASE(
+    "run_script: each COPY FROM STDIN takes its data from copy_in; without it, or when it throws, the COPY is refused",
+    "[pg][query][copy]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   std::vector<keel::pg::TextResult> results;
   auto collect = [&](const keel::pg::TextResult& r) { results.push_back(r); };
   // Two COPYs in one script: the source gives each its chunks, an empty one ending each.
   std::vector<std::string> chunks = {"1\tone\n", "2\ttwo\n", "", "3\tthree\n", ""};
   std::size_t next = 0;
-  auto source = [&]() -> std::string_view { return next < chunks.size() ? std::string_view(chunks[next++]) : std::string_view(); };
-  run(c->run_script("CREATE TEMP TABLE pasted (n int, word text); COPY pasted FROM STDIN; COPY pasted (n, word) FROM STDIN; "
-                    "SELECT string_agg(word, ',' ORDER BY n) FROM pasted",
-                    collect, {}, source));
+  auto source = [&]() -> std::string_view {
+    return next < chunks.size() ? std::string_view(chunks[next++]) : std::string_view();
+  };
+  run(c->run_script(
+      "CREATE TEMP TABLE pasted (n int, word text); COPY pasted FROM STDIN; COPY pasted (n, word) FROM STDIN; "
+      "SELECT string_agg(word, ',' ORDER BY n) FROM pasted",
+      collect, {}, source));
   REQUIRE(results.size() == 4);
   CHECK(results[1].status == "COPY 2");
   CHECK(results[2].status == "COPY 1");

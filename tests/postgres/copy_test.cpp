@@ -23,7 +23,9 @@ import keel.postgres;
 namespace {
 
 keel::pg::PgConnection::CopySink into(std::string& text) {
-  return [&text](std::span<const std::uint8_t> chunk) { text.append(reinterpret_cast<const char*>(chunk.data()), chunk.size()); };
+  return [&text](std::span<const std::uint8_t> chunk) {
+    text.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+  };
 }
 
 // Runs call on the test loop with `signal`'s slot bound to it, and `after_start` (if given) once it has started
@@ -54,7 +56,8 @@ struct Reading {
 
 TEST_CASE("COPY text and csv into a table and out of it, with columns and options", "[pg][copy]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
-  run(c->execute("DROP TABLE IF EXISTS copied; CREATE TABLE copied (id int PRIMARY KEY, name text, note text DEFAULT 'none')"));
+  run(c->execute(
+      "DROP TABLE IF EXISTS copied; CREATE TABLE copied (id int PRIMARY KEY, name text, note text DEFAULT 'none')"));
   CHECK(run(c->copy_to_table("copied", std::string_view("1\tone\t\\N\n2\ttwo\tsecond\n"))) == "COPY 2");
   CHECK(c->status_message() == "COPY 2");
   std::string out;
@@ -95,9 +98,11 @@ TEST_CASE("COPY text and csv into a table and out of it, with columns and option
 
 TEST_CASE("copy_records_to_table encodes tuples and structs for their columns' types", "[pg][copy]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
-  run(c->execute("DROP TABLE IF EXISTS readings; CREATE TABLE readings (id bigint PRIMARY KEY, sensor varchar(20), "
+  run(
+      c->execute("DROP TABLE IF EXISTS readings; CREATE TABLE readings (id bigint PRIMARY KEY, sensor varchar(20), "
                  "value real, valid boolean, doc jsonb, taken timestamptz DEFAULT '2020-01-01Z')"));
-  std::vector<std::tuple<int, std::string, double, std::optional<bool>>> tuples{{1, "north", 1.5, true}, {2, "south", -2.25, std::nullopt}};
+  std::vector<std::tuple<int, std::string, double, std::optional<bool>>> tuples{{1, "north", 1.5, true},
+                                                                                {2, "south", -2.25, std::nullopt}};
   keel::pg::CopyOptions columns;
   columns.columns = {"id", "sensor", "value", "valid"};
   CHECK(run(c->copy_records_to_table("readings", tuples, columns)) == "COPY 2");
@@ -155,27 +160,31 @@ TEST_CASE("a million rows through binary COPY, in and out", "[pg][copy][large]")
   run(c->execute("DROP TABLE million"));
 }
 
-TEST_CASE("a COPY that fails in the middle leaves the connection usable and the table unchanged", "[pg][copy][errors]") {
+TEST_CASE("a COPY that fails in the middle leaves the connection usable and the table unchanged",
+          "[pg][copy][errors]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   run(c->execute("DROP TABLE IF EXISTS guarded; CREATE TABLE guarded (id int PRIMARY KEY, name text)"));
   run(c->copy_to_table("guarded", std::string_view("1\tkept\n")));
 
   // Bad data: the server ends the COPY.
-  CHECK_THROWS_AS(run(c->copy_to_table("guarded", std::string_view("2\tfine\nnot a number\tbad\n"))), keel::DataException);
+  CHECK_THROWS_AS(run(c->copy_to_table("guarded", std::string_view("2\tfine\nnot a number\tbad\n"))),
+                  keel::DataException);
   CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM guarded")) == 1);
 
   // A source that fails after sending some data: CopyFail, and the source's own exception.
   int calls = 0;
-  CHECK_THROWS_WITH(run(c->copy_to_table("guarded", [&]() -> std::string_view {
-                      if (++calls == 1) return "3\tsent\n";
-                      throw std::runtime_error("the disk is gone");
-                    })),
+  CHECK_THROWS_WITH(run(c->copy_to_table("guarded",
+                                         [&]() -> std::string_view {
+                                           if (++calls == 1) return "3\tsent\n";
+                                           throw std::runtime_error("the disk is gone");
+                                         })),
                     "the disk is gone");
   CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM guarded")) == 1);
 
   // A sink that refuses output, a missing table, and COPY FROM STDIN through execute.
-  CHECK_THROWS_WITH(run(c->copy_from_table("guarded", [](std::span<const std::uint8_t>) { throw std::runtime_error("full"); })),
-                    "full");
+  CHECK_THROWS_WITH(
+      run(c->copy_from_table("guarded", [](std::span<const std::uint8_t>) { throw std::runtime_error("full"); })),
+      "full");
   CHECK_THROWS_AS(run(c->copy_to_table("no_such_table", std::string_view("1\n"))), keel::UndefinedTable);
   CHECK_THROWS_AS(run(c->execute("COPY guarded FROM STDIN")), keel::DatabaseError);
   CHECK_FALSE(c->is_closed());
@@ -191,7 +200,8 @@ TEST_CASE("a COPY that fails in the middle leaves the connection usable and the 
   CHECK_THROWS_AS(run(c->copy_in_statement("COPY guarded (id, no_such_column) FROM STDIN", many_rows, true)),
                   keel::UndefinedColumn);
   run(c->rollback());
-  CHECK_THROWS_AS(run(c->copy_in_statement("COPY guarded FROM STDIN", many_rows + "x\ty\n", true)), keel::DataException);
+  CHECK_THROWS_AS(run(c->copy_in_statement("COPY guarded FROM STDIN", many_rows + "x\ty\n", true)),
+                  keel::DataException);
   CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM guarded")) == 1);
   CHECK(run(c->copy_in_statement("COPY guarded FROM STDIN", many_rows, true)) == "COPY 20000");
   CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM guarded")) == 20001);
@@ -208,13 +218,17 @@ TEST_CASE("queries from other coroutines wait while a COPY streams, then run", "
   for (int i = 0; i < 200'000; ++i) data += std::to_string(i) + "\n";
   std::string copy_status;
   std::vector<std::int64_t> others;
-  asio::co_spawn(loop(), [&]() -> asio::awaitable<void> {
-    copy_status = co_await c->copy_to_table("streamed", std::string_view(data));
-  }, asio::detached);
+  asio::co_spawn(
+      loop(),
+      [&]() -> asio::awaitable<void> { copy_status = co_await c->copy_to_table("streamed", std::string_view(data)); },
+      asio::detached);
   for (int i = 0; i < 5; ++i)
-    asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
-      others.push_back(co_await c->fetchval<std::int64_t>("SELECT $1::int8", i));
-    }, asio::detached);
+    asio::co_spawn(
+        loop(),
+        [&, i]() -> asio::awaitable<void> {
+          others.push_back(co_await c->fetchval<std::int64_t>("SELECT $1::int8", i));
+        },
+        asio::detached);
   loop().restart();
   loop().run();
   CHECK(copy_status == "COPY 200000");
@@ -225,7 +239,8 @@ TEST_CASE("queries from other coroutines wait while a COPY streams, then run", "
 
 // The server ends the backend while the data streams (an administrator's pg_terminate_backend: SIGTERM): the
 // caller hears the server's reason, not the socket's (it got "Broken pipe" before).
-TEST_CASE("a backend terminated in the middle of a COPY reports the server's reason, AdminShutdown", "[pg][copy][errors]") {
+TEST_CASE("a backend terminated in the middle of a COPY reports the server's reason, AdminShutdown",
+          "[pg][copy][errors]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   run(c->execute("DROP TABLE IF EXISTS terminated_copy; CREATE TABLE terminated_copy (id int, name text)"));
   const int pid = c->server_pid();
@@ -255,9 +270,10 @@ TEST_CASE("a backend terminated in the middle of a COPY reports the server's rea
 // The caller's Asio cancellation while the data streams: the COPY ends with CopyFail between two chunks, the
 // server drops what it got, and the connection goes on. Before, Asio threw at the next flush's co_await, in the
 // middle of the stream: the connection was left inside the COPY.
-TEST_CASE("an Asio cancellation in the middle of a COPY ends it with CopyFail: CanceledError, nothing stored, the "
-          "connection usable",
-          "[pg][copy][errors]") {
+TEST_CASE(
+    "an Asio cancellation in the middle of a COPY ends it with CopyFail: CanceledError, nothing stored, the "
+    "connection usable",
+    "[pg][copy][errors]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   run(c->execute("DROP TABLE IF EXISTS cancelled_copy; CREATE TABLE cancelled_copy (n int)"));
   std::string chunk;
@@ -298,7 +314,8 @@ TEST_CASE("an Asio cancellation before the server accepts a COPY ends it at once
     const auto outcome = run_cancellable(
         signal,
         [&]() -> asio::awaitable<void> {
-          co_await c->copy_to_table("cancelled_early_copy", [&]() -> std::string_view { return ++calls <= 3 ? "1\n" : ""; });
+          co_await c->copy_to_table("cancelled_early_copy",
+                                    [&]() -> std::string_view { return ++calls <= 3 ? "1\n" : ""; });
         },
         [&] { signal.emit(asio::cancellation_type::terminal); });  // at the COPY's first wait
     REQUIRE(outcome);

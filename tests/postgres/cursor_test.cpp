@@ -55,7 +55,8 @@ TEST_CASE("a cursor reads on with fetch, fetchrow and forward, and iterates with
   run(c->commit());
 }
 
-TEST_CASE("a scrollable cursor moves back and to absolute positions; WITH HOLD outlives its transaction", "[pg][cursor]") {
+TEST_CASE("a scrollable cursor moves back and to absolute positions; WITH HOLD outlives its transaction",
+          "[pg][cursor]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   run(c->begin());
   auto cursor = run(c->cursor(keel::pg::CursorOptions{.scroll = true}, "SELECT generate_series(1, 10) AS n"));

@@ -30,12 +30,15 @@ keel::PostgresOptions engine_options(std::size_t max_connections = 10) {
   return keel::PostgresOptions{.dsn = dsn("keel_trust", "sslmode=disable"), .max_connections = max_connections};
 }
 
-std::int64_t number(keel::Engine& db, const char* sql) { return db.run_sync(keel::RawQuery(sql, {}))[0].get<std::int64_t>(0); }
+std::int64_t number(keel::Engine& db, const char* sql) {
+  return db.run_sync(keel::RawQuery(sql, {}))[0].get<std::int64_t>(0);
+}
 
 // Sessions of this test's application name in pg_stat_activity, by state.
 std::int64_t sessions(keel::Engine& observer, const std::string& application, const std::string& state) {
   return observer
-      .run_sync(raw("SELECT count(*) FROM pg_stat_activity WHERE application_name = {} AND state = {}", application, state))[0]
+      .run_sync(raw("SELECT count(*) FROM pg_stat_activity WHERE application_name = {} AND state = {}", application,
+                    state))[0]
       .get<std::int64_t>(0);
 }
 
@@ -77,11 +80,14 @@ TEST_CASE("engine: io_context::run returns when the work is done; the pool stays
   asio::io_context loop;
   std::int64_t seen = 0;
   for (int run = 0; run < 2; ++run) {
-    asio::co_spawn(loop, [&]() -> asio::awaitable<void> {
-      seen = (co_await db.raw("SELECT 41 + 1"))[0].get<std::int64_t>(0);
-      CHECK(co_await db.pool_size() == 1);
-      CHECK(co_await db.idle_connections() == 1);
-    }, asio::detached);
+    asio::co_spawn(
+        loop,
+        [&]() -> asio::awaitable<void> {
+          seen = (co_await db.raw("SELECT 41 + 1"))[0].get<std::int64_t>(0);
+          CHECK(co_await db.pool_size() == 1);
+          CHECK(co_await db.idle_connections() == 1);
+        },
+        asio::detached);
     loop.run();  // would never return if idle connections kept work pending
     loop.restart();
   }
@@ -106,8 +112,7 @@ TEST_CASE("engine: 50 coroutines in transactions on a pool of 5, from one loop a
           co_await db.raw("INSERT INTO ledger VALUES ({}, {})", id, step * 2 + 1);
           if (step % 5 == 4) throw std::runtime_error("undo");
         });
-      } catch (const std::runtime_error&) {
-      }
+      } catch (const std::runtime_error&) {}
     }
   };
   auto run_workers = [&](int first, int count) {
@@ -139,13 +144,16 @@ TEST_CASE("engine: a loop run by several threads is refused with a clear error",
   loop.restart();
   std::string message;
   std::thread other([&] {
-    asio::co_spawn(loop, [&]() -> asio::awaitable<void> {
-      try {
-        co_await db.raw("SELECT 1");
-      } catch (const keel::MisuseError& e) {
-        message = e.what();
-      }
-    }, asio::detached);
+    asio::co_spawn(
+        loop,
+        [&]() -> asio::awaitable<void> {
+          try {
+            co_await db.raw("SELECT 1");
+          } catch (const keel::MisuseError& e) {
+            message = e.what();
+          }
+        },
+        asio::detached);
     loop.run();
   });
   other.join();
@@ -178,13 +186,16 @@ TEST_CASE("engine: a transaction's queries on another loop are refused, not left
   keel::Transaction tx = db.begin_sync();  // on this thread's sync loop
   asio::io_context loop;
   std::string message;
-  asio::co_spawn(loop, [&]() -> asio::awaitable<void> {
-    try {
-      co_await raw("SELECT 1").run(tx);
-    } catch (const keel::MisuseError& e) {
-      message = e.what();
-    }
-  }, asio::detached);
+  asio::co_spawn(
+      loop,
+      [&]() -> asio::awaitable<void> {
+        try {
+          co_await raw("SELECT 1").run(tx);
+        } catch (const keel::MisuseError& e) {
+          message = e.what();
+        }
+      },
+      asio::detached);
   loop.run();
   CHECK_THAT(message, Catch::Contains("another event loop"));
   tx.rollback_sync();
@@ -246,8 +257,8 @@ using RawCall = std::function<asio::awaitable<keel::Rows>()>;  // a call of db.r
 // Runs `call` on `loop` and gives the value of its first column.
 static std::int64_t number_on(asio::io_context& loop, RawCall call) {
   std::int64_t value = 0;
-  asio::co_spawn(loop, [&]() -> asio::awaitable<void> { value = (co_await call())[0].get<std::int64_t>(0); },
-                 asio::detached);
+  asio::co_spawn(
+      loop, [&]() -> asio::awaitable<void> { value = (co_await call())[0].get<std::int64_t>(0); }, asio::detached);
   loop.restart();
   loop.run();
   return value;
@@ -261,11 +272,12 @@ static std::exception_ptr run_cancelled(asio::io_context& loop, std::function<as
   asio::cancellation_signal cancel;
   std::exception_ptr outcome;
   bool finished = false;
-  asio::co_spawn(loop, [&]() -> asio::awaitable<void> { co_await call(); },
-                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) {
-                   outcome = e;
-                   finished = true;
-                 }));
+  asio::co_spawn(
+      loop, [&]() -> asio::awaitable<void> { co_await call(); },
+      asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) {
+        outcome = e;
+        finished = true;
+      }));
   asio::steady_timer timer(loop);
   if (after) {
     timer.expires_after(*after);
@@ -298,22 +310,26 @@ TEST_CASE("engine: an Asio cancellation while the statement is prepared ends the
   db.raw_sync("DROP TABLE IF EXISTS cancelled_while_prepared");
   db.raw_sync("CREATE TABLE cancelled_while_prepared (n integer)");
   asio::io_context loop;
-  CHECK(number_on(loop, [&] { return db.raw("SELECT 1"); }) == 1);  // connected: the call's first wait is its statement's preparation
-  const auto outcome = cancelled_at_first_wait(loop, [&] { return db.raw("INSERT INTO cancelled_while_prepared VALUES (1)"); });
+  CHECK(number_on(loop, [&] { return db.raw("SELECT 1"); }) ==
+        1);  // connected: the call's first wait is its statement's preparation
+  const auto outcome =
+      cancelled_at_first_wait(loop, [&] { return db.raw("INSERT INTO cancelled_while_prepared VALUES (1)"); });
   REQUIRE(outcome);
   // Before, the cancellation was spent on the preparation the server had already finished, and the insert ran.
   CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
   CHECK(number_on(loop, [&] { return db.raw("SELECT count(*) FROM cancelled_while_prepared"); }) == 0);
   // The statement the server prepared for it was closed with the next write, not left behind in the session.
   CHECK(number_on(loop, [&] {
-          return db.raw("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE {}", "INSERT INTO cancelled_while_prepared%");
+          return db.raw("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE {}",
+                        "INSERT INTO cancelled_while_prepared%");
         }) == 0);
   db.raw_sync("DROP TABLE cancelled_while_prepared");
 }
 
-TEST_CASE("engine: an Asio cancellation while a large statement is being written is a CanceledError or its result, "
-          "never both, and the connection serves the next call",
-          "[engine]") {
+TEST_CASE(
+    "engine: an Asio cancellation while a large statement is being written is a CanceledError or its result, "
+    "never both, and the connection serves the next call",
+    "[engine]") {
   keel::PostgresEngine db(engine_options(1));
   db.raw_sync("DROP TABLE IF EXISTS cancelled_while_written");
   db.raw_sync("CREATE TABLE cancelled_while_written (body text)");
@@ -322,8 +338,9 @@ TEST_CASE("engine: an Asio cancellation while a large statement is being written
   // does not take at once; the statement then sleeps, so that the server is still at it when the cancel comes.
   auto insert = [&](const std::string& body) {
     const bool slow = body.size() > 1;
-    return db.raw("INSERT INTO cancelled_while_written SELECT {} FROM pg_sleep(CASE WHEN {} THEN 1 ELSE 0 END) RETURNING 0",
-                  body, slow);
+    return db.raw(
+        "INSERT INTO cancelled_while_written SELECT {} FROM pg_sleep(CASE WHEN {} THEN 1 ELSE 0 END) RETURNING 0", body,
+        slow);
   };
   CHECK(number_on(loop, [&] { return insert("x"); }) == 0);
   CHECK(number_on(loop, [&] { return db.raw("DELETE FROM cancelled_while_written RETURNING 0"); }) == 0);
@@ -342,9 +359,10 @@ TEST_CASE("engine: an Asio cancellation while a large statement is being written
   db.raw_sync("DROP TABLE cancelled_while_written");
 }
 
-TEST_CASE("engine: a transaction cancelled while its body awaits something else rolls back, and the connection serves "
-          "the next call",
-          "[engine]") {
+TEST_CASE(
+    "engine: a transaction cancelled while its body awaits something else rolls back, and the connection serves "
+    "the next call",
+    "[engine]") {
   keel::PostgresEngine db(engine_options(1));
   db.raw_sync("DROP TABLE IF EXISTS cancelled_transaction");
   db.raw_sync("CREATE TABLE cancelled_transaction (n integer)");
@@ -390,13 +408,16 @@ TEST_CASE("engine: Asio cancellation stops a statement on the server, and the co
 
 // Prepared statements of the engine's one session whose text starts with `prefix`.
 static std::int64_t prepared_texts(keel::Engine& db, const std::string& prefix) {
-  return db.raw_sync("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE {}", prefix + "%")[0].get<std::int64_t>(0);
+  return db.raw_sync("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE {}", prefix + "%")[0]
+      .get<std::int64_t>(0);
 }
 
-TEST_CASE("engine: a batch reads through a portal of its cached statement, without DECLARE or FETCH texts", "[engine]") {
+TEST_CASE("engine: a batch reads through a portal of its cached statement, without DECLARE or FETCH texts",
+          "[engine]") {
   keel::PostgresEngine db(engine_options(1));  // one connection: the batches' session is the one inspected
   for (std::size_t batch_size : {100, 7, 250, 1000}) {
-    auto batches = db.batch_sync(raw("SELECT n FROM generate_series(1, 250) AS n WHERE n > {} ORDER BY n", 0), batch_size);
+    auto batches =
+        db.batch_sync(raw("SELECT n FROM generate_series(1, 250) AS n WHERE n > {} ORDER BY n", 0), batch_size);
     std::vector<std::size_t> sizes;
     std::int64_t last = 0;
     while (auto rows = batches.next_sync()) {
@@ -423,7 +444,8 @@ TEST_CASE("engine: a batch goes on when its statement leaves the statement cache
     while (auto rows = co_await batches.next()) {
       seen += static_cast<std::int64_t>(rows->size());
       // Three other texts on the same connection push the batch's statement out of a cache of two.
-      for (int i = 0; i < 3; ++i) co_await db.run(keel::RawQuery("SELECT " + std::to_string(++other) + " + {}", {keel::Value(1)}));
+      for (int i = 0; i < 3; ++i)
+        co_await db.run(keel::RawQuery("SELECT " + std::to_string(++other) + " + {}", {keel::Value(1)}));
     }
   }));
   CHECK(seen == 30);
@@ -451,8 +473,7 @@ TEST_CASE("engine: reads go to a named node, a streaming standby; writes sent th
   for (int wait = 0; wait < 500 && seen != 25; ++wait) {
     try {
       seen = replica.raw_sync("SELECT count(*) FROM replicated")[0].get<std::int64_t>(0);
-    } catch (const keel::UndefinedTable&) {
-    }
+    } catch (const keel::UndefinedTable&) {}
     if (seen != 25) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   CHECK(seen == 25);
@@ -470,34 +491,41 @@ TEST_CASE("engine: reads go to a named node, a streaming standby; writes sent th
 // The bulk writer sends a batch's merged one-row inserts by COPY in text form: each type must arrive as the
 // insert's bound value would, including text with tabs, newlines and backslashes, bytes, NULLs, dates before
 // year 1, infinities, and intervals with parts of either sign. Written both ways and compared on the server.
-TEST_CASE("engine: a bulk writer's inserts by COPY store what the inserts store, for every type; a view takes them as inserts",
-          "[engine][writer]") {
+TEST_CASE(
+    "engine: a bulk writer's inserts by COPY store what the inserts store, for every type; a view takes them as "
+    "inserts",
+    "[engine][writer]") {
   using namespace std::chrono;
   keel::PostgresEngine db(engine_options());
   const char* columns = "(t, b, i, r, y, d, ts, tz, iv, u, j, n, tm)";
   for (const char* table : {"keel_copied", "keel_inserted"})
-    db.run_sync(keel::RawQuery(std::string("DROP TABLE IF EXISTS ") + table + " CASCADE; CREATE TABLE " + table +
-                                   " (t text, b boolean, i bigint, r float8, y bytea, d date, ts timestamp, tz timestamptz, "
-                                   "iv interval, u uuid, j jsonb, n numeric, tm time)",
-                               {}));
+    db.run_sync(
+        keel::RawQuery(std::string("DROP TABLE IF EXISTS ") + table + " CASCADE; CREATE TABLE " + table +
+                           " (t text, b boolean, i bigint, r float8, y bytea, d date, ts timestamp, tz timestamptz, "
+                           "iv interval, u uuid, j jsonb, n numeric, tm time)",
+                       {}));
   // Which statement wrote the rows: a statement trigger notes the client's query text.
-  db.run_sync(keel::RawQuery("DROP TABLE IF EXISTS keel_copy_log; CREATE TABLE keel_copy_log (q text); "
-                             "CREATE OR REPLACE FUNCTION keel_note_query() RETURNS trigger LANGUAGE plpgsql AS "
-                             "$$ BEGIN INSERT INTO keel_copy_log VALUES (current_query()); RETURN NULL; END $$; "
-                             "CREATE TRIGGER keel_note AFTER INSERT ON keel_copied FOR EACH STATEMENT EXECUTE FUNCTION keel_note_query()",
-                             {}));
+  db.run_sync(keel::RawQuery(
+      "DROP TABLE IF EXISTS keel_copy_log; CREATE TABLE keel_copy_log (q text); "
+      "CREATE OR REPLACE FUNCTION keel_note_query() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN INSERT INTO keel_copy_log VALUES (current_query()); RETURN NULL; END $$; "
+      "CREATE TRIGGER keel_note AFTER INSERT ON keel_copied FOR EACH STATEMENT EXECUTE FUNCTION keel_note_query()",
+      {}));
   const auto uuid = *keel::text_form::parse_uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
   const std::vector<std::vector<keel::Value>> rows{
       {"tab\there; line\nnext; cr\r; back\\slash; quotes ' \"; \\N; é", true, 42, 0.1,
        keel::Blob{std::byte{0}, std::byte{'\\'}, std::byte{'\t'}, std::byte{0xff}}, sys_days(2024y / 2 / 29),
-       keel::Timestamp(local_days(2024y / 2 / 29) + 13h + 5min + 7s + 120us), keel::TimestampTz(sys_days(1999y / 12 / 31) + 23h + 59min),
-       keel::Interval{14, -3, microseconds(-1'500'000)}, uuid, keel::Json{R"({"a": [1, "x\ty\\z"]})"}, keel::Numeric{"-12345.678900"},
+       keel::Timestamp(local_days(2024y / 2 / 29) + 13h + 5min + 7s + 120us),
+       keel::TimestampTz(sys_days(1999y / 12 / 31) + 23h + 59min), keel::Interval{14, -3, microseconds(-1'500'000)},
+       uuid, keel::Json{R"({"a": [1, "x\ty\\z"]})"}, keel::Numeric{"-12345.678900"},
        keel::TimeOfDay{13h + 1min + 500ms}},
       std::vector<keel::Value>(13, keel::Value(nullptr)),
-      {"", false, std::numeric_limits<std::int64_t>::min(), 1e300, keel::Blob{}, sys_days(year(-99) / 3 / 1), keel::Timestamp::max(),
-       keel::TimestampTz::min(), keel::Interval{}, uuid, keel::Json{"null"}, keel::Numeric{"NaN"}, keel::TimeOfDay{}},
-      {"\\", true, -1, -0.0, keel::Blob{std::byte{'\n'}}, sys_days::max(), keel::Timestamp(local_days(year(-4000) / 1 / 1)),
-       keel::TimestampTz::max(), keel::Interval{-1, 2, microseconds(3)}, uuid, keel::Json{"[]"}, keel::Numeric{"1e-5"},
+      {"", false, std::numeric_limits<std::int64_t>::min(), 1e300, keel::Blob{}, sys_days(year(-99) / 3 / 1),
+       keel::Timestamp::max(), keel::TimestampTz::min(), keel::Interval{}, uuid, keel::Json{"null"},
+       keel::Numeric{"NaN"}, keel::TimeOfDay{}},
+      {"\\", true, -1, -0.0, keel::Blob{std::byte{'\n'}}, sys_days::max(),
+       keel::Timestamp(local_days(year(-4000) / 1 / 1)), keel::TimestampTz::max(),
+       keel::Interval{-1, 2, microseconds(3)}, uuid, keel::Json{"[]"}, keel::Numeric{"1e-5"},
        keel::TimeOfDay{23h + 59min + 59s + 999999us}},
   };
   const auto write = [&](const std::string& table, bool copy) {
@@ -528,18 +556,20 @@ TEST_CASE("engine: a bulk writer's inserts by COPY store what the inserts store,
   db.run_sync(keel::RawQuery("DROP TABLE IF EXISTS keel_cast; CREATE TABLE keel_cast (n numeric, t text)", {}));
   keel::BulkWriter writer(db, {.copy_min_rows = 2});
   for (int i = 0; i < 2; ++i)
-    writer.add_statement(keel::Statement("INSERT INTO keel_cast (n, t) VALUES ($1, $2)", std::vector<keel::Value>{0.1 + 0.2, true}));
+    writer.add_statement(
+        keel::Statement("INSERT INTO keel_cast (n, t) VALUES ($1, $2)", std::vector<keel::Value>{0.1 + 0.2, true}));
   CHECK(writer.flush_sync() == 2);
   const auto cast = db.raw_sync("SELECT n::text, t FROM keel_cast LIMIT 1");
   CHECK(cast[0].get<std::string>(0) == "0.3");
   CHECK(cast[0].get<std::string>(1) == "true");
   // COPY ignores rules, so a table with one gets the inserts: the rule's copy of each row is there. A GENERATED
   // ALWAYS identity refuses the inserts' values, as it would refuse them one by one.
-  db.run_sync(keel::RawQuery("DROP TABLE IF EXISTS keel_ruled, keel_rule_log, keel_always; "
-                             "CREATE TABLE keel_ruled (a int); CREATE TABLE keel_rule_log (a int); "
-                             "CREATE RULE keel_also AS ON INSERT TO keel_ruled DO ALSO INSERT INTO keel_rule_log VALUES (NEW.a); "
-                             "CREATE TABLE keel_always (id int GENERATED ALWAYS AS IDENTITY, a int)",
-                             {}));
+  db.run_sync(keel::RawQuery(
+      "DROP TABLE IF EXISTS keel_ruled, keel_rule_log, keel_always; "
+      "CREATE TABLE keel_ruled (a int); CREATE TABLE keel_rule_log (a int); "
+      "CREATE RULE keel_also AS ON INSERT TO keel_ruled DO ALSO INSERT INTO keel_rule_log VALUES (NEW.a); "
+      "CREATE TABLE keel_always (id int GENERATED ALWAYS AS IDENTITY, a int)",
+      {}));
   for (int i = 0; i < 3; ++i) writer.add(keel::raw("INSERT INTO keel_ruled (a) VALUES ({})", i));
   CHECK(writer.flush_sync() == 3);
   CHECK(number(db, "SELECT count(*) FROM keel_rule_log") == 3);
@@ -571,18 +601,21 @@ using OtherDefaultKeyed = Keyed<4>;
 template <class Row>
 std::vector<Row> numbered(std::size_t count) {
   std::vector<Row> rows;
-  for (std::size_t i = 0; i < count; ++i) rows.push_back(Row{.name = "row " + std::to_string(i), .n = static_cast<std::int64_t>(i)});
+  for (std::size_t i = 0; i < count; ++i)
+    rows.push_back(Row{.name = "row " + std::to_string(i), .n = static_cast<std::int64_t>(i)});
   return rows;
 }
 
 // Each returned row's key is the stored row's key: the stored row of that key has the returned row's values.
 template <class Row>
 void check_keys_belong(keel::Engine& db, const std::vector<Row>& saved) {
-  const auto stored = db.run_sync(keel::RawQuery("SELECT id, name, n FROM " + std::string(Row::table_name) + " ORDER BY id", {}));
+  const auto stored =
+      db.run_sync(keel::RawQuery("SELECT id, name, n FROM " + std::string(Row::table_name) + " ORDER BY id", {}));
   REQUIRE(stored.size() == saved.size());
   std::vector<std::tuple<std::int64_t, std::string, std::int64_t>> returned, in_table;
   for (const Row& row : saved) returned.emplace_back(*row.id, row.name, row.n);
-  for (const auto& row : stored) in_table.emplace_back(row.get<std::int64_t>(0), row.get<std::string>(1), row.get<std::int64_t>(2));
+  for (const auto& row : stored)
+    in_table.emplace_back(row.get<std::int64_t>(0), row.get<std::string>(1), row.get<std::int64_t>(2));
   std::sort(returned.begin(), returned.end());
   CHECK(returned == in_table);
 }
@@ -591,16 +624,20 @@ void check_keys_belong(keel::Engine& db, const std::vector<Row>& saved) {
 
 // keel::insert(rows) of at least bulk_insert_min_rows rows goes by COPY, its keys drawn from their sequence first,
 // where that stores and returns what the INSERT would; elsewhere it stays the INSERT.
-TEST_CASE("engine: the ORM's many-row insert goes by COPY with its keys drawn first, where that returns what the insert would",
-          "[engine][orm]") {
+TEST_CASE(
+    "engine: the ORM's many-row insert goes by COPY with its keys drawn first, where that returns what the insert "
+    "would",
+    "[engine][orm]") {
   keel::PostgresEngine db(engine_options());
   db.run_sync(keel::RawQuery(
-      "DROP TABLE IF EXISTS keel_keyed, keel_serial, keel_trigger_keyed, keel_other_default, keel_parted, keel_insert_log CASCADE; "
+      "DROP TABLE IF EXISTS keel_keyed, keel_serial, keel_trigger_keyed, keel_other_default, keel_parted, "
+      "keel_insert_log CASCADE; "
       "DROP SEQUENCE IF EXISTS keel_other_sequence; "
       "CREATE TABLE keel_insert_log (q text); "
       "CREATE OR REPLACE FUNCTION keel_log_insert() RETURNS trigger LANGUAGE plpgsql AS "
       "$$ BEGIN INSERT INTO keel_insert_log VALUES (split_part(current_query(), ' ', 1)); RETURN NULL; END $$; "
-      "CREATE TABLE keel_keyed (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, name text NOT NULL, n bigint NOT NULL); "
+      "CREATE TABLE keel_keyed (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, name text NOT NULL, n bigint "
+      "NOT NULL); "
       "CREATE TABLE keel_serial (id bigserial PRIMARY KEY, name text NOT NULL, n bigint NOT NULL); "
       "CREATE TABLE keel_trigger_keyed (id bigserial PRIMARY KEY, name text NOT NULL, n bigint NOT NULL); "
       "CREATE OR REPLACE FUNCTION keel_shift_key() RETURNS trigger LANGUAGE plpgsql AS "
@@ -662,17 +699,20 @@ TEST_CASE("engine: the ORM's many-row insert goes by COPY with its keys drawn fi
     CHECK(number(db, "SELECT max(id) FROM keel_serial") == -1);
   }
   SECTION("a user who may insert but not read the key: refused, as RETURNING is") {
-    db.raw_sync("DROP ROLE IF EXISTS keel_blind; CREATE ROLE keel_blind; "
-                "GRANT INSERT, SELECT (name, n) ON keel_serial TO keel_blind; GRANT INSERT ON keel_insert_log TO keel_blind; "
-                "GRANT USAGE ON SEQUENCE keel_serial_id_seq TO keel_blind");
+    db.raw_sync(
+        "DROP ROLE IF EXISTS keel_blind; CREATE ROLE keel_blind; "
+        "GRANT INSERT, SELECT (name, n) ON keel_serial TO keel_blind; GRANT INSERT ON keel_insert_log TO keel_blind; "
+        "GRANT USAGE ON SEQUENCE keel_serial_id_seq TO keel_blind");
     CHECK_THROWS_AS(db.transaction_sync([&] {
       db.raw_sync("SET LOCAL ROLE keel_blind");
       return keel::insert(numbered<SerialKeyed>(many)).run_sync(db);
     }),
                     keel::InsufficientPrivilege);
     CHECK(number(db, "SELECT count(*) FROM keel_serial") == 0);
-    db.raw_sync("REVOKE ALL ON keel_serial, keel_insert_log FROM keel_blind; REVOKE ALL ON SEQUENCE keel_serial_id_seq FROM keel_blind; "
-                "DROP ROLE keel_blind");
+    db.raw_sync(
+        "REVOKE ALL ON keel_serial, keel_insert_log FROM keel_blind; REVOKE ALL ON SEQUENCE keel_serial_id_seq FROM "
+        "keel_blind; "
+        "DROP ROLE keel_blind");
   }
   SECTION("a key whose default is not its own sequence's nextval() alone: the insert") {
     const auto saved = keel::insert(numbered<OtherDefaultKeyed>(many)).run_sync(db);
@@ -681,8 +721,9 @@ TEST_CASE("engine: the ORM's many-row insert goes by COPY with its keys drawn fi
     CHECK(*saved.front().id % 10 == 0);
   }
   SECTION("a user who may insert, but not use the identity's sequence: the insert, which needs no such right") {
-    db.raw_sync("DROP ROLE IF EXISTS keel_inserter; CREATE ROLE keel_inserter; "
-                "GRANT INSERT, SELECT ON keel_keyed, keel_insert_log TO keel_inserter");
+    db.raw_sync(
+        "DROP ROLE IF EXISTS keel_inserter; CREATE ROLE keel_inserter; "
+        "GRANT INSERT, SELECT ON keel_keyed, keel_insert_log TO keel_inserter");
     const auto saved = db.transaction_sync([&] {
       db.raw_sync("SET LOCAL ROLE keel_inserter");
       return keel::insert(numbered<IdentityKeyed>(many)).run_sync(db);

@@ -26,10 +26,12 @@ namespace {
 
 // A proxy in front of the private cluster.
 std::unique_ptr<fault_proxy::FaultProxy> make_proxy() {
-  return std::make_unique<fault_proxy::FaultProxy>("127.0.0.1", static_cast<std::uint16_t>(std::stoi(cluster().at("KEEL_PG_PORT"))));
+  return std::make_unique<fault_proxy::FaultProxy>("127.0.0.1",
+                                                   static_cast<std::uint16_t>(std::stoi(cluster().at("KEEL_PG_PORT"))));
 }
 // A DSN that reaches the cluster through the proxy.
-std::string via(const fault_proxy::FaultProxy& proxy, const std::string& user, const std::string& extra = "sslmode=disable") {
+std::string via(const fault_proxy::FaultProxy& proxy, const std::string& user,
+                const std::string& extra = "sslmode=disable") {
   return "host=127.0.0.1 port=" + std::to_string(proxy.port()) + " dbname=keel_test user=" + user +
          " passfile=/nonexistent sslrootcert=/nonexistent " + extra;
 }
@@ -80,11 +82,13 @@ void reset_table(const std::string& table) {
 
 }  // namespace
 
-TEST_CASE("faults: a connection cut in the middle of a result fails its query at once; the pool replaces it", "[pg][faults]") {
+TEST_CASE("faults: a connection cut in the middle of a result fails its query at once; the pool replaces it",
+          "[pg][faults]") {
   auto proxy = make_proxy();
   keel::pg::PoolOptions options{.min_size = 1, .max_size = 1};
   auto pool = run(keel::pg::Pool::create(via(*proxy, "keel_trust"), options));
-  proxy->set_rule(on_nth(500, [](const Message& m) { return m.direction == Direction::to_client && m.type == 'D'; }, Action::cut));
+  proxy->set_rule(
+      on_nth(500, [](const Message& m) { return m.direction == Direction::to_client && m.type == 'D'; }, Action::cut));
   const Outcome cut = timed([&]() -> asio::awaitable<int> {
     auto lent = co_await pool->acquire();
     co_await lent->fetch("SELECT g FROM generate_series(1, 100000) g");
@@ -101,7 +105,8 @@ TEST_CASE("faults: a connection cut in the middle of a result fails its query at
   run(pool->close());
 }
 
-TEST_CASE("faults: a transaction cut before its COMMIT keeps nothing; one cut after the COMMIT keeps everything", "[pg][faults]") {
+TEST_CASE("faults: a transaction cut before its COMMIT keeps nothing; one cut after the COMMIT keeps everything",
+          "[pg][faults]") {
   reset_table("fault_tx");
   auto proxy = make_proxy();
   auto is_commit = [](const Message& m) { return m.direction == Direction::to_server && m.is('Q', "COMMIT"); };
@@ -110,7 +115,8 @@ TEST_CASE("faults: a transaction cut before its COMMIT keeps nothing; one cut af
   auto c = connect(via(*proxy, "keel_trust"));
   run(c->begin());
   run(c->execute("INSERT INTO fault_tx VALUES (1, 'first')"));
-  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_server && m.type != '\0'; }, Action::cut));
+  proxy->set_rule(
+      on_nth(1, [](const Message& m) { return m.direction == Direction::to_server && m.type != '\0'; }, Action::cut));
   const Outcome insert = timed(c->execute("INSERT INTO fault_tx VALUES (2, 'second')"));
   CHECK(failed_with<keel::ConnectionError>(insert));
   CHECK_FALSE(failed_with<keel::CommitOutcomeUnknown>(insert));
@@ -134,18 +140,21 @@ TEST_CASE("faults: a transaction cut before its COMMIT keeps nothing; one cut af
   c = connect(via(*proxy, "keel_trust"));
   run(c->begin());
   run(c->execute("INSERT INTO fault_tx VALUES (4, 'fourth')"));
-  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.is('C', "COMMIT"); }, Action::cut));
+  proxy->set_rule(on_nth(
+      1, [](const Message& m) { return m.direction == Direction::to_client && m.is('C', "COMMIT"); }, Action::cut));
   const Outcome after = timed(c->commit());
   CHECK(failed_with<keel::CommitOutcomeUnknown>(after));
   CHECK(after.took < 2s);
   CHECK(count_rows("fault_tx") == 1);
 }
 
-TEST_CASE("faults: a COPY cut in the middle of its data fails with a connection error and adds no row", "[pg][faults]") {
+TEST_CASE("faults: a COPY cut in the middle of its data fails with a connection error and adds no row",
+          "[pg][faults]") {
   reset_table("fault_copy");
   auto proxy = make_proxy();
   auto c = connect(via(*proxy, "keel_trust"));
-  proxy->set_rule(on_nth(3, [](const Message& m) { return m.direction == Direction::to_server && m.type == 'd'; }, Action::cut));
+  proxy->set_rule(
+      on_nth(3, [](const Message& m) { return m.direction == Direction::to_server && m.type == 'd'; }, Action::cut));
   int chunk = 0;
   std::string text;
   const Outcome copy = timed(c->copy_to_table("fault_copy", [&]() -> std::string_view {
@@ -161,7 +170,8 @@ TEST_CASE("faults: a COPY cut in the middle of its data fails with a connection 
   CHECK(count_rows("fault_copy") == 0);
 }
 
-TEST_CASE("faults: a cut during authentication or the TLS handshake is a connection error, without the password", "[pg][faults]") {
+TEST_CASE("faults: a cut during authentication or the TLS handshake is a connection error, without the password",
+          "[pg][faults]") {
   auto proxy = make_proxy();
   const std::string password = "scram secret";
   // The server's SCRAM challenge (its second authentication message), then the client's proof (its second
@@ -171,18 +181,22 @@ TEST_CASE("faults: a cut during authentication or the TLS handshake is a connect
            [](const Message& m) { return m.direction == Direction::to_server && m.type == 'p'; }}) {
     proxy->set_rule(on_nth(2, matches, Action::cut));
     keel::pg::PgConnectionOptions options;
-    const Outcome o = timed(PgConnection::connect(via(*proxy, "keel_scram", "sslmode=disable password='" + password + "'"), options));
+    const Outcome o =
+        timed(PgConnection::connect(via(*proxy, "keel_scram", "sslmode=disable password='" + password + "'"), options));
     CHECK(failed_with<keel::ConnectionError>(o));
     CHECK(o.took < 2s);
     CHECK(message_of(o).find(password) == std::string::npos);
   }
   // The server's first TLS record (its ServerHello) cut, then held past connect_timeout.
-  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.raw; }, Action::cut));
+  proxy->set_rule(
+      on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.raw; }, Action::cut));
   const Outcome tls_cut = timed(PgConnection::connect(via(*proxy, "keel_trust", "sslmode=require"), {}));
   CHECK(failed_with<keel::ConnectionError>(tls_cut));
   CHECK(tls_cut.took < 2s);
-  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.raw; }, Action::stall));
-  const Outcome tls_stall = timed(PgConnection::connect(via(*proxy, "keel_trust", "sslmode=require connect_timeout=1"), {}));
+  proxy->set_rule(
+      on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.raw; }, Action::stall));
+  const Outcome tls_stall =
+      timed(PgConnection::connect(via(*proxy, "keel_trust", "sslmode=require connect_timeout=1"), {}));
   CHECK(failed_with<keel::TimeoutError>(tls_stall));
   CHECK(tls_stall.took < 2500ms);
   proxy->resume();
@@ -191,7 +205,8 @@ TEST_CASE("faults: a cut during authentication or the TLS handshake is a connect
   CHECK(run(c->fetchval<int>("SELECT 1")) == 1);
 }
 
-TEST_CASE("faults: replies held by a silent server: each kind of deadline holds, and the connection is replaced", "[pg][faults]") {
+TEST_CASE("faults: replies held by a silent server: each kind of deadline holds, and the connection is replaced",
+          "[pg][faults]") {
   auto proxy = make_proxy();
   auto holds_result = [](const Message& m) { return m.direction == Direction::to_client && m.type == 'T'; };
   keel::pg::PgConnectionOptions options;
@@ -212,7 +227,8 @@ TEST_CASE("faults: replies held by a silent server: each kind of deadline holds,
     asio::cancellation_signal signal;
     asio::steady_timer fire(loop(), 300ms);
     fire.async_wait([&](boost::system::error_code) { signal.emit(asio::cancellation_type::terminal); });
-    const Outcome o = timed(asio::co_spawn(loop(), c->fetch("SELECT 1"), asio::bind_cancellation_slot(signal.slot(), asio::use_awaitable)));
+    const Outcome o = timed(
+        asio::co_spawn(loop(), c->fetch("SELECT 1"), asio::bind_cancellation_slot(signal.slot(), asio::use_awaitable)));
     CHECK((failed_with<keel::TimeoutError>(o) || failed_with<keel::CanceledError>(o)));
     CHECK(o.took < 2s);
     CHECK(c->is_closed());
@@ -261,12 +277,14 @@ TEST_CASE("faults: replies held by a silent server: each kind of deadline holds,
   proxy->resume();
 }
 
-TEST_CASE("faults: a lost ReadyForQuery and a corrupted message end the connection with a typed error", "[pg][faults]") {
+TEST_CASE("faults: a lost ReadyForQuery and a corrupted message end the connection with a typed error",
+          "[pg][faults]") {
   auto proxy = make_proxy();
   keel::pg::PgConnectionOptions options;
   options.cancel_grace = 500ms;
   auto c = connect(via(*proxy, "keel_trust"), options);
-  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.type == 'Z'; }, Action::drop));
+  proxy->set_rule(
+      on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.type == 'Z'; }, Action::drop));
   const Outcome lost = timed(c->fetch("SELECT 1", keel::pg::timeout(300ms)));
   CHECK(failed_with<keel::TimeoutError>(lost));
   CHECK(lost.took < 2s);
@@ -274,13 +292,15 @@ TEST_CASE("faults: a lost ReadyForQuery and a corrupted message end the connecti
 
   proxy->set_rule({});
   c = connect(via(*proxy, "keel_trust"), options);
-  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.type == 'D'; }, Action::corrupt));
+  proxy->set_rule(on_nth(
+      1, [](const Message& m) { return m.direction == Direction::to_client && m.type == 'D'; }, Action::corrupt));
   const Outcome corrupt = timed(c->fetch("SELECT 1"));
   CHECK(failed_with<keel::ProtocolError>(corrupt));
   CHECK(c->is_closed());
 }
 
-TEST_CASE("faults: a server gone with the pool idle or busy: typed errors, then a pool of its normal size", "[pg][faults]") {
+TEST_CASE("faults: a server gone with the pool idle or busy: typed errors, then a pool of its normal size",
+          "[pg][faults]") {
   auto proxy = make_proxy();
   keel::pg::PoolOptions options{.min_size = 4, .max_size = 4};
   auto pool = run(keel::pg::Pool::create(via(*proxy, "keel_trust"), options));
@@ -299,14 +319,17 @@ TEST_CASE("faults: a server gone with the pool idle or busy: typed errors, then 
   });
   int failed = 0, finished = 0;
   for (int i = 0; i < 4; ++i)
-    asio::co_spawn(loop(), [&]() -> asio::awaitable<void> {
-      try {
-        co_await one_query(2000ms);
-      } catch (const keel::ConnectionError&) {
-        ++failed;
-      }
-      ++finished;
-    }, asio::detached);
+    asio::co_spawn(
+        loop(),
+        [&]() -> asio::awaitable<void> {
+          try {
+            co_await one_query(2000ms);
+          } catch (const keel::ConnectionError&) {
+            ++failed;
+          }
+          ++finished;
+        },
+        asio::detached);
   REQUIRE(run_until([&] { return *sent == 4; }, 5000ms));
   run_until([] { return false; }, 200ms);  // the server runs them
   const auto cut_at = std::chrono::steady_clock::now();
@@ -389,7 +412,8 @@ bool is_cancel_request(const Message& m) {
 // A request still in keel's outgoing buffer when its caller gives up (here: held behind the fence that keeps a
 // cancel from reaching the wrong query) leaves the queue at once, and the server never sees it. Before, it went
 // out later and ran, or its caller waited until the connection was given up for silent.
-TEST_CASE("faults: a request timed out or cancelled before it is sent leaves the queue and never runs", "[pg][faults][cancel]") {
+TEST_CASE("faults: a request timed out or cancelled before it is sent leaves the queue and never runs",
+          "[pg][faults][cancel]") {
   reset_table("keel_withdrawn");
   auto proxy = make_proxy();
   keel::pg::PgConnectionOptions options;
@@ -403,7 +427,8 @@ TEST_CASE("faults: a request timed out or cancelled before it is sent leaves the
   auto first = spawn(c->fetch("SELECT pg_sleep(0.5)", keel::pg::timeout(100ms)));
   REQUIRE(run_until([&] { return proxy->stalled(); }, 2000ms));
   // Behind it: an insert that times out, one that is cancelled, and a query that waits as long as it takes.
-  auto timed_out = spawn(c->execute("INSERT INTO keel_withdrawn VALUES ($1, 'timed out')", 1, keel::pg::timeout(100ms)));
+  auto timed_out =
+      spawn(c->execute("INSERT INTO keel_withdrawn VALUES ($1, 'timed out')", 1, keel::pg::timeout(100ms)));
   asio::cancellation_signal signal;
   auto cancelled = spawn(c->execute("INSERT INTO keel_withdrawn VALUES ($1, 'cancelled')", 2), signal.slot());
   std::optional<std::int64_t> waited;
@@ -432,7 +457,8 @@ TEST_CASE("faults: a request timed out or cancelled before it is sent leaves the
 
 // A timed request written behind another caller's long query: past its limit and the grace it fails alone
 // (its outcome unknown), and the long query, which the server is still running, is not cut off with it.
-TEST_CASE("faults: a timed request queued behind a long query gives up alone; the long query keeps its connection", "[pg][faults][cancel]") {
+TEST_CASE("faults: a timed request queued behind a long query gives up alone; the long query keeps its connection",
+          "[pg][faults][cancel]") {
   keel::pg::PgConnectionOptions options;
   options.cancel_grace = 300ms;
   auto c = connect(dsn("keel_trust", "sslmode=disable"), options);
@@ -457,7 +483,8 @@ TEST_CASE("faults: a timed query waiting behind a COPY gives up at its deadline,
   reset_table("keel_turn");
   auto proxy = make_proxy();
   auto c = connect(via(*proxy, "keel_trust"));
-  proxy->set_rule(on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.type == 'G'; }, Action::stall));
+  proxy->set_rule(
+      on_nth(1, [](const Message& m) { return m.direction == Direction::to_client && m.type == 'G'; }, Action::stall));
   auto copy = spawn(c->copy_to_table("keel_turn", std::string_view("1\tcopied\n")));
   REQUIRE(run_until([&] { return proxy->stalled(); }, 2000ms));
   auto timed = spawn(c->fetchval<std::int64_t>("SELECT 1::int8", keel::pg::timeout(100ms)));
@@ -476,19 +503,25 @@ TEST_CASE("faults: a timed query waiting behind a COPY gives up at its deadline,
 // The bulk writer loses its connection in the middle of a batch (the reply of a statement cut off, before the
 // batch's COMMIT): the batch's transaction never committed, so the writer runs it again on a new connection, and
 // the table ends with every statement exactly once.
-TEST_CASE("faults: a bulk writer cut off mid-batch retries it, and every row is written exactly once", "[pg][faults][writer]") {
+TEST_CASE("faults: a bulk writer cut off mid-batch retries it, and every row is written exactly once",
+          "[pg][faults][writer]") {
   auto direct = connect(dsn("keel_trust", "sslmode=disable"));
   execute(*direct, "DROP TABLE IF EXISTS keel_written; CREATE TABLE keel_written (id int, note text)");
   auto proxy = make_proxy();
   keel::PostgresEngine db(keel::PostgresOptions{.dsn = via(*proxy, "keel_trust"), .max_connections = 2});
   keel::QueryCollector collector;
-  keel::BulkWriter writer(db, {.max_bytes = 4000, .retry = {.max_attempts = 3, .first_delay = 10ms}, .collector = &collector});
+  keel::BulkWriter writer(
+      db, {.max_bytes = 4000, .retry = {.max_attempts = 3, .first_delay = 10ms}, .collector = &collector});
   // Each batch's one-row inserts go as one multi-row insert (by COPY once a batch holds enough rows): cut the
   // connection as the fifth one completes.
-  proxy->set_rule(on_nth(5, [](const Message& m) {
-    return m.direction == Direction::to_client && (m.is('C', "INSERT") || m.is('C', "COPY"));
-  }, Action::cut));
-  for (int i = 0; i < 1000; ++i) writer.add(keel::raw("INSERT INTO keel_written (id, note) VALUES ({}, {})", i, "row " + std::to_string(i)));
+  proxy->set_rule(on_nth(
+      5,
+      [](const Message& m) {
+        return m.direction == Direction::to_client && (m.is('C', "INSERT") || m.is('C', "COPY"));
+      },
+      Action::cut));
+  for (int i = 0; i < 1000; ++i)
+    writer.add(keel::raw("INSERT INTO keel_written (id, note) VALUES ({}, {})", i, "row " + std::to_string(i)));
   CHECK(writer.flush_sync() == 1000);
   CHECK(proxy->cuts() == 1);
   CHECK(run(direct->fetchval<std::int64_t>("SELECT count(*) FROM keel_written")) == 1000);

@@ -17,8 +17,10 @@ TEST_CASE("listeners receive notifications with their payloads, while the connec
   auto listener = connect(dsn("keel_trust", "sslmode=disable"));
   auto sender = connect(dsn("keel_trust", "sslmode=disable"));
   std::vector<keel::pg::Notification> received, also_received;
-  const auto id = run(listener->add_listener("Keel Events", [&](const keel::pg::Notification& n) { received.push_back(n); }));
-  const auto second = run(listener->add_listener("Keel Events", [&](const keel::pg::Notification& n) { also_received.push_back(n); }));
+  const auto id =
+      run(listener->add_listener("Keel Events", [&](const keel::pg::Notification& n) { received.push_back(n); }));
+  const auto second =
+      run(listener->add_listener("Keel Events", [&](const keel::pg::Notification& n) { also_received.push_back(n); }));
 
   run(sender->execute("SELECT pg_notify($1, $2)", "Keel Events", "first"));
   run(sender->execute(R"(NOTIFY "Keel Events", 'second')"));

@@ -17,7 +17,6 @@ using keel::pg::PgConnection;
 
 namespace {
 
-
 // Where the fixture's cluster is: KEEL_PG_CLUSTER/cluster.env.
 const std::map<std::string, std::string>& cluster() {
   static const std::map<std::string, std::string> values = [] {
@@ -62,7 +61,8 @@ std::unique_ptr<PgConnection> connect(const std::string& dsn_text, keel::pg::PgC
   return run(PgConnection::connect(dsn_text, options));
 }
 
-[[maybe_unused]] keel::Rows fetch(PgConnection& connection, const std::string& sql, std::vector<keel::Value> params = {}) {
+[[maybe_unused]] keel::Rows fetch(PgConnection& connection, const std::string& sql,
+                                  std::vector<keel::Value> params = {}) {
   return run([&]() -> asio::awaitable<keel::Rows> {
     keel::RowsCollector collector;
     const keel::ExecResult result = co_await connection.query(sql, params, &collector);
@@ -70,6 +70,8 @@ std::unique_ptr<PgConnection> connect(const std::string& dsn_text, keel::pg::PgC
   }());
 }
 
-[[maybe_unused]] std::string execute(PgConnection& connection, const std::string& sql) { return run(connection.execute(sql)); }
+[[maybe_unused]] std::string execute(PgConnection& connection, const std::string& sql) {
+  return run(connection.execute(sql));
+}
 
 }  // namespace

@@ -45,8 +45,10 @@ TEST_CASE("behind PgBouncer, clients' unnamed statements never meet: each is par
       try {
         const std::int64_t got = adds ? co_await c.fetchval<std::int64_t>("SELECT $1::int8 + 1", i)
                                       : co_await c.fetchval<std::int64_t>("SELECT $1::int8 * 1000, 'another text'", i);
-        if (got == (adds ? i + 1 : i * 1000)) ++right;
-        else failures.push_back("wrong result " + std::to_string(got));
+        if (got == (adds ? i + 1 : i * 1000))
+          ++right;
+        else
+          failures.push_back("wrong result " + std::to_string(got));
       } catch (const std::exception& e) {
         failures.push_back(e.what());
       }
@@ -76,7 +78,8 @@ TEST_CASE("behind PgBouncer, an unnamed statement the server refuses leaves the 
   CHECK_FALSE(c->is_in_transaction());
   CHECK(run(c->fetchval<std::int64_t>("SELECT $1::int8 * 2", 21)) == 42);
   // A timeout while the unnamed statement runs: cancelled, and the connection goes on.
-  CHECK_THROWS_AS(run(c->fetchval<std::int64_t>("SELECT $1::int8 FROM pg_sleep(5)", 1, keel::pg::timeout(std::chrono::milliseconds(200)))),
+  CHECK_THROWS_AS(run(c->fetchval<std::int64_t>("SELECT $1::int8 FROM pg_sleep(5)", 1,
+                                                keel::pg::timeout(std::chrono::milliseconds(200)))),
                   keel::TimeoutError);
   CHECK(run(c->fetchval<std::int64_t>("SELECT $1::int8 + 2", 40)) == 42);
 }
@@ -91,8 +94,9 @@ TEST_CASE("behind PgBouncer, a statement that times out waiting for a lock ends 
   // The Parse itself waits for the lock: the time limit must still end the call, and the cancel leave the
   // connection in step with the server.
   const auto started = std::chrono::steady_clock::now();
-  CHECK_THROWS_AS(run(c->fetchval<std::int64_t>("SELECT count(*) FROM bouncer_locked WHERE n > $1", 0, keel::pg::timeout(300ms))),
-                  keel::TimeoutError);
+  CHECK_THROWS_AS(
+      run(c->fetchval<std::int64_t>("SELECT count(*) FROM bouncer_locked WHERE n > $1", 0, keel::pg::timeout(300ms))),
+      keel::TimeoutError);
   CHECK(std::chrono::steady_clock::now() - started < 2s);
   CHECK(run(c->fetchval<std::int64_t>("SELECT $1::int8 + 1", 41)) == 42);
   execute(*holder, "ROLLBACK");

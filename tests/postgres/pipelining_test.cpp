@@ -34,10 +34,13 @@ template <class Caller>
 void run_callers(int count, Caller caller) {
   int finished = 0;
   for (int i = 0; i < count; ++i)
-    asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
-      co_await caller(i);
-      ++finished;
-    }, asio::detached);
+    asio::co_spawn(
+        loop(),
+        [&, i]() -> asio::awaitable<void> {
+          co_await caller(i);
+          ++finished;
+        },
+        asio::detached);
   loop().restart();
   loop().run();
   REQUIRE(finished == count);
@@ -45,7 +48,8 @@ void run_callers(int count, Caller caller) {
 
 }  // namespace
 
-TEST_CASE("100 coroutines share one connection; each gets its own result, and an error only its own", "[pg][pipeline]") {
+TEST_CASE("100 coroutines share one connection; each gets its own result, and an error only its own",
+          "[pg][pipeline]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   constexpr int callers = 100;
   std::vector<std::optional<std::int64_t>> results(callers);
@@ -54,8 +58,10 @@ TEST_CASE("100 coroutines share one connection; each gets its own result, and an
   run_callers(callers, [&](int i) -> asio::awaitable<void> {
     try {
       // Two statement texts, so that preparations and cached statements interleave; caller 37 divides by zero.
-      if (i % 2 == 0) results[i] = co_await c->fetchval<std::int64_t>("SELECT $1::int8 * 2", i);
-      else results[i] = co_await c->fetchval<std::int64_t>("SELECT 1000 / ($1::int8 - 37)", i);
+      if (i % 2 == 0)
+        results[i] = co_await c->fetchval<std::int64_t>("SELECT $1::int8 * 2", i);
+      else
+        results[i] = co_await c->fetchval<std::int64_t>("SELECT 1000 / ($1::int8 - 37)", i);
     } catch (const keel::DataException& e) {
       errors[i] = e.sqlstate();
     }
@@ -78,7 +84,8 @@ TEST_CASE("100 coroutines share one connection; each gets its own result, and an
   CHECK(run(c->fetchval<std::int64_t>("SELECT 41 + 1")) == 42);
 }
 
-TEST_CASE("callers on other executors are resumed on their own, while the connection's reader serves them", "[pg][pipeline]") {
+TEST_CASE("callers on other executors are resumed on their own, while the connection's reader serves them",
+          "[pg][pipeline]") {
   auto c = connect(dsn("keel_trust", "sslmode=disable"));
   // Half the callers run on strands (executors other than the connection's), half on the loop itself: a reply is
   // handed to a strand's caller through the strand, never by a direct call from the reader.
@@ -90,11 +97,14 @@ TEST_CASE("callers on other executors are resumed on their own, while the connec
   for (int i = 0; i < callers; ++i) {
     auto body = [&, i]() -> asio::awaitable<void> {
       results[i] = co_await c->fetchval<std::int64_t>("SELECT $1::int8 + 1000", i);
-      if (i % 2 == 1 || strands[static_cast<std::size_t>(i / 2) % strands.size()].running_in_this_thread()) ++on_own_executor;
+      if (i % 2 == 1 || strands[static_cast<std::size_t>(i / 2) % strands.size()].running_in_this_thread())
+        ++on_own_executor;
       ++finished;
     };
-    if (i % 2 == 0) asio::co_spawn(strands[static_cast<std::size_t>(i / 2) % strands.size()], body, asio::detached);
-    else asio::co_spawn(loop(), body, asio::detached);
+    if (i % 2 == 0)
+      asio::co_spawn(strands[static_cast<std::size_t>(i / 2) % strands.size()], body, asio::detached);
+    else
+      asio::co_spawn(loop(), body, asio::detached);
   }
   loop().restart();
   loop().run();
@@ -120,7 +130,8 @@ TEST_CASE("pipelined queries with more values than are kept inline, and NULLs am
     INFO("caller " << i);
     // concat_ws skips NULLs: $8 when i % 3 == 0, and $9 always.
     const std::string eighth = i % 3 == 0 ? "" : std::to_string(i) + ",";
-    CHECK(results[i] == std::to_string(i) + ",two,3,4.5,t,6,seven," + eighth + "ten," + std::to_string(200 + i) + ",-12");
+    CHECK(results[i] ==
+          std::to_string(i) + ",two,3,4.5,t,6,seven," + eighth + "ten," + std::to_string(200 + i) + ",-12");
   }
 }
 
@@ -130,10 +141,13 @@ TEST_CASE("pipelined requests inside a transaction stay in order", "[pg][pipelin
   run(c->begin());
   int done = 0;
   for (int i = 0; i < 50; ++i)
-    asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
-      co_await c->execute("INSERT INTO pipelined VALUES ($1)", i);
-      ++done;
-    }, asio::detached);
+    asio::co_spawn(
+        loop(),
+        [&, i]() -> asio::awaitable<void> {
+          co_await c->execute("INSERT INTO pipelined VALUES ($1)", i);
+          ++done;
+        },
+        asio::detached);
   loop().restart();
   loop().run();
   CHECK(done == 50);
@@ -169,10 +183,12 @@ TEST_CASE("fetchmany runs a query per set of values in one round trip", "[pg][pi
   REQUIRE(rows.size() == 6);  // 1 + 2 + 3 rows, in order
   CHECK(rows[0].get<std::int32_t>(0) == 10);
   CHECK(rows[5].get<std::string>(1) == "c!");
-  auto typed = run(c->fetchmany_as<std::int64_t>("SELECT $1::int8 + 1", std::vector<std::tuple<std::int64_t>>{{1}, {41}}));
+  auto typed =
+      run(c->fetchmany_as<std::int64_t>("SELECT $1::int8 + 1", std::vector<std::tuple<std::int64_t>>{{1}, {41}}));
   CHECK(typed == std::vector<std::int64_t>{2, 42});
   // One failing set fails the call; the connection goes on.
-  CHECK_THROWS_AS(run(c->fetchmany("SELECT 1 / $1::int", std::vector<std::tuple<int>>{{1}, {0}, {2}})), keel::DataException);
+  CHECK_THROWS_AS(run(c->fetchmany("SELECT 1 / $1::int", std::vector<std::tuple<int>>{{1}, {0}, {2}})),
+                  keel::DataException);
   CHECK(run(c->fetchmany("SELECT 1", std::vector<std::tuple<int>>{})).empty());
   CHECK(run(c->fetchval<std::int64_t>("SELECT 4")) == 4);
 }
@@ -233,21 +249,27 @@ TEST_CASE("a dropped connection fails every waiting request with a typed error",
   auto killer = connect(dsn("keel_trust", "sslmode=disable"));
   int failed = 0;
   for (int i = 0; i < 5; ++i)
-    asio::co_spawn(loop(), [&]() -> asio::awaitable<void> {
-      try {
-        co_await c->fetch("SELECT pg_sleep(30)");
-      } catch (const keel::AdminShutdown&) {
-        ++failed;  // the first, which the server was running: the server's own reason
-      } catch (const keel::ConnectionError&) {
-        ++failed;  // the others, still queued
-      }
-    }, asio::detached);
+    asio::co_spawn(
+        loop(),
+        [&]() -> asio::awaitable<void> {
+          try {
+            co_await c->fetch("SELECT pg_sleep(30)");
+          } catch (const keel::AdminShutdown&) {
+            ++failed;  // the first, which the server was running: the server's own reason
+          } catch (const keel::ConnectionError&) {
+            ++failed;  // the others, still queued
+          }
+        },
+        asio::detached);
   const int pid = c->server_pid();
-  asio::co_spawn(loop(), [&]() -> asio::awaitable<void> {
-    asio::steady_timer pause(loop(), 200ms);
-    co_await pause.async_wait(asio::use_awaitable);
-    co_await killer->fetch("SELECT pg_terminate_backend($1)", pid);
-  }, asio::detached);
+  asio::co_spawn(
+      loop(),
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer pause(loop(), 200ms);
+        co_await pause.async_wait(asio::use_awaitable);
+        co_await killer->fetch("SELECT pg_terminate_backend($1)", pid);
+      },
+      asio::detached);
   REQUIRE(run_until([&] { return failed == 5; }));
   CHECK(c->is_closed());
   CHECK_THROWS_AS(run(c->fetch("SELECT 1")), keel::ConnectionError);
@@ -279,8 +301,7 @@ TEST_CASE("a late cancel never reaches the next query, sent after or pipelined b
       if (caller == 0) {
         try {
           co_await c->fetch("SELECT pg_sleep(0.05)", keel::pg::timeout(50ms));
-        } catch (const keel::TimeoutError&) {
-        }
+        } catch (const keel::TimeoutError&) {}
       } else {
         try {
           co_await c->fetchval<std::int64_t>("SELECT $1::int8 FROM pg_sleep(0.02)", caller);
@@ -370,7 +391,8 @@ TEST_CASE("against a stopped backend a timed call fails at its limit plus the gr
   CHECK(second != first);
 }
 
-TEST_CASE("a COMMIT whose answer never comes raises CommitOutcomeUnknown, not a plain connection error", "[pg][cancel]") {
+TEST_CASE("a COMMIT whose answer never comes raises CommitOutcomeUnknown, not a plain connection error",
+          "[pg][cancel]") {
   keel::pg::PgConnectionOptions options;
   options.command_timeout = 300ms;
   options.cancel_grace = 700ms;
@@ -381,10 +403,11 @@ TEST_CASE("a COMMIT whose answer never comes raises CommitOutcomeUnknown, not a 
   const int pid = run(c->fetchval<int>("SELECT pg_backend_pid()"));
   {
     StoppedBackend stopped(pid);
-    CHECK_THROWS_AS(run_within(10s, [&]() -> asio::awaitable<int> {
-                      co_await c->commit();
-                      co_return 0;
-                    }()),
+    CHECK_THROWS_AS(run_within(10s,
+                               [&]() -> asio::awaitable<int> {
+                                 co_await c->commit();
+                                 co_return 0;
+                               }()),
                     keel::CommitOutcomeUnknown);
   }
   // A connection closed before its COMMIT is sent: the outcome is known (rolled back), a plain ConnectionError.
@@ -396,8 +419,7 @@ TEST_CASE("a COMMIT whose answer never comes raises CommitOutcomeUnknown, not a 
     FAIL("expected a ConnectionError");
   } catch (const keel::CommitOutcomeUnknown&) {
     FAIL("the COMMIT was never sent: its outcome is known");
-  } catch (const keel::ConnectionError&) {
-  }
+  } catch (const keel::ConnectionError&) {}
 }
 
 // An atomic run (or a bulk writer's batch) of many statements of few texts goes in one round trip, however many
@@ -410,10 +432,12 @@ TEST_CASE("execute_in_order pipelines any number of statements of few texts", "[
     if (m.direction == fault_proxy::Direction::to_server && m.type == 'S') ++*syncs;
     return fault_proxy::Action::forward;
   });
-  auto c = connect("host=127.0.0.1 port=" + std::to_string(proxy.port()) + " dbname=keel_test user=keel_trust sslmode=disable");
+  auto c = connect("host=127.0.0.1 port=" + std::to_string(proxy.port()) +
+                   " dbname=keel_test user=keel_trust sslmode=disable");
   execute(*c, "DROP TABLE IF EXISTS keel_in_order; CREATE TABLE keel_in_order (n int)");
   std::vector<keel::Statement> statements;
-  for (int i = 0; i < 1000; ++i) statements.emplace_back("INSERT INTO keel_in_order VALUES ($1)", std::vector<keel::Value>{i});
+  for (int i = 0; i < 1000; ++i)
+    statements.emplace_back("INSERT INTO keel_in_order VALUES ($1)", std::vector<keel::Value>{i});
   *syncs = 0;
   run(c->execute_in_order(statements));
   CHECK(*syncs <= 2);  // the text's Parse and Describe, then all 1,000 under one Sync
@@ -421,7 +445,8 @@ TEST_CASE("execute_in_order pipelines any number of statements of few texts", "[
   // 150 distinct texts, more than the cache's 100: one by one, and all of them run.
   statements.clear();
   for (int i = 0; i < 150; ++i)
-    statements.emplace_back("INSERT INTO keel_in_order VALUES ($1 + " + std::to_string(i) + ")", std::vector<keel::Value>{1000});
+    statements.emplace_back("INSERT INTO keel_in_order VALUES ($1 + " + std::to_string(i) + ")",
+                            std::vector<keel::Value>{1000});
   *syncs = 0;
   run(c->execute_in_order(statements));
   CHECK(*syncs >= 150);
@@ -437,22 +462,25 @@ TEST_CASE("an engine's batch of statements without values goes in one round trip
     if (m.direction == fault_proxy::Direction::to_server && (m.type == 'S' || m.type == 'Q')) ++*trips;
     return fault_proxy::Action::forward;
   });
-  keel::PostgresEngine db(keel::PostgresOptions{
-      .dsn = "host=127.0.0.1 port=" + std::to_string(proxy.port()) + " dbname=keel_test user=keel_trust sslmode=disable",
-      .max_connections = 1});
+  keel::PostgresEngine db(keel::PostgresOptions{.dsn = "host=127.0.0.1 port=" + std::to_string(proxy.port()) +
+                                                       " dbname=keel_test user=keel_trust sslmode=disable",
+                                                .max_connections = 1});
   db.raw_sync("DROP TABLE IF EXISTS keel_scripted; CREATE TABLE keel_scripted (n int)");
   keel::QueryCollector collector;
   keel::BulkWriter writer(db, {.collector = &collector});
   for (int i = 0; i < 200; ++i) {
-    writer.add_statement("UPDATE keel_scripted SET n = n + 1 WHERE n = " + std::to_string(i) + " -- row " + std::to_string(i));
+    writer.add_statement("UPDATE keel_scripted SET n = n + 1 WHERE n = " + std::to_string(i) + " -- row " +
+                         std::to_string(i));
     if (i == 99) writer.add(keel::raw("INSERT INTO keel_scripted VALUES ({})", 100));
   }
   writer.add_statement("INSERT INTO keel_scripted VALUES (7); INSERT INTO keel_scripted VALUES (8)");
   *trips = 0;
   CHECK(writer.flush_sync() == 202);
-  CHECK(*trips <= 6);  // BEGIN, 100 updates, the insert with a value (a Parse, then its run), 100 updates and the script, COMMIT
+  CHECK(*trips <=
+        6);  // BEGIN, 100 updates, the insert with a value (a Parse, then its run), 100 updates and the script, COMMIT
   CHECK(collector.records().size() == 1);
   // The row inserted halfway was counted up by each of the hundred updates after it, in order: 100 to 200.
-  CHECK(db.raw_sync("SELECT string_agg(n::text, ',' ORDER BY n) FROM keel_scripted")[0].get<std::string>(0) == "7,8,200");
+  CHECK(db.raw_sync("SELECT string_agg(n::text, ',' ORDER BY n) FROM keel_scripted")[0].get<std::string>(0) ==
+        "7,8,200");
   db.close_sync();
 }

@@ -47,10 +47,13 @@ TEST_CASE("a pool opens min_size, grows to max_size, and times out when exhauste
 
   // A waiting acquire gets the first connection that comes back.
   std::optional<int> waited_pid;
-  asio::co_spawn(loop(), [&]() -> asio::awaitable<void> {
-    auto c = co_await pool->acquire(10s);
-    waited_pid = c->server_pid();
-  }, asio::detached);
+  asio::co_spawn(
+      loop(),
+      [&]() -> asio::awaitable<void> {
+        auto c = co_await pool->acquire(10s);
+        waited_pid = c->server_pid();
+      },
+      asio::detached);
   loop().restart();
   loop().poll();
   CHECK_FALSE(waited_pid);
@@ -66,11 +69,14 @@ TEST_CASE("a pool opens min_size, grows to max_size, and times out when exhauste
   int done = 0;
   std::size_t largest = 0;
   for (int i = 0; i < 20; ++i)
-    asio::co_spawn(loop(), [&, i]() -> asio::awaitable<void> {
-      CHECK(co_await pool->fetchval<std::int64_t>("SELECT $1::int8 FROM pg_sleep(0.01)", i) == i);
-      largest = std::max(largest, pool->get_size());
-      ++done;
-    }, asio::detached);
+    asio::co_spawn(
+        loop(),
+        [&, i]() -> asio::awaitable<void> {
+          CHECK(co_await pool->fetchval<std::int64_t>("SELECT $1::int8 FROM pg_sleep(0.01)", i) == i);
+          largest = std::max(largest, pool->get_size());
+          ++done;
+        },
+        asio::detached);
   REQUIRE(run_until([&] { return done == 20; }));
   CHECK(largest <= 4);
   run(pool->close());
@@ -129,7 +135,8 @@ TEST_CASE("init, setup and reset hooks; the default reset clears the session", "
   CHECK_FALSE(c->is_in_transaction());
   CHECK(run(c->fetchval<std::string>("SHOW statement_timeout")) == "0");
   CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM pg_listening_channels()")) == 0);
-  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")) == 0);
+  CHECK(run(c->fetchval<std::int64_t>(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")) == 0);
   // RESET ALL restores the session defaults, which init's SET is not part of (asyncpg behaves the same).
   CHECK(run(c->fetchval<std::string>("SHOW application_name")) == "");
   run(pool->release(std::move(c)));
@@ -200,11 +207,14 @@ TEST_CASE("close ends while a lost connection's replacement is being opened", "[
   CHECK_THROWS_AS(run(c->fetch("SELECT pg_sleep(0.1)")), keel::Error);
   run(pool->release(std::move(c)));  // broken: retired, and a replacement starts to open
   bool closed = false;
-  asio::co_spawn(loop(), [&]() -> asio::awaitable<void> {
-    co_await pool->close();
-    closed = true;
-  }, asio::detached);
-  CHECK(run_until([&] { return closed; }, 5000ms));  // it waited forever before
+  asio::co_spawn(
+      loop(),
+      [&]() -> asio::awaitable<void> {
+        co_await pool->close();
+        closed = true;
+      },
+      asio::detached);
+  CHECK(run_until([&] { return closed; }, 5000ms));                 // it waited forever before
   CHECK(run_until([&] { return pool->get_size() == 0; }, 5000ms));  // the replacement, opened late, is closed
 }
 
@@ -212,10 +222,13 @@ TEST_CASE("close waits for lent connections; terminate does not", "[pg][pool]") 
   auto pool = make_pool({.min_size = 1, .max_size = 2});
   auto c = run(pool->acquire());
   bool closed = false;
-  asio::co_spawn(loop(), [&]() -> asio::awaitable<void> {
-    co_await pool->close();
-    closed = true;
-  }, asio::detached);
+  asio::co_spawn(
+      loop(),
+      [&]() -> asio::awaitable<void> {
+        co_await pool->close();
+        closed = true;
+      },
+      asio::detached);
   loop().restart();
   loop().poll();
   CHECK_FALSE(closed);
@@ -261,7 +274,8 @@ TEST_CASE("after a server restart the pool serves fresh connections", "[pg][pool
 }
 
 TEST_CASE("an acquire cancelled while it waits for a free connection gets CanceledError, a keel error", "[pg][pool]") {
-  auto pool = run(keel::pg::Pool::create(dsn("keel_trust", "sslmode=disable"), keel::pg::PoolOptions{.min_size = 1, .max_size = 1}));
+  auto pool = run(keel::pg::Pool::create(dsn("keel_trust", "sslmode=disable"),
+                                         keel::pg::PoolOptions{.min_size = 1, .max_size = 1}));
   std::exception_ptr error;
   run([&]() -> asio::awaitable<void> {
     auto held = co_await pool->acquire();  // the only connection: the next acquire waits

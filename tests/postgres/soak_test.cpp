@@ -33,7 +33,6 @@ std::chrono::seconds soak_time() {
   return 45s;
 }
 
-
 }  // namespace
 
 TEST_CASE("soak: 200 coroutines on a pool of 10 under injected faults keep exactly what was committed", "[soak]") {
@@ -83,8 +82,7 @@ TEST_CASE("soak: 200 coroutines on a pool of 10 under injected faults keep exact
         } else {  // a query that times out
           try {
             co_await lent->fetch("SELECT pg_sleep(0.05)", keel::pg::timeout(10ms));
-          } catch (const keel::TimeoutError&) {
-          }
+          } catch (const keel::TimeoutError&) {}
         }
         for (auto id : ids) ledger.committed.insert(id);
         mine_committed += static_cast<std::int64_t>(ids.size());
@@ -121,7 +119,9 @@ TEST_CASE("soak: 200 coroutines on a pool of 10 under injected faults keep exact
         break;
       case 2: {
         auto left = std::make_shared<int>(std::uniform_int_distribution<int>(1, 200)(random));
-        proxy.set_rule([left](const fault_proxy::Message&) { return --*left == 0 ? fault_proxy::Action::cut : fault_proxy::Action::forward; });
+        proxy.set_rule([left](const fault_proxy::Message&) {
+          return --*left == 0 ? fault_proxy::Action::cut : fault_proxy::Action::forward;
+        });
         break;
       }
       default: proxy.set_rule({}); break;

@@ -116,9 +116,9 @@ private:
     tcp::socket client, server;
     std::size_t number;
     bool closed = false;
-    bool raw = false;                // TLS (or bytes that are not PostgreSQL messages): forwarded unread
-    bool client_started = false;     // the client's untyped first message is behind
-    bool answer_byte_due = false;    // the server answers an SSLRequest or GSSENCRequest with one byte
+    bool raw = false;              // TLS (or bytes that are not PostgreSQL messages): forwarded unread
+    bool client_started = false;   // the client's untyped first message is behind
+    bool answer_byte_due = false;  // the server answers an SSLRequest or GSSENCRequest with one byte
     void close() {
       if (closed) return;
       closed = true;
@@ -206,8 +206,10 @@ private:
       if (s.raw) {
         const std::string_view bytes(reinterpret_cast<const char*>(in.data() + at), in.size() - at);
         const Action action = decide(Message{direction, '\0', bytes, s.number, true});
-        if (action == Action::cut) keep = false;
-        else if (action == Action::stall && !stall_from) stall_from = out.size();
+        if (action == Action::cut)
+          keep = false;
+        else if (action == Action::stall && !stall_from)
+          stall_from = out.size();
         if (action != Action::cut && action != Action::drop) out.insert(out.end(), bytes.begin(), bytes.end());
         at = in.size();
         break;
@@ -240,8 +242,10 @@ private:
       const std::string_view body(reinterpret_cast<const char*>(in.data() + at + header), total - header);
       if (untyped) {
         const std::uint32_t code = body.size() >= 4 ? read_be32(at + 4) : 0;
-        if (code == 80877103 || code == 80877104) s.answer_byte_due = true;  // SSLRequest, GSSENCRequest
-        else s.client_started = true;
+        if (code == 80877103 || code == 80877104)
+          s.answer_byte_due = true;  // SSLRequest, GSSENCRequest
+        else
+          s.client_started = true;
       }
       const Action action = decide(Message{direction, type, body, s.number});
       if (action == Action::cut) {
@@ -252,7 +256,8 @@ private:
       if (action == Action::stall && !stall_from) stall_from = out.size();
       if (action != Action::drop) {
         const std::size_t start = out.size();
-        out.insert(out.end(), in.begin() + static_cast<std::ptrdiff_t>(at), in.begin() + static_cast<std::ptrdiff_t>(at + total));
+        out.insert(out.end(), in.begin() + static_cast<std::ptrdiff_t>(at),
+                   in.begin() + static_cast<std::ptrdiff_t>(at + total));
         if (action == Action::corrupt && !untyped) out[start] = 0x01;
       }
       at += total;

@@ -47,14 +47,15 @@ TEST_CASE("writer: add_statement says when a flush is due; flush sends each batc
   keel::RecordingEngine db(keel::Dialect::postgres);
   keel::QueryCollector collector;
   keel::BulkWriter writer(db, {.max_bytes = 60, .collector = &collector});
-  CHECK_FALSE(writer.add_statement("INSERT INTO t VALUES (1)"));      // 24 bytes
+  CHECK_FALSE(writer.add_statement("INSERT INTO t VALUES (1)"));       // 24 bytes
   CHECK_FALSE(writer.add(keel::raw("INSERT INTO t VALUES ({})", 2)));  // 25
   CHECK(writer.add_statement("INSERT INTO t VALUES (3)"));             // 73 >= 60: due
   CHECK(writer.pending() == 3);
   CHECK(writer.flush_sync({{"job", "nightly"}}) == 3);
   CHECK(writer.pending() == 0);
   // Each batch is split by the statements' own texts, then its one-row inserts into t go as one statement.
-  CHECK(db.sql() == Texts{"BEGIN", "INSERT INTO t VALUES (1), ($1)", "COMMIT", "BEGIN", "INSERT INTO t VALUES (3)", "COMMIT"});
+  CHECK(db.sql() ==
+        Texts{"BEGIN", "INSERT INTO t VALUES (1), ($1)", "COMMIT", "BEGIN", "INSERT INTO t VALUES (3)", "COMMIT"});
   CHECK(db.statements()[1].params == std::vector<keel::Value>{keel::Value(2)});
   const auto records = collector.records();
   REQUIRE(records.size() == 2);
@@ -78,8 +79,10 @@ TEST_CASE("writer: in the add-then-flush loop, flush_full_batches sends full bat
     keel::BulkWriter writer(db, {.max_bytes = 60, .collector = &collector});
     for (int i = 0; i < 9; ++i) {
       if (writer.add_statement("INSERT INTO t VALUES (" + std::to_string(i) + ")")) {
-        if (full_only) writer.flush_full_batches_sync();
-        else writer.flush_sync();
+        if (full_only)
+          writer.flush_full_batches_sync();
+        else
+          writer.flush_sync();
       }
     }
     writer.flush_sync();
@@ -98,8 +101,8 @@ TEST_CASE("writer: a serialization failure is retried, a unique violation is not
   keel::BulkWriter writer(db, {.retry = quick_retries(3), .collector = &collector});
   db.fails_with_sqlstate("UPDATE", "40001", "could not serialize access", 2);
   CHECK(writer.process_statements_sync({keel::Statement("UPDATE t SET a = 1")}) == 1);
-  CHECK(db.sql() == Texts{"BEGIN", "UPDATE t SET a = 1", "ROLLBACK", "BEGIN", "UPDATE t SET a = 1", "ROLLBACK",
-                          "BEGIN", "UPDATE t SET a = 1", "COMMIT"});
+  CHECK(db.sql() == Texts{"BEGIN", "UPDATE t SET a = 1", "ROLLBACK", "BEGIN", "UPDATE t SET a = 1", "ROLLBACK", "BEGIN",
+                          "UPDATE t SET a = 1", "COMMIT"});
   CHECK(collector.records().back().attempts == 3);
   db.clear();
   db.fails_with_sqlstate("INSERT", "23505", "duplicate key value violates unique constraint");
@@ -132,12 +135,14 @@ TEST_CASE("writer: the circuit breaker opens, half-opens after its cool-down, an
   db.fails("INSERT", keel::ConnectionError("connection refused"));
   using State = keel::CircuitBreaker::State;
   for (int i = 0; i < 2; ++i) {
-    CHECK_THROWS_AS(writer.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}), keel::ConnectionError);
+    CHECK_THROWS_AS(writer.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}),
+                    keel::ConnectionError);
     writer.discard();
   }
   CHECK(breaker->state() == State::open);
   db.clear();
-  CHECK_THROWS_AS(writer.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}), keel::CircuitOpenError);
+  CHECK_THROWS_AS(writer.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}),
+                  keel::CircuitOpenError);
   CHECK(db.sql().empty());  // failed fast: nothing sent
   writer.discard();
   now += 11s;
@@ -170,16 +175,18 @@ TEST_CASE("writer: with a savepoint per statement a failing statement alone is u
   keel::QueryCollector collector;
   keel::BulkWriter writer(db, {.savepoint_per_statement = true, .collector = &collector});
   db.fails_with_sqlstate("VALUES (2)", "23505", "duplicate key");
-  const auto results = writer.process_batch_sync({keel::Statement("INSERT INTO t VALUES (1)"), keel::Statement("INSERT INTO t VALUES (2)"),
+  const auto results = writer.process_batch_sync({keel::Statement("INSERT INTO t VALUES (1)"),
+                                                  keel::Statement("INSERT INTO t VALUES (2)"),
                                                   keel::Statement("INSERT INTO t VALUES (3)")});
   CHECK(results.size() == 3);
-  CHECK(db.sql() == Texts{"BEGIN",
-                          "SAVEPOINT keel_savepoint_1", "INSERT INTO t VALUES (1)", "RELEASE SAVEPOINT keel_savepoint_1",
-                          "SAVEPOINT keel_savepoint_2", "INSERT INTO t VALUES (2)", "ROLLBACK TO SAVEPOINT keel_savepoint_2",
-                          "SAVEPOINT keel_savepoint_3", "INSERT INTO t VALUES (3)", "RELEASE SAVEPOINT keel_savepoint_3",
-                          "COMMIT"});
+  CHECK(db.sql() == Texts{"BEGIN", "SAVEPOINT keel_savepoint_1", "INSERT INTO t VALUES (1)",
+                          "RELEASE SAVEPOINT keel_savepoint_1", "SAVEPOINT keel_savepoint_2",
+                          "INSERT INTO t VALUES (2)", "ROLLBACK TO SAVEPOINT keel_savepoint_2",
+                          "SAVEPOINT keel_savepoint_3", "INSERT INTO t VALUES (3)",
+                          "RELEASE SAVEPOINT keel_savepoint_3", "COMMIT"});
   REQUIRE(collector.records().back().statement_errors.size() == 1);
-  CHECK_THAT(collector.records().back().statement_errors[0], Catch::StartsWith("INSERT INTO t VALUES (2): duplicate key"));
+  CHECK_THAT(collector.records().back().statement_errors[0],
+             Catch::StartsWith("INSERT INTO t VALUES (2): duplicate key"));
 }
 
 TEST_CASE("writer: with_writer flushes when its body returns, and sends nothing when it throws", "[writer]") {
@@ -192,11 +199,12 @@ TEST_CASE("writer: with_writer flushes when its body returns, and sends nothing 
   CHECK(sent == 2);
   CHECK(db.sql() == Texts{"BEGIN", "INSERT INTO t VALUES (1), (2)", "COMMIT"});
   db.clear();
-  CHECK_THROWS_AS(keel::run_sync(keel::with_writer(db, {}, [](keel::BulkWriter& writer) -> asio::awaitable<void> {
-                    writer.add_statement("INSERT INTO t VALUES (1)");
-                    throw std::runtime_error("the source failed");
-                    co_return;
-                  })),
+  CHECK_THROWS_AS(keel::run_sync(keel::with_writer(db, {},
+                                                   [](keel::BulkWriter& writer) -> asio::awaitable<void> {
+                                                     writer.add_statement("INSERT INTO t VALUES (1)");
+                                                     throw std::runtime_error("the source failed");
+                                                     co_return;
+                                                   })),
                   std::runtime_error);
   CHECK(db.sql().empty());
   // The sync form, from a plain thread.
@@ -207,15 +215,18 @@ TEST_CASE("writer: with_writer flushes when its body returns, and sends nothing 
         }) == 1);  // what it flushed on the way out
   CHECK(db.sql().size() == 6);
   db.clear();
-  CHECK_THROWS_AS(keel::with_writer_sync(db, {}, [](keel::BulkWriter& writer) {
-                    writer.add_statement("INSERT INTO t VALUES (5)");
-                    throw std::runtime_error("the source failed");
-                  }),
+  CHECK_THROWS_AS(keel::with_writer_sync(db, {},
+                                         [](keel::BulkWriter& writer) {
+                                           writer.add_statement("INSERT INTO t VALUES (5)");
+                                           throw std::runtime_error("the source failed");
+                                         }),
                   std::runtime_error);
   CHECK(db.sql().empty());
 }
 
-TEST_CASE("writer: a function adapter gets each batch; its max_query_size bounds batches and refuses a statement over it", "[writer]") {
+TEST_CASE(
+    "writer: a function adapter gets each batch; its max_query_size bounds batches and refuses a statement over it",
+    "[writer]") {
   std::vector<std::vector<std::string>> sent;
   bool closed = false;
   auto adapter = std::make_shared<keel::FunctionAdapter>(
@@ -259,16 +270,19 @@ TEST_CASE("writer: after a lost connection only an all-or-nothing batch is retri
   CHECK(calls == 2);
   calls = 0;
   keel::BulkWriter autocommit(flaky(false), {.retry = quick_retries(3)});
-  CHECK_THROWS_AS(autocommit.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}), keel::ConnectionError);
+  CHECK_THROWS_AS(autocommit.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)")}),
+                  keel::ConnectionError);
   CHECK(calls == 1);  // some of it may have been applied: not run twice
 }
 
-TEST_CASE("writer: a batch that was not all or nothing is never retried; the breaker ignores the batch's own errors", "[writer]") {
+TEST_CASE("writer: a batch that was not all or nothing is never retried; the breaker ignores the batch's own errors",
+          "[writer]") {
   keel::RecordingEngine db;
   // Each statement commits alone: after a deadlock on the second, the first is already in, so no retry.
   keel::BulkWriter autocommit(db, {.transaction_per_batch = false, .merge_inserts = false, .retry = quick_retries(3)});
   db.fails_with_sqlstate("VALUES (2)", "40P01", "deadlock detected", 1);
-  CHECK_THROWS_AS(autocommit.process_statements_sync({keel::Statement("INSERT INTO t VALUES (1)"), keel::Statement("INSERT INTO t VALUES (2)")}),
+  CHECK_THROWS_AS(autocommit.process_statements_sync(
+                      {keel::Statement("INSERT INTO t VALUES (1)"), keel::Statement("INSERT INTO t VALUES (2)")}),
                   keel::DeadlockDetected);
   CHECK(db.sql() == Texts{"INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (2)"});
   // A unique violation is the batch's own fault: it does not count towards opening a shared breaker.
@@ -288,18 +302,22 @@ TEST_CASE("writer: a batch that was not all or nothing is never retried; the bre
   CHECK(std::count(sent.begin(), sent.end(), std::string("ROLLBACK")) == 1);
 }
 
-TEST_CASE("writer: one-row inserts merge within a batch; not with merging off, a savepoint each, or in process_batch", "[writer][merge]") {
+TEST_CASE("writer: one-row inserts merge within a batch; not with merging off, a savepoint each, or in process_batch",
+          "[writer][merge]") {
   keel::RecordingEngine db(keel::Dialect::postgres);
   keel::QueryCollector collector;
   const auto rows = [] {
     std::vector<keel::Statement> statements;
-    for (int i = 1; i <= 3; ++i) statements.push_back(keel::raw("INSERT INTO t (a, b) VALUES ({}, {})", i, "r").statement(keel::Dialect::postgres));
+    for (int i = 1; i <= 3; ++i)
+      statements.push_back(
+          keel::raw("INSERT INTO t (a, b) VALUES ({}, {})", i, "r").statement(keel::Dialect::postgres));
     statements.push_back(keel::Statement("DELETE FROM u"));
     return statements;
   };
   keel::BulkWriter writer(db, {.copy_rows = false, .collector = &collector});
   CHECK(writer.process_statements_sync(rows()) == 4);
-  CHECK(db.sql() == Texts{"BEGIN", "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6)", "DELETE FROM u", "COMMIT"});
+  CHECK(db.sql() ==
+        Texts{"BEGIN", "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6)", "DELETE FROM u", "COMMIT"});
   CHECK(db.statements()[1].params == std::vector<keel::Value>{1, "r", 2, "r", 3, "r"});
   CHECK(collector.records().back().statements == 4);
   CHECK(collector.records().back().sql.size() == 2);
@@ -325,8 +343,9 @@ TEST_CASE("writer: auto_adjust_for_columns gives wide rows smaller batches, with
   };
   const auto limit_after = [&](std::size_t columns) {
     keel::QueryCollector dry_run;
-    keel::BulkWriter writer(keel::Dialect::postgres, dry_run,
-                            {.max_bytes = 1000, .auto_adjust_for_columns = keel::ColumnAdjustment{.reference_columns = 10}});
+    keel::BulkWriter writer(
+        keel::Dialect::postgres, dry_run,
+        {.max_bytes = 1000, .auto_adjust_for_columns = keel::ColumnAdjustment{.reference_columns = 10}});
     writer.add_statement("UPDATE t SET a = 1");  // not an insert: no adjustment yet
     CHECK(writer.limits().max_bytes == 1000);
     writer.add_statement(insert_of(columns));
@@ -336,9 +355,9 @@ TEST_CASE("writer: auto_adjust_for_columns gives wide rows smaller batches, with
   };
   CHECK(limit_after(10) == 1000);
   CHECK(limit_after(16) == 625);
-  CHECK(limit_after(40) == 500);   // at most halved
+  CHECK(limit_after(40) == 500);  // at most halved
   CHECK(limit_after(5) == 2000);
-  CHECK(limit_after(1) == 2000);   // at most doubled
+  CHECK(limit_after(1) == 2000);  // at most doubled
   keel::QueryCollector collector;
   keel::BulkWriter plain(keel::Dialect::postgres, collector, {.max_bytes = 1000});
   plain.add_statement(insert_of(40));
@@ -346,7 +365,8 @@ TEST_CASE("writer: auto_adjust_for_columns gives wide rows smaller batches, with
   CHECK_FALSE(plain.detected_columns());
 }
 
-TEST_CASE("writer: a merged insert of enough rows goes by the engine's insert_rows (COPY on PostgreSQL)", "[writer][merge]") {
+TEST_CASE("writer: a merged insert of enough rows goes by the engine's insert_rows (COPY on PostgreSQL)",
+          "[writer][merge]") {
   keel::RecordingEngine db(keel::Dialect::postgres);
   const auto rows = [](std::string table) {
     std::vector<keel::Statement> statements;

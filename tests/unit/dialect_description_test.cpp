@@ -20,10 +20,22 @@ namespace {
 constexpr keel::DialectDescription other_description{
     .name = "other",
     .placeholders = keel::PlaceholderStyle::dollar_number,
-    .types = {.boolean = "BOOL", .small_integer = "INT2", .integer = "INT4", .big_integer = "INT8",
-              .real = "FLOAT4", .double_precision = "FLOAT8", .text = "STRING", .blob = "BYTES", .date = "DATE",
-              .time = "TIME", .timestamp = "TIMESTAMP", .timestamptz = "TIMESTAMPTZ", .interval = "INTERVAL",
-              .uuid = "UUID", .json = {}, .numeric = "DECIMAL"},  // no JSON type
+    .types = {.boolean = "BOOL",
+              .small_integer = "INT2",
+              .integer = "INT4",
+              .big_integer = "INT8",
+              .real = "FLOAT4",
+              .double_precision = "FLOAT8",
+              .text = "STRING",
+              .blob = "BYTES",
+              .date = "DATE",
+              .time = "TIME",
+              .timestamp = "TIMESTAMP",
+              .timestamptz = "TIMESTAMPTZ",
+              .interval = "INTERVAL",
+              .uuid = "UUID",
+              .json = {},
+              .numeric = "DECIMAL"},  // no JSON type
     .generated_key_column = "INT8 PRIMARY KEY DEFAULT unique_rowid()",
     .pattern_matching = keel::PatternMatching::like_and_glob,
     .limit_all = "ALL",
@@ -60,7 +72,8 @@ constexpr auto five_more = renamed_copies();
 
 TEST_CASE("a description that binds no value is refused", "[dialect]") {
   static constexpr keel::DialectDescription unbound{.name = "unbound"};  // max_bound_values left out
-  CHECK_THROWS_WITH(Dialect{unbound}.name(), Catch::Contains("max_bound_values must be at least 1 (dialect 'unbound')"));
+  CHECK_THROWS_WITH(Dialect{unbound}.name(),
+                    Catch::Contains("max_bound_values must be at least 1 (dialect 'unbound')"));
   // What was left out takes the defaults: no bulk path, nothing special to scan for.
   STATIC_REQUIRE(unbound.bulk_insert_min_rows == keel::no_bulk_insert);
   STATIC_REQUIRE(!unbound.inserts_rows_one_by_one);
@@ -74,8 +87,9 @@ struct Reading {
 };
 
 TEST_CASE("CREATE TABLE of a type the description names no column type for is refused", "[dialect][orm]") {
-  CHECK_THROWS_WITH(keel::create_table<Reading>().statements(other),
-                    "keel: the dialect 'other' names no column type for reading.raw's values (DialectDescription::types)");
+  CHECK_THROWS_WITH(
+      keel::create_table<Reading>().statements(other),
+      "keel: the dialect 'other' names no column type for reading.raw's values (DialectDescription::types)");
   struct NoJson {
     keel::Id id;
     keel::Uuid sensor{};
@@ -98,9 +112,10 @@ TEST_CASE("a dialect compares by its description and names itself", "[dialect]")
 TEST_CASE("CREATE TABLE takes type names and the generated key from the description", "[dialect][orm]") {
   const auto statements = keel::create_table<Band>().statements(other);
   REQUIRE(!statements.empty());
-  CHECK(statements[0].sql() ==
-        R"(CREATE TABLE "band" ("id" INT8 PRIMARY KEY DEFAULT unique_rowid(), "name" STRING NOT NULL UNIQUE, )"
-        R"("manager" INT8 NOT NULL REFERENCES "manager" ("id"), "popularity" INT8 NOT NULL DEFAULT 0, "country" STRING))");
+  CHECK(
+      statements[0].sql() ==
+      R"(CREATE TABLE "band" ("id" INT8 PRIMARY KEY DEFAULT unique_rowid(), "name" STRING NOT NULL UNIQUE, )"
+      R"("manager" INT8 NOT NULL REFERENCES "manager" ("id"), "popularity" INT8 NOT NULL DEFAULT 0, "country" STRING))");
 }
 
 TEST_CASE("queries are spelled as the description says", "[dialect][orm]") {
@@ -108,7 +123,10 @@ TEST_CASE("queries are spelled as the description says", "[dialect][orm]") {
   CHECK(keel::select(c<&Band::name>).where(c<&Band::id> > 1).offset(3).statement(other).sql() ==
         R"(SELECT "band"."name" FROM "band" WHERE ("band"."id" > $1) LIMIT ALL OFFSET $2)");
   // LIKE matching as SQLite's: GLOB for case, LIKE with ESCAPE without.
-  CHECK(keel::select(c<&Band::name>).where(c<&Band::name>.like("Py%") || c<&Band::name>.ilike("%x%")).statement(other).sql() ==
+  CHECK(keel::select(c<&Band::name>)
+            .where(c<&Band::name>.like("Py%") || c<&Band::name>.ilike("%x%"))
+            .statement(other)
+            .sql() ==
         R"(SELECT "band"."name" FROM "band" WHERE (("band"."name" GLOB $1) OR ("band"."name" LIKE $2 ESCAPE '\')))");
   // sum of integers cast to the description's type; avg left alone, as its average_type is empty.
   CHECK(keel::select(keel::sum(c<&Band::popularity>), keel::avg(c<&Band::popularity>)).statement(other).sql() ==

@@ -26,7 +26,8 @@ TEST_CASE("raw queries render their statement per dialect and keep values apart 
 TEST_CASE("a raw query built at run time checks its placeholder count") {
   CHECK_NOTHROW(keel::RawQuery("SELECT {}", {keel::Value(1)}));
   CHECK_THROWS_AS(keel::RawQuery("SELECT {}, {}", {keel::Value(1)}), keel::MisuseError);
-  CHECK_THROWS_WITH(keel::RawQuery("SELECT {}, {}", {keel::Value(1)}), Catch::Contains("2 {} placeholders but 1 values"));
+  CHECK_THROWS_WITH(keel::RawQuery("SELECT {}, {}", {keel::Value(1)}),
+                    Catch::Contains("2 {} placeholders but 1 values"));
   CHECK_THROWS_AS(keel::RawQuery("SELECT '{'", {}), keel::MisuseError);
 }
 

@@ -67,8 +67,7 @@ public:
         script(socket);
         std::unique_lock lock(mutex_);
         ended_.wait(lock, [this] { return ending_; });
-      } catch (...) {
-      }
+      } catch (...) {}
     });
   }
   ~ScriptedServer() {

@@ -20,22 +20,24 @@ std::vector<Value> values(std::vector<Value> v) { return v; }
 }  // namespace
 
 TEST_CASE("merging: a plain INSERT ... VALUES splits at VALUES; anything more is not mergeable", "[writer][merge]") {
-  auto split = keel::split_insert_values(R"(  insert into "band" ("name", "x") VALUES ($1, lower($2)) ; )", Dialect::postgres);
+  auto split =
+      keel::split_insert_values(R"(  insert into "band" ("name", "x") VALUES ($1, lower($2)) ; )", Dialect::postgres);
   REQUIRE(split);
   CHECK(split->head == R"(  insert into "band" ("name", "x") VALUES)");
   CHECK(split->rows == "($1, lower($2))");
   CHECK(split->columns == 2);
   CHECK(split->placeholders == 2);
-  split = keel::split_insert_values("INSERT INTO t VALUES (1, 'a), (b'), (2, E'it\\'s ('), (3, \"q)\")", Dialect::postgres);
+  split =
+      keel::split_insert_values("INSERT INTO t VALUES (1, 'a), (b'), (2, E'it\\'s ('), (3, \"q)\")", Dialect::postgres);
   REQUIRE(split);
   CHECK(split->rows == "(1, 'a), (b'), (2, E'it\\'s ('), (3, \"q)\")");
   CHECK(split->columns == 2);
-  for (const char* sql : {"INSERT INTO t VALUES ($1) RETURNING id", "INSERT INTO t VALUES ($1) ON CONFLICT DO NOTHING",
-                          "INSERT INTO t SELECT * FROM u", "INSERT INTO t DEFAULT VALUES",
-                          "INSERT INTO t SELECT 1 FROM (VALUES (1)) v", "INSERT INTO t VALUES ($1) -- note",
-                          "INSERT INTO t VALUES ($$a$$)", "INSERT INTO t VALUES ('unterminated)",
-                          "UPDATE t SET a = 1", "WITH x AS (SELECT 1) INSERT INTO t VALUES (1)", "INSERT INTO t VALUES",
-                          "INSERT INTO t VALUES (1); DELETE FROM t", "INSERT INTO t VALUES ((1)"})
+  for (const char* sql :
+       {"INSERT INTO t VALUES ($1) RETURNING id", "INSERT INTO t VALUES ($1) ON CONFLICT DO NOTHING",
+        "INSERT INTO t SELECT * FROM u", "INSERT INTO t DEFAULT VALUES", "INSERT INTO t SELECT 1 FROM (VALUES (1)) v",
+        "INSERT INTO t VALUES ($1) -- note", "INSERT INTO t VALUES ($$a$$)", "INSERT INTO t VALUES ('unterminated)",
+        "UPDATE t SET a = 1", "WITH x AS (SELECT 1) INSERT INTO t VALUES (1)", "INSERT INTO t VALUES",
+        "INSERT INTO t VALUES (1); DELETE FROM t", "INSERT INTO t VALUES ((1)"})
     CHECK_FALSE(keel::split_insert_values(sql, Dialect::postgres));
   // SQLite's named and numbered parameters are not positional: not merged.
   CHECK(keel::split_insert_values("INSERT INTO t VALUES (?, ?)", Dialect::sqlite)->placeholders == 2);
@@ -55,9 +57,9 @@ TEST_CASE("merging: consecutive inserts of one head become one statement, placeh
       Statement("INSERT INTO u (a) VALUES ($1) RETURNING a", values({7})),
   };
   const auto merged = keel::merge_inserts(batch, Dialect::postgres);
-  CHECK(texts(merged) == Texts{"INSERT INTO t (a, b) VALUES ($1, $2), ($4, $3), (3, 'it''s $1')",
-                               "UPDATE t SET a = $1", "INSERT INTO t (a, b) VALUES ($1, $2)",
-                               "INSERT INTO u (a) VALUES ($1)", "INSERT INTO u (a) VALUES ($1) RETURNING a"});
+  CHECK(texts(merged) == Texts{"INSERT INTO t (a, b) VALUES ($1, $2), ($4, $3), (3, 'it''s $1')", "UPDATE t SET a = $1",
+                               "INSERT INTO t (a, b) VALUES ($1, $2)", "INSERT INTO u (a) VALUES ($1)",
+                               "INSERT INTO u (a) VALUES ($1) RETURNING a"});
   CHECK(merged[0].params() == values({1, "x", "y", 2}));
   CHECK(merged[2].params() == values({5, "z"}));
   // SQLite's ? stay as they are: they are positional.
@@ -88,8 +90,8 @@ TEST_CASE("merging: a many-row insert of placeholders alone names its COPY targe
                           "INSERT INTO t (a, b) VALUES ($1, 1), ($2, 2)",    // a literal
                           "INSERT INTO t (a) VALUES (lower($1)), ($2)",      // an expression
                           "INSERT INTO t (a) VALUES ($1), ($2, $3)",         // ragged
-                          "INSERT INTO t VALUES ($1), ($2)",                 // no column list: COPY would want every column
-                          "INSERT INTO t AS x (a) VALUES ($1), ($2)",        // an alias
+                          "INSERT INTO t VALUES ($1), ($2)",           // no column list: COPY would want every column
+                          "INSERT INTO t AS x (a) VALUES ($1), ($2)",  // an alias
                           "INSERT INTO t (a) OVERRIDING SYSTEM VALUE VALUES ($1), ($2)",
                           "INSERT INTO t (a[1]) VALUES ($1), ($2)", "INSERT INTO t (c.f) VALUES ($1), ($2)",
                           "INSERT INTO t. (a) VALUES ($1), ($2)", "INSERT INTO t (a) (b) VALUES ($1), ($2)"})
@@ -97,12 +99,14 @@ TEST_CASE("merging: a many-row insert of placeholders alone names its COPY targe
   CHECK_FALSE(target("INSERT INTO t (a) VALUES ($1), ($2)", 3));  // values that do not match
 }
 
-TEST_CASE("merging: merged texts stay within the limits; subqueries and odd placeholders stay apart", "[writer][merge]") {
+TEST_CASE("merging: merged texts stay within the limits; subqueries and odd placeholders stay apart",
+          "[writer][merge]") {
   std::vector<Statement> batch;
   for (int i = 0; i < 5; ++i) batch.emplace_back("INSERT INTO t (a, b) VALUES ($1, $2)", std::vector<Value>{i, i});
   // The head and two rows take 27 + 9 + 10 = 46 bytes; a third row would make 56, over 50.
   const auto by_bytes = keel::merge_inserts(batch, Dialect::postgres, {.max_bytes = 50, .max_parameters = 100});
-  CHECK(texts(by_bytes) == Texts{"INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)", "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)",
+  CHECK(texts(by_bytes) == Texts{"INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)",
+                                 "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)",
                                  "INSERT INTO t (a, b) VALUES ($1, $2)"});
   for (const auto& s : by_bytes) CHECK(s.sql().size() <= 50);
   const auto by_values = keel::merge_inserts(batch, Dialect::postgres, {.max_bytes = 1000, .max_parameters = 6});

@@ -110,13 +110,15 @@ TEST_CASE("CREATE TABLE gives dates, times, UUIDs, JSON and exact numbers their 
         R"("days" TEXT NOT NULL, "refs" TEXT NOT NULL, "weights" TEXT))");
   // Values are bound as their own types: the engine decides how to send them.
   const auto day = std::chrono::sys_days(std::chrono::year(2026) / 12 / 1);
-  const auto query = keel::select<Booking>().where(c<&Booking::day> == day && c<&Booking::price> > keel::Numeric{"9.5"});
+  const auto query =
+      keel::select<Booking>().where(c<&Booking::day> == day && c<&Booking::price> > keel::Numeric{"9.5"});
   const auto statement = query.statement(Dialect::postgres);
-  CHECK(statement.sql() ==
-        R"(SELECT "booking"."id", "booking"."day", "booking"."starts", "booking"."local_start", "booking"."booked_at", )"
-        R"("booking"."length", "booking"."reference", "booking"."details", "booking"."price", "booking"."cancelled_at" )"
-        R"(FROM "booking" )"
-        R"(WHERE (("booking"."day" = $1) AND ("booking"."price" > $2)))");
+  CHECK(
+      statement.sql() ==
+      R"(SELECT "booking"."id", "booking"."day", "booking"."starts", "booking"."local_start", "booking"."booked_at", )"
+      R"("booking"."length", "booking"."reference", "booking"."details", "booking"."price", "booking"."cancelled_at" )"
+      R"(FROM "booking" )"
+      R"(WHERE (("booking"."day" = $1) AND ("booking"."price" > $2)))");
   REQUIRE(statement.params().size() == 2);
   CHECK(statement.params()[0] == Value(day));
   CHECK(statement.params()[1] == Value(keel::Numeric{"9.5"}));
@@ -129,18 +131,20 @@ TEST_CASE("union, intersect and except write their parts in order and sort by po
                          .limit(3);
   STATIC_REQUIRE(std::is_same_v<decltype(query)::result_type, std::vector<std::string>>);
   const auto statement = query.statement(Dialect::postgres);
-  CHECK(statement.sql() == R"(SELECT "band"."name" FROM "band" WHERE ("band"."popularity" > $1) UNION ALL )"
-                           R"(SELECT "manager"."name" FROM "manager" WHERE ("manager"."id" = $2) ORDER BY 1 DESC LIMIT $3)");
+  CHECK(statement.sql() ==
+        R"(SELECT "band"."name" FROM "band" WHERE ("band"."popularity" > $1) UNION ALL )"
+        R"(SELECT "manager"."name" FROM "manager" WHERE ("manager"."id" = $2) ORDER BY 1 DESC LIMIT $3)");
   CHECK(statement.params() == std::vector<Value>{Value(5), Value(2), Value(3)});
   // Whole rows sort by the column's place in the table; EXCEPT on SQLite, OFFSET with its LIMIT -1.
-  CHECK(keel::except(keel::select<Band>(), keel::select<Band>().where(c<&Band::country>.is_null()))
-            .order_by(c<&Band::popularity>)
-            .offset(1)
-            .statement(Dialect::sqlite)
-            .sql() ==
-        R"(SELECT "band"."id", "band"."name", "band"."manager", "band"."popularity", "band"."country" FROM "band" EXCEPT )"
-        R"(SELECT "band"."id", "band"."name", "band"."manager", "band"."popularity", "band"."country" FROM "band" )"
-        R"(WHERE ("band"."country" IS NULL) ORDER BY 4 ASC LIMIT -1 OFFSET ?)");
+  CHECK(
+      keel::except(keel::select<Band>(), keel::select<Band>().where(c<&Band::country>.is_null()))
+          .order_by(c<&Band::popularity>)
+          .offset(1)
+          .statement(Dialect::sqlite)
+          .sql() ==
+      R"(SELECT "band"."id", "band"."name", "band"."manager", "band"."popularity", "band"."country" FROM "band" EXCEPT )"
+      R"(SELECT "band"."id", "band"."name", "band"."manager", "band"."popularity", "band"."country" FROM "band" )"
+      R"(WHERE ("band"."country" IS NULL) ORDER BY 4 ASC LIMIT -1 OFFSET ?)");
 }
 
 TEST_CASE("row locks render per dialect: FOR UPDATE on PostgreSQL, nothing on SQLite", "[orm][select][lock]") {
@@ -181,17 +185,17 @@ TEST_CASE("enums: PostgreSQL's enum types made once per table, SQLite's text kep
                        R"("mood" "mood" NOT NULL, "morning" "mood" NOT NULL, "weather" "weather"))");
   const auto sqlite = keel::create_table<Diary>().statements(Dialect::sqlite);
   REQUIRE(sqlite.size() == 2);  // the table, the index
-  CHECK(sqlite[0].sql() ==
-        R"(CREATE TABLE "diary" ("id" INTEGER PRIMARY KEY, "mood" TEXT NOT NULL CHECK ("mood" IN ('sad', 'ok', 'happy')), )"
-        R"("morning" TEXT NOT NULL CHECK ("morning" IN ('sad', 'ok', 'happy')), )"
-        R"("weather" TEXT CHECK ("weather" IN ('sunny', 'it''s raining', 'storm'))))");
+  CHECK(
+      sqlite[0].sql() ==
+      R"(CREATE TABLE "diary" ("id" INTEGER PRIMARY KEY, "mood" TEXT NOT NULL CHECK ("mood" IN ('sad', 'ok', 'happy')), )"
+      R"("morning" TEXT NOT NULL CHECK ("morning" IN ('sad', 'ok', 'happy')), )"
+      R"("weather" TEXT CHECK ("weather" IN ('sunny', 'it''s raining', 'storm'))))");
   // Bound as labels, in comparisons, in() and set().
   const auto query = keel::update<Diary>()
                          .set(c<&Diary::weather>, Weather::storm)
                          .where(c<&Diary::mood> == Mood::happy || c<&Diary::morning>.in({Mood::sad}));
   const auto statement = query.statement(Dialect::postgres);
-  CHECK(statement.sql() ==
-        R"(UPDATE "diary" SET "weather" = $1 WHERE (("mood" = $2) OR ("morning" IN ($3))))");
+  CHECK(statement.sql() == R"(UPDATE "diary" SET "weather" = $1 WHERE (("mood" = $2) OR ("morning" IN ($3))))");
   CHECK(statement.params() == std::vector<Value>{Value("storm"), Value("happy"), Value("sad")});
 }
 
@@ -203,7 +207,7 @@ TEST_CASE("database defaults: DDL, and inserts that leave unset members to the d
   const std::string sqlite_ddl(keel::create_table<Post>().statements(Dialect::sqlite)[0].sql());
   CHECK(sqlite_ddl.find(R"("created_at" TEXT NOT NULL DEFAULT (rtrim(rtrim(strftime('%Y-%m-%d %H:%M:%f', 'now'), )"
                         R"('0'), '.') || '+00:00'))") != std::string::npos);
-  CHECK(sqlite_ddl.find(R"("public_id" TEXT NOT NULL DEFAULT (lower(hex(randomblob(4)))")!= std::string::npos);
+  CHECK(sqlite_ddl.find(R"("public_id" TEXT NOT NULL DEFAULT (lower(hex(randomblob(4)))") != std::string::npos);
 
   // One text whether a member is given or not: coalesce(value or NULL, default); the key and the defaults come
   // back on both dialects (SQLite would otherwise report the key alone).
@@ -211,11 +215,13 @@ TEST_CASE("database defaults: DDL, and inserts that leave unset members to the d
   const auto one = keel::insert(unset).statement(Dialect::sqlite);
   CHECK(one.sql().starts_with(R"(INSERT INTO "post" ("title", "created_at", "public_id", "score") VALUES (?, )"
                               R"(coalesce(CAST(? AS TEXT), (rtrim()"));
-  CHECK(one.sql().ends_with(R"(coalesce(CAST(? AS INTEGER), (40 + 2))) RETURNING "id", "created_at", "public_id", "score")"));
-  CHECK(keel::insert(unset).statement(Dialect::postgres).sql() ==
-        R"(INSERT INTO "post" ("title", "created_at", "public_id", "score") VALUES ($1, coalesce(CAST($2 AS TIMESTAMPTZ), )"
-        R"(CURRENT_TIMESTAMP), coalesce(CAST($3 AS UUID), gen_random_uuid()), coalesce(CAST($4 AS BIGINT), (40 + 2))) )"
-        R"(RETURNING "id", "created_at", "public_id", "score")");
+  CHECK(one.sql().ends_with(
+      R"(coalesce(CAST(? AS INTEGER), (40 + 2))) RETURNING "id", "created_at", "public_id", "score")"));
+  CHECK(
+      keel::insert(unset).statement(Dialect::postgres).sql() ==
+      R"(INSERT INTO "post" ("title", "created_at", "public_id", "score") VALUES ($1, coalesce(CAST($2 AS TIMESTAMPTZ), )"
+      R"(CURRENT_TIMESTAMP), coalesce(CAST($3 AS UUID), gen_random_uuid()), coalesce(CAST($4 AS BIGINT), (40 + 2))) )"
+      R"(RETURNING "id", "created_at", "public_id", "score")");
   CHECK(one.params() == std::vector<Value>{"a", Value(), Value(), Value()});
   Post given{.title = "b", .score = 0};
   CHECK(keel::insert(given).statement(Dialect::sqlite).params() == std::vector<Value>{"b", Value(), Value(), 0});
@@ -312,8 +318,11 @@ TEST_CASE("aggregates cast to the promised types on PostgreSQL", "[orm][aggregat
         R"(SELECT "band"."country", count(*), CAST(sum("band"."popularity") AS BIGINT), )"
         R"(CAST(avg("band"."popularity") AS DOUBLE PRECISION), max("band"."name") FROM "band" )"
         R"(GROUP BY "band"."country" ORDER BY "band"."country" ASC)");
-  CHECK(q.statement(Dialect::sqlite).sql().starts_with(
-      R"(SELECT "band"."country", count(*), sum("band"."popularity"), avg("band"."popularity"), max("band"."name"))"));
+  CHECK(
+      q.statement(Dialect::sqlite)
+          .sql()
+          .starts_with(
+              R"(SELECT "band"."country", count(*), sum("band"."popularity"), avg("band"."popularity"), max("band"."name"))"));
 }
 
 TEST_CASE("having filters groups, its values bound after the where's", "[orm][aggregate]") {
@@ -324,9 +333,10 @@ TEST_CASE("having filters groups, its values bound after the where's", "[orm][ag
                .having(keel::sum(c<&Band::popularity>) < 5000)
                .order_by(c<&Band::country>);
   const auto pg = q.statement(Dialect::postgres);
-  CHECK(pg.sql() == R"(SELECT "band"."country", count(*) FROM "band" WHERE ("band"."popularity" > $1) )"
-                    R"(GROUP BY "band"."country" HAVING ((count(*) > $2) AND (CAST(sum("band"."popularity") AS BIGINT) < $3)) )"
-                    R"(ORDER BY "band"."country" ASC)");
+  CHECK(pg.sql() ==
+        R"(SELECT "band"."country", count(*) FROM "band" WHERE ("band"."popularity" > $1) )"
+        R"(GROUP BY "band"."country" HAVING ((count(*) > $2) AND (CAST(sum("band"."popularity") AS BIGINT) < $3)) )"
+        R"(ORDER BY "band"."country" ASC)");
   CHECK(pg.params() == std::vector<Value>{5, 1, 5000});
   CHECK(q.statement(Dialect::sqlite).sql().find(R"(HAVING ((count(*) > ?) AND (sum("band"."popularity") < ?)))") !=
         std::string::npos);
@@ -334,8 +344,9 @@ TEST_CASE("having filters groups, its values bound after the where's", "[orm][ag
 
 // Queries of one result type share their collector, and so the coroutine that runs them: one per result type,
 // not one per query type, in the user's build.
-static_assert(std::is_same_v<decltype(keel::select<Band>().where(c<&Band::popularity> > 1).order_by(c<&Band::name>).collector()),
-                             decltype(keel::select<Band>().collector())>);
+static_assert(
+    std::is_same_v<decltype(keel::select<Band>().where(c<&Band::popularity> > 1).order_by(c<&Band::name>).collector()),
+                   decltype(keel::select<Band>().collector())>);
 static_assert(std::is_same_v<decltype(keel::select(c<&Band::name>).where(c<&Band::popularity> > 1).collector()),
                              decltype(keel::select(c<&Manager::name>).collector())>);
 static_assert(std::is_same_v<decltype(keel::update<Band>().set(c<&Band::popularity>, 1).force().collector()),
@@ -404,7 +415,8 @@ TEST_CASE("what the ORM sends when it runs, recorded per dialect", "[orm][insert
     // Many rows: PostgreSQL binds one array per column; SQLite steps the one-row text once per row.
     db.clear();
     db.returns("RETURNING", {"id"}, {{1}, {2}});
-    const auto many = keel::insert(std::vector<Band>{{.name = "a", .manager = 1}, {.name = "b", .manager = 2}}).run_sync(db);
+    const auto many =
+        keel::insert(std::vector<Band>{{.name = "a", .manager = 1}, {.name = "b", .manager = 2}}).run_sync(db);
     CHECK(many.size() == 2);
     const auto sent = db.statements();
     const std::string columns = R"(INSERT INTO "band" ("name", "manager", "popularity", "country") )";
@@ -417,7 +429,8 @@ TEST_CASE("what the ORM sends when it runs, recorded per dialect", "[orm][insert
     } else {
       std::vector<std::string> texts;
       for (const auto& s : sent) texts.push_back(s.sql);
-      CHECK(texts == std::vector<std::string>{"BEGIN", columns + "VALUES (?, ?, ?, ?)", columns + "VALUES (?, ?, ?, ?)", "COMMIT"});
+      CHECK(texts == std::vector<std::string>{"BEGIN", columns + "VALUES (?, ?, ?, ?)", columns + "VALUES (?, ?, ?, ?)",
+                                              "COMMIT"});
       CHECK(sent[2].params == std::vector<Value>{"b", 2, 0, nullptr});
     }
   }
@@ -429,8 +442,9 @@ TEST_CASE("upsert renders ON CONFLICT per dialect, with every value bound", "[or
   CHECK(nothing.statement(Dialect::postgres).sql() ==
         R"(INSERT INTO "band" ("name", "manager", "popularity", "country") VALUES ($1, $2, $3, $4) )"
         R"(ON CONFLICT ("name") DO NOTHING)");
-  CHECK(keel::insert(band).on_conflict().do_nothing().statement(Dialect::sqlite).sql() ==
-        R"(INSERT INTO "band" ("name", "manager", "popularity", "country") VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING)");
+  CHECK(
+      keel::insert(band).on_conflict().do_nothing().statement(Dialect::sqlite).sql() ==
+      R"(INSERT INTO "band" ("name", "manager", "popularity", "country") VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING)");
   STATIC_REQUIRE(std::is_same_v<decltype(nothing)::result_type, std::uint64_t>);  // rows inserted, not the row
 
   const auto update = keel::insert(band)
@@ -450,26 +464,26 @@ TEST_CASE("upsert renders ON CONFLICT per dialect, with every value bound", "[or
         std::string::npos);
 }
 
-TEST_CASE("aliases: a table joined to itself, joins on a condition, values bound in clause order", "[orm][join][alias]") {
+TEST_CASE("aliases: a table joined to itself, joins on a condition, values bound in clause order",
+          "[orm][join][alias]") {
   using Boss = keel::Alias<Employee, "boss">;
   using Report = keel::Alias<Employee, "report">;
   // Along the key into an alias; LEFT JOIN makes the alias's columns optional.
   const auto bosses = keel::select(c<&Employee::name>, Boss::c<&Employee::name>)
                           .left_join<&Employee::manager, Boss>()
                           .where(c<&Employee::salary> > 10);
-  STATIC_REQUIRE(std::is_same_v<decltype(bosses)::result_type,
-                                std::vector<std::tuple<std::string, std::optional<std::string>>>>);
+  STATIC_REQUIRE(
+      std::is_same_v<decltype(bosses)::result_type, std::vector<std::tuple<std::string, std::optional<std::string>>>>);
   CHECK(bosses.statement(Dialect::postgres).sql() ==
         R"(SELECT "employee"."name", "boss"."name" FROM "employee" LEFT JOIN "employee" AS "boss" ON )"
         R"("boss"."id" = "employee"."manager" WHERE ("employee"."salary" > $1))");
   // On a condition, whose values are bound before the WHERE's.
-  const auto reports = keel::select(c<&Employee::name>, keel::count(Report::c<&Employee::id>))
-                           .left_join<Report>(Report::c<&Employee::manager> == c<&Employee::id> &&
-                                              Report::c<&Employee::salary> < 500)
-                           .where(c<&Employee::department> == "lab")
-                           .group_by(c<&Employee::name>);
-  STATIC_REQUIRE(
-      std::is_same_v<decltype(reports)::result_type, std::vector<std::tuple<std::string, std::int64_t>>>);
+  const auto reports =
+      keel::select(c<&Employee::name>, keel::count(Report::c<&Employee::id>))
+          .left_join<Report>(Report::c<&Employee::manager> == c<&Employee::id> && Report::c<&Employee::salary> < 500)
+          .where(c<&Employee::department> == "lab")
+          .group_by(c<&Employee::name>);
+  STATIC_REQUIRE(std::is_same_v<decltype(reports)::result_type, std::vector<std::tuple<std::string, std::int64_t>>>);
   const auto sqlite = reports.statement(Dialect::sqlite);
   CHECK(sqlite.sql() == R"(SELECT "employee"."name", count("report"."id") FROM "employee" LEFT JOIN "employee" AS )"
                         R"("report" ON (("report"."manager" = "employee"."id") AND ("report"."salary" < ?)) WHERE )"
@@ -513,10 +527,10 @@ TEST_CASE("correlated subqueries read the outer row through keel::outer", "[orm]
                     R"((("peer"."department" = "employee"."department") AND ("peer"."salary" > $1)))))");
   CHECK(pg.params() == std::vector<Value>{1});
   // In a DELETE, whose own columns are bare, the outer column inside the subquery is named by its table.
-  const auto idle = keel::delete_from<Manager>()
-                        .where(keel::not_exists(keel::select(c<&Band::id>).where(c<&Band::manager> ==
-                                                                                  keel::outer(c<&Manager::id>))))
-                        .statement(Dialect::sqlite);
+  const auto idle =
+      keel::delete_from<Manager>()
+          .where(keel::not_exists(keel::select(c<&Band::id>).where(c<&Band::manager> == keel::outer(c<&Manager::id>))))
+          .statement(Dialect::sqlite);
   CHECK(idle.sql() == R"(DELETE FROM "manager" WHERE (NOT EXISTS (SELECT "band"."id" FROM "band" WHERE )"
                       R"(("band"."manager" = "manager"."id"))))");
 }

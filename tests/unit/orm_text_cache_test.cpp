@@ -73,8 +73,9 @@ TEST_CASE("every function and clause option has its own text", "[orm][text_cache
   check_each(keel::select(name, c<&Manager::name>).join<&Band::manager>(),
              keel::select(name, c<&Manager::name>).left_join<&Band::manager>(),
              keel::select(c<&Manager::name>, name).join<&Band::manager>());
-  check_each(keel::update<Band>().set(n, n + 1).where(name == "a"), keel::update<Band>().set(n, n - 1).where(name == "a"),
-             keel::update<Band>().set(n, 1).force(), keel::update<Band>().set(n, 1).where(name == "a").returning(n));
+  check_each(keel::update<Band>().set(n, n + 1).where(name == "a"),
+             keel::update<Band>().set(n, n - 1).where(name == "a"), keel::update<Band>().set(n, 1).force(),
+             keel::update<Band>().set(n, 1).where(name == "a").returning(n));
   check_each(keel::delete_from<Band>().where(n < 1), keel::delete_from<Band>().where(n > 1),
              keel::delete_from<Band>().force(), keel::delete_from<Band>().where(n < 1).returning(name));
   check_each(keel::insert(Band{.name = "a"}), keel::insert(Band{.name = "a"}).returning(name),
@@ -94,8 +95,10 @@ TEST_CASE("= and <> with an empty optional are IS NULL and IS NOT NULL, and cach
   CHECK(nl.statement(Dialect::postgres).sql().ends_with(R"(WHERE ("band"."country" = $1))"));
   CHECK(nl.statement(Dialect::postgres).params() == std::vector<Value>{"NL"});
   // Each choice still renders once: two statements of one choice share one text.
-  CHECK(empty.statement(Dialect::sqlite).sql().data() == where_band(country == Country{}).statement(Dialect::sqlite).sql().data());
-  CHECK(nl.statement(Dialect::sqlite).sql().data() == where_band(country == Country{"CA"}).statement(Dialect::sqlite).sql().data());
+  CHECK(empty.statement(Dialect::sqlite).sql().data() ==
+        where_band(country == Country{}).statement(Dialect::sqlite).sql().data());
+  CHECK(nl.statement(Dialect::sqlite).sql().data() ==
+        where_band(country == Country{"CA"}).statement(Dialect::sqlite).sql().data());
 
   const auto not_empty = where_band(country != Country{});
   CHECK(not_empty.statement(Dialect::sqlite).sql().ends_with(R"(WHERE ("band"."country" IS NOT NULL))"));
@@ -103,19 +106,24 @@ TEST_CASE("= and <> with an empty optional are IS NULL and IS NOT NULL, and cach
   // The optional on the left, and several choices in one query (the placeholders are numbered as they come).
   using Key = std::optional<keel::ForeignKey<Manager>>;
   const auto two = [&](Country a, Key b) {
-    return keel::select(c<&Concert::venue>).where(a == c<&Concert::venue> && c<&Concert::promoter> != b &&
-                                                  c<&Concert::price> > 1.5);
+    return keel::select(c<&Concert::venue>)
+        .where(a == c<&Concert::venue> && c<&Concert::promoter> != b && c<&Concert::price> > 1.5);
   };
   check_each(two({}, {}), two("x", {}), two({}, 3), two("x", 3));
-  CHECK(two({}, 3).statement(Dialect::postgres).sql().ends_with(
-      R"(WHERE ((("concert"."venue" IS NULL) AND ("concert"."promoter" <> $1)) AND ("concert"."price" > $2)))"));
+  CHECK(
+      two({}, 3)
+          .statement(Dialect::postgres)
+          .sql()
+          .ends_with(
+              R"(WHERE ((("concert"."venue" IS NULL) AND ("concert"."promoter" <> $1)) AND ("concert"."price" > $2)))"));
   // Other comparisons with an empty optional keep SQL's meaning: NULL compares as unknown.
   CHECK(where_band(c<&Band::popularity> > std::optional<int>{}).statement(Dialect::sqlite).params() ==
         std::vector<Value>{nullptr});
   // In an update, `= ?` sets the column to the value given, NULL included; only the condition chooses.
   check_each(keel::update<Band>().set(country, Country{}).where(country == Country{}),
              keel::update<Band>().set(country, Country{}).where(country == Country{"NL"}));
-  check_each(keel::delete_from<Band>().where(country == Country{}), keel::delete_from<Band>().where(country == Country{"NL"}));
+  check_each(keel::delete_from<Band>().where(country == Country{}),
+             keel::delete_from<Band>().where(country == Country{"NL"}));
 }
 
 TEST_CASE("column wrappers bind as their values; nothing else binds as a boolean", "[orm][value]") {

@@ -37,7 +37,8 @@ TEST_CASE("numeric's base-10000 layout", "[pg][codecs]") {
   for (std::string text : {"0", "12.5", "-0.001", "10000", "99999999.99999999", "NaN", "-Infinity", "0.000"})
     CHECK(decode<Numeric>(types::numeric, encode(Numeric{text})).text == text);
   CHECK_THROWS_AS(decode<Numeric>(types::numeric, Bytes{0, 2, 0, 0, 0, 0, 0, 0, 0, 1}), keel::ProtocolError);  // short
-  CHECK_THROWS_AS(decode<Numeric>(types::numeric, Bytes{0, 1, 0, 0, 0, 0, 0, 0, 0x27, 0x10}), keel::ProtocolError);  // 10000
+  CHECK_THROWS_AS(decode<Numeric>(types::numeric, Bytes{0, 1, 0, 0, 0, 0, 0, 0, 0x27, 0x10}),
+                  keel::ProtocolError);                                                                        // 10000
   CHECK_THROWS_AS(decode<Numeric>(types::numeric, Bytes{0, 0, 0, 0, 0x12, 0x34, 0, 0}), keel::ProtocolError);  // sign
   CHECK_THROWS_AS(encode(Numeric{"12,5"}), keel::ValueError);
   CHECK_THROWS_AS(decode<Numeric>(types::int4, Bytes{0, 0, 0, 1}), keel::TypeMismatchError);
@@ -62,7 +63,8 @@ TEST_CASE("an instant beyond what 64-bit microseconds since 1970 hold is an erro
   const Bytes near_infinity{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe};
   CHECK_THROWS_AS(decode<TimestampTz>(types::timestamptz, near_infinity), keel::ProtocolError);
   CHECK_THROWS_AS(decode<Timestamp>(types::timestamp, near_infinity), keel::ProtocolError);
-  CHECK(decode<TimestampTz>(types::timestamptz, Bytes{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) == TimestampTz::max());
+  CHECK(decode<TimestampTz>(types::timestamptz, Bytes{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) ==
+        TimestampTz::max());
   // A user's instant PostgreSQL cannot hold is refused before anything is sent.
   const auto earliest = TimestampTz(std::chrono::microseconds(std::numeric_limits<std::int64_t>::min() + 1));
   CHECK_THROWS_AS(encode(earliest), keel::ValueOutOfRangeError);
@@ -89,10 +91,13 @@ TEST_CASE("unsigned integers are refused where they do not fit the signed type o
 TEST_CASE("arrays: header, dimensions, NULLs; truncation is an error", "[pg][codecs]") {
   const Bytes two = encode(std::vector<std::optional<std::int32_t>>{7, std::nullopt});
   // ndim 1, has_null 1, element int4, size 2, lower bound 1, then 7 and NULL.
-  CHECK(two == Bytes{0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 23, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff});
-  CHECK(decode<std::vector<std::optional<std::int32_t>>>(1007, two) == std::vector<std::optional<std::int32_t>>{7, std::nullopt});
+  CHECK(two == Bytes{0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 23, 0,    0,    0,    2,
+                     0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 7,  0xff, 0xff, 0xff, 0xff});
+  CHECK(decode<std::vector<std::optional<std::int32_t>>>(1007, two) ==
+        std::vector<std::optional<std::int32_t>>{7, std::nullopt});
   for (std::size_t n = 0; n < two.size(); ++n)
-    CHECK_THROWS_AS(decode<std::vector<std::optional<std::int32_t>>>(1007, Bytes(two.begin(), two.begin() + n)), keel::ProtocolError);
+    CHECK_THROWS_AS(decode<std::vector<std::optional<std::int32_t>>>(1007, Bytes(two.begin(), two.begin() + n)),
+                    keel::ProtocolError);
   Bytes huge = two;
   huge[15] = 0x7f;  // a dimension far larger than the bytes
   CHECK_THROWS_AS(decode<std::vector<std::optional<std::int32_t>>>(1007, huge), keel::ProtocolError);
@@ -100,7 +105,8 @@ TEST_CASE("arrays: header, dimensions, NULLs; truncation is an error", "[pg][cod
   CHECK(encode(std::vector<std::int32_t>{}) == Bytes{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23});
 }
 
-TEST_CASE("PostgreSQL 17's infinite intervals are Interval::infinity() and minus_infinity(), in every form", "[pg][codecs]") {
+TEST_CASE("PostgreSQL 17's infinite intervals are Interval::infinity() and minus_infinity(), in every form",
+          "[pg][codecs]") {
   const Bytes plus{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff};
   const Bytes minus{0x80, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0x80, 0, 0, 0};
   CHECK(decode<Interval>(types::interval, plus) == keel::Interval::infinity());

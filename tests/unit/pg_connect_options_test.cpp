@@ -39,8 +39,9 @@ keel::pg::ConnectOptions parse(std::string_view dsn, std::map<std::string, std::
 }  // namespace
 
 TEST_CASE("a URI gives user, password, hosts, database and parameters", "[pg][dsn]") {
-  auto o = parse("postgresql://bob:s%40cret@db.example.com:6432/app%20db?sslmode=verify-full&application_name=api"
-                 "&connect_timeout=10&target_session_attrs=read-write");
+  auto o = parse(
+      "postgresql://bob:s%40cret@db.example.com:6432/app%20db?sslmode=verify-full&application_name=api"
+      "&connect_timeout=10&target_session_attrs=read-write");
   CHECK(o.user == "bob");
   CHECK(o.password == std::optional<std::string>("s@cret"));
   CHECK(o.hosts == std::vector<HostSpec>{{"db.example.com", 6432, ""}});
@@ -86,10 +87,17 @@ TEST_CASE("key=value strings follow libpq's quoting", "[pg][dsn]") {
 }
 
 TEST_CASE("the environment fills what the string leaves out, and defaults follow libpq", "[pg][dsn]") {
-  auto o = parse("dbname=app", {{"PGHOST", "envhost"}, {"PGPORT", "7777"}, {"PGUSER", "envuser"},
-                                {"PGPASSWORD", "pw"}, {"PGDATABASE", "ignored"}, {"PGSSLMODE", "disable"},
-                                {"PGAPPNAME", "envapp"}, {"PGCONNECT_TIMEOUT", "1"}, {"PGSSLROOTCERT", "/ca.pem"},
-                                {"PGTARGETSESSIONATTRS", "prefer-standby"}, {"PGPASSFILE", "/pgpass"}});
+  auto o = parse("dbname=app", {{"PGHOST", "envhost"},
+                                {"PGPORT", "7777"},
+                                {"PGUSER", "envuser"},
+                                {"PGPASSWORD", "pw"},
+                                {"PGDATABASE", "ignored"},
+                                {"PGSSLMODE", "disable"},
+                                {"PGAPPNAME", "envapp"},
+                                {"PGCONNECT_TIMEOUT", "1"},
+                                {"PGSSLROOTCERT", "/ca.pem"},
+                                {"PGTARGETSESSIONATTRS", "prefer-standby"},
+                                {"PGPASSFILE", "/pgpass"}});
   CHECK(o.hosts == std::vector<HostSpec>{{"envhost", 7777}});
   CHECK(o.user == "envuser");
   CHECK(o.password == std::optional<std::string>("pw"));
@@ -135,9 +143,12 @@ TEST_CASE("the password file: first match wins, * matches anything, sockets matc
       "weird\\:host:5432:*:*:esc\\:aped\\\\\n"
       "*:*:*:*:fallback\n";
   using keel::pg::password_from_pgpass_text;
-  CHECK(password_from_pgpass_text(pgpass, {"db.example.com", 5432}, "app", "bob") == std::optional<std::string>("first"));
-  CHECK(password_from_pgpass_text(pgpass, {"db.example.com", 6000}, "other", "bob") == std::optional<std::string>("second"));
-  CHECK(password_from_pgpass_text(pgpass, {"/var/run/postgresql", 5432}, "x", "y") == std::optional<std::string>("socket"));
+  CHECK(password_from_pgpass_text(pgpass, {"db.example.com", 5432}, "app", "bob") ==
+        std::optional<std::string>("first"));
+  CHECK(password_from_pgpass_text(pgpass, {"db.example.com", 6000}, "other", "bob") ==
+        std::optional<std::string>("second"));
+  CHECK(password_from_pgpass_text(pgpass, {"/var/run/postgresql", 5432}, "x", "y") ==
+        std::optional<std::string>("socket"));
   CHECK(password_from_pgpass_text(pgpass, {"weird:host", 5432}, "x", "y") == std::optional<std::string>("esc:aped\\"));
   CHECK(password_from_pgpass_text(pgpass, {"other", 1}, "x", "y") == std::optional<std::string>("fallback"));
   CHECK_FALSE(password_from_pgpass_text("h:5432:db:u:pw\n", {"h", 5432}, "db", "v").has_value());
@@ -172,7 +183,8 @@ TEST_CASE("connection strings are read as libpq reads them", "[pg][dsn]") {
       {"postgresql://user@localhost", "localhost:5432"},
       {"postgresql://user:secret@localhost", "localhost:5432"},
       {"postgresql://other@localhost/otherdb?connect_timeout=10&application_name=myapp", "localhost:5432"},
-      {"postgresql://host1:123,host2:456/somedb?target_session_attrs=any&application_name=myapp", "host1:123,host2:456"},
+      {"postgresql://host1:123,host2:456/somedb?target_session_attrs=any&application_name=myapp",
+       "host1:123,host2:456"},
       {"postgresql://[::1]:5433/db", "::1:5433"},
       {"postgresql://[::1]/db", "::1:5432"},
       {"postgresql://::1/db", "error"},  // libpq: invalid integer value ":1" for connection option "port"
@@ -244,9 +256,10 @@ TEST_CASE("a connection service file gives options after the string's and before
   const std::string user_file = (folder / "user.conf").string();
   const std::string system_folder = (folder / "etc").string();
   std::filesystem::create_directories(system_folder);
-  std::ofstream(user_file) << "# the user's services\n[app] # the application's\nhost = db.example.com\nport=6543\n  dbname=app  \n\n[other]\nhost=x\n";
+  std::ofstream(user_file) << "# the user's services\n[app] # the application's\nhost = db.example.com\nport=6543\n  "
+                              "dbname=app  \n\n[other]\nhost=x\n";
   std::ofstream(system_folder + "/pg_service.conf") << "[shared]\nhost=shared.example.com\nuser=reporter\n[bad]\nhost\n"
-                                                        "[nested]\nservice=app\n[unknown]\nflavour=sweet\n";
+                                                       "[nested]\nservice=app\n[unknown]\nflavour=sweet\n";
   const std::map<std::string, std::string> files{{"PGSERVICEFILE", user_file}, {"PGSYSCONFDIR", system_folder}};
   auto with = [&](std::map<std::string, std::string> more) {
     more.insert(files.begin(), files.end());
@@ -278,9 +291,10 @@ TEST_CASE("keepalives, revocation lists, load balancing and PGTZ, as libpq reads
   CHECK_FALSE(o.load_balance_hosts);
   CHECK(o.server_settings.empty());
 
-  o = parse("host=db keepalives=0 keepalives_idle=30 keepalives_interval=5 keepalives_count=4 sslcrldir=/etc/crls "
-            "load_balance_hosts=random",
-            {{"PGTZ", "Europe/Amsterdam"}, {"PGDATESTYLE", "ISO, DMY"}});
+  o = parse(
+      "host=db keepalives=0 keepalives_idle=30 keepalives_interval=5 keepalives_count=4 sslcrldir=/etc/crls "
+      "load_balance_hosts=random",
+      {{"PGTZ", "Europe/Amsterdam"}, {"PGDATESTYLE", "ISO, DMY"}});
   CHECK_FALSE(o.keepalives);
   CHECK(o.keepalives_idle == 30);
   CHECK(o.keepalives_interval == 5);
@@ -290,7 +304,8 @@ TEST_CASE("keepalives, revocation lists, load balancing and PGTZ, as libpq reads
   CHECK(o.load_balance_hosts);
   CHECK(o.server_settings.at("timezone") == "Europe/Amsterdam");
   CHECK(o.server_settings.at("datestyle") == "ISO, DMY");
-  CHECK(parse("host=db", {{"PGSSLCRL", "/tmp/revoked.crl"}, {"PGLOADBALANCEHOSTS", "random"}}).ssl_crl == "/tmp/revoked.crl");
+  CHECK(parse("host=db", {{"PGSSLCRL", "/tmp/revoked.crl"}, {"PGLOADBALANCEHOSTS", "random"}}).ssl_crl ==
+        "/tmp/revoked.crl");
   CHECK(parse("host=db", {{"PGLOADBALANCEHOSTS", "random"}}).load_balance_hosts);
   CHECK_THROWS_AS(parse("host=db load_balance_hosts=round-robin"), DsnError);
   CHECK_THROWS_AS(parse("host=db keepalives_idle=-1"), DsnError);

@@ -20,13 +20,15 @@ using namespace std::chrono_literals;
 namespace {
 
 std::string silent_dsn(const fake_peers::SilentServer& server, const std::string& extra) {
-  return "host=127.0.0.1 port=" + std::to_string(server.port()) + " user=keel dbname=keel passfile=/nonexistent " + extra;
+  return "host=127.0.0.1 port=" + std::to_string(server.port()) + " user=keel dbname=keel passfile=/nonexistent " +
+         extra;
 }
 
 // Runs an awaitable on a loop of its own for at most `limit`; returns its error (nullptr: it succeeded) and
 // how long it took. An awaitable still running at the limit fails the test instead of hanging it.
 template <class Awaitable>
-std::pair<std::exception_ptr, std::chrono::steady_clock::duration> outcome(Awaitable awaitable, std::chrono::seconds limit) {
+std::pair<std::exception_ptr, std::chrono::steady_clock::duration> outcome(Awaitable awaitable,
+                                                                           std::chrono::seconds limit) {
   asio::io_context loop;
   std::optional<std::exception_ptr> error;
   const auto started = std::chrono::steady_clock::now();
@@ -43,8 +45,7 @@ bool is(std::exception_ptr error) {
     if (error) std::rethrow_exception(error);
   } catch (const E&) {
     return true;
-  } catch (...) {
-  }
+  } catch (...) {}
   return false;
 }
 
@@ -55,7 +56,8 @@ TEST_CASE("connect_timeout covers TLS negotiation and authentication, not only t
   // prefer: the silence comes after the TLS request; disable: after the startup message.
   for (const char* mode : {"sslmode=prefer", "sslmode=disable"}) {
     INFO(mode);
-    auto [error, took] = outcome(keel::pg::PgConnection::connect(silent_dsn(server, std::string("connect_timeout=2 ") + mode)), 10s);
+    auto [error, took] =
+        outcome(keel::pg::PgConnection::connect(silent_dsn(server, std::string("connect_timeout=2 ") + mode)), 10s);
     CHECK(is<keel::TimeoutError>(error));
     CHECK(took >= 1900ms);
     CHECK(took < 4s);
@@ -65,7 +67,8 @@ TEST_CASE("connect_timeout covers TLS negotiation and authentication, not only t
 TEST_CASE("a pool's acquire timeout covers opening a connection", "[pg][deadline]") {
   fake_peers::SilentServer server;
   auto attempt = [&]() -> asio::awaitable<void> {
-    auto pool = co_await keel::pg::Pool::create(silent_dsn(server, "sslmode=disable"), keel::pg::PoolOptions{.min_size = 0, .max_size = 2});
+    auto pool = co_await keel::pg::Pool::create(silent_dsn(server, "sslmode=disable"),
+                                                keel::pg::PoolOptions{.min_size = 0, .max_size = 2});
     auto connection = co_await pool->acquire(1s);
   };
   auto [error, took] = outcome(attempt(), 10s);
@@ -75,7 +78,8 @@ TEST_CASE("a pool's acquire timeout covers opening a connection", "[pg][deadline
 
 TEST_CASE("the engine's acquire_timeout covers opening a connection", "[pg][deadline]") {
   fake_peers::SilentServer server;
-  keel::PostgresEngine db(keel::PostgresOptions{.dsn = silent_dsn(server, "sslmode=disable"), .acquire_timeout = 1000ms});
+  keel::PostgresEngine db(
+      keel::PostgresOptions{.dsn = silent_dsn(server, "sslmode=disable"), .acquire_timeout = 1000ms});
   auto [error, took] = outcome(db.raw("SELECT 1"), 10s);
   CHECK(is<keel::TimeoutError>(error));
   CHECK(took < 2500ms);
@@ -114,9 +118,9 @@ TEST_CASE("close() with a query in flight lets it finish, then says goodbye", "[
     std::string messages;
     messages += fake_peers::ScriptedServer::read_message(socket);  // the query ('Q')
     messages += fake_peers::ScriptedServer::read_message(socket);  // close()'s Sync ('S'), before the query's answer
-    static constexpr std::uint8_t answers[] = {'C', 0, 0, 0, 13, 'S', 'E', 'L', 'E', 'C', 'T', ' ', '1', 0,
-                                               'Z', 0, 0, 0, 5,  'I',  // the query's
-                                               'Z', 0, 0, 0, 5,  'I'};  // the Sync's
+    static constexpr std::uint8_t answers[] = {'C', 0,   0,   0, 13,  'S', 'E', 'L', 'E', 'C',
+                                               'T', ' ', '1', 0, 'Z', 0,   0,   0,   5,   'I',  // the query's
+                                               'Z', 0,   0,   0, 5,   'I'};                     // the Sync's
     boost::asio::write(socket, boost::asio::buffer(answers));
     try {
       messages += fake_peers::ScriptedServer::read_message(socket);  // Terminate ('X')
@@ -130,8 +134,9 @@ TEST_CASE("close() with a query in flight lets it finish, then says goodbye", "[
     auto c = co_await keel::pg::PgConnection::connect("host=127.0.0.1 port=" + std::to_string(server.port()) +
                                                       " user=keel dbname=keel sslmode=disable passfile=/nonexistent");
     const auto executor = co_await asio::this_coro::executor;
-    asio::co_spawn(executor, [&c]() -> asio::awaitable<void> { co_await c->execute("SELECT 1"); },
-                   [&](std::exception_ptr e) { query_error = e; });
+    asio::co_spawn(
+        executor, [&c]() -> asio::awaitable<void> { co_await c->execute("SELECT 1"); },
+        [&](std::exception_ptr e) { query_error = e; });
     asio::steady_timer written(executor, 50ms);  // the query is on the wire by then (the server reads it first)
     co_await written.async_wait(asio::use_awaitable);
     co_await c->close();

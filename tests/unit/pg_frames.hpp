@@ -19,7 +19,8 @@ inline Bytes message(char type, const Bytes& body) {
   return out;
 }
 inline void add_i32(Bytes& out, std::int32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(static_cast<std::uint32_t>(v) >> shift));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<std::uint8_t>(static_cast<std::uint32_t>(v) >> shift));
 }
 inline void add_i16(Bytes& out, std::int16_t v) {
   out.push_back(static_cast<std::uint8_t>(static_cast<std::uint16_t>(v) >> 8));

@@ -150,10 +150,16 @@ TEST_CASE("backend messages decode into their fields", "[pg][protocol]") {
   CHECK(row.cells[2]->empty());
 
   body.clear();
-  for (auto [code, value] : std::vector<std::pair<char, std::string>>{{'S', "FEHLER"}, {'V', "ERROR"}, {'C', "23505"},
-                                                                       {'M', "duplicate key"}, {'D', "Key (id)=(1)"},
-                                                                       {'P', "17"}, {'t', "band"}, {'n', "band_pkey"},
-                                                                       {'R', "_bt_check_unique"}, {'X', "future field"}}) {
+  for (auto [code, value] : std::vector<std::pair<char, std::string>>{{'S', "FEHLER"},
+                                                                      {'V', "ERROR"},
+                                                                      {'C', "23505"},
+                                                                      {'M', "duplicate key"},
+                                                                      {'D', "Key (id)=(1)"},
+                                                                      {'P', "17"},
+                                                                      {'t', "band"},
+                                                                      {'n', "band_pkey"},
+                                                                      {'R', "_bt_check_unique"},
+                                                                      {'X', "future field"}}) {
     body.push_back(static_cast<std::uint8_t>(code));
     add_cstring(body, value);
   }
@@ -168,7 +174,8 @@ TEST_CASE("backend messages decode into their fields", "[pg][protocol]") {
   CHECK(error.fields.constraint == "band_pkey");
   CHECK(error.fields.routine == "_bt_check_unique");
 
-  CHECK(std::get<proto::ReadyForQuery>(decode_one(message('Z', {'T'}))).status == proto::TransactionStatus::in_transaction);
+  CHECK(std::get<proto::ReadyForQuery>(decode_one(message('Z', {'T'}))).status ==
+        proto::TransactionStatus::in_transaction);
   CHECK(std::get<proto::CommandComplete>(decode_one(message('C', bytes_of(std::string("INSERT 0 5") + '\0')))).tag ==
         "INSERT 0 5");
   CHECK(proto::rows_in_command_tag("INSERT 0 5") == 5);
@@ -188,19 +195,19 @@ TEST_CASE("backend messages decode into their fields", "[pg][protocol]") {
 
 TEST_CASE("truncated and malformed messages are protocol errors, never over-reads", "[pg][protocol]") {
   const std::vector<Bytes> bad{
-      message('R', {0, 0, 0}),                            // authentication code cut short
-      message('R', {0, 0, 0, 5, 1, 2}),                   // md5 salt cut short
-      message('R', {0, 0, 0, 99}),                        // unknown authentication request
-      message('R', {0, 0, 0, 10, 'S', 'C'}),              // SASL mechanism without its NUL
-      message('Z', {'Q'}),                                // unknown transaction status
-      message('Z', {'I', 'I'}),                           // trailing bytes
-      message('D', {0, 1, 0, 0, 0, 9, 'a'}),              // value longer than the message
-      message('D', {0, 1, 0xff, 0xff, 0xff, 0xfe}),       // negative length other than -1
-      message('D', {0xff, 0xff}),                         // negative column count
-      message('T', {0, 1, 'i', 'd', 0, 0, 0}),            // field description cut short
-      message('E', {'C', '2', '3'}),                      // error field without NUL or terminator
-      message('K', {0, 0, 0, 1}),                         // key data cut short
-      message('?', {}),                                   // unknown message type
+      message('R', {0, 0, 0}),                       // authentication code cut short
+      message('R', {0, 0, 0, 5, 1, 2}),              // md5 salt cut short
+      message('R', {0, 0, 0, 99}),                   // unknown authentication request
+      message('R', {0, 0, 0, 10, 'S', 'C'}),         // SASL mechanism without its NUL
+      message('Z', {'Q'}),                           // unknown transaction status
+      message('Z', {'I', 'I'}),                      // trailing bytes
+      message('D', {0, 1, 0, 0, 0, 9, 'a'}),         // value longer than the message
+      message('D', {0, 1, 0xff, 0xff, 0xff, 0xfe}),  // negative length other than -1
+      message('D', {0xff, 0xff}),                    // negative column count
+      message('T', {0, 1, 'i', 'd', 0, 0, 0}),       // field description cut short
+      message('E', {'C', '2', '3'}),                 // error field without NUL or terminator
+      message('K', {0, 0, 0, 1}),                    // key data cut short
+      message('?', {}),                              // unknown message type
   };
   for (const Bytes& stream : bad) {
     auto frame = proto::next_frame(stream);
@@ -241,44 +248,46 @@ TEST_CASE("SCRAM-SHA-256 reproduces RFC 7677's exchange", "[pg][auth]") {
   proto::ScramClient scram("pencil", {.username = "user", .nonce = "rOprNGfwEbeRWgbNEkqO"});
   CHECK(scram.mechanism() == "SCRAM-SHA-256");
   CHECK(scram.client_first_message() == "n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
-  const std::string server_first = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+  const std::string server_first =
+      "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
   CHECK(scram.client_final_message(server_first) ==
         "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=");
   CHECK_NOTHROW(scram.verify_server_final("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="));
   // A server that does not know the password cannot forge the signature.
-  CHECK_THROWS_AS(scram.verify_server_final("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="), proto::AuthenticationError);
+  CHECK_THROWS_AS(scram.verify_server_final("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="),
+                  proto::AuthenticationError);
   CHECK_THROWS_AS(scram.verify_server_final("e=invalid-proof"), proto::AuthenticationError);
 }
 
 TEST_CASE("SCRAM passwords are prepared with SASLprep, as libpq and the server prepare them", "[pg][auth]") {
   using proto::saslprep_password;
   // RFC 4013, section 3's examples.
-  CHECK(saslprep_password("I\u00ADX") == "IX");           // SOFT HYPHEN maps to nothing
+  CHECK(saslprep_password("I\u00ADX") == "IX");  // SOFT HYPHEN maps to nothing
   CHECK(saslprep_password("user") == "user");
-  CHECK(saslprep_password("USER") == "USER");             // no case folding
-  CHECK(saslprep_password("\u00AA") == "a");              // NFKC
-  CHECK(saslprep_password("\u2168") == "IX");             // ROMAN NUMERAL NINE, NFKC
+  CHECK(saslprep_password("USER") == "USER");                  // no case folding
+  CHECK(saslprep_password("\u00AA") == "a");                   // NFKC
+  CHECK(saslprep_password("\u2168") == "IX");                  // ROMAN NUMERAL NINE, NFKC
   CHECK(saslprep_password("\u0627\u0031") == "\u0627\u0031");  // refused (bidi): used unchanged, as libpq does
   // Beyond the RFC's list.
-  CHECK(saslprep_password("a\u00A0b") == "a b");          // a non-ASCII space maps to SPACE
+  CHECK(saslprep_password("a\u00A0b") == "a b");                   // a non-ASCII space maps to SPACE
   CHECK(saslprep_password("\uFF50\uFF41\uFF53\uFF53") == "pass");  // full-width letters
-  CHECK(saslprep_password("caf\u0065\u0301") == "caf\u00E9");     // composed
-  CHECK(saslprep_password("\uFDFA").size() > 18);         // NFKC lengthens it: the result is not cut short
+  CHECK(saslprep_password("caf\u0065\u0301") == "caf\u00E9");      // composed
+  CHECK(saslprep_password("\uFDFA").size() > 18);                  // NFKC lengthens it: the result is not cut short
   CHECK(saslprep_password("\uFDFA\uFDFA\uFDFA") == saslprep_password("\uFDFA") + saslprep_password("\uFDFA") +
                                                        saslprep_password("\uFDFA"));  // past the first buffer
   // Refused, so used unchanged: nothing left after mapping, a prohibited or unassigned character, not UTF-8.
   CHECK(saslprep_password("\u00AD") == "\u00AD");
-  CHECK(saslprep_password("a\u2028b") == "a\u2028b");     // LINE SEPARATOR, prohibited
+  CHECK(saslprep_password("a\u2028b") == "a\u2028b");        // LINE SEPARATOR, prohibited
   CHECK(saslprep_password("a\U000E0001") == "a\U000E0001");  // LANGUAGE TAG, prohibited
   CHECK(saslprep_password("x\U0010FFFD") == "x\U0010FFFD");  // private use
-  CHECK(saslprep_password("a\u0221") == "a\u0221");     // unassigned in Unicode 3.2, which SASLprep uses
+  CHECK(saslprep_password("a\u0221") == "a\u0221");          // unassigned in Unicode 3.2, which SASLprep uses
   CHECK(saslprep_password("\xC3\x28pw") == "\xC3\x28pw");
   // Refused as PostgreSQL refuses them, which checks before NFKC where the RFC checks after: U+0340 is prohibited
   // (NFKC would make it U+0300), U+FE70 is right-to-left beside a left-to-right letter (NFKC makes it a space and
   // a mark). The server then stores the typed bytes' verifier.
   CHECK(saslprep_password("a\u0340") == "a\u0340");
   CHECK(saslprep_password("\uFE70a") == "\uFE70a");
-  CHECK(saslprep_password("\u05D0\u05D1") == "\u05D0\u05D1");   // right-to-left only: accepted, unchanged
+  CHECK(saslprep_password("\u05D0\u05D1") == "\u05D0\u05D1");  // right-to-left only: accepted, unchanged
   // ASCII is used as it is, control characters included, as libpq does.
   CHECK(saslprep_password("a\tb\x07") == "a\tb\x07");
   CHECK(saslprep_password("") == "");
@@ -294,7 +303,8 @@ TEST_CASE("SCRAM passwords are prepared with SASLprep, as libpq and the server p
 TEST_CASE("SCRAM refuses a server that does not play by the rules", "[pg][auth]") {
   auto client = [] { return proto::ScramClient("pencil", {.nonce = "abc"}); };
   CHECK(client().client_first_message() == "n,,n=,r=abc");
-  CHECK_THROWS_AS(client().client_final_message("r=xyz123,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"), proto::AuthenticationError);
+  CHECK_THROWS_AS(client().client_final_message("r=xyz123,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"),
+                  proto::AuthenticationError);
   CHECK_THROWS_AS(client().client_final_message("r=abc,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"), proto::AuthenticationError);
   CHECK_THROWS_AS(client().client_final_message("r=abcdef,s=not base64!,i=4096"), proto::AuthenticationError);
   CHECK_THROWS_AS(client().client_final_message("r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=0"), proto::AuthenticationError);
@@ -306,7 +316,8 @@ TEST_CASE("SCRAM refuses a server that does not play by the rules", "[pg][auth]"
   CHECK(plus.mechanism() == "SCRAM-SHA-256-PLUS");
   CHECK(plus.client_first_message() == "p=tls-server-end-point,,n=,r=abc");
   const std::string final_message = plus.client_final_message("r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
-  CHECK(final_message.starts_with("c=" + proto::base64_encode(std::string_view("p=tls-server-end-point,,\x01\x02\x03")) + ",r=abcdef,p="));
+  CHECK(final_message.starts_with(
+      "c=" + proto::base64_encode(std::string_view("p=tls-server-end-point,,\x01\x02\x03")) + ",r=abcdef,p="));
 }
 
 TEST_CASE("a script of several statements is told from one statement before it is sent", "[pg][protocol]") {
@@ -318,7 +329,8 @@ TEST_CASE("a script of several statements is told from one statement before it i
   CHECK_FALSE(holds_several_statements("SELECT ';', \"a;b\" FROM t WHERE x = $1"));
   CHECK_FALSE(holds_several_statements("SELECT 'it''s; fine'"));
   CHECK_FALSE(holds_several_statements("SELECT E'a\\'; b'"));
-  CHECK_FALSE(holds_several_statements("CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; SELECT 2 $body$ LANGUAGE sql"));
+  CHECK_FALSE(
+      holds_several_statements("CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; SELECT 2 $body$ LANGUAGE sql"));
   CHECK_FALSE(holds_several_statements("SELECT $$;$$, $1"));
   CHECK(holds_several_statements("CREATE TABLE a (x int); CREATE TABLE b (y int)"));
   CHECK(holds_several_statements("SELECT 'C:\\'; SELECT 2"));  // a standard string ends at its quote

@@ -71,7 +71,8 @@ struct Frames {
   }
   proto::Frame error(std::string_view sqlstate, std::string_view message) {
     Bytes body;
-    for (auto [code, text] : {std::pair<char, std::string_view>{'S', "ERROR"}, {'V', "ERROR"}, {'C', sqlstate}, {'M', message}}) {
+    for (auto [code, text] :
+         {std::pair<char, std::string_view>{'S', "ERROR"}, {'V', "ERROR"}, {'C', sqlstate}, {'M', message}}) {
       body.push_back(static_cast<std::uint8_t>(code));
       add_cstring(body, text);
     }
@@ -158,7 +159,9 @@ TEST_CASE("DescribeReply keeps the parameter types and the result columns, and r
   CHECK_NOTHROW(reply.rethrow());
 }
 
-TEST_CASE("DescribeReply: the server's error is thrown by its SQLSTATE, and a message that does not belong is a ProtocolError") {
+TEST_CASE(
+    "DescribeReply: the server's error is thrown by its SQLSTATE, and a message that does not belong is a "
+    "ProtocolError") {
   Frames f;
   DescribeReply failed;
   deliver(failed, f.error("42P01", "relation \"nowhere\" does not exist"));
@@ -223,7 +226,9 @@ TEST_CASE("BoundReply: a sink that throws is kept as refused, and the rest of th
   CHECK_NOTHROW(reply.rethrow());  // the server had nothing against it
 }
 
-TEST_CASE("BoundReply: a row of the wrong width is a ProtocolError, changed columns refuse the rows, a portal's limit suspends it") {
+TEST_CASE(
+    "BoundReply: a row of the wrong width is a ProtocolError, changed columns refuse the rows, a portal's limit "
+    "suspends it") {
   BoundCase c;
   auto& f = c.f;
   auto& sink = c.sink;
@@ -253,7 +258,8 @@ TEST_CASE("BoundReply: a row of the wrong width is a ProtocolError, changed colu
   CHECK(portal.rows_seen == 1);
 }
 
-TEST_CASE("CopyInReply resumes its caller when the server accepts the COPY, not while the caller sends, and keeps the tag") {
+TEST_CASE(
+    "CopyInReply resumes its caller when the server accepts the COPY, not while the caller sends, and keeps the tag") {
   Frames f;
   CopyInReply reply;
   CHECK_FALSE(reply.caller_may_resume());
@@ -312,7 +318,9 @@ TEST_CASE("SimpleReply: COPY TO's data to the sink, a COPY FROM STDIN resumes th
   CHECK_NOTHROW(reply.rethrow());
 }
 
-TEST_CASE("SimpleReply: a handler that throws is kept as refused and hears nothing more; an unknown message is a ProtocolError") {
+TEST_CASE(
+    "SimpleReply: a handler that throws is kept as refused and hears nothing more; an unknown message is a "
+    "ProtocolError") {
   Frames f;
   int heard = 0;
   SimpleReply::ResultHandler on_result = [&](const keel::pg::TextResult&) {

@@ -9,7 +9,7 @@ module;
 #include <string_view>
 #include <vector>
 module keel.postgres;
-import keel.postgres.protocol;  // the bytes it writes
+import keel.postgres.protocol; // the bytes it writes
 
 namespace {
 
@@ -21,7 +21,8 @@ struct Statement {
 };
 using Cache = keel::pg::StatementCache<Statement>;
 
-keel::pg::PgConnectionOptions limits(std::size_t size, std::chrono::seconds lifetime = 300s, std::size_t max_text = 15 * 1024) {
+keel::pg::PgConnectionOptions limits(std::size_t size, std::chrono::seconds lifetime = 300s,
+                                     std::size_t max_text = 15 * 1024) {
   keel::pg::PgConnectionOptions options;
   options.statement_cache_size = size;
   options.max_cached_statement_lifetime = lifetime;
@@ -61,7 +62,7 @@ TEST_CASE("a statement is found by its text and parameter types", "[pg][statemen
   CHECK(cache.find("SELECT $1", one_int, now) == nullptr);
   const auto kept = cache.add(std::string(cache.key("SELECT $1", one_int)), Statement{"s1"}, now);
   CHECK(cache.find("SELECT $1", one_int, now) == kept);
-  CHECK(cache.find("SELECT $1", one_int, now) == kept);  // the last hit, recognised in place
+  CHECK(cache.find("SELECT $1", one_int, now) == kept);      // the last hit, recognised in place
   CHECK(cache.find("SELECT $1", no_types, now) == nullptr);  // other types: another statement
   CHECK(cache.find("SELECT $2", one_int, now) == nullptr);
   // A text that is a prefix of the key, or the key's text with the types' bytes appended, is not it.

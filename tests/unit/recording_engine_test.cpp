@@ -22,8 +22,9 @@ TEST_CASE("recording: each statement is recorded with its values, in the engine'
   keel::update<Band>().set(c<&Band::country>, "NL").where(c<&Band::name> == "Gophers").run_sync(db);
   const auto recorded = db.statements();
   REQUIRE(recorded.size() == 2);
-  CHECK(recorded[0].sql ==
-        R"(SELECT "band"."id", "band"."name", "band"."manager", "band"."popularity", "band"."country" FROM "band" WHERE ("band"."popularity" > $1))");
+  CHECK(
+      recorded[0].sql ==
+      R"(SELECT "band"."id", "band"."name", "band"."manager", "band"."popularity", "band"."country" FROM "band" WHERE ("band"."popularity" > $1))");
   CHECK(recorded[0].params == std::vector<Value>{Value(100)});
   CHECK(recorded[1].params == std::vector<Value>{Value("NL"), Value("Gophers")});
   CHECK(recorded[0].connection != recorded[1].connection);  // each on a connection of its own
@@ -55,9 +56,9 @@ TEST_CASE("recording: a scripted failure reaches the caller, and a transaction r
   db.affects("INSERT", 1, 41);
   db.fails_with_sqlstate("UPDATE", "40001", "could not serialize access", 1);
   CHECK_THROWS_AS(db.transaction_sync([&] {
-                    keel::insert(Manager{.name = "Guido"}).run_sync();
-                    keel::update<Manager>().set(c<&Manager::name>, "G").where(c<&Manager::id> == 41).run_sync();
-                  }),
+    keel::insert(Manager{.name = "Guido"}).run_sync();
+    keel::update<Manager>().set(c<&Manager::name>, "G").where(c<&Manager::id> == 41).run_sync();
+  }),
                   keel::SerializationFailure);
   const auto recorded = db.statements();
   REQUIRE(recorded.size() == 4);
@@ -68,7 +69,8 @@ TEST_CASE("recording: a scripted failure reaches the caller, and a transaction r
   for (const auto& r : recorded) CHECK(r.connection == recorded[0].connection);  // all on the transaction's
   // The rule was for one statement: the same transaction now commits.
   db.clear();
-  db.transaction_sync([&] { keel::update<Manager>().set(c<&Manager::name>, "G").where(c<&Manager::id> == 41).run_sync(); });
+  db.transaction_sync(
+      [&] { keel::update<Manager>().set(c<&Manager::name>, "G").where(c<&Manager::id> == 41).run_sync(); });
   CHECK(db.sql().back() == "COMMIT");
   CHECK(db.connections_in_use() == 0);
   db.fails("DROP", keel::MisuseError("scripted"));
@@ -84,10 +86,12 @@ TEST_CASE("recording: savepoints, atomic runs and batches record what they send"
       co_await savepoint.rollback_to();
     });
   }());
-  CHECK(db.sql() == Texts{"BEGIN", "SAVEPOINT before_delete", "DELETE FROM \"band\"", "ROLLBACK TO SAVEPOINT before_delete",
-                          "COMMIT"});
+  CHECK(db.sql() == Texts{"BEGIN", "SAVEPOINT before_delete", "DELETE FROM \"band\"",
+                          "ROLLBACK TO SAVEPOINT before_delete", "COMMIT"});
   db.clear();
-  db.atomic().add(keel::raw("UPDATE band SET popularity = 0"), keel::raw("DELETE FROM band WHERE id = {}", 3)).run_sync();
+  db.atomic()
+      .add(keel::raw("UPDATE band SET popularity = 0"), keel::raw("DELETE FROM band WHERE id = {}", 3))
+      .run_sync();
   CHECK(db.sql() == Texts{"BEGIN", "UPDATE band SET popularity = 0", "DELETE FROM band WHERE id = ?", "COMMIT"});
   db.clear();
   db.returns("SELECT name", {"name"}, {{"a"}, {"b"}, {"c"}});

@@ -13,7 +13,8 @@ enum class Light { red = 1, amber = 2, green = 4 };
 template <>
 struct keel::SqlEnum<Light> {
   static constexpr std::string_view name = "light";
-  static constexpr keel::EnumLabel<Light> labels[] = {{Light::red, "red"}, {Light::amber, "amber"}, {Light::green, "go"}};
+  static constexpr keel::EnumLabel<Light> labels[] = {
+      {Light::red, "red"}, {Light::amber, "amber"}, {Light::green, "go"}};
 };
 
 TEST_CASE("values know their kind") {
@@ -34,9 +35,9 @@ TEST_CASE("an unsigned value too large for a SQL integer is refused, not wrapped
 }
 
 TEST_CASE("conversions follow one set of rules") {
-  CHECK(keel::Value(1).as<bool>() == true);   // SQLite's booleans are integers
+  CHECK(keel::Value(1).as<bool>() == true);  // SQLite's booleans are integers
   CHECK_THROWS_AS(keel::Value(2).as<bool>(), keel::TypeMismatchError);
-  CHECK(keel::Value(3).as<double>() == 3.0);  // integers widen to floating point
+  CHECK(keel::Value(3).as<double>() == 3.0);                             // integers widen to floating point
   CHECK_THROWS_AS(keel::Value(3.5).as<int>(), keel::TypeMismatchError);  // but never narrow silently
   CHECK_THROWS_AS(keel::Value(300).as<std::int8_t>(), keel::ValueOutOfRangeError);
   CHECK(keel::Value(-5).as<std::int8_t>() == -5);

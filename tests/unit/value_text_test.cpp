@@ -26,7 +26,8 @@ TEST_CASE("dates, times and timestamps are written in ISO 8601 and read back") {
   CHECK(text_form::time({hours(7) + minutes(5)}) == "07:05:00");
   CHECK(text_form::time({seconds(1) + microseconds(500)}) == "00:00:01.0005");
   CHECK(text_form::parse_time("07:05") == keel::TimeOfDay{hours(7) + minutes(5)});
-  CHECK(text_form::parse_time("23:59:59.9999999") == keel::TimeOfDay{hours(23) + minutes(59) + seconds(59) + microseconds(999999)});
+  CHECK(text_form::parse_time("23:59:59.9999999") ==
+        keel::TimeOfDay{hours(23) + minutes(59) + seconds(59) + microseconds(999999)});
   CHECK(text_form::parse_time("25:00:00") == std::nullopt);
 
   const keel::Timestamp wall = local_days(2024y / March / 31d) + hours(2) + microseconds(5);
@@ -51,8 +52,8 @@ TEST_CASE("intervals are written in PostgreSQL's iso_8601 style and read back") 
   CHECK(text_form::interval({}) == "PT0S");
   CHECK(text_form::interval({14, 3, hours(4) + minutes(5) + seconds(6) + milliseconds(500)}) == "P1Y2M3DT4H5M6.5S");
   CHECK(text_form::interval({-1, 2, -seconds(3)}) == "P-1M2DT-3S");
-  for (const keel::Interval v : {keel::Interval{}, keel::Interval{14, 3, hours(4) + microseconds(1)}, keel::Interval{-25, -1, -minutes(90)},
-                                 keel::Interval{0, 0, -microseconds(500000)}})
+  for (const keel::Interval v : {keel::Interval{}, keel::Interval{14, 3, hours(4) + microseconds(1)},
+                                 keel::Interval{-25, -1, -minutes(90)}, keel::Interval{0, 0, -microseconds(500000)}})
     CHECK(text_form::parse_interval(text_form::interval(v)) == v);
   CHECK(text_form::parse_interval("P2W") == keel::Interval{0, 14, {}});
   CHECK(text_form::parse_interval("P1.5D") == std::nullopt);  // only seconds take a fraction
@@ -106,12 +107,16 @@ TEST_CASE("engine values take PostgreSQL's binary forms and come back from them"
   namespace pg = keel::pg;
   using Format = keel::pg::protocol::Format;
   const std::vector<keel::Value> values{
-      keel::Value(2024y / February / 29d), keel::Value(sys_days::max()), keel::Value(keel::TimeOfDay{hours(12)}),
+      keel::Value(2024y / February / 29d),
+      keel::Value(sys_days::max()),
+      keel::Value(keel::TimeOfDay{hours(12)}),
       keel::Value(keel::Timestamp(local_days(1969y / July / 20d) + hours(20) + minutes(17))),
-      keel::Value(keel::TimestampTz::min()), keel::Value(keel::Interval{1, -2, microseconds(3)}),
+      keel::Value(keel::TimestampTz::min()),
+      keel::Value(keel::Interval{1, -2, microseconds(3)}),
       keel::Value(*text_form::parse_uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")),
       keel::Value(std::vector<std::optional<double>>{1.5, std::nullopt}),
-      keel::Value(std::vector<keel::Interval>{{0, 1, {}}}), keel::Value(std::vector<keel::Numeric>{{"1.25"}, {"-3"}}),
+      keel::Value(std::vector<keel::Interval>{{0, 1, {}}}),
+      keel::Value(std::vector<keel::Numeric>{{"1.25"}, {"-3"}}),
   };
   for (const keel::Value& v : values) {
     const pg::ParameterType type = pg::parameter_type(v);
@@ -131,7 +136,8 @@ TEST_CASE("engine values take PostgreSQL's binary forms and come back from them"
   CHECK(std::string(nulls.begin(), nulls.end()) == "{NULL,NULL}");
   // Elements of another kind than the array's are refused.
   keel::pg::protocol::ByteBuffer out;
-  CHECK_THROWS_AS(pg::encode_value(keel::Value(keel::ValueArray{keel::ValueKind::integer, {keel::Value("x")}}), out), keel::ValueError);
+  CHECK_THROWS_AS(pg::encode_value(keel::Value(keel::ValueArray{keel::ValueKind::integer, {keel::Value("x")}}), out),
+                  keel::ValueError);
 }
 
 TEST_CASE("values out of a type's range are refused, not wrapped") {

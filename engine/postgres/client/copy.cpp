@@ -61,22 +61,26 @@ asio::awaitable<std::string> PgConnection::copy_from_query(std::string_view quer
   co_return co_await copy_out("COPY (" + std::string(query) + ") TO STDOUT" + render(options), std::move(sink));
 }
 
-asio::awaitable<std::string> PgConnection::copy_from_table(std::string_view table, const std::filesystem::path& file, CopyOptions options) {
+asio::awaitable<std::string> PgConnection::copy_from_table(std::string_view table, const std::filesystem::path& file,
+                                                           CopyOptions options) {
   auto out = open_for_writing(file);
   co_return co_await copy_from_table(table, file_sink(out, file), std::move(options));
 }
 
-asio::awaitable<std::string> PgConnection::copy_from_query(std::string_view query, const std::filesystem::path& file, CopyOptions options) {
+asio::awaitable<std::string> PgConnection::copy_from_query(std::string_view query, const std::filesystem::path& file,
+                                                           CopyOptions options) {
   auto out = open_for_writing(file);
   co_return co_await copy_from_query(query, file_sink(out, file), std::move(options));
 }
 
-asio::awaitable<std::string> PgConnection::copy_to_table(std::string_view table, CopySource source, CopyOptions options) {
+asio::awaitable<std::string> PgConnection::copy_to_table(std::string_view table, CopySource source,
+                                                         CopyOptions options) {
   co_return co_await copy_in("COPY " + table_target(table, options) + " FROM STDIN" + render(options),
                              copy_data_from(source));
 }
 
-asio::awaitable<std::string> PgConnection::copy_in_statement(std::string statement, std::string_view data, bool send_at_once) {
+asio::awaitable<std::string> PgConnection::copy_in_statement(std::string statement, std::string_view data,
+                                                             bool send_at_once) {
   bool given = false;
   co_return co_await copy_in(
       std::move(statement),
@@ -88,18 +92,23 @@ asio::awaitable<std::string> PgConnection::copy_in_statement(std::string stateme
       send_at_once);
 }
 
-asio::awaitable<std::string> PgConnection::copy_to_table(std::string_view table, std::string_view data, CopyOptions options) {
+asio::awaitable<std::string> PgConnection::copy_to_table(std::string_view table, std::string_view data,
+                                                         CopyOptions options) {
   co_return co_await copy_in_statement("COPY " + table_target(table, options) + " FROM STDIN" + render(options), data);
 }
 
-asio::awaitable<std::string> PgConnection::copy_to_table(std::string_view table, const std::filesystem::path& file, CopyOptions options) {
+asio::awaitable<std::string> PgConnection::copy_to_table(std::string_view table, const std::filesystem::path& file,
+                                                         CopyOptions options) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw MisuseError("copy_to_table: cannot read " + file.string());
   std::string chunk(64 * 1024, '\0');
-  co_return co_await copy_to_table(table, [&]() -> std::string_view {
-    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    return std::string_view(chunk.data(), static_cast<std::size_t>(in.gcount()));
-  }, std::move(options));
+  co_return co_await copy_to_table(
+      table,
+      [&]() -> std::string_view {
+        in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+        return std::string_view(chunk.data(), static_cast<std::size_t>(in.gcount()));
+      },
+      std::move(options));
 }
 
 asio::awaitable<std::string> PgConnection::copy_out(std::string sql, CopySink sink) {
@@ -126,7 +135,8 @@ asio::awaitable<std::string> PgConnection::copy_in(std::string sql, std::functio
     if (!reply->done) {
       reply->sending = true;
       source_failure = co_await send_copy_data(produce, *reply, cancellation);
-      co_await pipeline_->send_and_wait(*reply, deadline, cancellation.came(co_await asio::this_coro::cancellation_state));
+      co_await pipeline_->send_and_wait(*reply, deadline,
+                                        cancellation.came(co_await asio::this_coro::cancellation_state));
     }
     if (source_failure) std::rethrow_exception(source_failure);
     reply->rethrow();
@@ -151,7 +161,6 @@ std::string PgConnection::table_target(std::string_view table, const CopyOptions
   return target;
 }
 
-
 std::string PgConnection::render(const CopyOptions& o) {
   std::vector<std::string> parts;
   if (!o.format.empty()) {
@@ -174,15 +183,14 @@ std::string PgConnection::render(const CopyOptions& o) {
   return text + ")";
 }
 
-
-
 asio::awaitable<std::exception_ptr> PgConnection::send_copy_data(const std::function<bool(proto::ByteBuffer&)>& produce,
                                                                  const Reply& reply,
                                                                  const CopyCancellation& cancellation) {
   std::exception_ptr failure;
   while (!reply.done && !pipeline_->broken()) {
     if (cancellation.came(co_await asio::this_coro::cancellation_state)) {
-      failure = std::make_exception_ptr(CanceledError("the COPY was cancelled while its data was sent; the server dropped what it got"));
+      failure = std::make_exception_ptr(
+          CanceledError("the COPY was cancelled while its data was sent; the server dropped what it got"));
       break;
     }
     bool more = false;
@@ -194,8 +202,10 @@ asio::awaitable<std::exception_ptr> PgConnection::send_copy_data(const std::func
     if (failure || !more) break;
     if (pipeline_->out().size() >= 256 * 1024 && !pipeline_->flush_now()) co_await pipeline_->flush();
   }
-  if (failure) proto::write_copy_fail(pipeline_->out(), "the client's data source failed: " + message_of(failure));
-  else proto::write_copy_done(pipeline_->out());
+  if (failure)
+    proto::write_copy_fail(pipeline_->out(), "the client's data source failed: " + message_of(failure));
+  else
+    proto::write_copy_done(pipeline_->out());
   co_return failure;
 }
 

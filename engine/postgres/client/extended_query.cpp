@@ -50,11 +50,13 @@ asio::awaitable<PgConnection::PortalStep> PgConnection::run_portal(const Prepare
   const auto deadline = deadline_for(std::nullopt, std::chrono::steady_clock::now());
   if (!pipeline_->turn_is_free(hold.held())) co_await pipeline_->wait_for_turn(hold.held(), deadline);
   const auto& formats = sink_formats(prepared);
-  auto reply = std::allocate_shared<BoundReply>(RecyclingAllocator<BoundReply>(), prepared, formats, &sink, nullptr, row_cells_);
+  auto reply =
+      std::allocate_shared<BoundReply>(RecyclingAllocator<BoundReply>(), prepared, formats, &sink, nullptr, row_cells_);
   auto& out = pipeline_->out();
   write_pending_closes(out);
   if (bind) write_bind_of(out, portal, prepared, *bind, formats);
-  if (max_rows > 0) proto::write_execute(out, portal, static_cast<std::int32_t>(std::min<std::size_t>(max_rows, INT32_MAX)));
+  if (max_rows > 0)
+    proto::write_execute(out, portal, static_cast<std::int32_t>(std::min<std::size_t>(max_rows, INT32_MAX)));
   proto::write_sync(out);
   pipeline_->queue(reply);
   if (hold.held()) {  // an unnamed statement is bound: others may follow it now
@@ -107,15 +109,18 @@ asio::awaitable<std::shared_ptr<const PgConnection::Prepared>> PgConnection::pre
     if (in_flight == preparing_.end()) break;
     auto waiters = in_flight->second;
     co_await waiters->wait(get_executor(), deadline);
-    Pipeline::throw_if_given_up(deadline, Pipeline::stops(co_await asio::this_coro::cancellation_state, co_await asio::this_coro::throw_if_cancelled()),
-                                "while another call prepared the same statement");
+    Pipeline::throw_if_given_up(
+        deadline,
+        Pipeline::stops(co_await asio::this_coro::cancellation_state, co_await asio::this_coro::throw_if_cancelled()),
+        "while another call prepared the same statement");
   }
   auto waiters = std::make_shared<Waiters>();
   preparing_.emplace(key, waiters);
   std::exception_ptr failure;
   Prepared prepared;
   try {
-    prepared = co_await parse_and_describe("keel_s" + std::to_string(++statement_counter_), sql, types, deadline, false);
+    prepared =
+        co_await parse_and_describe("keel_s" + std::to_string(++statement_counter_), sql, types, deadline, false);
   } catch (...) {
     failure = std::current_exception();
   }

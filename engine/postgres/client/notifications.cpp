@@ -17,7 +17,8 @@ namespace proto = keel::pg::protocol;
 
 namespace keel::pg {
 
-asio::awaitable<ListenerId> PgConnection::add_listener(std::string channel, std::function<void(const Notification&)> callback) {
+asio::awaitable<ListenerId> PgConnection::add_listener(std::string channel,
+                                                       std::function<void(const Notification&)> callback) {
   const bool first = !listeners_.contains(channel);
   const ListenerId id = ++listener_ids_;
   if (first) co_await execute("LISTEN " + quote_identifier(channel));

@@ -31,9 +31,9 @@ using CopySink = std::function<void(std::span<const std::uint8_t>)>;
 
 /// A statement the server has parsed and described (PgConnection::Prepared).
 struct DescribedStatement {
-  std::string name;  ///< its name on the server; empty for the unnamed statement
+  std::string name;                             ///< its name on the server; empty for the unnamed statement
   std::vector<proto::FieldDescription> fields;  ///< its result columns
-  std::vector<std::uint32_t> parameter_types;  ///< as the server resolved them
+  std::vector<std::uint32_t> parameter_types;   ///< as the server resolved them
   std::string sql;  ///< the unnamed statement's text, parsed again with each Bind; empty for a named one
   /// The result formats and description Records and fetch_as last used, kept for the next run (they depend
   /// only on the fields and the custom codecs).
@@ -47,7 +47,8 @@ class SimpleReply final : public Reply {
 public:
   using ResultHandler = std::function<void(const TextResult&)>;
   bool may_be_abandoned() const override { return false; }
-  explicit SimpleReply(CopySink* sink = nullptr, ResultHandler* on_result = nullptr) : sink_(sink), on_result_(on_result) {}
+  explicit SimpleReply(CopySink* sink = nullptr, ResultHandler* on_result = nullptr)
+      : sink_(sink), on_result_(on_result) {}
   void on_message(const proto::Frame& frame) override {
     if (on_result_ && !refused) {
       try {
@@ -73,15 +74,21 @@ public:
           refused = std::current_exception();  // the rest is read and dropped
         }
         break;
-      case 'T': case 'D': case 'I': case 'H': case 'c': break;  // rows of a simple query are not returned
-      default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in a simple query");
+      case 'T':
+      case 'D':
+      case 'I':
+      case 'H':
+      case 'c': break;  // rows of a simple query are not returned
+      default:
+        throw ProtocolError("unexpected message '" + std::string(1, frame.type) +
+                            "' from the server in a simple query");
     }
   }
   bool caller_may_resume() const override { return done || copy_ins_asked > copy_ins_answered; }
   std::string tag;
   bool changed_session = false;
   int copy_ins_asked = 0, copy_ins_answered = 0;  // each COPY FROM STDIN of the script, in turn
-  std::exception_ptr refused;  // the sink's or the result handler's
+  std::exception_ptr refused;                     // the sink's or the result handler's
 
 private:
   // Each statement's rows and status, for run_script.
@@ -96,7 +103,8 @@ private:
         proto::parse_data_row(frame.body, cells_);
         auto& row = result_.rows.emplace_back();
         for (const auto& cell : cells_)
-          row.push_back(cell ? std::optional<std::string>(std::in_place, reinterpret_cast<const char*>(cell->data()), cell->size())
+          row.push_back(cell ? std::optional<std::string>(std::in_place, reinterpret_cast<const char*>(cell->data()),
+                                                          cell->size())
                              : std::nullopt);
         break;
       }
@@ -121,11 +129,15 @@ public:
   using Reply::Reply;
   void on_message(const proto::Frame& frame) override {
     switch (frame.type) {
-      case '1': case '3': case 'n': break;
+      case '1':
+      case '3':
+      case 'n': break;
       case 't': prepared.parameter_types = proto::parse_parameter_description(frame.body).type_oids; break;
       case 'T': prepared.fields = proto::parse_row_description(frame.body).fields; break;
       case 'E': note_error(frame); break;
-      default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server preparing a statement");
+      default:
+        throw ProtocolError("unexpected message '" + std::string(1, frame.type) +
+                            "' from the server preparing a statement");
     }
   }
   DescribedStatement prepared;
@@ -135,23 +147,33 @@ public:
 class BoundReply final : public Reply {
 public:
   // `cells` is the connection's scratch for one row's cells: replies are read one at a time.
-  BoundReply(const DescribedStatement& prepared, const std::vector<proto::Format>& formats, RowSink* sink, RowCollector* records,
-             std::vector<std::optional<proto::Bytes>>& cells)
+  BoundReply(const DescribedStatement& prepared, const std::vector<proto::Format>& formats, RowSink* sink,
+             RowCollector* records, std::vector<std::optional<proto::Bytes>>& cells)
       : prepared_(prepared), formats_(formats), sink_(sink), records_(records), cells_(cells) {}
   void on_message(const proto::Frame& frame) override {
     switch (frame.type) {
-      case '2': case 'I': case '1': case '3': break;
+      case '2':
+      case 'I':
+      case '1':
+      case '3': break;
       case 's': suspended = true; break;
-      case 'n': if (!prepared_.fields.empty()) columns_changed(); break;
-      case 'T': if (!same_columns(proto::parse_row_description(frame.body).fields)) columns_changed(); break;
+      case 'n':
+        if (!prepared_.fields.empty()) columns_changed();
+        break;
+      case 'T':
+        if (!same_columns(proto::parse_row_description(frame.body).fields)) columns_changed();
+        break;
       case 'D':
         ++rows_seen;
         if (error || refused || (!sink_ && !records_)) break;
         proto::parse_data_row(frame.body, cells_);
-        if (cells_.size() != prepared_.fields.size()) throw ProtocolError("a row's column count differs from its description");
+        if (cells_.size() != prepared_.fields.size())
+          throw ProtocolError("a row's column count differs from its description");
         try {
-          if (records_) records_->add(description_, prepared_.fields, formats_, cells_);
-          else sink_->on_row(PgRowReader(prepared_.fields, formats_, cells_));
+          if (records_)
+            records_->add(description_, prepared_.fields, formats_, cells_);
+          else
+            sink_->on_row(PgRowReader(prepared_.fields, formats_, cells_));
         } catch (...) {
           refused = std::current_exception();  // the caller cannot take the row; the rest is read and dropped
         }
@@ -162,7 +184,8 @@ public:
         changed_session = changed_session || proto::changes_session(status);
         break;
       case 'E': note_error(frame); break;
-      default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in a query");
+      default:
+        throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in a query");
     }
   }
   void use_description(std::shared_ptr<const RecordDescription> description) { description_ = std::move(description); }
@@ -177,7 +200,8 @@ private:
   // The unnamed statement's Describe (write_bind_of): its columns must still be those described, or its rows
   // would be read with the wrong formats. They differ only after a concurrent ALTER TABLE or the like.
   bool same_columns(const std::vector<proto::FieldDescription>& fields) const {
-    return std::ranges::equal(fields, prepared_.fields, [](const auto& a, const auto& b) { return a.type_oid == b.type_oid; });
+    return std::ranges::equal(fields, prepared_.fields,
+                              [](const auto& a, const auto& b) { return a.type_oid == b.type_oid; });
   }
   void columns_changed() {
     if (!refused)
@@ -203,8 +227,13 @@ public:
       case 'G': accepting = true; break;
       case 'C': tag = proto::parse_command_complete(frame.body).tag; break;
       case 'E': note_error(frame); break;
-      case 'T': case 'D': case 'H': case 'd': case 'c': break;
-      default: throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in COPY FROM");
+      case 'T':
+      case 'D':
+      case 'H':
+      case 'd':
+      case 'c': break;
+      default:
+        throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server in COPY FROM");
     }
   }
   bool caller_may_resume() const override { return done || (accepting && !sending); }

@@ -55,8 +55,8 @@ asio::awaitable<void> PgConnection::commit() {
     lost = e.what();
   }
   if (!lost.empty())
-    throw CommitOutcomeUnknown("COMMIT was sent but its answer never came, so the transaction may or may not have committed (" +
-                               lost + ")");
+    throw CommitOutcomeUnknown(
+        "COMMIT was sent but its answer never came, so the transaction may or may not have committed (" + lost + ")");
   if (tag == "ROLLBACK") throw_commit_rolled_back();
 }
 
@@ -100,9 +100,12 @@ asio::awaitable<std::string> PgConnection::simple_query(std::string_view sql,
     co_await pipeline_->send_and_wait(*reply, deadline);
     while (!reply->done && reply->copy_ins_asked > reply->copy_ins_answered) {
       ++reply->copy_ins_answered;
-      if (source) source_failure = co_await send_copy_data(copy_data_from(*source), *reply, cancellation);
-      else proto::write_copy_fail(pipeline_->out(), "COPY FROM STDIN needs copy_to_table; execute has no data to send");
-      co_await pipeline_->send_and_wait(*reply, deadline, cancellation.came(co_await asio::this_coro::cancellation_state));
+      if (source)
+        source_failure = co_await send_copy_data(copy_data_from(*source), *reply, cancellation);
+      else
+        proto::write_copy_fail(pipeline_->out(), "COPY FROM STDIN needs copy_to_table; execute has no data to send");
+      co_await pipeline_->send_and_wait(*reply, deadline,
+                                        cancellation.came(co_await asio::this_coro::cancellation_state));
     }
     session_changed_ = session_changed_ || reply->changed_session;
     if (source_failure) std::rethrow_exception(source_failure);

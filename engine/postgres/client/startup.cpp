@@ -29,7 +29,8 @@ std::string method_name(proto::AuthKind kind) {
   switch (kind) {
     case proto::AuthKind::kerberos_v5: return "Kerberos V5";
     case proto::AuthKind::scm_credential: return "SCM credential";
-    case proto::AuthKind::gss: case proto::AuthKind::gss_continue: return "GSSAPI";
+    case proto::AuthKind::gss:
+    case proto::AuthKind::gss_continue: return "GSSAPI";
     case proto::AuthKind::sspi: return "SSPI";
     default: return "an unknown";
   }
@@ -82,7 +83,8 @@ asio::awaitable<std::unique_ptr<PgConnection>> PgConnection::connect(
   throw ConnectionError("could not connect to any host:" + failures);
 }
 
-asio::awaitable<void> PgConnection::start(const HostSpec& host, std::optional<std::chrono::steady_clock::time_point> deadline) {
+asio::awaitable<void> PgConnection::start(const HostSpec& host,
+                                          std::optional<std::chrono::steady_clock::time_point> deadline) {
   // A silent server completes nothing: past the limit the socket is closed, which ends whatever step waits.
   SetupDeadline limit(co_await asio::this_coro::executor, SetupDeadline::earliest(options_.connect_timeout, deadline));
   limit.on_expiry([this] { transport().close(); });
@@ -106,9 +108,8 @@ asio::awaitable<void> PgConnection::start_session(const HostSpec& host) {
                                Keepalives{options_.keepalives, options_.keepalives_idle, options_.keepalives_interval,
                                           options_.keepalives_count});
   co_await transport().negotiate_tls(options_);
-  std::vector<std::pair<std::string, std::string>> parameters{{"user", options_.user},
-                                                             {"database", options_.database},
-                                                             {"client_encoding", "UTF8"}};
+  std::vector<std::pair<std::string, std::string>> parameters{
+      {"user", options_.user}, {"database", options_.database}, {"client_encoding", "UTF8"}};
   if (!options_.application_name.empty()) parameters.emplace_back("application_name", options_.application_name);
   if (!options_.options.empty()) parameters.emplace_back("options", options_.options);
   for (const auto& [name, value] : options_.server_settings) parameters.emplace_back(name, value);
@@ -151,13 +152,16 @@ asio::awaitable<void> PgConnection::authenticate(const HostSpec& host) {
                 if (o == m) return true;
               return false;
             };
-            const auto binding = options_.channel_binding == "disable" ? std::nullopt : transport().tls_server_end_point();
+            const auto binding =
+                options_.channel_binding == "disable" ? std::nullopt : transport().tls_server_end_point();
             proto::ScramClient::Options scram_options;
-            if (binding && offered("SCRAM-SHA-256-PLUS")) scram_options.channel_binding = binding;
+            if (binding && offered("SCRAM-SHA-256-PLUS"))
+              scram_options.channel_binding = binding;
             else if (options_.channel_binding == "require")
               throw ConnectionError("channel_binding=require, but the server at " + transport().describe() +
                                     " offers no channel binding (it needs TLS and SCRAM-SHA-256-PLUS)");
-            else scram_options.client_supports_binding = binding.has_value();
+            else
+              scram_options.client_supports_binding = binding.has_value();
             if (!scram_options.channel_binding && !offered("SCRAM-SHA-256"))
               throw ConnectionError("the server offers no SASL mechanism keel supports");
             scram.emplace(password_for(host), std::move(scram_options));
@@ -173,8 +177,11 @@ asio::awaitable<void> PgConnection::authenticate(const HostSpec& host) {
             if (!scram) throw ProtocolError("the server sent SASLFinal before SASL");
             scram->verify_server_final(auth.sasl_data);
             break;
-          case proto::AuthKind::kerberos_v5: case proto::AuthKind::scm_credential: case proto::AuthKind::gss:
-          case proto::AuthKind::gss_continue: case proto::AuthKind::sspi:
+          case proto::AuthKind::kerberos_v5:
+          case proto::AuthKind::scm_credential:
+          case proto::AuthKind::gss:
+          case proto::AuthKind::gss_continue:
+          case proto::AuthKind::sspi:
             throw ConnectionError("the server at " + transport().describe() + " asks for " + method_name(auth.kind) +
                                   " authentication, which keel does not support");
         }
@@ -192,11 +199,11 @@ asio::awaitable<void> PgConnection::authenticate(const HostSpec& host) {
         co_return;
       default:
         pipeline_->close();
-        throw ProtocolError("unexpected message '" + std::string(1, frame.type) + "' from the server during the startup");
+        throw ProtocolError("unexpected message '" + std::string(1, frame.type) +
+                            "' from the server during the startup");
     }
   }
 }
-
 
 asio::awaitable<bool> PgConnection::suits(TargetSessionAttrs target, bool standby_only) {
   if (target == TargetSessionAttrs::any && !standby_only) co_return true;
@@ -209,7 +216,8 @@ asio::awaitable<bool> PgConnection::suits(TargetSessionAttrs target, bool standb
   const bool standby = setting("in_hot_standby") == "on";
   if (standby_only) co_return standby;
   switch (target) {
-    case TargetSessionAttrs::any: case TargetSessionAttrs::prefer_standby: co_return true;
+    case TargetSessionAttrs::any:
+    case TargetSessionAttrs::prefer_standby: co_return true;
     case TargetSessionAttrs::read_write: co_return !read_only;
     case TargetSessionAttrs::read_only: co_return read_only;
     case TargetSessionAttrs::primary: co_return !standby;

@@ -24,7 +24,8 @@ export namespace keel::pg::protocol {
 /// Base64 of the bytes.
 std::string base64_encode(std::span<const std::uint8_t> bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(), static_cast<int>(bytes.size()));
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(), static_cast<int>(bytes.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
 }
@@ -37,10 +38,12 @@ std::string base64_encode(std::string_view text) {
 std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
   for (char c : text)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '='))
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+          c == '='))
       return std::nullopt;
   std::vector<std::uint8_t> out(3 * text.size() / 4);
-  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  const int n =
+      EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
   if (n < 0) return std::nullopt;
   // EVP_DecodeBlock counts the bytes that the padding stands for; drop them.
   std::size_t padding = 0;
@@ -105,10 +108,10 @@ class ScramClient {
 public:
   /// What the exchange uses besides the password.
   struct Options {
-    std::string username;                              ///< PostgreSQL ignores it and keel sends it empty
-    std::string nonce;                                  ///< empty: 18 random bytes, base64 (tests give their own)
+    std::string username;  ///< PostgreSQL ignores it and keel sends it empty
+    std::string nonce;     ///< empty: 18 random bytes, base64 (tests give their own)
     std::optional<std::vector<std::uint8_t>> channel_binding;  ///< tls-server-end-point data, for SCRAM-SHA-256-PLUS
-    bool client_supports_binding = false;               ///< "y" when the client could bind but the server can't
+    bool client_supports_binding = false;                      ///< "y" when the client could bind but the server can't
   };
 
   /// An exchange for `password`, with the default options: a random nonce, no channel binding.
@@ -122,8 +125,10 @@ public:
         throw ClientError("OpenSSL could not produce random bytes for the SCRAM nonce");
       options_.nonce = base64_encode(random);
     }
-    if (options_.channel_binding) gs2_header_ = "p=tls-server-end-point,,";
-    else gs2_header_ = options_.client_supports_binding ? "y,," : "n,,";
+    if (options_.channel_binding)
+      gs2_header_ = "p=tls-server-end-point,,";
+    else
+      gs2_header_ = options_.client_supports_binding ? "y,," : "n,,";
     client_first_bare_ = "n=" + escape_name(options_.username) + ",r=" + options_.nonce;
   }
 
@@ -140,10 +145,14 @@ public:
     server_first_ = std::string(server_first);
     std::string_view nonce, salt_text, iterations_text;
     for (std::string_view part : split(server_first)) {
-      if (part.starts_with("r=")) nonce = part.substr(2);
-      else if (part.starts_with("s=")) salt_text = part.substr(2);
-      else if (part.starts_with("i=")) iterations_text = part.substr(2);
-      else if (part.starts_with("m=")) throw AuthenticationError("SCRAM: the server requires an extension keel does not know");
+      if (part.starts_with("r="))
+        nonce = part.substr(2);
+      else if (part.starts_with("s="))
+        salt_text = part.substr(2);
+      else if (part.starts_with("i="))
+        iterations_text = part.substr(2);
+      else if (part.starts_with("m="))
+        throw AuthenticationError("SCRAM: the server requires an extension keel does not know");
     }
     if (nonce.empty() || salt_text.empty() || iterations_text.empty())
       throw AuthenticationError("SCRAM: the server-first-message lacks its nonce, salt or iteration count: " +
@@ -162,13 +171,15 @@ public:
     // SaltedPassword := Hi(Normalize(password), salt, i), with PBKDF2-HMAC-SHA-256; Normalize is SASLprep,
     // applied when the client was made.
     Digest salted{};
-    if (PKCS5_PBKDF2_HMAC(password_.data(), static_cast<int>(password_.size()), salt->data(), static_cast<int>(salt->size()),
-                          iterations, EVP_sha256(), static_cast<int>(salted.size()), salted.data()) != 1)
+    if (PKCS5_PBKDF2_HMAC(password_.data(), static_cast<int>(password_.size()), salt->data(),
+                          static_cast<int>(salt->size()), iterations, EVP_sha256(), static_cast<int>(salted.size()),
+                          salted.data()) != 1)
       throw ClientError("OpenSSL could not compute PBKDF2-HMAC-SHA-256");
     salted_password_ = salted;
 
     std::vector<std::uint8_t> binding(gs2_header_.begin(), gs2_header_.end());
-    if (options_.channel_binding) binding.insert(binding.end(), options_.channel_binding->begin(), options_.channel_binding->end());
+    if (options_.channel_binding)
+      binding.insert(binding.end(), options_.channel_binding->begin(), options_.channel_binding->end());
     const std::string without_proof = "c=" + base64_encode(binding) + ",r=" + std::string(nonce);
     auth_message_ = client_first_bare_ + "," + server_first_ + "," + without_proof;
 
@@ -192,8 +203,9 @@ public:
     const Digest expected = hmac_sha256(server_key, auth_message_);
     const auto given = base64_decode(signature);
     if (!given || given->size() != expected.size() || !std::equal(expected.begin(), expected.end(), given->begin()))
-      throw AuthenticationError("SCRAM: the server's signature is wrong; it does not know the password, so keel "
-                                "stops talking to it");
+      throw AuthenticationError(
+          "SCRAM: the server's signature is wrong; it does not know the password, so keel "
+          "stops talking to it");
   }
 
 private:
@@ -211,9 +223,12 @@ private:
   static std::string escape_name(std::string_view name) {
     std::string out;
     for (char c : name) {
-      if (c == ',') out += "=2C";
-      else if (c == '=') out += "=3D";
-      else out += c;
+      if (c == ',')
+        out += "=2C";
+      else if (c == '=')
+        out += "=3D";
+      else
+        out += c;
     }
     return out;
   }

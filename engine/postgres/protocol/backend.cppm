@@ -100,8 +100,8 @@ private:
 
 /// One message cut from the stream: its type byte and its body (without the length).
 struct Frame {
-  char type = 0;  ///< the message's type byte
-  Bytes body;  ///< its body
+  char type = 0;         ///< the message's type byte
+  Bytes body;            ///< its body
   std::size_t size = 0;  ///< bytes of the stream it used: 1 + 4 + body
 };
 
@@ -141,7 +141,7 @@ enum class AuthKind : std::int32_t {
 /// Authentication: what the server asks of the client, or that it is done (ok).
 struct Authentication {
   AuthKind kind = AuthKind::ok;              ///< what it asks for
-  std::vector<std::uint8_t> md5_salt;       ///< md5_password: 4 bytes
+  std::vector<std::uint8_t> md5_salt;        ///< md5_password: 4 bytes
   std::vector<std::string> sasl_mechanisms;  ///< sasl
   std::string sasl_data;                     ///< sasl_continue, sasl_final
 };
@@ -228,8 +228,8 @@ struct NotificationResponse {
 
 /// CopyInResponse, CopyOutResponse or CopyBothResponse: a COPY began.
 struct CopyResponse {
-  char direction = 'G';  ///< G in, H out, W both
-  std::int8_t format = 0;  ///< the overall format: 0 text, 1 binary
+  char direction = 'G';                      ///< G in, H out, W both
+  std::int8_t format = 0;                    ///< the overall format: 0 text, 1 binary
   std::vector<std::int16_t> column_formats;  ///< each column's format
 };
 /// CopyData: a chunk of COPY's data.
@@ -260,7 +260,12 @@ Authentication parse_authentication(Bytes body) {
   Authentication auth;
   const std::int32_t code = r.i32();
   switch (code) {
-    case 0: case 2: case 3: case 6: case 7: case 9:
+    case 0:
+    case 2:
+    case 3:
+    case 6:
+    case 7:
+    case 9:
       auth.kind = static_cast<AuthKind>(code);
       r.expect_end();
       break;
@@ -281,7 +286,8 @@ Authentication parse_authentication(Bytes body) {
         auth.sasl_mechanisms.emplace_back(mechanism);
       r.expect_end();
       break;
-    case 11: case 12: {
+    case 11:
+    case 12: {
       auth.kind = static_cast<AuthKind>(code);
       const Bytes data = r.rest();
       auth.sasl_data.assign(data.begin(), data.end());
@@ -314,7 +320,8 @@ BackendKeyData parse_backend_key_data(Bytes body) {
 ReadyForQuery parse_ready_for_query(Bytes body) {
   Reader r(body, 'Z');
   const char status = static_cast<char>(r.u8());
-  if (status != 'I' && status != 'T' && status != 'E') r.fail("unknown transaction status '" + std::string(1, status) + "'");
+  if (status != 'I' && status != 'T' && status != 'E')
+    r.fail("unknown transaction status '" + std::string(1, status) + "'");
   r.expect_end();
   return {static_cast<TransactionStatus>(status)};
 }
@@ -364,7 +371,8 @@ inline void parse_data_row(Bytes body, std::vector<std::optional<Bytes>>& cells)
       continue;
     }
     if (length < 0) fail("a negative value length " + std::to_string(length));
-    if (end - at < length) fail("truncated (a value of " + std::to_string(length) + " bytes, " + std::to_string(end - at) + " left)");
+    if (end - at < length)
+      fail("truncated (a value of " + std::to_string(length) + " bytes, " + std::to_string(end - at) + " left)");
     cell.emplace(at, static_cast<std::size_t>(length));
     at += length;
   }
@@ -383,7 +391,8 @@ CommandComplete parse_command_complete(Bytes body) {
 /// lends the connection again: settings (SET, RESET), LISTEN, cursors (DECLARE ... WITH HOLD), prepared
 /// statements, DISCARD and LOAD. Advisory locks and set_config() come as SELECT and cannot be told here.
 bool changes_session(std::string_view tag) {
-  for (std::string_view command : {"SET", "RESET", "LISTEN", "DECLARE CURSOR", "PREPARE", "DEALLOCATE", "DISCARD", "LOAD"})
+  for (std::string_view command :
+       {"SET", "RESET", "LISTEN", "DECLARE CURSOR", "PREPARE", "DEALLOCATE", "DISCARD", "LOAD"})
     if (tag.starts_with(command) && (tag.size() == command.size() || tag[command.size()] == ' ')) return true;
   return false;
 }
@@ -410,7 +419,9 @@ ErrorFields parse_error_fields(Bytes body, char type) {
     const std::string value(r.cstring());
     switch (code) {
       case 'V': fields.severity = value; break;  // not localized; preferred over 'S'
-      case 'S': if (fields.severity.empty()) fields.severity = value; break;
+      case 'S':
+        if (fields.severity.empty()) fields.severity = value;
+        break;
       case 'C': fields.sqlstate = value; break;
       case 'M': fields.message = value; break;
       case 'D': fields.detail = value; break;
@@ -520,7 +531,9 @@ BackendMessage decode(const Frame& frame) {
     case 's': return parse_empty<PortalSuspended>(frame.body, 's');
     case 't': return parse_parameter_description(frame.body);
     case 'A': return parse_notification(frame.body);
-    case 'G': case 'H': case 'W': return parse_copy_response(frame.body, frame.type);
+    case 'G':
+    case 'H':
+    case 'W': return parse_copy_response(frame.body, frame.type);
     case 'd': return CopyData{frame.body};
     case 'c': return parse_empty<CopyDone>(frame.body, 'c');
     case 'v': return parse_negotiate_protocol_version(frame.body);

@@ -51,7 +51,9 @@ inline void put_i32(ByteBuffer& out, std::int32_t v) {
   out.push_back(static_cast<std::uint8_t>(u));
 }
 /// Appends bytes.
-inline void put_bytes(ByteBuffer& out, std::span<const std::uint8_t> bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
+inline void put_bytes(ByteBuffer& out, std::span<const std::uint8_t> bytes) {
+  out.insert(out.end(), bytes.begin(), bytes.end());
+}
 /// Appends the characters' bytes.
 inline void put_bytes(ByteBuffer& out, std::string_view bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
 /// Room for n more bytes, growing geometrically (a plain reserve would grow to fit exactly, again and again).
@@ -190,7 +192,8 @@ void write_query(ByteBuffer& out, std::string_view sql) {
 
 /// Parse: prepares `sql` as statement `name` ("" is the unnamed statement). A parameter type of 0 lets the
 /// server infer it.
-void write_parse(ByteBuffer& out, std::string_view name, std::string_view sql, std::span<const std::uint32_t> parameter_types) {
+void write_parse(ByteBuffer& out, std::string_view name, std::string_view sql,
+                 std::span<const std::uint32_t> parameter_types) {
   if (parameter_types.size() > static_cast<std::size_t>(std::numeric_limits<std::uint16_t>::max()))
     throw MisuseError("a statement takes at most 65535 parameters on PostgreSQL; this one has " +
                       std::to_string(parameter_types.size()));
@@ -207,21 +210,22 @@ using ParameterValue = std::optional<std::span<const std::uint8_t>>;
 /// Values as Bind takes them: any sized range of ParameterValues (a vector, a span, or a view that makes them
 /// from a buffer of its own).
 template <class Values>
-concept ParameterValues =
-    std::ranges::sized_range<const Values> && std::convertible_to<std::ranges::range_reference_t<const Values>, ParameterValue>;
+concept ParameterValues = std::ranges::sized_range<const Values> &&
+                          std::convertible_to<std::ranges::range_reference_t<const Values>, ParameterValue>;
 
 /// Bind: binds values to statement `statement` as portal `portal`. Formats follow the protocol's rule: none
 /// means all text, one applies to all, otherwise one per parameter (or result column).
 template <ParameterValues Values>
-void write_bind(ByteBuffer& out, std::string_view portal, std::string_view statement, std::span<const Format> parameter_formats,
-                const Values& values, std::span<const Format> result_formats) {
+void write_bind(ByteBuffer& out, std::string_view portal, std::string_view statement,
+                std::span<const Format> parameter_formats, const Values& values,
+                std::span<const Format> result_formats) {
   if (values.size() > static_cast<std::size_t>(std::numeric_limits<std::uint16_t>::max()))
     throw MisuseError("a statement takes at most 65535 parameters on PostgreSQL; this one has " +
                       std::to_string(values.size()));
   if (portal.find('\0') != std::string_view::npos) refuse_nul("the portal name");
   if (statement.find('\0') != std::string_view::npos) refuse_nul("the statement name");
-  std::size_t body = portal.size() + 1 + statement.size() + 1 + 2 + 2 * parameter_formats.size() + 2 + 2 +
-                     2 * result_formats.size();
+  std::size_t body =
+      portal.size() + 1 + statement.size() + 1 + 2 + 2 * parameter_formats.size() + 2 + 2 + 2 * result_formats.size();
   for (const ParameterValue value : values) {
     if (value && value->size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
       throw MisuseError("a parameter value is larger than PostgreSQL's 1 GB limit");

@@ -66,8 +66,10 @@ std::optional<std::vector<UChar32>> mapped_code_points(std::string_view text) {
     UChar32 c;
     U8_NEXT(bytes, at, length, c);
     if (c < 0) return std::nullopt;
-    if (is_non_ascii_space(c)) mapped.push_back(0x20);
-    else if (!maps_to_nothing(c)) mapped.push_back(c);
+    if (is_non_ascii_space(c))
+      mapped.push_back(0x20);
+    else if (!maps_to_nothing(c))
+      mapped.push_back(c);
   }
   return mapped;
 }

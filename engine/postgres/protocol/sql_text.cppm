@@ -28,8 +28,10 @@ constexpr bool holds_several_statements(std::string_view sql) noexcept {
     if (c == '/' && next == '*') {  // a block comment; they nest in PostgreSQL
       int depth = 1;
       for (i += 2; i < n && depth > 0; ++i) {
-        if (sql[i] == '/' && i + 1 < n && sql[i + 1] == '*') ++depth, ++i;
-        else if (sql[i] == '*' && i + 1 < n && sql[i + 1] == '/') --depth, ++i;
+        if (sql[i] == '/' && i + 1 < n && sql[i + 1] == '*')
+          ++depth, ++i;
+        else if (sql[i] == '*' && i + 1 < n && sql[i + 1] == '/')
+          --depth, ++i;
       }
       --i;
       continue;
@@ -41,13 +43,16 @@ constexpr bool holds_several_statements(std::string_view sql) noexcept {
     }
     if (c == '\'' || c == '"') {  // a literal or a quoted identifier; a doubled quote stays inside
       // E'...' strings take backslash escapes; standard ones do not (standard_conforming_strings).
-      const bool escapes = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') &&
-                           (i == 1 || !is_tag_char(sql[i - 2]));
+      const bool escapes =
+          c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && (i == 1 || !is_tag_char(sql[i - 2]));
       for (++i; i < n; ++i) {
-        if (escapes && sql[i] == '\\') ++i;
+        if (escapes && sql[i] == '\\')
+          ++i;
         else if (sql[i] == c) {
-          if (i + 1 < n && sql[i + 1] == c) ++i;
-          else break;
+          if (i + 1 < n && sql[i + 1] == c)
+            ++i;
+          else
+            break;
         }
       }
       continue;
