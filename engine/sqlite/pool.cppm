@@ -3,6 +3,8 @@
 module;
 #include <sqlite3.h>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -38,6 +40,8 @@ public:
 
   asio::awaitable<ConnectionLease> acquire() {
     const asio::any_io_executor executor = co_await asio::this_coro::executor;
+    const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
+    const bool throws_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
     const auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
     for (;;) {
       std::shared_ptr<Waiter> waiter;
@@ -61,12 +65,18 @@ public:
       if (!waiter) co_return co_await open_connection();
 
       waiter->timer.expires_at(deadline);
-      boost::system::error_code ignored;
-      co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      boost::system::error_code woken;
+      co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, woken));
       std::lock_guard lock(mutex_);
       if (waiter->handed) co_return lease(waiter->handed);
       std::erase(waiters_, waiter);
       ensure_open();
+      // The caller's Asio cancellation ends the wait with CanceledError, not a timeout. (A caller cleaning up
+      // after its cancellation, with throw_if_cancelled off, waits on.)
+      if (woken == asio::error::operation_aborted && cancellation.cancelled() != asio::cancellation_type::none) {
+        if (throws_if_cancelled) throw CanceledError("the wait for a free SQLite connection was cancelled");
+        continue;
+      }
       // Woken without a connection when the checkpoints are over: there may be room for a new one now.
       if (waiter->recheck && std::chrono::steady_clock::now() < deadline) continue;
       throw TimeoutError("no SQLite connection became free within " + std::to_string(options_.acquire_timeout.count()) +
@@ -194,11 +204,24 @@ private:
     } catch (...) {
       failure = std::current_exception();
     }
-    std::lock_guard lock(mutex_);
-    --opening_;
-    if (failure) std::rethrow_exception(failure);
-    connections_.push_back(std::make_unique<SqliteConnection>(db, workers_.get_executor(), options_));
-    co_return lease(connections_.back().get());
+    std::shared_ptr<Waiter> next;
+    {
+      std::lock_guard lock(mutex_);
+      --opening_;
+      if (!failure) {
+        connections_.push_back(std::make_unique<SqliteConnection>(db, workers_.get_executor(), options_));
+        co_return lease(connections_.back().get());
+      }
+      // The room this connection would have taken is free again: the first waiting borrower tries to open one
+      // (and meets the same error at once, not a timeout later).
+      if (!waiters_.empty()) {
+        next = std::move(waiters_.front());
+        waiters_.pop_front();
+        next->recheck = true;
+      }
+    }
+    wake(std::move(next));
+    std::rethrow_exception(failure);
   }
 
   // Closes a connection for good. Called with the mutex held, when no borrower has it.

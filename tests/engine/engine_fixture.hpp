@@ -2,6 +2,7 @@
 // postgres-pgbouncer (PostgreSQL behind PgBouncer in transaction pooling). Included after `import keel;`.
 #pragma once
 #include <chrono>
+#include <cstddef>
 #include <cstdlib>
 #include <optional>
 #include <filesystem>
@@ -33,21 +34,24 @@ inline std::string env_file_value(const char* variable, const std::string& file,
 // Options that every engine has, set the same way on each.
 struct EngineTuning {
   std::optional<std::chrono::milliseconds> command_timeout;
+  std::optional<std::size_t> max_connections;
 };
 
 // A fresh, empty database per call; a file database is deleted with its engine.
 inline std::shared_ptr<keel::Engine> make_engine(const EngineTuning& tuning = {}) {
   const std::string kind = engine_kind();
-  if (kind == "sqlite-memory")
-    return std::make_shared<keel::SqliteEngine>(
-        keel::SqliteOptions{.path = ":memory:", .command_timeout = tuning.command_timeout});
+  auto sqlite_options = [&](std::string path) {
+    keel::SqliteOptions options{.path = std::move(path), .command_timeout = tuning.command_timeout};
+    if (tuning.max_connections) options.max_connections = *tuning.max_connections;
+    return options;
+  };
+  if (kind == "sqlite-memory") return std::make_shared<keel::SqliteEngine>(sqlite_options(":memory:"));
   if (kind == "sqlite-file") {
     static int next = 0;
     const auto path = std::filesystem::temp_directory_path() /
                       ("keel-engine-suite-" + std::to_string(::getpid()) + "-" + std::to_string(next++) + ".sqlite");
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
-    auto* engine =
-        new keel::SqliteEngine(keel::SqliteOptions{.path = path.string(), .command_timeout = tuning.command_timeout});
+    auto* engine = new keel::SqliteEngine(sqlite_options(path.string()));
     return std::shared_ptr<keel::Engine>(engine, [path](keel::Engine* e) {
       delete e;
       for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
@@ -63,6 +67,7 @@ inline std::shared_ptr<keel::Engine> make_engine(const EngineTuning& tuning = {}
                             "options='-c search_path=" + schema + " -c client_min_messages=warning'";
     keel::PostgresOptions options{.dsn = dsn};
     if (tuning.command_timeout) options.command_timeout = *tuning.command_timeout;
+    if (tuning.max_connections) options.max_connections = *tuning.max_connections;
     auto* engine = new keel::PostgresEngine(std::move(options));
     engine->run_sync(keel::RawQuery("CREATE SCHEMA " + schema, {}));
     return std::shared_ptr<keel::Engine>(engine, [schema](keel::Engine* e) {
@@ -89,6 +94,7 @@ inline std::shared_ptr<keel::Engine> make_engine(const EngineTuning& tuning = {}
                                          " sslmode=disable"};
     options.connection.statement_cache_size = 0;  // unnamed statements only
     if (tuning.command_timeout) options.command_timeout = *tuning.command_timeout;
+    if (tuning.max_connections) options.max_connections = *tuning.max_connections;
     auto* engine = new keel::PostgresEngine(std::move(options));
     return std::shared_ptr<keel::Engine>(engine, [database](keel::Engine* e) {
       delete e;

@@ -338,3 +338,60 @@ TEST_CASE_METHOD(Fixture, "a transaction that its body committed stands when its
   CHECK(outcome == nullptr);
   CHECK(count("committed by the body") == 1);
 }
+
+struct OneConnectionFixture : Fixture {
+  OneConnectionFixture() : Fixture(keel_test::EngineTuning{.max_connections = 1}) {}
+};
+
+TEST_CASE_METHOD(OneConnectionFixture,
+                 "a coroutine cancelled while it waits for a free connection gets CanceledError") {
+  asio::io_context loop;
+  Event waiting(loop.get_executor()), cancelled(loop.get_executor());
+  asio::cancellation_signal signal;
+  std::exception_ptr outcome;
+  bool waiter_finished = false, holder_finished = false;
+  // The holder keeps the loop's one connection in a transaction until the waiter's cancellation has ended.
+  asio::co_spawn(
+      loop,
+      [&]() -> asio::awaitable<void> {
+        keel::Transaction held = co_await db.begin();
+        co_await raw("INSERT INTO band (name) VALUES ('held')").run(held);
+        waiting.fire();
+        co_await cancelled.wait();
+        co_await held.commit();
+      },
+      [&](std::exception_ptr e) {
+        holder_finished = true;
+        if (e) std::rethrow_exception(e);
+      });
+  asio::co_spawn(
+      loop,
+      [&]() -> asio::awaitable<void> {
+        co_await waiting.wait();
+        co_await db.raw("INSERT INTO band (name) VALUES ({})", std::string("never"));
+      },
+      asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
+        outcome = e;
+        waiter_finished = true;
+        cancelled.fire();
+      }));
+  asio::co_spawn(
+      loop,
+      [&]() -> asio::awaitable<void> {
+        co_await waiting.wait();
+        asio::steady_timer pause(co_await asio::this_coro::executor, 100ms);  // the waiter is in the pool's queue
+        co_await pause.async_wait(asio::use_awaitable);
+        signal.emit(asio::cancellation_type::terminal);
+      },
+      asio::detached);
+  loop.run();
+  REQUIRE(waiter_finished);
+  REQUIRE(holder_finished);
+  REQUIRE(outcome);
+  // Before, SQLite's pool called a cancelled wait a TimeoutError, long before its acquire_timeout.
+  CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
+  CHECK(count("never") == 0);
+  CHECK(count("held") == 1);
+  db.raw_sync("INSERT INTO band (name) VALUES ({})", "after");  // the one connection serves the next call
+  CHECK(count("after") == 1);
+}

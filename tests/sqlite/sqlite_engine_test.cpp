@@ -1,9 +1,11 @@
 // What only the SQLite engine does, on files of its own: its WAL checkpoints, and what ":memory:" means. The
 // behaviour every engine shares is in tests/engine.
 #include <catch2/catch.hpp>
+#include <boost/asio.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -125,4 +127,28 @@ TEST_CASE(":memory: shared by connections: writers on several threads lose nothi
   CHECK(failures == 0);
   CHECK(db.raw_sync("SELECT count(*) FROM t")[0].get<std::int64_t>(0) == threads * rows);
   CHECK(db.raw_sync("PRAGMA integrity_check")[0].get<std::string>(0) == "ok");
+}
+
+TEST_CASE("a connection that cannot open sends the next borrower to try at once, not to wait for a timeout") {
+  Folder folder;
+  // A database in a folder that does not exist: every open fails.
+  keel::SqliteEngine db(keel::SqliteOptions{.path = (folder.path / "missing" / "db.sqlite").string(),
+                                            .max_connections = 1,
+                                            .acquire_timeout = std::chrono::seconds(20)});
+  boost::asio::io_context loop;
+  std::exception_ptr first, second;
+  auto query = [&](std::exception_ptr& outcome) {
+    boost::asio::co_spawn(
+        loop, [&]() -> boost::asio::awaitable<void> { co_await db.raw("SELECT 1"); },
+        [&outcome](std::exception_ptr e) { outcome = e; });
+  };
+  query(first);   // opens the one connection the engine may have
+  query(second);  // finds no room and waits
+  loop.run();
+  // Before, the second waited out acquire_timeout for a connection that was never to come: TimeoutError.
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK_THROWS_AS(std::rethrow_exception(first), keel::ConnectionError);
+  CHECK_THROWS_AS(std::rethrow_exception(second), keel::ConnectionError);
+  CHECK_THROWS_WITH(std::rethrow_exception(second), Catch::Contains("cannot open SQLite database"));
 }
