@@ -1,5 +1,5 @@
 # Installs keel for find_package(keel CONFIG): the static libraries, the module sources (a consumer's build
-# compiles them into its own module files, with its own flags), spawn.hpp which two module units include, and
+# compiles them into its own module files, with its own flags), engine/spawn.hpp which module units include, and
 # the package files that find keel's dependencies.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)

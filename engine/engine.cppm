@@ -10,6 +10,7 @@ export import :engine;
 export import :query_log;
 export import :raw_query;
 export import :recording_engine;
+export import :runnable;
 export import :statement_runner;
 export import :sync;
 export import :transaction;

@@ -31,7 +31,7 @@ module;
 #include <string_view>
 #include <utility>
 #include <vector>
-#include "spawn.hpp"
+#include "../spawn.hpp"
 export module keel.postgres:pipeline;
 import keel.engine;
 import keel.postgres.protocol;
@@ -622,8 +622,7 @@ private:
   void ensure_reader() {
     if (reading_ || broken_) return;
     reading_ = true;
-    keel_postgres_spawn::spawn_on(
-        executor(), [self = shared_from_this()]() { return self->read_loop(); }, [](std::exception_ptr) {});
+    keel_spawn::spawn_detached(executor(), [self = shared_from_this()]() { return self->read_loop(); });
   }
 
   asio::awaitable<void> read_loop() {
@@ -881,7 +880,7 @@ private:
     auto executor = this->executor();
     const proto::BackendKeyData k = key;
     std::weak_ptr<Pipeline> weak = weak_from_this();
-    keel_postgres_spawn::spawn_on(
+    keel_spawn::spawn_detached(
         executor,
         [executor, host, k]() -> asio::awaitable<void> {
           Transport side(executor);
@@ -918,9 +917,7 @@ private:
     if (!fence_ || fence_->target || !fence_->cancel_settled) return;
     fence_.reset();
     if (out_.empty() || broken_) return;
-    if (!flush_now())
-      keel_postgres_spawn::spawn_on(
-          executor(), [self = shared_from_this()]() { return self->flush(); }, [](std::exception_ptr) {});
+    if (!flush_now()) keel_spawn::spawn_detached(executor(), [self = shared_from_this()]() { return self->flush(); });
     ensure_reader();  // the requests just written are awaited by callers that may not be reading
   }
 

@@ -23,7 +23,7 @@ module;
 #include <string_view>
 #include <utility>
 #include <vector>
-#include "spawn.hpp"
+#include "../spawn.hpp"
 export module keel.postgres:pool;
 import keel.engine;
 import :connect_options;
@@ -146,30 +146,27 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
     if (!options.watch_idle) return;
     while (!closing && !closed && size() < options.min_size) {
       ++refilling;
-      keel_postgres_spawn::spawn_on(
-          executor,
-          [self = shared_from_this()]() -> asio::awaitable<void> {
-            struct Settled {
-              State& state;
-              ~Settled() {
-                --state.refilling;
-                state.available.notify_all();
-              }
-            } settled{*self};
-            if (self->closing || self->closed) co_return;
-            std::unique_ptr<PoolSlot> slot;
-            try {
-              slot = co_await self->open(std::nullopt, false);
-            } catch (...) {
-              self->replacements_owed = true;  // the next acquire tries again
-              co_return;
-            }
-            if (self->closing || self->closed)
-              co_await self->retire(std::move(slot));
-            else
-              self->make_idle(std::move(slot));
-          },
-          [](std::exception_ptr) {});
+      keel_spawn::spawn_detached(executor, [self = shared_from_this()]() -> asio::awaitable<void> {
+        struct Settled {
+          State& state;
+          ~Settled() {
+            --state.refilling;
+            state.available.notify_all();
+          }
+        } settled{*self};
+        if (self->closing || self->closed) co_return;
+        std::unique_ptr<PoolSlot> slot;
+        try {
+          slot = co_await self->open(std::nullopt, false);
+        } catch (...) {
+          self->replacements_owed = true;  // the next acquire tries again
+          co_return;
+        }
+        if (self->closing || self->closed)
+          co_await self->retire(std::move(slot));
+        else
+          self->make_idle(std::move(slot));
+      });
     }
   }
 
@@ -262,12 +259,9 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
         if (it->get() == target) {
           std::shared_ptr<PoolSlot> expired(std::move(*it));
           self->idle.erase(it);
-          keel_postgres_spawn::spawn_on(
-              self->executor,
-              [self, expired]() -> asio::awaitable<void> {
-                if (expired->connection && !expired->connection->is_closed()) co_await expired->connection->close();
-              },
-              [](std::exception_ptr) {});
+          keel_spawn::spawn_detached(self->executor, [self, expired]() -> asio::awaitable<void> {
+            if (expired->connection && !expired->connection->is_closed()) co_await expired->connection->close();
+          });
           self->available.notify_all();
           return;
         }
@@ -300,9 +294,8 @@ struct PooledConnection::State : std::enable_shared_from_this<PooledConnection::
 inline void PooledConnection::give_back() noexcept {
   if (!pool_ || !connection_) return;
   try {
-    keel_postgres_spawn::spawn_on(
-        pool_->executor, [pool = pool_, connection = connection_]() { return pool->take_back(connection); },
-        [](std::exception_ptr) {});
+    keel_spawn::spawn_detached(pool_->executor,
+                               [pool = pool_, connection = connection_]() { return pool->take_back(connection); });
   } catch (...) {}
   connection_ = nullptr;
   pool_.reset();

@@ -25,7 +25,7 @@ module;
 #include <thread>
 #include <utility>
 #include <vector>
-#include "spawn.hpp"
+#include "../spawn.hpp"
 export module keel.postgres:engine;
 import keel.engine;
 import keel.postgres.protocol;
@@ -239,7 +239,7 @@ public:
     std::optional<pg::CopyRows> rows;
     const bool keyed = copy_target->key_sequence != 0;
     if (keyed) {
-      co_await keel_postgres_spawn::run_both(
+      co_await keel_spawn::run_both(
           [&] { return draw_keys_into(result.insert_ids, *connection_, copy_target->key_sequence, values.rows()); },
           [&] { return write_copy_rows(rows, values); });
     } else {
