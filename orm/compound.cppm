@@ -18,6 +18,7 @@ import keel.engine;
 import :column;
 import :expression;
 import :query_support;
+import :projection;
 import :select;
 import :sql_writer;
 import :table;

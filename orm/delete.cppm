@@ -12,11 +12,11 @@ import keel.engine;
 import :column;
 import :expression;
 import :query_support;
-import :select;
+import :projection;
+import :returning;
 import :sql_writer;
 import :table;
 import :text_cache;
-import :update;
 
 export namespace keel {
 

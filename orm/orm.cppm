@@ -10,6 +10,8 @@ export import :sql_writer;
 export import :text_cache;
 export import :expression;
 export import :query_support;
+export import :projection;
+export import :returning;
 export import :select;
 export import :subquery;
 export import :compound;

@@ -1,5 +1,6 @@
 // What every ORM query shares: the WHERE clause, RETURNING's absence, expression lists, and decoding a row
 // straight into a struct.
+// Nothing here is exported.
 module;
 #include <cstddef>
 #include <memory>
@@ -17,7 +18,7 @@ import :expression;
 import :sql_writer;
 import :table;
 
-export namespace keel {
+namespace keel {
 
 /// The text shape of every element of a tuple together.
 template <class Tuple>

@@ -1,6 +1,7 @@
 // Where a query writes itself: SQL text in one dialect, and the values bound to its placeholders. The same
 // write pass runs in two modes: the first run of a query shape writes both, later runs only collect values
 // (the text is cached per shape and dialect), so text and values can never disagree on order.
+// Nothing here is exported: users meet it only through the queries, as the parameter of their write().
 module;
 #include <cstdint>
 #include <string>
@@ -10,7 +11,7 @@ module;
 export module keel.orm:sql_writer;
 import keel.engine;
 
-export namespace keel {
+namespace keel {
 
 /// What the SQL text of an expression or query depends on besides its C++ type and the dialect. Everything
 /// else that shapes the text (operators, functions, clause options) is in the type.

@@ -1,6 +1,7 @@
 // A query's SQL text is rendered once per query type, dialect and run-time choice, and shared by every later
 // statement of that shape: later runs only collect the values. Everything else that shapes the text is in the
 // query's type (see TextShape), so the cache key is the type, the dialect and the choices made this run.
+// Nothing here is exported.
 module;
 #include <array>
 #include <atomic>
@@ -13,7 +14,7 @@ export module keel.orm:text_cache;
 import keel.engine;
 import :sql_writer;
 
-export namespace keel {
+namespace keel {
 
 /// The text of a query, rendered now, with no cache: what the cache must always give back.
 template <class Q>
@@ -78,7 +79,7 @@ CachedText* text_slot(Dialect dialect, std::uint64_t choices) {
 
 }  // namespace keel
 
-export namespace keel {
+namespace keel {
 
 /// The statement of `query` in `dialect`: the cached text, when there is one (rendered on the first run), and
 /// the values written this run.

@@ -16,20 +16,13 @@ import keel.reflection;
 import :column;
 import :expression;
 import :query_support;
-import :select;
+import :projection;
+import :returning;
 import :sql_writer;
 import :table;
 import :text_cache;
 
 export namespace keel {
-
-// Counts the rows a statement changed.
-class RowsAffectedCollector final : public RowSink {
-public:
-  using result_type = std::uint64_t;
-  void on_row(const RowReader&) override {}
-  std::uint64_t result(const ExecResult& exec) { return exec.rows_affected; }
-};
 
 template <auto Member, class E>
 struct Assignment {

@@ -1,13 +1,18 @@
 // The text cache never hands a query another query's SQL. For every operator, function and clause option the
 // ORM offers, two queries that differ only in it are rendered one after the other, through the cache, on each
 // dialect, and each text and its values are compared with what the query renders with no cache.
+// SqlWriter is not exported: this test is a unit of keel.orm.
+module;
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
-import keel;
+module keel.orm;
+import keel.engine;
 #include "../orm/orm_tables.hpp"
 
 using namespace orm_test;
