@@ -25,9 +25,18 @@ export namespace keel {
 
 class Engine;
 
+}  // namespace keel
+
+// Not exported.
+namespace keel {
+
 /// Whether T, without const and reference, is a Query.
 template <class T>
 inline constexpr bool is_query_v = Query<std::remove_cvref_t<T>>;
+
+}  // namespace keel
+
+export namespace keel {
 
 /// An atomic run: queries queued, then run in one transaction, all or nothing (see Engine::atomic).
 /// A handle: copies share one queue, which each run takes and leaves empty.

@@ -107,12 +107,21 @@ protected:
 
 inline void ReturnToOwner::operator()(Connection* connection) const noexcept { owner->release(connection); }
 
+}  // namespace keel
+
+// Not exported: the engine's own.
+namespace keel {
+
 /// Hands a lease back at once when its owner allows it (true); false leaves it for an awaited give_back.
 inline bool give_back_at_once(ConnectionLease& lease) noexcept {
   if (lease && !lease.get_deleter().owner->gives_back_at_once()) return false;
   lease.reset();
   return true;
 }
+
+}  // namespace keel
+
+export namespace keel {
 
 /// Hands a lease back to its owner and waits until the connection is back.
 inline asio::awaitable<void> give_back(ConnectionLease lease) {

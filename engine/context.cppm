@@ -21,8 +21,11 @@ export module keel.engine:context;
 namespace asio = boost::asio;
 
 export namespace keel {
-
 class TransactionState;  // defined in :transaction
+}  // namespace keel
+
+// The frames and the executor that carries them are the engine's own: not exported.
+namespace keel {
 
 /// One link of a coroutine's context: a transaction in scope, and the frame it was entered from.
 struct ContextFrame {
@@ -98,11 +101,19 @@ inline FramePtr frame_of(const asio::any_io_executor& executor) {
   return nullptr;
 }
 
+}  // namespace keel
+
+export namespace keel {
+
 /// `executor` without its frame chain.
 inline asio::any_io_executor unwrapped(const asio::any_io_executor& executor) {
   if (auto* wrapped = executor.target<AnyContextExecutor>()) return wrapped->inner();
   return executor;
 }
+
+}  // namespace keel
+
+namespace keel {
 
 /// The frame chain of the calling coroutine.
 inline asio::awaitable<FramePtr> current_frame() { co_return frame_of(co_await asio::this_coro::executor); }

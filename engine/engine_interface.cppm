@@ -29,7 +29,8 @@ import :transaction;
 
 namespace asio = boost::asio;
 
-export namespace keel {
+// How a transaction calls its body: the engine's own, not exported.
+namespace keel {
 
 /// A transaction's body: callable with a Transaction&, or with nothing.
 template <class F>
@@ -47,6 +48,10 @@ auto invoke_body(F& body, Transaction& transaction) {
 /// What a transaction body returns: an awaitable of the transaction's result.
 template <class F>
 using body_result_t = decltype(invoke_body(std::declval<F&>(), std::declval<Transaction&>()));
+
+}  // namespace keel
+
+export namespace keel {
 
 /// What queries run on. An engine lends connections and knows its dialect; transactions, atomic runs, batches,
 /// raw queries and the sync forms are built on that, the same for every engine.

@@ -94,6 +94,11 @@ inline QueryLogger printing_logger(bool queries = true, bool responses = true) {
   };
 }
 
+}  // namespace keel
+
+// The list an engine keeps its loggers in: the engine's own, not exported.
+namespace keel {
+
 /// An engine's query loggers. Adding and removing copy the list, so that a statement reads it without waiting.
 class QueryLoggers {
 public:

@@ -26,6 +26,11 @@ inline bool in_event_loop_thread() noexcept {
   return asio::detail::thread_context::top_of_thread_call_stack() != nullptr;
 }
 
+}  // namespace keel
+
+// Not exported.
+namespace keel {
+
 /// Throws SyncCallInEventLoopError on a thread that runs an event loop, which a sync call would block.
 inline void ensure_not_in_event_loop() {
   if (in_event_loop_thread())
@@ -33,6 +38,10 @@ inline void ensure_not_in_event_loop() {
         "a keel *_sync call was made on a thread that is running an event loop: it would block every "
         "coroutine on that loop, and deadlock if the call needs the loop. co_await the async form instead");
 }
+
+}  // namespace keel
+
+export namespace keel {
 
 /// The calling thread's private event loop, where its sync calls run. Connections that an engine opens there
 /// stay with it between calls; they are closed when the thread ends (the loop's services shut down).
@@ -84,6 +93,11 @@ T run_sync(asio::awaitable<T> work) {
   if (outcome->failure) std::rethrow_exception(outcome->failure);
   if constexpr (!std::is_void_v<T>) return std::move(*outcome->result);
 }
+
+}  // namespace keel
+
+// Not exported.
+namespace keel {
 
 /// Sets the calling thread's frame for the lifetime of a sync scope.
 class ThreadFrameScope {

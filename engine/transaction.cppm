@@ -238,6 +238,11 @@ private:
   std::shared_ptr<TransactionState> state_;
 };
 
+}  // namespace keel
+
+// Where the context's transaction and the default engine are found: the engine's own, not exported.
+namespace keel {
+
 /// The innermost transaction in the chain that belongs to `engine`, or to any engine when engine is null.
 inline std::shared_ptr<TransactionState> find_transaction(const FramePtr& frame, const void* engine) {
   for (const ContextFrame* f = frame.get(); f; f = f->parent.get())
@@ -251,6 +256,10 @@ inline std::shared_ptr<StatementRunner>& default_runner_slot() {
   static std::shared_ptr<StatementRunner> runner;
   return runner;
 }
+
+}  // namespace keel
+
+export namespace keel {
 
 /// Where a query with no explicit engine runs, for a coroutine on `executor`: the innermost transaction in
 /// scope, else the default engine.

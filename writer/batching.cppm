@@ -17,6 +17,10 @@ struct BatchLimits {
   std::size_t max_parameters = 65535;  ///< the bound values of one batch
 };
 
+}  // namespace keel
+
+namespace keel {
+
 /// The bytes a statement counts for: its text.
 inline std::size_t statement_bytes(const Statement& statement) noexcept { return statement.sql().size(); }
 
@@ -37,6 +41,10 @@ inline std::size_t first_batch_end(std::span<const Statement> statements, const 
   }
   return i;
 }
+
+}  // namespace keel
+
+export namespace keel {
 
 /// The end of each batch, in order.
 inline std::vector<std::size_t> batch_ends(std::span<const Statement> statements, const BatchLimits& limits) {

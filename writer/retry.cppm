@@ -20,6 +20,11 @@ struct RetryPolicy {
   bool jitter = true;  ///< each wait drawn between half and all of its step, so that writers do not retry in step
 };
 
+}  // namespace keel
+
+// What the writer decides with the policy; not exported.
+namespace keel {
+
 /// Whether a batch that failed with `failure` may run again without applying anything twice. Only a batch that
 /// ran all or nothing in a transaction of its own (nothing of it was applied) is ever retried, and only for a
 /// transient failure: a serialization failure or deadlock (40001, 40P01), a lock not available (SQLite's busy),
