@@ -186,7 +186,17 @@ public:
       pipelined = texts.size() <= cache_.capacity();
     }
     if (!pipelined) {
-      for (const auto& s : statements) co_await query(s.sql(), s.params(), nullptr);
+      std::size_t ran = 0;
+      for (const auto& s : statements) {
+        // Cancelled while an earlier statement still completed: it stands, and the rest are not sent. (Asio would
+        // throw its operation_aborted at the next co_await instead of a keel error.)
+        if (ran > 0 && Pipeline::stops(co_await asio::this_coro::cancellation_state,
+                                       co_await asio::this_coro::throw_if_cancelled()))
+          throw CanceledError("the statements were cancelled after " + std::to_string(ran) + " of " +
+                              std::to_string(count) + " ran; the rest were not sent");
+        co_await query(s.sql(), s.params(), nullptr);
+        ++ran;
+      }
       co_return;
     }
     std::vector<EncodedParameters> encoded;

@@ -453,6 +453,37 @@ TEST_CASE("execute_in_order pipelines any number of statements of few texts", "[
   CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM keel_in_order")) == 1150);
 }
 
+// Cancelled while the first of several statements run one by one still completed: the first stands, the rest are
+// not sent, and the caller gets CanceledError (before: Asio's operation_aborted from the next co_await).
+TEST_CASE("execute_in_order cancelled between its statements: CanceledError, the rest not sent", "[pg][cancel]") {
+  auto c = connect(dsn("keel_trust", "sslmode=disable"), {.statement_cache_size = 0});  // one by one
+  execute(*c, "DROP TABLE IF EXISTS keel_cancelled_between; CREATE TABLE keel_cancelled_between (n int)");
+  asio::cancellation_signal signal;
+  int logged = 0;
+  // The logger hears the first statement's end before its call returns: the cancellation comes between the two.
+  c->add_query_logger([&](const keel::pg::LoggedQuery&) {
+    if (++logged == 1) signal.emit(asio::cancellation_type::terminal);
+  });
+  std::vector<keel::Statement> statements;
+  statements.emplace_back("INSERT INTO keel_cancelled_between VALUES ($1)", std::vector<keel::Value>{1});
+  statements.emplace_back("INSERT INTO keel_cancelled_between VALUES ($1)", std::vector<keel::Value>{2});
+  std::exception_ptr outcome;
+  bool done = false;
+  asio::co_spawn(loop(), c->execute_in_order(statements),
+                 asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
+                   outcome = e;
+                   done = true;
+                 }));
+  loop().restart();
+  loop().run();
+  REQUIRE(done);
+  REQUIRE(outcome);
+  CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
+  CHECK(logged == 1);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT count(*) FROM keel_cancelled_between")) == 1);
+  CHECK(run(c->fetchval<std::int64_t>("SELECT n::int8 FROM keel_cancelled_between")) == 1);
+}
+
 // Statements without values (texts seen once, or scripts) in an atomic run or a bulk writer's batch go as one
 // script on the simple protocol, between the statements with values (before: one round trip each).
 TEST_CASE("an engine's batch of statements without values goes in one round trip", "[pg][pipeline][engine]") {
