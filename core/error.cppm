@@ -38,8 +38,9 @@ class TimeoutError : public ClientError {
 public:
   using ClientError::ClientError;
 };
-/// The caller stopped waiting: an Asio cancellation (a cancellation slot's signal) reached a running statement.
-/// The statement was stopped (on the server, or by interrupting SQLite), and the connection is usable.
+/// The caller stopped waiting: an Asio cancellation (a cancellation slot's signal) reached a running statement,
+/// a wait for a free connection, or a call of several statements between two of them. What was running was
+/// stopped (on the server, or by interrupting SQLite), what had finished stands, and the connection is usable.
 class CanceledError : public ClientError {
 public:
   using ClientError::ClientError;
