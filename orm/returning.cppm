@@ -47,4 +47,13 @@ public:
   std::uint64_t result(const ExecResult& exec) { return exec.rows_affected; }
 };
 
+// What a write query collects: the RETURNING rows, or without RETURNING the count of rows it changed.
+template <class Returning>
+auto returning_or_count_collector() {
+  if constexpr (std::same_as<Returning, NoReturning>)
+    return RowsAffectedCollector();
+  else
+    return ReturningCollector<Returning>();
+}
+
 }  // namespace keel

@@ -118,12 +118,7 @@ public:
     return make_statement(*this, dialect);
   }
   /// Counts the rows changed, or collects the RETURNING columns.
-  auto collector() const {
-    if constexpr (returns_columns)
-      return ReturningCollector<Returning>();
-    else
-      return RowsAffectedCollector();
-  }
+  auto collector() const { return returning_or_count_collector<Returning>(); }
 
   /// Writes the SQL text and binds the values.
   void write(SqlWriter& w) const {
