@@ -4,12 +4,13 @@
 // encoded and decoded by keel.postgres.protocol; bytes move through the Transport. Beside it: call_options,
 // parameter_encoding, row_collectors, prepared_statement (PreparedStatement) and cursor (PgCursor).
 //
-// This file declares PgConnection whole, with its templates, its short members and its hot path (a cached
-// statement bound, sent and read: run_bound). The other operations are defined in client/, one file each:
-// startup.cpp (hosts, startup, authentication), simple_query.cpp (execute, scripts, BEGIN/COMMIT), copy.cpp,
-// extended_query.cpp (preparing, portals) and notifications.cpp (listeners, loggers and what the server sends
-// unasked); prepare() and cursor() in prepared_statement.cppm and cursor.cppm. Each request's
-// reply, a state machine over the server's frames, is in client/replies.cppm.
+// This file declares PgConnection, with its short members and its hot path (a cached statement bound, sent and
+// read: run_bound). The rest is defined in client/, one file per operation: startup.cpp (hosts, startup,
+// authentication), session.cpp (reset, close), simple_query.cpp (execute, scripts, BEGIN/COMMIT), copy.cpp,
+// extended_query.cpp (preparing, portals), notifications.cpp (listeners, loggers and what the server sends
+// unasked) and calls.cppm (the templates: fetch, executemany, copy_records_to_table...); prepare() and cursor()
+// in prepared_statement.cppm and cursor.cppm. Each request's reply, a state machine over the server's frames,
+// is in client/replies.cppm.
 module;
 #include <boost/container/small_vector.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -18,35 +19,23 @@ module;
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <boost/pfr.hpp>
 #include <boost/system/system_error.hpp>
-#include <time.h>
-#include <algorithm>
-#include <bit>
-#include <concepts>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <functional>
-#include <typeinfo>
 #include <exception>
 #include <filesystem>
-#include <limits>
-#include <list>
 #include <map>
 #include <memory>
 #include <optional>
-#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
-#include <variant>
 #include <vector>
 export module keel.postgres:connection;
 import keel.engine;
@@ -75,43 +64,6 @@ using PostgresError = keel::DatabaseError;
 
 }  // namespace keel::pg
 
-// Not exported: results taken and a coarse clock, used by the connection and its statements.
-namespace keel::pg {
-
-/// steady_clock's time to within a few milliseconds, for checks on that scale (a cached statement's age) that
-/// run with every query: a coarse clock is read without the cost of a precise one (a system call on some VMs).
-inline std::chrono::steady_clock::time_point coarse_now() noexcept {
-#if defined(CLOCK_MONOTONIC_COARSE)
-  timespec now{};
-  if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &now) == 0)
-    return std::chrono::steady_clock::time_point(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec)));
-#endif
-  return std::chrono::steady_clock::now();
-}
-
-/// fetchrow and fetchval from fetch's records, for connections and prepared statements alike.
-inline std::optional<Record> first_record(std::vector<Record> records) {
-  if (records.empty()) return std::nullopt;
-  return std::move(records.front());
-}
-/// fetchval's value: the first column of the first row, if there was a row. No row is a MisuseError, unless
-/// T is std::optional.
-template <class T>
-T value_of_first_row(std::optional<T> value) {
-  if (value) return std::move(*value);
-  if constexpr (is_optional_v<T>)
-    return std::nullopt;
-  else
-    throw MisuseError("fetchval: the query returned no row; read it as std::optional<T> to accept none");
-}
-template <class T>
-T first_value(const std::optional<Record>& row) {
-  return value_of_first_row<T>(row ? std::optional<T>(row->template get<T>(0)) : std::nullopt);
-}
-
-}  // namespace keel::pg
-
 export namespace keel::pg {
 
 /// A connection to PostgreSQL, as asyncpg's Connection: the simple and extended protocols, a statement cache,
@@ -137,10 +89,7 @@ public:
   }
 
   /// Closes the socket at once; close() first lets the requests already written be answered.
-  ~PgConnection() {
-    pipeline_->detach();
-    pipeline_->close();
-  }
+  ~PgConnection();
 
   // ---- Running SQL. Any number of coroutines may call at once: their requests are written back to back
   // (pipelined) and each gets its own replies. An error reaches only its own caller (in a transaction, the
@@ -175,88 +124,18 @@ public:
   /// distinct texts than the cache holds, or texts it does not keep, run one by one. (A statement the cache drops
   /// meanwhile stays prepared while this call holds it.)
   template <class Statements>
-  asio::awaitable<void> execute_in_order(const Statements& statements) {
-    const std::size_t count = std::ranges::size(statements);
-    bool pipelined =
-        count > 1 && std::ranges::all_of(statements, [&](const auto& s) { return cache_.caches(s.sql()); });
-    if (pipelined && count > cache_.capacity()) {
-      std::unordered_set<std::string_view> texts;
-      for (const auto& s : statements)
-        if (texts.insert(s.sql()).second && texts.size() > cache_.capacity()) break;
-      pipelined = texts.size() <= cache_.capacity();
-    }
-    if (!pipelined) {
-      std::size_t ran = 0;
-      for (const auto& s : statements) {
-        // Cancelled while an earlier statement still completed: it stands, and the rest are not sent. (Asio would
-        // throw its operation_aborted at the next co_await instead of a keel error.)
-        if (ran > 0 && Pipeline::stops(co_await asio::this_coro::cancellation_state,
-                                       co_await asio::this_coro::throw_if_cancelled()))
-          throw CanceledError("the statements were cancelled after " + std::to_string(ran) + " of " +
-                              std::to_string(count) + " ran; the rest were not sent");
-        co_await query(s.sql(), s.params(), nullptr);
-        ++ran;
-      }
-      co_return;
-    }
-    std::vector<EncodedParameters> encoded;
-    std::vector<std::shared_ptr<const Prepared>> prepared;
-    encoded.reserve(count);
-    prepared.reserve(count);
-    const auto started = std::chrono::steady_clock::now();
-    std::exception_ptr failure;
-    try {
-      for (const auto& s : statements) {
-        auto& e = encoded.emplace_back();
-        for (const Value& v : s.params()) e.add_value(v);
-        ExclusiveHold hold;
-        prepared.push_back(co_await prepare(s.sql(), e.types, std::nullopt, hold));
-      }
-      ensure_open();
-      if (!pipeline_->turn_is_free(false)) co_await pipeline_->wait_for_turn(false);
-      // Cancelled while a statement was prepared that still completed: none of them is sent.
-      if (Pipeline::stops(co_await asio::this_coro::cancellation_state, co_await asio::this_coro::throw_if_cancelled()))
-        throw CanceledError("the queries were cancelled before they were sent to the server; none of them ran");
-      // No rows are collected, so one reply, described by the first statement, reads them all.
-      auto reply = std::allocate_shared<BoundReply>(RecyclingAllocator<BoundReply>(), *prepared.front(),
-                                                    sink_formats(*prepared.front()), nullptr, nullptr, row_cells_);
-      auto& out = pipeline_->out();
-      for (std::size_t i = 0; i < count; ++i) {
-        proto::write_bind(out, "", prepared[i]->name, encoded[i].formats, encoded[i].values(),
-                          sink_formats(*prepared[i]));
-        proto::write_execute(out, "", 0);
-      }
-      proto::write_sync(out);
-      pipeline_->queue(reply);
-      if (out.size() > 64 * 1024) pipeline_->read_while_writing();
-      co_await pipeline_->send_and_wait(*reply, std::nullopt);
-      finish_bound(*reply);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    std::size_t i = 0;
-    for (const auto& s : statements) {
-      if (i < encoded.size()) log_query(s.sql(), &encoded[i], started, failure);
-      ++i;
-    }
-    if (failure) std::rethrow_exception(failure);
-  }
+  asio::awaitable<void> execute_in_order(const Statements& statements);
 
   // ---- asyncpg's API: values of any type with a codec, results as Records. A keel::pg::timeout(d) among
   // the values limits the call's time.
 
-  /// All rows. (These calls encode their values at once and return run_bound's coroutine: no frame of their own.)
+  /// All rows.
   template <class... Args>
-  asio::awaitable<std::vector<Record>> fetch(std::string_view sql, const Args&... args) {
-    return run_bound(sql, encode(args...), RecordCollector(custom_codecs_), nullptr, take_records);
-  }
+  asio::awaitable<std::vector<Record>> fetch(std::string_view sql, const Args&... args);
   /// All rows decoded straight into T: a struct (one member per column, in order), a std::tuple, or one value
   /// for a one-column result; std::optional members take NULL. The fastest way to read many rows.
   template <class T, class... Args>
-  asio::awaitable<std::vector<T>> fetch_as(std::string_view sql, const Args&... args) {
-    return run_bound(sql, encode(args...), TypedCollector<T>(custom_codecs_), nullptr,
-                     [](TypedCollector<T>& rows, ExecResult) { return std::move(rows.rows); });
-  }
+  asio::awaitable<std::vector<T>> fetch_as(std::string_view sql, const Args&... args);
   /// All rows, with keel::Values bound (text goes untyped, so the server reads it as what the statement needs).
   asio::awaitable<std::vector<Record>> fetch_values(std::string_view sql, std::span<const Value> values) {
     EncodedParameters encoded{custom_codecs_.get()};
@@ -265,62 +144,36 @@ public:
   }
   /// The first row, or nullopt.
   template <class... Args>
-  asio::awaitable<std::optional<Record>> fetchrow(std::string_view sql, const Args&... args) {
-    co_return first_record(co_await fetch(sql, args...));
-  }
+  asio::awaitable<std::optional<Record>> fetchrow(std::string_view sql, const Args&... args);
   /// The first column of the first row. No row is a MisuseError, unless T is std::optional.
   template <class T, class... Args>
-  asio::awaitable<T> fetchval(std::string_view sql, const Args&... args) {
-    return run_bound(
-        sql, encode(args...), FirstValueCollector<T>(custom_codecs_), nullptr,
-        [](FirstValueCollector<T>& first, ExecResult) { return value_of_first_row<T>(std::move(first.value)); });
-  }
+  asio::awaitable<T> fetchval(std::string_view sql, const Args&... args);
   /// A statement with values, through the extended protocol; returns its status ("INSERT 0 1").
   template <class... Args>
     requires(value_count_v<Args...> > 0)
-  asio::awaitable<std::string> execute(std::string_view sql, const Args&... args) {
-    return run_bound(sql, encode(args...), NoRows{}, nullptr, [this](NoRows&, ExecResult) { return last_status_; });
-  }
+  asio::awaitable<std::string> execute(std::string_view sql, const Args&... args);
   /// One statement run with each set of values, pipelined: every execution is written at once and the server
   /// answers them in one round trip. As in asyncpg, it is atomic: the executions share one implicit
   /// transaction (or the caller's), so an error undoes them all. Returns how many rows they affected in all.
   template <class... Args>
   asio::awaitable<std::uint64_t> executemany(std::string_view sql, const std::vector<std::tuple<Args...>>& rows,
-                                             std::optional<Timeout> limit = std::nullopt) {
-    co_return co_await run_many(sql, rows, limit, nullptr);
-  }
+                                             std::optional<Timeout> limit = std::nullopt);
   /// asyncpg's fetchmany: the query run with each set of values, pipelined with one Sync (one round trip, one
   /// implicit transaction: an error ends them all); every execution's rows, in order.
   template <class... Args>
   asio::awaitable<std::vector<Record>> fetchmany(std::string_view sql, const std::vector<std::tuple<Args...>>& sets,
-                                                 std::optional<Timeout> limit = std::nullopt) {
-    RecordCollector records(custom_codecs_);
-    co_await run_many(sql, sets, limit, &records);
-    co_return std::move(records.records);
-  }
+                                                 std::optional<Timeout> limit = std::nullopt);
   /// fetchmany with rows decoded straight into T, as fetch_as.
   template <class T, class... Args>
   asio::awaitable<std::vector<T>> fetchmany_as(std::string_view sql, const std::vector<std::tuple<Args...>>& sets,
-                                               std::optional<Timeout> limit = std::nullopt) {
-    TypedCollector<T> rows(custom_codecs_);
-    co_await run_many(sql, sets, limit, &rows);
-    co_return std::move(rows.rows);
-  }
+                                               std::optional<Timeout> limit = std::nullopt);
   /// asyncpg's set_type_codec: how values of a server type without a built-in codec (an enum, hstore, a
   /// PostGIS type) travel, as text (the type's input and output forms) or in binary (its send and receive
   /// forms). Afterwards T binds as a value and Record::get<T> reads the type.
   template <class T>
   asio::awaitable<void> set_type_codec(std::string_view type_name, std::function<std::string(const T&)> encoder,
                                        std::function<T(std::string_view)> decoder,
-                                       proto::Format format = proto::Format::text) {
-    static_assert(std::is_default_constructible_v<T>, "set_type_codec: the C++ type must be default-constructible");
-    const auto oid = co_await fetchval<std::optional<std::int64_t>>("SELECT to_regtype($1)::oid::int8", type_name);
-    if (!oid) throw MisuseError("set_type_codec: the server has no type named \"" + std::string(type_name) + "\"");
-    auto registry =
-        custom_codecs_ ? std::make_shared<CodecRegistry>(*custom_codecs_) : std::make_shared<CodecRegistry>();
-    registry->template add<T>(static_cast<std::uint32_t>(*oid), format, std::move(encoder), std::move(decoder));
-    custom_codecs_ = std::move(registry);  // Records already handed out keep the registry they came with
-  }
+                                       proto::Format format = proto::Format::text);
 
   /// asyncpg's prepare: a named statement with its parameter and result types, kept until it is dropped.
   asio::awaitable<class PreparedStatement> prepare(std::string_view sql);
@@ -372,51 +225,7 @@ public:
   /// by default, in table order); options.schema_name qualifies the table.
   template <class Records>
   asio::awaitable<std::string> copy_records_to_table(std::string_view table, const Records& records,
-                                                     CopyOptions options = {}) {
-    const std::string columns = options.columns.empty() ? "*" : column_list(options.columns);
-    options.columns.clear();  // they go in the COPY's own column list, below
-    const std::string target = table_target(table, options);
-    // The columns' types, from a statement the server describes (cached like any other).
-    ExclusiveHold hold;
-    const auto described =
-        co_await prepare("SELECT " + columns + " FROM " + target + " LIMIT 0", {}, std::nullopt, hold);
-    if (hold.held()) {  // uncached (statement_cache_size 0): only its description was wanted
-      pipeline_->unlock_exclusive();
-      hold.pipeline = nullptr;
-    }
-    std::vector<std::uint32_t> column_types;
-    std::string names;
-    for (const auto& field : described->fields) {
-      column_types.push_back(field.type_oid);
-      names += (names.empty() ? "" : ", ") + quote_identifier(field.name);
-    }
-    CopyOptions binary;
-    binary.format = "binary";
-    auto next = std::begin(records);
-    const auto end = std::end(records);
-    bool header_sent = false, trailer_sent = false;
-    CopyChunk chunk;
-    const CodecRegistry* custom = custom_codecs_.get();
-    co_return co_await copy_in(
-        "COPY " + target + " (" + names + ") FROM STDIN" + render(binary), [&](proto::ByteBuffer& out) {
-          if (trailer_sent) return false;
-          chunk.clear();
-          if (!std::exchange(header_sent, true)) {
-            static constexpr std::uint8_t signature[] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xFF, '\r', '\n', 0};
-            chunk.append(signature);
-            codec_detail::write_be(chunk, 0, 4);  // flags
-            codec_detail::write_be(chunk, 0, 4);  // header extension length
-          }
-          for (; next != end && chunk.size() < 256 * 1024; ++next)
-            encode_copy_tuple(*next, column_types, custom, chunk);
-          if (next == end) {
-            codec_detail::write_be(chunk, 0xFFFF, 2);  // the trailer: a tuple of -1 fields
-            trailer_sent = true;
-          }
-          proto::write_copy_data(out, chunk.bytes());
-          return true;
-        });
-  }
+                                                     CopyOptions options = {});
 
   // ---- Asio's universal model: the same operations with any completion token (a callback, use_future,
   // deferred...); each runs as a coroutine on the connection's executor. Coroutines are the main path.
@@ -513,14 +322,7 @@ public:
 
   /// Clears the session's state for the next user, as asyncpg's pool does on release: rolls back an open
   /// transaction, closes cursors, stops listening, releases advisory locks and resets every setting.
-  asio::awaitable<void> reset() {
-    ensure_open();
-    if (is_in_transaction()) co_await execute("ROLLBACK");
-    co_await execute("CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); RESET ALL");
-    listeners_.clear();
-    update_reading();
-    session_changed_ = false;
-  }
+  asio::awaitable<void> reset();
   /// Whether a command since the last reset() left state in the session (SET, LISTEN, a held cursor...; see
   /// proto::changes_session). A pool that resets only what changed asks this.
   bool session_changed() const noexcept { return session_changed_; }
@@ -538,35 +340,7 @@ public:
   std::uint64_t queries_run() const noexcept { return queries_run_; }
 
   /// Says goodbye (Terminate) and closes the socket, after the requests already written are answered.
-  asio::awaitable<void> close() {
-    if (is_closed()) co_return;
-    closing_ = true;
-    listeners_.clear();
-    watching_ = false;
-    update_reading();
-    // A cleanup: it goes to its end also in a coroutine that was cancelled (which would throw at every co_await).
-    const bool throws = co_await asio::this_coro::throw_if_cancelled();
-    if (throws) co_await asio::this_coro::throw_if_cancelled(false);
-    std::exception_ptr failure;
-    try {
-      while (pipeline_->pending() > 0 && !is_closed()) {
-        auto reply = std::make_shared<SimpleReply>();  // a Sync: answered after all the others
-        reply->answered = true;                        // by a ReadyForQuery alone, which is all a lone Sync draws
-        proto::write_sync(pipeline_->out());
-        pipeline_->queue(reply);
-        co_await pipeline_->send_and_wait(*reply, std::nullopt);
-      }
-      if (!is_closed()) {
-        proto::write_terminate(pipeline_->out());
-        if (!pipeline_->flush_now()) co_await pipeline_->flush();
-        pipeline_->close();
-      }
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (throws) co_await asio::this_coro::throw_if_cancelled(true);
-    if (failure) std::rethrow_exception(failure);
-  }
+  asio::awaitable<void> close();
   /// Closes the socket at once; requests still waiting fail with ConnectionError.
   void terminate() noexcept { pipeline_->close(); }
 
@@ -576,143 +350,12 @@ private:
   // COPY ... TO STDOUT: CopyOutResponse, CopyData..., CopyDone, CommandComplete, through the simple protocol.
   asio::awaitable<std::string> copy_out(std::string sql, CopySink sink);
 
-  // A COPY FROM STDIN goes to its end on the server whatever happens to its caller: a cancellation ends it with
-  // CopyFail between two chunks (the server drops what it got), never in the middle of the stream. So the COPY
-  // runs with throw_if_cancelled off (Asio would throw at the next co_await, with the connection inside the COPY)
-  // and looks for a cancellation itself; the caller's setting comes back at its end.
-  class CopyCancellation {
-  public:
-    static asio::awaitable<CopyCancellation> begin() {
-      CopyCancellation c;
-      c.throwing_ = co_await asio::this_coro::throw_if_cancelled();
-      if (c.throwing_) co_await asio::this_coro::throw_if_cancelled(false);
-      // A COPY run by a caller cleaning up after its cancellation is not stopped by that one.
-      c.cancelled_before_ = (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
-      co_return c;
-    }
-    // Whether the caller was cancelled since begin(), given its cancellation state now.
-    inline bool came(const asio::cancellation_state& now) const noexcept {
-      return !cancelled_before_ && now.cancelled() != asio::cancellation_type::none;
-    }
-    asio::awaitable<void> end() const {
-      if (throwing_) co_await asio::this_coro::throw_if_cancelled(true);
-    }
-
-  private:
-    bool throwing_ = false, cancelled_before_ = false;
-  };
-
   // Holds the connection while the data streams (nothing else may be written in between). `produce` appends
   // CopyData messages and returns false at the end; if it throws, CopyFail ends the COPY on the server and
   // its exception reaches the caller. With `send_at_once` the data follows the statement at once (see
   // copy_in_statement).
   asio::awaitable<std::string> copy_in(std::string sql, std::function<bool(proto::ByteBuffer&)> produce,
                                        bool send_at_once = false);
-
-  // A COPY chunk's bytes, written once from front to back: it grows without zero-filling what is written next, so
-  // that the codecs' resize-and-store (codec_detail::write_be) costs a comparison, not a call and a memset. The
-  // hot members say `inline`: in a module, a function defined in its class is not, and the record encoder that
-  // calls them is a template made in the caller's translation unit.
-  class CopyChunk {
-  public:
-    inline std::size_t size() const noexcept { return size_; }
-    inline std::uint8_t* data() noexcept { return data_.get(); }
-    inline void resize(std::size_t n) {
-      if (n > capacity_) grow(n);
-      size_ = n;
-    }
-    inline void push_back(std::uint8_t b) {
-      resize(size_ + 1);
-      data_[size_ - 1] = b;
-    }
-    inline void append(std::span<const std::uint8_t> bytes) {
-      const std::size_t at = size_;
-      resize(at + bytes.size());
-      if (!bytes.empty()) std::memcpy(data_.get() + at, bytes.data(), bytes.size());
-    }
-    void clear() noexcept { size_ = 0; }
-    std::span<const std::uint8_t> bytes() const noexcept { return {data_.get(), size_}; }
-
-  private:
-    void grow(std::size_t n) {
-      const std::size_t capacity = std::max({n, capacity_ * 2, std::size_t{64 * 1024}});
-      auto bigger = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
-      if (size_ > 0) std::memcpy(bigger.get(), data_.get(), size_);
-      data_ = std::move(bigger);
-      capacity_ = capacity;
-    }
-    std::unique_ptr<std::uint8_t[]> data_;
-    std::size_t size_ = 0, capacity_ = 0;
-  };
-
-  // One tuple of binary COPY: its field count, then each field's length (-1 for NULL) and bytes.
-  template <class Row>
-  static void encode_copy_tuple(const Row& row, const std::vector<std::uint32_t>& column_types,
-                                const CodecRegistry* custom, CopyChunk& out) {
-    auto encode_all = [&](const auto&... values) {
-      if (sizeof...(values) != column_types.size())
-        throw MisuseError("copy_records_to_table: a record has " + std::to_string(sizeof...(values)) + " values for " +
-                          std::to_string(column_types.size()) + " columns");
-      codec_detail::write_be(out, column_types.size(), 2);
-      std::size_t i = 0;
-      ((encode_copy_field(values, column_types[i], i + 1, custom, out), ++i), ...);
-    };
-    if constexpr (requires { std::tuple_size<Row>::value; })
-      std::apply(encode_all, row);
-    else
-      std::apply(encode_all, boost::pfr::structure_tie(row));
-  }
-  // One field: its length, then its binary form for the column's type.
-  template <class T>
-  static void encode_copy_field(const T& value, std::uint32_t type, std::size_t number, const CodecRegistry* custom,
-                                CopyChunk& out) {
-    if constexpr (requires { PgCodec<T>::binary_size; }) {
-      // A fixed-width value of the column's own type (signed, or an unsigned type that the codec checks): its
-      // length is known.
-      if (type == PgCodec<T>::oid) {
-        codec_detail::write_be(out, PgCodec<T>::binary_size, 4);
-        PgCodec<T>::encode(value, out);
-        return;
-      }
-    } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
-      // Text for a text column: its binary form is the text itself.
-      if (is_text_type(type)) {
-        const std::string_view text(value);
-        codec_detail::write_be(out, text.size(), 4);
-        out.append({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
-        return;
-      }
-    }
-    // Anything else goes through encode_for_type, as bound values do, in a scratch buffer.
-    thread_local proto::ByteBuffer field;
-    field.clear();
-    const auto format = EncodedParameters::encode_for_type(type, value, number, custom, field);
-    if (!format) {
-      codec_detail::write_be(out, 0xFFFFFFFFu, 4);  // NULL
-      return;
-    }
-    bool jsonb_version = false;
-    if (*format == proto::Format::text) {
-      // Binary COPY takes the binary form: for the text types it is the text itself; jsonb adds a version byte.
-      switch (type) {
-        case types::text:
-        case types::varchar:
-        case types::bpchar:
-        case types::name:
-        case types::unknown:
-        case types::json: break;
-        case types::jsonb: jsonb_version = true; break;
-        default:
-          throw TypeMismatchError("copy_records_to_table: column " + std::to_string(number) +
-                                  " has PostgreSQL type OID " + std::to_string(type) +
-                                  ", which binary COPY cannot take as text; give a value of its C++ type");
-      }
-    }
-    codec_detail::write_be(out, field.size() + (jsonb_version ? 1 : 0), 4);
-    if (jsonb_version) out.push_back(1);
-    out.append(field);
-    if (field.capacity() > 64 * 1024) proto::ByteBuffer().swap(field);  // not kept for one large value
-  }
 
   static std::string column_list(const std::vector<std::string>& columns);
   static std::string table_target(std::string_view table, const CopyOptions& options);
@@ -845,30 +488,7 @@ private:
   // executemany and fetchmany: one Bind + Execute per set of values, then one Sync. Returns the rows affected.
   template <class... Args>
   asio::awaitable<std::uint64_t> run_many(std::string_view sql, const std::vector<std::tuple<Args...>>& sets,
-                                          std::optional<Timeout> limit, RowCollector* rows) {
-    if (sets.empty()) co_return 0;  // nothing to send
-    std::vector<EncodedParameters> encoded;
-    encoded.reserve(sets.size());
-    for (const auto& set : sets) {
-      auto& e = encoded.emplace_back(EncodedParameters{custom_codecs_.get()});
-      std::apply([&](const auto&... values) { (e.add(values), ...); }, set);
-    }
-    const auto started = std::chrono::steady_clock::now();
-    const auto deadline = deadline_for(limit ? std::optional(limit->limit) : std::nullopt, started);
-    ensure_open();
-    std::exception_ptr failure;
-    std::uint64_t affected = 0;
-    try {
-      ExclusiveHold hold;
-      const std::shared_ptr<const Prepared> prepared = co_await prepare(sql, encoded.front().types, deadline, hold);
-      affected = (co_await run_prepared(*prepared, encoded, nullptr, rows, deadline, hold)).rows_affected;
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    log_query(sql, &encoded.front(), started, failure);
-    if (failure) std::rethrow_exception(failure);
-    co_return affected;
-  }
+                                          std::optional<Timeout> limit, RowCollector* rows);
 
   // Bind + Execute for each set of values, then Sync, on a described statement.
   asio::awaitable<ExecResult> run_prepared(const Prepared& prepared, std::span<EncodedParameters> sets, RowSink* sink,
@@ -945,42 +565,16 @@ private:
 
   void update_reading() { pipeline_->set_listening(watching_ || !listeners_.empty()); }
 
-  void log_query(std::string_view sql, const EncodedParameters* params, std::chrono::steady_clock::time_point started,
-                 std::exception_ptr failure) {
+  // Counts the query, and tells the query loggers of it (client/notifications.cpp), if there are any.
+  inline void log_query(std::string_view sql, const EncodedParameters* params,
+                        std::chrono::steady_clock::time_point started, const std::exception_ptr& failure) {
     ++queries_run_;
-    if (query_loggers_.empty()) return;
-    LoggedQuery logged;
-    logged.sql = sql;
-    logged.elapsed = std::chrono::steady_clock::now() - started;
-    logged.error = failure;
-    logged.status = failure ? std::string() : last_status_;
-    if (failure) logged.error_message = message_of(failure);
-    if (params) {
-      const TextSettings text{setting("TimeZone").empty() ? "UTC" : setting("TimeZone")};
-      const auto values = params->values();
-      for (std::size_t i = 0; i < values.size(); ++i) {
-        const proto::ParameterValue value = values[i];
-        if (!value)
-          logged.arguments.push_back(std::nullopt);
-        else {
-          try {
-            logged.arguments.push_back(postgres_text(params->types[i], params->formats[i], *value, text));
-          } catch (...) {
-            logged.arguments.push_back("(" + std::to_string(value->size()) + " bytes)");
-          }
-        }
-      }
-    }
-    for (const auto& [id, callback] : std::vector(query_loggers_)) callback(logged);
+    if (!query_loggers_.empty()) tell_query_loggers(sql, params, started, failure);
   }
+  void tell_query_loggers(std::string_view sql, const EncodedParameters* params,
+                          std::chrono::steady_clock::time_point started, const std::exception_ptr& failure);
 
-  PgConnection(asio::any_io_executor executor, ConnectOptions options, Options settings)
-      : pipeline_(std::make_shared<Pipeline>(std::move(executor))),
-        options_(std::move(options)),
-        settings_options_(settings),
-        cache_(settings) {
-    pipeline_->cancel_grace = settings_options_.cancel_grace;
-  }
+  PgConnection(asio::any_io_executor executor, ConnectOptions options, Options settings);
 
   Transport& transport() noexcept { return pipeline_->transport; }
   const Transport& transport() const noexcept { return pipeline_->transport; }
@@ -993,11 +587,7 @@ private:
   asio::awaitable<bool> suits(TargetSessionAttrs target, bool standby_only);
 
   // ---- Identifiers: an identifier in double quotes, for COPY's targets and LISTEN's channels.
-  static std::string quote_identifier(std::string_view name) {
-    std::string quoted = "\"";
-    for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return quoted + "\"";
-  }
+  static std::string quote_identifier(std::string_view name);
 
   // ---- Statements (client/extended_query.cpp).
 
@@ -1040,11 +630,7 @@ private:
   inline void ensure_open() const {
     if (is_closed()) throw_closed();
   }
-  [[noreturn]] void throw_closed() const {
-    throw ConnectionError(pipeline_->broken_reason().empty()
-                              ? "the connection is closed"
-                              : "the connection is closed: " + pipeline_->broken_reason());
-  }
+  [[noreturn]] void throw_closed() const;
 
   using Callbacks = std::vector<std::pair<ListenerId, std::function<void()>>>;
 

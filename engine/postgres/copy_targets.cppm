@@ -25,6 +25,7 @@ module;
 #include <vector>
 export module keel.postgres:copy_targets;
 import keel.engine;
+import :calls;
 import :connection;
 
 namespace asio = boost::asio;

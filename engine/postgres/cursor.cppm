@@ -13,6 +13,7 @@ export module keel.postgres:cursor;
 import keel.engine;
 import keel.postgres.protocol;
 import :call_options;
+import :calls;
 import :connection;
 import :record;
 

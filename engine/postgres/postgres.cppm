@@ -13,6 +13,8 @@ export import :row_collectors;
 export import :statement_cache;
 export import :parameter_encoding;
 export import :connection;
+export import :copy_records;
+export import :calls;
 export import :prepared_statement;
 export import :cursor;
 export import :portal;

@@ -31,6 +31,7 @@ import keel.engine;
 import keel.postgres.protocol;
 import :connect_options;
 import :call_options;
+import :calls;
 import :connection;
 import :copy_targets;
 import :copy_text;

@@ -146,4 +146,24 @@ public:
   std::optional<T> value;  // empty: no row
 };
 
+/// fetchrow and fetchval from fetch's records, for connections and prepared statements alike.
+inline std::optional<Record> first_record(std::vector<Record> records) {
+  if (records.empty()) return std::nullopt;
+  return std::move(records.front());
+}
+/// fetchval's value: the first column of the first row, if there was a row. No row is a MisuseError, unless
+/// T is std::optional.
+template <class T>
+T value_of_first_row(std::optional<T> value) {
+  if (value) return std::move(*value);
+  if constexpr (is_optional_v<T>)
+    return std::nullopt;
+  else
+    throw MisuseError("fetchval: the query returned no row; read it as std::optional<T> to accept none");
+}
+template <class T>
+T first_value(const std::optional<Record>& row) {
+  return value_of_first_row<T>(row ? std::optional<T>(row->template get<T>(0)) : std::nullopt);
+}
+
 }  // namespace keel::pg

@@ -3,6 +3,7 @@
 // statement's Close goes out with the next request, once nothing uses it. Sans-io: the connection prepares and
 // sends; this keeps, decides and writes the Close messages. Not exported.
 module;
+#include <time.h>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +21,18 @@ import keel.postgres.protocol;
 import :call_options;
 
 namespace keel::pg {
+
+/// steady_clock's time to within a few milliseconds, for checks on that scale (a cached statement's age) that
+/// run with every query: a coarse clock is read without the cost of a precise one (a system call on some VMs).
+inline std::chrono::steady_clock::time_point coarse_now() noexcept {
+#if defined(CLOCK_MONOTONIC_COARSE)
+  timespec now{};
+  if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &now) == 0)
+    return std::chrono::steady_clock::time_point(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec)));
+#endif
+  return std::chrono::steady_clock::now();
+}
 
 // Statement: a statement the server parsed and described; the cache reads only its `name`.
 template <class Statement>

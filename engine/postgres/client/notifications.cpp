@@ -3,9 +3,13 @@
 // the query loggers (add_query_logger), which hear each query as it ends.
 module;
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 module keel.postgres;
@@ -62,6 +66,34 @@ ListenerId PgConnection::add_query_logger(std::function<void(const LoggedQuery&)
 
 void PgConnection::remove_query_logger(ListenerId id) {
   std::erase_if(query_loggers_, [id](const auto& entry) { return entry.first == id; });
+}
+
+void PgConnection::tell_query_loggers(std::string_view sql, const EncodedParameters* params,
+                                      std::chrono::steady_clock::time_point started,
+                                      const std::exception_ptr& failure) {
+  LoggedQuery logged;
+  logged.sql = sql;
+  logged.elapsed = std::chrono::steady_clock::now() - started;
+  logged.error = failure;
+  logged.status = failure ? std::string() : last_status_;
+  if (failure) logged.error_message = message_of(failure);
+  if (params) {
+    const TextSettings text{setting("TimeZone").empty() ? "UTC" : setting("TimeZone")};
+    const auto values = params->values();
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const proto::ParameterValue value = values[i];
+      if (!value)
+        logged.arguments.push_back(std::nullopt);
+      else {
+        try {
+          logged.arguments.push_back(postgres_text(params->types[i], params->formats[i], *value, text));
+        } catch (...) {
+          logged.arguments.push_back("(" + std::to_string(value->size()) + " bytes)");
+        }
+      }
+    }
+  }
+  for (const auto& [id, callback] : std::vector(query_loggers_)) callback(logged);
 }
 
 void PgConnection::on_parameter_status(const proto::Frame& frame) {

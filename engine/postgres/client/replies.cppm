@@ -3,6 +3,9 @@
 // ReadyForQuery has come (done, rethrow, and what each kept). The pipeline feeds them as frames arrive;
 // tests/unit/pg_replies_test.cpp feeds them canned frames. Nothing here is exported.
 module;
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -22,12 +25,39 @@ import :pipeline;
 import :record;
 import :row_collectors;
 
+namespace asio = boost::asio;
 namespace proto = keel::pg::protocol;
 
 namespace keel::pg {
 
 /// Receives COPY's output, chunk by chunk (PgConnection::CopySink).
 using CopySink = std::function<void(std::span<const std::uint8_t>)>;
+
+// A COPY FROM STDIN goes to its end on the server whatever happens to its caller: a cancellation ends it with
+// CopyFail between two chunks (the server drops what it got), never in the middle of the stream. So the COPY
+// runs with throw_if_cancelled off (Asio would throw at the next co_await, with the connection inside the COPY)
+// and looks for a cancellation itself; the caller's setting comes back at its end.
+class CopyCancellation {
+public:
+  static asio::awaitable<CopyCancellation> begin() {
+    CopyCancellation c;
+    c.throwing_ = co_await asio::this_coro::throw_if_cancelled();
+    if (c.throwing_) co_await asio::this_coro::throw_if_cancelled(false);
+    // A COPY run by a caller cleaning up after its cancellation is not stopped by that one.
+    c.cancelled_before_ = (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+    co_return c;
+  }
+  // Whether the caller was cancelled since begin(), given its cancellation state now.
+  inline bool came(const asio::cancellation_state& now) const noexcept {
+    return !cancelled_before_ && now.cancelled() != asio::cancellation_type::none;
+  }
+  asio::awaitable<void> end() const {
+    if (throwing_) co_await asio::this_coro::throw_if_cancelled(true);
+  }
+
+private:
+  bool throwing_ = false, cancelled_before_ = false;
+};
 
 /// A statement the server has parsed and described (PgConnection::Prepared).
 struct DescribedStatement {
