@@ -20,6 +20,7 @@ module;
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 export module keel.sqlite:pool;
 import keel.engine;
@@ -43,42 +44,66 @@ public:
     const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
     const bool throws_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
     const auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
+    // One waiter for the whole wait: a borrower woken to look for room that finds none keeps its turn.
+    std::shared_ptr<Waiter> waiter;
     for (;;) {
-      std::shared_ptr<Waiter> waiter;
+      bool opens = false;
       {
         std::lock_guard lock(mutex_);
         ensure_open();
-        if (!idle_.empty()) {
-          SqliteConnection* connection = idle_.back();
-          idle_.pop_back();
-          co_return lease(connection);
-        }
-        // A connection back soon from its checkpoint is worth waiting for: its page cache and statements are
-        // warm, where a new connection would start cold.
-        if (connections_.size() + opening_ >= options_.max_connections || checkpointing_ > 0) {
-          waiter = std::make_shared<Waiter>(executor);
-          waiters_.push_back(waiter);
-        } else {
+        if (!idle_.empty() || has_room()) {
+          leave_queue(waiter);
+          if (!idle_.empty()) {
+            SqliteConnection* connection = idle_.back();
+            idle_.pop_back();
+            co_return lease(connection);
+          }
           ++opening_;
+          opens = true;
+        } else if (!waiter) {
+          waiter = std::make_shared<Waiter>(executor, this);
+          waiters_.push_back(waiter);
+          waiter->queued = true;
+        } else if (!waiter->queued) {
+          // Sent to open a connection after a failed open (it was first), it found the room taken: first again.
+          waiters_.push_front(waiter);
+          waiter->queued = true;
         }
       }
-      if (!waiter) co_return co_await open_connection();
+      if (opens) co_return co_await open_connection();
 
       waiter->timer.expires_at(deadline);
       boost::system::error_code woken;
       co_await waiter->timer.async_wait(asio::redirect_error(asio::use_awaitable, woken));
-      std::lock_guard lock(mutex_);
-      if (waiter->handed) co_return lease(waiter->handed);
-      std::erase(waiters_, waiter);
-      ensure_open();
-      // The caller's Asio cancellation ends the wait with CanceledError, not a timeout. (A caller cleaning up
-      // after its cancellation, with throw_if_cancelled off, waits on.)
-      if (woken == asio::error::operation_aborted && cancellation.cancelled() != asio::cancellation_type::none) {
-        if (throws_if_cancelled) throw CanceledError("the wait for a free SQLite connection was cancelled");
-        continue;
+      const bool cancelled = cancellation.cancelled() != asio::cancellation_type::none;
+      SqliteConnection* handed = nullptr;
+      std::shared_ptr<Waiter> next;
+      bool timed_out = false;
+      {
+        std::lock_guard lock(mutex_);
+        handed = std::exchange(waiter->handed, nullptr);  // claimed: the waiter's destructor leaves it alone
+        if (handed && !(cancelled && throws_if_cancelled)) co_return lease(handed);
+        if (!handed) {
+          ensure_open();
+          // The caller's Asio cancellation ends the wait with CanceledError, not a timeout. (A caller cleaning up
+          // after its cancellation, with throw_if_cancelled off, waits on, in its turn.)
+          if (woken == asio::error::operation_aborted && cancelled) {
+            if (!throws_if_cancelled) continue;
+          } else {
+            // Woken without a connection, after a failed open or the checkpoints: there may be room for a new one
+            // now. (recheck stays set: a wake meant for an earlier look may still come, and means the same.)
+            if (waiter->recheck && std::chrono::steady_clock::now() < deadline) continue;
+            timed_out = true;
+          }
+        }
+        leave_queue(waiter);
+        next = pass_on_room();
       }
-      // Woken without a connection when the checkpoints are over: there may be room for a new one now.
-      if (waiter->recheck && std::chrono::steady_clock::now() < deadline) continue;
+      // Handed a connection as its caller was cancelled: taken, the caller's next co_await would throw Asio's
+      // operation_aborted instead of CanceledError. The connection goes to the next borrower.
+      if (handed) put_back(handed);
+      wake(std::move(next));
+      if (!timed_out) throw CanceledError("the wait for a free SQLite connection was cancelled");
       throw TimeoutError("no SQLite connection became free within " + std::to_string(options_.acquire_timeout.count()) +
                          " ms (max_connections = " + std::to_string(options_.max_connections) + ")");
     }
@@ -136,6 +161,7 @@ public:
       closed_ = true;
       idle.swap(idle_);
       waiters.swap(waiters_);
+      for (auto& waiter : waiters) waiter->queued = false;
     }
     {
       std::lock_guard lock(mutex_);
@@ -155,10 +181,18 @@ public:
 
 private:
   struct Waiter {
-    explicit Waiter(const asio::any_io_executor& executor) : timer(executor) {}
+    Waiter(const asio::any_io_executor& executor, SqlitePool* owner) : timer(executor), pool(owner) {}
+    // A connection handed to a borrower whose coroutine was destroyed before it woke (with its event loop, say)
+    // goes back, or the pool would be one short for good. put_back takes the mutex: a waiter's last reference
+    // never goes with it held.
+    ~Waiter() {
+      if (handed) pool->put_back(handed);
+    }
     asio::steady_timer timer;
+    SqlitePool* pool;
     SqliteConnection* handed = nullptr;
     bool recheck = false;  // woken to look for room again, not handed a connection
+    bool queued = false;   // in waiters_ (kept under the mutex, so that leaving needs no search)
   };
 
   // The connection is free again: to the first waiting borrower, else idle.
@@ -173,6 +207,7 @@ private:
       if (!waiters_.empty()) {
         waiter = waiters_.front();
         waiters_.pop_front();
+        waiter->queued = false;
         waiter->handed = connection;
       } else {
         idle_.push_back(connection);
@@ -182,7 +217,7 @@ private:
   }
 
   // The waiter's last reference goes with the posted call, so that its timer dies on its own loop's thread,
-  // never on the thread that wakes it (a worker, after a checkpoint).
+  // never on the thread that wakes it (a worker, after a checkpoint), and never under the mutex.
   static void wake(std::shared_ptr<Waiter> waiter) {
     if (!waiter) return;
     auto executor = waiter->timer.get_executor();
@@ -191,6 +226,29 @@ private:
 
   void ensure_open() const {
     if (closed_) throw ConnectionError("the SQLite engine is closed");
+  }
+
+  // Room for a new connection; with the mutex held. A connection back soon from its checkpoint is worth waiting
+  // for: its page cache and statements are warm, where a new connection would start cold.
+  bool has_room() const { return connections_.size() + opening_ < options_.max_connections && checkpointing_ == 0; }
+
+  // Takes the waiter out of the queue if it is in it; with the mutex held.
+  void leave_queue(const std::shared_ptr<Waiter>& waiter) {
+    if (!waiter || !waiter->queued) return;
+    std::erase(waiters_, waiter);
+    waiter->queued = false;
+  }
+
+  // A borrower leaves without a connection (its open failed, its wait timed out or was cancelled): were it the
+  // one sent to take the room for a new connection, the first waiting borrower tries instead, at once, not a
+  // timeout later. With the mutex held; the caller wakes the waiter returned once it has let go of the mutex.
+  std::shared_ptr<Waiter> pass_on_room() {
+    if (waiters_.empty() || !has_room()) return nullptr;
+    std::shared_ptr<Waiter> next = std::move(waiters_.front());
+    waiters_.pop_front();
+    next->queued = false;
+    next->recheck = true;
+    return next;
   }
 
   ConnectionLease lease(SqliteConnection* connection) { return ConnectionLease(connection, ReturnToOwner{this}); }
@@ -214,11 +272,7 @@ private:
       }
       // The room this connection would have taken is free again: the first waiting borrower tries to open one
       // (and meets the same error at once, not a timeout later).
-      if (!waiters_.empty()) {
-        next = std::move(waiters_.front());
-        waiters_.pop_front();
-        next->recheck = true;
-      }
+      next = pass_on_room();
     }
     wake(std::move(next));
     std::rethrow_exception(failure);

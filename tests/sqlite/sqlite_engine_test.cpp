@@ -1,5 +1,5 @@
-// What only the SQLite engine does, on files of its own: its WAL checkpoints, and what ":memory:" means. The
-// behaviour every engine shares is in tests/engine.
+// What only the SQLite engine does, on files of its own: its WAL checkpoints, what ":memory:" means, and how its
+// pool lends its connections. The behaviour every engine shares is in tests/engine.
 #include <catch2/catch.hpp>
 #include <boost/asio.hpp>
 #include <atomic>
@@ -27,6 +27,13 @@ struct Folder {
     return n;
   }
 };
+
+// One connection at most, of a database in a folder that does not exist: every open fails.
+keel::SqliteOptions unopenable(const Folder& folder) {
+  return keel::SqliteOptions{.path = (folder.path / "missing" / "db.sqlite").string(),
+                             .max_connections = 1,
+                             .acquire_timeout = std::chrono::seconds(20)};
+}
 
 // The file of the engine's main database, as SQLite reports it: empty for SQLite's own in-memory database.
 std::string database_file(keel::Engine& db) {
@@ -131,10 +138,7 @@ TEST_CASE(":memory: shared by connections: writers on several threads lose nothi
 
 TEST_CASE("a connection that cannot open sends the next borrower to try at once, not to wait for a timeout") {
   Folder folder;
-  // A database in a folder that does not exist: every open fails.
-  keel::SqliteEngine db(keel::SqliteOptions{.path = (folder.path / "missing" / "db.sqlite").string(),
-                                            .max_connections = 1,
-                                            .acquire_timeout = std::chrono::seconds(20)});
+  keel::SqliteEngine db(unopenable(folder));
   boost::asio::io_context loop;
   std::exception_ptr first, second;
   auto query = [&](std::exception_ptr& outcome) {
@@ -151,4 +155,165 @@ TEST_CASE("a connection that cannot open sends the next borrower to try at once,
   CHECK_THROWS_AS(std::rethrow_exception(first), keel::ConnectionError);
   CHECK_THROWS_AS(std::rethrow_exception(second), keel::ConnectionError);
   CHECK_THROWS_WITH(std::rethrow_exception(second), Catch::Contains("cannot open SQLite database"));
+}
+
+TEST_CASE("a borrower sent to open a connection and cancelled at that moment sends the next one instead") {
+  Folder folder;
+  keel::SqliteEngine db(unopenable(folder));
+  boost::asio::io_context loop;
+  boost::asio::cancellation_signal cancel_first;
+  std::exception_ptr opener, first, second;
+  boost::asio::co_spawn(
+      loop,
+      [&]() -> boost::asio::awaitable<void> {
+        try {
+          co_await db.acquire();  // opens the one connection the engine may have
+        } catch (const keel::ConnectionError&) {
+          // The failed open has just sent the first waiter to try; it is cancelled before it wakes.
+          cancel_first.emit(boost::asio::cancellation_type::terminal);
+          throw;
+        }
+      },
+      [&](std::exception_ptr e) { opener = e; });
+  boost::asio::co_spawn(
+      loop, [&]() -> boost::asio::awaitable<void> { co_await db.acquire(); },
+      boost::asio::bind_cancellation_slot(cancel_first.slot(), [&](std::exception_ptr e) { first = e; }));
+  boost::asio::co_spawn(
+      loop, [&]() -> boost::asio::awaitable<void> { co_await db.acquire(); },
+      [&](std::exception_ptr e) { second = e; });
+  loop.run();
+  // Before, the cancelled waiter left without passing on the room it was sent to take: the second waited out
+  // acquire_timeout and got TimeoutError.
+  REQUIRE(opener);
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK_THROWS_AS(std::rethrow_exception(opener), keel::ConnectionError);
+  CHECK_THROWS_AS(std::rethrow_exception(first), keel::CanceledError);
+  CHECK_THROWS_AS(std::rethrow_exception(second), keel::ConnectionError);
+}
+
+TEST_CASE("a borrower sent to open a connection that finds the room taken keeps its turn") {
+  Folder folder;
+  const std::filesystem::path staged = folder.path / "staged", target = folder.path / "target";
+  std::filesystem::create_directories(staged);
+  // Another engine's exclusive transaction on the database: an open of it waits (setting journal_mode reads it)
+  // until that transaction ends.
+  keel::SqliteEngine other(keel::SqliteOptions{.path = (staged / "db.sqlite").string(),
+                                               .max_connections = 1,
+                                               .wal = false,
+                                               .transaction_mode = keel::SqliteLockMode::exclusive});
+  other.raw_sync("CREATE TABLE t (x INTEGER)");
+  keel::Transaction exclusive = other.begin_sync();
+  // The engine's database is in a folder that is not there yet: its first open fails.
+  keel::SqliteEngine db(keel::SqliteOptions{.path = (target / "db.sqlite").string(),
+                                            .max_connections = 1,
+                                            .busy_timeout = std::chrono::seconds(60),
+                                            .acquire_timeout = std::chrono::seconds(60)});
+  boost::asio::io_context loop;
+  bool first_open_failed = false, opener_done = false;
+  std::exception_ptr opener;
+  int waiter_failures = 0;
+  std::vector<int> served;
+  boost::asio::co_spawn(
+      loop,
+      [&]() -> boost::asio::awaitable<void> {
+        try {
+          co_await db.acquire();
+        } catch (const keel::ConnectionError&) {
+          first_open_failed = true;
+        }
+        if (!first_open_failed) co_return;
+        // In the step where the open failed, before the first waiter, sent to try, wakes: the database is in place
+        // now, and this takes the room. Its open waits for the other engine's transaction.
+        std::filesystem::rename(staged, target);
+        keel::ConnectionLease connection = co_await db.acquire();
+      },
+      [&](std::exception_ptr e) {
+        opener = e;
+        opener_done = true;
+      });
+  for (int n : {1, 2}) {
+    boost::asio::co_spawn(
+        loop,
+        [&, n]() -> boost::asio::awaitable<void> {
+          keel::ConnectionLease connection = co_await db.acquire();
+          served.push_back(n);
+        },
+        [&](std::exception_ptr e) { waiter_failures += e ? 1 : 0; });
+  }
+  while (!first_open_failed && !opener_done && loop.run_one() > 0) {}
+  CHECK(first_open_failed);
+  // The first waiter wakes, finds the room taken, and waits again: nothing else is ready until the open goes on.
+  loop.poll();
+  exclusive.rollback_sync();
+  loop.run();
+  CHECK(opener_done);
+  CHECK(opener == nullptr);
+  CHECK(waiter_failures == 0);
+  // Before, the first waiter queued again at the back, and the connection went to the second first.
+  const std::vector<int> in_turn{1, 2};
+  CHECK(served == in_turn);
+}
+
+TEST_CASE("a borrower cancelled as a connection is handed to it gives the connection back and gets CanceledError") {
+  Folder folder;
+  keel::SqliteEngine db(keel::SqliteOptions{
+      .path = (folder.path / "db.sqlite").string(), .max_connections = 1, .acquire_timeout = std::chrono::seconds(60)});
+  db.raw_sync("SELECT 1");  // opens the one connection
+  keel::ConnectionLease held = db.try_acquire();
+  REQUIRE(held);
+  boost::asio::io_context loop;
+  boost::asio::cancellation_signal signal;
+  std::exception_ptr outcome;
+  bool finished = false, served = false;
+  boost::asio::co_spawn(
+      loop,
+      [&]() -> boost::asio::awaitable<void> {
+        keel::ConnectionLease connection = co_await db.acquire();
+        served = true;
+      },
+      boost::asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
+        outcome = e;
+        finished = true;
+      }));
+  loop.poll();  // the borrower waits in the pool's queue
+  REQUIRE_FALSE(finished);
+  // The connection is handed to the borrower, and its cancellation comes before the borrower wakes.
+  held.reset();
+  signal.emit(boost::asio::cancellation_type::terminal);
+  loop.run();
+  REQUIRE(finished);
+  // Before, it took the connection: a caller going on would have met Asio's operation_aborted at its next co_await.
+  CHECK_FALSE(served);
+  REQUIRE(outcome);
+  CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
+  CHECK(db.pool_idle_size() == 1);
+}
+
+TEST_CASE("a connection handed to a borrower whose event loop is destroyed before it wakes goes back to the pool") {
+  Folder folder;
+  keel::SqliteEngine db(keel::SqliteOptions{
+      .path = (folder.path / "db.sqlite").string(), .max_connections = 1, .acquire_timeout = std::chrono::seconds(60)});
+  db.raw_sync("SELECT 1");  // opens the one connection
+  keel::ConnectionLease held = db.try_acquire();
+  REQUIRE(held);
+  bool served = false;
+  {
+    boost::asio::io_context loop;
+    boost::asio::co_spawn(
+        loop,
+        [&]() -> boost::asio::awaitable<void> {
+          keel::ConnectionLease connection = co_await db.acquire();
+          served = true;
+        },
+        boost::asio::detached);
+    loop.poll();   // the borrower waits in the pool's queue
+    held.reset();  // the pool hands it the connection and posts its wake to the loop, which never runs again
+  }
+  CHECK_FALSE(served);
+  // Before, the connection went with the borrower's wait: the pool was one short for good, and every later
+  // borrower waited out acquire_timeout.
+  REQUIRE(db.pool_idle_size() == 1);
+  CHECK(db.pool_size() == 1);
+  CHECK(db.raw_sync("SELECT 1")[0].get<std::int64_t>(0) == 1);
 }
