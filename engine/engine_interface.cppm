@@ -3,6 +3,7 @@
 // once on top of that, the same for every engine.
 module;
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/system/system_error.hpp>
@@ -149,6 +150,7 @@ public:
   /// An explicit transaction: run queries on it with query.run(tx), then commit() or rollback(). It is not
   /// context-local; engine.transaction(body) is.
   asio::awaitable<Transaction> begin(TransactionOptions options = {}) {
+    const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
     ConnectionLease connection = try_acquire();
     if (!connection) connection = co_await acquire();
     std::exception_ptr failure;
@@ -159,7 +161,7 @@ public:
     }
     if (failure) {
       connection.reset();  // dropped, not awaited: after an Asio cancellation a co_await would throw instead
-      std::rethrow_exception(failure);
+      rethrow(failure, cancellation, "the transaction was cancelled before it began");
     }
     co_return Transaction(std::make_shared<TransactionState>(this, std::move(connection), &query_loggers_));
   }
@@ -248,7 +250,16 @@ public:
     const bool owns_transaction = !transaction;
     // The batches of a query that only reads (an ORM select) take no write lock.
     if (owns_transaction) transaction = (co_await begin(TransactionOptions{.read_only = reads_only<Q>})).state();
-    auto cursor = co_await transaction->open_cursor(query.statement(dialect()));
+    const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
+    std::unique_ptr<Cursor> cursor;
+    std::exception_ptr failure;
+    try {
+      cursor = co_await transaction->open_cursor(query.statement(dialect()));
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    // A transaction of its own ends with the batch: dropped, it rolls back as its connection goes back.
+    if (failure) rethrow(failure, cancellation, "the batch was cancelled before its cursor was open");
     co_return Batches<Q>(std::move(transaction), owns_transaction, std::move(cursor), query.collector(), batch_size);
   }
 
@@ -320,10 +331,19 @@ private:
     } catch (...) {}
     return false;
   }
+  // Rethrows a call's failure; Asio's operation_aborted, thrown at a co_await of a coroutine cancelled between two
+  // steps (after its connection came, before its statement went), as keel's CanceledError saying `what`.
+  [[noreturn]] static void rethrow(const std::exception_ptr& failure, const asio::cancellation_state& cancellation,
+                                   const char* what) {
+    if (cancellation.cancelled() != asio::cancellation_type::none && is_operation_aborted(failure))
+      throw CanceledError(what);
+    std::rethrow_exception(failure);
+  }
 
   // Runs `call` on a connection of this engine's own, heard by the query loggers, and hands the connection back.
   template <class Call>
   asio::awaitable<ExecResult> on_own_connection(const Statement& statement, RowSink* sink, Call call) {
+    const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
     ConnectionLease connection = try_acquire();
     if (!connection) connection = co_await acquire();
     std::exception_ptr failure;
@@ -340,7 +360,8 @@ private:
     if (failure) {
       // Dropped, not awaited: after an Asio cancellation every co_await here would throw instead.
       connection.reset();
-      std::rethrow_exception(failure);
+      rethrow(failure, cancellation,
+              "the statement's coroutine was cancelled when its connection came; the statement was not sent");
     }
     if (!give_back_at_once(connection)) {
       // Also when the caller was cancelled while the server finished its statement: the result stands, and the

@@ -7,10 +7,12 @@ module;
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +21,7 @@ module;
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,6 +31,7 @@ export module keel.postgres:pool;
 import keel.engine;
 import :connect_options;
 import :call_options;
+import :calls;
 import :connection;
 import :pipeline;
 import :record;
@@ -408,26 +412,22 @@ public:
   /// asyncpg's pool.fetch, fetchrow, fetchval and execute: on a connection acquired for the call.
   template <class... Args>
   asio::awaitable<std::vector<Record>> fetch(std::string_view sql, const Args&... args) {
-    auto connection = co_await acquire();
-    co_return co_await connection->fetch(sql, args...);
+    return on_acquired([sql, &args...](PgConnection& c) { return c.fetch(sql, args...); });
   }
   /// fetchrow on a connection acquired for the call.
   template <class... Args>
   asio::awaitable<std::optional<Record>> fetchrow(std::string_view sql, const Args&... args) {
-    auto connection = co_await acquire();
-    co_return co_await connection->fetchrow(sql, args...);
+    return on_acquired([sql, &args...](PgConnection& c) { return c.fetchrow(sql, args...); });
   }
   /// fetchval on a connection acquired for the call.
   template <class T, class... Args>
   asio::awaitable<T> fetchval(std::string_view sql, const Args&... args) {
-    auto connection = co_await acquire();
-    co_return co_await connection->template fetchval<T>(sql, args...);
+    return on_acquired([sql, &args...](PgConnection& c) { return c.template fetchval<T>(sql, args...); });
   }
   /// execute on a connection acquired for the call.
   template <class... Args>
   asio::awaitable<std::string> execute(std::string_view sql, const Args&... args) {
-    auto connection = co_await acquire();
-    co_return co_await connection->execute(sql, args...);
+    return on_acquired([sql, &args...](PgConnection& c) { return c.execute(sql, args...); });
   }
 
   /// Retires every connection open now: idle ones at once, lent ones when they come back. New ones are opened
@@ -479,6 +479,22 @@ public:
   }
 
 private:
+  // `call` on a connection acquired for it. A caller cancelled while its connection came goes on to a co_await
+  // that throws Asio's operation_aborted: that is said as keel's CanceledError. (Once its statement is sent, the
+  // connection says what a cancellation did.)
+  template <class Call>
+  std::invoke_result_t<Call&, PgConnection&> on_acquired(Call call) {
+    const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
+    try {
+      auto connection = co_await acquire();
+      co_return co_await call(*connection);
+    } catch (const boost::system::system_error& e) {
+      if (e.code() != asio::error::operation_aborted || cancellation.cancelled() == asio::cancellation_type::none)
+        throw;
+    }
+    throw CanceledError("the call was cancelled as its connection came from the pool; its statement was not sent");
+  }
+
   explicit Pool(std::shared_ptr<PooledConnection::State> state) : state_(std::move(state)) {}
 
   asio::awaitable<void> wait_for_change(std::optional<std::chrono::steady_clock::time_point> deadline) {

@@ -341,54 +341,83 @@ TEST_CASE_METHOD(Fixture, "a transaction that its body committed stands when its
 
 struct OneConnectionFixture : Fixture {
   OneConnectionFixture() : Fixture(keel_test::EngineTuning{.max_connections = 1}) {}
+
+  enum class Cancel { while_waiting, as_connection_comes_back };
+  // A holder keeps the engine's one connection in a transaction (and inserts 'held'); a waiter queued for it, to
+  // insert 'never', is cancelled while it waits (the holder lets go after), or as the holder lets go, in that same
+  // step (the connection is the waiter's, or on its way, before its coroutine runs again). The waiter's outcome.
+  std::exception_ptr cancel_waiter(Cancel when) {
+    asio::io_context loop;
+    Event waiting(loop.get_executor()), cancelled(loop.get_executor());
+    asio::cancellation_signal signal;
+    std::exception_ptr outcome;
+    bool waiter_finished = false, holder_finished = false;
+    asio::co_spawn(
+        loop,
+        [&]() -> asio::awaitable<void> {
+          keel::Transaction held = co_await db.begin();
+          co_await raw("INSERT INTO band (name) VALUES ('held')").run(held);
+          waiting.fire();
+          if (when == Cancel::while_waiting) {
+            co_await cancelled.wait();
+          } else {
+            asio::steady_timer pause(co_await asio::this_coro::executor, 100ms);  // the waiter is in the queue
+            co_await pause.async_wait(asio::use_awaitable);
+          }
+          co_await held.commit();
+        },
+        [&](std::exception_ptr e) {
+          holder_finished = true;
+          if (when == Cancel::as_connection_comes_back) signal.emit(asio::cancellation_type::terminal);
+          if (e) std::rethrow_exception(e);
+        });
+    asio::co_spawn(
+        loop,
+        [&]() -> asio::awaitable<void> {
+          co_await waiting.wait();
+          co_await db.raw("INSERT INTO band (name) VALUES ({})", std::string("never"));
+        },
+        asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
+          outcome = e;
+          waiter_finished = true;
+          cancelled.fire();
+        }));
+    if (when == Cancel::while_waiting) {
+      asio::co_spawn(
+          loop,
+          [&]() -> asio::awaitable<void> {
+            co_await waiting.wait();
+            asio::steady_timer pause(co_await asio::this_coro::executor, 100ms);  // the waiter is in the queue
+            co_await pause.async_wait(asio::use_awaitable);
+            signal.emit(asio::cancellation_type::terminal);
+          },
+          asio::detached);
+    }
+    loop.run();
+    REQUIRE(waiter_finished);
+    REQUIRE(holder_finished);
+    return outcome;
+  }
 };
 
 TEST_CASE_METHOD(OneConnectionFixture,
                  "a coroutine cancelled while it waits for a free connection gets CanceledError") {
-  asio::io_context loop;
-  Event waiting(loop.get_executor()), cancelled(loop.get_executor());
-  asio::cancellation_signal signal;
-  std::exception_ptr outcome;
-  bool waiter_finished = false, holder_finished = false;
-  // The holder keeps the loop's one connection in a transaction until the waiter's cancellation has ended.
-  asio::co_spawn(
-      loop,
-      [&]() -> asio::awaitable<void> {
-        keel::Transaction held = co_await db.begin();
-        co_await raw("INSERT INTO band (name) VALUES ('held')").run(held);
-        waiting.fire();
-        co_await cancelled.wait();
-        co_await held.commit();
-      },
-      [&](std::exception_ptr e) {
-        holder_finished = true;
-        if (e) std::rethrow_exception(e);
-      });
-  asio::co_spawn(
-      loop,
-      [&]() -> asio::awaitable<void> {
-        co_await waiting.wait();
-        co_await db.raw("INSERT INTO band (name) VALUES ({})", std::string("never"));
-      },
-      asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
-        outcome = e;
-        waiter_finished = true;
-        cancelled.fire();
-      }));
-  asio::co_spawn(
-      loop,
-      [&]() -> asio::awaitable<void> {
-        co_await waiting.wait();
-        asio::steady_timer pause(co_await asio::this_coro::executor, 100ms);  // the waiter is in the pool's queue
-        co_await pause.async_wait(asio::use_awaitable);
-        signal.emit(asio::cancellation_type::terminal);
-      },
-      asio::detached);
-  loop.run();
-  REQUIRE(waiter_finished);
-  REQUIRE(holder_finished);
+  const std::exception_ptr outcome = cancel_waiter(Cancel::while_waiting);
   REQUIRE(outcome);
   // Before, SQLite's pool called a cancelled wait a TimeoutError, long before its acquire_timeout.
+  CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
+  CHECK(count("never") == 0);
+  CHECK(count("held") == 1);
+  db.raw_sync("INSERT INTO band (name) VALUES ({})", "after");  // the one connection serves the next call
+  CHECK(count("after") == 1);
+}
+
+TEST_CASE_METHOD(OneConnectionFixture,
+                 "a coroutine cancelled as its connection comes back gets CanceledError, and nothing runs") {
+  const std::exception_ptr outcome = cancel_waiter(Cancel::as_connection_comes_back);
+  REQUIRE(outcome);
+  // Before, the call went on to its next co_await, where Asio threw its own operation_aborted ("co_await:
+  // Operation canceled"), not keel's error.
   CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
   CHECK(count("never") == 0);
   CHECK(count("held") == 1);

@@ -28,23 +28,6 @@ keel::pg::PgConnection::CopySink into(std::string& text) {
   };
 }
 
-// Runs call on the test loop with `signal`'s slot bound to it, and `after_start` (if given) once it has started
-// and first waits; the call's exception, if any.
-std::exception_ptr run_cancellable(asio::cancellation_signal& signal, std::function<asio::awaitable<void>()> call,
-                                   std::function<void()> after_start = {}) {
-  std::exception_ptr outcome;
-  bool finished = false;
-  asio::co_spawn(loop(), std::move(call), asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
-                   outcome = e;
-                   finished = true;
-                 }));
-  if (after_start) asio::post(loop(), after_start);
-  loop().restart();
-  loop().run();
-  REQUIRE(finished);
-  return outcome;
-}
-
 struct Reading {
   std::int64_t id;
   std::string sensor;

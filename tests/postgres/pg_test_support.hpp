@@ -5,6 +5,8 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <exception>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -55,6 +57,24 @@ bool run_until(Predicate done, std::chrono::milliseconds limit = std::chrono::mi
 template <class T>
 T run(asio::awaitable<T> work) {
   return keel_support::run_on(loop(), std::move(work));
+}
+
+// Runs call on the test loop with `signal`'s slot bound to it, and `after_start` (if given) once it has started
+// and first waits; the call's exception, if any.
+[[maybe_unused]] std::exception_ptr run_cancellable(asio::cancellation_signal& signal,
+                                                    std::function<asio::awaitable<void>()> call,
+                                                    std::function<void()> after_start = {}) {
+  std::exception_ptr outcome;
+  bool finished = false;
+  asio::co_spawn(loop(), std::move(call), asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
+                   outcome = e;
+                   finished = true;
+                 }));
+  if (after_start) asio::post(loop(), after_start);
+  loop().restart();
+  loop().run();
+  REQUIRE(finished);
+  return outcome;
 }
 
 std::unique_ptr<PgConnection> connect(const std::string& dsn_text, keel::pg::PgConnectionOptions options = {}) {
