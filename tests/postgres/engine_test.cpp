@@ -352,7 +352,9 @@ TEST_CASE(
   // whole request (on a busy machine it may still be reading 8 MB), and then the call returns its result.
   if (outcome) CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
   const bool returned = outcome == nullptr;
-  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(returned ? 5 : 1));
+  // A cancel the server honoured ends the call well before cancel_grace (5 s), the bound of one it did not; 3 s,
+  // not 1, as a busy 2-core machine once took 1.2 s.
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(returned ? 5 : 3));
   // Lose nothing: the row is there exactly when the call returned its result.
   CHECK(number_on(loop, [&] { return db.raw("SELECT count(*) FROM cancelled_while_written"); }) == (returned ? 1 : 0));
   CHECK(number_on(loop, [&] { return db.raw("SELECT 7"); }) == 7);
