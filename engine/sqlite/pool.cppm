@@ -51,6 +51,8 @@ public:
       {
         std::lock_guard lock(mutex_);
         ensure_open();
+        // Looking again, it stayed queued: a connection given back meanwhile may have been handed to it.
+        if (waiter && waiter->handed) co_return lease(std::exchange(waiter->handed, nullptr));
         if (!idle_.empty() || has_room()) {
           leave_queue(waiter);
           if (!idle_.empty()) {
@@ -61,7 +63,7 @@ public:
           ++opening_;
           opens = true;
         } else if (!waiter) {
-          waiter = std::make_shared<Waiter>(executor, this);
+          waiter = std::make_shared<Waiter>(executor, this, alive_);
           waiters_.push_back(waiter);
           waiter->queued = true;
         } else if (!waiter->queued) {
@@ -181,15 +183,18 @@ public:
 
 private:
   struct Waiter {
-    Waiter(const asio::any_io_executor& executor, SqlitePool* owner) : timer(executor), pool(owner) {}
+    Waiter(const asio::any_io_executor& executor, SqlitePool* owner, std::weak_ptr<void> owner_alive)
+        : timer(executor), pool(owner), pool_alive(std::move(owner_alive)) {}
     // A connection handed to a borrower whose coroutine was destroyed before it woke (with its event loop, say)
     // goes back, or the pool would be one short for good. put_back takes the mutex: a waiter's last reference
     // never goes with it held.
+    // (A pool already gone has closed its connections: there is nothing to give back.)
     ~Waiter() {
-      if (handed) pool->put_back(handed);
+      if (handed && !pool_alive.expired()) pool->put_back(handed);
     }
     asio::steady_timer timer;
     SqlitePool* pool;
+    std::weak_ptr<void> pool_alive;
     SqliteConnection* handed = nullptr;
     bool recheck = false;  // woken to look for room again, not handed a connection
     bool queued = false;   // in waiters_ (kept under the mutex, so that leaving needs no search)
@@ -294,6 +299,7 @@ private:
   std::size_t opening_ = 0;
   std::size_t checkpointing_ = 0;  // connections away for a checkpoint
   bool closed_ = false;
+  std::shared_ptr<void> alive_ = std::make_shared<int>(0);  // for waiters that outlive the pool (Waiter)
 };
 
 }  // namespace keel::sqlite_detail
