@@ -151,8 +151,11 @@ public:
   /// context-local; engine.transaction(body) is.
   asio::awaitable<Transaction> begin(TransactionOptions options = {}) {
     const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
+    const bool throws = co_await asio::this_coro::throw_if_cancelled();
     ConnectionLease connection = try_acquire();
     if (!connection) connection = co_await acquire();
+    refuse_if_cancelled(connection, cancellation, throws,
+                        "the transaction was cancelled as its connection came; it did not begin");
     std::exception_ptr failure;
     try {
       co_await connection->begin(options);
@@ -333,6 +336,17 @@ private:
   }
   // Rethrows a call's failure; Asio's operation_aborted, thrown at a co_await of a coroutine cancelled between two
   // steps (after its connection came, before its statement went), as keel's CanceledError saying `what`.
+  // A caller cancelled while its connection came (a pool lends one when its wait or its open completes all the
+  // same) sends nothing: the connection goes back, and the caller gets CanceledError, not Asio's operation_aborted
+  // from its next co_await.
+  // (Not a coroutine: a co_await of one would throw that operation_aborted itself.)
+  static void refuse_if_cancelled(ConnectionLease& connection, const asio::cancellation_state& cancellation,
+                                  bool throws_if_cancelled, const char* what) {
+    if (throws_if_cancelled && cancellation.cancelled() != asio::cancellation_type::none) {
+      connection.reset();
+      throw CanceledError(what);
+    }
+  }
   [[noreturn]] static void rethrow(const std::exception_ptr& failure, const asio::cancellation_state& cancellation,
                                    const char* what) {
     if (cancellation.cancelled() != asio::cancellation_type::none && is_operation_aborted(failure))
@@ -344,8 +358,11 @@ private:
   template <class Call>
   asio::awaitable<ExecResult> on_own_connection(const Statement& statement, RowSink* sink, Call call) {
     const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
+    const bool throws = co_await asio::this_coro::throw_if_cancelled();
     ConnectionLease connection = try_acquire();
     if (!connection) connection = co_await acquire();
+    refuse_if_cancelled(connection, cancellation, throws,
+                        "the statement was cancelled as its connection came; it was not sent");
     std::exception_ptr failure;
     ExecResult result;
     try {
@@ -360,13 +377,12 @@ private:
     if (failure) {
       // Dropped, not awaited: after an Asio cancellation every co_await here would throw instead.
       connection.reset();
-      rethrow(failure, cancellation,
-              "the statement's coroutine was cancelled when its connection came; the statement was not sent");
+      // (A call of several steps, execute_each one run at a time, say: the runs before the cancellation stand.)
+      rethrow(failure, cancellation, "the call was cancelled between two of its steps; the steps before it stand");
     }
     if (!give_back_at_once(connection)) {
       // Also when the caller was cancelled while the server finished its statement: the result stands, and the
       // caller's next co_await throws, not this one.
-      const bool throws = co_await asio::this_coro::throw_if_cancelled();
       if (throws) co_await asio::this_coro::throw_if_cancelled(false);
       try {
         co_await give_back(std::move(connection));

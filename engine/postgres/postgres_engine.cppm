@@ -8,6 +8,7 @@ module;
 #include <boost/asio/execution.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <algorithm>
 #include <charconv>
@@ -362,7 +363,13 @@ public:
   asio::awaitable<ConnectionLease> acquire() override {
     const asio::any_io_executor executor = unwrapped(co_await asio::this_coro::executor);
     std::shared_ptr<pg::Pool> pool = find_pool(executor);
-    if (!pool) pool = co_await make_pool(executor);
+    if (!pool) {
+      pool = co_await make_pool(executor);
+      // Cancelled while the pool opened: said as keel's error, not as the operation_aborted of the next co_await.
+      if (co_await asio::this_coro::throw_if_cancelled() &&
+          (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+        throw CanceledError("the wait for a connection was cancelled while the engine opened its pool");
+    }
     pg::PooledConnection connection = co_await pool->acquire();
     co_return ConnectionLease(
         new pg_engine_detail::EngineConnection(std::move(pool), std::move(connection), loop_context(executor)),
