@@ -302,27 +302,3 @@ TEST_CASE("an acquire cancelled while it waits for a free connection gets Cancel
   CHECK_THROWS_AS(std::rethrow_exception(error), keel::pg::CanceledError);
   CHECK_THROWS_AS(std::rethrow_exception(error), keel::Error);
 }
-
-TEST_CASE("pool.execute cancelled as its connection comes gets CanceledError, and its statement is not sent",
-          "[pg][pool]") {
-  asio::cancellation_signal signal;
-  bool cancel_in_setup = false;
-  keel::pg::PoolOptions options{.min_size = 1, .max_size = 1};
-  // The caller's cancellation comes while the pool readies its connection: the acquire completes all the same.
-  options.setup = [&](keel::pg::PgConnection&) -> asio::awaitable<void> {
-    if (std::exchange(cancel_in_setup, false)) signal.emit(asio::cancellation_type::terminal);
-    co_return;
-  };
-  auto pool = make_pool(options);
-  run(pool->execute("DROP TABLE IF EXISTS pool_cancel_probe; CREATE TABLE pool_cancel_probe (x int)"));
-  cancel_in_setup = true;
-  const std::exception_ptr error = run_cancellable(signal, [&]() -> asio::awaitable<void> {
-    co_await pool->execute("INSERT INTO pool_cancel_probe VALUES ($1)", 1);
-  });
-  REQUIRE(error);
-  // Before, the call went on to its next co_await, where Asio threw its own operation_aborted.
-  CHECK_THROWS_AS(std::rethrow_exception(error), keel::pg::CanceledError);
-  CHECK(run(pool->fetchval<std::int64_t>("SELECT count(*) FROM pool_cancel_probe")) == 0);
-  run(pool->execute("DROP TABLE pool_cancel_probe"));
-  run(pool->close());
-}

@@ -35,6 +35,21 @@ keel::SqliteOptions unopenable(const Folder& folder) {
                              .acquire_timeout = std::chrono::seconds(20)};
 }
 
+// An engine of one connection, open and lent out (`held`): the next borrower waits for it.
+struct OneHeldConnection {
+  Folder folder;
+  keel::SqliteEngine db{keel::SqliteOptions{
+      .path = (folder.path / "db.sqlite").string(), .max_connections = 1, .acquire_timeout = std::chrono::seconds(60)}};
+  keel::ConnectionLease held = lend(db);
+
+  static keel::ConnectionLease lend(keel::SqliteEngine& db) {
+    db.raw_sync("SELECT 1");  // opens the one connection
+    keel::ConnectionLease lease = db.try_acquire();
+    REQUIRE(lease);
+    return lease;
+  }
+};
+
 // The file of the engine's main database, as SQLite reports it: empty for SQLite's own in-memory database.
 std::string database_file(keel::Engine& db) {
   const auto list = db.raw_sync("SELECT file FROM pragma_database_list WHERE name = 'main'");
@@ -256,12 +271,9 @@ TEST_CASE("a borrower sent to open a connection that finds the room taken keeps 
 }
 
 TEST_CASE("a borrower cancelled as a connection is handed to it gives the connection back and gets CanceledError") {
-  Folder folder;
-  keel::SqliteEngine db(keel::SqliteOptions{
-      .path = (folder.path / "db.sqlite").string(), .max_connections = 1, .acquire_timeout = std::chrono::seconds(60)});
-  db.raw_sync("SELECT 1");  // opens the one connection
-  keel::ConnectionLease held = db.try_acquire();
-  REQUIRE(held);
+  OneHeldConnection one;
+  keel::SqliteEngine& db = one.db;
+  keel::ConnectionLease& held = one.held;
   boost::asio::io_context loop;
   boost::asio::cancellation_signal signal;
   std::exception_ptr outcome;
@@ -291,12 +303,9 @@ TEST_CASE("a borrower cancelled as a connection is handed to it gives the connec
 }
 
 TEST_CASE("a connection handed to a borrower whose event loop is destroyed before it wakes goes back to the pool") {
-  Folder folder;
-  keel::SqliteEngine db(keel::SqliteOptions{
-      .path = (folder.path / "db.sqlite").string(), .max_connections = 1, .acquire_timeout = std::chrono::seconds(60)});
-  db.raw_sync("SELECT 1");  // opens the one connection
-  keel::ConnectionLease held = db.try_acquire();
-  REQUIRE(held);
+  OneHeldConnection one;
+  keel::SqliteEngine& db = one.db;
+  keel::ConnectionLease& held = one.held;
   bool served = false;
   {
     boost::asio::io_context loop;
