@@ -6,11 +6,11 @@
 //
 // This file declares PgConnection, with its short members and its hot path (a cached statement bound, sent and
 // read: run_bound). The rest is defined in client/, one file per operation: startup.cpp (hosts, startup,
-// authentication), session.cpp (reset, close), simple_query.cpp (execute, scripts, BEGIN/COMMIT), copy.cpp,
-// extended_query.cpp (preparing, portals), notifications.cpp (listeners, loggers and what the server sends
-// unasked) and calls.cppm (the templates: fetch, executemany, copy_records_to_table...); prepare() and cursor()
-// in prepared_statement.cppm and cursor.cppm. Each request's reply, a state machine over the server's frames,
-// is in client/replies.cppm.
+// authentication), session.cpp (made, reset, closed), simple_query.cpp (execute, scripts, BEGIN/COMMIT), copy.cpp,
+// copy_records.cppm (records as binary COPY's tuples), extended_query.cpp (preparing, portals), notifications.cpp
+// (listeners, loggers and what the server sends unasked) and calls.cppm (the templates: fetch, executemany,
+// copy_records_to_table...); prepare() and cursor() in prepared_statement.cppm and cursor.cppm. Each request's reply, a
+// state machine over the server's frames, is in client/replies.cppm.
 module;
 #include <boost/container/small_vector.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -185,9 +185,9 @@ public:
   template <class... Args>
   asio::awaitable<class PgCursor> cursor(std::string_view sql, const Args&... args);
 
-  // ---- COPY (client/copy.cpp), as asyncpg's copy_from_table, copy_from_query, copy_to_table and
-  // copy_records_to_table. Data moves in CopyData messages; a failure in the middle (bad data, a sink or source
-  // that throws) ends the COPY on the server, and the connection stays usable.
+  // ---- COPY (client/copy.cpp; copy_records_to_table in client/calls.cppm), as asyncpg's copy_from_table,
+  // copy_from_query, copy_to_table and copy_records_to_table. Data moves in CopyData messages; a failure in the middle
+  // (bad data, a sink or source that throws) ends the COPY on the server, and the connection stays usable.
 
   /// Receives COPY's output, chunk by chunk (rows in the chosen format; the chunks need not end at rows).
   using CopySink = keel::pg::CopySink;

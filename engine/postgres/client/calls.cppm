@@ -44,8 +44,8 @@ namespace keel::pg {
 // Doxygen takes these definitions for members other than their declarations, which carry the documentation.
 /// \cond
 
-// ---- asyncpg's API. fetch, fetch_as, fetch_values, fetchval and execute encode their values at once and return
-// run_bound's coroutine: no frame of their own.
+// ---- asyncpg's API. fetch, fetch_as, fetchval and execute (as fetch_values in the class) encode their values at once
+// and return run_bound's coroutine: no frame of their own.
 
 template <class... Args>
 asio::awaitable<std::vector<Record>> PgConnection::fetch(std::string_view sql, const Args&... args) {

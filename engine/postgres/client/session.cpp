@@ -1,4 +1,5 @@
-// A connection's life after its start (startup.cpp): made, reset for its next user, closed politely or at once.
+// A connection's life around its start (startup.cpp): made and destroyed, reset for its next user, closed
+// politely; the error of a call on a closed one.
 module;
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
