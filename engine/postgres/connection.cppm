@@ -586,9 +586,6 @@ private:
   asio::awaitable<void> authenticate(const HostSpec& host);
   asio::awaitable<bool> suits(TargetSessionAttrs target, bool standby_only);
 
-  // ---- Identifiers: an identifier in double quotes, for COPY's targets and LISTEN's channels.
-  static std::string quote_identifier(std::string_view name);
-
   // ---- Statements (client/extended_query.cpp).
 
   // The Close messages due: statements the cache dropped, portals and prepared statements let go.

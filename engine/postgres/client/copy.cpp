@@ -148,12 +148,6 @@ asio::awaitable<std::string> PgConnection::copy_in(std::string sql, std::functio
   co_return logged_outcome(sql, started, failure, reply->tag);
 }
 
-std::string PgConnection::quote_identifier(std::string_view name) {
-  std::string quoted = "\"";
-  for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
 std::string PgConnection::column_list(const std::vector<std::string>& columns) {
   std::string list;
   for (const auto& c : columns) list += (list.empty() ? "" : ", ") + quote_identifier(c);
