@@ -4,13 +4,16 @@
 #include <boost/asio.hpp>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+#include <sqlite3.h>
 #include <unistd.h>
 import keel;
 
@@ -47,6 +50,61 @@ struct OneHeldConnection {
     keel::ConnectionLease lease = db.try_acquire();
     REQUIRE(lease);
     return lease;
+  }
+};
+
+// SQLite's default VFS with a gate before each open of a main database: a test closes it to hold a new
+// connection's open on its worker thread, and sees when an open waits there.
+class GatedVfs {
+public:
+  static constexpr const char* name = "keel_test_gated";
+
+  GatedVfs() {
+    static const bool registered = [] {
+      base() = sqlite3_vfs_find(nullptr);
+      static sqlite3_vfs gated = *base();
+      gated.zName = name;
+      gated.xOpen = &open;
+      return sqlite3_vfs_register(&gated, 0) == SQLITE_OK;
+    }();
+    REQUIRE(registered);
+  }
+  ~GatedVfs() { set_closed(false); }
+
+  void set_closed(bool closed) {
+    std::lock_guard lock(state().mutex);
+    state().closed = closed;
+    state().changed.notify_all();
+  }
+  // Whether an open waits at the closed gate.
+  bool open_waiting() {
+    std::lock_guard lock(state().mutex);
+    return state().waiting > 0;
+  }
+
+private:
+  struct State {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool closed = false;
+    int waiting = 0;
+  };
+  static State& state() {
+    static State s;
+    return s;
+  }
+  static sqlite3_vfs*& base() {
+    static sqlite3_vfs* b = nullptr;
+    return b;
+  }
+  static int open(sqlite3_vfs*, sqlite3_filename file_name, sqlite3_file* file, int flags, int* out_flags) {
+    if (flags & SQLITE_OPEN_MAIN_DB) {
+      std::unique_lock lock(state().mutex);
+      ++state().waiting;
+      state().changed.wait(lock, [] { return !state().closed; });
+      --state().waiting;
+    }
+    return base()->xOpen(base(), file_name, file, flags, out_flags);
   }
 };
 
@@ -325,4 +383,40 @@ TEST_CASE("a connection handed to a borrower whose event loop is destroyed befor
   REQUIRE(db.pool_idle_size() == 1);
   CHECK(db.pool_size() == 1);
   CHECK(db.raw_sync("SELECT 1")[0].get<std::int64_t>(0) == 1);
+}
+
+TEST_CASE("a statement whose caller is cancelled while its connection opens does not run, and the connection stays") {
+  GatedVfs gate;
+  Folder folder;
+  keel::SqliteEngine db(keel::SqliteOptions{
+      .path = "file:" + (folder.path / "db.sqlite").string() + "?vfs=" + GatedVfs::name, .max_connections = 2});
+  db.raw_sync("CREATE TABLE t (x INTEGER)");      // opens the first connection
+  keel::ConnectionLease held = db.try_acquire();  // lent out: the next statement opens a second one
+  REQUIRE(held);
+  gate.set_closed(true);
+  boost::asio::io_context loop;
+  boost::asio::cancellation_signal signal;
+  std::exception_ptr outcome;
+  bool finished = false;
+  boost::asio::co_spawn(
+      loop, [&]() -> boost::asio::awaitable<void> { co_await db.raw("INSERT INTO t VALUES (1)"); },
+      boost::asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
+        outcome = e;
+        finished = true;
+      }));
+  loop.poll();
+  for (int i = 0; i < 2000 && !gate.open_waiting(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(gate.open_waiting());  // the second connection's open waits on a worker
+  // The open cannot be interrupted: it finishes, and its connection comes to a caller already cancelled.
+  signal.emit(boost::asio::cancellation_type::terminal);
+  gate.set_closed(false);
+  loop.run();
+  REQUIRE(finished);
+  REQUIRE(outcome);
+  CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
+  held.reset();
+  // Nothing was sent, and both connections are the pool's again.
+  CHECK(db.raw_sync("SELECT count(*) FROM t")[0].get<std::int64_t>(0) == 0);
+  CHECK(db.pool_size() == 2);
+  CHECK(db.pool_idle_size() == 2);
 }
