@@ -34,14 +34,20 @@ struct unique {};
 /// an index on this column, made with the table
 struct indexed {};
 
+/// One object per enum type, whose address stands for the type in a DefaultLiteral: a template argument cannot
+/// hold a type, and default_to must know which enum its enumerator is of.
+template <class E>
+inline constexpr char enum_type_tag = 0;
+
 /// A literal that can be a template argument: the DEFAULT of a column.
 struct DefaultLiteral {
   /// What the literal is.
-  enum class Kind { integer, real, boolean, text } kind = Kind::integer;  ///< which of the fields below holds it
-  std::int64_t integer = 0;                                               ///< an integer, or a boolean as 0 or 1
-  double real = 0;                                                        ///< a floating-point number
-  char text[64] = {};                                                     ///< text, up to 63 characters
-  std::size_t length = 0;                                                 ///< the text's length
+  enum class Kind { integer, real, boolean, text, enumerator } kind = Kind::integer;  ///< which fields hold it
+  std::int64_t integer = 0;         ///< an integer, a boolean as 0 or 1, or an enumerator's underlying value
+  double real = 0;                  ///< a floating-point number
+  char text[64] = {};               ///< text, up to 63 characters
+  std::size_t length = 0;           ///< the text's length
+  const char* enum_type = nullptr;  ///< an enumerator's enum, as &enum_type_tag<E>
 
   /// An integer or a boolean.
   template <std::integral T>
@@ -56,12 +62,18 @@ struct DefaultLiteral {
     static_assert(N <= sizeof(text), "keel::default_to: a text default has at most 63 characters");
     for (std::size_t i = 0; i + 1 < N; ++i) text[i] = s[i];
   }
+  /// An enumerator, kept as its underlying value; the column's keel::SqlEnum<E> gives its label.
+  template <class E>
+    requires std::is_enum_v<E>
+  constexpr DefaultLiteral(E v)
+      : kind(Kind::enumerator), integer(static_cast<std::int64_t>(v)), enum_type(&enum_type_tag<E>) {}
   /// The text.
   constexpr std::string_view text_view() const { return {text, length}; }
 };
 
 /// `DEFAULT <literal>`: keel::Column<std::int64_t, keel::default_to<0>>, keel::Column<std::string,
-/// keel::default_to<"new">>. The member starts with the same value in C++.
+/// keel::default_to<"new">>, keel::Column<Mood, keel::default_to<Mood::ok>> (DEFAULT 'ok', the enumerator's
+/// label). The member starts with the same value in C++.
 template <DefaultLiteral V>
 struct default_to {
   static constexpr DefaultLiteral value = V;  ///< the literal
@@ -134,6 +146,39 @@ template <class T>
 struct is_default_option : std::false_type {};
 template <DefaultLiteral V>
 struct is_default_option<default_to<V>> : std::true_type {};
+
+/// The enumerator of enum E that a default_to literal holds.
+template <class E>
+constexpr E default_enumerator(const DefaultLiteral& literal) {
+  return static_cast<E>(static_cast<std::underlying_type_t<E>>(literal.integer));
+}
+
+/// The label that keel::SqlEnum<E> gives the enumerator a default_to literal holds; empty when it gives none.
+template <LabelledEnum E>
+consteval std::string_view default_enumerator_label(const DefaultLiteral& literal) {
+  for (const EnumLabel<E>& entry : SqlEnum<E>::labels)
+    if (entry.value == default_enumerator<E>(literal)) return entry.label;
+  return {};
+}
+
+/// Checks default_to<Literal> on a column of V where it is used, each misuse with its own message.
+template <class V, DefaultLiteral Literal>
+consteval bool check_default_to() {
+  constexpr bool takes_literals = std::same_as<V, std::string> || std::is_arithmetic_v<V> || LabelledEnum<V>;
+  static_assert(takes_literals,
+                "keel::default_to<literal> applies to bool, number, text and keel::SqlEnum enum columns");
+  if constexpr (takes_literals && Literal.kind == DefaultLiteral::Kind::enumerator) {
+    constexpr bool same_enum = Literal.enum_type == &enum_type_tag<V>;
+    static_assert(same_enum, "keel::default_to<enumerator> applies to a column of the enumerator's own enum");
+    if constexpr (same_enum)
+      static_assert(!default_enumerator_label<V>(Literal).empty(),
+                    "keel: the enumerator of keel::default_to<enumerator> has no label in keel::SqlEnum<E>::labels");
+  } else if constexpr (takes_literals) {
+    static_assert(!LabelledEnum<V>,
+                  "keel::default_to on an enum column takes one of its enumerators: keel::default_to<E::value>");
+  }
+  return true;
+}
 
 /// A column whose type carries options. It converts to and from its value, so that a struct with
 /// Column members is written and read like one with plain members.
@@ -218,10 +263,11 @@ private:
   template <class Option>
   static constexpr void assign_default(T& target) {
     if constexpr (is_default_option<Option>::value) {
-      static_assert(std::same_as<T, std::string> || std::is_arithmetic_v<T>,
-                    "keel::default_to<literal> applies to bool, number and text columns");
+      static_assert(check_default_to<T, Option::value>());
       constexpr DefaultLiteral v = Option::value;
-      if constexpr (std::same_as<T, std::string>) {
+      if constexpr (LabelledEnum<T>) {
+        if constexpr (v.kind == DefaultLiteral::Kind::enumerator) target = default_enumerator<T>(v);
+      } else if constexpr (std::same_as<T, std::string>) {
         if constexpr (v.kind == DefaultLiteral::Kind::text) target = std::string(v.text_view());
       } else if constexpr (std::floating_point<T>) {
         if constexpr (v.kind == DefaultLiteral::Kind::real)
@@ -652,19 +698,24 @@ void append_enum_labels(std::string& sql) {
   }
 }
 
-/// Writes a DEFAULT literal. Literals are compile-time constants, never user input, so inlining them is safe;
-/// DDL cannot take bound parameters on PostgreSQL.
-inline void append_literal(std::string& sql, const DefaultLiteral& v) {
-  switch (v.kind) {
-    case DefaultLiteral::Kind::integer: sql += std::to_string(v.integer); break;
-    case DefaultLiteral::Kind::boolean: sql += v.integer ? "TRUE" : "FALSE"; break;
-    case DefaultLiteral::Kind::real: {
-      char text[32];
-      std::snprintf(text, sizeof text, "%.17g", v.real);
-      sql += text;
-      break;
-    }
-    case DefaultLiteral::Kind::text: append_quoted_literal(sql, v.text_view()); break;
+/// Writes the DEFAULT literal of a column of V: an enumerator as its label in keel::SqlEnum<V>. Literals are
+/// compile-time constants, never user input, so inlining them is safe; DDL cannot take bound parameters on
+/// PostgreSQL. A label is written as an untyped literal, which PostgreSQL coerces to the column's enum type.
+template <class V, DefaultLiteral Literal>
+void append_literal(std::string& sql) {
+  static_assert(check_default_to<V, Literal>());
+  if constexpr (Literal.kind == DefaultLiteral::Kind::integer) {
+    sql += std::to_string(Literal.integer);
+  } else if constexpr (Literal.kind == DefaultLiteral::Kind::boolean) {
+    sql += Literal.integer ? "TRUE" : "FALSE";
+  } else if constexpr (Literal.kind == DefaultLiteral::Kind::real) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", Literal.real);
+    sql += text;
+  } else if constexpr (Literal.kind == DefaultLiteral::Kind::text) {
+    append_quoted_literal(sql, Literal.text_view());
+  } else if constexpr (LabelledEnum<V>) {  // an enumerator; on another column type, check_default_to refused it
+    append_quoted_literal(sql, default_enumerator_label<V>(Literal));
   }
 }
 

@@ -93,7 +93,7 @@ void write_column_definition(std::string& sql, Dialect dialect) {
                 "keel: a column takes one default: default_to, default_now, default_uuid or default_sql");
   if constexpr (Default::found) {
     sql += " DEFAULT ";
-    append_literal(sql, Default::value);
+    append_literal<typename Column::value_type, Default::value>(sql);
   } else if constexpr (!std::is_void_v<DatabaseDefault>) {
     sql += " DEFAULT ";
     sql += checked_database_default<typename Column::value_type, DatabaseDefault>(dialect, Traits::name,

@@ -310,6 +310,30 @@ TEST_CASE_METHOD(TypesFixture, "column types: enums compare, filter and update b
   CHECK(keel::count<Diary>().run_sync(db) == 9);
 }
 
+TEST_CASE_METHOD(TypesFixture, "column types: an enum's default_to fills a row that leaves it out, as the label") {
+  keel::create_table<Journal>().run_sync(db);  // DEFAULT 'ok' and 'it''s raining', of the enum types on PostgreSQL
+  db.raw_sync("INSERT INTO journal (note) VALUES ('left out')");
+  const Journal unset{.note = "unset"};
+  CHECK(*unset.mood == Mood::ok);  // the member starts as the default too, and is sent as it
+  keel::insert(unset).run_sync(db);
+  keel::insert(Journal{.note = "given", .mood = Mood::happy, .weather = Weather::sun}).run_sync(db);
+
+  const auto rows = keel::select<Journal>().order_by(c<&Journal::id>).run_sync(db);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].note == "left out");
+  CHECK(*rows[0].mood == Mood::ok);
+  CHECK(*rows[0].weather == Weather::rain);
+  CHECK(*rows[1].mood == Mood::ok);
+  CHECK(*rows[1].weather == Weather::rain);
+  CHECK(*rows[2].mood == Mood::happy);
+  CHECK(*rows[2].weather == Weather::sun);
+  const auto labels =
+      db.raw_sync("SELECT CAST(mood AS TEXT), CAST(weather AS TEXT) FROM journal WHERE note = 'left out'");
+  REQUIRE(labels.size() == 1);
+  CHECK(labels[0].get<std::string>(0) == "ok");
+  CHECK(labels[0].get<std::string>(1) == "it's raining");
+}
+
 TEST_CASE("column types: structs as JSON documents and Boost.JSON values, on one row and many") {
   const auto engine = keel_test::make_engine();
   keel::Engine& db = *engine;

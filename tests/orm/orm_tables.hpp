@@ -109,3 +109,16 @@ struct keel::SqlEnum<orm_test::Weather> {
                                                                   {orm_test::Weather::rain, "it's raining"},
                                                                   {orm_test::Weather::storm, "storm"}};
 };
+
+namespace orm_test {
+
+// Enum columns with a default_to: DEFAULT the enumerator's label, on PostgreSQL's enum type and on SQLite's text.
+// Weather's label has a quote, and its values are not 0, 1, 2.
+struct Journal {
+  keel::Id id;
+  std::string note;
+  keel::Column<Mood, keel::default_to<Mood::ok>> mood;
+  keel::Column<Weather, keel::default_to<Weather::rain>> weather;
+};
+
+}  // namespace orm_test
