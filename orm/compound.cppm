@@ -197,6 +197,12 @@ auto combine(const S&... parts) {
   static_assert((std::same_as<typename S::outer_tables, type_list<>> && ...),
                 "keel::outer(...) names a column of the query around a subquery; this union is not inside one");
   (S::check_decoding(), ...);  // into<T>() of each part, against its joins
+  // into<keel::Json>() of a text column and a select of a keel::Json column (or so of keel::Numeric) have one
+  // element type but not one SQL type, and the rows would decode as the first part's do. Other mixes of into<T>()
+  // and none have no common element, which Compound refuses.
+  constexpr bool one_element = requires { typename common_element_of<typename S::element_type...>::type; };
+  static_assert(!one_element || (S::decodes_members && ...) || (!S::decodes_members && ...),
+                "keel: a union, intersect or except takes into<T>() in every select or in none");
   static_assert((S::combinable && ...),
                 "keel: the selects of a union, intersect or except have no order_by, limit, offset, first or row "
                 "lock of their own: give those to the combined query");

@@ -186,6 +186,16 @@ struct IsNull;
 template <class S>
 concept Subquery = requires { typename S::keel_subquery_tag; };
 
+/// An aggregate: count, sum, avg, min, max, count(*).
+template <class T>
+concept AggregateExpression = requires { typename T::keel_aggregate_tag; };
+
+/// Whether an expression holds an aggregate anywhere in its tree, which makes its select aggregate rows (and so
+/// lock none): an aggregate does, and a node over operands says whether one of them does in its `aggregates`,
+/// beside its `tables`. A leaf holds none, nor does a subquery: its aggregates are of its own rows.
+template <class E>
+inline constexpr bool contains_aggregate_v = AggregateExpression<E> || requires { requires E::aggregates; };
+
 // ---- Methods every expression has.
 /// The methods every expression has: LIKE, IN, IS NULL and sort order.
 template <class Derived>
@@ -308,6 +318,7 @@ struct Outer : ExpressionOps<Outer<E>> {
   using value_type = typename E::value_type;
   static constexpr bool nullable = E::nullable;
   using tables = typename split_tables<typename E::tables>::marked;
+  static constexpr bool aggregates = contains_aggregate_v<E>;
   static constexpr TextShape shape = E::shape;
   E inner;  ///< the expression, written as it is
   /// Writes the expression, its columns named by their tables.
@@ -398,6 +409,7 @@ struct Binary : ExpressionOps<Binary<Op, L, R>> {
                          double>>;
   static constexpr bool nullable = L::nullable || R::nullable;
   using tables = concat_t<typename L::tables, typename R::tables>;
+  static constexpr bool aggregates = contains_aggregate_v<L> || contains_aggregate_v<R>;
   // = and <> with an optional that is empty mean IS NULL and IS NOT NULL (as Piccolo's == None): `= NULL`
   // would match no row. Which of the two texts runs is chosen per run, and the text is cached by the choice.
   static constexpr bool null_aware =
@@ -443,6 +455,7 @@ struct Not : ExpressionOps<Not<E>> {
   using value_type = bool;
   static constexpr bool nullable = E::nullable;
   using tables = typename E::tables;
+  static constexpr bool aggregates = contains_aggregate_v<E>;
   static constexpr TextShape shape = E::shape;
   E operand;
   void write(SqlWriter& w) const {
@@ -620,6 +633,7 @@ struct Like : ExpressionOps<Like<E, Mode>> {
   using value_type = bool;
   static constexpr bool nullable = E::nullable;
   using tables = typename E::tables;
+  static constexpr bool aggregates = contains_aggregate_v<E>;
   static constexpr TextShape shape = E::shape;
   E operand;
   std::string pattern;
@@ -651,6 +665,7 @@ struct InList : ExpressionOps<InList<E, Negate>> {
   using value_type = bool;
   static constexpr bool nullable = E::nullable;
   using tables = typename E::tables;
+  static constexpr bool aggregates = contains_aggregate_v<E>;
   static constexpr TextShape shape = E::shape + TextShape{.fixed = false};  // a placeholder per value
   E operand;
   std::vector<Value> values;
@@ -677,6 +692,7 @@ struct IsNull : ExpressionOps<IsNull<E, Negate>> {
   using value_type = bool;
   static constexpr bool nullable = false;
   using tables = typename E::tables;
+  static constexpr bool aggregates = contains_aggregate_v<E>;
   static constexpr TextShape shape = E::shape;
   E operand;
   void write(SqlWriter& w) const {
@@ -820,8 +836,5 @@ template <Expression E>
 auto max(const E& e) {
   return Aggregate<AggregateKind::max, E>{{}, e};
 }
-
-template <class T>
-concept AggregateExpression = requires { typename T::keel_aggregate_tag; };
 
 }  // namespace keel

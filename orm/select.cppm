@@ -136,11 +136,12 @@ struct SelectFlags {
   LockWait wait = LockWait::wait;
 };
 
-// Whether a projection lists an aggregate (count, sum, ...), which a row lock cannot go with.
+// Whether a projection lists an aggregate (count, sum, ...), alone or inside an expression (max(x) + 1), which a
+// row lock cannot go with.
 template <class P>
 inline constexpr bool selects_aggregate = false;
 template <class... E>
-inline constexpr bool selects_aggregate<Columns<E...>> = (requires { typename E::keel_aggregate_tag; } || ...);
+inline constexpr bool selects_aggregate<Columns<E...>> = (contains_aggregate_v<E> || ...);
 template <class T, class P>
 inline constexpr bool selects_aggregate<Into<T, P>> = selects_aggregate<P>;
 
@@ -512,7 +513,8 @@ private:
     static_assert(Flags.lock == RowLock::none, "keel: this select already locks its rows");
     static_assert(!Flags.distinct, "keel: a distinct() select cannot lock its rows");
     static_assert(!Group::grouped, "keel: a grouped select cannot lock its rows");
-    static_assert(!selects_aggregate<Projection>, "keel: a select of aggregates cannot lock rows");
+    static_assert(!selects_aggregate<Projection>,
+                  "keel: a select that lists an aggregate, alone or inside an expression, cannot lock its rows");
     constexpr SelectFlags flags = with_flags<Flags>([](SelectFlags& f) { f.lock = Lock; });
     return Select<Projection, From, Joins, Where, Order, Group, flags>(projection_, joins_, where_, order_, group_,
                                                                        limit_, offset_);

@@ -68,6 +68,7 @@ struct InSubquery : ExpressionOps<InSubquery<E, Sub, Negate>> {
   using value_type = bool;
   static constexpr bool nullable = true;  // NOT IN over a subquery with a NULL is unknown
   using tables = concat_t<typename E::tables, typename Sub::outer_tables>;
+  static constexpr bool aggregates = contains_aggregate_v<E>;  // the subquery's own aggregates are of its rows
   static constexpr TextShape shape = E::shape + Sub::shape;
   E operand;     ///< the left side
   Sub subquery;  ///< a select of one column

@@ -18,6 +18,7 @@ void fine(keel::Engine& engine) {
   (void)keel::delete_from<Band>().force().statement(engine.dialect());
   (void)keel::update<Band>().set(c<&Band::country>, std::nullopt).force().statement(engine.dialect());
   engine.atomic().add(keel::insert(Band{}), keel::delete_from<Band>().where(c<&Band::id> == 1));
+  (void)keel::select(c<&Band::popularity> + 1, c<&Band::name>.like("M%")).for_update().statement(engine.dialect());
 }
 
 // Public names of the modules whose details must not compile (detail_*).
