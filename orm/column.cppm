@@ -34,10 +34,16 @@ struct unique {};
 /// an index on this column, made with the table
 struct indexed {};
 
+}  // namespace keel
+
+namespace keel {
 /// One object per enum type, whose address stands for the type in a DefaultLiteral: a template argument cannot
 /// hold a type, and default_to must know which enum its enumerator is of.
 template <class E>
 inline constexpr char enum_type_tag = 0;
+}  // namespace keel
+
+export namespace keel {
 
 /// A literal that can be a template argument: the DEFAULT of a column.
 struct DefaultLiteral {
@@ -147,6 +153,10 @@ struct is_default_option : std::false_type {};
 template <DefaultLiteral V>
 struct is_default_option<default_to<V>> : std::true_type {};
 
+}  // namespace keel
+
+// default_to's checks and an enumerator's label: not exported.
+namespace keel {
 /// The enumerator of enum E that a default_to literal holds.
 template <class E>
 constexpr E default_enumerator(const DefaultLiteral& literal) {
@@ -179,6 +189,9 @@ consteval bool check_default_to() {
   }
   return true;
 }
+}  // namespace keel
+
+export namespace keel {
 
 /// A column whose type carries options. It converts to and from its value, so that a struct with
 /// Column members is written and read like one with plain members.

@@ -203,6 +203,11 @@ auto combine(const S&... parts) {
   constexpr bool one_element = requires { typename common_element_of<typename S::element_type...>::type; };
   static_assert(!one_element || (S::decodes_members && ...) || (!S::decodes_members && ...),
                 "keel: a union, intersect or except takes into<T>() in every select or in none");
+  // Rows of two structs have no common type, whichever columns fill them.
+  using first_element = typename first_of<type_list<S...>>::type::element_type;
+  static_assert(!(S::decodes_members && ...) || (std::same_as<typename S::element_type, first_element> && ...),
+                "keel: the selects of a union, intersect or except decode into one struct (into<T>() of one T, or "
+                "whole rows of one table)");
   static_assert((S::combinable && ...),
                 "keel: the selects of a union, intersect or except have no order_by, limit, offset, first or row "
                 "lock of their own: give those to the combined query");

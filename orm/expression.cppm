@@ -192,7 +192,8 @@ concept AggregateExpression = requires { typename T::keel_aggregate_tag; };
 
 /// Whether an expression holds an aggregate anywhere in its tree, which makes its select aggregate rows (and so
 /// lock none): an aggregate does, and a node over operands says whether one of them does in its `aggregates`,
-/// beside its `tables`. A leaf holds none, nor does a subquery: its aggregates are of its own rows.
+/// beside its `tables`. A leaf holds none, nor does a subquery: its aggregates are of its own rows. (SQL counts an
+/// aggregate of outer columns only, max(keel::outer(c)), as the outer query's; that one is not seen here.)
 template <class E>
 inline constexpr bool contains_aggregate_v = AggregateExpression<E> || requires { requires E::aggregates; };
 

@@ -398,6 +398,17 @@ TEST_CASE("a statement whose caller is cancelled while its connection opens does
   boost::asio::cancellation_signal signal;
   std::exception_ptr outcome;
   bool finished = false;
+  // Also when a REQUIRE fails: the open held at the gate finishes, and its completion runs, before what that
+  // writes, the loop and the engine (which joins its workers) go.
+  struct OpenGateOnExit {
+    GatedVfs& gate;
+    boost::asio::io_context& loop;
+    ~OpenGateOnExit() {
+      gate.set_closed(false);
+      loop.restart();
+      loop.run();
+    }
+  } open_gate_on_exit{gate, loop};
   boost::asio::co_spawn(
       loop, [&]() -> boost::asio::awaitable<void> { co_await db.raw("INSERT INTO t VALUES (1)"); },
       boost::asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) {
@@ -414,6 +425,8 @@ TEST_CASE("a statement whose caller is cancelled while its connection opens does
   REQUIRE(finished);
   REQUIRE(outcome);
   CHECK_THROWS_AS(std::rethrow_exception(outcome), keel::CanceledError);
+  // The engine's refusal, not the pool's (whose cancelled wait says so).
+  CHECK_THROWS_WITH(std::rethrow_exception(outcome), Catch::Contains("as its connection came"));
   held.reset();
   // Nothing was sent, and both connections are the pool's again.
   CHECK(db.raw_sync("SELECT count(*) FROM t")[0].get<std::int64_t>(0) == 0);
