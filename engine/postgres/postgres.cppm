@@ -1,27 +1,125 @@
 // keel.postgres: the PostgreSQL client on keel.postgres.protocol (connection options, transport, PgConnection,
 // its pool, codecs, COPY) and PostgresEngine on top. The pipeline, the replies, parameter encoding and row
 // collectors are declared without export: reachable through the classes that use them, never named by a user.
+//
+// The library is this one module unit: each concept keeps its own file (a .inc beside this one), included
+// below in an order where each comes after the ones it uses. One unit, not one per concept, so that an
+// importer reads the standard library and Asio once per library rather than once per concept.
+module;
+#include "../spawn.hpp"
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/execution.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/container/small_vector.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/pfr.hpp>
+#include <boost/system/system_error.hpp>
+#include <boost/url/decode_view.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/pct_string_view.hpp>
+#include <boost/url/url_view.hpp>
+#include <date/tz.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <ranges>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <typeindex>
+#include <typeinfo>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
 export module keel.postgres;
 export import keel.core;  // its values and errors (DsnError, TlsError, ...) with it
-export import :connect_options;
-export import :transport;
-export import :value_codec;
-export import :pipeline;
-export import :replies;
-export import :call_options;
-export import :row_collectors;
-export import :statement_cache;
-export import :parameter_encoding;
-export import :connection;
-export import :copy_records;
-export import :calls;
-export import :prepared_statement;
-export import :cursor;
-export import :portal;
-export import :pool;
-export import :codecs;
-export import :record;
-export import :text_format;
-export import :copy_text;
-export import :copy_targets;
-export import :engine;
+import keel.postgres.protocol;
+import keel.engine;
+
+#include "connect_options.inc"
+#include "transport.inc"
+#include "codecs.inc"
+#include "value_codec.inc"
+#include "pipeline.inc"
+#include "call_options.inc"
+#include "record.inc"
+#include "row_collectors.inc"
+#include "client/replies.inc"
+#include "statement_cache.inc"
+#include "parameter_encoding.inc"
+#include "text_format.inc"
+#include "connection.inc"
+#include "client/copy_records.inc"
+#include "client/calls.inc"
+#include "prepared_statement.inc"
+#include "cursor.inc"
+#include "portal.inc"
+#include "pool.inc"
+#include "copy_text.inc"
+#include "copy_targets.inc"
+#include "postgres_engine.inc"

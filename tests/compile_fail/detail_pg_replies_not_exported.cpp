@@ -1,4 +1,4 @@
-// Must not compile: a request's reply (client/replies.cppm) is the connection's own, never named by a user.
+// Must not compile: a request's reply (client/replies.inc) is the connection's own, never named by a user.
 import keel;
 
 void misuse(keel::pg::BoundReply& reply) { (void)reply; }

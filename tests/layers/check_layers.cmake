@@ -8,8 +8,7 @@ endif()
 set(violations "")
 
 # keel_allow_imports(<layer> <allowed modules, ;-list> <files...>): every `import keel...;` (exported or not,
-# indented or not; the umbrella `import keel;` too) must name an allowed module. Partitions (`import :x;`) are
-# the module's own.
+# indented or not; the umbrella `import keel;` too) must name an allowed module.
 function(keel_allow_imports layer allowed)
   foreach(file IN LISTS ARGN)
     file(STRINGS "${file}" imports REGEX "^[ \t]*(export[ \t]+)?import[ \t]+keel[a-z0-9_.]*[ \t]*;")
@@ -39,32 +38,42 @@ function(keel_forbid what pattern)
 endfunction()
 
 set(root "${KEEL_SOURCE_DIR}")
+# Each library is one module unit (<library>.cppm) that includes its concept files (*.inc): the unit holds the
+# library's imports and #includes; a concept file holds neither.
 file(GLOB core "${root}/core/*.cppm")
 file(GLOB protocol "${root}/engine/postgres/protocol/*.cppm")
 file(GLOB engine "${root}/engine/*.cppm")
 file(GLOB sqlite "${root}/engine/sqlite/*.cppm")
-# The client's units (client/) are module units of keel.postgres too.
-file(GLOB postgres "${root}/engine/postgres/*.cppm" "${root}/engine/postgres/client/*.cppm"
-     "${root}/engine/postgres/client/*.cpp")
+# The connection's operations (client/*.cpp) are implementation units of keel.postgres, with imports of their own.
+file(GLOB postgres "${root}/engine/postgres/*.cppm" "${root}/engine/postgres/client/*.cpp")
 file(GLOB orm "${root}/orm/*.cppm")
 file(GLOB writer "${root}/writer/*.cppm")
+file(GLOB orm_concepts "${root}/orm/*.inc")
+file(GLOB writer_concepts "${root}/writer/*.inc")
+file(GLOB_RECURSE concepts "${root}/core/*.inc" "${root}/engine/*.inc" "${root}/orm/*.inc" "${root}/writer/*.inc")
 set(codecs_and_transport "")
 foreach(name codecs value_codec text_format record connect_options transport)
-  list(APPEND codecs_and_transport "${root}/engine/postgres/${name}.cppm")
+  list(APPEND codecs_and_transport "${root}/engine/postgres/${name}.inc")
 endforeach()
-list(REMOVE_ITEM postgres ${codecs_and_transport})
-foreach(layer core protocol engine sqlite postgres orm writer)
+foreach(layer core protocol engine sqlite postgres orm writer concepts)
   if(NOT ${layer})
     message(FATAL_ERROR "check_layers: no module units of the ${layer} layer under ${root}")
   endif()
 endforeach()
 
+# A concept file is included in its library's module purview: an import there is ill-formed, and a header
+# included there would belong to keel's module instead of the global module.
+keel_forbid("imports inside a concept file (the library's .cppm imports)" "^[ \t]*(export[ \t]+)?import[ \t]" ${concepts})
+keel_forbid("includes inside a concept file (the library's .cppm includes)" "^[ \t]*#[ \t]*include" ${concepts})
 # The core: no Asio, no other keel module. The sans-io protocol: bytes in, bytes out, the core below it.
 keel_allow_imports("the core" "" ${core})
 keel_allow_imports("the protocol" "keel.core" ${protocol})
 keel_forbid("includes Asio" "#[ \t]*include[ \t]*[<\"]boost/asio" ${core} ${protocol})
-# The codecs, connection options and transport know values, errors and the protocol, not engines.
-keel_allow_imports("a codec or the transport" "keel.core;keel.postgres.protocol" ${codecs_and_transport})
+# The codecs, connection options and transport know values, errors and the protocol, not engines. They share
+# keel.postgres's one unit with the engine, so the rule is on names: none of the engine interface's.
+keel_forbid("names the engine interface (a codec or the transport knows values, errors and the protocol)"
+            "(^|[^A-Za-z0-9_])(Engine|StatementRunner|RawQuery|RawSql|Runnable|Atomic|Batches|ConnectionLease|ConnectionOwner|ContextExecutor|ContextFrame|QueryLogger|RecordingEngine|Savepoint|TransactionOptions|IsolationLevel)([^A-Za-z0-9_]|$)"
+            ${codecs_and_transport})
 # The engine interface knows no engine; an engine knows the interface and no ORM.
 keel_allow_imports("the engine interface" "keel.core" ${engine})
 keel_allow_imports("the SQLite engine" "keel.core;keel.engine" ${sqlite})
@@ -75,7 +84,7 @@ keel_allow_imports("the ORM" "keel.core;keel.engine;keel.reflection" ${orm})
 keel_allow_imports("the writer" "keel.core;keel.engine" ${writer})
 keel_forbid("branches on a concrete dialect instead of asking its description"
             "[=!]=[ \t]*(Dialect::(sqlite|postgres)|&?(sqlite|postgres)_dialect)|(Dialect::(sqlite|postgres)|name\\(\\))[ \t]*[=!]="
-            ${orm} ${writer})
+            ${orm} ${writer} ${orm_concepts} ${writer_concepts})
 
 if(violations)
   list(JOIN violations "\n  " listed)

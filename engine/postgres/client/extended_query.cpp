@@ -1,7 +1,7 @@
 // The extended query protocol's colder steps: Parse + Describe of a statement, the statement cache's
 // misses (concurrent callers of one text wait for one preparation), Bind + Execute of a described statement,
 // and a portal's steps. The hot path, a cached statement bound and read (run_bound, send_bound, finish_bound),
-// stays in connection.cppm, where the query's own translation unit sees it.
+// stays in connection.inc, where the query's own translation unit sees it.
 module;
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
