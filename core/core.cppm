@@ -12,6 +12,7 @@ module;
 #include <boost/uuid/uuid.hpp>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>

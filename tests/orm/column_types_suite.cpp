@@ -443,6 +443,16 @@ TEST_CASE("column types: a JSON document holds exact numbers, dates, UUIDs, enum
       keel::insert(Profile{.preferences = Preferences{.zoom = std::numeric_limits<double>::quiet_NaN()}}).run_sync(db),
       keel::ValueError);
   CHECK(keel::count<Profile>().run_sync(db) == 0);
+  // Nor a boost::json::value column: not through the ORM, one row or many, nor as a raw query's value.
+  const boost::json::value not_a_number = {{"deep", {1.5, std::numeric_limits<double>::quiet_NaN()}}};
+  CHECK_THROWS_AS(keel::insert(Profile{.extra = not_a_number}).run_sync(db), keel::ValueError);
+  CHECK_THROWS_AS(
+      keel::insert(std::vector<Profile>{Profile{.extra = {{"n", 1}}}, Profile{.extra = not_a_number}}).run_sync(db),
+      keel::ValueError);
+  CHECK_THROWS_AS(db.raw_sync("INSERT INTO profile (preferences, extra) VALUES ({}, {})",
+                              keel::JsonOf<Preferences>(Preferences{}), not_a_number),
+                  keel::ValueError);
+  CHECK(keel::count<Profile>().run_sync(db) == 0);
   // Nor where Boost.JSON converts the member: a boost::json::value inside the document.
   Details infinite = details;
   infinite.any = boost::json::value{{"x", std::numeric_limits<double>::infinity()}};
