@@ -1,6 +1,6 @@
 # Installs keel for find_package(keel CONFIG): the static libraries, the module sources (a consumer's build
-# compiles them into its own module files, with its own flags), engine/spawn.hpp which module units include, and
-# the package files that find keel's dependencies.
+# compiles them into its own module files, with its own flags) with the concept files (.inc) each library's unit
+# includes, engine/spawn.hpp which module units include, and the package files that find keel's dependencies.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 

@@ -13,6 +13,8 @@ function(keel_module_library name)
   if(arg_CONCEPTS)
     target_sources(keel_${name} PUBLIC FILE_SET HEADERS BASE_DIRS ${PROJECT_SOURCE_DIR} FILES ${arg_CONCEPTS})
   endif()
+  # A concept file compiles only inside its unit: a parent project's CMAKE_VERIFY_INTERFACE_HEADER_SETS must skip it.
+  set_target_properties(keel_${name} PROPERTIES VERIFY_INTERFACE_HEADER_SETS OFF)
   target_link_libraries(keel_${name} PUBLIC ${arg_LINK} PRIVATE $<BUILD_INTERFACE:keel_options>)
   set_target_properties(keel_${name} PROPERTIES EXPORT_NAME ${name})
 endfunction()

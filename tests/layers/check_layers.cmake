@@ -37,6 +37,28 @@ function(keel_forbid what pattern)
   set(violations "${violations}" PARENT_SCOPE)
 endfunction()
 
+# keel_purview_includes_concepts_only(<units...>): after `export module`, a unit includes only its concept
+# files; a header included there would belong to the module instead of the global module.
+function(keel_purview_includes_concepts_only)
+  foreach(file IN LISTS ARGN)
+    file(READ "${file}" text)
+    string(FIND "${text}" "\nexport module " at)
+    if(at EQUAL -1)
+      continue()
+    endif()
+    string(SUBSTRING "${text}" ${at} -1 purview)
+    string(REGEX MATCHALL "\n[ \t]*#[ \t]*include[ \t]*[<\"][^>\"\n]*[>\"]" includes "${purview}")
+    foreach(include IN LISTS includes)
+      if(NOT include MATCHES "\\.inc\"$")
+        file(RELATIVE_PATH name "${KEEL_SOURCE_DIR}" "${file}")
+        string(STRIP "${include}" shown)
+        list(APPEND violations "${name}: includes a header in the module's purview (the global module fragment takes it): ${shown}")
+      endif()
+    endforeach()
+  endforeach()
+  set(violations "${violations}" PARENT_SCOPE)
+endfunction()
+
 set(root "${KEEL_SOURCE_DIR}")
 # Each library is one module unit (<library>.cppm) that includes its concept files (*.inc): the unit holds the
 # library's imports and #includes; a concept file holds neither.
@@ -65,6 +87,7 @@ endforeach()
 # included there would belong to keel's module instead of the global module.
 keel_forbid("imports inside a concept file (the library's .cppm imports)" "^[ \t]*(export[ \t]+)?import[ \t]" ${concepts})
 keel_forbid("includes inside a concept file (the library's .cppm includes)" "^[ \t]*#[ \t]*include" ${concepts})
+keel_purview_includes_concepts_only(${core} ${protocol} ${engine} ${sqlite} ${postgres} ${orm} ${writer})
 # The core: no Asio, no other keel module. The sans-io protocol: bytes in, bytes out, the core below it.
 keel_allow_imports("the core" "" ${core})
 keel_allow_imports("the protocol" "keel.core" ${protocol})
@@ -72,7 +95,7 @@ keel_forbid("includes Asio" "#[ \t]*include[ \t]*[<\"]boost/asio" ${core} ${prot
 # The codecs, connection options and transport know values, errors and the protocol, not engines. They share
 # keel.postgres's one unit with the engine, so the rule is on names: none of the engine interface's.
 keel_forbid("names the engine interface (a codec or the transport knows values, errors and the protocol)"
-            "(^|[^A-Za-z0-9_])(Engine|StatementRunner|RawQuery|RawSql|Runnable|Atomic|Batches|ConnectionLease|ConnectionOwner|ContextExecutor|ContextFrame|QueryLogger|RecordingEngine|Savepoint|TransactionOptions|IsolationLevel)([^A-Za-z0-9_]|$)"
+            "(^|[^A-Za-z0-9_])(Engine|StatementRunner|RawQuery|RawSql|Runnable|Atomic|Batches|Connection|ConnectionLease|ConnectionOwner|Cursor|ContextExecutor|ContextFrame|QueryLogger|QueryLoggers|LoggedStatement|RecordingEngine|Savepoint|Transaction|TransactionState|TransactionBody|TransactionOptions|IsolationLevel|run_query|run_collected|runner_for|current_runner)([^A-Za-z0-9_]|$)"
             ${codecs_and_transport})
 # The engine interface knows no engine; an engine knows the interface and no ORM.
 keel_allow_imports("the engine interface" "keel.core" ${engine})
@@ -90,4 +113,4 @@ if(violations)
   list(JOIN violations "\n  " listed)
   message(FATAL_ERROR "layer rule broken:\n  ${listed}")
 endif()
-message(STATUS "layers: each of core, protocol, codecs and transport, engine interface, engines, ORM and writer imports only what lies below")
+message(STATUS "layers: each of core, protocol, engine interface, engines, ORM and writer imports only what lies below; the codecs and transport name no engine; concept files neither include nor import")
