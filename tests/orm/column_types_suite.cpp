@@ -213,7 +213,12 @@ TEST_CASE_METHOD(TypesFixture, "column types: arrays come back exactly, empty, a
                .plays = {n, -n, std::int64_t{1} << 40},
                .days = {std::chrono::sys_days(std::chrono::days(n)), std::chrono::sys_days(std::chrono::days(-n))},
                .refs = {ref},
-               .weights = n % 2 ? std::nullopt : std::optional(std::vector<double>{0.5, -1e300})};
+               .weights = n % 2 ? std::nullopt : std::optional(std::vector<double>{0.5, -1e300}),
+               // NULL elements first, last, alone and between values; the text "NULL" is no NULL.
+               .scores = n % 3 == 0 ? std::vector<std::optional<std::int64_t>>{std::nullopt}
+                                    : std::vector<std::optional<std::int64_t>>{std::nullopt, n, std::nullopt, -n},
+               .notes = n % 4 == 0 ? std::vector<std::optional<std::string>>{}
+                                   : std::vector<std::optional<std::string>>{"NULL", std::nullopt, "", "a,b"}};
     rows.push_back(p);
   }
   // One row, a few and 150: on PostgreSQL all by VALUES (arrays of arrays cannot go through unnest, and COPY
@@ -232,6 +237,8 @@ TEST_CASE_METHOD(TypesFixture, "column types: arrays come back exactly, empty, a
       CHECK(got[i].days == rows[i].days);
       CHECK(got[i].refs == rows[i].refs);
       CHECK(got[i].weights == rows[i].weights);
+      CHECK(got[i].scores == rows[i].scores);
+      CHECK(got[i].notes == rows[i].notes);
     }
   }
   CHECK(one.id > 0);
@@ -243,6 +250,20 @@ TEST_CASE_METHOD(TypesFixture, "column types: arrays come back exactly, empty, a
             .run_sync(db) == 1);
   CHECK(keel::select(c<&Playlist::tags>).where(c<&Playlist::id> == first).first().run_sync(db) ==
         std::optional(std::vector<std::string>{"new"}));
+  // An array of elements that may be NULL takes one of plain elements, or one with NULLs.
+  const std::vector<std::optional<std::int64_t>> with_null{7, std::nullopt};
+  CHECK(keel::update<Playlist>()
+            .set(c<&Playlist::scores>, std::vector<std::int64_t>{1, 2})
+            .set(c<&Playlist::notes>, std::vector<std::optional<std::string>>{std::nullopt})
+            .where(c<&Playlist::id> == first)
+            .run_sync(db) == 1);
+  CHECK(keel::select(c<&Playlist::scores>).where(c<&Playlist::id> == first).first().run_sync(db) ==
+        std::optional(std::vector<std::optional<std::int64_t>>{1, 2}));
+  CHECK(keel::update<Playlist>().set(c<&Playlist::scores>, with_null).where(c<&Playlist::id> == first).run_sync(db) ==
+        1);
+  const auto stored = keel::get<Playlist>(first).run_sync(db).value();
+  CHECK(stored.scores == with_null);
+  CHECK(stored.notes == std::vector<std::optional<std::string>>{std::nullopt});
 }
 
 TEST_CASE_METHOD(TypesFixture, "column types: enums come back as their enumerators, one row, a few and 150") {

@@ -62,6 +62,8 @@ struct Playlist {
   std::vector<std::chrono::sys_days> days;
   std::vector<keel::Uuid> refs;
   std::optional<std::vector<double>> weights;
+  std::vector<std::optional<std::int64_t>> scores;  // elements that may be NULL
+  std::vector<std::optional<std::string>> notes;
 };
 
 // Columns whose database chooses their values when a row leaves them unset.
