@@ -66,6 +66,29 @@ TEST_CASE_METHOD(Fixture, "orm: select decodes whole rows into structs") {
   CHECK_FALSE(keel::exists<Band>().where(c<&Band::popularity> > 5000).run_sync(db));
 }
 
+TEST_CASE_METHOD(Fixture,
+                 "orm: a select run again reserves the rows its last run gave, and a smaller result keeps "
+                 "little more than it needs") {
+  std::vector<Band> more;
+  for (int i = 0; i < 150; ++i)
+    more.push_back(Band{.name = "reserved " + std::to_string(i), .manager = guido, .popularity = i});
+  keel::insert(more).run_sync(db);
+  const auto at_least = [&](std::int64_t popularity) {
+    return keel::select<Band>().where(c<&Band::popularity> >= popularity).order_by(c<&Band::id>).run_sync(db);
+  };
+  // Other tests in this process may have run the same query type: the first run only sets the hint.
+  CHECK(at_least(0).size() == 153);
+  const std::vector<Band> again = at_least(0);
+  CHECK(again.size() == 153);
+  CHECK(again.capacity() == 153);  // reserved once; growing one row at a time ends at 256
+  CHECK(again.back().popularity == 149);
+
+  const std::vector<Band> few = at_least(1500);
+  REQUIRE(few.size() == 1);
+  CHECK(*few[0].name == "Rustaceans");
+  CHECK(few.capacity() <= 2 * few.size() + 16);
+}
+
 TEST_CASE_METHOD(Fixture, "orm: where, order, limit, offset, distinct") {
   auto pick = [&](auto condition) {
     return keel::select(c<&Band::name>).where(condition).order_by(c<&Band::name>).run_sync(db);
