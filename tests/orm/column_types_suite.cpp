@@ -107,6 +107,7 @@ struct TypesFixture {
   TypesFixture() {
     keel::create_table<Booking>().run_sync(db);
     keel::create_table<Playlist>().run_sync(db);
+    keel::create_table<Scrapbook>().run_sync(db);
   }
 };
 
@@ -279,6 +280,56 @@ TEST_CASE_METHOD(TypesFixture, "column types: arrays come back exactly, empty, a
         std::optional(ScoresOnly{with_null}));
   db.raw_sync("UPDATE playlist SET plays = {} WHERE id = {}", with_null, first);
   CHECK_THROWS_AS(keel::get<Playlist>(first).run_sync(db), keel::NullValueError);
+}
+
+TEST_CASE_METHOD(TypesFixture, "column types: arrays of JSON documents come back equal, one row, a few and 150") {
+  // Documents of every JSON kind, the document null among them, and text that JSON and array syntax escape.
+  const std::vector<boost::json::value> pages{
+      boost::json::parse(R"({"list": [1, 2.5, {"deep": null}], "say": "\"hi\"", "back": "\\", "ü": "ünï"})"),
+      boost::json::parse("[]"),
+      boost::json::parse("null"),
+      boost::json::parse(R"("a,b {x} NULL")"),
+      boost::json::parse("-12"),
+      boost::json::parse("true"),
+      boost::json::parse(R"({})")};
+  const auto clips_of = [](const std::vector<keel::JsonOf<Clip>>& clips) {
+    std::vector<Clip> out;
+    for (const auto& clip : clips) out.push_back(clip.value);
+    return out;
+  };
+  std::vector<Scrapbook> rows;
+  for (int n = 0; n < 150; ++n)
+    rows.push_back(Scrapbook{
+        .pages = n % 5 == 0 ? std::vector<boost::json::value>{} : pages,
+        .clips = {Clip{.title = "clip " + std::to_string(n), .seconds = n}, Clip{.title = "NULL", .seconds = -n}},
+        .drafts = n % 2 ? std::nullopt : std::optional(std::vector<boost::json::value>{boost::json::value(n)})});
+
+  const Scrapbook one = keel::insert(rows[1]).run_sync(db);
+  const auto one_back = keel::get<Scrapbook>(one.id).run_sync(db);
+  REQUIRE(one_back);
+  CHECK(one_back->pages == pages);
+  CHECK(clips_of(one_back->clips) == clips_of(rows[1].clips));
+  CHECK_FALSE(one_back->drafts.has_value());
+  for (const std::size_t count : {std::size_t{4}, std::size_t{150}}) {
+    keel::delete_from<Scrapbook>().force().run_sync(db);
+    const std::vector<Scrapbook> part(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(count));
+    keel::insert(part).run_sync(db);
+    const auto got = keel::select<Scrapbook>().order_by(c<&Scrapbook::id>).run_sync(db);
+    REQUIRE(got.size() == count);
+    for (std::size_t i = 0; i < count; ++i) {
+      INFO("rows " << count << ", row " << i);
+      CHECK(got[i].pages == rows[i].pages);
+      CHECK(clips_of(got[i].clips) == clips_of(rows[i].clips));
+      CHECK(got[i].drafts == rows[i].drafts);
+    }
+  }
+
+  // An update sets a whole array; the document null stays a document, not a NULL element.
+  const auto first = keel::select(c<&Scrapbook::id>).order_by(c<&Scrapbook::id>).first().run_sync(db).value();
+  const std::vector<boost::json::value> replaced{nullptr, boost::json::parse(R"({"k": "v"})")};
+  CHECK(keel::update<Scrapbook>().set(c<&Scrapbook::pages>, replaced).where(c<&Scrapbook::id> == first).run_sync(db) ==
+        1);
+  CHECK(keel::select(c<&Scrapbook::pages>).where(c<&Scrapbook::id> == first).first().run_sync(db) == replaced);
 }
 
 TEST_CASE_METHOD(TypesFixture, "column types: enums come back as their enumerators, one row, a few and 150") {

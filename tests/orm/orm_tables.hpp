@@ -1,5 +1,6 @@
 // The tables the ORM tests use. Included after `import keel;`.
 #pragma once
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -64,6 +65,19 @@ struct Playlist {
   std::optional<std::vector<double>> weights;
   std::vector<std::optional<std::int64_t>> scores;  // elements that may be NULL
   std::vector<std::optional<std::string>> notes;
+};
+
+// Arrays of JSON documents: any JSON, and structs stored as JSON objects.
+struct Clip {
+  std::string title;
+  std::int64_t seconds = 0;
+  friend bool operator==(const Clip&, const Clip&) = default;
+};
+struct Scrapbook {
+  keel::Id id;
+  std::vector<boost::json::value> pages;
+  std::vector<keel::JsonOf<Clip>> clips;
+  std::optional<std::vector<boost::json::value>> drafts;
 };
 
 // Columns whose database chooses their values when a row leaves them unset.

@@ -1,10 +1,11 @@
 // The text cache never hands a query another query's SQL. For every operator, function and clause option the
 // ORM offers, two queries that differ only in it are rendered one after the other, through the cache, on each
 // dialect, and each text and its values are compared with what the query renders with no cache.
-// SqlWriter is not exported: this test is a unit of keel.orm. The standard headers that orm_tables.hpp includes
+// SqlWriter is not exported: this test is a unit of keel.orm. The headers that orm_tables.hpp includes
 // come first, in the global module fragment, so that its includes after the module declaration add nothing.
 module;
 #include <catch2/catch.hpp>
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
 #include <optional>
