@@ -52,6 +52,7 @@ import keel.engine;
 #include "alias.inc"
 #include "text_cache.inc"
 #include "query_support.inc"
+#include "row_count_hint.inc"
 #include "projection.inc"
 #include "returning.inc"
 #include "select.inc"
