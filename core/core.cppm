@@ -44,5 +44,6 @@ export module keel.core;
 #include "statement.inc"
 #include "value_decoders.inc"
 #include "value_enum.inc"
+#include "array_literal.inc"
 #include "value_json.inc"
 #include "version.inc"

@@ -108,6 +108,7 @@ struct TypesFixture {
     keel::create_table<Booking>().run_sync(db);
     keel::create_table<Playlist>().run_sync(db);
     keel::create_table<Scrapbook>().run_sync(db);
+    keel::create_table<Forecast>().run_sync(db);
   }
 };
 
@@ -330,6 +331,36 @@ TEST_CASE_METHOD(TypesFixture, "column types: arrays of JSON documents come back
   CHECK(keel::update<Scrapbook>().set(c<&Scrapbook::pages>, replaced).where(c<&Scrapbook::id> == first).run_sync(db) ==
         1);
   CHECK(keel::select(c<&Scrapbook::pages>).where(c<&Scrapbook::id> == first).first().run_sync(db) == replaced);
+}
+
+TEST_CASE_METHOD(TypesFixture, "column types: arrays of enums come back as their enumerators, one row, a few and 150") {
+  // Labels that array text must quote and escape, one that spells NULL, and NULL elements.
+  std::vector<Forecast> rows;
+  for (int n = 0; n < 150; ++n)
+    rows.push_back(Forecast{
+        .skies = n % 5 == 0 ? std::vector<Sky>{} : std::vector<Sky>{Sky::odd, Sky::null_word, Sky(n % 3), Sky::clear},
+        .weathers = {Weather::rain, std::nullopt, Weather(10 + 10 * (n % 3))},
+        .moods = n % 2 ? std::nullopt : std::optional(std::vector<Mood>{Mood(n % 3), Mood::happy})});
+  const auto same = [](const Forecast& got, const Forecast& want) {
+    CHECK(got.skies == want.skies);
+    CHECK(got.weathers == want.weathers);
+    CHECK(got.moods == want.moods);
+  };
+  const Forecast one = keel::insert(rows[1]).run_sync(db);
+  const auto one_back = keel::get<Forecast>(one.id).run_sync(db);
+  REQUIRE(one_back);
+  same(*one_back, rows[1]);
+  insert_few_and_many(db, rows, same);
+
+  // set() takes an array of the enum; a raw query binds one and reads it back.
+  const auto first = keel::select(c<&Forecast::id>).order_by(c<&Forecast::id>).first().run_sync(db).value();
+  const std::vector<Sky> replaced{Sky::null_word, Sky::odd};
+  CHECK(keel::update<Forecast>().set(c<&Forecast::skies>, replaced).where(c<&Forecast::id> == first).run_sync(db) == 1);
+  CHECK(keel::select(c<&Forecast::skies>).where(c<&Forecast::id> == first).first().run_sync(db) == replaced);
+  const keel::Rows raw = db.raw_sync("SELECT id, skies FROM forecast WHERE skies = {}", replaced);
+  REQUIRE(raw.size() == 1);
+  CHECK(raw[0].get<std::int64_t>(0) == first);
+  CHECK(raw[0].get<std::vector<Sky>>(1) == replaced);
 }
 
 TEST_CASE_METHOD(TypesFixture, "column types: enums come back as their enumerators, one row, a few and 150") {

@@ -128,6 +128,28 @@ struct keel::SqlEnum<orm_test::Weather> {
 
 namespace orm_test {
 
+// Arrays of enums: an array of the enum's type on PostgreSQL, a JSON array of labels on SQLite. Sky's labels
+// hold what array text quotes or escapes, and one spells NULL.
+enum class Sky { clear, odd, null_word };
+
+struct Forecast {
+  keel::Id id;
+  std::vector<Sky> skies;
+  std::vector<std::optional<Weather>> weathers;  // NULL elements
+  std::optional<std::vector<Mood>> moods;
+};
+
+}  // namespace orm_test
+
+template <>
+struct keel::SqlEnum<orm_test::Sky> {
+  static constexpr std::string_view name = "sky";
+  static constexpr keel::EnumLabel<orm_test::Sky> labels[] = {
+      {orm_test::Sky::clear, "clear"}, {orm_test::Sky::odd, R"( a, "b" {c} \d)"}, {orm_test::Sky::null_word, "NULL"}};
+};
+
+namespace orm_test {
+
 // Enum columns with a default_to: DEFAULT the enumerator's label, on PostgreSQL's enum type and on SQLite's text.
 // Weather's label has a quote, and its values are not 0, 1, 2.
 struct Journal {

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 import keel;
 
@@ -55,7 +56,12 @@ TEST_CASE("an enum with keel::SqlEnum labels binds as its label and reads back f
   CHECK(keel::Value("go").as<Light>() == Light::green);
   CHECK(keel::Value("red").as<std::optional<Light>>() == Light::red);
   CHECK(keel::Value().as<std::optional<Light>>() == std::nullopt);
-  CHECK(keel::Value(std::vector{Light::red, Light::green}) == keel::Value(std::vector<std::string>{"red", "go"}));
+  // An array of it is an array of labels, which the statement types (text[] is no enum's array).
+  const keel::Value lights(std::vector{Light::red, Light::green});
+  CHECK(lights == keel::Value(keel::ValueArray{keel::ValueKind::text, {keel::Value("red"), keel::Value("go")}, true}));
+  CHECK(lights != keel::Value(std::vector<std::string>{"red", "go"}));
+  CHECK(std::get<keel::ValueArray>(keel::Value(std::vector<std::optional<Light>>{std::nullopt}).storage()).labels);
+  CHECK(lights.as<std::vector<Light>>() == std::vector{Light::red, Light::green});
   // A value without a label, a label without a value, and a cell that is no text are each refused.
   CHECK_THROWS_AS(keel::Value(static_cast<Light>(3)), keel::ValueOutOfRangeError);
   CHECK_THROWS_AS(keel::Value("green").as<Light>(), keel::ValueOutOfRangeError);

@@ -103,6 +103,22 @@ TEST_CASE("a vector binds as an array, typed by its element type even when empty
   CHECK_THROWS_AS(keel::Value("[1,").as<std::vector<int>>(), keel::TypeMismatchError);
 }
 
+TEST_CASE("an array in PostgreSQL's text form reads back: quoted, escaped, NULL and the text NULL") {
+  using Texts = std::vector<std::optional<std::string>>;
+  const auto read = [](const char* text) { return keel::Value(text).as<Texts>(); };
+  CHECK(read("{}") == Texts{});
+  CHECK(read("{a}") == Texts{"a"});
+  CHECK(read(R"({sad,"so so",NULL,"NULL",null,nULL})") ==
+        Texts{"sad", "so so", std::nullopt, "NULL", std::nullopt, std::nullopt});
+  CHECK(read(R"({"a\"b","c\\d","{x}","",",",\NULL})") == Texts{R"(a"b)", R"(c\d)", "{x}", "", ",", "NULL"});
+  CHECK(read(R"({ a b , "c" })") == Texts{"a b", "c"});  // spaces around an element are not part of it
+  CHECK(keel::Value("{1,2}").as<std::vector<std::string>>() == std::vector<std::string>{"1", "2"});
+  // A NULL element read into a plain element is NullValueError; text that is no such array is refused.
+  CHECK_THROWS_AS(keel::Value("{a,NULL}").as<std::vector<std::string>>(), keel::NullValueError);
+  for (const char* malformed : {"{a,}", "{,a}", "{{1,2},{3,4}}", R"({"a})", R"({a"b})", "{a}b}", "{a\\}", "{"})
+    CHECK_THROWS_AS(read(malformed), keel::TypeMismatchError);
+}
+
 TEST_CASE("engine values take PostgreSQL's binary forms and come back from them") {
   namespace pg = keel::pg;
   using Format = keel::pg::protocol::Format;
@@ -134,6 +150,18 @@ TEST_CASE("engine values take PostgreSQL's binary forms and come back from them"
   keel::pg::protocol::ByteBuffer nulls;
   pg::encode_value(keel::Value(keel::ValueArray{keel::ValueKind::null, {keel::Value(), keel::Value()}}), nulls);
   CHECK(std::string(nulls.begin(), nulls.end()) == "{NULL,NULL}");
+  // An array of enum labels goes as untyped text, each label quoted, so that the statement types it.
+  const keel::Value labels(
+      keel::ValueArray{keel::ValueKind::text,
+                       {keel::Value("sad"), keel::Value(), keel::Value(R"(x, "y" \z)"), keel::Value("NULL")},
+                       true});
+  CHECK(pg::parameter_type(labels).oid == 0);
+  CHECK(pg::parameter_type(labels).format == Format::text);
+  keel::pg::protocol::ByteBuffer label_text;
+  pg::encode_value(labels, label_text);
+  CHECK(std::string(label_text.begin(), label_text.end()) == R"({"sad",NULL,"x, \"y\" \\z","NULL"})");
+  CHECK(keel::Value(std::string(label_text.begin(), label_text.end())).as<std::vector<std::optional<std::string>>>() ==
+        std::vector<std::optional<std::string>>{"sad", std::nullopt, R"(x, "y" \z)", "NULL"});
   // Elements of another kind than the array's are refused.
   keel::pg::protocol::ByteBuffer out;
   CHECK_THROWS_AS(pg::encode_value(keel::Value(keel::ValueArray{keel::ValueKind::integer, {keel::Value("x")}}), out),
