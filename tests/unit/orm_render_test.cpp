@@ -466,8 +466,10 @@ TEST_CASE("what the ORM sends when it runs, recorded per dialect", "[orm][insert
       REQUIRE(sent.size() == 1);
       CHECK(sent[0].sql == columns + R"(SELECT * FROM unnest($1, $2, $3, $4) RETURNING "id")");
       REQUIRE(sent[0].params.size() == 4);
-      CHECK(sent[0].params[0] == Value(keel::ValueArray{keel::ValueKind::text, {Value("a"), Value("b")}}));
-      CHECK(sent[0].params[1] == Value(keel::ValueArray{keel::ValueKind::integer, {Value(1), Value(2)}}));
+      CHECK(sent[0].params[0] ==
+            Value(keel::ValueArray{.element = keel::ValueKind::text, .items = {Value("a"), Value("b")}}));
+      CHECK(sent[0].params[1] ==
+            Value(keel::ValueArray{.element = keel::ValueKind::integer, .items = {Value(1), Value(2)}}));
     } else {
       std::vector<std::string> texts;
       for (const auto& s : sent) texts.push_back(s.sql);

@@ -58,10 +58,13 @@ TEST_CASE("an enum with keel::SqlEnum labels binds as its label and reads back f
   CHECK(keel::Value().as<std::optional<Light>>() == std::nullopt);
   // An array of it is an array of labels, which the statement types (text[] is no enum's array).
   const keel::Value lights(std::vector{Light::red, Light::green});
-  CHECK(lights == keel::Value(keel::ValueArray{keel::ValueKind::text, {keel::Value("red"), keel::Value("go")}, true}));
+  CHECK(lights ==
+        keel::Value(keel::ValueArray{
+            .element = keel::ValueKind::text, .labels = true, .items = {keel::Value("red"), keel::Value("go")}}));
   CHECK(lights != keel::Value(std::vector<std::string>{"red", "go"}));
   CHECK(std::get<keel::ValueArray>(keel::Value(std::vector<std::optional<Light>>{std::nullopt}).storage()).labels);
   CHECK(lights.as<std::vector<Light>>() == std::vector{Light::red, Light::green});
+  STATIC_REQUIRE(sizeof(keel::ValueArray) <= sizeof(std::string));  // the flag makes no Value larger
   // A value without a label, a label without a value, and a cell that is no text are each refused.
   CHECK_THROWS_AS(keel::Value(static_cast<Light>(3)), keel::ValueOutOfRangeError);
   CHECK_THROWS_AS(keel::Value("green").as<Light>(), keel::ValueOutOfRangeError);

@@ -113,9 +113,14 @@ TEST_CASE("an array in PostgreSQL's text form reads back: quoted, escaped, NULL 
   CHECK(read(R"({"a\"b","c\\d","{x}","",",",\NULL})") == Texts{R"(a"b)", R"(c\d)", "{x}", "", ",", "NULL"});
   CHECK(read(R"({ a b , "c" })") == Texts{"a b", "c"});  // spaces around an element are not part of it
   CHECK(keel::Value("{1,2}").as<std::vector<std::string>>() == std::vector<std::string>{"1", "2"});
+  // Bounds that do not start at 1 come first; the elements are the same, and must be as many as they say.
+  CHECK(read("[0:1]={a,NULL}") == Texts{"a", std::nullopt});
+  CHECK(read("[-2:-2]={x}") == Texts{"x"});
+  CHECK(keel::Value("[1,2]").as<std::vector<std::int64_t>>() == std::vector<std::int64_t>{1, 2});  // JSON still
   // A NULL element read into a plain element is NullValueError; text that is no such array is refused.
   CHECK_THROWS_AS(keel::Value("{a,NULL}").as<std::vector<std::string>>(), keel::NullValueError);
-  for (const char* malformed : {"{a,}", "{,a}", "{{1,2},{3,4}}", R"({"a})", R"({a"b})", "{a}b}", "{a\\}", "{"})
+  for (const char* malformed : {"{a,}", "{,a}", "{{1,2},{3,4}}", R"({"a})", R"({a"b})", "{a}b}", "{a\\}", "{",
+                                "[0:2]={a,b}", "[1:0]={}", "[0:1]{a,b}", "[0:1]=", "[x:1]={a}"})
     CHECK_THROWS_AS(read(malformed), keel::TypeMismatchError);
 }
 
@@ -148,13 +153,14 @@ TEST_CASE("engine values take PostgreSQL's binary forms and come back from them"
   CHECK(pg::parameter_type(keel::Value(keel::Numeric{"1.5"})).format == Format::text);
   // An array of NULLs only has no element type: it goes as text that fits any array type.
   keel::pg::protocol::ByteBuffer nulls;
-  pg::encode_value(keel::Value(keel::ValueArray{keel::ValueKind::null, {keel::Value(), keel::Value()}}), nulls);
+  pg::encode_value(
+      keel::Value(keel::ValueArray{.element = keel::ValueKind::null, .items = {keel::Value(), keel::Value()}}), nulls);
   CHECK(std::string(nulls.begin(), nulls.end()) == "{NULL,NULL}");
   // An array of enum labels goes as untyped text, each label quoted, so that the statement types it.
   const keel::Value labels(
-      keel::ValueArray{keel::ValueKind::text,
-                       {keel::Value("sad"), keel::Value(), keel::Value(R"(x, "y" \z)"), keel::Value("NULL")},
-                       true});
+      keel::ValueArray{.element = keel::ValueKind::text,
+                       .labels = true,
+                       .items = {keel::Value("sad"), keel::Value(), keel::Value(R"(x, "y" \z)"), keel::Value("NULL")}});
   CHECK(pg::parameter_type(labels).oid == 0);
   CHECK(pg::parameter_type(labels).format == Format::text);
   keel::pg::protocol::ByteBuffer label_text;
@@ -164,8 +170,10 @@ TEST_CASE("engine values take PostgreSQL's binary forms and come back from them"
         std::vector<std::optional<std::string>>{"sad", std::nullopt, R"(x, "y" \z)", "NULL"});
   // Elements of another kind than the array's are refused.
   keel::pg::protocol::ByteBuffer out;
-  CHECK_THROWS_AS(pg::encode_value(keel::Value(keel::ValueArray{keel::ValueKind::integer, {keel::Value("x")}}), out),
-                  keel::ValueError);
+  CHECK_THROWS_AS(
+      pg::encode_value(keel::Value(keel::ValueArray{.element = keel::ValueKind::integer, .items = {keel::Value("x")}}),
+                       out),
+      keel::ValueError);
 }
 
 TEST_CASE("values out of a type's range are refused, not wrapped") {
