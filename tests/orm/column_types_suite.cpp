@@ -109,6 +109,7 @@ struct TypesFixture {
     keel::create_table<Playlist>().run_sync(db);
     keel::create_table<Scrapbook>().run_sync(db);
     keel::create_table<Forecast>().run_sync(db);
+    keel::create_table<Shift>().run_sync(db);
   }
 };
 
@@ -331,6 +332,48 @@ TEST_CASE_METHOD(TypesFixture, "column types: arrays of JSON documents come back
   CHECK(keel::update<Scrapbook>().set(c<&Scrapbook::pages>, replaced).where(c<&Scrapbook::id> == first).run_sync(db) ==
         1);
   CHECK(keel::select(c<&Scrapbook::pages>).where(c<&Scrapbook::id> == first).first().run_sync(db) == replaced);
+}
+
+TEST_CASE_METHOD(TypesFixture, "column types: times of seconds, milliseconds and minutes come back exactly") {
+  using namespace std::chrono;
+  // Before and after 1970, negative durations, durations of more than a day, NULLs.
+  std::vector<Shift> rows;
+  for (int n = 0; n < 150; ++n)
+    rows.push_back(Shift{.starts = sys_seconds(seconds(1'700'000'000 + n * 3'601)),
+                         .logged = n % 4 == 3 ? std::nullopt
+                                              : std::optional(sys_time<milliseconds>(
+                                                    milliseconds((n % 2 ? -1 : 1) * 1'700'000'000'123LL + n))),
+                         .local_start = local_time<seconds>(seconds(-946'080'000 + n)),
+                         .length = minutes(n * 7 - 300),
+                         .lag = milliseconds(n * 1'001),
+                         .pause = n % 3 ? std::optional(seconds(n * 90'000)) : std::nullopt,
+                         .laps = {seconds(n), seconds(-n), hours(30)}});
+  const auto same = [](const Shift& got, const Shift& want) {
+    CHECK(got.starts == want.starts);
+    CHECK(got.logged == want.logged);
+    CHECK(got.local_start == want.local_start);
+    CHECK(got.length == want.length);
+    CHECK(got.lag == want.lag);
+    CHECK(got.pause == want.pause);
+    CHECK(got.laps == want.laps);
+  };
+  const Shift one = keel::insert(rows[1]).run_sync(db);
+  const auto one_back = keel::get<Shift>(one.id).run_sync(db);
+  REQUIRE(one_back);
+  same(*one_back, rows[1]);
+  insert_few_and_many(db, rows, same);
+
+  // They compare with values of their own type, and sort in time order.
+  CHECK(keel::count<Shift>().where(c<&Shift::starts> >= rows[100].starts).run_sync(db) == 50);
+  CHECK(keel::select(c<&Shift::starts>).order_by(c<&Shift::starts>.desc()).first().run_sync(db) == rows[149].starts);
+  // A reading finer than the member's unit is refused, never rounded.
+  const auto first = keel::select(c<&Shift::id>).order_by(c<&Shift::id>).first().run_sync(db).value();
+  db.raw_sync("UPDATE shift SET logged = {} WHERE id = {}", keel::TimestampTz(microseconds(1'500'001)), first);
+  CHECK_THROWS_AS(keel::get<Shift>(first).run_sync(db), keel::ValueOutOfRangeError);
+  db.raw_sync("UPDATE shift SET logged = NULL, lag = {} WHERE id = {}", microseconds(2'000'500), first);
+  CHECK_THROWS_AS(keel::get<Shift>(first).run_sync(db), keel::ValueOutOfRangeError);
+  db.raw_sync("UPDATE shift SET lag = {} WHERE id = {}", milliseconds(2'000), first);
+  CHECK(keel::get<Shift>(first).run_sync(db).value().lag == seconds(2));
 }
 
 TEST_CASE_METHOD(TypesFixture, "column types: arrays of enums come back as their enumerators, one row, a few and 150") {

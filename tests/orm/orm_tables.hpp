@@ -67,6 +67,19 @@ struct Playlist {
   std::vector<std::optional<std::string>> notes;
 };
 
+// Times of other precisions than keel's microseconds: instants and wall-clock readings of seconds and
+// milliseconds, durations of minutes, seconds and milliseconds, and an array of durations.
+struct Shift {
+  keel::Id id;
+  std::chrono::sys_seconds starts;
+  std::optional<std::chrono::sys_time<std::chrono::milliseconds>> logged;
+  std::chrono::local_time<std::chrono::seconds> local_start;
+  std::chrono::minutes length{};
+  std::chrono::milliseconds lag{};
+  std::optional<std::chrono::seconds> pause;
+  std::vector<std::chrono::seconds> laps;
+};
+
 // Arrays of JSON documents: any JSON, and structs stored as JSON objects.
 struct Clip {
   std::string title;

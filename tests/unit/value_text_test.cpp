@@ -103,6 +103,19 @@ TEST_CASE("a vector binds as an array, typed by its element type even when empty
   CHECK_THROWS_AS(keel::Value("[1,").as<std::vector<int>>(), keel::TypeMismatchError);
 }
 
+TEST_CASE("time points and durations of a coarser unit than microseconds read back exactly, or are refused") {
+  const keel::Value instant(keel::TimestampTz(1'500ms));
+  CHECK(instant.as<sys_time<milliseconds>>() == sys_time<milliseconds>(1'500ms));
+  CHECK_THROWS_AS(instant.as<sys_seconds>(), keel::ValueOutOfRangeError);
+  CHECK(keel::Value(keel::TimestampTz(-2s)).as<sys_seconds>() == sys_seconds(-2s));
+  CHECK(keel::Value(keel::TimestampTz::max()).as<sys_seconds>() == sys_seconds::max());  // infinity stays
+  CHECK(keel::Value("1969-12-31 23:59:58+00:00").as<sys_seconds>() == sys_seconds(-2s));
+  CHECK_THROWS_AS(keel::Value("1970-01-01 00:00:01.5+00:00").as<sys_seconds>(), keel::ValueOutOfRangeError);
+  CHECK(keel::Value(keel::Timestamp(3min)).as<local_time<minutes>>() == local_time<minutes>(3min));
+  CHECK_THROWS_AS(keel::Value(keel::Timestamp(61s)).as<local_time<minutes>>(), keel::ValueOutOfRangeError);
+  CHECK(keel::Value(sys_seconds(7s)) == keel::Value(keel::TimestampTz(7s)));  // bound as keel's microseconds
+}
+
 TEST_CASE("an array in PostgreSQL's text form reads back: quoted, escaped, NULL and the text NULL") {
   using Texts = std::vector<std::optional<std::string>>;
   const auto read = [](const char* text) { return keel::Value(text).as<Texts>(); };
