@@ -246,6 +246,64 @@ TEST_CASE_METHOD(Fixture, "a child coroutine awaited inside the scope uses the t
   CHECK_FALSE(keel::run_sync(db.current_transaction()).has_value());
 }
 
+namespace {
+// The transaction that a coroutine spawned on `executor` runs in, once it has inserted a row named `name` through
+// the context (no engine named).
+asio::awaitable<std::shared_ptr<keel::TransactionState>> spawned_child_sees(keel::Engine& db,
+                                                                            asio::any_io_executor executor,
+                                                                            std::string name) {
+  auto child = [&db, name]() -> asio::awaitable<std::shared_ptr<keel::TransactionState>> {
+    co_await raw("INSERT INTO band (name) VALUES ({})", name).run();
+    std::optional<keel::Transaction> transaction = co_await db.current_transaction();
+    co_return transaction ? transaction->state() : nullptr;
+  };
+  co_return co_await asio::co_spawn(executor, child, asio::use_awaitable);
+}
+}  // namespace
+
+// The scope's executor comes in several types (the loop's own executor with each combination of properties that
+// Asio's copies of it require or prefer, or any other executor wrapped whole): each carries the transaction.
+TEST_CASE_METHOD(Fixture,
+                 "a coroutine spawned inside the scope on its executor, with any properties, uses the transaction") {
+  for (const bool on_strand : {false, true}) {
+    INFO("on a strand: " << on_strand);
+    asio::io_context loop;
+    std::shared_ptr<keel::TransactionState> outer;
+    std::vector<std::shared_ptr<keel::TransactionState>> seen;
+    auto scope = [&]() -> asio::awaitable<void> {
+      try {
+        co_await db.transaction([&](keel::Transaction& tx) -> asio::awaitable<void> {
+          outer = tx.state();
+          const asio::any_io_executor here = co_await asio::this_coro::executor;
+          seen.push_back(co_await spawned_child_sees(db, here, "plain"));
+          seen.push_back(co_await spawned_child_sees(db, asio::prefer(here, asio::execution::outstanding_work.tracked),
+                                                     "tracked"));
+          seen.push_back(
+              co_await spawned_child_sees(db, asio::require(here, asio::execution::blocking.never), "never blocking"));
+          seen.push_back(co_await spawned_child_sees(
+              db,
+              asio::prefer(asio::require(here, asio::execution::blocking.never),
+                           asio::execution::relationship.continuation, asio::execution::outstanding_work.tracked),
+              "all three"));
+          throw std::runtime_error("undo the children's inserts");
+        });
+      } catch (const std::runtime_error&) {}
+    };
+    std::exception_ptr failure;
+    auto done = [&](std::exception_ptr e) { failure = e; };
+    if (on_strand)
+      asio::co_spawn(asio::make_strand(loop), scope(), done);
+    else
+      asio::co_spawn(loop, scope(), done);
+    loop.run();
+    if (failure) std::rethrow_exception(failure);
+    REQUIRE(outer != nullptr);
+    REQUIRE(seen.size() == 4);
+    for (const auto& state : seen) CHECK(state == outer);
+    CHECK(count("plain") + count("tracked") + count("never blocking") + count("all three") == 0);
+  }
+}
+
 TEST_CASE_METHOD(Fixture, "nested transactions join the outer one, or are refused") {
   SECTION("joined by default") {
     std::shared_ptr<keel::TransactionState> outer, inner;
