@@ -261,8 +261,9 @@ asio::awaitable<std::shared_ptr<keel::TransactionState>> spawned_child_sees(keel
 }
 }  // namespace
 
-// The scope's executor comes in several types (the loop's own executor with each combination of properties that
-// Asio's copies of it require or prefer, or any other executor wrapped whole): each carries the transaction.
+// The scope's executor comes in several types (the loop's own executor, tracked or not, or any other executor wrapped
+// whole) and takes properties that Asio's copies of it require or prefer; a strand made inside the scope holds
+// it: each carries the transaction.
 TEST_CASE_METHOD(Fixture,
                  "a coroutine spawned inside the scope on its executor, with any properties, uses the transaction") {
   for (const bool on_strand : {false, true}) {
@@ -285,6 +286,8 @@ TEST_CASE_METHOD(Fixture,
               asio::prefer(asio::require(here, asio::execution::blocking.never),
                            asio::execution::relationship.continuation, asio::execution::outstanding_work.tracked),
               "all three"));
+          // A strand made inside the scope orders work that is still in the scope.
+          seen.push_back(co_await spawned_child_sees(db, asio::make_strand(here), "strand"));
           throw std::runtime_error("undo the children's inserts");
         });
       } catch (const std::runtime_error&) {}
@@ -298,9 +301,9 @@ TEST_CASE_METHOD(Fixture,
     loop.run();
     if (failure) std::rethrow_exception(failure);
     REQUIRE(outer != nullptr);
-    REQUIRE(seen.size() == 4);
+    REQUIRE(seen.size() == 5);
     for (const auto& state : seen) CHECK(state == outer);
-    CHECK(count("plain") + count("tracked") + count("never blocking") + count("all three") == 0);
+    CHECK(count("plain") + count("tracked") + count("never blocking") + count("all three") + count("strand") == 0);
   }
 }
 
