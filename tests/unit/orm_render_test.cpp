@@ -2,6 +2,7 @@
 // form, and the values bound in order.
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <limits>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -610,4 +611,21 @@ TEST_CASE("subqueries render in place, their values bound where they stand", "[o
   CHECK(u.sql() == R"(UPDATE "band" SET "popularity" = ? WHERE (("manager" NOT IN (SELECT "manager"."id" FROM )"
                    R"("manager" WHERE ("manager"."name" GLOB ?))) AND ("popularity" < ?)))");
   CHECK(u.params() == std::vector<Value>{0, "G*", 3});
+}
+
+TEST_CASE("arguments bind as the values they stand for, whatever they are kept as", "[orm][values]") {
+  const std::optional<std::string> no_country;
+  const std::uint8_t small = 7;
+  const float ratio = 0.5f;
+  const auto query = keel::select(c<&Band::name>)
+                         .where(c<&Band::popularity> > small && c<&Band::popularity> < std::uint64_t{1} << 40 &&
+                                c<&Band::country> != std::optional<std::string>("NL") && c<&Band::name> == "x" &&
+                                c<&Band::popularity> * ratio > 1.25 && c<&Band::country> == no_country &&
+                                c<&Band::name> != std::string_view("y"));
+  const auto statement = query.statement(Dialect::sqlite);
+  CHECK(statement.params() == std::vector<Value>{Value(7), Value(std::int64_t{1} << 40), Value("NL"), Value("x"),
+                                                 Value(0.5), Value(1.25), Value("y")});
+  CHECK(statement.sql().find(R"("band"."country" IS NULL)") != std::string_view::npos);
+  // An unsigned value beyond int64 is refused where the expression is made, as a Value refuses it.
+  CHECK_THROWS_AS(c<&Band::popularity> == std::numeric_limits<std::uint64_t>::max(), keel::ValueOutOfRangeError);
 }
