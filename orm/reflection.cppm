@@ -1,6 +1,8 @@
-// Name reflection for aggregates: member names, member indexes, type names. Boost 1.81's PFR counts and ties
-// fields but cannot name them, so this module reads names from __PRETTY_FUNCTION__ the way newer PFR does.
-// It is the only place that does, so that boost::pfr::get_name (Boost 1.84) can replace it in one file.
+// Reflection for aggregates: member counts, types and references, member names and indexes, type names. Boost
+// 1.81's PFR cannot name members, so this module reads names from __PRETTY_FUNCTION__ the way newer PFR does; it
+// is the only place that does, so that boost::pfr::get_name (Boost 1.84) can replace it in one file. It counts and
+// ties members itself up to 64 of them (Boost.PFR beyond): PFR 1.81 counts by a search up to sizeof(T) * 8
+// members, about 50 ms of a user's build per table, where counting up costs a few ms (benchmarks/compile_time).
 module;
 #include <array>
 #include <boost/pfr.hpp>
@@ -9,9 +11,54 @@ module;
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 export module keel.reflection;
 
+#include "reflection_tie.inc"
+
 namespace keel::reflection_detail {
+
+// Converts to any member's type, so that T{AnyField{}...} compiles with as many of them as T has members, and no
+// more. It appears in unevaluated checks alone, and is never called; it has a body all the same, since checking
+// the initialization instantiates the members' constexpr constructors, which use it.
+struct AnyField {
+  template <class U>
+  operator U() const noexcept {
+    __builtin_unreachable();
+  }
+};
+
+template <class T, std::size_t... I>
+consteval bool takes_initializers(std::index_sequence<I...>) {
+  return requires { T{(static_cast<void>(I), AnyField{})...}; };
+}
+
+// The number of T's members: one fewer than the first count of initializers T refuses. An empty struct takes one,
+// converted to itself, and has none.
+template <class T, std::size_t N = 0>
+consteval std::size_t count_fields() {
+  if constexpr (std::is_empty_v<T>)
+    return 0;
+  else if constexpr (takes_initializers<T>(std::make_index_sequence<N + 1>{}))
+    return count_fields<T, N + 1>();
+  else
+    return N;
+}
+
+template <class T>
+inline constexpr std::size_t field_count = count_fields<T>();
+
+// T's members as a tuple of references.
+template <class T>
+constexpr auto tie(T& object) noexcept {
+  if constexpr (field_count<std::remove_cv_t<T>> <= max_tied_fields)
+    return tie_fields<field_count<std::remove_cv_t<T>>>(object);
+  else
+    return boost::pfr::structure_tie(object);
+}
+
+template <class T>
+using tie_t = decltype(tie(std::declval<T&>()));
 
 template <class T>
 struct Wrapper {
@@ -27,7 +74,7 @@ extern const Wrapper<T> fake_object;
 
 template <class T, std::size_t I>
 consteval const auto* field_address() {
-  return std::addressof(std::get<I>(boost::pfr::structure_tie(fake_object<T>.value)));
+  return std::addressof(std::get<I>(tie(fake_object<T>.value)));
 }
 #pragma clang diagnostic pop
 
@@ -104,11 +151,11 @@ concept Reflectable = std::is_aggregate_v<T> && std::is_class_v<T>;
 
 /// The number of T's members.
 template <class T>
-inline constexpr std::size_t field_count = boost::pfr::tuple_size_v<T>;
+inline constexpr std::size_t field_count = reflection_detail::field_count<T>;
 
 /// The type of T's member I.
 template <class T, std::size_t I>
-using field_type = boost::pfr::tuple_element_t<I, T>;
+using field_type = std::remove_reference_t<std::tuple_element_t<I, reflection_detail::tie_t<T>>>;
 
 /// The names of T's members, in declaration order.
 template <class T>
@@ -139,7 +186,7 @@ inline constexpr std::size_t member_index = reflection_detail::index_of_member<m
 /// T's member I, by reference.
 template <std::size_t I, class T>
 constexpr decltype(auto) get(T& object) {
-  return boost::pfr::get<I>(object);
+  return std::get<I>(reflection_detail::tie(object));
 }
 
 }  // namespace keel::reflection
