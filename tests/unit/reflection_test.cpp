@@ -27,27 +27,25 @@ struct Mixed {
 };
 struct Empty {};
 
-// Ten int members p0..p9, as one declaration.
+// Ten int members p0..p9, as one declaration; sixty of them, a0 to f9.
 #define KEEL_TEN_INTS(p) \
   int p##0 = 0, p##1 = 1, p##2 = 2, p##3 = 3, p##4 = 4, p##5 = 5, p##6 = 6, p##7 = 7, p##8 = 8, p##9 = 9
+#define KEEL_SIXTY_INTS \
+  KEEL_TEN_INTS(a);     \
+  KEEL_TEN_INTS(b);     \
+  KEEL_TEN_INTS(c);     \
+  KEEL_TEN_INTS(d);     \
+  KEEL_TEN_INTS(e);     \
+  KEEL_TEN_INTS(f)
 struct Wide64 {
-  KEEL_TEN_INTS(a);
-  KEEL_TEN_INTS(b);
-  KEEL_TEN_INTS(c);
-  KEEL_TEN_INTS(d);
-  KEEL_TEN_INTS(e);
-  KEEL_TEN_INTS(f);
+  KEEL_SIXTY_INTS;
   int g0 = 0, g1 = 1, g2 = 2, g3 = 3;
 };
 struct Wide70 {
-  KEEL_TEN_INTS(a);
-  KEEL_TEN_INTS(b);
-  KEEL_TEN_INTS(c);
-  KEEL_TEN_INTS(d);
-  KEEL_TEN_INTS(e);
-  KEEL_TEN_INTS(f);
+  KEEL_SIXTY_INTS;
   KEEL_TEN_INTS(g);
 };
+#undef KEEL_SIXTY_INTS
 #undef KEEL_TEN_INTS
 }  // namespace
 
