@@ -652,6 +652,42 @@ TEST_CASE_METHOD(Fixture, "a transaction that a failed statement aborted never r
   CHECK(count("after") == 1);
 }
 
+// One connection: a lease that a failed COMMIT kept would stop the next statement.
+struct OneConnection : Fixture {
+  OneConnection() : Fixture({.max_connections = 1}) {}
+};
+
+TEST_CASE_METHOD(OneConnection,
+                 "a COMMIT the database refuses reaches the caller typed, keeps nothing, and frees the "
+                 "connection") {
+  ddl("CREATE TABLE member (" + key_column() + ", band_id BIGINT REFERENCES band (id) DEFERRABLE INITIALLY DEFERRED)");
+  auto body = [&]() -> asio::awaitable<void> {
+    co_await db.raw("INSERT INTO band (name) VALUES ('kept?')");
+    co_await db.raw("INSERT INTO member (band_id) VALUES (99)");  // no band 99: refused at COMMIT
+  };
+  // Several times: from the second on, SQLite's BEGIN and COMMIT are known to be fast and run at once.
+  for (int round = 0; round < 3; ++round) {
+    CHECK_THROWS_AS(keel::run_sync(db.transaction(body)), keel::ForeignKeyViolation);
+    CHECK(count("kept?") == 0);
+  }
+  CHECK_THROWS_AS(db.transaction_sync([&] {
+    db.raw_sync("INSERT INTO band (name) VALUES ('kept?')");
+    db.raw_sync("INSERT INTO member (band_id) VALUES (99)");
+  }),
+                  keel::ForeignKeyViolation);
+  keel::Transaction explicit_tx = db.begin_sync();
+  raw("INSERT INTO member (band_id) VALUES (99)").run_sync(explicit_tx);
+  CHECK_THROWS_AS(explicit_tx.commit_sync(), keel::ForeignKeyViolation);
+  CHECK_FALSE(explicit_tx.active());
+  CHECK(db.raw_sync("SELECT count(*) FROM member")[0].get<std::int64_t>(0) == 0);
+  // The one connection is back, and the next transactions commit.
+  for (int round = 0; round < 3; ++round)
+    keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {
+      co_await db.raw("INSERT INTO band (name) VALUES ({})", "after " + std::to_string(round));
+    }));
+  CHECK(total() == 3);
+}
+
 TEST_CASE_METHOD(Fixture, "generated savepoint names never repeat a name given in the transaction") {
   std::vector<std::string> generated;
   keel::run_sync(db.transaction([&](keel::Transaction& tx) -> asio::awaitable<void> {

@@ -2,6 +2,7 @@
 // pool lends its connections. The behaviour every engine shares is in tests/engine.
 #include <catch2/catch.hpp>
 #include <boost/asio.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -165,6 +166,53 @@ TEST_CASE(":memory: with one connection is SQLite's own in-memory database; with
   // Forgotten with its engine: the name now opens an empty database.
   keel::SqliteEngine after(keel::SqliteOptions{.path = "file:" + name + "?vfs=keel-memory"});
   CHECK(after.raw_sync("SELECT count(*) FROM sqlite_master")[0].get<std::int64_t>(0) == 0);
+}
+
+TEST_CASE("keel's in-memory files read zeros past their end and in the gaps that writes leave") {
+  keel::SqliteEngine engine(":memory:");  // registers the file system
+  sqlite3_vfs* vfs = sqlite3_vfs_find("keel-memory");
+  REQUIRE(vfs);
+  std::vector<unsigned char> storage(static_cast<std::size_t>(vfs->szOsFile));
+  auto* file = reinterpret_cast<sqlite3_file*>(storage.data());
+  REQUIRE(vfs->xOpen(vfs, nullptr, file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_DELETEONCLOSE,
+                     nullptr) == SQLITE_OK);
+  const auto size = [&] {
+    sqlite3_int64 n = -1;
+    file->pMethods->xFileSize(file, &n);
+    return n;
+  };
+  // Bytes [from, from + n), read back; each is 0 unless written.
+  const auto read = [&](sqlite3_int64 from, int n) {
+    std::vector<unsigned char> bytes(static_cast<std::size_t>(n), 0xAA);
+    file->pMethods->xRead(file, bytes.data(), n, from);
+    return bytes;
+  };
+  const auto all_zero = [](const std::vector<unsigned char>& bytes) {
+    return std::ranges::all_of(bytes, [](unsigned char b) { return b == 0; });
+  };
+  const std::vector<unsigned char> ones(1000, 0x11), twos(1000, 0x22);
+  // Past the first 64 KiB chunk: the first 150,000 bytes were never written.
+  REQUIRE(file->pMethods->xWrite(file, ones.data(), 1000, 150'000) == SQLITE_OK);
+  CHECK(size() == 151'000);
+  CHECK(all_zero(read(0, 150'000)));
+  CHECK(read(150'000, 1000) == ones);
+  REQUIRE(file->pMethods->xWrite(file, ones.data(), 1000, 0) == SQLITE_OK);
+  CHECK(read(0, 1000) == ones);
+  // Cut back and grown again with a gap: the old bytes in the gap read as zeros, not as they were.
+  REQUIRE(file->pMethods->xTruncate(file, 100) == SQLITE_OK);
+  CHECK(size() == 100);
+  CHECK(file->pMethods->xRead(file, std::vector<unsigned char>(200).data(), 200, 0) == SQLITE_IOERR_SHORT_READ);
+  REQUIRE(file->pMethods->xWrite(file, twos.data(), 1000, 152'000) == SQLITE_OK);
+  CHECK(all_zero(read(100, 151'900)));
+  CHECK(read(152'000, 1000) == twos);
+  CHECK(read(0, 100) == std::vector<unsigned char>(100, 0x11));  // what the cut kept
+  // A write inside the file changes only its own bytes.
+  REQUIRE(file->pMethods->xWrite(file, twos.data(), 10, 50) == SQLITE_OK);
+  CHECK(read(40, 10) == std::vector<unsigned char>(10, 0x11));
+  CHECK(read(50, 10) == std::vector<unsigned char>(10, 0x22));
+  CHECK(read(60, 40) == std::vector<unsigned char>(40, 0x11));
+  CHECK(all_zero(read(100, 100)));
+  CHECK(file->pMethods->xClose(file) == SQLITE_OK);
 }
 
 TEST_CASE(":memory: shared by connections: a reader does not wait for an open write transaction") {
