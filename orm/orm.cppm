@@ -44,6 +44,7 @@ export module keel.orm;
 export import keel.reflection;
 import keel.engine;
 
+#include "misuse.inc"
 #include "column.inc"
 #include "json_column.inc"
 #include "table.inc"
