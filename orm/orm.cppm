@@ -53,6 +53,7 @@ import keel.engine;
 #include "alias.inc"
 #include "text_cache.inc"
 #include "query_support.inc"
+#include "runnable_query.inc"
 #include "row_count_hint.inc"
 #include "projection.inc"
 #include "returning.inc"
