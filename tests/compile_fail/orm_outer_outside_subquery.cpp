@@ -4,5 +4,5 @@ import keel;
 
 auto misuse() {
   using keel::c;
-  return keel::select(c<&Band::name>).where(keel::outer(c<&Band::popularity>) > 10).statement(keel::Dialect::sqlite);
+  return keel::select(c<&Band::name>).where(keel::outer(c<&Band::popularity>) > 10).run_sync();
 }
