@@ -1,6 +1,6 @@
 // keel's ORM on keel::SqliteEngine against the raw sqlite3 C API on the same work, in one run. Not a test: run it
 // by hand,
-//   build/release/benchmarks/keel-orm-sqlite-bench [file|memory|memory-1] [O1 O2 ... S1]
+//   build/release/benchmarks/keel-orm-sqlite-bench [file|memory|memory-1] [O1 O2 ... S1 F1]
 // Each workload runs on a file database (WAL, synchronous=NORMAL on both sides, in the temporary folder), on
 // ":memory:" (each side's own meaning of it: keel's default engine, whose connections share a WAL database on
 // tmpfs, against sqlite3_open(":memory:")), and on ":memory:" with max_connections = 1 (SQLite's own in-memory
@@ -21,6 +21,8 @@
 //   W1  100,000 one-row INSERT statements through keel's BulkWriter (its defaults: batches of at most 1 MB of
 //       SQL, each in a transaction) against sqlite3 stepping one prepared INSERT per row in one transaction
 //   S1  how late a 1 ms timer on keel's event loop gets while a 200 ms query runs on the same loop
+//   F1  not keel: O1's sqlite3 side with each select in an Asio coroutine of its own on keel's loop, against the
+//       plain loop, on the same connection: what an async API costs before keel does anything, the floor under O1
 #include <sqlite3.h>
 #include <boost/asio.hpp>
 #include <algorithm>
@@ -137,6 +139,14 @@ struct Raw {
     done(bump);
   }
 };
+
+// F1's coroutine side: sqlite3's select of O1, awaited as a coroutine of its own.
+boost::asio::awaitable<Band> raw_select_in_coroutine(const Raw& raw, std::int64_t id) { co_return raw.select(id); }
+boost::asio::awaitable<std::int64_t> raw_selects_in_coroutines(const Raw& raw, int n) {
+  std::int64_t sum = 0;
+  for (int i = 0; i < n; ++i) sum += digest(co_await raw_select_in_coroutine(raw, pick(i)));
+  co_return sum;
+}
 
 // ---- keel's side: the engine's defaults, on the event loop of bench_support.
 
@@ -333,6 +343,24 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
                            },
                            reset),
                        "sqlite3");
+  }
+
+  if (selected("F1")) {
+    constexpr int n = 5'000;
+    reset();
+    std::int64_t coroutine_sum = 0, raw_sum = 0;
+    const keel_bench::Result r = measure(
+        n, [&] { coroutine_sum += run(raw_selects_in_coroutines(raw, n)); },
+        [&] {
+          for (int i = 0; i < n; ++i) raw_sum += digest(raw.select(pick(i)));
+        });
+    if (!keel_bench::only_side().empty())  // one side ran (KEEL_BENCH_SIDE): its rate alone
+      std::printf("F1 %s %.0f/s\n", keel_bench::runs("keel") ? "a coroutine per select" : "sqlite3",
+                  keel_bench::runs("keel") ? r.keel_rate : r.libpq_rate);
+    else
+      std::printf("F1 a coroutine per select %.0f/s sqlite3 %.0f/s ratio %.2f\n", r.keel_rate, r.libpq_rate,
+                  r.keel_rate / r.libpq_rate);
+    verify("F1", coroutine_sum, raw_sum);
   }
 
   if (selected("S1")) stall(db);
