@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <vector>
@@ -64,6 +65,33 @@ TEST_CASE_METHOD(Fixture, "orm: select decodes whole rows into structs") {
   CHECK(keel::count<Band>().where(c<&Band::country>.is_not_null()).run_sync(db) == 2);
   CHECK(keel::exists<Band>().where(c<&Band::popularity> > 1500).run_sync(db));
   CHECK_FALSE(keel::exists<Band>().where(c<&Band::popularity> > 5000).run_sync(db));
+}
+
+namespace {
+// Read from a table whose `level` column holds text where this struct wants a number.
+struct Reading {
+  static constexpr std::string_view table_name = "readings";
+  keel::Id id;
+  std::optional<std::int64_t> level;
+  std::string note;
+};
+}  // namespace
+
+TEST_CASE_METHOD(Fixture,
+                 "orm: a row that cannot be decoded fails its query with a typed error, and nothing of it is kept") {
+  db.raw_sync("CREATE TABLE readings (id INTEGER PRIMARY KEY, level TEXT, note TEXT NOT NULL)");
+  db.raw_sync("INSERT INTO readings (id, level, note) VALUES (1, NULL, 'quiet'), (2, 'high', 'loud')");
+  // Rows are decoded where the result keeps them: the second row fails after the first is in the result.
+  CHECK_THROWS_AS(keel::select<Reading>().order_by(c<&Reading::id>).run_sync(db), keel::TypeMismatchError);
+  CHECK_THROWS_AS(keel::select<Reading>().where(c<&Reading::id> == 2).first().run_sync(db), keel::TypeMismatchError);
+  CHECK_THROWS_WITH(keel::select<Reading>().where(c<&Reading::id> == 2).first().run_sync(db),
+                    Catch::Contains("'level'"));
+  const std::optional<Reading> quiet = keel::select<Reading>().where(c<&Reading::id> == 1).first().run_sync(db);
+  REQUIRE(quiet.has_value());
+  CHECK_FALSE(quiet->level.has_value());
+  CHECK(quiet->note == "quiet");
+  CHECK(keel::select<Reading>().where(c<&Reading::id> == 1).run_sync(db).size() == 1);
+  CHECK(keel::count<Band>().run_sync(db) == 3);
 }
 
 TEST_CASE_METHOD(Fixture, "orm: a select run again reserves the rows its runs gave, once; batches leave that be") {
