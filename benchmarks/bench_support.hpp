@@ -94,19 +94,20 @@ inline Result measure(int rounds, double operations, const std::function<void()>
   return r;
 }
 
-// One line per workload, `other` naming libpq's side; the client's CPU per operation follows, in microseconds.
-inline void report(const char* name, const Result& r, const char* other = "libpq") {
+// One line per workload, `first` naming keel's side and `other` libpq's; the client's CPU per operation follows, in
+// microseconds.
+inline void report(const char* name, const Result& r, const char* other = "libpq", const char* first = "keel") {
   if (!only_side().empty()) {
     const bool keel = only_side() == "keel";
     const Timing& t = keel ? r.keel : r.libpq;
-    std::printf("%s %s %.0f/s (client CPU per op: %.2f us, user %.2f us)\n", name, keel ? "keel" : other,
+    std::printf("%s %s %.0f/s (client CPU per op: %.2f us, user %.2f us)\n", name, keel ? first : other,
                 keel ? r.keel_rate : r.libpq_rate, r.per_op_us(t.cpu), r.per_op_us(t.user));
   } else {
     std::printf(
-        "%s keel %.0f/s %s %.0f/s ratio %.2f (client CPU per op: keel %.2f us, %s %.2f us; user: keel %.2f us, "
+        "%s %s %.0f/s %s %.0f/s ratio %.2f (client CPU per op: %s %.2f us, %s %.2f us; user: %s %.2f us, "
         "%s %.2f us)\n",
-        name, r.keel_rate, other, r.libpq_rate, r.keel_rate / r.libpq_rate, r.per_op_us(r.keel.cpu), other,
-        r.per_op_us(r.libpq.cpu), r.per_op_us(r.keel.user), other, r.per_op_us(r.libpq.user));
+        name, first, r.keel_rate, other, r.libpq_rate, r.keel_rate / r.libpq_rate, first, r.per_op_us(r.keel.cpu),
+        other, r.per_op_us(r.libpq.cpu), first, r.per_op_us(r.keel.user), other, r.per_op_us(r.libpq.user));
   }
   std::fflush(stdout);
 }

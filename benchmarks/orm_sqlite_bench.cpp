@@ -353,14 +353,12 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
     constexpr int n = 5'000;
     reset();
     std::int64_t coroutine_sum = 0, raw_sum = 0;
-    const keel_bench::Result r = measure(
-        n, [&] { coroutine_sum += run(raw_selects_in_coroutines(raw, n)); }, [&] { raw_sum += raw_selects(raw, n); });
-    if (!keel_bench::only_side().empty())  // one side ran (KEEL_BENCH_SIDE): its rate alone
-      std::printf("F1 %s %.0f/s\n", keel_bench::runs("keel") ? "a coroutine per select" : "sqlite3",
-                  keel_bench::runs("keel") ? r.keel_rate : r.libpq_rate);
-    else
-      std::printf("F1 a coroutine per select %.0f/s sqlite3 %.0f/s ratio %.2f\n", r.keel_rate, r.libpq_rate,
-                  r.keel_rate / r.libpq_rate);
+    // keel's side (KEEL_BENCH_SIDE=keel) is the coroutines here.
+    keel_bench::report("F1",
+                       measure(
+                           n, [&] { coroutine_sum += run(raw_selects_in_coroutines(raw, n)); },
+                           [&] { raw_sum += raw_selects(raw, n); }),
+                       "sqlite3", "coroutines");
     verify("F1", coroutine_sum, raw_sum);
   }
 
