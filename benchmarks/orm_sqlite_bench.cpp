@@ -23,6 +23,9 @@
 //   S1  how late a 1 ms timer on keel's event loop gets while a 200 ms query runs on the same loop
 //   F1  not keel: O1's sqlite3 side with each select in an Asio coroutine of its own on keel's loop, against the
 //       plain loop, on the same connection: what an async API costs before keel does anything, the floor under O1
+// Run it pinned to one core (taskset -c 1 ...): on this project's VM the two cores differ (system calls are slower on
+// core 0), and keel moves long work (O5's inserts after the first millisecond) to a worker thread, so unpinned the
+// ratio says which core each side landed on. It prints a note when more than one core is allowed.
 #include <sqlite3.h>
 #include <boost/asio.hpp>
 #include <algorithm>
@@ -36,6 +39,7 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+#include <sched.h>
 #include <unistd.h>
 #include "bench_support.hpp"
 import keel;
@@ -369,6 +373,11 @@ void workloads(const char* label, const keel::SqliteOptions& keel_options, const
 }  // namespace
 
 int main(int argc, char** argv) try {
+  if (cpu_set_t allowed; ::sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 1)
+    std::fprintf(stderr,
+                 "note: %d cores allowed; pin to one (taskset -c 1) for ratios that do not depend on where "
+                 "each side's threads land (README, Benchmarks)\n",
+                 CPU_COUNT(&allowed));
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> databases{"file", "memory", "memory-1"};
   if (!args.empty() && (args[0] == "file" || args[0] == "memory" || args[0] == "memory-1")) {
