@@ -55,6 +55,7 @@ import keel.core;
 
 #include "blocking.inc"
 #include "errors.inc"
+#include "binding.inc"
 #include "options.inc"
 #include "row_reader.inc"
 #include "sql_text.inc"

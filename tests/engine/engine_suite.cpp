@@ -829,6 +829,79 @@ TEST_CASE_METHOD(Fixture, "execute_each runs one statement once per group of val
   CHECK(total() == 5);
 }
 
+namespace {
+// Gigs as runs of (name, fee): a name as text or as a Value, a fee as a number or NULL.
+struct GigRuns final : keel::RunValueSource {
+  struct Run {
+    std::string name;
+    std::optional<std::int64_t> fee;
+    bool name_as_value = false;
+  };
+  std::vector<Run> rows;
+  std::size_t per_run = 2;
+  mutable std::vector<std::size_t> bound;  // the runs bound, in order
+  std::size_t runs() const override { return rows.size(); }
+  std::size_t values_per_run() const override { return 2; }
+  void bind_run(std::size_t run, keel::RunBinder& binder) const override {
+    bound.push_back(run);
+    const Run& row = rows[run];
+    if (row.name_as_value)
+      binder.bind_value(keel::Value(row.name));
+    else
+      binder.bind_text(row.name);
+    if (per_run < 2) return;
+    if (row.fee)
+      binder.bind_integer(*row.fee);
+    else
+      binder.bind_null();
+  }
+};
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "execute_each_from binds each run from its source, and stops at an error") {
+  ddl("CREATE TABLE gig (" + key_column() + ", name TEXT NOT NULL UNIQUE, fee INTEGER)");
+  const auto text = std::make_shared<const std::string>(
+      keel::render_placeholders("INSERT INTO gig (name, fee) VALUES ({}, {})", db.dialect()));
+  auto gigs = [&]() { return db.raw_sync("SELECT count(*) FROM gig")[0].get<std::int64_t>(0); };
+  auto insert_all = [&](const GigRuns& runs) {
+    return keel::run_sync(db.transaction(
+        [&]() -> asio::awaitable<keel::ExecResult> { co_return co_await db.execute_each_from(text, runs, nullptr); }));
+  };
+  GigRuns runs;
+  runs.rows = {{"a", 1}, {"b", std::nullopt, true}, {"c", 3}};
+  const keel::ExecResult result = insert_all(runs);
+  CHECK(result.rows_affected == 3);
+  CHECK(runs.bound == std::vector<std::size_t>{0, 1, 2});
+  CHECK(db.raw_sync("SELECT count(*) FROM gig WHERE fee IS NULL AND name = 'b'")[0].get<std::int64_t>(0) == 1);
+  CHECK(db.raw_sync("SELECT fee FROM gig WHERE name = 'c'")[0].get<std::int64_t>(0) == 3);
+  if (!on_postgres()) {  // SQLite reports each row's key
+    REQUIRE(result.insert_ids.size() == 3);
+    CHECK(db.raw_sync("SELECT id FROM gig WHERE name = 'c'")[0].get<std::int64_t>(0) == result.insert_ids[2]);
+  }
+  // The second run fails (a duplicate name): the error reaches the caller, and the transaction keeps nothing.
+  GigRuns clashing;
+  clashing.rows = {{"d", 4}, {"a", 5}, {"e", 6}};
+  CHECK_THROWS_AS(insert_all(clashing), keel::UniqueViolation);
+  CHECK(gigs() == 3);
+  CHECK(db.raw_sync("SELECT count(*) FROM gig WHERE name = 'd'")[0].get<std::int64_t>(0) == 0);
+  // A source that binds fewer values than the text has placeholders is a misuse, and nothing of it stays.
+  GigRuns short_runs;
+  short_runs.rows = {{"f", 1}, {"g", 2}};
+  short_runs.per_run = 1;
+  CHECK_THROWS_AS(insert_all(short_runs), keel::MisuseError);
+  CHECK(gigs() == 3);
+  // A query logger hears every run's values, as it hears execute_each's.
+  std::vector<keel::Value> heard;
+  const auto logger = db.add_query_logger(
+      [&](const keel::LoggedStatement& s) { heard.insert(heard.end(), s.params.begin(), s.params.end()); });
+  GigRuns logged;
+  logged.rows = {{"h", 8}, {"i", std::nullopt}};
+  CHECK(insert_all(logged).rows_affected == 2);
+  db.remove_query_logger(logger);
+  CHECK(heard == std::vector<keel::Value>{"h", 8, "i", nullptr});
+  CHECK(gigs() == 5);
+}
+
 TEST_CASE_METHOD(Fixture, "a script of several statements runs, inside a transaction too") {
   db.raw_sync("CREATE TABLE one (x INTEGER); CREATE TABLE two (y INTEGER)");
   keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {

@@ -50,6 +50,40 @@ TEST_CASE_METHOD(Fixture, "orm: insert returns the rows with their generated key
         std::vector<std::string>{"it's new"});
 }
 
+TEST_CASE_METHOD(Fixture,
+                 "orm: many rows keep every kind of member; the caller's rows and the query stay as they were") {
+  const Band band = *keel::select<Band>().where(c<&Band::name> == "Pythonistas").first().run_sync(db);
+  const std::vector<Concert> concerts{
+      {.band = band, .venue = "Paradiso", .price = 12.5, .sold_out = true, .capacity = 1500, .promoter = guido},
+      {.band = band, .venue = "Melkweg"}};
+  auto check_saved = [&](const std::vector<Concert>& saved) {
+    REQUIRE(saved.size() == 2);
+    CHECK(saved[0].id > 0);
+    CHECK(saved[0].id < saved[1].id);
+    CHECK(saved[1].venue == "Melkweg");
+    CHECK(saved[0].promoter == std::optional<keel::ForeignKey<Manager>>(guido));
+  };
+  // A query kept and run twice inserts its rows twice: a run takes nothing from it.
+  const auto twice = keel::insert(concerts);
+  check_saved(twice.run_sync(db));
+  check_saved(twice.run_sync(db));
+  // Run as it is made, its copy of the rows becomes the result; the caller's rows keep no key.
+  check_saved(keel::insert(concerts).run_sync(db));
+  CHECK(concerts[0].id.value == 0);
+  CHECK(concerts[0].venue == "Paradiso");
+  const auto stored = keel::select<Concert>().order_by(c<&Concert::id>).run_sync(db);
+  REQUIRE(stored.size() == 6);
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    const Concert& given = concerts[i % 2];
+    CHECK(stored[i].band == band.id);
+    CHECK(stored[i].venue == given.venue);
+    CHECK(stored[i].price == given.price);
+    CHECK(stored[i].sold_out == given.sold_out);
+    CHECK(stored[i].capacity == given.capacity);
+    CHECK(stored[i].promoter == given.promoter);
+  }
+}
+
 TEST_CASE_METHOD(Fixture, "orm: select decodes whole rows into structs") {
   auto bands = keel::select<Band>().order_by(c<&Band::name>).run_sync(db);
   REQUIRE(bands.size() == 3);
