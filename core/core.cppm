@@ -42,6 +42,7 @@ export module keel.core;
 #include "value.inc"
 #include "row.inc"
 #include "statement.inc"
+#include "run_values.inc"
 #include "value_decoders.inc"
 #include "value_enum.inc"
 #include "array_literal.inc"

@@ -62,6 +62,7 @@ import keel.engine;
 #include "compound.inc"
 #include "update.inc"
 #include "conflict.inc"
+#include "row_binding.inc"
 #include "insert.inc"
 #include "by_key.inc"
 #include "get_or_create.inc"

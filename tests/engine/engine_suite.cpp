@@ -12,6 +12,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 import keel;
 #include "engine_fixture.hpp"
@@ -900,6 +902,42 @@ TEST_CASE_METHOD(Fixture, "execute_each_from binds each run from its source, and
   db.remove_query_logger(logger);
   CHECK(heard == std::vector<keel::Value>{"h", 8, "i", nullptr});
   CHECK(gigs() == 5);
+}
+
+namespace {
+// Rated gigs as runs of (name, rating); an empty name as an empty view, whose data() is null; `extra` values
+// more than the text takes.
+struct RatedRuns final : keel::RunValueSource {
+  std::vector<std::pair<std::string, double>> rows;
+  int extra = 0;
+  std::size_t runs() const override { return rows.size(); }
+  std::size_t values_per_run() const override { return 2; }
+  void bind_run(std::size_t run, keel::RunBinder& binder) const override {
+    const auto& [name, rating] = rows[run];
+    binder.bind_text(name.empty() ? std::string_view() : std::string_view(name));
+    binder.bind_real(rating);
+    for (int i = 0; i < extra; ++i) binder.bind_integer(i);
+  }
+};
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "execute_each_from outside a transaction: numbers, empty text, and too many values") {
+  ddl("CREATE TABLE rated (" + key_column() + ", name TEXT NOT NULL, rating " +
+      (on_postgres() ? "DOUBLE PRECISION" : "REAL") + ")");
+  const auto text = std::make_shared<const std::string>(
+      keel::render_placeholders("INSERT INTO rated (name, rating) VALUES ({}, {})", db.dialect()));
+  auto rated = [&]() { return db.raw_sync("SELECT count(*) FROM rated")[0].get<std::int64_t>(0); };
+  RatedRuns runs;
+  runs.rows = {{"", 2.5}, {"x", -1.25}};
+  // On a connection of the engine's own, each run committing by itself.
+  CHECK(keel::run_sync(db.execute_each_from(text, runs, nullptr)).rows_affected == 2);
+  CHECK(db.raw_sync("SELECT count(*) FROM rated WHERE name = '' AND rating = 2.5")[0].get<std::int64_t>(0) == 1);
+  CHECK(db.raw_sync("SELECT rating FROM rated WHERE name = 'x'")[0].get<double>(0) == -1.25);
+  RatedRuns too_many;
+  too_many.rows = {{"y", 1.0}};
+  too_many.extra = 1;
+  CHECK_THROWS_AS(keel::run_sync(db.execute_each_from(text, too_many, nullptr)), keel::MisuseError);
+  CHECK(rated() == 2);
 }
 
 TEST_CASE_METHOD(Fixture, "a script of several statements runs, inside a transaction too") {

@@ -71,8 +71,14 @@ TEST_CASE_METHOD(Fixture,
   check_saved(keel::insert(concerts).run_sync(db));
   CHECK(concerts[0].id.value == 0);
   CHECK(concerts[0].venue == "Paradiso");
+  // A copy run as an rvalue leaves the insert it was copied from whole; the one moved from keeps no rows.
+  auto original = keel::insert(concerts);
+  auto copy = original;
+  check_saved(std::move(copy).run_sync(db));
+  check_saved(original.run_sync(db));
+  CHECK(copy.run_sync(db).empty());  // NOLINT(bugprone-use-after-move): what is left of a moved insert
   const auto stored = keel::select<Concert>().order_by(c<&Concert::id>).run_sync(db);
-  REQUIRE(stored.size() == 6);
+  REQUIRE(stored.size() == 10);
   for (std::size_t i = 0; i < stored.size(); ++i) {
     const Concert& given = concerts[i % 2];
     CHECK(stored[i].band == band.id);

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -134,6 +135,37 @@ TEST_CASE("the engine checkpoints its WAL, so the log does not grow without end"
   }
   keel::SqliteEngine reopened(path);
   CHECK(reopened.raw_sync("SELECT count(*) FROM t")[0].get<std::int64_t>(0) == 1500);
+}
+
+namespace {
+struct Note {  // table "note"
+  keel::Id id;
+  std::string text;
+  std::optional<std::int64_t> n;
+};
+}  // namespace
+
+TEST_CASE("a many-row insert binds each row where its run steps, on the caller's thread or a worker") {
+  // Its first runs here and the rest on a worker (the default, past max_inline_time), or all on a worker.
+  const auto inline_limit = GENERATE(keel::SqliteOptions{}.max_inline_time, std::chrono::microseconds(0));
+  CAPTURE(inline_limit.count());
+  Folder folder;
+  keel::SqliteEngine db(
+      keel::SqliteOptions{.path = (folder.path / "notes.sqlite").string(), .max_inline_time = inline_limit});
+  keel::create_table<Note>().run_sync(db);
+  std::vector<Note> notes;
+  for (int i = 0; i < 20000; ++i)  // texts past the short-string buffer too: bound where they lie in the rows
+    notes.push_back(Note{.text = std::string(static_cast<std::size_t>(i % 40), 'x') + std::to_string(i),
+                         .n = i % 3 ? std::optional<std::int64_t>(i) : std::nullopt});
+  const std::vector<Note> saved = keel::insert(notes).run_sync(db);
+  REQUIRE(saved.size() == notes.size());
+  const auto stored = keel::select<Note>().order_by(keel::c<&Note::id>).run_sync(db);
+  REQUIRE(stored.size() == notes.size());
+  std::size_t mismatches = 0;
+  for (std::size_t i = 0; i < stored.size(); ++i)
+    mismatches +=
+        stored[i].id.value != saved[i].id.value || stored[i].text != notes[i].text || stored[i].n != notes[i].n;
+  CHECK(mismatches == 0);
 }
 
 TEST_CASE(":memory: with one connection is SQLite's own in-memory database; with more, a shared one") {
