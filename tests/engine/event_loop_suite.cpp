@@ -41,6 +41,17 @@ struct CountOneRow {
   Collector collector() const { return {}; }
 };
 
+// CountOneRow with its text fixed and its bound bound straight where it runs (execute_at_once_from), as the ORM's
+// queries of a fixed text run.
+struct CountOneRowStraight : CountOneRow {
+  const std::string* fixed_text(keel::Dialect dialect) const {
+    static const std::string sqlite_text = keel::render_placeholders(kCount, keel::Dialect::sqlite);
+    static const std::string postgres_text = keel::render_placeholders(kCount, keel::Dialect::postgres);
+    return dialect == keel::Dialect::sqlite ? &sqlite_text : &postgres_text;
+  }
+  void bind_values(keel::Dialect, keel::RunBinder& binder) const { binder.bind_integer(bound); }
+};
+
 // A bound that makes kCount run at least 150 ms here, found by doubling.
 std::int64_t slow_bound(keel::Engine& db) {
   for (std::int64_t bound = 50'000; bound < (std::int64_t{1} << 31); bound *= 2) {
@@ -66,9 +77,11 @@ asio::awaitable<void> tick(int& ticks, const bool& stop) {
 
 TEST_CASE_METHOD(Fixture, "a slow statement does not stall the other coroutines of its event loop") {
   const std::int64_t bound = slow_bound(db);
-  // The count with all its rows; the rows as the statement hands them out; the count as a query of one row.
-  enum class Variant { count, rows_as_it_goes, one_row };
-  for (const Variant variant : {Variant::count, Variant::rows_as_it_goes, Variant::one_row}) {
+  // The count with all its rows; the rows as the statement hands them out; the count as a query of one row, made
+  // into a statement or bound straight.
+  enum class Variant { count, rows_as_it_goes, one_row, one_row_straight };
+  for (const Variant variant :
+       {Variant::count, Variant::rows_as_it_goes, Variant::one_row, Variant::one_row_straight}) {
     const bool rows_as_it_goes = variant == Variant::rows_as_it_goes;
     INFO("variant: " << static_cast<int>(variant));
     // The same texts, fast first: an engine that runs fast statements on the caller's thread now expects them fast.
@@ -76,6 +89,7 @@ TEST_CASE_METHOD(Fixture, "a slow statement does not stall the other coroutines 
       db.run_sync(raw(kCount, std::int64_t{10}));
       db.run_sync(raw(kEveryThousandth, std::int64_t{10}));
       CHECK(keel::run_sync(keel::run_query(db, CountOneRow{10})) == 10);
+      CHECK(keel::run_sync(keel::run_query(db, CountOneRowStraight{{10}})) == 10);
     }
     int ticks = 0;
     bool stop = false;
@@ -89,6 +103,8 @@ TEST_CASE_METHOD(Fixture, "a slow statement does not stall the other coroutines 
         last = found.empty() ? 0 : found[found.size() - 1].get<std::int64_t>(0);
       } else if (variant == Variant::one_row) {
         rows = co_await keel::run_query(db, CountOneRow{bound});
+      } else if (variant == Variant::one_row_straight) {
+        rows = co_await keel::run_query(db, CountOneRowStraight{{bound}});
       } else {
         rows = (co_await raw(kCount, bound).run(db))[0].get<std::int64_t>(0);
       }

@@ -107,6 +107,51 @@ TEST_CASE_METHOD(Fixture, "orm: select decodes whole rows into structs") {
   CHECK_FALSE(keel::exists<Band>().where(c<&Band::popularity> > 5000).run_sync(db));
 }
 
+TEST_CASE_METHOD(Fixture, "orm: a query awaited after it and its arguments are gone runs with its own copy of them") {
+  // Each returns only the awaitable: the query, its arguments and the row are gone when it runs. Texts longer than
+  // a short string's buffer, which an engine that binds them straight (run(), on SQLite) binds where they lie in
+  // the query's copy. On the engine given (run(db)), and on the default engine (run()).
+  keel::set_default_engine(engine);
+  bool on_context = false;
+  auto on = [&](const auto& query) { return on_context ? query.run() : query.run(db); };
+  auto add = [&](std::string name, std::int64_t popularity) {
+    return on(keel::insert(Band{.name = name, .manager = guido, .popularity = popularity, .country = "from " + name}));
+  };
+  auto find = [&](std::string name) { return on(keel::select<Band>().where(c<&Band::name> == name).first()); };
+  auto rename = [&](std::string from, std::string to) {
+    return on(keel::update<Band>().set(c<&Band::name>, to).where(c<&Band::name> == from));
+  };
+  auto remove = [&](std::string name) { return on(keel::delete_from<Band>().where(c<&Band::name> == name)); };
+  auto scribble = [] {  // reuses the heap that the gone arguments had
+    std::vector<std::string> noise(64, std::string(80, '#'));
+    return noise.size();
+  };
+  const std::string stem = "a band whose name is longer than a short string's buffer, number ";
+  for (int run = 0; run < 6; ++run) {  // the first runs prepare each text; the later ones may run at once
+    on_context = run >= 3;
+    INFO("run " << run);
+    const std::string name = stem + std::to_string(run);
+    auto adding = add(name, 100 + run);
+    scribble();
+    const Band added = keel::run_sync(std::move(adding));
+    auto finding = find(name);
+    scribble();
+    const std::optional<Band> found = keel::run_sync(std::move(finding));
+    REQUIRE(found.has_value());
+    CHECK(found->id == added.id);
+    CHECK(*found->name == name);
+    CHECK(found->popularity == 100 + run);
+    CHECK(found->country == std::optional<std::string>("from " + name));
+    auto renaming = rename(name, name + " (renamed)");
+    scribble();
+    CHECK(keel::run_sync(std::move(renaming)) == 1);
+    auto removing = remove(name + " (renamed)");
+    scribble();
+    CHECK(keel::run_sync(std::move(removing)) == 1);
+  }
+  CHECK(keel::count<Band>().run_sync(db) == 3);
+}
+
 namespace {
 // Read from a table whose `level` column holds text where this struct wants a number.
 struct Reading {
