@@ -942,14 +942,17 @@ TEST_CASE_METHOD(Fixture, "execute_each_from outside a transaction: numbers, emp
 
 namespace {
 // One booking's (name, fee) for execute_at_once_from: the name as text, the fee as a number or NULL; `values` says
-// how many it binds (two, as the text takes).
+// how many it binds (two, as the text takes); `throws`, that it fails after the name.
 struct BookingValues final : keel::StatementValues {
-  BookingValues(std::string n, std::optional<std::int64_t> f, int v = 2) : name(std::move(n)), fee(f), values(v) {}
+  BookingValues(std::string n, std::optional<std::int64_t> f, int v = 2, bool t = false)
+      : name(std::move(n)), fee(f), values(v), throws(t) {}
   std::string name;
   std::optional<std::int64_t> fee;
   int values;
+  bool throws;
   void bind(keel::RunBinder& binder) const override {
     if (values >= 1) binder.bind_text(name);
+    if (throws) throw std::runtime_error("no fee for " + name);
     if (values >= 2) {
       if (fee)
         binder.bind_integer(*fee);
@@ -961,7 +964,9 @@ struct BookingValues final : keel::StatementValues {
 };
 }  // namespace
 
-TEST_CASE_METHOD(Fixture, "execute_at_once_from binds a statement's values straight where the engine runs it at once") {
+// On one connection: a failure that kept its lease would leave none for the statements after it.
+TEST_CASE_METHOD(OneConnection,
+                 "execute_at_once_from binds a statement's values straight where the engine runs it at once") {
   ddl("CREATE TABLE booking (" + key_column() + ", name TEXT NOT NULL, fee INTEGER)");
   const std::string text = keel::render_placeholders("INSERT INTO booking (name, fee) VALUES ({}, {})", db.dialect());
   auto bookings = [&](const std::string& name) {
@@ -1001,6 +1006,12 @@ TEST_CASE_METHOD(Fixture, "execute_at_once_from binds a statement's values strai
   CHECK_THROWS_AS(at_once_here(BookingValues("short", 1, 1)), keel::MisuseError);
   CHECK_THROWS_AS(at_once_here(BookingValues("long", 1, 3)), keel::MisuseError);
   CHECK(bookings("short") + bookings("long") == 0);
+  // Values that fail as they are bound: the failure reaches the caller, nothing ran, and the connection is back.
+  CHECK_THROWS_WITH(at_once_here(BookingValues("thrown", 1, 2, true)), "no fee for thrown");
+  CHECK(bookings("thrown") == 0);
+  CHECK(db.try_acquire());
+  REQUIRE(at_once_here(BookingValues("after the failure", 7)));
+  CHECK(bookings("after the failure") == 1);
   // Inside a transaction it runs on the transaction: seen there, and gone with its rollback.
   std::int64_t seen_inside = -1;
   CHECK_THROWS_AS(keel::run_sync(db.transaction([&]() -> asio::awaitable<void> {

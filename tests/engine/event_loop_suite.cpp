@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 import keel;
 #include "engine_fixture.hpp"
 #include "suite_support.hpp"
@@ -42,14 +44,20 @@ struct CountOneRow {
 };
 
 // CountOneRow with its text fixed and its bound bound straight where it runs (execute_at_once_from), as the ORM's
-// queries of a fixed text run.
-struct CountOneRowStraight : CountOneRow {
+// queries of a fixed text run by .run() (on the transaction in scope, else the default engine).
+struct CountOneRowStraight : CountOneRow, keel::Runnable<CountOneRowStraight> {
   const std::string* fixed_text(keel::Dialect dialect) const {
-    static const std::string sqlite_text = keel::render_placeholders(kCount, keel::Dialect::sqlite);
-    static const std::string postgres_text = keel::render_placeholders(kCount, keel::Dialect::postgres);
+    static const std::string sqlite_text(raw(kCount, std::int64_t{0}).statement(keel::Dialect::sqlite).sql());
+    static const std::string postgres_text(raw(kCount, std::int64_t{0}).statement(keel::Dialect::postgres).sql());
     return dialect == keel::Dialect::sqlite ? &sqlite_text : &postgres_text;
   }
   void bind_values(keel::Dialect, keel::RunBinder& binder) const { binder.bind_integer(bound); }
+};
+
+// The engine that .run() uses while it lives.
+struct DefaultEngine {
+  explicit DefaultEngine(std::shared_ptr<keel::Engine> engine) { keel::set_default_engine(std::move(engine)); }
+  ~DefaultEngine() { keel::set_default_engine(nullptr); }
 };
 
 // A bound that makes kCount run at least 150 ms here, found by doubling.
@@ -77,6 +85,7 @@ asio::awaitable<void> tick(int& ticks, const bool& stop) {
 
 TEST_CASE_METHOD(Fixture, "a slow statement does not stall the other coroutines of its event loop") {
   const std::int64_t bound = slow_bound(db);
+  const DefaultEngine default_engine(engine);
   // The count with all its rows; the rows as the statement hands them out; the count as a query of one row, made
   // into a statement or bound straight.
   enum class Variant { count, rows_as_it_goes, one_row, one_row_straight };
@@ -89,7 +98,7 @@ TEST_CASE_METHOD(Fixture, "a slow statement does not stall the other coroutines 
       db.run_sync(raw(kCount, std::int64_t{10}));
       db.run_sync(raw(kEveryThousandth, std::int64_t{10}));
       CHECK(keel::run_sync(keel::run_query(db, CountOneRow{10})) == 10);
-      CHECK(keel::run_sync(keel::run_query(db, CountOneRowStraight{{10}})) == 10);
+      CHECK(CountOneRowStraight{{10}, {}}.run_sync() == 10);
     }
     int ticks = 0;
     bool stop = false;
@@ -104,7 +113,7 @@ TEST_CASE_METHOD(Fixture, "a slow statement does not stall the other coroutines 
       } else if (variant == Variant::one_row) {
         rows = co_await keel::run_query(db, CountOneRow{bound});
       } else if (variant == Variant::one_row_straight) {
-        rows = co_await keel::run_query(db, CountOneRowStraight{{bound}});
+        rows = co_await CountOneRowStraight{{bound}, {}}.run();
       } else {
         rows = (co_await raw(kCount, bound).run(db))[0].get<std::int64_t>(0);
       }

@@ -24,7 +24,18 @@ using keel::Value;
 
 namespace {
 
-// The query's statement, through the cache, against a render with no cache, on both dialects.
+// Keeps the values a query binds straight, as the Values they would be.
+struct GatheringBinder final : keel::RunBinder {
+  std::vector<Value> values;
+  void bind_null() override { values.emplace_back(); }
+  void bind_integer(std::int64_t value) override { values.emplace_back(value); }
+  void bind_real(double value) override { values.emplace_back(value); }
+  void bind_text(std::string_view text) override { values.emplace_back(std::string(text)); }
+  void bind_value(const Value& value) override { values.push_back(value); }
+};
+
+// The query's statement, through the cache, against a render with no cache, on both dialects; and where its text
+// is fixed, the same text and values when it binds them straight.
 template <class Q>
 void check_fresh(const Q& query) {
   for (Dialect dialect : {Dialect::sqlite, Dialect::postgres}) {
@@ -34,6 +45,16 @@ void check_fresh(const Q& query) {
     INFO(keel::to_string(dialect));
     CHECK(std::string(cached.sql()) == fresh.take_text());
     CHECK(cached.params() == fresh.take_params());
+    if constexpr (requires { query.fixed_text(dialect); }) {
+      if (const std::string* text = query.fixed_text(dialect)) {
+        CHECK(*text == cached.sql());
+        GatheringBinder straight;
+        query.bind_values(dialect, straight);
+        CHECK(straight.values == cached.params());
+      } else {
+        CHECK_FALSE(keel::text_is_fixed<Q>);
+      }
+    }
   }
 }
 
