@@ -200,6 +200,34 @@ TEST_CASE(":memory: with one connection is SQLite's own in-memory database; with
   CHECK(after.raw_sync("SELECT count(*) FROM sqlite_master")[0].get<std::int64_t>(0) == 0);
 }
 
+TEST_CASE("page_size sets the page size of a database the engine makes; a database that exists keeps its own") {
+  auto page_size = [](keel::SqliteEngine& db) { return db.raw_sync("PRAGMA page_size")[0].get<std::int64_t>(0); };
+  // The shared :memory: (WAL, several connections) and SQLite's own (one connection).
+  for (const std::size_t connections : {std::size_t{4}, std::size_t{1}}) {
+    keel::SqliteEngine db(keel::SqliteOptions{.path = ":memory:", .max_connections = connections, .page_size = 2048});
+    db.raw_sync("CREATE TABLE t (x INTEGER)");
+    db.raw_sync("INSERT INTO t VALUES (1)");
+    CHECK(page_size(db) == 2048);
+  }
+  CHECK(page_size(*std::make_unique<keel::SqliteEngine>(":memory:")) == 4096);  // SQLite's default
+
+  Folder folder;
+  const std::string path = (folder.path / "db.sqlite").string();
+  {
+    keel::SqliteEngine made(keel::SqliteOptions{.path = path, .page_size = 1024});
+    made.raw_sync("CREATE TABLE t (x INTEGER)");
+    made.raw_sync("INSERT INTO t VALUES (1)");
+    CHECK(page_size(made) == 1024);
+  }
+  keel::SqliteEngine again(keel::SqliteOptions{.path = path, .page_size = 8192});
+  CHECK(page_size(again) == 1024);
+  again.raw_sync("INSERT INTO t VALUES (2)");
+  CHECK(again.raw_sync("SELECT count(*) FROM t")[0].get<std::int64_t>(0) == 2);
+
+  for (const std::size_t wrong : {std::size_t{0}, std::size_t{256}, std::size_t{1000}, std::size_t{131072}})
+    CHECK_THROWS_AS(keel::SqliteEngine(keel::SqliteOptions{.path = ":memory:", .page_size = wrong}), keel::MisuseError);
+}
+
 TEST_CASE("keel's in-memory files read zeros past their end and in the gaps that writes leave") {
   keel::SqliteEngine engine(":memory:");  // registers the file system
   sqlite3_vfs* vfs = sqlite3_vfs_find("keel-memory");
