@@ -224,7 +224,7 @@ void stall(keel::Engine& db) {
 void workloads(const char* label, const keel::SqliteOptions& keel_options, const std::string& raw_path,
                const std::vector<std::string>& only) {
   auto selected = [&](const std::string& name) { return only.empty() || std::ranges::find(only, name) != only.end(); };
-  auto engine = std::make_shared<keel::SqliteEngine>(keel_options);  // first: a ":memory:" one registers keel-memory
+  auto engine = std::make_shared<keel::SqliteEngine>(keel_options);  // first: an engine registers keel-memory
   Raw raw(raw_path);
   keel::Engine& db = *engine;
   run(db.raw(kSchema));
@@ -398,7 +398,7 @@ int main(int argc, char** argv) try {
       workloads(":memory:", keel::SqliteOptions{.path = ":memory:"}, ":memory:", args);
     else if (database == "memory-wal")
       workloads(":memory: against sqlite3 on a WAL database in keel-memory", keel::SqliteOptions{.path = ":memory:"},
-                "file:/keel-orm-sqlite-bench-raw?vfs=keel-memory", args);
+                "file:/keel-orm-sqlite-bench-raw?vfs=keel-memory", args);  // kept until the process ends
     else
       workloads(":memory: with one connection", keel::SqliteOptions{.path = ":memory:", .max_connections = 1},
                 ":memory:", args);

@@ -6,20 +6,23 @@
 //
 // Input, on stdin: `valgrind --tool=lackey --trace-mem=yes --trace-syscalls=yes`'s log, whose lines are memory
 // accesses (" L addr,size", "I  addr,size", ...) and system calls ("SYSCALL[pid,tid](nr) ..."), in program order.
-// Output: of the last `epochs` stretches between two system calls (default 2,000: the steady loop at the end of a
+// Output: of the last `window` stretches between two system calls (default 2,000: the steady loop at the end of a
 // benchmark, and its teardown), grouped by the call that ended them, the mean instructions, code pages and data
 // pages of a stretch, and the pages of each mapped object (the traced process's /proc/<pid>/maps, read while it
-// runs).
+// runs). lackey's access lines name no thread, so the stretches are right for a program with one busy thread
+// (keel-orm-sqlite-bench's sides run on its main thread; its workers wait).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -97,12 +100,12 @@ void report(const std::deque<Stretch>& kept, const Mappings& maps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::size_t epochs = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 2000;
+  const std::size_t window = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 2000;
   std::deque<Stretch> kept;
   Stretch current;
   Mappings maps;
-  long stretches = 0;
-  static char line[8192];
+  long calls_seen = 0;
+  static char line[65536];  // longer than any line valgrind prints
   while (std::fgets(line, sizeof line, stdin)) {
     if (std::strncmp(line, "SYSCALL[", 8) == 0) {
       // A call that may block is two lines, "sys_name ( ... ) --> [async] ..." and then "... [async] --> result":
@@ -110,7 +113,7 @@ int main(int argc, char** argv) {
       if (std::strstr(line, ") ... [async]")) continue;
       // The maps after each mmap (which valgrind prints once it is done) and now and then, so that the last
       // reading before the process exits has every library.
-      if (stretches++ % 1000 == 0 || std::strstr(line, " sys_mmap ")) {
+      if (calls_seen++ % 1000 == 0 || std::strstr(line, " sys_mmap ")) {
         Mappings now = read_maps(std::strtol(line + 8, nullptr, 10));
         if (!now.empty()) maps = std::move(now);
       }
@@ -119,7 +122,7 @@ int main(int argc, char** argv) {
       current.ended_by = name ? std::string(name + 2, std::strcspn(name + 2, " (\n")) : "?";
       kept.push_back(std::move(current));
       current = {};
-      if (kept.size() > epochs) kept.pop_front();
+      if (kept.size() > window) kept.pop_front();
       continue;
     }
     const char* s = line;

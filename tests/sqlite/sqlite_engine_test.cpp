@@ -209,9 +209,24 @@ TEST_CASE("page_size sets the page size of a database the engine makes; a databa
     db.raw_sync("INSERT INTO t VALUES (1)");
     CHECK(page_size(db) == 2048);
   }
-  CHECK(page_size(*std::make_unique<keel::SqliteEngine>(":memory:")) == 4096);  // SQLite's default
+  for (const std::size_t edge : {std::size_t{512}, std::size_t{65536}}) {
+    keel::SqliteEngine db(keel::SqliteOptions{.path = ":memory:", .page_size = edge});
+    db.raw_sync("CREATE TABLE t (x INTEGER)");
+    CHECK(page_size(db) == static_cast<std::int64_t>(edge));
+  }
 
   Folder folder;
+  // Unset, a new file gets the page size that SQLite gives a file made without keel.
+  {
+    sqlite3* alone = nullptr;
+    REQUIRE(sqlite3_open((folder.path / "alone.sqlite").string().c_str(), &alone) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(alone, "CREATE TABLE t (x INTEGER)", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(alone);
+    keel::SqliteEngine by_default((folder.path / "default.sqlite").string());
+    by_default.raw_sync("CREATE TABLE t (x INTEGER)");
+    keel::SqliteEngine reads_alone((folder.path / "alone.sqlite").string());
+    CHECK(page_size(by_default) == page_size(reads_alone));
+  }
   const std::string path = (folder.path / "db.sqlite").string();
   {
     keel::SqliteEngine made(keel::SqliteOptions{.path = path, .page_size = 1024});
