@@ -384,7 +384,8 @@ int main(int argc, char** argv) try {
                  CPU_COUNT(&allowed));
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> databases{"file", "memory", "memory-1"};
-  if (!args.empty() && (args[0] == "file" || args[0] == "memory" || args[0] == "memory-1" || args[0] == "memory-wal")) {
+  const std::vector<std::string> columns{"file", "memory", "memory-1", "memory-wal"};  // memory-wal when named
+  if (!args.empty() && std::ranges::find(columns, args[0]) != columns.end()) {
     databases = {args[0]};
     args.erase(args.begin());
   }

@@ -73,12 +73,14 @@ void report(const std::deque<Stretch>& kept, const Mappings& maps) {
     if (stretches.size() * 20 < kept.size()) continue;
     double instructions = 0, code = 0, data = 0;
     std::map<std::string, double> code_by_object, data_by_object;
+    auto tally = [&](const std::set<unsigned long>& pages, double& total, std::map<std::string, double>& by_object) {
+      total += pages.size();
+      for (unsigned long page : pages) by_object[object_of(maps, page)] += 1;
+    };
     for (const Stretch* s : stretches) {
       instructions += s->instructions;
-      code += s->code.size();
-      data += s->data.size();
-      for (unsigned long page : s->code) code_by_object[object_of(maps, page)] += 1;
-      for (unsigned long page : s->data) data_by_object[object_of(maps, page)] += 1;
+      tally(s->code, code, code_by_object);
+      tally(s->data, data, data_by_object);
     }
     const double n = stretches.size();
     std::printf("%s: %zu stretches, %.0f instructions, %.1f code pages, %.1f data pages each\n", call.c_str(),
